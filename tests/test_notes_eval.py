@@ -29,7 +29,11 @@ def pdf_pages(source: str) -> list[str]:
 
 
 def load_set() -> list[dict]:
-    return [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in EVAL_SET.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.mark.parametrize("item", load_set(), ids=lambda item: item["id"])

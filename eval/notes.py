@@ -1,0 +1,121 @@
+"""Retrieval quality on a labelled set of questions over your own notes.
+
+    python -m eval.notes [--set eval/notes_eval.jsonl] [--notes notes] [--json]
+
+Labels name a source file and a verbatim evidence string, not chunk ids, so they survive
+re-chunking: a retrieved chunk is relevant when it comes from that file (and page) and contains
+the evidence (whitespace-normalised). Unanswerable questions are left out of the scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from eval.beir import summarize
+from eval.metrics import evaluate_run
+from ingest.catalog import Catalog
+from ingest.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path.home() / ".cache" / "sharpnotes" / "notes-eval"
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_set(path: Path) -> list[dict]:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if not {"id", "question", "answerable", "relevant"} <= item.keys():
+            raise ValueError(f"{path}:{number}: needs id, question, answerable, relevant")
+        items.append(item)
+    return items
+
+
+def qrels_from_evidence(
+    items: list[dict], catalog: Catalog
+) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """Chunk-level qrels for the answerable items; also the ids whose evidence no chunk holds."""
+    rows = catalog.get_chunks(catalog.chunk_ids())
+    by_source: dict[str, list] = {}
+    for row in rows.values():
+        by_source.setdefault(row.source, []).append(row)
+    qrels: dict[str, dict[str, int]] = {}
+    unmatched = []
+    for item in items:
+        if not item["answerable"]:
+            continue
+        relevant = {}
+        for rel in item["relevant"]:
+            evidence = norm(rel["evidence"])
+            for row in by_source.get(rel["source"], []):
+                if evidence in norm(row.text) and rel.get("page") in (None, row.page):
+                    relevant[row.chunk_id] = 1
+        if relevant:
+            qrels[item["id"]] = relevant
+        else:
+            unmatched.append(item["id"])
+            qrels[item["id"]] = {"__unmatched__": 1}
+    return qrels, unmatched
+
+
+def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 10) -> dict:
+    from app.retrieval import Searcher
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(settings)
+    qrels, unmatched = qrels_from_evidence(items, catalog)
+    catalog.close()
+    searcher = Searcher(settings)
+    questions = {i["id"]: i["question"] for i in items if i["answerable"]}
+    table = {}
+    for mode in modes:
+        run, latencies = {}, []
+        for qid, text in questions.items():
+            start = time.perf_counter()
+            results = searcher.search(text, k=k, mode=mode)  # type: ignore[arg-type]
+            latencies.append((time.perf_counter() - start) * 1000)
+            run[qid] = {r.chunk_id: float(k - i) for i, r in enumerate(results)}
+        table[mode] = evaluate_run(qrels, run) | summarize(latencies)
+    return {"questions": len(questions), "unmatched_labels": unmatched, "retrieval": table}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ingest.sync import ingest
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=Path, default=REPO / "eval" / "notes_eval.jsonl")
+    parser.add_argument("--notes", type=Path, default=REPO / "notes")
+    parser.add_argument("--modes", default="bm25,dense,hybrid")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = Settings(home=CACHE / "home")
+    report = ingest([args.notes], settings)
+    if report.failed:
+        raise SystemExit(f"ingest of {args.notes} failed for: {report.failed}")
+    result = evaluate(settings, load_set(args.set), args.modes.split(","))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{args.set.name}: {result['questions']} answerable questions")
+    header = ("mode", "hit@1", "hit@5", "MRR@10", "nDCG@10", "mean ms", "p95 ms")
+    print(f"{header[0]:<8} " + " ".join(f"{h:>7}" for h in header[1:]))
+    for mode, row in result["retrieval"].items():
+        print(
+            f"{mode:<8} {row['hit@1']:>7.3f} {row['hit@5']:>7.3f} {row['mrr@10']:>7.3f} "
+            f"{row['ndcg@10']:>7.3f} {row['mean_ms']:>7.1f} {row['p95_ms']:>7.1f}"
+        )
+    if result["unmatched_labels"]:
+        print(f"labels no chunk contains (counted as misses): {result['unmatched_labels']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""The catalog: a SQLite file beside the vector store holding the index manifest (how it was
+built), the ingested files and the text and metadata of every chunk.
+
+It is the source of truth for which chunk ids exist: Chroma and BM25 are brought in line with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ingest.chunking import Chunk
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    sha1 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    chunks INTEGER NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    page INTEGER,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
+"""
+
+
+class IndexFormatError(RuntimeError):
+    """The stored index cannot be used as it is; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    source: str
+    root: str
+    sha1: str
+    size: int
+    mtime: float
+    chunks: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    chunk_id: str
+    source: str
+    heading: str
+    page: int | None
+    text: str
+    content_hash: str
+    meta: dict[str, Any]
+
+
+class Catalog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        version = self.get_meta("schema_version") if self._has_meta() else None
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise IndexFormatError(
+                f"The index at {path.parent} was written by a newer sharpnotes "
+                f"(catalog schema {version}, this one reads {SCHEMA_VERSION}); upgrade sharpnotes."
+            )
+        with self.db:
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _has_meta(self) -> bool:
+        row = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        return row is not None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.db:
+            yield self.db
+
+    # manifest -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def manifest(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, values: dict[str, Any], conn: sqlite3.Connection | None = None) -> None:
+        (conn or self.db).executemany(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in values.items()],
+        )
+        if conn is None:
+            self.db.commit()
+
+    def roots(self) -> list[str]:
+        return json.loads(self.get_meta("roots") or "[]")
+
+    # files --------------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRecord]:
+        rows = self.db.execute("SELECT * FROM files").fetchall()
+        return {r[0]: FileRecord(*r) for r in rows}
+
+    def put_file(self, conn: sqlite3.Connection, rec: FileRecord, chunks: Sequence[Chunk]) -> None:
+        """Replace a file's record and its chunks (inside the caller's transaction)."""
+        conn.execute("DELETE FROM chunks WHERE source=?", (rec.source,))
+        conn.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", _astuple(rec))
+        conn.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    c.chunk_id,
+                    c.source,
+                    c.heading,
+                    c.page,
+                    c.ordinal,
+                    c.text,
+                    c.embed_text,
+                    c.content_hash,
+                    json.dumps(c.meta, ensure_ascii=False),
+                )
+                for c in chunks
+            ],
+        )
+
+    def remove_file(self, conn: sqlite3.Connection, source: str) -> None:
+        conn.execute("DELETE FROM chunks WHERE source=?", (source,))
+        conn.execute("DELETE FROM files WHERE source=?", (source,))
+
+    # chunks -------------------------------------------------------------------------------
+    def chunk_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks ORDER BY rowid")]
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", part)
+            found.update(r[0] for r in rows)
+        return found
+
+    def chunk_ids_of(self, source: str) -> set[str]:
+        rows = self.db.execute("SELECT chunk_id FROM chunks WHERE source=?", (source,))
+        return {r[0] for r in rows}
+
+    def ids_by_hash(self, hashes: Iterable[str]) -> dict[str, str]:
+        """content hash -> an existing chunk id with that content (for reusing embeddings)."""
+        out: dict[str, str] = {}
+        hashes = list(hashes)
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT content_hash, chunk_id FROM chunks WHERE content_hash IN ({marks})", part
+            )
+            out.update(dict(rows.fetchall()))
+        return out
+
+    def iter_embed_texts(self) -> Iterator[tuple[str, str]]:
+        yield from self.db.execute("SELECT chunk_id, embed_text FROM chunks ORDER BY rowid")
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
+        out: dict[str, ChunkRow] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
+                f"WHERE chunk_id IN ({marks})",
+                part,
+            )
+            for r in rows:
+                out[r[0]] = ChunkRow(*r[:6], meta=json.loads(r[6]))
+        return out
+
+    def chunk_filter_rows(self) -> Iterator[tuple[str, str, str]]:
+        """(chunk_id, source, meta json) for building filter masks."""
+        yield from self.db.execute("SELECT chunk_id, source, meta FROM chunks ORDER BY rowid")
+
+    def counts(self) -> tuple[int, int]:
+        files = self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return files, chunks
+
+
+def _astuple(rec: FileRecord) -> tuple[Any, ...]:
+    return (rec.source, rec.root, rec.sha1, rec.size, rec.mtime, rec.chunks, rec.indexed_at)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,196 @@
+"""Readers: one file in, llama-index ``Document``s out (one per file, or one per PDF page).
+
+A file that cannot be read raises ``SkipFile`` with a one-line reason; the caller records it
+and goes on with the rest of the corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from llama_index.core.schema import Document
+
+MARKDOWN_EXTS = {".md", ".markdown", ".mdown"}
+TEXT_EXTS = {".txt", ".text"}
+PDF_EXTS = {".pdf"}
+SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | PDF_EXTS
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+_WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_MAX_FRONT_MATTER = 64 * 1024
+
+
+class SkipFile(Exception):
+    """A file that is not ingested, with the reason shown to the user."""
+
+
+def file_kind(path: Path) -> str | None:
+    """'markdown', 'text', 'pdf', or None for a type we do not ingest."""
+    ext = path.suffix.lower()
+    if ext in MARKDOWN_EXTS:
+        return "markdown"
+    if ext in TEXT_EXTS:
+        return "text"
+    if ext in PDF_EXTS:
+        return "pdf"
+    return None
+
+
+def read_file(path: Path, source: str, max_bytes: int) -> list[Document]:
+    """Read one supported file. ``source`` is its path relative to the ingest root."""
+    kind = file_kind(path)
+    if kind is None:
+        raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+    if size > max_bytes:
+        raise SkipFile(
+            f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
+            "(raise SHARPNOTES_MAX_FILE_MB to ingest it)"
+        )
+    if size == 0:
+        raise SkipFile("empty file")
+    if kind == "pdf":
+        return _read_pdf(path, source)
+    text = _read_text(path)
+    if kind == "markdown":
+        return [_markdown_document(text, source)]
+    return [Document(text=text, metadata=_base_meta(source, "text", title=Path(source).stem))]
+
+
+def _base_meta(source: str, kind: str, **extra: Any) -> dict[str, Any]:
+    return {"source": source, "kind": kind, **extra}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+    if b"\x00" in raw[:8192]:
+        raise SkipFile("binary content (NUL bytes), not a text note")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkipFile(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if not text.strip():
+        raise SkipFile("empty file")
+    return text
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors/aliases: front matter never needs them, and they allow 'YAML bombs'."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases are not allowed in front matter")
+        return super().compose_node(parent, index)
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split YAML front matter from the body. Front matter that is not a YAML mapping is
+    left in the body as ordinary text."""
+    match = _FRONT_MATTER.match(text)
+    if not match or len(match.group(1)) > _MAX_FRONT_MATTER:
+        return {}, text
+    try:
+        data = yaml.load(match.group(1), Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return {}, text
+    if not isinstance(data, dict):
+        return {}, text
+    return data, text[match.end() :]
+
+
+def _as_str_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = re.split(r"[,\s]+", value)
+    elif isinstance(value, list | tuple | set):
+        items = [str(v) for v in value if isinstance(v, str | int | float)]
+    else:
+        items = [str(value)]
+    return [i.strip().lstrip("#") for i in items if i and i.strip().lstrip("#")]
+
+
+def resolve_wikilinks(text: str) -> tuple[str, list[str]]:
+    """Replace ``[[target#section|alias]]`` by its visible text, outside code fences; return the
+    link targets."""
+    links: list[str] = []
+
+    def _sub(m: re.Match[str]) -> str:
+        target = m.group(1).strip()
+        links.append(target)
+        return (m.group(3) or target).strip()
+
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        marker = _FENCE.match(line)
+        if marker:
+            mark = marker.group(1)
+            if fence is None:
+                fence = mark[0] * len(mark)
+            elif mark.startswith(fence):
+                fence = None
+        out.append(line if fence is not None or marker else _WIKILINK.sub(_sub, line))
+    return "\n".join(out), list(dict.fromkeys(links))
+
+
+def _markdown_document(text: str, source: str) -> Document:
+    front, body = parse_front_matter(text)
+    body, links = resolve_wikilinks(body)
+    title = front.get("title")
+    meta = _base_meta(
+        source,
+        "markdown",
+        title=str(title).strip() if isinstance(title, str | int | float) else "",
+        tags=[t.lower() for t in _as_str_list(front.get("tags") or front.get("tag"))],
+        aliases=_as_str_list(front.get("aliases") or front.get("alias")),
+        links=links,
+    )
+    if not body.strip():
+        raise SkipFile("no text after the front matter")
+    return Document(text=body, metadata=meta)
+
+
+def _read_pdf(path: Path, source: str) -> list[Document]:
+    import pypdf
+    from llama_index.readers.file import PDFReader
+    from tenacity import RetryError
+
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(5)
+    except OSError as exc:
+        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+    if header != b"%PDF-":
+        raise SkipFile("not a PDF (no %PDF header)")
+    try:
+        if pypdf.PdfReader(str(path)).is_encrypted:
+            raise SkipFile("encrypted PDF; save a decrypted copy to ingest it")
+        pages = PDFReader().load_data(path)
+    except SkipFile:
+        raise
+    except RetryError as exc:  # PDFReader retries; report the underlying error once
+        inner = exc.last_attempt.exception()
+        raise SkipFile(f"unreadable PDF ({type(inner).__name__}: {inner})"[:200]) from exc
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise SkipFile(f"unreadable PDF ({type(exc).__name__}: {exc})"[:200]) from exc
+    docs = []
+    for number, page in enumerate(pages, start=1):
+        text = (page.text or "").replace("\x00", "")
+        if text.strip():
+            meta = _base_meta(source, "pdf", title=Path(source).stem, page=number)
+            docs.append(Document(text=text, metadata=meta))
+    if not docs:
+        raise SkipFile("PDF has no text layer (scanned?); run OCR on it first")
+    return docs

@@ -1,0 +1,398 @@
+"""Incremental ingestion: scan folders, chunk what changed, embed only chunks the index does not
+have, and keep the catalog, Chroma and BM25 in step.
+
+llama-index's IngestionPipeline+docstore dedupes whole documents, so an edited note would be
+re-embedded in full and a renamed one embedded again; diffing by chunk id and content hash here
+embeds only the chunks that are really new.
+
+Write order, so that a crash at any point leaves a state the next run finishes:
+1. new vectors are upserted into Chroma, 2. the catalog (source of truth) commits the file and
+its chunks, 3. stale vectors are deleted, 4. BM25 is rebuilt and its pointer switched atomically.
+At start, ``reconcile`` drops vectors the catalog does not know and re-queues files whose
+vectors are missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest import bm25
+from ingest.catalog import Catalog, FileRecord
+from ingest.chunking import Chunk, chunk_documents
+from ingest.index import build_settings, check_compatible, open_catalog, wipe
+from ingest.readers import SkipFile, file_kind, read_file
+from ingest.settings import Settings
+from ingest.vectors import VectorStore, chroma_metadata
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+_GROUP_CHUNKS = 256
+
+
+class IngestError(RuntimeError):
+    """Ingestion cannot start; the message says what to do."""
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    unsupported: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        return (
+            f"files: {len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged, "
+            f"{len(self.unsupported)} skipped (unsupported type), {len(self.failed)} failed; "
+            f"chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused, "
+            f"{self.chunks_deleted} deleted; {self.seconds:.1f} s"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": self.unsupported,
+            "failed": [{"source": s, "reason": r} for s, r in self.failed],
+            "chunks_embedded": self.chunks_embedded,
+            "chunks_reused": self.chunks_reused,
+            "chunks_deleted": self.chunks_deleted,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class _Pending:
+    record: FileRecord
+    chunks: list[Chunk]
+    is_new: bool
+
+
+def ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> IngestReport:
+    """Bring the index in line with the files under ``paths``."""
+    from filelock import FileLock, Timeout
+
+    started = time.perf_counter()
+    report = IngestReport()
+    progress = progress or (lambda stage, done, total: None)
+    paths = [Path(p).expanduser() for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise IngestError(f"{p}: no such file or folder; check the path and run again")
+    if rebuild:
+        wipe(settings)
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / "ingest.lock"))
+    holder = settings.index_dir / "ingest.pid"
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        pid = holder.read_text().strip() if holder.exists() else "unknown"
+        raise IngestError(
+            f"another sharpnotes ingest (pid {pid}) is updating {settings.index_dir}; "
+            "wait for it to finish and run again"
+        ) from None
+    try:
+        holder.write_text(str(os.getpid()))
+        _Ingest(settings, report, progress).run(paths)
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Ingest:
+    def __init__(self, settings: Settings, report: IngestReport, progress: Progress) -> None:
+        from ingest.embedding import resolve_model
+
+        self.settings = settings
+        self.report = report
+        self.progress = progress
+        self.model_id, _ = resolve_model(settings.embed_model)
+        self.catalog: Catalog = open_catalog(settings)
+        check_compatible(self.catalog, settings, self.model_id, "updated")
+        self.vectors = VectorStore(settings)
+        self._embedder = None
+
+    @property
+    def embedder(self):  # type: ignore[no-untyped-def]
+        """Loaded on first use: an unchanged corpus never loads the model."""
+        if self._embedder is None:
+            from ingest.embedding import load_embedder
+
+            self._embedder = load_embedder(self.settings, purpose="ingest")
+        return self._embedder
+
+    def run(self, paths: Sequence[Path]) -> None:
+        try:
+            bm25_stale = self.reconcile()
+            roots = self.catalog.roots()
+            known = self.catalog.files()
+            seen: set[str] = set()
+            changed = False
+            for path in (p.resolve() for p in paths):
+                root = _root_for(path, roots)
+                if str(root) not in roots:
+                    roots.append(str(root))
+                files = list(_walk(path, self.report))
+                for group in self._changed_files(root, files, known, seen):
+                    self._store(group)
+                    changed = True
+                changed |= self._remove_missing(root, path, known, seen)
+            if changed or bm25_stale:
+                self.rebuild_bm25()
+            self.catalog.set_meta(
+                {
+                    **build_settings(self.settings, self.model_id),
+                    "roots": roots,
+                    "last_sync": time.time(),
+                    "embed_backend": self._embedder.backend if self._embedder else "",
+                }
+            )
+        finally:
+            self.catalog.close()
+
+    # crash recovery ---------------------------------------------------------------------------
+    def reconcile(self) -> bool:
+        """Make Chroma match the catalog after an interrupted run; True if BM25 must be rebuilt."""
+        catalog_ids = set(self.catalog.chunk_ids())
+        vector_ids = self.vectors.all_ids()
+        extra = vector_ids - catalog_ids
+        if extra:
+            log.info("removing %d vectors left by an interrupted run", len(extra))
+            self.vectors.delete(sorted(extra))
+            self.report.chunks_deleted += len(extra)
+        missing = catalog_ids - vector_ids
+        if missing:  # their files are re-read and re-embedded as if new
+            rows = self.catalog.get_chunks(sorted(missing))
+            with self.catalog.transaction() as conn:
+                for source in {r.source for r in rows.values()}:
+                    self.catalog.remove_file(conn, source)
+        pointer = bm25.read_pointer(self.settings.index_dir)
+        return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
+
+    # scanning ---------------------------------------------------------------------------------
+    def _changed_files(
+        self, root: Path, files: list[Path], known: dict[str, FileRecord], seen: set[str]
+    ) -> Iterator[list[_Pending]]:
+        """Read and chunk new or modified files, yielded in groups of about 256 chunks."""
+        group: list[_Pending] = []
+        size = 0
+        for done, file in enumerate(files, start=1):
+            self.progress("files", done, len(files))
+            source = file.relative_to(root).as_posix()
+            if file_kind(file) is None:
+                self.report.unsupported.append(source)
+                continue
+            seen.add(source)
+            pending = self._read(file, source, root, known.get(source))
+            if pending is None:
+                continue
+            group.append(pending)
+            size += len(pending.chunks)
+            if size >= _GROUP_CHUNKS:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _read(self, file: Path, source: str, root: Path, old: FileRecord | None) -> _Pending | None:
+        try:
+            stat = file.stat()
+            if (
+                old
+                and old.root == str(root)
+                and (old.size, old.mtime) == (stat.st_size, stat.st_mtime)
+            ):
+                self.report.unchanged += 1
+                return None
+            if old and old.root != str(root):
+                raise SkipFile(f"same relative path as a note already indexed from {old.root}")
+            digest = _file_sha1(file)
+            if old and old.sha1 == digest:
+                self.report.unchanged += 1
+                record = FileRecord(
+                    source,
+                    str(root),
+                    digest,
+                    stat.st_size,
+                    stat.st_mtime,
+                    old.chunks,
+                    old.indexed_at,
+                )
+                with self.catalog.transaction() as conn:
+                    conn.execute(
+                        "UPDATE files SET size=?, mtime=? WHERE source=?",
+                        (record.size, record.mtime, source),
+                    )
+                return None
+            max_bytes = int(self.settings.max_file_mb * 2**20)
+            docs = read_file(file, source, max_bytes)
+            embedder = self.embedder
+            chunks = chunk_documents(docs, embedder.count_tokens, embedder.max_tokens)
+            if not chunks:
+                raise SkipFile("no text to index")
+        except SkipFile as exc:
+            self.report.failed.append((source, str(exc)))
+            log.info("skipped %s: %s", source, exc)
+            return None
+        except OSError as exc:
+            self.report.failed.append((source, f"cannot read: {exc.strerror or exc}"))
+            return None
+        record = FileRecord(
+            source, str(root), digest, stat.st_size, stat.st_mtime, len(chunks), time.time()
+        )
+        (self.report.updated if old else self.report.added).append(source)
+        return _Pending(record, chunks, old is None)
+
+    # writing ----------------------------------------------------------------------------------
+    def _store(self, group: list[_Pending]) -> None:
+        chunks = [c for p in group for c in p.chunks]
+        have = self.catalog.existing_ids([c.chunk_id for c in chunks])
+        todo = [c for c in chunks if c.chunk_id not in have]
+        reuse_from = self.catalog.ids_by_hash({c.content_hash for c in todo})
+        reused = self.vectors.embeddings(
+            [reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from]
+        )
+        vectors = {}
+        to_embed = []
+        for c in todo:
+            vec = reused.get(reuse_from.get(c.content_hash, ""))
+            if vec is not None:
+                vectors[c.chunk_id] = vec
+            else:
+                to_embed.append(c)
+        if to_embed:
+            embedded = self.embedder.embed(
+                [c.embed_text for c in to_embed], self.settings.embed_batch_size
+            )
+            vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
+        self.report.chunks_embedded += len(to_embed)
+        self.report.chunks_reused += len(todo) - len(to_embed)
+        self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
+        if todo:
+            import numpy as np
+
+            self.vectors.upsert(
+                [c.chunk_id for c in todo],
+                np.stack([vectors[c.chunk_id] for c in todo]),
+                [c.text for c in todo],
+                [
+                    chroma_metadata(c.source, c.heading, c.page, c.meta.get("tags", []))
+                    for c in todo
+                ],
+            )
+        stale: set[str] = set()
+        with self.catalog.transaction() as conn:
+            for p in group:
+                stale |= self.catalog.chunk_ids_of(p.record.source)
+                self.catalog.put_file(conn, p.record, p.chunks)
+        stale -= {c.chunk_id for c in chunks}
+        self._delete_vectors(stale)
+
+    def _remove_missing(
+        self, root: Path, scanned: Path, known: dict[str, FileRecord], seen: set[str]
+    ) -> bool:
+        prefix = (
+            ""
+            if scanned == root or not scanned.is_dir()
+            else scanned.relative_to(root).as_posix() + "/"
+        )
+        if scanned.is_file():
+            return False
+        gone = [
+            s
+            for s, rec in known.items()
+            if rec.root == str(root) and s.startswith(prefix) and s not in seen
+        ]
+        if not gone:
+            return False
+        stale: set[str] = set()
+        with self.catalog.transaction() as conn:
+            for source in gone:
+                stale |= self.catalog.chunk_ids_of(source)
+                self.catalog.remove_file(conn, source)
+        self._delete_vectors(stale)
+        self.report.removed.extend(gone)
+        return True
+
+    def _delete_vectors(self, ids: set[str]) -> None:
+        if ids:
+            self.vectors.delete(sorted(ids))
+            self.report.chunks_deleted += len(ids)
+
+    def rebuild_bm25(self) -> None:
+        ids, texts = [], []
+        for chunk_id, text in self.catalog.iter_embed_texts():
+            ids.append(chunk_id)
+            texts.append(text)
+        self.progress("bm25", 0, len(ids))
+        index = bm25.BM25Index.build(ids, texts, bm25.BM25Params())
+        index.save(self.settings.index_dir)
+        self.progress("bm25", len(ids), len(ids))
+
+
+def _root_for(path: Path, roots: list[str]) -> Path:
+    for root in roots:
+        if path == Path(root) or path.is_relative_to(root):
+            return Path(root)
+    return path if path.is_dir() else path.parent
+
+
+def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
+    """Files under ``path`` in a stable order; hidden entries are ignored, symlinked folders are
+    followed once (a loop is reported, not followed again)."""
+    if path.is_file():
+        yield path
+        return
+    visited: set[str] = set()
+
+    def onerror(exc: OSError) -> None:
+        report.failed.append((str(exc.filename), f"cannot list folder: {exc.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=True, onerror=onerror):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            report.failed.append((dirpath, "symlink loop: folder already visited"))
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            yield Path(dirpath) / name
+
+
+def _file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

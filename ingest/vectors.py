@@ -1,0 +1,129 @@
+"""The dense side of the index: a Chroma collection, embedded (PersistentClient under the index
+home) or on a Chroma server (``SHARPNOTES_CHROMA_HOST``/``_PORT``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from ingest.settings import Settings
+
+COLLECTION = "sharpnotes"
+_BATCH = 1000
+
+
+class VectorStoreError(RuntimeError):
+    """The vector store cannot be reached or used; the message says what to do."""
+
+
+def chroma_metadata(source: str, heading: str, page: int | None, tags: Sequence[str]) -> dict:
+    """Flat metadata Chroma can filter on: every ancestor folder and every tag as a boolean key."""
+    meta: dict[str, Any] = {"source": source, "heading": heading}
+    if page is not None:
+        meta["page"] = page
+    path = PurePosixPath(source)
+    meta["ext"] = path.suffix.lower().lstrip(".")
+    for parent in list(path.parents)[:-1]:
+        meta[f"dir:{parent}"] = True
+    for tag in tags:
+        meta[f"tag:{tag}"] = True
+    return meta
+
+
+def where_filter(folder: str | None, tag: str | None, ext: str | None) -> dict | None:
+    clauses: list[dict] = []
+    if folder:
+        clauses.append({f"dir:{folder.strip('/')}": True})
+    if tag:
+        clauses.append({f"tag:{tag.lower().lstrip('#')}": True})
+    if ext:
+        clauses.append({"ext": ext.lower().lstrip(".")})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class VectorStore:
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self.location: str
+        try:
+            if settings.chroma_host:
+                self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
+                self.client = chromadb.HttpClient(
+                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                )
+            else:
+                path = settings.index_dir / "chroma"
+                path.mkdir(parents=True, exist_ok=True)
+                self.location = str(path)
+                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self.collection = self.client.get_or_create_collection(
+                COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        except Exception as exc:
+            raise VectorStoreError(_explain(exc, settings)) from exc
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.collection.get(include=[], limit=10000, offset=offset)
+            ids.update(got["ids"])
+            if len(got["ids"]) < 10000:
+                return ids
+            offset += 10000
+
+    def upsert(
+        self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metas: Sequence[dict]
+    ) -> None:
+        for i in range(0, len(ids), _BATCH):
+            self.collection.upsert(
+                ids=list(ids[i : i + _BATCH]),
+                embeddings=vectors[i : i + _BATCH],
+                documents=list(texts[i : i + _BATCH]),
+                metadatas=list(metas[i : i + _BATCH]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), _BATCH):
+            self.collection.delete(ids=ids[i : i + _BATCH])
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), _BATCH):
+            got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                out[cid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        n = min(n, self.count())
+        if n <= 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+        )
+        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def _explain(exc: Exception, settings: Settings) -> str:
+    if settings.chroma_host:
+        return (
+            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+            f"({type(exc).__name__}); start it (chroma run --path DIR --port "
+            f"{settings.chroma_port}) or unset SHARPNOTES_CHROMA_HOST to use the local store"
+        )
+    return f"cannot open the vector store under {settings.index_dir} ({type(exc).__name__}: {exc})"

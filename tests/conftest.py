@@ -1,0 +1,104 @@
+"""Every test runs against its own SHARPNOTES_HOME; expensive things are session-scoped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ONNX exports and the measured backend choice, shared by every index home of the session
+    (made once, like a user's, instead of once per test)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_home(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the user's real index: SHARPNOTES_HOME points into tmp_path."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
+    for var in (
+        "SHARPNOTES_CHROMA_HOST",
+        "SHARPNOTES_EMBED_MODEL",
+        "SHARPNOTES_EMBED_BACKEND",
+        "SHARPNOTES_FUSION",
+        "SHARPNOTES_BM25_WEIGHT",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def settings(_hermetic_home: Path, models_dir: Path) -> Settings:
+    return Settings(home=_hermetic_home, models_dir=models_dir)
+
+
+MIXED_NOTE = """---
+title: BEV 筆記
+tags: [bev, perception]
+---
+# BEV 感知
+
+## 視角轉換
+Lift-splat 先預測每個像素的深度分佈，再把影像特徵投影到鳥瞰圖網格上。
+The lift step predicts a categorical depth distribution for every pixel.
+"""
+
+SAMPLE_NOTES = {
+    "detection/detr.md": """---
+title: DETR
+tags: [detection, transformers]
+aliases: [detection transformer]
+---
+# DETR
+
+DETR treats detection as direct set prediction with a transformer encoder-decoder.
+
+## Hungarian matching
+Each prediction is matched one-to-one with a ground-truth box by the Hungarian algorithm,
+so no non-maximum suppression is needed. See [[deformable-detr|Deformable DETR]].
+
+## Loss
+The matching cost mixes class probability, L1 box distance and generalized IoU.
+
+$$
+\\mathcal{L} = \\lambda_{L1} \\lVert b - \\hat b \\rVert_1 + \\lambda_{iou} L_{giou}
+$$
+""",
+    "detection/deformable-detr.md": """---
+tags: [detection]
+---
+# Deformable DETR
+
+Deformable attention samples a small fixed set of key points around a reference point,
+which makes convergence about ten times faster than DETR.
+
+```python
+def sample(ref, offsets):
+    return ref + offsets  # four sampling points per head
+```
+""",
+    "fundamentals/bias-variance.md": """# Bias and variance
+
+High bias means the model underfits; high variance means it overfits the training set.
+Regularisation trades a little bias for a large drop in variance.
+""",
+    "inbox/bev-mixed.md": MIXED_NOTE,
+    "inbox/todo.txt": "Read the BEVFormer paper and write up temporal self-attention.\n",
+}
+
+
+def write_notes(root: Path, notes: dict[str, str] = SAMPLE_NOTES) -> Path:
+    for rel, text in notes.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root

@@ -1,0 +1,63 @@
+"""Real notes nobody here wrote (../shared/data/mlnotes: tables, HTML, images, LaTeX, long
+lists) ingest completely into sensible chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_DATA
+
+from app.retrieval import Searcher
+from ingest.index import open_catalog
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+MLNOTES = SHARED_DATA / "mlnotes"
+EMPTY_UPSTREAM = "Machine-Learning-Interviews/src/MLSD/mlsd-typeahead.md"  # 0 bytes upstream
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not MLNOTES.is_dir(), reason=f"{MLNOTES} not found (shared test data)"),
+]
+
+
+def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> None:
+    report = ingest([MLNOTES], settings)
+    markdown = sorted(p.relative_to(MLNOTES).as_posix() for p in MLNOTES.rglob("*.md"))
+    # the only file not indexed is the one that is empty in the upstream repository
+    assert report.failed == [(EMPTY_UPSTREAM, "empty file")]
+    assert sorted(report.added) == [m for m in markdown if m != EMPTY_UPSTREAM]
+    assert sorted(report.unsupported) == [
+        "Machine-Learning-Interviews/LICENSE",
+        "data-science-interviews/LICENSE",
+    ]
+
+    catalog = open_catalog(settings)
+    rows = list(catalog.get_chunks(catalog.chunk_ids()).values())
+    assert len(rows) > 300
+    assert all(r.text.strip() and r.heading for r in rows)
+    from ingest.embedding import load_embedder
+
+    embedder = load_embedder(settings, purpose="query")
+    sizes = embedder.count_tokens([r.heading + "\n\n" + r.text for r in rows])
+    over = [r for r, n in zip(rows, sizes, strict=True) if n > embedder.max_tokens - 2]
+    assert all("```" in r.text for r in over), [r.text[:80] for r in over]  # only whole code blocks
+    per_file = {r.source for r in rows}
+    assert per_file == set(report.added)
+    # headings come from the notes' own structure
+    theory = [r.heading for r in rows if r.source == "data-science-interviews/theory.md"]
+    assert "Theoretical interview questions > Dimensionality reduction" in theory
+
+    top = Searcher(settings).search("what is the bias-variance trade-off", k=3)
+    assert any(
+        r.source == "data-science-interviews/theory.md" and "Bias-variance" in r.text for r in top
+    )
+
+
+def test_html_and_image_tags_stay_as_text(settings: Settings, tmp_path: Path) -> None:
+    ingest([MLNOTES / "Machine-Learning-Interviews/src/MLSD"], settings)
+    catalog = open_catalog(settings)
+    rows = catalog.get_chunks(catalog.chunk_ids()).values()
+    design = [r.text for r in rows if r.source.endswith("ml-system-design.md")]
+    assert any("<img src=" in t for t in design)

@@ -1,0 +1,121 @@
+"""Readers: front matter, wikilinks, PDFs with pages, and every kind of bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.readers import SkipFile, parse_front_matter, read_file, resolve_wikilinks
+
+MB = 2**20
+
+
+def make_pdf(path: Path, pages: list[str], password: str | None = None) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    if password:
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(str(path)))
+        writer.encrypt(password)
+        writer.write(str(path))
+    return path
+
+
+def test_front_matter_tags_title_aliases_and_wikilinks(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    note.write_text(
+        "---\ntitle: DETR notes\ntags: [Detection, transformers]\naliases: detr\n---\n"
+        "Body links [[deformable-detr|Deformable DETR]] and [[iou-ap-map#AP]].\n"
+    )
+    (doc,) = read_file(note, "detection/n.md", MB)
+    assert doc.metadata["title"] == "DETR notes"
+    assert doc.metadata["tags"] == ["detection", "transformers"]
+    assert doc.metadata["aliases"] == ["detr"]
+    assert doc.metadata["links"] == ["deformable-detr", "iou-ap-map"]
+    assert "Body links Deformable DETR and iou-ap-map." in doc.text
+    assert "---" not in doc.text
+
+
+def test_front_matter_that_is_not_yaml_stays_text() -> None:
+    meta, body = parse_front_matter("---\n: : [unclosed\n---\nhello\n")
+    assert meta == {} and "hello" in body and "unclosed" in body
+
+
+def test_yaml_bomb_in_front_matter_is_refused_quickly() -> None:
+    bomb = "---\na: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    bomb += "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n---\nbody\n"
+    meta, body = parse_front_matter(bomb)
+    assert meta == {} and body.endswith("body\n")
+
+
+def test_wikilinks_keep_visible_text() -> None:
+    text, links = resolve_wikilinks("see [[a]] and [[b|the B note]] and [[a]]")
+    assert text == "see a and the B note and a"
+    assert links == ["a", "b"]
+    code = "```python\nx = np.concatenate([[0.0], y])\n```\n[[c]]"
+    text, links = resolve_wikilinks(code)
+    assert "[[0.0], y]" in text and text.endswith("\nc") and links == ["c"]
+
+
+def test_pdf_gives_one_document_per_page_with_page_numbers(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "p.pdf", ["First page about anchors.", "Second page about DETR."])
+    docs = read_file(pdf, "papers/p.pdf", MB)
+    assert [d.metadata["page"] for d in docs] == [1, 2]
+    assert "DETR" in docs[1].text and "anchors" in docs[0].text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.md", b"", "empty file"),
+        ("blank.txt", b"  \n\n ", "empty file"),
+        ("binary.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary content"),
+        ("latin1.md", "caf\u00e9 na\u00efve".encode("latin-1"), "not valid UTF-8"),
+        ("fake.pdf", b"this is not a pdf", "not a PDF"),
+        ("truncated.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog", "unreadable PDF"),
+        ("only-front-matter.md", b"---\ntags: [a]\n---\n", "no text after the front matter"),
+        ("image.png", b"\x89PNG", "unsupported file type"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SkipFile, match=reason):
+        read_file(path, name, MB)
+
+
+def test_encrypted_pdf_is_skipped(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "secret.pdf", ["classified"], password="pw")
+    with pytest.raises(SkipFile, match="encrypted"):
+        read_file(pdf, "secret.pdf", MB)
+
+
+def test_pdf_without_text_layer_is_skipped(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "scan.pdf", [""])
+    with pytest.raises(SkipFile, match="no text layer"):
+        read_file(pdf, "scan.pdf", MB)
+
+
+def test_file_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 300_000)
+    with pytest.raises(SkipFile, match="SHARPNOTES_MAX_FILE_MB"):
+        read_file(big, "big.txt", MB)
+
+
+def test_symlink_loop_is_skipped(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(SkipFile, match="cannot read"):
+        read_file(a, "a.md", MB)
