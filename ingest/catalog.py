@@ -158,15 +158,17 @@ class Catalog:
     def chunk_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks ORDER BY rowid")]
 
+    def _rows_in(self, sql: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """Rows of ``sql`` (with one ``{marks}`` placeholder list) for keys, 500 at a time
+        (SQLite caps the number of bound parameters)."""
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(part))), part)
+
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        ids = list(ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", part)
-            found.update(r[0] for r in rows)
-        return found
+        sql = "SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})"
+        return {r[0] for r in self._rows_in(sql, ids)}
 
     def chunk_ids_of(self, source: str) -> set[str]:
         rows = self.db.execute("SELECT chunk_id FROM chunks WHERE source=?", (source,))
@@ -174,34 +176,18 @@ class Catalog:
 
     def ids_by_hash(self, hashes: Iterable[str]) -> dict[str, str]:
         """content hash -> an existing chunk id with that content (for reusing embeddings)."""
-        out: dict[str, str] = {}
-        hashes = list(hashes)
-        for i in range(0, len(hashes), 500):
-            part = hashes[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(
-                f"SELECT content_hash, chunk_id FROM chunks WHERE content_hash IN ({marks})", part
-            )
-            out.update(dict(rows.fetchall()))
-        return out
+        sql = "SELECT content_hash, chunk_id FROM chunks WHERE content_hash IN ({marks})"
+        return dict(self._rows_in(sql, hashes))
 
     def iter_embed_texts(self) -> Iterator[tuple[str, str]]:
         yield from self.db.execute("SELECT chunk_id, embed_text FROM chunks ORDER BY rowid")
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
-        out: dict[str, ChunkRow] = {}
-        ids = list(ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(
-                "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
-                f"WHERE chunk_id IN ({marks})",
-                part,
-            )
-            for r in rows:
-                out[r[0]] = ChunkRow(*r[:6], meta=json.loads(r[6]))
-        return out
+        sql = (
+            "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
+            "WHERE chunk_id IN ({marks})"
+        )
+        return {r[0]: ChunkRow(*r[:6], meta=json.loads(r[6])) for r in self._rows_in(sql, ids)}
 
     def chunk_filter_rows(self) -> Iterator[tuple[str, str, str]]:
         """(chunk_id, source, meta json) for building filter masks."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,21 +65,31 @@ def clean_heading(text: str) -> str:
     return _INLINE_MD.sub(lambda m: m.group(1) or "", text).strip()
 
 
+def code_fence_lines(text: str) -> Iterator[tuple[str, bool]]:
+    """Each line with whether it is part of a fenced code block (fence lines included)."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if match:
+            marker = match.group(1)
+            if fence is None:
+                fence = marker[0] * len(marker)
+                yield line, True
+                continue
+            if marker.startswith(fence):
+                fence = None
+                yield line, True
+                continue
+        yield line, fence is not None
+
+
 def split_sections(body: str) -> list[tuple[list[tuple[int, str]], str]]:
     """Cut Markdown at ATX headings outside code fences: ``[(heading stack, section body)]``."""
     sections: list[tuple[list[tuple[int, str]], str]] = []
     stack: list[tuple[int, str]] = []
     lines: list[str] = []
-    fence: str | None = None
-    for line in body.split("\n"):
-        fence_match = _FENCE.match(line)
-        if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker[0] * len(marker)
-            elif marker.startswith(fence):
-                fence = None
-        heading = _ATX.match(line) if fence is None else None
+    for line, in_code in code_fence_lines(body):
+        heading = _ATX.match(line) if not in_code else None
         if heading:
             sections.append((list(stack), "\n".join(lines)))
             level = len(heading.group(1))

@@ -182,8 +182,10 @@ class SentenceTransformerEmbedder:
 
 def load_sentence_transformer(folder: Path, bf16: bool = False, eager_attention: bool = False):
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
 
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar per load
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16} if bf16 else {}
     if eager_attention:  # onnxruntime's transformer optimizer only recognises eager attention
         kwargs["attn_implementation"] = "eager"

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from llama_index.core.schema import Document
 
+from ingest.chunking import code_fence_lines
+
 MARKDOWN_EXTS = {".md", ".markdown", ".mdown"}
 TEXT_EXTS = {".txt", ".text"}
 PDF_EXTS = {".pdf"}
@@ -20,7 +22,6 @@ SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | PDF_EXTS
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _MAX_FRONT_MATTER = 64 * 1024
 
 
@@ -131,17 +132,7 @@ def resolve_wikilinks(text: str) -> tuple[str, list[str]]:
         links.append(target)
         return (m.group(3) or target).strip()
 
-    out: list[str] = []
-    fence: str | None = None
-    for line in text.split("\n"):
-        marker = _FENCE.match(line)
-        if marker:
-            mark = marker.group(1)
-            if fence is None:
-                fence = mark[0] * len(mark)
-            elif mark.startswith(fence):
-                fence = None
-        out.append(line if fence is not None or marker else _WIKILINK.sub(_sub, line))
+    out = [line if code else _WIKILINK.sub(_sub, line) for line, code in code_fence_lines(text)]
     return "\n".join(out), list(dict.fromkeys(links))
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EmbedBackend = Literal["auto", "st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 Fusion = Literal["minmax", "rrf"]
+GeneratorName = Literal["extractive", "openai", "llamacpp"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -48,6 +49,27 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(0.4, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
     rrf_k: int = 60
     candidates: int = Field(100, description="Candidates taken from each retriever before fusion.")
+
+    generator: GeneratorName = Field(
+        "extractive", description="Answer generator; never guessed from a model name."
+    )
+    answer_k: int = Field(6, description="Passages retrieved for an answer.")
+    refusal_threshold: float | None = Field(
+        None,
+        description="Evidence score below which an answer is refused (None: calibrated default).",
+    )
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "qwen2.5:1.5b-instruct"
+    openai_api_key: SecretStr | None = None
+    llamacpp_model: Path | None = Field(None, description="A GGUF file for the llamacpp generator.")
+    llm_max_tokens: int = 384
+    llm_timeout_s: float = 120.0
+
+    app_host: str = Field("127.0.0.1", description="Where the Streamlit app listens.")
+    app_port: int = 8501
+    notes_dir: Path | None = Field(
+        None, description="The notes folder the app ingests and uploads into."
+    )
 
     @cached_property
     def index_dir(self) -> Path:

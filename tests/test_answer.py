@@ -1,0 +1,151 @@
+"""Answers with citations on a small ingested corpus (real model, Chroma and SQLite): the
+extractive generator's quotes, the refusal gate, the check of every answer, the ``ask --json``
+contract and the recorded gaps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_notes
+
+from app.answer import answer_question, split_claims
+from app.cli import cli
+from app.extractive import split_units
+from app.gaps import list_gaps
+from app.generators import REFUSAL, register
+from app.retrieval import Searcher, SearchResult
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+COVERED = "What algorithm matches DETR predictions one-to-one with ground-truth boxes?"
+UNCOVERED = "How do I renew my passport?"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Settings:
+    """The sample notes, ingested once for the module."""
+    root = tmp_path_factory.mktemp("answer")
+    settings = Settings(home=root / "home", models_dir=models_dir)
+    assert ingest([write_notes(root / "notes")], settings).ok
+    return settings
+
+
+@pytest.fixture(scope="module")
+def searcher(corpus: Settings) -> Searcher:
+    return Searcher(corpus)
+
+
+def test_units_keep_code_formulas_and_list_items_whole() -> None:
+    text = (
+        "# Title\nFirst sentence here. Second one follows\nover two lines.\n\n"
+        "The loss is:\n$$\na = b. c\n$$\n\n```python\nx = 1. y = 2\n```\n"
+        "- item one. still item\n  continued\n- item two\n"
+    )
+    units = split_units(text)
+    assert [u.kind for u in units] == ["sentence", "sentence", "formula", "code", "list", "list"]
+    assert all(text[u.start : u.end] == u.text for u in units)
+    assert units[2].text.startswith("The loss is:\n$$") and units[2].text.endswith("$$")
+    assert units[4].text == "- item one. still item\n  continued"
+
+
+def test_claims_take_the_markers_that_follow_them() -> None:
+    claims = split_claims("A is so [1]. B is too. [2][3] C has none.\n\n```\nx. y\n```\n[2]")
+    assert claims == [
+        ("A is so.", [1]),
+        ("B is too.", [2, 3]),
+        ("C has none.", []),
+        ("```\nx. y\n```", [2]),
+    ]
+
+
+def test_extractive_answer_cites_passages_that_hold_its_quotes(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    tokens: list[str] = []
+    answer = answer_question(COVERED, searcher, corpus, on_token=tokens.append)
+    assert not answer.refused and answer.generator == "extractive"
+    assert "".join(tokens) == answer.answer  # streamed
+    assert "Hungarian" in answer.answer
+    assert answer.unsupported == 0 and answer.citations
+    assert 1 <= len(answer.sentences) <= 4
+    for citation in answer.citations:
+        assert citation.quote and citation.quote in citation.text
+        assert f"[{citation.n}]" in answer.answer
+    assert any(c.source == "detection/detr.md" for c in answer.citations)
+
+
+def test_uncovered_question_is_refused_with_closest_notes_and_recorded(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    answer = answer_question(UNCOVERED, searcher, corpus)
+    assert answer.refused and answer.answer == REFUSAL
+    assert not answer.citations and answer.closest
+    answer_question(UNCOVERED, searcher, corpus)
+    gaps = list_gaps(corpus)
+    assert [(g.question, g.asked) for g in gaps] == [(UNCOVERED, 2)]
+
+
+class _ScriptedGenerator:
+    """Cites one true sentence, one the passage does not say, and one with a bad marker."""
+
+    name = "scripted-test"
+
+    def generate(self, question: str, passages: Sequence[SearchResult], on_token=None) -> str:  # type: ignore[no-untyped-def]
+        true = split_units(passages[0].text)[0].text
+        text = (
+            f"{' '.join(true.split())} [1] "
+            "Sourdough starters need feeding with rye flour every morning. [1] "
+            f"{' '.join(true.split())} [{len(passages) + 5}]"
+        )
+        if on_token:
+            on_token(text)
+        return text
+
+
+register("scripted-test")(lambda settings: _ScriptedGenerator())
+
+
+def test_check_flags_unsupported_sentences_and_bad_markers(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    answer = answer_question(COVERED, searcher, corpus, generator="scripted-test")
+    assert not answer.refused
+    assert [c.supported for c in answer.sentences] == [True, False, False]
+    assert answer.unsupported == 2
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].quote in answer.citations[0].text
+    assert "Sourdough" not in answer.citations[0].quote
+
+
+def test_ask_json_contract(corpus: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHARPNOTES_HOME", str(corpus.home))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ask", COVERED, "--json", "--k", "4"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {
+        "question",
+        "answer",
+        "refused",
+        "citations",
+        "unsupported",
+        "generator",
+        "retrieval_ms",
+        "generation_ms",
+    } <= data.keys()
+    assert data["question"] == COVERED and data["refused"] is False
+    assert data["generator"] == "extractive" and data["unsupported"] == 0
+    citation = data["citations"][0]
+    assert set(citation) == {"n", "chunk_id", "source", "heading", "page", "text", "quote"}
+    assert citation["quote"] in citation["text"] and f"[{citation['n']}]" in data["answer"]
+
+    refused = runner.invoke(cli, ["ask", UNCOVERED])
+    assert refused.exit_code == 0
+    assert REFUSAL in refused.output and "closest notes" in refused.output
+    assert UNCOVERED in [g.question for g in list_gaps(corpus)]

@@ -1,0 +1,137 @@
+"""Reading a note never leaves the notes root; upload names are plain note file names;
+conversations round-trip through atomic JSON files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import conversations as convs
+from app.notefiles import NoteAccessError, read_note, resolve_note, safe_upload_name, unique_path
+from app.ui.render import answer_html, passage_html
+from ingest.settings import Settings
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    notes = tmp_path / "notes"
+    (notes / "detection").mkdir(parents=True)
+    (notes / "detection" / "detr.md").write_text("# DETR\nset prediction\n")
+    (notes / "paper.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "secret.txt").write_text("password")
+    return notes
+
+
+def test_reads_a_note_inside_the_root(root: Path) -> None:
+    assert read_note(root, "detection/detr.md").startswith("# DETR")
+    assert resolve_note(root, "detection/./detr.md") == (root / "detection/detr.md").resolve()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "../secret.txt",
+        "detection/../../secret.txt",
+        "..\\secret.txt",
+        "/etc/passwd",
+        "C:/Windows/win.ini",
+        "",
+        "detection",  # a folder, not a note
+        "missing.md",
+        "a\x00b.md",
+    ],
+)
+def test_refuses_paths_that_are_not_notes_in_the_root(root: Path, source: str) -> None:
+    with pytest.raises(NoteAccessError):
+        read_note(root, source)
+
+
+def test_refuses_symlinks_that_lead_out_of_the_root(root: Path) -> None:
+    (root / "link.md").symlink_to(root.parent / "secret.txt")
+    (root / "outdir").symlink_to(root.parent, target_is_directory=True)
+    with pytest.raises(NoteAccessError, match="outside"):
+        read_note(root, "link.md")
+    with pytest.raises(NoteAccessError, match="outside"):
+        read_note(root, "outdir/secret.txt")
+    (root / "inside.md").symlink_to(root / "detection" / "detr.md")
+    assert read_note(root, "inside.md").startswith("# DETR")  # a link within the root is fine
+
+
+def test_pdfs_are_not_read_as_text(root: Path) -> None:
+    with pytest.raises(NoteAccessError, match="PDF"):
+        read_note(root, "paper.pdf")
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [
+        ("notes.md", "notes.md"),
+        ("../../etc/evil.md", "evil.md"),
+        ("C:\\Users\\me\\Lecture 3.PDF", "Lecture 3.pdf"),
+        ("a<script>b.txt", "a_script_b.txt"),
+        ("..md", "upload.md"),
+        ("  ..hidden.md", "hidden.md"),
+        ("多頭注意力.md", "多頭注意力.md"),
+    ],
+)
+def test_upload_names_are_plain_file_names(name: str, clean: str) -> None:
+    assert safe_upload_name(name) == clean
+
+
+@pytest.mark.parametrize("name", ["run.sh", "page.html", "noext", "notes.md.exe", ""])
+def test_upload_of_other_types_is_refused(name: str) -> None:
+    with pytest.raises(NoteAccessError, match="only"):
+        safe_upload_name(name)
+
+
+def test_unique_path_never_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("x")
+    assert unique_path(tmp_path, "a.md") == tmp_path / "a (2).md"
+    assert unique_path(tmp_path, "b.md") == tmp_path / "b.md"
+
+
+def test_save_uploads_writes_safe_names_and_reports_refused_files(tmp_path: Path) -> None:
+    from app.ui.services import save_uploads
+
+    saved, errors = save_uploads(
+        [("../../x.md", b"# x"), ("evil.html", b"<script>"), ("x.md", b"# again")], tmp_path
+    )
+    assert saved == [tmp_path / "uploads" / "x.md", tmp_path / "uploads" / "x (2).md"]
+    assert len(errors) == 1 and "evil.html" in errors[0]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["x (2).md", "x.md"]
+
+
+def test_note_html_is_escaped_and_quotes_highlighted() -> None:
+    text = "Intro <script>alert(1)</script>. The Hungarian algorithm matches boxes."
+    out = passage_html(text, "The Hungarian algorithm matches boxes.")
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert '<mark class="sn-quote"' in out and "Hungarian algorithm matches boxes.</mark>" in out
+    answer = {
+        "answer": "<b>bold</b> claim [1]. Made up [2].",
+        "sentences": [
+            {"text": "<b>bold</b> claim", "markers": [1], "supported": True},
+            {"text": "Made up", "markers": [2], "supported": False},
+        ],
+    }
+    html = answer_html(answer)
+    assert "<b>bold</b>" not in html and "&lt;b&gt;" in html
+    assert html.count('class="sn-chip"') == 2
+    assert '<span class="sn-unsupported"' in html and ">Made up</span>" in html
+
+
+def test_conversations_round_trip_and_delete(settings: Settings) -> None:
+    conv = convs.Conversation()
+    conv.add_turn("What is DETR?", {"answer": "set prediction [1]", "refused": False})
+    conv.add_turn("And its loss?", {"answer": "Hungarian [1]", "refused": False})
+    path = convs.save_conversation(settings, conv)
+    assert path.parent == settings.home / "conversations"
+    assert not list(path.parent.glob(".tmp-*"))
+    loaded = convs.load_conversation(settings, conv.id)
+    assert loaded.questions == ["What is DETR?", "And its loss?"]
+    assert loaded.title == "What is DETR?"
+    assert [c.id for c in convs.list_conversations(settings)] == [conv.id]
+    assert convs.delete_conversation(settings, conv.id)
+    assert convs.list_conversations(settings) == []
+    with pytest.raises(ValueError):
+        convs.load_conversation(settings, "../../state")

@@ -1,0 +1,162 @@
+"""The Streamlit pages through AppTest, on a real index of the sample notes: Chat (answer with
+citation cards, folder filter, refusal with closest notes, follow-ups, saved conversations),
+Library (notes by folder, ingest with progress, upload) and Settings (secrets redacted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_notes
+from streamlit.testing.v1 import AppTest
+
+from app import conversations as convs
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+MAIN = str(REPO / "app" / "ui" / "main.py")
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    """(home, notes): the sample notes ingested once for the Chat tests of this module."""
+    base = tmp_path_factory.mktemp("ui-corpus")
+    notes = write_notes(base / "notes")
+    home = base / "home"
+    report = ingest([notes], Settings(home=home, models_dir=models_dir))
+    assert report.ok
+    return home, notes
+
+
+@pytest.fixture
+def chat_env(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home, notes = corpus
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
+def app() -> AppTest:
+    return AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def html(at: AppTest) -> list[str]:
+    return [h.value for h in at.get("html")]
+
+
+def test_chat_answers_with_citation_cards_and_saves_the_conversation(chat_env: Settings) -> None:
+    at = ask(app(), "Why does DETR not need non-maximum suppression?")
+    parts = html(at)
+    answer = next(p for p in parts if 'class="sn-answer"' in p)
+    assert 'class="sn-chip"' in answer  # markers shown as numbered chips
+    cards = [p for p in parts if 'class="sn-card-title"' in p]
+    assert cards and any("detection/detr.md" in c for c in cards)
+    quotes = [p for p in parts if 'class="sn-quote"' in p]
+    assert quotes, "the cited sentence is highlighted in its passage"
+    assert any(b.label == "Open note" for b in at.button)
+    # the conversation is saved under SHARPNOTES_HOME with the contract's answer shape
+    saved = convs.list_conversations(chat_env)
+    assert saved and saved[0].questions == ["Why does DETR not need non-maximum suppression?"]
+    first = saved[0].turns[0]["answer"]
+    assert not first["refused"] and first["citations"][0]["source"].startswith("detection/")
+    # a follow-up keeps the first turn on screen and adds a second answer
+    ask(at, "And what does its matching cost mix?")
+    assert (
+        sum('class="sn-answer"' in p for p in html(at))
+        + sum("closest notes" in i.value for i in at.info)
+        == 2
+    )
+    assert convs.load_conversation(chat_env, saved[0].id).questions[1].startswith("And what")
+    # opening a note shows it rendered, read from the notes root
+    next(b for b in at.button if b.label == "Open note").click().run()
+    assert not at.exception
+    assert any("Hungarian" in m.value for m in at.markdown)
+    # reopen and delete from the sidebar
+    at.sidebar.button(key=f"del-{saved[0].id}").click().run()
+    assert convs.list_conversations(chat_env) == []
+
+
+def test_chat_folder_filter_limits_the_passages(chat_env: Settings) -> None:
+    at = app()
+    assert "detection" in at.sidebar.selectbox(key="filter_folder").options
+    at.sidebar.selectbox(key="filter_folder").set_value("fundamentals").run()
+    ask(at, "How does DETR match predictions to ground-truth boxes?")
+    cards = [p for p in html(at) if 'class="sn-card-title"' in p]
+    assert cards, "a refusal still shows the closest notes"
+    assert all("fundamentals/" in c and "detection/" not in c for c in cards)
+
+
+def test_chat_refusal_shows_closest_notes(chat_env: Settings) -> None:
+    at = ask(app(), "What is the recipe for a sourdough starter?")
+    assert any("closest notes" in i.value for i in at.info)
+    assert not any('class="sn-answer"' in p for p in html(at))
+    assert any('class="sn-card-title"' in p for p in html(at))
+    turn = convs.list_conversations(chat_env)[0].turns[0]["answer"]
+    assert turn["refused"] and turn["closest"]
+
+
+def test_library_ingests_with_progress_lists_by_folder_and_accepts_uploads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = write_notes(tmp_path / "notes")
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    at = app().switch_page("views/library.py").run()
+    assert any("Nothing is indexed yet" in i.value for i in at.info)
+    assert at.text_input(key="ingest_folder").value == str(notes.resolve())
+    next(b for b in at.button if b.label == "Ingest folder").click().run()
+    assert not at.exception, at.exception
+    assert at.get("progress")[0].value == 100 and not at.error
+    assert "5 added" in at.success[0].value
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("detection · 2 notes") for label in labels)
+    frames = {label: df.value for label, df in zip(labels, at.dataframe, strict=True)}
+    detection = next(v for k, v in frames.items() if k.startswith("detection"))
+    assert set(detection["note"]) == {"detr.md", "deformable-detr.md"}
+    assert (detection["chunks"] > 0).all()
+
+    at.get("file_uploader")[0].set_value(
+        [
+            ("../../Attention notes.md", b"# Attention\nSelf-attention relates every token.\n", ""),
+            ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf"),
+        ]
+    )
+    at.run()
+    next(b for b in at.button if b.label == "Add and index").click().run()
+    assert not at.exception, at.exception
+    assert (notes / "uploads" / "Attention notes.md").is_file()  # the name lost its "../../"
+    assert "1 added" in at.success[0].value
+    assert any("broken.pdf" in e.value for e in at.error), "a file that fails is named"
+    assert any(e.label.startswith("uploads · 1 notes") for e in at.expander)
+
+
+def test_settings_page_redacts_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-do-not-show-0123456789"
+    monkeypatch.setenv("SHARPNOTES_OPENAI_API_KEY", secret)
+    at = app().switch_page("views/settings.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    shown = dict(zip(table["setting"], table["value"], strict=True))
+    assert shown["openai_api_key"] == "**********"
+    assert shown["generator"] == "extractive"
+    assert any("reachable" in s.value for s in at.success)
+    everything = (
+        json.dumps(
+            [
+                str(e.value)
+                for kind in ("markdown", "html", "success", "error")
+                for e in at.get(kind)
+            ]
+        )
+        + table.to_string()
+    )
+    assert secret not in everything
