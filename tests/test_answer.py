@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_notes
 
-from app.answer import answer_question, split_claims
+from app.answer import answer_question, follow_up_query, split_claims
 from app.cli import cli
 from app.extractive import split_units
 from app.gaps import list_gaps
@@ -62,6 +62,15 @@ def test_claims_take_the_markers_that_follow_them() -> None:
         ("C has none.", []),
         ("```\nx. y\n```", [2]),
     ]
+
+
+def test_follow_up_folds_in_the_previous_questions_key_terms() -> None:
+    assert follow_up_query("And its loss?", None) == "And its loss?"
+    assert follow_up_query("And its loss?", ["How does DETR match boxes?"]) == (
+        "And its loss? DETR match boxes"
+    )
+    new_topic = "How do I renew my passport at the embassy?"
+    assert follow_up_query(new_topic, ["How does DETR match boxes?"]) == new_topic
 
 
 def test_extractive_answer_cites_passages_that_hold_its_quotes(

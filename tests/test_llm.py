@@ -364,10 +364,12 @@ def test_llamacpp_smollm2_in_process_streams_and_weak_answers_are_flagged(
     text = gen.generate(QUESTION, PASSAGES[:2], tokens.append)
     assert len(tokens) > 10 and normalize_answer("".join(tokens)) == text and text
 
+    streamed: list[str] = []
     answer = answer_question(
-        QUESTION, searcher, settings, generator="llamacpp", k=3, on_token=tokens.clear
+        QUESTION, searcher, settings, generator="llamacpp", k=3, on_token=streamed.append
     )
     assert answer.generator == "llamacpp" and not answer.refused
+    assert len(streamed) > 10 and "".join(streamed).strip() == answer.answer
     assert_checked(answer)
     # SmolLM2-135M rambles without markers and is cut at 40 tokens: nothing it says may pass
     # as cited; every sentence is flagged and counted.

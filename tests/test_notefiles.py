@@ -107,6 +107,8 @@ def test_note_html_is_escaped_and_quotes_highlighted() -> None:
     out = passage_html(text, "The Hungarian algorithm matches boxes.")
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert '<mark class="sn-quote"' in out and "Hungarian algorithm matches boxes.</mark>" in out
+    code = passage_html("Sampling:\n```python\nx = a < b\n```\nafter", "")
+    assert "<pre style=" in code and "x = a &lt; b" in code and "```" not in code
     answer = {
         "answer": "<b>bold</b> claim [1]. Made up [2].",
         "sentences": [

@@ -81,7 +81,11 @@ def test_chat_answers_with_citation_cards_and_saves_the_conversation(chat_env: S
     next(b for b in at.button if b.label == "Open note").click().run()
     assert not at.exception
     assert any("Hungarian" in m.value for m in at.markdown)
-    # reopen and delete from the sidebar
+    # a new conversation starts empty; the saved one reopens from the sidebar, then is deleted
+    at.sidebar.button[0].click().run()
+    assert not any('class="sn-answer"' in p for p in html(at))
+    at.sidebar.button(key=f"open-{saved[0].id}").click().run()
+    assert sum('class="sn-card-title"' in p for p in html(at)) >= 2
     at.sidebar.button(key=f"del-{saved[0].id}").click().run()
     assert convs.list_conversations(chat_env) == []
 
@@ -106,8 +110,10 @@ def test_chat_refusal_shows_closest_notes(chat_env: Settings) -> None:
 
 
 def test_library_ingests_with_progress_lists_by_folder_and_accepts_uploads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    corpus: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # ``corpus`` is only asked for so that the one-time model export of the session has
+    # happened before the page's ingest runs under AppTest's timeout; this test has its own home
     notes = write_notes(tmp_path / "notes")
     monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
     at = app().switch_page("views/library.py").run()

@@ -1,0 +1,315 @@
+"""Answering a question from the notes, with citations that can be checked.
+
+``answer_question`` retrieves passages, refuses when the evidence is weak (before any generator
+runs), asks the generator for an answer with ``[n]`` markers, and then checks the answer,
+whatever generator wrote it: every marker must name a passage that was given, and every
+sentence must be supported by the passage it cites (embedding cosine, or lexical overlap, of the
+sentence against the passage's best unit). A sentence without a marker, or with a marker
+that names no given passage, is unsupported too. Sentences that fail are flagged and counted
+in ``unsupported`` and kept in the text; only supported ones make a citation.
+
+The evidence score of the refusal gate and the support threshold are calibrated on the sample
+notes' labelled questions by ``python -m eval.refusal`` (see its docstring for the table).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from app.extractive import Unit, embed_cached, overlap, score_units, split_units, terms
+from app.generators import REFUSAL, get_generator
+from app.retrieval import Filters, Searcher, SearchResult
+from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Calibrated by eval/refusal.py on the tuning half of eval/notes_eval.jsonl (table there):
+# refuses 5.6% / 90.9% of answerable / unanswerable questions there, 7.4% / 100% held out.
+DEFAULT_REFUSAL_THRESHOLD = 0.90
+# A cited sentence is supported when its best unit in the cited passage reaches either bound.
+# Checked on hard negatives (3,227 units of one note scored against another note retrieved for
+# the same sample question): 3.2% pass at 0.6 / 0.6, 5.8% at 0.55, 1.8% at 0.65 (an upper bound:
+# some notes repeat each other). Verbatim and lightly edited quotes score near 1.
+SUPPORT_COSINE = 0.6
+SUPPORT_OVERLAP = 0.6
+CLOSEST = 3
+
+_MARKERS = re.compile(r"(?:\s*\[\d+\])+")
+_FOLLOW_UP = re.compile(
+    r"\b(?:it|its|they|them|their|this|that|these|those)\b"
+    r"|^(?:and|or|but|also|what about|how about)\b|[它這那其此]"
+)
+_NUMBER = re.compile(r"\[(\d+)\]")
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
+_BLOCK = re.compile(
+    r"(```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|\$\$.*?(?:\$\$|\Z)|^\s*(?:[-*+]|\d+[.)])\s.*?$)",
+    re.S | re.M,
+)
+
+
+def _pieces(text: str) -> list[str]:
+    """Sentences of answer text; code blocks, formulas and list items stay whole."""
+    out: list[str] = []
+    pos = 0
+    for match in [*_BLOCK.finditer(text), None]:
+        prose = text[pos : match.start() if match else len(text)]
+        out += [p.strip() for p in _SENTENCE.split(prose) if p.strip()]
+        if match:
+            out.append(match.group(0).strip())
+            pos = match.end()
+    return out
+
+
+@dataclass
+class Citation:
+    """One cited passage; ``quote`` is the cited sentence(s) copied verbatim from ``text``."""
+
+    n: int
+    chunk_id: str
+    source: str
+    heading: str
+    page: int | None
+    text: str
+    quote: str
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence of an answer and whether the passage(s) it cites support it."""
+
+    text: str
+    markers: list[int]
+    supported: bool
+    score: float
+    quote: str = ""  # the best-supporting unit of the cited passage, verbatim
+
+
+@dataclass
+class Evidence:
+    """What the refusal gate looks at: the best passage's dense cosine to the question, plus the
+    best unit's (sentence, code block, formula...) cosine and lexical overlap. Two views of the
+    same passages agree for a covered question; an off-topic or a near-miss question (a topic
+    next to the notes') is weak on one of them. The weights were compared on the tuning half."""
+
+    dense: float = 0.0
+    unit_cosine: float = 0.0
+    unit_overlap: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return self.dense + self.unit_cosine + 0.2 * self.unit_overlap
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    unsupported: int
+    generator: str
+    retrieval_ms: float
+    generation_ms: float
+    closest: list[SearchResult] = field(default_factory=list)
+    sentences: list[SentenceCheck] = field(default_factory=list)
+    evidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        """The ``sharpnotes ask --json`` contract."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "unsupported": self.unsupported,
+            "generator": self.generator,
+            "retrieval_ms": round(self.retrieval_ms, 1),
+            "generation_ms": round(self.generation_ms, 1),
+            "closest": [r.to_dict() for r in self.closest],
+        }
+
+
+def follow_up_query(question: str, history: Sequence[str] | None) -> str:
+    """Offline follow-ups: fold the previous question's key terms the new one lacks into it.
+    Only questions that read as follow-ups (short, or pointing back with "it", "that", "and",
+    "what about", 它/這/那) are folded; a new topic keeps its own words, so it can be refused."""
+    if not history or not (len(terms(question)) <= 2 or _FOLLOW_UP.search(question.lower())):
+        return question
+    have = terms(question)
+    extra: list[str] = []
+    for word in history[-1].split():
+        word = word.strip(".,;:!?()[]{}\"'")
+        new = terms(word) - have
+        if new and not word.isdigit():
+            extra.append(word)
+            have |= new
+    return f"{question} {' '.join(extra[:6])}".strip() if extra else question
+
+
+def evidence_for(
+    question: str,
+    results: Sequence[SearchResult],
+    searcher: Searcher,
+    filters: Filters | None = None,
+) -> Evidence:
+    """The gate's features; dense cosine comes from the vector store (``dense_candidates``)."""
+    if not results:
+        return Evidence()
+    dense = searcher.dense_candidates(question, 1, filters or Filters())
+    scored = score_units(searcher.embedder(), question, results)
+    return Evidence(
+        dense=dense[0][1] if dense else 0.0,
+        unit_cosine=max((s.cosine for s in scored), default=0.0),
+        unit_overlap=max((s.lexical for s in scored), default=0.0),
+    )
+
+
+def split_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the markers that follow each. A marker placed after the
+    full stop (``... end. [2]``) belongs to the sentence before it."""
+    claims: list[tuple[str, list[int]]] = []
+    pos = 0
+    for match in [*_MARKERS.finditer(answer), None]:
+        chunk = answer[pos : match.start() if match else len(answer)]
+        lead = re.match(r"^[\s.,;:!?。！？]*", chunk).group(0)  # type: ignore[union-attr]
+        if lead.strip() and claims:
+            claims[-1] = (claims[-1][0] + lead.strip(), claims[-1][1])
+        pieces = _pieces(chunk[len(lead) :])
+        pieces = [p for p in pieces if re.search(r"\w", p)] if match else pieces
+        for piece in pieces[:-1] if match else pieces:
+            claims.append((piece, []))
+        if match:
+            numbers = [int(n) for n in _NUMBER.findall(match.group(0))]
+            if pieces:
+                claims.append((pieces[-1], numbers))
+            elif claims:
+                claims[-1] = (claims[-1][0], claims[-1][1] + numbers)
+        pos = match.end() if match else len(answer)
+    return [(text, markers) for text, markers in claims if re.search(r"\w", text)]
+
+
+def check_answer(
+    answer: str, passages: Sequence[SearchResult], embedder
+) -> tuple[list[SentenceCheck], list[Citation]]:  # type: ignore[no-untyped-def]
+    """Check every sentence of ``answer`` against the passages its markers name."""
+    claims = split_claims(answer)
+    units = [split_units(p.text) or [] for p in passages]
+    checks: list[SentenceCheck] = []
+    quotes: dict[int, list[Unit]] = {}
+    texts = [c for c, _ in claims]
+    flat = [(p, u) for p, us in enumerate(units) for u in us]
+    vectors = embed_cached(embedder, texts + [u.clean for _, u in flat]) if texts else None
+    for i, (text, markers) in enumerate(claims):
+        plain = _MARKERS.sub("", text).strip()
+        valid = [n for n in markers if 1 <= n <= len(passages)]
+        # uncited sentences are checked against every passage; cited ones against theirs
+        allowed = {n - 1 for n in valid} if markers else set(range(len(passages)))
+        best, best_unit, best_p = 0.0, None, None
+        q_terms = terms(plain)
+        for j, (p, unit) in enumerate(flat):
+            if p not in allowed:
+                continue
+            cosine = float(vectors[len(texts) + j] @ vectors[i])  # type: ignore[index]
+            score = max(cosine / SUPPORT_COSINE, overlap(q_terms, unit.text) / SUPPORT_OVERLAP)
+            if score > best:
+                best, best_unit, best_p = score, unit, p
+        supported = (
+            best >= 1.0 and best_unit is not None and len(valid) == len(markers) and bool(markers)
+        )
+        if plain.strip() == REFUSAL.strip():
+            supported = True
+        checks.append(
+            SentenceCheck(
+                plain, markers, supported, round(best, 3), best_unit.text if best_unit else ""
+            )
+        )
+        if supported and markers and best_unit is not None and best_p is not None:
+            quotes.setdefault(best_p + 1, []).append(best_unit)
+    citations = [
+        Citation(
+            n=n,
+            chunk_id=passages[n - 1].chunk_id,
+            source=passages[n - 1].source,
+            heading=passages[n - 1].heading,
+            page=passages[n - 1].page,
+            text=passages[n - 1].text,
+            quote=_span(passages[n - 1].text, quotes[n]),
+        )
+        for n in sorted(quotes)
+    ]
+    return checks, citations
+
+
+def _span(text: str, units: list[Unit]) -> str:
+    """The cited units as one verbatim quote: from the first to the last of them."""
+    return text[min(u.start for u in units) : max(u.end for u in units)]
+
+
+def refusal_threshold(settings: Settings) -> float:
+    if settings.refusal_threshold is not None:
+        return settings.refusal_threshold
+    return DEFAULT_REFUSAL_THRESHOLD
+
+
+def answer_question(
+    question: str,
+    searcher: Searcher,
+    settings: Settings,
+    *,
+    generator: str | None = None,
+    filters: Filters | None = None,
+    k: int | None = None,
+    history: list[str] | None = None,
+    on_token: Callable[[str], None] | None = None,
+) -> Answer:
+    """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run."""
+    from app.gaps import record_gap
+
+    k = k or settings.answer_k
+    gen = get_generator(settings, generator)
+    condense = getattr(gen, "condense", None)
+    query = (
+        condense(question, history)
+        if (history and condense)
+        else follow_up_query(question, history)
+    )
+    start = time.perf_counter()
+    results = searcher.search(query, k=k, filters=filters)
+    evidence = evidence_for(query, results, searcher, filters)
+    retrieval_ms = (time.perf_counter() - start) * 1000
+
+    def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
+        if on_token and generation_ms == 0.0:
+            on_token(REFUSAL)
+        record_gap(settings, question)
+        return Answer(
+            question, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
+            closest=results[:CLOSEST], sentences=sentences or [], evidence=evidence.score,
+        )  # fmt: skip
+
+    if not results or evidence.score < refusal_threshold(settings):
+        log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
+        return refuse()
+    start = time.perf_counter()
+    text = gen.generate(question, results, on_token).strip()
+    generation_ms = (time.perf_counter() - start) * 1000
+    if not text or text == REFUSAL or (REFUSAL in text and not _NUMBER.search(text)):
+        return refuse(generation_ms)
+    checks, citations = check_answer(text, results, searcher.embedder())
+    return Answer(
+        question=question,
+        answer=text,
+        refused=False,
+        citations=citations,
+        unsupported=sum(not c.supported for c in checks),
+        generator=gen.name,
+        retrieval_ms=retrieval_ms,
+        generation_ms=generation_ms,
+        closest=[] if citations else results[:CLOSEST],
+        sentences=checks,
+        evidence=evidence.score,
+    )

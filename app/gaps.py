@@ -1,0 +1,65 @@
+"""Questions the notes could not answer ("gaps"), kept for the quiz's coverage view.
+
+Stored in SQLite at ``HOME/state.sqlite`` (WAL, one transaction per write); asking the same
+question again bumps its count instead of adding a row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+from dataclasses import dataclass
+
+from ingest.settings import Settings
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS gaps (
+    question TEXT PRIMARY KEY,
+    asked INTEGER NOT NULL DEFAULT 1,
+    first_at REAL NOT NULL,
+    last_at REAL NOT NULL
+)
+"""
+
+
+@dataclass
+class Gap:
+    question: str
+    asked: int
+    first_at: float
+    last_at: float
+
+
+def _connect(settings: Settings) -> sqlite3.Connection:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(settings.home / "state.sqlite", timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(_SCHEMA)
+    return conn
+
+
+def _key(question: str) -> str:
+    return " ".join(question.split())
+
+
+def record_gap(settings: Settings, question: str) -> None:
+    """Remember that ``question`` was refused."""
+    now = time.time()
+    with closing(_connect(settings)) as conn, conn:
+        conn.execute(
+            "INSERT INTO gaps (question, asked, first_at, last_at) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT(question) DO UPDATE SET asked = asked + 1, last_at = excluded.last_at",
+            (_key(question), now, now),
+        )
+
+
+def list_gaps(settings: Settings) -> list[Gap]:
+    """Refused questions, most recently asked first."""
+    if not (settings.home / "state.sqlite").exists():
+        return []
+    with closing(_connect(settings)) as conn:
+        rows = conn.execute(
+            "SELECT question, asked, first_at, last_at FROM gaps ORDER BY last_at DESC"
+        ).fetchall()
+    return [Gap(*row) for row in rows]

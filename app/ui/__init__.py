@@ -1,0 +1,1 @@
+"""The Streamlit app (``sharpnotes app``): Chat, Library and Settings pages."""

@@ -1,0 +1,16 @@
+"""Entry point: ``streamlit run app/ui/main.py`` (what ``sharpnotes app`` runs)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="sharpnotes", page_icon=":material/edit_note:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("views/library.py", title="Library", icon=":material/library_books:"),
+        st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
+    ]
+)
+page.run()

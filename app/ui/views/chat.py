@@ -1,0 +1,150 @@
+"""Chat: ask the notes; answers stream in, then show numbered citation chips and cards."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import streamlit as st
+
+from app import conversations as convs
+from app.notefiles import NoteAccessError
+from app.retrieval import Filters
+from app.ui import services
+from app.ui.render import answer_html, card_title, passage_html
+
+cfg = services.settings()
+ALL = "(all)"
+
+if "conversation" not in st.session_state:
+    st.session_state.conversation = convs.Conversation()
+conv: convs.Conversation = st.session_state.conversation
+
+
+@st.dialog("Note", width="large")
+def show_note(source: str) -> None:
+    st.caption(source)
+    try:
+        text = services.open_note(cfg, source)
+    except (NoteAccessError, OSError) as exc:
+        st.error(str(exc))
+        return
+    st.markdown(text)  # Markdown, tables, code and LaTeX; raw HTML in the note is not rendered
+
+
+def passage_card(key: str, n: int | None, item: dict[str, Any], quote: str = "") -> None:
+    with st.container(border=True):
+        st.html(card_title(n, item["source"], item["heading"], item.get("page")))
+        st.html(passage_html(item["text"], quote))
+        if st.button("Open note", key=key, icon=":material/description:"):
+            show_note(item["source"])
+
+
+def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
+    if answer["refused"]:
+        st.info(answer["answer"] + " The closest notes are below.")
+        closest = answer.get("closest") or []
+        if closest:
+            st.caption("Closest notes")
+        for i, item in enumerate(closest):
+            passage_card(f"close-{turn_no}-{i}", None, item)
+        return
+    st.html(answer_html(answer))
+    if answer.get("unsupported"):
+        st.warning(
+            f"{answer['unsupported']} sentence(s) are not supported by the passage they cite."
+        )
+    for c in answer["citations"]:
+        passage_card(f"cite-{turn_no}-{c['n']}", c["n"], c, c.get("quote", ""))
+    st.caption(
+        f"{answer['generator']} · retrieval {answer['retrieval_ms']:.0f} ms · "
+        f"generation {answer['generation_ms']:.0f} ms"
+    )
+
+
+def conversations_sidebar() -> None:
+    """Saved conversations; drawn last so that a conversation saved by this run is listed."""
+    with st.sidebar:
+        st.subheader("Conversations")
+        if st.button("New conversation", icon=":material/add:", width="stretch"):
+            st.session_state.conversation = convs.Conversation()
+            st.rerun()
+        for saved in convs.list_conversations(cfg)[:30]:
+            current = saved.id == conv.id
+            label = ("▶ " if current else "") + (saved.title or "untitled")
+            cols = st.columns([5, 1])
+            if cols[0].button(label, key=f"open-{saved.id}", width="stretch"):
+                st.session_state.conversation = convs.load_conversation(cfg, saved.id)
+                st.rerun()
+            if cols[1].button(
+                ":material/delete:", key=f"del-{saved.id}", help="Delete this conversation"
+            ):
+                convs.delete_conversation(cfg, saved.id)
+                if current:
+                    st.session_state.conversation = convs.Conversation()
+                st.rerun()
+
+
+# sidebar: filters ----------------------------------------------------------------------------
+folders, tags = services.filter_choices(cfg)
+with st.sidebar:
+    st.subheader("Filters")
+    folder = st.selectbox("Folder", [ALL, *folders], key="filter_folder")
+    tag = st.selectbox("Tag", [ALL, *tags], key="filter_tag")
+
+filters = Filters(folder=None if folder == ALL else folder, tag=None if tag == ALL else tag)
+
+# the conversation -----------------------------------------------------------------------------
+st.title("Ask your notes")
+if not services.has_index(cfg):
+    st.warning("Nothing is indexed yet. Add notes on the Library page, or run: sharpnotes ingest")
+    st.stop()
+
+for i, turn in enumerate(conv.turns):
+    with st.chat_message("user"):
+        st.text(turn["question"])
+    with st.chat_message("assistant"):
+        show_answer(i, turn["answer"])
+
+question = st.chat_input("Ask a question about your notes")
+if question:
+    from app.answer import answer_question
+    from app.generators import GeneratorError
+
+    with st.chat_message("user"):
+        st.text(question)
+    with st.chat_message("assistant"):
+        try:
+            searcher = services.searcher(cfg)
+        except Exception as exc:  # an index the user must rebuild: the message says how
+            st.error(str(exc))
+            conversations_sidebar()
+            st.stop()
+        placeholder = st.empty()
+        streamed: list[str] = []
+
+        def on_token(token: str) -> None:
+            streamed.append(token)
+            placeholder.text("".join(streamed) + " ▌")
+
+        try:
+            result = answer_question(
+                question,
+                searcher,
+                cfg,
+                filters=filters,
+                history=conv.questions,
+                on_token=on_token,
+            )
+        except GeneratorError as exc:
+            placeholder.empty()
+            st.error(str(exc))
+            conversations_sidebar()
+            st.stop()
+        placeholder.empty()
+        answer = result.to_dict()
+        answer["sentences"] = [asdict(s) for s in result.sentences]
+        show_answer(len(conv.turns), answer)
+    conv.add_turn(question, answer)
+    convs.save_conversation(cfg, conv)
+conversations_sidebar()

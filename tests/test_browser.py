@@ -1,0 +1,158 @@
+"""End to end in a real browser: ``sharpnotes app`` on a free port over an ingested corpus,
+driven by Debian's headless Chromium through selenium; ask, see the answer and a citation card,
+keep a screenshot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_notes
+
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT_COPY = Path("/tmp/sharpnotes-screenshot.png")
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        return (
+            "needs Debian's Chromium and chromedriver at /usr/bin; "
+            "install them with: sudo apt-get install chromium chromium-driver"
+        )
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "needs selenium; run: pip install -e '.[dev]'"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"sharpnotes app exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the app did not answer on {url} within {timeout} s")
+
+
+@pytest.fixture
+def running_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
+    notes = write_notes(tmp_path / "notes")
+    assert ingest([notes], settings).ok
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "app", "--port", str(port), "--notes", str(notes)],
+        cwd=REPO,
+        env=dict(os.environ),  # SHARPNOTES_HOME points at this test's home
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so the streamlit child is stopped with it
+    )
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert first.strip() == f"sharpnotes app: http://127.0.0.1:{port}", first
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to ``sharpnotes app`` and its streamlit child; SIGKILL what is left after 20 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_ask_in_a_real_browser_shows_answer_and_citation_card(
+    running_app: str, browser, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(running_app)
+    box = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+    )
+    box.send_keys("Why does DETR not need non-maximum suppression?")
+    box.send_keys(Keys.ENTER)
+    answer = WebDriverWait(browser, 120).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-answer"))
+    )
+    card = WebDriverWait(browser, 30).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-card-title"))
+    )
+    assert "Hungarian" in answer.text or "suppression" in answer.text
+    assert answer.find_elements(By.CSS_SELECTOR, ".sn-chip"), "citation markers as chips"
+    assert "detection/detr.md" in card.text
+    assert browser.find_elements(By.CSS_SELECTOR, "mark.sn-quote")
+    time.sleep(1)  # let the last layout settle before the picture
+    shot = tmp_path / "chat.png"
+    assert browser.save_screenshot(str(shot))
+    shutil.copy(shot, SCREENSHOT_COPY)
