@@ -150,6 +150,15 @@ def follow_up_query(question: str, history: Sequence[str] | None) -> str:
     return f"{question} {' '.join(extra[:6])}".strip() if extra else question
 
 
+def _anchored(question: str, results: Sequence[SearchResult]) -> bool:
+    """True when the question points back explicitly, or one of its own terms occurs in the
+    passages found for the folded query."""
+    own = terms(question)
+    if _FOLLOW_UP.search(question.lower()) or not own:
+        return True
+    return any(own & terms(r.text) for r in results[:3])
+
+
 def evidence_for(
     question: str,
     results: Sequence[SearchResult],
@@ -279,6 +288,11 @@ def answer_question(
     )
     start = time.perf_counter()
     results = searcher.search(query, k=k, filters=filters)
+    if query != question and not _anchored(question, results):
+        # a short new question ("capital of France?") is not a follow-up when what the folded
+        # query finds shares none of its own words: judge it on its own
+        query = question
+        results = searcher.search(query, k=k, filters=filters)
     evidence = evidence_for(query, results, searcher, filters)
     retrieval_ms = (time.perf_counter() - start) * 1000
 

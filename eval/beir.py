@@ -24,6 +24,14 @@ from ingest.settings import Settings
 CACHE = Path.home() / ".cache" / "sharpnotes" / "beir"
 
 
+def cache_home(folder: Path) -> Path:
+    """The cached index home of a data set, keyed by its path and number of documents."""
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
+        documents = sum(1 for line in fh if line.strip())
+    key = hashlib.sha1((folder.resolve().as_posix() + str(documents)).encode()).hexdigest()[:12]
+    return CACHE / f"{folder.name}-{key}" / "home"
+
+
 def load_beir(
     folder: Path, split: str
 ) -> tuple[dict[str, dict], dict[str, str], dict[str, dict[str, int]]]:
@@ -64,10 +72,19 @@ def build_index(folder: Path, settings: Settings, cache_key: str) -> dict:
 
     report_file = settings.home / f"ingest-report-{cache_key}.json"
     report = ingest([folder], settings)
+    summary = {
+        "files": len(report.added) + len(report.updated) + report.unchanged,
+        "failed": len(report.failed),
+        "chunks_embedded": report.chunks_embedded,
+        "seconds": round(report.seconds, 1),
+    }
     if report.chunks_embedded:
-        data = report.to_dict() | {"backend": _backend_of(settings)}
-        report_file.write_text(json.dumps(data))
-    return json.loads(report_file.read_text()) if report_file.exists() else report.to_dict()
+        summary["chunks_per_s"] = round(report.chunks_embedded / report.seconds, 2)
+        summary["backend"] = _backend_of(settings)
+        report_file.write_text(json.dumps(summary))
+        return summary
+    previous = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return {"first_ingest": previous, "this_run": summary}
 
 
 def _backend_of(settings: Settings) -> str:
@@ -157,13 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     corpus, queries, qrels = load_beir(args.folder, args.split)
-    key = hashlib.sha1((args.folder.resolve().as_posix() + str(len(corpus))).encode()).hexdigest()[
-        :12
-    ]
-    base = CACHE / f"{args.folder.name}-{key}"
-    settings = Settings(home=base / "home")
-    write_notes(corpus, base / "notes")
-    ingest_report = build_index(base / "notes", settings, key)
+    home = cache_home(args.folder)
+    settings = Settings(home=home)
+    write_notes(corpus, home.parent / "notes")
+    ingest_report = build_index(home.parent / "notes", settings, home.parent.name.rsplit("-", 1)[1])
     modes = args.modes.split(",")
     results = run_retrieval(settings, queries, modes)
     table = {}

@@ -23,9 +23,10 @@ def evaluate_run(
     full = {q: run.get(q) or {"__none__": 0.0} for q in qrels}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10", "recall_100"}).evaluate(full)
     top10 = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top(full, 10))
-    hits = {
-        k: [any(qrels[q].get(d, 0) > 0 for d in top(full, k)[q]) for q in qrels] for k in (1, 5, 10)
-    }
+    hits = {}
+    for k in (1, 5, 10):
+        best = top(full, k)
+        hits[k] = [any(qrels[q].get(d, 0) > 0 for d in best[q]) for q in qrels]
     return {
         "ndcg@10": round(statistics.fmean(per_query[q]["ndcg_cut_10"] for q in qrels), 4),
         "recall@100": round(statistics.fmean(per_query[q]["recall_100"] for q in qrels), 4),

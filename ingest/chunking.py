@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # llama-index costs a second to import; the query path never needs it
     from llama_index.core.schema import Document
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 HEADING_SEP = " > "
 
 CountTokens = Callable[[Sequence[str]], list[int]]

@@ -46,9 +46,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
 
     fusion: Fusion = "minmax"
-    bm25_weight: float = Field(0.4, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
+    bm25_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
     rrf_k: int = 60
-    candidates: int = Field(100, description="Candidates taken from each retriever before fusion.")
+    candidates: int = Field(200, description="Candidates taken from each retriever before fusion.")
 
     generator: GeneratorName = Field(
         "extractive", description="Answer generator; never guessed from a model name."

@@ -100,6 +100,13 @@ def test_uncovered_question_is_refused_with_closest_notes_and_recorded(
     assert [(g.question, g.asked) for g in gaps] == [(UNCOVERED, 2)]
 
 
+def test_short_new_topic_after_a_question_is_not_folded_into_it(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    answer = answer_question("What is the capital of France?", searcher, corpus, history=[COVERED])
+    assert answer.refused and not answer.citations
+
+
 class _ScriptedGenerator:
     """Cites one true sentence, one the passage does not say, and one with a bad marker."""
 
