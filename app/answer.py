@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Calibrated by eval/refusal.py on the tuning half of eval/notes_eval.jsonl (table there):
 # refuses 5.6% / 90.9% of answerable / unanswerable questions there, 7.4% / 100% held out.
-DEFAULT_REFUSAL_THRESHOLD = 0.90
+DEFAULT_REFUSAL_THRESHOLD = 0.94
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
 # Checked on hard negatives (3,227 units of one note scored against another note retrieved for
 # the same sample question): 3.2% pass at 0.6 / 0.6, 5.8% at 0.55, 1.8% at 0.65 (an upper bound:
@@ -165,11 +165,13 @@ def evidence_for(
     searcher: Searcher,
     filters: Filters | None = None,
 ) -> Evidence:
-    """The gate's features; dense cosine comes from the vector store (``dense_candidates``)."""
+    """The gate's features, from the dense side only (the best passages by cosine, from the
+    vector store), so that the calibrated threshold does not move with the fusion weights."""
     if not results:
         return Evidence()
-    dense = searcher.dense_candidates(question, 1, filters or Filters())
-    scored = score_units(searcher.embedder(), question, results)
+    dense = searcher.dense_candidates(question, len(results), filters or Filters())
+    passages = searcher._results(dense, len(results))
+    scored = score_units(searcher.embedder(), question, passages)
     return Evidence(
         dense=dense[0][1] if dense else 0.0,
         unit_cosine=max((s.cosine for s in scored), default=0.0),
