@@ -87,9 +87,18 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     return {"questions": len(questions), "unmatched_labels": unmatched, "retrieval": table}
 
 
-def main(argv: list[str] | None = None) -> None:
+def notes_index(notes: Path) -> Settings:
+    """Settings of the cached evaluation index of ``notes``, brought up to date first."""
     from ingest.sync import ingest
 
+    settings = Settings(home=CACHE / "home")
+    report = ingest([notes], settings)
+    if report.failed:
+        raise SystemExit(f"ingest of {notes} failed for: {report.failed}")
+    return settings
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=REPO / "eval" / "notes_eval.jsonl")
     parser.add_argument("--notes", type=Path, default=REPO / "notes")
@@ -97,10 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = Settings(home=CACHE / "home")
-    report = ingest([args.notes], settings)
-    if report.failed:
-        raise SystemExit(f"ingest of {args.notes} failed for: {report.failed}")
+    settings = notes_index(args.notes)
     result = evaluate(settings, load_set(args.set), args.modes.split(","))
     if args.json:
         print(json.dumps(result, indent=2))

@@ -36,7 +36,7 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.notes import CACHE, REPO, load_set
+from eval.notes import REPO, load_set, notes_index
 from ingest.settings import Settings
 
 THRESHOLDS = [round(0.60 + 0.02 * i, 2) for i in range(31)]
@@ -92,8 +92,6 @@ def choose(rows: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ingest.sync import ingest
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=REPO / "eval" / "notes_eval.jsonl")
     parser.add_argument("--notes", type=Path, default=REPO / "notes")
@@ -101,10 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = Settings(home=CACHE / "home")
-    report = ingest([args.notes], settings)
-    if report.failed:
-        raise SystemExit(f"ingest of {args.notes} failed for: {report.failed}")
+    settings = notes_index(args.notes)
     items = load_set(args.set)
     by_id = scores(settings, items, args.k)
     tune, held = split(items)
