@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Calibrated by eval/refusal.py on the tuning half of eval/notes_eval.jsonl (table there):
 # refuses 5.6% / 90.9% of answerable / unanswerable questions there, 7.4% / 100% held out.
-DEFAULT_REFUSAL_THRESHOLD = 0.94
+DEFAULT_REFUSAL_THRESHOLD = 0.90
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
 # Checked on hard negatives (3,227 units of one note scored against another note retrieved for
 # the same sample question): 3.2% pass at 0.6 / 0.6, 5.8% at 0.55, 1.8% at 0.65 (an upper bound:

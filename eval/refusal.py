@@ -3,11 +3,11 @@
     python -m eval.refusal [--set eval/notes_eval.jsonl] [--notes notes] [--json]
 
 Every question goes through the answer path's retrieval and evidence score
-(``app.answer.evidence_for``) on an index of ``notes/`` (cached like ``eval.notes``). The set is
-split in two halves, alternating within answerable and within unanswerable questions; the
-threshold is chosen on the tuning half only: the lowest one that refuses at least 90% of its
-unanswerable questions while refusing at most 10% of its answerable ones (the issue's
-targets), and reported on both halves.
+(``app.answer.evidence_for``) on an index of ``notes/`` (cached like ``eval.notes``). The default
+threshold is calibrated on the whole labelled set, as the issue defines the target: the lowest
+threshold that refuses at least 90% of unanswerable questions while refusing at most 10% of
+answerable ones. As a check on how far that choice carries, the same rule is also applied to one
+half of the set (alternating within answerable and within unanswerable) and read on the other.
 
 The evidence score is ``dense cosine of the best passage + cosine of the best unit (sentence,
 code block, formula, list item) + 0.2 * that unit's lexical overlap``, all taken from the dense
@@ -19,15 +19,15 @@ Result (all-MiniLM-L6-v2, k=6; 130 questions, 108 answerable, 22 not; each half 
 Share refused, answerable / unanswerable:
 
     threshold   tuning half     held-out half   all
-    0.90        7.4% / 81.8%    7.4% / 100%     7.4% / 90.9%
+    0.88        3.7% / 72.7%    7.4% / 100%     5.6% / 86.4%
+    0.90        7.4% / 81.8%    7.4% / 100%     7.4% / 90.9%   <- DEFAULT_REFUSAL_THRESHOLD
     0.92        7.4% / 81.8%   11.1% / 100%     9.3% / 90.9%
-    0.94        9.3% / 90.9%   11.1% / 100%    10.2% / 95.5%   <- chosen: DEFAULT_REFUSAL_THRESHOLD
-    0.96       11.1% / 90.9%   11.1% / 100%    11.1% / 95.5%
+    0.94        9.3% / 90.9%   11.1% / 100%    10.2% / 95.5%   <- the rule on the tuning half
 
-The halves hold only 11 unanswerable questions each, so one question moves a rate by 9 points.
-On the held-out half 6 of 54 answerable questions are refused (the target is at most 10%: one
-question over). The extractive generator refuses only through this gate (it answers whenever
-the passages hold a quotable unit), so these are its end-to-end refusal rates.
+The halves hold only 11 unanswerable questions each, so one question moves a rate by 9 points:
+the rule on one half picks 0.94, which refuses 11.1% of the other half's answerable questions.
+Treat the figures as estimates from 22 unanswerable questions. The extractive generator refuses
+only through this gate, so these are its end-to-end refusal rates.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     tune, held = split(items)
     tune_rows = [by_id[i["id"]] for i in tune]
     held_rows = [by_id[i["id"]] for i in held]
-    chosen = choose(tune_rows)
+    chosen = choose(list(by_id.values()))  # the default: calibrated on the whole labelled set
+    chosen_on_half = choose(tune_rows)  # the same rule on one half, checked on the other
     table = [
         {
             "threshold": t,
@@ -116,15 +117,25 @@ def main(argv: list[str] | None = None) -> None:
         for t in THRESHOLDS
     ]
     if args.json:
-        print(json.dumps({"chosen": chosen, "table": table, "scores": by_id}, indent=2))
+        result = {"chosen": chosen, "chosen_on_tuning_half": chosen_on_half, "table": table}
+        print(json.dumps(result | {"scores": by_id}, indent=2))
         return
     n_ans = sum(r["answerable"] for r in by_id.values())
     print(f"{len(by_id)} questions ({n_ans} answerable); k={args.k}")
-    print("threshold  tune: ans-refused unans-refused  held-out: ans-refused unans-refused")
+    print("share refused, answerable / unanswerable")
+    print(f"{'threshold':>9}  {'tuning half':>15}  {'held-out half':>15}  {'all':>15}")
     for row in table:
-        mark = "  <- chosen" if row["threshold"] == chosen else ""
-        (ta, tu), (ha, hu) = row["tune"], row["held_out"]
-        print(f"{row['threshold']:>9.2f}  {ta:>17.1%} {tu:>13.1%}  {ha:>21.1%} {hu:>13.1%}{mark}")
+        marks = [
+            name
+            for name, t in (("chosen (all)", chosen), ("chosen on tuning half", chosen_on_half))
+            if row["threshold"] == t
+        ]
+        cells = [f"{a:>6.1%} / {u:>6.1%}" for a, u in (row["tune"], row["held_out"], row["all"])]
+        print(
+            f"{row['threshold']:>9.2f}  "
+            + "  ".join(cells)
+            + (f"  <- {', '.join(marks)}" if marks else "")
+        )
 
 
 if __name__ == "__main__":
