@@ -25,7 +25,6 @@ from ingest.settings import Settings
 from ingest.vectors import VectorStore, where_filter
 
 Mode = Literal["hybrid", "bm25", "dense"]
-MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,7 +200,3 @@ class Catalog:
 
 def _astuple(rec: FileRecord) -> tuple[Any, ...]:
     return (rec.source, rec.root, rec.sha1, rec.size, rec.mtime, rec.chunks, rec.indexed_at)
-
-
-def now() -> float:
-    return time.time()
