@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.atomic import write_json_atomic
 from ingest.settings import Settings
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -47,17 +46,7 @@ def _path(settings: Settings, conv_id: str) -> Path:
 
 def save_conversation(settings: Settings, conv: Conversation) -> Path:
     path = _path(settings, conv.id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(conv), f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, asdict(conv))
     return path
 
 

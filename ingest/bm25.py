@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from ingest.atomic import fsync_path, write_json_atomic
 
 TOKENIZER_VERSION = 1
 POINTER = "bm25.json"
@@ -119,8 +120,8 @@ class BM25Index:
         (folder / "ids.json").write_text(json.dumps(self.ids))
         (folder / "sharpnotes.json").write_text(json.dumps(self.params))
         for f in folder.iterdir():
-            _fsync(f)
-        _fsync(folder)
+            fsync_path(f)
+        fsync_path(folder)
         write_json_atomic(
             index_dir / POINTER,
             {"generation": generation, "folder": folder.name, "ids_sha1": ids_digest(self.ids)},
@@ -154,21 +155,3 @@ def read_pointer(index_dir: Path) -> dict | None:
         return json.loads((index_dir / POINTER).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync(path.parent)

@@ -149,6 +149,13 @@ class Catalog:
             ],
         )
 
+    def touch_file(self, source: str, size: int, mtime: float) -> None:
+        """Record a new size/mtime for a file whose content did not change."""
+        with self.db:
+            self.db.execute(
+                "UPDATE files SET size=?, mtime=? WHERE source=?", (size, mtime, source)
+            )
+
     def remove_file(self, conn: sqlite3.Connection, source: str) -> None:
         conn.execute("DELETE FROM chunks WHERE source=?", (source,))
         conn.execute("DELETE FROM files WHERE source=?", (source,))

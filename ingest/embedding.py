@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from ingest.atomic import write_json_atomic
 from ingest.settings import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
@@ -311,10 +312,7 @@ def _auto_for_ingest(settings: Settings, model_id: str, folder: Path, threads: i
         return _load(decisions[key]["backend"], model_id, folder, settings.model_cache, threads)
     embedder, decision = calibrate(settings, model_id, folder, threads)
     decisions[key] = decision
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(decisions, indent=1))
-    partial.replace(path)
+    write_json_atomic(path, decisions, indent=1)
     return embedder
 
 

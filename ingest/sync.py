@@ -85,7 +85,6 @@ class IngestReport:
 class _Pending:
     record: FileRecord
     chunks: list[Chunk]
-    is_new: bool
 
 
 def ingest(
@@ -237,20 +236,7 @@ class _Ingest:
             digest = _file_sha1(file)
             if old and old.sha1 == digest:
                 self.report.unchanged += 1
-                record = FileRecord(
-                    source,
-                    str(root),
-                    digest,
-                    stat.st_size,
-                    stat.st_mtime,
-                    old.chunks,
-                    old.indexed_at,
-                )
-                with self.catalog.transaction() as conn:
-                    conn.execute(
-                        "UPDATE files SET size=?, mtime=? WHERE source=?",
-                        (record.size, record.mtime, source),
-                    )
+                self.catalog.touch_file(source, stat.st_size, stat.st_mtime)
                 return None
             max_bytes = int(self.settings.max_file_mb * 2**20)
             docs = read_file(file, source, max_bytes)
@@ -269,7 +255,7 @@ class _Ingest:
             source, str(root), digest, stat.st_size, stat.st_mtime, len(chunks), time.time()
         )
         (self.report.updated if old else self.report.added).append(source)
-        return _Pending(record, chunks, old is None)
+        return _Pending(record, chunks)
 
     # writing ----------------------------------------------------------------------------------
     def _store(self, group: list[_Pending]) -> None:
@@ -319,13 +305,9 @@ class _Ingest:
     def _remove_missing(
         self, root: Path, scanned: Path, known: dict[str, FileRecord], seen: set[str]
     ) -> bool:
-        prefix = (
-            ""
-            if scanned == root or not scanned.is_dir()
-            else scanned.relative_to(root).as_posix() + "/"
-        )
         if scanned.is_file():
             return False
+        prefix = "" if scanned == root else scanned.relative_to(root).as_posix() + "/"
         gone = [
             s
             for s, rec in known.items()

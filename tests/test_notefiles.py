@@ -128,7 +128,7 @@ def test_conversations_round_trip_and_delete(settings: Settings) -> None:
     conv.add_turn("And its loss?", {"answer": "Hungarian [1]", "refused": False})
     path = convs.save_conversation(settings, conv)
     assert path.parent == settings.home / "conversations"
-    assert not list(path.parent.glob(".tmp-*"))
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     loaded = convs.load_conversation(settings, conv.id)
     assert loaded.questions == ["What is DETR?", "And its loss?"]
     assert loaded.title == "What is DETR?"
