@@ -1,0 +1,1 @@
+"""Quizzes from retrieved passages, grading and spaced review."""
