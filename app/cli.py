@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ingest.settings import Settings, get_settings
+from ingest.settings import ConfigFileError, Settings, get_settings
 
 EXIT_SKIPPED = 3  # ingest finished, but some files could not be read
 
@@ -23,6 +23,8 @@ class UserError(click.ClickException):
 def _settings(**overrides: Any) -> Settings:
     try:
         return get_settings(**overrides)
+    except ConfigFileError as exc:
+        raise UserError(str(exc)) from exc
     except Exception as exc:  # pydantic ValidationError: name the bad value
         raise UserError(
             f"bad setting: {exc}".splitlines()[0] + " " + str(exc).splitlines()[-1]
@@ -75,8 +77,16 @@ def cli() -> None:
     "--rebuild", is_flag=True, help="Delete the index and build it again from these paths."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another ingest of the same index to finish before giving up.",
+)
+def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -> None:
     """Index Markdown, text and PDF notes under PATHS (incremental)."""
+    from app.quiz.staleness import sync_after_ingest
     from ingest.catalog import IndexFormatError
     from ingest.embedding import EmbeddingModelError
     from ingest.sync import IngestError
@@ -86,13 +96,15 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
     settings = _settings()
     bars = _Bars()
     try:
-        report = run_ingest(list(paths), settings, progress=bars, rebuild=rebuild)
+        report = run_ingest(list(paths), settings, progress=bars, rebuild=rebuild, wait=wait)
     except (IngestError, IndexFormatError, VectorStoreError, EmbeddingModelError) as exc:
         raise UserError(str(exc)) from exc
     finally:
         bars.close()
     for source, reason in report.failed:
         click.echo(f"skipped {source}: {reason}", err=True)
+    if quiz_line := sync_after_ingest(settings):  # flag quiz items whose passage changed
+        click.echo(quiz_line, err=True)
     if as_json:
         _echo_json(report.to_dict())
     else:
@@ -227,7 +239,7 @@ def status(as_json: bool) -> None:
             model=meta.get("embed_model"),
             embed_backend=meta.get("embed_backend") or None,
             chunk_tokens=int(meta["chunk_tokens"]) if "chunk_tokens" in meta else None,
-            schema_version=int(meta.get("schema_version", 0)),
+            schema_version=catalog.schema_version,
             last_sync=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(last)) if last else None,
             vector_store=f"{settings.chroma_host}:{settings.chroma_port}"
             if settings.chroma_host
@@ -256,25 +268,10 @@ def status(as_json: bool) -> None:
         click.echo(f"{key:>14}: {value}")
 
 
-@cli.command("app")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default SHARPNOTES_APP_PORT).")
-@click.option(
-    "--notes",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The notes folder the app ingests and uploads into (SHARPNOTES_NOTES_DIR).",
-)
-def app_command(port: int | None, notes: Path | None) -> None:
-    """Start the Streamlit app (Chat, Library, Settings) and print its URL."""
-    import os
-    import signal
-    import subprocess
-
-    settings = _settings(app_port=port, notes_dir=notes)
-    env = dict(os.environ)  # the child reads its settings from the environment, like we do
-    if settings.notes_dir:
-        env["SHARPNOTES_NOTES_DIR"] = str(settings.notes_dir.expanduser().resolve())
+def streamlit_command(settings: Settings) -> list[str]:
+    """The command line that serves the app, bound to SHARPNOTES_APP_HOST (127.0.0.1)."""
     main_script = Path(__file__).resolve().parent / "ui" / "main.py"
-    command = [
+    return [
         sys.executable,
         "-m",
         "streamlit",
@@ -293,6 +290,44 @@ def app_command(port: int | None, notes: Path | None) -> None:
         "--client.toolbarMode",
         "minimal",
     ]
+
+
+def exposure_warning(host: str, port: int) -> str | None:
+    """What serving on ``host`` exposes, unless it is a loopback address."""
+    import ipaddress
+
+    try:
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a host name: it may resolve to a public address
+        pass
+    return (
+        f"warning: SHARPNOTES_APP_HOST={host} serves the app to the network: anyone who can reach "
+        f"port {port} can read and search your notes, ask questions, upload files and index any "
+        "folder this user can read; there is no login. Unset it to serve on 127.0.0.1 only."
+    )
+
+
+@cli.command("app")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default SHARPNOTES_APP_PORT).")
+@click.option(
+    "--notes",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The notes folder the app ingests and uploads into (SHARPNOTES_NOTES_DIR).",
+)
+def app_command(port: int | None, notes: Path | None) -> None:
+    """Start the Streamlit app (Chat, Library, Settings) and print its URL."""
+    import os
+    import signal
+    import subprocess
+
+    settings = _settings(app_port=port, notes_dir=notes)
+    env = dict(os.environ)  # the child reads its settings from the environment, like we do
+    if settings.notes_dir:
+        env["SHARPNOTES_NOTES_DIR"] = str(settings.notes_dir.expanduser().resolve())
+    command = streamlit_command(settings)
+    if warning := exposure_warning(settings.app_host, settings.app_port):
+        click.secho(warning, fg="yellow", err=True)
     click.echo(f"sharpnotes app: http://{settings.app_host}:{settings.app_port}")
     sys.stdout.flush()
     proc = subprocess.Popen(command, env=env)
@@ -333,6 +368,7 @@ def ask(
     from app.answer import answer_question
     from app.generators import GeneratorError
     from app.retrieval import Filters
+    from ingest.formats import StoredFormatError
 
     if not question.strip():
         raise UserError("the question is empty")
@@ -348,7 +384,7 @@ def ask(
             k=k,
             on_token=stream,
         )
-    except GeneratorError as exc:
+    except (GeneratorError, StoredFormatError) as exc:
         raise UserError(str(exc)) from exc
     if as_json:
         _echo_json(result.to_dict())
@@ -381,6 +417,16 @@ def _print_answer(result: Any) -> None:
         click.echo(f"  [{c.n}] {c.source}{page}  [{c.heading}]")
     timing = f"retrieval {result.retrieval_ms:.0f} ms, generation {result.generation_ms:.0f} ms"
     click.secho(f"({result.generator}; {timing})", dim=True, err=True)
+
+
+from app.cli_quiz import coverage_command, export, quiz, review  # noqa: E402 - uses the names above
+
+for _command in (quiz, review, coverage_command, export):
+    cli.add_command(_command)
+
+from app.cli_eval import eval_group  # noqa: E402
+
+cli.add_command(eval_group)
 
 
 def main() -> None:

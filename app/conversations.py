@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -11,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ingest.atomic import write_json_atomic
+from ingest.formats import StoredFormatError, check_version
 from ingest.settings import Settings
 
+log = logging.getLogger(__name__)
 _ID = re.compile(r"^[0-9a-f]{32}$")
+SCHEMA_VERSION = 1  # the "schema" key of a saved file; files saved before it had none (= 1)
 
 
 @dataclass
@@ -46,13 +50,15 @@ def _path(settings: Settings, conv_id: str) -> Path:
 
 def save_conversation(settings: Settings, conv: Conversation) -> Path:
     path = _path(settings, conv.id)
-    write_json_atomic(path, asdict(conv))
+    write_json_atomic(path, {"schema": SCHEMA_VERSION, **asdict(conv)})
     return path
 
 
 def load_conversation(settings: Settings, conv_id: str) -> Conversation:
-    data = json.loads(_path(settings, conv_id).read_text(encoding="utf-8"))
-    return Conversation(**data)
+    path = _path(settings, conv_id)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    check_version(path, "conversation", data.pop("schema", 1), SCHEMA_VERSION)
+    return Conversation(**data)  # a migration from an older schema would go here
 
 
 def list_conversations(settings: Settings) -> list[Conversation]:
@@ -68,6 +74,8 @@ def list_conversations(settings: Settings) -> list[Conversation]:
             out.append(load_conversation(settings, path.stem))
         except (OSError, ValueError, TypeError):
             continue
+        except StoredFormatError as exc:  # a newer sharpnotes wrote it: leave it alone
+            log.warning("%s", exc)
     return sorted(out, key=lambda c: -c.updated)
 
 

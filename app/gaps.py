@@ -11,9 +11,10 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
+from ingest.formats import migrate_sqlite
 from ingest.settings import Settings
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS gaps (
     question TEXT PRIMARY KEY,
     asked INTEGER NOT NULL DEFAULT 1,
@@ -21,6 +22,9 @@ CREATE TABLE IF NOT EXISTS gaps (
     last_at REAL NOT NULL
 )
 """
+# PRAGMA user_version N -> the step from N-1 to N (files made before versions were kept already
+# hold the v1 table, which IF NOT EXISTS leaves alone)
+_MIGRATIONS = {1: lambda conn: conn.execute(_V1)}
 
 
 @dataclass
@@ -33,9 +37,14 @@ class Gap:
 
 def _connect(settings: Settings) -> sqlite3.Connection:
     settings.home.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(settings.home / "state.sqlite", timeout=10)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(_SCHEMA)
+    path = settings.home / "state.sqlite"
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        migrate_sqlite(conn, path, "app state", _MIGRATIONS)
+    except Exception:
+        conn.close()
+        raise
     return conn
 
 

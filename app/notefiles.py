@@ -10,7 +10,12 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 
 UPLOAD_TYPES = (".md", ".txt", ".pdf")
-MAX_NAME = 120
+MAX_NAME = 120  # characters of an upload's name, before the extension
+MAX_NAME_BYTES = 200  # and UTF-8 bytes: file systems allow 255 per name, "name (2).md" needs some
+# names Windows gives to devices, whatever the extension (a notes folder may be synced there)
+RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789¹²³"
+}
 
 
 class NoteAccessError(ValueError):
@@ -20,19 +25,29 @@ class NoteAccessError(ValueError):
 def resolve_note(root: Path, source: str) -> Path:
     """The file ``source`` (relative, ``/``-separated) under ``root``, after checking that it
     is really inside ``root`` once every symlink is resolved."""
-    if not source or "\x00" in source:
+    if not source:
         raise NoteAccessError("empty note path")
+    if "\x00" in source:
+        raise NoteAccessError(f"{source!r}: a NUL character is not allowed in a note path")
     rel = PurePosixPath(source.replace("\\", "/"))
     if rel.is_absolute() or re.match(r"^[A-Za-z]:", source):
         raise NoteAccessError(f"{source}: absolute paths are not notes")
     if any(part == ".." for part in rel.parts):
         raise NoteAccessError(f"{source}: '..' is not allowed in a note path")
-    base = root.resolve(strict=True)
-    path = (base / Path(*rel.parts)).resolve(strict=False)
-    if not path.is_relative_to(base) or path == base:
-        raise NoteAccessError(f"{source}: outside the notes root {base}")
-    if not path.is_file():
-        raise NoteAccessError(f"{source}: no such note under {base}")
+    try:
+        base = root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise NoteAccessError(f"{source}: the notes root {root} is gone; ingest it again") from exc
+    try:
+        path = (base / Path(*rel.parts)).resolve(strict=False)
+        if not path.is_relative_to(base) or path == base:
+            raise NoteAccessError(f"{source}: outside the notes root {base}")
+        if not path.is_file():
+            raise NoteAccessError(f"{source}: no such note under {base}")
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise NoteAccessError(f"{source}: cannot open ({exc.strerror or exc})") from exc
+    except RuntimeError as exc:  # pathlib's resolve() reports a symlink loop this way
+        raise NoteAccessError(f"{source}: cannot open (symlink loop)") from exc
     return path
 
 
@@ -41,9 +56,12 @@ def read_note(root: Path, source: str, max_bytes: int = 5_000_000) -> str:
     path = resolve_note(root, source)
     if path.suffix.lower() == ".pdf":
         raise NoteAccessError(f"{source}: a PDF; open it in a PDF viewer")
-    if path.stat().st_size > max_bytes:
-        raise NoteAccessError(f"{source}: larger than {max_bytes // 1_000_000} MB")
-    return path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.stat().st_size > max_bytes:
+            raise NoteAccessError(f"{source}: larger than {max_bytes // 1_000_000} MB")
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise NoteAccessError(f"{source}: cannot read ({exc.strerror or exc})") from exc
 
 
 def safe_upload_name(name: str) -> str:
@@ -58,8 +76,13 @@ def safe_upload_name(name: str) -> str:
         )
     stem = re.sub(r"[^\w\- ]+", "_", stem).strip(" ._-")
     stem = re.sub(r"\s+", " ", stem)[:MAX_NAME]
+    while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    stem = stem.strip(" ._-")
     if not stem:
         stem = "upload"
+    if stem.upper() in RESERVED:
+        stem += "_"
     return f"{stem}.{ext}"
 
 

@@ -10,20 +10,26 @@ free of llama-index's import cost (a cold CLI search must answer in about 3 s).
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ingest import bm25
-from ingest.catalog import IndexFormatError
+from ingest.catalog import Catalog, IndexFormatError
 from ingest.index import check_compatible, open_catalog
 from ingest.settings import Settings
-from ingest.vectors import VectorStore, where_filter
+from ingest.vectors import VectorStore, VectorStoreError, where_filter
 
+if TYPE_CHECKING:
+    from app.rerank import Reranker
+
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "bm25", "dense"]
 
 
@@ -96,6 +102,49 @@ def fuse(
     return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def rocchio(query: np.ndarray, docs: np.ndarray, alpha: float) -> np.ndarray:
+    """Dense pseudo-relevance feedback: the unit query vector moved towards the mean of the top
+    documents' unit vectors by ``alpha``, re-normalised."""
+    if alpha <= 0 or not len(docs):
+        return query
+    moved = query / np.linalg.norm(query) + alpha * docs.mean(axis=0)
+    return (moved / np.linalg.norm(moved)).astype(np.float32)
+
+
+def note_bonus(
+    ranked: list[tuple[str, float]], source_of: dict[str, str], weight: float
+) -> list[tuple[str, float]]:
+    """Chunk scores raised by ``weight`` x the best score of another chunk of the same note among
+    the candidates: a passage from a note that matches in several places ranks higher."""
+    if weight <= 0:
+        return ranked
+    best: dict[str, list[float]] = {}  # source -> its two best scores
+    for cid, score in ranked:
+        top = best.setdefault(source_of.get(cid, cid), [])
+        if len(top) < 2:
+            top.append(score)
+    out = []
+    for cid, score in ranked:
+        top = best[source_of.get(cid, cid)]
+        other = top[1] if len(top) > 1 and score >= top[0] else (top[0] if len(top) > 1 else 0.0)
+        out.append((cid, score + weight * other))
+    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
+
+
+def rerank(
+    reranker: Reranker, query: str, results: list[SearchResult], depth: int
+) -> list[SearchResult]:
+    """The first ``depth`` results re-ordered by the reranker (``score`` becomes its score), the
+    rest after them in fused order; ranks renumbered."""
+    from app.rerank import rerank_order
+
+    head, tail = results[:depth], results[depth:]
+    passages = [f"{r.heading}\n\n{r.text}" if r.heading else r.text for r in head]
+    order = rerank_order(reranker, query, passages)
+    head = [replace(head[i], score=round(score, 6)) for i, score in order]
+    return [replace(r, rank=rank) for rank, r in enumerate(head + tail, start=1)]
+
+
 class Searcher:
     """Loads the index once; ``search`` is thread-safe and picks up a newer BM25 build."""
 
@@ -103,7 +152,7 @@ class Searcher:
         from ingest.embedding import resolve_model
 
         self.settings = settings
-        self.catalog = open_catalog(settings)
+        self._local = threading.local()  # one catalog connection per thread
         self.model_id, _ = resolve_model(settings.embed_model)
         check_compatible(self.catalog, settings, self.model_id, "searched")
         if not self.catalog.get_meta("embed_model"):
@@ -112,30 +161,59 @@ class Searcher:
             )
         self._lock = threading.Lock()
         self._bm25: bm25.BM25Index | None = None
-        self._bm25_generation: int | None = None
-        self._masks: dict[Filters, np.ndarray] = {}
+        self._bm25_pointer: dict | None = None
+        self._masks: dict[Filters, tuple[bm25.BM25Index, np.ndarray]] = {}
         self._vectors: VectorStore | None = None
+        self._store_pointer: dict | None = None
         self._embedder = None
 
     # lazily loaded parts ------------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """This thread's connection to the catalog: a sqlite3 connection used by several
+        threads at once mixes their cursors, so each thread gets its own (WAL lets them all read
+        while an ingest writes)."""
+        catalog = getattr(self._local, "catalog", None)
+        if catalog is None:
+            catalog = self._local.catalog = open_catalog(self.settings)
+        return catalog
+
     def _bm25_index(self) -> bm25.BM25Index:
-        pointer = bm25.read_pointer(self.settings.index_dir) or {}
+        """The current BM25 build. When an ingest has switched the pointer, the new build is
+        loaded and swapped in whole; queries already running keep the build they hold."""
         with self._lock:
-            if self._bm25 is None or pointer.get("generation") != self._bm25_generation:
-                index = bm25.BM25Index.load(self.settings.index_dir)
-                if index is None:
+            for _ in range(3):
+                pointer = bm25.read_pointer(self.settings.index_dir)
+                if pointer is None:
                     raise IndexFormatError(
                         f"the BM25 index under {self.settings.index_dir} is missing; "
                         "run: sharpnotes ingest PATH-TO-NOTES"
                     )
-                self._bm25, self._bm25_generation = index, pointer.get("generation")
+                if self._bm25 is not None and pointer == self._bm25_pointer:
+                    break
+                try:
+                    index = bm25.BM25Index.load(self.settings.index_dir, pointer)
+                except FileNotFoundError:  # two builds landed while we read; read the pointer again
+                    continue
+                self._bm25, self._bm25_pointer = index, pointer
                 self._masks = {}
+                break
+            if self._bm25 is None:
+                raise IndexFormatError(
+                    f"cannot load the BM25 index under {self.settings.index_dir}; "
+                    "run: sharpnotes ingest PATH-TO-NOTES"
+                )
             return self._bm25
 
-    def _store(self) -> VectorStore:
+    def _store(self, reopen: bool = False) -> VectorStore:
+        """The vector store. An embedded Chroma client keeps its own view of the collection and
+        does not see what another process (a `sharpnotes ingest`) writes, so it is opened afresh
+        when a new build is in place (the BM25 pointer changed) and when ``reopen`` is asked."""
+        pointer = bm25.read_pointer(self.settings.index_dir)
         with self._lock:
-            if self._vectors is None:
-                self._vectors = VectorStore(self.settings)
+            if self._vectors is None or reopen or pointer != self._store_pointer:
+                self._vectors = VectorStore(self.settings, fresh=self._vectors is not None)
+                self._store_pointer = pointer
             return self._vectors
 
     def embedder(self):  # type: ignore[no-untyped-def]
@@ -147,23 +225,24 @@ class Searcher:
             return self._embedder
 
     def _mask(self, index: bm25.BM25Index, filters: Filters) -> np.ndarray:
-        mask = self._masks.get(filters)
-        if mask is None:
-            allowed = {
-                cid
-                for cid, source, meta in self.catalog.chunk_filter_rows()
-                if filters.matches(source, json.loads(meta).get("tags", []))
-            }
-            mask = np.fromiter(
-                (cid in allowed for cid in index.ids), dtype=bool, count=len(index.ids)
-            )
-            self._masks[filters] = mask
+        cached = self._masks.get(filters)
+        if cached is not None and cached[0] is index:  # a mask is only valid for its own build
+            return cached[1]
+        allowed = {
+            cid
+            for cid, source, meta in self.catalog.chunk_filter_rows()
+            if filters.matches(source, json.loads(meta).get("tags", []))
+        }
+        mask = np.fromiter((cid in allowed for cid in index.ids), dtype=bool, count=len(index.ids))
+        self._masks[filters] = (index, mask)
         return mask
 
     # retrieval --------------------------------------------------------------------------------
     def bm25_candidates(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
         index = self._bm25_index()
-        scores = index.scores(query)
+        st = self.settings
+        prf = bm25.PRF(st.bm25_prf_docs, st.bm25_prf_terms, st.bm25_prf_weight)
+        scores = index.scores(query, prf if st.bm25_prf_docs and st.bm25_prf_weight else None)
         if not len(scores):
             return []
         if filters.active:
@@ -174,9 +253,32 @@ class Searcher:
         return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def dense_candidates(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
+        """Dense candidates. A local Chroma read can fail while another process writes the
+        collection: it is retried on a fresh client, then left out (BM25 still answers)."""
+        for attempt in range(3):
+            try:
+                return self._dense_candidates(query, n, filters, reopen=attempt > 0)
+            except VectorStoreError as exc:
+                if attempt == 2 and self.settings.chroma_host:  # a server that went away
+                    raise
+                failure = exc
+            time.sleep(0.05 * attempt)
+        log.warning("dense retrieval skipped for one query: %s", failure)
+        return []
+
+    def _dense_candidates(
+        self, query: str, n: int, filters: Filters, reopen: bool
+    ) -> list[tuple[str, float]]:
         vector = self.embedder().embed([query])[0]
         where = where_filter(filters.folder, filters.tag, filters.ext)
-        return self._store().query(vector, n, where)
+        depth, alpha = self.settings.dense_prf_docs, self.settings.dense_prf_alpha
+        store = self._store(reopen)
+        if depth and alpha > 0:  # dense pseudo-relevance feedback: one Rocchio step
+            top = store.query(vector, depth, where)
+            vectors = store.embeddings([cid for cid, _ in top])
+            if vectors:
+                vector = rocchio(vector, np.stack(list(vectors.values())), alpha)
+        return store.query(vector, n, where)
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -195,7 +297,23 @@ class Searcher:
                 self.settings.fusion,
                 self.settings.rrf_k,
             )
-        return self._results(ranked[: k * 2], k)
+        if self.settings.note_bonus > 0:
+            rows = self.catalog.get_chunks([cid for cid, _ in ranked])
+            sources = {cid: row.source for cid, row in rows.items()}
+            ranked = note_bonus(ranked, sources, self.settings.note_bonus)
+        reranker = self._reranker()
+        if reranker is None:
+            return self._results(ranked[: k * 2], k)
+        depth = max(k, self.settings.rerank_depth)
+        results = self._results(ranked[: depth * 2], depth)
+        return rerank(reranker, query, results, self.settings.rerank_depth)[:k]
+
+    def _reranker(self):  # type: ignore[no-untyped-def]
+        if self.settings.rerank_model is None:
+            return None
+        from app.rerank import load_reranker
+
+        return load_reranker(self.settings)
 
     def _results(self, ranked: list[tuple[str, float]], k: int) -> list[SearchResult]:
         rows = self.catalog.get_chunks([cid for cid, _ in ranked])

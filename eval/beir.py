@@ -156,6 +156,20 @@ def run_retrieval(
     return out
 
 
+def retrieval_settings(settings: Settings) -> dict:
+    """The settings a retrieval run depends on, BM25's build parameters included."""
+    from ingest.bm25 import BM25Params
+
+    fields = (
+        "fusion", "bm25_weight", "rrf_k", "candidates", "bm25_prf_docs", "bm25_prf_terms",
+        "bm25_prf_weight", "dense_prf_docs", "dense_prf_alpha", "note_bonus", "rerank_model",
+        "rerank_depth",
+    )  # fmt: skip
+    out = {f: getattr(settings, f) for f in fields}
+    out["rerank_model"] = str(out["rerank_model"]) if out["rerank_model"] else None
+    return out | {f"bm25_{k}": v for k, v in BM25Params().__dict__.items()}
+
+
 def summarize(latencies: list[float]) -> dict:
     ordered = sorted(latencies)
     return {
@@ -192,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         "split": args.split,
         "queries": len(queries),
         "documents": len(corpus),
-        "settings": {"fusion": settings.fusion, "bm25_weight": settings.bm25_weight},
+        "settings": retrieval_settings(settings),
         "retrieval": table,
         "encode": throughput,
         "ingest": ingest_report,
@@ -201,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{args.folder.name} {args.split}: {len(queries)} queries, {len(corpus)} documents")
+    print(f"settings: {json.dumps(report['settings'])}")
     print(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>7} {'MRR@10':>7} {'mean ms':>8} {'p95 ms':>7}")
     for mode, row in table.items():
         print(

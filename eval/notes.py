@@ -75,7 +75,8 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     catalog.close()
     searcher = Searcher(settings)
     questions = {i["id"]: i["question"] for i in items if i["answerable"]}
-    table = {}
+    halves = split_halves(list(questions))
+    table, by_half = {}, {}
     for mode in modes:
         run, latencies = {}, []
         for qid, text in questions.items():
@@ -84,7 +85,21 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
             latencies.append((time.perf_counter() - start) * 1000)
             run[qid] = {r.chunk_id: float(k - i) for i, r in enumerate(results)}
         table[mode] = evaluate_run(qrels, run) | summarize(latencies)
-    return {"questions": len(questions), "unmatched_labels": unmatched, "retrieval": table}
+        by_half[mode] = {
+            half: evaluate_run({q: qrels[q] for q in qids}, run) for half, qids in halves.items()
+        }
+    return {
+        "questions": len(questions),
+        "unmatched_labels": unmatched,
+        "retrieval": table,
+        "halves": by_half,
+    }
+
+
+def split_halves(qids: list[str]) -> dict[str, list[str]]:
+    """The two halves that tuning uses (``eval.tune --notes``): answerable questions in set
+    order, alternately to ``tune`` (1st, 3rd, ...) and ``holdout`` (2nd, 4th, ...)."""
+    return {"tune": qids[0::2], "holdout": qids[1::2]}
 
 
 def notes_index(notes: Path) -> Settings:
@@ -119,6 +134,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{mode:<8} {row['hit@1']:>7.3f} {row['hit@5']:>7.3f} {row['mrr@10']:>7.3f} "
             f"{row['ndcg@10']:>7.3f} {row['mean_ms']:>7.1f} {row['p95_ms']:>7.1f}"
         )
+    for mode, halves in result["halves"].items():
+        for half, row in halves.items():
+            print(
+                f"  {mode} on the {half} half: hit@1 {row['hit@1']:.3f}, hit@5 {row['hit@5']:.3f}, "
+                f"MRR@10 {row['mrr@10']:.3f}, nDCG@10 {row['ndcg@10']:.3f}"
+            )
     if result["unmatched_labels"]:
         print(f"labels no chunk contains (counted as misses): {result['unmatched_labels']}")
 

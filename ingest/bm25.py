@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shutil
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,9 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ingest.atomic import fsync_path, write_json_atomic
+from ingest.catalog import IndexFormatError
+from ingest.faults import crash_point
+from ingest.formats import newer_message
 
 TOKENIZER_VERSION = 1
 POINTER = "bm25.json"
+POINTER_FORMAT = 1  # the pointer's own schema; a migration would map older pointers to it
 
 # Latin letters/digits as words; runs of CJK ideographs, kana and hangul as separate runs.
 _TOKEN = re.compile(
@@ -74,9 +79,46 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class BM25Params:
-    k1: float = 1.2
-    b: float = 0.75
+    """How the index is built. ``heading_weight`` repeats the heading path (the first paragraph of
+    an embed text) that many times, a cheap field weight."""
+
+    # chosen by ``python -m eval.tune`` on SciFact train and half of the notes set (README).
+    # "robertson" scored 0.0015 higher there, but its idf is zero for a term in half of the
+    # chunks or more, so on a small notes folder common query words would find nothing.
+    k1: float = 0.9
+    b: float = 0.5
     method: str = "lucene"
+    heading_weight: int = 3
+
+    def signature(self) -> str:
+        return json.dumps({"tokenizer_version": TOKENIZER_VERSION, **self.__dict__}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class PRF:
+    """Pseudo-relevance feedback (RM3-style): terms of the ``docs`` best documents, weighted by
+    their BM25 impact in each document and by that document's score, expand the query; the
+    ``terms`` heaviest join the original terms with total weight ``weight`` (original terms keep
+    ``1 - weight``, so none is ever dropped)."""
+
+    docs: int = 5
+    terms: int = 20
+    weight: float = 0.3
+
+
+def bm25_text(embed_text: str, heading_weight: int) -> str:
+    """The text BM25 indexes: the embed text with its heading path repeated ``heading_weight``
+    times in all."""
+    if heading_weight <= 1:
+        return embed_text
+    heading, body = split_embed_text(embed_text)
+    return "\n".join([heading] * heading_weight + [body])
+
+
+def split_embed_text(embed_text: str) -> tuple[str, str]:
+    """(heading path, text) of an embed text, which chunking writes as ``heading\n\ntext``."""
+    heading, sep, body = embed_text.partition("\n\n")
+    return (heading, body) if sep else ("", embed_text)
 
 
 class BM25Index:
@@ -86,6 +128,7 @@ class BM25Index:
         self.retriever = retriever
         self.ids = ids
         self.params = params
+        self._rows = None  # documents x tokens, built on the first PRF query
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], params: BM25Params) -> BM25Index:
@@ -93,47 +136,128 @@ class BM25Index:
         retriever = None
         if texts:  # bm25s cannot index an empty corpus; an empty index scores nothing
             retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
-            retriever.index([tokenize(t) for t in texts], show_progress=False)
+            corpus = [tokenize(bm25_text(t, params.heading_weight)) for t in texts]
+            retriever.index(corpus, show_progress=False)
         meta = {"tokenizer_version": TOKENIZER_VERSION, **params.__dict__}
         return cls(retriever, list(ids), meta)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document, in ``self.ids`` order."""
+    def query_weights(self, query: str) -> dict[int, float]:
+        """Token id -> weight (its count in the query) of the query's indexed tokens."""
+        weights: dict[int, float] = {}
+        if self.retriever is None:
+            return weights
+        vocab = self.retriever.vocab_dict
+        for token in tokenize(query):
+            if token in vocab:
+                weights[vocab[token]] = weights.get(vocab[token], 0.0) + 1.0
+        return weights
+
+    def weighted_scores(self, weights: dict[int, float]) -> np.ndarray:
+        """Sum over tokens of weight x the token's BM25 score, for every document."""
         if self.retriever is None:
             return np.zeros(0, dtype=np.float32)
-        tokens = [t for t in tokenize(query) if t in self.retriever.vocab_dict]
-        if not tokens:
+        s = self.retriever.scores
+        data, indices, indptr = s["data"], s["indices"], s["indptr"]
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        nonoccurrence = self.retriever.nonoccurrence_array
+        for token, weight in weights.items():
+            lo, hi = indptr[token], indptr[token + 1]
+            if nonoccurrence is not None:  # bm25l / bm25+ score documents without the token too
+                out += weight * nonoccurrence[token]
+            out[indices[lo:hi]] += weight * data[lo:hi]
+        return out
+
+    def scores(self, query: str, prf: PRF | None = None) -> np.ndarray:
+        """BM25 score of every document, in ``self.ids`` order (with ``prf``: of the expanded
+        query)."""
+        if self.retriever is None:
+            return np.zeros(0, dtype=np.float32)
+        weights = self.query_weights(query)
+        if not weights:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return self.retriever.get_scores(tokens)
+        scores = self.weighted_scores(weights)
+        if prf is None or prf.weight <= 0 or prf.docs <= 0:
+            return scores
+        return self.weighted_scores(self.expand(weights, scores, prf))
+
+    def expand(self, weights: dict[int, float], scores: np.ndarray, prf: PRF) -> dict[int, float]:
+        """RM3-style expansion of a query (token weights) from its top documents by ``scores``.
+
+        Each feedback document contributes its tokens' BM25 impacts normalised to sum 1, weighted
+        by the document's share of the feedback documents' scores; bm25s keeps impacts, not raw
+        term frequencies, so impacts stand in for RM3's P(t|D)."""
+        n = min(prf.docs, int((scores > 0).sum()))
+        if n == 0:
+            return weights
+        top = np.argpartition(-scores, n - 1)[:n]
+        doc_weight = scores[top] / scores[top].sum()
+        rows = self._doc_terms()[top]
+        rows = rows.multiply(1.0 / np.maximum(rows.sum(axis=1), 1e-9)).multiply(doc_weight[:, None])
+        feedback = np.asarray(rows.sum(axis=0)).ravel()
+        best = np.argsort(-feedback, kind="stable")[: prf.terms]
+        best = best[feedback[best] > 0]
+        if not len(best):
+            return weights
+        total_q = sum(weights.values())
+        total_f = float(feedback[best].sum())
+        out = {t: (1 - prf.weight) * w / total_q for t, w in weights.items()}
+        for t in best:
+            out[int(t)] = out.get(int(t), 0.0) + prf.weight * float(feedback[t]) / total_f
+        return out
+
+    def _doc_terms(self):  # type: ignore[no-untyped-def]
+        """Documents x tokens matrix of BM25 impacts (bm25s stores it by token; PRF needs rows)."""
+        if self._rows is None:
+            from scipy.sparse import csc_matrix
+
+            s = self.retriever.scores
+            shape = (s["num_docs"], len(s["indptr"]) - 1)
+            self._rows = csc_matrix((s["data"], s["indices"], s["indptr"]), shape=shape).tocsr()
+        return self._rows
 
     # persistence ------------------------------------------------------------------------------
     def save(self, index_dir: Path) -> None:
-        """Write a new generation, fsync it, then switch the pointer to it atomically."""
-        current = read_pointer(index_dir)
-        generation = (current or {}).get("generation", 0) + 1
+        """Write a new generation, fsync it, then switch the pointer to it atomically. The
+        previous generation stays until the next save, so a reader that has just read the old
+        pointer can still load it."""
+        current = read_pointer(index_dir) or {}
+        generation = current.get("generation", 0) + 1
         folder = index_dir / f"bm25-{generation}"
-        if folder.exists():
+        if folder.exists():  # left by a save that was killed before its pointer switch
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         if self.retriever is not None:
             self.retriever.save(str(folder), show_progress=False)
+        crash_point("bm25_files")
         (folder / "ids.json").write_text(json.dumps(self.ids))
         (folder / "sharpnotes.json").write_text(json.dumps(self.params))
         for f in folder.iterdir():
             fsync_path(f)
         fsync_path(folder)
+        crash_point("bm25_pointer")
         write_json_atomic(
             index_dir / POINTER,
-            {"generation": generation, "folder": folder.name, "ids_sha1": ids_digest(self.ids)},
+            {
+                "format": POINTER_FORMAT,
+                "generation": generation,
+                "folder": folder.name,
+                "build": uuid.uuid4().hex,  # tells readers apart builds after a --rebuild
+                "ids_sha1": ids_digest(self.ids),
+            },
         )
-        for old in index_dir.glob("bm25-*"):  # earlier generations no reader points at any more
-            if old.name != folder.name:
+        crash_point("bm25_cleanup")
+        keep = {folder.name, current.get("folder")}
+        for old in index_dir.glob("bm25-*"):
+            if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
+        for tmp in index_dir.glob(f".{POINTER}.*.tmp"):  # a pointer write that was killed
+            tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, index_dir: Path) -> BM25Index | None:
+    def load(cls, index_dir: Path, pointer: dict | None = None) -> BM25Index | None:
+        """The build ``pointer`` names (by default the current one); None if there is none."""
         bm25s = _bm25s()
-        pointer = read_pointer(index_dir)
+        pointer = pointer or read_pointer(index_dir)
         if pointer is None:
             return None
         folder = index_dir / pointer["folder"]
@@ -146,12 +270,21 @@ class BM25Index:
 
 
 def ids_digest(ids: Iterable[str]) -> str:
-    """Order-free fingerprint of a set of chunk ids, to tell whether BM25 matches the catalog."""
-    return hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()
+    """Order-free fingerprint of a set of chunk ids and of how BM25 is built, to tell whether the
+    BM25 index matches the catalog (an ingest rebuilds it, without re-embedding, when not)."""
+    text = "\n".join([BM25Params().signature(), *sorted(ids)])
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def read_pointer(index_dir: Path) -> dict | None:
+    """The current build's pointer, None if there is none; refused if a newer sharpnotes wrote
+    it. Pointers written before ``format`` was recorded are format 1."""
+    path = index_dir / POINTER
     try:
-        return json.loads((index_dir / POINTER).read_text())
+        pointer = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    found = pointer.get("format", 1)
+    if found > POINTER_FORMAT:
+        raise IndexFormatError(newer_message(path, "BM25 pointer", found, POINTER_FORMAT))
+    return pointer

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.formats import StoredFormatError, migrate_sqlite, run_script
+
 if TYPE_CHECKING:
     from ingest.chunking import Chunk
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     source TEXT PRIMARY KEY,
@@ -45,8 +45,15 @@ CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
 """
 
+# PRAGMA user_version N -> the step that brings a catalog from N-1 to N. Catalogs written before
+# versions were kept in user_version hold the v1 tables already (IF NOT EXISTS makes that a no-op).
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: lambda conn: run_script(conn, _V1),
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
 
-class IndexFormatError(RuntimeError):
+
+class IndexFormatError(StoredFormatError):
     """The stored index cannot be used as it is; the message says what to run."""
 
 
@@ -77,26 +84,20 @@ class Catalog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        version = self.get_meta("schema_version") if self._has_meta() else None
-        if version is not None and int(version) > SCHEMA_VERSION:
-            raise IndexFormatError(
-                f"The index at {path.parent} was written by a newer sharpnotes "
-                f"(catalog schema {version}, this one reads {SCHEMA_VERSION}); upgrade sharpnotes."
-            )
-        with self.db:
-            self.db.executescript(_SCHEMA)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            migrate_sqlite(self.db, path, "catalog", _MIGRATIONS, IndexFormatError)
+        except Exception:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
 
-    def _has_meta(self) -> bool:
-        row = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
-        return row is not None
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

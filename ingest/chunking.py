@@ -23,11 +23,13 @@ HEADING_SEP = " > "
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*)$")  # closing #s are stripped after the match
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CJK_SENTENCE_END = re.compile(r"(?<=[。！？；])")
 _UNIT_START = re.compile(r"^\s*([-*+>|]|\d+[.)])\s")
 _INLINE_MD = re.compile(r"[*_`]+|\[([^\]]*)\]\([^)]*\)")
+MAX_HEADING_CHARS = 200  # a heading is repeated in every chunk under it: a huge one is cut
+ATOMIC_MAX_TOKENS = 4096  # a code/math block over this (an unclosed fence) is split by lines
 
 
 @dataclass
@@ -62,6 +64,7 @@ def make_chunk_id(source: str, heading: str, content_hash: str) -> str:
 
 
 def clean_heading(text: str) -> str:
+    text = text[:MAX_HEADING_CHARS].rstrip(" \t#")
     return _INLINE_MD.sub(lambda m: m.group(1) or "", text).strip()
 
 
@@ -152,13 +155,13 @@ def split_blocks(body: str) -> list[_Block]:
 def _units(text: str) -> list[str]:
     """Lines grouped into units: a list item, quote or table row starts a new unit, any other
     line continues the one before (soft-wrapped prose, as PDF text always is)."""
-    units: list[str] = []
+    units: list[list[str]] = []  # lists joined at the end: += on a long string is quadratic
     for line in text.split("\n"):
         if units and not _UNIT_START.match(line) and line.strip():
-            units[-1] += "\n" + line
+            units[-1].append(line)
         else:
-            units.append(line)
-    return units
+            units.append([line])
+    return ["\n".join(u) for u in units]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -184,9 +187,15 @@ def split_sentences(text: str) -> list[str]:
 
 def _split_words(text: str, budget: int, count: CountTokens) -> list[str]:
     """Last resort for one over-long sentence: cut at spaces (or characters) to the budget."""
-    units = text.split(" ") if " " in text.strip() else list(text)
-    joiner = " " if " " in text.strip() else ""
-    sizes = count(units)
+    if " " in text.strip():
+        units, joiner = text.split(" "), " "
+        sizes = count(units)
+    else:  # windows of `budget` characters, and characters only in a window over budget
+        windows = [text[i : i + budget] for i in range(0, len(text), budget)]
+        units, sizes, joiner = [], [], ""
+        for window, size in zip(windows, count(windows), strict=True):
+            units.extend([window] if size <= budget else list(window))
+            sizes.extend([size] if size <= budget else count(list(window)))
     out, cur, used = [], [], 0
     for unit, size in zip(units, sizes, strict=True):
         if cur and used + size > budget:
@@ -230,8 +239,16 @@ def pack(blocks: list[_Block], budget: int, count: CountTokens) -> list[str]:
             for part in _split_table(block.text, budget, count):
                 pieces.append((part, count([part])[0], "\n\n"))
             continue
-        if size <= budget or block.atomic:
+        if size <= budget or (block.atomic and size <= ATOMIC_MAX_TOKENS):
             pieces.append((block.text, size, "\n\n"))
+            continue
+        if block.atomic:  # far over budget: most likely a fence left open to the end of the note
+            lines = block.text.split("\n")
+            for j, (line, l_size) in enumerate(zip(lines, count(lines), strict=True)):
+                parts = [line] if l_size <= budget else _split_words(line, budget, count)
+                sizes = [l_size] if l_size <= budget else count(parts)
+                for k, (part, p_size) in enumerate(zip(parts, sizes, strict=True)):
+                    pieces.append((part, p_size, "\n\n" if j == k == 0 else "\n"))
             continue
         sentences = split_sentences(block.text)
         for i, (sentence, s_size) in enumerate(zip(sentences, count(sentences), strict=True)):

@@ -6,6 +6,7 @@ and goes on with the rest of the corpus.
 
 from __future__ import annotations
 
+import errno
 import re
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,34 @@ def read_file(path: Path, source: str, max_bytes: int) -> list[Document]:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+        raise SkipFile(cannot_read(exc)) from exc
     if size > max_bytes:
         raise SkipFile(
             f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
             "(raise SHARPNOTES_MAX_FILE_MB to ingest it)"
         )
     if size == 0:
-        raise SkipFile("empty file")
+        raise SkipFile(EMPTY)
     if kind == "pdf":
         return _read_pdf(path, source)
     text = _read_text(path)
     if kind == "markdown":
         return [_markdown_document(text, source)]
     return [Document(text=text, metadata=_base_meta(source, "text", title=Path(source).stem))]
+
+
+EMPTY = "empty file; write something in it or delete it"
+
+
+def cannot_read(exc: OSError) -> str:
+    """The one-line reason for an OSError while reading a note, with what to do about it."""
+    if isinstance(exc, FileNotFoundError):
+        return "disappeared while ingesting (deleted or moved); run ingest again"
+    if isinstance(exc, PermissionError):
+        return "cannot read: permission denied; give your user read access (chmod u+r)"
+    if exc.errno == errno.ELOOP:
+        return "cannot read: symlink loop; fix or delete the link"
+    return f"cannot read: {exc.strerror or exc}; check the file and run ingest again"
 
 
 def _base_meta(source: str, kind: str, **extra: Any) -> dict[str, Any]:
@@ -73,16 +88,18 @@ def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+        raise SkipFile(cannot_read(exc)) from exc
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SkipFile("UTF-16 text; re-save the file as UTF-8")
     if b"\x00" in raw[:8192]:
-        raise SkipFile("binary content (NUL bytes), not a text note")
+        raise SkipFile("binary content (NUL bytes), not a text note; move it out of the notes")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SkipFile(f"not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8") from exc
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if not text.strip():
-        raise SkipFile("empty file")
+        raise SkipFile(EMPTY)
     return text
 
 
@@ -103,7 +120,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     try:
         data = yaml.load(match.group(1), Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass
-    except (yaml.YAMLError, ValueError, RecursionError):
+    except Exception:  # noqa: BLE001 - any YAML failure means: not front matter, keep it as text
         return {}, text
     if not isinstance(data, dict):
         return {}, text
@@ -149,7 +166,7 @@ def _markdown_document(text: str, source: str) -> Document:
         links=links,
     )
     if not body.strip():
-        raise SkipFile("no text after the front matter")
+        raise SkipFile("no text after the front matter; write the note's body")
     return Document(text=body, metadata=meta)
 
 
@@ -162,9 +179,9 @@ def _read_pdf(path: Path, source: str) -> list[Document]:
         with path.open("rb") as fh:
             header = fh.read(5)
     except OSError as exc:
-        raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+        raise SkipFile(cannot_read(exc)) from exc
     if header != b"%PDF-":
-        raise SkipFile("not a PDF (no %PDF header)")
+        raise SkipFile("not a PDF (no %PDF header); rename it or move it out of the notes")
     try:
         if pypdf.PdfReader(str(path)).is_encrypted:
             raise SkipFile("encrypted PDF; save a decrypted copy to ingest it")
@@ -173,9 +190,9 @@ def _read_pdf(path: Path, source: str) -> list[Document]:
         raise
     except RetryError as exc:  # PDFReader retries; report the underlying error once
         inner = exc.last_attempt.exception()
-        raise SkipFile(f"unreadable PDF ({type(inner).__name__}: {inner})"[:200]) from exc
+        raise SkipFile(_unreadable_pdf(inner)) from exc
     except Exception as exc:  # pypdf raises many types for damaged files
-        raise SkipFile(f"unreadable PDF ({type(exc).__name__}: {exc})"[:200]) from exc
+        raise SkipFile(_unreadable_pdf(exc)) from exc
     docs = []
     for number, page in enumerate(pages, start=1):
         text = (page.text or "").replace("\x00", "")
@@ -185,3 +202,8 @@ def _read_pdf(path: Path, source: str) -> list[Document]:
     if not docs:
         raise SkipFile("PDF has no text layer (scanned?); run OCR on it first")
     return docs
+
+
+def _unreadable_pdf(exc: BaseException | None) -> str:
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+    return f"unreadable PDF ({detail}); open and re-save it, or replace it with a good copy"

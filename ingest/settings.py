@@ -1,20 +1,56 @@
-"""Typed settings, the one place that reads the environment (``SHARPNOTES_*``)."""
+"""Typed settings, the one place that reads the environment (``SHARPNOTES_*``) and the
+optional config file (``SHARPNOTES_CONFIG``, default ``~/.config/sharpnotes/config.env``: the
+same ``SHARPNOTES_*=value`` lines; the environment wins over the file)."""
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_config_dir, user_data_dir
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 EmbedBackend = Literal["auto", "st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 Fusion = Literal["minmax", "rrf"]
 GeneratorName = Literal["extractive", "openai", "llamacpp"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+
+
+class ConfigFileError(ValueError):
+    """The config file cannot be used; the message says what to do."""
+
+
+def config_file() -> Path:
+    """``SHARPNOTES_CONFIG``, or ``config.env`` in the per-user config folder."""
+    name = os.environ.get("SHARPNOTES_CONFIG")
+    return Path(name).expanduser() if name else Path(user_config_dir("sharpnotes")) / "config.env"
+
+
+def check_config_file(path: Path) -> None:
+    """Refuse a config file that holds a secret (an API key) and that other users can read."""
+    from dotenv import dotenv_values
+
+    try:
+        mode = path.stat().st_mode
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read the config file {path}: {exc}") from exc
+    secrets = sorted(k for k, v in values.items() if v and _SECRET_NAME.search(k))
+    if secrets and os.name == "posix" and mode & 0o077:
+        raise ConfigFileError(
+            f"{path} holds {', '.join(secrets)} but other users can read it; run: chmod 600 {path}"
+        )
 
 
 class Settings(BaseSettings):
@@ -46,9 +82,24 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
 
     fusion: Fusion = "minmax"
-    bm25_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
+    # retrieval defaults chosen by `python -m eval.tune` on SciFact train + half the notes set
+    bm25_weight: float = Field(0.6, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
     rrf_k: int = 60
     candidates: int = Field(200, description="Candidates taken from each retriever before fusion.")
+    bm25_prf_docs: int = Field(0, ge=0, description="BM25 feedback documents (0: no PRF).")
+    bm25_prf_terms: int = Field(20, ge=1, description="Expansion terms BM25 feedback adds.")
+    bm25_prf_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of the expansion terms in the BM25 query."
+    )
+    dense_prf_docs: int = Field(3, ge=0, description="Dense feedback documents (0: none).")
+    dense_prf_alpha: float = Field(0.5, ge=0.0, description="Rocchio step towards them.")
+    note_bonus: float = Field(
+        0.0, ge=0.0, description="Fused score bonus: this x the best other chunk of the same note."
+    )
+    rerank_model: Path | None = Field(
+        None, description="A local sentence-transformers CrossEncoder folder (None: no rerank)."
+    )
+    rerank_depth: int = Field(30, ge=1, description="Fused candidates the reranker re-scores.")
 
     generator: GeneratorName = Field(
         "extractive", description="Answer generator; never guessed from a model name."
@@ -70,6 +121,25 @@ class Settings(BaseSettings):
     notes_dir: Path | None = Field(
         None, description="The notes folder the app ingests and uploads into."
     )
+    crash_at: str | None = Field(
+        None, description="Test only (tests/test_crash.py): STAGE:N[:SECONDS], see ingest/faults."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the config file (checked before it is read)."""
+        path = config_file()
+        if not path.is_file():
+            return init_settings, env_settings
+        check_config_file(path)
+        return init_settings, env_settings, DotEnvSettingsSource(settings_cls, env_file=path)
 
     @cached_property
     def index_dir(self) -> Path:

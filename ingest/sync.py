@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import bm25
+from ingest import bm25, faults
 from ingest.catalog import Catalog, FileRecord
 from ingest.chunking import Chunk, chunk_documents
+from ingest.faults import crash_point
 from ingest.index import build_settings, check_compatible, open_catalog, wipe
-from ingest.readers import SkipFile, file_kind, read_file
+from ingest.readers import SkipFile, cannot_read, file_kind, read_file
 from ingest.settings import Settings
 from ingest.vectors import VectorStore, chroma_metadata
 
@@ -92,8 +93,13 @@ def ingest(
     settings: Settings,
     progress: Progress | None = None,
     rebuild: bool = False,
+    wait: float = 0.0,
 ) -> IngestReport:
-    """Bring the index in line with the files under ``paths``."""
+    """Bring the index in line with the files under ``paths``.
+
+    One writer at a time: if another ingest holds the index, wait up to ``wait`` seconds for it,
+    then stop with an error naming its pid. The lock is an OS file lock (flock), which the kernel
+    releases when its holder dies, so a killed ingest never leaves the index locked."""
     from filelock import FileLock, Timeout
 
     started = time.perf_counter()
@@ -103,27 +109,36 @@ def ingest(
     for p in paths:
         if not p.exists():
             raise IngestError(f"{p}: no such file or folder; check the path and run again")
-    if rebuild:
-        wipe(settings)
+    faults.arm(settings.crash_at)
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     holder = settings.index_dir / "ingest.pid"
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait, poll_interval=0.2)
     except Timeout:
-        pid = holder.read_text().strip() if holder.exists() else "unknown"
+        pid = _read_holder(holder)
+        waited = f" (waited {wait:g} s)" if wait > 0 else ""
         raise IngestError(
-            f"another sharpnotes ingest (pid {pid}) is updating {settings.index_dir}; "
-            "wait for it to finish and run again"
+            f"another sharpnotes ingest (pid {pid}) is updating {settings.index_dir}{waited}; "
+            "wait for it to finish and run again, or pass --wait SECONDS"
         ) from None
     try:
         holder.write_text(str(os.getpid()))
+        if rebuild:
+            wipe(settings)
         _Ingest(settings, report, progress).run(paths)
     finally:
         holder.unlink(missing_ok=True)
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read_holder(holder: Path) -> str:
+    try:
+        return holder.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 class _Ingest:
@@ -166,6 +181,7 @@ class _Ingest:
                 changed |= self._remove_missing(root, path, known, seen)
             if changed or bm25_stale:
                 self.rebuild_bm25()
+            crash_point("manifest")
             self.catalog.set_meta(
                 {
                     **build_settings(self.settings, self.model_id),
@@ -182,17 +198,21 @@ class _Ingest:
         """Make Chroma match the catalog after an interrupted run; True if BM25 must be rebuilt."""
         catalog_ids = set(self.catalog.chunk_ids())
         vector_ids = self.vectors.all_ids()
+        missing = catalog_ids - vector_ids
+        if missing:  # their files are forgotten, then re-read and re-embedded as if new
+            rows = self.catalog.get_chunks(sorted(missing))
+            with self.catalog.transaction() as conn:
+                for source in {r.source for r in rows.values()}:
+                    self.catalog.remove_file(conn, source)
+            catalog_ids = set(self.catalog.chunk_ids())
+        # after the files above are forgotten, so that their remaining vectors go too (their
+        # notes may be gone from disk, and nothing else would delete them)
         extra = vector_ids - catalog_ids
         if extra:
             log.info("removing %d vectors left by an interrupted run", len(extra))
             self.vectors.delete(sorted(extra))
             self.report.chunks_deleted += len(extra)
-        missing = catalog_ids - vector_ids
-        if missing:  # their files are re-read and re-embedded as if new
-            rows = self.catalog.get_chunks(sorted(missing))
-            with self.catalog.transaction() as conn:
-                for source in {r.source for r in rows.values()}:
-                    self.catalog.remove_file(conn, source)
+        crash_point("reconcile")
         pointer = bm25.read_pointer(self.settings.index_dir)
         return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
 
@@ -240,6 +260,7 @@ class _Ingest:
                 return None
             max_bytes = int(self.settings.max_file_mb * 2**20)
             docs = read_file(file, source, max_bytes)
+            crash_point("read")
             embedder = self.embedder
             chunks = chunk_documents(docs, embedder.count_tokens, embedder.max_tokens)
             if not chunks:
@@ -249,7 +270,7 @@ class _Ingest:
             log.info("skipped %s: %s", source, exc)
             return None
         except OSError as exc:
-            self.report.failed.append((source, f"cannot read: {exc.strerror or exc}"))
+            self.report.failed.append((source, cannot_read(exc)))
             return None
         record = FileRecord(
             source, str(root), digest, stat.st_size, stat.st_mtime, len(chunks), time.time()
@@ -275,6 +296,7 @@ class _Ingest:
             else:
                 to_embed.append(c)
         if to_embed:
+            crash_point("embed")
             embedded = self.embedder.embed(
                 [c.embed_text for c in to_embed], self.settings.embed_batch_size
             )
@@ -285,6 +307,7 @@ class _Ingest:
         if todo:
             import numpy as np
 
+            crash_point("chroma")
             self.vectors.upsert(
                 [c.chunk_id for c in todo],
                 np.stack([vectors[c.chunk_id] for c in todo]),
@@ -294,12 +317,15 @@ class _Ingest:
                     for c in todo
                 ],
             )
+        crash_point("catalog")
         stale: set[str] = set()
         with self.catalog.transaction() as conn:
             for p in group:
                 stale |= self.catalog.chunk_ids_of(p.record.source)
                 self.catalog.put_file(conn, p.record, p.chunks)
+                crash_point("catalog_row")  # inside the transaction: SQLite rolls it back
         stale -= {c.chunk_id for c in chunks}
+        crash_point("stale")
         self._delete_vectors(stale)
 
     def _remove_missing(
@@ -311,7 +337,10 @@ class _Ingest:
         gone = [
             s
             for s, rec in known.items()
-            if rec.root == str(root) and s.startswith(prefix) and s not in seen
+            if rec.root == str(root)
+            and s.startswith(prefix)
+            and s not in seen
+            and _vanished(root / s)
         ]
         if not gone:
             return False
@@ -320,6 +349,7 @@ class _Ingest:
             for source in gone:
                 stale |= self.catalog.chunk_ids_of(source)
                 self.catalog.remove_file(conn, source)
+        crash_point("remove")
         self._delete_vectors(stale)
         self.report.removed.extend(gone)
         return True
@@ -335,6 +365,7 @@ class _Ingest:
             ids.append(chunk_id)
             texts.append(text)
         self.progress("bm25", 0, len(ids))
+        crash_point("bm25")
         index = bm25.BM25Index.build(ids, texts, bm25.BM25Params())
         index.save(self.settings.index_dir)
         self.progress("bm25", len(ids), len(ids))
@@ -356,12 +387,14 @@ def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
     visited: set[str] = set()
 
     def onerror(exc: OSError) -> None:
-        report.failed.append((str(exc.filename), f"cannot list folder: {exc.strerror}"))
+        report.failed.append(
+            (str(exc.filename), f"cannot list folder: {exc.strerror}; give your user read access")
+        )
 
     for dirpath, dirnames, filenames in os.walk(path, followlinks=True, onerror=onerror):
         real = os.path.realpath(dirpath)
         if real in visited:
-            report.failed.append((dirpath, "symlink loop: folder already visited"))
+            report.failed.append((dirpath, "symlink loop: folder already visited; remove the link"))
             dirnames[:] = []
             continue
         visited.add(real)
@@ -370,6 +403,18 @@ def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
             if name.startswith("."):
                 continue
             yield Path(dirpath) / name
+
+
+def _vanished(path: Path) -> bool:
+    """Whether a file that the walk did not list is really gone; a file in a folder that cannot
+    be read right now is kept in the index (its folder is reported as a failure)."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return not path.is_file()
 
 
 def _file_sha1(path: Path) -> str:

@@ -3,7 +3,8 @@ home) or on a Chroma server (``SHARPNOTES_CHROMA_HOST``/``_PORT``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -47,7 +48,9 @@ def where_filter(folder: str | None, tag: str | None, ext: str | None) -> dict |
 
 
 class VectorStore:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, fresh: bool = False) -> None:
+        """``fresh``: a new embedded client instead of the one chromadb shares per folder and
+        process, to see what another process wrote since that one was opened."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -63,49 +66,69 @@ class VectorStore:
                 path = settings.index_dir / "chroma"
                 path.mkdir(parents=True, exist_ok=True)
                 self.location = str(path)
+                if fresh:  # chromadb has no public way to drop its per-folder client
+                    from chromadb.api.shared_system_client import SharedSystemClient
+
+                    with SharedSystemClient._refcount_lock:
+                        SharedSystemClient._identifier_to_system.pop(str(path), None)
+                        SharedSystemClient._identifier_to_refcount.pop(str(path), None)
                 self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             self.collection = self.client.get_or_create_collection(
                 COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
             )
         except Exception as exc:
             raise VectorStoreError(_explain(exc, settings)) from exc
+        self.settings = settings
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Any failure of the store (a Chroma server that went away) as one actionable error."""
+        try:
+            yield
+        except Exception as exc:
+            raise VectorStoreError(_explain(exc, self.settings)) from exc
 
     def count(self) -> int:
-        return self.collection.count()
+        with self._failing():
+            return self.collection.count()
 
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
         offset = 0
-        while True:
-            got = self.collection.get(include=[], limit=10000, offset=offset)
-            ids.update(got["ids"])
-            if len(got["ids"]) < 10000:
-                return ids
-            offset += 10000
+        with self._failing():
+            while True:
+                got = self.collection.get(include=[], limit=10000, offset=offset)
+                ids.update(got["ids"])
+                if len(got["ids"]) < 10000:
+                    return ids
+                offset += 10000
 
     def upsert(
         self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metas: Sequence[dict]
     ) -> None:
-        for i in range(0, len(ids), _BATCH):
-            self.collection.upsert(
-                ids=list(ids[i : i + _BATCH]),
-                embeddings=vectors[i : i + _BATCH],
-                documents=list(texts[i : i + _BATCH]),
-                metadatas=list(metas[i : i + _BATCH]),
-            )
+        with self._failing():
+            for i in range(0, len(ids), _BATCH):
+                self.collection.upsert(
+                    ids=list(ids[i : i + _BATCH]),
+                    embeddings=vectors[i : i + _BATCH],
+                    documents=list(texts[i : i + _BATCH]),
+                    metadatas=list(metas[i : i + _BATCH]),
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
-        for i in range(0, len(ids), _BATCH):
-            self.collection.delete(ids=ids[i : i + _BATCH])
+        with self._failing():
+            for i in range(0, len(ids), _BATCH):
+                self.collection.delete(ids=ids[i : i + _BATCH])
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         ids = list(ids)
-        for i in range(0, len(ids), _BATCH):
-            got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
-            for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
-                out[cid] = np.asarray(vec, dtype=np.float32)
+        with self._failing():
+            for i in range(0, len(ids), _BATCH):
+                got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
+                for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                    out[cid] = np.asarray(vec, dtype=np.float32)
         return out
 
     def query(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
@@ -113,9 +136,10 @@ class VectorStore:
         n = min(n, self.count())
         if n <= 0:
             return []
-        res = self.collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
-        )
+        with self._failing():
+            res = self.collection.query(
+                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+            )
         return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 
@@ -124,6 +148,8 @@ def _explain(exc: Exception, settings: Settings) -> str:
         return (
             f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
             f"({type(exc).__name__}); start it (chroma run --path DIR --port "
-            f"{settings.chroma_port}) or unset SHARPNOTES_CHROMA_HOST to use the local store"
+            f"{settings.chroma_port}) and run the command again (an interrupted ingest resumes), "
+            "or unset SHARPNOTES_CHROMA_HOST to use the local store"
         )
-    return f"cannot open the vector store under {settings.index_dir} ({type(exc).__name__}: {exc})"
+    detail = " ".join(str(exc).split())[:200]
+    return f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail})"

@@ -25,6 +25,7 @@ def _hermetic_home(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyP
     home = tmp_path / "home"
     monkeypatch.setenv("SHARPNOTES_HOME", str(home))
     monkeypatch.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("SHARPNOTES_CONFIG", str(tmp_path / "no-config.env"))  # not the user's
     for var in (
         "SHARPNOTES_CHROMA_HOST",
         "SHARPNOTES_EMBED_MODEL",

@@ -22,7 +22,8 @@ def test_cjk_runs_become_bigrams_next_to_english() -> None:
 
 def test_scores_match_a_hand_computed_lucene_bm25() -> None:
     texts = ["cat sat", "cat cat dog", "bird"]
-    index = BM25Index.build(["a", "b", "c"], texts, BM25Params(k1=1.2, b=0.75))
+    params = BM25Params(k1=1.2, b=0.75, method="lucene", heading_weight=1)
+    index = BM25Index.build(["a", "b", "c"], texts, params)
     n, avgdl = 3, (2 + 3 + 1) / 3
 
     def lucene(tf: int, df: int, dl: int) -> float:
@@ -39,9 +40,11 @@ def test_save_switches_generations_atomically(tmp_path: Path) -> None:
     BM25Index.build(["c"], ["delta"], BM25Params()).save(tmp_path)
     second = read_pointer(tmp_path)
     assert second["generation"] == first["generation"] + 1
-    assert not (tmp_path / first["folder"]).exists()
+    assert (tmp_path / first["folder"]).exists()  # kept for a reader that read the old pointer
     loaded = BM25Index.load(tmp_path)
     assert loaded.ids == ["c"] and loaded.scores("delta")[0] > 0
+    BM25Index.build(["d"], ["epsilon"], BM25Params()).save(tmp_path)
+    assert not (tmp_path / first["folder"]).exists() and (tmp_path / second["folder"]).exists()
 
 
 def test_empty_index_scores_nothing(tmp_path: Path) -> None:

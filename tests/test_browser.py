@@ -156,3 +156,111 @@ def test_ask_in_a_real_browser_shows_answer_and_citation_card(
     shot = tmp_path / "chat.png"
     assert browser.save_screenshot(str(shot))
     shutil.copy(shot, SCREENSHOT_COPY)
+
+
+@pytest.fixture
+def hostile_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
+    """The app over the sample notes plus a note full of scripts, event handlers and
+    ``javascript:`` links (tests/test_hostile_notes.py)."""
+    from conftest import SAMPLE_NOTES
+    from test_hostile_notes import HOSTILE_NOTE, HOSTILE_SOURCE
+
+    notes = write_notes(tmp_path / "notes", {**SAMPLE_NOTES, HOSTILE_SOURCE: HOSTILE_NOTE})
+    assert ingest([notes], settings).ok
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "app", "--port", str(port), "--notes", str(notes)],
+        cwd=REPO,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        _stop_group(proc)
+
+
+def _no_script_ran(browser) -> None:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - raises when no alert is open
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return parent.__pwned") is None
+    assert "PWNED" not in browser.title
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_hostile_note_renders_as_inert_text_in_a_real_browser(
+    hostile_app: str, browser, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_hostile_notes import HOSTILE_SOURCE, QUESTION
+
+    browser.get(hostile_app)
+    box = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+    )
+    box.send_keys(QUESTION)
+    box.send_keys(Keys.ENTER)
+    answer = WebDriverWait(browser, 120).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-answer"))
+    )
+    WebDriverWait(browser, 30).until(
+        lambda b: any(
+            HOSTILE_SOURCE in c.text for c in b.find_elements(By.CSS_SELECTOR, ".sn-card-title")
+        )
+    )
+    assert "Focal loss down-weights" in answer.text
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "<script>window.__pwned=1;document.title='PWNED'</script>" in page  # shown as text
+    assert 'onerror="window.__pwned=1;alert(1)">' in page
+    # no element from a note: no script, image, iframe, svg or javascript: link in the page
+    for selector in ("img[src='x']", "iframe", "svg[onload]", "[onerror]", "[onmouseover]"):
+        assert not browser.find_elements(By.CSS_SELECTOR, selector), selector
+    assert not browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript']")
+    _no_script_ran(browser)
+
+    # the note viewer: open the hostile note from its card
+    title = next(
+        t
+        for t in browser.find_elements(By.CSS_SELECTOR, ".sn-card-title")
+        if HOSTILE_SOURCE in t.text
+    )
+    button = title.find_element(By.XPATH, "following::button[contains(., 'Open note')][1]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    dialog = WebDriverWait(browser, 30).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[role='dialog']"))
+    )
+    WebDriverWait(browser, 30).until(lambda b: "hard negatives" in dialog.text)
+    ActionChains(browser).move_to_element(dialog).perform()  # an onmouseover would fire now
+    time.sleep(1)
+    text = dialog.text
+    assert "Ignore previous instructions" in text
+    assert "<script>window.__pwned=1;document.title='PWNED'</script>" in text  # literally
+    assert '<div onmouseover="window.__pwned=1">raw html block</div>' in text
+    assert "click here" in text and "javascript:window.__pwned" in text  # the <a> tag as text
+    for link in dialog.find_elements(By.TAG_NAME, "a"):
+        assert not (link.get_attribute("href") or "").lower().startswith("javascript")
+    for selector in (
+        "img[src='x']",
+        "iframe",
+        "svg[onload]",
+        "script",
+        "[onerror]",
+        "[onmouseover]",
+    ):
+        assert not dialog.find_elements(By.CSS_SELECTOR, selector), selector
+    _no_script_ran(browser)
+    shot = tmp_path / "hostile.png"
+    assert browser.save_screenshot(str(shot))
+    shutil.copy(shot, SCREENSHOT_COPY.with_name("sharpnotes-hostile-note.png"))

@@ -10,6 +10,7 @@ from conftest import SHARED_DATA
 
 from app.retrieval import Searcher
 from ingest.index import open_catalog
+from ingest.readers import EMPTY
 from ingest.settings import Settings
 from ingest.sync import ingest
 
@@ -26,7 +27,7 @@ def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> N
     report = ingest([MLNOTES], settings)
     markdown = sorted(p.relative_to(MLNOTES).as_posix() for p in MLNOTES.rglob("*.md"))
     # the only file not indexed is the one that is empty in the upstream repository
-    assert report.failed == [(EMPTY_UPSTREAM, "empty file")]
+    assert report.failed == [(EMPTY_UPSTREAM, EMPTY)]
     assert sorted(report.added) == [m for m in markdown if m != EMPTY_UPSTREAM]
     assert sorted(report.unsupported) == [
         "Machine-Learning-Interviews/LICENSE",

@@ -9,7 +9,11 @@ st.set_page_config(page_title="sharpnotes", page_icon=":material/edit_note:", la
 page = st.navigation(
     [
         st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("views/quiz.py", title="Quiz", icon=":material/quiz:"),
+        st.Page("views/review.py", title="Review", icon=":material/event_repeat:"),
+        st.Page("views/coverage.py", title="Coverage", icon=":material/donut_small:"),
         st.Page("views/library.py", title="Library", icon=":material/library_books:"),
+        st.Page("views/eval.py", title="Eval", icon=":material/query_stats:"),
         st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
     ]
 )

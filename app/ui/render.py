@@ -8,6 +8,14 @@ from html import escape
 from typing import Any
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$])")
+
+
+def literal(text: str) -> str:
+    """``text`` for a Streamlit Markdown slot (captions, labels, radio options) shown as written:
+    every Markdown character is backslash-escaped, so a note's links and emphasis stay text."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
 
 CHIP = (
     "display:inline-block;min-width:1.3em;padding:0 .35em;margin:0 .1em;border-radius:.7em;"

@@ -8,9 +8,9 @@ from typing import Any
 import streamlit as st
 
 from app import conversations as convs
-from app.notefiles import NoteAccessError
 from app.retrieval import Filters
 from app.ui import services
+from app.ui.note_dialog import show_note
 from app.ui.render import answer_html, card_title, passage_html
 
 cfg = services.settings()
@@ -21,23 +21,12 @@ if "conversation" not in st.session_state:
 conv: convs.Conversation = st.session_state.conversation
 
 
-@st.dialog("Note", width="large")
-def show_note(source: str) -> None:
-    st.caption(source)
-    try:
-        text = services.open_note(cfg, source)
-    except (NoteAccessError, OSError) as exc:
-        st.error(str(exc))
-        return
-    st.markdown(text)  # Markdown, tables, code and LaTeX; raw HTML in the note is not rendered
-
-
 def passage_card(key: str, n: int | None, item: dict[str, Any], quote: str = "") -> None:
     with st.container(border=True):
         st.html(card_title(n, item["source"], item["heading"], item.get("page")))
         st.html(passage_html(item["text"], quote))
         if st.button("Open note", key=key, icon=":material/description:"):
-            show_note(item["source"])
+            show_note(cfg, item["source"])
 
 
 def show_answer(turn_no: int, answer: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.quiz.staleness import sync_after_ingest
 from app.ui import services
+from app.ui.render import literal
 from ingest.sync import IngestReport
 
 cfg = services.settings()
@@ -32,10 +34,12 @@ def run_ingest(paths: list[Path]) -> IngestReport | None:
     bar.progress(1.0, text="done")
     services.reload_index()
     st.success(report.summary())
+    if quiz_line := sync_after_ingest(cfg):  # flag quiz items whose passage changed
+        st.info(quiz_line)
     for source, reason in report.failed:
-        st.error(f"{source}: {reason}")
+        st.error(literal(f"{source}: {reason}"))
     for source in report.unsupported:
-        st.warning(f"{source}: skipped, not a Markdown, text or PDF file")
+        st.warning(literal(f"{source}: skipped, not a Markdown, text or PDF file"))
     return report
 
 

@@ -1,0 +1,250 @@
+"""``sharpnotes eval``: measure retrieval on an eval set, compare runs, build sets.
+
+Registered on the main command group by ``app.cli``; heavy imports stay inside the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from eval.harness import DEFAULT_CONFIGS
+from ingest.settings import Settings
+
+
+def _settings() -> Settings:
+    from app.cli import _settings as cli_settings
+
+    return cli_settings()
+
+
+def _fail(message: str) -> click.ClickException:
+    from app.cli import UserError
+
+    return UserError(message)
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _index_sources(settings: Settings) -> set[str]:
+    from ingest.index import open_catalog
+
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        return set()
+    catalog = open_catalog(settings)
+    try:
+        return set(catalog.files())
+    finally:
+        catalog.close()
+
+
+def resolve_set_path(settings: Settings, path: Path | None) -> Path:
+    from eval.sets import default_set
+
+    return path if path is not None else default_set(settings.home, _index_sources(settings))
+
+
+class _Progress:
+    """A tqdm bar per configuration on stderr, only on a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.name = ""
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None or name != self.name:
+            self.close()
+            self.bar = tqdm(total=total, desc=name, unit="q", file=sys.stderr, leave=False)
+            self.name = name
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option(
+    "--set",
+    "set_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="A .jsonl eval set or a BEIR folder (default: the sample set when the sample notes "
+    "are indexed, else your newest set under SHARPNOTES_HOME/evalsets).",
+)
+@click.option(
+    "--retrievers",
+    default=DEFAULT_CONFIGS,
+    show_default=True,
+    help="Comma-separated configurations: bm25, dense, hybrid, hybrid-rrf, each optionally "
+    "with setting overrides, e.g. hybrid:bm25_weight=0.4:candidates=100.",
+)
+@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--split", help="BEIR qrels split (default test, else dev, else train).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write results.jsonl (per query) and summary.json here.",
+)
+@click.pass_context
+def eval_group(
+    ctx: click.Context,
+    set_path: Path | None,
+    retrievers: str,
+    k: int,
+    split: str | None,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Measure retrieval on an eval set: hit@1, hit@5, MRR@10, nDCG@10, Recall@k, latency.
+
+    \b
+    Subcommands: compare A B, generate, add-from-chat."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from eval.harness import ConfigError, format_table, parse_configs, prepare_index, run_eval
+    from eval.sets import EvalSetError, load_set
+    from ingest.catalog import IndexFormatError
+    from ingest.embedding import EmbeddingModelError
+    from ingest.sync import IngestError
+    from ingest.vectors import VectorStoreError
+
+    settings = _settings()
+    progress = _Progress()
+    try:
+        configs = parse_configs(retrievers)
+        eval_set = load_set(resolve_set_path(settings, set_path), split)
+        index_settings = prepare_index(eval_set, settings)  # a BEIR corpus is ingested once
+        report = run_eval(eval_set, configs, index_settings, k=k, progress=progress)
+    except (ConfigError, EvalSetError) as exc:
+        raise _fail(str(exc)) from exc
+    except (IngestError, IndexFormatError, EmbeddingModelError, VectorStoreError) as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        progress.close()
+    summary = report.summary()
+    if out is not None:
+        results, summary_file = report.write(out)
+        click.echo(f"wrote {results} and {summary_file}", err=True)
+    if as_json:
+        _echo_json(summary)
+        return
+    info = summary["set"]
+    click.echo(
+        f"{info['name']} ({info['path']}): {info['answerable']} questions scored, k={k}"
+        + (
+            f"; {info['unanswerable_excluded']} unanswerable questions excluded from the metrics"
+            if info["unanswerable_excluded"]
+            else ""
+        )
+    )
+    click.echo(format_table(summary))
+    click.echo("* best in column; latency is per query, in ms")
+    if report.unmatched:
+        click.echo(
+            f"{len(report.unmatched)} questions have a label no indexed passage holds "
+            f"(counted as misses): {', '.join(report.unmatched[:10])}"
+        )
+
+
+@eval_group.command("compare")
+@click.argument("a", type=click.Path(exists=True, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=20, show_default=True, help="Queries listed per direction.")
+def compare_command(a: Path, b: Path, as_json: bool, limit: int) -> None:
+    """What changed from run A to run B (folders or summary files written by eval --out)."""
+    from eval.compare import compare_runs, format_comparison
+    from eval.sets import EvalSetError
+
+    try:
+        result = compare_runs(a, b)
+    except EvalSetError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(format_comparison(result, limit))
+
+
+def _default_out(settings: Settings, stem: str) -> Path:
+    from eval.sets import evalsets_dir
+
+    return evalsets_dir(settings.home) / f"{stem}.jsonl"
+
+
+@eval_group.command("generate")
+@click.option("--n", "n", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the set (default SHARPNOTES_HOME/evalsets/generated-TIME.jsonl).",
+)
+@click.option("--folder", help="Only passages under this folder of the notes.")
+@click.option("--seed", default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--llm/--no-llm",
+    default=None,
+    help="Write questions with the configured LLM generator (default: when one is set).",
+)
+def generate_command(
+    n: int, out: Path | None, folder: str | None, seed: int, llm: bool | None
+) -> None:
+    """Write a question per sampled passage of your notes, as an eval set to review."""
+    from app.generators import GeneratorError
+    from eval.generate_set import generate_set
+    from eval.sets import write_jsonl
+
+    settings = _settings()
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        raise _fail(f"no index at {settings.index_dir}; run: sharpnotes ingest PATH-TO-NOTES")
+    try:
+        questions = generate_set(settings, n=n, folder=folder, seed=seed, use_llm=llm)
+    except GeneratorError as exc:
+        raise _fail(f"{exc} (or run with --no-llm for template questions)") from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    path = out or _default_out(settings, time.strftime("generated-%Y%m%d-%H%M%S"))
+    write_jsonl(path, questions)
+    sources = {q.labels[0].source for q in questions}
+    click.echo(f"wrote {len(questions)} questions over {len(sources)} notes to {path}")
+    click.echo(f"review them, then run: sharpnotes eval --set {path}")
+
+
+@eval_group.command("add-from-chat")
+@click.option("--conversation", "conv_id", help="Only this conversation (its id).")
+@click.option("--all", "all_", is_flag=True, help="Every saved conversation.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The set to add to (default SHARPNOTES_HOME/evalsets/chat.jsonl).",
+)
+def add_from_chat_command(conv_id: str | None, all_: bool, out: Path | None) -> None:
+    """Add questions asked in the chat, with the passage each answer cited, to a set."""
+    from eval.generate_set import add_from_chat
+    from eval.sets import EvalSetError
+
+    if bool(conv_id) == all_:
+        raise _fail("give --conversation ID or --all")
+    settings = _settings()
+    path = out or _default_out(settings, "chat")
+    try:
+        added, skipped = add_from_chat(settings, path, conv_id)
+    except (EvalSetError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    click.echo(
+        f"added {len(added)} questions to {path}; skipped {skipped['refused']} refused, "
+        f"{skipped['duplicate']} already in the set, {skipped['uncited']} without a citation"
+    )

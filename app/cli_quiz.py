@@ -1,0 +1,390 @@
+"""``sharpnotes quiz``, ``review``, ``coverage`` and ``export anki``: the quiz and spaced-review
+loop on the command line. Registered on the main group in ``app/cli.py``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from app.quiz.store import ReviewStore, StoredItem
+    from ingest.settings import Settings
+
+QUIT = ":q"
+LETTERS = "ABCD"
+
+
+def _base():  # type: ignore[no-untyped-def]
+    """app.cli, imported late: it registers these commands, so it imports this module first."""
+    from app import cli
+
+    return cli
+
+
+def _open_store(settings: Settings) -> ReviewStore:
+    from app.quiz.store import ReviewStoreError, open_store
+
+    try:
+        return open_store(settings)
+    except ReviewStoreError as exc:
+        raise _base().UserError(str(exc)) from exc
+
+
+def _sync(settings: Settings, store: ReviewStore) -> None:
+    from app.quiz.staleness import sync_items
+
+    report = sync_items(settings, store)
+    if report.changed:
+        click.echo(report.summary(), err=True)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@click.command()
+@click.option("--topic", help="Quiz on passages retrieved for this topic.")
+@click.option("--folder", help="Only notes under this folder.")
+@click.option("--tag", help="Only notes with this tag.")
+@click.option(
+    "--n", "n", type=click.IntRange(1, 50), default=5, show_default=True, help="How many questions."
+)
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["mcq", "cloze", "recall", "mixed"]),
+    default="mixed",
+    show_default=True,
+)
+@click.option("--weakest", is_flag=True, help="Quiz on the note with the lowest recall rate.")
+@click.option("--new", "new", is_flag=True, help="Quiz on passages never reviewed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the items as JSON (and save them).")
+def quiz(
+    topic: str | None,
+    folder: str | None,
+    tag: str | None,
+    n: int,
+    kind: str,
+    weakest: bool,
+    new: bool,
+    as_json: bool,
+) -> None:
+    """Make questions from your notes and ask them (or print them with --json).
+
+    Without --topic, draws passages you have not been quizzed on yet."""
+    from app.generators import GeneratorError
+    from app.quiz.session import NothingToQuiz, make_quiz
+    from app.retrieval import EmptyIndexError, Filters
+
+    base = _base()
+    if weakest and new:
+        raise base.UserError("--weakest and --new are two different quizzes; pick one")
+    settings = base._settings()
+    store = _open_store(settings)
+    try:
+        _sync(settings, store)
+        try:
+            made = make_quiz(
+                settings,
+                store,
+                topic=topic,
+                filters=Filters(folder=folder, tag=tag),
+                n=n,
+                kind=kind,
+                mode="weakest" if weakest else "new" if new else "unquizzed",
+                searcher=base._open_searcher(settings) if topic else None,
+            )
+        except (EmptyIndexError, GeneratorError, NothingToQuiz) as exc:
+            raise base.UserError(str(exc)) from exc
+        batch = made.batch
+        if made.focus:
+            click.echo(f"weakest note: {made.focus}", err=True)
+        if as_json:
+            _echo_json([item.to_dict() for item in batch.items])
+            return
+        dropped = sum(batch.dropped.values())
+        if dropped:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(batch.dropped.items()))
+            click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
+        if not batch.items:
+            click.echo(
+                "No questions could be made from these passages (the ones already quizzed are "
+                "left out without --topic); try --topic TEXT or --new, or run: sharpnotes review"
+            )
+            return
+        run_session(settings, store, made.stored)
+    finally:
+        store.close()
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--regenerate", is_flag=True, help="First remake the stale questions from their edited notes."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the review queue as JSON.")
+def review(limit: int, regenerate: bool, as_json: bool) -> None:
+    """Review due questions first, then new ones (spaced repetition with FSRS)."""
+    from app.quiz.session import review_queue
+
+    settings = _base()._settings()
+    store = _open_store(settings)
+    try:
+        _sync(settings, store)
+        if regenerate:
+            _regenerate_stale(settings, store)
+        due, fresh = review_queue(store, limit)
+        counts = store.counts()
+        if as_json:
+            _echo_json(
+                {
+                    "counts": counts,
+                    "items": [
+                        s.item.to_dict()
+                        | {"status": s.status, "note": s.status_note, "new": s.is_new, "due": s.due}
+                        for s in due + fresh
+                    ],
+                }
+            )
+            return
+        click.echo(
+            f"{len(due)} due, {len(fresh)} new in this session "
+            f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all)"
+        )
+        if not due and not fresh:
+            click.echo("Nothing to review. Make questions with: sharpnotes quiz")
+            return
+        run_session(settings, store, due + fresh)
+    finally:
+        store.close()
+
+
+def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
+    from app.quiz.staleness import regenerate
+
+    stale = store.items(("stale",))
+    if not stale:
+        return
+    made = sum(regenerate(settings, store, s.id) is not None for s in stale)
+    click.echo(f"regenerated {made} of {len(stale)} stale questions", err=True)
+
+
+# the interactive loop -------------------------------------------------------------------------
+def run_session(settings: Settings, store: ReviewStore, queue: list[StoredItem]) -> int:
+    """Ask each item, grade the answer, show the passage, take the rating and record it at once.
+    Returns how many reviews were recorded. ``:q``, Ctrl-D or Ctrl-C stops."""
+    from app.quiz import schedule
+    from app.quiz.grade import grade
+
+    roots = _note_roots(settings)
+    done = 0
+    for i, stored in enumerate(queue, 1):
+        item = stored.item
+        cit = item.citation
+        click.secho(f"\n[{i}/{len(queue)}] {item.type} · {cit.source} › {cit.heading}", bold=True)
+        if stored.status == "stale":
+            click.secho(f"note: {stored.status_note} (sharpnotes review --regenerate)", fg="yellow")
+        click.echo(item.question)
+        if item.type == "mcq":
+            for letter, option in zip(LETTERS, item.options or [], strict=False):
+                click.echo(f"  {letter}) {option}")
+        started = time.monotonic()
+        try:
+            response = click.prompt(f"Your answer ({QUIT} to stop)", default="", show_default=False)
+        except click.Abort:
+            break
+        if response.strip() == QUIT:
+            break
+        response = _choice(item, response)
+        result = grade(item, response, settings, seconds=time.monotonic() - started)
+        _show_grade(result, item)
+        _show_passage(item, roots.get(cit.source))
+        try:
+            rating = _ask_rating(result.rating)
+        except click.Abort:
+            break
+        saved = schedule.record(
+            store,
+            stored.id,
+            rating,
+            response=response,
+            correct=result.correct,
+            score=result.score,
+        )
+        done += 1
+        click.echo(f"saved: {saved.describe()}")
+    click.echo(f"\n{done} reviewed. " + _counts_line(store))
+    return done
+
+
+def _choice(item: Any, response: str) -> str:
+    """An MCQ answer typed as a letter (A-D) is recorded as that option's text."""
+    text = response.strip().upper()
+    options = item.options or []
+    if item.type == "mcq" and len(text) == 1 and text in LETTERS[: len(options)]:
+        return options[LETTERS.index(text)]
+    return response
+
+
+def _show_grade(result: Any, item: Any) -> None:
+    mark, color = ("✓ correct", "green") if result.correct else ("✗ not quite", "red")
+    score = f" (score {result.score:.2f})" if item.type == "recall" else ""
+    click.secho(mark + score, fg=color, bold=True)
+    if result.feedback:
+        click.echo(result.feedback)
+    for point in result.covered:
+        click.echo(f"  covered: {point}")
+    for point, evidence in result.missed:
+        click.echo(f"  missed: {point}\n      from: {evidence}")
+    if result.rubric:
+        click.secho(f"rubric: {result.rubric}", dim=True)
+    click.echo(f"answer: {item.answer}")
+
+
+def _show_passage(item: Any, root: str | None) -> None:
+    """The passage with its evidence marked »like this«, and where the note is."""
+    passage, evidence = item.passage, item.evidence
+    start = passage.find(evidence) if evidence else -1
+    click.secho("passage:", dim=True)
+    if start == -1:
+        click.echo(passage)
+    else:
+        end = start + len(evidence)
+        marked = click.style(f"»{evidence}«", bold=True, underline=True)
+        click.echo(passage[:start] + marked + passage[end:])
+    cit = item.citation
+    where = str(Path(root) / cit.source) if root else cit.source
+    page = f", p.{cit.page}" if cit.page else ""
+    click.echo(f"note: {where} › {cit.heading}{page}")
+
+
+def _ask_rating(suggested: int) -> int:
+    from app.quiz.schedule import RATING_NAMES, parse_rating
+
+    choices = ", ".join(f"{n} {name}" for n, name in RATING_NAMES.items())
+    while True:
+        text = click.prompt(f"Rating [{choices}]", default=str(suggested))
+        try:
+            return parse_rating(text)
+        except ValueError as exc:
+            click.echo(str(exc), err=True)
+
+
+def _counts_line(store: ReviewStore) -> str:
+    c = store.counts()
+    return f"Now {c['due']} due, {c['new']} new, {c['stale']} stale."
+
+
+def _note_roots(settings: Settings) -> dict[str, str]:
+    """source -> the folder it was ingested from (to print a note's full path)."""
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        return {}
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(settings)
+    try:
+        return {source: rec.root for source, rec in catalog.files().items()}
+    finally:
+        catalog.close()
+
+
+# coverage and export ----------------------------------------------------------------------------
+@click.command("coverage")
+@click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
+def coverage_command(as_json: bool) -> None:
+    """Per folder and per note: passages, quizzed, due, recall rate; weakest note; gaps."""
+    from app.quiz.coverage import coverage
+
+    settings = _base()._settings()
+    store = _open_store(settings)
+    try:
+        _sync(settings, store)
+        cov = coverage(settings, store)
+    finally:
+        store.close()
+    if as_json:
+        _echo_json(cov.to_dict())
+        return
+    header = f"{'':40} {'passages':>8} {'quizzed':>7} {'due':>4} {'recall':>6}"
+    for title, rows in (("folders", cov.folders), ("notes", cov.notes)):
+        click.secho(f"\n{title}", bold=True)
+        click.echo(header)
+        for row in [*rows, cov.total] if title == "folders" else rows:
+            click.echo(_coverage_line(row))
+    if cov.weakest:
+        click.echo(f"\nweakest: {cov.weakest.name} (run: sharpnotes quiz --weakest)")
+    click.echo(f"never reviewed: {len(cov.never_reviewed)} passages (run: sharpnotes quiz --new)")
+    if cov.gaps:
+        click.secho("\ngaps (questions your notes could not answer):", bold=True)
+        for gap in cov.gaps:
+            times = f" (asked {gap.asked}x)" if gap.asked > 1 else ""
+            click.echo(f"  - {gap.question}{times}")
+
+
+def _coverage_line(row: Any) -> str:
+    recall = "-" if row.recall is None else f"{row.recall:.0%}"
+    name = row.name if len(row.name) <= 40 else "…" + row.name[-39:]
+    return f"{name:40} {row.passages:>8} {row.quizzed:>7} {row.due:>4} {recall:>6}"
+
+
+@click.group()
+def export() -> None:
+    """Export quiz items to other tools."""
+
+
+@export.command("anki")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--folder", help="Only items from notes under this folder.")
+@click.option("--tag", help="Only items from notes with this tag.")
+@click.option("--ids", help="Only these item ids (comma-separated).")
+def export_anki_command(out: Path, folder: str | None, tag: str | None, ids: str | None) -> None:
+    """Write quiz items to an Anki deck OUT.apkg (answer, evidence and source on the back)."""
+    from app.quiz.anki import export_anki
+
+    base = _base()
+    settings = base._settings()
+    store = _open_store(settings)
+    try:
+        _sync(settings, store)
+        wanted = [i.strip() for i in (ids or "").split(",") if i.strip()]
+        stored = store.items(("active", "stale"), ids=wanted)
+    finally:
+        store.close()
+    if wanted:
+        missing = set(wanted) - {s.id for s in stored}
+        if missing:
+            raise base.UserError(
+                f"no such quiz items: {', '.join(sorted(missing))}; see: sharpnotes review --json"
+            )
+    items = _filter_items(settings, [s.item for s in stored], folder, tag)
+    if not items:
+        raise base.UserError("no quiz items match; make some with: sharpnotes quiz")
+    try:
+        count = export_anki(items, out)
+    except OSError as exc:
+        raise base.UserError(f"{out}: cannot write the deck ({exc.strerror})") from exc
+    click.echo(f"wrote {count} cards to {out}")
+
+
+def _filter_items(settings: Settings, items: list[Any], folder: str | None, tag: str | None):  # type: ignore[no-untyped-def]
+    if not folder and not tag:
+        return items
+    from app.retrieval import Filters
+
+    tags: dict[str, list[str]] = {}  # tags are per note: read them from any of its chunks
+    if tag and (settings.index_dir / "catalog.sqlite").exists():
+        from ingest.index import open_catalog
+
+        catalog = open_catalog(settings)
+        try:
+            for source in {i.citation.source for i in items}:
+                rows = catalog.get_chunks(sorted(catalog.chunk_ids_of(source))[:1])
+                tags[source] = next((r.meta.get("tags", []) for r in rows.values()), [])
+        finally:
+            catalog.close()
+    filters = Filters(folder=folder, tag=tag)
+    return [i for i in items if filters.matches(i.citation.source, tags.get(i.citation.source, []))]

@@ -1,0 +1,200 @@
+"""Quiz generation: choose passages, make items from each, verify, deduplicate.
+
+With a topic, the passages are the ones retrieval finds for it; without one, they come from the
+index in a seeded random order, leaving out the chunks already quizzed (``exclude_chunks``) and
+putting ``prefer_chunks`` first (the weakest topic's chunks, say). Items are taken one passage
+at a time, round-robin, so a quiz spreads over its passages; "mixed" rotates mcq, cloze, recall.
+
+The offline writer is ``app.quiz.offline``; with ``SHARPNOTES_GENERATOR`` set to an LLM backend
+``app.quiz.llm_quiz`` writes the items, and a passage the LLM gives no valid item for falls back
+to the offline writer. Every item passes ``app.quiz.verify`` whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from app.quiz import verify
+from app.quiz.items import ITEM_TYPES, QuizItem
+from app.quiz.offline import items_from_passage
+from app.quiz.terms import DistractorPool, Lexicon
+from app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
+from ingest.catalog import Catalog, ChunkRow
+from ingest.settings import Settings
+
+__all__ = ["QuizBatch", "generate_quiz", "items_from_passage", "corpus_pool"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("mcq", "cloze", "recall", "mixed")
+LLM_GENERATORS = ("openai", "llamacpp")
+
+
+@dataclass
+class QuizBatch:
+    items: list[QuizItem]
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+    def to_dict(self) -> dict:
+        return {"items": [i.to_dict() for i in self.items], "dropped": dict(self.dropped)}
+
+
+_POOLS: dict[tuple[str, int], tuple[DistractorPool, dict[str, ChunkRow]]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def corpus_pool(catalog: Catalog) -> tuple[DistractorPool, dict[str, ChunkRow]]:
+    """The index's terms and chunk rows, built once per catalog state (chunk ids change with
+    every content change, so they key the cache)."""
+    ids = catalog.chunk_ids()
+    key = (str(catalog.path), hash(tuple(ids)))
+    with _POOLS_LOCK:
+        if key in _POOLS:
+            return _POOLS[key]
+    rows = catalog.get_chunks(ids)
+    ordered = {cid: rows[cid] for cid in ids if cid in rows}
+    pool = DistractorPool(Lexicon.from_rows(ordered.values()))
+    with _POOLS_LOCK:
+        _POOLS.clear()  # one index per process in practice; keep memory flat
+        _POOLS[key] = (pool, ordered)
+    return pool, ordered
+
+
+def _embedding(settings: Settings):  # type: ignore[no-untyped-def]
+    """texts -> unit vectors with the index's query embedder, loaded on first use."""
+    from app.extractive import embed_cached
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        from ingest.embedding import load_embedder
+
+        return embed_cached(load_embedder(settings, "query"), texts)
+
+    return embed
+
+
+def _as_result(row: ChunkRow, rank: int = 0) -> SearchResult:
+    return SearchResult(rank, 0.0, row.chunk_id, row.source, row.heading, row.page, row.text)
+
+
+def _passages(
+    settings: Settings,
+    rows: dict[str, ChunkRow],
+    topic: str | None,
+    filters: Filters,
+    n: int,
+    exclude: Collection[str],
+    prefer: Sequence[str] | None,
+    searcher: Searcher | None,
+    rng: random.Random,
+) -> list[SearchResult]:
+    excluded = set(exclude)
+    if topic:
+        searcher = searcher or Searcher(settings)
+        found = searcher.search(topic, k=max(4 * n, 12), filters=filters)
+        return [r for r in found if r.chunk_id not in excluded and r.chunk_id in rows]
+    allowed = [
+        row
+        for cid, row in rows.items()
+        if cid not in excluded and filters.matches(row.source, row.meta.get("tags", []))
+    ]
+    rng.shuffle(allowed)
+    if prefer:
+        rank = {cid: i for i, cid in enumerate(prefer)}
+        allowed.sort(key=lambda row: rank.get(row.chunk_id, len(rank)))
+    return [_as_result(row, i + 1) for i, row in enumerate(allowed)]
+
+
+def generate_quiz(
+    settings: Settings,
+    *,
+    topic: str | None = None,
+    filters: Filters = Filters(),  # noqa: B008 - frozen dataclass, safe as a default
+    n: int = 5,
+    kind: str = "mixed",
+    exclude_chunks: Collection[str] = (),
+    prefer_chunks: Sequence[str] | None = None,
+    searcher: Searcher | None = None,
+    seed: int | None = None,
+) -> QuizBatch:
+    """Up to ``n`` verified, deduplicated items of ``kind`` ("mcq", "cloze", "recall", "mixed").
+    Raises ``EmptyIndexError`` when nothing is indexed, ``GeneratorError`` when a configured LLM
+    cannot be reached, ``ValueError`` for an unknown kind."""
+    from ingest.index import open_catalog
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown quiz type {kind!r}; choose one of {', '.join(KINDS)}")
+    catalog = searcher.catalog if searcher else open_catalog(settings)
+    try:
+        pool, rows = corpus_pool(catalog)
+    finally:
+        if searcher is None:
+            catalog.close()
+    if not rows:
+        raise EmptyIndexError(
+            f"nothing indexed at {settings.index_dir} yet; run: sharpnotes ingest PATH-TO-NOTES"
+        )
+    pool.embed = _embedding(settings)
+    rng = random.Random(seed)
+    passages = _passages(
+        settings, rows, topic, filters, n, exclude_chunks, prefer_chunks, searcher, rng
+    )
+    use_llm = settings.generator in LLM_GENERATORS
+    dropped: dict[str, int] = {}
+    dedupe = verify.Deduper()
+    chosen: list[QuizItem] = []
+    leftovers: list[list[QuizItem]] = []
+    for passage in passages:
+        if len(chosen) >= n:
+            break
+        row = rows[passage.chunk_id]
+        candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
+        # mixed: the type made least so far among those this passage offers
+        made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
+        rank = {t: (made[j], (j - len(chosen)) % 3) for j, t in enumerate(ITEM_TYPES)}
+        candidates.sort(key=lambda item: rank[item.type])  # stable: best item of that type
+        while candidates:
+            item = candidates.pop(0)
+            if not dedupe.seen(item):
+                chosen.append(item)
+                break
+            verify.count(dropped, verify.DUPLICATE)
+        leftovers.append(candidates)
+    # a small corpus or a narrow topic: take second items from the passages already used
+    for candidates in leftovers:
+        for item in candidates:
+            if len(chosen) >= n:
+                break
+            if dedupe.seen(item):
+                verify.count(dropped, verify.DUPLICATE)
+                continue
+            chosen.append(item)
+            break
+    return QuizBatch(chosen[:n], dropped)
+
+
+def _candidates(
+    settings: Settings,
+    passage: SearchResult,
+    row: ChunkRow,
+    kind: str,
+    pool: DistractorPool,
+    rng: random.Random,
+    use_llm: bool,
+    dropped: dict[str, int],
+) -> list[QuizItem]:
+    found: list[QuizItem] = []
+    if use_llm:
+        from app.quiz.llm_quiz import llm_items
+
+        found, why = llm_items(settings, passage, row.content_hash, kind, pool)
+        for reason, count in why.items():
+            verify.count(dropped, f"llm: {reason}", count)
+    if not found:
+        found, why = items_from_passage(passage, row.content_hash, kind, pool, rng=rng)
+        for reason, count in why.items():
+            verify.count(dropped, reason, count)
+    return found

@@ -1,0 +1,191 @@
+"""Grading an answer to a quiz item, and the FSRS rating it implies.
+
+- MCQ: exact. The response may be the option's text (case and spacing ignored), its letter
+  (A-D) or its number (1-4).
+- Cloze: exact up to case, spacing, punctuation, hyphen vs space, and plural; a formula up to
+  spacing, ``$`` and braces. Synonyms are accepted only where the passage itself justifies them:
+  an acronym and the expansion written next to it ("non-maximum suppression (NMS)"), or words of
+  the passage whose initials spell the acronym ("non maximum suppression" for NMS).
+- Recall, offline: each key point counts as covered when the response holds at least half of
+  its content words, or one response sentence has embedding cosine >= ``POINT_COSINE`` to it.
+  score = 0.6 x share of points covered + 0.4 x the response's cosine to the reference answer,
+  rescaled from [0.3, 0.8] to [0, 1]. Missed points come with the passage sentence they are from.
+  With an LLM generator configured the LLM grades instead, against a rubric returned with the
+  grade (``app.quiz.llm_quiz``); if its reply cannot be read, the offline grade is used.
+
+FSRS ratings (``rating``; the user may override them): wrong -> 1 Again; recall with a partial
+score (0.3 to 0.6) -> 2 Hard; correct -> 3 Good; recall at 0.85 or more, or an MCQ/cloze answered
+correctly within ``FAST_SECONDS`` (when the caller passes ``seconds``) -> 4 Easy.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import asdict, dataclass
+
+from app.extractive import split_units, terms
+from app.quiz.items import QuizItem
+from app.quiz.terms import Lexicon, fold, initials_match, term_kind
+from ingest.settings import Settings
+
+AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
+FAST_SECONDS = 8.0
+POINT_OVERLAP = 0.5
+POINT_COSINE = 0.65
+CORRECT_SCORE = 0.6
+PARTIAL_SCORE = 0.3
+EASY_SCORE = 0.85
+
+
+@dataclass
+class Grade:
+    correct: bool
+    score: float  # 0..1
+    rating: int  # FSRS: 1 Again, 2 Hard, 3 Good, 4 Easy
+    covered: list[str]
+    missed: list[tuple[str, str]]  # (key point, the passage sentence it comes from)
+    feedback: str
+    rubric: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"missed": [list(m) for m in self.missed]}
+
+
+def grade(
+    item: QuizItem, response: str, settings: Settings | None = None, *, seconds: float | None = None
+) -> Grade:
+    """Grade ``response`` to ``item``. ``seconds`` (time to answer) only lifts a fast correct
+    MCQ or cloze answer to Easy."""
+    response = (response or "").strip()
+    if not response:
+        missed = [(p, source_sentence(item, p)) for p in item.key_points or [item.answer]]
+        return Grade(False, 0.0, AGAIN, [], missed, f"No answer. The answer: {item.answer}")
+    if item.type == "recall":
+        return _grade_recall(item, response, settings)
+    if item.type == "mcq":
+        ok = _option(item, response) == item.answer
+    else:
+        ok = cloze_matches(item, response)
+    fast = seconds is not None and seconds <= FAST_SECONDS
+    rating = (EASY if fast else GOOD) if ok else AGAIN
+    if ok:
+        feedback = (
+            "Correct."
+            if squash(response) == squash(item.answer)
+            else (f"Correct (the notes say: {item.answer}).")
+        )
+        return Grade(True, 1.0, rating, [item.answer], [], feedback)
+    return Grade(
+        False, 0.0, rating, [], [(item.answer, item.evidence)],
+        f"Not quite. The answer: {item.answer}",
+    )  # fmt: skip
+
+
+def squash(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _option(item: QuizItem, response: str) -> str | None:
+    options = item.options or []
+    text = response.strip().rstrip(".)").strip()
+    if len(text) == 1 and text.upper() in "ABCD"[: len(options)]:
+        return options["ABCD".index(text.upper())]
+    if text.isdigit() and 1 <= int(text) <= len(options):
+        return options[int(text) - 1]
+    return next((o for o in options if squash(o) == squash(response)), None)
+
+
+def _formula_key(text: str) -> str:
+    return re.sub(r"[\s${}]", "", text)
+
+
+def cloze_matches(item: QuizItem, response: str) -> bool:
+    answer = item.answer
+    if term_kind(answer) == "formula":
+        return _formula_key(response) == _formula_key(answer)
+    got, want = fold(response), fold(answer)
+    if not got:
+        return response.strip(string.punctuation + " ") == answer.strip(string.punctuation + " ")
+    if got == want or got.replace(" ", "") == want.replace(" ", ""):
+        return True
+    lexicon = Lexicon()
+    lexicon.add_passage(item.citation.chunk_id, item.citation.source, "", item.passage)
+    if got in lexicon.synonyms(answer):
+        return True
+    # initials: "non maximum suppression" for NMS, when the passage holds those words
+    passage_words = set(fold(item.passage).split())
+    if term_kind(answer) == "acronym" and set(got.split()) <= passage_words:
+        return initials_match(answer, response)
+    if term_kind(response.strip()) == "acronym" and set(want.split()) <= passage_words:
+        return initials_match(response.strip(), answer)
+    return False
+
+
+def source_sentence(item: QuizItem, point: str) -> str:
+    """The passage sentence (or block) a key point comes from: verbatim if it holds the point,
+    else the one sharing most of its words; the evidence when none does."""
+    units = split_units(item.passage)
+    for unit in units:
+        if squash(point) in squash(unit.text):
+            return unit.text
+    want = terms(point)
+    best = max(units, key=lambda u: len(want & terms(u.text)), default=None)
+    if best is None or not want & terms(best.text):
+        return item.evidence
+    return best.text
+
+
+def rating_for(score: float) -> int:
+    if score >= EASY_SCORE:
+        return EASY
+    if score >= CORRECT_SCORE:
+        return GOOD
+    return HARD if score >= PARTIAL_SCORE else AGAIN
+
+
+def _grade_recall(item: QuizItem, response: str, settings: Settings | None) -> Grade:
+    from ingest.settings import get_settings
+
+    settings = settings or get_settings()
+    if settings.generator in ("openai", "llamacpp"):
+        from app.quiz.llm_quiz import llm_grade
+
+        graded = llm_grade(item, response, settings)
+        if graded is not None:
+            return graded
+    return offline_recall(item, response, settings)
+
+
+def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
+    from app.extractive import embed_cached
+    from ingest.embedding import load_embedder
+
+    points = item.key_points or [item.answer]
+    # sentences and their clauses: a point is often one clause of a longer sentence
+    pieces = re.split(r"(?<=[.!?;])\s+|\n+|,\s*|\s+(?:and|but|so|while|whereas)\s+", response)
+    sentences = [response, *(p for p in pieces if len(p.split()) >= 2)]
+    vectors = embed_cached(
+        load_embedder(settings, "query"), [response, item.answer, *points, *sentences]
+    )
+    similarity = float(vectors[0] @ vectors[1])
+    point_vectors = vectors[2 : 2 + len(points)]
+    sentence_vectors = vectors[2 + len(points) :]
+    said = terms(response)
+    covered, missed = [], []
+    for point, vector in zip(points, point_vectors, strict=True):
+        want = terms(point)
+        lexical = len(want & said) / len(want) if want else 0.0
+        cosine = float((sentence_vectors @ vector).max())
+        if lexical >= POINT_OVERLAP or cosine >= POINT_COSINE:
+            covered.append(point)
+        else:
+            missed.append((point, source_sentence(item, point)))
+    share = len(covered) / len(points)
+    closeness = min(1.0, max(0.0, (similarity - 0.3) / 0.5))
+    score = round(0.6 * share + 0.4 * closeness, 3)
+    feedback = (
+        f"Covered {len(covered)} of {len(points)} key points; "
+        f"similarity to the reference answer {similarity:.2f}."
+    )
+    return Grade(score >= CORRECT_SCORE, score, rating_for(score), covered, missed, feedback)

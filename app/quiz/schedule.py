@@ -1,0 +1,100 @@
+"""Spaced review with FSRS (the ``fsrs`` package): a grade becomes a rating, the rating moves the
+item's card on, and the card and its review log are stored as the package's own JSON."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from app.quiz.store import ReviewStore, ReviewStoreError, StoredItem
+
+if TYPE_CHECKING:
+    from fsrs import Card, Scheduler
+
+RATING_NAMES = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+
+
+@dataclass
+class ReviewResult:
+    review_id: int
+    rating: int
+    due: datetime
+
+    def describe(self, now: datetime | None = None) -> str:
+        """'Good; next in 10 minutes (2026-11-23 14:45 UTC)'."""
+        now = now or datetime.now(UTC)
+        when = self.due.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"{RATING_NAMES[self.rating]}; next in {humanize(self.due - now)} ({when})"
+
+
+def humanize(delta: timedelta) -> str:
+    seconds = max(0, math.ceil(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
+
+
+def scheduler() -> Scheduler:
+    """FSRS with its published default parameters and 90% desired retention."""
+    from fsrs import Scheduler
+
+    return Scheduler()
+
+
+def card_of(stored: StoredItem) -> Card:
+    """The item's FSRS card (a fresh one, with an id derived from the item's, before any
+    review)."""
+    from fsrs import Card
+
+    if stored.card:
+        return Card.from_json(stored.card)
+    return Card(card_id=int(stored.id[:12], 16))
+
+
+def parse_rating(value: str | int) -> int:
+    """1-4 or a rating name (again, hard, good, easy), as an int; ValueError otherwise."""
+    text = str(value).strip().lower()
+    names = {name.lower(): n for n, name in RATING_NAMES.items()}
+    if text in names:
+        return names[text]
+    if text.isdigit() and int(text) in RATING_NAMES:
+        return int(text)
+    raise ValueError(f"{value!r}: a rating is 1 Again, 2 Hard, 3 Good or 4 Easy")
+
+
+def record(
+    store: ReviewStore,
+    item_id: str,
+    rating: int,
+    *,
+    response: str = "",
+    correct: bool | None = None,
+    score: float | None = None,
+    now: datetime | None = None,
+    fsrs: Scheduler | None = None,
+) -> ReviewResult:
+    """Review an item with ``rating`` (1 Again .. 4 Easy) and store the new card and the log in
+    one transaction."""
+    from fsrs import Rating
+
+    stored = store.get(item_id)
+    if stored is None:
+        raise ReviewStoreError(f"no quiz item {item_id} in {store.path}")
+    now = now or datetime.now(UTC)
+    card, log = (fsrs or scheduler()).review_card(card_of(stored), Rating(rating), now)
+    review_id = store.record_review(
+        item_id,
+        rating=rating,
+        card=card.to_json(),
+        due=card.due.timestamp(),
+        reviewed_at=now.timestamp(),
+        log=log.to_json(),
+        response=response,
+        correct=correct,
+        score=score,
+    )
+    return ReviewResult(review_id, rating, card.due)

@@ -1,0 +1,159 @@
+"""Keep quiz items in step with the notes after every ingest.
+
+An item is tied to its passage's chunk id, and a chunk id is a hash of (source, heading path,
+content hash), so any edit to the passage changes it:
+
+- chunk id still in the catalog: the passage is unchanged; the item is left as it is (and an item
+  that had been flagged comes back, e.g. after an edit was undone);
+- chunk id gone but the note still has that heading: the passage was edited; the item is
+  **stale**, kept with its history, still asked with a note that the source changed, and can be
+  regenerated from the new text;
+- the note or its heading is gone: the item is **retired**, kept with its history, no longer asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from app.quiz.store import ReviewStore, Status, StoredItem, open_store, store_path
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from app.quiz.items import QuizItem
+    from ingest.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+STALE_NOTE = "the passage changed since this question was made"
+RETIRED_NOTE = "the passage's note or section was deleted"
+
+
+@dataclass
+class SyncReport:
+    checked: int = 0
+    stale: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"quiz items: {len(self.stale)} stale (passage edited), {len(self.retired)} retired "
+            f"(passage deleted), {len(self.restored)} back in use, of {self.checked} checked"
+        )
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.stale or self.retired or self.restored)
+
+
+def sync_items(settings: Settings, store: ReviewStore | None = None) -> SyncReport:
+    """Flag items whose passage changed or disappeared. Does nothing (and creates nothing) when
+    there is no review database or no index yet."""
+    if store is None and not store_path(settings).exists():
+        return SyncReport()
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        return SyncReport()
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(settings)
+    own = store is None
+    store = store or open_store(settings)
+    try:
+        return _sync(store, catalog)
+    finally:
+        catalog.close()
+        if own:
+            store.close()
+
+
+def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
+    items = [s for s in store.items() if s.replaced_by is None]
+    report = SyncReport(checked=len(items))
+    existing = catalog.existing_ids([s.item.citation.chunk_id for s in items])
+    headings: dict[str, set[str]] = {}  # source -> heading paths it has now
+    changes: list[tuple[str, Status, str]] = []
+    for stored in items:
+        cit = stored.item.citation
+        if cit.chunk_id in existing:
+            wanted: Status = "active"
+        else:
+            if cit.source not in headings:
+                rows = catalog.get_chunks(sorted(catalog.chunk_ids_of(cit.source)))
+                headings[cit.source] = {row.heading for row in rows.values()}
+            wanted = "stale" if cit.heading in headings[cit.source] else "retired"
+        if wanted == stored.status:
+            continue
+        if wanted == "active":
+            report.restored.append(stored.id)
+            changes.append((stored.id, "active", ""))
+        elif wanted == "stale":
+            report.stale.append(stored.id)
+            changes.append((stored.id, "stale", STALE_NOTE))
+        else:
+            report.retired.append(stored.id)
+            changes.append((stored.id, "retired", RETIRED_NOTE))
+    if changes:
+        store.set_status(changes)
+        log.info(report.summary())
+    return report
+
+
+def current_passage(settings: Settings, stored: StoredItem) -> str | None:
+    """The chunk id of the passage a stale item's question now belongs to: among the chunks of
+    the same note and heading, the one sharing the most words with the old passage."""
+    from ingest.index import open_catalog
+
+    cit = stored.item.citation
+    catalog = open_catalog(settings)
+    try:
+        rows = catalog.get_chunks(sorted(catalog.chunk_ids_of(cit.source)))
+    finally:
+        catalog.close()
+    old = set(stored.item.passage.lower().split())
+    candidates = [r for r in rows.values() if r.heading == cit.heading]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
+    return best.chunk_id
+
+
+def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem | None:
+    """Make a new question of the same type from the edited passage of a stale item; the old
+    item is retired with its history and points at the new one. None if nothing could be made."""
+    from app.quiz.generate import generate_quiz
+    from app.retrieval import Filters
+
+    stored = store.get(item_id)
+    if stored is None or stored.status != "stale":
+        return None
+    chunk_id = current_passage(settings, stored)
+    if chunk_id is None:
+        return None
+    for kind in (stored.item.type, "mixed"):
+        batch = generate_quiz(
+            settings,
+            filters=Filters(folder=stored.item.citation.source),  # matches the note exactly
+            n=1,
+            kind=kind,
+            prefer_chunks=[chunk_id],
+            seed=0,
+        )
+        fresh = [i for i in batch.items if i.citation.chunk_id == chunk_id]
+        if fresh:
+            store.replace(item_id, fresh[0])
+            return fresh[0]
+    return None
+
+
+def sync_after_ingest(settings: Settings) -> str | None:
+    """The hook ingest callers run: sync the items and return a line worth showing (what
+    changed, or why the review database could not be read), or None."""
+    from app.quiz.store import ReviewStoreError
+
+    try:
+        report = sync_items(settings)
+    except ReviewStoreError as exc:
+        return str(exc)
+    return report.summary() if report.changed else None

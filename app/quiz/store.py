@@ -1,0 +1,320 @@
+"""The review database: quiz items, their FSRS card state and every review, in SQLite at
+``HOME/review.sqlite``.
+
+WAL journal, ``synchronous=FULL`` and one ``BEGIN IMMEDIATE`` transaction per write, so a kill
+at any moment loses at most the answer that was not yet recorded. The schema version is
+``PRAGMA user_version``; older files are migrated step by step on open, newer ones refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from app.quiz.items import QuizItem
+from ingest.settings import Settings
+
+SCHEMA_VERSION = 1
+DB_NAME = "review.sqlite"
+
+Status = Literal["active", "stale", "retired"]
+SHOWN: tuple[Status, ...] = ("active", "stale")  # retired items are kept but never asked
+
+_V1 = """
+CREATE TABLE items (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    record TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    status_note TEXT NOT NULL DEFAULT '',
+    replaced_by TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    card TEXT,
+    due REAL,
+    reps INTEGER NOT NULL DEFAULT 0,
+    last_review REAL
+);
+CREATE INDEX items_chunk ON items(chunk_id);
+CREATE INDEX items_source ON items(source);
+CREATE INDEX items_due ON items(status, reps, due);
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id TEXT NOT NULL REFERENCES items(id),
+    reviewed_at REAL NOT NULL,
+    rating INTEGER NOT NULL,
+    correct INTEGER,
+    score REAL,
+    response TEXT NOT NULL DEFAULT '',
+    log TEXT NOT NULL
+);
+CREATE INDEX reviews_item ON reviews(item_id);
+"""
+
+# user_version N -> the statements that bring a file from N-1 to N
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: lambda conn: _run_script(conn, _V1),
+}
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT first; run statement by statement inside our transaction
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+class ReviewStoreError(RuntimeError):
+    """The review database cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class StoredItem:
+    item: QuizItem
+    id: str
+    status: Status
+    status_note: str
+    replaced_by: str | None
+    created_at: float
+    card: str | None  # fsrs Card JSON, None until the first review
+    due: float | None
+    reps: int
+    last_review: float | None
+
+    @property
+    def is_new(self) -> bool:
+        return self.reps == 0
+
+
+@dataclass
+class ReviewRow:
+    id: int
+    item_id: str
+    reviewed_at: float
+    rating: int
+    correct: bool | None
+    score: float | None
+    response: str
+    log: str
+
+
+_ITEM_COLS = (
+    "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review"
+)
+
+
+def _stored(row: tuple) -> StoredItem:
+    item = QuizItem.from_record(json.loads(row[1]))
+    return StoredItem(item, row[0], *row[2:])
+
+
+def store_path(settings: Settings) -> Path:
+    return settings.home / DB_NAME
+
+
+def open_store(settings: Settings) -> ReviewStore:
+    return ReviewStore(store_path(settings))
+
+
+class ReviewStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit mode: every transaction is an explicit BEGIN IMMEDIATE ... COMMIT
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except Exception:
+            self.db.close()
+            raise
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ReviewStoreError(
+                f"{self.path} was written by a newer sharpnotes (review schema {version}, this "
+                f"one reads up to {SCHEMA_VERSION}); upgrade sharpnotes to use it."
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as conn:
+                _MIGRATIONS[step](conn)
+                conn.execute(f"PRAGMA user_version={step}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ReviewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # items --------------------------------------------------------------------------------
+    def add_items(self, items: Iterable[QuizItem], now: float | None = None) -> list[str]:
+        """Save new items; an item already stored (same id) keeps its state and history.
+        Returns the ids that were new."""
+        now = time.time() if now is None else now
+        added = []
+        with self.transaction() as conn:
+            for item in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO items (id, type, chunk_id, source, heading, "
+                    "content_hash, record, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        item.id,
+                        item.type,
+                        item.citation.chunk_id,
+                        item.citation.source,
+                        item.citation.heading,
+                        item.content_hash,
+                        json.dumps(item.to_record(), ensure_ascii=False),
+                        now,
+                        now,
+                    ),
+                )
+                if cur.rowcount:
+                    added.append(item.id)
+        return added
+
+    def get(self, item_id: str) -> StoredItem | None:
+        row = self.db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE id=?", (item_id,)).fetchone()
+        return _stored(row) if row else None
+
+    def items(
+        self, statuses: Sequence[Status] = ("active", "stale", "retired"), ids: Sequence[str] = ()
+    ) -> list[StoredItem]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ({marks}) ORDER BY created_at, rowid",
+            tuple(statuses),
+        ).fetchall()
+        out = [_stored(r) for r in rows]
+        if ids:
+            wanted = set(ids)
+            out = [s for s in out if s.id in wanted]
+        return out
+
+    def due_items(self, now: float | None = None, limit: int | None = None) -> list[StoredItem]:
+        """Reviewed items whose next review is due, most overdue first."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps > 0 "
+            "AND due <= ? ORDER BY due, id LIMIT ?",
+            (now, -1 if limit is None else limit),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def new_items(self, limit: int | None = None) -> list[StoredItem]:
+        """Items never reviewed, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps = 0 "
+            "ORDER BY created_at, rowid LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def counts(self, now: float | None = None) -> dict[str, int]:
+        """due, new, stale, retired and total item counts."""
+        now = time.time() if now is None else now
+        row = self.db.execute(
+            "SELECT "
+            "SUM(status IN ('active','stale') AND reps > 0 AND due <= ?), "
+            "SUM(status IN ('active','stale') AND reps = 0), "
+            "SUM(status = 'stale'), SUM(status = 'retired'), COUNT(*) FROM items",
+            (now,),
+        ).fetchone()
+        return dict(
+            zip(("due", "new", "stale", "retired", "total"), (v or 0 for v in row), strict=True)
+        )
+
+    def set_status(self, changes: Iterable[tuple[str, Status, str]]) -> None:
+        """(item id, status, note) for several items, in one transaction."""
+        now = time.time()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE items SET status=?, status_note=?, updated_at=? WHERE id=?",
+                [(status, note, now, item_id) for item_id, status, note in changes],
+            )
+
+    def replace(self, old_id: str, new: QuizItem) -> None:
+        """Retire ``old_id`` in favour of a regenerated item; the old one keeps its history."""
+        now = time.time()
+        self.add_items([new], now)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE items SET status='retired', status_note=?, replaced_by=?, updated_at=? "
+                "WHERE id=?",
+                (f"regenerated as {new.id}", new.id, now, old_id),
+            )
+
+    # reviews ------------------------------------------------------------------------------
+    def record_review(
+        self,
+        item_id: str,
+        *,
+        rating: int,
+        card: str,
+        due: float,
+        reviewed_at: float,
+        log: str,
+        response: str = "",
+        correct: bool | None = None,
+        score: float | None = None,
+    ) -> int:
+        """Append a review and move the item's card on, atomically. Returns the review id."""
+        with self.transaction() as conn:
+            updated = conn.execute(
+                "UPDATE items SET card=?, due=?, reps=reps+1, last_review=?, updated_at=? "
+                "WHERE id=?",
+                (card, due, reviewed_at, reviewed_at, item_id),
+            )
+            if not updated.rowcount:
+                raise ReviewStoreError(f"no quiz item {item_id} in {self.path}")
+            cur = conn.execute(
+                "INSERT INTO reviews (item_id, reviewed_at, rating, correct, score, response, "
+                "log) VALUES (?,?,?,?,?,?,?)",
+                (item_id, reviewed_at, rating, correct, score, response, log),
+            )
+            return int(cur.lastrowid or 0)
+
+    def reviews(self, item_id: str | None = None) -> list[ReviewRow]:
+        sql = "SELECT id, item_id, reviewed_at, rating, correct, score, response, log FROM reviews"
+        args: tuple = ()
+        if item_id is not None:
+            sql += " WHERE item_id=?"
+            args = (item_id,)
+        rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            ReviewRow(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]), *r[5:])
+            for r in rows
+        ]
+
+    def review_stats(self) -> dict[str, tuple[int, int]]:
+        """item id -> (reviews, recalled), where recalled means rated Hard or better."""
+        rows = self.db.execute(
+            "SELECT item_id, COUNT(*), SUM(rating > 1) FROM reviews GROUP BY item_id"
+        )
+        return {r[0]: (r[1], r[2] or 0) for r in rows}

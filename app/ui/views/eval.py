@@ -1,0 +1,140 @@
+"""Eval: run retriever configurations over an eval set; the table, charts and failed queries.
+
+The page only lays out widgets: loading sets, running and scoring are ``eval.harness``, the same
+code as ``sharpnotes eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app.ui import services
+from eval.harness import (
+    PRESETS,
+    ConfigError,
+    Report,
+    header,
+    parse_configs,
+    prepare_index,
+    run_eval,
+    table_rows,
+)
+from eval.sets import SAMPLE_SET, EvalSetError, load_set, user_sets
+
+cfg = services.settings()
+st.title("Eval")
+st.caption(
+    "How well search finds the passage that answers each question of a set. Unanswerable "
+    "questions are left out of the metrics. Make a set from your notes with "
+    "`sharpnotes eval generate`; sets under SHARPNOTES_HOME/evalsets are listed here."
+)
+
+OTHER = "Another file or BEIR folder…"
+choices: dict[str, Path] = {}
+if SAMPLE_SET.is_file():
+    choices[f"Sample set ({SAMPLE_SET.name})"] = SAMPLE_SET
+for found in user_sets(cfg.home):
+    choices[f"{found.name} (yours)"] = found
+
+with st.container(border=True):
+    pick = st.selectbox("Eval set", [*choices, OTHER], key="eval_set")
+    set_path = choices.get(pick)
+    if pick == OTHER:
+        typed = st.text_input("Path to a .jsonl set or a BEIR folder", key="eval_path")
+        set_path = Path(typed.strip()).expanduser() if typed.strip() else None
+    picked = st.multiselect(
+        "Configurations", list(PRESETS), default=["bm25", "dense", "hybrid"], key="eval_configs"
+    )
+    extra = st.text_input(
+        "More configurations, comma-separated (a preset with setting overrides)",
+        placeholder="hybrid:bm25_weight=0.4:candidates=100",
+        key="eval_extra",
+    )
+    k = int(st.number_input("k (Recall@k)", min_value=1, max_value=100, value=10, key="eval_k"))
+    run = st.button("Run", icon=":material/play_arrow:", disabled=set_path is None)
+
+if run and set_path is not None:
+    bar = st.progress(0.0, text="loading the set and the index…")
+    try:
+        configs = parse_configs(",".join([*picked, extra]))
+        eval_set = load_set(set_path)
+        index_settings = prepare_index(eval_set, cfg)
+        names = [c.name for c in configs]
+
+        def progress(name: str, done: int, total: int) -> None:
+            fraction = (names.index(name) * total + done) / (len(names) * total)
+            bar.progress(min(fraction, 1.0), text=f"{name}: {done}/{total} questions")
+
+        st.session_state.eval_report = run_eval(
+            eval_set, configs, index_settings, k=k, progress=progress
+        )
+    except (ConfigError, EvalSetError) as exc:
+        bar.empty()
+        st.error(str(exc))
+        st.stop()
+    bar.progress(1.0, text="done")
+
+report: Report | None = st.session_state.get("eval_report")
+if report is None:
+    st.info("Pick a set and configurations, then Run.")
+    st.stop()
+
+summary = report.summary()
+info = summary["set"]
+st.subheader(f"{info['name']}: {info['answerable']} questions scored")
+if info["unanswerable_excluded"]:
+    st.caption(f"{info['unanswerable_excluded']} unanswerable questions excluded from the metrics.")
+st.dataframe(table_rows(summary), hide_index=True, width="stretch")
+st.caption("\\* best in column; latency per query in ms.")
+if report.unmatched:
+    st.warning(
+        f"{len(report.unmatched)} questions have a label that no indexed passage holds "
+        f"(counted as misses): {', '.join(report.unmatched[:10])}"
+    )
+
+quality = [c for c in report.columns if not c.endswith("_ms")]
+frame = pd.DataFrame(summary["configs"]).T
+left, right = st.columns(2)
+with left:
+    st.caption("Quality")
+    st.bar_chart(frame[quality].astype(float).rename(columns=header), stack=False)
+with right:
+    st.caption("Latency per query (ms)")
+    st.bar_chart(frame[["mean_ms", "p95_ms"]].astype(float).rename(columns=header), stack=False)
+
+# failed queries -------------------------------------------------------------------------------
+st.subheader("Failed queries")
+col_a, col_b = st.columns(2)
+config_name = col_a.selectbox("Configuration", list(summary["configs"]), key="eval_failed_cfg")
+cutoffs = {"not at rank 1": 1, "not in the top 5": 5, f"not in the top {report.k}": report.k}
+cutoff = cutoffs[col_b.radio("Show questions whose answer is", list(cutoffs), key="eval_cut")]
+failed = [
+    r
+    for r in report.results
+    if r.config == config_name and (r.first_rank is None or r.first_rank > cutoff)
+]
+failed.sort(key=lambda r: r.first_rank or 10**6, reverse=True)
+st.caption(f"{len(failed)} questions")
+for row in failed[:50]:
+    where = f"rank {row.first_rank}" if row.first_rank else f"not in top {report.k}"
+    with st.expander(f"{where} · {row.question}"):
+        for label in row.expected:
+            page = f" p.{label['page']}" if label.get("page") else ""
+            evidence = f": “{label['evidence']}”" if label.get("evidence") else ""
+            st.markdown(f"Expected **{label['source']}{page}**{evidence}")
+        hits = set(r for r in row.relevant_ranks if r is not None)
+        st.dataframe(
+            [
+                {
+                    "rank": t["rank"],
+                    "relevant": "yes" if t["rank"] in hits else "",
+                    "source": t["source"] + (f" p.{t['page']}" if t["page"] else ""),
+                    "heading": t["heading"],
+                }
+                for t in row.top[:5]
+            ],
+            hide_index=True,
+            width="stretch",
+        )

@@ -1,0 +1,48 @@
+"""Review: spaced repetition with FSRS, due questions first, then new ones."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.quiz.session import review_queue
+from app.quiz.staleness import sync_items
+from app.quiz.store import ReviewStoreError, open_store
+from app.ui import quiz_widgets, services
+
+cfg = services.settings()
+KEY = "review_session"
+
+st.title("Review")
+try:
+    with open_store(cfg) as store:
+        report = sync_items(cfg, store)  # flag questions whose note changed since the last visit
+        counts = store.counts()
+except ReviewStoreError as exc:
+    st.error(str(exc))
+    st.stop()
+if report.changed:
+    st.info(report.summary())
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Due", counts["due"])
+c2.metric("New", counts["new"])
+c3.metric("Stale (note changed)", counts["stale"])
+c4.metric("Retired (note deleted)", counts["retired"])
+
+if not st.session_state.get(KEY):
+    if not counts["due"] and not counts["new"]:
+        st.info("Nothing to review. Make questions on the Quiz page.")
+        st.stop()
+    limit = st.number_input(
+        "Questions this session", min_value=1, max_value=200, value=20, key="review_limit"
+    )
+    if st.button("Start review", icon=":material/play_arrow:", type="primary"):
+        with open_store(cfg) as store:
+            due, new = review_queue(store, int(limit))
+        quiz_widgets.start(KEY, [s.id for s in due + new])
+        st.rerun()
+else:
+    if st.button("End session", key="review_end"):
+        del st.session_state[KEY]
+        st.rerun()
+    quiz_widgets.run(cfg, KEY)

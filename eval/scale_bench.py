@@ -1,0 +1,227 @@
+"""Query latency, index size on disk and peak memory as the index grows.
+
+    python -m eval.scale_bench [--sizes scifact,100000,500000] [--modes bm25,dense,hybrid]
+                               [--queries 300] [--out eval/results/scale.json]
+
+For each size, the index is SciFact as ingested (``scifact``) or a synthetic scale-up of it made
+by ``eval.synthetic`` (built in its own process on first use, then reused from the cache). Each
+retriever configuration is then measured in a fresh process, so that its peak memory (the
+process's RSS high-water mark, VmHWM) is the query side's alone: one shared ``Searcher``, a few
+untimed warm-up queries, then the SciFact test queries one after another, top 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval import synthetic
+from ingest.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+MODES = ("bm25", "dense", "hybrid")
+WARMUP = 5
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-set high-water mark (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: ru_maxrss is KiB on Linux and BSD, bytes on macOS
+
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def latency_summary(ms: list[float]) -> dict[str, float]:
+    values = np.asarray(ms)
+    return {
+        "mean_ms": round(float(values.mean()), 2),
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "p99_ms": round(float(np.percentile(values, 99)), 2),
+    }
+
+
+def load_queries(scifact: Path, split: str | None = "test") -> list[str]:
+    """The SciFact queries of a split (all of them with ``split=None``), in file order."""
+    wanted = None
+    if split:
+        with (scifact / "qrels" / f"{split}.tsv").open(encoding="utf-8") as fh:
+            next(fh)
+            wanted = {line.split("\t", 1)[0] for line in fh}
+    queries = []
+    with (scifact / "queries.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            q = json.loads(line)
+            if wanted is None or str(q["_id"]) in wanted:
+                queries.append(q["text"])
+    return queries
+
+
+def bench_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for an index home; unless SHARPNOTES_MODELS_DIR says otherwise, the model exports
+    and the backend choice are shared by all benchmark homes (made once, not once per home)."""
+    settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
+    if settings.models_dir is None:
+        settings = settings.model_copy(update={"models_dir": synthetic.CACHE / "models"})
+    return settings
+
+
+def measure(home: Path, mode: str, queries: list[str], k: int = 10) -> dict:
+    """Sequential queries through one Searcher in this process."""
+    from app.retrieval import Searcher
+
+    started = time.perf_counter()
+    searcher = Searcher(bench_settings(home))
+    first = time.perf_counter()
+    searcher.search(queries[0], k=k, mode=mode)  # type: ignore[arg-type]
+    first_ms = (time.perf_counter() - first) * 1000
+    for query in queries[1 : 1 + WARMUP]:
+        searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+    ready_s = time.perf_counter() - started
+    latencies = []
+    empty = 0
+    cpu = time.process_time()  # all threads of this process: less sensitive to other jobs
+    for query in queries:
+        t0 = time.perf_counter()
+        results = searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+        latencies.append((time.perf_counter() - t0) * 1000)
+        empty += not results
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(queries)
+    return {
+        "mode": mode,
+        "queries": len(queries),
+        "empty_results": empty,
+        "first_query_ms": round(first_ms, 1),
+        "ready_s": round(ready_s, 2),
+        **latency_summary(latencies),
+        "cpu_ms_per_query": round(cpu_ms, 2),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+    }
+
+
+def ensure_home(n: int, source: Path, root: Path) -> tuple[Path, dict]:
+    """A synthetic home of n chunks under root, built by eval.synthetic in its own process."""
+    home = root / f"{source.parent.name}-{n}" / "home"
+    if not (home / synthetic.DONE).exists():
+        if home.exists():
+            shutil.rmtree(home)  # an interrupted build
+        cmd = [sys.executable, "-m", "eval.synthetic", "--n", str(n)]
+        subprocess.run([*cmd, "--source", str(source), "--out", str(home)], check=True, cwd=REPO)
+    elif synthetic.bm25_stale(home):  # BM25 changed since the home was built
+        cmd = [sys.executable, "-m", "eval.synthetic", "--n", str(n), "--out", str(home)]
+        subprocess.run([*cmd, "--rebuild-bm25"], check=True, cwd=REPO)
+    return home, json.loads((home / synthetic.DONE).read_text())
+
+
+def source_chunks(source: Path) -> int:
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(Settings(home=source))
+    try:
+        return catalog.counts()[1]
+    finally:
+        catalog.close()
+
+
+def run(args: argparse.Namespace) -> dict:
+    source = args.source or synthetic.default_source()
+    queries = load_queries(args.scifact, "test")
+    queries = [queries[i % len(queries)] for i in range(args.queries)]
+    rows = []
+    for size in args.sizes.split(","):
+        n = source_chunks(source) if size == "scifact" else int(size)
+        home, built = ensure_home(n, source, args.root)
+        sizes = synthetic.index_sizes(home)
+        for mode in args.modes.split(","):
+            cmd = [sys.executable, "-m", "eval.scale_bench", "--measure", str(home), "--mode"]
+            cmd += [mode, "--queries", str(args.queries), "--scifact", str(args.scifact)]
+            child = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            if child.returncode:
+                raise SystemExit(f"measuring {mode} on {home} failed:\n{child.stderr[-3000:]}")
+            out = child.stdout
+            row = {"size": size, "chunks": built.get("chunks", n), **json.loads(out), **sizes}
+            row["build_s"] = built["seconds"]
+            row["build_interrupted"] = built.get("interrupted", False)
+            row["load_average"] = [round(x, 2) for x in os.getloadavg()]
+            rows.append(row)
+            print(render_row(row), file=sys.stderr, flush=True)
+    return {"machine": machine(), "source": str(source), "rows": rows}
+
+
+def machine() -> dict:
+    from importlib.metadata import version
+
+    from ingest.embedding import cpu_flags, cpu_model, library_versions
+
+    flags = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+    return {
+        "cpu": cpu_model(),
+        "flags": sorted(set(flags) & cpu_flags()),
+        "cores": len(os.sched_getaffinity(0)),
+        "libraries": library_versions() | {n: version(n) for n in ("chromadb", "bm25s", "numpy")},
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other jobs share the cores
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def render_row(row: dict) -> str:
+    mib = 2**20
+    return (
+        f"{row['size']:>8} {row['chunks']:>8} {row['mode']:<7} p50 {row['p50_ms']:7.1f} ms  "
+        f"p95 {row['p95_ms']:7.1f} ms  cpu {row.get('cpu_ms_per_query', 0):6.1f} ms  "
+        f"peak {row['peak_rss_mib']:7.0f} MiB  "
+        f"disk chroma {row['chroma_bytes'] / mib:6.0f} bm25 {row['bm25_bytes'] / mib:5.0f} "
+        f"catalog {row['catalog_bytes'] / mib:5.0f} MiB"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="scifact,100000,500000")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--queries", type=int, default=300, help="timed queries per run")
+    parser.add_argument("--scifact", type=Path, default=synthetic.SCIFACT)
+    parser.add_argument("--source", type=Path, help="ingested home to scale (default: SciFact)")
+    parser.add_argument("--root", type=Path, default=synthetic.CACHE, help="synthetic homes")
+    parser.add_argument("--out", type=Path, help="write the result JSON here")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one run, in a child
+    parser.add_argument("--mode", default="hybrid", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not (args.scifact / "queries.jsonl").exists():
+        parser.error(f"no queries.jsonl in {args.scifact}; pass --scifact DIR")
+    if args.measure:
+        queries = load_queries(args.scifact, "test")
+        queries = [queries[i % len(queries)] for i in range(args.queries)]
+        print(json.dumps(measure(args.measure, args.mode, queries)))
+        return 0
+    result = run(args)
+    if args.out and args.out.exists():  # keep rows of other sizes from an earlier run
+        done = {(r["size"], r["mode"]) for r in result["rows"]}
+        kept = [
+            r
+            for r in json.loads(args.out.read_text())["rows"]
+            if (r["size"], r["mode"]) not in done
+        ]
+        result["rows"] = kept + result["rows"]
+    text = json.dumps(result, indent=1)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

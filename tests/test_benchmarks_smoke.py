@@ -1,0 +1,144 @@
+"""The benchmark scripts in eval/ run end to end at a tiny size, so they cannot rot.
+
+Real pipeline, real model, real Chroma: 30 SciFact abstracts are ingested by the ingest benchmark,
+scaled to 2,000 chunks by eval.synthetic, queried by the scale benchmark and loaded from 4
+threads by the load benchmark. Only the shape of the results and the absence of errors are
+checked, never timings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_DATA
+
+SCIFACT = SHARED_DATA / "scifact"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason="needs shared SciFact"),
+]
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
+    """The ingest benchmark on 30 abstracts, keeping its index as the synthetic source."""
+    from eval import ingest_bench
+
+    work = tmp_path_factory.mktemp("ingest-bench")
+    out = work / "ingest.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
+        argv = ["--docs", "30", "--scifact", str(SCIFACT), "--workdir", str(work / "run")]
+        assert ingest_bench.main([*argv, "--out", str(out)]) == 0
+    return work / "run" / "home", json.loads(out.read_text())
+
+
+def test_ingest_bench_reports_throughput_ratio_and_reingest(ingested: tuple[Path, dict]) -> None:
+    _, result = ingested
+    r = result["ingest"]
+    assert r["documents"] == 30
+    assert r["chunks"] >= 30
+    assert r["ingest_chunks_embedded"] == r["chunks"]
+    assert r["ingest_chunks_per_s"] > 0 and r["plain_fp32_chunks_per_s"] > 0
+    ratio = r["ingest_chunks_per_s"] / r["plain_fp32_chunks_per_s"]
+    assert r["ratio"] == pytest.approx(ratio, rel=0.02)
+    assert r["reingest_chunks_embedded"] == 0
+    assert r["reingest_unchanged_files"] == 30
+    assert 0 < r["reingest_fraction"] < 1
+    assert result["machine"]["cores"] >= 1
+
+
+def test_synthetic_home_scales_the_corpus_without_reencoding(
+    ingested: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from app.retrieval import Searcher
+    from eval import synthetic
+    from ingest.index import open_catalog
+    from ingest.settings import Settings
+    from ingest.vectors import VectorStore
+
+    source, _ = ingested
+    base = synthetic.load_base(source)
+    home = tmp_path / "synth" / "home"
+    summary = synthetic.build(base, home, 500)
+    settings = Settings(home=home)
+    catalog = open_catalog(settings)
+    ids = catalog.chunk_ids()
+    catalog.close()
+    assert summary["chunks"] == len(ids) == len(set(ids)) == 500
+    assert VectorStore(settings).all_ids() == set(ids)
+    assert set(base.chunk_ids) <= set(ids)  # copy 0 is the corpus as it is
+    vectors = VectorStore(settings).embeddings(ids)
+    copy = next(cid for cid in ids if cid not in set(base.chunk_ids))
+    assert abs(float(vectors[copy] @ vectors[copy]) - 1.0) < 1e-4
+    row = catalog_row(settings, copy)
+    assert row.source.startswith("copy") and row.text.endswith(")")
+    assert row.text != catalog_row(settings, base.chunk_ids[0]).text
+    found = Searcher(settings).search(row.text, k=5, mode="bm25")
+    assert copy in [r.chunk_id for r in found]  # BM25 indexes the altered text
+
+
+def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
+    ingested: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from eval import synthetic
+    from ingest.index import open_catalog
+    from ingest.settings import Settings
+    from ingest.vectors import VectorStore
+
+    source, _ = ingested
+    home = tmp_path / "partial" / "home"
+    synthetic.build(synthetic.load_base(source), home, 300)
+    # As if killed after the vectors of a batch were written but before the catalog took it.
+    (home / synthetic.DONE).unlink()
+    settings = Settings(home=home)
+    catalog = open_catalog(settings)
+    with catalog.transaction() as conn:
+        conn.execute("DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks LIMIT 40)")
+    catalog.close()
+    summary = synthetic.finish_partial(home)
+    assert summary["chunks"] == 260 and summary["vectors_dropped"] == 40
+    assert len(VectorStore(settings).all_ids()) == 260
+    assert not synthetic.bm25_stale(home)
+    assert (home / synthetic.DONE).exists()
+
+
+def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(settings)
+    try:
+        return catalog.get_chunks([chunk_id])[chunk_id]
+    finally:
+        catalog.close()
+
+
+def test_scale_and_load_benchmarks_run_without_errors(
+    ingested: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from eval import load_bench, scale_bench
+
+    source, _ = ingested
+    common = ["--scifact", str(SCIFACT), "--source", str(source), "--root", str(tmp_path)]
+    scale_out = tmp_path / "scale.json"
+    argv = ["--sizes", "2000", "--queries", "200", "--out", str(scale_out)]
+    assert scale_bench.main([*common, *argv]) == 0
+    rows = json.loads(scale_out.read_text())["rows"]
+    assert [r["mode"] for r in rows] == ["bm25", "dense", "hybrid"]
+    for row in rows:
+        assert row["chunks"] == 2000 and row["queries"] == 200
+        assert 0 < row["p50_ms"] <= row["p95_ms"]
+        assert row["peak_rss_mib"] > 0
+        assert min(row["chroma_bytes"], row["bm25_bytes"], row["catalog_bytes"]) > 0
+
+    load_out = tmp_path / "load.json"
+    argv = ["--chunks", "2000", "--queries", "200", "--threads", "4", "--out", str(load_out)]
+    assert load_bench.main([*common, *argv]) == 0
+    load = json.loads(load_out.read_text())["load"]
+    assert load["errors"] == 0, load["error_kinds"]
+    assert load["completed"] == 200 and load["threads"] == 4
+    assert load["queries_per_s"] > 0
+    assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]

@@ -1,0 +1,121 @@
+"""The Eval page through AppTest: pick a set and two configurations, run with a progress bar,
+read the table (best marked), the charts, and the failed queries with where the answer ranked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_notes
+from streamlit.testing.v1 import AppTest
+
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+MAIN = str(REPO / "app" / "ui" / "main.py")
+
+QUESTIONS = [
+    ("q1", "Why is no non-maximum suppression needed?", "detection/detr.md", "no non-maximum"),
+    (
+        "q2",
+        "What do deformable attention heads sample?",
+        "detection/deformable-detr.md",
+        "small fixed set of key points",
+    ),
+    (
+        "q3",
+        "What does regularisation trade?",
+        "fundamentals/bias-variance.md",
+        "trades a little bias",
+    ),
+    ("q4", "Which paper is on my reading list?", "inbox/todo.txt", "BEVFormer paper"),
+    # a label no passage holds (the note was edited since): always a miss, and flagged
+    ("q5", "What is DETR's learning rate?", "detection/detr.md", "a rate of 1e-4 for AdamW"),
+]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Path:
+    """The small sample notes indexed once, with a five-question set (plus an unanswerable
+    one) saved under HOME/evalsets."""
+    base = tmp_path_factory.mktemp("eval-ui")
+    home = base / "home"
+    assert ingest([write_notes(base / "notes")], Settings(home=home, models_dir=models_dir)).ok
+    rows = [
+        {
+            "id": qid,
+            "question": q,
+            "answerable": True,
+            "relevant": [{"source": src, "evidence": ev}],
+        }
+        for qid, q, src, ev in QUESTIONS
+    ]
+    rows.append({"id": "u1", "question": "Sourdough?", "answerable": False, "relevant": []})
+    (home / "evalsets").mkdir()
+    (home / "evalsets" / "mini.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    return home
+
+
+@pytest.fixture
+def eval_home(indexed: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SHARPNOTES_HOME", str(indexed))
+    return indexed
+
+
+def test_eval_page_runs_two_configurations_and_shows_the_table(eval_home: Path) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    at = at.switch_page("views/eval.py").run()
+    assert not at.exception, at.exception
+    sets = at.selectbox(key="eval_set")
+    assert "mini.jsonl (yours)" in sets.options and sets.options[0].startswith("Sample set")
+    sets.set_value("mini.jsonl (yours)")
+    at.multiselect(key="eval_configs").set_value(["bm25"])
+    at.text_input(key="eval_extra").set_value("hybrid:bm25_weight=0.3")
+    at.run()
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("progress")[0].value == 100
+
+    table = at.dataframe[0].value
+    assert list(table["config"]) == ["bm25", "hybrid:bm25_weight=0.3"]
+    assert {"hit@1", "hit@5", "MRR@10", "nDCG@10", "Recall@10", "mean ms", "p95 ms"} <= set(
+        table.columns
+    )
+    for column in ("hit@1", "nDCG@10", "mean ms"):
+        assert any(v.endswith("*") for v in table[column]), column  # the best is marked
+    assert all(0 <= float(v.rstrip("* ")) <= 1 for v in table["hit@5"])
+    assert "5 questions scored" in at.subheader[0].value
+    assert (
+        "label that no indexed passage holds" in at.warning[0].value and "q5" in at.warning[0].value
+    )
+    assert any("1 unanswerable questions excluded" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 2
+
+    # failed queries: every question not at rank 1 is listed with its rank and the top 5
+    report = at.session_state["eval_report"]
+    at.selectbox(key="eval_failed_cfg").set_value("bm25")
+    at.radio(key="eval_cut").set_value("not at rank 1").run()
+    missed = [r for r in report.results if r.config == "bm25" and r.first_rank != 1]
+    assert len(at.expander) == len(missed) >= 1
+    worst = next(e for e in at.expander if "learning rate" in e.label)
+    assert worst.label == "not in top 10 · What is DETR's learning rate?"
+    assert "Expected **detection/detr.md**" in worst.markdown[0].value
+    top = worst.dataframe[0].value
+    assert 1 <= len(top) <= 5 and list(top["rank"]) == list(range(1, len(top) + 1))
+    assert "relevant" in top.columns and "heading" in top.columns
+
+
+def test_eval_page_names_a_bad_configuration(eval_home: Path) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    at = at.switch_page("views/eval.py").run()
+    at.selectbox(key="eval_set").set_value("mini.jsonl (yours)")
+    at.text_input(key="eval_extra").set_value("hybrid:weight=0.3")
+    at.run()
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert at.error and "unknown setting 'weight'" in at.error[0].value

@@ -1,0 +1,172 @@
+"""``sharpnotes quiz``, ``review``, ``coverage`` and ``export anki`` through click's CliRunner on
+a real index of the sample notes: the --json contract, the interactive loop (grade, passage with
+the evidence marked, note path, rating override, review recorded), the review queue order,
+coverage with the one-shot --weakest/--new quizzes, the Anki export and the ingest hook."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_notes
+
+from app.cli import cli
+from app.quiz import schedule
+from app.quiz.store import open_store
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+CONTRACT = {"id", "type", "question", "answer", "evidence", "passage", "citation"}
+CITATION = {"chunk_id", "source", "heading", "page"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    """(home, notes): the sample notes ingested once for this module."""
+    base = tmp_path_factory.mktemp("quiz-cli")
+    notes = write_notes(base / "notes")
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def env(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The shared index with an empty review database for each test."""
+    home, _ = corpus
+    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "state.sqlite"):
+        (home / name).unlink(missing_ok=True)
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    return Settings()
+
+
+def run(*args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def quiz_json(*args: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["quiz", "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_quiz_json_contract_and_items_saved(env: Settings) -> None:
+    items = quiz_json("--n", "2")
+    assert len(items) == 2
+    for item in items:
+        keys = CONTRACT | ({"options"} if item["type"] == "mcq" else set())
+        assert set(item) == keys
+        assert set(item["citation"]) == CITATION
+        assert item["type"] in ("mcq", "cloze", "recall")
+        assert item["evidence"] in item["passage"]
+        if item["type"] == "mcq":
+            assert len(set(item["options"])) == 4 and item["answer"] in item["options"]
+    with open_store(env) as store:
+        saved = {s.id: s.item.to_dict() for s in store.items()}
+    assert saved == {i["id"]: i for i in items}
+    # without a topic a second quiz leaves out the passages already quizzed
+    again = quiz_json("--n", "2")
+    assert again and not {i["citation"]["chunk_id"] for i in again} & {
+        i["citation"]["chunk_id"] for i in items
+    }
+
+
+def test_quiz_on_a_topic_and_a_folder(env: Settings) -> None:
+    items = quiz_json("--topic", "Hungarian matching of predictions", "--type", "cloze")
+    assert items and all(i["type"] == "cloze" for i in items)
+    assert items[0]["citation"]["source"] == "detection/detr.md"
+    folder = quiz_json("--folder", "detection", "--n", "3")
+    assert folder and all(i["citation"]["source"].startswith("detection/") for i in folder)
+
+
+def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
+    env: Settings, corpus: tuple[Path, Path]
+) -> None:
+    _, notes = corpus
+    # first answer wrong with the suggested rating; second wrong but overridden to Easy
+    out = run("quiz", "--n", "2", "--type", "cloze", input="zzz\n\nzzz\n4\n")
+    assert out.count("✗ not quite") == 2
+    assert out.count("passage:") == 2 and "»" in out and "«" in out
+    assert f"note: {notes.resolve()}/" in out or f"note: {notes}/" in out
+    assert "saved: Again" in out and "saved: Easy" in out
+    assert "2 reviewed." in out
+    with open_store(env) as store:
+        reviews = store.reviews()
+        assert [r.rating for r in reviews] == [1, 4]
+        assert all(r.response == "zzz" and r.correct is False for r in reviews)
+        assert all(s.reps == 1 for s in store.items())
+
+
+def test_review_puts_due_items_first_then_new_with_counts(env: Settings) -> None:
+    items = quiz_json("--n", "3")
+    assert len(items) == 3
+    last = items[-1]["id"]
+    with open_store(env) as store:  # reviewed an hour ago with Again: due now
+        schedule.record(store, last, 1, now=datetime.now(UTC) - timedelta(hours=1))
+    queue = json.loads(run("review", "--json"))
+    assert queue["counts"]["due"] == 1 and queue["counts"]["new"] == 2
+    assert [i["id"] for i in queue["items"]][0] == last
+    assert [i["new"] for i in queue["items"]] == [False, True, True]
+    out = run("review", "--limit", "2", input=":q\n")
+    assert "1 due, 1 new in this session" in out and "0 reviewed" in out
+
+
+def test_coverage_weakest_and_new_one_shot_quizzes(env: Settings) -> None:
+    items = quiz_json("--n", "3", "--type", "cloze")
+    assert len(items) >= 2
+    weak_note = items[0]["citation"]["source"]
+    with open_store(env) as store:  # every question of one note forgotten, the rest known
+        for item in items:
+            schedule.record(store, item["id"], 1 if item["citation"]["source"] == weak_note else 4)
+    cov = json.loads(run("coverage", "--json"))
+    assert cov["weakest"]["name"] == weak_note and cov["weakest"]["recall"] == 0.0
+    assert cov["total"]["quizzed"] == len({i["citation"]["chunk_id"] for i in items})
+    assert "weakest: " + weak_note in run("coverage")
+    weakest = quiz_json("--weakest")
+    assert weakest and {i["citation"]["source"] for i in weakest} == {weak_note}
+    reviewed = {i["citation"]["chunk_id"] for i in items}
+    fresh = quiz_json("--new", "--n", "5")
+    assert fresh and not {i["citation"]["chunk_id"] for i in fresh} & reviewed
+
+
+def test_export_anki_from_the_cli(env: Settings, tmp_path: Path) -> None:
+    items = quiz_json("--n", "5")
+    out = tmp_path / "deck.apkg"
+    assert "cards to" in run("export", "anki", str(out), "--folder", "detection")
+    with zipfile.ZipFile(out) as z:
+        z.extract("collection.anki2", tmp_path)
+    db = sqlite3.connect(tmp_path / "collection.anki2")
+    sources = [r[0].split("\x1f")[3] for r in db.execute("SELECT flds FROM notes")]
+    db.close()
+    expected = [i for i in items if i["citation"]["source"].startswith("detection/")]
+    assert len(sources) == len(expected) and all(s.startswith("detection/") for s in sources)
+    result = CliRunner().invoke(cli, ["export", "anki", str(out), "--ids", "nope"])
+    assert result.exit_code == 1 and "no such quiz items: nope" in result.output
+
+
+def test_ingest_command_flags_items_of_an_edited_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: tuple[Path, Path]
+) -> None:
+    notes = write_notes(tmp_path / "notes")  # its own notes and home: this test edits them
+    run("ingest", str(notes))
+    items = quiz_json("--folder", "detection", "--n", "1")
+    assert len(items) == 1
+    note = notes / items[0]["citation"]["source"]
+    evidence = items[0]["evidence"]
+    text = note.read_text(encoding="utf-8")
+    assert evidence in text
+    note.write_text(text.replace(evidence, evidence + " (Edited.)"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["ingest", str(notes)])
+    assert result.exit_code == 0, result.output
+    assert "quiz items: 1 stale" in result.output
+    queue = json.loads(run("review", "--json"))
+    assert queue["items"][0]["status"] == "stale"

@@ -1,0 +1,209 @@
+"""Grading: exact MCQ and cloze (case, spacing, plural, hyphens, acronym expansions the passage
+justifies), recall against key points with the real embedding model on hand-written good,
+partial and bad answers, FSRS ratings, and the LLM grader through an OpenAI-compatible stub."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import SecretStr
+from test_llm import StubServer
+
+from app.quiz.grade import AGAIN, EASY, GOOD, HARD, Grade, grade
+from app.quiz.items import Citation, QuizItem
+from ingest.settings import Settings
+
+NMS_PASSAGE = (
+    "Dense detectors fire many overlapping boxes on each object.\n\n"
+    "Greedy **non-maximum suppression** (NMS) keeps the highest-scoring box and removes every "
+    "box whose IoU with it is above a threshold.\n\n"
+    "$$\\text{IoU} = \\frac{|A \\cap B|}{|A \\cup B|}$$\n"
+)
+BACKEND = "onnx-int8"  # as the other tests that embed use: no per-test backend measurement
+EVIDENCE = (
+    "Greedy **non-maximum suppression** (NMS) keeps the highest-scoring box and removes every "
+    "box whose IoU with it is above a threshold."
+)
+
+
+def item(**overrides: object) -> QuizItem:
+    values: dict = {
+        "type": "cloze",
+        "question": "Greedy ____ keeps the highest-scoring box and removes overlapping ones.",
+        "answer": "NMS",
+        "evidence": EVIDENCE,
+        "passage": NMS_PASSAGE,
+        "citation": Citation("c1", "detection/anchors-and-nms.md", "Anchors and NMS > NMS"),
+    }
+    return QuizItem(**{**values, **overrides})
+
+
+MCQ = item(
+    type="mcq",
+    question="Greedy ____ keeps the highest-scoring box (Anchors and NMS).",
+    options=["FPN", "NMS", "RPN", "GIoU"],
+)
+
+
+@pytest.mark.parametrize(
+    ("response", "correct"),
+    [("NMS", True), ("  nms ", True), ("B", True), ("b)", True), ("2", True),
+     ("FPN", False), ("A", False), ("4", False), ("NMS please", False), ("", False)],
+)  # fmt: skip
+def test_mcq_is_exact(response: str, correct: bool) -> None:
+    result = grade(MCQ, response)
+    assert result.correct is correct
+    assert result.score == (1.0 if correct else 0.0)
+    assert result.rating == (GOOD if correct else AGAIN)
+    if not correct:
+        assert result.missed == [("NMS", EVIDENCE)] and "NMS" in result.feedback
+
+
+def test_fast_correct_answers_are_easy_slow_ones_good() -> None:
+    assert grade(MCQ, "NMS", seconds=3.0).rating == EASY
+    assert grade(MCQ, "NMS", seconds=30.0).rating == GOOD
+    assert grade(MCQ, "FPN", seconds=1.0).rating == AGAIN
+
+
+@pytest.mark.parametrize(
+    ("answer", "response", "correct"),
+    [
+        ("NMS", "nms", True),
+        ("NMS", "NMSs", True),
+        ("NMS", "NSM", False),
+        ("NMS", "non-maximum suppression", True),  # the expansion the passage gives
+        ("NMS", "Non Maximum Suppression", True),
+        ("NMS", "non-max suppression", False),  # not the passage's words
+        ("NMS", "IoU", False),
+        ("non-maximum suppression", "non maximum suppression", True),
+        ("non-maximum suppression", "Non-Maximum-Suppressions", True),
+        ("non-maximum suppression", "nonmaximum suppression", True),
+        ("non-maximum suppression", "NMS", True),
+        ("non-maximum suppression", "maximum suppression", False),
+        ("highest-scoring box", "highest scoring boxes.", True),
+        ("highest-scoring box", "lowest scoring box", False),
+        ("IoU", "IoUs", True),
+        ("IoU", "intersection over union", False),  # the passage never spells it out
+        ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cap B|}{|A\\cup B|}", True),
+        ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cup B|}{|A\\cap B|}", False),
+    ],
+)
+def test_cloze_tolerates_form_not_content(answer: str, response: str, correct: bool) -> None:
+    result = grade(item(answer=answer), response)
+    assert result.correct is correct, (answer, response)
+    assert result.rating == (GOOD if correct else AGAIN)
+
+
+# ---------------------------------------------------------------- recall, offline
+
+BV_PASSAGE = """## The trade-off
+
+High bias means the model underfits: it is too simple to capture the signal, so training and
+validation error are both high. High variance means the model overfits the training set, so
+training error is low while validation error is much higher. Regularisation trades a little bias
+for a large drop in variance.
+"""
+BV_SENTENCE = (
+    "High variance means the model overfits the training set, so\ntraining error is low while "
+    "validation error is much higher."
+)
+RECALL = QuizItem(
+    type="recall",
+    question="Explain what high variance means. (Bias-variance trade-off)",
+    answer=" ".join(BV_SENTENCE.split()),
+    evidence=BV_SENTENCE,
+    passage=BV_PASSAGE,
+    citation=Citation("c9", "fundamentals/bias-variance.md", "Bias-variance trade-off"),
+    key_points=[
+        "the model overfits the training set",
+        "training error is low",
+        "validation error is much higher",
+    ],
+)
+
+GOOD_ANSWER = (
+    "The model overfits: it fits the training data almost perfectly, so the training error is "
+    "low, but the validation error is much higher."
+)
+PARTIAL_ANSWER = "It means the model is overfitting to its training set."
+BAD_ANSWER = "It means the learning rate is too large, so the optimizer diverges."
+
+
+@pytest.mark.slow
+def test_recall_good_answers_score_clearly_higher(settings: Settings) -> None:
+    settings = settings.model_copy(update={"embed_backend": BACKEND})
+    good = grade(RECALL, GOOD_ANSWER, settings)
+    partial = grade(RECALL, PARTIAL_ANSWER, settings)
+    bad = grade(RECALL, BAD_ANSWER, settings)
+    assert good.correct and good.rating in (GOOD, EASY) and good.score >= 0.75
+    assert not bad.correct and bad.rating == AGAIN and bad.score <= 0.3
+    assert bad.score + 0.4 < good.score
+    assert bad.score < partial.score < good.score and partial.rating in (HARD, GOOD)
+    assert good.rubric is None and "key points" in good.feedback
+    assert set(good.covered) == set(RECALL.key_points) and good.missed == []
+    # the missed points, each with the passage sentence it comes from
+    assert "the model overfits the training set" in partial.covered
+    missed = dict(partial.missed)
+    assert set(missed) == {"training error is low", "validation error is much higher"}
+    for point, sentence in partial.missed:
+        assert sentence in BV_PASSAGE and point in " ".join(sentence.split())
+    assert {p for p, _ in bad.missed} == set(RECALL.key_points)
+    empty = grade(RECALL, "   ", settings)
+    assert (empty.score, empty.rating, len(empty.missed)) == (0.0, AGAIN, 3)
+    json.dumps(good.to_dict())
+
+
+# ---------------------------------------------------------------- recall, LLM grader
+
+
+def llm_settings(settings: Settings, url: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "embed_backend": BACKEND,
+            "generator": "openai", "openai_base_url": url, "openai_model": "stub-model",
+            "openai_api_key": SecretStr("sk-test"), "llm_max_tokens": 200,
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_llm_grades_recall_with_the_rubric_shown(settings: Settings) -> None:
+    prompts: list[str] = []
+
+    def reply(request: dict) -> str:
+        prompts.append(request["messages"][-1]["content"])
+        return "Here is my grade:\n" + json.dumps(
+            {
+                "score": 0.34,
+                "covered": ["the model overfits the training set"],
+                "missed": ["training error is low", "validation error higher"],
+                "feedback": "Say what happens to the training and validation errors.",
+            }
+        )
+
+    server = StubServer(reply)
+    try:
+        result = grade(RECALL, PARTIAL_ANSWER, llm_settings(settings, server.url))
+    finally:
+        server.close()
+    assert isinstance(result, Grade) and result.score == 0.34 and result.rating == HARD
+    assert not result.correct
+    assert result.rubric and all(p in result.rubric for p in RECALL.key_points)
+    [prompt] = prompts
+    assert result.rubric in prompt and PARTIAL_ANSWER in prompt and BV_SENTENCE in prompt
+    assert result.covered == ["the model overfits the training set"]
+    # the LLM's wording of a missed point is mapped back to the rubric's, with its sentence
+    assert [p for p, _ in result.missed] == RECALL.key_points[1:]
+    assert all(sentence in BV_PASSAGE for _, sentence in result.missed)
+    assert result.feedback.startswith("Say what happens")
+
+
+@pytest.mark.slow
+def test_unreadable_llm_grade_falls_back_to_offline(settings: Settings) -> None:
+    server = StubServer(lambda request: "I think it is fine!")
+    try:
+        result = grade(RECALL, GOOD_ANSWER, llm_settings(settings, server.url))
+    finally:
+        server.close()
+    assert result.rubric is None and result.correct and result.score >= 0.75

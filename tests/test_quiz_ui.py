@@ -1,0 +1,181 @@
+"""The Quiz, Review and Coverage pages through Streamlit's AppTest on a real index of the sample
+notes: make a quiz, answer, see the passage with the evidence highlighted and open the note,
+rate (the review is recorded); due items first on Review, stale items flagged, note text escaped;
+coverage tables and the one-click quizzes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from html import escape
+from pathlib import Path
+
+import pytest
+from conftest import REPO, write_notes
+from streamlit.testing.v1 import AppTest
+
+from app.gaps import record_gap
+from app.quiz import schedule
+from app.quiz.items import Citation, QuizItem
+from app.quiz.staleness import STALE_NOTE
+from app.quiz.store import open_store
+from ingest.index import open_catalog
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+
+MAIN = str(REPO / "app" / "ui" / "main.py")
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("quiz-ui")
+    notes = write_notes(base / "notes")
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def env(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home, notes = corpus
+    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "state.sqlite"):
+        (home / name).unlink(missing_ok=True)
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
+    at.switch_page(f"views/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def html(at: AppTest) -> list[str]:
+    return [h.value for h in at.get("html")]
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def answer(at: AppTest, text: str) -> None:
+    """Type into the answer widget of the card on screen and press Check."""
+    boxes = [w for w in (*at.text_input, *at.text_area) if "-answer-" in str(w.key)]
+    if boxes:
+        boxes[0].set_value(text)
+    else:
+        radio = next(r for r in at.radio if "-answer-" in str(r.key))
+        radio.set_value(radio.options[0])
+    button(at, "Check").click().run()
+    assert not at.exception, at.exception
+
+
+def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(env: Settings) -> None:
+    at = page("quiz")
+    at.selectbox(key="quiz_type").set_value("cloze")
+    at.number_input(key="quiz_n").set_value(2)
+    button(at, "Make a quiz").click().run()
+    assert not at.exception, at.exception
+    assert any('class="sn-question"' in h for h in html(at))
+    with open_store(env) as store:
+        made = store.items()
+    assert len(made) == 2 and all(s.item.type == "cloze" for s in made)
+
+    answer(at, "certainly not the answer")
+    assert any("Not quite" in e.value for e in at.error)
+    parts = html(at)
+    first = made[0].item
+    assert any('class="sn-card-title"' in p and first.citation.source in p for p in parts), (
+        "the passage card names the note"
+    )
+    quotes = [p for p in parts if 'class="sn-quote"' in p]
+    assert quotes, "the evidence is highlighted in the passage"
+    button(at, "Open note").click().run()
+    assert not at.exception, at.exception
+    assert at.markdown, "the note opens in a dialog"
+
+    button(at, "Easy").click().run()  # override the suggested Again
+    assert not at.exception, at.exception
+    with open_store(env) as store:
+        assert [(r.item_id, r.rating) for r in store.reviews()] == [(made[0].id, 4)]
+    assert any(c.value.startswith("2/2") for c in at.caption), "the second question is shown"
+
+
+def _hostile_item(chunk_id: str) -> QuizItem:
+    sentence = "The <script>alert('x')</script> tag in a note is shown as text, like softmax."
+    return QuizItem(
+        type="cloze",
+        question=sentence.replace("softmax", "____"),
+        answer="softmax",
+        evidence=sentence,
+        passage=sentence + " <img src=x onerror=alert(1)>",
+        citation=Citation(chunk_id, "detection/detr.md", "DETR"),
+    )
+
+
+def test_review_page_due_first_stale_flagged_and_note_text_escaped(env: Settings) -> None:
+    catalog = open_catalog(env)
+    chunk_id = next(iter(catalog.chunk_ids_of("detection/detr.md")))
+    catalog.close()
+    hostile, other = _hostile_item(chunk_id), _hostile_item("gone-chunk")
+    other.question = "A second, ____ question (about softmax)."
+    with open_store(env) as store:
+        store.add_items([other, hostile])
+        schedule.record(store, hostile.id, 1, now=datetime.now(UTC) - timedelta(hours=1))
+    at = page("review")
+    metrics = {m.label: m.value for m in at.metric}
+    # "other" points at a chunk that does not exist but its note and heading do: stale
+    assert (
+        metrics["Due"] == "1" and metrics["New"] == "1" and metrics["Stale (note changed)"] == "1"
+    )
+    button(at, "Start review").click().run()
+    assert not at.exception, at.exception
+    question = next(h for h in html(at) if 'class="sn-question"' in h)
+    assert "&lt;script&gt;" in question and "<script>" not in question, "note text is escaped"
+    answer(at, "softmax")
+    assert any("Correct" in s.value for s in at.success)
+    passage = next(h for h in html(at) if 'class="sn-passage"' in h)
+    assert "<img" not in passage and "&lt;img" in passage
+    button(at, "Good").click().run()
+    # the second card is the stale one, flagged, with a regenerate button
+    assert any(STALE_NOTE in w.value for w in at.warning)
+    assert any(b.label.startswith("Regenerate") for b in at.button)
+    with open_store(env) as store:
+        assert [r.rating for r in store.reviews(hostile.id)] == [1, 3]
+    # regenerate on request: a fresh question from the note as it is now replaces it
+    button(at, "Regenerate").click().run()
+    assert not at.exception, at.exception
+    with open_store(env) as store:
+        old = store.get(other.id)
+        assert old is not None and old.status == "retired" and old.replaced_by
+        fresh = store.get(old.replaced_by)
+    assert fresh is not None and fresh.item.citation.source == "detection/detr.md"
+    assert any(escape(fresh.item.question) in h for h in html(at)), "the new question is asked"
+    assert not any(STALE_NOTE in w.value for w in at.warning)
+
+
+def test_coverage_page_tables_and_one_click_weakest_quiz(env: Settings) -> None:
+    at = page("quiz")
+    at.selectbox(key="quiz_folder").set_value("detection")
+    button(at, "Make a quiz").click().run()
+    with open_store(env) as store:
+        made = store.items()
+        assert made
+        schedule.record(store, made[0].id, 1)
+    weak = made[0].item.citation.source
+    record_gap(env, "What is the recipe for sourdough?")
+    at = page("coverage")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Quizzed"] == "1" and metrics["Recall"] == "0%"
+    by_note = at.dataframe[1].value
+    assert weak in set(by_note["name"])
+    assert any("What is the recipe for sourdough?" in t.value for t in at.text)
+    button(at, "Quiz me on my weakest topic").click().run()
+    assert not at.exception, at.exception
+    assert any(f"on {weak}" in c.value for c in at.caption), [c.value for c in at.caption]
+    cards = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("1/")]
+    assert cards and f"· {weak} ›" in cards[0], "the quiz asks about the weakest note"
