@@ -103,3 +103,26 @@ def write_notes(root: Path, notes: dict[str, str] = SAMPLE_NOTES) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="module")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    """(home, notes): SAMPLE_NOTES ingested once per test module that asks for it."""
+    from ingest.sync import ingest
+
+    base = tmp_path_factory.mktemp("samples")
+    notes = write_notes(base / "notes")
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def review_env(sample_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The module's shared index, with empty review and app state for each test."""
+    home, notes = sample_index
+    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "state.sqlite"):
+        (home / name).unlink(missing_ok=True)
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()

@@ -19,32 +19,11 @@ from app.cli import cli
 from app.quiz import schedule
 from app.quiz.store import open_store
 from ingest.settings import Settings
-from ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 
 CONTRACT = {"id", "type", "question", "answer", "evidence", "passage", "citation"}
 CITATION = {"chunk_id", "source", "heading", "page"}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
-    """(home, notes): the sample notes ingested once for this module."""
-    base = tmp_path_factory.mktemp("quiz-cli")
-    notes = write_notes(base / "notes")
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
-
-
-@pytest.fixture
-def env(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The shared index with an empty review database for each test."""
-    home, _ = corpus
-    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "state.sqlite"):
-        (home / name).unlink(missing_ok=True)
-    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
-    return Settings()
 
 
 def run(*args: str, input: str | None = None) -> str:
@@ -59,7 +38,7 @@ def quiz_json(*args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_quiz_json_contract_and_items_saved(env: Settings) -> None:
+def test_quiz_json_contract_and_items_saved(review_env: Settings) -> None:
     items = quiz_json("--n", "2")
     assert len(items) == 2
     for item in items:
@@ -70,7 +49,7 @@ def test_quiz_json_contract_and_items_saved(env: Settings) -> None:
         assert item["evidence"] in item["passage"]
         if item["type"] == "mcq":
             assert len(set(item["options"])) == 4 and item["answer"] in item["options"]
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         saved = {s.id: s.item.to_dict() for s in store.items()}
     assert saved == {i["id"]: i for i in items}
     # without a topic a second quiz leaves out the passages already quizzed
@@ -80,7 +59,7 @@ def test_quiz_json_contract_and_items_saved(env: Settings) -> None:
     }
 
 
-def test_quiz_on_a_topic_and_a_folder(env: Settings) -> None:
+def test_quiz_on_a_topic_and_a_folder(review_env: Settings) -> None:
     items = quiz_json("--topic", "Hungarian matching of predictions", "--type", "cloze")
     assert items and all(i["type"] == "cloze" for i in items)
     assert items[0]["citation"]["source"] == "detection/detr.md"
@@ -89,9 +68,9 @@ def test_quiz_on_a_topic_and_a_folder(env: Settings) -> None:
 
 
 def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
-    env: Settings, corpus: tuple[Path, Path]
+    review_env: Settings, sample_index: tuple[Path, Path]
 ) -> None:
-    _, notes = corpus
+    _, notes = sample_index
     # first answer wrong with the suggested rating; second wrong but overridden to Easy
     out = run("quiz", "--n", "2", "--type", "cloze", input="zzz\n\nzzz\n4\n")
     assert out.count("✗ not quite") == 2
@@ -99,18 +78,18 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
     assert f"note: {notes.resolve()}/" in out or f"note: {notes}/" in out
     assert "saved: Again" in out and "saved: Easy" in out
     assert "2 reviewed." in out
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         reviews = store.reviews()
         assert [r.rating for r in reviews] == [1, 4]
         assert all(r.response == "zzz" and r.correct is False for r in reviews)
         assert all(s.reps == 1 for s in store.items())
 
 
-def test_review_puts_due_items_first_then_new_with_counts(env: Settings) -> None:
+def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) -> None:
     items = quiz_json("--n", "3")
     assert len(items) == 3
     last = items[-1]["id"]
-    with open_store(env) as store:  # reviewed an hour ago with Again: due now
+    with open_store(review_env) as store:  # reviewed an hour ago with Again: due now
         schedule.record(store, last, 1, now=datetime.now(UTC) - timedelta(hours=1))
     queue = json.loads(run("review", "--json"))
     assert queue["counts"]["due"] == 1 and queue["counts"]["new"] == 2
@@ -120,11 +99,11 @@ def test_review_puts_due_items_first_then_new_with_counts(env: Settings) -> None
     assert "1 due, 1 new in this session" in out and "0 reviewed" in out
 
 
-def test_coverage_weakest_and_new_one_shot_quizzes(env: Settings) -> None:
+def test_coverage_weakest_and_new_one_shot_quizzes(review_env: Settings) -> None:
     items = quiz_json("--n", "3", "--type", "cloze")
     assert len(items) >= 2
     weak_note = items[0]["citation"]["source"]
-    with open_store(env) as store:  # every question of one note forgotten, the rest known
+    with open_store(review_env) as store:  # every question of one note forgotten, the rest known
         for item in items:
             schedule.record(store, item["id"], 1 if item["citation"]["source"] == weak_note else 4)
     cov = json.loads(run("coverage", "--json"))
@@ -138,7 +117,7 @@ def test_coverage_weakest_and_new_one_shot_quizzes(env: Settings) -> None:
     assert fresh and not {i["citation"]["chunk_id"] for i in fresh} & reviewed
 
 
-def test_export_anki_from_the_cli(env: Settings, tmp_path: Path) -> None:
+def test_export_anki_from_the_cli(review_env: Settings, tmp_path: Path) -> None:
     items = quiz_json("--n", "5")
     out = tmp_path / "deck.apkg"
     assert "cards to" in run("export", "anki", str(out), "--folder", "detection")
@@ -154,7 +133,7 @@ def test_export_anki_from_the_cli(env: Settings, tmp_path: Path) -> None:
 
 
 def test_ingest_command_flags_items_of_an_edited_note(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: tuple[Path, Path]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_index: tuple[Path, Path]
 ) -> None:
     notes = write_notes(tmp_path / "notes")  # its own notes and home: this test edits them
     run("ingest", str(notes))

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from html import escape
-from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
+from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
 from app.gaps import record_gap
@@ -20,31 +19,11 @@ from app.quiz.staleness import STALE_NOTE
 from app.quiz.store import open_store
 from ingest.index import open_catalog
 from ingest.settings import Settings
-from ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 
 MAIN = str(REPO / "app" / "ui" / "main.py")
 TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("quiz-ui")
-    notes = write_notes(base / "notes")
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
-
-
-@pytest.fixture
-def env(corpus: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    home, notes = corpus
-    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "state.sqlite"):
-        (home / name).unlink(missing_ok=True)
-    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
-    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
-    return Settings()
 
 
 def page(name: str) -> AppTest:
@@ -74,14 +53,14 @@ def answer(at: AppTest, text: str) -> None:
     assert not at.exception, at.exception
 
 
-def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(env: Settings) -> None:
+def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env: Settings) -> None:
     at = page("quiz")
     at.selectbox(key="quiz_type").set_value("cloze")
     at.number_input(key="quiz_n").set_value(2)
     button(at, "Make a quiz").click().run()
     assert not at.exception, at.exception
     assert any('class="sn-question"' in h for h in html(at))
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         made = store.items()
     assert len(made) == 2 and all(s.item.type == "cloze" for s in made)
 
@@ -100,7 +79,7 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(env: Settin
 
     button(at, "Easy").click().run()  # override the suggested Again
     assert not at.exception, at.exception
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         assert [(r.item_id, r.rating) for r in store.reviews()] == [(made[0].id, 4)]
     assert any(c.value.startswith("2/2") for c in at.caption), "the second question is shown"
 
@@ -117,13 +96,13 @@ def _hostile_item(chunk_id: str) -> QuizItem:
     )
 
 
-def test_review_page_due_first_stale_flagged_and_note_text_escaped(env: Settings) -> None:
-    catalog = open_catalog(env)
+def test_review_page_due_first_stale_flagged_and_note_text_escaped(review_env: Settings) -> None:
+    catalog = open_catalog(review_env)
     chunk_id = next(iter(catalog.chunk_ids_of("detection/detr.md")))
     catalog.close()
     hostile, other = _hostile_item(chunk_id), _hostile_item("gone-chunk")
     other.question = "A second, ____ question (about softmax)."
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         store.add_items([other, hostile])
         schedule.record(store, hostile.id, 1, now=datetime.now(UTC) - timedelta(hours=1))
     at = page("review")
@@ -144,12 +123,12 @@ def test_review_page_due_first_stale_flagged_and_note_text_escaped(env: Settings
     # the second card is the stale one, flagged, with a regenerate button
     assert any(STALE_NOTE in w.value for w in at.warning)
     assert any(b.label.startswith("Regenerate") for b in at.button)
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         assert [r.rating for r in store.reviews(hostile.id)] == [1, 3]
     # regenerate on request: a fresh question from the note as it is now replaces it
     button(at, "Regenerate").click().run()
     assert not at.exception, at.exception
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         old = store.get(other.id)
         assert old is not None and old.status == "retired" and old.replaced_by
         fresh = store.get(old.replaced_by)
@@ -158,16 +137,16 @@ def test_review_page_due_first_stale_flagged_and_note_text_escaped(env: Settings
     assert not any(STALE_NOTE in w.value for w in at.warning)
 
 
-def test_coverage_page_tables_and_one_click_weakest_quiz(env: Settings) -> None:
+def test_coverage_page_tables_and_one_click_weakest_quiz(review_env: Settings) -> None:
     at = page("quiz")
     at.selectbox(key="quiz_folder").set_value("detection")
     button(at, "Make a quiz").click().run()
-    with open_store(env) as store:
+    with open_store(review_env) as store:
         made = store.items()
         assert made
         schedule.record(store, made[0].id, 1)
     weak = made[0].item.citation.source
-    record_gap(env, "What is the recipe for sourdough?")
+    record_gap(review_env, "What is the recipe for sourdough?")
     at = page("coverage")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Quizzed"] == "1" and metrics["Recall"] == "0%"
