@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from app.crosslingual import expand_query
 from ingest import bm25
 from ingest.catalog import Catalog, IndexFormatError
 from ingest.index import check_compatible, open_catalog
@@ -284,6 +285,8 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
+        if self.settings.crosslingual:  # both retrievers and the reranker see the English terms
+            query = expand_query(query)
         n = max(k, self.settings.candidates)
         if mode == "bm25":
             ranked = self.bm25_candidates(query, n, filters)

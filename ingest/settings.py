@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         None, description="A local sentence-transformers CrossEncoder folder (None: no rerank)."
     )
     rerank_depth: int = Field(30, ge=1, description="Fused candidates the reranker re-scores.")
+    crosslingual: bool = Field(
+        True, description="Append the English terms of a Chinese query (app/glossary_zh.tsv)."
+    )
 
     generator: GeneratorName = Field(
         "extractive", description="Answer generator; never guessed from a model name."

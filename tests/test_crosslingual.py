@@ -1,0 +1,86 @@
+"""Cross-lingual query expansion: glossary matching, and a Chinese question finding an English
+note through a real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_notes
+
+from app.crosslingual import expand_query, find_terms, glossary
+from app.retrieval import Searcher
+from ingest.settings import Settings
+
+
+def test_glossary_loads_pairs_and_skips_comments() -> None:
+    terms = glossary()
+    assert len(terms) > 300
+    assert terms["梯度下降"] == "gradient descent"
+    assert not any(key.startswith("#") for key in terms)
+
+
+def test_longest_match_wins_and_matches_do_not_overlap() -> None:
+    # 隨機梯度下降 holds 梯度下降 and 梯度; only the longest entry is taken
+    assert [zh for zh, _ in find_terms("隨機梯度下降怎麼調")] == ["隨機梯度下降"]
+    assert (
+        expand_query("隨機梯度下降怎麼調") == "隨機梯度下降怎麼調 stochastic gradient descent SGD"
+    )
+    assert [zh for zh, _ in find_terms("批次正規化與層正規化")] == ["批次正規化", "層正規化"]
+
+
+def test_english_queries_are_left_alone() -> None:
+    for query in ("why does batch normalization help", "DETR NMS", ""):
+        assert expand_query(query) == query
+
+
+def test_chinese_without_glossary_terms_is_left_alone() -> None:
+    assert expand_query("今天天氣很好") == "今天天氣很好"
+
+
+def test_spelling_variants_map_to_the_same_english() -> None:
+    for variant in ("批次正規化", "批量歸一化", "批量归一化", "批次標準化"):
+        assert "batch normalization" in expand_query(f"什麼是{variant}")
+    assert "non-maximum suppression" in expand_query("非极大值抑制")
+    assert "lidar" in expand_query("光達和激光雷達")
+
+
+def test_original_text_is_kept_and_terms_appear_once() -> None:
+    expanded = expand_query("知識蒸餾 知識蒸餾 的溫度")
+    assert expanded.startswith("知識蒸餾 知識蒸餾 的溫度 ")
+    assert expanded.count("knowledge distillation") == 1
+
+
+ENGLISH_NOTES = {
+    "training/batchnorm.md": """# Batch normalization
+
+Batch normalization normalizes each channel with the mean and variance of the mini-batch,
+then applies a learned scale and shift. At inference the running statistics are used, and
+the layer can be folded into the preceding convolution.
+""",
+    "training/optimizers.md": """# Optimizers
+
+Adam keeps running averages of the first and second moments of each parameter update.
+Plain SGD with momentum often generalizes better for image classification.
+""",
+}
+
+QUESTION = "批次正規化在推論時用什麼統計量？"
+TARGET = "training/batchnorm.md"
+
+
+@pytest.mark.slow
+def test_chinese_question_finds_the_english_note(settings: Settings, tmp_path: Path) -> None:
+    from ingest.sync import ingest
+
+    assert ingest([write_notes(tmp_path / "notes", ENGLISH_NOTES)], settings).ok
+
+    def rank(st: Settings, mode: str) -> int | None:
+        sources = [r.source for r in Searcher(st).search(QUESTION, k=5, mode=mode)]  # type: ignore[arg-type]
+        return sources.index(TARGET) + 1 if TARGET in sources else None
+
+    off = settings.model_copy(update={"crosslingual": False})
+    assert rank(settings, "hybrid") == rank(settings, "bm25") == rank(settings, "dense") == 1
+    # without the glossary BM25 shares no token with either note and MiniLM prefers the other one
+    assert rank(off, "bm25") is None
+    assert rank(off, "hybrid") == rank(off, "dense") == 2
