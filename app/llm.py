@@ -197,6 +197,11 @@ class _ChatGenerator:
         messages = build_messages(question, passages)
         return normalize_answer(self._chat(messages, on_token, self.settings.llm_max_tokens))
 
+    def complete(self, prompt: str, max_tokens: int) -> str:
+        """One user message in, the reply text out: for callers with their own prompt (quiz
+        writing and grading) rather than the question-answering one."""
+        return self._chat([{"role": "user", "content": prompt}], None, max_tokens)
+
     def condense(self, question: str, history: Sequence[str]) -> str:
         """A follow-up rewritten as a standalone question (the retrieval query)."""
         if not history:

@@ -74,9 +74,9 @@ def _chat(settings: Settings, prompt: str, max_tokens: int) -> str:
     from app.generators import get_generator
 
     gen = get_generator(settings)
-    # the LLM backends share ``_chat`` (messages in, text out); the Generator protocol only
-    # exposes answer generation, which adds the question-answering prompt
-    return gen._chat([{"role": "user", "content": prompt}], None, max_tokens)  # type: ignore[attr-defined]
+    # the LLM backends' ``complete`` (prompt in, text out); the Generator protocol itself only
+    # answers questions, with the question-answering prompt
+    return gen.complete(prompt, max_tokens)  # type: ignore[attr-defined]
 
 
 def parse_json(text: str, opening: str) -> Any:
