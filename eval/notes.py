@@ -16,15 +16,12 @@ from pathlib import Path
 
 from eval.beir import summarize
 from eval.metrics import evaluate_run
+from eval.sets import Label
 from ingest.catalog import Catalog
 from ingest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "sharpnotes" / "notes-eval"
-
-
-def norm(text: str) -> str:
-    return " ".join(text.split())
 
 
 def load_set(path: Path) -> list[dict]:
@@ -54,9 +51,9 @@ def qrels_from_evidence(
             continue
         relevant = {}
         for rel in item["relevant"]:
-            evidence = norm(rel["evidence"])
+            label = Label(source=rel["source"], evidence=rel["evidence"], page=rel.get("page"))
             for row in by_source.get(rel["source"], []):
-                if evidence in norm(row.text) and rel.get("page") in (None, row.page):
+                if label.matches(row.source, row.page, row.text):
                     relevant[row.chunk_id] = 1
         if relevant:
             qrels[item["id"]] = relevant
