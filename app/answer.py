@@ -165,11 +165,12 @@ def evidence_for(
     searcher: Searcher,
     filters: Filters | None = None,
 ) -> Evidence:
-    """The gate's features, from the dense side only (the best passages by cosine, from the
-    vector store), so that the calibrated threshold does not move with the fusion weights."""
+    """The gate's features, from MiniLM's side only and without the feedback step (the
+    passages closest to the question itself), so that the calibrated threshold does not move
+    when fusion or feedback settings are tuned."""
     if not results:
         return Evidence()
-    dense = searcher.dense_candidates(question, len(results), filters or Filters())
+    dense = searcher.dense_candidates(question, len(results), filters or Filters(), feedback=False)
     passages = searcher._results(dense, len(results))
     scored = score_units(searcher.embedder(), question, passages)
     return Evidence(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ingest.settings import ConfigFileError, Settings, get_settings
 
@@ -25,10 +26,17 @@ def _settings(**overrides: Any) -> Settings:
         return get_settings(**overrides)
     except ConfigFileError as exc:
         raise UserError(str(exc)) from exc
-    except Exception as exc:  # pydantic ValidationError: name the bad value
-        raise UserError(
-            f"bad setting: {exc}".splitlines()[0] + " " + str(exc).splitlines()[-1]
-        ) from exc
+    except ValidationError as exc:  # name the bad value and what is wrong with it
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
+        raise UserError(f"bad setting: {problems}") from exc
+
+
+def _setting_problem(error: Any) -> str:
+    name = ".".join(str(part) for part in error.get("loc", ()))
+    message = error.get("msg", "").removeprefix("Value error, ")
+    if not name:
+        return message
+    return f"SHARPNOTES_{name.upper()}={error.get('input')!r}: {message}"
 
 
 def _echo_json(data: Any) -> None:
@@ -113,14 +121,16 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -
         sys.exit(EXIT_SKIPPED)
 
 
-def _open_searcher(settings: Settings):  # type: ignore[no-untyped-def]
+def _open_searcher(settings: Settings, mode: str = "hybrid"):  # type: ignore[no-untyped-def]
     from app.retrieval import EmptyIndexError, Searcher
     from ingest.catalog import IndexFormatError
     from ingest.embedding import EmbeddingModelError
     from ingest.vectors import VectorStoreError
 
     try:
-        return Searcher(settings)
+        searcher = Searcher(settings)
+        searcher.require_spaces(["e5"] if mode == "e5" else [])
+        return searcher
     except (EmptyIndexError, IndexFormatError, EmbeddingModelError, VectorStoreError) as exc:
         raise UserError(str(exc)) from exc
 
@@ -163,7 +173,11 @@ def _read_batch(path: Path) -> list[tuple[str, str]]:
 @click.option("--tag", help="Only notes with this front-matter tag.")
 @click.option("--type", "ext", help="Only files of this type (md, txt, pdf).")
 @click.option(
-    "--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True
+    "--mode",
+    type=click.Choice(["hybrid", "bm25", "dense", "e5"]),
+    default="hybrid",
+    show_default=True,
+    help="dense: MiniLM alone; e5: the multilingual retriever alone (needs its vectors).",
 )
 @click.option(
     "--batch",
@@ -186,7 +200,7 @@ def search(
 
     if not query and not batch:
         raise UserError("give a QUERY or --batch FILE")
-    searcher = _open_searcher(_settings())
+    searcher = _open_searcher(_settings(), mode)
     filters = Filters(folder=folder, tag=tag, ext=ext)
     if batch:
         for qid, text in _read_batch(batch):

@@ -23,15 +23,22 @@ import numpy as np
 from app.crosslingual import expand_query
 from ingest import bm25
 from ingest.catalog import Catalog, IndexFormatError
-from ingest.index import check_compatible, open_catalog
+from ingest.index import (
+    check_compatible,
+    dense_spaces,
+    open_catalog,
+    open_space,
+    space_embedder,
+)
 from ingest.settings import Settings
 from ingest.vectors import VectorStore, VectorStoreError, where_filter
 
 if TYPE_CHECKING:
     from app.rerank import Reranker
+    from ingest.embedding import Embedder
 
 log = logging.getLogger(__name__)
-Mode = Literal["hybrid", "bm25", "dense"]
+Mode = Literal["hybrid", "bm25", "dense", "e5"]
 
 
 @dataclass(frozen=True)
@@ -164,9 +171,14 @@ class Searcher:
         self._bm25: bm25.BM25Index | None = None
         self._bm25_pointer: dict | None = None
         self._masks: dict[Filters, tuple[bm25.BM25Index, np.ndarray]] = {}
-        self._vectors: VectorStore | None = None
-        self._store_pointer: dict | None = None
-        self._embedder = None
+        self._vectors: dict[str, tuple[VectorStore, dict | None]] = {}
+        self._embedders: dict[str, Embedder] = {}
+        self.require_spaces(dense_spaces(settings)[1:])
+
+    def require_spaces(self, spaces: Sequence[str]) -> None:
+        """Fail now, with what to run, if a secondary dense space has no vectors yet."""
+        for space in spaces:
+            self._store(space)
 
     # lazily loaded parts ------------------------------------------------------------------------
     @property
@@ -206,24 +218,29 @@ class Searcher:
                 )
             return self._bm25
 
-    def _store(self, reopen: bool = False) -> VectorStore:
-        """The vector store. An embedded Chroma client keeps its own view of the collection and
-        does not see what another process (a `sharpnotes ingest`) writes, so it is opened afresh
-        when a new build is in place (the BM25 pointer changed) and when ``reopen`` is asked."""
+    def _store(self, space: str = "main", reopen: bool = False) -> VectorStore:
+        """A dense space's vector store. An embedded Chroma client keeps its own view of the
+        collection and does not see what another process (a `sharpnotes ingest`) writes, so it
+        is opened afresh when a new build is in place (the BM25 pointer changed) and when
+        ``reopen`` is asked."""
         pointer = bm25.read_pointer(self.settings.index_dir)
         with self._lock:
-            if self._vectors is None or reopen or pointer != self._store_pointer:
-                self._vectors = VectorStore(self.settings, fresh=self._vectors is not None)
-                self._store_pointer = pointer
-            return self._vectors
+            held = self._vectors.get(space)
+            if held is None or reopen or pointer != held[1]:
+                store = open_space(self.settings, space, fresh=held is not None)
+                if space != "main" and store.count() == 0 and self.catalog.counts()[1]:
+                    raise IndexFormatError(
+                        f"the index at {self.settings.index_dir} has no {space} vectors; run: "
+                        "SHARPNOTES_E5_WEIGHT=0.3 sharpnotes ingest PATH-TO-NOTES"
+                    )
+                held = self._vectors[space] = (store, pointer)
+            return held[0]
 
-    def embedder(self):  # type: ignore[no-untyped-def]
+    def embedder(self, space: str = "main") -> Embedder:
         with self._lock:
-            if self._embedder is None:
-                from ingest.embedding import load_embedder
-
-                self._embedder = load_embedder(self.settings, purpose="query")
-            return self._embedder
+            if space not in self._embedders:
+                self._embedders[space] = space_embedder(self.settings, space, "query")
+            return self._embedders[space]
 
     def _mask(self, index: bm25.BM25Index, filters: Filters) -> np.ndarray:
         cached = self._masks.get(filters)
@@ -253,12 +270,17 @@ class Searcher:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def dense_candidates(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
-        """Dense candidates. A local Chroma read can fail while another process writes the
-        collection: it is retried on a fresh client, then left out (BM25 still answers)."""
+    def dense_candidates(
+        self, query: str, n: int, filters: Filters, space: str = "main", feedback: bool = True
+    ) -> list[tuple[str, float]]:
+        """Dense candidates of one space, with the feedback step unless ``feedback`` is False.
+        A local Chroma read can fail while another process writes the collection: it is retried
+        on a fresh client, then left out (BM25 still answers)."""
         for attempt in range(3):
             try:
-                return self._dense_candidates(query, n, filters, reopen=attempt > 0)
+                return self._dense_candidates(
+                    query, n, filters, space, feedback, reopen=attempt > 0
+                )
             except VectorStoreError as exc:
                 if attempt == 2 and self.settings.chroma_host:  # a server that went away
                     raise
@@ -268,13 +290,13 @@ class Searcher:
         return []
 
     def _dense_candidates(
-        self, query: str, n: int, filters: Filters, reopen: bool
+        self, query: str, n: int, filters: Filters, space: str, feedback: bool, reopen: bool
     ) -> list[tuple[str, float]]:
-        vector = self.embedder().embed([query])[0]
+        vector = self.embedder(space).embed([query])[0]
         where = where_filter(filters.folder, filters.tag, filters.ext)
         depth, alpha = self.settings.dense_prf_docs, self.settings.dense_prf_alpha
-        store = self._store(reopen)
-        if depth and alpha > 0:  # dense pseudo-relevance feedback: one Rocchio step
+        store = self._store(space, reopen)
+        if feedback and depth and alpha > 0:  # pseudo-relevance feedback: one Rocchio step
             top = store.query(vector, depth, where)
             vectors = store.embeddings([cid for cid, _ in top])
             if vectors:
@@ -285,21 +307,27 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
-        if self.settings.crosslingual:  # both retrievers and the reranker see the English terms
+        original = query  # multilingual-e5 reads Chinese itself
+        if self.settings.crosslingual:  # BM25, MiniLM and the reranker see the English terms
             query = expand_query(query)
         n = max(k, self.settings.candidates)
+        st = self.settings
         if mode == "bm25":
             ranked = self.bm25_candidates(query, n, filters)
         elif mode == "dense":
             ranked = self.dense_candidates(query, n, filters)
+        elif mode == "e5":
+            ranked = self.dense_candidates(original, n, filters, "e5")
         else:
-            w = self.settings.bm25_weight
-            ranked = fuse(
-                [self.bm25_candidates(query, n, filters), self.dense_candidates(query, n, filters)],
-                [w, 1.0 - w],
-                self.settings.fusion,
-                self.settings.rrf_k,
-            )
+            lists = [
+                self.bm25_candidates(query, n, filters),
+                self.dense_candidates(query, n, filters),
+            ]
+            weights = [st.bm25_weight, 1.0 - st.bm25_weight - st.e5_weight]
+            if st.e5_weight > 0:
+                lists.append(self.dense_candidates(original, n, filters, "e5"))
+                weights.append(st.e5_weight)
+            ranked = fuse(lists, weights, st.fusion, st.rrf_k)
         if self.settings.note_bonus > 0:
             rows = self.catalog.get_chunks([cid for cid, _ in ranked])
             sources = {cid: row.source for cid, row in rows.items()}

@@ -25,6 +25,7 @@ from ingest.settings import Settings
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "bm25": ("bm25", {}),
     "dense": ("dense", {}),
+    "e5": ("e5", {}),
     "hybrid": ("hybrid", {}),
     "hybrid-rrf": ("hybrid", {"fusion": "rrf"}),
 }

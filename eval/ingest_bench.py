@@ -84,7 +84,7 @@ def run(corpus: dict[str, dict], workdir: Path, settings_overrides: dict) -> dic
         "ingest_chunks_per_s": round(pipeline_rate, 2),
         "plain_fp32_encode_s": round(plain_s, 1),
         "plain_fp32_chunks_per_s": round(plain_rate, 2),
-        "ratio": round(pipeline_rate / plain_rate, 2),
+        "ratio": round(pipeline_rate / plain_rate, 3),
         "reingest_s": round(again.seconds, 2),
         "reingest_chunks_embedded": again.chunks_embedded,
         "reingest_unchanged_files": again.unchanged,

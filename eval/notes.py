@@ -99,11 +99,14 @@ def split_halves(qids: list[str]) -> dict[str, list[str]]:
     return {"tune": qids[0::2], "holdout": qids[1::2]}
 
 
-def notes_index(notes: Path) -> Settings:
-    """Settings of the cached evaluation index of ``notes``, brought up to date first."""
+def notes_index(notes: Path, e5: bool = False) -> Settings:
+    """Settings of the cached evaluation index of ``notes``, brought up to date first (``e5``:
+    with the multilingual space filled in, even where the settings leave it off)."""
     from ingest.sync import ingest
 
     settings = Settings(home=CACHE / "home")
+    if e5 and settings.e5_weight == 0:
+        settings = settings.model_copy(update={"e5_weight": 0.3, "bm25_weight": 0.5})
     report = ingest([notes], settings)
     if report.failed:
         raise SystemExit(f"ingest of {notes} failed for: {report.failed}")

@@ -1,6 +1,7 @@
 """A synthetic index of N chunks, scaled up from an ingested corpus without re-encoding it.
 
     python -m eval.synthetic --n 100000 [--source HOME] [--out HOME] [--sigma 0.02]
+    python -m eval.synthetic --n 500000 --out HOME --extend   # grow a smaller usable home
 
 Copy 0 is the source corpus as it is. Every further copy repeats each chunk under a folder
 ``copyNNN/`` with its vector perturbed (Gaussian noise of ``sigma`` per dimension, renormalised;
@@ -54,6 +55,12 @@ class Base:
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
+
+
+def home_settings(home: Path) -> Settings:
+    """Settings for a synthetic home: it holds the main (MiniLM) dense space only, so the
+    multilingual space is off whatever the default (copying e5 vectors is not done here)."""
+    return Settings(home=home, e5_weight=0.0)
 
 
 def default_source() -> Path:
@@ -124,6 +131,48 @@ def build(
     base: Base, home: Path, n: int, sigma: float = 0.02, seed: int = 0, progress: bool = False
 ) -> dict:
     """Write a complete index home of ``n`` chunks at ``home`` (which must not exist)."""
+    return _write(base, home, 0, n, sigma, seed, progress)
+
+
+def extend(
+    base: Base, home: Path, n: int, sigma: float = 0.02, seed: int = 0, progress: bool = False
+) -> dict:
+    """Grow a usable home (complete, or finished by ``finish_partial``) to ``n`` chunks, writing
+    only the rows it lacks. The noise of the new rows comes from (seed, current size), so an
+    extension is as deterministic as a build, though not identical to building n at once."""
+    from ingest.index import open_catalog
+    from ingest.vectors import VectorStore
+
+    settings = home_settings(home)
+    catalog = open_catalog(settings)
+    try:
+        start = catalog.counts()[1]
+    finally:
+        catalog.close()
+    vectors = VectorStore(settings).count()
+    if vectors != start:
+        raise SystemExit(
+            f"{home}: the catalog has {start} chunks but Chroma has {vectors}; delete its "
+            f"{DONE} and run python -m eval.synthetic --out {home} --n {n} --finish-partial, "
+            "then extend"
+        )
+    if start >= n:
+        raise SystemExit(f"{home} already has {start} chunks; pass a larger --n to extend it")
+    built_from = json.loads((home / DONE).read_text()).get("base_chunks", len(base))
+    if built_from != len(base):
+        raise SystemExit(
+            f"{home} was built from a source of {built_from} chunks, not {len(base)}; "
+            "pass the same --source"
+        )
+    (home / DONE).unlink()  # incomplete again until the new rows, BM25 and manifest are written
+    return _write(base, home, start, n, sigma, seed, progress)
+
+
+def _write(
+    base: Base, home: Path, start: int, n: int, sigma: float, seed: int, progress: bool
+) -> dict:
+    """Write rows ``start`` to ``n`` of the synthetic index into ``home``, then BM25 over all of
+    it, the manifest, and last the summary that marks the home complete."""
     from ingest.catalog import FileRecord
     from ingest.chunking import Chunk, make_chunk_id, sha1
     from ingest.embedding import resolve_model
@@ -131,13 +180,13 @@ def build(
     from ingest.vectors import VectorStore, chroma_metadata
 
     started = time.perf_counter()
-    settings = Settings(home=home)
+    settings = home_settings(home)
     model_id, _ = resolve_model(settings.embed_model)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, start] if start else seed)
     store = VectorStore(settings)
     catalog = open_catalog(settings)
     root = str(home.parent / "notes")
-    written = 0
+    written = start
     timings = {"chroma_s": 0.0, "catalog_s": 0.0, "bm25_s": 0.0}
     try:
         while written < n:
@@ -207,7 +256,7 @@ def build(
                     elapsed,
                     timings["chroma_s"],
                     timings["catalog_s"],
-                    written / elapsed,
+                    (written - start) / elapsed,
                 )
         t0 = time.perf_counter()
         _rebuild_bm25(settings)
@@ -222,6 +271,7 @@ def build(
         "sigma": sigma,
         "seed": seed,
         "seconds": round(time.perf_counter() - started, 1),
+        **({"extended_from": start} if start else {}),
         **{k: round(v, 1) for k, v in timings.items()},
     }
     (home / DONE).write_text(json.dumps(summary, indent=1))
@@ -250,7 +300,7 @@ def finish_partial(home: Path) -> dict:
     from ingest.index import open_catalog
     from ingest.vectors import VectorStore
 
-    settings = Settings(home=home)
+    settings = home_settings(home)
     model_id, _ = resolve_model(settings.embed_model)
     catalog = open_catalog(settings)
     try:
@@ -307,7 +357,7 @@ def bm25_stale(home: Path) -> bool:
     from ingest import bm25
     from ingest.index import open_catalog
 
-    settings = Settings(home=home)
+    settings = home_settings(home)
     catalog = open_catalog(settings)
     try:
         ids = catalog.chunk_ids()
@@ -358,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="make a killed build usable at the size it reached",
     )
+    parser.add_argument(
+        "--extend", action="store_true", help="grow a usable home at --out to --n chunks"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     source = args.source or default_source()
@@ -367,11 +420,19 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{out} is not an interrupted synthetic build")
         print(json.dumps(finish_partial(out), indent=1))
         return 0
+    if args.extend:
+        if not (out / DONE).exists():
+            parser.error(
+                f"{out} is not a usable synthetic home; build it, or run --finish-partial first"
+            )
+        summary = extend(load_base(source), out, args.n, args.sigma, args.seed, progress=True)
+        print(json.dumps({"home": str(out), **summary, **index_sizes(out)}, indent=1))
+        return 0
     if args.rebuild_bm25:
         if not (out / DONE).exists():
             parser.error(f"{out} is not a complete synthetic home; build it first")
         started = time.perf_counter()
-        _rebuild_bm25(Settings(home=out))
+        _rebuild_bm25(home_settings(out))
         print(f"rebuilt BM25 of {out} in {time.perf_counter() - started:.1f} s")
         return 0
     if (out / DONE).exists():

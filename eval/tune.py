@@ -31,6 +31,7 @@ import numpy as np
 
 from eval.beir import CACHE, cache_home, load_beir
 from eval.metrics import evaluate_run
+from ingest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 Ranked = list[tuple[str, float]]
@@ -52,6 +53,7 @@ class Config:
     rrf_k: int = 60
     depth: int = 200
     note_bonus: float = 0.0
+    e5_weight: float = 0.0
 
     def bm25_key(self) -> tuple:
         return (self.k1, self.b, self.method, self.heading_weight)
@@ -73,10 +75,32 @@ class Material:
     qvecs: dict[str, np.ndarray]  # qid -> unit query vector
     qrels: dict[str, dict[str, dict[str, int]]]
     doc_level: bool = True  # BEIR: a document scores as its best chunk; notes: chunks are scored
+    raw: dict[str, str] = field(default_factory=dict)  # qid -> text before cross-lingual terms
+    e5_vectors: np.ndarray | None = None  # the multilingual space, when attached (attach_e5)
+    e5_qvecs: dict[str, np.ndarray] = field(default_factory=dict)
     _bm25: dict[tuple, object] = field(default_factory=dict)
 
 
-def load_material(folder: Path, splits: Iterable[str]) -> Material:
+def attach_e5(material: Material, settings: Settings) -> None:
+    """Add the multilingual space: chunk vectors from the index's e5 collection (ingest with
+    ``SHARPNOTES_E5_WEIGHT`` above 0 first), queries embedded as the Searcher does (raw text)."""
+    from ingest.index import open_space
+    from ingest.multilingual import load_e5
+
+    got = open_space(settings, "e5").embeddings(material.ids)
+    if len(got) < len(material.ids):
+        raise SystemExit(
+            f"{len(material.ids) - len(got)} of {len(material.ids)} chunks have no e5 vectors in "
+            f"{settings.index_dir}; ingest it with SHARPNOTES_E5_WEIGHT=0.3 first"
+        )
+    vectors = np.stack([got[cid] for cid in material.ids]).astype(np.float32)
+    material.e5_vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    qids = sorted(material.raw)
+    embedded = load_e5(settings, "query").embed([material.raw[q] for q in qids])
+    material.e5_qvecs = dict(zip(qids, embedded, strict=True))
+
+
+def load_material(folder: Path, splits: Iterable[str], e5: bool = False) -> Material:
     from ingest.embedding import load_embedder
     from ingest.index import open_catalog
     from ingest.settings import Settings
@@ -106,18 +130,26 @@ def load_material(folder: Path, splits: Iterable[str]) -> Material:
         qvecs = dict(zip(all_q, embedded, strict=True))
         np.savez(cache, ids=np.array(ids), vectors=vectors, qids=np.array(all_q), qvecs=embedded)
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return Material(ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels)
+    raw = {q: t for qs in queries.values() for q, t in qs.items()}  # English: nothing to expand
+    material = Material(ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels)
+    material.raw = raw
+    if e5:
+        attach_e5(material, settings)
+    return material
 
 
-def load_notes_material(set_path: Path, notes: Path) -> Material:
+def load_notes_material(set_path: Path, notes: Path, e5: bool = False) -> Material:
     """The sample notes and their answerable questions, split into the two halves of
-    ``eval.notes.split_halves`` (``tune`` as train, ``holdout`` as test); chunks are scored."""
+    ``eval.notes.split_halves`` (``tune`` as train, ``holdout`` as test); chunks are scored.
+    BM25 and MiniLM see a Chinese question with its English terms appended, as in the Searcher
+    (``settings.crosslingual``); the multilingual space sees it as asked."""
+    from app.crosslingual import expand_query
     from eval.notes import load_set, notes_index, qrels_from_evidence, split_halves
     from ingest.embedding import load_embedder
     from ingest.index import open_catalog
     from ingest.vectors import VectorStore
 
-    settings = notes_index(notes)
+    settings = notes_index(notes, e5=e5)
     catalog = open_catalog(settings)
     pairs = list(catalog.iter_embed_texts())
     ids = [cid for cid, _ in pairs]
@@ -128,19 +160,23 @@ def load_notes_material(set_path: Path, notes: Path) -> Material:
     got = VectorStore(settings).embeddings(ids)
     vectors = np.stack([got[cid] for cid in ids]).astype(np.float32)
     vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    embedded = load_embedder(settings, purpose="query").embed([i["question"] for i in items])
+    question = {i["id"]: expand_query(i["question"]) for i in items}
+    embedded = load_embedder(settings, purpose="query").embed([question[i["id"]] for i in items])
     qvecs = {i["id"]: v for i, v in zip(items, embedded, strict=True)}
     halves = split_halves([i["id"] for i in items])
-    question = {i["id"]: i["question"] for i in items}
     queries = {
         "train": {q: question[q] for q in halves["tune"]},
         "test": {q: question[q] for q in halves["holdout"]},
     }
     qrels = {split: {q: qrels_all[q] for q in qs} for split, qs in queries.items()}
     source_of = {cid: row.source for cid, row in rows.items()}
-    return Material(
+    material = Material(
         ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels, doc_level=False
     )
+    material.raw = {i["id"]: i["question"] for i in items}
+    if e5:
+        attach_e5(material, settings)
+    return material
 
 
 def _top(scores: np.ndarray, ids: list[str], n: int) -> Ranked:
@@ -184,17 +220,25 @@ class Tuner:
             }
         return self._bm25_runs[key]
 
-    def dense_run(self, c: Config) -> dict[str, Ranked]:
+    def dense_run(self, c: Config, space: str = "main") -> dict[str, Ranked]:
+        """Exact cosine over one dense space, with the Rocchio step the Searcher takes in every
+        space."""
         from app.retrieval import rocchio
 
-        key = (c.dense_prf_docs, c.dense_prf_alpha)
+        key = (space, c.dense_prf_docs, c.dense_prf_alpha)
         if key not in self._dense_runs:
+            if space == "e5":
+                if self.m.e5_vectors is None:
+                    raise SystemExit("e5_weight needs the multilingual space: run with --e5")
+                vectors, qvecs = self.m.e5_vectors, self.m.e5_qvecs
+            else:
+                vectors, qvecs = self.m.vectors, self.m.qvecs
             run = {}
-            for qid, q in self.m.qvecs.items():
-                scores = self.m.vectors @ q
+            for qid, q in qvecs.items():
+                scores = vectors @ q
                 if c.dense_prf_alpha > 0 and c.dense_prf_docs > 0:
                     top = np.argpartition(-scores, c.dense_prf_docs - 1)[: c.dense_prf_docs]
-                    scores = self.m.vectors @ rocchio(q, self.m.vectors[top], c.dense_prf_alpha)
+                    scores = vectors @ rocchio(q, vectors[top], c.dense_prf_alpha)
                 run[qid] = _top(scores, self.m.ids, self.max_depth)
             self._dense_runs[key] = run
         return self._dense_runs[key]
@@ -213,14 +257,15 @@ class Tuner:
                     fused = bm25[qid]
                 elif mode == "dense":
                     fused = dense[qid]
+                elif mode == "e5":
+                    fused = self.dense_run(c, "e5")[qid]
                 else:
-                    w = c.bm25_weight
-                    fused = fuse(
-                        [bm25[qid][: c.depth], dense[qid][: c.depth]],
-                        [w, 1 - w],
-                        c.fusion,  # type: ignore[arg-type]
-                        c.rrf_k,
-                    )
+                    lists = [bm25[qid][: c.depth], dense[qid][: c.depth]]
+                    weights = [c.bm25_weight, 1 - c.bm25_weight - c.e5_weight]
+                    if c.e5_weight > 0:
+                        lists.append(self.dense_run(c, "e5")[qid][: c.depth])
+                        weights.append(c.e5_weight)
+                    fused = fuse(lists, weights, c.fusion, c.rrf_k)  # type: ignore[arg-type]
                 fused = note_bonus(fused, self.m.source_of, c.note_bonus)
                 if not self.m.doc_level:
                     run[qid] = {cid: float(len(fused) - i) for i, (cid, _) in enumerate(fused[:10])}
@@ -305,6 +350,18 @@ GRIDS: dict[str, list[tuple[str, dict[str, tuple]]]] = {
         ("rrf", {"fusion": ("rrf",), "rrf_k": (30, 60)}),
         ("bonus", {"note_bonus": (0.05, 0.1, 0.2)}),
     ],
+    # with --e5, from --start (the defaults the grids above chose): the multilingual space's
+    # weight beside BM25's, then the Rocchio step again, now that it also moves the e5 query
+    "e5": [
+        (
+            "e5-fusion",
+            {
+                "e5_weight": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+                "bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+            },
+        ),
+        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5)}),
+    ],
 }
 
 
@@ -320,9 +377,11 @@ def search(tuner: Tuner, start: Config, grid: str = "full") -> Config:
             replace(c, **dict(zip(names, combo, strict=True)))
             for combo in itertools.product(*values.values())
         )
-        c = tuner.best(stage, c, variants)
+        c = tuner.best(stage, c, (v for v in variants if v.bm25_weight + v.e5_weight <= 1))
     tuner.best("chosen", c, [], "bm25")
     tuner.best("chosen", c, [], "dense")
+    if c.e5_weight > 0:
+        tuner.best("chosen", c, [], "e5")
     return c
 
 
@@ -336,13 +395,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "tune.json")
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full")
     parser.add_argument("--start", default="{}", help="JSON: settings to start from")
+    parser.add_argument(
+        "--e5", action="store_true", help="add the multilingual space (its vectors must be in)"
+    )
     args = parser.parse_args(argv)
 
     parts = {}
     if args.folder:
-        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test")))
+        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test"), args.e5))
     if args.notes:
-        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes"))
+        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes", args.e5))
     if not parts:
         parser.error("give a BEIR folder, --notes, or both")
     tuner = parts.popitem()[1] if len(parts) == 1 else JointTuner(parts)

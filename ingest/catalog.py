@@ -189,6 +189,11 @@ class Catalog:
     def iter_embed_texts(self) -> Iterator[tuple[str, str]]:
         yield from self.db.execute("SELECT chunk_id, embed_text FROM chunks ORDER BY rowid")
 
+    def embed_texts(self, ids: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """(chunk id, the text its vectors were made from) for the ids the catalog has."""
+        sql = "SELECT chunk_id, embed_text FROM chunks WHERE chunk_id IN ({marks})"
+        yield from self._rows_in(sql, ids)
+
     def get_chunks(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
         sql = (
             "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING, Literal
 
 from ingest import bm25, chunking
 from ingest.catalog import Catalog, IndexFormatError
 from ingest.settings import Settings
 
+if TYPE_CHECKING:
+    from ingest.embedding import Embedder
+    from ingest.vectors import VectorStore
+
 
 def open_catalog(settings: Settings) -> Catalog:
     return Catalog(settings.index_dir / "catalog.sqlite")
+
+
+def dense_spaces(settings: Settings) -> list[str]:
+    """The dense spaces this configuration fuses: "main" (``settings.embed_model``, MiniLM by
+    default), and "e5" (multilingual-e5-small, ``ingest.multilingual``) when it has weight."""
+    return ["main", "e5"] if settings.e5_weight > 0 else ["main"]
+
+
+def open_space(settings: Settings, space: str, fresh: bool = False) -> VectorStore:
+    from ingest import multilingual, vectors
+
+    name = multilingual.COLLECTION if space == "e5" else vectors.COLLECTION
+    return vectors.VectorStore(settings, fresh=fresh, collection=name)
+
+
+def space_embedder(settings: Settings, space: str, purpose: Literal["ingest", "query"]) -> Embedder:
+    """The embedder of a dense space, loaded once per process."""
+    if space == "e5":
+        from ingest.multilingual import load_e5
+
+        return load_e5(settings, purpose)
+    from ingest.embedding import load_embedder
+
+    return load_embedder(settings, purpose)
 
 
 def build_settings(settings: Settings, model_id: str) -> dict[str, str]:
@@ -40,13 +69,16 @@ def check_compatible(catalog: Catalog, settings: Settings, model_id: str, action
 
 
 def wipe(settings: Settings) -> None:
-    """Empty the index (the rebuild path): drop the Chroma collection, the catalog's rows and the
-    BM25 builds. Files stay in place, so Chroma's per-process client cache stays valid."""
-    from ingest.vectors import COLLECTION, VectorStore
+    """Empty the index (the rebuild path): drop the Chroma collections, the catalog's rows and
+    the BM25 builds. Files stay in place, so Chroma's per-process client cache stays valid."""
+    from ingest import multilingual, vectors
 
     if not settings.index_dir.exists():
         return
-    VectorStore(settings).client.delete_collection(COLLECTION)
+    client = vectors.VectorStore(settings).client
+    for name in (vectors.COLLECTION, multilingual.COLLECTION):
+        if name in {c.name for c in client.list_collections()}:
+            client.delete_collection(name)
     catalog = open_catalog(settings)
     with catalog.transaction() as conn:
         for table in ("chunks", "files", "meta"):

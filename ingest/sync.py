@@ -21,15 +21,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest import bm25, faults
 from ingest.catalog import Catalog, FileRecord
 from ingest.chunking import Chunk, chunk_documents
 from ingest.faults import crash_point
-from ingest.index import build_settings, check_compatible, open_catalog, wipe
+from ingest.index import (
+    build_settings,
+    check_compatible,
+    dense_spaces,
+    open_catalog,
+    open_space,
+    space_embedder,
+    wipe,
+)
 from ingest.readers import SkipFile, cannot_read, file_kind, read_file
 from ingest.settings import Settings
-from ingest.vectors import VectorStore, chroma_metadata
+from ingest.vectors import chroma_metadata
+
+if TYPE_CHECKING:
+    from ingest.catalog import ChunkRow
+    from ingest.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +154,10 @@ def _read_holder(holder: Path) -> str:
         return "unknown"
 
 
+def _chroma_meta(chunk: Chunk | ChunkRow) -> dict:
+    return chroma_metadata(chunk.source, chunk.heading, chunk.page, chunk.meta.get("tags", []))
+
+
 class _Ingest:
     def __init__(self, settings: Settings, report: IngestReport, progress: Progress) -> None:
         from ingest.embedding import resolve_model
@@ -151,17 +168,20 @@ class _Ingest:
         self.model_id, _ = resolve_model(settings.embed_model)
         self.catalog: Catalog = open_catalog(settings)
         check_compatible(self.catalog, settings, self.model_id, "updated")
-        self.vectors = VectorStore(settings)
-        self._embedder = None
+        self.stores = {space: open_space(settings, space) for space in dense_spaces(settings)}
+        self.vectors = self.stores["main"]
+        self._embedders: dict[str, Embedder] = {}
+
+    def embedder_of(self, space: str) -> Embedder:
+        """Loaded on first use: an unchanged corpus never loads a model."""
+        if space not in self._embedders:
+            self._embedders[space] = space_embedder(self.settings, space, "ingest")
+        return self._embedders[space]
 
     @property
-    def embedder(self):  # type: ignore[no-untyped-def]
-        """Loaded on first use: an unchanged corpus never loads the model."""
-        if self._embedder is None:
-            from ingest.embedding import load_embedder
-
-            self._embedder = load_embedder(self.settings, purpose="ingest")
-        return self._embedder
+    def embedder(self) -> Embedder:
+        """The main space's: its word pieces set the chunk budget."""
+        return self.embedder_of("main")
 
     def run(self, paths: Sequence[Path]) -> None:
         try:
@@ -187,7 +207,9 @@ class _Ingest:
                     **build_settings(self.settings, self.model_id),
                     "roots": roots,
                     "last_sync": time.time(),
-                    "embed_backend": self._embedder.backend if self._embedder else "",
+                    "embed_backend": self._embedders["main"].backend
+                    if "main" in self._embedders
+                    else "",
                 }
             )
         finally:
@@ -197,8 +219,8 @@ class _Ingest:
     def reconcile(self) -> bool:
         """Make Chroma match the catalog after an interrupted run; True if BM25 must be rebuilt."""
         catalog_ids = set(self.catalog.chunk_ids())
-        vector_ids = self.vectors.all_ids()
-        missing = catalog_ids - vector_ids
+        held = {space: store.all_ids() for space, store in self.stores.items()}
+        missing = catalog_ids - held["main"]
         if missing:  # their files are forgotten, then re-read and re-embedded as if new
             rows = self.catalog.get_chunks(sorted(missing))
             with self.catalog.transaction() as conn:
@@ -207,11 +229,15 @@ class _Ingest:
             catalog_ids = set(self.catalog.chunk_ids())
         # after the files above are forgotten, so that their remaining vectors go too (their
         # notes may be gone from disk, and nothing else would delete them)
-        extra = vector_ids - catalog_ids
-        if extra:
-            log.info("removing %d vectors left by an interrupted run", len(extra))
-            self.vectors.delete(sorted(extra))
-            self.report.chunks_deleted += len(extra)
+        for space, store in self.stores.items():
+            extra = held[space] - catalog_ids
+            if extra:
+                log.info("removing %d %s vectors left by an interrupted run", len(extra), space)
+                store.delete(sorted(extra))
+                if space == "main":
+                    self.report.chunks_deleted += len(extra)
+            if space != "main":  # a space turned on later, or behind after a crash: fill it in
+                self._backfill(space, sorted(catalog_ids - held[space]))
         crash_point("reconcile")
         pointer = bm25.read_pointer(self.settings.index_dir)
         return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
@@ -284,39 +310,39 @@ class _Ingest:
         have = self.catalog.existing_ids([c.chunk_id for c in chunks])
         todo = [c for c in chunks if c.chunk_id not in have]
         reuse_from = self.catalog.ids_by_hash({c.content_hash for c in todo})
-        reused = self.vectors.embeddings(
-            [reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from]
-        )
-        vectors = {}
-        to_embed = []
-        for c in todo:
-            vec = reused.get(reuse_from.get(c.content_hash, ""))
-            if vec is not None:
-                vectors[c.chunk_id] = vec
-            else:
-                to_embed.append(c)
-        if to_embed:
-            crash_point("embed")
-            embedded = self.embedder.embed(
-                [c.embed_text for c in to_embed], self.settings.embed_batch_size
-            )
-            vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
-        self.report.chunks_embedded += len(to_embed)
-        self.report.chunks_reused += len(todo) - len(to_embed)
-        self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
-        if todo:
-            import numpy as np
+        import numpy as np
 
-            crash_point("chroma")
-            self.vectors.upsert(
-                [c.chunk_id for c in todo],
-                np.stack([vectors[c.chunk_id] for c in todo]),
-                [c.text for c in todo],
-                [
-                    chroma_metadata(c.source, c.heading, c.page, c.meta.get("tags", []))
-                    for c in todo
-                ],
+        embedded_any: set[str] = set()
+        for space, store in self.stores.items():
+            reused = store.embeddings(
+                [reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from]
             )
+            vectors = {}
+            to_embed = []
+            for c in todo:
+                vec = reused.get(reuse_from.get(c.content_hash, ""))
+                if vec is not None:
+                    vectors[c.chunk_id] = vec
+                else:
+                    to_embed.append(c)
+            if to_embed:
+                crash_point("embed")
+                embedded = self.embedder_of(space).embed(
+                    [c.embed_text for c in to_embed], self.settings.embed_batch_size
+                )
+                vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
+                embedded_any.update(c.chunk_id for c in to_embed)
+            if todo:
+                crash_point("chroma")
+                store.upsert(
+                    [c.chunk_id for c in todo],
+                    np.stack([vectors[c.chunk_id] for c in todo]),
+                    [c.text for c in todo] if space == "main" else None,
+                    [_chroma_meta(c) for c in todo],
+                )
+        self.report.chunks_embedded += len(embedded_any)
+        self.report.chunks_reused += len(todo) - len(embedded_any)
+        self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
         crash_point("catalog")
         stale: set[str] = set()
         with self.catalog.transaction() as conn:
@@ -356,8 +382,26 @@ class _Ingest:
 
     def _delete_vectors(self, ids: set[str]) -> None:
         if ids:
-            self.vectors.delete(sorted(ids))
+            for store in self.stores.values():
+                store.delete(sorted(ids))
             self.report.chunks_deleted += len(ids)
+
+    def _backfill(self, space: str, ids: list[str]) -> None:
+        """Embed catalog chunks a secondary space lacks, from the text the catalog keeps (a
+        chunk id is a hash of that text, so nothing needs re-reading)."""
+        for start in range(0, len(ids), _GROUP_CHUNKS):
+            rows = self.catalog.get_chunks(ids[start : start + _GROUP_CHUNKS])
+            texts = dict(self.catalog.embed_texts(list(rows)))
+            batch = [cid for cid in rows if cid in texts]
+            crash_point("embed")
+            vectors = self.embedder_of(space).embed(
+                [texts[cid] for cid in batch], self.settings.embed_batch_size
+            )
+            crash_point("chroma")
+            metas = [_chroma_meta(rows[cid]) for cid in batch]
+            self.stores[space].upsert(batch, vectors, None, metas)
+            self.report.chunks_embedded += len(batch)
+            self.progress(f"{space} vectors", start + len(rows), len(ids))
 
     def rebuild_bm25(self) -> None:
         ids, texts = [], []

@@ -48,9 +48,12 @@ def where_filter(folder: str | None, tag: str | None, ext: str | None) -> dict |
 
 
 class VectorStore:
-    def __init__(self, settings: Settings, fresh: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, fresh: bool = False, collection: str = COLLECTION
+    ) -> None:
         """``fresh``: a new embedded client instead of the one chromadb shares per folder and
-        process, to see what another process wrote since that one was opened."""
+        process, to see what another process wrote since that one was opened. ``collection``:
+        the main (MiniLM) space, or another dense space's (``ingest.multilingual``)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -74,7 +77,7 @@ class VectorStore:
                         SharedSystemClient._identifier_to_refcount.pop(str(path), None)
                 self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
             self.collection = self.client.get_or_create_collection(
-                COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
             )
         except Exception as exc:
             raise VectorStoreError(_explain(exc, settings)) from exc
@@ -104,14 +107,19 @@ class VectorStore:
                 offset += 10000
 
     def upsert(
-        self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], metas: Sequence[dict]
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str] | None,
+        metas: Sequence[dict],
     ) -> None:
+        """``texts`` None: vectors and metadata only (a second space; the catalog has the text)."""
         with self._failing():
             for i in range(0, len(ids), _BATCH):
                 self.collection.upsert(
                     ids=list(ids[i : i + _BATCH]),
                     embeddings=vectors[i : i + _BATCH],
-                    documents=list(texts[i : i + _BATCH]),
+                    documents=None if texts is None else list(texts[i : i + _BATCH]),
                     metadatas=list(metas[i : i + _BATCH]),
                 )
 

@@ -57,14 +57,13 @@ def test_synthetic_home_scales_the_corpus_without_reencoding(
     from app.retrieval import Searcher
     from eval import synthetic
     from ingest.index import open_catalog
-    from ingest.settings import Settings
     from ingest.vectors import VectorStore
 
     source, _ = ingested
     base = synthetic.load_base(source)
     home = tmp_path / "synth" / "home"
     summary = synthetic.build(base, home, 500)
-    settings = Settings(home=home)
+    settings = synthetic.home_settings(home)
     catalog = open_catalog(settings)
     ids = catalog.chunk_ids()
     catalog.close()
@@ -86,7 +85,6 @@ def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
 ) -> None:
     from eval import synthetic
     from ingest.index import open_catalog
-    from ingest.settings import Settings
     from ingest.vectors import VectorStore
 
     source, _ = ingested
@@ -94,7 +92,7 @@ def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
     synthetic.build(synthetic.load_base(source), home, 300)
     # As if killed after the vectors of a batch were written but before the catalog took it.
     (home / synthetic.DONE).unlink()
-    settings = Settings(home=home)
+    settings = synthetic.home_settings(home)
     catalog = open_catalog(settings)
     with catalog.transaction() as conn:
         conn.execute("DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks LIMIT 40)")
@@ -104,6 +102,45 @@ def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
     assert len(VectorStore(settings).all_ids()) == 260
     assert not synthetic.bm25_stale(home)
     assert (home / synthetic.DONE).exists()
+
+
+def test_a_synthetic_home_is_extended_in_place_to_a_larger_size(
+    ingested: tuple[Path, dict], tmp_path: Path
+) -> None:
+    import shutil
+
+    from app.retrieval import Searcher
+    from eval import synthetic
+    from ingest.index import open_catalog
+    from ingest.vectors import VectorStore
+
+    source, _ = ingested
+    base = synthetic.load_base(source)
+    home, twin = tmp_path / "a" / "home", tmp_path / "b" / "home"
+    synthetic.build(base, home, 300)
+    shutil.copytree(home, twin)
+    summary = synthetic.extend(base, home, 700)
+    assert summary["chunks"] == 700 and summary["extended_from"] == 300
+    settings = synthetic.home_settings(home)
+    catalog = open_catalog(settings)
+    ids = catalog.chunk_ids()
+    catalog.close()
+    assert len(ids) == len(set(ids)) == 700
+    assert VectorStore(settings).all_ids() == set(ids)
+    assert not synthetic.bm25_stale(home)  # BM25 covers exactly the 700 catalog chunks
+    new = catalog_row(settings, ids[-1])
+    found = Searcher(settings).search(new.text, k=5, mode="bm25")
+    assert ids[-1] in [r.chunk_id for r in found]
+    assert Searcher(settings).search(new.text, k=5, mode="hybrid")
+    assert json.loads((home / synthetic.DONE).read_text()) == summary
+
+    synthetic.extend(base, twin, 700)  # the same extension again gives the same rows
+    catalog = open_catalog(synthetic.home_settings(twin))
+    assert catalog.chunk_ids() == ids
+    catalog.close()
+    VectorStore(synthetic.home_settings(twin)).delete([ids[-1]])
+    with pytest.raises(SystemExit, match="finish-partial"):
+        synthetic.extend(base, twin, 900)  # catalog and Chroma disagree: refused
 
 
 def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
@@ -117,10 +154,12 @@ def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
 
 
 def test_scale_and_load_benchmarks_run_without_errors(
-    ingested: tuple[Path, dict], tmp_path: Path
+    ingested: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eval import load_bench, scale_bench
 
+    # Synthetic homes hold the MiniLM space only; the children measure BM25 + MiniLM.
+    monkeypatch.setenv("SHARPNOTES_E5_WEIGHT", "0")
     source, _ = ingested
     common = ["--scifact", str(SCIFACT), "--source", str(source), "--root", str(tmp_path)]
     scale_out = tmp_path / "scale.json"

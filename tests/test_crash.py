@@ -4,9 +4,10 @@ Each run changes the notes (an edit, an addition, a deletion), starts `sharpnote
 subprocess and kills it: either at a named point through the test-only hook
 (``SHARPNOTES_CRASH_AT``, see ingest/faults.py), optionally with a delay so that the kill lands
 inside the work after the point (an embedding batch, a Chroma write), or after a random delay.
-Then the next `sharpnotes ingest` must finish without help, and the catalog, the Chroma collection
-and the BM25 index must hold exactly the chunk ids of a clean ingest of the same notes in another
-home; search must answer.
+Then the next `sharpnotes ingest` must finish without help, and the catalog, both Chroma
+collections (MiniLM and the multilingual space, which these runs turn on) and the BM25 index must
+hold exactly the chunk ids of a clean ingest of the same notes in another home; search must
+answer.
 
 Also here: the schema version of every stored format, and the refusal of data that a newer
 sharpnotes wrote.
@@ -33,13 +34,14 @@ from app.retrieval import Searcher
 from ingest import bm25
 from ingest.catalog import IndexFormatError
 from ingest.formats import StoredFormatError
-from ingest.index import open_catalog
+from ingest.index import open_catalog, open_space
 from ingest.settings import Settings
 from ingest.sync import ingest
 from ingest.vectors import VectorStore
 
 SHARPNOTES = Path(sys.executable).with_name("sharpnotes")
 BACKEND = "onnx-int8"  # torch-free in the subprocesses, so each run starts in about a second
+E5_WEIGHT = 0.3  # the multilingual space on, so its collection is checked too
 
 # (SHARPNOTES_CRASH_AT, what is being done when the process dies)
 HOOK_PLANS = [
@@ -51,6 +53,8 @@ HOOK_PLANS = [
     ("chroma:1", "before the Chroma upsert"),
     ("chroma:1:0.01", "during the Chroma upsert"),
     ("chroma:1:0.05", "during the Chroma upsert"),
+    ("embed:2:0.05", "during the multilingual embedding"),
+    ("chroma:2", "after the MiniLM upsert, before the multilingual one"),
     ("catalog:1", "after the Chroma upsert, before the catalog commit"),
     ("catalog_row:1", "inside the catalog transaction"),
     ("catalog_row:2", "inside the catalog transaction, second file"),
@@ -117,6 +121,7 @@ def env(settings: Settings, crash_at: str | None = None) -> dict[str, str]:
         "SHARPNOTES_EMBED_BACKEND": BACKEND,
         "SHARPNOTES_THREADS": "1",
         "OMP_NUM_THREADS": "1",
+        "SHARPNOTES_E5_WEIGHT": str(E5_WEIGHT),
     }
     out.pop("SHARPNOTES_CRASH_AT", None)
     if crash_at:
@@ -145,16 +150,16 @@ def killed_after(delay: float, notes: Path, environ: dict[str, str]) -> int:
     return proc.wait(timeout=60)
 
 
-def fresh_store(settings: Settings) -> VectorStore:
+def fresh_store(settings: Settings, space: str = "main") -> VectorStore:
     """A Chroma client that reads the files as they are now (chromadb caches one per path)."""
     from chromadb.api.client import SharedSystemClient
 
     SharedSystemClient.clear_system_cache()
-    return VectorStore(settings)
+    return open_space(settings, space)
 
 
-def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str]]:
-    """(catalog, Chroma, BM25) chunk ids of the index under ``settings``."""
+def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str]]:
+    """(catalog, MiniLM Chroma, multilingual Chroma, BM25) chunk ids of the index."""
     catalog = open_catalog(settings)
     try:
         in_catalog = set(catalog.chunk_ids())
@@ -162,22 +167,31 @@ def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str]]:
         catalog.close()
     index = bm25.BM25Index.load(settings.index_dir)
     in_bm25 = set(index.ids) if index else set()
-    return in_catalog, fresh_store(settings).all_ids(), in_bm25
+    in_e5 = fresh_store(settings, "e5").all_ids()
+    return in_catalog, fresh_store(settings).all_ids(), in_e5, in_bm25
 
 
 def clean_ids(notes: Path, settings: Settings, home: Path) -> set[str]:
     """Chunk ids of a full ingest of ``notes`` into an empty home."""
-    clean = Settings(home=home, models_dir=settings.model_cache, embed_backend=BACKEND, threads=1)
+    clean = Settings(
+        home=home,
+        models_dir=settings.model_cache,
+        embed_backend=BACKEND,
+        threads=1,
+        e5_weight=E5_WEIGHT,
+    )
     report = ingest([notes], clean)
     assert report.ok
     ids = id_sets(clean)
-    assert ids[0] == ids[1] == ids[2]
+    assert ids[0] == ids[1] == ids[2] == ids[3]
     return ids[0]
 
 
 @pytest.mark.slow
 def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settings: Settings):
-    settings = settings.model_copy(update={"embed_backend": BACKEND, "threads": 1})
+    settings = settings.model_copy(
+        update={"embed_backend": BACKEND, "threads": 1, "e5_weight": E5_WEIGHT}
+    )
     corpus = Corpus(tmp_path / "notes")
     first = sharpnotes("ingest", str(corpus.root), environ=env(settings))
     assert first.returncode == 0, first.stderr
@@ -211,12 +225,13 @@ def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settin
         if resumed.returncode != 0:
             failures.append(f"run {run} ({crash_at or delay}, {what}): {resumed.stderr}")
             continue
-        in_catalog, in_chroma, in_bm25 = id_sets(settings)
+        in_catalog, in_chroma, in_e5, in_bm25 = id_sets(settings)
         expected = clean_ids(corpus.root, settings, tmp_path / f"clean-{run}")
-        if not in_catalog == in_chroma == in_bm25 == expected:
+        if not in_catalog == in_chroma == in_e5 == in_bm25 == expected:
             failures.append(
                 f"run {run} ({crash_at or delay}, {what}): catalog {len(in_catalog)}, "
-                f"chroma {len(in_chroma)}, bm25 {len(in_bm25)}, clean {len(expected)}"
+                f"chroma {len(in_chroma)}, e5 {len(in_e5)}, bm25 {len(in_bm25)}, "
+                f"clean {len(expected)}"
             )
             continue
         fresh_store(settings)
@@ -236,7 +251,7 @@ def test_lost_vectors_of_a_deleted_note_do_not_outlive_it(tmp_path: Path, settin
     """Chroma lost some vectors of a note (an interrupted --rebuild, a restored backup) and the
     note was deleted meanwhile: its other vectors must go too, not linger unknown to the catalog
     (the start-of-run reconcile once deleted stray vectors before forgetting such notes)."""
-    settings = settings.model_copy(update={"embed_backend": BACKEND})
+    settings = settings.model_copy(update={"embed_backend": BACKEND, "e5_weight": E5_WEIGHT})
     corpus = Corpus(tmp_path / "notes")
     assert ingest([corpus.root], settings).ok
     catalog = open_catalog(settings)
@@ -245,9 +260,9 @@ def test_lost_vectors_of_a_deleted_note_do_not_outlive_it(tmp_path: Path, settin
     VectorStore(settings).delete(lost)
     corpus.path(0).unlink()
     assert ingest([corpus.root], settings).ok
-    in_catalog, in_chroma, in_bm25 = id_sets(settings)
+    in_catalog, in_chroma, in_e5, in_bm25 = id_sets(settings)
     expected = clean_ids(corpus.root, settings, tmp_path / "clean")
-    assert in_catalog == in_chroma == in_bm25 == expected
+    assert in_catalog == in_chroma == in_e5 == in_bm25 == expected
 
 
 # stored formats ---------------------------------------------------------------------------------

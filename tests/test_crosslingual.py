@@ -73,7 +73,8 @@ TARGET = "training/batchnorm.md"
 def test_chinese_question_finds_the_english_note(settings: Settings, tmp_path: Path) -> None:
     from ingest.sync import ingest
 
-    assert ingest([write_notes(tmp_path / "notes", ENGLISH_NOTES)], settings).ok
+    with_e5 = settings.model_copy(update={"e5_weight": 0.35, "bm25_weight": 0.55})
+    assert ingest([write_notes(tmp_path / "notes", ENGLISH_NOTES)], with_e5).ok
 
     def rank(st: Settings, mode: str) -> int | None:
         sources = [r.source for r in Searcher(st).search(QUESTION, k=5, mode=mode)]  # type: ignore[arg-type]
@@ -84,3 +85,6 @@ def test_chinese_question_finds_the_english_note(settings: Settings, tmp_path: P
     # without the glossary BM25 shares no token with either note and MiniLM prefers the other one
     assert rank(off, "bm25") is None
     assert rank(off, "hybrid") == rank(off, "dense") == 2
+    # the multilingual space reads the Chinese question itself: first with or without the glossary
+    e5_off = with_e5.model_copy(update={"crosslingual": False})
+    assert rank(e5_off, "e5") == rank(with_e5, "e5") == rank(e5_off, "hybrid") == 1
