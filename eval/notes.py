@@ -106,7 +106,7 @@ def notes_index(notes: Path, e5: bool = False) -> Settings:
 
     settings = Settings(home=CACHE / "home")
     if e5 and settings.e5_weight == 0:
-        settings = settings.model_copy(update={"e5_weight": 0.3, "bm25_weight": 0.5})
+        settings = settings.model_copy(update={"e5_weight": 0.3})
     report = ingest([notes], settings)
     if report.failed:
         raise SystemExit(f"ingest of {notes} failed for: {report.failed}")

@@ -73,8 +73,9 @@ def bench_settings(home: Path, **overrides: object) -> Settings:
     and the backend choice are shared by all benchmark homes (made once, not once per home). A
     synthetic home holds the MiniLM space only, so the multilingual one is off there."""
     if (home / synthetic.DONE).exists():
-        overrides = {"e5_weight": 0.0, **overrides}
-    settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
+        settings = synthetic.home_settings(home, **overrides)
+    else:
+        settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
     if settings.models_dir is None:
         settings = settings.model_copy(update={"models_dir": synthetic.CACHE / "models"})
     return settings

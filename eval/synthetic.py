@@ -57,10 +57,10 @@ class Base:
         return len(self.chunk_ids)
 
 
-def home_settings(home: Path) -> Settings:
+def home_settings(home: Path, **overrides: object) -> Settings:
     """Settings for a synthetic home: it holds the main (MiniLM) dense space only, so the
     multilingual space is off whatever the default (copying e5 vectors is not done here)."""
-    return Settings(home=home, e5_weight=0.0)
+    return Settings(home=home, **{"e5_weight": 0.0, **overrides})  # type: ignore[arg-type]
 
 
 def default_source() -> Path:

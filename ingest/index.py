@@ -76,9 +76,9 @@ def wipe(settings: Settings) -> None:
     if not settings.index_dir.exists():
         return
     client = vectors.VectorStore(settings).client
-    for name in (vectors.COLLECTION, multilingual.COLLECTION):
-        if name in {c.name for c in client.list_collections()}:
-            client.delete_collection(name)
+    present = {c.name for c in client.list_collections()}
+    for name in present & {vectors.COLLECTION, multilingual.COLLECTION}:
+        client.delete_collection(name)
     catalog = open_catalog(settings)
     with catalog.transaction() as conn:
         for table in ("chunks", "files", "meta"):
