@@ -78,7 +78,12 @@ class Settings(BaseSettings):
     embed_batch_size: int = 32
     threads: int = Field(0, description="Torch/ONNX threads; 0 means the number of cores.")
 
-    chunk_tokens: int = Field(256, description="Word-piece budget of a chunk, heading included.")
+    chunk_tokens: int = Field(
+        256,
+        ge=32,
+        description="Word-piece budget of a chunk, heading included; capped at what the embedding "
+        "model reads (256 for MiniLM).",
+    )
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
 
     fusion: Fusion = "minmax"

@@ -288,7 +288,9 @@ class _Ingest:
             docs = read_file(file, source, max_bytes)
             crash_point("read")
             embedder = self.embedder
-            chunks = chunk_documents(docs, embedder.count_tokens, embedder.max_tokens)
+            # the setting's budget, but never past what the model reads (it truncates there)
+            budget = min(self.settings.chunk_tokens, embedder.max_tokens)
+            chunks = chunk_documents(docs, embedder.count_tokens, budget)
             if not chunks:
                 raise SkipFile("no text to index")
         except SkipFile as exc:

@@ -210,3 +210,25 @@ def test_subfolder_resync_keeps_the_rest(tmp_path: Path, settings: Settings) -> 
     assert assert_in_sync(settings) == before
     catalog = open_catalog(settings)
     assert "detection/detr.md" in catalog.files()
+
+
+def test_chunk_budget_setting_reaches_the_chunker(tmp_path: Path, settings: Settings) -> None:
+    """SHARPNOTES_CHUNK_TOKENS sets the chunk size (it once was recorded but not used); a budget
+    past what the model reads is capped at it; changing it needs a rebuild."""
+    from ingest.index import space_embedder
+
+    notes = write_notes(tmp_path / "notes")
+    ingest([notes], settings)
+    counts = {256: len(open_catalog(settings).chunk_ids())}
+    embedder = space_embedder(settings, "main", "document")
+    for budget in (64, 1024):
+        changed = settings.model_copy(update={"chunk_tokens": budget})
+        with pytest.raises(IndexFormatError, match="sharpnotes ingest --rebuild"):
+            ingest([notes], changed)
+        assert ingest([notes], changed, rebuild=True).ok
+        catalog = open_catalog(changed)
+        rows = catalog.get_chunks(catalog.chunk_ids())
+        counts[budget] = len(rows)
+        longest = max(embedder.count_tokens([r.heading + "\n\n" + r.text for r in rows.values()]))
+        assert longest <= min(budget, embedder.max_tokens) + 8, budget  # code blocks are never cut
+    assert counts[64] > counts[256] == counts[1024]
