@@ -170,7 +170,9 @@ def evidence_for(
     when fusion or feedback settings are tuned."""
     if not results:
         return Evidence()
-    dense = searcher.dense_candidates(question, len(results), filters or Filters(), feedback=False)
+    dense = searcher.dense_candidates(
+        question, len(results), filters or Filters(), feedback=False, sentences=False
+    )
     passages = searcher._results(dense, len(results))
     scored = score_units(searcher.embedder(), question, passages)
     return Evidence(

@@ -161,9 +161,9 @@ def retrieval_settings(settings: Settings) -> dict:
     from ingest.bm25 import BM25Params
 
     fields = (
-        "fusion", "bm25_weight", "e5_weight", "rrf_k", "candidates", "bm25_prf_docs",
-        "bm25_prf_terms", "bm25_prf_weight", "dense_prf_docs", "dense_prf_alpha", "note_bonus",
-        "rerank_model", "rerank_depth",
+        "fusion", "bm25_weight", "e5_weight", "sentence_weight", "rrf_k", "candidates",
+        "bm25_prf_docs", "bm25_prf_terms", "bm25_prf_weight", "dense_prf_docs", "dense_prf_alpha",
+        "note_bonus", "rerank_model", "rerank_depth",
     )  # fmt: skip
     out = {f: getattr(settings, f) for f in fields}
     out["rerank_model"] = str(out["rerank_model"]) if out["rerank_model"] else None

@@ -58,9 +58,11 @@ class Base:
 
 
 def home_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a synthetic home: it holds the main (MiniLM) dense space only, so the
-    multilingual space is off whatever the default (copying e5 vectors is not done here)."""
-    return Settings(home=home, **{"e5_weight": 0.0, **overrides})  # type: ignore[arg-type]
+    """Settings for a synthetic home: it holds the main (MiniLM) chunk vectors only, so the
+    multilingual space and the sentence vectors are off whatever the defaults (neither is
+    copied here)."""
+    defaults = {"e5_weight": 0.0, "sentence_weight": 0.0}
+    return Settings(home=home, **{**defaults, **overrides})  # type: ignore[arg-type]
 
 
 def default_source() -> Path:

@@ -54,6 +54,7 @@ class Config:
     depth: int = 200
     note_bonus: float = 0.0
     e5_weight: float = 0.0
+    sentence_weight: float = 0.0
 
     def bm25_key(self) -> tuple:
         return (self.k1, self.b, self.method, self.heading_weight)
@@ -78,6 +79,9 @@ class Material:
     raw: dict[str, str] = field(default_factory=dict)  # qid -> text before cross-lingual terms
     e5_vectors: np.ndarray | None = None  # the multilingual space, when attached (attach_e5)
     e5_qvecs: dict[str, np.ndarray] = field(default_factory=dict)
+    # the sentence vectors (ingest.sentences): row i belongs to chunk ids[sentence_owner[i]]
+    sentence_vectors: np.ndarray | None = None
+    sentence_owner: np.ndarray | None = None
     _bm25: dict[tuple, object] = field(default_factory=dict)
 
 
@@ -98,6 +102,39 @@ def attach_e5(material: Material, settings: Settings) -> None:
     qids = sorted(material.raw)
     embedded = load_e5(settings, "query").embed([material.raw[q] for q in qids])
     material.e5_qvecs = dict(zip(qids, embedded, strict=True))
+
+
+def attach_sentences(material: Material, settings: Settings, cache: Path | None = None) -> None:
+    """Add the sentence vectors the index holds (``ingest.sentences``; ingest with
+    ``SHARPNOTES_SENTENCE_WEIGHT`` above 0 first), cached in ``cache`` beside the chunk vectors."""
+    from ingest.index import open_space
+    from ingest.sentences import complete_chunks, owner
+
+    if cache is not None and cache.exists():
+        stored = np.load(cache, allow_pickle=False)
+        if list(stored["ids"]) == material.ids:
+            material.sentence_vectors, material.sentence_owner = stored["vectors"], stored["owner"]
+            return
+    store = open_space(settings, "sentences")
+    sids = sorted(store.all_ids())
+    complete, _ = complete_chunks(sids)
+    if complete != set(material.ids):
+        raise SystemExit(
+            f"{len(set(material.ids) - complete)} of {len(material.ids)} chunks lack sentence "
+            f"vectors in {settings.index_dir}; ingest it with SHARPNOTES_SENTENCE_WEIGHT above 0"
+        )
+    got = store.embeddings(sids)
+    row = {cid: i for i, cid in enumerate(material.ids)}
+    vectors = np.stack([got[sid] for sid in sids]).astype(np.float32)
+    material.sentence_vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    material.sentence_owner = np.array([row[owner(sid)] for sid in sids])
+    if cache is not None:
+        np.savez(
+            cache,
+            ids=np.array(material.ids),
+            vectors=material.sentence_vectors,
+            owner=material.sentence_owner,
+        )
 
 
 def load_material(folder: Path, splits: Iterable[str], e5: bool = False) -> Material:
@@ -135,6 +172,7 @@ def load_material(folder: Path, splits: Iterable[str], e5: bool = False) -> Mate
     material.raw = raw
     if e5:
         attach_e5(material, settings)
+    attach_sentences(material, settings, CACHE / f"tune-{cache_home(folder).parent.name}-sent.npz")
     return material
 
 
@@ -176,6 +214,7 @@ def load_notes_material(set_path: Path, notes: Path, e5: bool = False) -> Materi
     material.raw = {i["id"]: i["question"] for i in items}
     if e5:
         attach_e5(material, settings)
+    attach_sentences(material, settings)
     return material
 
 
@@ -225,7 +264,7 @@ class Tuner:
         space."""
         from app.retrieval import rocchio
 
-        key = (space, c.dense_prf_docs, c.dense_prf_alpha)
+        key = (space, c.dense_prf_docs, c.dense_prf_alpha, c.sentence_weight)
         if key not in self._dense_runs:
             if space == "e5":
                 if self.m.e5_vectors is None:
@@ -233,15 +272,26 @@ class Tuner:
                 vectors, qvecs = self.m.e5_vectors, self.m.e5_qvecs
             else:
                 vectors, qvecs = self.m.vectors, self.m.qvecs
+            mix = c.sentence_weight if space == "main" else 0.0
             run = {}
             for qid, q in qvecs.items():
                 scores = vectors @ q
                 if c.dense_prf_alpha > 0 and c.dense_prf_docs > 0:
                     top = np.argpartition(-scores, c.dense_prf_docs - 1)[: c.dense_prf_docs]
                     scores = vectors @ rocchio(q, vectors[top], c.dense_prf_alpha)
+                if mix > 0:  # as app.retrieval.mix_sentences, over every chunk
+                    scores = (1 - mix) * scores + mix * self.best_sentence(q)
                 run[qid] = _top(scores, self.m.ids, self.max_depth)
             self._dense_runs[key] = run
         return self._dense_runs[key]
+
+    def best_sentence(self, q: np.ndarray) -> np.ndarray:
+        """Per chunk, the cosine of its best sentence to the query vector."""
+        if self.m.sentence_vectors is None or self.m.sentence_owner is None:
+            raise SystemExit("sentence_weight needs the sentence vectors (attach_sentences)")
+        best = np.full(len(self.m.ids), -1.0, np.float32)
+        np.maximum.at(best, self.m.sentence_owner, self.m.sentence_vectors @ q)
+        return best
 
     def score(self, c: Config, mode: str = "hybrid") -> dict[str, float]:
         """nDCG@10 (and Recall@100) per split of a document-level run (a document scores as its
@@ -341,6 +391,18 @@ GRIDS: dict[str, list[tuple[str, dict[str, tuple]]]] = {
         ),
         ("rrf", {"fusion": ("rrf",), "rrf_k": (10, 30, 60), "depth": (50, 100, 200)}),
         ("bonus", {"note_bonus": (0.05, 0.1, 0.2, 0.3)}),
+    ],
+    # from --start (the defaults the full grid chose): the share of the best sentence in the
+    # MiniLM score beside BM25's weight, then the Rocchio step again
+    "sentences": [
+        (
+            "sentences",
+            {
+                "sentence_weight": (0.0, 0.5, 0.75, 0.85, 1.0),
+                "bm25_weight": (0.4, 0.45, 0.5, 0.55, 0.6),
+            },
+        ),
+        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5)}),
     ],
     "quick": [
         ("bm25-heading", {"heading_weight": (1, 2, 3)}),

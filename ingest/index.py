@@ -11,6 +11,7 @@ from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder
+    from ingest.sentences import SentenceVectors
     from ingest.vectors import VectorStore
 
 
@@ -25,10 +26,20 @@ def dense_spaces(settings: Settings) -> list[str]:
 
 
 def open_space(settings: Settings, space: str, fresh: bool = False) -> VectorStore:
-    from ingest import multilingual, vectors
+    from ingest import multilingual, sentences, vectors
 
-    name = multilingual.COLLECTION if space == "e5" else vectors.COLLECTION
+    names = {"e5": multilingual.COLLECTION, "sentences": sentences.COLLECTION}
+    name = names.get(space, vectors.COLLECTION)
     return vectors.VectorStore(settings, fresh=fresh, collection=name)
+
+
+def open_sentences(settings: Settings, fresh: bool = False) -> SentenceVectors | None:
+    """The sentence vectors (``ingest.sentences``), or None when ``sentence_weight`` is 0."""
+    if settings.sentence_weight <= 0:
+        return None
+    from ingest.sentences import SentenceVectors
+
+    return SentenceVectors(open_space(settings, "sentences", fresh))
 
 
 def space_embedder(settings: Settings, space: str, purpose: Literal["ingest", "query"]) -> Embedder:
@@ -71,13 +82,13 @@ def check_compatible(catalog: Catalog, settings: Settings, model_id: str, action
 def wipe(settings: Settings) -> None:
     """Empty the index (the rebuild path): drop the Chroma collections, the catalog's rows and
     the BM25 builds. Files stay in place, so Chroma's per-process client cache stays valid."""
-    from ingest import multilingual, vectors
+    from ingest import multilingual, sentences, vectors
 
     if not settings.index_dir.exists():
         return
     client = vectors.VectorStore(settings).client
     present = {c.name for c in client.list_collections()}
-    for name in present & {vectors.COLLECTION, multilingual.COLLECTION}:
+    for name in present & {vectors.COLLECTION, multilingual.COLLECTION, sentences.COLLECTION}:
         client.delete_collection(name)
     catalog = open_catalog(settings)
     with catalog.transaction() as conn:

@@ -24,6 +24,7 @@ SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | PDF_EXTS
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
 _MAX_FRONT_MATTER = 64 * 1024
+_MAX_NESTING = 20  # levels of YAML nesting front matter may use
 
 
 class SkipFile(Exception):
@@ -112,11 +113,27 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _too_deep(yaml_text: str) -> bool:
+    """Nesting no front matter needs (brackets or indentation past ``_MAX_NESTING`` levels):
+    PyYAML parses it recursively, seconds per file, so such text is not read as YAML at all."""
+    depth = deepest = 0
+    for char in yaml_text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    if deepest > _MAX_NESTING:
+        return True
+    indents = (len(line) - len(line.lstrip(" ")) for line in yaml_text.split("\n"))
+    return max(indents, default=0) > 2 * _MAX_NESTING
+
+
 def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """Split YAML front matter from the body. Front matter that is not a YAML mapping is
     left in the body as ordinary text."""
     match = _FRONT_MATTER.match(text)
-    if not match or len(match.group(1)) > _MAX_FRONT_MATTER:
+    if not match or len(match.group(1)) > _MAX_FRONT_MATTER or _too_deep(match.group(1)):
         return {}, text
     try:
         data = yaml.load(match.group(1), Loader=_NoAliasLoader)  # noqa: S506 - safe loader subclass

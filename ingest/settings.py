@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
     fusion: Fusion = "minmax"
     # retrieval defaults chosen by `python -m eval.tune` on SciFact train + half the notes set
-    bm25_weight: float = Field(0.6, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
+    bm25_weight: float = Field(0.45, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
     # off by default: it makes ingest about 7x slower for a small gain (README, "multilingual")
     e5_weight: float = Field(
         0.0,
@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         "fusion; 0 turns it off (tuned with it on: 0.35, with bm25_weight 0.55). MiniLM gets "
         "the rest: 1 - bm25_weight - e5_weight.",
     )
+    sentence_weight: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="Share of a passage's best sentence in its MiniLM score: (1 - w) x chunk "
+        "cosine + w x best sentence cosine; 0 stores no sentence vectors (ingest is faster).",
+    )
     rrf_k: int = 60
     candidates: int = Field(200, description="Candidates taken from each retriever before fusion.")
     bm25_prf_docs: int = Field(0, ge=0, description="BM25 feedback documents (0: no PRF).")
@@ -105,7 +112,7 @@ class Settings(BaseSettings):
     bm25_prf_weight: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of the expansion terms in the BM25 query."
     )
-    dense_prf_docs: int = Field(3, ge=0, description="Dense feedback documents (0: none).")
+    dense_prf_docs: int = Field(5, ge=0, description="Dense feedback documents (0: none).")
     dense_prf_alpha: float = Field(0.5, ge=0.0, description="Rocchio step towards them.")
     note_bonus: float = Field(
         0.0, ge=0.0, description="Fused score bonus: this x the best other chunk of the same note."

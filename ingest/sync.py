@@ -32,6 +32,7 @@ from ingest.index import (
     check_compatible,
     dense_spaces,
     open_catalog,
+    open_sentences,
     open_space,
     space_embedder,
     wipe,
@@ -65,6 +66,7 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_deleted: int = 0
+    sentences_embedded: int = 0
     seconds: float = 0.0
 
     @property
@@ -77,7 +79,8 @@ class IngestReport:
             f"{len(self.removed)} removed, {self.unchanged} unchanged, "
             f"{len(self.unsupported)} skipped (unsupported type), {len(self.failed)} failed; "
             f"chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused, "
-            f"{self.chunks_deleted} deleted; {self.seconds:.1f} s"
+            f"{self.chunks_deleted} deleted, {self.sentences_embedded} sentences embedded; "
+            f"{self.seconds:.1f} s"
         )
 
     def to_dict(self) -> dict:
@@ -91,6 +94,7 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
             "chunks_deleted": self.chunks_deleted,
+            "sentences_embedded": self.sentences_embedded,
             "seconds": round(self.seconds, 2),
         }
 
@@ -170,6 +174,7 @@ class _Ingest:
         check_compatible(self.catalog, settings, self.model_id, "updated")
         self.stores = {space: open_space(settings, space) for space in dense_spaces(settings)}
         self.vectors = self.stores["main"]
+        self.sentences = open_sentences(settings)
         self._embedders: dict[str, Embedder] = {}
 
     def embedder_of(self, space: str) -> Embedder:
@@ -238,6 +243,12 @@ class _Ingest:
                     self.report.chunks_deleted += len(extra)
             if space != "main":  # a space turned on later, or behind after a crash: fill it in
                 self._backfill(space, sorted(catalog_ids - held[space]))
+        if self.sentences is not None:
+            complete, present = self.sentences.held()
+            if present - catalog_ids:
+                self.sentences.delete_chunks(sorted(present - catalog_ids))
+            # turned on for an older index, or cut off while writing a chunk's sentences
+            self._backfill_sentences(sorted(catalog_ids - complete))
         crash_point("reconcile")
         pointer = bm25.read_pointer(self.settings.index_dir)
         return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
@@ -342,6 +353,13 @@ class _Ingest:
                     [c.text for c in todo] if space == "main" else None,
                     [_chroma_meta(c) for c in todo],
                 )
+        if self.sentences is not None and todo:
+            crash_point("sentences")
+            self.report.sentences_embedded += self.sentences.put(
+                [(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo],
+                self.embedder,
+                self.settings.embed_batch_size,
+            )
         self.report.chunks_embedded += len(embedded_any)
         self.report.chunks_reused += len(todo) - len(embedded_any)
         self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
@@ -386,6 +404,8 @@ class _Ingest:
         if ids:
             for store in self.stores.values():
                 store.delete(sorted(ids))
+            if self.sentences is not None:
+                self.sentences.delete_chunks(sorted(ids))
             self.report.chunks_deleted += len(ids)
 
     def _backfill(self, space: str, ids: list[str]) -> None:
@@ -404,6 +424,20 @@ class _Ingest:
             self.stores[space].upsert(batch, vectors, None, metas)
             self.report.chunks_embedded += len(batch)
             self.progress(f"{space} vectors", start + len(rows), len(ids))
+
+    def _backfill_sentences(self, ids: list[str]) -> None:
+        """Embed the sentences of catalog chunks that lack some, from the catalog's text."""
+        assert self.sentences is not None
+        for start in range(0, len(ids), _GROUP_CHUNKS):
+            rows = self.catalog.get_chunks(ids[start : start + _GROUP_CHUNKS])
+            texts = dict(self.catalog.embed_texts(list(rows)))
+            crash_point("sentences")
+            self.report.sentences_embedded += self.sentences.put(
+                [(cid, texts[cid], _chroma_meta(rows[cid])) for cid in rows if cid in texts],
+                self.embedder,
+                self.settings.embed_batch_size,
+            )
+            self.progress("sentence vectors", start + len(rows), len(ids))
 
     def rebuild_bm25(self) -> None:
         ids, texts = [], []

@@ -14,6 +14,7 @@ from ingest.settings import Settings
 
 COLLECTION = "sharpnotes"
 _BATCH = 1000
+_IN_BATCH = 500  # values in one "$in" metadata filter
 
 
 class VectorStoreError(RuntimeError):
@@ -128,6 +129,13 @@ class VectorStore:
         with self._failing():
             for i in range(0, len(ids), _BATCH):
                 self.collection.delete(ids=ids[i : i + _BATCH])
+
+    def delete_where(self, key: str, values: Sequence[str]) -> None:
+        """Delete every vector whose metadata ``key`` is one of ``values``."""
+        values = list(values)
+        with self._failing():
+            for i in range(0, len(values), _IN_BATCH):
+                self.collection.delete(where={key: {"$in": values[i : i + _IN_BATCH]}})
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -4,10 +4,10 @@ Each run changes the notes (an edit, an addition, a deletion), starts `sharpnote
 subprocess and kills it: either at a named point through the test-only hook
 (``SHARPNOTES_CRASH_AT``, see ingest/faults.py), optionally with a delay so that the kill lands
 inside the work after the point (an embedding batch, a Chroma write), or after a random delay.
-Then the next `sharpnotes ingest` must finish without help, and the catalog, both Chroma
-collections (MiniLM and the multilingual space, which these runs turn on) and the BM25 index must
-hold exactly the chunk ids of a clean ingest of the same notes in another home; search must
-answer.
+Then the next `sharpnotes ingest` must finish without help, and the catalog, the Chroma
+collections (MiniLM, the multilingual space, which these runs turn on, and the sentence vectors,
+every sentence of each chunk) and the BM25 index must hold exactly the chunk ids of a clean
+ingest of the same notes in another home; search must answer.
 
 Also here: the schema version of every stored format, and the refusal of data that a newer
 sharpnotes wrote.
@@ -34,7 +34,7 @@ from app.retrieval import Searcher
 from ingest import bm25
 from ingest.catalog import IndexFormatError
 from ingest.formats import StoredFormatError
-from ingest.index import open_catalog, open_space
+from ingest.index import open_catalog, open_sentences, open_space
 from ingest.settings import Settings
 from ingest.sync import ingest
 from ingest.vectors import VectorStore
@@ -55,7 +55,9 @@ HOOK_PLANS = [
     ("chroma:1:0.05", "during the Chroma upsert"),
     ("embed:2:0.05", "during the multilingual embedding"),
     ("chroma:2", "after the MiniLM upsert, before the multilingual one"),
-    ("catalog:1", "after the Chroma upsert, before the catalog commit"),
+    ("sentences:1", "after the chunk vectors, before the sentence vectors"),
+    ("sentences:1:0.05", "while the sentence vectors are embedded and written"),
+    ("catalog:1", "after the Chroma upserts, before the catalog commit"),
     ("catalog_row:1", "inside the catalog transaction"),
     ("catalog_row:2", "inside the catalog transaction, second file"),
     ("stale:1", "after the catalog commit, before deleting replaced vectors"),
@@ -158,8 +160,9 @@ def fresh_store(settings: Settings, space: str = "main") -> VectorStore:
     return open_space(settings, space)
 
 
-def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str]]:
-    """(catalog, MiniLM Chroma, multilingual Chroma, BM25) chunk ids of the index."""
+def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
+    """(catalog, MiniLM Chroma, multilingual Chroma, BM25, sentence vectors) chunk ids of the
+    index; a chunk with only some of its sentences stored counts as a stray id."""
     catalog = open_catalog(settings)
     try:
         in_catalog = set(catalog.chunk_ids())
@@ -168,7 +171,12 @@ def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str]]
     index = bm25.BM25Index.load(settings.index_dir)
     in_bm25 = set(index.ids) if index else set()
     in_e5 = fresh_store(settings, "e5").all_ids()
-    return in_catalog, fresh_store(settings).all_ids(), in_e5, in_bm25
+    fresh_store(settings, "sentences")
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    complete, present = sentences.held()
+    in_sentences = complete | {f"partly stored: {cid}" for cid in present - complete}
+    return in_catalog, fresh_store(settings).all_ids(), in_e5, in_bm25, in_sentences
 
 
 def clean_ids(notes: Path, settings: Settings, home: Path) -> set[str]:
@@ -183,7 +191,7 @@ def clean_ids(notes: Path, settings: Settings, home: Path) -> set[str]:
     report = ingest([notes], clean)
     assert report.ok
     ids = id_sets(clean)
-    assert ids[0] == ids[1] == ids[2] == ids[3]
+    assert ids[0] == ids[1] == ids[2] == ids[3] == ids[4]
     return ids[0]
 
 
@@ -225,13 +233,13 @@ def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settin
         if resumed.returncode != 0:
             failures.append(f"run {run} ({crash_at or delay}, {what}): {resumed.stderr}")
             continue
-        in_catalog, in_chroma, in_e5, in_bm25 = id_sets(settings)
+        in_catalog, in_chroma, in_e5, in_bm25, in_sentences = id_sets(settings)
         expected = clean_ids(corpus.root, settings, tmp_path / f"clean-{run}")
-        if not in_catalog == in_chroma == in_e5 == in_bm25 == expected:
+        if not in_catalog == in_chroma == in_e5 == in_bm25 == in_sentences == expected:
             failures.append(
                 f"run {run} ({crash_at or delay}, {what}): catalog {len(in_catalog)}, "
                 f"chroma {len(in_chroma)}, e5 {len(in_e5)}, bm25 {len(in_bm25)}, "
-                f"clean {len(expected)}"
+                f"sentences {len(in_sentences)}, clean {len(expected)}"
             )
             continue
         fresh_store(settings)
@@ -260,9 +268,9 @@ def test_lost_vectors_of_a_deleted_note_do_not_outlive_it(tmp_path: Path, settin
     VectorStore(settings).delete(lost)
     corpus.path(0).unlink()
     assert ingest([corpus.root], settings).ok
-    in_catalog, in_chroma, in_e5, in_bm25 = id_sets(settings)
+    in_catalog, in_chroma, in_e5, in_bm25, in_sentences = id_sets(settings)
     expected = clean_ids(corpus.root, settings, tmp_path / "clean")
-    assert in_catalog == in_chroma == in_e5 == in_bm25 == expected
+    assert in_catalog == in_chroma == in_e5 == in_bm25 == in_sentences == expected
 
 
 # stored formats ---------------------------------------------------------------------------------

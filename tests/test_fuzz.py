@@ -216,9 +216,19 @@ def test_yaml_bomb_is_refused_without_expanding(tmp_path: Path, count) -> None: 
 
 
 def test_deeply_nested_yaml_is_not_front_matter() -> None:
-    for nested in ("x: " + "[" * 20_000 + "]" * 20_000, "x: " + "{a: " * 5_000 + "1" + "}" * 5_000):
+    indented = "".join(f"{' ' * i}k{i}:\n" for i in range(300))
+    for nested in (
+        "x: " + "[" * 20_000 + "]" * 20_000,
+        "x: " + "{a: " * 5_000 + "1" + "}" * 5_000,
+        "x: " + "[" * 21 + "]" * 21,
+        indented,
+    ):
         meta, body = parse_front_matter(f"---\n{nested}\n---\nbody\n")
         assert meta == {} and body.endswith("body\n")
+    shallow = (
+        "x: " + "[" * 20 + "]" * 20 + "\n" + "".join(f"{' ' * 2 * i}k{i}:\n" for i in range(20))
+    )
+    assert parse_front_matter(f"---\n{shallow}title: t\n---\nbody\n")[0]["title"] == "t"
 
 
 def test_python_tags_are_not_constructed() -> None:

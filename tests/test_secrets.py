@@ -250,12 +250,23 @@ def test_key_is_never_logged_shown_or_stored(
     finally:
         server.close()
 
-    stored = [p for p in settings.home.rglob("*") if p.is_file()]
+    stored = _snapshot(settings.home)
     assert any(p.name == "catalog.sqlite" for p in stored)
     assert any(p.parent.name == "conversations" for p in stored)  # the chat was saved
-    for path in stored:
-        data = path.read_bytes()
+    for path, data in stored.items():
         assert KEY.encode() not in data and KEY.encode("utf-16-le") not in data, path
+
+
+def _snapshot(home: Path) -> dict[Path, bytes]:
+    """Every file under HOME with its bytes. SQLite removes a -wal file when its last connection
+    closes (after copying it into the database), so a file that vanishes mid-read restarts the
+    scan: the database is then read again with what the WAL held."""
+    for _ in range(20):
+        try:
+            return {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"files under {home} kept vanishing while they were read")
 
 
 def _json_line(output: str) -> str:

@@ -1,0 +1,144 @@
+"""Sentence vectors (ingest/sentences.py) with the real MiniLM, Chroma and SQLite: what a chunk's
+sentences are, that the collection holds every sentence of exactly the catalog's chunks through
+edits, deletes, being turned on for an older index and a half-written chunk, and that the
+Searcher's dense score is the documented mix of chunk and best-sentence cosine."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_notes
+
+from app.retrieval import Filters, Searcher
+from ingest.index import open_catalog, open_sentences, open_space
+from ingest.sentences import complete_chunks, sentence_ids, sentence_texts
+from ingest.settings import Settings
+from ingest.sync import ingest
+
+NOTES = {
+    "detection/nms.md": "# Detection\n\n## NMS\n\nNon-maximum suppression keeps the best box. "
+    "It removes every other box whose IoU with it is above a threshold. Soft-NMS lowers their "
+    "scores instead.\n\n## Anchors\n\nAnchors are reference boxes of fixed sizes. Ok.\n",
+    "tracking.md": "# Tracking\n\n## ByteTrack\n\nByteTrack matches low-score detections in a "
+    "second round. That round recovers objects that are briefly occluded.\n",
+    "optim.md": "# Optimizers\n\nAdam keeps running means of the gradient and of its square. "
+    "Warmup keeps the first steps small while those means are unreliable.\n",
+}
+
+
+def sentence_state(settings: Settings) -> tuple[set[str], set[str], set[str]]:
+    """(catalog chunk ids, chunks with all their sentences stored, chunks with any stored)."""
+    catalog = open_catalog(settings)
+    try:
+        chunks = set(catalog.chunk_ids())
+    finally:
+        catalog.close()
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    complete, present = sentences.held()
+    return chunks, complete, present
+
+
+def test_sentence_texts_keep_the_heading_and_skip_fragments() -> None:
+    text = "Detection > NMS\n\nNMS keeps the best box. Ok. It drops boxes that overlap it."
+    assert sentence_texts(text) == [
+        "Detection > NMS\n\nNMS keeps the best box.",
+        "Detection > NMS\n\nIt drops boxes that overlap it.",
+    ]
+    assert sentence_texts("no heading here at all") == ["no heading here at all"]
+    # a chunk with no sentence of three words still has one vector: its whole text
+    assert sentence_texts("Glossary\n\nIoU.") == ["Glossary\n\nIoU."]
+
+
+def test_complete_chunks_tells_a_half_written_chunk_from_the_ids() -> None:
+    ids = sentence_ids("a", 3) + sentence_ids("b", 2)[:1] + sentence_ids("c", 1)
+    assert complete_chunks(ids) == ({"a", "c"}, {"a", "b", "c"})
+
+
+@pytest.mark.slow
+def test_sentences_follow_the_catalog_through_edits_deletes_and_repairs(
+    tmp_path: Path, settings: Settings
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    report = ingest([notes], settings)
+    chunks, complete, present = sentence_state(settings)
+    assert chunks == complete == present
+    assert report.sentences_embedded > len(chunks)  # several sentences a chunk
+    assert ingest([notes], settings).sentences_embedded == 0  # unchanged: nothing embedded
+
+    (notes / "optim.md").write_text(NOTES["optim.md"] + "\n## SGD\n\nSGD with momentum is fine.\n")
+    (notes / "tracking.md").unlink()
+    report = ingest([notes], settings)
+    assert report.removed == ["tracking.md"] and report.updated == ["optim.md"]
+    chunks, complete, present = sentence_state(settings)
+    assert chunks == complete == present
+
+    # a chunk half written (an ingest killed mid-upsert) and a stray chunk's sentences: the next
+    # ingest completes the first and drops the second, without re-reading any note
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    victim = sorted(chunks)[0]
+    held = [sid for sid in sentences.store.all_ids() if sid.startswith(victim + ":")]
+    sentences.store.delete(held[:1])
+    stray = open_space(settings, "main").embeddings([victim])[victim]
+    sentences.store.upsert(["f" * 40 + ":0:1"], stray[None, :], None, [{"chunk_id": "f" * 40}])
+    report = ingest([notes], settings)
+    assert report.unchanged == len(NOTES) - 1 and report.chunks_embedded == 0
+    chunks, complete, present = sentence_state(settings)
+    assert chunks == complete == present and victim in complete
+
+
+@pytest.mark.slow
+def test_an_index_without_sentences_still_answers_and_the_next_ingest_adds_them(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    off = settings.model_copy(update={"sentence_weight": 0.0})
+    assert ingest([notes], off).sentences_embedded == 0
+    before = open_space(off, "main").embeddings(sorted(sentence_state(settings)[0]))
+
+    with caplog.at_level(logging.WARNING, logger="app.retrieval"):
+        hits = Searcher(settings).search("which boxes does non-maximum suppression remove", k=2)
+    assert hits and hits[0].source == "detection/nms.md"
+    assert "no sentence vectors yet; run: sharpnotes ingest" in caplog.text
+
+    report = ingest([notes], settings)  # nothing changed on disk: only sentences are embedded
+    assert report.unchanged == len(NOTES) and report.chunks_embedded == 0
+    chunks, complete, present = sentence_state(settings)
+    assert chunks == complete == present and report.sentences_embedded > len(chunks)
+    after = open_space(settings, "main").embeddings(sorted(chunks))
+    assert all(np.array_equal(before[c], after[c]) for c in chunks)  # chunk vectors untouched
+
+
+@pytest.mark.slow
+def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
+    tmp_path: Path, settings: Settings
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    settings = settings.model_copy(update={"sentence_weight": 0.7, "dense_prf_docs": 0})
+    ingest([notes], settings)
+    searcher = Searcher(settings)
+    question = "why use warmup with Adam"
+    ranked = searcher.dense_candidates(question, 50, Filters())
+    plain = dict(searcher.dense_candidates(question, 50, Filters(), sentences=False))
+    assert len(ranked) == len(plain) == len(sentence_state(settings)[0])
+
+    q = searcher.embedder().embed([question])[0]
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    vectors = sentences.store.embeddings(sorted(sentences.store.all_ids()))
+    best: dict[str, float] = {}
+    for sid, vec in vectors.items():
+        cid = sid.split(":")[0]
+        best[cid] = max(best.get(cid, -1.0), float(vec @ q))
+    for cid, score in ranked:
+        assert score == pytest.approx(0.3 * plain[cid] + 0.7 * best[cid], abs=1e-4)
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+
+    # a folder filter applies to the sentence side too
+    only = searcher.dense_candidates(question, 50, Filters(folder="detection"))
+    rows = open_catalog(settings).get_chunks([cid for cid, _ in only])
+    assert only and {row.source for row in rows.values()} == {"detection/nms.md"}
