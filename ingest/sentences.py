@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ingest.vectors import VectorStore
 
 COLLECTION = "chunk_sentences"
+# what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every
+# sentence again (the catalog's meta records the version its sentence vectors were made with)
+VERSION = 1
 MIN_WORDS = 3  # shorter pieces ("Pros:", "1.") say too little to be scored alone
 
 
@@ -95,6 +98,9 @@ class SentenceVectors:
         if ids:
             self.store.upsert(ids, embedder.embed(texts, batch_size), None, metas)
         return len(ids)
+
+    def clear(self) -> None:
+        self.store.delete(sorted(self.store.all_ids()))
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         self.store.delete_where("chunk_id", chunk_ids)

@@ -244,11 +244,7 @@ class _Ingest:
             if space != "main":  # a space turned on later, or behind after a crash: fill it in
                 self._backfill(space, sorted(catalog_ids - held[space]))
         if self.sentences is not None:
-            complete, present = self.sentences.held()
-            if present - catalog_ids:
-                self.sentences.delete_chunks(sorted(present - catalog_ids))
-            # turned on for an older index, or cut off while writing a chunk's sentences
-            self._backfill_sentences(sorted(catalog_ids - complete))
+            self._reconcile_sentences(catalog_ids)
         crash_point("reconcile")
         pointer = bm25.read_pointer(self.settings.index_dir)
         return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
@@ -424,6 +420,23 @@ class _Ingest:
             self.stores[space].upsert(batch, vectors, None, metas)
             self.report.chunks_embedded += len(batch)
             self.progress(f"{space} vectors", start + len(rows), len(ids))
+
+    def _reconcile_sentences(self, catalog_ids: set[str]) -> None:
+        """Every catalog chunk with all its sentences, made by this version of the splitter."""
+        from ingest.sentences import VERSION
+
+        assert self.sentences is not None
+        made_by = self.catalog.get_meta("sentences_version")
+        if made_by is not None and made_by != str(VERSION):
+            log.info("sentence vectors of version %s are re-made (now %s)", made_by, VERSION)
+            self.sentences.clear()
+        complete, present = self.sentences.held()
+        if present - catalog_ids:
+            self.sentences.delete_chunks(sorted(present - catalog_ids))
+        # turned on for an older index, or cut off while writing a chunk's sentences
+        self._backfill_sentences(sorted(catalog_ids - complete))
+        if made_by != str(VERSION):
+            self.catalog.set_meta({"sentences_version": str(VERSION)})
 
     def _backfill_sentences(self, ids: list[str]) -> None:
         """Embed the sentences of catalog chunks that lack some, from the catalog's text."""

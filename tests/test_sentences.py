@@ -14,7 +14,7 @@ from conftest import write_notes
 
 from app.retrieval import Filters, Searcher
 from ingest.index import open_catalog, open_sentences, open_space
-from ingest.sentences import complete_chunks, sentence_ids, sentence_texts
+from ingest.sentences import VERSION, complete_chunks, sentence_ids, sentence_texts
 from ingest.settings import Settings
 from ingest.sync import ingest
 
@@ -142,3 +142,23 @@ def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
     only = searcher.dense_candidates(question, 50, Filters(folder="detection"))
     rows = open_catalog(settings).get_chunks([cid for cid, _ in only])
     assert only and {row.source for row in rows.values()} == {"detection/nms.md"}
+
+
+@pytest.mark.slow
+def test_sentences_of_another_splitter_version_are_made_again(
+    tmp_path: Path, settings: Settings
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    first = ingest([notes], settings)
+    catalog = open_catalog(settings)
+    assert catalog.get_meta("sentences_version") == str(VERSION)
+    catalog.set_meta({"sentences_version": "0"})  # as if an older sharpnotes had made them
+    catalog.close()
+    report = ingest([notes], settings)
+    assert report.chunks_embedded == 0 and report.sentences_embedded == first.sentences_embedded
+    chunks, complete, present = sentence_state(settings)
+    assert chunks == complete == present
+    catalog = open_catalog(settings)
+    assert catalog.get_meta("sentences_version") == str(VERSION)
+    catalog.close()
+    assert ingest([notes], settings).sentences_embedded == 0
