@@ -234,6 +234,7 @@ class Tuner:
         self.max_depth = max_depth
         self._bm25_runs: dict[tuple, dict[str, Ranked]] = {}
         self._dense_runs: dict[tuple, dict[str, Ranked]] = {}
+        self._best_sentence: dict[str, np.ndarray] = {}
         self.log: list[dict] = []
 
     def bm25_index(self, c: Config):  # type: ignore[no-untyped-def]
@@ -280,18 +281,21 @@ class Tuner:
                     top = np.argpartition(-scores, c.dense_prf_docs - 1)[: c.dense_prf_docs]
                     scores = vectors @ rocchio(q, vectors[top], c.dense_prf_alpha)
                 if mix > 0:  # as app.retrieval.mix_sentences, over every chunk
-                    scores = (1 - mix) * scores + mix * self.best_sentence(q)
+                    scores = (1 - mix) * scores + mix * self.best_sentence(qid, q)
                 run[qid] = _top(scores, self.m.ids, self.max_depth)
             self._dense_runs[key] = run
         return self._dense_runs[key]
 
-    def best_sentence(self, q: np.ndarray) -> np.ndarray:
-        """Per chunk, the cosine of its best sentence to the query vector."""
-        if self.m.sentence_vectors is None or self.m.sentence_owner is None:
-            raise SystemExit("sentence_weight needs the sentence vectors (attach_sentences)")
-        best = np.full(len(self.m.ids), -1.0, np.float32)
-        np.maximum.at(best, self.m.sentence_owner, self.m.sentence_vectors @ q)
-        return best
+    def best_sentence(self, qid: str, q: np.ndarray) -> np.ndarray:
+        """Per chunk, the cosine of its best sentence to the query's vector (computed once per
+        query: it does not depend on the settings tried)."""
+        if qid not in self._best_sentence:
+            if self.m.sentence_vectors is None or self.m.sentence_owner is None:
+                raise SystemExit("sentence_weight needs the sentence vectors (attach_sentences)")
+            best = np.full(len(self.m.ids), -1.0, np.float32)
+            np.maximum.at(best, self.m.sentence_owner, self.m.sentence_vectors @ q)
+            self._best_sentence[qid] = best
+        return self._best_sentence[qid]
 
     def score(self, c: Config, mode: str = "hybrid") -> dict[str, float]:
         """nDCG@10 (and Recall@100) per split of a document-level run (a document scores as its

@@ -350,12 +350,7 @@ class _Ingest:
                     [_chroma_meta(c) for c in todo],
                 )
         if self.sentences is not None and todo:
-            crash_point("sentences")
-            self.report.sentences_embedded += self.sentences.put(
-                [(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo],
-                self.embedder,
-                self.settings.embed_batch_size,
-            )
+            self._put_sentences([(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo])
         self.report.chunks_embedded += len(embedded_any)
         self.report.chunks_reused += len(todo) - len(embedded_any)
         self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
@@ -440,17 +435,21 @@ class _Ingest:
 
     def _backfill_sentences(self, ids: list[str]) -> None:
         """Embed the sentences of catalog chunks that lack some, from the catalog's text."""
-        assert self.sentences is not None
         for start in range(0, len(ids), _GROUP_CHUNKS):
             rows = self.catalog.get_chunks(ids[start : start + _GROUP_CHUNKS])
             texts = dict(self.catalog.embed_texts(list(rows)))
-            crash_point("sentences")
-            self.report.sentences_embedded += self.sentences.put(
-                [(cid, texts[cid], _chroma_meta(rows[cid])) for cid in rows if cid in texts],
-                self.embedder,
-                self.settings.embed_batch_size,
+            self._put_sentences(
+                [(cid, texts[cid], _chroma_meta(rows[cid])) for cid in rows if cid in texts]
             )
             self.progress("sentence vectors", start + len(rows), len(ids))
+
+    def _put_sentences(self, chunks: list[tuple[str, str, dict]]) -> None:
+        """Embed and store the sentences of (chunk id, embedded text, metadata) triples."""
+        assert self.sentences is not None
+        crash_point("sentences")
+        self.report.sentences_embedded += self.sentences.put(
+            chunks, self.embedder, self.settings.embed_batch_size
+        )
 
     def rebuild_bm25(self) -> None:
         ids, texts = [], []

@@ -140,7 +140,9 @@ def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
 
     # a folder filter applies to the sentence side too
     only = searcher.dense_candidates(question, 50, Filters(folder="detection"))
-    rows = open_catalog(settings).get_chunks([cid for cid, _ in only])
+    catalog = open_catalog(settings)
+    rows = catalog.get_chunks([cid for cid, _ in only])
+    catalog.close()
     assert only and {row.source for row in rows.values()} == {"detection/nms.md"}
 
 
