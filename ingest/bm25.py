@@ -77,6 +77,25 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words) + tokens
 
 
+# Function words of written Chinese: interrogatives, conjunctions, demonstratives and
+# sentence particles. In a folder of mostly English notes every CJK bigram is rare, so BM25
+# weighs it heavily, and a question's 為什麼 or 怎麼 would find whichever Chinese note asks a
+# question. They are cut from queries only (the index keeps them; no rebuild), longest first.
+_FUNCTION_WORDS = """
+為什麼 為何 什麼 怎麼 怎樣 如何 是否 有沒有 能不能 會不會 要不要 哪些 哪個 哪裡 多少
+可以 能夠 應該 需要 還是 或是 或者 而是 而不是 不是 就是 只是 但是 因為 所以 如果 那麼
+這樣 這個 那個 這些 那些 一個 時候 之後 之前 的話 的 了 嗎 呢 吧 啊
+"""
+CJK_FUNCTION_WORDS = sorted(_FUNCTION_WORDS.split(), key=len, reverse=True)
+_FUNCTION = re.compile("|".join(map(re.escape, CJK_FUNCTION_WORDS)))
+
+
+def query_tokens(query: str) -> list[str]:
+    """A query's tokens: as ``tokenize``, after Chinese function words are cut (each becomes a
+    break between runs, so no bigram spans it)."""
+    return tokenize(_FUNCTION.sub(" ", query) if _CJK.search(query) else query)
+
+
 @dataclass
 class BM25Params:
     """How the index is built. ``heading_weight`` repeats the heading path (the first paragraph of
@@ -147,7 +166,7 @@ class BM25Index:
         if self.retriever is None:
             return weights
         vocab = self.retriever.vocab_dict
-        for token in tokenize(query):
+        for token in query_tokens(query):
             if token in vocab:
                 weights[vocab[token]] = weights.get(vocab[token], 0.0) + 1.0
         return weights

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.bm25 import BM25Index, BM25Params, read_pointer, tokenize
+from ingest.bm25 import BM25Index, BM25Params, query_tokens, read_pointer, tokenize
 
 
 def test_english_is_stemmed_and_stopwords_dropped() -> None:
@@ -18,6 +18,24 @@ def test_english_is_stemmed_and_stopwords_dropped() -> None:
 def test_cjk_runs_become_bigrams_next_to_english() -> None:
     assert tokenize("鳥瞰圖 BEV 感知") == ["bev", "鳥瞰", "瞰圖", "感知"]
     assert tokenize("圖") == ["圖"]
+
+
+def test_chinese_function_words_are_cut_from_queries_only() -> None:
+    assert query_tokens("為什麼 BEV 要用鳥瞰圖？") == ["bev", "要用", "用鳥", "鳥瞰", "瞰圖"]
+    assert "為什" in tokenize("為什麼 BEV 要用鳥瞰圖？")  # documents keep every bigram
+    assert query_tokens("What is the BEV grid") == tokenize("What is the BEV grid")
+
+
+def test_a_question_word_does_not_pull_in_another_chinese_note() -> None:
+    texts = [
+        "為什麼要轉到 BEV 視角",  # a Chinese note that happens to ask a question
+        "深度估計 depth estimation from lidar",
+        "Depth from a single camera is ambiguous",
+    ]
+    index = BM25Index.build(["zh-question", "zh-depth", "en"], texts, BM25Params())
+    scores = dict(zip(index.ids, index.scores("為什麼深度估計會不準？"), strict=True))
+    assert scores["zh-question"] == 0.0
+    assert scores["zh-depth"] > 0.0
 
 
 def test_scores_match_a_hand_computed_lucene_bm25() -> None:
