@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="Share of the expansion terms in the BM25 query."
     )
     dense_prf_docs: int = Field(5, ge=0, description="Dense feedback documents (0: none).")
-    dense_prf_alpha: float = Field(0.5, ge=0.0, description="Rocchio step towards them.")
+    dense_prf_alpha: float = Field(1.0, ge=0.0, description="Rocchio step towards them.")
     note_bonus: float = Field(
         0.0, ge=0.0, description="Fused score bonus: this x the best other chunk of the same note."
     )
