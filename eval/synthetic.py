@@ -4,13 +4,15 @@
     python -m eval.synthetic --n 500000 --out HOME --extend   # grow a smaller usable home
 
 Copy 0 is the source corpus as it is. Every further copy repeats each chunk under a folder
-``copyNNN/`` with its vector perturbed (Gaussian noise of ``sigma`` per dimension, renormalised;
-0.02 leaves a cosine of about 0.93 to the original with 384 dimensions) and its text lightly
-altered (10% of words dropped, one adjacent pair swapped, the copy number appended), so that BM25
-and the vector index see distinct, realistic-looking documents. The result is a complete index
-home written through the project's own parts: catalog rows (``ingest.catalog``), the Chroma
-collection (``ingest.vectors.VectorStore``) and BM25 (``ingest.bm25``, built the way ingest does).
-Re-encoding 500,000 chunks would take most of a day on a 2-core CPU; this takes minutes.
+``copyNNN/`` with its vector, and each of its sentence vectors (``ingest.sentences``, when the
+source has them; ``--no-sentences`` leaves them out), perturbed (Gaussian noise of ``sigma`` per
+dimension, renormalised; 0.02 leaves a cosine of about 0.93 to the original with 384 dimensions)
+and its text lightly altered (10% of words dropped, one adjacent pair swapped, the copy number
+appended), so that BM25 and the vector index see distinct, realistic-looking documents. The
+result is a complete index home written through the project's own parts: catalog rows
+(``ingest.catalog``), the Chroma collections (``ingest.vectors.VectorStore``) and BM25
+(``ingest.bm25``, built the way ingest does). Re-encoding 500,000 chunks would take most of a day
+on a 2-core CPU; this takes minutes.
 
 The default source is the cached SciFact index of ``python -m eval.beir``; the default output is
 ``~/.cache/sharpnotes/synthetic/<source>-<n>/home``. An existing complete output is reused.
@@ -25,7 +27,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,17 +54,26 @@ class Base:
     embed_texts: list[str]
     metas: list[dict]
     vectors: np.ndarray
+    # each chunk's sentence vectors (``ingest.sentences``) in their order, when the source has them
+    sentences: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
 
 def home_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a synthetic home: it holds the main (MiniLM) chunk vectors only, so the
-    multilingual space and the sentence vectors are off whatever the defaults (neither is
-    copied here)."""
-    defaults = {"e5_weight": 0.0, "sentence_weight": 0.0}
+    """Settings for a synthetic home: the multilingual space is off whatever the defaults (it is
+    not copied here), and so are sentence vectors when the home was built without them."""
+    defaults: dict[str, object] = {"e5_weight": 0.0}
+    if not has_sentences(home):
+        defaults["sentence_weight"] = 0.0
     return Settings(home=home, **{**defaults, **overrides})  # type: ignore[arg-type]
+
+
+def has_sentences(home: Path) -> bool:
+    """Whether a complete synthetic home holds sentence vectors (its summary says so)."""
+    done = home / DONE
+    return done.exists() and json.loads(done.read_text()).get("sentences", 0) > 0
 
 
 def default_source() -> Path:
@@ -71,8 +82,9 @@ def default_source() -> Path:
     return cache_home(SCIFACT)
 
 
-def load_base(source: Path) -> Base:
-    """Read every chunk of an ingested home and its stored vector (no encoding)."""
+def load_base(source: Path, sentences: bool = True) -> Base:
+    """Read every chunk of an ingested home and its stored vectors (no encoding): the chunk's,
+    and with ``sentences`` its sentence vectors when the home has them."""
     from ingest.index import open_catalog
     from ingest.vectors import VectorStore
 
@@ -101,6 +113,7 @@ def load_base(source: Path) -> Base:
             "run sharpnotes ingest on it to repair, then try again"
         )
     return Base(
+        sentences=_load_sentences(settings, ids) if sentences else None,
         chunk_ids=ids,
         sources=[r[1] for r in rows],
         headings=[r[2] for r in rows],
@@ -110,6 +123,29 @@ def load_base(source: Path) -> Base:
         metas=[json.loads(r[6]) for r in rows],
         vectors=np.stack([stored[cid] for cid in ids]).astype(np.float32),
     )
+
+
+def _load_sentences(settings: Settings, ids: list[str]) -> list[np.ndarray] | None:
+    """Each chunk's sentence vectors in order; None when the home has none."""
+    from ingest.index import open_space
+    from ingest.sentences import complete_chunks
+
+    store = open_space(settings, "sentences")
+    sids = store.all_ids()
+    if not sids:
+        return None
+    complete, _ = complete_chunks(sids)
+    if lacking := set(ids) - complete:
+        raise SystemExit(
+            f"{len(lacking)} chunks of {settings.index_dir} lack sentence vectors; run sharpnotes "
+            "ingest on it to complete them, or pass --no-sentences"
+        )
+    got = store.embeddings(sorted(sids))
+    parts: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for sid, vector in got.items():
+        cid, i, _ = sid.rsplit(":", 2)
+        parts[cid].append((int(i), vector))
+    return [np.stack([v for _, v in sorted(parts[cid], key=lambda p: p[0])]) for cid in ids]
 
 
 def alter_text(text: str, copy: int, rng: np.random.Generator, dropout: float = 0.1) -> str:
@@ -166,6 +202,13 @@ def extend(
             f"{home} was built from a source of {built_from} chunks, not {len(base)}; "
             "pass the same --source"
         )
+    if not has_sentences(home):
+        base = replace(base, sentences=None)  # the new rows match the old: no sentences either
+    elif base.sentences is None:
+        raise SystemExit(
+            f"{home} holds sentence vectors and the source has none; pass a source "
+            "with sentence vectors"
+        )
     (home / DONE).unlink()  # incomplete again until the new rows, BM25 and manifest are written
     return _write(base, home, start, n, sigma, seed, progress)
 
@@ -178,7 +221,8 @@ def _write(
     from ingest.catalog import FileRecord
     from ingest.chunking import Chunk, make_chunk_id, sha1
     from ingest.embedding import resolve_model
-    from ingest.index import open_catalog
+    from ingest.index import open_catalog, open_space
+    from ingest.sentences import sentence_ids
     from ingest.vectors import VectorStore, chroma_metadata
 
     started = time.perf_counter()
@@ -186,21 +230,26 @@ def _write(
     model_id, _ = resolve_model(settings.embed_model)
     rng = np.random.default_rng([seed, start] if start else seed)
     store = VectorStore(settings)
+    sentence_store = open_space(settings, "sentences") if base.sentences is not None else None
     catalog = open_catalog(settings)
     root = str(home.parent / "notes")
     written = start
-    timings = {"chroma_s": 0.0, "catalog_s": 0.0, "bm25_s": 0.0}
+    sentence_count = sentence_store.count() if sentence_store is not None else 0
+    timings = {"chroma_s": 0.0, "sentences_s": 0.0, "catalog_s": 0.0, "bm25_s": 0.0}
     try:
         while written < n:
             count = min(_WRITE_BATCH, n - written)
             rows = [(i // len(base), i % len(base)) for i in range(written, written + count)]
             chunks: list[Chunk] = []
             vectors = np.empty((count, base.vectors.shape[1]), np.float32)
+            sentence_vectors: list[np.ndarray] = []
             for j, (copy, i) in enumerate(rows):
                 if copy == 0:
                     chunk_id, source = base.chunk_ids[i], base.sources[i]
                     text, embed_text = base.texts[i], base.embed_texts[i]
                     vectors[j] = base.vectors[i]
+                    if base.sentences is not None:
+                        sentence_vectors.append(base.sentences[i])
                 else:
                     source = f"copy{copy:03d}/{base.sources[i]}"
                     text = alter_text(base.texts[i], copy, rng)
@@ -208,6 +257,8 @@ def _write(
                     embed_text = prefix + text
                     chunk_id = make_chunk_id(source, base.headings[i], sha1(embed_text))
                     vectors[j] = perturb(base.vectors[i : i + 1], sigma, rng)[0]
+                    if base.sentences is not None:
+                        sentence_vectors.append(perturb(base.sentences[i], sigma, rng))
                 chunks.append(
                     Chunk(
                         chunk_id=chunk_id,
@@ -221,17 +272,22 @@ def _write(
                         meta=base.metas[i],
                     )
                 )
-            # The order ingest writes in: vectors first, then the catalog, then BM25.
+            # The order ingest writes in: vectors first (the chunk's, then its sentences'), then
+            # the catalog, then BM25.
             t0 = time.perf_counter()
-            store.upsert(
-                [c.chunk_id for c in chunks],
-                vectors,
-                [c.text for c in chunks],
-                [
-                    chroma_metadata(c.source, c.heading, c.page, c.meta.get("tags", []))
-                    for c in chunks
-                ],
-            )
+            metas = [
+                chroma_metadata(c.source, c.heading, c.page, c.meta.get("tags", [])) for c in chunks
+            ]
+            store.upsert([c.chunk_id for c in chunks], vectors, [c.text for c in chunks], metas)
+            ts = time.perf_counter()
+            if sentence_store is not None:
+                sids: list[str] = []
+                smetas: list[dict] = []
+                for c, meta, sv in zip(chunks, metas, sentence_vectors, strict=True):
+                    sids += sentence_ids(c.chunk_id, len(sv))
+                    smetas += [{**meta, "chunk_id": c.chunk_id}] * len(sv)
+                sentence_store.upsert(sids, np.concatenate(sentence_vectors), None, smetas)
+                sentence_count += len(sids)
             t1 = time.perf_counter()
             by_source: dict[str, list[Chunk]] = defaultdict(list)
             for c in chunks:
@@ -246,7 +302,8 @@ def _write(
                     record = FileRecord(source, root, digest, size, 0.0, len(file_chunks), now)
                     catalog.put_file(conn, record, file_chunks)
             t2 = time.perf_counter()
-            timings["chroma_s"] += t1 - t0
+            timings["chroma_s"] += ts - t0
+            timings["sentences_s"] += t1 - ts
             timings["catalog_s"] += t2 - t1
             written += count
             if progress:
@@ -268,6 +325,7 @@ def _write(
         catalog.close()
     summary = {
         "chunks": n,
+        "sentences": sentence_count,
         "base_chunks": len(base),
         "copies": -(-n // len(base)),
         "sigma": sigma,
@@ -299,7 +357,8 @@ def finish_partial(home: Path) -> dict:
     and the manifest. Catalog batches are whole (one transaction each), so the catalog is the
     truth, as in ``sharpnotes ingest``'s recovery."""
     from ingest.embedding import resolve_model
-    from ingest.index import open_catalog
+    from ingest.index import open_catalog, open_space
+    from ingest.sentences import owner
     from ingest.vectors import VectorStore
 
     settings = home_settings(home)
@@ -310,6 +369,10 @@ def finish_partial(home: Path) -> dict:
         store = VectorStore(settings)
         extra = store.all_ids() - ids
         store.delete(sorted(extra))
+        sentence_store = open_space(settings, "sentences")
+        sids = sentence_store.all_ids()
+        stray = sorted(sid for sid in sids if owner(sid) not in ids)
+        sentence_store.delete(stray)
         t0 = time.perf_counter()
         _rebuild_bm25(settings)
         bm25_s = time.perf_counter() - t0
@@ -318,6 +381,7 @@ def finish_partial(home: Path) -> dict:
         catalog.close()
     summary = {
         "chunks": len(ids),
+        "sentences": len(sids) - len(stray),
         "interrupted": True,
         "vectors_dropped": len(extra),
         "seconds": None,
@@ -413,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--extend", action="store_true", help="grow a usable home at --out to --n chunks"
     )
+    parser.add_argument(
+        "--no-sentences", action="store_true", help="copy chunk vectors only, not sentence vectors"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     source = args.source or default_source()
@@ -427,7 +494,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 f"{out} is not a usable synthetic home; build it, or run --finish-partial first"
             )
-        summary = extend(load_base(source), out, args.n, args.sigma, args.seed, progress=True)
+        summary = extend(
+            load_base(source, not args.no_sentences),
+            out,
+            args.n,
+            args.sigma,
+            args.seed,
+            progress=True,
+        )
         print(json.dumps({"home": str(out), **summary, **index_sizes(out)}, indent=1))
         return 0
     if args.rebuild_bm25:
@@ -445,7 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         shutil.rmtree(out)  # an interrupted build of the default output
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = build(load_base(source), out, args.n, args.sigma, args.seed, progress=True)
+    summary = build(
+        load_base(source, not args.no_sentences), out, args.n, args.sigma, args.seed, progress=True
+    )
     print(json.dumps({"home": str(out), **summary, **index_sizes(out)}, indent=1))
     return 0
 

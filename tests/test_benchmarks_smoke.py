@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SHARED_DATA
 
@@ -80,11 +81,52 @@ def test_synthetic_home_scales_the_corpus_without_reencoding(
     assert copy in [r.chunk_id for r in found]  # BM25 indexes the altered text
 
 
+def test_a_synthetic_home_copies_sentence_vectors_perturbed(
+    ingested: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from app.retrieval import Searcher
+    from eval import synthetic
+    from ingest.index import open_catalog, open_space
+    from ingest.sentences import complete_chunks, sentence_ids
+    from ingest.settings import Settings
+
+    source, _ = ingested
+    base = synthetic.load_base(source)
+    assert base.sentences is not None and len(base.sentences) == len(base)
+    home = tmp_path / "synth" / "home"
+    summary = synthetic.build(base, home, 2 * len(base))
+    settings = synthetic.home_settings(home)
+    assert synthetic.has_sentences(home)
+    assert settings.sentence_weight == Settings().sentence_weight  # searched as the default is
+    catalog = open_catalog(settings)
+    ids = catalog.chunk_ids()
+    catalog.close()
+    store = open_space(settings, "sentences")
+    complete, present = complete_chunks(store.all_ids())
+    assert complete == present == set(ids)
+    assert summary["sentences"] == store.count() == 2 * sum(len(v) for v in base.sentences)
+    i = next(i for i, src in enumerate(base.sources) if base.sources.count(src) == 1)
+    copy = next(
+        cid for cid in ids if catalog_row(settings, cid).source == f"copy001/{base.sources[i]}"
+    )
+    got = store.embeddings(sentence_ids(copy, len(base.sentences[i])))
+    vectors = np.stack([got[sid] for sid in sentence_ids(copy, len(base.sentences[i]))])
+    cosines = np.sum(vectors * base.sentences[i], axis=1)
+    assert np.all((cosines > 0.8) & (cosines < 0.999))  # perturbed, not copied, not scrambled
+
+    plain = tmp_path / "plain" / "home"
+    synthetic.build(synthetic.load_base(source, sentences=False), plain, len(base) + 5)
+    assert not synthetic.has_sentences(plain)
+    assert synthetic.home_settings(plain).sentence_weight == 0.0
+    assert Searcher(synthetic.home_settings(plain)).search("cell", k=3, mode="dense")
+
+
 def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
     ingested: tuple[Path, dict], tmp_path: Path
 ) -> None:
     from eval import synthetic
-    from ingest.index import open_catalog
+    from ingest.index import open_catalog, open_space
+    from ingest.sentences import complete_chunks
     from ingest.vectors import VectorStore
 
     source, _ = ingested
@@ -100,6 +142,9 @@ def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
     summary = synthetic.finish_partial(home)
     assert summary["chunks"] == 260 and summary["vectors_dropped"] == 40
     assert len(VectorStore(settings).all_ids()) == 260
+    complete, present = complete_chunks(open_space(settings, "sentences").all_ids())
+    assert complete == present == set(VectorStore(settings).all_ids())  # strays dropped too
+    assert synthetic.has_sentences(home)
     assert not synthetic.bm25_stale(home)
     assert (home / synthetic.DONE).exists()
 
@@ -111,7 +156,8 @@ def test_a_synthetic_home_is_extended_in_place_to_a_larger_size(
 
     from app.retrieval import Searcher
     from eval import synthetic
-    from ingest.index import open_catalog
+    from ingest.index import open_catalog, open_space
+    from ingest.sentences import complete_chunks
     from ingest.vectors import VectorStore
 
     source, _ = ingested
@@ -127,6 +173,8 @@ def test_a_synthetic_home_is_extended_in_place_to_a_larger_size(
     catalog.close()
     assert len(ids) == len(set(ids)) == 700
     assert VectorStore(settings).all_ids() == set(ids)
+    sentences = open_space(settings, "sentences").all_ids()
+    assert complete_chunks(sentences)[0] == set(ids) and summary["sentences"] == len(sentences)
     assert not synthetic.bm25_stale(home)  # BM25 covers exactly the 700 catalog chunks
     new = catalog_row(settings, ids[-1])
     found = Searcher(settings).search(new.text, k=5, mode="bm25")
