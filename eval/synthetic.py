@@ -127,8 +127,10 @@ def load_base(source: Path, sentences: bool = True) -> Base:
 
 def _load_sentences(settings: Settings, ids: list[str]) -> list[np.ndarray] | None:
     """Each chunk's sentence vectors in order; None when the home has none."""
+    from collections import Counter
+
     from ingest.index import open_space
-    from ingest.sentences import complete_chunks
+    from ingest.sentences import complete_chunks, owner, sentence_ids
 
     store = open_space(settings, "sentences")
     sids = store.all_ids()
@@ -141,11 +143,8 @@ def _load_sentences(settings: Settings, ids: list[str]) -> list[np.ndarray] | No
             "ingest on it to complete them, or pass --no-sentences"
         )
     got = store.embeddings(sorted(sids))
-    parts: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    for sid, vector in got.items():
-        cid, i, _ = sid.rsplit(":", 2)
-        parts[cid].append((int(i), vector))
-    return [np.stack([v for _, v in sorted(parts[cid], key=lambda p: p[0])]) for cid in ids]
+    counts = Counter(owner(sid) for sid in sids)  # complete: a chunk's count is its N
+    return [np.stack([got[sid] for sid in sentence_ids(cid, counts[cid])]) for cid in ids]
 
 
 def alter_text(text: str, copy: int, rng: np.random.Generator, dropout: float = 0.1) -> str:
