@@ -129,7 +129,7 @@ def _open_searcher(settings: Settings, mode: str = "hybrid"):  # type: ignore[no
 
     try:
         searcher = Searcher(settings)
-        searcher.require_spaces(["e5"] if mode == "e5" else [])
+        searcher.require_spaces([mode] if mode in ("e5", "second") else [])
         return searcher
     except (EmptyIndexError, IndexFormatError, EmbeddingModelError, VectorStoreError) as exc:
         raise UserError(str(exc)) from exc
@@ -174,10 +174,11 @@ def _read_batch(path: Path) -> list[tuple[str, str]]:
 @click.option("--type", "ext", help="Only files of this type (md, txt, pdf).")
 @click.option(
     "--mode",
-    type=click.Choice(["hybrid", "bm25", "dense", "e5"]),
+    type=click.Choice(["hybrid", "bm25", "dense", "e5", "second"]),
     default="hybrid",
     show_default=True,
-    help="dense: MiniLM alone; e5: the multilingual retriever alone (needs its vectors).",
+    help="dense: MiniLM alone; e5: the multilingual retriever alone; second: the second "
+    "model alone (e5 and second need their vectors).",
 )
 @click.option(
     "--batch",

@@ -39,7 +39,12 @@ if TYPE_CHECKING:
     from ingest.embedding import Embedder
 
 log = logging.getLogger(__name__)
-Mode = Literal["hybrid", "bm25", "dense", "e5"]
+Mode = Literal["hybrid", "bm25", "dense", "e5", "second"]
+# what fills a secondary dense space, for the error that finds it empty
+TURN_ON = {
+    "e5": "SHARPNOTES_E5_WEIGHT=0.3",
+    "second": "SHARPNOTES_SECOND_MODEL=all-mpnet-base-v2 SHARPNOTES_SECOND_WEIGHT=0.25",
+}
 SENTENCE_DEPTH = 4  # sentences taken per dense candidate wanted (ingest.sentences)
 
 
@@ -260,10 +265,10 @@ class Searcher:
             held = self._vectors.get(space)
             if held is None or reopen or pointer != held[1]:
                 store = open_space(self.settings, space, fresh=held is not None)
-                if space == "e5" and store.count() == 0 and self.catalog.counts()[1]:
+                if space in TURN_ON and store.count() == 0 and self.catalog.counts()[1]:
                     raise IndexFormatError(
                         f"the index at {self.settings.index_dir} has no {space} vectors; run: "
-                        "SHARPNOTES_E5_WEIGHT=0.3 sharpnotes ingest PATH-TO-NOTES"
+                        f"{TURN_ON[space]} sharpnotes ingest PATH-TO-NOTES"
                     )
                 held = self._vectors[space] = (store, pointer)
             return held[0]
@@ -388,15 +393,20 @@ class Searcher:
             ranked = self.dense_candidates(query, n, filters)
         elif mode == "e5":
             ranked = self.dense_candidates(original, n, filters, "e5")
+        elif mode == "second":
+            ranked = self.dense_candidates(query, n, filters, "second")
         else:
             lists = [
                 self.bm25_candidates(query, n, filters),
                 self.dense_candidates(query, n, filters),
             ]
-            weights = [st.bm25_weight, 1.0 - st.bm25_weight - st.e5_weight]
+            weights = [st.bm25_weight, st.main_weight]
             if st.e5_weight > 0:
                 lists.append(self.dense_candidates(original, n, filters, "e5"))
                 weights.append(st.e5_weight)
+            if st.second_weight > 0:  # an English model: it reads the expanded query
+                lists.append(self.dense_candidates(query, n, filters, "second"))
+                weights.append(st.second_weight)
             ranked = fuse(lists, weights, st.fusion, st.rrf_k)
         if self.settings.note_bonus > 0:
             rows = self.catalog.get_chunks([cid for cid, _ in ranked])

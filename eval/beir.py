@@ -161,7 +161,8 @@ def retrieval_settings(settings: Settings) -> dict:
     from ingest.bm25 import BM25Params
 
     fields = (
-        "fusion", "bm25_weight", "e5_weight", "sentence_weight", "rrf_k", "candidates",
+        "fusion", "bm25_weight", "e5_weight", "second_model", "second_weight",
+        "sentence_weight", "rrf_k", "candidates",
         "bm25_prf_docs", "bm25_prf_terms", "bm25_prf_weight", "dense_prf_docs", "dense_prf_alpha",
         "note_bonus", "rerank_model", "rerank_depth",
     )  # fmt: skip

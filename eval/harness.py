@@ -26,6 +26,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "bm25": ("bm25", {}),
     "dense": ("dense", {}),
     "e5": ("e5", {}),
+    "second": ("second", {}),
     "hybrid": ("hybrid", {}),
     "hybrid-rrf": ("hybrid", {"fusion": "rrf"}),
 }

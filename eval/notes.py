@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from eval.beir import summarize
@@ -99,14 +100,23 @@ def split_halves(qids: list[str]) -> dict[str, list[str]]:
     return {"tune": qids[0::2], "holdout": qids[1::2]}
 
 
-def notes_index(notes: Path, e5: bool = False) -> Settings:
-    """Settings of the cached evaluation index of ``notes``, brought up to date first (``e5``:
-    with the multilingual space filled in, even where the settings leave it off)."""
+# a weight that turns a secondary dense space on, so that ingest fills it in
+SPACE_ON = {"e5": {"e5_weight": 0.3}, "second": {"second_weight": 0.25}}
+
+
+def notes_index(notes: Path, spaces: Iterable[str] = ()) -> Settings:
+    """Settings of the cached evaluation index of ``notes``, brought up to date first, with the
+    secondary dense ``spaces`` ("e5", "second") filled in even where the settings leave them
+    off (the second needs ``SHARPNOTES_SECOND_MODEL``)."""
     from ingest.sync import ingest
 
     settings = Settings(home=CACHE / "home")
-    if e5 and settings.e5_weight == 0:
-        settings = settings.model_copy(update={"e5_weight": 0.3})
+    for space in spaces:
+        field = next(iter(SPACE_ON[space]))
+        if getattr(settings, field) == 0:
+            settings = settings.model_copy(update=SPACE_ON[space])
+    if settings.second_weight > 0 and not settings.second_model:
+        raise SystemExit("the second space needs a model: set SHARPNOTES_SECOND_MODEL")
     report = ingest([notes], settings)
     if report.failed:
         raise SystemExit(f"ingest of {notes} failed for: {report.failed}")

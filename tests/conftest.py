@@ -32,6 +32,9 @@ def _hermetic_home(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyP
         "SHARPNOTES_EMBED_BACKEND",
         "SHARPNOTES_FUSION",
         "SHARPNOTES_BM25_WEIGHT",
+        "SHARPNOTES_E5_WEIGHT",
+        "SHARPNOTES_SECOND_MODEL",
+        "SHARPNOTES_SECOND_WEIGHT",
     ):
         monkeypatch.delenv(var, raising=False)
     return home
