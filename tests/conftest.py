@@ -100,6 +100,26 @@ Regularisation trades a little bias for a large drop in variance.
 }
 
 
+# two short English notes, for the tests of a secondary dense space (e5, second)
+SPACE_NOTES = {
+    "tracking.md": "# Tracking\n\n## ByteTrack\n\nByteTrack associates low-score detections in a "
+    "second round against unmatched tracks, which recovers occluded objects.\n",
+    "metrics.md": "# Detection metrics\n\n## Duplicates\n\nA second detection on an already "
+    "matched ground-truth box counts as a false positive when computing AP.\n",
+}
+
+
+def catalog_ids(settings: Settings) -> set[str]:
+    """Every chunk id the index's catalog holds."""
+    from ingest.index import open_catalog
+
+    catalog = open_catalog(settings)
+    try:
+        return set(catalog.chunk_ids())
+    finally:
+        catalog.close()
+
+
 def write_notes(root: Path, notes: dict[str, str] = SAMPLE_NOTES) -> Path:
     for rel, text in notes.items():
         path = root / rel

