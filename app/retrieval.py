@@ -24,11 +24,13 @@ from app.crosslingual import expand_query
 from ingest import bm25
 from ingest.catalog import Catalog, IndexFormatError
 from ingest.index import (
+    SPACE_WEIGHTS,
     check_compatible,
     dense_spaces,
     open_catalog,
     open_space,
     space_embedder,
+    turn_on_hint,
 )
 from ingest.sentences import SentenceVectors
 from ingest.settings import Settings
@@ -40,11 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "bm25", "dense", "e5", "second"]
-# what fills a secondary dense space, for the error that finds it empty
-TURN_ON = {
-    "e5": "SHARPNOTES_E5_WEIGHT=0.3",
-    "second": "SHARPNOTES_SECOND_MODEL=all-mpnet-base-v2 SHARPNOTES_SECOND_WEIGHT=0.25",
-}
 SENTENCE_DEPTH = 4  # sentences taken per dense candidate wanted (ingest.sentences)
 
 
@@ -265,10 +262,10 @@ class Searcher:
             held = self._vectors.get(space)
             if held is None or reopen or pointer != held[1]:
                 store = open_space(self.settings, space, fresh=held is not None)
-                if space in TURN_ON and store.count() == 0 and self.catalog.counts()[1]:
+                if space in SPACE_WEIGHTS and store.count() == 0 and self.catalog.counts()[1]:
                     raise IndexFormatError(
                         f"the index at {self.settings.index_dir} has no {space} vectors; run: "
-                        f"{TURN_ON[space]} sharpnotes ingest PATH-TO-NOTES"
+                        f"{turn_on_hint(space)} sharpnotes ingest PATH-TO-NOTES"
                     )
                 held = self._vectors[space] = (store, pointer)
             return held[0]
@@ -382,7 +379,7 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
-        original = query  # multilingual-e5 reads Chinese itself
+        asked = {"e5": query}  # multilingual-e5 reads Chinese itself; the others, English terms
         if self.settings.crosslingual:  # BM25, MiniLM and the reranker see the English terms
             query = expand_query(query)
         n = max(k, self.settings.candidates)
@@ -391,22 +388,17 @@ class Searcher:
             ranked = self.bm25_candidates(query, n, filters)
         elif mode == "dense":
             ranked = self.dense_candidates(query, n, filters)
-        elif mode == "e5":
-            ranked = self.dense_candidates(original, n, filters, "e5")
-        elif mode == "second":
-            ranked = self.dense_candidates(query, n, filters, "second")
+        elif mode in SPACE_WEIGHTS:
+            ranked = self.dense_candidates(asked.get(mode, query), n, filters, mode)
         else:
             lists = [
                 self.bm25_candidates(query, n, filters),
                 self.dense_candidates(query, n, filters),
             ]
             weights = [st.bm25_weight, st.main_weight]
-            if st.e5_weight > 0:
-                lists.append(self.dense_candidates(original, n, filters, "e5"))
-                weights.append(st.e5_weight)
-            if st.second_weight > 0:  # an English model: it reads the expanded query
-                lists.append(self.dense_candidates(query, n, filters, "second"))
-                weights.append(st.second_weight)
+            for space in dense_spaces(st)[1:]:  # the secondary spaces with weight
+                lists.append(self.dense_candidates(asked.get(space, query), n, filters, space))
+                weights.append(getattr(st, SPACE_WEIGHTS[space][0]))
             ranked = fuse(lists, weights, st.fusion, st.rrf_k)
         if self.settings.note_bonus > 0:
             rows = self.catalog.get_chunks([cid for cid, _ in ranked])

@@ -100,21 +100,18 @@ def split_halves(qids: list[str]) -> dict[str, list[str]]:
     return {"tune": qids[0::2], "holdout": qids[1::2]}
 
 
-# a weight that turns a secondary dense space on, so that ingest fills it in
-SPACE_ON = {"e5": {"e5_weight": 0.3}, "second": {"second_weight": 0.25}}
-
-
 def notes_index(notes: Path, spaces: Iterable[str] = ()) -> Settings:
     """Settings of the cached evaluation index of ``notes``, brought up to date first, with the
     secondary dense ``spaces`` ("e5", "second") filled in even where the settings leave them
     off (the second needs ``SHARPNOTES_SECOND_MODEL``)."""
+    from ingest.index import SPACE_WEIGHTS
     from ingest.sync import ingest
 
     settings = Settings(home=CACHE / "home")
     for space in spaces:
-        field = next(iter(SPACE_ON[space]))
+        field, weight = SPACE_WEIGHTS[space]
         if getattr(settings, field) == 0:
-            settings = settings.model_copy(update=SPACE_ON[space])
+            settings = settings.model_copy(update={field: weight})
     if settings.second_weight > 0 and not settings.second_model:
         raise SystemExit("the second space needs a model: set SHARPNOTES_SECOND_MODEL")
     report = ingest([notes], settings)

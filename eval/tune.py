@@ -31,6 +31,7 @@ import numpy as np
 
 from eval.beir import CACHE, cache_home, load_beir
 from eval.metrics import evaluate_run
+from ingest.index import SPACE_WEIGHTS
 from ingest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,8 +92,7 @@ def attach_space(material: Material, settings: Settings, space: str) -> None:
     """Add a secondary dense space: chunk vectors from its collection in the index (ingest with
     its weight above 0 first), queries embedded as the Searcher does (e5 reads the question as
     asked; the second model, English, reads it with its glossary terms)."""
-    from app.retrieval import TURN_ON
-    from ingest.index import open_space, space_embedder
+    from ingest.index import open_space, space_embedder, turn_on_hint
 
     if space == "second" and not settings.second_model:
         raise SystemExit("--second needs a model: set SHARPNOTES_SECOND_MODEL")
@@ -100,7 +100,7 @@ def attach_space(material: Material, settings: Settings, space: str) -> None:
     if len(got) < len(material.ids):
         raise SystemExit(
             f"{len(material.ids) - len(got)} of {len(material.ids)} chunks have no {space} "
-            f"vectors in {settings.index_dir}; ingest it with {TURN_ON[space]} first"
+            f"vectors in {settings.index_dir}; ingest it with {turn_on_hint(space)} first"
         )
     vectors = np.stack([got[cid] for cid in material.ids]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -318,13 +318,13 @@ class Tuner:
                     fused = bm25[qid]
                 elif mode == "dense":
                     fused = dense[qid]
-                elif mode in ("e5", "second"):
+                elif mode in SPACE_WEIGHTS:
                     fused = self.dense_run(c, mode)[qid]
                 else:
                     lists = [bm25[qid][: c.depth], dense[qid][: c.depth]]
                     weights = [c.bm25_weight, 1 - c.bm25_weight - c.e5_weight - c.second_weight]
-                    for space, weight in (("e5", c.e5_weight), ("second", c.second_weight)):
-                        if weight > 0:
+                    for space, (name, _) in SPACE_WEIGHTS.items():
+                        if (weight := getattr(c, name)) > 0:
                             lists.append(self.dense_run(c, space)[qid][: c.depth])
                             weights.append(weight)
                     fused = fuse(lists, weights, c.fusion, c.rrf_k)  # type: ignore[arg-type]
@@ -468,8 +468,8 @@ def search(tuner: Tuner, start: Config, grid: str = "full") -> Config:
         )
     tuner.best("chosen", c, [], "bm25")
     tuner.best("chosen", c, [], "dense")
-    for space in ("e5", "second"):
-        if getattr(c, f"{space}_weight") > 0:
+    for space, (name, _) in SPACE_WEIGHTS.items():
+        if getattr(c, name) > 0:
             tuner.best("chosen", c, [], space)
     return c
 
@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    spaces = [space for space in ("e5", "second") if getattr(args, space)]
+    spaces = [space for space in SPACE_WEIGHTS if getattr(args, space)]
     parts = {}
     if args.folder:
         parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test"), spaces))

