@@ -29,6 +29,37 @@ def test_longest_match_wins_and_matches_do_not_overlap() -> None:
     assert [zh for zh, _ in find_terms("批次正規化與層正規化")] == ["批次正規化", "層正規化"]
 
 
+def test_everyday_technical_words_expand_beside_compound_terms() -> None:
+    # single words (隨機, 資料, 幀, 切分) have entries of their own; inside a compound entry
+    # (隨機梯度下降, 訓練集) the compound still wins
+    assert expand_query("為什麼行車資料不能逐幀隨機切分成訓練集？").split()[1:] == [
+        "data",
+        "frame",
+        "random",
+        "split",
+        "training",
+        "set",
+    ]
+    assert "random" not in expand_query("隨機梯度下降怎麼調")
+
+
+def test_coverage_lists_frequent_words_no_entry_reaches(tmp_path: Path) -> None:
+    from eval.glossary_coverage import coverage, section_counts
+
+    notes = write_notes(
+        tmp_path,
+        {
+            "a.md": "# Frames\n\nWe split the data by frame.\n\n## Wombats\n\nWombat data.\n",
+            "b.md": "# Random forest\n\nA wombat forest of random trees.\n",
+        },
+    )
+    counts = section_counts(notes)
+    assert counts["wombat"] == 2 and counts["frame"] == 1  # stems, once per section
+    absent, inside = coverage(counts, top=20)
+    assert "wombat" in absent and "frame" not in absent and "data" not in absent
+    assert "forest" in inside and "random" not in inside  # 隨機森林 only; 隨機 has its own
+
+
 def test_english_queries_are_left_alone() -> None:
     for query in ("why does batch normalization help", "DETR NMS", ""):
         assert expand_query(query) == query
