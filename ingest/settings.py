@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
     fusion: Fusion = "minmax"
     # retrieval defaults chosen by `python -m eval.tune` on SciFact train + half the notes set
-    bm25_weight: float = Field(0.45, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
+    bm25_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
     # off by default: it makes ingest about 7x slower for a small gain (README, "multilingual")
     e5_weight: float = Field(
         0.0,
@@ -109,11 +109,12 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="Weight of the second model in minmax fusion (0: off)."
     )
     sentence_weight: float = Field(
-        0.85,
+        1.0,
         ge=0.0,
         le=1.0,
         description="Share of a passage's best sentence in its MiniLM score: (1 - w) x chunk "
-        "cosine + w x best sentence cosine; 0 stores no sentence vectors (ingest is faster).",
+        "cosine + w x best sentence cosine (the chunk vectors still find candidates at 1); 0 "
+        "stores no sentence vectors (ingest is faster).",
     )
     rrf_k: int = 60
     candidates: int = Field(200, description="Candidates taken from each retriever before fusion.")
