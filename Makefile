@@ -42,7 +42,7 @@ format: install
 	$(BIN)/ruff check --fix ingest app eval tests
 
 bench: install
-	$(BIN)/python -m eval.beir ../shared/data/scifact
+	$(BIN)/python -m sharpnotes.eval.benchmarks.beir ../shared/data/scifact
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

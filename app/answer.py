@@ -8,8 +8,9 @@ sentence against the passage's best unit). A sentence without a marker, or with 
 that names no given passage, is unsupported too. Sentences that fail are flagged and counted
 in ``unsupported`` and kept in the text; only supported ones make a citation.
 
-The evidence score of the refusal gate and the support threshold are calibrated on the sample
-notes' labelled questions by ``python -m eval.refusal`` (see its docstring for the table).
+The evidence score of the refusal gate and the support threshold are calibrated on the sample notes'
+labelled questions by ``python -m sharpnotes.eval.benchmarks.refusal`` (see its docstring for the
+table).
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from app.extractive import Unit, embed_cached, overlap, score_units, split_units, terms
-from app.generators import REFUSAL, get_generator
-from app.retrieval import Filters, Searcher, SearchResult
-from ingest.settings import Settings
+from sharpnotes.app.extractive import Unit, embed_cached, overlap, score_units, split_units, terms
+from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
+from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
+from sharpnotes.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Calibrated by eval/refusal.py on the tuning half of eval/notes_eval.jsonl (table there):
-# refuses 5.6% / 90.9% of answerable / unanswerable questions there, 7.4% / 100% held out.
+# Calibrated by eval/benchmarks/refusal.py on the tuning half of eval/notes_eval.jsonl (table
+# there): refuses 5.6% / 90.9% of answerable / unanswerable questions there, 7.4% / 100% held out.
 DEFAULT_REFUSAL_THRESHOLD = 0.90
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
 # Checked on hard negatives (3,227 units of one note scored against another note retrieved for
@@ -39,10 +40,6 @@ SUPPORT_OVERLAP = 0.6
 CLOSEST = 3
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
-_FOLLOW_UP = re.compile(
-    r"\b(?:it|its|they|them|their|this|that|these|those)\b"
-    r"|^(?:and|or|but|also|what about|how about)\b|[它這那其此]"
-)
 _NUMBER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
 _BLOCK = re.compile(
@@ -133,28 +130,11 @@ class Answer:
         }
 
 
-def follow_up_query(question: str, history: Sequence[str] | None) -> str:
-    """Offline follow-ups: fold the previous question's key terms the new one lacks into it.
-    Only questions that read as follow-ups (short, or pointing back with "it", "that", "and",
-    "what about", 它/這/那) are folded; a new topic keeps its own words, so it can be refused."""
-    if not history or not (len(terms(question)) <= 2 or _FOLLOW_UP.search(question.lower())):
-        return question
-    have = terms(question)
-    extra: list[str] = []
-    for word in history[-1].split():
-        word = word.strip(".,;:!?()[]{}\"'")
-        new = terms(word) - have
-        if new and not word.isdigit():
-            extra.append(word)
-            have |= new
-    return f"{question} {' '.join(extra[:6])}".strip() if extra else question
-
-
 def _anchored(question: str, results: Sequence[SearchResult]) -> bool:
     """True when the question points back explicitly, or one of its own terms occurs in the
     passages found for the folded query."""
     own = terms(question)
-    if _FOLLOW_UP.search(question.lower()) or not own:
+    if FOLLOW_UP.search(question.lower()) or not own:
         return True
     return any(own & terms(r.text) for r in results[:3])
 
@@ -264,8 +244,8 @@ def _span(text: str, units: list[Unit]) -> str:
 
 
 def refusal_threshold(settings: Settings) -> float:
-    if settings.refusal_threshold is not None:
-        return settings.refusal_threshold
+    if settings.answers.refusal_threshold is not None:
+        return settings.answers.refusal_threshold
     return DEFAULT_REFUSAL_THRESHOLD
 
 
@@ -281,16 +261,11 @@ def answer_question(
     on_token: Callable[[str], None] | None = None,
 ) -> Answer:
     """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run."""
-    from app.gaps import record_gap
+    from sharpnotes.app.gaps import record_gap
 
-    k = k or settings.answer_k
+    k = k or settings.answers.answer_k
     gen = get_generator(settings, generator)
-    condense = getattr(gen, "condense", None)
-    query = (
-        condense(question, history)
-        if (history and condense)
-        else follow_up_query(question, history)
-    )
+    query = gen.condense(question, history) if history else question
     start = time.perf_counter()
     results = searcher.search(query, k=k, filters=filters)
     if query != question and not _anchored(question, results):

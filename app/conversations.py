@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.atomic import write_json_atomic
-from ingest.formats import StoredFormatError, check_version
-from ingest.settings import Settings
+from sharpnotes.ingest.atomic import write_json_atomic
+from sharpnotes.ingest.formats import StoredFormatError, check_version
+from sharpnotes.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,7 +39,7 @@ class Conversation:
 
 
 def _folder(settings: Settings) -> Path:
-    return settings.home / "conversations"
+    return settings.paths.home / "conversations"
 
 
 def _path(settings: Settings, conv_id: str) -> Path:

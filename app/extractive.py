@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.generators import REFUSAL, OnToken, register
-from app.retrieval import SearchResult
-from ingest.settings import Settings
+from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.settings import Settings
 
 MAX_UNITS = 4
 # a unit is kept when it scores at least this share of the best unit's score
@@ -245,16 +245,13 @@ def render(chosen: list[ScoredUnit]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-class ExtractiveGenerator:
+class ExtractiveGenerator(Generator):
     name = "extractive"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def generate(
         self, question: str, passages: Sequence[SearchResult], on_token: OnToken | None = None
     ) -> str:
-        from ingest.embedding import load_embedder
+        from sharpnotes.ingest.embedding import load_embedder
 
         chosen = pick(score_units(load_embedder(self.settings, "query"), question, passages))
         answer = render(chosen) if chosen else REFUSAL

@@ -11,8 +11,8 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
-from ingest.formats import migrate_sqlite
-from ingest.settings import Settings
+from sharpnotes.ingest.formats import migrate_sqlite
+from sharpnotes.ingest.settings import Settings
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS gaps (
@@ -36,8 +36,8 @@ class Gap:
 
 
 def _connect(settings: Settings) -> sqlite3.Connection:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    path = settings.home / "state.sqlite"
+    settings.paths.home.mkdir(parents=True, exist_ok=True)
+    path = settings.paths.home / "state.sqlite"
     conn = sqlite3.connect(path, timeout=10)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -65,7 +65,7 @@ def record_gap(settings: Settings, question: str) -> None:
 
 def list_gaps(settings: Settings) -> list[Gap]:
     """Refused questions, most recently asked first."""
-    if not (settings.home / "state.sqlite").exists():
+    if not (settings.paths.home / "state.sqlite").exists():
         return []
     with closing(_connect(settings)) as conn:
         rows = conn.execute(

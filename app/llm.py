@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.generators import REFUSAL, GeneratorError, OnToken, register
-from app.retrieval import SearchResult
-from ingest.settings import Settings
+from sharpnotes.app.generators import REFUSAL, Generator, GeneratorError, OnToken, register
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,10 @@ def _first_line(text: str, fallback: str) -> str:
     return lines[0].strip("\"'") if lines else fallback
 
 
-class _ChatGenerator:
+class _ChatGenerator(Generator):
     """What both backends share: the prompt, normalisation and condensing; ``_chat`` differs."""
 
-    name: str
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    is_llm = True
 
     def _chat(
         self, messages: list[dict[str, str]], on_token: OnToken | None, max_tokens: int
@@ -195,7 +192,7 @@ class _ChatGenerator:
         self, question: str, passages: Sequence[SearchResult], on_token: OnToken | None = None
     ) -> str:
         messages = build_messages(question, passages)
-        return normalize_answer(self._chat(messages, on_token, self.settings.llm_max_tokens))
+        return normalize_answer(self._chat(messages, on_token, self.settings.llm.llm_max_tokens))
 
     def complete(self, prompt: str, max_tokens: int) -> str:
         """One user message in, the reply text out: for callers with their own prompt (quiz
@@ -224,17 +221,17 @@ class OpenAIGenerator(_ChatGenerator):
         if self._llm is None:
             from llama_index.llms.openai_like import OpenAILike
 
-            key = self.settings.openai_api_key
+            key = self.settings.llm.openai_api_key
             self._llm = OpenAILike(
-                model=self.settings.openai_model,
-                api_base=self.settings.openai_base_url,
+                model=self.settings.llm.openai_model,
+                api_base=self.settings.llm.openai_base_url,
                 # an explicit placeholder: local servers need none, and llama-index would
                 # otherwise read OPENAI_API_KEY from the environment behind our settings
                 api_key=key.get_secret_value() if key else "not-needed",
                 is_chat_model=True,
-                max_tokens=self.settings.llm_max_tokens,
+                max_tokens=self.settings.llm.llm_max_tokens,
                 temperature=0.0,
-                timeout=self.settings.llm_timeout_s,
+                timeout=self.settings.llm.llm_timeout_s,
                 max_retries=1,
             )
         return self._llm
@@ -260,10 +257,10 @@ class OpenAIGenerator(_ChatGenerator):
     def _explain(self, exc: Exception) -> str:
         import openai
 
-        url, model = self.settings.openai_base_url, self.settings.openai_model
+        url, model = self.settings.llm.openai_base_url, self.settings.llm.openai_model
         if isinstance(exc, openai.APITimeoutError):
             return (
-                f"{url} did not answer within {self.settings.llm_timeout_s:g} s; "
+                f"{url} did not answer within {self.settings.llm.llm_timeout_s:g} s; "
                 "raise SHARPNOTES_LLM_TIMEOUT_S or use a smaller model"
             )
         if isinstance(exc, openai.APIConnectionError):
@@ -287,22 +284,22 @@ class OpenAIGenerator(_ChatGenerator):
         for the settings page. (llama-index has no call that lists a server's models.)"""
         import openai
 
-        key = self.settings.openai_api_key
+        key = self.settings.llm.openai_api_key
         client = openai.OpenAI(
-            base_url=self.settings.openai_base_url,
+            base_url=self.settings.llm.openai_base_url,
             api_key=key.get_secret_value() if key else "not-needed",
-            timeout=5.0,
+            timeout=3.0,
             max_retries=0,
         )
         try:
             served = [m.id for m in client.models.list()]
         except openai.APIError as exc:
             raise GeneratorError(self._explain(exc)) from exc
-        if served and self.settings.openai_model not in served:
+        if served and self.settings.llm.openai_model not in served:
             log.info(
-                "model %r is not listed by the server (%s)", self.settings.openai_model, served
+                "model %r is not listed by the server (%s)", self.settings.llm.openai_model, served
             )
-        return f"{self.settings.openai_model} at {self.settings.openai_base_url}"
+        return f"{self.settings.llm.openai_model} at {self.settings.llm.openai_base_url}"
 
 
 # --------------------------------------------------------------------------- llamacpp
@@ -325,7 +322,7 @@ _SERVERS_LOCK = threading.Lock()
 
 def model_path(settings: Settings) -> Path:
     """The GGUF file of the ``llamacpp`` generator; says what to set when there is none."""
-    path = settings.llamacpp_model
+    path = settings.llm.llamacpp_model
     if path is None:
         raise GeneratorError(
             "the llamacpp generator needs a GGUF file; "
@@ -340,11 +337,11 @@ def model_path(settings: Settings) -> Path:
 
 
 def llamacpp_server(settings: Settings) -> LlamaCppServer:
-    """The model of ``settings.llamacpp_model``, loaded once per process (and thread count)."""
+    """The model of ``settings.llm.llamacpp_model``, loaded once per process (and thread count)."""
     path = model_path(settings)
     # one core left to the app: on 2 busy cores, 2 llama.cpp threads spin-wait and generate
     # 3-8 tokens/s where 1 thread generates 53-63 (SmolLM2-135M, measured)
-    threads = settings.threads or max(1, (os.cpu_count() or 2) - 1)
+    threads = settings.models.threads or max(1, (os.cpu_count() or 2) - 1)
     with _SERVERS_LOCK:
         if (path, threads) in _SERVERS:
             return _SERVERS[(path, threads)]
@@ -441,5 +438,11 @@ class LlamaCppGenerator(_ChatGenerator):
 
     def check(self) -> str:
         """Loads the model (once per process); raises ``GeneratorError`` when it cannot."""
+        try:
+            import xllamacpp  # noqa: F401
+        except ImportError as exc:
+            raise GeneratorError(
+                "xllamacpp is not installed; run: pip install 'sharpnotes[llm]'"
+            ) from exc
         loaded = llamacpp_server(self.settings)
         return f"{loaded.model.name} (llama.cpp, in-process)"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ingest.settings import Settings
+from sharpnotes.ingest.settings import Settings
 
 
 class RerankModelError(RuntimeError):
@@ -60,11 +60,14 @@ _LOADING = threading.Lock()
 
 def load_reranker(settings: Settings) -> Reranker | None:
     """The configured reranker (loaded once per process), or None when reranking is off."""
-    if settings.rerank_model is None:
+    if settings.retrieval.rerank_model is None:
         return None
-    from ingest.embedding import thread_count
+    from sharpnotes.ingest.machine import thread_count
 
-    key = (str(Path(settings.rerank_model).expanduser().resolve()), thread_count(settings))
+    key = (
+        str(Path(settings.retrieval.rerank_model).expanduser().resolve()),
+        thread_count(settings),
+    )
     with _LOADING:
         if key not in _LOADED:
             _LOADED[key] = CrossEncoderReranker(Path(key[0]), key[1])

@@ -20,28 +20,20 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from app.crosslingual import expand_query
-from ingest import bm25
-from ingest.catalog import Catalog, IndexFormatError
-from ingest.index import (
-    SPACE_WEIGHTS,
-    check_compatible,
-    dense_spaces,
-    open_catalog,
-    open_space,
-    space_embedder,
-    turn_on_hint,
-)
-from ingest.sentences import SentenceVectors
-from ingest.settings import Settings
-from ingest.vectors import VectorStore, VectorStoreError, where_filter
+from sharpnotes.app.crosslingual import expand_query
+from sharpnotes.ingest import bm25
+from sharpnotes.ingest.catalog import Catalog, IndexFormatError
+from sharpnotes.ingest.index import check_compatible, open_catalog, open_space
+from sharpnotes.ingest.sentences import SentenceVectors
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.vectors import VectorStore, VectorStoreError, where_filter
 
 if TYPE_CHECKING:
-    from app.rerank import Reranker
-    from ingest.embedding import Embedder
+    from sharpnotes.app.rerank import Reranker
+    from sharpnotes.ingest.embedders import Embedder
 
 log = logging.getLogger(__name__)
-Mode = Literal["hybrid", "bm25", "dense", "e5", "second"]
+Mode = Literal["hybrid", "bm25", "dense"]
 SENTENCE_DEPTH = 4  # sentences taken per dense candidate wanted (ingest.sentences)
 
 
@@ -123,26 +115,6 @@ def rocchio(query: np.ndarray, docs: np.ndarray, alpha: float) -> np.ndarray:
     return (moved / np.linalg.norm(moved)).astype(np.float32)
 
 
-def note_bonus(
-    ranked: list[tuple[str, float]], source_of: dict[str, str], weight: float
-) -> list[tuple[str, float]]:
-    """Chunk scores raised by ``weight`` x the best score of another chunk of the same note among
-    the candidates: a passage from a note that matches in several places ranks higher."""
-    if weight <= 0:
-        return ranked
-    best: dict[str, list[float]] = {}  # source -> its two best scores
-    for cid, score in ranked:
-        top = best.setdefault(source_of.get(cid, cid), [])
-        if len(top) < 2:
-            top.append(score)
-    out = []
-    for cid, score in ranked:
-        top = best[source_of.get(cid, cid)]
-        other = top[1] if len(top) > 1 and score >= top[0] else (top[0] if len(top) > 1 else 0.0)
-        out.append((cid, score + weight * other))
-    return sorted(out, key=lambda kv: (-kv[1], kv[0]))
-
-
 def mix_sentences(
     ranked: list[tuple[str, float]],
     chunks: VectorStore,
@@ -176,7 +148,7 @@ def rerank(
 ) -> list[SearchResult]:
     """The first ``depth`` results re-ordered by the reranker (``score`` becomes its score), the
     rest after them in fused order; ranks renumbered."""
-    from app.rerank import rerank_order
+    from sharpnotes.app.rerank import rerank_order
 
     head, tail = results[:depth], results[depth:]
     passages = [f"{r.heading}\n\n{r.text}" if r.heading else r.text for r in head]
@@ -189,11 +161,11 @@ class Searcher:
     """Loads the index once; ``search`` is thread-safe and picks up a newer BM25 build."""
 
     def __init__(self, settings: Settings) -> None:
-        from ingest.embedding import resolve_model
+        from sharpnotes.ingest.embedding import resolve_model
 
         self.settings = settings
         self._local = threading.local()  # one catalog connection per thread
-        self.model_id, _ = resolve_model(settings.embed_model)
+        self.model_id, _ = resolve_model(settings.models.embed_model)
         check_compatible(self.catalog, settings, self.model_id, "searched")
         if not self.catalog.get_meta("embed_model"):
             raise EmptyIndexError(
@@ -204,15 +176,9 @@ class Searcher:
         self._bm25_pointer: dict | None = None
         self._masks: dict[Filters, tuple[bm25.BM25Index, np.ndarray]] = {}
         self._vectors: dict[str, tuple[VectorStore, dict | None]] = {}
-        self._embedders: dict[str, Embedder] = {}
+        self._embedder: Embedder | None = None
         self._warned_sentences = False
         self._sentence_count: tuple[VectorStore, int] | None = None
-        self.require_spaces(dense_spaces(settings)[1:])
-
-    def require_spaces(self, spaces: Sequence[str]) -> None:
-        """Fail now, with what to run, if a secondary dense space has no vectors yet."""
-        for space in spaces:
-            self._store(space)
 
     # lazily loaded parts ------------------------------------------------------------------------
     @property
@@ -252,29 +218,28 @@ class Searcher:
                 )
             return self._bm25
 
-    def _store(self, space: str = "main", reopen: bool = False) -> VectorStore:
-        """A dense space's vector store. An embedded Chroma client keeps its own view of the
-        collection and does not see what another process (a `sharpnotes ingest`) writes, so it
-        is opened afresh when a new build is in place (the BM25 pointer changed) and when
+    def _store(self, space: str = "chunks", reopen: bool = False) -> VectorStore:
+        """The vector store of the chunks or of their sentences. An embedded Chroma client keeps its
+        own view of the collection and does not see what another process (a `sharpnotes ingest`)
+        writes, so it is opened afresh when a new build is in place (the BM25 pointer changed) and
+        when
         ``reopen`` is asked."""
         pointer = bm25.read_pointer(self.settings.index_dir)
         with self._lock:
             held = self._vectors.get(space)
             if held is None or reopen or pointer != held[1]:
                 store = open_space(self.settings, space, fresh=held is not None)
-                if space in SPACE_WEIGHTS and store.count() == 0 and self.catalog.counts()[1]:
-                    raise IndexFormatError(
-                        f"the index at {self.settings.index_dir} has no {space} vectors; run: "
-                        f"{turn_on_hint(space)} sharpnotes ingest PATH-TO-NOTES"
-                    )
                 held = self._vectors[space] = (store, pointer)
             return held[0]
 
-    def embedder(self, space: str = "main") -> Embedder:
+    def embedder(self) -> Embedder:
+        """The query embedder, loaded once."""
+        from sharpnotes.ingest.embedding import load_embedder
+
         with self._lock:
-            if space not in self._embedders:
-                self._embedders[space] = space_embedder(self.settings, space, "query")
-            return self._embedders[space]
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings, "query")
+            return self._embedder
 
     def _mask(self, index: bm25.BM25Index, filters: Filters) -> np.ndarray:
         cached = self._masks.get(filters)
@@ -292,9 +257,7 @@ class Searcher:
     # retrieval --------------------------------------------------------------------------------
     def bm25_candidates(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
         index = self._bm25_index()
-        st = self.settings
-        prf = bm25.PRF(st.bm25_prf_docs, st.bm25_prf_terms, st.bm25_prf_weight)
-        scores = index.scores(query, prf if st.bm25_prf_docs and st.bm25_prf_weight else None)
+        scores = index.scores(query)
         if not len(scores):
             return []
         if filters.active:
@@ -309,21 +272,20 @@ class Searcher:
         query: str,
         n: int,
         filters: Filters,
-        space: str = "main",
         feedback: bool = True,
         sentences: bool = True,
     ) -> list[tuple[str, float]]:
-        """Dense candidates of one space, with the feedback step unless ``feedback`` is False and,
-        in the main space, scored with their best sentence unless ``sentences`` is False.
+        """Dense candidates, with the feedback step unless ``feedback`` is False, scored with
+        their best sentence unless ``sentences`` is False.
         A local Chroma read can fail while another process writes the collection: it is retried
         on a fresh client, then left out (BM25 still answers)."""
         for attempt in range(3):
             try:
                 return self._dense_candidates(
-                    query, n, filters, space, feedback, sentences, reopen=attempt > 0
+                    query, n, filters, feedback, sentences, reopen=attempt > 0
                 )
             except VectorStoreError as exc:
-                if attempt == 2 and self.settings.chroma_host:  # a server that went away
+                if attempt == 2 and self.settings.chroma.chroma_host:  # a server that went away
                     raise
                 failure = exc
             time.sleep(0.05 * attempt)
@@ -335,23 +297,25 @@ class Searcher:
         query: str,
         n: int,
         filters: Filters,
-        space: str,
         feedback: bool,
         sentences: bool,
         reopen: bool,
     ) -> list[tuple[str, float]]:
-        asked = vector = self.embedder(space).embed([query])[0]
+        asked = vector = self.embedder().embed([query])[0]
         where = where_filter(filters.folder, filters.tag, filters.ext)
-        depth, alpha = self.settings.dense_prf_docs, self.settings.dense_prf_alpha
-        store = self._store(space, reopen)
+        depth, alpha = (
+            self.settings.retrieval.dense_prf_docs,
+            self.settings.retrieval.dense_prf_alpha,
+        )
+        store = self._store("chunks", reopen)
         if feedback and depth and alpha > 0:  # pseudo-relevance feedback: one Rocchio step
             top = store.query(vector, depth, where)
             vectors = store.embeddings([cid for cid, _ in top])
             if vectors:
                 vector = rocchio(vector, np.stack(list(vectors.values())), alpha)
         ranked = store.query(vector, n, where)
-        weight = self.settings.sentence_weight
-        held = self._sentences(reopen) if space == "main" and sentences and weight > 0 else None
+        weight = self.settings.retrieval.sentence_weight
+        held = self._sentences(reopen) if sentences and weight > 0 else None
         if held is None:
             return ranked
         return mix_sentences(ranked, store, held, asked, vector, n, where, weight)
@@ -379,42 +343,32 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
-        asked = {"e5": query}  # multilingual-e5 reads Chinese itself; the others, English terms
-        if self.settings.crosslingual:  # BM25, MiniLM and the reranker see the English terms
+        cfg = self.settings.retrieval
+        if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
             query = expand_query(query)
-        n = max(k, self.settings.candidates)
-        st = self.settings
+        n = max(k, cfg.candidates)
         if mode == "bm25":
             ranked = self.bm25_candidates(query, n, filters)
         elif mode == "dense":
             ranked = self.dense_candidates(query, n, filters)
-        elif mode in SPACE_WEIGHTS:
-            ranked = self.dense_candidates(asked.get(mode, query), n, filters, mode)
         else:
             lists = [
                 self.bm25_candidates(query, n, filters),
                 self.dense_candidates(query, n, filters),
             ]
-            weights = [st.bm25_weight, st.main_weight]
-            for space in dense_spaces(st)[1:]:  # the secondary spaces with weight
-                lists.append(self.dense_candidates(asked.get(space, query), n, filters, space))
-                weights.append(getattr(st, SPACE_WEIGHTS[space][0]))
-            ranked = fuse(lists, weights, st.fusion, st.rrf_k)
-        if self.settings.note_bonus > 0:
-            rows = self.catalog.get_chunks([cid for cid, _ in ranked])
-            sources = {cid: row.source for cid, row in rows.items()}
-            ranked = note_bonus(ranked, sources, self.settings.note_bonus)
+            weights = [cfg.bm25_weight, 1.0 - cfg.bm25_weight]
+            ranked = fuse(lists, weights, cfg.fusion, cfg.rrf_k)
         reranker = self._reranker()
         if reranker is None:
             return self._results(ranked[: k * 2], k)
-        depth = max(k, self.settings.rerank_depth)
+        depth = max(k, self.settings.retrieval.rerank_depth)
         results = self._results(ranked[: depth * 2], depth)
-        return rerank(reranker, query, results, self.settings.rerank_depth)[:k]
+        return rerank(reranker, query, results, self.settings.retrieval.rerank_depth)[:k]
 
     def _reranker(self):  # type: ignore[no-untyped-def]
-        if self.settings.rerank_model is None:
+        if self.settings.retrieval.rerank_model is None:
             return None
-        from app.rerank import load_reranker
+        from sharpnotes.app.rerank import load_reranker
 
         return load_reranker(self.settings)
 

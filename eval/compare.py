@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.sets import EvalSetError
+from sharpnotes.eval.sets import EvalSetError
 
 
 def load_run(path: Path) -> tuple[dict, list[dict]]:

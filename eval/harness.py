@@ -1,8 +1,10 @@
 """Run retriever configurations over an eval set: per-query results, metrics and latency.
 
 A configuration is a preset (``bm25``, ``dense``, ``hybrid``, ``hybrid-rrf``) plus overrides of
-any ``Settings`` field, written ``hybrid:bm25_weight=0.4:candidates=100``; the overrides are
-validated by the settings model itself, so a new retrieval knob works here without code changes.
+retrieval settings (``RetrievalSettings``), written ``hybrid:bm25_weight=0.4:candidates=100``;
+the overrides are validated by the settings model itself, so a new retrieval knob works here
+without code changes. Other settings (paths, servers, models) cannot be set this way: a
+configuration only changes how the same index is searched.
 
 Metrics come from pytrec_eval (nDCG@10, Recall@k, reciprocal rank on the top 10); hit@n is read
 from the ranks. Unanswerable questions are left out of every metric.
@@ -19,14 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.sets import EvalSet, EvalSetError, Question
-from ingest.settings import Settings
+from sharpnotes.eval.sets import EvalSet, EvalSetError, Question
+from sharpnotes.ingest.settings import RetrievalSettings, Settings
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "bm25": ("bm25", {}),
     "dense": ("dense", {}),
-    "e5": ("e5", {}),
-    "second": ("second", {}),
     "hybrid": ("hybrid", {}),
     "hybrid-rrf": ("hybrid", {"fusion": "rrf"}),
 }
@@ -51,12 +51,11 @@ class Config:
         from pydantic import ValidationError
 
         try:
-            return Settings(**(base.model_dump() | dict(self.overrides)))
+            return base.replace(**dict(self.overrides))
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
             raise ConfigError(
-                f"configuration {self.name!r}: bad value for {key}: {err['msg']}"
+                f"configuration {self.name!r}: bad value for {err['loc'][-1]}: {err['msg']}"
             ) from exc
 
 
@@ -79,23 +78,16 @@ def parse_config(spec: str) -> Config:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"{spec!r}: expected key=value after ':', got {part!r}")
-        if key not in Settings.model_fields:
+        if key not in RetrievalSettings.model_fields:
             raise ConfigError(
-                f"{spec!r}: unknown setting {key!r}; settings are the SHARPNOTES_* fields, "
-                f"e.g. {', '.join(_retrieval_fields())}"
+                f"{spec!r}: {key!r} is not a retrieval setting; choose among "
+                f"{', '.join(RetrievalSettings.model_fields)}"
             )
         overrides[key] = _value(value.strip())
     config = Config(spec, mode, tuple(sorted(overrides.items())))
     # validate now, not mid-run, and keep the typed values ("0.4" -> 0.4)
-    typed = config.settings(Settings(home=Path("/nonexistent"))).model_dump(mode="json")
+    typed = config.settings(Settings(home=Path("/nonexistent"))).retrieval.model_dump(mode="json")
     return Config(spec, mode, tuple((key, typed[key]) for key, _ in config.overrides))
-
-
-def _retrieval_fields() -> list[str]:
-    """Settings a configuration may sensibly vary (not paths, servers, answers or the app)."""
-    skip = ("home", "models_dir", "chroma_", "app_", "notes_dir", "openai_", "llamacpp_", "llm_")
-    skip += ("generator", "answer_k", "refusal_", "max_file_mb", "threads", "embed_batch")
-    return [name for name in Settings.model_fields if not name.startswith(skip)]
 
 
 def parse_configs(text: str) -> list[Config]:
@@ -248,16 +240,16 @@ def prepare_index(
     eval_set: EvalSet, settings: Settings, cache_root: Path | None = None
 ) -> Settings:
     """The settings whose index the set is judged on. A JSONL set uses the index in
-    ``settings.home``; a BEIR corpus is ingested into a cache home (incremental, as
-    ``eval.beir`` does; under ``cache_root`` when given)."""
+    ``settings.paths.home``; a BEIR corpus is ingested into a cache home (incremental, as
+    ``sharpnotes.eval.benchmarks.beir`` does; under ``cache_root`` when given)."""
     if eval_set.format == "beir":
-        from eval.beir import CACHE, cache_home, write_notes
-        from ingest.sync import ingest
+        from sharpnotes.eval.sets import CACHE, cache_home, write_notes
+        from sharpnotes.ingest.sync import ingest
 
         home = cache_home(eval_set.path)
         if cache_root is not None:
             home = cache_root / home.relative_to(CACHE)
-        beir_settings = Settings(**(settings.model_dump() | {"home": home}))
+        beir_settings = settings.replace(home=home)
         write_notes(eval_set.corpus or {}, home.parent / "notes")
         report = ingest([home.parent / "notes"], beir_settings)
         if report.failed:
@@ -272,7 +264,7 @@ def prepare_index(
 
 def unmatched_labels(eval_set: EvalSet, settings: Settings) -> list[str]:
     """Ids of answerable questions with a label that no indexed passage satisfies."""
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     try:
@@ -302,7 +294,7 @@ def run_eval(
 ) -> Report:
     """Every configuration over the answerable questions of ``eval_set`` on the index of
     ``settings`` (see ``prepare_index``)."""
-    from app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Searcher
 
     questions = eval_set.answerable
     if not questions:
@@ -363,11 +355,10 @@ def run_eval(
             row.metrics = {m: round(v, 4) for m, v in metrics[row.query_id].items()}
         results.extend(rows)
         latencies = [r.latency_ms for r in rows]
-        effective = cfg.model_dump(mode="json")
         table[config.name] = {
             "mode": config.mode,
             "overrides": dict(config.overrides),
-            "settings": {name: effective[name] for name in _retrieval_fields()},
+            "settings": cfg.retrieval.model_dump(mode="json"),
             **{m: round(statistics.fmean(r.metrics[m] for r in rows), 4) for m in rows[0].metrics},
             "mean_ms": round(statistics.fmean(latencies), 1),
             "p95_ms": round(p95(latencies), 1),

@@ -8,19 +8,21 @@ Two formats load:
   evidence string (whitespace-normalised), so labels survive re-chunking. A label without
   evidence accepts any passage of its source.
 - BEIR's layout (a folder with ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``):
-  each document becomes a note ``<id>.md`` (as ``eval.beir`` writes it) and is judged at the
-  document level (a document ranks where its best passage ranks), with the qrels' grades.
+  each document becomes a note ``<id>.md`` (as ``sharpnotes.eval.benchmarks.beir`` writes it) and is
+  judged at the document level (a document ranks where its best passage ranks), with the qrels'
+  grades.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_SET = REPO / "eval" / "notes_eval.jsonl"
+# the labelled questions of the sample notes (``notes/``), shipped beside this module
+SAMPLE_SET = Path(__file__).resolve().parent / "notes_eval.jsonl"
 SPLITS = ("test", "dev", "train")
 
 
@@ -154,9 +156,52 @@ def load_jsonl_set(path: Path) -> EvalSet:
     return EvalSet(name=path.stem, path=path, format="jsonl", questions=questions)
 
 
-def load_beir_set(folder: Path, split: str | None = None) -> EvalSet:
-    from eval.beir import load_beir
+# BEIR corpora are ingested once into a cached home each (see ``cache_home``)
+CACHE = Path.home() / ".cache" / "sharpnotes" / "beir"
 
+
+def cache_home(folder: Path) -> Path:
+    """The cached index home of a data set, keyed by its path and number of documents."""
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
+        documents = sum(1 for line in fh if line.strip())
+    key = hashlib.sha1((folder.resolve().as_posix() + str(documents)).encode()).hexdigest()[:12]
+    return CACHE / f"{folder.name}-{key}" / "home"
+
+
+def load_beir(
+    folder: Path, split: str
+) -> tuple[dict[str, dict], dict[str, str], dict[str, dict[str, int]]]:
+    corpus = {}
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            doc = json.loads(line)
+            corpus[str(doc["_id"])] = doc
+    queries = {}
+    with (folder / "queries.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            q = json.loads(line)
+            queries[str(q["_id"])] = q["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with (folder / "qrels" / f"{split}.tsv").open(encoding="utf-8") as fh:
+        next(fh)  # header
+        for line in fh:
+            qid, did, score = line.rstrip("\n").split("\t")
+            qrels.setdefault(qid, {})[did] = int(score)
+    return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
+
+
+def write_notes(corpus: dict[str, dict], folder: Path) -> None:
+    """One Markdown note per document, named by its id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for did, doc in corpus.items():
+        path = folder / f"{did}.md"
+        title = " ".join(str(doc.get("title") or did).split())
+        text = f"# {title}\n\n{doc.get('text', '')}\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
+def load_beir_set(folder: Path, split: str | None = None) -> EvalSet:
     for name in ("corpus.jsonl", "queries.jsonl"):
         if not (folder / name).is_file():
             raise EvalSetError(f"{folder}: not a BEIR folder (missing {name})")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.atomic import fsync_path, write_json_atomic
-from ingest.catalog import IndexFormatError
-from ingest.faults import crash_point
-from ingest.formats import newer_message
+from sharpnotes.ingest.atomic import fsync_path, write_json_atomic
+from sharpnotes.ingest.catalog import IndexFormatError
+from sharpnotes.ingest.faults import crash_point
+from sharpnotes.ingest.formats import newer_message
 
 TOKENIZER_VERSION = 1
 POINTER = "bm25.json"
@@ -101,8 +101,8 @@ class BM25Params:
     """How the index is built. ``heading_weight`` repeats the heading path (the first paragraph of
     an embed text) that many times, a cheap field weight."""
 
-    # chosen by ``python -m eval.tune`` on SciFact train and half of the notes set (README).
-    # "robertson" scored 0.0015 higher there, but its idf is zero for a term in half of the
+    # chosen by ``python -m sharpnotes.eval.benchmarks.tune`` on SciFact train and half of the notes
+    # set. "robertson" scored 0.0015 higher there, but its idf is zero for a term in half of the
     # chunks or more, so on a small notes folder common query words would find nothing.
     k1: float = 0.9
     b: float = 0.5
@@ -111,18 +111,6 @@ class BM25Params:
 
     def signature(self) -> str:
         return json.dumps({"tokenizer_version": TOKENIZER_VERSION, **self.__dict__}, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class PRF:
-    """Pseudo-relevance feedback (RM3-style): terms of the ``docs`` best documents, weighted by
-    their BM25 impact in each document and by that document's score, expand the query; the
-    ``terms`` heaviest join the original terms with total weight ``weight`` (original terms keep
-    ``1 - weight``, so none is ever dropped)."""
-
-    docs: int = 5
-    terms: int = 20
-    weight: float = 0.3
 
 
 def bm25_text(embed_text: str, heading_weight: int) -> str:
@@ -147,7 +135,6 @@ class BM25Index:
         self.retriever = retriever
         self.ids = ids
         self.params = params
-        self._rows = None  # documents x tokens, built on the first PRF query
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], params: BM25Params) -> BM25Index:
@@ -186,53 +173,14 @@ class BM25Index:
             out[indices[lo:hi]] += weight * data[lo:hi]
         return out
 
-    def scores(self, query: str, prf: PRF | None = None) -> np.ndarray:
-        """BM25 score of every document, in ``self.ids`` order (with ``prf``: of the expanded
-        query)."""
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document, in ``self.ids`` order."""
         if self.retriever is None:
             return np.zeros(0, dtype=np.float32)
         weights = self.query_weights(query)
         if not weights:
             return np.zeros(len(self.ids), dtype=np.float32)
-        scores = self.weighted_scores(weights)
-        if prf is None or prf.weight <= 0 or prf.docs <= 0:
-            return scores
-        return self.weighted_scores(self.expand(weights, scores, prf))
-
-    def expand(self, weights: dict[int, float], scores: np.ndarray, prf: PRF) -> dict[int, float]:
-        """RM3-style expansion of a query (token weights) from its top documents by ``scores``.
-
-        Each feedback document contributes its tokens' BM25 impacts normalised to sum 1, weighted
-        by the document's share of the feedback documents' scores; bm25s keeps impacts, not raw
-        term frequencies, so impacts stand in for RM3's P(t|D)."""
-        n = min(prf.docs, int((scores > 0).sum()))
-        if n == 0:
-            return weights
-        top = np.argpartition(-scores, n - 1)[:n]
-        doc_weight = scores[top] / scores[top].sum()
-        rows = self._doc_terms()[top]
-        rows = rows.multiply(1.0 / np.maximum(rows.sum(axis=1), 1e-9)).multiply(doc_weight[:, None])
-        feedback = np.asarray(rows.sum(axis=0)).ravel()
-        best = np.argsort(-feedback, kind="stable")[: prf.terms]
-        best = best[feedback[best] > 0]
-        if not len(best):
-            return weights
-        total_q = sum(weights.values())
-        total_f = float(feedback[best].sum())
-        out = {t: (1 - prf.weight) * w / total_q for t, w in weights.items()}
-        for t in best:
-            out[int(t)] = out.get(int(t), 0.0) + prf.weight * float(feedback[t]) / total_f
-        return out
-
-    def _doc_terms(self):  # type: ignore[no-untyped-def]
-        """Documents x tokens matrix of BM25 impacts (bm25s stores it by token; PRF needs rows)."""
-        if self._rows is None:
-            from scipy.sparse import csc_matrix
-
-            s = self.retriever.scores
-            shape = (s["num_docs"], len(s["indptr"]) - 1)
-            self._rows = csc_matrix((s["data"], s["indices"], s["indptr"]), shape=shape).tocsr()
-        return self._rows
+        return self.weighted_scores(weights)
 
     # persistence ------------------------------------------------------------------------------
     def save(self, index_dir: Path) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.formats import StoredFormatError, migrate_sqlite, run_script
+from sharpnotes.ingest.formats import StoredFormatError, migrate_sqlite, run_script
 
 if TYPE_CHECKING:
-    from ingest.chunking import Chunk
+    from sharpnotes.ingest.chunking import Chunk
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

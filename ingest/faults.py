@@ -1,11 +1,13 @@
 """Test-only fault injection: kill the process with a real SIGKILL at a named point of an ingest.
 
-``SHARPNOTES_CRASH_AT=STAGE:N`` kills the process the N-th time it reaches ``crash_point(STAGE)``;
-``STAGE:N:SECONDS`` instead starts a timer there that kills it SECONDS later, while the work after
-the point (a Chroma write, an embedding batch) is running; ``STAGE:N:stop`` stops the process
-(SIGSTOP) there, for a test to act (stop a Chroma server) before it sends SIGCONT.
-Unset, as it always is outside the crash and Chroma server tests, every ``crash_point`` is a
-dictionary lookup and nothing else.
+The crash tests run the command line armed with a plan, which is not a setting
+(``tests/armed_cli.py STAGE:N[:ACTION] ingest NOTES``):
+
+``STAGE:N`` kills the process the N-th time it reaches ``crash_point(STAGE)``; ``STAGE:N:SECONDS``
+instead starts a timer there that kills it SECONDS later, while the work after the point (a
+Chroma write, an embedding batch) is running; ``STAGE:N:stop`` stops the process (SIGSTOP) there,
+for a test to act (stop a Chroma server) before it sends SIGCONT. Unarmed, as it always is in
+the ``sharpnotes`` command, every ``crash_point`` is a dictionary lookup and nothing else.
 """
 
 from __future__ import annotations

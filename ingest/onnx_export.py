@@ -20,16 +20,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ingest.embedding import (
+from sharpnotes.ingest.embedders import (
     POOLING_MODES,
     OnnxEmbedder,
     OnnxUnavailable,
     calibration_texts,
-    library_versions,
     load_sentence_transformer,
     normalise,
     st_dimension,
 )
+from sharpnotes.ingest.machine import library_versions
 
 log = logging.getLogger(__name__)
 

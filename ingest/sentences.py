@@ -1,11 +1,11 @@
 """Sentence vectors beside the chunk vectors: a passage is also scored by its best sentence.
 
 MiniLM was trained on pairs of sentences, and a question usually asks about one sentence of a
-passage; the chunk's single vector averages that sentence with its neighbours. So every chunk
-also gets one MiniLM vector per sentence (its heading path in front, as the chunk's own embedded
-text has it), in a Chroma collection of its own, and the dense score of a passage becomes
-``(1 - w) * chunk cosine + w * best sentence cosine`` with ``w = settings.sentence_weight``
-(measured in the README: SciFact and the notes set both gain).
+passage; the chunk's single vector averages that sentence with its neighbours. So every chunk also
+gets one MiniLM vector per sentence (its heading path in front, as the chunk's own embedded text has
+it), in a Chroma collection of its own, and the dense score of a passage becomes ``(1 - w) * chunk
+cosine + w * best sentence cosine`` with ``w = settings.retrieval.sentence_weight`` (measured in the
+README: SciFact and the notes set both gain).
 
 A sentence vector's id is ``CHUNK_ID:I:N``: the I-th of the chunk's N sentences. The ids alone
 tell whether a chunk's sentences are all stored, so an ingest killed half-way through writing
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ingest.bm25 import split_embed_text
-from ingest.chunking import split_sentences
+from sharpnotes.ingest.bm25 import split_embed_text
+from sharpnotes.ingest.chunking import split_sentences
 
 if TYPE_CHECKING:
-    from ingest.embedding import Embedder
-    from ingest.vectors import VectorStore
+    from sharpnotes.ingest.embedders import Embedder
+    from sharpnotes.ingest.vectors import VectorStore
 
 COLLECTION = "chunk_sentences"
 # what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every

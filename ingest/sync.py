@@ -23,27 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest import bm25, faults
-from ingest.catalog import Catalog, FileRecord
-from ingest.chunking import Chunk, chunk_documents
-from ingest.faults import crash_point
-from ingest.index import (
+from sharpnotes.ingest import bm25
+from sharpnotes.ingest.catalog import Catalog, FileRecord
+from sharpnotes.ingest.chunking import Chunk, chunk_documents
+from sharpnotes.ingest.faults import crash_point
+from sharpnotes.ingest.index import (
     build_settings,
     check_compatible,
-    dense_spaces,
     open_catalog,
     open_sentences,
     open_space,
-    space_embedder,
     wipe,
 )
-from ingest.readers import SkipFile, cannot_read, file_kind, read_file
-from ingest.settings import Settings
-from ingest.vectors import chroma_metadata
+from sharpnotes.ingest.readers import SkipFile, cannot_read, file_kind, read_file
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.vectors import chroma_metadata
 
 if TYPE_CHECKING:
-    from ingest.catalog import ChunkRow
-    from ingest.embedding import Embedder
+    from sharpnotes.ingest.catalog import ChunkRow
+    from sharpnotes.ingest.embedders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +124,6 @@ def ingest(
     for p in paths:
         if not p.exists():
             raise IngestError(f"{p}: no such file or folder; check the path and run again")
-    faults.arm(settings.crash_at)
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.index_dir / "ingest.lock"))
     holder = settings.index_dir / "ingest.pid"
@@ -164,29 +161,27 @@ def _chroma_meta(chunk: Chunk | ChunkRow) -> dict:
 
 class _Ingest:
     def __init__(self, settings: Settings, report: IngestReport, progress: Progress) -> None:
-        from ingest.embedding import resolve_model
+        from sharpnotes.ingest.embedding import resolve_model
 
         self.settings = settings
         self.report = report
         self.progress = progress
-        self.model_id, _ = resolve_model(settings.embed_model)
+        self.model_id, _ = resolve_model(settings.models.embed_model)
         self.catalog: Catalog = open_catalog(settings)
         check_compatible(self.catalog, settings, self.model_id, "updated")
-        self.stores = {space: open_space(settings, space) for space in dense_spaces(settings)}
-        self.vectors = self.stores["main"]
+        self.vectors = open_space(settings)
         self.sentences = open_sentences(settings)
-        self._embedders: dict[str, Embedder] = {}
-
-    def embedder_of(self, space: str) -> Embedder:
-        """Loaded on first use: an unchanged corpus never loads a model."""
-        if space not in self._embedders:
-            self._embedders[space] = space_embedder(self.settings, space, "ingest")
-        return self._embedders[space]
+        self._embedder: Embedder | None = None
 
     @property
     def embedder(self) -> Embedder:
-        """The main space's: its word pieces set the chunk budget."""
-        return self.embedder_of("main")
+        """Loaded on first use (an unchanged corpus never loads a model); its word pieces set
+        the chunk budget."""
+        if self._embedder is None:
+            from sharpnotes.ingest.embedding import load_embedder
+
+            self._embedder = load_embedder(self.settings, "ingest")
+        return self._embedder
 
     def run(self, paths: Sequence[Path]) -> None:
         try:
@@ -212,9 +207,7 @@ class _Ingest:
                     **build_settings(self.settings, self.model_id),
                     "roots": roots,
                     "last_sync": time.time(),
-                    "embed_backend": self._embedders["main"].backend
-                    if "main" in self._embedders
-                    else "",
+                    "embed_backend": self._embedder.backend if self._embedder else "",
                 }
             )
         finally:
@@ -224,8 +217,8 @@ class _Ingest:
     def reconcile(self) -> bool:
         """Make Chroma match the catalog after an interrupted run; True if BM25 must be rebuilt."""
         catalog_ids = set(self.catalog.chunk_ids())
-        held = {space: store.all_ids() for space, store in self.stores.items()}
-        missing = catalog_ids - held["main"]
+        held = self.vectors.all_ids()
+        missing = catalog_ids - held
         if missing:  # their files are forgotten, then re-read and re-embedded as if new
             rows = self.catalog.get_chunks(sorted(missing))
             with self.catalog.transaction() as conn:
@@ -234,15 +227,11 @@ class _Ingest:
             catalog_ids = set(self.catalog.chunk_ids())
         # after the files above are forgotten, so that their remaining vectors go too (their
         # notes may be gone from disk, and nothing else would delete them)
-        for space, store in self.stores.items():
-            extra = held[space] - catalog_ids
-            if extra:
-                log.info("removing %d %s vectors left by an interrupted run", len(extra), space)
-                store.delete(sorted(extra))
-                if space == "main":
-                    self.report.chunks_deleted += len(extra)
-            if space != "main":  # a space turned on later, or behind after a crash: fill it in
-                self._backfill(space, sorted(catalog_ids - held[space]))
+        extra = held - catalog_ids
+        if extra:
+            log.info("removing %d vectors left by an interrupted run", len(extra))
+            self.vectors.delete(sorted(extra))
+            self.report.chunks_deleted += len(extra)
         if self.sentences is not None:
             self._reconcile_sentences(catalog_ids)
         crash_point("reconcile")
@@ -291,12 +280,12 @@ class _Ingest:
                 self.report.unchanged += 1
                 self.catalog.touch_file(source, stat.st_size, stat.st_mtime)
                 return None
-            max_bytes = int(self.settings.max_file_mb * 2**20)
+            max_bytes = int(self.settings.ingest.max_file_mb * 2**20)
             docs = read_file(file, source, max_bytes)
             crash_point("read")
             embedder = self.embedder
             # the setting's budget, but never past what the model reads (it truncates there)
-            budget = min(self.settings.chunk_tokens, embedder.max_tokens)
+            budget = min(self.settings.ingest.chunk_tokens, embedder.max_tokens)
             chunks = chunk_documents(docs, embedder.count_tokens, budget)
             if not chunks:
                 raise SkipFile("no text to index")
@@ -318,41 +307,40 @@ class _Ingest:
         chunks = [c for p in group for c in p.chunks]
         have = self.catalog.existing_ids([c.chunk_id for c in chunks])
         todo = [c for c in chunks if c.chunk_id not in have]
+        # a chunk whose text is already indexed under another id (a copied note, a template)
+        # takes that chunk's vector instead of being embedded again
         reuse_from = self.catalog.ids_by_hash({c.content_hash for c in todo})
         import numpy as np
 
-        embedded_any: set[str] = set()
-        for space, store in self.stores.items():
-            reused = store.embeddings(
-                [reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from]
+        reused = self.vectors.embeddings(
+            sorted({reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from})
+        )
+        vectors = {}
+        to_embed = []
+        for c in todo:
+            vec = reused.get(reuse_from.get(c.content_hash, ""))
+            if vec is not None:
+                vectors[c.chunk_id] = vec
+            else:
+                to_embed.append(c)
+        if to_embed:
+            crash_point("embed")
+            embedded = self.embedder.embed(
+                [c.embed_text for c in to_embed], self.settings.models.embed_batch_size
             )
-            vectors = {}
-            to_embed = []
-            for c in todo:
-                vec = reused.get(reuse_from.get(c.content_hash, ""))
-                if vec is not None:
-                    vectors[c.chunk_id] = vec
-                else:
-                    to_embed.append(c)
-            if to_embed:
-                crash_point("embed")
-                embedded = self.embedder_of(space).embed(
-                    [c.embed_text for c in to_embed], self.settings.embed_batch_size
-                )
-                vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
-                embedded_any.update(c.chunk_id for c in to_embed)
-            if todo:
-                crash_point("chroma")
-                store.upsert(
-                    [c.chunk_id for c in todo],
-                    np.stack([vectors[c.chunk_id] for c in todo]),
-                    [c.text for c in todo] if space == "main" else None,
-                    [_chroma_meta(c) for c in todo],
-                )
+            vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
+        if todo:
+            crash_point("chroma")
+            self.vectors.upsert(
+                [c.chunk_id for c in todo],
+                np.stack([vectors[c.chunk_id] for c in todo]),
+                [c.text for c in todo],
+                [_chroma_meta(c) for c in todo],
+            )
         if self.sentences is not None and todo:
             self._put_sentences([(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo])
-        self.report.chunks_embedded += len(embedded_any)
-        self.report.chunks_reused += len(todo) - len(embedded_any)
+        self.report.chunks_embedded += len(to_embed)
+        self.report.chunks_reused += len(todo) - len(to_embed)
         self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
         crash_point("catalog")
         stale: set[str] = set()
@@ -393,32 +381,14 @@ class _Ingest:
 
     def _delete_vectors(self, ids: set[str]) -> None:
         if ids:
-            for store in self.stores.values():
-                store.delete(sorted(ids))
+            self.vectors.delete(sorted(ids))
             if self.sentences is not None:
                 self.sentences.delete_chunks(sorted(ids))
             self.report.chunks_deleted += len(ids)
 
-    def _backfill(self, space: str, ids: list[str]) -> None:
-        """Embed catalog chunks a secondary space lacks, from the text the catalog keeps (a
-        chunk id is a hash of that text, so nothing needs re-reading)."""
-        for start in range(0, len(ids), _GROUP_CHUNKS):
-            rows = self.catalog.get_chunks(ids[start : start + _GROUP_CHUNKS])
-            texts = dict(self.catalog.embed_texts(list(rows)))
-            batch = [cid for cid in rows if cid in texts]
-            crash_point("embed")
-            vectors = self.embedder_of(space).embed(
-                [texts[cid] for cid in batch], self.settings.embed_batch_size
-            )
-            crash_point("chroma")
-            metas = [_chroma_meta(rows[cid]) for cid in batch]
-            self.stores[space].upsert(batch, vectors, None, metas)
-            self.report.chunks_embedded += len(batch)
-            self.progress(f"{space} vectors", start + len(rows), len(ids))
-
     def _reconcile_sentences(self, catalog_ids: set[str]) -> None:
         """Every catalog chunk with all its sentences, made by this version of the splitter."""
-        from ingest.sentences import VERSION
+        from sharpnotes.ingest.sentences import VERSION
 
         assert self.sentences is not None
         made_by = self.catalog.get_meta("sentences_version")
@@ -448,7 +418,7 @@ class _Ingest:
         assert self.sentences is not None
         crash_point("sentences")
         self.report.sentences_embedded += self.sentences.put(
-            chunks, self.embedder, self.settings.embed_batch_size
+            chunks, self.embedder, self.settings.models.embed_batch_size
         )
 
     def rebuild_bm25(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.settings import Settings
+from sharpnotes.ingest.settings import Settings
 
 COLLECTION = "sharpnotes"
 _BATCH = 1000
@@ -54,17 +54,21 @@ class VectorStore:
     ) -> None:
         """``fresh``: a new embedded client instead of the one chromadb shares per folder and
         process, to see what another process wrote since that one was opened. ``collection``:
-        the main (MiniLM) space, or another dense space's (``ingest.multilingual``)."""
+        the chunk vectors, or the sentence vectors (``ingest.sentences``)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.location: str
         try:
-            if settings.chroma_host:
-                self.location = f"http://{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma.chroma_host:
+                self.location = (
+                    f"http://{settings.chroma.chroma_host}:{settings.chroma.chroma_port}"
+                )
                 self.client = chromadb.HttpClient(
-                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                    host=settings.chroma.chroma_host,
+                    port=settings.chroma.chroma_port,
+                    settings=chroma_settings,
                 )
             else:
                 path = settings.index_dir / "chroma"
@@ -160,12 +164,12 @@ class VectorStore:
 
 
 def _explain(exc: Exception, settings: Settings) -> str:
-    if settings.chroma_host:
+    host, port = settings.chroma.chroma_host, settings.chroma.chroma_port
+    if host:
         return (
-            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
-            f"({type(exc).__name__}); start it (chroma run --path DIR --port "
-            f"{settings.chroma_port}) and run the command again (an interrupted ingest resumes), "
-            "or unset SHARPNOTES_CHROMA_HOST to use the local store"
+            f"cannot reach the Chroma server at {host}:{port} ({type(exc).__name__}); start it "
+            f"(chroma run --path DIR --port {port}) and run the command again (an interrupted "
+            "ingest resumes), or unset SHARPNOTES_CHROMA_HOST to use the local store"
         )
     detail = " ".join(str(exc).split())[:200]
     return f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail})"

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_notes
 
-from app.answer import answer_question, follow_up_query, split_claims
-from app.cli import cli
-from app.extractive import split_units
-from app.gaps import list_gaps
-from app.generators import REFUSAL, register
-from app.retrieval import Searcher, SearchResult
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import write_notes
+from sharpnotes.app.answer import answer_question, split_claims
+from sharpnotes.app.cli import cli
+from sharpnotes.app.extractive import split_units
+from sharpnotes.app.gaps import list_gaps
+from sharpnotes.app.generators import REFUSAL, Generator, get_generator, register
+from sharpnotes.app.retrieval import Searcher, SearchResult
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +64,14 @@ def test_claims_take_the_markers_that_follow_them() -> None:
     ]
 
 
-def test_follow_up_folds_in_the_previous_questions_key_terms() -> None:
-    assert follow_up_query("And its loss?", None) == "And its loss?"
-    assert follow_up_query("And its loss?", ["How does DETR match boxes?"]) == (
+def test_follow_up_folds_in_the_previous_questions_key_terms(corpus: Settings) -> None:
+    offline = get_generator(corpus, "extractive")
+    assert offline.condense("And its loss?", []) == "And its loss?"
+    assert offline.condense("And its loss?", ["How does DETR match boxes?"]) == (
         "And its loss? DETR match boxes"
     )
     new_topic = "How do I renew my passport at the embassy?"
-    assert follow_up_query(new_topic, ["How does DETR match boxes?"]) == new_topic
+    assert offline.condense(new_topic, ["How does DETR match boxes?"]) == new_topic
 
 
 def test_extractive_answer_cites_passages_that_hold_its_quotes(
@@ -107,7 +108,7 @@ def test_short_new_topic_after_a_question_is_not_folded_into_it(
     assert answer.refused and not answer.citations
 
 
-class _ScriptedGenerator:
+class _ScriptedGenerator(Generator):
     """Cites one true sentence, one the passage does not say, and one with a bad marker."""
 
     name = "scripted-test"
@@ -124,7 +125,7 @@ class _ScriptedGenerator:
         return text
 
 
-register("scripted-test")(lambda settings: _ScriptedGenerator())
+register("scripted-test")(_ScriptedGenerator)
 
 
 def test_check_flags_unsupported_sentences_and_bad_markers(
@@ -140,7 +141,7 @@ def test_check_flags_unsupported_sentences_and_bad_markers(
 
 
 def test_ask_json_contract(corpus: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHARPNOTES_HOME", str(corpus.home))
+    monkeypatch.setenv("SHARPNOTES_HOME", str(corpus.paths.home))
     runner = CliRunner()
     result = runner.invoke(cli, ["ask", COVERED, "--json", "--k", "4"])
     assert result.exit_code == 0, result.output

@@ -1,9 +1,9 @@
 """The benchmark scripts in eval/ run end to end at a tiny size, so they cannot rot.
 
 Real pipeline, real model, real Chroma: 30 SciFact abstracts are ingested by the ingest benchmark,
-scaled to 2,000 chunks by eval.synthetic, queried by the scale benchmark and loaded from 4
-threads by the load benchmark. Only the shape of the results and the absence of errors are
-checked, never timings.
+scaled to 2,000 chunks by sharpnotes.eval.benchmarks.synthetic, queried by the scale benchmark and
+loaded from 4 threads by the load benchmark. Only the shape of the results and the absence of errors
+are checked, never timings.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import SHARED_DATA
 
 SCIFACT = SHARED_DATA / "scifact"
@@ -26,7 +27,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
     """The ingest benchmark on 30 abstracts, keeping its index as the synthetic source."""
-    from eval import ingest_bench
+    from sharpnotes.eval import ingest_bench
 
     work = tmp_path_factory.mktemp("ingest-bench")
     out = work / "ingest.json"
@@ -55,10 +56,10 @@ def test_ingest_bench_reports_throughput_ratio_and_reingest(ingested: tuple[Path
 def test_synthetic_home_scales_the_corpus_without_reencoding(
     ingested: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    from app.retrieval import Searcher
-    from eval import synthetic
-    from ingest.index import open_catalog
-    from ingest.vectors import VectorStore
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.eval.benchmarks import synthetic
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.vectors import VectorStore
 
     source, _ = ingested
     base = synthetic.load_base(source)
@@ -84,11 +85,11 @@ def test_synthetic_home_scales_the_corpus_without_reencoding(
 def test_a_synthetic_home_copies_sentence_vectors_perturbed(
     ingested: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    from app.retrieval import Searcher
-    from eval import synthetic
-    from ingest.index import open_catalog, open_space
-    from ingest.sentences import complete_chunks, sentence_ids
-    from ingest.settings import Settings
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.eval.benchmarks import synthetic
+    from sharpnotes.ingest.index import open_catalog, open_space
+    from sharpnotes.ingest.sentences import complete_chunks, sentence_ids
+    from sharpnotes.ingest.settings import Settings
 
     source, _ = ingested
     base = synthetic.load_base(source)
@@ -97,7 +98,9 @@ def test_a_synthetic_home_copies_sentence_vectors_perturbed(
     summary = synthetic.build(base, home, 2 * len(base))
     settings = synthetic.home_settings(home)
     assert synthetic.has_sentences(home)
-    assert settings.sentence_weight == Settings().sentence_weight  # searched as the default is
+    assert (
+        settings.retrieval.sentence_weight == Settings().retrieval.sentence_weight
+    )  # searched as the default is
     catalog = open_catalog(settings)
     ids = catalog.chunk_ids()
     catalog.close()
@@ -124,10 +127,10 @@ def test_a_synthetic_home_copies_sentence_vectors_perturbed(
 def test_an_interrupted_synthetic_build_is_finished_at_the_size_it_reached(
     ingested: tuple[Path, dict], tmp_path: Path
 ) -> None:
-    from eval import synthetic
-    from ingest.index import open_catalog, open_space
-    from ingest.sentences import complete_chunks
-    from ingest.vectors import VectorStore
+    from sharpnotes.eval.benchmarks import synthetic
+    from sharpnotes.ingest.index import open_catalog, open_space
+    from sharpnotes.ingest.sentences import complete_chunks
+    from sharpnotes.ingest.vectors import VectorStore
 
     source, _ = ingested
     home = tmp_path / "partial" / "home"
@@ -154,11 +157,11 @@ def test_a_synthetic_home_is_extended_in_place_to_a_larger_size(
 ) -> None:
     import shutil
 
-    from app.retrieval import Searcher
-    from eval import synthetic
-    from ingest.index import open_catalog, open_space
-    from ingest.sentences import complete_chunks
-    from ingest.vectors import VectorStore
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.eval.benchmarks import synthetic
+    from sharpnotes.ingest.index import open_catalog, open_space
+    from sharpnotes.ingest.sentences import complete_chunks
+    from sharpnotes.ingest.vectors import VectorStore
 
     source, _ = ingested
     base = synthetic.load_base(source)
@@ -192,7 +195,7 @@ def test_a_synthetic_home_is_extended_in_place_to_a_larger_size(
 
 
 def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     try:
@@ -204,7 +207,7 @@ def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
 def test_scale_and_load_benchmarks_run_without_errors(
     ingested: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from eval import load_bench, scale_bench
+    from sharpnotes.eval import load_bench, scale_bench
 
     # Synthetic homes hold the MiniLM space only; the children measure BM25 + MiniLM.
     monkeypatch.setenv("SHARPNOTES_E5_WEIGHT", "0")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.bm25 import BM25Index, BM25Params, query_tokens, read_pointer, tokenize
+from sharpnotes.ingest.bm25 import BM25Index, BM25Params, query_tokens, read_pointer, tokenize
 
 
 def test_english_is_stemmed_and_stopwords_dropped() -> None:

@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLE_NOTES, write_notes
 
-import ingest.sync as sync
-from ingest.settings import Settings
-from ingest.sync import ingest
+import sharpnotes.ingest.sync as sync
+from conftest import REPO, SAMPLE_NOTES, write_notes
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 BROKEN = REPO / "tests" / "data" / "broken"
 
@@ -83,7 +83,7 @@ def build_corpus(root: Path) -> Path:
 
 
 def run_cli(*args: str, unprivileged: bool = False) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "app.cli", *args]
+    command = [sys.executable, "-m", "sharpnotes.app.cli", *args]
     return subprocess.run(
         without_dac_override(command) if unprivileged else command,
         cwd=REPO,

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
 
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, write_notes
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,16 @@ def running_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
     assert ingest([notes], settings).ok
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "app", "--port", str(port), "--notes", str(notes)],
+        [
+            sys.executable,
+            "-m",
+            "sharpnotes.app.cli",
+            "app",
+            "--port",
+            str(port),
+            "--notes",
+            str(notes),
+        ],
         cwd=REPO,
         env=dict(os.environ),  # SHARPNOTES_HOME points at this test's home
         stdout=subprocess.PIPE,
@@ -162,14 +171,24 @@ def test_ask_in_a_real_browser_shows_answer_and_citation_card(
 def hostile_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
     """The app over the sample notes plus a note full of scripts, event handlers and
     ``javascript:`` links (tests/test_hostile_notes.py)."""
-    from conftest import SAMPLE_NOTES
     from test_hostile_notes import HOSTILE_NOTE, HOSTILE_SOURCE
+
+    from conftest import SAMPLE_NOTES
 
     notes = write_notes(tmp_path / "notes", {**SAMPLE_NOTES, HOSTILE_SOURCE: HOSTILE_NOTE})
     assert ingest([notes], settings).ok
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "app", "--port", str(port), "--notes", str(notes)],
+        [
+            sys.executable,
+            "-m",
+            "sharpnotes.app.cli",
+            "app",
+            "--port",
+            str(port),
+            "--notes",
+            str(notes),
+        ],
         cwd=REPO,
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,

@@ -14,18 +14,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_notes
 
-from app.retrieval import Searcher
-from ingest import bm25
-from ingest.index import open_catalog
-from ingest.settings import Settings
-from ingest.sync import ingest
-from ingest.vectors import VectorStore, VectorStoreError
+from conftest import write_notes
+from sharpnotes.app.retrieval import Searcher
+from sharpnotes.ingest import bm25
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.vectors import VectorStore, VectorStoreError
 
 pytestmark = pytest.mark.slow
 CHROMA = Path(sys.executable).with_name("chroma")
 SHARPNOTES = Path(sys.executable).with_name("sharpnotes")
+ARMED = Path(__file__).with_name("armed_cli.py")  # the command line with a crash plan armed
 
 
 def free_port() -> int:
@@ -78,7 +79,7 @@ def chroma_port(tmp_path: Path) -> Iterator[int]:
 def test_ingest_and_search_through_a_chroma_server(
     tmp_path: Path, settings: Settings, chroma_port: int
 ) -> None:
-    remote = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
+    remote = settings.replace(chroma_host="127.0.0.1", chroma_port=chroma_port)
     notes = write_notes(tmp_path / "notes")
     first = ingest([notes], remote)
     assert first.ok and first.chunks_embedded > 5
@@ -97,7 +98,7 @@ def test_ingest_and_search_through_a_chroma_server(
 
 
 def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
-    remote = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": free_port()})
+    remote = settings.replace(chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(VectorStoreError, match="cannot reach the Chroma server at 127.0.0.1"):
         VectorStore(remote)
 
@@ -105,7 +106,7 @@ def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
 def remote_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
-        "SHARPNOTES_HOME": str(settings.home),
+        "SHARPNOTES_HOME": str(settings.paths.home),
         "SHARPNOTES_MODELS_DIR": str(settings.model_cache),
         "SHARPNOTES_CHROMA_HOST": "127.0.0.1",
         "SHARPNOTES_CHROMA_PORT": str(port),
@@ -126,9 +127,9 @@ def wait_stopped(pid: int, seconds: float = 120) -> None:
 
 
 def test_reingest_then_server_dies_mid_ingest_then_resume(tmp_path: Path, settings: Settings):
-    settings = settings.model_copy(update={"embed_backend": "onnx-int8"})
+    settings = settings.replace(embed_backend="onnx-int8")
     port, data = free_port(), tmp_path / "server"
-    remote = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port})
+    remote = settings.replace(chroma_host="127.0.0.1", chroma_port=port)
     notes = write_notes(tmp_path / "notes")
     server = start_server(data, port)
     try:
@@ -147,8 +148,8 @@ def test_reingest_then_server_dies_mid_ingest_then_resume(tmp_path: Path, settin
         (notes / "inbox/todo.txt").write_text("Write up BEVFormer's temporal self-attention.\n")
         # the ingest stops itself just before its Chroma write; the server goes away meanwhile
         proc = subprocess.Popen(
-            [str(SHARPNOTES), "ingest", str(notes)],
-            env=remote_env(settings, port, SHARPNOTES_CRASH_AT="chroma:1:stop"),
+            [sys.executable, str(ARMED), "chroma:1:stop", "ingest", str(notes)],
+            env=remote_env(settings, port),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from llama_index.core.schema import Document
 
-from ingest.chunking import chunk_documents, split_blocks, split_sections
+from sharpnotes.ingest.chunking import chunk_documents, split_blocks, split_sections
 
 
 @pytest.fixture(scope="module")

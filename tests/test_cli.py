@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_notes
 
-from app.cli import cli
+from conftest import write_notes
+from sharpnotes.app.cli import cli
 
 RESULT_KEYS = {"rank", "score", "chunk_id", "source", "heading", "page", "text"}
 

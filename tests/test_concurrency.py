@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from app.retrieval import Filters, Searcher
-from ingest.index import open_catalog
-from ingest.settings import Settings
-from ingest.sync import IngestError, ingest
+from sharpnotes.app.retrieval import Filters, Searcher
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import IngestError, ingest
 
 pytestmark = pytest.mark.slow
 SHARPNOTES = Path(sys.executable).with_name("sharpnotes")
@@ -48,7 +48,7 @@ def write(root: Path, i: int, version: int) -> None:
 def env(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
-        "SHARPNOTES_HOME": str(settings.home),
+        "SHARPNOTES_HOME": str(settings.paths.home),
         "SHARPNOTES_MODELS_DIR": str(settings.model_cache),
         "SHARPNOTES_EMBED_BACKEND": BACKEND,
         "SHARPNOTES_THREADS": "1",
@@ -67,7 +67,7 @@ def snapshot(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 def fast(settings: Settings) -> Settings:
-    return settings.model_copy(update={"embed_backend": BACKEND, "threads": 1})
+    return settings.replace(embed_backend=BACKEND, threads=1)
 
 
 @pytest.mark.parametrize("sharing", ["one shared Searcher", "a Searcher per thread"])

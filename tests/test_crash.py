@@ -1,13 +1,12 @@
 """Crash consistency: `sharpnotes ingest` killed with SIGKILL at many moments, then run again.
 
 Each run changes the notes (an edit, an addition, a deletion), starts `sharpnotes ingest` as a real
-subprocess and kills it: either at a named point through the test-only hook
-(``SHARPNOTES_CRASH_AT``, see ingest/faults.py), optionally with a delay so that the kill lands
-inside the work after the point (an embedding batch, a Chroma write), or after a random delay.
-Then the next `sharpnotes ingest` must finish without help, and the catalog, the Chroma
-collections (MiniLM, the multilingual space, which these runs turn on, and the sentence vectors,
-every sentence of each chunk) and the BM25 index must hold exactly the chunk ids of a clean
-ingest of the same notes in another home; search must answer.
+subprocess and kills it: either at a named point through the test-only runner (``python -m
+sharpnotes.ingest.faults``), optionally with a delay so that the kill lands inside the work after
+the point (an embedding batch, a Chroma write), or after a random delay. Then the next `sharpnotes
+ingest` must finish without help, and the catalog, the Chroma collections (the chunk vectors and the
+sentence vectors, every sentence of each chunk) and the BM25 index must hold exactly the chunk ids
+of a clean ingest of the same notes in another home; search must answer.
 
 Also here: the schema version of every stored format, and the refusal of data that a newer
 sharpnotes wrote.
@@ -28,22 +27,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import conversations, gaps
-from app.cli import cli
-from app.retrieval import Searcher
-from ingest import bm25
-from ingest.catalog import IndexFormatError
-from ingest.formats import StoredFormatError
-from ingest.index import open_catalog, open_sentences, open_space
-from ingest.settings import Settings
-from ingest.sync import ingest
-from ingest.vectors import VectorStore
+from sharpnotes.app import conversations, gaps
+from sharpnotes.app.cli import cli
+from sharpnotes.app.retrieval import Searcher
+from sharpnotes.ingest import bm25
+from sharpnotes.ingest.catalog import IndexFormatError
+from sharpnotes.ingest.formats import StoredFormatError
+from sharpnotes.ingest.index import open_catalog, open_sentences, open_space
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.vectors import VectorStore
 
 SHARPNOTES = Path(sys.executable).with_name("sharpnotes")
+ARMED = Path(__file__).with_name("armed_cli.py")  # the command line with a crash plan armed
 BACKEND = "onnx-int8"  # torch-free in the subprocesses, so each run starts in about a second
-E5_WEIGHT = 0.3  # the multilingual space on, so its collection is checked too
 
-# (SHARPNOTES_CRASH_AT, what is being done when the process dies)
+# (the fault runner's plan, what is being done when the process dies)
 HOOK_PLANS = [
     ("reconcile:1", "after the start-of-run reconcile"),
     ("read:1", "reading the first changed file"),
@@ -53,8 +52,6 @@ HOOK_PLANS = [
     ("chroma:1", "before the Chroma upsert"),
     ("chroma:1:0.01", "during the Chroma upsert"),
     ("chroma:1:0.05", "during the Chroma upsert"),
-    ("embed:2:0.05", "during the multilingual embedding"),
-    ("chroma:2", "after the MiniLM upsert, before the multilingual one"),
     ("sentences:1", "after the chunk vectors, before the sentence vectors"),
     ("sentences:1:0.05", "while the sentence vectors are embedded and written"),
     ("catalog:1", "after the Chroma upserts, before the catalog commit"),
@@ -115,25 +112,29 @@ class Corpus:
             del self.versions[gone]
 
 
-def env(settings: Settings, crash_at: str | None = None) -> dict[str, str]:
-    out = {
+def env(settings: Settings) -> dict[str, str]:
+    return {
         **os.environ,
-        "SHARPNOTES_HOME": str(settings.home),
+        "SHARPNOTES_HOME": str(settings.paths.home),
         "SHARPNOTES_MODELS_DIR": str(settings.model_cache),
         "SHARPNOTES_EMBED_BACKEND": BACKEND,
         "SHARPNOTES_THREADS": "1",
         "OMP_NUM_THREADS": "1",
-        "SHARPNOTES_E5_WEIGHT": str(E5_WEIGHT),
     }
-    out.pop("SHARPNOTES_CRASH_AT", None)
-    if crash_at:
-        out["SHARPNOTES_CRASH_AT"] = crash_at
-    return out
 
 
-def sharpnotes(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess:
+def armed(crash_at: str | None) -> list[str]:
+    """The command line of `sharpnotes`, armed with a crash plan (ingest/faults.py)."""
+    if crash_at is None:
+        return [str(SHARPNOTES)]
+    return [sys.executable, str(ARMED), crash_at]
+
+
+def sharpnotes(
+    *args: str, environ: dict[str, str], crash_at: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(SHARPNOTES), *args], env=environ, capture_output=True, text=True, timeout=300
+        [*armed(crash_at), *args], env=environ, capture_output=True, text=True, timeout=300
     )
 
 
@@ -152,7 +153,7 @@ def killed_after(delay: float, notes: Path, environ: dict[str, str]) -> int:
     return proc.wait(timeout=60)
 
 
-def fresh_store(settings: Settings, space: str = "main") -> VectorStore:
+def fresh_store(settings: Settings, space: str = "chunks") -> VectorStore:
     """A Chroma client that reads the files as they are now (chromadb caches one per path)."""
     from chromadb.api.client import SharedSystemClient
 
@@ -160,9 +161,9 @@ def fresh_store(settings: Settings, space: str = "main") -> VectorStore:
     return open_space(settings, space)
 
 
-def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
-    """(catalog, MiniLM Chroma, multilingual Chroma, BM25, sentence vectors) chunk ids of the
-    index; a chunk with only some of its sentences stored counts as a stray id."""
+def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str]]:
+    """(catalog, Chroma, BM25, sentence vectors) chunk ids of the index; a chunk with only some
+    of its sentences stored counts as a stray id."""
     catalog = open_catalog(settings)
     try:
         in_catalog = set(catalog.chunk_ids())
@@ -170,13 +171,12 @@ def id_sets(settings: Settings) -> tuple[set[str], set[str], set[str], set[str],
         catalog.close()
     index = bm25.BM25Index.load(settings.index_dir)
     in_bm25 = set(index.ids) if index else set()
-    in_e5 = fresh_store(settings, "e5").all_ids()
     fresh_store(settings, "sentences")
     sentences = open_sentences(settings)
     assert sentences is not None
     complete, present = sentences.held()
     in_sentences = complete | {f"partly stored: {cid}" for cid in present - complete}
-    return in_catalog, fresh_store(settings).all_ids(), in_e5, in_bm25, in_sentences
+    return in_catalog, fresh_store(settings).all_ids(), in_bm25, in_sentences
 
 
 def clean_ids(notes: Path, settings: Settings, home: Path) -> set[str]:
@@ -186,20 +186,17 @@ def clean_ids(notes: Path, settings: Settings, home: Path) -> set[str]:
         models_dir=settings.model_cache,
         embed_backend=BACKEND,
         threads=1,
-        e5_weight=E5_WEIGHT,
     )
     report = ingest([notes], clean)
     assert report.ok
     ids = id_sets(clean)
-    assert ids[0] == ids[1] == ids[2] == ids[3] == ids[4]
+    assert ids[0] == ids[1] == ids[2] == ids[3]
     return ids[0]
 
 
 @pytest.mark.slow
 def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settings: Settings):
-    settings = settings.model_copy(
-        update={"embed_backend": BACKEND, "threads": 1, "e5_weight": E5_WEIGHT}
-    )
+    settings = settings.replace(embed_backend=BACKEND, threads=1)
     corpus = Corpus(tmp_path / "notes")
     first = sharpnotes("ingest", str(corpus.root), environ=env(settings))
     assert first.returncode == 0, first.stderr
@@ -223,7 +220,7 @@ def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settin
             args = ["ingest", "--rebuild", str(corpus.root)] if run == 1 else ["ingest"]
             if run != 1:
                 args.append(str(corpus.root))
-            crashed = sharpnotes(*args, environ=env(settings, crash_at))
+            crashed = sharpnotes(*args, environ=env(settings), crash_at=crash_at)
             code = crashed.returncode
             assert code == -signal.SIGKILL, f"{crash_at} was not reached: {crashed.stderr}"
         else:
@@ -233,12 +230,12 @@ def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settin
         if resumed.returncode != 0:
             failures.append(f"run {run} ({crash_at or delay}, {what}): {resumed.stderr}")
             continue
-        in_catalog, in_chroma, in_e5, in_bm25, in_sentences = id_sets(settings)
+        in_catalog, in_chroma, in_bm25, in_sentences = id_sets(settings)
         expected = clean_ids(corpus.root, settings, tmp_path / f"clean-{run}")
-        if not in_catalog == in_chroma == in_e5 == in_bm25 == in_sentences == expected:
+        if not in_catalog == in_chroma == in_bm25 == in_sentences == expected:
             failures.append(
                 f"run {run} ({crash_at or delay}, {what}): catalog {len(in_catalog)}, "
-                f"chroma {len(in_chroma)}, e5 {len(in_e5)}, bm25 {len(in_bm25)}, "
+                f"chroma {len(in_chroma)}, bm25 {len(in_bm25)}, "
                 f"sentences {len(in_sentences)}, clean {len(expected)}"
             )
             continue
@@ -259,7 +256,7 @@ def test_lost_vectors_of_a_deleted_note_do_not_outlive_it(tmp_path: Path, settin
     """Chroma lost some vectors of a note (an interrupted --rebuild, a restored backup) and the
     note was deleted meanwhile: its other vectors must go too, not linger unknown to the catalog
     (the start-of-run reconcile once deleted stray vectors before forgetting such notes)."""
-    settings = settings.model_copy(update={"embed_backend": BACKEND, "e5_weight": E5_WEIGHT})
+    settings = settings.replace(embed_backend=BACKEND)
     corpus = Corpus(tmp_path / "notes")
     assert ingest([corpus.root], settings).ok
     catalog = open_catalog(settings)
@@ -268,9 +265,9 @@ def test_lost_vectors_of_a_deleted_note_do_not_outlive_it(tmp_path: Path, settin
     VectorStore(settings).delete(lost)
     corpus.path(0).unlink()
     assert ingest([corpus.root], settings).ok
-    in_catalog, in_chroma, in_e5, in_bm25, in_sentences = id_sets(settings)
+    in_catalog, in_chroma, in_bm25, in_sentences = id_sets(settings)
     expected = clean_ids(corpus.root, settings, tmp_path / "clean")
-    assert in_catalog == in_chroma == in_e5 == in_bm25 == in_sentences == expected
+    assert in_catalog == in_chroma == in_bm25 == in_sentences == expected
 
 
 # stored formats ---------------------------------------------------------------------------------
@@ -314,7 +311,7 @@ def test_bm25_pointer_written_by_a_newer_sharpnotes_is_refused(settings: Setting
 
 def test_app_state_written_by_a_newer_sharpnotes_is_refused(settings: Settings) -> None:
     gaps.record_gap(settings, "what is a loss spike")
-    with sqlite3.connect(settings.home / "state.sqlite") as db:
+    with sqlite3.connect(settings.paths.home / "state.sqlite") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
         db.execute("PRAGMA user_version=3")
     with pytest.raises(StoredFormatError, match=r"state.sqlite was written by a newer sharpnotes"):

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import embedding, onnx_export
-from ingest.embedding import EmbeddingModelError, load_embedder, resolve_model
-from ingest.settings import DEFAULT_MODEL, Settings
+from sharpnotes.ingest import embedding, machine, onnx_export
+from sharpnotes.ingest.embedders import POOLING_MODES, Embedder, EmbeddingModelError, pool
+from sharpnotes.ingest.embedding import load_embedder, resolve_model
+from sharpnotes.ingest.settings import DEFAULT_MODEL, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def embedders(home: Path) -> dict[str, embedding.Embedder]:
+def embedders(home: Path) -> dict[str, Embedder]:
     return {
         backend: load_embedder(settings_for(home, embed_backend=backend), "ingest")
         for backend in BACKENDS
@@ -51,7 +52,7 @@ def embedders(home: Path) -> dict[str, embedding.Embedder]:
 
 
 @pytest.fixture(scope="module")
-def reference(embedders: dict[str, embedding.Embedder]) -> np.ndarray:
+def reference(embedders: dict[str, Embedder]) -> np.ndarray:
     return embedders["st-fp32"].embed(SENTENCES)
 
 
@@ -88,7 +89,7 @@ def test_count_tokens_matches_the_tokenizer_without_truncation(embedders, backen
     assert expected[-1] > 256  # the long sentence is counted whole
 
 
-@pytest.mark.parametrize("mode", sorted(embedding.POOLING_MODES))
+@pytest.mark.parametrize("mode", sorted(POOLING_MODES))
 def test_onnx_pooling_matches_sentence_transformers(mode):
     import torch
 
@@ -104,7 +105,7 @@ def test_onnx_pooling_matches_sentence_transformers(mode):
     }
     expected = Pooling(8, pooling_mode=mode)(features)["sentence_embedding"].numpy()
 
-    np.testing.assert_allclose(embedding._pool(hidden, mask, mode), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pool(hidden, mask, mode), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_resolve_model_finds_the_bundled_model_and_folders(tmp_path):
@@ -132,8 +133,8 @@ def test_importing_the_module_loads_no_ml_library():
 def test_query_path_uses_the_cached_export_without_torch(embedders, home, reference):
     code = f"""
 import json, sys
-from ingest.embedding import load_embedder
-from ingest.settings import Settings
+from sharpnotes.ingest.embedding import load_embedder
+from sharpnotes.ingest.settings import Settings
 settings = Settings(
     home={str(home)!r}, models_dir={str(home / "models")!r}, embed_model={DEFAULT_MODEL!r},
     embed_backend="auto",
@@ -159,7 +160,7 @@ def test_auto_choice_is_measured_once_then_read_from_the_cache(embedders, home):
     decisions = json.loads(cache.read_text())
     (key, decision), *others = decisions.items()
 
-    assert not others and embedding.cpu_model() in key and DEFAULT_MODEL in key
+    assert not others and machine.cpu_model() in key and DEFAULT_MODEL in key
     assert decision["backend"] == chosen.backend
     assert set(decision["measured"]) == set(embedding.plausible_backends())
     assert decision["measured"][chosen.backend]["min_cosine"] >= embedding.MIN_COSINE
@@ -189,7 +190,7 @@ def test_a_model_onnx_cannot_reproduce_falls_back_to_sentence_transformers(home,
     pooling.write_text(json.dumps(config))
     settings = settings_for(home, embed_model=str(tmp_path), embed_backend="onnx-int8")
 
-    with caplog.at_level(logging.WARNING, logger="ingest.embedding"):
+    with caplog.at_level(logging.WARNING, logger="sharpnotes.ingest.embedding"):
         embedder = load_embedder(settings, "ingest")
 
     assert embedder.backend == "st-fp32" and embedder.model_id == str(tmp_path.resolve())

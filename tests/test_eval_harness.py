@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, SHARED_DATA
 
-from app import conversations as convs
-from app.cli import cli
-from app.retrieval import SearchResult
-from eval.compare import compare_runs
-from eval.generate_set import COPY_NGRAM, add_from_chat, generate_set, longest_shared_run
-from eval.harness import (
+from conftest import REPO, SHARED_DATA
+from sharpnotes.app import conversations as convs
+from sharpnotes.app.cli import cli
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.eval.compare import compare_runs
+from sharpnotes.eval.generate import COPY_NGRAM, add_from_chat, generate_set, longest_shared_run
+from sharpnotes.eval.harness import (
     ConfigError,
     format_table,
     judge,
@@ -27,9 +27,9 @@ from eval.harness import (
     prepare_index,
     run_eval,
 )
-from eval.sets import EvalSetError, Label, Question, load_set, norm, write_jsonl
-from ingest.settings import Settings
-from ingest.sync import ingest
+from sharpnotes.eval.sets import EvalSetError, Label, Question, load_set, norm, write_jsonl
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 SCIFACT = SHARED_DATA / "scifact"
 
@@ -60,7 +60,7 @@ def _hit(rank: int, source: str, text: str, chunk: str | None = None) -> SearchR
 
 
 def test_judge_counts_a_label_once_and_a_document_at_its_best_passage() -> None:
-    from eval.sets import EvalSet
+    from sharpnotes.eval.sets import EvalSet
 
     q = Question("q", "?", labels=[Label("a.md", "the  answer"), Label("b.md", "other fact")])
     hits = [
@@ -81,13 +81,21 @@ def test_judge_counts_a_label_once_and_a_document_at_its_best_passage() -> None:
 def test_configurations_are_presets_with_validated_setting_overrides() -> None:
     assert parse_config("bm25").mode == "bm25"
     rrf = parse_config("hybrid-rrf")
-    assert rrf.mode == "hybrid" and rrf.settings(Settings()).fusion == "rrf"
+    assert rrf.mode == "hybrid" and rrf.settings(Settings()).retrieval.fusion == "rrf"
     tuned = parse_config("hybrid:bm25_weight=0.4:candidates=100")
     cfg = tuned.settings(Settings())
-    assert (cfg.bm25_weight, cfg.candidates, cfg.fusion) == (0.4, 100, "minmax")
+    assert (cfg.retrieval.bm25_weight, cfg.retrieval.candidates, cfg.retrieval.fusion) == (
+        0.4,
+        100,
+        "minmax",
+    )
     assert [c.name for c in parse_configs("bm25, dense,bm25")] == ["bm25", "dense"]
-    with pytest.raises(ConfigError, match="unknown setting 'bm25_wieght'"):
+    with pytest.raises(ConfigError, match="'bm25_wieght' is not a retrieval setting"):
         parse_config("hybrid:bm25_wieght=0.4")
+    # a configuration changes how the index is searched, never where state lives or what it asks
+    for outside in ("home=/tmp/elsewhere", "chroma_host=example.org", "chroma_port=80"):
+        with pytest.raises(ConfigError, match="is not a retrieval setting"):
+            parse_config(f"hybrid:{outside}")
     with pytest.raises(ConfigError, match="bad value for bm25_weight"):
         parse_config("hybrid:bm25_weight=2")
     with pytest.raises(ConfigError, match="unknown retriever 'bm52'"):
@@ -308,7 +316,7 @@ def test_eval_cli_runs_configurations_and_writes_results(
         == summary["configs"]["bm25"]["ndcg@10"]
     )
     # no --set: the sample notes are not (all) indexed here, so the user's newest set is used
-    write_jsonl(notes_settings.home / "evalsets" / "generated.jsonl", mine[:5])
+    write_jsonl(notes_settings.paths.home / "evalsets" / "generated.jsonl", mine[:5])
     default = CliRunner().invoke(cli, ["eval", "--retrievers", "bm25"])
     assert default.exit_code == 0 and "generated (" in default.output
 
@@ -322,7 +330,7 @@ def test_generated_set_is_valid_and_not_trivial(notes_settings: Settings, tmp_pa
     questions = eval_set.questions
     assert len(questions) == 16
     # valid: every evidence is a verbatim sentence of the cited note, the question does not copy
-    notes = Path(notes_settings.home).parent / "notes"
+    notes = Path(notes_settings.paths.home).parent / "notes"
     for q in questions:
         (label,) = q.labels
         source_text = (notes / label.source).read_text(encoding="utf-8")
@@ -337,7 +345,7 @@ def test_generated_set_is_valid_and_not_trivial(notes_settings: Settings, tmp_pa
     # not trivial: the questions find their passage far more often than chance would
     settings = prepare_index(eval_set, notes_settings)
     report = run_eval(eval_set, [parse_config("hybrid")], settings, k=10)
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     chunks = catalog.counts()[1]
@@ -390,7 +398,7 @@ def test_harness_end_to_end_on_a_scifact_slice(settings: Settings, tmp_path: Pat
     eval_set = load_set(folder)
     assert len(eval_set.corpus or {}) == 200 and len(eval_set.answerable) == 30
     index = prepare_index(eval_set, settings, cache_root=tmp_path / "cache")
-    assert index.home.is_relative_to(tmp_path / "cache")
+    assert index.paths.home.is_relative_to(tmp_path / "cache")
     report = run_eval(eval_set, parse_configs("bm25,dense,hybrid"), index, k=10)
     table = report.configs
     print(format_table(report.summary()))

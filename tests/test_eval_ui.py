@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
 from streamlit.testing.v1 import AppTest
 
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, write_notes
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 

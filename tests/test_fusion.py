@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.retrieval import Filters, fuse, minmax
+from sharpnotes.app.retrieval import Filters, fuse, minmax
 
 
 def test_minmax_normalises_to_unit_range() -> None:

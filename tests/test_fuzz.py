@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ingest.chunking import ATOMIC_MAX_TOKENS, MAX_HEADING_CHARS, Chunk, chunk_documents
-from ingest.readers import SkipFile, parse_front_matter, read_file
+from sharpnotes.ingest.chunking import ATOMIC_MAX_TOKENS, MAX_HEADING_CHARS, Chunk, chunk_documents
+from sharpnotes.ingest.readers import SkipFile, parse_front_matter, read_file
 
 BUDGET = 256
 MAX_BYTES = 20 * 2**20

@@ -13,14 +13,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLE_NOTES, write_notes
 
-from app.answer import answer_question
-from app.llm import SYSTEM_PROMPT, build_messages
-from app.retrieval import Searcher, SearchResult
-from app.ui.render import answer_html, card_title, passage_html
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, SAMPLE_NOTES, write_notes
+from sharpnotes.app.answer import answer_question
+from sharpnotes.app.llm import SYSTEM_PROMPT, build_messages
+from sharpnotes.app.retrieval import Searcher, SearchResult
+from sharpnotes.app.ui.render import answer_html, card_title, passage_html
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 PAYLOADS = [
     "<script>window.__pwned=1;document.title='PWNED'</script>",
@@ -180,7 +180,7 @@ def test_an_llm_gets_delimited_passages_no_tools_and_its_answer_is_checked(
     server = StubServer(lambda req: obeys)
     try:
         settings = openai_settings(
-            server.url, home=hostile_index.home, models_dir=hostile_index.models_dir
+            server.url, home=hostile_index.paths.home, models_dir=hostile_index.paths.models_dir
         )
         answer = answer_question(QUESTION, searcher, settings, generator="openai")
     finally:
@@ -208,7 +208,7 @@ def test_chat_page_shows_hostile_notes_as_text(
     the answer and cards, and the note viewer's Markdown with HTML not enabled."""
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("SHARPNOTES_HOME", str(hostile_index.home))
+    monkeypatch.setenv("SHARPNOTES_HOME", str(hostile_index.paths.home))
     at = AppTest.from_file(str(REPO / "app" / "ui" / "main.py"), default_timeout=60).run()
     at.chat_input[0].set_value(QUESTION).run()
     assert not at.exception, at.exception
@@ -234,7 +234,7 @@ def test_chat_page_shows_hostile_notes_as_text(
 def test_literal_keeps_note_text_out_of_markdown() -> None:
     """Captions, labels and radio options built from note text go through ``literal``: every
     Markdown character is escaped, and removing the escapes gives the text back unchanged."""
-    from app.ui.render import literal
+    from sharpnotes.app.ui.render import literal
 
     raw = "[click](javascript:alert(1)) **bold** <b>x</b> notes/a_b.md `code` # h"
     shown = literal(raw)

@@ -7,15 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import write_notes
 
-from app.retrieval import Filters, Searcher
-from ingest import bm25
-from ingest.catalog import IndexFormatError
-from ingest.index import open_catalog
-from ingest.settings import Settings
-from ingest.sync import ingest
-from ingest.vectors import VectorStore
+from conftest import write_notes
+from sharpnotes.app.retrieval import Filters, Searcher
+from sharpnotes.ingest import bm25
+from sharpnotes.ingest.catalog import IndexFormatError
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.vectors import VectorStore
 
 pytestmark = pytest.mark.slow
 
@@ -188,10 +188,12 @@ def test_other_embedding_model_is_refused_with_the_command_to_run(
     notes = write_notes(tmp_path / "notes")
     ingest([notes], settings)
     other = tmp_path / "other-model"
-    from ingest.embedding import resolve_model
+    from sharpnotes.ingest.embedding import resolve_model
 
-    shutil.copytree(resolve_model(settings.embed_model)[1], other)
-    changed = Settings(home=settings.home, embed_model=str(other), models_dir=settings.models_dir)
+    shutil.copytree(resolve_model(settings.models.embed_model)[1], other)
+    changed = Settings(
+        home=settings.paths.home, embed_model=str(other), models_dir=settings.paths.models_dir
+    )
     with pytest.raises(IndexFormatError, match="sharpnotes ingest --rebuild"):
         Searcher(changed)
     with pytest.raises(IndexFormatError, match="sharpnotes ingest --rebuild"):
@@ -215,14 +217,14 @@ def test_subfolder_resync_keeps_the_rest(tmp_path: Path, settings: Settings) -> 
 def test_chunk_budget_setting_reaches_the_chunker(tmp_path: Path, settings: Settings) -> None:
     """SHARPNOTES_CHUNK_TOKENS sets the chunk size (it once was recorded but not used); a budget
     past what the model reads is capped at it; changing it needs a rebuild."""
-    from ingest.index import space_embedder
+    from sharpnotes.ingest.embedding import load_embedder
 
     notes = write_notes(tmp_path / "notes")
     ingest([notes], settings)
     counts = {256: len(open_catalog(settings).chunk_ids())}
-    embedder = space_embedder(settings, "main", "document")
+    embedder = load_embedder(settings, "ingest")
     for budget in (64, 1024):
-        changed = settings.model_copy(update={"chunk_tokens": budget})
+        changed = settings.replace(chunk_tokens=budget)
         with pytest.raises(IndexFormatError, match="sharpnotes ingest --rebuild"):
             ingest([notes], changed)
         assert ingest([notes], changed, rebuild=True).ok

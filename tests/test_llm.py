@@ -16,15 +16,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import write_notes
 from pydantic import SecretStr
 
-from app.answer import Answer, answer_question
-from app.generators import REFUSAL, GeneratorError, get_generator
-from app.llm import build_messages, normalize_answer
-from app.retrieval import Searcher, SearchResult
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import write_notes
+from sharpnotes.app.answer import Answer, answer_question
+from sharpnotes.app.generators import REFUSAL, GeneratorError, get_generator
+from sharpnotes.app.llm import build_messages, normalize_answer
+from sharpnotes.app.retrieval import Searcher, SearchResult
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 KEY = "sk-test-not-a-real-key-1234"
 QUESTION = "Why does DETR not need non-maximum suppression?"
@@ -240,7 +240,7 @@ def test_openai_unreachable_server() -> None:
     with pytest.raises(GeneratorError, match="cannot reach .*SHARPNOTES_OPENAI_BASE_URL"):
         gen.generate(QUESTION, PASSAGES)
     with pytest.raises(GeneratorError, match="cannot reach"):
-        gen.check()  # type: ignore[attr-defined]
+        gen.check()
 
 
 # ---------------------------------------------------------------- answers checked end to end
@@ -304,7 +304,7 @@ def test_openai_answer_flags_bad_markers_and_unsupported_sentences(  # type: ign
 def test_openai_refusal_and_weak_retrieval(  # type: ignore[no-untyped-def]
     stub, searcher: Searcher, index_home: Path, models_dir: Path
 ) -> None:
-    from app.gaps import list_gaps
+    from sharpnotes.app.gaps import list_gaps
 
     server = stub(lambda req: "My notes don’t cover this.")
     settings = openai_settings(server.url, home=index_home, models_dir=models_dir)
@@ -351,7 +351,7 @@ def test_llamacpp_errors_say_what_to_set(tmp_path: Path) -> None:
         pytest.skip("xllamacpp is not installed: pip install xllamacpp")
     (tmp_path / "bad.gguf").write_bytes(b"not a model" * 100)
     with pytest.raises(GeneratorError, match="could not load"):
-        get_generator(Settings(llamacpp_model=tmp_path / "bad.gguf"), "llamacpp").check()  # type: ignore[attr-defined]
+        get_generator(Settings(llamacpp_model=tmp_path / "bad.gguf"), "llamacpp").check()
 
 
 @pytest.mark.slow
@@ -386,7 +386,7 @@ def test_llamacpp_server_on_localhost_serves_the_openai_generator(
     import urllib.error
     import urllib.request
 
-    from app.llm import llamacpp_server
+    from sharpnotes.app.llm import llamacpp_server
 
     local = llamacpp_server(llamacpp_settings(index_home, models_dir))
     assert local.base_url.startswith("http://127.0.0.1:")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from eval.metrics import evaluate_run
+from sharpnotes.eval.metrics import evaluate_run
 
 
 def test_metrics_on_a_hand_computed_run() -> None:

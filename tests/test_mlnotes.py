@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
 
-from app.retrieval import Searcher
-from ingest.index import open_catalog
-from ingest.readers import EMPTY
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import SHARED_DATA
+from sharpnotes.app.retrieval import Searcher
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.readers import EMPTY
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 MLNOTES = SHARED_DATA / "mlnotes"
 EMPTY_UPSTREAM = "Machine-Learning-Interviews/src/MLSD/mlsd-typeahead.md"  # 0 bytes upstream
@@ -38,7 +38,7 @@ def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> N
     rows = list(catalog.get_chunks(catalog.chunk_ids()).values())
     assert len(rows) > 300
     assert all(r.text.strip() and r.heading for r in rows)
-    from ingest.embedding import load_embedder
+    from sharpnotes.ingest.embedding import load_embedder
 
     embedder = load_embedder(settings, purpose="query")
     sizes = embedder.count_tokens([r.heading + "\n\n" + r.text for r in rows])

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from app import conversations as convs
-from app.notefiles import NoteAccessError, read_note, resolve_note, safe_upload_name, unique_path
-from app.ui.render import answer_html, passage_html
-from ingest.settings import Settings
+from sharpnotes.app import conversations as convs
+from sharpnotes.app.notefiles import (
+    NoteAccessError,
+    read_note,
+    resolve_note,
+    safe_upload_name,
+    unique_path,
+)
+from sharpnotes.app.ui.render import answer_html, passage_html
+from sharpnotes.ingest.settings import Settings
 
 
 @pytest.fixture
@@ -92,7 +98,7 @@ def test_unique_path_never_overwrites(tmp_path: Path) -> None:
 
 
 def test_save_uploads_writes_safe_names_and_reports_refused_files(tmp_path: Path) -> None:
-    from app.ui.services import save_uploads
+    from sharpnotes.app.ui.services import save_uploads
 
     saved, errors = save_uploads(
         [("../../x.md", b"# x"), ("evil.html", b"<script>"), ("x.md", b"# again")], tmp_path
@@ -127,7 +133,7 @@ def test_conversations_round_trip_and_delete(settings: Settings) -> None:
     conv.add_turn("What is DETR?", {"answer": "set prediction [1]", "refused": False})
     conv.add_turn("And its loss?", {"answer": "Hungarian [1]", "refused": False})
     path = convs.save_conversation(settings, conv)
-    assert path.parent == settings.home / "conversations"
+    assert path.parent == settings.paths.home / "conversations"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     loaded = convs.load_conversation(settings, conv.id)
     assert loaded.questions == ["What is DETR?", "And its loss?"]

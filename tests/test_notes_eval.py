@@ -73,7 +73,7 @@ def test_the_corpus_looks_like_real_notes() -> None:
     with_front_matter = [p for p in notes if p.read_text(encoding="utf-8").startswith("---\n")]
     assert len(with_front_matter) >= len(notes) * 0.6
     stems = {p.stem for p in notes}
-    from ingest.readers import resolve_wikilinks
+    from sharpnotes.ingest.readers import resolve_wikilinks
 
     links = {t for p in notes for t in resolve_wikilinks(p.read_text(encoding="utf-8"))[1]}
     assert len(links) >= 5 and links <= stems, f"dangling wikilinks: {links - stems}"

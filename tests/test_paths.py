@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from app.notefiles import (
+from sharpnotes.app.notefiles import (
     MAX_NAME,
     MAX_NAME_BYTES,
     NoteAccessError,
     read_note,
     safe_upload_name,
 )
-from app.ui.services import save_uploads
+from sharpnotes.app.ui.services import save_uploads
 
 SECRET = "the content of a file outside the notes"
 

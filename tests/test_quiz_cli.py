@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_notes
 
-from app.cli import cli
-from app.quiz import schedule
-from app.quiz.store import open_store
-from ingest.settings import Settings
+from conftest import write_notes
+from sharpnotes.app.cli import cli
+from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.store import open_store
+from sharpnotes.ingest.settings import Settings
 
 pytestmark = pytest.mark.slow
 

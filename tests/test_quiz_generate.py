@@ -10,18 +10,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SAMPLE_NOTES, write_notes
 from pydantic import SecretStr
 from test_llm import StubServer
 
-from app.quiz import verify
-from app.quiz.generate import QuizBatch, corpus_pool, generate_quiz, items_from_passage
-from app.quiz.items import Citation, QuizItem
-from app.quiz.terms import DistractorPool, Lexicon, fold, near_equal, term_kind
-from app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
-from ingest.index import open_catalog
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, SAMPLE_NOTES, write_notes
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.generate import QuizBatch, corpus_pool, generate_quiz, items_from_passage
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, fold, near_equal, term_kind
+from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 REAL_NOTES = [
     "detection/anchors-and-nms.md",
@@ -273,12 +273,13 @@ def stub_server():  # type: ignore[no-untyped-def]
 
 
 def llm_settings(base: Settings, url: str) -> Settings:
-    return base.model_copy(
-        update={
-            "generator": "openai", "openai_base_url": url, "openai_model": "stub-model",
-            "openai_api_key": SecretStr("sk-test"), "llm_max_tokens": 300,
-        }
-    )  # fmt: skip
+    return base.replace(
+        generator="openai",
+        openai_base_url=url,
+        openai_model="stub-model",
+        openai_api_key=SecretStr("sk-test"),
+        llm_max_tokens=300,
+    )
 
 
 def _prompt_passage(request: dict) -> str:
@@ -331,7 +332,7 @@ def test_llm_items_are_verified_and_bad_ones_dropped(quiz_index: Settings, stub_
     passage = SearchResult(
         1, 0.0, target.chunk_id, target.source, target.heading, None, target.text
     )
-    from app.quiz.llm_quiz import llm_items
+    from sharpnotes.app.quiz.llm_quiz import llm_items
 
     pool, _ = corpus_pool(open_catalog(settings))
     items, dropped = llm_items(settings, passage, target.content_hash, "mixed", pool)

@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 from test_llm import StubServer
 
-from app.quiz.grade import AGAIN, EASY, GOOD, HARD, Grade, grade
-from app.quiz.items import Citation, QuizItem
-from ingest.settings import Settings
+from sharpnotes.app.quiz.grade import AGAIN, EASY, GOOD, HARD, Grade, grade
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.ingest.settings import Settings
 
 NMS_PASSAGE = (
     "Dense detectors fire many overlapping boxes on each object.\n\n"
@@ -132,7 +132,7 @@ BAD_ANSWER = "It means the learning rate is too large, so the optimizer diverges
 
 @pytest.mark.slow
 def test_recall_good_answers_score_clearly_higher(settings: Settings) -> None:
-    settings = settings.model_copy(update={"embed_backend": BACKEND})
+    settings = settings.replace(embed_backend=BACKEND)
     good = grade(RECALL, GOOD_ANSWER, settings)
     partial = grade(RECALL, PARTIAL_ANSWER, settings)
     bad = grade(RECALL, BAD_ANSWER, settings)
@@ -158,13 +158,14 @@ def test_recall_good_answers_score_clearly_higher(settings: Settings) -> None:
 
 
 def llm_settings(settings: Settings, url: str) -> Settings:
-    return settings.model_copy(
-        update={
-            "embed_backend": BACKEND,
-            "generator": "openai", "openai_base_url": url, "openai_model": "stub-model",
-            "openai_api_key": SecretStr("sk-test"), "llm_max_tokens": 200,
-        }
-    )  # fmt: skip
+    return settings.replace(
+        embed_backend=BACKEND,
+        generator="openai",
+        openai_base_url=url,
+        openai_model="stub-model",
+        openai_api_key=SecretStr("sk-test"),
+        llm_max_tokens=200,
+    )
 
 
 @pytest.mark.slow

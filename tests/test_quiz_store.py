@@ -13,18 +13,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
 
-from app.gaps import record_gap
-from app.quiz import schedule
-from app.quiz.anki import export_anki
-from app.quiz.coverage import coverage
-from app.quiz.items import Citation, QuizItem
-from app.quiz.staleness import STALE_NOTE, regenerate, sync_items
-from app.quiz.store import SCHEMA_VERSION, ReviewStore, ReviewStoreError, open_store
-from ingest.index import open_catalog
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, write_notes
+from sharpnotes.app.gaps import record_gap
+from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.anki import export_anki
+from sharpnotes.app.quiz.coverage import coverage
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.staleness import STALE_NOTE, regenerate, sync_items
+from sharpnotes.app.quiz.store import SCHEMA_VERSION, ReviewStore, ReviewStoreError, open_store
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -122,7 +122,7 @@ def test_schema_version_migrates_old_files_and_refuses_newer_ones(tmp_path: Path
 def test_the_cli_names_a_review_database_from_a_newer_version(settings: Settings) -> None:
     from click.testing import CliRunner
 
-    from app.cli import cli
+    from sharpnotes.app.cli import cli
 
     with open_store(settings) as store:
         store.db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")

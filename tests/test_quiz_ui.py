@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 import pytest
-from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from app.gaps import record_gap
-from app.quiz import schedule
-from app.quiz.items import Citation, QuizItem
-from app.quiz.staleness import STALE_NOTE
-from app.quiz.store import open_store
-from ingest.index import open_catalog
-from ingest.settings import Settings
+from conftest import REPO
+from sharpnotes.app.gaps import record_gap
+from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.staleness import STALE_NOTE
+from sharpnotes.app.quiz.store import open_store
+from sharpnotes.ingest.index import open_catalog
+from sharpnotes.ingest.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.readers import SkipFile, parse_front_matter, read_file, resolve_wikilinks
+from sharpnotes.ingest.readers import SkipFile, parse_front_matter, read_file, resolve_wikilinks
 
 MB = 2**20
 

@@ -10,12 +10,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from conftest import write_notes
+from pydantic import ValidationError
 
-from app.rerank import RerankModelError, load_reranker
-from app.retrieval import Searcher, SearchResult
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import write_notes
+from sharpnotes.app.rerank import CrossEncoderReranker, RerankModelError, load_reranker
+from sharpnotes.app.retrieval import Searcher, SearchResult
+from sharpnotes.ingest.settings import Settings, setting_problem
+from sharpnotes.ingest.sync import ingest
 
 QUERY = "how does DETR match predictions to ground truth"
 
@@ -43,7 +44,7 @@ def test_rerank_orders_the_fused_top_by_cross_encoder_scores(
 
     ingest([write_notes(tmp_path / "notes")], settings)
     fused = Searcher(settings).search(QUERY, k=4)
-    reranking = settings.model_copy(update={"rerank_model": tiny_cross_encoder, "rerank_depth": 4})
+    reranking = settings.replace(rerank_model=tiny_cross_encoder, rerank_depth=4)
     reranked = Searcher(reranking).search(QUERY, k=4)
 
     # the same four passages, now in the cross-encoder's order, with its scores
@@ -75,7 +76,7 @@ def test_rerank_orders_the_fused_top_by_cross_encoder_scores(
         )
 
     # a smaller depth re-scores only the head; the rest keeps the fused order
-    shallow = settings.model_copy(update={"rerank_model": tiny_cross_encoder, "rerank_depth": 2})
+    shallow = settings.replace(rerank_model=tiny_cross_encoder, rerank_depth=2)
     head_only = Searcher(shallow).search(QUERY, k=4)
     assert {r.chunk_id for r in head_only[:2]} == {r.chunk_id for r in fused[:2]}
     assert [r.chunk_id for r in head_only[2:]] == [r.chunk_id for r in fused[2:]]
@@ -83,10 +84,17 @@ def test_rerank_orders_the_fused_top_by_cross_encoder_scores(
 
 def test_a_missing_rerank_folder_names_the_setting(tmp_path: Path, settings: Settings) -> None:
     missing = tmp_path / "no-such-model"
+    with pytest.raises(ValidationError) as info:  # refused when the settings are read
+        settings.replace(rerank_model=missing)
+    problem = setting_problem(info.value.errors()[0])
+    assert (
+        problem.startswith("SHARPNOTES_RERANK_MODEL=")
+        and "no-such-model is not a folder" in problem
+    )
     with pytest.raises(RerankModelError, match="SHARPNOTES_RERANK_MODEL=.*no-such-model"):
-        load_reranker(settings.model_copy(update={"rerank_model": missing}))
+        CrossEncoderReranker(missing, threads=1)  # and if it goes away after that
 
 
 def test_rerank_is_off_by_default(settings: Settings) -> None:
-    assert settings.rerank_model is None
+    assert settings.retrieval.rerank_model is None
     assert load_reranker(settings) is None

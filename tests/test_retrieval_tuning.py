@@ -1,5 +1,5 @@
 """The tuned retrieval pieces on small hand-checkable cases: heading-weighted BM25, weighted
-query scoring, RM3-style feedback, dense feedback and the note bonus."""
+query scoring and dense feedback."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.retrieval import note_bonus, rocchio
-from ingest.bm25 import (
-    PRF,
+from sharpnotes.app.retrieval import rocchio
+from sharpnotes.ingest.bm25 import (
     BM25Index,
     BM25Params,
     bm25_text,
@@ -54,53 +53,12 @@ def test_weighted_scores_equal_bm25s_own_scores_for_plain_queries() -> None:
         assert np.allclose(index.scores(query), expected, atol=1e-6)
 
 
-def test_prf_adds_terms_of_the_top_documents_and_keeps_the_original_ones() -> None:
-    index = BM25Index.build(list("abcd"), CORPUS, LUCENE)
-    vocab = index.retriever.vocab_dict
-    weights = index.query_weights("cat")
-    scores = index.weighted_scores(weights)
-    expanded = index.expand(weights, scores, PRF(docs=2, terms=3, weight=0.5))
-    names = {token: expanded[i] for token, i in vocab.items() if i in expanded}
-    # original term kept with at least 1 - weight of the mass
-    assert names["cat"] >= 0.5
-    # expansion terms come from the two "cat" documents only ("dog", "bark" never appear)
-    assert "felin" in names and not {"dog", "bark"} & names.keys()
-    assert sum(expanded.values()) == pytest.approx(1.0)
-    # the feline note without the word "cat" is now found; the dog note still is not
-    with_prf = index.scores("cat", PRF(docs=2, terms=3, weight=0.5))
-    assert scores[3] == 0 and with_prf[3] > 0 and with_prf[2] == 0
-    assert with_prf[0] > with_prf[3] and with_prf[1] > with_prf[3]
-
-
-def test_prf_never_drops_a_query_term_even_at_full_weight() -> None:
-    index = BM25Index.build(list("abcd"), CORPUS, LUCENE)
-    weights = index.query_weights("dog whiskers")
-    expanded = index.expand(weights, index.weighted_scores(weights), PRF(docs=1, terms=1, weight=1))
-    assert set(weights) <= set(expanded)
-
-
-def test_prf_without_any_match_leaves_the_query_alone() -> None:
-    index = BM25Index.build(list("abcd"), CORPUS, LUCENE)
-    assert index.expand({}, np.zeros(4, dtype=np.float32), PRF()) == {}
-
-
 def test_rocchio_moves_the_query_towards_the_feedback_documents() -> None:
     query = np.array([1.0, 0.0], dtype=np.float32)
     docs = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
     moved = rocchio(query, docs, alpha=1.0)
     assert np.allclose(moved, [np.sqrt(0.5), np.sqrt(0.5)])
     assert rocchio(query, docs, alpha=0.0) is query
-
-
-def test_note_bonus_adds_the_best_other_chunk_of_the_same_note() -> None:
-    ranked = [("a1", 1.0), ("b1", 0.95), ("a2", 0.5), ("b2", 0.1), ("c1", 0.9)]
-    source = {"a1": "a.md", "a2": "a.md", "b1": "b.md", "b2": "b.md", "c1": "c.md"}
-    boosted = dict(note_bonus(ranked, source, 0.2))
-    assert boosted["a1"] == pytest.approx(1.0 + 0.2 * 0.5)
-    assert boosted["a2"] == pytest.approx(0.5 + 0.2 * 1.0)
-    assert boosted["b1"] == pytest.approx(0.95 + 0.2 * 0.1)
-    assert boosted["c1"] == pytest.approx(0.9)  # a note with one matching chunk gets nothing
-    assert note_bonus(ranked, source, 0.0) == ranked
 
 
 def test_the_bm25_fingerprint_changes_with_how_bm25_is_built(

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
-from app.quiz.items import Citation, QuizItem
-from app.quiz.store import ReviewStore, store_path
-from ingest.settings import Settings
+from conftest import REPO
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.store import ReviewStore, store_path
+from sharpnotes.ingest.settings import Settings
 
 SHARPNOTES = str(Path(sys.executable).parent / "sharpnotes")
 TERMS = ["Hungarian", "softmax", "dropout", "anchor", "backbone", "stride", "epoch", "kernel"]
@@ -105,7 +105,7 @@ def test_sigkill_while_waiting_for_the_next_answer_keeps_every_recorded_review(
     items = _items(6)
     with ReviewStore(store_path(settings)) as store:
         store.add_items(items)
-    session = Session(settings.home, limit=6)
+    session = Session(settings.paths.home, limit=6)
     # three answers with their ratings (right, wrong, right overridden to Hard) ...
     session.send(f"{items[0].answer}\n\nwrong\n\n{items[2].answer}\n2\n")
     session.wait_for("saved: ", 3)
@@ -130,7 +130,7 @@ def test_sigkill_at_a_random_moment_loses_at_most_the_answer_in_flight(
     items = _items(30)
     with ReviewStore(store_path(settings)) as store:
         store.add_items(items)
-    session = Session(settings.home, limit=30)
+    session = Session(settings.paths.home, limit=30)
     session.wait_for("Your answer", 1)
     session.send("".join(f"{item.answer}\n\n" for item in items))
     # kill while the session is busy answering: right after a random number of confirmations

@@ -13,17 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
 
-from app.cli import exposure_warning, streamlit_command
-from ingest.settings import ConfigFileError, Settings, get_settings
+from conftest import REPO, write_notes
+from sharpnotes.app.cli.serve import exposure_warning, streamlit_command
+from sharpnotes.ingest.settings import ConfigFileError, Settings, get_settings
 
 KEY = "sk-sharpnotes-test-key-7f3a9c2e51"
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "sharpnotes.app.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -69,7 +69,7 @@ def _listening(port: int) -> set[str]:
 
 def _start_app(port: int, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "app", "--port", str(port)],
+        [sys.executable, "-m", "sharpnotes.app.cli", "app", "--port", str(port)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -141,11 +141,11 @@ def test_config_file_supplies_settings_and_the_environment_wins(
     )
     monkeypatch.setenv("SHARPNOTES_CONFIG", str(config))
     settings = Settings()
-    assert settings.openai_api_key and settings.openai_api_key.get_secret_value() == KEY
-    assert settings.answer_k == 3 and settings.generator == "openai"
+    assert settings.llm.openai_api_key and settings.llm.openai_api_key.get_secret_value() == KEY
+    assert settings.answers.answer_k == 3 and settings.answers.generator == "openai"
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
     monkeypatch.setenv("SHARPNOTES_ANSWER_K", "9")
-    assert Settings().answer_k == 9
+    assert Settings().answers.answer_k == 9
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
@@ -168,7 +168,7 @@ def test_a_readable_config_file_without_secrets_is_fine(
 ) -> None:
     config = write_config(tmp_path / "config.env", "SHARPNOTES_ANSWER_K=4\n", 0o644)
     monkeypatch.setenv("SHARPNOTES_CONFIG", str(config))
-    assert Settings().answer_k == 4
+    assert Settings().answers.answer_k == 4
 
 
 # ------------------------------------------------------------------ never logged, shown, stored
@@ -250,7 +250,7 @@ def test_key_is_never_logged_shown_or_stored(
     finally:
         server.close()
 
-    stored = _snapshot(settings.home)
+    stored = _snapshot(settings.paths.home)
     assert any(p.name == "catalog.sqlite" for p in stored)
     assert any(p.parent.name == "conversations" for p in stored)  # the chat was saved
     for path, data in stored.items():

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_notes
 
-from app.retrieval import Filters, Searcher
-from ingest.index import open_catalog, open_sentences, open_space
-from ingest.sentences import VERSION, complete_chunks, sentence_ids, sentence_texts
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import write_notes
+from sharpnotes.app.retrieval import Filters, Searcher
+from sharpnotes.ingest.index import open_catalog, open_sentences, open_space
+from sharpnotes.ingest.sentences import VERSION, complete_chunks, sentence_ids, sentence_texts
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 NOTES = {
     "detection/nms.md": "# Detection\n\n## NMS\n\nNon-maximum suppression keeps the best box. "
@@ -96,11 +96,11 @@ def test_an_index_without_sentences_still_answers_and_the_next_ingest_adds_them(
     tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     notes = write_notes(tmp_path / "notes", NOTES)
-    off = settings.model_copy(update={"sentence_weight": 0.0})
+    off = settings.replace(sentence_weight=0.0)
     assert ingest([notes], off).sentences_embedded == 0
     before = open_space(off, "main").embeddings(sorted(sentence_state(settings)[0]))
 
-    with caplog.at_level(logging.WARNING, logger="app.retrieval"):
+    with caplog.at_level(logging.WARNING, logger="sharpnotes.app.retrieval"):
         hits = Searcher(settings).search("which boxes does non-maximum suppression remove", k=2)
     assert hits and hits[0].source == "detection/nms.md"
     assert "no sentence vectors yet; run: sharpnotes ingest" in caplog.text
@@ -118,7 +118,7 @@ def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
     tmp_path: Path, settings: Settings
 ) -> None:
     notes = write_notes(tmp_path / "notes", NOTES)
-    settings = settings.model_copy(update={"sentence_weight": 0.7, "dense_prf_docs": 0})
+    settings = settings.replace(sentence_weight=0.7, dense_prf_docs=0)
     ingest([notes], settings)
     searcher = Searcher(settings)
     question = "why use warmup with Adam"

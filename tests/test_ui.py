@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notes
 from streamlit.testing.v1 import AppTest
 
-from app import conversations as convs
-from ingest.settings import Settings
-from ingest.sync import ingest
+from conftest import REPO, write_notes
+from sharpnotes.app import conversations as convs
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 
@@ -150,10 +150,11 @@ def test_settings_page_redacts_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHARPNOTES_OPENAI_API_KEY", secret)
     at = app().switch_page("views/settings.py").run()
     assert not at.exception
+    next(b for b in at.button if b.label == "Test the generator").click().run()
     table = at.dataframe[0].value
     shown = dict(zip(table["setting"], table["value"], strict=True))
-    assert shown["openai_api_key"] == "**********"
-    assert shown["generator"] == "extractive"
+    assert shown["SHARPNOTES_OPENAI_API_KEY"] == "**********"
+    assert shown["SHARPNOTES_GENERATOR"] == "extractive"
     assert any("reachable" in s.value for s in at.success)
     everything = (
         json.dumps(

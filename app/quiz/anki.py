@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from app.quiz.items import QuizItem
+from sharpnotes.app.quiz.items import QuizItem
 
 MODEL_ID = 1_607_392_319  # fixed, so re-exports update the same note type in Anki
 DECK_ID = 2_059_400_110

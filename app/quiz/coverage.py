@@ -9,9 +9,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 
-from app.gaps import Gap, list_gaps
-from app.quiz.store import ReviewStore, open_store, store_path
-from ingest.settings import Settings
+from sharpnotes.app.gaps import Gap, list_gaps
+from sharpnotes.app.quiz.store import ReviewStore, open_store, store_path
+from sharpnotes.ingest.settings import Settings
 
 TOP_LEVEL = "(top level)"
 
@@ -67,7 +67,7 @@ def coverage(
     now = time.time() if now is None else now
     passages: dict[str, str] = {}  # chunk id -> source
     if (settings.index_dir / "catalog.sqlite").exists():
-        from ingest.index import open_catalog
+        from sharpnotes.ingest.index import open_catalog
 
         catalog = open_catalog(settings)
         try:

@@ -18,20 +18,19 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from app.quiz import verify
-from app.quiz.items import ITEM_TYPES, QuizItem
-from app.quiz.offline import items_from_passage
-from app.quiz.terms import DistractorPool, Lexicon
-from app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
-from ingest.catalog import Catalog, ChunkRow
-from ingest.settings import Settings
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
+from sharpnotes.app.quiz.offline import items_from_passage
+from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
+from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
+from sharpnotes.ingest.catalog import Catalog, ChunkRow
+from sharpnotes.ingest.settings import Settings
 
 __all__ = ["QuizBatch", "generate_quiz", "items_from_passage", "corpus_pool"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("mcq", "cloze", "recall", "mixed")
-LLM_GENERATORS = ("openai", "llamacpp")
 
 
 @dataclass
@@ -66,10 +65,10 @@ def corpus_pool(catalog: Catalog) -> tuple[DistractorPool, dict[str, ChunkRow]]:
 
 def _embedding(settings: Settings):  # type: ignore[no-untyped-def]
     """texts -> unit vectors with the index's query embedder, loaded on first use."""
-    from app.extractive import embed_cached
+    from sharpnotes.app.extractive import embed_cached
 
     def embed(texts):  # type: ignore[no-untyped-def]
-        from ingest.embedding import load_embedder
+        from sharpnotes.ingest.embedding import load_embedder
 
         return embed_cached(load_embedder(settings, "query"), texts)
 
@@ -123,7 +122,7 @@ def generate_quiz(
     """Up to ``n`` verified, deduplicated items of ``kind`` ("mcq", "cloze", "recall", "mixed").
     Raises ``EmptyIndexError`` when nothing is indexed, ``GeneratorError`` when a configured LLM
     cannot be reached, ``ValueError`` for an unknown kind."""
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     if kind not in KINDS:
         raise ValueError(f"unknown quiz type {kind!r}; choose one of {', '.join(KINDS)}")
@@ -142,7 +141,9 @@ def generate_quiz(
     passages = _passages(
         settings, rows, topic, filters, n, exclude_chunks, prefer_chunks, searcher, rng
     )
-    use_llm = settings.generator in LLM_GENERATORS
+    from sharpnotes.app.generators import get_generator
+
+    use_llm = get_generator(settings).is_llm
     dropped: dict[str, int] = {}
     dedupe = verify.Deduper()
     chosen: list[QuizItem] = []
@@ -188,7 +189,7 @@ def _candidates(
 ) -> list[QuizItem]:
     found: list[QuizItem] = []
     if use_llm:
-        from app.quiz.llm_quiz import llm_items
+        from sharpnotes.app.quiz.llm_quiz import llm_items
 
         found, why = llm_items(settings, passage, row.content_hash, kind, pool)
         for reason, count in why.items():

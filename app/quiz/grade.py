@@ -24,10 +24,10 @@ import re
 import string
 from dataclasses import asdict, dataclass
 
-from app.extractive import split_units, terms
-from app.quiz.items import QuizItem
-from app.quiz.terms import Lexicon, fold, initials_match, term_kind
-from ingest.settings import Settings
+from sharpnotes.app.extractive import split_units, terms
+from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.app.quiz.terms import Lexicon, fold, initials_match, term_kind
+from sharpnotes.ingest.settings import Settings
 
 AGAIN, HARD, GOOD, EASY = 1, 2, 3, 4
 FAST_SECONDS = 8.0
@@ -145,11 +145,13 @@ def rating_for(score: float) -> int:
 
 
 def _grade_recall(item: QuizItem, response: str, settings: Settings | None) -> Grade:
-    from ingest.settings import get_settings
+    from sharpnotes.ingest.settings import get_settings
 
     settings = settings or get_settings()
-    if settings.generator in ("openai", "llamacpp"):
-        from app.quiz.llm_quiz import llm_grade
+    from sharpnotes.app.generators import get_generator
+
+    if get_generator(settings).is_llm:
+        from sharpnotes.app.quiz.llm_quiz import llm_grade
 
         graded = llm_grade(item, response, settings)
         if graded is not None:
@@ -158,8 +160,8 @@ def _grade_recall(item: QuizItem, response: str, settings: Settings | None) -> G
 
 
 def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
-    from app.extractive import embed_cached
-    from ingest.embedding import load_embedder
+    from sharpnotes.app.extractive import embed_cached
+    from sharpnotes.ingest.embedding import load_embedder
 
     points = item.key_points or [item.answer]
     # sentences and their clauses: a point is often one clause of a longer sentence

@@ -19,15 +19,15 @@ import random
 import re
 from typing import Any
 
-from app.extractive import embed_cached, overlap, split_units, terms
-from app.llm import format_passages
-from app.quiz import verify
-from app.quiz.grade import CORRECT_SCORE, Grade, rating_for, source_sentence
-from app.quiz.items import QuizItem
-from app.quiz.offline import BLANK, citation_of, context, with_context
-from app.quiz.terms import DistractorPool, near_equal, term_kind
-from app.retrieval import SearchResult
-from ingest.settings import Settings
+from sharpnotes.app.extractive import embed_cached, overlap, split_units, terms
+from sharpnotes.app.llm import format_passages
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.grade import CORRECT_SCORE, Grade, rating_for, source_sentence
+from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.app.quiz.offline import BLANK, citation_of, context, with_context
+from sharpnotes.app.quiz.terms import DistractorPool, near_equal, term_kind
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,9 @@ Reference answer: {reference}
 
 
 def _chat(settings: Settings, prompt: str, max_tokens: int) -> str:
-    from app.generators import get_generator
+    from sharpnotes.app.generators import get_generator
 
-    gen = get_generator(settings)
-    # the LLM backends' ``complete`` (prompt in, text out); the Generator protocol itself only
-    # answers questions, with the question-answering prompt
-    return gen.complete(prompt, max_tokens)  # type: ignore[attr-defined]
+    return get_generator(settings).complete(prompt, max_tokens)
 
 
 def parse_json(text: str, opening: str) -> Any:
@@ -107,7 +104,7 @@ def locate(passage: str, evidence: str) -> str | None:
 
 def supported(answer: str, passage: str, settings: Settings) -> bool:
     """The answer is backed by one unit of the passage (cosine or word overlap)."""
-    from ingest.embedding import load_embedder
+    from sharpnotes.ingest.embedding import load_embedder
 
     units = [u.clean for u in split_units(passage)] or [passage]
     if max(overlap(terms(answer), u) for u in units) >= SUPPORT_OVERLAP:
@@ -163,7 +160,7 @@ def _item(
     item = QuizItem(
         item_type, question, answer, evidence, passage.text, citation_of(passage),  # type: ignore[arg-type]
         options=options, key_points=[str(p) for p in points or [] if str(p).strip()],
-        content_hash=content_hash, generator=settings.generator,
+        content_hash=content_hash, generator=settings.answers.generator,
     )  # fmt: skip
     return item, verify.check(item, synonyms)
 
@@ -181,7 +178,7 @@ def llm_items(
     kinds = "mcq, cloze or recall (a mix)" if kind == "mixed" else kind
     prompt = QUIZ_PROMPT.format(count=count, kinds=kinds)
     prompt += "\n\n" + format_passages([passage])
-    reply = _chat(settings, prompt, settings.llm_max_tokens * 2)
+    reply = _chat(settings, prompt, settings.llm.llm_max_tokens * 2)
     data = parse_json(reply, "[")
     if isinstance(data, dict):
         data = [data]
@@ -223,7 +220,7 @@ def llm_grade(item: QuizItem, response: str, settings: Settings) -> Grade | None
         rubric=rubric, passage=item.passage.strip(), question=item.question,
         reference=item.answer, response=response.strip(),
     )  # fmt: skip
-    data = parse_json(_chat(settings, prompt, settings.llm_max_tokens), "{")
+    data = parse_json(_chat(settings, prompt, settings.llm.llm_max_tokens), "{")
     if not isinstance(data, dict):
         log.info("the LLM grade could not be read; grading offline")
         return None

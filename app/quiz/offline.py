@@ -19,11 +19,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from app.extractive import Unit, split_units, terms
-from app.quiz import verify
-from app.quiz.items import Citation, ItemType, QuizItem
-from app.quiz.terms import _CJK, DistractorPool, Lexicon, clean_term, fold, term_kind
-from app.retrieval import SearchResult
+from sharpnotes.app.extractive import Unit, split_units, terms
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.items import Citation, ItemType, QuizItem
+from sharpnotes.app.quiz.terms import _CJK, DistractorPool, Lexicon, clean_term, fold, term_kind
+from sharpnotes.app.retrieval import SearchResult
 
 BLANK = "____"
 MIN_WORDS, MAX_WORDS = 6, 45

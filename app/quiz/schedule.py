@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from app.quiz.store import ReviewStore, ReviewStoreError, StoredItem
+from sharpnotes.app.quiz.store import ReviewStore, ReviewStoreError, StoredItem
 
 if TYPE_CHECKING:
     from fsrs import Card, Scheduler

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from app.quiz.store import ReviewStore, StoredItem
-from app.retrieval import Filters
-from ingest.settings import Settings
+from sharpnotes.app.quiz.store import ReviewStore, StoredItem
+from sharpnotes.app.retrieval import Filters
+from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from app.quiz.generate import QuizBatch
-    from app.retrieval import Searcher
+    from sharpnotes.app.quiz.generate import QuizBatch
+    from sharpnotes.app.retrieval import Searcher
 
 Mode = Literal["unquizzed", "new", "weakest"]
 
@@ -42,8 +42,8 @@ def make_quiz(
     """Generate and save a quiz. With a topic, passages come from retrieval; otherwise by mode:
     ``unquizzed`` passages that have no question yet, ``new`` passages never reviewed,
     ``weakest`` the note with the lowest recall rate."""
-    from app.quiz.coverage import coverage
-    from app.quiz.generate import generate_quiz
+    from sharpnotes.app.quiz.coverage import coverage
+    from sharpnotes.app.quiz.generate import generate_quiz
 
     exclude: set[str] = set()
     focus = None

@@ -17,12 +17,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from app.quiz.store import ReviewStore, Status, StoredItem, open_store, store_path
-from ingest.settings import Settings
+from sharpnotes.app.quiz.store import ReviewStore, Status, StoredItem, open_store, store_path
+from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from app.quiz.items import QuizItem
-    from ingest.catalog import Catalog
+    from sharpnotes.app.quiz.items import QuizItem
+    from sharpnotes.ingest.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def sync_items(settings: Settings, store: ReviewStore | None = None) -> SyncRepo
         return SyncReport()
     if not (settings.index_dir / "catalog.sqlite").exists():
         return SyncReport()
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     own = store is None
@@ -103,7 +103,7 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
 def current_passage(settings: Settings, stored: StoredItem) -> str | None:
     """The chunk id of the passage a stale item's question now belongs to: among the chunks of
     the same note and heading, the one sharing the most words with the old passage."""
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     cit = stored.item.citation
     catalog = open_catalog(settings)
@@ -122,8 +122,8 @@ def current_passage(settings: Settings, stored: StoredItem) -> str | None:
 def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem | None:
     """Make a new question of the same type from the edited passage of a stale item; the old
     item is retired with its history and points at the new one. None if nothing could be made."""
-    from app.quiz.generate import generate_quiz
-    from app.retrieval import Filters
+    from sharpnotes.app.quiz.generate import generate_quiz
+    from sharpnotes.app.retrieval import Filters
 
     stored = store.get(item_id)
     if stored is None or stored.status != "stale":
@@ -150,7 +150,7 @@ def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem
 def sync_after_ingest(settings: Settings) -> str | None:
     """The hook ingest callers run: sync the items and return a line worth showing (what
     changed, or why the review database could not be read), or None."""
-    from app.quiz.store import ReviewStoreError
+    from sharpnotes.app.quiz.store import ReviewStoreError
 
     try:
         report = sync_items(settings)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.quiz.items import QuizItem
-from ingest.settings import Settings
+from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.ingest.settings import Settings
 
 SCHEMA_VERSION = 1
 DB_NAME = "review.sqlite"
@@ -119,7 +119,7 @@ def _stored(row: tuple) -> StoredItem:
 
 
 def store_path(settings: Settings) -> Path:
-    return settings.home / DB_NAME
+    return settings.paths.home / DB_NAME
 
 
 def open_store(settings: Settings) -> ReviewStore:

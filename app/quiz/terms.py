@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from app.extractive import _STOP
+from sharpnotes.app.extractive import _STOP
 
 TermKind = str  # "acronym" | "formula" | "phrase" | "word"
 

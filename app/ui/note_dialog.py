@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.notefiles import NoteAccessError
-from app.ui import services
-from app.ui.render import literal
-from ingest.settings import Settings
+from sharpnotes.app.notefiles import NoteAccessError
+from sharpnotes.app.ui import services
+from sharpnotes.app.ui.render import literal
+from sharpnotes.ingest.settings import Settings
 
 
 @st.dialog("Note", width="large")

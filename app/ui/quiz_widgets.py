@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from app.quiz.store import StoredItem, open_store
-from app.ui.note_dialog import show_note
-from app.ui.render import card_title, literal, passage_html
-from ingest.settings import Settings
+from sharpnotes.app.quiz.store import StoredItem, open_store
+from sharpnotes.app.ui.note_dialog import show_note
+from sharpnotes.app.ui.render import card_title, literal, passage_html
+from sharpnotes.ingest.settings import Settings
 
 RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 
@@ -66,7 +66,7 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
         graded = state["graded"]
         if graded is None or graded["id"] != stored.id:
             if st.button("Check", key=f"{key}-check-{stored.id}", type="primary"):
-                from app.quiz.grade import grade
+                from sharpnotes.app.quiz.grade import grade
 
                 result = grade(item, response or "", cfg)
                 state["graded"] = {"id": stored.id, "response": response or "", **vars(result)}
@@ -107,7 +107,7 @@ def _result(graded: dict[str, Any], item: Any) -> None:
 def _record(
     cfg: Settings, state: dict[str, Any], stored: StoredItem, rating: int, graded: dict
 ) -> None:
-    from app.quiz import schedule
+    from sharpnotes.app.quiz import schedule
 
     with open_store(cfg) as store:
         saved = schedule.record(
@@ -126,7 +126,7 @@ def _record(
 
 
 def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> None:
-    from app.quiz.staleness import regenerate
+    from sharpnotes.app.quiz.staleness import regenerate
 
     with open_store(cfg) as store:
         fresh = regenerate(cfg, store, stored.id)

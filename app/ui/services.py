@@ -14,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from app.notefiles import NoteAccessError, read_note, safe_upload_name, unique_path
-from ingest.settings import Settings, get_settings
+from sharpnotes.app.notefiles import NoteAccessError, read_note, safe_upload_name, unique_path
+from sharpnotes.ingest.settings import Settings, get_settings
 
 UPLOAD_FOLDER = "uploads"
 
@@ -27,7 +27,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the index and the embedding model…")
 def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
-    from app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(_settings)
     searcher.search("warm up", k=1)  # load the model, BM25 and the store now, not on a question
@@ -61,7 +61,7 @@ def library(cfg: Settings) -> list[NoteRow]:
     """Indexed notes, sorted by folder then name."""
     if not has_index(cfg):
         return []
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(cfg)
     try:
@@ -94,7 +94,7 @@ def filter_choices(cfg: Settings) -> tuple[list[str], list[str]]:
     """(folders, tags) present in the index, for the sidebar filters."""
     if not has_index(cfg):
         return [], []
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(cfg)
     folders: set[str] = set()
@@ -111,7 +111,7 @@ def filter_choices(cfg: Settings) -> tuple[list[str], list[str]]:
 
 def open_note(cfg: Settings, source: str) -> str:
     """The text of an indexed note, read only from inside the root it was indexed from."""
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(cfg)
     try:
@@ -133,10 +133,10 @@ def strip_front_matter(text: str) -> str:
 
 def notes_folder(cfg: Settings) -> Path | None:
     """Where uploads go and what "ingest" syncs: SHARPNOTES_NOTES_DIR, else the first root."""
-    if cfg.notes_dir:
-        return cfg.notes_dir.expanduser().resolve()
+    if cfg.paths.notes_dir:
+        return cfg.paths.notes_dir.expanduser().resolve()
     if has_index(cfg):
-        from ingest.index import open_catalog
+        from sharpnotes.ingest.index import open_catalog
 
         catalog = open_catalog(cfg)
         try:
@@ -167,40 +167,26 @@ def save_uploads(files: list[tuple[str, bytes]], notes_dir: Path) -> tuple[list[
 
 
 def generator_status(cfg: Settings) -> tuple[bool, str]:
-    """Whether the configured generator can answer, and why not (checked cheaply)."""
-    if cfg.generator == "extractive":
-        return True, "offline, built in"
-    if cfg.generator == "llamacpp":
-        model = cfg.llamacpp_model
-        if model is None:
-            return False, "SHARPNOTES_LLAMACPP_MODEL is not set (a path to a GGUF file)"
-        if not model.expanduser().is_file():
-            return False, f"GGUF file not found: {model}"
-        try:
-            import xllamacpp  # noqa: F401
-        except ImportError:
-            return False, "xllamacpp is not installed; run: pip install 'sharpnotes[llm]'"
-        return True, f"GGUF {model.name}"
-    import urllib.error
-    import urllib.request
+    """Whether the configured generator can answer (its own health check), and why not."""
+    from sharpnotes.app.generators import GeneratorError, get_generator
 
-    url = cfg.openai_base_url.rstrip("/") + "/models"
-    request = urllib.request.Request(url)
-    if cfg.openai_api_key:
-        request.add_header("Authorization", f"Bearer {cfg.openai_api_key.get_secret_value()}")
     try:
-        with urllib.request.urlopen(request, timeout=2):
-            return True, f"{cfg.openai_base_url} answers"
-    except urllib.error.HTTPError as exc:
-        return exc.code < 500, f"{cfg.openai_base_url} answered HTTP {exc.code}"
-    except OSError as exc:
-        return False, f"{cfg.openai_base_url} is not reachable ({exc})"
+        return True, get_generator(cfg).check()
+    except GeneratorError as exc:
+        return False, str(exc)
 
 
-def settings_table(cfg: Settings) -> list[dict[str, Any]]:
-    """Every setting with its value; secrets show as stars."""
-    rows = [{"setting": "index", "value": str(cfg.index_dir)}]
-    for name, value in cfg.model_dump().items():
+def settings_table(cfg: Settings, advanced: bool = False) -> list[dict[str, Any]]:
+    """The user settings (or, with ``advanced``, the tuning ones) with their values and groups;
+    secrets show as stars."""
+    from sharpnotes.ingest.settings import FIELD_GROUP, is_advanced
+
+    rows = []
+    for name, value in cfg.flat().items():
+        if is_advanced(name) != advanced:
+            continue
         shown = "(not set)" if value is None else str(value)  # SecretStr prints as **********
-        rows.append({"setting": name, "value": shown})
+        rows.append(
+            {"group": FIELD_GROUP[name], "setting": f"SHARPNOTES_{name.upper()}", "value": shown}
+        )
     return rows

@@ -7,11 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from app import conversations as convs
-from app.retrieval import Filters
-from app.ui import services
-from app.ui.note_dialog import show_note
-from app.ui.render import answer_html, card_title, passage_html
+from sharpnotes.app import conversations as convs
+from sharpnotes.app.retrieval import Filters
+from sharpnotes.app.ui import services
+from sharpnotes.app.ui.note_dialog import show_note
+from sharpnotes.app.ui.render import answer_html, card_title, passage_html
 
 cfg = services.settings()
 ALL = "(all)"
@@ -97,8 +97,8 @@ for i, turn in enumerate(conv.turns):
 
 question = st.chat_input("Ask a question about your notes")
 if question:
-    from app.answer import answer_question
-    from app.generators import GeneratorError
+    from sharpnotes.app.answer import answer_question
+    from sharpnotes.app.generators import GeneratorError
 
     with st.chat_message("user"):
         st.text(question)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.quiz.coverage import coverage
-from app.quiz.staleness import sync_items
-from app.quiz.store import ReviewStoreError
-from app.ui import services
+from sharpnotes.app.quiz.coverage import coverage
+from sharpnotes.app.quiz.staleness import sync_items
+from sharpnotes.app.quiz.store import ReviewStoreError
+from sharpnotes.app.ui import services
 
 cfg = services.settings()
 st.title("Coverage")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.ui import services
-from eval.harness import (
+from sharpnotes.app.ui import services
+from sharpnotes.eval.harness import (
     PRESETS,
     ConfigError,
     Report,
@@ -21,7 +21,7 @@ from eval.harness import (
     run_eval,
     table_rows,
 )
-from eval.sets import SAMPLE_SET, EvalSetError, load_set, user_sets
+from sharpnotes.eval.sets import SAMPLE_SET, EvalSetError, load_set, user_sets
 
 cfg = services.settings()
 st.title("Eval")
@@ -35,7 +35,7 @@ OTHER = "Another file or BEIR folder…"
 choices: dict[str, Path] = {}
 if SAMPLE_SET.is_file():
     choices[f"Sample set ({SAMPLE_SET.name})"] = SAMPLE_SET
-for found in user_sets(cfg.home):
+for found in user_sets(cfg.paths.home):
     choices[f"{found.name} (yours)"] = found
 
 with st.container(border=True):

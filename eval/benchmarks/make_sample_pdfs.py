@@ -2,7 +2,7 @@
 
 Run from the repository root (kept out of notes/ so the corpus holds only notes):
 
-    python -m eval.make_sample_pdfs
+    python -m sharpnotes.eval.benchmarks.make_sample_pdfs
 
 The output is deterministic: the creation date is fixed and nothing depends on the clock,
 so re-running the script reproduces the committed PDFs byte for byte (same fpdf2 version).
@@ -17,7 +17,9 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-OUT_DIR = Path(__file__).resolve().parents[1] / "notes" / "papers"
+from sharpnotes.eval.benchmarks.paths import REPO
+
+OUT_DIR = REPO / "notes" / "papers"
 CREATED = datetime(2024, 3, 2, 9, 30, tzinfo=UTC)
 BODY_SIZE = 10.5
 LINE_H = 5.2

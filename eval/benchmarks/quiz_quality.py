@@ -1,6 +1,7 @@
 """Quality of generated quizzes, on the sample notes and on someone else's notes.
 
-    python -m eval.quiz_quality [--corpus notes|mlnotes|both] [--n 300] [--kind mixed] [--json]
+    python -m sharpnotes.eval.benchmarks.quiz_quality [--corpus notes|mlnotes|both] [--n 300]
+        [--kind mixed] [--json]
 
 Generates ``--n`` items (offline generator) from a cached index of the corpus and checks each:
 its evidence occurs verbatim in its passage; for cloze and MCQ the evidence contains the answer;
@@ -17,19 +18,20 @@ import json
 import sys
 from collections import Counter
 
-from eval.notes import CACHE, REPO
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks.notes import CACHE
+from sharpnotes.eval.benchmarks.paths import MLNOTES, REPO
+from sharpnotes.ingest.settings import Settings
 
 CORPORA = {
     "notes": REPO / "notes",
-    "mlnotes": REPO.parent / "shared" / "data" / "mlnotes",
+    "mlnotes": MLNOTES,
 }
 
 
 def corpus_index(name: str) -> Settings:
     """Settings of a cached index of corpus ``name``, brought up to date first."""
-    from eval.notes import notes_index
-    from ingest.sync import ingest
+    from sharpnotes.eval.benchmarks.notes import notes_index
+    from sharpnotes.ingest.sync import ingest
 
     if name == "notes":
         return notes_index(CORPORA["notes"])
@@ -41,10 +43,10 @@ def corpus_index(name: str) -> Settings:
 
 
 def measure(settings: Settings, n: int, kind: str, seed: int, k: int = 5) -> dict:
-    from app.quiz.generate import generate_quiz
-    from app.quiz.terms import near_equal, term_kind
-    from app.quiz.verify import contains_term, squash
-    from app.retrieval import Searcher
+    from sharpnotes.app.quiz.generate import generate_quiz
+    from sharpnotes.app.quiz.terms import near_equal, term_kind
+    from sharpnotes.app.quiz.verify import contains_term, squash
+    from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(settings)
     batch = generate_quiz(settings, n=n, kind=kind, seed=seed, searcher=searcher)

@@ -1,12 +1,13 @@
 """Load on the retrieval layer: many queries from many threads through one shared Searcher.
 
-    python -m eval.load_bench [--chunks 50000] [--queries 10000] [--threads 16] [--mode hybrid]
-                              [--out eval/results/load.json]
+    python -m sharpnotes.eval.benchmarks.load_bench [--chunks 50000] [--queries 10000]
+        [--threads 16] [--mode hybrid]
+                              [--out eval/benchmarks/results/load.json]
 
-The index is a synthetic scale-up of SciFact (``eval.synthetic``, built in its own process on
-first use and then reused), so the peak memory reported is this process's: the one that queries.
-The query stream is every SciFact query, cycled. Threads take the next query from a shared
-counter until the total is reached; every exception is counted by type and message, and the
+The index is a synthetic scale-up of SciFact (``sharpnotes.eval.benchmarks.synthetic``, built in its
+own process on first use and then reused), so the peak memory reported is this process's: the one
+that queries. The query stream is every SciFact query, cycled. Threads take the next query from a
+shared counter until the total is reached; every exception is counted by type and message, and the
 exit status is 1 if there was any.
 """
 
@@ -22,8 +23,8 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from eval import synthetic
-from eval.scale_bench import (
+from sharpnotes.eval.benchmarks import synthetic
+from sharpnotes.eval.benchmarks.scale_bench import (
     bench_settings,
     ensure_home,
     latency_summary,
@@ -34,7 +35,7 @@ from eval.scale_bench import (
 
 
 def run_load(home: Path, queries: list[str], total: int, threads: int, mode: str) -> dict:
-    from app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(bench_settings(home))
     for query in queries[:3]:  # load the models and indexes before the clock starts

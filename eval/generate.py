@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from eval.sets import Label, Question
-from ingest.settings import Settings
+from sharpnotes.eval.sets import Label, Question
+from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from app.generators import Generator
+    from sharpnotes.app.generators import Generator
 
 
 COPY_NGRAM = 4  # a question sharing this many consecutive words with its passage copies it
@@ -289,7 +289,7 @@ def template_questions(
 def llm_question(generator: Generator, passage: Passage, sentence: str) -> str | None:
     """A question from the LLM generator, or None when its reply is not one (a refusal, a
     statement). A generator that cannot run raises ``GeneratorError``."""
-    from app.retrieval import SearchResult
+    from sharpnotes.app.retrieval import SearchResult
 
     request = (
         "Write one short question that a student reviewing these notes would ask, whose answer "
@@ -305,7 +305,7 @@ def llm_question(generator: Generator, passage: Passage, sentence: str) -> str |
 
 
 def load_passages(settings: Settings, folder: str | None = None) -> list[Passage]:
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     try:
@@ -360,9 +360,9 @@ def generate_set(
     rng = random.Random(seed)
     weights = Weights(passages)
     if use_llm is None:
-        use_llm = generator is not None or settings.generator != "extractive"
+        use_llm = generator is not None or settings.answers.generator != "extractive"
     if use_llm and generator is None:
-        from app.generators import get_generator
+        from sharpnotes.app.generators import get_generator
 
         generator = get_generator(settings)
     if not use_llm:
@@ -415,8 +415,8 @@ def add_from_chat(
     """Append the questions asked in saved conversations (one, or all) to the set at ``path``:
     the evidence is the sentence the answer quoted from its first cited passage. Refused
     answers, answers without a citation and questions already in the set are skipped."""
-    from app.conversations import list_conversations, load_conversation
-    from eval.sets import load_jsonl_set, write_jsonl
+    from sharpnotes.app.conversations import list_conversations, load_conversation
+    from sharpnotes.eval.sets import load_jsonl_set, write_jsonl
 
     if conversation:
         try:

@@ -1,49 +1,39 @@
 """``sharpnotes quiz``, ``review``, ``coverage`` and ``export anki``: the quiz and spaced-review
-loop on the command line. Registered on the main group in ``app/cli.py``."""
+loop on the command line."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+
 if TYPE_CHECKING:
-    from app.quiz.store import ReviewStore, StoredItem
-    from ingest.settings import Settings
+    from sharpnotes.app.quiz.store import ReviewStore, StoredItem
+    from sharpnotes.ingest.settings import Settings
 
 QUIT = ":q"
 LETTERS = "ABCD"
 
 
-def _base():  # type: ignore[no-untyped-def]
-    """app.cli, imported late: it registers these commands, so it imports this module first."""
-    from app import cli
-
-    return cli
-
-
 def _open_store(settings: Settings) -> ReviewStore:
-    from app.quiz.store import ReviewStoreError, open_store
+    from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 
     try:
         return open_store(settings)
     except ReviewStoreError as exc:
-        raise _base().UserError(str(exc)) from exc
+        raise UserError(str(exc)) from exc
 
 
 def _sync(settings: Settings, store: ReviewStore) -> None:
-    from app.quiz.staleness import sync_items
+    from sharpnotes.app.quiz.staleness import sync_items
 
     report = sync_items(settings, store)
     if report.changed:
         click.echo(report.summary(), err=True)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
 
 
 @click.command()
@@ -76,14 +66,13 @@ def quiz(
     """Make questions from your notes and ask them (or print them with --json).
 
     Without --topic, draws passages you have not been quizzed on yet."""
-    from app.generators import GeneratorError
-    from app.quiz.session import NothingToQuiz, make_quiz
-    from app.retrieval import EmptyIndexError, Filters
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.app.quiz.session import NothingToQuiz, make_quiz
+    from sharpnotes.app.retrieval import EmptyIndexError, Filters
 
-    base = _base()
     if weakest and new:
-        raise base.UserError("--weakest and --new are two different quizzes; pick one")
-    settings = base._settings()
+        raise UserError("--weakest and --new are two different quizzes; pick one")
+    settings = load_settings()
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -96,15 +85,15 @@ def quiz(
                 n=n,
                 kind=kind,
                 mode="weakest" if weakest else "new" if new else "unquizzed",
-                searcher=base._open_searcher(settings) if topic else None,
+                searcher=open_searcher(settings) if topic else None,
             )
         except (EmptyIndexError, GeneratorError, NothingToQuiz) as exc:
-            raise base.UserError(str(exc)) from exc
+            raise UserError(str(exc)) from exc
         batch = made.batch
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
         if as_json:
-            _echo_json([item.to_dict() for item in batch.items])
+            echo_json([item.to_dict() for item in batch.items])
             return
         dropped = sum(batch.dropped.values())
         if dropped:
@@ -129,9 +118,9 @@ def quiz(
 @click.option("--json", "as_json", is_flag=True, help="Print the review queue as JSON.")
 def review(limit: int, regenerate: bool, as_json: bool) -> None:
     """Review due questions first, then new ones (spaced repetition with FSRS)."""
-    from app.quiz.session import review_queue
+    from sharpnotes.app.quiz.session import review_queue
 
-    settings = _base()._settings()
+    settings = load_settings()
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -140,7 +129,7 @@ def review(limit: int, regenerate: bool, as_json: bool) -> None:
         due, fresh = review_queue(store, limit)
         counts = store.counts()
         if as_json:
-            _echo_json(
+            echo_json(
                 {
                     "counts": counts,
                     "items": [
@@ -164,7 +153,7 @@ def review(limit: int, regenerate: bool, as_json: bool) -> None:
 
 
 def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
-    from app.quiz.staleness import regenerate
+    from sharpnotes.app.quiz.staleness import regenerate
 
     stale = store.items(("stale",))
     if not stale:
@@ -177,8 +166,8 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
 def run_session(settings: Settings, store: ReviewStore, queue: list[StoredItem]) -> int:
     """Ask each item, grade the answer, show the passage, take the rating and record it at once.
     Returns how many reviews were recorded. ``:q``, Ctrl-D or Ctrl-C stops."""
-    from app.quiz import schedule
-    from app.quiz.grade import grade
+    from sharpnotes.app.quiz import schedule
+    from sharpnotes.app.quiz.grade import grade
 
     roots = _note_roots(settings)
     done = 0
@@ -263,7 +252,7 @@ def _show_passage(item: Any, root: str | None) -> None:
 
 
 def _ask_rating(suggested: int) -> int:
-    from app.quiz.schedule import RATING_NAMES, parse_rating
+    from sharpnotes.app.quiz.schedule import RATING_NAMES, parse_rating
 
     choices = ", ".join(f"{n} {name}" for n, name in RATING_NAMES.items())
     while True:
@@ -283,7 +272,7 @@ def _note_roots(settings: Settings) -> dict[str, str]:
     """source -> the folder it was ingested from (to print a note's full path)."""
     if not (settings.index_dir / "catalog.sqlite").exists():
         return {}
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     try:
@@ -297,9 +286,9 @@ def _note_roots(settings: Settings) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
 def coverage_command(as_json: bool) -> None:
     """Per folder and per note: passages, quizzed, due, recall rate; weakest note; gaps."""
-    from app.quiz.coverage import coverage
+    from sharpnotes.app.quiz.coverage import coverage
 
-    settings = _base()._settings()
+    settings = load_settings()
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -307,7 +296,7 @@ def coverage_command(as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        _echo_json(cov.to_dict())
+        echo_json(cov.to_dict())
         return
     header = f"{'':40} {'passages':>8} {'quizzed':>7} {'due':>4} {'recall':>6}"
     for title, rows in (("folders", cov.folders), ("notes", cov.notes)):
@@ -343,10 +332,9 @@ def export() -> None:
 @click.option("--ids", help="Only these item ids (comma-separated).")
 def export_anki_command(out: Path, folder: str | None, tag: str | None, ids: str | None) -> None:
     """Write quiz items to an Anki deck OUT.apkg (answer, evidence and source on the back)."""
-    from app.quiz.anki import export_anki
+    from sharpnotes.app.quiz.anki import export_anki
 
-    base = _base()
-    settings = base._settings()
+    settings = load_settings()
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -357,27 +345,27 @@ def export_anki_command(out: Path, folder: str | None, tag: str | None, ids: str
     if wanted:
         missing = set(wanted) - {s.id for s in stored}
         if missing:
-            raise base.UserError(
+            raise UserError(
                 f"no such quiz items: {', '.join(sorted(missing))}; see: sharpnotes review --json"
             )
     items = _filter_items(settings, [s.item for s in stored], folder, tag)
     if not items:
-        raise base.UserError("no quiz items match; make some with: sharpnotes quiz")
+        raise UserError("no quiz items match; make some with: sharpnotes quiz")
     try:
         count = export_anki(items, out)
     except OSError as exc:
-        raise base.UserError(f"{out}: cannot write the deck ({exc.strerror})") from exc
+        raise UserError(f"{out}: cannot write the deck ({exc.strerror})") from exc
     click.echo(f"wrote {count} cards to {out}")
 
 
 def _filter_items(settings: Settings, items: list[Any], folder: str | None, tag: str | None):  # type: ignore[no-untyped-def]
     if not folder and not tag:
         return items
-    from app.retrieval import Filters
+    from sharpnotes.app.retrieval import Filters
 
     tags: dict[str, list[str]] = {}  # tags are per note: read them from any of its chunks
     if tag and (settings.index_dir / "catalog.sqlite").exists():
-        from ingest.index import open_catalog
+        from sharpnotes.ingest.index import open_catalog
 
         catalog = open_catalog(settings)
         try:

@@ -1,13 +1,15 @@
 """Calibrating the refusal gate on the sample notes' labelled questions.
 
-    python -m eval.refusal [--set eval/notes_eval.jsonl] [--notes notes] [--json]
+    python -m sharpnotes.eval.benchmarks.refusal [--set eval/notes_eval.jsonl] [--notes notes]
+        [--json]
 
 Every question goes through the answer path's retrieval and evidence score
-(``app.answer.evidence_for``) on an index of ``notes/`` (cached like ``eval.notes``). The default
-threshold is calibrated on the whole labelled set, as the issue defines the target: the lowest
-threshold that refuses at least 90% of unanswerable questions while refusing at most 10% of
-answerable ones. As a check on how far that choice carries, the same rule is also applied to one
-half of the set (alternating within answerable and within unanswerable) and read on the other.
+(``app.answer.evidence_for``) on an index of ``notes/`` (cached like
+``sharpnotes.eval.benchmarks.notes``). The default threshold is calibrated on the whole labelled
+set, as the issue defines the target: the lowest threshold that refuses at least 90% of unanswerable
+questions while refusing at most 10% of answerable ones. As a check on how far that choice carries,
+the same rule is also applied to one half of the set (alternating within answerable and within
+unanswerable) and read on the other.
 
 The evidence score is ``dense cosine of the best passage + cosine of the best unit (sentence,
 code block, formula, list item) + 0.2 * that unit's lexical overlap``, all taken from the dense
@@ -36,8 +38,8 @@ import argparse
 import json
 from pathlib import Path
 
-from eval.notes import REPO, load_set, notes_index
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks.notes import REPO, load_set, notes_index
+from sharpnotes.ingest.settings import Settings
 
 THRESHOLDS = [round(0.60 + 0.02 * i, 2) for i in range(31)]
 TARGET_UNANSWERABLE, BUDGET_ANSWERABLE = 0.90, 0.10  # the issue's targets
@@ -54,8 +56,8 @@ def split(items: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def scores(settings: Settings, items: list[dict], k: int) -> dict[str, dict]:
-    from app.answer import evidence_for
-    from app.retrieval import Searcher
+    from sharpnotes.app.answer import evidence_for
+    from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(settings)
     out = {}
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=REPO / "eval" / "notes_eval.jsonl")
     parser.add_argument("--notes", type=Path, default=REPO / "notes")
-    parser.add_argument("--k", type=int, default=Settings().answer_k)
+    parser.add_argument("--k", type=int, default=Settings().answers.answer_k)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 

@@ -1,7 +1,9 @@
 """A synthetic index of N chunks, scaled up from an ingested corpus without re-encoding it.
 
-    python -m eval.synthetic --n 100000 [--source HOME] [--out HOME] [--sigma 0.02]
-    python -m eval.synthetic --n 500000 --out HOME --extend   # grow a smaller usable home
+    python -m sharpnotes.eval.benchmarks.synthetic --n 100000 [--source HOME] [--out HOME]
+        [--sigma 0.02]
+    python -m sharpnotes.eval.benchmarks.synthetic --n 500000 --out HOME
+        --extend   # grow a smaller usable home
 
 Copy 0 is the source corpus as it is. Every further copy repeats each chunk under a folder
 ``copyNNN/`` with its vector, and each of its sentence vectors (``ingest.sentences``, when the
@@ -14,8 +16,9 @@ result is a complete index home written through the project's own parts: catalog
 (``ingest.bm25``, built the way ingest does). Re-encoding 500,000 chunks would take most of a day
 on a 2-core CPU; this takes minutes.
 
-The default source is the cached SciFact index of ``python -m eval.beir``; the default output is
-``~/.cache/sharpnotes/synthetic/<source>-<n>/home``. An existing complete output is reused.
+The default source is the cached SciFact index of ``python -m sharpnotes.eval.benchmarks.beir``; the
+default output is ``~/.cache/sharpnotes/synthetic/<source>-<n>/home``. An existing complete output
+is reused.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks.paths import SCIFACT
+from sharpnotes.ingest.settings import Settings
 
-log = logging.getLogger("eval.synthetic")
+log = logging.getLogger(__name__)
 
 CACHE = Path.home() / ".cache" / "sharpnotes" / "synthetic"
-SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scifact"
 DONE = "synthetic.json"  # written last: a home without it is incomplete
 _WRITE_BATCH = 10_000
 
@@ -62,13 +65,11 @@ class Base:
 
 
 def home_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a synthetic home: the multilingual and second spaces are off whatever the
-    defaults (they are not copied here), and so are sentence vectors when the home was built
-    without them."""
-    defaults: dict[str, object] = {"e5_weight": 0.0, "second_weight": 0.0}
+    """Settings for a synthetic home: sentence vectors are off when it was built without them."""
+    defaults: dict[str, object] = {}
     if not has_sentences(home):
         defaults["sentence_weight"] = 0.0
-    return Settings(home=home, **{**defaults, **overrides})  # type: ignore[arg-type]
+    return Settings(home=home, **{**defaults, **overrides})
 
 
 def has_sentences(home: Path) -> bool:
@@ -78,7 +79,7 @@ def has_sentences(home: Path) -> bool:
 
 
 def default_source() -> Path:
-    from eval.beir import cache_home
+    from sharpnotes.eval.sets import cache_home
 
     return cache_home(SCIFACT)
 
@@ -86,14 +87,14 @@ def default_source() -> Path:
 def load_base(source: Path, sentences: bool = True) -> Base:
     """Read every chunk of an ingested home and its stored vectors (no encoding): the chunk's,
     and with ``sentences`` its sentence vectors when the home has them."""
-    from ingest.index import open_catalog
-    from ingest.vectors import VectorStore
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.vectors import VectorStore
 
     settings = Settings(home=source)
     if not (settings.index_dir / "catalog.sqlite").exists():
         raise SystemExit(
             f"no index at {settings.index_dir}; ingest a corpus there first "
-            "(for SciFact: python -m eval.beir ../shared/data/scifact)"
+            "(for SciFact: python -m sharpnotes.eval.benchmarks.beir ../shared/data/scifact)"
         )
     catalog = open_catalog(settings)
     try:
@@ -130,8 +131,8 @@ def _load_sentences(settings: Settings, ids: list[str]) -> list[np.ndarray] | No
     """Each chunk's sentence vectors in order; None when the home has none."""
     from collections import Counter
 
-    from ingest.index import open_space
-    from ingest.sentences import complete_chunks, owner, sentence_ids
+    from sharpnotes.ingest.index import open_space
+    from sharpnotes.ingest.sentences import complete_chunks, owner, sentence_ids
 
     store = open_space(settings, "sentences")
     sids = store.all_ids()
@@ -178,8 +179,8 @@ def extend(
     """Grow a usable home (complete, or finished by ``finish_partial``) to ``n`` chunks, writing
     only the rows it lacks. The noise of the new rows comes from (seed, current size), so an
     extension is as deterministic as a build, though not identical to building n at once."""
-    from ingest.index import open_catalog
-    from ingest.vectors import VectorStore
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.vectors import VectorStore
 
     settings = home_settings(home)
     catalog = open_catalog(settings)
@@ -191,8 +192,8 @@ def extend(
     if vectors != start:
         raise SystemExit(
             f"{home}: the catalog has {start} chunks but Chroma has {vectors}; delete its "
-            f"{DONE} and run python -m eval.synthetic --out {home} --n {n} --finish-partial, "
-            "then extend"
+            f"{DONE} and run python -m sharpnotes.eval.benchmarks.synthetic --out {home} "
+            f"--n {n} --finish-partial, then extend"
         )
     if start >= n:
         raise SystemExit(f"{home} already has {start} chunks; pass a larger --n to extend it")
@@ -218,16 +219,16 @@ def _write(
 ) -> dict:
     """Write rows ``start`` to ``n`` of the synthetic index into ``home``, then BM25 over all of
     it, the manifest, and last the summary that marks the home complete."""
-    from ingest.catalog import FileRecord
-    from ingest.chunking import Chunk, make_chunk_id, sha1
-    from ingest.embedding import resolve_model
-    from ingest.index import open_catalog, open_space
-    from ingest.sentences import sentence_ids
-    from ingest.vectors import VectorStore, chroma_metadata
+    from sharpnotes.ingest.catalog import FileRecord
+    from sharpnotes.ingest.chunking import Chunk, make_chunk_id, sha1
+    from sharpnotes.ingest.embedding import resolve_model
+    from sharpnotes.ingest.index import open_catalog, open_space
+    from sharpnotes.ingest.sentences import sentence_ids
+    from sharpnotes.ingest.vectors import VectorStore, chroma_metadata
 
     started = time.perf_counter()
     settings = home_settings(home)
-    model_id, _ = resolve_model(settings.embed_model)
+    model_id, _ = resolve_model(settings.models.embed_model)
     rng = np.random.default_rng([seed, start] if start else seed)
     store = VectorStore(settings)
     sentence_store = open_space(settings, "sentences") if base.sentences is not None else None
@@ -341,7 +342,7 @@ def _write(
 
 
 def _manifest(settings: Settings, model_id: str, root: str) -> dict:
-    from ingest.index import build_settings
+    from sharpnotes.ingest.index import build_settings
 
     return {
         **build_settings(settings, model_id),
@@ -356,13 +357,13 @@ def finish_partial(home: Path) -> dict:
     in the time there is): drop the vectors of a batch the catalog did not take, then write BM25
     and the manifest. Catalog batches are whole (one transaction each), so the catalog is the
     truth, as in ``sharpnotes ingest``'s recovery."""
-    from ingest.embedding import resolve_model
-    from ingest.index import open_catalog, open_space
-    from ingest.sentences import owner
-    from ingest.vectors import VectorStore
+    from sharpnotes.ingest.embedding import resolve_model
+    from sharpnotes.ingest.index import open_catalog, open_space
+    from sharpnotes.ingest.sentences import owner
+    from sharpnotes.ingest.vectors import VectorStore
 
     settings = home_settings(home)
-    model_id, _ = resolve_model(settings.embed_model)
+    model_id, _ = resolve_model(settings.models.embed_model)
     catalog = open_catalog(settings)
     try:
         ids = set(catalog.chunk_ids())
@@ -394,7 +395,7 @@ def finish_partial(home: Path) -> dict:
 def _stored_chunks(catalog, source: str) -> list:  # type: ignore[no-untyped-def]
     """Chunks of ``source`` already in the catalog from an earlier batch (rare: at most one file
     per batch boundary)."""
-    from ingest.chunking import Chunk
+    from sharpnotes.ingest.chunking import Chunk
 
     rows = catalog.db.execute(
         "SELECT chunk_id, source, heading, page, text, embed_text, content_hash, ordinal, meta "
@@ -407,7 +408,7 @@ def _stored_chunks(catalog, source: str) -> list:  # type: ignore[no-untyped-def
 def _rebuild_bm25(settings: Settings) -> None:
     """BM25 over the catalog, built by the same code as ``sharpnotes ingest`` (so any change to
     how ingest builds it, fields or parameters, is measured here too)."""
-    from ingest.sync import IngestReport, _Ingest
+    from sharpnotes.ingest.sync import IngestReport, _Ingest
 
     writer = _Ingest(settings, IngestReport(), lambda stage, done, total: None)
     try:
@@ -420,8 +421,8 @@ def bm25_stale(home: Path) -> bool:
     """Whether the home's BM25 was built from other chunks or with other parameters than
     ``sharpnotes ingest`` would use now (so that a change to BM25 is measured, not a stale
     build)."""
-    from ingest import bm25
-    from ingest.index import open_catalog
+    from sharpnotes.ingest import bm25
+    from sharpnotes.ingest.index import open_catalog
 
     settings = home_settings(home)
     catalog = open_catalog(settings)
@@ -448,7 +449,7 @@ def index_sizes(home: Path) -> dict[str, int]:
     """Bytes on disk of the three parts of an index home."""
     index = home / "index"
     catalog = sum(dir_size(f) for f in index.glob("catalog.sqlite*"))
-    from ingest.bm25 import POINTER, read_pointer
+    from sharpnotes.ingest.bm25 import POINTER, read_pointer
 
     pointer = read_pointer(index) or {}  # the current build only: an older one may remain a while
     bm25 = dir_size(index / POINTER) + (dir_size(index / pointer["folder"]) if pointer else 0)

@@ -1,6 +1,7 @@
 """Encoding throughput of every embedding backend against plain sentence-transformers fp32.
 
-    python -m eval.encode_bench [--n 512] [--scifact ../shared/data/scifact] [--repeats 3]
+    python -m sharpnotes.eval.benchmarks.encode_bench [--n 512] [--scifact ../shared/data/scifact]
+        [--repeats 3]
 
 Embeds `title + "\\n" + text` of the first n SciFact abstracts with each backend, repeating the
 rounds in rotating order (median of repeats) so that load from other processes on a shared machine
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest import embedding
-from ingest.settings import Settings
+from sharpnotes.ingest import embedding, machine
+from sharpnotes.ingest.settings import Settings
 
 BASELINE = "sentence-transformers fp32 (baseline)"
 BACKENDS = ("st-fp32", "st-bf16", "onnx-fp32", "onnx-int8")
@@ -62,11 +63,11 @@ def run(args: argparse.Namespace) -> dict:
 def measure(texts: list[str], settings: Settings, repeats: int) -> dict:
     import torch
 
-    batch_size = settings.embed_batch_size
-    _, folder = embedding.resolve_model(settings.embed_model)
+    batch_size = settings.models.embed_batch_size
+    _, folder = embedding.resolve_model(settings.models.embed_model)
     runners: dict = {BASELINE: PlainSentenceTransformer(folder)}
     for backend in BACKENDS:
-        chosen = settings.model_copy(update={"embed_backend": backend})
+        chosen = settings.replace(embed_backend=backend)
         runner = embedding.load_embedder(chosen, "ingest")
         if runner.backend == backend:  # else it fell back (logged) and there is nothing to measure
             runners[backend] = runner
@@ -95,12 +96,12 @@ def measure(texts: list[str], settings: Settings, repeats: int) -> dict:
         )
     del runners, vectors
     auto = embedding.load_embedder(settings, "ingest")
-    decisions = json.loads((settings.home / "models" / "auto_backend.json").read_text())
+    decisions = json.loads((settings.paths.home / "models" / "auto_backend.json").read_text())
     return {
-        "cpu": embedding.cpu_model(),
-        "flags": sorted(set(FLAGS) & embedding.cpu_flags()),
+        "cpu": machine.cpu_model(),
+        "flags": sorted(set(FLAGS) & machine.cpu_flags()),
         "torch_capability": torch.backends.cpu.get_cpu_capability(),
-        "threads": embedding.thread_count(settings),
+        "threads": machine.thread_count(settings),
         "batch_size": batch_size,
         "rows": rows,
         "auto": auto.backend,

@@ -1,6 +1,7 @@
 """Retrieval quality on a labelled set of questions over your own notes.
 
-    python -m eval.notes [--set eval/notes_eval.jsonl] [--notes notes] [--json]
+    python -m sharpnotes.eval.benchmarks.notes [--set eval/notes_eval.jsonl] [--notes notes]
+        [--json]
 
 Labels name a source file and a verbatim evidence string, not chunk ids, so they survive
 re-chunking: a retrieved chunk is relevant when it comes from that file (and page) and contains
@@ -12,16 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
-from eval.beir import summarize
-from eval.metrics import evaluate_run
-from eval.sets import Label
-from ingest.catalog import Catalog
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks.beir import summarize
+from sharpnotes.eval.benchmarks.paths import REPO
+from sharpnotes.eval.metrics import evaluate_run
+from sharpnotes.eval.sets import Label
+from sharpnotes.ingest.catalog import Catalog
+from sharpnotes.ingest.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "sharpnotes" / "notes-eval"
 
 
@@ -65,8 +65,8 @@ def qrels_from_evidence(
 
 
 def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 10) -> dict:
-    from app.retrieval import Searcher
-    from ingest.index import open_catalog
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(settings)
     qrels, unmatched = qrels_from_evidence(items, catalog)
@@ -95,25 +95,17 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
 
 
 def split_halves(qids: list[str]) -> dict[str, list[str]]:
-    """The two halves that tuning uses (``eval.tune --notes``): answerable questions in set
+    """The two halves that tuning uses (``sharpnotes.eval.benchmarks.tune --notes``): answerable
+    questions in set
     order, alternately to ``tune`` (1st, 3rd, ...) and ``holdout`` (2nd, 4th, ...)."""
     return {"tune": qids[0::2], "holdout": qids[1::2]}
 
 
-def notes_index(notes: Path, spaces: Iterable[str] = ()) -> Settings:
-    """Settings of the cached evaluation index of ``notes``, brought up to date first, with the
-    secondary dense ``spaces`` ("e5", "second") filled in even where the settings leave them
-    off (the second needs ``SHARPNOTES_SECOND_MODEL``)."""
-    from ingest.index import SPACE_WEIGHTS
-    from ingest.sync import ingest
+def notes_index(notes: Path) -> Settings:
+    """Settings of the cached evaluation index of ``notes``, brought up to date first."""
+    from sharpnotes.ingest.sync import ingest
 
     settings = Settings(home=CACHE / "home")
-    for space in spaces:
-        field, weight = SPACE_WEIGHTS[space]
-        if getattr(settings, field) == 0:
-            settings = settings.model_copy(update={field: weight})
-    if settings.second_weight > 0 and not settings.second_model:
-        raise SystemExit("the second space needs a model: set SHARPNOTES_SECOND_MODEL")
     report = ingest([notes], settings)
     if report.failed:
         raise SystemExit(f"ingest of {notes} failed for: {report.failed}")

@@ -1,20 +1,23 @@
 """Tune retrieval on training data only and report the chosen setting on held-out data.
 
-    python -m eval.tune ../shared/data/scifact --notes [--grid quick] [--start JSON] [--out F]
+    python -m sharpnotes.eval.benchmarks.tune ../shared/data/scifact --notes [--grid quick]
+        [--start JSON] [--out F]
 
 A BEIR set is scored on its ``train`` split (chosen by nDCG@10) with ``test`` beside it; the notes
 set (``--notes``) on its ``tune`` half (chosen by MRR@10) with the ``holdout`` half beside it
-(``eval.notes.split_halves``). Given both, a variant's score is the mean of the two. Needs the
-index that ``python -m eval.beir`` builds (it is cached). Every variant runs through the
-production pieces (``BM25Index`` builds and PRF, ``fuse``, ``rocchio``, ``note_bonus``); the dense
-side scores all chunk vectors exactly (the store's HNSW search is approximate, so
-``python -m eval.beir`` and ``python -m eval.notes`` re-measure the chosen setting through the
-real ``Searcher``).
+(``sharpnotes.eval.benchmarks.notes.split_halves``). Given both, a variant's score is the mean of
+the two. Needs the index that ``python -m sharpnotes.eval.benchmarks.beir`` builds (it is cached). A
+variant is the product's own knobs, ``BM25Params`` and ``RetrievalSettings`` (one definition of
+each), and runs through the production pieces (``BM25Index``, ``fuse``, ``rocchio``); the dense side
+scores all chunk vectors exactly (the store's HNSW search is approximate, so ``beir`` and ``notes``
+re-measure the chosen setting through the real ``Searcher``).
 
 The search is greedy, one group of settings at a time (``GRIDS``), each group picked on training
-data with the groups before it fixed: BM25 build parameters, BM25 pseudo-relevance feedback, dense
-feedback, fusion weight and depth, reciprocal rank fusion, the note bonus. Held-out scores are
-printed beside for the record; nothing is chosen by them.
+data with the groups before it fixed: BM25 build parameters, dense feedback, fusion weight and
+depth, reciprocal rank fusion. Held-out scores are printed beside for the record; nothing is
+chosen by them. Experiments that did not earn a default (BM25 feedback, a note bonus, a second
+or multilingual dense space) were measured with earlier versions of this file (git history) and
+left the product; their results stay in ``results/``.
 """
 
 from __future__ import annotations
@@ -29,41 +32,47 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.beir import CACHE, cache_home, load_beir
-from eval.metrics import evaluate_run
-from ingest.index import SPACE_WEIGHTS
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks.paths import REPO, RESULTS
+from sharpnotes.eval.metrics import evaluate_run
+from sharpnotes.eval.sets import CACHE, cache_home, load_beir
+from sharpnotes.ingest.bm25 import BM25Params
+from sharpnotes.ingest.settings import RetrievalSettings, Settings
 
-REPO = Path(__file__).resolve().parents[1]
 Ranked = list[tuple[str, float]]
 
 
 @dataclass(frozen=True)
 class Config:
-    k1: float = 1.2
-    b: float = 0.75
-    method: str = "lucene"
-    heading_weight: int = 1
-    prf_docs: int = 0
-    prf_terms: int = 20
-    prf_weight: float = 0.0
-    dense_prf_docs: int = 0
-    dense_prf_alpha: float = 0.0
-    fusion: str = "minmax"
-    bm25_weight: float = 0.5
-    rrf_k: int = 60
-    depth: int = 200
-    note_bonus: float = 0.0
-    e5_weight: float = 0.0
-    second_weight: float = 0.0
-    sentence_weight: float = 0.0
+    """One variant: how BM25 is built and how retrieval runs, as the product defines them."""
+
+    bm25: BM25Params = field(default_factory=BM25Params)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+
+    @classmethod
+    def of(cls, **flat: object) -> Config:
+        """A variant from flat names of either part (``k1=1.2, bm25_weight=0.4``)."""
+        return cls().with_(**flat)
+
+    def with_(self, **flat: object) -> Config:
+        own = set(BM25Params.__dataclass_fields__)
+        unknown = set(flat) - own - set(RetrievalSettings.model_fields)
+        if unknown:
+            raise SystemExit(f"unknown settings {sorted(unknown)}")
+        bm25 = replace(self.bm25, **{k: v for k, v in flat.items() if k in own})
+        retrieval = self.retrieval.model_copy(
+            update={k: v for k, v in flat.items() if k not in own}
+        )
+        return Config(bm25, RetrievalSettings.model_validate(retrieval.model_dump()))
+
+    def flat(self) -> dict[str, object]:
+        return {**asdict(self.bm25), **self.retrieval.model_dump(mode="json")}
 
     def bm25_key(self) -> tuple:
-        return (self.k1, self.b, self.method, self.heading_weight)
+        return tuple(asdict(self.bm25).values())
 
     def short(self, base: Config) -> str:
-        changed = {k: v for k, v in asdict(self).items() if asdict(base)[k] != v}
-        return ", ".join(f"{k}={v}" for k, v in changed.items()) or "baseline"
+        mine, theirs = self.flat(), base.flat()
+        return ", ".join(f"{k}={v}" for k, v in mine.items() if theirs[k] != v) or "defaults"
 
 
 @dataclass
@@ -79,43 +88,17 @@ class Material:
     qrels: dict[str, dict[str, dict[str, int]]]
     doc_level: bool = True  # BEIR: a document scores as its best chunk; notes: chunks are scored
     raw: dict[str, str] = field(default_factory=dict)  # qid -> text before cross-lingual terms
-    # secondary dense spaces ("e5", "second"), when attached (attach_space): name -> (chunk
-    # vectors in ``ids`` order, qid -> query vector)
-    spaces: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
     # the sentence vectors (ingest.sentences): row i belongs to chunk ids[sentence_owner[i]]
     sentence_vectors: np.ndarray | None = None
     sentence_owner: np.ndarray | None = None
     _bm25: dict[tuple, object] = field(default_factory=dict)
 
 
-def attach_space(material: Material, settings: Settings, space: str) -> None:
-    """Add a secondary dense space: chunk vectors from its collection in the index (ingest with
-    its weight above 0 first), queries embedded as the Searcher does (e5 reads the question as
-    asked; the second model, English, reads it with its glossary terms)."""
-    from ingest.index import open_space, space_embedder, turn_on_hint
-
-    if space == "second" and not settings.second_model:
-        raise SystemExit("--second needs a model: set SHARPNOTES_SECOND_MODEL")
-    got = open_space(settings, space).embeddings(material.ids)
-    if len(got) < len(material.ids):
-        raise SystemExit(
-            f"{len(material.ids) - len(got)} of {len(material.ids)} chunks have no {space} "
-            f"vectors in {settings.index_dir}; ingest it with {turn_on_hint(space)} first"
-        )
-    vectors = np.stack([got[cid] for cid in material.ids]).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    asked = {q: t for qs in material.queries.values() for q, t in qs.items()}
-    texts = material.raw if space == "e5" else asked
-    qids = sorted(texts)
-    embedded = space_embedder(settings, space, "query").embed([texts[q] for q in qids])
-    material.spaces[space] = (vectors, dict(zip(qids, embedded, strict=True)))
-
-
 def attach_sentences(material: Material, settings: Settings, cache: Path | None = None) -> None:
     """Add the sentence vectors the index holds (``ingest.sentences``; ingest with
     ``SHARPNOTES_SENTENCE_WEIGHT`` above 0 first), cached in ``cache`` beside the chunk vectors."""
-    from ingest.index import open_space
-    from ingest.sentences import complete_chunks, owner
+    from sharpnotes.ingest.index import open_space
+    from sharpnotes.ingest.sentences import complete_chunks, owner
 
     if cache is not None and cache.exists():
         stored = np.load(cache, allow_pickle=False)
@@ -144,11 +127,11 @@ def attach_sentences(material: Material, settings: Settings, cache: Path | None 
         )
 
 
-def load_material(folder: Path, splits: Iterable[str], spaces: Iterable[str] = ()) -> Material:
-    from ingest.embedding import load_embedder
-    from ingest.index import open_catalog
-    from ingest.settings import Settings
-    from ingest.vectors import VectorStore
+def load_material(folder: Path, splits: Iterable[str]) -> Material:
+    from sharpnotes.ingest.embedding import load_embedder
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.settings import Settings
+    from sharpnotes.ingest.vectors import VectorStore
 
     settings = Settings(home=cache_home(folder))
     catalog = open_catalog(settings)
@@ -177,24 +160,28 @@ def load_material(folder: Path, splits: Iterable[str], spaces: Iterable[str] = (
     raw = {q: t for qs in queries.values() for q, t in qs.items()}  # English: nothing to expand
     material = Material(ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels)
     material.raw = raw
-    for space in spaces:
-        attach_space(material, settings, space)
     attach_sentences(material, settings, CACHE / f"tune-{cache_home(folder).parent.name}-sent.npz")
     return material
 
 
-def load_notes_material(set_path: Path, notes: Path, spaces: Iterable[str] = ()) -> Material:
+def load_notes_material(set_path: Path, notes: Path) -> Material:
     """The sample notes and their answerable questions, split into the two halves of
-    ``eval.notes.split_halves`` (``tune`` as train, ``holdout`` as test); chunks are scored.
-    BM25 and MiniLM see a Chinese question with its English terms appended, as in the Searcher
-    (``settings.crosslingual``); the multilingual space sees it as asked."""
-    from app.crosslingual import expand_query
-    from eval.notes import load_set, notes_index, qrels_from_evidence, split_halves
-    from ingest.embedding import load_embedder
-    from ingest.index import open_catalog
-    from ingest.vectors import VectorStore
+    ``sharpnotes.eval.benchmarks.notes.split_halves`` (``tune`` as train, ``holdout`` as test);
+    chunks are scored. BM25 and MiniLM see a Chinese question with its English terms appended, as in
+    the Searcher
+    (``settings.retrieval.crosslingual``)."""
+    from sharpnotes.app.crosslingual import expand_query
+    from sharpnotes.eval.benchmarks.notes import (
+        load_set,
+        notes_index,
+        qrels_from_evidence,
+        split_halves,
+    )
+    from sharpnotes.ingest.embedding import load_embedder
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.vectors import VectorStore
 
-    settings = notes_index(notes, spaces)
+    settings = notes_index(notes)
     catalog = open_catalog(settings)
     pairs = list(catalog.iter_embed_texts())
     ids = [cid for cid, _ in pairs]
@@ -219,8 +206,6 @@ def load_notes_material(set_path: Path, notes: Path, spaces: Iterable[str] = ())
         ids, [t for _, t in pairs], source_of, vectors, queries, qvecs, qrels, doc_level=False
     )
     material.raw = {i["id"]: i["question"] for i in items}
-    for space in spaces:
-        attach_space(material, settings, space)
     attach_sentences(material, settings)
     return material
 
@@ -245,49 +230,40 @@ class Tuner:
         self.log: list[dict] = []
 
     def bm25_index(self, c: Config):  # type: ignore[no-untyped-def]
-        from ingest.bm25 import BM25Index, BM25Params
+        from sharpnotes.ingest.bm25 import BM25Index
 
         key = c.bm25_key()
         if key not in self.m._bm25:
-            params = BM25Params(k1=c.k1, b=c.b, method=c.method, heading_weight=c.heading_weight)
-            self.m._bm25 = {key: BM25Index.build(self.m.ids, self.m.texts, params)}
+            self.m._bm25 = {key: BM25Index.build(self.m.ids, self.m.texts, c.bm25)}
         return self.m._bm25[key]
 
     def bm25_run(self, c: Config) -> dict[str, Ranked]:
-        from ingest.bm25 import PRF
-
-        key = (*c.bm25_key(), c.prf_docs, c.prf_terms, c.prf_weight)
+        key = c.bm25_key()
         if key not in self._bm25_runs:
             index = self.bm25_index(c)
-            prf = PRF(c.prf_docs, c.prf_terms, c.prf_weight) if c.prf_weight > 0 else None
             self._bm25_runs[key] = {
-                qid: _top(index.scores(text, prf), self.m.ids, self.max_depth)
+                qid: _top(index.scores(text), self.m.ids, self.max_depth)
                 for qs in self.m.queries.values()
                 for qid, text in qs.items()
             }
         return self._bm25_runs[key]
 
-    def dense_run(self, c: Config, space: str = "main") -> dict[str, Ranked]:
-        """Exact cosine over one dense space, with the Rocchio step the Searcher takes in every
-        space."""
-        from app.retrieval import rocchio
+    def dense_run(self, c: Config) -> dict[str, Ranked]:
+        """Exact cosine over the chunk vectors, with the Searcher's Rocchio step and its mix of
+        the best sentence's cosine."""
+        from sharpnotes.app.retrieval import rocchio
 
-        key = (space, c.dense_prf_docs, c.dense_prf_alpha, c.sentence_weight)
+        r = c.retrieval
+        key = (r.dense_prf_docs, r.dense_prf_alpha, r.sentence_weight)
         if key not in self._dense_runs:
-            if space != "main":
-                if space not in self.m.spaces:
-                    raise SystemExit(f"{space}_weight needs the {space} space: run with --{space}")
-                vectors, qvecs = self.m.spaces[space]
-            else:
-                vectors, qvecs = self.m.vectors, self.m.qvecs
-            mix = c.sentence_weight if space == "main" else 0.0
             run = {}
-            for qid, q in qvecs.items():
-                scores = vectors @ q
-                if c.dense_prf_alpha > 0 and c.dense_prf_docs > 0:
-                    top = np.argpartition(-scores, c.dense_prf_docs - 1)[: c.dense_prf_docs]
-                    scores = vectors @ rocchio(q, vectors[top], c.dense_prf_alpha)
-                if mix > 0:  # as app.retrieval.mix_sentences, over every chunk
+            for qid, q in self.m.qvecs.items():
+                scores = self.m.vectors @ q
+                if r.dense_prf_alpha > 0 and r.dense_prf_docs > 0:
+                    top = np.argpartition(-scores, r.dense_prf_docs - 1)[: r.dense_prf_docs]
+                    scores = self.m.vectors @ rocchio(q, self.m.vectors[top], r.dense_prf_alpha)
+                if r.sentence_weight > 0:  # as app.retrieval.mix_sentences, over every chunk
+                    mix = r.sentence_weight
                     scores = (1 - mix) * scores + mix * self.best_sentence(qid, q)
                 run[qid] = _top(scores, self.m.ids, self.max_depth)
             self._dense_runs[key] = run
@@ -307,9 +283,10 @@ class Tuner:
     def score(self, c: Config, mode: str = "hybrid") -> dict[str, float]:
         """nDCG@10 (and Recall@100) per split of a document-level run (a document scores as its
         best chunk)."""
-        from app.retrieval import fuse, note_bonus
+        from sharpnotes.app.retrieval import fuse
 
         bm25, dense = self.bm25_run(c), self.dense_run(c)
+        r = c.retrieval
         out = {}
         for split, queries in self.m.queries.items():
             run = {}
@@ -318,17 +295,10 @@ class Tuner:
                     fused = bm25[qid]
                 elif mode == "dense":
                     fused = dense[qid]
-                elif mode in SPACE_WEIGHTS:
-                    fused = self.dense_run(c, mode)[qid]
                 else:
-                    lists = [bm25[qid][: c.depth], dense[qid][: c.depth]]
-                    weights = [c.bm25_weight, 1 - c.bm25_weight - c.e5_weight - c.second_weight]
-                    for space, (name, _) in SPACE_WEIGHTS.items():
-                        if (weight := getattr(c, name)) > 0:
-                            lists.append(self.dense_run(c, space)[qid][: c.depth])
-                            weights.append(weight)
-                    fused = fuse(lists, weights, c.fusion, c.rrf_k)  # type: ignore[arg-type]
-                fused = note_bonus(fused, self.m.source_of, c.note_bonus)
+                    lists = [bm25[qid][: r.candidates], dense[qid][: r.candidates]]
+                    weights = [r.bm25_weight, 1 - r.bm25_weight]
+                    fused = fuse(lists, weights, r.fusion, r.rrf_k)
                 if not self.m.doc_level:
                     run[qid] = {cid: float(len(fused) - i) for i, (cid, _) in enumerate(fused[:10])}
                     continue
@@ -350,7 +320,7 @@ class Tuner:
         for c in [base, *[v for v in variants if v != base]]:
             start = time.perf_counter()
             scores = self.score(c, mode)
-            row = {"stage": stage, "mode": mode, "config": asdict(c), **scores}
+            row = {"stage": stage, "mode": mode, "config": c.flat(), **scores}
             self.log.append(row)
             train, test = scores.get("train", 0.0), scores.get("test", 0.0)
             parts = " ".join(
@@ -392,20 +362,18 @@ GRIDS: dict[str, list[tuple[str, dict[str, tuple]]]] = {
     "full": [
         ("bm25", {"k1": (0.9, 1.2, 1.5, 2.0), "b": (0.5, 0.75, 0.9), "heading_weight": (1, 2, 3)}),
         ("bm25-method", {"method": ("lucene", "robertson", "atire", "bm25l", "bm25+")}),
-        (
-            "bm25-prf",
-            {"prf_docs": (3, 5, 10), "prf_terms": (10, 20, 40), "prf_weight": (0.2, 0.35, 0.5)},
-        ),
         ("dense-prf", {"dense_prf_docs": (3, 5, 10), "dense_prf_alpha": (0.25, 0.5, 1.0)}),
         (
             "fusion",
-            {"bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7), "depth": (50, 100, 200)},
+            {
+                "bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7),
+                "candidates": (50, 100, 200),
+            },
         ),
-        ("rrf", {"fusion": ("rrf",), "rrf_k": (10, 30, 60), "depth": (50, 100, 200)}),
-        ("bonus", {"note_bonus": (0.05, 0.1, 0.2, 0.3)}),
+        ("rrf", {"fusion": ("rrf",), "rrf_k": (10, 30, 60), "candidates": (50, 100, 200)}),
     ],
-    # from --start (the defaults the full grid chose): the share of the best sentence in the
-    # MiniLM score beside BM25's weight, then the Rocchio step again
+    # the share of the best sentence in the MiniLM score beside BM25's weight, then the Rocchio
+    # step again
     "sentences": [
         (
             "sentences",
@@ -414,39 +382,13 @@ GRIDS: dict[str, list[tuple[str, dict[str, tuple]]]] = {
                 "bm25_weight": (0.4, 0.45, 0.5, 0.55, 0.6),
             },
         ),
-        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5)}),
+        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5, 1.0)}),
     ],
     "quick": [
         ("bm25-heading", {"heading_weight": (1, 2, 3)}),
-        ("bm25-prf", {"prf_docs": (3, 10), "prf_terms": (10, 30), "prf_weight": (0.2, 0.4)}),
-        ("dense-prf", {"dense_prf_docs": (3, 10), "dense_prf_alpha": (0.25, 0.5)}),
-        ("fusion", {"bm25_weight": (0.4, 0.45, 0.5, 0.55, 0.6), "depth": (100, 200)}),
+        ("dense-prf", {"dense_prf_docs": (3, 10), "dense_prf_alpha": (0.25, 0.5, 1.0)}),
+        ("fusion", {"bm25_weight": (0.4, 0.45, 0.5, 0.55, 0.6), "candidates": (100, 200)}),
         ("rrf", {"fusion": ("rrf",), "rrf_k": (30, 60)}),
-        ("bonus", {"note_bonus": (0.05, 0.1, 0.2)}),
-    ],
-    # with --e5, from --start (the defaults the grids above chose): the multilingual space's
-    # weight beside BM25's, then the Rocchio step again, now that it also moves the e5 query
-    "e5": [
-        (
-            "e5-fusion",
-            {
-                "e5_weight": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
-                "bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
-            },
-        ),
-        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.0, 0.25, 0.5)}),
-    ],
-    # with --second, from --start: the second English model's weight beside BM25's, then the
-    # Rocchio step again (it moves the second model's query too)
-    "second": [
-        (
-            "second-fusion",
-            {
-                "second_weight": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4),
-                "bm25_weight": (0.3, 0.35, 0.4, 0.45, 0.5),
-            },
-        ),
-        ("dense-prf", {"dense_prf_docs": (3, 5), "dense_prf_alpha": (0.5, 1.0, 1.5)}),
     ],
 }
 
@@ -460,17 +402,12 @@ def search(tuner: Tuner, start: Config, grid: str = "full") -> Config:
     for stage, values in GRIDS[grid]:
         names = list(values)
         variants = (
-            replace(c, **dict(zip(names, combo, strict=True)))
+            c.with_(**dict(zip(names, combo, strict=True)))
             for combo in itertools.product(*values.values())
         )
-        c = tuner.best(
-            stage, c, (v for v in variants if v.bm25_weight + v.e5_weight + v.second_weight <= 1)
-        )
+        c = tuner.best(stage, c, variants)
     tuner.best("chosen", c, [], "bm25")
     tuner.best("chosen", c, [], "dense")
-    for space, (name, _) in SPACE_WEIGHTS.items():
-        if getattr(c, name) > 0:
-            tuner.best("chosen", c, [], space)
     return c
 
 
@@ -481,29 +418,22 @@ def main(argv: list[str] | None = None) -> None:
         "--notes", action="store_true", help="tune on half of the notes eval set (too)"
     )
     parser.add_argument("--set", type=Path, default=REPO / "eval" / "notes_eval.jsonl")
-    parser.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "tune.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "tune.json")
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full")
-    parser.add_argument("--start", default="{}", help="JSON: settings to start from")
     parser.add_argument(
-        "--e5", action="store_true", help="add the multilingual space (its vectors must be in)"
-    )
-    parser.add_argument(
-        "--second",
-        action="store_true",
-        help="add the second English model (SHARPNOTES_SECOND_MODEL; its vectors must be in)",
+        "--start", default="{}", help="JSON: settings to start from (default: the product's)"
     )
     args = parser.parse_args(argv)
 
-    spaces = [space for space in SPACE_WEIGHTS if getattr(args, space)]
     parts = {}
     if args.folder:
-        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test"), spaces))
+        parts[args.folder.name] = Tuner(load_material(args.folder, ("train", "test")))
     if args.notes:
-        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes", spaces))
+        parts["notes"] = Tuner(load_notes_material(args.set, REPO / "notes"))
     if not parts:
         parser.error("give a BEIR folder, --notes, or both")
     tuner = parts.popitem()[1] if len(parts) == 1 else JointTuner(parts)
-    chosen = search(tuner, Config(**json.loads(args.start)), args.grid)
+    chosen = search(tuner, Config.of(**json.loads(args.start)), args.grid)
     final = tuner.score(chosen)
     print(f"chosen on train: {chosen.short(Config())}")
     print(
@@ -518,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
                 + (["notes"] if args.notes else []),
                 "grid": args.grid,
                 "start": json.loads(args.start),
-                "chosen": asdict(chosen),
+                "chosen": chosen.flat(),
                 "final": final,
                 "tried": tuner.log,
             },

@@ -1,7 +1,7 @@
 """Ingest throughput on SciFact: the whole pipeline next to plain sentence-transformers `encode`.
 
-    python -m eval.ingest_bench [--docs N] [--scifact ../shared/data/scifact]
-                                [--out eval/results/ingest.json]
+    python -m sharpnotes.eval.benchmarks.ingest_bench [--docs N] [--scifact ../shared/data/scifact]
+                                [--out eval/benchmarks/results/ingest.json]
 
 In one run: the first N SciFact abstracts (all 5,183 by default) are written as Markdown notes
 and ingested by ``ingest.sync.ingest`` into a fresh index home (read, chunk, embed with the
@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval import synthetic
-from eval.beir import write_notes
-from eval.scale_bench import bench_settings, machine
+from sharpnotes.eval.benchmarks import synthetic
+from sharpnotes.eval.benchmarks.scale_bench import bench_settings, machine
+from sharpnotes.eval.sets import write_notes
 
 
 def load_corpus(scifact: Path, docs: int | None) -> dict[str, dict]:
@@ -40,9 +40,10 @@ def load_corpus(scifact: Path, docs: int | None) -> dict[str, dict]:
 def run(corpus: dict[str, dict], workdir: Path, settings_overrides: dict) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from ingest.embedding import load_embedder, resolve_model, thread_count
-    from ingest.index import open_catalog
-    from ingest.sync import ingest
+    from sharpnotes.ingest.embedding import load_embedder, resolve_model
+    from sharpnotes.ingest.index import open_catalog
+    from sharpnotes.ingest.machine import thread_count
+    from sharpnotes.ingest.sync import ingest
 
     notes = workdir / "notes"
     write_notes(corpus, notes)
@@ -63,10 +64,10 @@ def run(corpus: dict[str, dict], workdir: Path, settings_overrides: dict) -> dic
     import torch
 
     torch.set_num_threads(thread_count(settings))
-    _, folder = resolve_model(settings.embed_model)
+    _, folder = resolve_model(settings.models.embed_model)
     plain = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     t0 = time.perf_counter()
-    plain.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+    plain.encode(texts, batch_size=settings.models.embed_batch_size, normalize_embeddings=True)
     plain_s = time.perf_counter() - t0
 
     again = ingest([notes], settings)
@@ -77,11 +78,11 @@ def run(corpus: dict[str, dict], workdir: Path, settings_overrides: dict) -> dic
         "chunks": len(texts),
         "backend": pipeline.backend,
         "threads": thread_count(settings),
-        "batch_size": settings.embed_batch_size,
+        "batch_size": settings.models.embed_batch_size,
         "embedder_load_s": round(load_s, 1),
         "ingest_s": round(full.seconds, 1),
         "ingest_chunks_embedded": full.chunks_embedded,
-        "sentence_weight": settings.sentence_weight,
+        "sentence_weight": settings.retrieval.sentence_weight,
         "ingest_sentences_embedded": full.sentences_embedded,
         "ingest_chunks_per_s": round(pipeline_rate, 2),
         "plain_fp32_encode_s": round(plain_s, 1),

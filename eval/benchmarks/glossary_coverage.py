@@ -1,6 +1,6 @@
 """Which frequent English words of a notes folder the Chinese glossary cannot reach.
 
-    python -m eval.glossary_coverage [FOLDER] [--top 600]
+    python -m sharpnotes.eval.benchmarks.glossary_coverage [FOLDER] [--top 600]
 
 A Chinese question reaches an English note only through the English terms of the glossary
 entries it contains (``app.crosslingual``). This lists the FOLDER's most frequent English words
@@ -18,10 +18,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from app.crosslingual import glossary
-from ingest.bm25 import tokenize
+from sharpnotes.app.crosslingual import glossary
+from sharpnotes.eval.benchmarks.paths import MLNOTES
+from sharpnotes.ingest.bm25 import tokenize
 
-REPO = Path(__file__).resolve().parents[1]
 WORD = re.compile(r"[a-z][a-z\-]{2,}")
 SECTION = re.compile(r"\n#+ ")
 
@@ -50,9 +50,7 @@ def coverage(counts: Counter[str], top: int) -> tuple[list[str], list[str]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "folder", type=Path, nargs="?", default=REPO.parent / "shared" / "data" / "mlnotes"
-    )
+    parser.add_argument("folder", type=Path, nargs="?", default=MLNOTES)
     parser.add_argument("--top", type=int, default=600)
     args = parser.parse_args(argv)
     if not args.folder.is_dir():

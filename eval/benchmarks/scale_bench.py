@@ -1,13 +1,15 @@
 """Query latency, index size on disk and peak memory as the index grows.
 
-    python -m eval.scale_bench [--sizes scifact,100000,500000] [--modes bm25,dense,hybrid]
-                               [--queries 300] [--out eval/results/scale.json]
+    python -m sharpnotes.eval.benchmarks.scale_bench [--sizes scifact,100000,500000]
+        [--modes bm25,dense,hybrid]
+                               [--queries 300] [--out eval/benchmarks/results/scale.json]
 
-For each size, the index is SciFact as ingested (``scifact``) or a synthetic scale-up of it made
-by ``eval.synthetic`` (built in its own process on first use, then reused from the cache). Each
-retriever configuration is then measured in a fresh process, so that its peak memory (the
-process's RSS high-water mark, VmHWM) is the query side's alone: one shared ``Searcher``, a few
-untimed warm-up queries, then the SciFact test queries one after another, top 10.
+For each size, the index is SciFact as ingested (``scifact``) or a synthetic scale-up of it made by
+``sharpnotes.eval.benchmarks.synthetic`` (built in its own process on first use, then reused from
+the cache). Each retriever configuration is then measured in a fresh process, so that its peak
+memory (the process's RSS high-water mark, VmHWM) is the query side's alone: one shared
+``Searcher``, a few untimed warm-up queries, then the SciFact test queries one after another, top
+10.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eval import synthetic
-from ingest.settings import Settings
+from sharpnotes.eval.benchmarks import synthetic
+from sharpnotes.eval.benchmarks.paths import REPO
+from sharpnotes.ingest.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
 MODES = ("bm25", "dense", "hybrid")
 WARMUP = 5
 
@@ -70,20 +72,19 @@ def load_queries(scifact: Path, split: str | None = "test") -> list[str]:
 
 def bench_settings(home: Path, **overrides: object) -> Settings:
     """Settings for an index home; unless SHARPNOTES_MODELS_DIR says otherwise, the model exports
-    and the backend choice are shared by all benchmark homes (made once, not once per home). A
-    synthetic home holds the MiniLM space only, so the multilingual one is off there."""
+    and the backend choice are shared by all benchmark homes (made once, not once per home)."""
     if (home / synthetic.DONE).exists():
         settings = synthetic.home_settings(home, **overrides)
     else:
-        settings = Settings(home=home, **overrides)  # type: ignore[arg-type]
-    if settings.models_dir is None:
-        settings = settings.model_copy(update={"models_dir": synthetic.CACHE / "models"})
+        settings = Settings(home=home, **overrides)
+    if settings.paths.models_dir is None:
+        settings = settings.replace(models_dir=synthetic.CACHE / "models")
     return settings
 
 
 def measure(home: Path, mode: str, queries: list[str], k: int = 10) -> dict:
     """Sequential queries through one Searcher in this process."""
-    from app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Searcher
 
     started = time.perf_counter()
     searcher = Searcher(bench_settings(home))
@@ -115,21 +116,30 @@ def measure(home: Path, mode: str, queries: list[str], k: int = 10) -> dict:
 
 
 def ensure_home(n: int, source: Path, root: Path) -> tuple[Path, dict]:
-    """A synthetic home of n chunks under root, built by eval.synthetic in its own process."""
+    """A synthetic home of n chunks under root, built by sharpnotes.eval.benchmarks.synthetic in
+    its own process."""
     home = root / f"{source.parent.name}-{n}" / "home"
     if not (home / synthetic.DONE).exists():
         if home.exists():
             shutil.rmtree(home)  # an interrupted build
-        cmd = [sys.executable, "-m", "eval.synthetic", "--n", str(n)]
+        cmd = [sys.executable, "-m", "sharpnotes.eval.benchmarks.synthetic", "--n", str(n)]
         subprocess.run([*cmd, "--source", str(source), "--out", str(home)], check=True, cwd=REPO)
     elif synthetic.bm25_stale(home):  # BM25 changed since the home was built
-        cmd = [sys.executable, "-m", "eval.synthetic", "--n", str(n), "--out", str(home)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sharpnotes.eval.benchmarks.synthetic",
+            "--n",
+            str(n),
+            "--out",
+            str(home),
+        ]
         subprocess.run([*cmd, "--rebuild-bm25"], check=True, cwd=REPO)
     return home, json.loads((home / synthetic.DONE).read_text())
 
 
 def source_chunks(source: Path) -> int:
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     catalog = open_catalog(Settings(home=source))
     try:
@@ -148,7 +158,14 @@ def run(args: argparse.Namespace) -> dict:
         home, built = ensure_home(n, source, args.root)
         sizes = synthetic.index_sizes(home)
         for mode in args.modes.split(","):
-            cmd = [sys.executable, "-m", "eval.scale_bench", "--measure", str(home), "--mode"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "sharpnotes.eval.benchmarks.scale_bench",
+                "--measure",
+                str(home),
+                "--mode",
+            ]
             cmd += [mode, "--queries", str(args.queries), "--scifact", str(args.scifact)]
             child = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             if child.returncode:
@@ -166,7 +183,7 @@ def run(args: argparse.Namespace) -> dict:
 def machine() -> dict:
     from importlib.metadata import version
 
-    from ingest.embedding import cpu_flags, cpu_model, library_versions
+    from sharpnotes.ingest.machine import cpu_flags, cpu_model, library_versions
 
     flags = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
     return {

@@ -1,38 +1,21 @@
 """``sharpnotes eval``: measure retrieval on an eval set, compare runs, build sets.
 
-Registered on the main command group by ``app.cli``; heavy imports stay inside the commands."""
+Heavy imports stay inside the commands."""
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from eval.harness import DEFAULT_CONFIGS
-from ingest.settings import Settings
-
-
-def _settings() -> Settings:
-    from app.cli import _settings as cli_settings
-
-    return cli_settings()
-
-
-def _fail(message: str) -> click.ClickException:
-    from app.cli import UserError
-
-    return UserError(message)
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+from sharpnotes.app.cli._common import Bars, UserError, echo_json, load_settings
+from sharpnotes.eval.harness import DEFAULT_CONFIGS
+from sharpnotes.ingest.settings import Settings
 
 
 def _index_sources(settings: Settings) -> set[str]:
-    from ingest.index import open_catalog
+    from sharpnotes.ingest.index import open_catalog
 
     if not (settings.index_dir / "catalog.sqlite").exists():
         return set()
@@ -44,35 +27,9 @@ def _index_sources(settings: Settings) -> set[str]:
 
 
 def resolve_set_path(settings: Settings, path: Path | None) -> Path:
-    from eval.sets import default_set
+    from sharpnotes.eval.sets import default_set
 
-    return path if path is not None else default_set(settings.home, _index_sources(settings))
-
-
-class _Progress:
-    """A tqdm bar per configuration on stderr, only on a terminal."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self.bar = None
-        self.name = ""
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if self.bar is None or name != self.name:
-            self.close()
-            self.bar = tqdm(total=total, desc=name, unit="q", file=sys.stderr, leave=False)
-            self.name = name
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    return path if path is not None else default_set(settings.paths.home, _index_sources(settings))
 
 
 @click.group("eval", invoke_without_command=True)
@@ -114,24 +71,30 @@ def eval_group(
     Subcommands: compare A B, generate, add-from-chat."""
     if ctx.invoked_subcommand is not None:
         return
-    from eval.harness import ConfigError, format_table, parse_configs, prepare_index, run_eval
-    from eval.sets import EvalSetError, load_set
-    from ingest.catalog import IndexFormatError
-    from ingest.embedding import EmbeddingModelError
-    from ingest.sync import IngestError
-    from ingest.vectors import VectorStoreError
+    from sharpnotes.eval.harness import (
+        ConfigError,
+        format_table,
+        parse_configs,
+        prepare_index,
+        run_eval,
+    )
+    from sharpnotes.eval.sets import EvalSetError, load_set
+    from sharpnotes.ingest.catalog import IndexFormatError
+    from sharpnotes.ingest.embedders import EmbeddingModelError
+    from sharpnotes.ingest.sync import IngestError
+    from sharpnotes.ingest.vectors import VectorStoreError
 
-    settings = _settings()
-    progress = _Progress()
+    settings = load_settings()
+    progress = Bars(unit="q")
     try:
         configs = parse_configs(retrievers)
         eval_set = load_set(resolve_set_path(settings, set_path), split)
         index_settings = prepare_index(eval_set, settings)  # a BEIR corpus is ingested once
         report = run_eval(eval_set, configs, index_settings, k=k, progress=progress)
     except (ConfigError, EvalSetError) as exc:
-        raise _fail(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     except (IngestError, IndexFormatError, EmbeddingModelError, VectorStoreError) as exc:
-        raise _fail(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     finally:
         progress.close()
     summary = report.summary()
@@ -139,7 +102,7 @@ def eval_group(
         results, summary_file = report.write(out)
         click.echo(f"wrote {results} and {summary_file}", err=True)
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
     info = summary["set"]
     click.echo(
@@ -166,23 +129,23 @@ def eval_group(
 @click.option("--limit", default=20, show_default=True, help="Queries listed per direction.")
 def compare_command(a: Path, b: Path, as_json: bool, limit: int) -> None:
     """What changed from run A to run B (folders or summary files written by eval --out)."""
-    from eval.compare import compare_runs, format_comparison
-    from eval.sets import EvalSetError
+    from sharpnotes.eval.compare import compare_runs, format_comparison
+    from sharpnotes.eval.sets import EvalSetError
 
     try:
         result = compare_runs(a, b)
     except EvalSetError as exc:
-        raise _fail(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         click.echo(format_comparison(result, limit))
 
 
 def _default_out(settings: Settings, stem: str) -> Path:
-    from eval.sets import evalsets_dir
+    from sharpnotes.eval.sets import evalsets_dir
 
-    return evalsets_dir(settings.home) / f"{stem}.jsonl"
+    return evalsets_dir(settings.paths.home) / f"{stem}.jsonl"
 
 
 @eval_group.command("generate")
@@ -203,19 +166,19 @@ def generate_command(
     n: int, out: Path | None, folder: str | None, seed: int, llm: bool | None
 ) -> None:
     """Write a question per sampled passage of your notes, as an eval set to review."""
-    from app.generators import GeneratorError
-    from eval.generate_set import generate_set
-    from eval.sets import write_jsonl
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.eval.generate import generate_set
+    from sharpnotes.eval.sets import write_jsonl
 
-    settings = _settings()
+    settings = load_settings()
     if not (settings.index_dir / "catalog.sqlite").exists():
-        raise _fail(f"no index at {settings.index_dir}; run: sharpnotes ingest PATH-TO-NOTES")
+        raise UserError(f"no index at {settings.index_dir}; run: sharpnotes ingest PATH-TO-NOTES")
     try:
         questions = generate_set(settings, n=n, folder=folder, seed=seed, use_llm=llm)
     except GeneratorError as exc:
-        raise _fail(f"{exc} (or run with --no-llm for template questions)") from exc
+        raise UserError(f"{exc} (or run with --no-llm for template questions)") from exc
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     path = out or _default_out(settings, time.strftime("generated-%Y%m%d-%H%M%S"))
     write_jsonl(path, questions)
     sources = {q.labels[0].source for q in questions}
@@ -233,17 +196,17 @@ def generate_command(
 )
 def add_from_chat_command(conv_id: str | None, all_: bool, out: Path | None) -> None:
     """Add questions asked in the chat, with the passage each answer cited, to a set."""
-    from eval.generate_set import add_from_chat
-    from eval.sets import EvalSetError
+    from sharpnotes.eval.generate import add_from_chat
+    from sharpnotes.eval.sets import EvalSetError
 
     if bool(conv_id) == all_:
-        raise _fail("give --conversation ID or --all")
-    settings = _settings()
+        raise UserError("give --conversation ID or --all")
+    settings = load_settings()
     path = out or _default_out(settings, "chat")
     try:
         added, skipped = add_from_chat(settings, path, conv_id)
     except (EvalSetError, ValueError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     click.echo(
         f"added {len(added)} questions to {path}; skipped {skipped['refused']} refused, "
         f"{skipped['duplicate']} already in the set, {skipped['uncited']} without a citation"

@@ -1,0 +1,109 @@
+"""``sharpnotes ingest`` and ``status``: build the index and say what it holds."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sharpnotes.app.cli._common import EXIT_SKIPPED, Bars, UserError, echo_json, load_settings
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--rebuild", is_flag=True, help="Delete the index and build it again from these paths."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another ingest of the same index to finish before giving up.",
+)
+def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -> None:
+    """Index Markdown, text and PDF notes under PATHS (incremental)."""
+    from sharpnotes.app.quiz.staleness import sync_after_ingest
+    from sharpnotes.ingest.catalog import IndexFormatError
+    from sharpnotes.ingest.embedders import EmbeddingModelError
+    from sharpnotes.ingest.sync import IngestError
+    from sharpnotes.ingest.sync import ingest as run_ingest
+    from sharpnotes.ingest.vectors import VectorStoreError
+
+    settings = load_settings()
+    bars = Bars()
+    try:
+        report = run_ingest(list(paths), settings, progress=bars, rebuild=rebuild, wait=wait)
+    except (IngestError, IndexFormatError, VectorStoreError, EmbeddingModelError) as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        bars.close()
+    for source, reason in report.failed:
+        click.echo(f"skipped {source}: {reason}", err=True)
+    if quiz_line := sync_after_ingest(settings):  # flag quiz items whose passage changed
+        click.echo(quiz_line, err=True)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(EXIT_SKIPPED)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """What the index holds: notes roots, files, chunks, model, last sync."""
+    from sharpnotes.ingest.catalog import IndexFormatError
+    from sharpnotes.ingest.index import open_catalog
+
+    settings = load_settings()
+    info: dict[str, Any] = {"home": str(settings.paths.home), "index": str(settings.index_dir)}
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        info.update(files=0, chunks=0, roots=[], model=None, last_sync=None)
+    else:
+        try:
+            catalog = open_catalog(settings)
+        except IndexFormatError as exc:
+            raise UserError(str(exc)) from exc
+        files, chunks = catalog.counts()
+        meta = catalog.manifest()
+        last = float(meta["last_sync"]) if "last_sync" in meta else None
+        info.update(
+            roots=catalog.roots(),
+            files=files,
+            chunks=chunks,
+            model=meta.get("embed_model"),
+            embed_backend=meta.get("embed_backend") or None,
+            chunk_tokens=int(meta["chunk_tokens"]) if "chunk_tokens" in meta else None,
+            schema_version=catalog.schema_version,
+            last_sync=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(last)) if last else None,
+            vector_store=f"{settings.chroma.chroma_host}:{settings.chroma.chroma_port}"
+            if settings.chroma.chroma_host
+            else "local",
+        )
+        catalog.close()
+    if as_json:
+        echo_json(info)
+        return
+    if not info["files"]:
+        click.echo(
+            f"index home: {info['home']}\nnothing indexed yet; run: sharpnotes ingest PATH-TO-NOTES"
+        )
+        return
+    for key in (
+        "home",
+        "roots",
+        "files",
+        "chunks",
+        "model",
+        "embed_backend",
+        "vector_store",
+        "last_sync",
+    ):
+        value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
+        click.echo(f"{key:>14}: {value}")

@@ -1,0 +1,182 @@
+"""``sharpnotes search`` and ``ask``: passages for a query, and a cited answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+
+
+def _read_batch(path: Path) -> list[tuple[str, str]]:
+    """(id, text) pairs from JSON Lines (``id`` or ``_id`` and ``text``) or plain lines."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read batch file {path}: {exc}") from exc
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+                qid, text = obj.get("id", obj.get("_id")), obj["text"]
+            except (json.JSONDecodeError, KeyError) as exc:
+                raise UserError(
+                    f"{path}:{number}: expected JSON with 'id' and 'text' ({exc})"
+                ) from exc
+            queries.append((str(qid if qid is not None else number), str(text)))
+        else:
+            queries.append((str(number), line.strip()))
+    return queries
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option(
+    "--k",
+    "k",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Results to return.",
+)
+@click.option("--folder", help="Only notes under this folder (relative to the notes root).")
+@click.option("--tag", help="Only notes with this front-matter tag.")
+@click.option("--type", "ext", help="Only files of this type (md, txt, pdf).")
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "bm25", "dense"]),
+    default="hybrid",
+    show_default=True,
+    help="hybrid: BM25 and dense fused; bm25 or dense: one retriever alone.",
+)
+@click.option(
+    "--batch",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run every query in FILE (JSON Lines or one per line).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (JSON Lines with --batch).")
+def search(
+    query: str | None,
+    k: int,
+    folder: str | None,
+    tag: str | None,
+    ext: str | None,
+    mode: str,
+    batch: Path | None,
+    as_json: bool,
+) -> None:
+    """Search the notes: hybrid BM25 + dense retrieval."""
+    from sharpnotes.app.retrieval import Filters
+
+    if not query and not batch:
+        raise UserError("give a QUERY or --batch FILE")
+    searcher = open_searcher(load_settings())
+    filters = Filters(folder=folder, tag=tag, ext=ext)
+    if batch:
+        for qid, text in _read_batch(batch):
+            results = searcher.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+            row = {"id": qid, "query": text, "results": [r.to_dict() for r in results]}
+            click.echo(json.dumps(row, ensure_ascii=False) if as_json else _format_batch_row(row))
+        return
+    results = searcher.search(query or "", k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+        return
+    if not results:
+        click.echo("no matching passages")
+    for r in results:
+        page = f" p.{r.page}" if r.page else ""
+        click.secho(f"{r.rank:>2}. {r.source}{page}  [{r.heading}]  score {r.score:.3f}", bold=True)
+        snippet = " ".join(r.text.split())
+        click.echo(f"    {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
+
+
+def _format_batch_row(row: dict) -> str:
+    top = row["results"][0] if row["results"] else None
+    where = f"{top['source']} [{top['heading']}]" if top else "(nothing)"
+    return f"{row['id']}\t{row['query'][:60]}\t-> {where}"
+
+
+@click.command()
+@click.argument("question")
+@click.option(
+    "--k", "k", type=click.IntRange(1, 50), help="Passages to retrieve [SHARPNOTES_ANSWER_K]."
+)
+@click.option("--folder", help="Only notes under this folder (relative to the notes root).")
+@click.option("--tag", help="Only notes with this front-matter tag.")
+@click.option(
+    "--generator",
+    type=click.Choice(["extractive", "openai", "llamacpp"]),
+    help="Answer generator [SHARPNOTES_GENERATOR, default extractive].",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (the answer contract)."
+)
+def ask(
+    question: str,
+    k: int | None,
+    folder: str | None,
+    tag: str | None,
+    generator: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the notes, citing the passages; refuses when they do not cover it."""
+    from sharpnotes.app.answer import answer_question
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.app.retrieval import Filters
+    from sharpnotes.ingest.formats import StoredFormatError
+
+    if not question.strip():
+        raise UserError("the question is empty")
+    settings = load_settings(generator=generator)
+    searcher = open_searcher(settings)
+    stream = None if as_json else _stream_tokens
+    try:
+        result = answer_question(
+            question,
+            searcher,
+            settings,
+            filters=Filters(folder=folder, tag=tag),
+            k=k,
+            on_token=stream,
+        )
+    except (GeneratorError, StoredFormatError) as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _print_answer(result)
+
+
+def _stream_tokens(token: str) -> None:
+    click.echo(token, nl=False)
+    sys.stdout.flush()
+
+
+def _print_answer(result: Any) -> None:
+    """After the streamed answer: flagged sentences, the sources, or the closest notes."""
+    click.echo()
+    if result.refused:
+        if result.closest:
+            click.secho("\nclosest notes:", bold=True)
+            for r in result.closest:
+                snippet = " ".join(r.text.split())
+                page = f" p.{r.page}" if r.page else ""
+                click.echo(f"  - {r.source}{page}  [{r.heading}]\n    {snippet[:200]}")
+        return
+    for check in result.sentences:
+        if not check.supported:
+            click.secho(f"unsupported: {check.text}", fg="yellow", err=True)
+    click.secho("\nsources:", bold=True)
+    for c in result.citations:
+        page = f" p.{c.page}" if c.page else ""
+        click.echo(f"  [{c.n}] {c.source}{page}  [{c.heading}]")
+    timing = f"retrieval {result.retrieval_ms:.0f} ms, generation {result.generation_ms:.0f} ms"
+    click.secho(f"({result.generator}; {timing})", dim=True, err=True)
