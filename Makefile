@@ -33,9 +33,14 @@ test: install
 	$(BIN)/ruff check ingest app eval tests
 	$(BIN)/python -m pytest
 
+# mypy sees the folders as the installed package does (sharpnotes.ingest, sharpnotes.app) through
+# a tree of links: it cannot follow the editable install's import hook.
+TYPECHECK := .cache/typecheck
 lint: install
 	$(BIN)/ruff check ingest app eval tests
 	$(BIN)/ruff format --check ingest app eval tests
+	@mkdir -p $(TYPECHECK)/sharpnotes && for d in ingest app eval; do ln -sfn "$(CURDIR)/$$d" $(TYPECHECK)/sharpnotes/$$d; done
+	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file $(CURDIR)/pyproject.toml -p sharpnotes.ingest -p sharpnotes.app
 
 format: install
 	$(BIN)/ruff format ingest app eval tests
@@ -45,4 +50,4 @@ bench: install
 	$(BIN)/python -m sharpnotes.eval.benchmarks.beir ../shared/data/scifact
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

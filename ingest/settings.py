@@ -275,6 +275,9 @@ class Settings(BaseSettings):
     app: AppSettings = Field(default_factory=AppSettings)
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
+    def __init__(self, **values: Any) -> None:  # flat names too, so not the fields' signature
+        super().__init__(**values)
+
     @model_validator(mode="before")
     @classmethod
     def _flat_names(cls, data: Any) -> Any:
