@@ -1,9 +1,12 @@
 """The ONNX export cache: a sentence-transformers model exported once with torch, fused by
 onnxruntime's optimizer, verified against sentence-transformers, and quantised to dynamic int8.
 
-Exports live under ``settings.model_cache / "onnx" / <content hash of the model folder>``, so a
-different model never reuses one. ``optimum`` would do this, but it pins transformers to versions
-that break sentence-transformers, so the few steps are written here.
+Exports live under ``settings.model_cache / "onnx" / <content hash of the model folder>`` (once
+per machine: the user cache folder), so a different model never reuses one. Each step runs in a
+child process (``python -m sharpnotes.ingest.onnx_export``): torch and the quantiser leave about
+1 GB behind in a process, and the ingest that asked for the export needs neither afterwards.
+``optimum`` would do this, but it pins transformers to versions that break
+sentence-transformers, so the few steps are written here.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import hashlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,10 +55,41 @@ def onnx_export_dir(folder: Path, cache: Path, int8: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{target}.lock"):  # one export per model, even with parallel ingests
         if not (target / "model.onnx").exists():
-            _attempt(target.with_name(f"{target.name}.failed"), lambda: _export(folder, target))
+            marker = target.with_name(f"{target.name}.failed")
+            _attempt(marker, lambda: _in_child("export", str(folder), str(target)))
+            log.info("Exported %s to ONNX in %s", folder, target)
         if not graph.exists():
-            _attempt(graph.with_name(f"{graph.name}.failed"), lambda: _quantise(target, graph))
+            marker = graph.with_name(f"{graph.name}.failed")
+            _attempt(marker, lambda: _in_child("quantise", str(target), str(graph)))
     return target
+
+
+def _in_child(*args: str) -> None:
+    """One step (``main``) in a child process; its error as OnnxUnavailable."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sharpnotes.ingest.onnx_export", *args],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        raise OnnxUnavailable(lines[-1] if lines else f"exit status {done.returncode}")
+
+
+def main(argv: list[str]) -> int:
+    """``export MODEL_FOLDER TARGET`` or ``quantise EXPORT_FOLDER INT8_FILE``; a failure is one
+    line on stderr and exit status 1."""
+    step, source, target = argv
+    try:
+        if step == "export":
+            _export(Path(source), Path(target))
+        else:
+            _quantise(Path(source), Path(target))
+    except Exception as exc:  # reported to the parent, which falls back to sentence-transformers
+        message = str(exc) if isinstance(exc, OnnxUnavailable) else f"{type(exc).__name__}: {exc}"
+        print(" ".join(message.split()) or type(exc).__name__, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _attempt(marker: Path, make: Callable[[], None]) -> None:
@@ -156,7 +192,6 @@ def _export(folder: Path, target: Path) -> None:
         work.replace(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    log.info("Exported %s to ONNX in %s", folder, target)
 
 
 def _pooling_mode(folder: Path) -> str:
@@ -241,3 +276,7 @@ def _quiet_root_logger() -> Iterator[None]:
     finally:
         logging.root.removeFilter(only_errors)
         logging.root.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

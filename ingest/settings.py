@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from platformdirs import user_config_dir, user_data_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -51,7 +51,9 @@ class PathSettings(_Group):
         None, description="The notes folder the app watches, re-syncs and uploads into."
     )
     models_dir: Path | None = advanced(
-        None, "Cached ONNX exports and the measured backend choice (default HOME/models)."
+        None,
+        "Cached ONNX exports and the measured backend choice, shared by every home on this "
+        "machine (default: the user cache folder, e.g. ~/.cache/sharpnotes/models).",
     )
 
 
@@ -322,7 +324,11 @@ class Settings(BaseSettings):
 
     @cached_property
     def model_cache(self) -> Path:
-        return self.paths.models_dir or self.paths.home / "models"
+        """Per machine, not per home: the export and the backend choice depend on the CPU and
+        the model, so every index home of a user shares them (made once, read by all)."""
+        return (
+            self.paths.models_dir or Path(user_cache_dir("sharpnotes", appauthor=False)) / "models"
+        )
 
 
 def is_advanced(name: str) -> bool:

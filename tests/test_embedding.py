@@ -174,6 +174,54 @@ def test_auto_choice_is_measured_once_then_read_from_the_cache(embedders, home):
     assert json.loads(cache.read_text()) == decisions
 
 
+def test_a_second_home_reuses_the_machine_calibration(
+    embedders, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export and the "auto" choice live in the user cache folder, shared by every index
+    home: the first ingest on the machine measures, an ingest into another home only reads."""
+    from click.testing import CliRunner
+
+    from conftest import write_notes
+    from sharpnotes.app.cli import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SHARPNOTES_MODELS_DIR")
+    shared = tmp_path / "cache" / "sharpnotes" / "models"
+    shared.mkdir(parents=True)
+    (shared / "onnx").symlink_to(home / "models" / "onnx")  # this module's export, not made again
+    first, second = Settings(home=tmp_path / "a"), Settings(home=tmp_path / "b")
+    assert first.model_cache == second.model_cache == shared
+    assert embedding.backend_choice(second) is None
+
+    embedding.forget_loaded()
+    chosen = load_embedder(first, "ingest")
+    recorded = (shared / embedding.CHOICES_FILE).read_text()
+    assert (embedding.backend_choice(second) or {}).get("backend") == chosen.backend
+
+    embedding.forget_loaded()  # as a new process would
+    monkeypatch.setattr(embedding, "calibrate", lambda *a, **k: pytest.fail("measured again"))
+    monkeypatch.setenv("SHARPNOTES_HOME", str(second.paths.home))
+    notes = write_notes(tmp_path / "notes", {"a.md": "# Anchors\n\nAnchors are reference boxes.\n"})
+    result = CliRunner().invoke(cli, ["ingest", str(notes)])
+    assert result.exit_code == 0, result.output
+    status = json.loads(CliRunner().invoke(cli, ["status", "--json"]).output)
+    assert status["embed_backend"] == status["backend_choice"]["backend"] == chosen.backend
+    assert machine.cpu_model() in status["backend_choice"]["why"]
+    assert (shared / embedding.CHOICES_FILE).read_text() == recorded
+
+
+def test_calibration_times_once_more_only_within_its_budget(embedders, home: Path) -> None:
+    settings = settings_for(home)
+    model_id, folder = resolve_model(DEFAULT_MODEL)
+    threads = machine.thread_count(settings)
+
+    _, decision = embedding.calibrate(settings, model_id, folder, threads, budget_s=0)
+
+    assert set(decision["measured"]) == set(embedding.plausible_backends())
+    assert {m["rounds"] for m in decision["measured"].values()} == {1}
+    assert decision["backend"] in decision["measured"] and decision["why"]
+
+
 def test_a_model_onnx_cannot_reproduce_falls_back_to_sentence_transformers(home, tmp_path, caplog):
     # The bundled model with a pooling mode the ONNX path does not implement: another model.
     bundled = resolve_model(DEFAULT_MODEL)[1]

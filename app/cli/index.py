@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sharpnotes.app.cli._common import EXIT_SKIPPED, Bars, UserError, echo_json, load_settings
+from sharpnotes.ingest.settings import Settings
 
 
 @click.command()
@@ -57,12 +58,14 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """What the index holds: notes roots, files, chunks, model, last sync."""
+    """What the index holds (notes roots, files, chunks, model, last sync) and which embedding
+    backend this machine uses for ingest, and why."""
     from sharpnotes.ingest.catalog import IndexFormatError
     from sharpnotes.ingest.index import open_catalog
 
     settings = load_settings()
     info: dict[str, Any] = {"home": str(settings.paths.home), "index": str(settings.index_dir)}
+    info["backend_choice"] = _backend_choice(settings)
     if not (settings.index_dir / "catalog.sqlite").exists():
         info.update(files=0, chunks=0, roots=[], model=None, last_sync=None)
     else:
@@ -90,10 +93,13 @@ def status(as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
+    choice = info["backend_choice"]
+    chosen = f"{choice['backend'] or 'auto'} ({choice['why']})"
     if not info["files"]:
         click.echo(
             f"index home: {info['home']}\nnothing indexed yet; run: sharpnotes ingest PATH-TO-NOTES"
         )
+        click.echo(f"ingest backend: {chosen}")
         return
     for key in (
         "home",
@@ -107,3 +113,29 @@ def status(as_json: bool) -> None:
     ):
         value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
         click.echo(f"{key:>14}: {value}")
+    click.echo(f"{'backend choice':>14}: {chosen}")
+
+
+def _backend_choice(settings: Settings) -> dict[str, Any]:
+    """The backend the next ingest on this machine uses, and why (no model is loaded)."""
+    from sharpnotes.ingest.embedders import EmbeddingModelError
+    from sharpnotes.ingest.embedding import backend_choice
+
+    if settings.models.embed_backend != "auto":
+        return {"backend": settings.models.embed_backend, "why": "set by SHARPNOTES_EMBED_BACKEND"}
+    try:
+        choice = backend_choice(settings)
+    except EmbeddingModelError as exc:
+        return {"backend": None, "why": str(exc)}
+    if choice is None:
+        return {
+            "backend": None,
+            "why": "auto: not measured on this machine yet; the next ingest times the backends "
+            "(about 10 s, once per machine)",
+        }
+    measured = ", ".join(
+        f"{key} {choice[key]}"
+        for key in ("when", "cpu", "threads", "calibration_s")
+        if key in choice
+    )
+    return choice | {"why": f"auto, measured ({measured}): {choice.get('why', 'fastest')}"}
