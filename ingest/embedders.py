@@ -6,7 +6,7 @@ the exports."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -15,6 +15,10 @@ import numpy as np
 POOLING_MODES = {"cls", "mean", "max", "mean_sqrt_len_tokens", "lasttoken"}
 
 Backend = Literal["st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
+# Word pieces in one onnxruntime batch, padding included (8 chunks of 256, or 64 sentences of 32).
+# Larger batches run no faster on a CPU, and onnxruntime's arena keeps the activations of the
+# largest batch it ran: 32 x 256 tokens held 420 MB more than this (eval/benchmarks/README.md).
+BATCH_TOKENS = 2048
 
 _PASSAGE = (
     "Photosynthesis converts light energy into chemical energy stored in glucose. In the light "
@@ -52,6 +56,7 @@ class Embedder(Protocol):
     backend: str
     dim: int
     max_tokens: int
+    pooling: str  # sentence-transformers' pooling mode of the model ("mean" for MiniLM)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), dim) float32 with L2-normalised rows."""
@@ -59,6 +64,15 @@ class Embedder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without special tokens and without truncation."""
+        ...
+
+    def token_states(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """For each text, in the order the batches run: its index, the model's last hidden
+        states of its tokens ((n, dim) float32, special tokens included, truncated as ``embed``
+        truncates) and each token's character offsets in the text ((n, 2); (0, 0) for a special
+        token). Mean-pooling all of a text's states gives its ``embed`` vector."""
         ...
 
 
@@ -82,6 +96,7 @@ class SentenceTransformerEmbedder:
         self._model = load_sentence_transformer(folder, bf16=backend == "st-bf16")
         self.dim = st_dimension(self._model)
         self.max_tokens = int(self._model.max_seq_length)
+        self.pooling = st_pooling(self._model)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
@@ -98,6 +113,19 @@ class SentenceTransformerEmbedder:
             list(texts), add_special_tokens=False, truncation=False, verbose=False
         )
         return [len(ids) for ids in encoded["input_ids"]]
+
+    def token_states(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        texts = list(texts)
+        offsets = self._model.tokenizer(
+            texts, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True
+        )["offset_mapping"]
+        states = self._model.encode(
+            texts, batch_size=batch_size, output_value="token_embeddings", show_progress_bar=False
+        )
+        for i, (hidden, spans) in enumerate(zip(states, offsets, strict=True)):
+            yield i, hidden.float().numpy(), np.asarray(spans, np.int64).reshape(-1, 2)
 
 
 def load_sentence_transformer(folder: Path, bf16: bool = False, eager_attention: bool = False):
@@ -120,6 +148,15 @@ def load_sentence_transformer(folder: Path, bf16: bool = False, eager_attention:
         ) from exc
 
 
+def st_pooling(model: Any) -> str:
+    """The pooling mode of a Transformer -> Pooling model ("mean", "cls"...); "" if another kind."""
+    pooling = model[1] if len(model) > 1 else None
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers >= 6
+    if mode is None and hasattr(pooling, "get_pooling_mode_str"):  # 3-5
+        mode = pooling.get_pooling_mode_str()
+    return str(mode or "")
+
+
 def st_dimension(model: Any) -> int:
     # sentence-transformers 6 renamed the method; 3-5 only have the old name
     get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -139,7 +176,7 @@ class OnnxEmbedder:
         meta = json.loads((export_dir / "meta.json").read_text())
         self.model_id, self.backend = model_id, backend
         self.dim, self.max_tokens = meta["dim"], meta["max_seq_length"]
-        self._pooling, self._pad_id, self._inputs = meta["pooling"], meta["pad_id"], meta["inputs"]
+        self.pooling, self._pad_id, self._inputs = meta["pooling"], meta["pad_id"], meta["inputs"]
         self._lower = meta["do_lower_case"]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -156,22 +193,42 @@ class OnnxEmbedder:
         self._counter.no_truncation()
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        if self._lower:
-            texts = [text.lower() for text in texts]
-        encodings = self._tokenizer.encode_batch(list(texts))
-        # Longest first, as sentence-transformers does, so that each batch pads little.
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         vectors = np.empty((len(texts), self.dim), np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            vectors[rows] = self._embed_batch([encodings[i] for i in rows])
+        for rows, encodings in self._batches(texts, batch_size):
+            hidden, mask = self._run(encodings)
+            vectors[rows] = pool(hidden, mask, self.pooling)
         return normalise(vectors)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
-    def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
+    def token_states(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        for rows, encodings in self._batches(texts, batch_size):
+            hidden, _ = self._run(encodings)
+            for j, (row, encoding) in enumerate(zip(rows, encodings, strict=True)):
+                yield int(row), hidden[j, : len(encoding.ids)], np.asarray(encoding.offsets)
+
+    def _batches(
+        self, texts: Sequence[str], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, list[Any]]]:
+        """Longest first, as sentence-transformers does, so that each batch pads little; a batch
+        holds up to ``batch_size`` texts and ``BATCH_TOKENS`` word pieces (one text at least)."""
+        if self._lower:  # a model whose tokenizer does not lowercase by itself
+            texts = [text.lower() for text in texts]
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        start = 0
+        while start < len(order):
+            fits = BATCH_TOKENS // len(encodings[order[start]].ids)
+            rows = order[start : start + max(1, min(batch_size, fits))]
+            yield rows, [encodings[i] for i in rows]
+            start += len(rows)
+
+    def _run(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(last hidden states, attention mask) of one right-padded batch."""
         shape = (len(encodings), max(len(e.ids) for e in encodings))
         feeds = {
             "input_ids": np.full(shape, self._pad_id, np.int64),
@@ -184,7 +241,7 @@ class OnnxEmbedder:
             feeds["attention_mask"][row, :n] = 1
             feeds["token_type_ids"][row, :n] = encoding.type_ids
         hidden = self._session.run(None, {name: feeds[name] for name in self._inputs})[0]
-        return pool(hidden, feeds["attention_mask"], self._pooling)
+        return hidden, feeds["attention_mask"]
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -199,6 +256,34 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     counts = np.clip(weights.sum(1), 1e-9, None)
     summed = (hidden * weights).sum(1)
     return summed / (np.sqrt(counts) if mode == "mean_sqrt_len_tokens" else counts)
+
+
+def pool_spans(
+    states: np.ndarray,
+    offsets: np.ndarray,
+    groups: Sequence[Sequence[tuple[int, int]]],
+    special: bool = True,
+) -> tuple[np.ndarray, list[int]]:
+    """Late chunking: one mean vector per group of character ranges of a text, from the token
+    states of the text's own forward pass (``Embedder.token_states``). A token belongs to a group
+    when its characters overlap one of the ranges; with ``special`` the special tokens ([CLS],
+    [SEP]) join every group, as they join the mean of a text embedded alone. Returns the
+    L2-normalised vectors and the indices of the groups with a range no token overlaps (cut
+    off by truncation), whose rows are zero."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    specials = starts >= ends
+    out = np.zeros((len(groups), states.shape[1]), np.float32)
+    missing = []
+    for g, ranges in enumerate(groups):
+        hits = [(starts < b) & (ends > a) & ~specials for a, b in ranges]
+        if not all(hit.any() for hit in hits):  # a range truncation cut off (the sentence)
+            missing.append(g)
+            continue
+        member = np.logical_or.reduce(hits)
+        out[g] = states[member | specials].mean(0) if special else states[member].mean(0)
+    rows = np.setdiff1d(np.arange(len(groups)), missing)
+    out[rows] = normalise(out[rows])
+    return out, missing
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

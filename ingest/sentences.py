@@ -7,6 +7,11 @@ it), in a Chroma collection of its own, and the dense score of a passage becomes
 cosine + w * best sentence cosine`` with ``w = settings.retrieval.sentence_weight`` (measured in the
 README: SciFact and the notes set both gain).
 
+The sentence vectors come from the chunk's own forward pass ("late chunking", ``embed_chunks``):
+a sentence's vector is the mean of the token states of its words, its heading path and the special
+tokens, where embedding each sentence on its own would cost a second pass over the same words
+(eval/benchmarks/README.md, "Sentence vectors at little extra cost").
+
 A sentence vector's id is ``CHUNK_ID:I:N``: the I-th of the chunk's N sentences. The ids alone
 tell whether a chunk's sentences are all stored, so an ingest killed half-way through writing
 them is found and completed (``complete_chunks``) without re-reading any note.
@@ -29,21 +34,68 @@ if TYPE_CHECKING:
 COLLECTION = "chunk_sentences"
 # what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every
 # sentence again (the catalog's meta records the version its sentence vectors were made with)
-VERSION = 1
+VERSION = 2  # 2: pooled from the chunk's forward pass (1: each sentence embedded on its own)
 MIN_WORDS = 3  # shorter pieces ("Pros:", "1.") say too little to be scored alone
+
+
+def sentence_spans(embed_text: str) -> tuple[int, list[tuple[int, int]]]:
+    """(length of the heading path, the character spans of the chunk's sentences of at least
+    ``MIN_WORDS`` words) in a chunk's embedded text, which chunking writes as ``heading\n\ntext``
+    (the heading length is 0 without a heading)."""
+    heading, body = split_embed_text(embed_text)
+    start = len(embed_text) - len(body)
+    spans = []
+    for sentence in split_sentences(body):  # pieces whose concatenation is the body
+        end = start + len(sentence)
+        stripped = sentence.strip()
+        if len(stripped.split()) >= MIN_WORDS:
+            first = start + len(sentence) - len(sentence.lstrip())
+            spans.append((first, first + len(stripped)))
+        start = end
+    return len(heading), spans
 
 
 def sentence_texts(embed_text: str) -> list[str]:
     """The texts whose vectors stand for one chunk's sentences: each sentence of at least
     ``MIN_WORDS`` words after the chunk's heading path; the whole embedded text when none is that
     long (every chunk has at least one, so "complete" is decidable from the ids)."""
-    heading, body = split_embed_text(embed_text)
-    out = []
-    for sentence in split_sentences(body):
-        sentence = sentence.strip()
-        if len(sentence.split()) >= MIN_WORDS:
-            out.append(f"{heading}\n\n{sentence}" if heading else sentence)
-    return out or [embed_text]
+    heading_len, spans = sentence_spans(embed_text)
+    heading = embed_text[:heading_len]
+    out = [embed_text[a:b] for a, b in spans]
+    return [f"{heading}\n\n{text}" if heading else text for text in out] or [embed_text]
+
+
+def embed_chunks(
+    embedder: Embedder, embed_texts: Sequence[str], batch_size: int = 32
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each chunk's vector (as ``embedder.embed`` gives it) and its sentences' vectors, one per
+    ``sentence_texts`` piece in the same order, from one forward pass of the chunk. A sentence
+    that truncation cut off from that pass, or every sentence of a model that does not mean-pool,
+    is embedded on its own."""
+    from sharpnotes.ingest.embedders import normalise, pool_spans
+
+    if embedder.pooling != "mean":  # late chunking averages token states
+        pieces = [sentence_texts(text) for text in embed_texts]
+        flat = iter(embedder.embed([p for group in pieces for p in group], batch_size))
+        chunks = embedder.embed(embed_texts, batch_size)
+        return chunks, [np.stack([next(flat) for _ in group]) for group in pieces]
+    chunks = np.zeros((len(embed_texts), embedder.dim), np.float32)
+    sentences: list[np.ndarray] = [chunks[:0]] * len(embed_texts)
+    cut: list[tuple[int, int]] = []
+    for i, states, offsets in embedder.token_states(embed_texts, batch_size):
+        chunks[i] = states.mean(0)
+        heading, spans = sentence_spans(embed_texts[i])
+        if not spans:  # the chunk's own vector stands for it (sentence_texts' fallback)
+            sentences[i] = normalise(chunks[i : i + 1])
+            continue
+        groups = [[(0, heading), span] if heading else [span] for span in spans]
+        sentences[i], missing = pool_spans(states, offsets, groups)
+        cut += [(i, g) for g in missing]
+    if cut:
+        alone = embedder.embed([sentence_texts(embed_texts[i])[g] for i, g in cut], batch_size)
+        for (i, g), vector in zip(cut, alone, strict=True):
+            sentences[i][g] = vector
+    return normalise(chunks), sentences
 
 
 def sentence_ids(chunk_id: str, n: int) -> list[str]:
@@ -84,19 +136,23 @@ class SentenceVectors:
         chunks: Sequence[tuple[str, str, dict]],
         embedder: Embedder,
         batch_size: int = 32,
+        made: dict[str, np.ndarray] | None = None,
     ) -> int:
-        """Embed and store the sentences of (chunk id, embedded text, Chroma metadata) triples;
-        returns how many sentences were embedded."""
+        """Store the sentence vectors of (chunk id, embedded text, Chroma metadata) triples:
+        those in ``made`` (chunk id -> its sentences' vectors, from ``embed_chunks``) as they
+        are, the others embedded now; returns how many sentence vectors were stored."""
+        made = dict(made or {})
+        rest = [(cid, text) for cid, text, _ in chunks if cid not in made]
+        if rest:
+            _, vectors = embed_chunks(embedder, [text for _, text in rest], batch_size)
+            made.update(zip([cid for cid, _ in rest], vectors, strict=True))
         ids: list[str] = []
-        texts: list[str] = []
         metas: list[dict] = []
-        for chunk_id, embed_text, meta in chunks:
-            pieces = sentence_texts(embed_text)
-            ids += sentence_ids(chunk_id, len(pieces))
-            texts += pieces
-            metas += [{**meta, "chunk_id": chunk_id}] * len(pieces)
+        for chunk_id, _, meta in chunks:
+            ids += sentence_ids(chunk_id, len(made[chunk_id]))
+            metas += [{**meta, "chunk_id": chunk_id}] * len(made[chunk_id])
         if ids:
-            self.store.upsert(ids, embedder.embed(texts, batch_size), None, metas)
+            self.store.upsert(ids, np.concatenate([made[cid] for cid, _, _ in chunks]), None, metas)
         return len(ids)
 
     def clear(self) -> None:

@@ -40,6 +40,8 @@ from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.vectors import chroma_metadata
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sharpnotes.ingest.catalog import ChunkRow
     from sharpnotes.ingest.embedders import Embedder
 
@@ -323,11 +325,17 @@ class _Ingest:
                 vectors[c.chunk_id] = vec
             else:
                 to_embed.append(c)
+        made: dict[str, np.ndarray] = {}  # chunk id -> its sentences' vectors
         if to_embed:
             crash_point("embed")
-            embedded = self.embedder.embed(
-                [c.embed_text for c in to_embed], self.settings.models.embed_batch_size
-            )
+            texts, batch = [c.embed_text for c in to_embed], self.settings.models.embed_batch_size
+            if self.sentences is not None:  # one forward pass gives both (ingest.sentences)
+                from sharpnotes.ingest.sentences import embed_chunks
+
+                embedded, per_chunk = embed_chunks(self.embedder, texts, batch)
+                made = dict(zip([c.chunk_id for c in to_embed], per_chunk, strict=True))
+            else:
+                embedded = self.embedder.embed(texts, batch)
             vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
         if todo:
             crash_point("chroma")
@@ -338,7 +346,7 @@ class _Ingest:
                 [_chroma_meta(c) for c in todo],
             )
         if self.sentences is not None and todo:
-            self._put_sentences([(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo])
+            self._put_sentences([(c.chunk_id, c.embed_text, _chroma_meta(c)) for c in todo], made)
         self.report.chunks_embedded += len(to_embed)
         self.report.chunks_reused += len(todo) - len(to_embed)
         self.progress("chunks", self.report.chunks_embedded + self.report.chunks_reused, 0)
@@ -413,12 +421,15 @@ class _Ingest:
             )
             self.progress("sentence vectors", start + len(rows), len(ids))
 
-    def _put_sentences(self, chunks: list[tuple[str, str, dict]]) -> None:
-        """Embed and store the sentences of (chunk id, embedded text, metadata) triples."""
+    def _put_sentences(
+        self, chunks: list[tuple[str, str, dict]], made: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Store the sentence vectors of (chunk id, embedded text, metadata) triples: those
+        already ``made`` with their chunk's vector, the others embedded now."""
         assert self.sentences is not None
         crash_point("sentences")
         self.report.sentences_embedded += self.sentences.put(
-            chunks, self.embedder, self.settings.models.embed_batch_size
+            chunks, self.embedder, self.settings.models.embed_batch_size, made
         )
 
     def rebuild_bm25(self) -> None:
