@@ -27,30 +27,34 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
     """The ingest benchmark on 30 abstracts, keeping its index as the synthetic source."""
-    from sharpnotes.eval import ingest_bench
+    from sharpnotes.eval.benchmarks import ingest_bench
 
     work = tmp_path_factory.mktemp("ingest-bench")
     out = work / "ingest.json"
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # module fixtures start before the hermetic one
         mp.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
+        mp.setenv("SHARPNOTES_CONFIG", "none")
         argv = ["--docs", "30", "--scifact", str(SCIFACT), "--workdir", str(work / "run")]
-        assert ingest_bench.main([*argv, "--out", str(out)]) == 0
-    return work / "run" / "home", json.loads(out.read_text())
+        assert ingest_bench.main([*argv, "--rounds", "1", "--out", str(out)]) == 0
+    return work / "run" / "home-1", json.loads(out.read_text())
 
 
-def test_ingest_bench_reports_throughput_ratio_and_reingest(ingested: tuple[Path, dict]) -> None:
+def test_ingest_bench_reports_the_whole_ingest_against_plain_encoding(
+    ingested: tuple[Path, dict],
+) -> None:
     _, result = ingested
-    r = result["ingest"]
-    assert r["documents"] == 30
-    assert r["chunks"] >= 30
-    assert r["ingest_chunks_embedded"] == r["chunks"]
-    assert r["ingest_chunks_per_s"] > 0 and r["plain_fp32_chunks_per_s"] > 0
-    ratio = r["ingest_chunks_per_s"] / r["plain_fp32_chunks_per_s"]
-    assert r["ratio"] == pytest.approx(ratio, rel=0.02)
-    assert r["reingest_chunks_embedded"] == 0
-    assert r["reingest_unchanged_files"] == 30
+    r = result["run"]
+    (full,) = r["ingest"]
+    (plain,) = r["plain_fp32_encode"]
+    assert result["corpus"] == "30 SciFact abstracts" and r["chunks"] >= 30
+    assert full["chunks_embedded"] == plain["texts"] == r["chunks"]
+    assert full["sentences_embedded"] > r["chunks"]  # sentence vectors are part of the ingest
+    assert r["ratio_wall"] == pytest.approx(plain["encode_s"] / full["wall_s"], rel=0.01)
+    assert r["ratio_cpu"] == pytest.approx(plain["encode_cpu_s"] / full["cpu_s"], rel=0.01)
+    assert r["reingest"]["chunks_embedded"] == 0 and r["reingest"]["unchanged"] == 30
     assert 0 < r["reingest_fraction"] < 1
-    assert result["machine"]["cores"] >= 1
+    assert 0 < full["peak_rss_mib"] == r["peak_rss_mib"]
+    assert result["settings"]["sentence_weight"] > 0 and result["machine"]["cores"] >= 1
 
 
 def test_synthetic_home_scales_the_corpus_without_reencoding(
@@ -120,7 +124,7 @@ def test_a_synthetic_home_copies_sentence_vectors_perturbed(
     plain = tmp_path / "plain" / "home"
     synthetic.build(synthetic.load_base(source, sentences=False), plain, len(base) + 5)
     assert not synthetic.has_sentences(plain)
-    assert synthetic.home_settings(plain).sentence_weight == 0.0
+    assert synthetic.home_settings(plain).retrieval.sentence_weight == 0.0
     assert Searcher(synthetic.home_settings(plain)).search("cell", k=3, mode="dense")
 
 
@@ -207,19 +211,19 @@ def catalog_row(settings, chunk_id: str):  # type: ignore[no-untyped-def]
 def test_scale_and_load_benchmarks_run_without_errors(
     ingested: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sharpnotes.eval import load_bench, scale_bench
+    from sharpnotes.eval.benchmarks import load_bench, scale_bench
 
-    # Synthetic homes hold the MiniLM space only; the children measure BM25 + MiniLM.
-    monkeypatch.setenv("SHARPNOTES_E5_WEIGHT", "0")
     source, _ = ingested
     common = ["--scifact", str(SCIFACT), "--source", str(source), "--root", str(tmp_path)]
     scale_out = tmp_path / "scale.json"
-    argv = ["--sizes", "2000", "--queries", "200", "--out", str(scale_out)]
+    argv = ["--sizes", "2000", "--queries", "200", "--clients", "1,4", "--out", str(scale_out)]
     assert scale_bench.main([*common, *argv]) == 0
     rows = json.loads(scale_out.read_text())["rows"]
-    assert [r["mode"] for r in rows] == ["bm25", "dense", "hybrid"]
+    assert [(r["mode"], r["clients"]) for r in rows] == [
+        (mode, clients) for mode in ("bm25", "dense", "hybrid") for clients in (1, 4)
+    ]
     for row in rows:
-        assert row["chunks"] == 2000 and row["queries"] == 200
+        assert row["chunks"] == 2000 and row["queries"] == 200 and row["sentences"] > 2000
         assert 0 < row["p50_ms"] <= row["p95_ms"]
         assert row["peak_rss_mib"] > 0
         assert min(row["chroma_bytes"], row["bm25_bytes"], row["catalog_bytes"]) > 0

@@ -26,11 +26,13 @@ from pathlib import Path
 from sharpnotes.eval.benchmarks import synthetic
 from sharpnotes.eval.benchmarks.scale_bench import (
     bench_settings,
+    command,
     ensure_home,
     latency_summary,
     load_queries,
     machine,
     peak_rss_mib,
+    searcher_settings,
 )
 
 
@@ -128,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     load = run_load(home, queries, args.queries, args.threads, args.mode)
     result = {
         "machine": machine(),
+        "command": command("load_bench"),
+        "settings": searcher_settings(),
         "chunks": args.chunks,
+        "sentences": built.get("sentences", 0),
         "home": str(home),
         "index_bytes": synthetic.index_sizes(home),
         "distinct_queries": len(queries),

@@ -1,25 +1,29 @@
 """Query latency, index size on disk and peak memory as the index grows.
 
-    python -m sharpnotes.eval.benchmarks.scale_bench [--sizes scifact,100000,500000]
-        [--modes bm25,dense,hybrid]
-                               [--queries 300] [--out eval/benchmarks/results/scale.json]
+    python -m sharpnotes.eval.benchmarks.scale_bench [--sizes scifact,100000,1000000]
+        [--modes bm25,dense,hybrid] [--clients 1,16] [--queries 300]
+        [--out eval/benchmarks/results/scale.json]
 
 For each size, the index is SciFact as ingested (``scifact``) or a synthetic scale-up of it made by
 ``sharpnotes.eval.benchmarks.synthetic`` (built in its own process on first use, then reused from
 the cache). Each retriever configuration is then measured in a fresh process, so that its peak
 memory (the process's RSS high-water mark, VmHWM) is the query side's alone: one shared
-``Searcher``, a few untimed warm-up queries, then the SciFact test queries one after another, top
-10.
+``Searcher``, a few untimed warm-up queries, then the SciFact test queries, top 10, asked by one
+client thread one after another (``--clients 1``), or by N client threads at once, each asking
+its next query when the last one is answered (the latency of each query is then measured under
+that load).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,8 +86,8 @@ def bench_settings(home: Path, **overrides: object) -> Settings:
     return settings
 
 
-def measure(home: Path, mode: str, queries: list[str], k: int = 10) -> dict:
-    """Sequential queries through one Searcher in this process."""
+def measure(home: Path, mode: str, queries: list[str], clients: int = 1, k: int = 10) -> dict:
+    """Queries through one Searcher in this process, from ``clients`` threads."""
     from sharpnotes.app.retrieval import Searcher
 
     started = time.perf_counter()
@@ -94,23 +98,42 @@ def measure(home: Path, mode: str, queries: list[str], k: int = 10) -> dict:
     for query in queries[1 : 1 + WARMUP]:
         searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
     ready_s = time.perf_counter() - started
-    latencies = []
+    latencies: list[float] = []
     empty = 0
-    cpu = time.process_time()  # all threads of this process: less sensitive to other jobs
-    for query in queries:
-        t0 = time.perf_counter()
-        results = searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
-        latencies.append((time.perf_counter() - t0) * 1000)
-        empty += not results
-    cpu_ms = (time.process_time() - cpu) * 1000 / len(queries)
+    pending = iter(queries)
+    lock = threading.Lock()
+
+    def client() -> None:
+        nonlocal empty
+        while True:
+            with lock:
+                query = next(pending, None)
+            if query is None:
+                return
+            t0 = time.perf_counter()
+            results = searcher.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies.append(elapsed)
+                empty += not results
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    wall, cpu = time.perf_counter(), time.process_time()  # CPU: all threads of this process
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
         "mode": mode,
+        "clients": clients,
         "queries": len(queries),
         "empty_results": empty,
         "first_query_ms": round(first_ms, 1),
         "ready_s": round(ready_s, 2),
         **latency_summary(latencies),
-        "cpu_ms_per_query": round(cpu_ms, 2),
+        "queries_per_s": round(len(queries) / wall, 1),
+        "cpu_ms_per_query": round(cpu * 1000 / len(queries), 2),
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
 
@@ -157,27 +180,41 @@ def run(args: argparse.Namespace) -> dict:
         n = source_chunks(source) if size == "scifact" else int(size)
         home, built = ensure_home(n, source, args.root)
         sizes = synthetic.index_sizes(home)
-        for mode in args.modes.split(","):
-            cmd = [
-                sys.executable,
-                "-m",
-                "sharpnotes.eval.benchmarks.scale_bench",
-                "--measure",
-                str(home),
-                "--mode",
-            ]
-            cmd += [mode, "--queries", str(args.queries), "--scifact", str(args.scifact)]
+        for mode, clients in itertools.product(args.modes.split(","), args.clients.split(",")):
+            cmd = [sys.executable, "-m", "sharpnotes.eval.benchmarks.scale_bench"]
+            cmd += ["--measure", str(home), "--mode", mode, "--clients", clients]
+            cmd += ["--queries", str(args.queries), "--scifact", str(args.scifact)]
             child = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             if child.returncode:
                 raise SystemExit(f"measuring {mode} on {home} failed:\n{child.stderr[-3000:]}")
             out = child.stdout
             row = {"size": size, "chunks": built.get("chunks", n), **json.loads(out), **sizes}
+            row["sentences"] = built.get("sentences", 0)
             row["build_s"] = built["seconds"]
             row["build_interrupted"] = built.get("interrupted", False)
             row["load_average"] = [round(x, 2) for x in os.getloadavg()]
             rows.append(row)
             print(render_row(row), file=sys.stderr, flush=True)
-    return {"machine": machine(), "source": str(source), "rows": rows}
+    return {
+        "machine": machine(),
+        "command": command("scale_bench"),
+        "settings": searcher_settings(),
+        "source": str(source),
+        "rows": rows,
+    }
+
+
+def command(module: str) -> str:
+    """The command line of this run, for its results file."""
+    return " ".join([f"python -m sharpnotes.eval.benchmarks.{module}", *sys.argv[1:]])
+
+
+def searcher_settings() -> dict:
+    """The settings a query's cost depends on (the defaults unless the environment says else)."""
+    from sharpnotes.ingest.machine import thread_count
+
+    settings = Settings()
+    return settings.retrieval.model_dump(mode="json") | {"threads": thread_count(settings)}
 
 
 def machine() -> dict:
@@ -200,7 +237,8 @@ def machine() -> dict:
 def render_row(row: dict) -> str:
     mib = 2**20
     return (
-        f"{row['size']:>8} {row['chunks']:>8} {row['mode']:<7} p50 {row['p50_ms']:7.1f} ms  "
+        f"{row['size']:>8} {row['chunks']:>8} {row['mode']:<7} x{row.get('clients', 1):<3} "
+        f"p50 {row['p50_ms']:7.1f} ms  "
         f"p95 {row['p95_ms']:7.1f} ms  cpu {row.get('cpu_ms_per_query', 0):6.1f} ms  "
         f"peak {row['peak_rss_mib']:7.0f} MiB  "
         f"disk chroma {row['chroma_bytes'] / mib:6.0f} bm25 {row['bm25_bytes'] / mib:5.0f} "
@@ -210,8 +248,9 @@ def render_row(row: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="scifact,100000,500000")
+    parser.add_argument("--sizes", default="scifact,100000,1000000")
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--clients", default="1,16", help="client threads, one run each")
     parser.add_argument("--queries", type=int, default=300, help="timed queries per run")
     parser.add_argument("--scifact", type=Path, default=synthetic.SCIFACT)
     parser.add_argument("--source", type=Path, help="ingested home to scale (default: SciFact)")
@@ -225,16 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         queries = load_queries(args.scifact, "test")
         queries = [queries[i % len(queries)] for i in range(args.queries)]
-        print(json.dumps(measure(args.measure, args.mode, queries)))
+        print(json.dumps(measure(args.measure, args.mode, queries, int(args.clients))))
         return 0
     result = run(args)
     if args.out and args.out.exists():  # keep rows of other sizes from an earlier run
-        done = {(r["size"], r["mode"]) for r in result["rows"]}
-        kept = [
-            r
-            for r in json.loads(args.out.read_text())["rows"]
-            if (r["size"], r["mode"]) not in done
-        ]
+
+        def key(row: dict) -> tuple:
+            return row["size"], row["mode"], row.get("clients", 1)
+
+        done = {key(r) for r in result["rows"]}
+        kept = [r for r in json.loads(args.out.read_text())["rows"] if key(r) not in done]
         result["rows"] = kept + result["rows"]
     text = json.dumps(result, indent=1)
     if args.out:

@@ -167,10 +167,39 @@ def perturb(vectors: np.ndarray, sigma: float, rng: np.random.Generator) -> np.n
 
 
 def build(
-    base: Base, home: Path, n: int, sigma: float = 0.02, seed: int = 0, progress: bool = False
+    base: Base,
+    home: Path,
+    n: int,
+    sigma: float = 0.02,
+    seed: int = 0,
+    progress: bool = False,
+    hnsw: dict | None = None,
 ) -> dict:
-    """Write a complete index home of ``n`` chunks at ``home`` (which must not exist)."""
+    """Write a complete index home of ``n`` chunks at ``home`` (which must not exist); ``hnsw``:
+    Chroma HNSW settings for its collections instead of the ones ingest creates them with."""
+    if hnsw:
+        create_collections(home_settings(home), hnsw)
     return _write(base, home, 0, n, sigma, seed, progress)
+
+
+def create_collections(settings: Settings, hnsw: dict) -> None:
+    """Create the home's chunk and sentence collections with these HNSW settings (cosine space)
+    before ingest's code opens them: Chroma keeps the configuration a collection was created
+    with and ignores the one given when an existing collection is opened."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from sharpnotes.ingest import sentences, vectors
+
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    client = chromadb.PersistentClient(
+        path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    for name in (vectors.COLLECTION, sentences.COLLECTION):
+        client.get_or_create_collection(
+            name, configuration={"hnsw": {"space": "cosine", **hnsw}}, embedding_function=None
+        )
 
 
 def extend(
@@ -327,6 +356,7 @@ def _write(
     summary = {
         "chunks": n,
         "sentences": sentence_count,
+        "hnsw": _hnsw_of(store),
         "base_chunks": len(base),
         "copies": -(-n // len(base)),
         "sigma": sigma,
@@ -339,6 +369,12 @@ def _write(
     if progress:
         log.info("built %s: %s", home, summary)
     return summary
+
+
+def _hnsw_of(store) -> dict:  # type: ignore[no-untyped-def]
+    """The HNSW settings a collection was created with (as Chroma reports them)."""
+    config = store.collection.configuration or {}
+    return {k: v for k, v in (config.get("hnsw") or {}).items() if v is not None}
 
 
 def _manifest(settings: Settings, model_id: str, root: str) -> dict:
@@ -481,6 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-sentences", action="store_true", help="copy chunk vectors only, not sentence vectors"
     )
+    parser.add_argument(
+        "--hnsw",
+        type=json.loads,
+        default=None,
+        help="Chroma HNSW settings of a new home, e.g. '{\"ef_construction\": 50}'",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     source = args.source or default_source()
@@ -521,7 +563,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out)  # an interrupted build of the default output
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = build(
-        load_base(source, not args.no_sentences), out, args.n, args.sigma, args.seed, progress=True
+        load_base(source, not args.no_sentences),
+        out,
+        args.n,
+        args.sigma,
+        args.seed,
+        progress=True,
+        hnsw=args.hnsw,
     )
     print(json.dumps({"home": str(out), **summary, **index_sizes(out)}, indent=1))
     return 0
