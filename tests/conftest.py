@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from sharpnotes.eval.benchmarks.paths import SHARED_DATA  # noqa: F401 - shared by the tests
 from sharpnotes.ingest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
