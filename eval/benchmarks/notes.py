@@ -73,7 +73,7 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     catalog.close()
     searcher = Searcher(settings)
     questions = {i["id"]: i["question"] for i in items if i["answerable"]}
-    halves = split_halves(list(questions))
+    halves = split_halves([i for i in items if i["answerable"]])
     table, by_half = {}, {}
     for mode in modes:
         run, latencies = {}, []
@@ -94,11 +94,14 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     }
 
 
-def split_halves(qids: list[str]) -> dict[str, list[str]]:
-    """The two halves that tuning uses (``sharpnotes.eval.benchmarks.tune --notes``): answerable
-    questions in set
-    order, alternately to ``tune`` (1st, 3rd, ...) and ``holdout`` (2nd, 4th, ...)."""
-    return {"tune": qids[0::2], "holdout": qids[1::2]}
+def split_halves(items: list[dict]) -> dict[str, list[str]]:
+    """The two halves that tuning uses (``sharpnotes.eval.benchmarks.tune --notes``): each
+    question's ``split`` field, fixed in the set before any tuning (for the first 108 answerable
+    questions it equals the older rule: alternately ``tune`` and ``holdout`` in set order)."""
+    halves: dict[str, list[str]] = {"tune": [], "holdout": []}
+    for item in items:
+        halves[item.get("split", "tune")].append(item["id"])
+    return halves
 
 
 def notes_index(notes: Path) -> Settings:
