@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_dir, storage_problem
 
 COLLECTION = "sharpnotes"
 _BATCH = 1000
@@ -72,7 +73,7 @@ class VectorStore:
                 )
             else:
                 path = settings.index_dir / "chroma"
-                path.mkdir(parents=True, exist_ok=True)
+                private_dir(path)
                 self.location = str(path)
                 if fresh:  # chromadb has no public way to drop its per-folder client
                     from chromadb.api.shared_system_client import SharedSystemClient
@@ -171,5 +172,11 @@ def _explain(exc: Exception, settings: Settings) -> str:
             f"(chroma run --path DIR --port {port}) and run the command again (an interrupted "
             "ingest resumes), or unset SHARPNOTES_CHROMA_HOST to use the local store"
         )
+    if problem := storage_problem(exc, settings.index_dir):
+        return problem
     detail = " ".join(str(exc).split())[:200]
-    return f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail})"
+    return (
+        f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail}); "
+        "run the command again (an interrupted ingest resumes), and if it fails the same way, "
+        "run: sharpnotes ingest --rebuild PATH-TO-NOTES"
+    )
