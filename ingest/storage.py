@@ -9,6 +9,7 @@ an ingest, so no file is reachable by other users even while it is being written
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -16,7 +17,6 @@ import stat
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
 _LOW_SPACE = 2 * 2**20  # free bytes under which an unexplained write failure is a full disk
 
 # how SQLite (also inside Chroma) and the OS word the two failures a user can fix
@@ -31,38 +31,38 @@ _READ_ONLY = (
 
 
 def private_dir(path: Path) -> None:
-    """Create ``path`` and any missing parents readable by the user alone; an existing folder
-    is made private too (it is one of the index's own, e.g. made by an older sharpnotes)."""
+    """Create ``path`` and any missing parents for the user alone (0700); an existing folder
+    loses what group and others could do (it is one of the index's own, e.g. made by an older
+    sharpnotes). Nothing is ever granted: a folder the user made read-only stays read-only."""
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is masked by the umask
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, PRIVATE_DIR)
+    _owner_only(path)
 
 
 def private_file(path: Path) -> None:
-    """Make an existing file readable by the user alone (nothing if it is not there)."""
-    try:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, PRIVATE_FILE)
-    except FileNotFoundError:
-        pass
+    """An existing file for the user alone (nothing if it is not there)."""
+    with contextlib.suppress(FileNotFoundError):
+        _owner_only(path)
 
 
 def private_tree(folder: Path) -> None:
-    """Folders 0700 and files 0600 under ``folder`` (links are left alone). Best effort: it
+    """Everything under ``folder`` for the user alone (links are left alone). Best effort: it
     runs after an ingest, also one that failed, and must not hide why it failed."""
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in (*dirnames, *filenames):
-            path = os.path.join(dirpath, name)
             try:
-                mode = os.lstat(path).st_mode
-                if stat.S_ISLNK(mode) or not mode & 0o077:
-                    continue
-                os.chmod(path, PRIVATE_DIR if stat.S_ISDIR(mode) else PRIVATE_FILE)
+                _owner_only(Path(dirpath, name))
             except OSError:  # removed meanwhile (an old BM25 build), or a read-only disk
                 continue
+
+
+def _owner_only(path: Path) -> None:
+    """Drop the group and other bits of ``path`` (not a link): 0755 -> 0700, 0644 -> 0600."""
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISLNK(mode) and mode & 0o077:
+        os.chmod(path, stat.S_IMODE(mode) & ~0o077)
 
 
 def storage_problem(exc: BaseException, folder: Path) -> str | None:
