@@ -66,6 +66,8 @@ class IngestReport:
     outside: list[tuple[str, str]] = field(default_factory=list)
     # notes folders that moved: (old, new); the index follows the notes
     moved: list[tuple[str, str]] = field(default_factory=list)
+    # notes folders gone from disk: (folder, notes that left the index with it)
+    vanished: list[tuple[str, int]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_reused: int = 0
@@ -98,6 +100,7 @@ class IngestReport:
             "skipped": self.unsupported,
             "outside": [{"source": s, "target": t} for s, t in self.outside],
             "moved": [{"from": old, "to": new} for old, new in self.moved],
+            "vanished": [{"folder": f, "notes": n} for f, n in self.vanished],
             "failed": [{"source": s, "reason": r} for s, r in self.failed],
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
@@ -192,7 +195,7 @@ class _Ingest:
         self.vectors = open_space(settings)
         self.sentences = open_sentences(settings)
         self._embedder: Embedder | None = None
-        self.moved_from: set[str] = set()  # roots gone from disk whose notes turned up elsewhere
+        self.moved_to: dict[str, str] = {}  # a notes folder -> where some of its notes turned up
 
     @property
     def embedder(self) -> Embedder:
@@ -220,7 +223,7 @@ class _Ingest:
                     self._store(group)
                     changed = True
                 changed |= self._remove_missing(root, path, known, seen)
-                changed |= self._retire_moved(root, roots, known, seen)
+            changed |= self._retire_vanished(roots)
             if changed or bm25_stale:
                 self.rebuild_bm25()
             crash_point("manifest")
@@ -304,7 +307,7 @@ class _Ingest:
                         "of the two, or index one folder alone: sharpnotes ingest --rebuild "
                         f"{root}"
                     )
-                self.moved_from.add(old.root)  # gone from there: the note moved here
+                self.moved_to[old.root] = str(root)  # gone from there: the note moved here
             # read once, through checks: size and file type come before a single byte is read
             data = read_bytes(file, int(self.settings.ingest.max_file_mb * 2**20))
             digest = hashlib.sha1(data).hexdigest()
@@ -408,24 +411,21 @@ class _Ingest:
         ]
         return self._forget(gone)
 
-    def _retire_moved(
-        self, root: Path, roots: list[str], known: dict[str, FileRecord], seen: set[str]
-    ) -> bool:
-        """A notes folder that is gone from disk, and whose notes turned up under ``root``, has
-        moved there: the notes it held that did not turn up are gone too, and so is the folder
-        from the index's roots (else every later ingest would list both)."""
+    def _retire_vanished(self, roots: list[str]) -> bool:
+        """A notes folder that is gone from disk leaves the index with the notes it still held
+        there (they can no longer be opened, and search would keep returning them): it moved
+        (some of its notes turned up in the folder just ingested, and were taken over), or it
+        was deleted or unmounted (ingest it again when it is back)."""
         changed = False
-        for old in sorted(self.moved_from):
-            if _present(Path(old)):  # only some notes moved; the folder stays a root
-                continue
-            changed |= self._forget(
-                [s for s, rec in known.items() if rec.root == old and s not in seen]
-            )
-            if old in roots:
-                roots.remove(old)
-            self.report.moved.append((old, str(root)))
-            log.info("notes folder %s moved to %s", old, root)
-        self.moved_from.clear()
+        for old in [r for r in roots if not _present(Path(r))]:
+            held = [s for s, rec in self.catalog.files().items() if rec.root == old]
+            changed |= self._forget(held)
+            roots.remove(old)
+            if old in self.moved_to:
+                self.report.moved.append((old, self.moved_to[old]))
+            else:
+                self.report.vanished.append((old, len(held)))
+            log.info("notes folder %s is gone; %d notes left the index", old, len(held))
         return changed
 
     def _forget(self, gone: list[str]) -> bool:

@@ -267,6 +267,24 @@ def test_a_moved_notes_folder_is_followed(tmp_path: Path, fast: Settings) -> Non
 
 
 @pytest.mark.slow
+def test_a_deleted_notes_folder_leaves_the_index(tmp_path: Path, fast: Settings) -> None:
+    """Its notes cannot be opened any more: search must not keep returning them."""
+    gone = write_notes(tmp_path / "old", {"old/a.md": "# Old\n\nA note about radar.\n"})
+    kept = write_notes(tmp_path / "kept")
+    assert ingest([gone], fast).ok and ingest([kept], fast).ok
+    for path in sorted(gone.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    gone.rmdir()
+    run = cli("ingest", str(kept), "--json", settings=fast)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["vanished"] == [{"folder": str(gone), "notes": 1}]
+    assert f"notes folder {gone} is gone: its 1 notes left the index" in run.stderr
+    assert set(indexed_sources(fast)) == set(SAMPLE_NOTES)
+    assert json.loads(cli("status", "--json", settings=fast).stdout)["roots"] == [str(kept)]
+    assert_in_step(fast)
+
+
+@pytest.mark.slow
 def test_two_folders_with_the_same_note_path_say_what_to_run(
     tmp_path: Path, fast: Settings
 ) -> None:

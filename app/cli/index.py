@@ -51,6 +51,12 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -
         bars.close()
     for old, new in report.moved:
         click.echo(f"notes folder moved: {plain(old)} -> {plain(new)}; the index follows", err=True)
+    for folder, held in report.vanished:
+        click.echo(
+            f"notes folder {plain(folder)} is gone: its {held} notes left the index; if it "
+            f"comes back, run: sharpnotes ingest {plain(folder)}",
+            err=True,
+        )
     for source, target in report.outside:
         click.echo(
             f"skipped {plain(source)}: a link to {plain(target)}, outside the notes folder; "

@@ -44,6 +44,8 @@ def run_ingest(paths: list[Path]) -> IngestReport | None:
         st.warning(literal(f"{source}: skipped, a link to {target} outside the notes folder"))
     for old, new in report.moved:
         st.info(literal(f"notes folder moved: {old} -> {new}; the index follows"))
+    for folder, held in report.vanished:
+        st.info(literal(f"notes folder {folder} is gone: its {held} notes left the index"))
     return report
 
 
