@@ -379,7 +379,7 @@ class Searcher:
         results = self._results(ranked[: depth * 2], depth)
         return rerank(reranker, query, results, self.settings.retrieval.rerank_depth)[:k]
 
-    def _reranker(self):  # type: ignore[no-untyped-def]
+    def _reranker(self) -> Reranker | None:
         if self.settings.retrieval.rerank_model is None:
             return None
         from sharpnotes.app.rerank import load_reranker

@@ -214,7 +214,10 @@ class Catalog:
             "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
             "WHERE chunk_id IN ({marks})"
         )
-        return {r[0]: ChunkRow(*r[:6], meta=json.loads(r[6])) for r in self._rows_in(sql, ids)}
+        return {
+            r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+            for r in self._rows_in(sql, ids)
+        }
 
     def chunk_filter_rows(self) -> Iterator[tuple[str, str, str]]:
         """(chunk_id, source, meta json) for building filter masks."""

@@ -146,7 +146,7 @@ def _decode_text(raw: bytes) -> str:
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without anchors/aliases: front matter never needs them, and they allow 'YAML bombs'."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.YAMLError("aliases are not allowed in front matter")
         return super().compose_node(parent, index)

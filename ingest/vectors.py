@@ -140,7 +140,8 @@ class VectorStore:
         values = list(values)
         with self._failing():
             for i in range(0, len(values), _IN_BATCH):
-                self.collection.delete(where={key: {"$in": values[i : i + _IN_BATCH]}})
+                where: Any = {key: {"$in": values[i : i + _IN_BATCH]}}  # Where's type is narrow
+                self.collection.delete(where=where)
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -148,7 +149,8 @@ class VectorStore:
         with self._failing():
             for i in range(0, len(ids), _BATCH):
                 got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
-                for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                vectors = got["embeddings"] if got["embeddings"] is not None else []
+                for cid, vec in zip(got["ids"], vectors, strict=True):
                     out[cid] = np.asarray(vec, dtype=np.float32)
         return out
 
@@ -161,7 +163,8 @@ class VectorStore:
             res = self.collection.query(
                 query_embeddings=[vector], n_results=n, where=where, include=["distances"]
             )
-        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+        distances = res["distances"] or [[]]
+        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], distances[0], strict=True)]
 
 
 def _explain(exc: Exception, settings: Settings) -> str:

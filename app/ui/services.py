@@ -10,12 +10,15 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from sharpnotes.app.notefiles import NoteAccessError, read_note, safe_upload_name, write_new_file
 from sharpnotes.ingest.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sharpnotes.app.retrieval import Searcher
 
 UPLOAD_FOLDER = "uploads"
 
@@ -26,7 +29,7 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the embedding model…")
-def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
+def _searcher(key: str, _settings: Settings) -> Searcher:
     from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(_settings)
@@ -34,7 +37,7 @@ def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
     return searcher
 
 
-def searcher(cfg: Settings):  # type: ignore[no-untyped-def]
+def searcher(cfg: Settings) -> Searcher:
     """The process-wide Searcher for these settings (loaded once), or raises the index error."""
     return _searcher(cfg.model_dump_json(), cfg)
 
