@@ -128,11 +128,14 @@ class AnswerSettings(_Group):
         "extractive", description="Answer generator; never guessed from a model name."
     )
     answer_k: int = Field(6, ge=1, le=50, description="Passages retrieved for an answer.")
+    # the evidence score (app.answer.Evidence) is a passage's cosine + its best unit's cosine +
+    # 0.2 x that unit's word overlap: 2.2 at most, so a larger threshold would refuse everything
     refusal_threshold: float | None = advanced(
         None,
-        "Evidence score below which an answer is refused (None: the calibrated default).",
+        "Evidence score (0 to 2.2) below which an answer is refused (None: the calibrated "
+        "default, 0.90).",
         ge=0.0,
-        le=3.0,
+        le=2.2,
     )
 
 
@@ -152,6 +155,12 @@ class LLMSettings(_Group):
 class AppSettings(_Group):
     app_host: str = Field("127.0.0.1", description="Where the Streamlit app listens.")
     app_port: int = Field(8501, ge=1, le=65535, description="Its port.")
+    app_allowed_hosts: str = Field(
+        "",
+        description="More host names the app answers to, comma-separated (its address, a LAN "
+        "name); besides these, only loopback names and SHARPNOTES_APP_HOST, which keeps other "
+        "web pages out (DNS rebinding).",
+    )
 
 
 class ChromaSettings(_Group):

@@ -283,3 +283,143 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
     shot = tmp_path / "hostile.png"
     assert browser.save_screenshot(str(shot))
     shutil.copy(shot, SCREENSHOT_COPY.with_name("sharpnotes-hostile-note.png"))
+
+
+class Beacon:
+    """A local HTTP listener that counts every request it gets: a note's remote image, were it
+    fetched, would land here."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.paths: list[str] = []
+        beacon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                beacon.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.end_headers()
+                self.wfile.write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+SHARED_NOTE = """# Shared radar note
+
+The radar beacon is calibrated with a corner reflector placed ten metres in front of the car.
+
+![beacon](http://127.0.0.1:{port}/beacon.png)
+
+![pixel][px]
+
+[px]: http://127.0.0.1:{port}/pixel.gif
+"""
+
+
+@pytest.fixture
+def tracked_app(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, Beacon]]:
+    """The app over the sample notes plus a note with two remote images and a folder whose
+    name is an image in Markdown (``http:host`` is read as ``http://host/``)."""
+    from conftest import SAMPLE_NOTES
+
+    beacon = Beacon()
+    folder = f"![folder](http:127.0.0.1:{beacon.port})"
+    notes = write_notes(
+        tmp_path / "notes",
+        {
+            **SAMPLE_NOTES,
+            "inbox/shared-radar.md": SHARED_NOTE.format(port=beacon.port),
+            f"{folder}/kept.md": "# Kept\n\nA note in a folder with a strange name.\n",
+        },
+    )
+    assert ingest([notes], settings).ok
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharpnotes.app.cli", "app", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "SHARPNOTES_NOTES_DIR": str(notes)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        yield url, beacon
+    finally:
+        _stop_group(proc)
+        beacon.close()
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_remote_images_in_notes_are_not_fetched_until_clicked(
+    tracked_app: tuple[str, Beacon], browser, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, beacon = tracked_app
+    # the Library lists the folder whose name is an image in Markdown
+    browser.get(url + "/library")
+    WebDriverWait(browser, 60).until(
+        lambda b: "· 1 notes" in b.find_element(By.TAG_NAME, "body").text
+    )
+    time.sleep(2)  # time enough for an image request to go out
+    assert beacon.paths == []
+    assert (
+        f"![folder](http:127.0.0.1:{beacon.port})" in browser.find_element(By.TAG_NAME, "body").text
+    )
+
+    # the note itself, opened from its citation card
+    browser.get(url)
+    box = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+    )
+    box.send_keys("How is the radar beacon calibrated?")
+    box.send_keys(Keys.ENTER)
+    title = WebDriverWait(browser, 120).until(
+        lambda b: next(
+            (
+                t
+                for t in b.find_elements(By.CSS_SELECTOR, ".sn-card-title")
+                if "inbox/shared-radar.md" in t.text
+            ),
+            None,
+        )
+    )
+    button = title.find_element(By.XPATH, "following::button[contains(., 'Open note')][1]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    dialog = WebDriverWait(browser, 30).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[role='dialog']"))
+    )
+    WebDriverWait(browser, 30).until(lambda b: "corner reflector" in dialog.text)
+    time.sleep(2)  # time enough for any image request to go out
+    assert beacon.paths == []  # nothing was fetched: not the note's images, not the folder's
+    assert not dialog.find_elements(By.TAG_NAME, "img")
+    placeholder = f"beacon (remote image from 127.0.0.1:{beacon.port}, not loaded: click to open)"
+    assert placeholder in dialog.text and "2 remote image(s) not loaded" in dialog.text
+    link = dialog.find_element(By.PARTIAL_LINK_TEXT, "beacon (remote image")
+    assert link.get_attribute("href") == f"http://127.0.0.1:{beacon.port}/beacon.png"
+    shot = tmp_path / "remote-image.png"
+    assert browser.save_screenshot(str(shot))
+    shutil.copy(shot, SCREENSHOT_COPY.with_name("sharpnotes-remote-image.png"))
+
+    link.click()  # the user asks for it: now, and only now, it is fetched
+    WebDriverWait(browser, 30).until(lambda b: beacon.paths)
+    assert beacon.paths == ["/beacon.png"]

@@ -145,6 +145,30 @@ def test_library_ingests_with_progress_lists_by_folder_and_accepts_uploads(
     assert any(e.label.startswith("uploads · 1 notes") for e in at.expander)
 
 
+def test_uploading_copies_of_a_note_keeps_every_resync_working(
+    corpus: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: two uploaded copies of a note made every later re-sync fail (the same chunk
+    text under several ids reached Chroma as duplicate ids)."""
+    daily = b"# Daily\n\n## Reflection\n\nWhat went well today.\n"
+    notes = write_notes(tmp_path / "notes", {"journal/monday.md": daily.decode()})
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    at = app().switch_page("views/library.py").run()
+    for added in ("3 added", "2 added"):  # two copies (and the note), then two more
+        at.get("file_uploader")[0].set_value(
+            [("daily.md", daily, ""), ("daily copy.md", daily, "")]
+        )
+        at.run()
+        next(b for b in at.button if b.label == "Add and index").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert added in at.success[0].value
+    next(b for b in at.button if b.label == "Ingest folder").click().run()  # a plain re-sync
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "5 unchanged" in at.success[0].value
+    names = sorted(p.name for p in (notes / "uploads").iterdir())
+    assert names == ["daily (2).md", "daily copy (2).md", "daily copy.md", "daily.md"]
+
+
 def test_settings_page_redacts_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-do-not-show-0123456789"
     monkeypatch.setenv("SHARPNOTES_OPENAI_API_KEY", secret)

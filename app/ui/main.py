@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sharpnotes.app.ui.render import literal
+from sharpnotes.ingest.formats import StoredFormatError
+from sharpnotes.ingest.vectors import VectorStoreError
+
 st.set_page_config(page_title="sharpnotes", page_icon=":material/edit_note:", layout="wide")
 
 page = st.navigation(
@@ -17,4 +21,7 @@ page = st.navigation(
         st.Page("views/settings.py", title="Settings", icon=":material/settings:"),
     ]
 )
-page.run()
+try:
+    page.run()
+except (StoredFormatError, VectorStoreError) as exc:  # an index that cannot be opened (a home
+    st.error(literal(str(exc)))  # that is read-only or on a full disk): the message says why

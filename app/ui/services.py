@@ -10,12 +10,15 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from sharpnotes.app.notefiles import NoteAccessError, read_note, safe_upload_name, unique_path
+from sharpnotes.app.notefiles import NoteAccessError, read_note, safe_upload_name, write_new_file
 from sharpnotes.ingest.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sharpnotes.app.retrieval import Searcher
 
 UPLOAD_FOLDER = "uploads"
 
@@ -26,7 +29,7 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the embedding model…")
-def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
+def _searcher(key: str, _settings: Settings) -> Searcher:
     from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(_settings)
@@ -34,7 +37,7 @@ def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
     return searcher
 
 
-def searcher(cfg: Settings):  # type: ignore[no-untyped-def]
+def searcher(cfg: Settings) -> Searcher:
     """The process-wide Searcher for these settings (loaded once), or raises the index error."""
     return _searcher(cfg.model_dump_json(), cfg)
 
@@ -149,20 +152,22 @@ def notes_folder(cfg: Settings) -> Path | None:
 
 
 def save_uploads(files: list[tuple[str, bytes]], notes_dir: Path) -> tuple[list[Path], list[str]]:
-    """Write uploaded (name, bytes) into ``notes_dir/uploads`` under safe names; returns the
-    saved paths and one error line per file that was refused."""
+    """Write uploaded (name, bytes) into ``notes_dir/uploads`` under safe names, each whole or
+    not at all; returns the saved paths and one error line per file that was refused or could
+    not be written."""
     folder = notes_dir / UPLOAD_FOLDER
     saved, errors = [], []
     for name, data in files:
         try:
-            clean = safe_upload_name(name)
+            saved.append(write_new_file(folder, safe_upload_name(name), data))
         except NoteAccessError as exc:
             errors.append(str(exc))
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        path = unique_path(folder, clean)
-        path.write_bytes(data)
-        saved.append(path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            errors.append(
+                f"{name}: not saved, cannot write into {folder} ({reason}); make that folder "
+                "writable, or serve another notes folder (sharpnotes app --notes DIR)"
+            )
     return saved, errors
 
 

@@ -11,7 +11,7 @@ from sharpnotes.app import conversations as convs
 from sharpnotes.app.retrieval import Filters
 from sharpnotes.app.ui import services
 from sharpnotes.app.ui.note_dialog import show_note
-from sharpnotes.app.ui.render import answer_html, card_title, passage_html
+from sharpnotes.app.ui.render import answer_html, card_title, literal, passage_html
 
 cfg = services.settings()
 ALL = "(all)"
@@ -106,7 +106,7 @@ if question:
         try:
             searcher = services.searcher(cfg)
         except Exception as exc:  # an index the user must rebuild: the message says how
-            st.error(str(exc))
+            st.error(literal(str(exc)))
             conversations_sidebar()
             st.stop()
         placeholder = st.empty()
@@ -131,6 +131,8 @@ if question:
             conversations_sidebar()
             st.stop()
         placeholder.empty()
+        for notice in searcher.notices():  # a retriever failed: say so beside the answer
+            st.warning(literal(notice))
         answer = result.to_dict()
         answer["sentences"] = [asdict(s) for s in result.sentences]
         show_answer(len(conv.turns), answer)
