@@ -23,19 +23,17 @@ from sharpnotes.ingest.atomic import fsync_path, write_json_atomic
 from sharpnotes.ingest.catalog import IndexFormatError
 from sharpnotes.ingest.faults import crash_point
 from sharpnotes.ingest.formats import newer_message
+from sharpnotes.ingest.text import CJK, CJK_CHARS, has_cjk
 
 TOKENIZER_VERSION = 1
 POINTER = "bm25.json"
 POINTER_FORMAT = 1  # the pointer's own schema; a migration would map older pointers to it
 
-# Latin letters/digits as words; runs of CJK ideographs, kana and hangul as separate runs.
-_TOKEN = re.compile(
-    r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"
-)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+# Latin letters/digits as words; runs of CJK characters (``ingest.text.CJK``) as separate runs.
+_TOKEN = re.compile(f"[a-z0-9]+|[{CJK_CHARS}]+")
 
 
-def _bm25s():  # type: ignore[no-untyped-def]
+def _bm25s():
     import logging
 
     import bm25s
@@ -45,7 +43,7 @@ def _bm25s():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -67,7 +65,7 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
         run = match.group(0)
-        if _CJK.match(run):
+        if CJK.match(run):
             if len(run) == 1:
                 tokens.append(run)
             else:
@@ -93,7 +91,7 @@ _FUNCTION = re.compile("|".join(map(re.escape, CJK_FUNCTION_WORDS)))
 def query_tokens(query: str) -> list[str]:
     """A query's tokens: as ``tokenize``, after Chinese function words are cut (each becomes a
     break between runs, so no bigram spans it)."""
-    return tokenize(_FUNCTION.sub(" ", query) if _CJK.search(query) else query)
+    return tokenize(_FUNCTION.sub(" ", query) if has_cjk(query) else query)
 
 
 @dataclass
@@ -131,7 +129,7 @@ def split_embed_text(embed_text: str) -> tuple[str, str]:
 class BM25Index:
     """A bm25s retriever plus the chunk ids in its document order."""
 
-    def __init__(self, retriever, ids: list[str], params: dict) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, retriever, ids: list[str], params: dict) -> None:
         self.retriever = retriever
         self.ids = ids
         self.params = params
