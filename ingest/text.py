@@ -302,14 +302,14 @@ _END = re.compile(
 _CJK_END = frozenset("\u3002\uff01\uff1f\uff1b")
 # after these a period never ends a sentence
 _ABBREVIATIONS = frozenset(
-    "e.g eg i.e ie cf vs viz approx resp incl esp w.r.t a.k.a dr mr mrs ms prof jr sr".split()  # noqa: SIM905
+    "e.g eg i.e ie cf vs viz approx resp incl excl esp w.r.t a.k.a dr mr mrs ms prof jr sr".split()  # noqa: SIM905
 )
-# ... nor before a number or a bracket: "Fig. 3", "Eq. (2)", "No. 5", "pp. 10-12"
-_BEFORE_NUMBER = frozenset(
-    "fig figs eq eqs sec secs no nos vol ch chap tab p pp ref refs thm ca art".split()  # noqa: SIM905
+# ... and ends one only before a capital: "Fig. 3", "Eq. (2)", "et al. (2017)", "the no. of
+# boxes", "10 min. later", but "etc. The next"
+_BEFORE_CAPITAL = frozenset(
+    """fig figs eq eqs sec secs no nos vol ch chap tab p pp ref refs thm ca art etc al min max
+    avg std est""".split()  # noqa: SIM905
 )
-# ... and only before a capital: "etc. The next", but "et al. (2017)"
-_BEFORE_CAPITAL = frozenset({"etc", "al"})
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, a.k.a, e.g
 # spans no sentence ends inside: inline code, inline math, link text and target
 _PROTECTED = re.compile(
@@ -332,17 +332,11 @@ def _word_before(text: str, end: int, floor: int) -> str:
 
 def _ends_sentence(text: str, match: re.Match[str], following: str, floor: int) -> bool:
     marks = match.group(0)
-    if marks[0] in _CJK_END:
-        return True
-    if following.islower():  # "e.g. the", "approx. five": the sentence goes on
-        return False
-    if "." not in marks.rstrip("'\"\u2019\u201d)]*_`") or "!" in marks or "?" in marks:
-        return True
+    if marks[0] in _CJK_END or "!" in marks or "?" in marks:
+        return True  # a lowercase start too: notes are often written all in lowercase
     word = _word_before(text, match.start(), floor)
     lower = word.lower()
     if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word):
-        return False
-    if lower in _BEFORE_NUMBER and (following.isdigit() or following in "(["):
         return False
     if lower in _BEFORE_CAPITAL:
         return following.isupper()
@@ -359,10 +353,12 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Sentences of the prose ``text[start:end]`` (one block: no Markdown is looked at), trimmed
-    of surrounding whitespace. A period ends a sentence before a capital, digit, bracket or
-    other non-lowercase character, except after an abbreviation ("e.g.", "Fig. 3", "et al."),
-    an initial or a dotted abbreviation ("U.S."); decimals, versions, URLs and file names hold
-    no space after their periods. 。！？； end a sentence with no space after them."""
+    of surrounding whitespace. A period, "!" or "?" followed by a space ends a sentence (before
+    a lowercase word too: notes are often written in lowercase), except after an abbreviation
+    ("e.g.", "i.e.", "vs."), an initial ("J. Smith") or a dotted abbreviation ("U.S."); after
+    "Fig.", "No.", "et al.", "etc." and the like only before a capital. Decimals, versions, URLs
+    and file names hold no space after their periods, and nothing inside inline code, inline
+    math or a link is cut. 。！？； end a sentence with no space after them."""
     end = len(text) if end is None else end
     protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(text, start, end)]
     protected_starts = [s for s, _ in protected]

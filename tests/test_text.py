@@ -68,8 +68,11 @@ def test_e_g_in_a_list_item_does_not_end_the_sentence() -> None:
                 "The end.",
             ],
         ),
-        # lowercase after a period: the sentence goes on ("approx. five")
-        ("It takes approx. five epochs. then more.", ["It takes approx. five epochs. then more."]),
+        # a lowercase start after a plain word: notes are often written all in lowercase
+        (
+            "It takes approx. five epochs. then the no. of boxes drops. see Fig. 2",
+            ["It takes approx. five epochs.", "then the no. of boxes drops.", "see Fig. 2"],
+        ),
         # closing quotes, brackets and emphasis stay with the sentence they close
         (
             '**Why?** Because "it scales." (See below.) Next.',

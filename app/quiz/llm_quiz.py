@@ -14,7 +14,6 @@ The LLM sees one passage, marked as data, and returns JSON. Nothing it writes is
 from __future__ import annotations
 
 import json
-import logging
 import random
 import re
 from typing import Any
@@ -28,8 +27,6 @@ from sharpnotes.app.quiz.terms import DistractorPool, near_equal, term_kind
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import overlap, terms, units
-
-log = logging.getLogger(__name__)
 
 SUPPORT_COSINE = 0.6  # the bounds of app.answer's sentence check
 SUPPORT_OVERLAP = 0.6
