@@ -23,9 +23,11 @@ from sharpnotes.ingest.atomic import fsync_path, write_json_atomic
 from sharpnotes.ingest.catalog import IndexFormatError
 from sharpnotes.ingest.faults import crash_point
 from sharpnotes.ingest.formats import newer_message
-from sharpnotes.ingest.text import CJK, CJK_CHARS, has_cjk
+from sharpnotes.ingest.text import CJK, CJK_CHARS, STOP_WORDS, has_cjk
 
-TOKENIZER_VERSION = 1
+# 2: the stop list of ingest.text (168 words, question words among them) instead of bm25s's 33,
+# measured by eval/benchmarks/bm25_stopwords.py (results/bm25-stopwords.json)
+TOKENIZER_VERSION = 2
 POINTER = "bm25.json"
 POINTER_FORMAT = 1  # the pointer's own schema; a migration would map older pointers to it
 
@@ -49,18 +51,11 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
 def tokenize(text: str) -> list[str]:
-    """English words are lower-cased, stop-word filtered and Snowball-stemmed; CJK runs become
-    overlapping character bigrams (a lone character stays a unigram), as in Lucene's CJK
-    analyzer, which needs no dictionary and works for Traditional and Simplified Chinese."""
-    stop = _stopwords()
+    """English words are lower-cased, stop-word filtered (``ingest.text.STOP_WORDS``) and
+    Snowball-stemmed; CJK runs become overlapping character bigrams (a lone character stays a
+    unigram), as in Lucene's CJK analyzer, which needs no dictionary and works for Traditional
+    and Simplified Chinese."""
     words: list[str] = []
     tokens: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
@@ -70,7 +65,7 @@ def tokenize(text: str) -> list[str]:
                 tokens.append(run)
             else:
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        elif run not in stop:
+        elif run not in STOP_WORDS:
             words.append(run)
     return _stemmer().stemWords(words) + tokens
 

@@ -181,6 +181,14 @@ def _opens(lines: list[str], i: int) -> BlockKind | None:
     return None
 
 
+def _starts_paragraph(line: str) -> bool:
+    """An unindented line opening with a capital ends a list item above it. CommonMark would
+    continue the item lazily, but in PDF and plain text ("1. Summary" then the section's text)
+    and in most hand-written notes such a line is a new paragraph; a wrapped line goes on in
+    lower case, or indented."""
+    return not line[:1].isspace() and line[:1].isupper()
+
+
 def _front_matter_end(lines: list[str]) -> int | None:
     if not lines or lines[0].rstrip() != "---":
         return None
@@ -192,7 +200,8 @@ def _front_matter_end(lines: list[str]) -> int | None:
 
 def blocks(text: str) -> list[Block]:
     """The Markdown blocks of ``text`` in order: front matter, ATX headings, paragraphs, list
-    items (each with its continuation lines, nested items as blocks of their own), block quotes,
+    items (each with its continuation lines: indented, or lazy ones that do not open with a
+    capital; nested items are blocks of their own), block quotes,
     fenced code (an unclosed fence runs to the end), display math (``$$`` or ``\\[``, one line or
     several; an unclosed one ends at a blank line), tables and thematic breaks. Blank lines
     separate blocks and belong to none."""
@@ -269,7 +278,7 @@ def blocks(text: str) -> list[Block]:
             j = i + 1
             while j < n:
                 if not blank(j):
-                    if _opens(lines, j):
+                    if _opens(lines, j) or _starts_paragraph(lines[j]):
                         break
                     last = j  # a continuation line, indented or lazy
                     j += 1

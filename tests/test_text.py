@@ -210,14 +210,22 @@ def test_list_items_nested_with_continuations() -> None:
         "1. First, wrapped\n   over two lines\n"
         "   - nested item\n     continued\n"
         "2) Second\n\n   a second paragraph of it\n\n"
-        "* third\nlazy continuation\n\nNot in the list."
+        "* third\nlazy continuation\nA new paragraph, no blank line before it.\n\nNot in the list."
     )
     assert kinds(text) == [
         ("list", "1. First, wrapped\n   over two lines"),
         ("list", "   - nested item\n     continued"),
         ("list", "2) Second\n\n   a second paragraph of it"),
         ("list", "* third\nlazy continuation"),
+        ("paragraph", "A new paragraph, no blank line before it."),
         ("paragraph", "Not in the list."),
+    ]
+    # a numbered section title of a PDF page does not swallow the section
+    pdf = "1. Summary\nDETR recasts detection as set prediction. It needs no NMS.\n2. Method\n"
+    assert kinds(pdf) == [
+        ("list", "1. Summary"),
+        ("paragraph", "DETR recasts detection as set prediction. It needs no NMS."),
+        ("list", "2. Method"),
     ]
 
 
