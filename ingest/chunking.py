@@ -9,6 +9,7 @@ display math, so the packing is written here. Blocks and sentences come from ``i
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ COUNT_CHARS = 100_000
 # WordPiece makes at most one token of 100 characters (a longer word is one [UNK]), so prose
 # longer than budget x this is over budget without being counted
 MAX_CHARS_PER_TOKEN = 100
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 @dataclass
@@ -94,7 +96,7 @@ def bounded(count: CountTokens) -> CountTokens:
         for text in texts:
             if len(text) > COUNT_CHARS:
                 flush()
-                out.append(sum(sum(count([w])) for w in _windows(text, COUNT_CHARS)))
+                out.append(sum(count([w])[0] for w in _windows(text, COUNT_CHARS)))
                 continue
             if size + len(text) > COUNT_CHARS:
                 flush()
@@ -156,9 +158,7 @@ def group_blocks(text: str, section: list[Block]) -> list[Group]:
             first = last = None
             groups.append(Group(block.text, block.kind))
             continue
-        if last is not None and "\n\n" in text[last.end : block.start].replace(" ", "").replace(
-            "\t", ""
-        ):
+        if last is not None and _BLANK_LINE.search(text, last.end, block.start):
             flush()
             first = None
         first = first or block
