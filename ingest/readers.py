@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from llama_index.core.schema import Document
 
-from sharpnotes.ingest.chunking import code_fence_lines
+from sharpnotes.ingest.text import code_fence_lines
 
 MARKDOWN_EXTS = {".md", ".markdown", ".mdown"}
 TEXT_EXTS = {".txt", ".text"}

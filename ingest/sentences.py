@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sharpnotes.ingest.bm25 import split_embed_text
-from sharpnotes.ingest.chunking import split_sentences
+from sharpnotes.ingest.text import sentences
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.embedders import Embedder
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 COLLECTION = "chunk_sentences"
 # what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every
-# sentence again (the catalog's meta records the version its sentence vectors were made with)
-VERSION = 1
+# sentence again (the catalog's meta records the version its sentence vectors were made with).
+# 2: sentences from ingest.text (blocks whole, "e.g." kept inside its sentence)
+VERSION = 2
 MIN_WORDS = 3  # shorter pieces ("Pros:", "1.") say too little to be scored alone
 
 
@@ -39,8 +40,8 @@ def sentence_texts(embed_text: str) -> list[str]:
     long (every chunk has at least one, so "complete" is decidable from the ids)."""
     heading, body = split_embed_text(embed_text)
     out = []
-    for sentence in split_sentences(body):
-        sentence = sentence.strip()
+    for span in sentences(body):
+        sentence = span.text
         if len(sentence.split()) >= MIN_WORDS:
             out.append(f"{heading}\n\n{sentence}" if heading else sentence)
     return out or [embed_text]
