@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import time
 from pathlib import Path
 
 import click
@@ -25,7 +25,7 @@ def watch(path: Path, settle: float, as_json: bool) -> None:
 
     Only changed files are read and embedded; quiz items whose passage changed are flagged.
     Another ingest of the same index is waited for."""
-    from sharpnotes.app.livesync import LiveSync, sync_folder
+    from sharpnotes.app.livesync import LOCK_WAIT_S, LiveSync, sync_folder
 
     settings = load_settings()
     folder = path.expanduser()
@@ -47,14 +47,16 @@ def watch(path: Path, settle: float, as_json: bool) -> None:
     show(first)
     if first.error:
         raise UserError(first.error)
+    watcher = LiveSync(settings, folder, on_event=show, settle_ms=int(settle * 1000)).start()
+    watcher.ready.wait(30)
     if not as_json:
         click.echo(f"watching {folder} (Ctrl-C to stop)", err=True)
-    watcher = LiveSync(settings, folder, on_event=show, settle_ms=int(settle * 1000))
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop quietly
-        watcher.run()
+    try:
+        while watcher.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:  # Ctrl-C: stop quietly, after a sync that is running
+        watcher.stop(timeout=LOCK_WAIT_S)
 
 
 def _clock(at: float) -> str:
-    import time
-
     return time.strftime("%H:%M:%S", time.localtime(at))

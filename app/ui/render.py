@@ -338,8 +338,11 @@ def _link(m: re.Match[str], resolve: Resolve | None) -> str:
 
 
 def _title(text: str) -> str:
-    """A Markdown link title (hover text): one line, quotes escaped."""
-    flat = " ".join(text.split())
+    """A Markdown link title (hover text): plain text on one line (links as their text, no
+    emphasis marks), quotes escaped."""
+    text = MD_LINK.sub(lambda m: m.group(1), text.replace("![", "["))
+    text = WIKILINK.sub(lambda m: (m.group(3) or m.group(1)).strip(), text)
+    flat = " ".join(re.sub(r"[*_`]+", "", text).split())
     flat = flat if len(flat) <= 300 else flat[:299] + "…"
     return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -410,7 +413,7 @@ def flagged_sentences(answer: dict[str, Any]) -> list[tuple[int, int]]:
         if not own or all(s.get("supported", True) for s in own):
             continue
         markers = {n for s in own for n in s.get("markers") or []}
-        plain = " ".join(_MARKER_RUN.sub(" ", sentence.text).split())
+        plain = " ".join(_MARKER_RUN.sub("", sentence.text).split())
         held = [q for n in (markers or quotes) for q in quotes.get(n, [])]
         if plain and any(plain in " ".join(q.split()) for q in held):
             continue

@@ -29,7 +29,8 @@ def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
         for i, item in enumerate(closest):
             passage_card(cfg, f"close-{turn_no}-{i}", item)
         return
-    st.markdown(render.answer_markdown(answer, turn_no), unsafe_allow_html=False)
+    with st.container(key=f"sn-answer-{turn_no}"):
+        st.markdown(render.answer_markdown(answer, turn_no), unsafe_allow_html=False)
     if flagged := render.flagged_sentences(answer):
         st.warning(f"{len(flagged)} sentence(s) are not supported by the passage they cite.")
     numbers = render.citation_numbers(answer)
