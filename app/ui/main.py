@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from sharpnotes.app.ui import services
-from sharpnotes.app.ui.render import literal
+from sharpnotes.app.ui.render import STYLE, literal
 
 st.set_page_config(page_title="sharpnotes", page_icon=":material/edit_note:", layout="wide")
 
+st.html(STYLE)  # chips, highlights and the cited passage's frame, on every page
 cfg = services.settings()
 services.warm_up(cfg)  # the index and the model load in the background while the page draws
 watcher = services.live_sync(cfg)  # re-syncs the notes folder as its files change

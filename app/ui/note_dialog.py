@@ -28,7 +28,7 @@ def passage_card(
     its number, note and section, the text rendered with ``quote`` highlighted, and a button
     that opens the note at this passage."""
     source, page = item["source"], item.get("page")
-    with st.container(border=True):
+    with st.container(border=True, key=f"sn-cardbox-{key}"):
         if anchor:
             st.html(f'<div id="{anchor}"></div>')  # the target of the answer's chip (ours only)
         number = f":blue-badge[{shown}] " if shown else ""
@@ -66,7 +66,6 @@ def note_view(
 ) -> None:
     """The whole note, scrolled to ``passage`` with ``quote`` highlighted; then its links and
     backlinks. A PDF shows its cited page."""
-    st.html(render.STYLE)
     st.markdown(f"[{literal(source)}]({note_url(source)}) :gray[· open as a page]")
     kind = render.kind_of(source)
     if kind == "pdf":

@@ -275,8 +275,7 @@ def _close_marks(text: str) -> str:
             or body.lstrip().startswith(("|", "```", "~~~", "$$"))
         ):
             return body
-        lead = "" if not m.start() or m.string[m.start() - 1].isspace() else " "
-        return f"{lead}:{HIGHLIGHT}[{body}]"
+        return f":{HIGHLIGHT}[{body}]"
 
     return (
         re.sub(f"{_OPEN}(.*?){_CLOSE}", span, text, flags=re.S)
@@ -459,6 +458,7 @@ STYLE = """<style>
 a[href^="#sn-card-"] {display:inline-block;min-width:1.3em;padding:0 .35em;margin:0 .1em;
   border-radius:.7em;background:#1f6feb;color:#fff !important;font-size:.75em;font-weight:600;
   text-align:center;vertical-align:super;line-height:1.4em;text-decoration:none !important}
+.stMarkdownColoredBackground[style*="255, 250, 229"] {background-color:#fff1a8 !important}
 [class*="st-key-sn-target"] {background:rgba(255,214,0,.12);border-left:3px solid #f2c200;
   padding:.25em .75em;border-radius:.3em}
 </style>"""

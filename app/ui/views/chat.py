@@ -84,7 +84,6 @@ with st.sidebar:
 filters = Filters(folder=None if folder == ALL else folder, tag=None if tag == ALL else tag)
 
 # the conversation -----------------------------------------------------------------------------
-st.html(render.STYLE)
 st.title("Ask your notes")
 if not services.has_index(cfg):
     st.warning("Nothing is indexed yet. Add notes on the Library page, or run: sharpnotes ingest")
