@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
+    from watchfiles import Change
+
     from sharpnotes.ingest.sync import IngestReport
 
 log = logging.getLogger(__name__)
@@ -166,7 +168,7 @@ class LiveSync:
         for changes in self.bursts():
             self.handle(len(changes))
 
-    def bursts(self) -> Iterable[set[tuple[object, str]]]:
+    def bursts(self) -> Iterator[set[tuple[Change, str]]]:
         """Groups of changes. The watcher reports an idle second as an empty group: the first
         one says it is listening (``ready``)."""
         from watchfiles import watch

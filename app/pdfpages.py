@@ -11,6 +11,11 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
+    from pypdfium2 import PdfPage
 
 SCALE = 1.5  # 108 dpi: a page is readable at the app's width and the PNG stays ~200 KB
 
@@ -64,14 +69,14 @@ def render_page(path: Path, page: int, quote: str = "", scale: float = SCALE) ->
         pdf.close()
 
 
-def _blend(image, overlay):  # type: ignore[no-untyped-def]
+def _blend(image: Image.Image, overlay: Image.Image) -> Image.Image:
     """Yellow over the text, the text still readable (multiply keeps dark glyphs dark)."""
     from PIL import ImageChops
 
     return ImageChops.multiply(image, overlay)
 
 
-def _quote_rects(pdf_page, quote: str) -> list[tuple[float, float, float, float]]:  # type: ignore[no-untyped-def]
+def _quote_rects(pdf_page: PdfPage, quote: str) -> list[tuple[float, float, float, float]]:
     """Boxes (PDF points) of the characters of ``quote`` on the page: the text layer is searched
     with white space matched loosely, since line breaks differ between extractors."""
     textpage = pdf_page.get_textpage()

@@ -459,6 +459,12 @@ def test_study_desk_in_a_real_browser(desk_app, browser, tmp_path: Path) -> None
     assert image.size["height"] > 200
     assert browser.find_elements(By.XPATH, "//button[contains(., 'Download the PDF')]")
 
+    # the Settings page names the port in use, not the default
+    browser.get(url + "/settings")
+    WebDriverWait(browser, 60).until(lambda b: "App address in use" in b.page_source)
+    port = url.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port}" in browser.find_element(By.TAG_NAME, "body").text
+
     # live sync: a note written while the app runs is indexed and announced
     (notes / "inbox" / "anchors.md").write_text("# Anchors\nAnchor boxes tile the image.\n")
     WebDriverWait(browser, 180).until(

@@ -25,7 +25,7 @@ def watch(path: Path, settle: float, as_json: bool) -> None:
 
     Only changed files are read and embedded; quiz items whose passage changed are flagged.
     Another ingest of the same index is waited for."""
-    from sharpnotes.app.livesync import LOCK_WAIT_S, LiveSync, sync_folder
+    from sharpnotes.app.livesync import LOCK_WAIT_S, LiveSync, SyncEvent, sync_folder
 
     settings = load_settings()
     folder = path.expanduser()
@@ -33,7 +33,7 @@ def watch(path: Path, settle: float, as_json: bool) -> None:
         raise UserError(f"{folder}: not a folder; give the notes folder to watch")
     folder = folder.resolve()
 
-    def show(event) -> None:  # type: ignore[no-untyped-def]
+    def show(event: SyncEvent) -> None:
         if as_json:
             echo_json(event.to_dict())
             return
