@@ -171,6 +171,7 @@ def test_ask_in_a_real_browser_shows_answer_and_citation_card(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
     )
     WebDriverWait(browser, 30).until(lambda b: any("detection/detr.md" in t for t in cards(b)))
+    WebDriverWait(browser, 30).until(lambda b: answer.find_elements(By.CSS_SELECTOR, CHIP))
     assert "Hungarian" in answer.text or "suppression" in answer.text
     assert answer.find_elements(By.CSS_SELECTOR, CHIP), "citation markers as chips"
     assert browser.find_elements(By.CSS_SELECTOR, HIGHLIGHT), "the quote is highlighted"
@@ -247,6 +248,7 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
     )
     WebDriverWait(browser, 30).until(lambda b: any(HOSTILE_SOURCE in t for t in cards(b)))
+    WebDriverWait(browser, 30).until(lambda b: "Focal loss down-weights" in answer.text)
     assert "Focal loss down-weights" in answer.text
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "<script>window.__pwned=1;document.title='PWNED'</script>" in page  # shown as text
@@ -275,15 +277,11 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
     assert "click here" in text and "javascript:window.__pwned" in text  # the <a> tag as text
     for link in dialog.find_elements(By.TAG_NAME, "a"):
         assert not (link.get_attribute("href") or "").lower().startswith("javascript")
-    for selector in (
-        "img[src='x']",
-        "iframe",
-        "svg[onload]",
-        "script",
-        "[onerror]",
-        "[onmouseover]",
-    ):
+    for selector in ("img[src='x']", "iframe", "svg[onload]", "[onerror]", "[onmouseover]"):
         assert not dialog.find_elements(By.CSS_SELECTOR, selector), selector
+    for script in dialog.find_elements(By.CSS_SELECTOR, "script"):  # ours scrolls to the passage
+        assert "scrollIntoView" in script.get_attribute("innerHTML")
+        assert "__pwned" not in script.get_attribute("innerHTML")
     _no_script_ran(browser)
     shot = tmp_path / "hostile.png"
     assert browser.save_screenshot(str(shot))
@@ -371,7 +369,7 @@ def desk_app(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, Path, Be
 def _in_view(browser, element) -> bool:  # type: ignore[no-untyped-def]
     return browser.execute_script(
         "const r = arguments[0].getBoundingClientRect();"
-        "return r.bottom > 0 && r.top < window.innerHeight && r.height > 0;",
+        "return r.bottom >= 0 && r.top <= window.innerHeight;",
         element,
     )
 
@@ -411,6 +409,7 @@ def test_study_desk_in_a_real_browser(desk_app, browser, tmp_path: Path) -> None
     answer = WebDriverWait(browser, 120).until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
     )
+    WebDriverWait(browser, 30).until(lambda b: answer.find_elements(By.CSS_SELECTOR, CHIP))
     assert answer.find_elements(By.CSS_SELECTOR, ".katex"), "the formula is drawn by KaTeX"
     assert "\\frac" not in answer.text
     chip = answer.find_element(By.CSS_SELECTOR, CHIP)
@@ -443,8 +442,9 @@ def test_study_desk_in_a_real_browser(desk_app, browser, tmp_path: Path) -> None
     # a remote image is a link: nothing is fetched until it is clicked
     browser.get(url + "/note?source=inbox/beacon.md")
     link = WebDriverWait(browser, 60).until(
-        ec.element_to_be_clickable((By.PARTIAL_LINK_TEXT, "beacon"))
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='{beacon.url}']"))
     )
+    assert "🖼 beacon" in link.text
     time.sleep(2)
     assert beacon.count == 0 and not browser.find_elements(By.CSS_SELECTOR, "img[src*='beacon']")
     link.click()
