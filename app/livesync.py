@@ -39,7 +39,7 @@ NOTE_SUFFIXES = (".md", ".markdown", ".mdown", ".txt", ".text", ".pdf")  # inges
 class SyncEvent:
     """One sync after a burst of changes: what the index and the quiz items got."""
 
-    at: float
+    at: float  # when the sync finished
     changes: int  # file events in the burst
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -49,6 +49,7 @@ class SyncEvent:
     retired_items: int = 0
     error: str | None = None
     seconds: float = 0.0
+    started: float = 0.0
 
     def summary(self) -> str:
         """ "2 notes updated, 1 new; 3 quiz items stale", or the error."""
@@ -105,7 +106,7 @@ def sync_folder(settings: Settings, folder: Path, changes: int = 0) -> SyncEvent
     from sharpnotes.ingest.sync import ingest
 
     started = time.perf_counter()
-    event = SyncEvent(at=time.time(), changes=changes)
+    event = SyncEvent(at=time.time(), changes=changes, started=time.time())
     try:
         report: IngestReport = ingest([folder], settings, wait=LOCK_WAIT_S)
     except Exception as exc:  # IngestError and index errors carry the next step in the message
