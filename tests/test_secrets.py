@@ -38,7 +38,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_app_command_binds_to_loopback_by_default() -> None:
     command = streamlit_command(get_settings())
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
-    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[1:3] == ["-m", "sharpnotes.app.ui.launch"]  # Streamlit's run, preloading
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.5"):
         assert exposure_warning(host, 8501) is None
 
@@ -200,7 +200,8 @@ def test_key_is_never_logged_shown_or_stored(
         "SHARPNOTES_OPENAI_MODEL": "stub-model",
     }
     debug = (  # the real CLI with every logger at DEBUG
-        "import logging; logging.basicConfig(level=logging.DEBUG); from app.cli import main; main()"
+        "import logging; logging.basicConfig(level=logging.DEBUG); "
+        "from sharpnotes.app.cli import main; main()"
     )
     outputs = []
     try:
@@ -232,9 +233,10 @@ def test_key_is_never_logged_shown_or_stored(
         page = AppTest.from_file(main, default_timeout=60).run().switch_page("views/settings.py")
         page.run()
         assert not page.exception
+        next(b for b in page.button if b.label == "Test the generator").click().run()
         table = page.dataframe[0].value
         shown = dict(zip(table["setting"], table["value"], strict=True))
-        assert shown["openai_api_key"] == "**********"
+        assert shown["SHARPNOTES_OPENAI_API_KEY"] == "set (hidden)"
         assert any("answers" in s.value for s in page.success)  # it reached the stub with the key
         chat = AppTest.from_file(main, default_timeout=60).run()
         chat.chat_input[0].set_value("Why does DETR not need non-maximum suppression?").run()
