@@ -238,7 +238,8 @@ def test_key_is_never_logged_shown_or_stored(
         shown = dict(zip(table["setting"], table["value"], strict=True))
         assert shown["SHARPNOTES_OPENAI_API_KEY"] == "set (hidden)"
         assert any("answers" in s.value for s in page.success)  # it reached the stub with the key
-        chat = AppTest.from_file(main, default_timeout=60).run()
+        chat = AppTest.from_file(main, default_timeout=60).run().switch_page("views/chat.py")
+        chat.run()
         chat.chat_input[0].set_value("Why does DETR not need non-maximum suppression?").run()
         assert not chat.exception
         rendered = json.dumps(
