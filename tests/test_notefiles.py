@@ -15,7 +15,6 @@ from sharpnotes.app.notefiles import (
     safe_upload_name,
     unique_path,
 )
-from sharpnotes.app.ui.render import answer_html, passage_html
 from sharpnotes.ingest.settings import Settings
 
 
@@ -133,26 +132,6 @@ def test_an_upload_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert errors == [] and saved == [tmp_path / "uploads" / "big.md"]
     assert saved[0].read_bytes() == whole
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == ["big.md"]
-
-
-def test_note_html_is_escaped_and_quotes_highlighted() -> None:
-    text = "Intro <script>alert(1)</script>. The Hungarian algorithm matches boxes."
-    out = passage_html(text, "The Hungarian algorithm matches boxes.")
-    assert "<script>" not in out and "&lt;script&gt;" in out
-    assert '<mark class="sn-quote"' in out and "Hungarian algorithm matches boxes.</mark>" in out
-    code = passage_html("Sampling:\n```python\nx = a < b\n```\nafter", "")
-    assert "<pre style=" in code and "x = a &lt; b" in code and "```" not in code
-    answer = {
-        "answer": "<b>bold</b> claim [1]. Made up [2].",
-        "sentences": [
-            {"text": "<b>bold</b> claim", "markers": [1], "supported": True},
-            {"text": "Made up", "markers": [2], "supported": False},
-        ],
-    }
-    html = answer_html(answer)
-    assert "<b>bold</b>" not in html and "&lt;b&gt;" in html
-    assert html.count('class="sn-chip"') == 2
-    assert '<span class="sn-unsupported"' in html and ">Made up</span>" in html
 
 
 def test_conversations_round_trip_and_delete(settings: Settings) -> None:

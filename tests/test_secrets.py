@@ -38,7 +38,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_app_command_binds_to_loopback_by_default() -> None:
     command = streamlit_command(get_settings())
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
-    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[1:3] == ["-m", "sharpnotes.app.ui.launch"]  # Streamlit's run, preloading
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.5"):
         assert exposure_warning(host, 8501) is None
 
@@ -233,12 +233,14 @@ def test_key_is_never_logged_shown_or_stored(
         page = AppTest.from_file(main, default_timeout=60).run().switch_page("views/settings.py")
         page.run()
         assert not page.exception
+        next(b for b in page.button if b.label == "Test the generator").click().run()
         table = page.dataframe[0].value
         shown = dict(zip(table["setting"], table["value"], strict=True))
-        assert shown["SHARPNOTES_OPENAI_API_KEY"] == "**********"
+        assert shown["SHARPNOTES_OPENAI_API_KEY"] == "set (hidden)"
         next(b for b in page.button if b.label == "Test the generator").click().run()
         assert any("reachable" in s.value for s in page.success)  # it reached the stub, keyed
-        chat = AppTest.from_file(main, default_timeout=60).run()
+        chat = AppTest.from_file(main, default_timeout=60).run().switch_page("views/chat.py")
+        chat.run()
         chat.chat_input[0].set_value("Why does DETR not need non-maximum suppression?").run()
         assert not chat.exception
         rendered = json.dumps(

@@ -22,8 +22,7 @@ def streamlit_command(settings: Settings) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
+        "sharpnotes.app.ui.launch",  # streamlit run, loading the index as the server starts
         str(server_script),
         "--server.address",
         settings.app.app_host,

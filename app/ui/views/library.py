@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from sharpnotes.app.notelinks import note_url
 from sharpnotes.app.quiz.staleness import sync_after_ingest
 from sharpnotes.app.ui import services
 from sharpnotes.app.ui.render import literal
@@ -92,11 +93,21 @@ if not rows:
     st.info("Nothing is indexed yet.")
 else:
     st.caption(f"{len(rows)} notes, {sum(r.chunks for r in rows)} chunks")
+    st.caption("Open any note to read it, follow its links and see its backlinks.")
     for name, notes in services.by_folder(rows).items():
-        chunks = sum(r.chunks for r in notes)  # a folder's name is text, not Markdown
-        with st.expander(literal(f"{name} · {len(notes)} notes · {chunks} chunks")):
+        label = f"{name} · {len(notes)} notes · {sum(r.chunks for r in notes)} chunks"
+        with st.expander(literal(label)):  # a folder name is data, never Markdown
             st.dataframe(
-                [{"note": r.note, "chunks": r.chunks, "indexed": r.indexed} for r in notes],
+                [
+                    {
+                        "note": r.note,
+                        "open": note_url(r.source),
+                        "chunks": r.chunks,
+                        "indexed": r.indexed,
+                    }
+                    for r in notes
+                ],
                 hide_index=True,
                 width="stretch",
+                column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
             )
