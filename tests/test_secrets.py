@@ -317,7 +317,8 @@ def test_the_app_answers_loopback_names_and_the_configured_ones_only(
         command[i + 1] for i, a in enumerate(command) if a == "--server.allowedHosts"
     ]
     assert websocket_hosts == ["localhost", "127.0.0.1", "::1"]
-    assert command[4].endswith("app/ui/asgi.py")  # the pages behind the middleware
+    assert command[2] == "sharpnotes.app.ui.launch"  # streamlit run, preloading the index
+    assert command[3].endswith("app/ui/asgi.py")  # the pages behind the middleware
     monkeypatch.setenv("SHARPNOTES_APP_HOST", "0.0.0.0")
     monkeypatch.setenv("SHARPNOTES_APP_ALLOWED_HOSTS", "notes.lan, 192.168.1.20")
     served = allowed_hosts(get_settings())

@@ -55,7 +55,7 @@ def hold_remote_images(markdown: str) -> tuple[str, int]:
     note fetches nothing (a fetched image tells its host that, and when, the note was read); the
     user loads an image by clicking its link. Code is left as written. Returns the text and how
     many images were held back."""
-    from sharpnotes.ingest.chunking import code_fence_lines
+    from sharpnotes.ingest.text import code_fence_lines
 
     remote_refs = {label.strip().lower(): url for label, url in _REF_DEFINITION.findall(markdown)}
     held = 0
