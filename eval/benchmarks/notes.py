@@ -121,10 +121,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notes", type=Path, default=REPO / "notes")
     parser.add_argument("--modes", default="bm25,dense,hybrid")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, help="write the report as a results file here")
     args = parser.parse_args(argv)
 
     settings = notes_index(args.notes)
     result = evaluate(settings, load_set(args.set), args.modes.split(","))
+    if args.out:
+        from sharpnotes.eval.benchmarks.beir import retrieval_settings
+        from sharpnotes.eval.benchmarks.paths import write_results
+
+        write_results(args.out, {"set": args.set.name} | result, retrieval_settings(settings))
     if args.json:
         print(json.dumps(result, indent=2))
         return

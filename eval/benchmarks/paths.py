@@ -19,3 +19,18 @@ SHARED_DATA = _shared_data()
 SCIFACT = SHARED_DATA / "scifact"
 MLNOTES = SHARED_DATA / "mlnotes"
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_results(path: Path, report: dict, settings: dict) -> None:
+    """A results file: the report with the machine, the settings, the command line and the date
+    (``machine()`` records the date and the load average of the run)."""
+    import json
+    import shlex
+    import sys
+
+    from sharpnotes.eval.benchmarks.scale_bench import machine
+
+    command = "python -m " + shlex.join([sys.modules["__main__"].__spec__.name, *sys.argv[1:]])
+    payload = {"machine": machine(), "command": command, "settings": settings} | report
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
