@@ -22,12 +22,11 @@ train nDCG@10 0.6905 -> 0.6915, notes tune MRR@10 0.7349 -> 0.7567) and on both 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sharpnotes.eval.benchmarks.paths import REPO, SCIFACT
+from sharpnotes.eval.benchmarks.paths import REPO, SCIFACT, write_results
 
 
 def counter() -> Callable[[Sequence[str]], list[int]]:
@@ -134,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    from sharpnotes.eval.benchmarks.scale_bench import machine
     from sharpnotes.ingest import bm25
     from sharpnotes.ingest.text import STOP_WORDS
 
@@ -158,15 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             cells = ", ".join(f"{split} {row[metric]:.4f}" for split, row in by_split.items())
             print(f"{name:<7} {key:<8} {metric}: {cells}", flush=True)
     result = {
-        "machine": machine(),
-        "command": " ".join(["python -m sharpnotes.eval.benchmarks.bm25_stopwords", *sys.argv[1:]]),
         "lists": {name: len(words) for name, words in lists.items()},
         "chunks": {key: len(c) for key, (c, _, _) in data.items()},
         "results": results,
     }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_results(args.out, result, {"lists": sorted(lists)})
     return 0
 
 

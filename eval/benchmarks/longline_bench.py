@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from sharpnotes.eval.benchmarks import synthetic
-from sharpnotes.eval.benchmarks.paths import REPO
-from sharpnotes.eval.benchmarks.scale_bench import bench_settings, machine, peak_rss_mib
+from sharpnotes.eval.benchmarks.paths import REPO, write_results
+from sharpnotes.eval.benchmarks.scale_bench import bench_settings, peak_rss_mib
 
 STAGES = ("chunk", "ingest")
 
@@ -148,21 +148,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs.append(row)
     settings = bench_settings(Path(tempfile.gettempdir()) / "longline-settings")
-    result = {
-        "machine": machine(),
-        "command": " ".join(["python -m sharpnotes.eval.benchmarks.longline_bench", *sys.argv[1:]]),
-        "settings": {
-            "chunk_tokens": settings.ingest.chunk_tokens,
-            "max_file_mb": settings.ingest.max_file_mb,
-            "embed_model": settings.models.embed_model,
-            "embed_backend": settings.models.embed_backend,
-            "sentence_weight": settings.retrieval.sentence_weight,
-        },
-        "runs": runs,
-    }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_results(
+            args.out,
+            {"runs": runs},
+            {
+                "chunk_tokens": settings.ingest.chunk_tokens,
+                "max_file_mb": settings.ingest.max_file_mb,
+                "embed_model": settings.models.embed_model,
+                "embed_backend": settings.models.embed_backend,
+                "sentence_weight": settings.retrieval.sentence_weight,
+            },
+        )
     return 0
 
 

@@ -30,7 +30,9 @@ def write_results(path: Path, report: dict, settings: dict) -> None:
 
     from sharpnotes.eval.benchmarks.scale_bench import machine
 
-    command = "python -m " + shlex.join([sys.modules["__main__"].__spec__.name, *sys.argv[1:]])
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    program = ["-m", spec.name] if spec is not None else [sys.argv[0]]
+    command = "python " + shlex.join([*program, *sys.argv[1:]])
     payload = {"machine": machine(), "command": command, "settings": settings} | report
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
