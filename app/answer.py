@@ -6,7 +6,9 @@ whatever generator wrote it: every marker must name a passage that was given, an
 sentence must be supported by the passage it cites (embedding cosine, or lexical overlap, of the
 sentence against the passage's best unit). A sentence without a marker, or with a marker
 that names no given passage, is unsupported too. Sentences that fail are flagged and counted
-in ``unsupported`` and kept in the text; only supported ones make a citation.
+in ``unsupported`` and kept in the text; only supported ones make a citation. Answers and
+passages are cut by the same ``ingest.text.units``, so a quoted unit is checked whole against
+itself.
 
 The evidence score of the refusal gate and the support threshold are calibrated on the sample notes'
 labelled questions by ``python -m sharpnotes.eval.benchmarks.refusal`` (see its docstring for the
@@ -21,10 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from sharpnotes.app.extractive import Unit, embed_cached, overlap, score_units, split_units, terms
+from sharpnotes.app.embed_cache import embed_cached
+from sharpnotes.app.extractive import score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.text import Unit, overlap, terms, units
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +45,12 @@ CLOSEST = 3
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 _NUMBER = re.compile(r"\[(\d+)\]")
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
-_BLOCK = re.compile(
-    r"(```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|\$\$.*?(?:\$\$|\Z)|^\s*(?:[-*+]|\d+[.)])\s.*?$)",
-    re.S | re.M,
-)
 
 
 def _pieces(text: str) -> list[str]:
-    """Sentences of answer text; code blocks, formulas and list items stay whole."""
-    out: list[str] = []
-    pos = 0
-    for match in [*_BLOCK.finditer(text), None]:
-        prose = text[pos : match.start() if match else len(text)]
-        out += [p.strip() for p in _SENTENCE.split(prose) if p.strip()]
-        if match:
-            out.append(match.group(0).strip())
-            pos = match.end()
-    return out
+    """The units of answer text (``ingest.text.units``, none dropped for being short): the
+    composer quotes passages unit by unit, so a quoted unit comes back as one piece."""
+    return [u.text for u in units(text, min_terms=0)]
 
 
 @dataclass
@@ -188,14 +180,13 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
 
 def check_answer(
     answer: str, passages: Sequence[SearchResult], embedder
-) -> tuple[list[SentenceCheck], list[Citation]]:  # type: ignore[no-untyped-def]
+) -> tuple[list[SentenceCheck], list[Citation]]:
     """Check every sentence of ``answer`` against the passages its markers name."""
     claims = split_claims(answer)
-    units = [split_units(p.text) or [] for p in passages]
     checks: list[SentenceCheck] = []
     quotes: dict[int, list[Unit]] = {}
     texts = [c for c, _ in claims]
-    flat = [(p, u) for p, us in enumerate(units) for u in us]
+    flat = [(p, u) for p, passage in enumerate(passages) for u in units(passage.text)]
     vectors = embed_cached(embedder, texts + [u.clean for _, u in flat]) if texts else None
     for i, (text, markers) in enumerate(claims):
         plain = _MARKERS.sub("", text).strip()

@@ -8,17 +8,16 @@ appended to it, and the original text is kept for the notes written in Chinese.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from importlib.resources import files
 
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from sharpnotes.ingest.text import has_cjk
 
 
 @lru_cache(maxsize=1)
 def glossary() -> dict[str, str]:
     """Lower-cased Chinese term -> English term(s), read once from the packaged TSV."""
-    text = files("app").joinpath("glossary_zh.tsv").read_text(encoding="utf-8")
+    text = files("sharpnotes.app").joinpath("glossary_zh.tsv").read_text(encoding="utf-8")
     terms: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
@@ -52,7 +51,7 @@ def find_terms(query: str) -> list[tuple[str, str]]:
 def expand_query(query: str) -> str:
     """The query followed by the English terms of its glossary entries; unchanged when it has
     no CJK character or no entry."""
-    if not CJK.search(query):
+    if not has_cjk(query):
         return query
     english: list[str] = []
     for _, en in find_terms(query):

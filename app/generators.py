@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import GeneratorName, Settings
+from sharpnotes.ingest.text import terms
 
 REFUSAL = "My notes don't cover this."
 
@@ -59,8 +60,6 @@ class Generator(ABC):
         key terms that the new one lacks into it, but only when it reads as a follow-up (short,
         or pointing back with "it", "that", "and", "what about", 它/這/那); a new topic keeps its
         own words, so it can be refused."""
-        from sharpnotes.app.extractive import terms
-
         if not history or not (len(terms(question)) <= 2 or FOLLOW_UP.search(question.lower())):
             return question
         have = terms(question)

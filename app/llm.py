@@ -56,10 +56,17 @@ Earlier questions:
 Follow-up question: {question}
 Standalone question:"""
 
-_TAG = re.compile(r"<(/?)(\s*passage)", re.IGNORECASE)
+# a "<" that would open or close a passage tag, however spaced ("< /passage>" too)
+_TAG = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _LIST_MARKER = re.compile(
     r"\[\s*(?:passages?|sources?|notes?)?\s*(\d+(?:\s*(?:,|;|and)\s*\d+)*)\s*\]", re.IGNORECASE
+)
+# what a credential looks like in a server's error text: a bearer token, an "sk-..." key, or the
+# value after api_key / api-key / x-api-key
+_CREDENTIAL = re.compile(
+    r"(\bBearer\s+|\b(?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?|(?<![\w-])(?=sk-))[\w.~+/=-]{6,}",
+    re.IGNORECASE,
 )
 _REFUSAL_LIKE = re.compile(
     re.escape(REFUSAL.rstrip(".")).replace("'", "['’]") + r"\.?", re.IGNORECASE
@@ -67,11 +74,15 @@ _REFUSAL_LIKE = re.compile(
 
 
 def _attr(value: object) -> str:
-    return str(value).replace('"', "'").replace("\n", " ")
+    """A note's file name or heading as an attribute value: it cannot end the value (no ``"``)
+    or the tag (no ``<`` or ``>``, shown as ‹ ›), nor start a line."""
+    text = " ".join(str(value).split()).replace('"', "'")
+    return text.replace("<", "‹").replace(">", "›")
 
 
 def format_passages(passages: Sequence[SearchResult]) -> str:
-    """Numbered, delimited passages. A ``<passage`` tag inside a note cannot close or open one."""
+    """Numbered, delimited passages. Nothing from a note (its text, file name or heading) can
+    close a passage or open another: the prompt holds exactly one tag pair per passage."""
     blocks = []
     for n, p in enumerate(passages, start=1):
         attrs = f'id="{n}" source="{_attr(p.source)}"'
@@ -79,7 +90,7 @@ def format_passages(passages: Sequence[SearchResult]) -> str:
             attrs += f' section="{_attr(p.heading)}"'
         if p.page is not None:
             attrs += f' page="{p.page}"'
-        text = _TAG.sub(r"‹\1\2", p.text.strip())
+        text = _TAG.sub("‹", p.text.strip())
         blocks.append(f"<passage {attrs}>\n{text}\n</passage>")
     return "\n\n".join(blocks)
 
@@ -276,8 +287,16 @@ class OpenAIGenerator(_ChatGenerator):
                 f"lists at {url.rstrip('/')}/models (with Ollama: `ollama pull {model}`)"
             )
         status = getattr(exc, "status_code", None)
-        message = " ".join(str(getattr(exc, "message", exc)).split())[:200]
+        message = self._redact(" ".join(str(getattr(exc, "message", exc)).split()))[:200]
         return f"{url} answered with an error{f' ({status})' if status else ''}: {message}"
+
+    def _redact(self, text: str) -> str:
+        """A server's error text without credentials: some echo the request's Authorization
+        header or the key itself back, and the message is shown and may be logged."""
+        key = self.settings.llm.openai_api_key
+        if key and key.get_secret_value():
+            text = text.replace(key.get_secret_value(), "[redacted]")
+        return _CREDENTIAL.sub(lambda m: m.group(1) + "[redacted]", text)
 
     def check(self) -> str:
         """Raises ``GeneratorError`` unless the endpoint answers; returns a one-line description

@@ -5,9 +5,14 @@ a file outside the notes root: no ``..``, no absolute paths, no symlinks leading
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import secrets
 import unicodedata
 from pathlib import Path, PurePosixPath
+
+from sharpnotes.ingest.atomic import fsync_path
 
 UPLOAD_TYPES = (".md", ".txt", ".pdf")
 MAX_NAME = 120  # characters of an upload's name, before the extension
@@ -94,4 +99,35 @@ def unique_path(folder: Path, name: str) -> Path:
     while path.exists() or path.is_symlink():
         path = folder / f"{stem} ({n}){suffix}"
         n += 1
+    return path
+
+
+def write_new_file(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as a new file ``name`` (or ``name (2)``...) in ``folder``: whole into a
+    hidden temporary file first, synced, then linked under its name, which fails rather than
+    replace a file that appeared meanwhile. A reader (an ingest, a sync client) never sees half a
+    file, and no file is ever overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.{secrets.token_hex(4)}.part"  # hidden: ingest skips it
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        while True:
+            path = unique_path(folder, name)
+            try:
+                os.link(tmp, path)
+                break
+            except FileExistsError:  # taken since unique_path looked: try the next name
+                continue
+            except OSError as exc:  # a file system without hard links (FAT, some mounts)
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                os.replace(tmp, path)
+                break
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_path(folder)
     return path

@@ -289,8 +289,21 @@ class Searcher:
                     raise
                 failure = exc
             time.sleep(0.05 * attempt)
-        log.warning("dense retrieval skipped for one query: %s", failure)
+        log.info("dense retrieval skipped for one query: %s", failure)
+        self._notice(f"dense search failed, these results come from BM25 alone: {failure}")
         return []
+
+    def notices(self) -> list[str]:
+        """What the last search in this thread could not do (a retriever that failed), for
+        the CLI and the app to show beside its results."""
+        return list(getattr(self._local, "notices", []))
+
+    def _notice(self, text: str) -> None:
+        held = getattr(self._local, "notices", None)
+        if held is None:
+            held = self._local.notices = []
+        if text not in held:
+            held.append(text)
 
     def _dense_candidates(
         self,
@@ -349,6 +362,7 @@ class Searcher:
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
+        self._local.notices = []
         cfg = self.settings.retrieval
         if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
             query = expand_query(query)
@@ -371,7 +385,7 @@ class Searcher:
         results = self._results(ranked[: depth * 2], depth)
         return rerank(reranker, query, results, self.settings.retrieval.rerank_depth)[:k]
 
-    def _reranker(self):  # type: ignore[no-untyped-def]
+    def _reranker(self) -> Reranker | None:
         if self.settings.retrieval.rerank_model is None:
             return None
         from sharpnotes.app.rerank import load_reranker

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sharpnotes.eval.sets import Label, Question
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.text import STOP_WORDS, TOKEN, blocks, split_sentences, tokens
 
 if TYPE_CHECKING:
     from sharpnotes.app.generators import Generator
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 COPY_NGRAM = 4  # a question sharing this many consecutive words with its passage copies it
 MIN_WORDS, MAX_WORDS = 7, 45
 
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|\[\[(?:[^\]|]*\|)?|\]\]")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -72,17 +71,6 @@ _PRONOUNS = {
     "we",
     "you",
 }
-STOPWORDS = frozenset(
-    """a an the and or but if then else of to in on at by for with from as is are was were be been
-    being it its this that these those there here which who whom what when where why how not no
-    can could may might must shall should will would do does did done has have had having so
-    than too very just also only more most less much many some any each every all both either
-    neither one two per via into onto over under about after before between through during
-    without within again further once i you he she we they them their our your my me us his her
-    e g eg ie etc vs use used uses using get gets make makes same other such own up down out
-    off like often whereas nobody everything something anything really actually rather always
-    never usually still even well yet though although while later first second""".split()  # noqa: SIM905 - a word list reads best as text
-)
 
 
 @dataclass
@@ -95,7 +83,7 @@ class Passage:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return tokens(text)
 
 
 def longest_shared_run(a: str, b: str) -> int:
@@ -123,22 +111,17 @@ def clean(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Prose sentences of a passage, verbatim (list markers dropped), no code/tables/formulas."""
+    """Prose sentences of a passage (paragraphs and list items), verbatim but for the list
+    marker; no headings, quotes, code, tables, formulas or HTML."""
     out: list[str] = []
-    fenced = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            fenced = not fenced
+    for block in blocks(text):
+        if block.kind not in ("paragraph", "list"):
             continue
-        if fenced or not stripped or stripped.startswith(("#", "|", "$$", ">", "<")):
-            continue
-        body = _LIST_MARK.sub("", stripped)
-        for s in _SENTENCE_END.split(body):
-            s = s.strip()
+        for i, span in enumerate(split_sentences(text, block.start, block.end)):
+            s = _LIST_MARK.sub("", span.text) if i == 0 else span.text
             n = len(s.split())
             english = sum(c.isascii() for c in s) > 0.9 * len(s)  # the templates are English
-            plain = not re.search(r"[$`\\{}]", s) and s[-1:] != ":"
+            plain = not re.search(r"[$`\\{}]", s) and s[-1:] != ":" and not s.startswith("<")
             if MIN_WORDS <= n <= MAX_WORDS and english and plain:
                 out.append(s)
     return out
@@ -166,14 +149,14 @@ class Weights:
 def _tokens(sentence: str) -> list[tuple[str, bool, str]]:
     """(lowercased word, capitalised inside the sentence, as written) of a cleaned sentence."""
     out = []
-    for m in re.finditer(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*", clean(sentence)):
+    for m in TOKEN.finditer(clean(sentence)):
         raw = m.group(0)
         out.append((raw.lower(), raw[:1].isupper() and m.start() > 0, raw))
     return out
 
 
 def _content(word: str) -> bool:
-    return word not in STOPWORDS and not word.isdigit() and len(word) >= 3 and "'" not in word
+    return word not in STOP_WORDS and not word.isdigit() and len(word) >= 3 and "'" not in word
 
 
 def key_phrase(sentence: str, weights: Weights, source: str, avoid: set[str]) -> str | None:
@@ -336,7 +319,7 @@ def _round_robin(passages: list[Passage], rng: random.Random) -> list[Passage]:
         rounds = max(len(c) for c in notes.values())
         queues.append([notes[s][r] for r in range(rounds) for s in order if r < len(notes[s])])
     rng.shuffle(queues)
-    out = []
+    out: list[Passage] = []
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
     return out

@@ -64,6 +64,10 @@ class Question:
     answerable: bool = True
     labels: list[Label] = field(default_factory=list)
     kind: str = ""
+    answer: str = ""  # a short reference answer, when the set has one
+    lang: str = ""  # "en" or "zh" (mainly Chinese), when the set says
+    near_miss: bool = False  # unanswerable, on a topic next to the notes' own
+    split: str = ""  # "tune" or "holdout", fixed in the set before any tuning
 
 
 @dataclass
@@ -149,6 +153,10 @@ def load_jsonl_set(path: Path) -> EvalSet:
                 answerable=answerable,
                 labels=labels,
                 kind=str(item.get("kind", "")),
+                answer=str(item.get("answer") or ""),
+                lang=str(item.get("lang") or ""),
+                near_miss=bool(item.get("near_miss", False)),
+                split=str(item.get("split") or ""),
             )
         )
     if not questions:
@@ -239,10 +247,15 @@ def load_beir_set(folder: Path, split: str | None = None) -> EvalSet:
 
 def question_to_dict(q: Question) -> dict:
     """A question in the project's JSONL format."""
-    out = {"id": q.id, "question": q.text, "answerable": q.answerable}
+    out: dict = {"id": q.id, "question": q.text, "answerable": q.answerable}
     if q.kind:
         out["kind"] = q.kind
     out["relevant"] = [label.to_dict() for label in q.labels]
+    for name in ("answer", "lang", "split"):
+        if getattr(q, name):
+            out[name] = getattr(q, name)
+    if q.near_miss:
+        out["near_miss"] = True
     return out
 
 

@@ -23,19 +23,19 @@ from sharpnotes.ingest.atomic import fsync_path, write_json_atomic
 from sharpnotes.ingest.catalog import IndexFormatError
 from sharpnotes.ingest.faults import crash_point
 from sharpnotes.ingest.formats import newer_message
+from sharpnotes.ingest.text import CJK, CJK_CHARS, STOP_WORDS, has_cjk
 
-TOKENIZER_VERSION = 1
+# 2: the stop list of ingest.text (168 words, question words among them) instead of bm25s's 33,
+# measured by eval/benchmarks/bm25_stopwords.py (results/bm25-stopwords.json)
+TOKENIZER_VERSION = 2
 POINTER = "bm25.json"
 POINTER_FORMAT = 1  # the pointer's own schema; a migration would map older pointers to it
 
-# Latin letters/digits as words; runs of CJK ideographs, kana and hangul as separate runs.
-_TOKEN = re.compile(
-    r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+"
-)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+# Latin letters/digits as words; runs of CJK characters (``ingest.text.CJK``) as separate runs.
+_TOKEN = re.compile(f"[a-z0-9]+|[{CJK_CHARS}]+")
 
 
-def _bm25s():  # type: ignore[no-untyped-def]
+def _bm25s():
     import logging
 
     import bm25s
@@ -45,34 +45,27 @@ def _bm25s():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
 def tokenize(text: str) -> list[str]:
-    """English words are lower-cased, stop-word filtered and Snowball-stemmed; CJK runs become
-    overlapping character bigrams (a lone character stays a unigram), as in Lucene's CJK
-    analyzer, which needs no dictionary and works for Traditional and Simplified Chinese."""
-    stop = _stopwords()
+    """English words are lower-cased, stop-word filtered (``ingest.text.STOP_WORDS``) and
+    Snowball-stemmed; CJK runs become overlapping character bigrams (a lone character stays a
+    unigram), as in Lucene's CJK analyzer, which needs no dictionary and works for Traditional
+    and Simplified Chinese."""
     words: list[str] = []
     tokens: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
         run = match.group(0)
-        if _CJK.match(run):
+        if CJK.match(run):
             if len(run) == 1:
                 tokens.append(run)
             else:
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        elif run not in stop:
+        elif run not in STOP_WORDS:
             words.append(run)
     return _stemmer().stemWords(words) + tokens
 
@@ -93,7 +86,7 @@ _FUNCTION = re.compile("|".join(map(re.escape, CJK_FUNCTION_WORDS)))
 def query_tokens(query: str) -> list[str]:
     """A query's tokens: as ``tokenize``, after Chinese function words are cut (each becomes a
     break between runs, so no bigram spans it)."""
-    return tokenize(_FUNCTION.sub(" ", query) if _CJK.search(query) else query)
+    return tokenize(_FUNCTION.sub(" ", query) if has_cjk(query) else query)
 
 
 @dataclass
@@ -131,7 +124,7 @@ def split_embed_text(embed_text: str) -> tuple[str, str]:
 class BM25Index:
     """A bm25s retriever plus the chunk ids in its document order."""
 
-    def __init__(self, retriever, ids: list[str], params: dict) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, retriever, ids: list[str], params: dict) -> None:
         self.retriever = retriever
         self.ids = ids
         self.params = params

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sharpnotes.ingest.formats import StoredFormatError, migrate_sqlite, run_script
+from sharpnotes.ingest.storage import private_dir, private_file, storage_problem
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.chunking import Chunk
@@ -57,6 +58,11 @@ class IndexFormatError(StoredFormatError):
     """The stored index cannot be used as it is; the message says what to run."""
 
 
+class IndexAccessError(IndexFormatError):
+    """The index files cannot be opened or written (a read-only or full disk, no permission);
+    the message names the folder and what to do."""
+
+
 @dataclass(frozen=True)
 class FileRecord:
     source: str
@@ -82,12 +88,19 @@ class ChunkRow:
 class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         try:
+            private_dir(path.parent)
+            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise _access_error(exc, path) from exc
+        try:
+            private_file(path)  # before a note's text is written (SQLite gives -wal its mode)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             migrate_sqlite(self.db, path, "catalog", _MIGRATIONS, IndexFormatError)
+        except (OSError, sqlite3.Error) as exc:
+            self.db.close()
+            raise _access_error(exc, path) from exc
         except Exception:
             self.db.close()
             raise
@@ -150,11 +163,13 @@ class Catalog:
             ],
         )
 
-    def touch_file(self, source: str, size: int, mtime: float) -> None:
-        """Record a new size/mtime for a file whose content did not change."""
+    def touch_file(self, source: str, size: int, mtime: float, root: str) -> None:
+        """Record a new size/mtime (and root: the notes folder moved) for a file whose content
+        did not change."""
         with self.db:
             self.db.execute(
-                "UPDATE files SET size=?, mtime=? WHERE source=?", (size, mtime, source)
+                "UPDATE files SET size=?, mtime=?, root=? WHERE source=?",
+                (size, mtime, root, source),
             )
 
     def remove_file(self, conn: sqlite3.Connection, source: str) -> None:
@@ -199,7 +214,10 @@ class Catalog:
             "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
             "WHERE chunk_id IN ({marks})"
         )
-        return {r[0]: ChunkRow(*r[:6], meta=json.loads(r[6])) for r in self._rows_in(sql, ids)}
+        return {
+            r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+            for r in self._rows_in(sql, ids)
+        }
 
     def chunk_filter_rows(self) -> Iterator[tuple[str, str, str]]:
         """(chunk_id, source, meta json) for building filter masks."""
@@ -209,6 +227,13 @@ class Catalog:
         files = self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return files, chunks
+
+
+def _access_error(exc: BaseException, path: Path) -> IndexAccessError:
+    return IndexAccessError(
+        storage_problem(exc, path.parent)
+        or f"cannot open the catalog {path} ({exc}); run: sharpnotes ingest --rebuild PATH-TO-NOTES"
+    )
 
 
 def _astuple(rec: FileRecord) -> tuple[Any, ...]:

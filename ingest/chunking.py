@@ -1,35 +1,42 @@
 """Structure-aware chunking: Markdown is cut at headings, then packed block by block under the
-embedding model's token budget. Code fences, ``$$`` formulas and tables are never cut.
+embedding model's token budget. Code fences, display math and tables are never cut.
 
 llama-index's MarkdownNodeParser splits at headings but has no token budget, and its
 SentenceSplitter re-splits by paragraphs and sentences without knowing about code fences or
-display math, so the packing is written here; sentence splitting uses llama-index's tokenizer.
+display math, so the packing is written here. Blocks and sentences come from ``ingest.text``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sharpnotes.ingest.text import ATOMIC, Block, blocks, clean_heading, heading_title, sentences
+
 if TYPE_CHECKING:  # llama-index costs a second to import; the query path never needs it
     from llama_index.core.schema import Document
 
-CHUNKER_VERSION = 2
+# 3: blocks and sentences from ingest.text (no punkt: "e.g." no longer ends a sentence), math
+# kept in headings, chunk text a verbatim slice of the note between its blocks
+CHUNKER_VERSION = 3
 HEADING_SEP = " > "
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*)$")  # closing #s are stripped after the match
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CJK_SENTENCE_END = re.compile(r"(?<=[。！？；])")
-_UNIT_START = re.compile(r"^\s*([-*+>|]|\d+[.)])\s")
-_INLINE_MD = re.compile(r"[*_`]+|\[([^\]]*)\]\([^)]*\)")
 MAX_HEADING_CHARS = 200  # a heading is repeated in every chunk under it: a huge one is cut
 ATOMIC_MAX_TOKENS = 4096  # a code/math block over this (an unclosed fence) is split by lines
+# The most characters handed to the tokenizer in one call. A fast tokenizer keeps about 150
+# bytes per character of what it is given (ids, offsets, token strings): counting a 5 MB
+# single-line note in one call peaked 740 MB above the model's footprint.
+COUNT_CHARS = 100_000
+# WordPiece makes at most one token of 100 characters (a longer word is one [UNK]), so prose
+# longer than budget x this is over budget without being counted
+MAX_CHARS_PER_TOKEN = 100
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 @dataclass
@@ -49,9 +56,16 @@ class Chunk:
 
 
 @dataclass
-class _Block:
+class Group:
+    """What packing moves as one piece: an atomic block, or prose blocks with no blank line
+    between them (a paragraph and the list that follows it, say)."""
+
     text: str
-    atomic: bool  # code, display math or table: kept whole
+    kind: str  # "prose", or the atomic block's kind ("code", "math", "table")
+
+    @property
+    def atomic(self) -> bool:
+        return self.kind != "prose"
 
 
 def sha1(text: str) -> str:
@@ -63,126 +77,101 @@ def make_chunk_id(source: str, heading: str, content_hash: str) -> str:
     return sha1(f"{source}\x1f{heading}\x1f{content_hash}")[:24]
 
 
-def clean_heading(text: str) -> str:
-    text = text[:MAX_HEADING_CHARS].rstrip(" \t#")
-    return _INLINE_MD.sub(lambda m: m.group(1) or "", text).strip()
+def bounded(count: CountTokens) -> CountTokens:
+    """``count`` fed at most ``COUNT_CHARS`` characters a call: texts are batched up to that
+    size, and a longer text is counted window by window, cut at whitespace (exact for a
+    tokenizer that never joins across spaces; a window with no space is cut where it must)."""
 
+    def counted(texts: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        batch: list[str] = []
+        size = 0
 
-def code_fence_lines(text: str) -> Iterator[tuple[str, bool]]:
-    """Each line with whether it is part of a fenced code block (fence lines included)."""
-    fence: str | None = None
-    for line in text.split("\n"):
-        match = _FENCE.match(line)
-        if match:
-            marker = match.group(1)
-            if fence is None:
-                fence = marker[0] * len(marker)
-                yield line, True
+        def flush() -> None:
+            nonlocal batch, size
+            if batch:
+                out.extend(count(batch))
+            batch, size = [], 0
+
+        for text in texts:
+            if len(text) > COUNT_CHARS:
+                flush()
+                out.append(sum(count([w])[0] for w in _windows(text, COUNT_CHARS)))
                 continue
-            if marker.startswith(fence):
-                fence = None
-                yield line, True
-                continue
-        yield line, fence is not None
+            if size + len(text) > COUNT_CHARS:
+                flush()
+            batch.append(text)
+            size += len(text)
+        flush()
+        return out
+
+    return counted
 
 
-def split_sections(body: str) -> list[tuple[list[tuple[int, str]], str]]:
-    """Cut Markdown at ATX headings outside code fences: ``[(heading stack, section body)]``."""
-    sections: list[tuple[list[tuple[int, str]], str]] = []
+def _windows(text: str, size: int) -> list[str]:
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            space = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            end = space if space > start else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def split_sections(
+    text: str, markdown: bool = True
+) -> list[tuple[list[tuple[int, str]], list[Block]]]:
+    """The blocks of a document under their heading stack: ``[(heading stack, blocks)]``.
+    Only Markdown is cut at headings (other text keeps heading-like lines as prose); sections
+    without text are left out."""
+    sections: list[tuple[list[tuple[int, str]], list[Block]]] = []
     stack: list[tuple[int, str]] = []
-    lines: list[str] = []
-    for line, in_code in code_fence_lines(body):
-        heading = _ATX.match(line) if not in_code else None
-        if heading:
-            sections.append((list(stack), "\n".join(lines)))
-            level = len(heading.group(1))
-            stack = [h for h in stack if h[0] < level] + [(level, clean_heading(heading.group(2)))]
-            lines = []
+    current: list[Block] = []
+    for block in blocks(text):
+        if block.kind == "heading" and markdown:
+            sections.append((stack, current))
+            title = clean_heading(heading_title(block.text)[:MAX_HEADING_CHARS])
+            stack = [h for h in stack if h[0] < block.level] + [(block.level, title)]
+            current = []
         else:
-            lines.append(line)
-    sections.append((list(stack), "\n".join(lines)))
-    return [(s, b) for s, b in sections if b.strip()]
+            current.append(block)
+    sections.append((stack, current))
+    return [(s, b) for s, b in sections if any(x.text.strip() for x in b)]
 
 
-def split_blocks(body: str) -> list[_Block]:
-    """Paragraph-level blocks; code fences, ``$$`` math and tables come out whole."""
-    blocks: list[_Block] = []
-    current: list[str] = []
-    atomic_end: str | None = None  # closing marker while inside a fence or $$ block
-    atomic = False
+def group_blocks(text: str, section: list[Block]) -> list[Group]:
+    """Blocks as packing groups: an atomic block alone; prose blocks joined (as ``text`` has them)
+    while no blank line separates them."""
+    groups: list[Group] = []
+    first: Block | None = None
+    last: Block | None = None
 
     def flush() -> None:
-        nonlocal current, atomic
-        text = "\n".join(current).strip("\n")
-        if text.strip():
-            blocks.append(_Block(text, atomic))
-        current, atomic = [], False
+        if first is not None and last is not None:
+            groups.append(Group(text[first.start : last.end], "prose"))
 
-    for line in body.split("\n"):
-        stripped = line.strip()
-        if atomic_end is not None:
-            current.append(line)
-            closes = stripped.startswith(atomic_end) if atomic_end != "$$" else "$$" in stripped
-            if closes:
-                atomic_end = None
-                flush()
+    for block in section:
+        if block.kind in ATOMIC:
+            flush()
+            first = last = None
+            groups.append(Group(block.text, block.kind))
             continue
-        fence_match = _FENCE.match(line)
-        if fence_match or stripped.startswith("$$"):
+        if last is not None and _BLANK_LINE.search(text, last.end, block.start):
             flush()
-            current, atomic = [line], True
-            if fence_match:
-                marker = fence_match.group(1)
-                atomic_end = marker[0] * len(marker)
-            elif not (stripped.count("$$") >= 2 and len(stripped) > 2):
-                atomic_end = "$$"
-            if atomic_end is None:
-                flush()
-            continue
-        is_table = stripped.startswith("|")
-        if not stripped:
-            flush()
-        elif is_table != atomic and current:
-            flush()
-            current, atomic = [line], is_table
-        else:
-            current.append(line)
-            atomic = atomic or is_table
+            first = None
+        first = first or block
+        last = block
     flush()
-    return blocks
+    return groups
 
 
-def _units(text: str) -> list[str]:
-    """Lines grouped into units: a list item, quote or table row starts a new unit, any other
-    line continues the one before (soft-wrapped prose, as PDF text always is)."""
-    units: list[list[str]] = []  # lists joined at the end: += on a long string is quadratic
-    for line in text.split("\n"):
-        if units and not _UNIT_START.match(line) and line.strip():
-            units[-1].append(line)
-        else:
-            units.append([line])
-    return ["\n".join(u) for u in units]
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences (punkt, plus CJK sentence ends) whose concatenation is the input text."""
-    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
-
-    split = split_by_sentence_tokenizer()
-    pieces: list[str] = []
-    for unit in _units(text):
-        for sentence in split(unit) if unit.strip() else [unit]:
-            pieces.extend(p for p in _CJK_SENTENCE_END.split(sentence) if p)
-        pieces.append("\n")
-    pieces = pieces[:-1]
-    # attach separators (newlines, blanks) to the sentence before them
-    out: list[str] = []
-    for piece in pieces:
-        if out and not piece.strip():
-            out[-1] += piece
-        else:
-            out.append(piece)
-    return out
+def sentence_pieces(text: str) -> list[str]:
+    """``text`` cut before each of its sentences (``ingest.text.sentences``); the pieces keep
+    the spaces and newlines between sentences, so their concatenation is ``text``."""
+    cuts = [0] + [s.start for s in sentences(text)[1:]] + [len(text)]
+    return [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def _split_words(text: str, budget: int, count: CountTokens) -> list[str]:
@@ -196,7 +185,9 @@ def _split_words(text: str, budget: int, count: CountTokens) -> list[str]:
         for window, size in zip(windows, count(windows), strict=True):
             units.extend([window] if size <= budget else list(window))
             sizes.extend([size] if size <= budget else count(list(window)))
-    out, cur, used = [], [], 0
+    out: list[str] = []
+    cur: list[str] = []
+    used = 0
     for unit, size in zip(units, sizes, strict=True):
         if cur and used + size > budget:
             out.append(joiner.join(cur))
@@ -214,7 +205,9 @@ def _split_table(table: str, budget: int, count: CountTokens) -> list[str]:
     head_len = 2 if len(lines) > 2 and set(lines[1].strip()) <= set("|-: ") else 1
     head, rows = lines[:head_len], lines[head_len:]
     head_size = count(["\n".join(head)])[0]
-    parts, cur, used = [], [], head_size
+    parts: list[str] = []
+    cur: list[str] = []
+    used = head_size
     for row, size in zip(rows, count(rows), strict=True):
         if cur and used + size > budget:
             parts.append("\n".join(head + cur))
@@ -226,32 +219,35 @@ def _split_table(table: str, budget: int, count: CountTokens) -> list[str]:
     return parts
 
 
-def pack(blocks: list[_Block], budget: int, count: CountTokens) -> list[str]:
-    """Greedy packing of blocks into texts of at most ``budget`` tokens.
+def pack(groups: list[Group], budget: int, count: CountTokens) -> list[str]:
+    """Greedy packing of groups into texts of at most ``budget`` tokens.
 
     A table over budget is split by rows, each part under the header row. A code or math block
     over budget stays whole as its own chunk (the embedding sees its start, BM25 all of it); a
-    prose block over budget is split by sentences, then by words."""
-    sizes = count([b.text for b in blocks])
+    prose group over budget is split by sentences, then by words."""
+    long = budget * MAX_CHARS_PER_TOKEN
+    sizes = count([g.text if g.atomic or len(g.text) <= long else "" for g in groups])
     pieces: list[tuple[str, int, str]] = []  # text, tokens, joiner before it
-    for block, size in zip(blocks, sizes, strict=True):
-        if size > budget and block.text.lstrip().startswith("|"):
-            for part in _split_table(block.text, budget, count):
+    for group, size in zip(groups, sizes, strict=True):
+        if not group.atomic and len(group.text) > long:
+            size = budget + 1  # surely over budget: not counted whole
+        if size > budget and group.kind == "table":
+            for part in _split_table(group.text, budget, count):
                 pieces.append((part, count([part])[0], "\n\n"))
             continue
-        if size <= budget or (block.atomic and size <= ATOMIC_MAX_TOKENS):
-            pieces.append((block.text, size, "\n\n"))
+        if size <= budget or (group.atomic and size <= ATOMIC_MAX_TOKENS):
+            pieces.append((group.text, size, "\n\n"))
             continue
-        if block.atomic:  # far over budget: most likely a fence left open to the end of the note
-            lines = block.text.split("\n")
+        if group.atomic:  # far over budget: most likely a fence left open to the end of the note
+            lines = group.text.split("\n")
             for j, (line, l_size) in enumerate(zip(lines, count(lines), strict=True)):
                 parts = [line] if l_size <= budget else _split_words(line, budget, count)
-                sizes = [l_size] if l_size <= budget else count(parts)
-                for k, (part, p_size) in enumerate(zip(parts, sizes, strict=True)):
+                p_sizes = [l_size] if l_size <= budget else count(parts)
+                for k, (part, p_size) in enumerate(zip(parts, p_sizes, strict=True)):
                     pieces.append((part, p_size, "\n\n" if j == k == 0 else "\n"))
             continue
-        sentences = split_sentences(block.text)
-        for i, (sentence, s_size) in enumerate(zip(sentences, count(sentences), strict=True)):
+        split = sentence_pieces(group.text)
+        for i, (sentence, s_size) in enumerate(zip(split, count(split), strict=True)):
             joiner = "\n\n" if i == 0 else ""
             if s_size <= budget:
                 pieces.append((sentence, s_size, joiner))
@@ -260,15 +256,16 @@ def pack(blocks: list[_Block], budget: int, count: CountTokens) -> list[str]:
                 for j, (w, w_size) in enumerate(zip(words, count(words), strict=True)):
                     pieces.append((w, w_size, joiner if j == 0 else " "))
     chunks: list[str] = []
-    cur, used = "", 0
+    cur: list[str] = []  # joined once per chunk: += on a growing string is quadratic
+    used = 0
     for text, size, joiner in pieces:
         if cur and used + size > budget:
-            chunks.append(cur)
-            cur, used = "", 0
-        cur = text if not cur else cur + joiner + text
+            chunks.append("".join(cur))
+            cur, used = [], 0
+        cur += [joiner, text] if cur else [text]
         used += size
     if cur:
-        chunks.append(cur)
+        chunks.append("".join(cur))
     return [c.strip() for c in chunks if c.strip()]
 
 
@@ -279,25 +276,24 @@ def document_title(doc: Document) -> str:
 
 def chunk_documents(docs: Sequence[Document], count: CountTokens, max_tokens: int) -> list[Chunk]:
     """Chunks of all the documents of one file (a file is one document, or one per PDF page)."""
+    count = bounded(count)
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for doc in docs:
         meta = dict(doc.metadata)
         source, page = meta.pop("source"), meta.pop("page", None)
         title = document_title(doc)
-        if meta.get("kind") == "markdown":
-            sections = split_sections(doc.text)
-            has_h1 = any(stack and stack[0][0] == 1 for stack, _ in sections)
-        else:
-            sections, has_h1 = [([], doc.text)], False
-        for stack, body in sections:
+        markdown = meta.get("kind") == "markdown"
+        sections = split_sections(doc.text, markdown)
+        has_h1 = any(stack and stack[0][0] == 1 for stack, _ in sections)
+        for stack, section in sections:
             path = [h for _, h in stack]
             if not has_h1 or not path:
                 path = [title, *path]
             heading = HEADING_SEP.join(p for p in path if p)
             prefix = heading + "\n\n" if heading else ""
             budget = max(32, max_tokens - 2 - count([prefix])[0])
-            for text in pack(split_blocks(body), budget, count):
+            for text in pack(group_blocks(doc.text, section), budget, count):
                 embed_text = prefix + text
                 content_hash = sha1(embed_text)
                 chunk_id = make_chunk_id(source, heading, content_hash)

@@ -92,7 +92,7 @@ class SentenceTransformerEmbedder:
         import torch
 
         torch.set_num_threads(threads)
-        self.model_id, self.backend = model_id, backend
+        self.model_id, self.backend = model_id, str(backend)  # the protocol's plain str
         self._model = load_sentence_transformer(folder, bf16=backend == "st-bf16")
         self.dim = st_dimension(self._model)
         self.max_tokens = int(self._model.max_seq_length)
@@ -152,8 +152,9 @@ def st_pooling(model: Any) -> str:
     """The pooling mode of a Transformer -> Pooling model ("mean", "cls"...); "" if another kind."""
     pooling = model[1] if len(model) > 1 else None
     mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers >= 6
-    if mode is None and hasattr(pooling, "get_pooling_mode_str"):  # 3-5
-        mode = pooling.get_pooling_mode_str()
+    older = getattr(pooling, "get_pooling_mode_str", None)  # 3-5
+    if mode is None and older is not None:
+        mode = older()
     return str(mode or "")
 
 
@@ -174,7 +175,7 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         meta = json.loads((export_dir / "meta.json").read_text())
-        self.model_id, self.backend = model_id, backend
+        self.model_id, self.backend = model_id, str(backend)  # the protocol's plain str
         self.dim, self.max_tokens = meta["dim"], meta["max_seq_length"]
         self.pooling, self._pad_id, self._inputs = meta["pooling"], meta["pad_id"], meta["inputs"]
         self._lower = meta["do_lower_case"]

@@ -7,14 +7,17 @@ and goes on with the rest of the corpus.
 from __future__ import annotations
 
 import errno
+import io
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 from llama_index.core.schema import Document
 
-from sharpnotes.ingest.chunking import code_fence_lines
+from sharpnotes.ingest.text import code_fence_lines
 
 MARKDOWN_EXTS = {".md", ".markdown", ".mdown"}
 TEXT_EXTS = {".txt", ".text"}
@@ -45,26 +48,66 @@ def file_kind(path: Path) -> str | None:
 
 def read_file(path: Path, source: str, max_bytes: int) -> list[Document]:
     """Read one supported file. ``source`` is its path relative to the ingest root."""
+    if file_kind(path) is None:
+        raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
+    return parse_file(read_bytes(path, max_bytes), path, source)
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a note, read through one descriptor checked before anything is read: a
+    regular file no larger than ``max_bytes``. A FIFO or a device named ``*.md`` would block the
+    read or never end it, so neither is opened for reading (non-blocking open, then fstat)."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):  # a device is not even opened
+            raise SkipFile(_not_regular(mode))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise SkipFile(cannot_read(exc)) from exc
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # swapped for something else since the stat
+                raise SkipFile(_not_regular(info.st_mode))
+            if info.st_size > max_bytes:
+                raise SkipFile(_too_large(info.st_size, max_bytes))
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise SkipFile(cannot_read(exc)) from exc
+    if len(data) > max_bytes:  # it grew while being read
+        raise SkipFile(_too_large(len(data), max_bytes))
+    if not data:
+        raise SkipFile(EMPTY)
+    return data
+
+
+def parse_file(data: bytes, path: Path, source: str) -> list[Document]:
+    """The documents of a supported file's bytes (``path`` gives the type)."""
     kind = file_kind(path)
     if kind is None:
         raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SkipFile(cannot_read(exc)) from exc
-    if size > max_bytes:
-        raise SkipFile(
-            f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
-            "(raise SHARPNOTES_MAX_FILE_MB to ingest it)"
-        )
-    if size == 0:
-        raise SkipFile(EMPTY)
     if kind == "pdf":
-        return _read_pdf(path, source)
-    text = _read_text(path)
+        return _read_pdf(data, source)
+    text = _decode_text(data)
     if kind == "markdown":
         return [_markdown_document(text, source)]
     return [Document(text=text, metadata=_base_meta(source, "text", title=Path(source).stem))]
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"{size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit "
+        "(raise SHARPNOTES_MAX_FILE_MB to ingest it)"
+    )
+
+
+def _not_regular(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")]
+    what = next((name for test, name in kinds if test(mode)), "a special file")
+    return (
+        f"not a regular file ({what}); delete it or rename it without a note extension "
+        "(.md, .txt, .pdf)"
+    )
 
 
 EMPTY = "empty file; write something in it or delete it"
@@ -85,11 +128,7 @@ def _base_meta(source: str, kind: str, **extra: Any) -> dict[str, Any]:
     return {"source": source, "kind": kind, **extra}
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SkipFile(cannot_read(exc)) from exc
+def _decode_text(raw: bytes) -> str:
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise SkipFile("UTF-16 text; re-save the file as UTF-8")
     if b"\x00" in raw[:8192]:
@@ -107,7 +146,7 @@ def _read_text(path: Path) -> str:
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without anchors/aliases: front matter never needs them, and they allow 'YAML bombs'."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.YAMLError("aliases are not allowed in front matter")
         return super().compose_node(parent, index)
@@ -187,32 +226,25 @@ def _markdown_document(text: str, source: str) -> Document:
     return Document(text=body, metadata=meta)
 
 
-def _read_pdf(path: Path, source: str) -> list[Document]:
+def _read_pdf(data: bytes, source: str) -> list[Document]:
+    """One document per page with text. pypdf over the bytes already read: llama-index's
+    PDFReader opens the file by path again (and retries a parse of the same bytes)."""
     import pypdf
-    from llama_index.readers.file import PDFReader
-    from tenacity import RetryError
 
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(5)
-    except OSError as exc:
-        raise SkipFile(cannot_read(exc)) from exc
-    if header != b"%PDF-":
+    if not data.startswith(b"%PDF-"):
         raise SkipFile("not a PDF (no %PDF header); rename it or move it out of the notes")
     try:
-        if pypdf.PdfReader(str(path)).is_encrypted:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
             raise SkipFile("encrypted PDF; save a decrypted copy to ingest it")
-        pages = PDFReader().load_data(path)
+        texts = [page.extract_text() for page in reader.pages]
     except SkipFile:
         raise
-    except RetryError as exc:  # PDFReader retries; report the underlying error once
-        inner = exc.last_attempt.exception()
-        raise SkipFile(_unreadable_pdf(inner)) from exc
     except Exception as exc:  # pypdf raises many types for damaged files
         raise SkipFile(_unreadable_pdf(exc)) from exc
     docs = []
-    for number, page in enumerate(pages, start=1):
-        text = (page.text or "").replace("\x00", "")
+    for number, page_text in enumerate(texts, start=1):
+        text = (page_text or "").replace("\x00", "")
         if text.strip():
             meta = _base_meta(source, "pdf", title=Path(source).stem, page=number)
             docs.append(Document(text=text, metadata=meta))

@@ -7,10 +7,11 @@ it), in a Chroma collection of its own, and the dense score of a passage becomes
 cosine + w * best sentence cosine`` with ``w = settings.retrieval.sentence_weight`` (measured in the
 README: SciFact and the notes set both gain).
 
-The sentence vectors come from the chunk's own forward pass ("late chunking", ``embed_chunks``):
-a sentence's vector is the mean of the token states of its words, its heading path and the special
-tokens, where embedding each sentence on its own would cost a second pass over the same words
-(eval/benchmarks/README.md, "Sentence vectors at little extra cost").
+By default each sentence is embedded on its own (``settings.models.sentence_pooling = "alone"``).
+With ``"late"`` the sentence vectors come from the chunk's own forward pass ("late chunking",
+``embed_chunks``): a sentence's vector is the mean of the token states of its words, its heading
+path and the special tokens, which saves the second pass over the same words but lost retrieval
+quality on the notes sets (eval/benchmarks/README.md, "Sentence vectors from the chunk's pass").
 
 A sentence vector's id is ``CHUNK_ID:I:N``: the I-th of the chunk's N sentences. The ids alone
 tell whether a chunk's sentences are all stored, so an ingest killed half-way through writing
@@ -25,16 +26,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sharpnotes.ingest.bm25 import split_embed_text
-from sharpnotes.ingest.chunking import split_sentences
+from sharpnotes.ingest.text import sentences
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.embedders import Embedder
+    from sharpnotes.ingest.settings import SentencePooling
     from sharpnotes.ingest.vectors import VectorStore
 
 COLLECTION = "chunk_sentences"
 # what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every
-# sentence again (the catalog's meta records the version its sentence vectors were made with)
-VERSION = 2  # 2: pooled from the chunk's forward pass (1: each sentence embedded on its own)
+# sentence again (the catalog's meta records the version its sentence vectors were made with,
+# ``made_with``). 2: sentences from ingest.text (blocks whole, "e.g." kept inside its sentence)
+VERSION = 2
 MIN_WORDS = 3  # shorter pieces ("Pros:", "1.") say too little to be scored alone
 
 
@@ -43,15 +46,12 @@ def sentence_spans(embed_text: str) -> tuple[int, list[tuple[int, int]]]:
     ``MIN_WORDS`` words) in a chunk's embedded text, which chunking writes as ``heading\n\ntext``
     (the heading length is 0 without a heading)."""
     heading, body = split_embed_text(embed_text)
-    start = len(embed_text) - len(body)
-    spans = []
-    for sentence in split_sentences(body):  # pieces whose concatenation is the body
-        end = start + len(sentence)
-        stripped = sentence.strip()
-        if len(stripped.split()) >= MIN_WORDS:
-            first = start + len(sentence) - len(sentence.lstrip())
-            spans.append((first, first + len(stripped)))
-        start = end
+    offset = len(embed_text) - len(body)
+    spans = [
+        (offset + span.start, offset + span.end)
+        for span in sentences(body)  # ingest.text: stripped spans of the body
+        if len(span.text.split()) >= MIN_WORDS
+    ]
     return len(heading), spans
 
 
@@ -75,27 +75,42 @@ def embed_chunks(
     from sharpnotes.ingest.embedders import normalise, pool_spans
 
     if embedder.pooling != "mean":  # late chunking averages token states
-        pieces = [sentence_texts(text) for text in embed_texts]
-        flat = iter(embedder.embed([p for group in pieces for p in group], batch_size))
-        chunks = embedder.embed(embed_texts, batch_size)
-        return chunks, [np.stack([next(flat) for _ in group]) for group in pieces]
+        return embedder.embed(embed_texts, batch_size), embed_alone(
+            embedder, embed_texts, batch_size
+        )
     chunks = np.zeros((len(embed_texts), embedder.dim), np.float32)
-    sentences: list[np.ndarray] = [chunks[:0]] * len(embed_texts)
+    held: list[np.ndarray] = [chunks[:0]] * len(embed_texts)
     cut: list[tuple[int, int]] = []
     for i, states, offsets in embedder.token_states(embed_texts, batch_size):
         chunks[i] = states.mean(0)
         heading, spans = sentence_spans(embed_texts[i])
         if not spans:  # the chunk's own vector stands for it (sentence_texts' fallback)
-            sentences[i] = normalise(chunks[i : i + 1])
+            held[i] = normalise(chunks[i : i + 1])
             continue
         groups = [[(0, heading), span] if heading else [span] for span in spans]
-        sentences[i], missing = pool_spans(states, offsets, groups)
+        held[i], missing = pool_spans(states, offsets, groups)
         cut += [(i, g) for g in missing]
     if cut:
         alone = embedder.embed([sentence_texts(embed_texts[i])[g] for i, g in cut], batch_size)
         for (i, g), vector in zip(cut, alone, strict=True):
-            sentences[i][g] = vector
-    return normalise(chunks), sentences
+            held[i][g] = vector
+    return normalise(chunks), held
+
+
+def embed_alone(
+    embedder: Embedder, embed_texts: Sequence[str], batch_size: int = 32
+) -> list[np.ndarray]:
+    """Each chunk's sentence vectors, one per ``sentence_texts`` piece, each piece embedded on
+    its own (one batch run over the pieces of every chunk)."""
+    pieces = [sentence_texts(text) for text in embed_texts]
+    flat = iter(embedder.embed([p for group in pieces for p in group], batch_size))
+    return [np.stack([next(flat) for _ in group]) for group in pieces]
+
+
+def made_with(pooling: SentencePooling) -> str:
+    """What the catalog records as the making of its sentence vectors: the splitter version, and
+    "-late" when they are pooled from the chunk's pass (a change re-makes them all)."""
+    return str(VERSION) if pooling == "alone" else f"{VERSION}-{pooling}"
 
 
 def sentence_ids(chunk_id: str, n: int) -> list[str]:
@@ -137,14 +152,19 @@ class SentenceVectors:
         embedder: Embedder,
         batch_size: int = 32,
         made: dict[str, np.ndarray] | None = None,
+        pooling: SentencePooling = "alone",
     ) -> int:
         """Store the sentence vectors of (chunk id, embedded text, Chroma metadata) triples:
         those in ``made`` (chunk id -> its sentences' vectors, from ``embed_chunks``) as they
-        are, the others embedded now; returns how many sentence vectors were stored."""
+        are, the others made now the ``pooling`` way; returns how many vectors were stored."""
         made = dict(made or {})
         rest = [(cid, text) for cid, text, _ in chunks if cid not in made]
         if rest:
-            _, vectors = embed_chunks(embedder, [text for _, text in rest], batch_size)
+            texts = [text for _, text in rest]
+            if pooling == "late":
+                vectors = embed_chunks(embedder, texts, batch_size)[1]
+            else:
+                vectors = embed_alone(embedder, texts, batch_size)
             made.update(zip([cid for cid, _ in rest], vectors, strict=True))
         ids: list[str] = []
         metas: list[dict] = []

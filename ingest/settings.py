@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 EmbedBackend = Literal["auto", "st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 Fusion = Literal["minmax", "rrf"]
+SentencePooling = Literal["alone", "late"]
 GeneratorName = Literal["extractive", "openai", "llamacpp"]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -68,6 +69,14 @@ class ModelSettings(_Group):
     )
     embed_batch_size: int = advanced(32, "Texts per embedding batch.", ge=1, le=4096)
     threads: int = advanced(0, "Torch/ONNX threads; 0 means the number of cores.", ge=0, le=512)
+    # "late" saves the second forward pass over every sentence but scored lower on the notes
+    # sets (eval/benchmarks/README.md, "Sentence vectors from the chunk's pass")
+    sentence_pooling: SentencePooling = advanced(
+        "alone",
+        "How sentence vectors are made: alone (each sentence embedded on its own) or late "
+        "(pooled from its chunk's forward pass: faster ingest, lower retrieval quality). A new "
+        "value re-makes every sentence vector at the next ingest.",
+    )
 
 
 class IngestSettings(_Group):
@@ -130,11 +139,14 @@ class AnswerSettings(_Group):
         "extractive", description="Answer generator; never guessed from a model name."
     )
     answer_k: int = Field(6, ge=1, le=50, description="Passages retrieved for an answer.")
+    # the evidence score (app.answer.Evidence) is a passage's cosine + its best unit's cosine +
+    # 0.2 x that unit's word overlap: 2.2 at most, so a larger threshold would refuse everything
     refusal_threshold: float | None = advanced(
         None,
-        "Evidence score below which an answer is refused (None: the calibrated default).",
+        "Evidence score (0 to 2.2) below which an answer is refused (None: the calibrated "
+        "default, 0.90).",
         ge=0.0,
-        le=3.0,
+        le=2.2,
     )
 
 
@@ -154,6 +166,15 @@ class LLMSettings(_Group):
 class AppSettings(_Group):
     app_host: str = Field("127.0.0.1", description="Where the Streamlit app listens.")
     app_port: int = Field(8501, ge=1, le=65535, description="Its port.")
+    app_allowed_hosts: str = Field(
+        "",
+        description="More host names the app answers to, comma-separated (its address, a LAN "
+        "name); besides these, only loopback names and SHARPNOTES_APP_HOST, which keeps other "
+        "web pages out (DNS rebinding).",
+    )
+    live_sync: bool = Field(
+        True, description="While the app runs, re-sync the notes folder as its files change."
+    )
 
 
 class ChromaSettings(_Group):
@@ -350,3 +371,70 @@ def setting_problem(error: Any) -> str:
 def get_settings(**overrides: object) -> Settings:
     """Fresh settings from the environment, with explicit overrides (CLI flags) on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+# --- where values come from, and the user's config file (the Settings page writes it) --------
+
+Source = Literal["environment", "config file", "default"]
+
+
+def setting_sources() -> dict[str, Source]:
+    """For each flat name, where its value in force comes from: the environment wins over the
+    config file, which wins over the default (CLI flags are passed on as environment)."""
+    env = _from_variables(dict(os.environ))
+    path = config_file()
+    in_file = _from_variables(read_config_file(path)) if path else {}
+    return {
+        name: "environment" if name in env else "config file" if name in in_file else "default"
+        for name in FIELD_GROUP
+    }
+
+
+def config_path() -> Path | None:
+    """The config file the Settings page writes: ``SHARPNOTES_CONFIG``, else the per-user
+    default (even when it does not exist yet); None when ``SHARPNOTES_CONFIG=none``."""
+    name = os.environ.get("SHARPNOTES_CONFIG")
+    if name is None:
+        return Path(user_config_dir("sharpnotes")) / "config.env"
+    if name.strip().lower() in ("", "none"):
+        return None
+    return Path(name).expanduser()
+
+
+def write_config_file(updates: dict[str, str | None]) -> Path:
+    """Set (or, with None, remove) ``SHARPNOTES_*`` lines of the user's config file, keeping its
+    other lines; the file is written whole beside itself, readable by its owner only (0600), then
+    moved into place. Values are validated first: a bad one raises ``ValueError`` naming it."""
+    path = config_path()
+    if path is None:
+        raise ConfigFileError(
+            "SHARPNOTES_CONFIG=none: there is no config file to write; unset it to use the default"
+        )
+    unknown = [k for k in updates if k not in FIELD_GROUP]
+    if unknown:
+        raise ValueError(f"not a setting: {', '.join(unknown)}")
+    current = read_config_file(path) if path.is_file() else {}
+    merged = {k: v for k, v in _from_variables(current).items() if k not in updates}
+    merged.update({k: v for k, v in updates.items() if v is not None})
+    Settings.model_validate(_nest(merged))  # raises ValidationError naming the setting
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    keys = {f"{ENV_PREFIX}{k.upper()}": k for k in updates}
+    kept = [line for line in lines if line.split("=", 1)[0].strip() not in keys]
+    for name, value in updates.items():
+        if value is not None:
+            kept.append(f"{ENV_PREFIX}{name.upper()}={_quoted(value)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(kept) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def _quoted(value: str) -> str:
+    """A value as python-dotenv reads it back unchanged."""
+    if re.fullmatch(r"[\w./:@+,-]*", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

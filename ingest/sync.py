@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ from sharpnotes.ingest.index import (
     open_space,
     wipe,
 )
-from sharpnotes.ingest.readers import SkipFile, cannot_read, file_kind, read_file
+from sharpnotes.ingest.readers import SkipFile, cannot_read, file_kind, parse_file, read_bytes
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_dir, private_tree, storage_problem
 from sharpnotes.ingest.vectors import chroma_metadata
 
 if TYPE_CHECKING:
@@ -62,6 +64,12 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     unsupported: list[str] = field(default_factory=list)
+    # links that lead out of the notes folder: (source, where it points); not read, by design
+    outside: list[tuple[str, str]] = field(default_factory=list)
+    # notes folders that moved: (old, new); the index follows the notes
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    # notes folders gone from disk: (folder, notes that left the index with it)
+    vanished: list[tuple[str, int]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_reused: int = 0
@@ -77,7 +85,9 @@ class IngestReport:
         return (
             f"files: {len(self.added)} added, {len(self.updated)} updated, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged, "
-            f"{len(self.unsupported)} skipped (unsupported type), {len(self.failed)} failed; "
+            f"{len(self.unsupported)} skipped (unsupported type), "
+            f"{len(self.outside)} skipped (link out of the notes folder), "
+            f"{len(self.failed)} failed; "
             f"chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused, "
             f"{self.chunks_deleted} deleted, {self.sentences_embedded} sentences embedded; "
             f"{self.seconds:.1f} s"
@@ -90,6 +100,9 @@ class IngestReport:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "skipped": self.unsupported,
+            "outside": [{"source": s, "target": t} for s, t in self.outside],
+            "moved": [{"from": old, "to": new} for old, new in self.moved],
+            "vanished": [{"folder": f, "notes": n} for f, n in self.vanished],
             "failed": [{"source": s, "reason": r} for s, r in self.failed],
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
@@ -125,27 +138,37 @@ def ingest(
     paths = [Path(p).expanduser() for p in paths]
     for p in paths:
         if not p.exists():
-            raise IngestError(f"{p}: no such file or folder; check the path and run again")
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.index_dir / "ingest.lock"))
-    holder = settings.index_dir / "ingest.pid"
+            raise IngestError(
+                f"{p}: no such file or folder; check the path (notes that moved: ingest their new "
+                "folder, the index follows them)"
+            )
     try:
-        lock.acquire(timeout=wait, poll_interval=0.2)
-    except Timeout:
-        pid = _read_holder(holder)
-        waited = f" (waited {wait:g} s)" if wait > 0 else ""
-        raise IngestError(
-            f"another sharpnotes ingest (pid {pid}) is updating {settings.index_dir}{waited}; "
-            "wait for it to finish and run again, or pass --wait SECONDS"
-        ) from None
-    try:
-        holder.write_text(str(os.getpid()))
-        if rebuild:
-            wipe(settings)
-        _Ingest(settings, report, progress).run(paths)
-    finally:
-        holder.unlink(missing_ok=True)
-        lock.release()
+        private_dir(settings.index_dir)
+        lock = FileLock(str(settings.index_dir / "ingest.lock"))
+        holder = settings.index_dir / "ingest.pid"
+        try:
+            lock.acquire(timeout=wait, poll_interval=0.2)
+        except Timeout:
+            pid = _read_holder(holder)
+            waited = f" (waited {wait:g} s)" if wait > 0 else ""
+            raise IngestError(
+                f"another sharpnotes ingest (pid {pid}) is updating {settings.index_dir}{waited}; "
+                "wait for it to finish and run again, or pass --wait SECONDS"
+            ) from None
+        try:
+            holder.write_text(str(os.getpid()))
+            if rebuild:
+                wipe(settings)
+            _Ingest(settings, report, progress).run(paths)
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
+            private_tree(settings.index_dir)
+    except (OSError, sqlite3.Error) as exc:  # the index's disk, not a note (those are reported)
+        problem = storage_problem(exc, settings.index_dir)
+        if problem is None:
+            raise
+        raise IngestError(problem) from exc
     report.seconds = time.perf_counter() - started
     return report
 
@@ -174,6 +197,7 @@ class _Ingest:
         self.vectors = open_space(settings)
         self.sentences = open_sentences(settings)
         self._embedder: Embedder | None = None
+        self.moved_to: dict[str, str] = {}  # a notes folder -> where some of its notes turned up
 
     @property
     def embedder(self) -> Embedder:
@@ -196,11 +220,12 @@ class _Ingest:
                 root = _root_for(path, roots)
                 if str(root) not in roots:
                     roots.append(str(root))
-                files = list(_walk(path, self.report))
+                files = list(_walk(path, root, self.report))
                 for group in self._changed_files(root, files, known, seen):
                     self._store(group)
                     changed = True
                 changed |= self._remove_missing(root, path, known, seen)
+            changed |= self._retire_vanished(roots)
             if changed or bm25_stale:
                 self.rebuild_bm25()
             crash_point("manifest")
@@ -209,7 +234,9 @@ class _Ingest:
                     **build_settings(self.settings, self.model_id),
                     "roots": roots,
                     "last_sync": time.time(),
-                    "embed_backend": self._embedder.backend if self._embedder else "",
+                    "embed_backend": self._embedder.backend
+                    if self._embedder
+                    else self.catalog.get_meta("embed_backend") or "",
                 }
             )
         finally:
@@ -276,14 +303,21 @@ class _Ingest:
                 self.report.unchanged += 1
                 return None
             if old and old.root != str(root):
-                raise SkipFile(f"same relative path as a note already indexed from {old.root}")
-            digest = _file_sha1(file)
+                if _present(Path(old.root) / source):
+                    raise SkipFile(
+                        f"a note with this path is already indexed from {old.root}; rename one "
+                        "of the two, or index one folder alone: sharpnotes ingest --rebuild "
+                        f"{root}"
+                    )
+                self.moved_to[old.root] = str(root)  # gone from there: the note moved here
+            # read once, through checks: size and file type come before a single byte is read
+            data = read_bytes(file, int(self.settings.ingest.max_file_mb * 2**20))
+            digest = hashlib.sha1(data).hexdigest()
             if old and old.sha1 == digest:
                 self.report.unchanged += 1
-                self.catalog.touch_file(source, stat.st_size, stat.st_mtime)
+                self.catalog.touch_file(source, stat.st_size, stat.st_mtime, str(root))
                 return None
-            max_bytes = int(self.settings.ingest.max_file_mb * 2**20)
-            docs = read_file(file, source, max_bytes)
+            docs = parse_file(data, file, source)
             crash_point("read")
             embedder = self.embedder
             # the setting's budget, but never past what the model reads (it truncates there)
@@ -294,6 +328,12 @@ class _Ingest:
         except SkipFile as exc:
             self.report.failed.append((source, str(exc)))
             log.info("skipped %s: %s", source, exc)
+            return None
+        except FileNotFoundError as exc:
+            reason = cannot_read(exc)
+            if file.is_symlink():
+                reason = f"broken link to {os.readlink(file)}; fix or delete the link"
+            self.report.failed.append((source, reason))
             return None
         except OSError as exc:
             self.report.failed.append((source, cannot_read(exc)))
@@ -318,25 +358,28 @@ class _Ingest:
             sorted({reuse_from[c.content_hash] for c in todo if c.content_hash in reuse_from})
         )
         vectors = {}
-        to_embed = []
+        to_embed: dict[str, list[Chunk]] = {}  # content hash -> the new chunks with that text
         for c in todo:
             vec = reused.get(reuse_from.get(c.content_hash, ""))
             if vec is not None:
                 vectors[c.chunk_id] = vec
             else:
-                to_embed.append(c)
-        made: dict[str, np.ndarray] = {}  # chunk id -> its sentences' vectors
-        if to_embed:
+                to_embed.setdefault(c.content_hash, []).append(c)
+        made: dict[str, np.ndarray] = {}  # chunk id -> its sentences' vectors (late chunking)
+        if to_embed:  # a text that several new chunks share (template copies) is embedded once
             crash_point("embed")
-            texts, batch = [c.embed_text for c in to_embed], self.settings.models.embed_batch_size
-            if self.sentences is not None:  # one forward pass gives both (ingest.sentences)
+            texts = [same[0].embed_text for same in to_embed.values()]
+            batch = self.settings.models.embed_batch_size
+            if self.sentences is not None and self.settings.models.sentence_pooling == "late":
                 from sharpnotes.ingest.sentences import embed_chunks
 
-                embedded, per_chunk = embed_chunks(self.embedder, texts, batch)
-                made = dict(zip([c.chunk_id for c in to_embed], per_chunk, strict=True))
+                embedded, per_text = embed_chunks(self.embedder, texts, batch)
+                for same, held in zip(to_embed.values(), per_text, strict=True):
+                    made.update({c.chunk_id: held for c in same})
             else:
                 embedded = self.embedder.embed(texts, batch)
-            vectors.update({c.chunk_id: v for c, v in zip(to_embed, embedded, strict=True)})
+            for same, vec in zip(to_embed.values(), embedded, strict=True):
+                vectors.update({c.chunk_id: vec for c in same})
         if todo:
             crash_point("chroma")
             self.vectors.upsert(
@@ -373,8 +416,29 @@ class _Ingest:
             if rec.root == str(root)
             and s.startswith(prefix)
             and s not in seen
-            and _vanished(root / s)
+            and _vanished(root / s, root)
         ]
+        return self._forget(gone)
+
+    def _retire_vanished(self, roots: list[str]) -> bool:
+        """A notes folder that is gone from disk leaves the index with the notes it still held
+        there (they can no longer be opened, and search would keep returning them): it moved
+        (some of its notes turned up in the folder just ingested, and were taken over), or it
+        was deleted or unmounted (ingest it again when it is back)."""
+        changed = False
+        for old in [r for r in roots if not _present(Path(r))]:
+            held = [s for s, rec in self.catalog.files().items() if rec.root == old]
+            changed |= self._forget(held)
+            roots.remove(old)
+            if old in self.moved_to:
+                self.report.moved.append((old, self.moved_to[old]))
+            else:
+                self.report.vanished.append((old, len(held)))
+            log.info("notes folder %s is gone; %d notes left the index", old, len(held))
+        return changed
+
+    def _forget(self, gone: list[str]) -> bool:
+        """Remove these notes from the catalog, then their vectors."""
         if not gone:
             return False
         stale: set[str] = set()
@@ -395,21 +459,23 @@ class _Ingest:
             self.report.chunks_deleted += len(ids)
 
     def _reconcile_sentences(self, catalog_ids: set[str]) -> None:
-        """Every catalog chunk with all its sentences, made by this version of the splitter."""
-        from sharpnotes.ingest.sentences import VERSION
+        """Every catalog chunk with all its sentences, made by this version of the splitter and
+        the pooling in force (``sentences.made_with``)."""
+        from sharpnotes.ingest.sentences import made_with
 
         assert self.sentences is not None
         made_by = self.catalog.get_meta("sentences_version")
-        if made_by is not None and made_by != str(VERSION):
-            log.info("sentence vectors of version %s are re-made (now %s)", made_by, VERSION)
+        wanted = made_with(self.settings.models.sentence_pooling)
+        if made_by is not None and made_by != wanted:
+            log.info("sentence vectors made as %s are re-made (now %s)", made_by, wanted)
             self.sentences.clear()
         complete, present = self.sentences.held()
         if present - catalog_ids:
             self.sentences.delete_chunks(sorted(present - catalog_ids))
         # turned on for an older index, or cut off while writing a chunk's sentences
         self._backfill_sentences(sorted(catalog_ids - complete))
-        if made_by != str(VERSION):
-            self.catalog.set_meta({"sentences_version": str(VERSION)})
+        if made_by != wanted:
+            self.catalog.set_meta({"sentences_version": wanted})
 
     def _backfill_sentences(self, ids: list[str]) -> None:
         """Embed the sentences of catalog chunks that lack some, from the catalog's text."""
@@ -425,11 +491,15 @@ class _Ingest:
         self, chunks: list[tuple[str, str, dict]], made: dict[str, np.ndarray] | None = None
     ) -> None:
         """Store the sentence vectors of (chunk id, embedded text, metadata) triples: those
-        already ``made`` with their chunk's vector, the others embedded now."""
+        already ``made`` with their chunk's vector, the others made now."""
         assert self.sentences is not None
         crash_point("sentences")
         self.report.sentences_embedded += self.sentences.put(
-            chunks, self.embedder, self.settings.models.embed_batch_size, made
+            chunks,
+            self.embedder,
+            self.settings.models.embed_batch_size,
+            made,
+            self.settings.models.sentence_pooling,
         )
 
     def rebuild_bm25(self) -> None:
@@ -451,9 +521,11 @@ def _root_for(path: Path, roots: list[str]) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
-    """Files under ``path`` in a stable order; hidden entries are ignored, symlinked folders are
-    followed once (a loop is reported, not followed again)."""
+def _walk(path: Path, root: Path, report: IngestReport) -> Iterator[Path]:
+    """Files under ``path`` in a stable order; hidden entries are ignored. Symlinks are followed
+    while they stay inside ``root`` (a folder once: a loop is reported, not followed again); one
+    that leads out of it is listed in ``report.outside`` and never read, so that a link cannot
+    pull a file from elsewhere (a config file holding an API key) into the index."""
     if path.is_file():
         yield path
         return
@@ -464,6 +536,13 @@ def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
             (str(exc.filename), f"cannot list folder: {exc.strerror}; give your user read access")
         )
 
+    def inside(entry: Path) -> bool:
+        target = Path(os.path.realpath(entry))
+        if target.is_relative_to(root):
+            return True
+        report.outside.append((entry.relative_to(root).as_posix(), str(target)))
+        return False
+
     for dirpath, dirnames, filenames in os.walk(path, followlinks=True, onerror=onerror):
         real = os.path.realpath(dirpath)
         if real in visited:
@@ -471,28 +550,34 @@ def _walk(path: Path, report: IngestReport) -> Iterator[Path]:
             dirnames[:] = []
             continue
         visited.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        dirnames[:] = [d for d in sorted(dirnames) if not d.startswith(".") and inside(here / d)]
         for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            yield Path(dirpath) / name
+            if not name.startswith(".") and inside(here / name):
+                yield here / name
 
 
-def _vanished(path: Path) -> bool:
-    """Whether a file that the walk did not list is really gone; a file in a folder that cannot
-    be read right now is kept in the index (its folder is reported as a failure)."""
+def _vanished(path: Path, root: Path) -> bool:
+    """Whether an indexed note that the walk did not list is gone: deleted, or now behind a link
+    that leads out of ``root``. A file in a folder that cannot be read right now is kept in the
+    index (its folder is reported as a failure)."""
     try:
         path.lstat()
     except (FileNotFoundError, NotADirectoryError):
         return True
     except OSError:
         return False
+    if not Path(os.path.realpath(path)).is_relative_to(root):
+        return True
     return not path.is_file()
 
 
-def _file_sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _present(path: Path) -> bool:
+    """Whether ``path`` exists (a path that cannot be checked right now counts as present)."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True

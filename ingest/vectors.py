@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_dir, storage_problem
 
 COLLECTION = "sharpnotes"
 _BATCH = 1000
@@ -72,7 +73,7 @@ class VectorStore:
                 )
             else:
                 path = settings.index_dir / "chroma"
-                path.mkdir(parents=True, exist_ok=True)
+                private_dir(path)
                 self.location = str(path)
                 if fresh:  # chromadb has no public way to drop its per-folder client
                     from chromadb.api.shared_system_client import SharedSystemClient
@@ -139,7 +140,8 @@ class VectorStore:
         values = list(values)
         with self._failing():
             for i in range(0, len(values), _IN_BATCH):
-                self.collection.delete(where={key: {"$in": values[i : i + _IN_BATCH]}})
+                where: Any = {key: {"$in": values[i : i + _IN_BATCH]}}  # Where's type is narrow
+                self.collection.delete(where=where)
 
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -147,7 +149,8 @@ class VectorStore:
         with self._failing():
             for i in range(0, len(ids), _BATCH):
                 got = self.collection.get(ids=ids[i : i + _BATCH], include=["embeddings"])
-                for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                vectors = got["embeddings"] if got["embeddings"] is not None else []
+                for cid, vec in zip(got["ids"], vectors, strict=True):
                     out[cid] = np.asarray(vec, dtype=np.float32)
         return out
 
@@ -160,7 +163,8 @@ class VectorStore:
             res = self.collection.query(
                 query_embeddings=[vector], n_results=n, where=where, include=["distances"]
             )
-        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+        distances = res["distances"] or [[]]
+        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], distances[0], strict=True)]
 
 
 def _explain(exc: Exception, settings: Settings) -> str:
@@ -171,5 +175,11 @@ def _explain(exc: Exception, settings: Settings) -> str:
             f"(chroma run --path DIR --port {port}) and run the command again (an interrupted "
             "ingest resumes), or unset SHARPNOTES_CHROMA_HOST to use the local store"
         )
+    if problem := storage_problem(exc, settings.index_dir):
+        return problem
     detail = " ".join(str(exc).split())[:200]
-    return f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail})"
+    return (
+        f"the vector store under {settings.index_dir} failed ({type(exc).__name__}: {detail}); "
+        "run the command again (an interrupted ingest resumes), and if it fails the same way, "
+        "run: sharpnotes ingest --rebuild PATH-TO-NOTES"
+    )

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from sharpnotes.eval.benchmarks.paths import SHARED_DATA  # noqa: F401 - shared by the tests
 from sharpnotes.ingest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,7 @@ def _hermetic_home(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SHARPNOTES_HOME", str(home))
     monkeypatch.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
     monkeypatch.setenv("SHARPNOTES_CONFIG", "none")  # not the user's
+    monkeypatch.setenv("SHARPNOTES_LIVE_SYNC", "0")  # no watcher ingests behind a test's back
     return home
 
 

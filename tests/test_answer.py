@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from conftest import write_notes
 from sharpnotes.app.answer import answer_question, split_claims
 from sharpnotes.app.cli import cli
-from sharpnotes.app.extractive import split_units
 from sharpnotes.app.gaps import list_gaps
 from sharpnotes.app.generators import REFUSAL, Generator, get_generator, register
 from sharpnotes.app.retrieval import Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.text import units
 
 pytestmark = pytest.mark.slow
 
@@ -47,11 +47,11 @@ def test_units_keep_code_formulas_and_list_items_whole() -> None:
         "The loss is:\n$$\na = b. c\n$$\n\n```python\nx = 1. y = 2\n```\n"
         "- item one. still item\n  continued\n- item two\n"
     )
-    units = split_units(text)
-    assert [u.kind for u in units] == ["sentence", "sentence", "formula", "code", "list", "list"]
-    assert all(text[u.start : u.end] == u.text for u in units)
-    assert units[2].text.startswith("The loss is:\n$$") and units[2].text.endswith("$$")
-    assert units[4].text == "- item one. still item\n  continued"
+    found = units(text)
+    assert [u.kind for u in found] == ["sentence", "sentence", "formula", "code", "list", "list"]
+    assert all(text[u.start : u.end] == u.text for u in found)
+    assert found[2].text.startswith("The loss is:\n$$") and found[2].text.endswith("$$")
+    assert found[4].text == "- item one. still item\n  continued"
 
 
 def test_claims_take_the_markers_that_follow_them() -> None:
@@ -114,7 +114,7 @@ class _ScriptedGenerator(Generator):
     name = "scripted-test"
 
     def generate(self, question: str, passages: Sequence[SearchResult], on_token=None) -> str:  # type: ignore[no-untyped-def]
-        true = split_units(passages[0].text)[0].text
+        true = units(passages[0].text)[0].text
         text = (
             f"{' '.join(true.split())} [1] "
             "Sourdough starters need feeding with rye flour every morning. [1] "

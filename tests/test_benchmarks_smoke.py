@@ -236,3 +236,15 @@ def test_scale_and_load_benchmarks_run_without_errors(
     assert load["completed"] == 200 and load["threads"] == 4
     assert load["queries_per_s"] > 0
     assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
+
+
+def test_a_results_file_says_where_how_and_when_it_was_measured(tmp_path: Path) -> None:
+
+    from sharpnotes.eval.benchmarks.paths import write_results
+
+    out = tmp_path / "results" / "x.json"
+    write_results(out, {"rows": [1, 2]}, {"bm25_weight": 0.5})
+    written = json.loads(out.read_text())
+    assert written["rows"] == [1, 2] and written["settings"] == {"bm25_weight": 0.5}
+    assert written["command"].startswith("python ") and written["machine"]["cores"] >= 1
+    assert written["machine"]["cpu"] and written["machine"]["when"].startswith("20")

@@ -155,14 +155,14 @@ def test_files_that_disappear_mid_ingest_are_named_and_the_rest_indexed(
         if stage == "files" and done == 1:  # the folder is listed; nothing is read yet
             listed_then_gone.unlink()
 
-    real_read_file = sync.read_file
+    real_read_bytes = sync.read_bytes
 
-    def read_file(path: Path, source: str, max_bytes: int):  # type: ignore[no-untyped-def]
-        if path == opened_then_gone:  # hashed already, deleted just before it is opened
+    def read_bytes(path: Path, max_bytes: int) -> bytes:
+        if path == opened_then_gone:  # looked at already, deleted just before it is opened
             path.unlink()
-        return real_read_file(path, source, max_bytes)
+        return real_read_bytes(path, max_bytes)
 
-    monkeypatch.setattr(sync, "read_file", read_file)
+    monkeypatch.setattr(sync, "read_bytes", read_bytes)
     report = ingest([notes], settings, progress=progress)
     failed = dict(report.failed)
     assert failed.keys() == {listed_then_gone.name, opened_then_gone.name}
@@ -170,6 +170,6 @@ def test_files_that_disappear_mid_ingest_are_named_and_the_rest_indexed(
         assert reason.startswith("disappeared while ingesting") and "run ingest again" in reason
     assert sorted(report.added) == sorted(SAMPLE_NOTES)
 
-    monkeypatch.setattr(sync, "read_file", real_read_file)
+    monkeypatch.setattr(sync, "read_bytes", real_read_bytes)
     again = ingest([notes], settings)
     assert again.ok and again.unchanged == len(SAMPLE_NOTES) and not again.added

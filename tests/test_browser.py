@@ -28,6 +28,22 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT_COPY = Path("/tmp/sharpnotes-screenshot.png")
 
 
+ANSWER = "[class*='st-key-sn-answer']"
+CHIP = "a[href^='#sn-card-']"
+HIGHLIGHT = ".stMarkdownColoredBackground"
+CARD = "[class*='st-key-sn-cardbox-']"  # passage_card's container
+
+
+def card_elements(browser):  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return browser.find_elements(By.CSS_SELECTOR, CARD)
+
+
+def cards(browser) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c.text for c in card_elements(browser)]
+
+
 def _missing() -> str | None:
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         return (
@@ -145,22 +161,20 @@ def test_ask_in_a_real_browser_shows_answer_and_citation_card(
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(running_app)
+    browser.get(running_app + "/chat")
     box = WebDriverWait(browser, 60).until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
     )
     box.send_keys("Why does DETR not need non-maximum suppression?")
     box.send_keys(Keys.ENTER)
     answer = WebDriverWait(browser, 120).until(
-        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-answer"))
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
     )
-    card = WebDriverWait(browser, 30).until(
-        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-card-title"))
-    )
+    WebDriverWait(browser, 30).until(lambda b: any("detection/detr.md" in t for t in cards(b)))
+    WebDriverWait(browser, 30).until(lambda b: answer.find_elements(By.CSS_SELECTOR, CHIP))
     assert "Hungarian" in answer.text or "suppression" in answer.text
-    assert answer.find_elements(By.CSS_SELECTOR, ".sn-chip"), "citation markers as chips"
-    assert "detection/detr.md" in card.text
-    assert browser.find_elements(By.CSS_SELECTOR, "mark.sn-quote")
+    assert answer.find_elements(By.CSS_SELECTOR, CHIP), "citation markers as chips"
+    assert browser.find_elements(By.CSS_SELECTOR, HIGHLIGHT), "the quote is highlighted"
     time.sleep(1)  # let the last layout settle before the picture
     shot = tmp_path / "chat.png"
     assert browser.save_screenshot(str(shot))
@@ -224,20 +238,17 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
     from selenium.webdriver.support.ui import WebDriverWait
     from test_hostile_notes import HOSTILE_SOURCE, QUESTION
 
-    browser.get(hostile_app)
+    browser.get(hostile_app + "/chat")
     box = WebDriverWait(browser, 60).until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
     )
     box.send_keys(QUESTION)
     box.send_keys(Keys.ENTER)
     answer = WebDriverWait(browser, 120).until(
-        ec.visibility_of_element_located((By.CSS_SELECTOR, ".sn-answer"))
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
     )
-    WebDriverWait(browser, 30).until(
-        lambda b: any(
-            HOSTILE_SOURCE in c.text for c in b.find_elements(By.CSS_SELECTOR, ".sn-card-title")
-        )
-    )
+    WebDriverWait(browser, 30).until(lambda b: any(HOSTILE_SOURCE in t for t in cards(b)))
+    WebDriverWait(browser, 30).until(lambda b: "Focal loss down-weights" in answer.text)
     assert "Focal loss down-weights" in answer.text
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "<script>window.__pwned=1;document.title='PWNED'</script>" in page  # shown as text
@@ -249,12 +260,8 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
     _no_script_ran(browser)
 
     # the note viewer: open the hostile note from its card
-    title = next(
-        t
-        for t in browser.find_elements(By.CSS_SELECTOR, ".sn-card-title")
-        if HOSTILE_SOURCE in t.text
-    )
-    button = title.find_element(By.XPATH, "following::button[contains(., 'Open note')][1]")
+    card = next(c for c in card_elements(browser) if HOSTILE_SOURCE in c.text)
+    button = card.find_element(By.XPATH, ".//button[contains(., 'Open note')]")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
     button.click()
     dialog = WebDriverWait(browser, 30).until(
@@ -270,16 +277,336 @@ def test_hostile_note_renders_as_inert_text_in_a_real_browser(
     assert "click here" in text and "javascript:window.__pwned" in text  # the <a> tag as text
     for link in dialog.find_elements(By.TAG_NAME, "a"):
         assert not (link.get_attribute("href") or "").lower().startswith("javascript")
-    for selector in (
-        "img[src='x']",
-        "iframe",
-        "svg[onload]",
-        "script",
-        "[onerror]",
-        "[onmouseover]",
-    ):
+    for selector in ("img[src='x']", "iframe", "svg[onload]", "[onerror]", "[onmouseover]"):
         assert not dialog.find_elements(By.CSS_SELECTOR, selector), selector
+    for script in dialog.find_elements(By.CSS_SELECTOR, "script"):  # ours scrolls to the passage
+        assert "scrollIntoView" in script.get_attribute("innerHTML")
+        assert "__pwned" not in script.get_attribute("innerHTML")
     _no_script_ran(browser)
     shot = tmp_path / "hostile.png"
     assert browser.save_screenshot(str(shot))
     shutil.copy(shot, SCREENSHOT_COPY.with_name("sharpnotes-hostile-note.png"))
+
+
+# ------------------------------------------------------------------ the study desk
+
+DICE = (
+    "Dice loss is $1 - \\frac{2\\sum p g}{\\sum p + \\sum g}$, which measures the overlap "
+    "of a mask."
+)
+FILLER = "\n\n".join(
+    f"## Section {i}\nBackground paragraph {i} about segmentation metrics and their history."
+    for i in range(40)
+)
+SAVE_SCREENSHOTS = os.environ.get("SHARPNOTES_TESTS_SCREENSHOTS") == "1"  # read before the fixture
+SCREENSHOTS = REPO / "eval" / "benchmarks" / "screenshots"
+
+
+class Beacon:
+    """A local listener that counts the requests a remote image in a note would make."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.count = 0
+        beacon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the handler's name in http.server
+                beacon.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/beacon.png"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def desk_app(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, Path, Beacon]]:
+    from test_desk_ui import make_pdf
+
+    from conftest import SAMPLE_NOTES
+
+    beacon = Beacon()
+    notes = write_notes(
+        tmp_path / "notes",
+        {
+            **SAMPLE_NOTES,
+            "segmentation/dice.md": f"# Segmentation losses\n\n{FILLER}\n\n## Dice\n{DICE}\n",
+            "inbox/beacon.md": f"# Tracking\n\nA pixel: ![beacon]({beacon.url}) in a note.\n",
+        },
+    )
+    make_pdf(notes / "papers" / "attention-paper.pdf")
+    assert ingest([notes], settings).ok
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharpnotes.app.cli", "app", "--port", str(port), "--notes",
+         str(notes)],
+        cwd=REPO,
+        env={**os.environ, "SHARPNOTES_LIVE_SYNC": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        yield url, notes, beacon
+    finally:
+        _stop_group(proc)
+        beacon.close()
+
+
+def _in_view(browser, element) -> bool:  # type: ignore[no-untyped-def]
+    return browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return r.bottom >= 0 && r.top <= window.innerHeight;",
+        element,
+    )
+
+
+def _shot(browser, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A screenshot in tmp_path, and (SHARPNOTES_TESTS_SCREENSHOTS=1) a small copy for the
+    user guide in eval/benchmarks/screenshots."""
+    shot = tmp_path / f"{name}.png"
+    assert browser.save_screenshot(str(shot))
+    if SAVE_SCREENSHOTS:
+        from PIL import Image
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        image = Image.open(shot).convert("RGB")
+        image.thumbnail((1000, 1000))
+        image.quantize(colors=128).save(SCREENSHOTS / f"{name}.png", optimize=True)
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_study_desk_in_a_real_browser(desk_app, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Math rendered in an answer; a chip leading to its card; "Open note" scrolled to the
+    highlighted quote; a remote image fetched only when clicked; a PDF page drawn; a file
+    written into the notes folder synced while the app runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, notes, beacon = desk_app
+    browser.set_window_size(1200, 900)
+    browser.get(url + "/chat")
+    box = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+    )
+    box.send_keys("What is the Dice loss formula?")
+    box.send_keys(Keys.ENTER)
+    answer = WebDriverWait(browser, 120).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, ANSWER))
+    )
+    WebDriverWait(browser, 30).until(lambda b: answer.find_elements(By.CSS_SELECTOR, CHIP))
+    assert answer.find_elements(By.CSS_SELECTOR, ".katex"), "the formula is drawn by KaTeX"
+    assert "\\frac" not in answer.text
+    chip = answer.find_element(By.CSS_SELECTOR, CHIP)
+    assert chip.text == "1" and "Dice loss" in (chip.get_attribute("title") or "")
+    browser.execute_script("window.scrollTo(0, 0)")
+    chip.click()  # the chip leads to its card
+    anchor = browser.find_element(By.ID, chip.get_attribute("href").split("#", 1)[1])
+    WebDriverWait(browser, 10).until(lambda b: _in_view(b, anchor))
+    time.sleep(1)
+    _shot(browser, tmp_path, "answer")
+
+    card = next(c for c in card_elements(browser) if "segmentation/dice.md" in c.text)
+    button = card.find_element(By.XPATH, ".//button[contains(., 'Open note')]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    dialog = WebDriverWait(browser, 30).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[role='dialog']"))
+    )
+    target = WebDriverWait(browser, 30).until(
+        lambda b: dialog.find_element(By.CSS_SELECTOR, "[class*='st-key-sn-target-dialog']")
+    )
+    WebDriverWait(browser, 10).until(lambda b: _in_view(b, target))  # scrolled to the passage
+    marked = target.find_element(By.CSS_SELECTOR, HIGHLIGHT)
+    assert "overlap" in marked.text and marked.find_elements(By.CSS_SELECTOR, ".katex")
+    first = dialog.find_element(By.XPATH, ".//*[contains(text(), 'Background paragraph 0 ')]")
+    assert not _in_view(browser, first), "the top of the long note is scrolled away"
+    time.sleep(1)
+    _shot(browser, tmp_path, "note")
+
+    # a remote image is a link: nothing is fetched until it is clicked
+    browser.get(url + "/note?source=inbox/beacon.md")
+    link = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"a[href='{beacon.url}']"))
+    )
+    assert "🖼 beacon" in link.text
+    time.sleep(2)
+    assert beacon.count == 0 and not browser.find_elements(By.CSS_SELECTOR, "img[src*='beacon']")
+    link.click()
+    WebDriverWait(browser, 20).until(lambda b: beacon.count >= 1)
+    browser.switch_to.window(browser.window_handles[0])
+
+    # a PDF shows its page, drawn, and offers the file
+    browser.get(url + "/note?source=papers/attention-paper.pdf")
+    image = WebDriverWait(browser, 60).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid='stImage'] img"))
+    )
+    assert image.size["height"] > 200
+    assert browser.find_elements(By.XPATH, "//button[contains(., 'Download the PDF')]")
+
+    # the Settings page names the port in use, not the default
+    browser.get(url + "/settings")
+    WebDriverWait(browser, 60).until(lambda b: "App address in use" in b.page_source)
+    port = url.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port}" in browser.find_element(By.TAG_NAME, "body").text
+
+    # live sync: a note written while the app runs is indexed and announced
+    (notes / "inbox" / "anchors.md").write_text("# Anchors\nAnchor boxes tile the image.\n")
+    WebDriverWait(browser, 180).until(
+        lambda b: "1 new" in b.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+    )
+
+
+class RecordingBeacon:
+    """A local HTTP listener that counts every request it gets: a note's remote image, were it
+    fetched, would land here."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.paths: list[str] = []
+        beacon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                beacon.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.end_headers()
+                self.wfile.write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+SHARED_NOTE = """# Shared radar note
+
+The radar beacon is calibrated with a corner reflector placed ten metres in front of the car.
+
+![beacon](http://127.0.0.1:{port}/beacon.png)
+
+![pixel][px]
+
+[px]: http://127.0.0.1:{port}/pixel.gif
+"""
+
+
+@pytest.fixture
+def tracked_app(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, RecordingBeacon]]:
+    """The app over the sample notes plus a note with two remote images and a folder whose
+    name is an image in Markdown (``http:host`` is read as ``http://host/``)."""
+    from conftest import SAMPLE_NOTES
+
+    beacon = RecordingBeacon()
+    folder = f"![folder](http:127.0.0.1:{beacon.port})"
+    notes = write_notes(
+        tmp_path / "notes",
+        {
+            **SAMPLE_NOTES,
+            "inbox/shared-radar.md": SHARED_NOTE.format(port=beacon.port),
+            f"{folder}/kept.md": "# Kept\n\nA note in a folder with a strange name.\n",
+        },
+    )
+    assert ingest([notes], settings).ok
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sharpnotes.app.cli", "app", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "SHARPNOTES_NOTES_DIR": str(notes)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        yield url, beacon
+    finally:
+        _stop_group(proc)
+        beacon.close()
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_remote_images_in_notes_are_not_fetched_until_clicked(
+    tracked_app: tuple[str, RecordingBeacon], browser, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, beacon = tracked_app
+    # the Library lists the folder whose name is an image in Markdown
+    browser.get(url + "/library")
+    WebDriverWait(browser, 60).until(
+        lambda b: "· 1 notes" in b.find_element(By.TAG_NAME, "body").text
+    )
+    time.sleep(2)  # time enough for an image request to go out
+    assert beacon.paths == []
+    assert (
+        f"![folder](http:127.0.0.1:{beacon.port})" in browser.find_element(By.TAG_NAME, "body").text
+    )
+
+    # the note itself, opened from its citation card
+    browser.get(url)
+    box = WebDriverWait(browser, 60).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+    )
+    box.send_keys("How is the radar beacon calibrated?")
+    box.send_keys(Keys.ENTER)
+    title = WebDriverWait(browser, 120).until(
+        lambda b: next(
+            (
+                t
+                for t in b.find_elements(By.CSS_SELECTOR, ".sn-card-title")
+                if "inbox/shared-radar.md" in t.text
+            ),
+            None,
+        )
+    )
+    button = title.find_element(By.XPATH, "following::button[contains(., 'Open note')][1]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    dialog = WebDriverWait(browser, 30).until(
+        ec.visibility_of_element_located((By.CSS_SELECTOR, "[role='dialog']"))
+    )
+    WebDriverWait(browser, 30).until(lambda b: "corner reflector" in dialog.text)
+    time.sleep(2)  # time enough for any image request to go out
+    assert beacon.paths == []  # nothing was fetched: not the note's images, not the folder's
+    assert not dialog.find_elements(By.TAG_NAME, "img")
+    placeholder = f"beacon (remote image from 127.0.0.1:{beacon.port}, not loaded: click to open)"
+    assert placeholder in dialog.text and "2 remote image(s) not loaded" in dialog.text
+    link = dialog.find_element(By.PARTIAL_LINK_TEXT, "beacon (remote image")
+    assert link.get_attribute("href") == f"http://127.0.0.1:{beacon.port}/beacon.png"
+    shot = tmp_path / "remote-image.png"
+    assert browser.save_screenshot(str(shot))
+    shutil.copy(shot, SCREENSHOT_COPY.with_name("sharpnotes-remote-image.png"))
+
+    link.click()  # the user asks for it: now, and only now, it is fetched
+    WebDriverWait(browser, 30).until(lambda b: beacon.paths)
+    assert beacon.paths == ["/beacon.png"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from llama_index.core.schema import Document
 
-from sharpnotes.ingest.chunking import chunk_documents, split_blocks, split_sections
+from sharpnotes.ingest.chunking import COUNT_CHARS, chunk_documents, group_blocks, split_sections
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +109,38 @@ def test_duplicate_passages_get_distinct_ids(count) -> None:
     assert len({c.chunk_id for c in chunks}) == 2
 
 
-def test_sections_and_blocks() -> None:
+def test_sections_and_groups() -> None:
     sections = split_sections("# A\ntext\n```\n# fake\n```\n## B\nmore")
     assert [[h for _, h in s] for s, _ in sections] == [["A"], ["A", "B"]]
-    blocks = split_blocks("para one\nline two\n\n| a | b |\n|---|---|\n| 1 | 2 |\nafter table")
-    assert [b.atomic for b in blocks] == [False, True, False]
-    assert blocks[1].text.count("|") == 9
+    text = "para one\nline two\n- item\n\n| a | b |\n|---|---|\n| 1 | 2 |\nafter table"
+    [(_, section)] = split_sections(text)
+    groups = group_blocks(text, section)
+    assert [(g.kind, g.text) for g in groups] == [
+        ("prose", "para one\nline two\n- item"),  # no blank line between: packed as one
+        ("table", "| a | b |\n|---|---|\n| 1 | 2 |"),
+        ("prose", "after table"),
+    ]
+
+
+def test_math_in_a_heading_keeps_its_underscores(count) -> None:
+    note = "# Attention\n\n## Why divide by $\\sqrt{d_k}$ in `scaled_dot`?\n\nThe dot grows."
+    chunks = chunk_documents([md(note)], count, 256)
+    assert chunks[-1].heading == "Attention > Why divide by $\\sqrt{d_k}$ in scaled_dot?"
+
+
+def test_a_long_single_line_is_counted_in_bounded_calls(count) -> None:
+    calls: list[int] = []
+
+    def recording(texts):  # the real tokenizer, with the size of every call written down
+        calls.append(sum(map(len, texts)))
+        return count(texts)
+
+    sentence = "Anchor boxes tile the image at several scales, e.g. 32 and 64 pixels. "
+    line = sentence * 4000  # 280 KB on one line
+    chunks = chunk_documents([md(line)], recording, 256)
+    assert max(calls) <= COUNT_CHARS
+    assert "".join(c.text.replace(" ", "") for c in chunks) == line.replace(" ", "")
+    assert all(c.text.endswith("pixels.") for c in chunks)  # cut between sentences, not in e.g.
 
 
 def test_pdf_pages_are_chunked_separately(count) -> None:

@@ -3,6 +3,8 @@ note through a real index."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,16 @@ def test_glossary_loads_pairs_and_skips_comments() -> None:
     assert len(terms) > 300
     assert terms["梯度下降"] == "gradient descent"
     assert not any(key.startswith("#") for key in terms)
+
+
+def test_glossary_is_read_from_the_installed_package_anywhere(tmp_path: Path) -> None:
+    """Not from a folder named ``app`` that happens to be in the working directory."""
+    code = "from sharpnotes.app.crosslingual import glossary; print(len(glossary()))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert int(done.stdout) == len(glossary())
 
 
 def test_longest_match_wins_and_matches_do_not_overlap() -> None:

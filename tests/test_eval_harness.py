@@ -154,7 +154,7 @@ def test_both_set_formats_load_into_one_form(tmp_path: Path) -> None:
     assert s.describe()["unanswerable_excluded"] == 1
     # the project's own sample set loads the same way
     sample = load_set(REPO / "eval" / "notes_eval.jsonl")
-    assert len(sample.answerable) == 108 and len(sample.questions) == 130
+    assert len(sample.answerable) == 151 and len(sample.questions) == 180
 
 
 def test_bad_sets_fail_with_one_line_naming_the_file(tmp_path: Path) -> None:

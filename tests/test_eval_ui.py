@@ -105,7 +105,8 @@ def test_eval_page_runs_two_configurations_and_shows_the_table(eval_home: Path) 
     assert len(at.expander) == len(missed) >= 1
     worst = next(e for e in at.expander if "learning rate" in e.label)
     assert worst.label == "not in top 10 · What is DETR's learning rate?"
-    assert "Expected **detection/detr.md**" in worst.markdown[0].value
+    # a source is shown as text (its Markdown characters escaped), in bold
+    assert "Expected **detection/detr\\.md**" in worst.markdown[0].value
     top = worst.dataframe[0].value
     assert 1 <= len(top) <= 5 and list(top["rank"]) == list(range(1, len(top) + 1))
     assert "relevant" in top.columns and "heading" in top.columns
@@ -118,4 +119,28 @@ def test_eval_page_names_a_bad_configuration(eval_home: Path) -> None:
     at.text_input(key="eval_extra").set_value("hybrid:weight=0.3")
     at.run()
     next(b for b in at.button if b.label == "Run").click().run()
-    assert at.error and "unknown setting 'weight'" in at.error[0].value
+    assert at.error and "'weight' is not a retrieval setting" in at.error[0].value
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["home={elsewhere}", "chroma_host=127.0.0.1:chroma_port=9", "models_dir={elsewhere}"],
+)
+def test_eval_page_cannot_reach_other_settings_or_folders(
+    eval_home: Path, tmp_path: Path, override: str
+) -> None:
+    """A configuration only changes how the same index is searched: the page goes through the
+    same parser as the CLI, which refuses paths and servers (an index was made in ANY folder,
+    requests sent to any server)."""
+    elsewhere = tmp_path / "elsewhere"
+    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    at = at.switch_page("views/eval.py").run()
+    at.selectbox(key="eval_set").set_value("mini.jsonl (yours)")
+    at.multiselect(key="eval_configs").set_value([])
+    at.text_input(key="eval_extra").set_value("hybrid:" + override.format(elsewhere=elsewhere))
+    at.run()
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert not at.exception, at.exception
+    name = override.split("=")[0]
+    assert at.error and f"'{name}' is not a retrieval setting" in at.error[0].value
+    assert "eval_report" not in at.session_state and not elsewhere.exists()

@@ -405,3 +405,25 @@ def test_llamacpp_server_on_localhost_serves_the_openai_generator(
     assert answer.generator == "openai" and len(tokens) > 10
     assert_checked(answer)
     assert answer.refused or answer.unsupported >= 1, answer.sentences
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "invalid header: Authorization: Bearer {key}",  # the server
+        "the key {key} has no access to this model",
+        'bad request {{"api_key": "{key}"}}',
+    ],
+)
+def test_a_key_echoed_by_the_server_is_not_shown(stub, caplog, echo: str) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    body = {"error": {"message": echo.format(key=KEY), "type": "invalid_request_error"}}
+    server = stub(lambda req: (400, body))
+    gen = get_generator(openai_settings(server.url))
+    with pytest.raises(GeneratorError) as info:
+        gen.generate(QUESTION, PASSAGES, None)
+    assert server.requests[0]["auth"] == f"Bearer {KEY}"  # the key was sent, and echoed
+    message = str(info.value)
+    assert KEY not in message and "[redacted]" in message and "(400)" in message
+    assert KEY[:12] not in message  # no prefix of it either
+    assert KEY not in caplog.text

@@ -15,7 +15,6 @@ from sharpnotes.app.notefiles import (
     safe_upload_name,
     unique_path,
 )
-from sharpnotes.app.ui.render import answer_html, passage_html
 from sharpnotes.ingest.settings import Settings
 
 
@@ -108,24 +107,31 @@ def test_save_uploads_writes_safe_names_and_reports_refused_files(tmp_path: Path
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["x (2).md", "x.md"]
 
 
-def test_note_html_is_escaped_and_quotes_highlighted() -> None:
-    text = "Intro <script>alert(1)</script>. The Hungarian algorithm matches boxes."
-    out = passage_html(text, "The Hungarian algorithm matches boxes.")
-    assert "<script>" not in out and "&lt;script&gt;" in out
-    assert '<mark class="sn-quote"' in out and "Hungarian algorithm matches boxes.</mark>" in out
-    code = passage_html("Sampling:\n```python\nx = a < b\n```\nafter", "")
-    assert "<pre style=" in code and "x = a &lt; b" in code and "```" not in code
-    answer = {
-        "answer": "<b>bold</b> claim [1]. Made up [2].",
-        "sentences": [
-            {"text": "<b>bold</b> claim", "markers": [1], "supported": True},
-            {"text": "Made up", "markers": [2], "supported": False},
-        ],
-    }
-    html = answer_html(answer)
-    assert "<b>bold</b>" not in html and "&lt;b&gt;" in html
-    assert html.count('class="sn-chip"') == 2
-    assert '<span class="sn-unsupported"' in html and ">Made up</span>" in html
+def test_an_upload_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A write that fails half way (here the kernel's file size limit, RLIMIT_FSIZE, as a disk
+    that fills up would) leaves no half note under the upload's name, and no temporary file."""
+    import resource
+    import signal
+
+    from sharpnotes.app.ui.services import save_uploads
+
+    whole = b"# Big\n\n" + b"A line of a long uploaded note.\n" * 8000  # about 250 kB
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        saved, errors = save_uploads([("big.md", whole)], tmp_path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert saved == [] and len(errors) == 1
+    assert errors[0].startswith("big.md: not saved, cannot write into") and "\n" not in errors[0]
+    assert list((tmp_path / "uploads").iterdir()) == []  # no partial note, no leftover
+
+    saved, errors = save_uploads([("big.md", whole)], tmp_path)  # room again: whole, once
+    assert errors == [] and saved == [tmp_path / "uploads" / "big.md"]
+    assert saved[0].read_bytes() == whole
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == ["big.md"]
 
 
 def test_conversations_round_trip_and_delete(settings: Settings) -> None:

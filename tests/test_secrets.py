@@ -38,7 +38,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_app_command_binds_to_loopback_by_default() -> None:
     command = streamlit_command(get_settings())
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
-    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[1:3] == ["-m", "sharpnotes.app.ui.launch"]  # Streamlit's run, preloading
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.5"):
         assert exposure_warning(host, 8501) is None
 
@@ -200,7 +200,8 @@ def test_key_is_never_logged_shown_or_stored(
         "SHARPNOTES_OPENAI_MODEL": "stub-model",
     }
     debug = (  # the real CLI with every logger at DEBUG
-        "import logging; logging.basicConfig(level=logging.DEBUG); from app.cli import main; main()"
+        "import logging; logging.basicConfig(level=logging.DEBUG); "
+        "from sharpnotes.app.cli import main; main()"
     )
     outputs = []
     try:
@@ -232,11 +233,14 @@ def test_key_is_never_logged_shown_or_stored(
         page = AppTest.from_file(main, default_timeout=60).run().switch_page("views/settings.py")
         page.run()
         assert not page.exception
+        next(b for b in page.button if b.label == "Test the generator").click().run()
         table = page.dataframe[0].value
         shown = dict(zip(table["setting"], table["value"], strict=True))
-        assert shown["openai_api_key"] == "**********"
-        assert any("answers" in s.value for s in page.success)  # it reached the stub with the key
-        chat = AppTest.from_file(main, default_timeout=60).run()
+        assert shown["SHARPNOTES_OPENAI_API_KEY"] == "set (hidden)"
+        next(b for b in page.button if b.label == "Test the generator").click().run()
+        assert any("reachable" in s.value for s in page.success)  # it reached the stub, keyed
+        chat = AppTest.from_file(main, default_timeout=60).run().switch_page("views/chat.py")
+        chat.run()
         chat.chat_input[0].set_value("Why does DETR not need non-maximum suppression?").run()
         assert not chat.exception
         rendered = json.dumps(
@@ -271,3 +275,77 @@ def _snapshot(home: Path) -> dict[Path, bytes]:
 
 def _json_line(output: str) -> str:
     return next(line for line in output.splitlines() if line.startswith("{"))
+
+
+# ------------------------------------------------------------------ the Host header (DNS rebinding)
+
+
+def _request(port: int, host: str, path: str = "/", upgrade: bool = False) -> tuple[int, str]:
+    """(status, headers) of one raw HTTP/1.1 request to 127.0.0.1 that says it is for
+    ``host``: what a page whose name an attacker rebound to 127.0.0.1 sends."""
+    import socket
+
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
+    if upgrade:  # a websocket handshake, as the app's page opens it (Origin: the page's own)
+        lines[-1] = "Connection: Upgrade"
+        lines += [
+            "Upgrade: websocket",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            f"Origin: http://{host}",
+        ]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    text = head.split(b"\r\n\r\n")[0].decode("latin-1")
+    return int(text.split()[1]), text.lower()
+
+
+def test_the_app_answers_loopback_names_and_the_configured_ones_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sharpnotes.app.ui.security import allowed_hosts, host_patterns
+
+    assert allowed_hosts(get_settings()) == ["localhost", "127.0.0.1", "::1"]
+    command = streamlit_command(get_settings())
+    websocket_hosts = [
+        command[i + 1] for i, a in enumerate(command) if a == "--server.allowedHosts"
+    ]
+    assert websocket_hosts == ["localhost", "127.0.0.1", "::1"]
+    assert command[2] == "sharpnotes.app.ui.launch"  # streamlit run, preloading the index
+    assert command[3].endswith("app/ui/asgi.py")  # the pages behind the middleware
+    monkeypatch.setenv("SHARPNOTES_APP_HOST", "0.0.0.0")
+    monkeypatch.setenv("SHARPNOTES_APP_ALLOWED_HOSTS", "notes.lan, 192.168.1.20")
+    served = allowed_hosts(get_settings())
+    assert {"notes.lan", "192.168.1.20", "localhost"} <= set(served) and "0.0.0.0" not in served
+    assert "[::1]" in host_patterns(served)
+
+
+@pytest.mark.slow
+def test_the_real_app_refuses_other_host_names_on_every_route(tmp_path: Path) -> None:
+    from test_browser import _free_port
+
+    port = _free_port()
+    proc = _start_app(port, dict(os.environ))
+    try:
+        _wait_listening(port, proc)
+        deadline = time.monotonic() + 60
+        while _request(port, f"127.0.0.1:{port}", "/_stcore/health")[0] != 200:
+            assert time.monotonic() < deadline, "the app never became healthy"
+            time.sleep(0.5)
+        for host in (f"attacker.example:{port}", f"127.0.0.1.nip.io:{port}", "evil"):
+            for path in ("/", "/_stcore/health", "/_stcore/host-config", "/static/x.js"):
+                assert _request(port, host, path)[0] == 400, (host, path)  # was 200
+            assert _request(port, host, "/_stcore/stream", upgrade=True)[0] == 400, host  # 101
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+            status, headers = _request(port, host)
+            assert status == 200, host
+            assert "content-security-policy: img-src 'self' data: blob:" in headers
+            assert _request(port, host, "/_stcore/stream", upgrade=True)[0] == 101, host
+    finally:
+        _stop(proc)

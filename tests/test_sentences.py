@@ -247,3 +247,50 @@ def test_sentences_of_another_splitter_version_are_made_again(
     assert catalog.get_meta("sentences_version") == str(VERSION)
     catalog.close()
     assert ingest([notes], settings).sentences_embedded == 0
+
+
+def stored_sentences(settings: Settings) -> dict[str, np.ndarray]:
+    held = open_sentences(settings)
+    assert held is not None
+    return held.store.embeddings(sorted(held.store.all_ids()))
+
+
+@pytest.mark.slow
+def test_late_pooling_remakes_the_sentence_vectors_from_the_chunks_pass(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``sentence_pooling = "late"`` is recorded with the vectors: switching re-makes them all
+    from each chunk's own pass, and a note added later gets its sentences from that pass too."""
+    from sharpnotes.ingest.embedding import load_embedder
+    from sharpnotes.ingest.sentences import made_with
+
+    notes = write_notes(tmp_path / "notes", NOTES)
+    first = ingest([notes], settings)
+    alone = stored_sentences(settings)
+    late = settings.replace(sentence_pooling="late")
+
+    report = ingest([notes], late)
+
+    assert report.chunks_embedded == 0 and report.sentences_embedded == first.sentences_embedded
+    catalog = open_catalog(late)
+    assert catalog.get_meta("sentences_version") == made_with("late") == f"{VERSION}-late"
+    catalog.close()
+    pooled = stored_sentences(late)
+    assert set(pooled) == set(alone)
+    cosines = [float(pooled[sid] @ alone[sid]) for sid in alone]
+    assert min(cosines) < 0.99  # pooled in context, not embedded alone again
+
+    (notes / "bev.md").write_text(
+        "# BEV\n\nLift-splat predicts a depth distribution for every pixel. The features are "
+        "then splatted onto a bird's-eye-view grid.\n",
+        encoding="utf-8",
+    )
+    assert ingest([notes], late).chunks_embedded == 1
+    catalog = open_catalog(late)
+    (new,) = set(catalog.chunk_ids()) - {owner.split(":", 1)[0] for owner in alone}
+    text = dict(catalog.embed_texts([new]))[new]
+    catalog.close()
+    _, (expected,) = embed_chunks(load_embedder(late, "ingest"), [text])
+    got = stored_sentences(late)
+    vectors = np.stack([got[sid] for sid in sentence_ids(new, len(expected))])
+    assert float((vectors * expected).sum(1).min()) > 0.9999

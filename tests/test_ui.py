@@ -5,6 +5,7 @@ Library (notes by folder, ingest with progress, upload) and Settings (secrets re
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, write_notes
 from sharpnotes.app import conversations as convs
+from sharpnotes.app.ui.render import literal
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
 
@@ -44,25 +46,39 @@ def app() -> AppTest:
     return AppTest.from_file(MAIN, default_timeout=TIMEOUT).run()
 
 
+def chat() -> AppTest:
+    at = app()
+    at.switch_page("views/chat.py").run()
+    return at
+
+
 def ask(at: AppTest, question: str) -> AppTest:
     at.chat_input[0].set_value(question).run()
     assert not at.exception, at.exception
     return at
 
 
-def html(at: AppTest) -> list[str]:
-    return [h.value for h in at.get("html")]
+CARD = re.compile(r"^(?::blue-badge\[(\d+)\] )?\*\*")  # a passage card's title line
+
+
+def cards(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if CARD.match(m.value)]
+
+
+def answers(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "](#sn-card-" in m.value]
 
 
 def test_chat_answers_with_citation_cards_and_saves_the_conversation(chat_env: Settings) -> None:
-    at = ask(app(), "Why does DETR not need non-maximum suppression?")
-    parts = html(at)
-    answer = next(p for p in parts if 'class="sn-answer"' in p)
-    assert 'class="sn-chip"' in answer  # markers shown as numbered chips
-    cards = [p for p in parts if 'class="sn-card-title"' in p]
-    assert cards and any("detection/detr.md" in c for c in cards)
-    quotes = [p for p in parts if 'class="sn-quote"' in p]
-    assert quotes, "the cited sentence is highlighted in its passage"
+    at = ask(chat(), "Why does DETR not need non-maximum suppression?")
+    [answer] = answers(at)
+    assert re.search(r"\[1\]\(#sn-card-0-1 \"[^\"]+\"\)", answer)  # a chip: card, quote on hover
+    shown = [CARD.match(c).group(1) for c in cards(at)]  # type: ignore[union-attr]
+    assert shown == [str(n) for n in range(1, len(shown) + 1)], "numbered 1, 2... no gaps"
+    assert any(literal("detection/detr.md") in c for c in cards(at))
+    assert any(":yellow-background[" in m.value for m in at.markdown), "the quote is highlighted"
+    anchors = [h.value for h in at.get("html") if 'id="sn-card-0-' in h.value]
+    assert len(anchors) == len(shown), "each card is the target of its chip"
     assert any(b.label == "Open note" for b in at.button)
     # the conversation is saved under SHARPNOTES_HOME with the contract's answer shape
     saved = convs.list_conversations(chat_env)
@@ -71,40 +87,36 @@ def test_chat_answers_with_citation_cards_and_saves_the_conversation(chat_env: S
     assert not first["refused"] and first["citations"][0]["source"].startswith("detection/")
     # a follow-up keeps the first turn on screen and adds a second answer
     ask(at, "And what does its matching cost mix?")
-    assert (
-        sum('class="sn-answer"' in p for p in html(at))
-        + sum("closest notes" in i.value for i in at.info)
-        == 2
-    )
+    assert len(answers(at)) + sum("closest notes" in i.value for i in at.info) == 2
     assert convs.load_conversation(chat_env, saved[0].id).questions[1].startswith("And what")
-    # opening a note shows it rendered, read from the notes root
+    # opening a note shows it rendered, read from the notes root, scrolled to the passage
     next(b for b in at.button if b.label == "Open note").click().run()
     assert not at.exception
     assert any("Hungarian" in m.value for m in at.markdown)
+    assert any("st-key-sn-target-dialog" in h.value for h in at.get("html"))
     # a new conversation starts empty; the saved one reopens from the sidebar, then is deleted
     at.sidebar.button[0].click().run()
-    assert not any('class="sn-answer"' in p for p in html(at))
+    assert not answers(at)
     at.sidebar.button(key=f"open-{saved[0].id}").click().run()
-    assert sum('class="sn-card-title"' in p for p in html(at)) >= 2
+    assert len(cards(at)) >= 2
     at.sidebar.button(key=f"del-{saved[0].id}").click().run()
     assert convs.list_conversations(chat_env) == []
 
 
 def test_chat_folder_filter_limits_the_passages(chat_env: Settings) -> None:
-    at = app()
+    at = chat()
     assert "detection" in at.sidebar.selectbox(key="filter_folder").options
     at.sidebar.selectbox(key="filter_folder").set_value("fundamentals").run()
     ask(at, "How does DETR match predictions to ground-truth boxes?")
-    cards = [p for p in html(at) if 'class="sn-card-title"' in p]
-    assert cards, "a refusal still shows the closest notes"
-    assert all("fundamentals/" in c and "detection/" not in c for c in cards)
+    assert cards(at), "a refusal still shows the closest notes"
+    assert all("fundamentals/" in c and "detection/" not in c for c in cards(at)), cards(at)
 
 
 def test_chat_refusal_shows_closest_notes(chat_env: Settings) -> None:
-    at = ask(app(), "What is the recipe for a sourdough starter?")
+    at = ask(chat(), "What is the recipe for a sourdough starter?")
     assert any("closest notes" in i.value for i in at.info)
-    assert not any('class="sn-answer"' in p for p in html(at))
-    assert any('class="sn-card-title"' in p for p in html(at))
+    assert not answers(at)
+    assert cards(at)
     turn = convs.list_conversations(chat_env)[0].turns[0]["answer"]
     assert turn["refused"] and turn["closest"]
 
@@ -145,6 +157,30 @@ def test_library_ingests_with_progress_lists_by_folder_and_accepts_uploads(
     assert any(e.label.startswith("uploads · 1 notes") for e in at.expander)
 
 
+def test_uploading_copies_of_a_note_keeps_every_resync_working(
+    corpus: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: two uploaded copies of a note made every later re-sync fail (the same chunk
+    text under several ids reached Chroma as duplicate ids)."""
+    daily = b"# Daily\n\n## Reflection\n\nWhat went well today.\n"
+    notes = write_notes(tmp_path / "notes", {"journal/monday.md": daily.decode()})
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    at = app().switch_page("views/library.py").run()
+    for added in ("3 added", "2 added"):  # two copies (and the note), then two more
+        at.get("file_uploader")[0].set_value(
+            [("daily.md", daily, ""), ("daily copy.md", daily, "")]
+        )
+        at.run()
+        next(b for b in at.button if b.label == "Add and index").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert added in at.success[0].value
+    next(b for b in at.button if b.label == "Ingest folder").click().run()  # a plain re-sync
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "5 unchanged" in at.success[0].value
+    names = sorted(p.name for p in (notes / "uploads").iterdir())
+    assert names == ["daily (2).md", "daily copy (2).md", "daily copy.md", "daily.md"]
+
+
 def test_settings_page_redacts_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-do-not-show-0123456789"
     monkeypatch.setenv("SHARPNOTES_OPENAI_API_KEY", secret)
@@ -153,9 +189,13 @@ def test_settings_page_redacts_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     next(b for b in at.button if b.label == "Test the generator").click().run()
     table = at.dataframe[0].value
     shown = dict(zip(table["setting"], table["value"], strict=True))
-    assert shown["SHARPNOTES_OPENAI_API_KEY"] == "**********"
+    where = dict(zip(table["setting"], table["from"], strict=True))
+    assert shown["SHARPNOTES_OPENAI_API_KEY"] == "set (hidden)"
+    assert where["SHARPNOTES_OPENAI_API_KEY"] == "environment"
     assert shown["SHARPNOTES_GENERATOR"] == "extractive"
-    assert any("reachable" in s.value for s in at.success)
+    assert where["SHARPNOTES_GENERATOR"] == "default"
+    assert "SHARPNOTES_BM25_WEIGHT" not in shown  # a tuning parameter: in the Advanced expander
+    assert any("offline, built in" in s.value for s in at.success)
     everything = (
         json.dumps(
             [

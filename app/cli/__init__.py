@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from sharpnotes.app.cli import eval as eval_commands
-from sharpnotes.app.cli import index, quiz, search, serve
+from sharpnotes.app.cli import index, quiz, search, serve, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +28,7 @@ for _command in (
     quiz.review,
     quiz.coverage_command,
     quiz.export,
+    watch.watch,
     eval_commands.eval_group,
 ):
     cli.add_command(_command)

@@ -4,6 +4,7 @@ output, progress bars on a terminal, and opening the index for a query."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
 
 EXIT_SKIPPED = 3  # ingest finished, but some files could not be read
+# what a terminal acts on rather than shows: C0 and C1 controls (escape sequences start with ESC
+# or CSI), DEL, and the bidirectional overrides that make text read in another order
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_IN_TEXT = re.compile(r"(?![\n\t])" + _CONTROL.pattern)
 
 
 class UserError(click.ClickException):
@@ -31,6 +36,22 @@ def load_settings(**overrides: Any) -> Settings:
         raise UserError(str(exc)) from exc
     except ValidationError as exc:
         raise UserError("bad setting: " + "; ".join(map(setting_problem, exc.errors()))) from exc
+
+
+def plain(value: object) -> str:
+    """A value from the notes (a file name, a heading, a reason naming a file) for one line of
+    terminal output: every control character is shown as an escape (``\\n``, ``\\x1b``), so a
+    name cannot start a new line or send the terminal an escape sequence."""
+    return _CONTROL.sub(_escape, str(value))
+
+
+def plain_text(value: object) -> str:
+    """Like ``plain`` for multi-line text (a passage, an answer): line breaks and tabs stay."""
+    return _CONTROL_IN_TEXT.sub(_escape, str(value))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group(0).encode("unicode_escape").decode("ascii")
 
 
 def echo_json(data: Any) -> None:

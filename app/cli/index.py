@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from sharpnotes.app.cli._common import EXIT_SKIPPED, Bars, UserError, echo_json, load_settings
+from sharpnotes.app.cli._common import (
+    EXIT_SKIPPED,
+    Bars,
+    UserError,
+    echo_json,
+    load_settings,
+    plain,
+)
 from sharpnotes.ingest.settings import Settings
 
 
@@ -43,8 +50,22 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -
         raise UserError(str(exc)) from exc
     finally:
         bars.close()
+    for old, new in report.moved:
+        click.echo(f"notes folder moved: {plain(old)} -> {plain(new)}; the index follows", err=True)
+    for folder, held in report.vanished:
+        click.echo(
+            f"notes folder {plain(folder)} is gone: its {held} notes left the index; if it "
+            f"comes back, run: sharpnotes ingest {plain(folder)}",
+            err=True,
+        )
+    for source, target in report.outside:
+        click.echo(
+            f"skipped {plain(source)}: a link to {plain(target)}, outside the notes folder; "
+            "move or copy it into the folder to index it",
+            err=True,
+        )
     for source, reason in report.failed:
-        click.echo(f"skipped {source}: {reason}", err=True)
+        click.echo(f"skipped {plain(source)}: {plain(reason)}", err=True)
     if quiz_line := sync_after_ingest(settings):  # flag quiz items whose passage changed
         click.echo(quiz_line, err=True)
     if as_json:
@@ -67,17 +88,18 @@ def status(as_json: bool) -> None:
     info: dict[str, Any] = {"home": str(settings.paths.home), "index": str(settings.index_dir)}
     info["backend_choice"] = _backend_choice(settings)
     if not (settings.index_dir / "catalog.sqlite").exists():
-        info.update(files=0, chunks=0, roots=[], model=None, last_sync=None)
+        info.update(files=0, chunks=0, roots=[], missing_roots=[], model=None, last_sync=None)
     else:
         try:
             catalog = open_catalog(settings)
-        except IndexFormatError as exc:
+        except IndexFormatError as exc:  # also a home that cannot be opened (read-only, full)
             raise UserError(str(exc)) from exc
         files, chunks = catalog.counts()
         meta = catalog.manifest()
         last = float(meta["last_sync"]) if "last_sync" in meta else None
         info.update(
             roots=catalog.roots(),
+            missing_roots=[r for r in catalog.roots() if not Path(r).is_dir()],
             files=files,
             chunks=chunks,
             model=meta.get("embed_model"),
@@ -101,6 +123,12 @@ def status(as_json: bool) -> None:
         )
         click.echo(f"ingest backend: {chosen}")
         return
+    for root in info["missing_roots"]:
+        click.echo(
+            f"notes folder {plain(root)} is missing: if it moved, run: sharpnotes ingest "
+            "NEW-FOLDER (the index follows the notes)",
+            err=True,
+        )
     for key in (
         "home",
         "roots",
@@ -112,7 +140,7 @@ def status(as_json: bool) -> None:
         "last_sync",
     ):
         value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
-        click.echo(f"{key:>14}: {value}")
+        click.echo(f"{key:>14}: {plain(value)}")
     click.echo(f"{'backend choice':>14}: {chosen}")
 
 

@@ -298,7 +298,7 @@ def coverage_command(as_json: bool) -> None:
     if as_json:
         echo_json(cov.to_dict())
         return
-    header = f"{'':40} {'passages':>8} {'quizzed':>7} {'due':>4} {'recall':>6}"
+    header = f"{'':{NAME_WIDTH}} {'passages':>8} {'quizzed':>7} {'due':>4} {'recall':>6}"
     for title, rows in (("folders", cov.folders), ("notes", cov.notes)):
         click.secho(f"\n{title}", bold=True)
         click.echo(header)
@@ -314,10 +314,43 @@ def coverage_command(as_json: bool) -> None:
             click.echo(f"  - {gap.question}{times}")
 
 
+NAME_WIDTH = 40  # terminal columns of the name column
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK) characters take two, combining marks none."""
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` padded to ``width`` columns, or cut in the middle with "…" so that both the
+    folder it starts with and the file name it ends with stay readable."""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
+
+    def take(chars: Any, budget: int) -> str:
+        out = ""
+        for c in chars:
+            if display_width(out + c) > budget:
+                break
+            out += c
+        return out
+
+    tail = take(reversed(text), (width - 1) * 3 // 5)[::-1]  # the file name gets more room
+    head = take(text, width - 1 - display_width(tail))
+    out = head + "…" + tail
+    return out + " " * (width - display_width(out))
+
+
 def _coverage_line(row: Any) -> str:
     recall = "-" if row.recall is None else f"{row.recall:.0%}"
-    name = row.name if len(row.name) <= 40 else "…" + row.name[-39:]
-    return f"{name:40} {row.passages:>8} {row.quizzed:>7} {row.due:>4} {recall:>6}"
+    name = fit(row.name, NAME_WIDTH)
+    return f"{name} {row.passages:>8} {row.quizzed:>7} {row.due:>4} {recall:>6}"
 
 
 @click.group()

@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+from sharpnotes.app.cli._common import (
+    UserError,
+    echo_json,
+    load_settings,
+    open_searcher,
+    plain,
+    plain_text,
+)
 
 
 def _read_batch(path: Path) -> list[tuple[str, str]]:
@@ -82,10 +89,12 @@ def search(
     if batch:
         for qid, text in _read_batch(batch):
             results = searcher.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+            _warn(searcher)
             row = {"id": qid, "query": text, "results": [r.to_dict() for r in results]}
             click.echo(json.dumps(row, ensure_ascii=False) if as_json else _format_batch_row(row))
         return
     results = searcher.search(query or "", k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    _warn(searcher)
     if as_json:
         echo_json([r.to_dict() for r in results])
         return
@@ -93,15 +102,24 @@ def search(
         click.echo("no matching passages")
     for r in results:
         page = f" p.{r.page}" if r.page else ""
-        click.secho(f"{r.rank:>2}. {r.source}{page}  [{r.heading}]  score {r.score:.3f}", bold=True)
+        click.secho(
+            f"{r.rank:>2}. {plain(r.source)}{page}  [{plain(r.heading)}]  score {r.score:.3f}",
+            bold=True,
+        )
         snippet = " ".join(r.text.split())
-        click.echo(f"    {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
+        click.echo(f"    {plain(snippet[:300])}{'...' if len(snippet) > 300 else ''}")
+
+
+def _warn(searcher: Any) -> None:
+    """Say on stderr what the last search could not do (a retriever that failed)."""
+    for notice in searcher.notices():
+        click.secho(f"warning: {plain(notice)}", fg="yellow", err=True)
 
 
 def _format_batch_row(row: dict) -> str:
     top = row["results"][0] if row["results"] else None
-    where = f"{top['source']} [{top['heading']}]" if top else "(nothing)"
-    return f"{row['id']}\t{row['query'][:60]}\t-> {where}"
+    where = f"{plain(top['source'])} [{plain(top['heading'])}]" if top else "(nothing)"
+    return f"{plain(row['id'])}\t{plain(row['query'][:60])}\t-> {where}"
 
 
 @click.command()
@@ -149,6 +167,7 @@ def ask(
         )
     except (GeneratorError, StoredFormatError) as exc:
         raise UserError(str(exc)) from exc
+    _warn(searcher)
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -156,7 +175,7 @@ def ask(
 
 
 def _stream_tokens(token: str) -> None:
-    click.echo(token, nl=False)
+    click.echo(plain_text(token), nl=False)
     sys.stdout.flush()
 
 
@@ -169,14 +188,16 @@ def _print_answer(result: Any) -> None:
             for r in result.closest:
                 snippet = " ".join(r.text.split())
                 page = f" p.{r.page}" if r.page else ""
-                click.echo(f"  - {r.source}{page}  [{r.heading}]\n    {snippet[:200]}")
+                click.echo(
+                    f"  - {plain(r.source)}{page}  [{plain(r.heading)}]\n    {plain(snippet[:200])}"
+                )
         return
     for check in result.sentences:
         if not check.supported:
-            click.secho(f"unsupported: {check.text}", fg="yellow", err=True)
+            click.secho(f"unsupported: {plain(check.text)}", fg="yellow", err=True)
     click.secho("\nsources:", bold=True)
     for c in result.citations:
         page = f" p.{c.page}" if c.page else ""
-        click.echo(f"  [{c.n}] {c.source}{page}  [{c.heading}]")
+        click.echo(f"  [{c.n}] {plain(c.source)}{page}  [{plain(c.heading)}]")
     timing = f"retrieval {result.retrieval_ms:.0f} ms, generation {result.generation_ms:.0f} ms"
     click.secho(f"({result.generator}; {timing})", dim=True, err=True)

@@ -12,18 +12,23 @@ from sharpnotes.ingest.settings import Settings
 
 
 def streamlit_command(settings: Settings) -> list[str]:
-    """The command line that serves the app, bound to SHARPNOTES_APP_HOST (127.0.0.1)."""
-    main_script = Path(__file__).resolve().parents[1] / "ui" / "main.py"
+    """The command line that serves the app, bound to SHARPNOTES_APP_HOST (127.0.0.1). The
+    script is ``ui/asgi.py``: the pages behind a Host check of every request and a policy that
+    keeps the browser from fetching images from other hosts (``ui/security.py``); the websocket's
+    own Host check (``server.allowedHosts``) is set to the same names."""
+    from sharpnotes.app.ui.security import allowed_hosts
+
+    server_script = Path(__file__).resolve().parents[1] / "ui" / "asgi.py"
     return [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(main_script),
+        "sharpnotes.app.ui.launch",  # streamlit run, loading the index as the server starts
+        str(server_script),
         "--server.address",
         settings.app.app_host,
         "--server.port",
         str(settings.app.app_port),
+        *[arg for host in allowed_hosts(settings) for arg in ("--server.allowedHosts", host)],
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",

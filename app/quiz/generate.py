@@ -63,11 +63,11 @@ def corpus_pool(catalog: Catalog) -> tuple[DistractorPool, dict[str, ChunkRow]]:
     return pool, ordered
 
 
-def _embedding(settings: Settings):  # type: ignore[no-untyped-def]
+def _embedding(settings: Settings):
     """texts -> unit vectors with the index's query embedder, loaded on first use."""
-    from sharpnotes.app.extractive import embed_cached
+    from sharpnotes.app.embed_cache import embed_cached
 
-    def embed(texts):  # type: ignore[no-untyped-def]
+    def embed(texts):
         from sharpnotes.ingest.embedding import load_embedder
 
         return embed_cached(load_embedder(settings, "query"), texts)

@@ -8,7 +8,7 @@
 
 Every question carries its context (the note's heading path, minus any part that names the
 answer), so that it has one answer in the notes: used as a search query it finds its passage.
-Code blocks, formulas, tables and headings are never used as sentences (``split_units``);
+Code blocks, formulas, tables and headings are never used as sentences (``ingest.text.units``);
 questions, fragments and mostly-symbol lines are skipped. Sentences in Chinese are used for
 cloze and MCQ when the blank is an English term in them; recall patterns are English only.
 """
@@ -19,11 +19,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from sharpnotes.app.extractive import Unit, split_units, terms
 from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, ItemType, QuizItem
-from sharpnotes.app.quiz.terms import _CJK, DistractorPool, Lexicon, clean_term, fold, term_kind
+from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, clean_term, fold, term_kind
 from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.text import CJK, Unit, has_cjk, terms, units
 
 BLANK = "____"
 MIN_WORDS, MAX_WORDS = 6, 45
@@ -81,8 +81,8 @@ def usable(unit: Unit) -> bool:
         return False
     if re.search(r"https?://|www\.|\]\(", unit.text):
         return False  # a list of links or references, not a statement to learn
-    if _CJK.search(text):
-        return len(_CJK.findall(text)) >= 6 and len(re.findall(r"[A-Za-z]{2,}", text)) >= 1
+    if has_cjk(text):
+        return len(CJK.findall(text)) >= 6 and len(re.findall(r"[A-Za-z]{2,}", text)) >= 1
     alnum = sum(c.isalnum() or c.isspace() for c in text) / max(1, len(text))
     return MIN_WORDS <= len(words) <= MAX_WORDS and alnum > 0.8
 
@@ -166,7 +166,7 @@ def _subject(term: str, lexicon: Lexicon, heading: str) -> bool:
 def _recall(unit: Unit, lexicon: Lexicon, heading: str) -> tuple[str, str, list[str]] | None:
     """(question, reference answer, key points) for an explanation or definition sentence."""
     text = _OPENER.sub("", plain(unit.text).rstrip("."))
-    if _CJK.search(text):
+    if has_cjk(text):
         return None
     m = _BOLD_HEAD.match(unit.text)
     if m and _subject(plain(m.group("term")), lexicon, heading):
@@ -216,8 +216,8 @@ def items_from_passage(
     rng = rng or random.Random(0)
     types: tuple[ItemType, ...] = ("mcq", "cloze", "recall") if kind == "mixed" else (kind,)  # type: ignore[assignment]
     dropped: dict[str, int] = {}
-    units = [u for u in split_units(passage.text) if usable(u)]
-    if not units:
+    sentences = [u for u in units(passage.text) if usable(u)]
+    if not sentences:
         verify.count(dropped, verify.NO_SENTENCE)
         return [], dropped
     citation = citation_of(passage)
@@ -231,11 +231,11 @@ def items_from_passage(
         made.append(item)
         return True
 
-    blanks = _blanks(units, pool.lexicon) if {"mcq", "cloze"} & set(types) else []
+    blanks = _blanks(sentences, pool.lexicon) if {"mcq", "cloze"} & set(types) else []
     for item_type in types:
         got = 0
         if item_type == "recall":
-            for unit in units:
+            for unit in sentences:
                 found = _recall(unit, pool.lexicon, passage.heading)
                 if not found:
                     continue

@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from sharpnotes.app.extractive import _STOP
+from sharpnotes.ingest.text import STOP_WORDS, has_cjk
 
 TermKind = str  # "acronym" | "formula" | "phrase" | "word"
 
@@ -39,7 +39,6 @@ _PAREN_PAIR = re.compile(
 _ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Za-z0-9]*[A-Z0-9])s\b")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MAX_WORDS = 5
 COMMON_CAPS = frozenset(
     "I II III IV OK TODO NB PS AM PM US UK EU ID IDs FAQ TL DR TLDR QA Q A".split()  # noqa: SIM905
@@ -87,13 +86,13 @@ def clean_term(text: str) -> str | None:
     """A candidate term as it should appear, or None when it is not one."""
     text = re.sub(r"\s*\([^)]*\)\s*", " ", text).strip(" .,:;!?*`'\"")
     text = _ARTICLE.sub("", " ".join(text.split()))
-    if not text or _CJK.search(text) or "?" in text or len(text) > 50:
+    if not text or has_cjk(text) or "?" in text or len(text) > 50:
         return None
     words = text.split()
     if len(words) > MAX_WORDS or not re.search(r"[A-Za-z]", text):
         return None
     lowered = [w.lower().strip(".,") for w in words]
-    if lowered[0] in _STOP or lowered[-1] in _STOP:
+    if lowered[0] in STOP_WORDS or lowered[-1] in STOP_WORDS:
         return None
     if not re.fullmatch(r"[A-Za-z][\w\s./+'-]*", text) or re.match(r"^\w+\.\s", text):
         return None
@@ -103,7 +102,7 @@ def clean_term(text: str) -> str | None:
 def special_word(word: str, bold: bool = False) -> bool:
     """A single word worth asking for: an acronym, a name with a digit, hyphen or inner capital,
     or a word the writer put in bold."""
-    if word in COMMON_CAPS or word.lower() in _STOP:
+    if word in COMMON_CAPS or word.lower() in STOP_WORDS:
         return False
     if term_kind(word) == "acronym" or re.search(r"\d|-|[a-z][A-Z]", word):
         return len(word) >= 2

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from sharpnotes.app.extractive import terms
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.app.quiz.terms import fold, near_equal, term_kind
+from sharpnotes.ingest.text import terms
 
 EVIDENCE_NOT_IN_PASSAGE = "evidence not in passage"
 ANSWER_NOT_IN_EVIDENCE = "answer not in evidence"

@@ -12,8 +12,8 @@ from typing import Any
 import streamlit as st
 
 from sharpnotes.app.quiz.store import StoredItem, open_store
-from sharpnotes.app.ui.note_dialog import show_note
-from sharpnotes.app.ui.render import card_title, literal, passage_html
+from sharpnotes.app.ui.note_dialog import passage_card
+from sharpnotes.app.ui.render import literal
 from sharpnotes.ingest.settings import Settings
 
 RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
@@ -73,10 +73,10 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
                 st.rerun()
             return
         _result(graded, item)
-        st.html(card_title(None, cit.source, cit.heading, cit.page))
-        st.html(passage_html(item.passage, item.evidence))
-        if st.button("Open note", key=f"{key}-open-{stored.id}", icon=":material/description:"):
-            show_note(cfg, cit.source)
+        passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
+        passage_card(
+            cfg, f"{key}-open-{stored.id}", {**passage, "text": item.passage}, quote=item.evidence
+        )
         suggested = graded["rating"]
         st.caption(f"How well did you know it? Suggested: {RATINGS[suggested]}")
         cols = st.columns(4)

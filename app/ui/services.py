@@ -6,17 +6,30 @@ same functions the CLI uses."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from sharpnotes.app.notefiles import NoteAccessError, read_note, safe_upload_name, unique_path
+from sharpnotes.app.notefiles import (
+    NoteAccessError,
+    read_note,
+    resolve_note,
+    safe_upload_name,
+    write_new_file,
+)
+from sharpnotes.app.notelinks import NoteGraph, build_graph
 from sharpnotes.ingest.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from sharpnotes.app.livesync import LiveSync
+    from sharpnotes.app.retrieval import Searcher
+
+log = logging.getLogger(__name__)
 UPLOAD_FOLDER = "uploads"
 
 
@@ -26,7 +39,7 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the embedding model…")
-def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
+def _searcher(key: str, _settings: Settings) -> Searcher:
     from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(_settings)
@@ -34,9 +47,57 @@ def _searcher(key: str, _settings: Settings):  # type: ignore[no-untyped-def]
     return searcher
 
 
-def searcher(cfg: Settings):  # type: ignore[no-untyped-def]
+def searcher(cfg: Settings) -> Searcher:
     """The process-wide Searcher for these settings (loaded once), or raises the index error."""
-    return _searcher(cfg.model_dump_json(), cfg)
+    return _searcher(_key(cfg), cfg)
+
+
+def warm_up(cfg: Settings) -> None:
+    """Load the Searcher in a background thread, once per process, so that the first question
+    finds it loaded; does nothing when there is no index yet."""
+    if not has_index(cfg) or _warming.get(_key(cfg)) is not None:
+        return
+    import threading
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx
+
+    def load() -> None:
+        try:
+            searcher(cfg)
+        except Exception as exc:  # the page shows the same error when a question is asked
+            log.info("warm-up failed: %s", exc)
+
+    thread = threading.Thread(target=load, name="sharpnotes-warm-up", daemon=True)
+    _warming[_key(cfg)] = thread
+    add_script_run_ctx(thread)
+    thread.start()
+
+
+_warming: dict[str, object] = {}
+
+
+def _key(cfg: Settings) -> str:
+    return cfg.model_dump_json()
+
+
+@st.cache_resource(show_spinner=False)
+def _live_sync(folder: str, key: str, _cfg: Settings) -> LiveSync:
+    from sharpnotes.app.livesync import LiveSync
+
+    watcher = LiveSync(_cfg, Path(folder)).start()
+    watcher.ready.wait(10)
+    return watcher
+
+
+def live_sync(cfg: Settings) -> LiveSync | None:
+    """The watcher of the notes folder (one per process and folder), started on first use; None
+    when no notes folder is known or ``SHARPNOTES_LIVE_SYNC`` is off."""
+    if not cfg.app.live_sync:
+        return None
+    folder = notes_folder(cfg)
+    if folder is None or not folder.is_dir():
+        return None
+    return _live_sync(str(folder), _key(cfg), cfg)
 
 
 def reload_index() -> None:
@@ -109,18 +170,58 @@ def filter_choices(cfg: Settings) -> tuple[list[str], list[str]]:
     return sorted(folders), sorted(tags)
 
 
-def open_note(cfg: Settings, source: str) -> str:
-    """The text of an indexed note, read only from inside the root it was indexed from."""
+def note_path(cfg: Settings, source: str) -> Path:
+    """The file of an indexed note, checked to be inside the root it was indexed from."""
     from sharpnotes.ingest.index import open_catalog
 
+    if not has_index(cfg):
+        raise NoteAccessError(f"{source}: nothing is indexed yet; run: sharpnotes ingest PATH")
     catalog = open_catalog(cfg)
     try:
         record = catalog.files().get(source)
     finally:
         catalog.close()
     if record is None:
-        raise NoteAccessError(f"{source}: not an indexed note")
-    return strip_front_matter(read_note(Path(record.root), source))
+        raise NoteAccessError(f"{source}: not an indexed note; run: sharpnotes ingest PATH")
+    return resolve_note(Path(record.root), source)
+
+
+def open_note(cfg: Settings, source: str) -> str:
+    """The text of an indexed note, read only from inside the root it was indexed from."""
+    path = note_path(cfg, source)
+    return strip_front_matter(read_note(path.parent, path.name))
+
+
+def last_sync(cfg: Settings) -> float | None:
+    """When the index was last brought in line with the notes (None: never)."""
+    if not has_index(cfg):
+        return None
+    from sharpnotes.ingest.index import open_catalog
+
+    catalog = open_catalog(cfg)
+    try:
+        value = catalog.get_meta("last_sync")
+    finally:
+        catalog.close()
+    return float(value) if value else None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _note_graph(index_dir: str, synced: float | None) -> NoteGraph:
+    from sharpnotes.ingest.catalog import Catalog
+
+    catalog = Catalog(Path(index_dir) / "catalog.sqlite")
+    try:
+        return build_graph(catalog)
+    finally:
+        catalog.close()
+
+
+def note_graph(cfg: Settings) -> NoteGraph:
+    """Links and backlinks between the indexed notes, built again after each sync."""
+    if not has_index(cfg):
+        return NoteGraph()
+    return _note_graph(str(cfg.index_dir), last_sync(cfg))
 
 
 def strip_front_matter(text: str) -> str:
@@ -149,44 +250,139 @@ def notes_folder(cfg: Settings) -> Path | None:
 
 
 def save_uploads(files: list[tuple[str, bytes]], notes_dir: Path) -> tuple[list[Path], list[str]]:
-    """Write uploaded (name, bytes) into ``notes_dir/uploads`` under safe names; returns the
-    saved paths and one error line per file that was refused."""
+    """Write uploaded (name, bytes) into ``notes_dir/uploads`` under safe names, each whole or
+    not at all; returns the saved paths and one error line per file that was refused or could
+    not be written."""
     folder = notes_dir / UPLOAD_FOLDER
     saved, errors = [], []
     for name, data in files:
         try:
-            clean = safe_upload_name(name)
+            saved.append(write_new_file(folder, safe_upload_name(name), data))
         except NoteAccessError as exc:
             errors.append(str(exc))
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        path = unique_path(folder, clean)
-        path.write_bytes(data)
-        saved.append(path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            errors.append(
+                f"{name}: not saved, cannot write into {folder} ({reason}); make that folder "
+                "writable, or serve another notes folder (sharpnotes app --notes DIR)"
+            )
     return saved, errors
 
 
 def generator_status(cfg: Settings) -> tuple[bool, str]:
-    """Whether the configured generator can answer (its own health check), and why not."""
+    """Whether the generator of ``cfg`` can answer, and how fast: its own health check, then for
+    an LLM one short completion timed ("reachable, model answers in 1.2 s")."""
     from sharpnotes.app.generators import GeneratorError, get_generator
 
     try:
-        return True, get_generator(cfg).check()
+        generator = get_generator(cfg)
+        described = generator.check()
+        if not generator.is_llm:
+            return True, f"{generator.name}: {described}"
+        start = time.perf_counter()
+        reply = generator.complete("Reply with the single word OK.", 8)
+        took = time.perf_counter() - start
     except GeneratorError as exc:
         return False, str(exc)
+    if not reply.strip():
+        return False, f"{described}: reachable, but the model answered nothing"
+    return True, f"{described}: reachable, model answers in {took:.1f} s"
+
+
+USER_SETTINGS = (  # what the Settings page lets a person change, in this order
+    "notes_dir",
+    "generator",
+    "openai_base_url",
+    "openai_model",
+    "openai_api_key",
+    "llamacpp_model",
+    "answer_k",
+    "crosslingual",
+    "live_sync",
+)
 
 
 def settings_table(cfg: Settings, advanced: bool = False) -> list[dict[str, Any]]:
-    """The user settings (or, with ``advanced``, the tuning ones) with their values and groups;
-    secrets show as stars."""
-    from sharpnotes.ingest.settings import FIELD_GROUP, is_advanced
+    """The user settings (or, with ``advanced``, the tuning ones): value in force, where it
+    comes from (default, config file, environment) and what it does. A secret shows only
+    whether it is set."""
+    from sharpnotes.ingest.settings import FIELD_GROUP, GROUPS, is_advanced, setting_sources
 
+    sources = setting_sources()
     rows = []
     for name, value in cfg.flat().items():
         if is_advanced(name) != advanced:
             continue
-        shown = "(not set)" if value is None else str(value)  # SecretStr prints as **********
+        if value is None:
+            shown = "(not set)"
+        elif hasattr(value, "get_secret_value"):
+            shown = "set (hidden)"
+        else:
+            shown = str(value)
         rows.append(
-            {"group": FIELD_GROUP[name], "setting": f"SHARPNOTES_{name.upper()}", "value": shown}
+            {
+                "setting": f"SHARPNOTES_{name.upper()}",
+                "value": shown,
+                "from": sources[name],
+                "group": FIELD_GROUP[name],
+                "what": GROUPS[FIELD_GROUP[name]].model_fields[name].description or "",
+            }
         )
     return rows
+
+
+def app_address() -> str:
+    """The address this app is served on (the port in use, not the setting's default)."""
+    host = st.get_option("server.address") or "localhost"
+    return f"http://{host}:{st.get_option('server.port')}"
+
+
+@dataclass
+class HomeSummary:
+    notes: int
+    folders: int
+    passages: int
+    last_sync: float | None
+    notes_dir: Path | None
+    due: int
+    examples: list[str]
+    gaps: list[Any]
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _examples(index_dir: str, synced: float | None, day: int) -> list[str]:
+    from sharpnotes.app.examples import example_questions
+    from sharpnotes.ingest.catalog import Catalog
+
+    catalog = Catalog(Path(index_dir) / "catalog.sqlite")
+    try:
+        return example_questions(catalog, n=4, day=day)
+    finally:
+        catalog.close()
+
+
+def home_summary(cfg: Settings) -> HomeSummary:
+    """The first screen's read model: the index, reviews due today, example questions, gaps."""
+    from sharpnotes.app.gaps import list_gaps
+    from sharpnotes.app.quiz.store import ReviewStoreError, open_store, store_path
+
+    rows = library(cfg)
+    due = 0
+    if store_path(cfg).exists():
+        try:
+            with open_store(cfg) as store:
+                end_of_day = time.mktime(time.localtime()[:3] + (23, 59, 59, 0, 0, -1))
+                due = store.counts(now=end_of_day)["due"]
+        except ReviewStoreError as exc:
+            log.info("review store: %s", exc)
+    synced = last_sync(cfg)
+    return HomeSummary(
+        notes=len(rows),
+        folders=len({r.folder for r in rows}),
+        passages=sum(r.chunks for r in rows),
+        last_sync=synced,
+        notes_dir=notes_folder(cfg),
+        due=due,
+        examples=_examples(str(cfg.index_dir), synced, int(time.time() // 86400)),
+        gaps=list_gaps(cfg)[:8],
+    )

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default="bm25,dense,hybrid")
     parser.add_argument("--throughput-chunks", type=int, default=256)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, help="write the report as a results file here")
     args = parser.parse_args(argv)
 
     corpus, queries, qrels = load_beir(args.folder, args.split)
@@ -162,6 +163,10 @@ def main(argv: list[str] | None = None) -> None:
         "encode": throughput,
         "ingest": ingest_report,
     }
+    if args.out:
+        from sharpnotes.eval.benchmarks.paths import write_results
+
+        write_results(args.out, report, report["settings"])
     if args.json:
         print(json.dumps(report, indent=2))
         return

@@ -73,7 +73,7 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     catalog.close()
     searcher = Searcher(settings)
     questions = {i["id"]: i["question"] for i in items if i["answerable"]}
-    halves = split_halves(list(questions))
+    halves = split_halves([i for i in items if i["answerable"]])
     table, by_half = {}, {}
     for mode in modes:
         run, latencies = {}, []
@@ -94,11 +94,14 @@ def evaluate(settings: Settings, items: list[dict], modes: list[str], k: int = 1
     }
 
 
-def split_halves(qids: list[str]) -> dict[str, list[str]]:
-    """The two halves that tuning uses (``sharpnotes.eval.benchmarks.tune --notes``): answerable
-    questions in set
-    order, alternately to ``tune`` (1st, 3rd, ...) and ``holdout`` (2nd, 4th, ...)."""
-    return {"tune": qids[0::2], "holdout": qids[1::2]}
+def split_halves(items: list[dict]) -> dict[str, list[str]]:
+    """The two halves that tuning uses (``sharpnotes.eval.benchmarks.tune --notes``): each
+    question's ``split`` field, fixed in the set before any tuning (for the first 108 answerable
+    questions it equals the older rule: alternately ``tune`` and ``holdout`` in set order)."""
+    halves: dict[str, list[str]] = {"tune": [], "holdout": []}
+    for item in items:
+        halves[item.get("split", "tune")].append(item["id"])
+    return halves
 
 
 def notes_index(notes: Path) -> Settings:
@@ -118,10 +121,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notes", type=Path, default=REPO / "notes")
     parser.add_argument("--modes", default="bm25,dense,hybrid")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, help="write the report as a results file here")
     args = parser.parse_args(argv)
 
     settings = notes_index(args.notes)
     result = evaluate(settings, load_set(args.set), args.modes.split(","))
+    if args.out:
+        from sharpnotes.eval.benchmarks.beir import retrieval_settings
+        from sharpnotes.eval.benchmarks.paths import write_results
+
+        write_results(args.out, {"set": args.set.name} | result, retrieval_settings(settings))
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -21,8 +21,8 @@ and catalog are left as they are, so that only the sentence vectors differ:
 
 A sentence that truncation cut off from its chunk's forward pass is embedded on its own. Every
 method is then scored through the Searcher, in one run: SciFact nDCG@10 on the train split (to
-choose on) and the test split (to report), or the notes set's MRR@10 on its tune and holdout
-halves (``sharpnotes.eval.benchmarks.notes.split_halves``). It also reports how close each
+choose on) and the test split (to report), or the notes set's MRR@10 and hit@5 on its tune and
+holdout halves (``sharpnotes.eval.benchmarks.notes.split_halves``). It also reports how close each
 method's vectors are to ``separate``'s, and the seconds of the forward pass.
 """
 
@@ -163,16 +163,20 @@ def score_scifact(settings: Settings, scifact: Path, modes: list[str]) -> dict:
     return out
 
 
+HALVES = ("tune", "holdout")
+NOTES_METRICS = ("mrr@10", "hit@5")
+
+
 def score_notes(settings: Settings, set_path: Path, modes: list[str]) -> dict:
     from sharpnotes.eval.benchmarks.notes import evaluate, load_set
 
     result = evaluate(settings, load_set(set_path), modes)
+    rows = {"all": result["retrieval"]} | {
+        half: {mode: result["halves"][mode][half] for mode in modes} for half in HALVES
+    }
     return {
-        "all": {mode: round(row["mrr@10"], 4) for mode, row in result["retrieval"].items()},
-        **{
-            half: {mode: round(result["halves"][mode][half]["mrr@10"], 4) for mode in modes}
-            for half in ("tune", "holdout")
-        },
+        part: {mode: {m: round(row[mode][m], 4) for m in NOTES_METRICS} for mode in modes}
+        for part, row in rows.items()
     }
 
 

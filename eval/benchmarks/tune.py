@@ -195,7 +195,7 @@ def load_notes_material(set_path: Path, notes: Path) -> Material:
     question = {i["id"]: expand_query(i["question"]) for i in items}
     embedded = load_embedder(settings, purpose="query").embed([question[i["id"]] for i in items])
     qvecs = {i["id"]: v for i, v in zip(items, embedded, strict=True)}
-    halves = split_halves([i["id"] for i in items])
+    halves = split_halves(items)
     queries = {
         "train": {q: question[q] for q in halves["tune"]},
         "test": {q: question[q] for q in halves["holdout"]},

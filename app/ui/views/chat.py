@@ -9,9 +9,9 @@ import streamlit as st
 
 from sharpnotes.app import conversations as convs
 from sharpnotes.app.retrieval import Filters
-from sharpnotes.app.ui import services
-from sharpnotes.app.ui.note_dialog import show_note
-from sharpnotes.app.ui.render import answer_html, card_title, passage_html
+from sharpnotes.app.ui import render, services
+from sharpnotes.app.ui.note_dialog import passage_card
+from sharpnotes.app.ui.render import literal
 
 cfg = services.settings()
 ALL = "(all)"
@@ -21,14 +21,6 @@ if "conversation" not in st.session_state:
 conv: convs.Conversation = st.session_state.conversation
 
 
-def passage_card(key: str, n: int | None, item: dict[str, Any], quote: str = "") -> None:
-    with st.container(border=True):
-        st.html(card_title(n, item["source"], item["heading"], item.get("page")))
-        st.html(passage_html(item["text"], quote))
-        if st.button("Open note", key=key, icon=":material/description:"):
-            show_note(cfg, item["source"])
-
-
 def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
     if answer["refused"]:
         st.info(answer["answer"] + " The closest notes are below.")
@@ -36,15 +28,24 @@ def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
         if closest:
             st.caption("Closest notes")
         for i, item in enumerate(closest):
-            passage_card(f"close-{turn_no}-{i}", None, item)
+            passage_card(cfg, f"close-{turn_no}-{i}", item)
         return
-    st.html(answer_html(answer))
-    if answer.get("unsupported"):
-        st.warning(
-            f"{answer['unsupported']} sentence(s) are not supported by the passage they cite."
+    with st.container(key=f"sn-answer-{turn_no}"):
+        st.markdown(render.answer_markdown(answer, turn_no), unsafe_allow_html=False)
+    if flagged := render.flagged_sentences(answer):
+        st.warning(f"{len(flagged)} sentence(s) are not supported by the passage they cite.")
+    numbers = render.citation_numbers(answer)
+    quotes = render.card_quotes(answer)
+    for c in sorted(answer["citations"], key=lambda c: numbers[c["n"]]):
+        shown = numbers[c["n"]]
+        passage_card(
+            cfg,
+            f"cite-{turn_no}-{shown}",
+            c,
+            shown=shown,
+            quote=quotes.get(c["n"], []),
+            anchor=render.card_anchor(turn_no, shown),
         )
-    for c in answer["citations"]:
-        passage_card(f"cite-{turn_no}-{c['n']}", c["n"], c, c.get("quote", ""))
     st.caption(
         f"{answer['generator']} · retrieval {answer['retrieval_ms']:.0f} ms · "
         f"generation {answer['generation_ms']:.0f} ms"
@@ -95,7 +96,7 @@ for i, turn in enumerate(conv.turns):
     with st.chat_message("assistant"):
         show_answer(i, turn["answer"])
 
-question = st.chat_input("Ask a question about your notes")
+question = st.chat_input("Ask a question about your notes") or st.session_state.pop("ask", None)
 if question:
     from sharpnotes.app.answer import answer_question
     from sharpnotes.app.generators import GeneratorError
@@ -106,7 +107,7 @@ if question:
         try:
             searcher = services.searcher(cfg)
         except Exception as exc:  # an index the user must rebuild: the message says how
-            st.error(str(exc))
+            st.error(literal(str(exc)))
             conversations_sidebar()
             st.stop()
         placeholder = st.empty()
@@ -131,6 +132,8 @@ if question:
             conversations_sidebar()
             st.stop()
         placeholder.empty()
+        for notice in searcher.notices():  # a retriever failed: say so beside the answer
+            st.warning(literal(notice))
         answer = result.to_dict()
         answer["sentences"] = [asdict(s) for s in result.sentences]
         show_answer(len(conv.turns), answer)

@@ -9,6 +9,7 @@ from sharpnotes.app.quiz.coverage import coverage
 from sharpnotes.app.quiz.staleness import sync_items
 from sharpnotes.app.quiz.store import ReviewStoreError
 from sharpnotes.app.ui import services
+from sharpnotes.app.ui.render import literal
 
 cfg = services.settings()
 st.title("Coverage")
@@ -49,7 +50,7 @@ if b1.button(
 ):
     st.session_state.quiz_request = "new"
     st.switch_page("views/quiz.py")
-weakest = f" ({cov.weakest.name})" if cov.weakest else ""
+weakest = f" ({literal(cov.weakest.name)})" if cov.weakest else ""  # a note's name: no Markdown
 if b2.button(
     f"Quiz me on my weakest topic{weakest}",
     key="cov_weakest",

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from sharpnotes.app.ui import services
+from sharpnotes.app.ui.render import literal
 from sharpnotes.eval.harness import (
     PRESETS,
     ConfigError,
@@ -119,11 +120,11 @@ failed.sort(key=lambda r: r.first_rank or 10**6, reverse=True)
 st.caption(f"{len(failed)} questions")
 for row in failed[:50]:
     where = f"rank {row.first_rank}" if row.first_rank else f"not in top {report.k}"
-    with st.expander(f"{where} · {row.question}"):
-        for label in row.expected:
+    with st.expander(literal(f"{where} · {row.question}")):
+        for label in row.expected:  # sources and evidence are note text: shown, not rendered
             page = f" p.{label['page']}" if label.get("page") else ""
-            evidence = f": “{label['evidence']}”" if label.get("evidence") else ""
-            st.markdown(f"Expected **{label['source']}{page}**{evidence}")
+            evidence = f": “{literal(label['evidence'])}”" if label.get("evidence") else ""
+            st.markdown(f"Expected **{literal(label['source'] + page)}**{evidence}")
         hits = set(r for r in row.relevant_ranks if r is not None)
         st.dataframe(
             [

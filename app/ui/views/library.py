@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from sharpnotes.app.notelinks import note_url
 from sharpnotes.app.quiz.staleness import sync_after_ingest
 from sharpnotes.app.ui import services
 from sharpnotes.app.ui.render import literal
@@ -29,7 +30,7 @@ def run_ingest(paths: list[Path]) -> IngestReport | None:
         report = ingest(paths, cfg, progress=progress)
     except Exception as exc:  # IngestError and index errors carry the next step in the message
         bar.empty()
-        st.error(str(exc))
+        st.error(literal(str(exc)))
         return None
     bar.progress(1.0, text="done")
     services.reload_index()
@@ -40,6 +41,12 @@ def run_ingest(paths: list[Path]) -> IngestReport | None:
         st.error(literal(f"{source}: {reason}"))
     for source in report.unsupported:
         st.warning(literal(f"{source}: skipped, not a Markdown, text or PDF file"))
+    for source, target in report.outside:
+        st.warning(literal(f"{source}: skipped, a link to {target} outside the notes folder"))
+    for old, new in report.moved:
+        st.info(literal(f"notes folder moved: {old} -> {new}; the index follows"))
+    for folder, held in report.vanished:
+        st.info(literal(f"notes folder {folder} is gone: its {held} notes left the index"))
     return report
 
 
@@ -53,7 +60,7 @@ with st.container(border=True):
     if st.button("Ingest folder", icon=":material/sync:", disabled=not folder.strip()):
         path = Path(folder.strip()).expanduser()
         if not path.is_dir():
-            st.error(f"{path}: not a folder")
+            st.error(literal(f"{path}: not a folder"))
         elif run_ingest([path]):
             rows = services.library(cfg)
 
@@ -74,9 +81,9 @@ with st.container(border=True):
                 [(f.name, f.getvalue()) for f in uploads or []], notes_dir
             )
             for line in errors:
-                st.error(line)
+                st.error(literal(line))
             if saved:
-                st.write("Saved: " + ", ".join(p.name for p in saved))
+                st.write(literal("Saved: " + ", ".join(p.name for p in saved)))
                 if run_ingest([notes_dir]):
                     rows = services.library(cfg)
 
@@ -86,10 +93,21 @@ if not rows:
     st.info("Nothing is indexed yet.")
 else:
     st.caption(f"{len(rows)} notes, {sum(r.chunks for r in rows)} chunks")
+    st.caption("Open any note to read it, follow its links and see its backlinks.")
     for name, notes in services.by_folder(rows).items():
-        with st.expander(f"{name} · {len(notes)} notes · {sum(r.chunks for r in notes)} chunks"):
+        label = f"{name} · {len(notes)} notes · {sum(r.chunks for r in notes)} chunks"
+        with st.expander(literal(label)):  # a folder name is data, never Markdown
             st.dataframe(
-                [{"note": r.note, "chunks": r.chunks, "indexed": r.indexed} for r in notes],
+                [
+                    {
+                        "note": r.note,
+                        "open": note_url(r.source),
+                        "chunks": r.chunks,
+                        "indexed": r.indexed,
+                    }
+                    for r in notes
+                ],
                 hide_index=True,
                 width="stretch",
+                column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
             )

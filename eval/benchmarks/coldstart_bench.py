@@ -1,0 +1,197 @@
+"""Cold start: ``sharpnotes --help``, ``search`` and ``ask`` each from a new process, timed in one
+run (interleaved, so they share the machine's load), and the app's first answer after its page
+is up.
+
+    python -m sharpnotes.eval.benchmarks.coldstart_bench [--home HOME | --notes notes]
+        [--runs 5] [--no-app] [--out eval/benchmarks/results/coldstart.json]
+
+Goals (issue 21): ``search`` within 3x and ``ask`` within 4x the time of ``--help``; the first app
+answer within 2 s of the page being up (the chat box ready in headless Chromium). The operating
+system's file cache is warm after the first run: "cold" is a new Python process, as a user's
+second command is. Without ``--home`` the sample notes are ingested into a temporary home first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sharpnotes.eval.benchmarks.paths import REPO, RESULTS
+from sharpnotes.eval.benchmarks.scale_bench import machine
+
+QUERY = "Why does DETR not need non-maximum suppression?"
+COMMANDS = {
+    "help": ["--help"],
+    "search": ["search", QUERY, "--json"],
+    "ask": ["ask", QUERY, "--json"],
+}
+GOALS = {"search": 3.0, "ask": 4.0}
+APP_GOAL_S = 2.0
+
+
+def cli(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "sharpnotes.app.cli", *args]
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
+    took = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-400:]}")
+    return took
+
+
+def time_cli(env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    timed(cli(COMMANDS["search"]), env)  # the first run pays for the disk cache and the export
+    for _ in range(runs):
+        for name, args in COMMANDS.items():
+            times[name].append(round(timed(cli(args), env), 3))
+    return times
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_app(env: dict[str, str], runs: int) -> dict:
+    """Seconds from the chat box being ready (page up) to the first answer shown, for a question
+    typed at once: the index and model load in the background while the page draws."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    results = []
+    for _ in range(runs):
+        port = _free_port()
+        proc = subprocess.Popen(
+            cli(["app", "--port", str(port)]),
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        try:
+            started = time.perf_counter()
+            url = f"http://127.0.0.1:{port}"
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if time.perf_counter() - started > 120:
+                        raise SystemExit("the app did not start within 120 s") from None
+                    time.sleep(0.1)
+            server_up = time.perf_counter() - started
+            driver.get(url + "/chat")
+            box = WebDriverWait(driver, 120).until(
+                ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid='stChatInputTextArea']"))
+            )
+            page_up = time.perf_counter()
+            box.send_keys(QUERY)
+            box.send_keys(Keys.ENTER)
+            WebDriverWait(driver, 120).until(
+                ec.visibility_of_element_located((By.CSS_SELECTOR, "[class*='st-key-sn-answer']"))
+            )
+            answered = time.perf_counter()
+            results.append(
+                {
+                    "server_up_s": round(server_up, 3),
+                    "page_up_s": round(page_up - started, 3),
+                    "first_answer_after_page_s": round(answered - page_up, 3),
+                }
+            )
+        finally:
+            driver.quit()
+            os.killpg(proc.pid, 15)
+            proc.wait(30)
+    return {
+        "runs": results,
+        "median_first_answer_after_page_s": statistics.median(
+            r["first_answer_after_page_s"] for r in results
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, help="An index home (default: a new one).")
+    parser.add_argument("--notes", type=Path, default=REPO / "notes", help="Notes to ingest.")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-app", action="store_true", help="Skip the browser measurement.")
+    parser.add_argument("--out", type=Path, default=RESULTS / "coldstart.json")
+    args = parser.parse_args(argv)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARPNOTES_")}
+    env.update(SHARPNOTES_CONFIG="none", SHARPNOTES_LIVE_SYNC="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = args.home or Path(tmp) / "home"
+        env["SHARPNOTES_HOME"] = str(home)
+        if args.home is None:
+            subprocess.run(cli(["ingest", str(args.notes)]), env=env, check=True, cwd=REPO)
+        env["SHARPNOTES_NOTES_DIR"] = str(args.notes.resolve())
+        times = time_cli(env, args.runs)
+        median = {name: statistics.median(values) for name, values in times.items()}
+        ratios = {name: round(median[name] / median["help"], 2) for name in GOALS}
+        app = None if args.no_app else time_app(env, max(1, args.runs // 2))
+    result = {
+        "machine": machine(),
+        "command": " ".join(
+            ["python -m sharpnotes.eval.benchmarks.coldstart_bench", *sys.argv[1:]]
+        ),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": {
+            "home": "temporary" if args.home is None else str(args.home),
+            "notes": str(args.notes),
+            "query": QUERY,
+            "runs": args.runs,
+        },
+        "seconds": times,
+        "median_s": {k: round(v, 3) for k, v in median.items()},
+        "ratio_to_help": ratios,
+        "goals": {
+            **{
+                f"{name}_within_{goal:g}x_help": ratios[name] <= goal
+                for name, goal in GOALS.items()
+            },
+            **(
+                {
+                    "app_first_answer_within_2s": app["median_first_answer_after_page_s"]
+                    <= APP_GOAL_S
+                }
+                if app
+                else {}
+            ),
+        },
+        "app": app,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("median_s", "ratio_to_help", "goals")}, indent=2))
+    if app:
+        print(f"app: first answer {app['median_first_answer_after_page_s']:.2f} s after the page")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,486 @@
+"""How text is cut, in one place: Markdown blocks, sentences, quotable units, CJK ranges, stop
+words, tokens and content terms.
+
+Chunking packs ``blocks`` and ``sentences``, the sentence vectors embed ``sentences``, the offline
+generator quotes ``units`` and the answer check splits an answer into the same ``units``, so the
+unit an answer quotes is the unit the check verifies. Every span carries offsets with
+``text[start:end] == span.text``.
+
+markdown-it-py, mistune and the like parse Markdown for rendering and give no character offsets
+for sentences; nltk's punkt (through llama-index) splits sentences but knows neither Markdown
+blocks nor "e.g." inside a list item, and holds a whole note in memory several times over on a
+long line. So the scanner and the splitter are written here, both in one pass over the text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+# --- CJK -------------------------------------------------------------------------------------
+
+# Han (unified ideographs with extension A, compatibility ideographs), hiragana and katakana,
+# hangul syllables: the one definition of "CJK character" for tokens, BM25 and language checks.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+CJK = re.compile(f"[{CJK_CHARS}]")
+
+
+def has_cjk(text: str) -> bool:
+    return CJK.search(text) is not None
+
+
+# --- stop words, tokens and content terms ---------------------------------------------------
+
+# English function words, question words and the fillers of notes ("e.g.", "really", "use"):
+# never a content term (a search word, a blank, a key phrase).
+STOP_WORDS = frozenset(
+    """a an the and or but if then else of to in on at by for with from as is are was were be
+    been being it its this that these those there here which who whom whose what when where why
+    how not no yes can could may might must shall should will would do does did done has have
+    had having so than too very just also only more most less much many few some any each every
+    all both either neither one two per via vs versus into onto over under about after before
+    between through during without within again further once i me my we our us you your he she
+    his her they them their e g eg ie etc use used uses using get gets got make makes same other
+    such own up down out off like often whereas nobody everything something anything really
+    actually rather always never usually still even well yet though although while later first
+    second whats whos hows""".split()  # noqa: SIM905 - a word list reads best as text
+)
+
+# a word: letters and digits (no underscore, no CJK), inner hyphens and apostrophes kept
+# ("k-means", "don't"); every CJK character is a token of its own
+_WORD = f"[^\\W_{CJK_CHARS}]+"
+TOKEN = re.compile(f"[{CJK_CHARS}]|{_WORD}(?:['\u2019-]{_WORD})*")
+_PART = re.compile(r"['\u2019-]")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words as written ("k-means") and single CJK characters, in order."""
+    return TOKEN.findall(text.lower())
+
+
+def terms(text: str) -> set[str]:
+    """Content terms: the parts of each token (hyphen and apostrophe split), stop words and
+    single Latin letters out, a plural "s" folded on words longer than four letters."""
+    out = set()
+    for token in tokens(text):
+        for part in _PART.split(token) if len(token) > 1 else (token,):
+            if part in STOP_WORDS or (len(part) == 1 and part.isascii() and not part.isdigit()):
+                continue
+            out.add(part[:-1] if len(part) > 4 and part.endswith("s") else part)
+    return out
+
+
+def overlap(question_terms: set[str], text: str) -> float:
+    """Share of the question's content terms that the text contains."""
+    if not question_terms:
+        return 0.0
+    return len(question_terms & terms(text)) / len(question_terms)
+
+
+# --- blocks ---------------------------------------------------------------------------------
+
+BlockKind = Literal[
+    "front_matter", "heading", "paragraph", "list", "quote", "code", "math", "table", "rule"
+]
+ATOMIC: frozenset[str] = frozenset({"code", "math", "table"})  # never cut inside
+PROSE: frozenset[str] = frozenset({"heading", "paragraph", "list", "quote"})
+
+
+@dataclass(frozen=True)
+class Span:
+    """``text`` is ``source[start:end]`` of the text it was cut from."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Block(Span):
+    """Whole lines of one Markdown block (indentation included, the final newline not).
+    ``level`` is a heading's level (1-6); 0 for the other kinds."""
+
+    kind: BlockKind
+    level: int = 0
+
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*)$")  # "#tag" is not a heading
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")  # at any indent: notes fence inside list items
+_ITEM = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
+_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_QUOTE = re.compile(r"^ {0,3}>")
+_DELIMITER_ROW = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+
+
+def fence_opening(line: str) -> str | None:
+    """The fence (``\u0060\u0060\u0060``, ``~~~~``...) a line opens, or None. An info string after
+    backticks may not hold a backtick (that line is inline code)."""
+    match = _FENCE.match(line)
+    if match is None or (match.group(1)[0] == "`" and "`" in match.group(2)):
+        return None
+    return match.group(1)
+
+
+def fence_closes(line: str, fence: str) -> bool:
+    """A closing fence: the opening's character, at least as many, nothing else on the line."""
+    stripped = line.strip()
+    return len(stripped) >= len(fence) and stripped == fence[0] * len(stripped)
+
+
+def code_fence_lines(text: str) -> Iterator[tuple[str, bool]]:
+    """Each line with whether it is part of a fenced code block (fence lines included)."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        if fence is None:
+            fence = fence_opening(line)
+            yield line, fence is not None
+        else:
+            if fence_closes(line, fence):
+                fence = None
+            yield line, True
+
+
+def _math_close(stripped: str) -> str | None:
+    """The closing marker of display math opened on this line, or None when it is not opened
+    here or closes on the same line."""
+    for opening, closing in (("$$", "$$"), ("\\[", "\\]")):
+        if stripped.startswith(opening):
+            return None if closing in stripped[len(opening) :] else closing
+    return None
+
+
+def _is_table_start(lines: list[str], i: int) -> bool:
+    stripped = lines[i].strip()
+    if stripped.startswith("|"):
+        return True
+    following = lines[i + 1] if i + 1 < len(lines) else ""
+    return "|" in stripped and "|" in following and bool(_DELIMITER_ROW.match(following))
+
+
+def _opens(lines: list[str], i: int) -> BlockKind | None:
+    """The kind of block line ``i`` starts when it interrupts a paragraph, else None."""
+    line = lines[i]
+    stripped = line.strip()
+    if fence_opening(line):
+        return "code"
+    if stripped.startswith(("$$", "\\[")):
+        return "math"
+    if _ATX.match(line):
+        return "heading"
+    if _RULE.match(line):
+        return "rule"
+    if _is_table_start(lines, i):
+        return "table"
+    if _QUOTE.match(line):
+        return "quote"
+    if _ITEM.match(line):
+        return "list"
+    return None
+
+
+def _starts_paragraph(line: str) -> bool:
+    """An unindented line opening with a capital ends a list item above it. CommonMark would
+    continue the item lazily, but in PDF and plain text ("1. Summary" then the section's text)
+    and in most hand-written notes such a line is a new paragraph; a wrapped line goes on in
+    lower case, or indented."""
+    return not line[:1].isspace() and line[:1].isupper()
+
+
+def _front_matter_end(lines: list[str]) -> int | None:
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    for j in range(1, len(lines)):
+        if lines[j].rstrip() in ("---", "..."):
+            return j
+    return None
+
+
+def blocks(text: str) -> list[Block]:
+    """The Markdown blocks of ``text`` in order: front matter, ATX headings, paragraphs, list
+    items (each with its continuation lines: indented, or lazy ones that do not open with a
+    capital; nested items are blocks of their own), block quotes,
+    fenced code (an unclosed fence runs to the end), display math (``$$`` or ``\\[``, one line or
+    several; an unclosed one ends at a blank line), tables and thematic breaks. Blank lines
+    separate blocks and belong to none."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    out: list[Block] = []
+
+    def add(kind: BlockKind, first: int, last: int, level: int = 0) -> None:
+        start, end = starts[first], starts[last] + len(lines[last])
+        out.append(Block(start, end, text[start:end], kind, level))
+
+    def blank(j: int) -> bool:
+        return not lines[j].strip()
+
+    n = len(lines)
+    closers: dict[str, list[int]] = {}
+    i = 0
+    front = _front_matter_end(lines)
+    if front is not None:
+        add("front_matter", 0, front)
+        i = front + 1
+    while i < n:
+        if blank(i):
+            i += 1
+            continue
+        line = lines[i]
+        kind = _opens(lines, i) or "paragraph"
+        last = i
+        if kind == "code":
+            fence = fence_opening(line)
+            assert fence is not None
+            last = n - 1  # unclosed: to the end
+            for j in range(i + 1, n):
+                if fence_closes(lines[j], fence):
+                    last = j
+                    break
+        elif kind == "math":
+            closing = _math_close(line.strip())
+            if closing is not None:
+                if closing not in closers:  # line numbers holding it, found once
+                    closers[closing] = [j for j, other in enumerate(lines) if closing in other]
+                found = closers[closing]
+                at = bisect.bisect_right(found, i)
+                if at < len(found):
+                    last = found[at]
+                else:  # unclosed: up to the next blank line
+                    last = next((j - 1 for j in range(i + 1, n) if blank(j)), n - 1)
+        elif kind == "heading":
+            match = _ATX.match(line)
+            assert match is not None
+            add(kind, i, i, len(match.group(1)))
+            i += 1
+            continue
+        elif kind == "table":
+            piped = line.strip().startswith("|")
+            while last + 1 < n and not blank(last + 1):
+                nxt = lines[last + 1].strip()
+                if not (nxt.startswith("|") if piped else "|" in nxt):
+                    break
+                last += 1
+        elif kind == "quote":
+            while last + 1 < n and not blank(last + 1):
+                if not _QUOTE.match(lines[last + 1]) and _opens(lines, last + 1):
+                    break
+                last += 1
+        elif kind == "list":
+            match = _ITEM.match(line)
+            assert match is not None
+            content = (
+                len(match.group(0)) if line[match.end() :].strip() else len(match.group(1)) + 2
+            )
+            j = i + 1
+            while j < n:
+                if not blank(j):
+                    if _opens(lines, j) or _starts_paragraph(lines[j]):
+                        break
+                    last = j  # a continuation line, indented or lazy
+                    j += 1
+                    continue
+                k = j  # blank lines: the item goes on with a paragraph indented to its content
+                while k < n and blank(k):
+                    k += 1
+                indent = len(lines[k]) - len(lines[k].lstrip()) if k < n else 0
+                if k == n or indent < content or _opens(lines, k):
+                    break
+                last, j = k, k + 1
+        elif kind == "paragraph":
+            while last + 1 < n and not blank(last + 1) and not _opens(lines, last + 1):
+                last += 1
+        add(kind, i, last)
+        i = last + 1
+    return out
+
+
+# --- sentences ------------------------------------------------------------------------------
+
+# A candidate end: Western punctuation (then closing quotes, brackets or emphasis) before
+# whitespace, or before a CJK character when a CJK character precedes it; or a CJK end, which
+# needs no space after it.
+_END = re.compile(
+    r"[.!?\u2026]+['\"\u2019\u201d)\]*_`]*(?=\s)"
+    f"|(?<=[{CJK_CHARS}])[!?]+(?=[{CJK_CHARS}])"
+    r"|[\u3002\uff01\uff1f\uff1b]+[\u300d\u300f\u201d\u2019\uff09)\]]*"
+)
+_CJK_END = frozenset("\u3002\uff01\uff1f\uff1b")
+# after these a period never ends a sentence
+_ABBREVIATIONS = frozenset(
+    "e.g eg i.e ie cf vs viz approx resp incl excl esp w.r.t a.k.a dr mr mrs ms prof jr sr".split()  # noqa: SIM905
+)
+# ... and ends one only before a capital: "Fig. 3", "Eq. (2)", "et al. (2017)", "the no. of
+# boxes", "10 min. later", but "etc. The next"
+_BEFORE_CAPITAL = frozenset(
+    """fig figs eq eqs sec secs no nos vol ch chap tab p pp ref refs thm ca art etc al min max
+    avg std est""".split()  # noqa: SIM905
+)
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, a.k.a, e.g
+# spans no sentence ends inside: inline code, inline math, link text and target
+_PROTECTED = re.compile(
+    r"`[^`\n]+`"
+    r"|\$\$[^$]+\$\$"
+    r"|\$(?=[^\s$])[^$\n]*?[^\s$\\]\$(?!\d)|\$[^\s$]\$"
+    r"|\\\(.+?\\\)"
+    r"|\[[^\]\n]*\]\([^)\s]*\)"
+)
+_NON_SPACE = re.compile(r"\S")
+_OPENING = "([{\"'\u2018\u201c*_`"
+
+
+def _word_before(text: str, end: int, floor: int) -> str:
+    start = end
+    while start > floor and not text[start - 1].isspace():
+        start -= 1
+    return text[start:end].lstrip(_OPENING)
+
+
+def _ends_sentence(text: str, match: re.Match[str], following: str, floor: int) -> bool:
+    marks = match.group(0)
+    if marks[0] in _CJK_END or "!" in marks or "?" in marks:
+        return True  # a lowercase start too: notes are often written all in lowercase
+    word = _word_before(text, match.start(), floor)
+    lower = word.lower()
+    if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word):
+        return False
+    if lower in _BEFORE_CAPITAL:
+        return following.isupper()
+    return not (len(word) == 1 and word.isupper())  # an initial: "J. Smith"
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while start < end and text[start].isspace():
+        start += 1
+    return Span(start, end, text[start:end]) if end > start else None
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of the prose ``text[start:end]`` (one block: no Markdown is looked at), trimmed
+    of surrounding whitespace. A period, "!" or "?" followed by a space ends a sentence (before
+    a lowercase word too: notes are often written in lowercase), except after an abbreviation
+    ("e.g.", "i.e.", "vs."), an initial ("J. Smith") or a dotted abbreviation ("U.S."); after
+    "Fig.", "No.", "et al.", "etc." and the like only before a capital. Decimals, versions, URLs
+    and file names hold no space after their periods, and nothing inside inline code, inline
+    math or a link is cut. 。！？； end a sentence with no space after them."""
+    end = len(text) if end is None else end
+    protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(text, start, end)]
+    protected_starts = [s for s, _ in protected]
+    out: list[Span] = []
+    pos = start
+    for match in _END.finditer(text, start, end):
+        at = bisect.bisect_right(protected_starts, match.start()) - 1
+        if at >= 0 and protected[at][1] > match.start():
+            continue
+        nxt = _NON_SPACE.search(text, match.end(), end)
+        if nxt is None:
+            break
+        if _ends_sentence(text, match, nxt.group(0), pos):
+            span = _trimmed(text, pos, match.end())
+            if span:
+                out.append(span)
+            pos = nxt.start()
+    span = _trimmed(text, pos, end)
+    if span:
+        out.append(span)
+    return out
+
+
+def sentences(text: str) -> list[Span]:
+    """The sentences of every prose block (headings, paragraphs, list items, quotes) and each
+    code, math or table block whole; a sentence never crosses a block. Front matter and
+    thematic breaks give none."""
+    out: list[Span] = []
+    for block in blocks(text):
+        if block.kind in PROSE:
+            out += split_sentences(text, block.start, block.end)
+        elif block.kind in ATOMIC:
+            span = _trimmed(text, block.start, block.end)
+            if span:
+                out.append(span)
+    return out
+
+
+# --- quotable units -------------------------------------------------------------------------
+
+UnitKind = Literal["sentence", "code", "formula", "list", "table"]
+_UNIT_KIND: dict[str, UnitKind] = {
+    "code": "code",
+    "math": "formula",
+    "table": "table",
+    "list": "list",
+}
+
+
+@dataclass(frozen=True)
+class Unit(Span):
+    """A span of a passage that is quoted whole."""
+
+    kind: UnitKind
+
+    @property
+    def clean(self) -> str:
+        """The text as it appears in an answer: prose re-flowed, blocks as written."""
+        return " ".join(self.text.split()) if self.kind == "sentence" else self.text.strip()
+
+
+def units(text: str, min_terms: int = 2) -> list[Unit]:
+    """Quotable units of a passage, in order: the sentences of paragraphs and quotes; a code
+    block, formula, table or list item whole; a sentence ending with ":" together with the block
+    it introduces. Headings, front matter and rules are left out (they are not claims), and so
+    is an ASCII sentence of fewer than ``min_terms`` content terms unless it ends with ":"."""
+    out: list[Unit] = []
+    for block in blocks(text):
+        if block.kind in ("paragraph", "quote"):
+            for s in split_sentences(text, block.start, block.end):
+                if len(terms(s.text)) >= min_terms or s.text.endswith(":") or not s.text.isascii():
+                    out.append(Unit(s.start, s.end, s.text, "sentence"))
+        elif block.kind in _UNIT_KIND:
+            span = _trimmed(text, block.start, block.end)
+            if span:
+                out.append(Unit(span.start, span.end, span.text, _UNIT_KIND[block.kind]))
+    joined: list[Unit] = []
+    for unit in out:
+        prev = joined[-1] if joined else None
+        if prev and prev.kind == "sentence" and prev.text.endswith(":") and unit.kind != "sentence":
+            joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], unit.kind)
+        else:
+            joined.append(unit)
+    return joined
+
+
+# --- headings -------------------------------------------------------------------------------
+
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_INLINE = re.compile(
+    r"(?P<code>`+)(?P<body>.+?)(?P=code)"  # code span: its text, backticks out
+    r"|(?P<math>\$\$.+?\$\$|\$(?=\S)[^$]*?\S\$|\\\(.+?\\\))"  # math: kept as written
+    r"|!?\[(?P<label>[^\]]*)\]\([^)]*\)"  # link or image: its text
+    r"|\*+|(?<![^\W_])_+|_+(?![^\W_])"  # emphasis markers (not snake_case underscores)
+)
+
+
+def _inline(match: re.Match[str]) -> str:
+    if match.group("code"):
+        return match.group("body").strip()
+    if match.group("math"):
+        return match.group("math")
+    return match.group("label") or ""
+
+
+def heading_title(line: str) -> str:
+    """The text of an ATX heading line: markers and an optional closing sequence out."""
+    match = _ATX.match(line)
+    title = match.group(2) if match else line
+    return _CLOSING_HASHES.sub("", title).strip()
+
+
+def clean_heading(title: str) -> str:
+    """A heading's text as plain text: emphasis and link markup out, code spans without their
+    backticks, math (``$\\sqrt{d_k}$``) kept as written."""
+    return _INLINE.sub(_inline, title).strip()

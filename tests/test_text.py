@@ -1,0 +1,336 @@
+"""ingest/text.py, the one way text is cut: hand-checked blocks, sentences, units, CJK ranges,
+tokens, content terms and heading cleaning, and a property test that every span is a verbatim
+slice that stays inside its block."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sharpnotes.ingest.text import (
+    STOP_WORDS,
+    Block,
+    blocks,
+    clean_heading,
+    code_fence_lines,
+    has_cjk,
+    heading_title,
+    sentences,
+    split_sentences,
+    terms,
+    tokens,
+    units,
+)
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    return [(b.kind, b.text) for b in blocks(text)]
+
+
+def said(text: str) -> list[str]:
+    return [s.text for s in sentences(text)]
+
+
+# --- sentences ----------------------------------------------------------------------------
+
+
+def test_e_g_in_a_list_item_does_not_end_the_sentence() -> None:
+    text = "- Augment the data, e.g. RandAugment or MixUp. It regularises.\n- Next item."
+    assert said(text) == [
+        "- Augment the data, e.g. RandAugment or MixUp.",
+        "It regularises.",
+        "- Next item.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # decimals, versions, URLs and file names hold no space after their periods
+        (
+            "The loss fell to 0.5 with v2.1 of the code. See https://arxiv.org/abs/1706.03762 "
+            "and config.yaml. Done.",
+            [
+                "The loss fell to 0.5 with v2.1 of the code.",
+                "See https://arxiv.org/abs/1706.03762 and config.yaml.",
+                "Done.",
+            ],
+        ),
+        # abbreviations: always, before a number or bracket, before a capital only
+        (
+            "Fig. 3 shows it, cf. Eq. (2) and No. 5. Smith et al. (2017) agree. "
+            "We tried SGD, Adam etc. The end.",
+            [
+                "Fig. 3 shows it, cf. Eq. (2) and No. 5.",
+                "Smith et al. (2017) agree.",
+                "We tried SGD, Adam etc.",
+                "The end.",
+            ],
+        ),
+        # a lowercase start after a plain word: notes are often written all in lowercase
+        (
+            "It takes approx. five epochs. then the no. of boxes drops. see Fig. 2",
+            ["It takes approx. five epochs.", "then the no. of boxes drops.", "see Fig. 2"],
+        ),
+        # closing quotes, brackets and emphasis stay with the sentence they close
+        (
+            '**Why?** Because "it scales." (See below.) Next.',
+            ["**Why?**", 'Because "it scales."', "(See below.)", "Next."],
+        ),
+        # inline code and math are never cut
+        (
+            "Call `x.fit(). Then` now. Use $a. B$ here.",
+            ["Call `x.fit(). Then` now.", "Use $a. B$ here."],
+        ),
+    ],
+)
+def test_sentence_ends(text: str, expected: list[str]) -> None:
+    assert said(text) == expected
+
+
+def test_abbreviations_initials_and_dotted_abbreviations() -> None:
+    assert said("ResNet vs. ViT: Dr. Lee asked, i.e. Why? No. It works.") == [
+        "ResNet vs. ViT: Dr. Lee asked, i.e. Why?",
+        "No.",  # "No." is an abbreviation only before a number
+        "It works.",
+    ]
+    assert said("J. R. R. Tolkien lived in the U.S. Army camp. He wrote.") == [
+        "J. R. R. Tolkien lived in the U.S. Army camp.",
+        "He wrote.",
+    ]
+
+
+def test_cjk_sentence_ends_need_no_space() -> None:
+    text = "注意力機制很重要。它可以並行！為什麼？因為矩陣乘法；很快"
+    assert said(text) == [
+        "注意力機制很重要。",
+        "它可以並行！",
+        "為什麼？",
+        "因為矩陣乘法；",
+        "很快",
+    ]
+
+
+def test_mixed_english_and_chinese() -> None:
+    text = "Transformer 用 self-attention。The scale is 1/sqrt(d). 你知道嗎?知道「這個」。Done."
+    assert said(text) == [
+        "Transformer 用 self-attention。",
+        "The scale is 1/sqrt(d).",
+        "你知道嗎?",
+        "知道「這個」。",
+        "Done.",
+    ]
+
+
+def test_a_sentence_never_crosses_a_block() -> None:
+    text = "A paragraph with no full stop\n- an item with none\n\n# A heading\nand text"
+    assert said(text) == [
+        "A paragraph with no full stop",
+        "- an item with none",
+        "# A heading",
+        "and text",
+    ]
+
+
+def test_soft_wrapped_prose_is_one_sentence() -> None:
+    assert said("One sentence that\nwraps over lines. Next\none.") == [
+        "One sentence that\nwraps over lines.",
+        "Next\none.",
+    ]
+
+
+def test_split_sentences_reads_a_range_with_its_offsets() -> None:
+    text = "skip. This one. And this."
+    spans = split_sentences(text, 6, len(text))
+    assert [(s.start, s.text) for s in spans] == [(6, "This one."), (16, "And this.")]
+
+
+# --- blocks -------------------------------------------------------------------------------
+
+
+def test_fences_of_both_kinds_and_lengths() -> None:
+    text = (
+        "````md\n```\nnot closed by three\n````\n"
+        "~~~\ncode ~~~ inline\n~~~~\n"
+        "```js extra `tick`\nis a paragraph: a backtick in the info string\n"
+    )
+    assert kinds(text) == [
+        ("code", "````md\n```\nnot closed by three\n````"),
+        ("code", "~~~\ncode ~~~ inline\n~~~~"),  # the longer closing fence of the same char
+        ("paragraph", "```js extra `tick`\nis a paragraph: a backtick in the info string"),
+    ]
+
+
+def test_an_unclosed_fence_runs_to_the_end_and_hides_headings() -> None:
+    text = "Intro.\n\n  ```python\n# not a heading\n\nx = 1\n"
+    assert kinds(text) == [
+        ("paragraph", "Intro."),
+        ("code", "  ```python\n# not a heading\n\nx = 1\n"),
+    ]
+    assert [code for _, code in code_fence_lines(text)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+    ]
+
+
+def test_display_math_one_line_several_lines_brackets_and_unclosed() -> None:
+    text = (
+        "$$a = b$$ where a is\n\n"
+        "$$\nL = x. Y\n\n+ c\n$$\n\n"
+        "\\[\n\\sum_i x_i\n\\]\n\n"
+        "$$ unclosed\nstill math\n\nprose again"
+    )
+    assert kinds(text) == [
+        ("math", "$$a = b$$ where a is"),
+        ("math", "$$\nL = x. Y\n\n+ c\n$$"),  # closed: blank lines inside are kept
+        ("math", "\\[\n\\sum_i x_i\n\\]"),
+        ("math", "$$ unclosed\nstill math"),  # unclosed: ends at the blank line
+        ("paragraph", "prose again"),
+    ]
+
+
+def test_tables_with_and_without_outer_pipes() -> None:
+    text = "Intro\n| a | b |\n|---|---|\n| 1 | 2 |\n\nx | y\n--|--\n1 | 2\nafter"
+    assert kinds(text) == [
+        ("paragraph", "Intro"),
+        ("table", "| a | b |\n|---|---|\n| 1 | 2 |"),
+        ("table", "x | y\n--|--\n1 | 2"),
+        ("paragraph", "after"),
+    ]
+
+
+def test_list_items_nested_with_continuations() -> None:
+    text = (
+        "1. First, wrapped\n   over two lines\n"
+        "   - nested item\n     continued\n"
+        "2) Second\n\n   a second paragraph of it\n\n"
+        "* third\nlazy continuation\nA new paragraph, no blank line before it.\n\nNot in the list."
+    )
+    assert kinds(text) == [
+        ("list", "1. First, wrapped\n   over two lines"),
+        ("list", "   - nested item\n     continued"),
+        ("list", "2) Second\n\n   a second paragraph of it"),
+        ("list", "* third\nlazy continuation"),
+        ("paragraph", "A new paragraph, no blank line before it."),
+        ("paragraph", "Not in the list."),
+    ]
+    # a numbered section title of a PDF page does not swallow the section
+    pdf = "1. Summary\nDETR recasts detection as set prediction. It needs no NMS.\n2. Method\n"
+    assert kinds(pdf) == [
+        ("list", "1. Summary"),
+        ("paragraph", "DETR recasts detection as set prediction. It needs no NMS."),
+        ("list", "2. Method"),
+    ]
+
+
+def test_headings_quotes_rules_and_front_matter() -> None:
+    text = "---\ntitle: x\n---\n# One #\n#tag line\n> quoted\n> more\n\n* * *\n####### seven"
+    assert kinds(text) == [
+        ("front_matter", "---\ntitle: x\n---"),
+        ("heading", "# One #"),
+        ("paragraph", "#tag line"),
+        ("quote", "> quoted\n> more"),
+        ("rule", "* * *"),
+        ("paragraph", "####### seven"),
+    ]
+    assert [b.level for b in blocks(text)][1] == 1
+    assert kinds("---\nno closing line\n") == [("rule", "---"), ("paragraph", "no closing line")]
+
+
+# --- units --------------------------------------------------------------------------------
+
+
+def test_units_quote_blocks_whole_and_join_an_intro_with_its_block() -> None:
+    text = (
+        "## Loss\nThe loss has two parts, e.g. Focal and GIoU. Ok.\n\n"
+        "The matching cost is:\n- class probability\n- box distance\n\n"
+        "```python\nloss = a + b. item()\n```\n"
+    )
+    found = units(text)
+    assert [(u.kind, u.text) for u in found] == [
+        ("sentence", "The loss has two parts, e.g. Focal and GIoU."),  # "Ok." is too short
+        ("list", "The matching cost is:\n- class probability"),
+        ("list", "- box distance"),
+        ("code", "```python\nloss = a + b. item()\n```"),
+    ]
+    assert found[1].clean == found[1].text
+    assert units("One line\nwrapped here.")[0].clean == "One line wrapped here."
+
+
+# --- offsets ------------------------------------------------------------------------------
+
+PIECES = [
+    *"ab. AB!?:;|-*#>$`~\\[]()\n 1中。",
+    "e.g.",
+    "\n\n",
+    "```",
+    "~~~",
+    "$$",
+    "- ",
+    "1. ",
+    "---\n",
+]
+MARKDOWNISH = st.lists(st.sampled_from(PIECES), max_size=120).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MARKDOWNISH)
+def test_every_span_is_a_verbatim_slice_inside_its_block(text: str) -> None:
+    found = blocks(text)
+    for block in found:
+        assert text[block.start : block.end] == block.text
+    for a, b in zip(found, found[1:], strict=False):
+        assert a.end < b.start  # in order, never overlapping
+    for span in [*sentences(text), *units(text)]:
+        assert text[span.start : span.end] == span.text and span.text == span.text.strip()
+    for span in sentences(text):
+        assert any(b.start <= span.start and span.end <= b.end for b in found)
+
+
+# --- CJK, tokens, terms, stop words -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("char", "cjk"),
+    [
+        ("中", True), ("\u3400", True), ("\u4dbf", True), ("\uf900", True),  # Han, ext A, compat
+        ("あ", True), ("カ", True), ("한", True),  # kana, hangul
+        ("a", False), ("é", False), ("。", False), ("１", False), ("\u4dc0", False),  # hexagram
+    ],
+)  # fmt: skip
+def test_one_definition_of_cjk(char: str, cjk: bool) -> None:
+    assert has_cjk(f"x{char}y") is cjk
+
+
+def test_tokens_and_terms() -> None:
+    assert tokens("K-means and don't, 使用CNN") == ["k-means", "and", "don't", "使", "用", "cnn"]
+    assert terms("The non-maximum suppressions don't use e.g. boxes 2 x 使用CNN來") == {
+        "non", "maximum", "suppression", "don", "boxe", "2", "使", "用", "cnn", "來",
+    }  # fmt: skip
+    assert {"the", "e", "g", "use", "how", "what"} <= STOP_WORDS
+
+
+# --- headings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        ("## Why divide by $\\sqrt{d_k}$ ##", "Why divide by $\\sqrt{d_k}$"),
+        ("# **Bold** and _italic_ with `max_tokens`", "Bold and italic with max_tokens"),
+        ("# [Link text](https://x.y/z) and ![img](a.png)", "Link text and img"),
+        ("# snake_case stays, __dunder__ goes", "snake_case stays, dunder goes"),
+        ("# Learning C#", "Learning C#"),
+        ("### Inline \\(x_i\\) math", "Inline \\(x_i\\) math"),
+    ],
+)
+def test_heading_cleaning_keeps_math_and_code_text(line: str, title: str) -> None:
+    [block] = blocks(line)
+    assert isinstance(block, Block) and block.kind == "heading"
+    assert clean_heading(heading_title(block.text)) == title
