@@ -180,6 +180,15 @@ def score_notes(settings: Settings, set_path: Path, modes: list[str]) -> dict:
     }
 
 
+def run_settings(settings: Settings) -> dict:
+    """The settings the scores depend on: retrieval, and the embedding model and threads."""
+    models = settings.models
+    return settings.retrieval.model_dump(mode="json") | {
+        "embed_model": models.embed_model,
+        "threads": models.threads,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="an index with sentence vectors")
@@ -226,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "machine": machine(),
         "command": " ".join(["python -m sharpnotes.eval.benchmarks.sentence_bench", *sys.argv[1:]]),
+        "settings": run_settings(base),
         "home": str(args.home),
         "chunks": len(ids),
         "backend": embedder.backend,
