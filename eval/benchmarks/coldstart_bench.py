@@ -25,8 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sharpnotes.eval.benchmarks.paths import REPO, RESULTS
-from sharpnotes.eval.benchmarks.scale_bench import machine
+from sharpnotes.eval.benchmarks.paths import REPO, RESULTS, machine
 
 QUERY = "Why does DETR not need non-maximum suppression?"
 COMMANDS = {

@@ -34,8 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sharpnotes.eval.benchmarks.paths import REPO, SCIFACT
-from sharpnotes.eval.benchmarks.scale_bench import machine
+from sharpnotes.eval.benchmarks.paths import REPO, SCIFACT, machine
 from sharpnotes.eval.sets import write_notes
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from sharpnotes.eval.benchmarks import synthetic
-from sharpnotes.eval.benchmarks.scale_bench import machine, peak_rss_mib
+from sharpnotes.eval.benchmarks.paths import machine
+from sharpnotes.eval.benchmarks.scale_bench import peak_rss_mib
 
 # name -> (write batch, HNSW configuration beyond the cosine space, documents stored)
 CONFIGS: dict[str, tuple[int, dict, bool]] = {

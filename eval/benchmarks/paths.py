@@ -28,11 +28,29 @@ def write_results(path: Path, report: dict, settings: dict) -> None:
     import shlex
     import sys
 
-    from sharpnotes.eval.benchmarks.scale_bench import machine
-
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     program = ["-m", spec.name] if spec is not None else [sys.argv[0]]
     command = "python " + shlex.join([*program, *sys.argv[1:]])
     payload = {"machine": machine(), "command": command, "settings": settings} | report
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+
+
+def machine() -> dict:
+    """The CPU family and flags, cores, libraries, memory, load average and date of a run."""
+    import os
+    import time
+    from importlib.metadata import version
+
+    from sharpnotes.ingest.machine import cpu_flags, cpu_model, library_versions
+
+    flags = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+    return {
+        "cpu": cpu_model(),
+        "flags": sorted(set(flags) & cpu_flags()),
+        "cores": len(os.sched_getaffinity(0)),
+        "libraries": library_versions() | {n: version(n) for n in ("chromadb", "bm25s", "numpy")},
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other jobs share the cores
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sharpnotes.eval.benchmarks import synthetic
-from sharpnotes.eval.benchmarks.paths import REPO
+from sharpnotes.eval.benchmarks.paths import REPO, machine
 from sharpnotes.ingest.settings import Settings
 
 MODES = ("bm25", "dense", "hybrid")
@@ -215,23 +215,6 @@ def searcher_settings() -> dict:
 
     settings = Settings()
     return settings.retrieval.model_dump(mode="json") | {"threads": thread_count(settings)}
-
-
-def machine() -> dict:
-    from importlib.metadata import version
-
-    from sharpnotes.ingest.machine import cpu_flags, cpu_model, library_versions
-
-    flags = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
-    return {
-        "cpu": cpu_model(),
-        "flags": sorted(set(flags) & cpu_flags()),
-        "cores": len(os.sched_getaffinity(0)),
-        "libraries": library_versions() | {n: version(n) for n in ("chromadb", "bm25s", "numpy")},
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "load_average": [round(x, 2) for x in os.getloadavg()],  # other jobs share the cores
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
 
 
 def render_row(row: dict) -> str:

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.scifact) == bool(args.notes_set):
         parser.error("give one of --scifact DIR or --notes-set FILE")
-    from sharpnotes.eval.benchmarks.scale_bench import machine
+    from sharpnotes.eval.benchmarks.paths import machine
     from sharpnotes.ingest.embedding import load_embedder
 
     base = Settings(home=args.home)
