@@ -16,8 +16,8 @@ POOLING_MODES = {"cls", "mean", "max", "mean_sqrt_len_tokens", "lasttoken"}
 
 Backend = Literal["st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 # Word pieces in one onnxruntime batch, padding included (8 chunks of 256, or 64 sentences of 32).
-# Larger batches run no faster on a CPU, and onnxruntime's arena keeps the activations of the
-# largest batch it ran: 32 x 256 tokens held 420 MB more than this (eval/benchmarks/README.md).
+# onnxruntime's arena keeps the activations of the largest batch it ran, so a cap on tokens caps
+# the memory an ingest holds (the figures behind this value are not in eval/benchmarks yet).
 BATCH_TOKENS = 2048
 
 _PASSAGE = (

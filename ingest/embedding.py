@@ -248,8 +248,8 @@ def _why(best: str, reference: str, speed: dict[str, float], cosine: dict[str, f
 def plausible_backends() -> list[Backend]:
     """The backends worth timing on this CPU, the fp32 reference (onnx-fp32) first.
 
-    st-fp32 is not timed: onnx-fp32 computes the same vectors (checked at export) and was never
-    slower in the measurements (eval/benchmarks/README.md); timing it would cost a torch import.
+    st-fp32 is not timed: onnx-fp32 computes the same vectors (checked at export), and timing
+    st-fp32 would cost a torch import (encode_bench compares the two).
     st-bf16 is timed only where the CPU has bf16 instructions (AVX-512 bf16 or AMX)."""
     flags = cpu_flags()
     backends: list[Backend] = ["onnx-fp32"]
