@@ -316,14 +316,6 @@ class Searcher:
     ) -> list[tuple[str, float]]:
         asked = vector = self.embedder().embed([query])[0]
         where = where_filter(filters.folder, filters.tag, filters.ext)
-        weight = self.settings.retrieval.sentence_weight
-        held = self._sentences(reopen) if sentences and weight > 0 else None
-        if held is not None and weight >= 1:
-            # A passage scores as its best sentence alone: the chunk vectors, and the feedback
-            # step that moves the query among them, would only add candidates scored at the
-            # floor, which min-max fusion maps to 0 (so the same ranking, without two searches).
-            best = held.best(asked, SENTENCE_DEPTH * n, where)
-            return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         depth, alpha = (
             self.settings.retrieval.dense_prf_docs,
             self.settings.retrieval.dense_prf_alpha,
@@ -335,6 +327,8 @@ class Searcher:
             if vectors:
                 vector = rocchio(vector, np.stack(list(vectors.values())), alpha)
         ranked = store.query(vector, n, where)
+        weight = self.settings.retrieval.sentence_weight
+        held = self._sentences(reopen) if sentences and weight > 0 else None
         if held is None:
             return ranked
         return mix_sentences(ranked, store, held, asked, vector, n, where, weight)
