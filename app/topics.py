@@ -194,6 +194,9 @@ def compute_signals(
     searcher: Searcher, syllabus: Syllabus
 ) -> tuple[list[Passage], dict[str, np.ndarray]]:
     passages = load_passages(searcher)
+    if not passages or not syllabus.topics:
+        empty = np.zeros((len(syllabus.topics), len(passages)), np.float32)
+        return passages, {k: empty for k in ("note", "heading", "text", "tag", "dense")}
     store = searcher._store("chunks")  # noqa: SLF001 - the vectors the index already holds
     held = store.embeddings([p.chunk_id for p in passages])
     dim = next(iter(held.values())).shape[0] if held else 1
