@@ -1,14 +1,17 @@
 """Topic links: which passages of the notes cover each syllabus topic.
 
-A passage is scored against a topic from four signals, each cheap over the whole index:
+A passage is scored against a topic from these signals, each cheap over the whole index:
 - the note is about the topic: a name of the topic (id, titles, aliases, in English and Chinese)
   in the note's file name, title, aliases or first heading;
 - the passage's own section heading names the topic;
 - the passage's text names it (distinct names, capped);
-- the passage's vector is close to the topic's (title and description, embedded once) and the
-  note's tags include the topic's tags.
-The weights and the threshold were chosen on the tuning half of ``eval/topics_eval.jsonl``
-(``eval/benchmarks/topic_links.py``). Pins in HOME override the linker both ways.
+- the passage's vector is close to the topic's (title, aliases and description, embedded once);
+- against: its section heading names another topic and not this one (the NMS section of a note
+  on anchors and NMS), or it has too few content terms to cover anything (a line of links).
+Names are matched as whole words in lower case, acronyms ("mAP", "IoU") with their case, Chinese
+names anywhere. The weights and the threshold were chosen on the tuning half of
+``eval/topics_eval.jsonl`` (``eval/benchmarks/topic_links.py``). Pins in HOME override the
+linker both ways.
 
 Links are cached in ``HOME/topic_links.json`` per index build, syllabus and linker version, so
 opening a page that lists topics reads a file instead of embedding sixty topics again.
@@ -29,7 +32,7 @@ import numpy as np
 from sharpnotes.app.syllabus import Pins, Syllabus, Topic
 from sharpnotes.ingest.atomic import write_json_atomic
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import CJK_CHARS, has_cjk
+from sharpnotes.ingest.text import CJK_CHARS, has_cjk, terms
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
@@ -45,11 +48,13 @@ class Weights:
     Chosen on the tuning half of eval/topics_eval.jsonl (eval/benchmarks/topic_links.py)."""
 
     note: float = 0.5
-    heading: float = 0.5
-    text: float = 0.1
-    tag: float = 0.1
+    heading: float = 0.3
+    text: float = 0.2
+    tag: float = 0.0
+    other: float = 0.3
     dense: float = 1.0
-    threshold: float = 0.9
+    min_terms: int = 15  # a passage with fewer content terms says too little to cover a topic
+    threshold: float = 0.75
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -63,7 +68,7 @@ class Passage:
     page: int | None
     text: str
     tags: tuple[str, ...]
-    note_names: str  # file name, title, aliases and first heading of its note, normalised
+    note_names: Text  # file name, title, aliases and first heading of its note
 
 
 @dataclass
@@ -84,17 +89,53 @@ class Link:
 # --- names -------------------------------------------------------------------------------------
 
 
-def normalise(text: str) -> str:
-    """Lower case, hyphens, underscores and slashes as spaces, spaces collapsed."""
-    return " ".join(re.sub(r"[-_/]+", " ", text.lower()).split())
+def normalise(text: str, lower: bool = True) -> str:
+    """Hyphens, underscores and slashes as spaces, spaces collapsed, lower case unless asked."""
+    return " ".join(re.sub(r"[-_/]+", " ", text.lower() if lower else text).split())
 
 
-def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """One pattern matching any of the names as whole words in normalised text (a plural "s"
+def is_acronym(name: str) -> bool:
+    """ "mAP", "IoU", "SGD": a capital after the first letter. Matched with its case, so that
+    "mAP" is not the "map" of "HD map"."""
+    return name.isascii() and any(c.isupper() for c in name[1:])
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text as the name patterns read it: normalised, lower-cased and as written."""
+
+    lower: str
+    cased: str
+
+    @classmethod
+    def of(cls, text: str) -> Text:
+        return cls(normalise(text), normalise(text, lower=False))
+
+
+@dataclass(frozen=True)
+class Names:
+    """Patterns for a topic's names: most are matched in lower case, acronyms with their case.
+    One named group per name, so ``find`` counts distinct names."""
+
+    plain: re.Pattern[str] | None
+    cased: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Names:
+        plain = [normalise(n) for n in names if not is_acronym(n)]
+        cased = [normalise(n, lower=False) for n in names if is_acronym(n)]
+        return cls(name_pattern(plain), name_pattern(cased, offset=len(plain)))
+
+    def find(self, text: Text) -> set[str]:
+        return found(self.plain, text.lower) | found(self.cased, text.cased)
+
+
+def name_pattern(names: Iterable[str], offset: int = 0) -> re.Pattern[str] | None:
+    """One pattern matching any of the (normalised) names as whole words (a plural "s"
     allowed; CJK names anywhere, since Chinese has no spaces), one named group per name. Latin
     names under three letters ("CE") are left out: as words they match too much."""
     parts = []
-    for name in dict.fromkeys(normalise(n) for n in names):
+    for name in dict.fromkeys(names):
         if has_cjk(name):
             if len(name) >= 2:
                 parts.append((name, re.escape(name)))
@@ -104,7 +145,7 @@ def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     if not parts:
         return None
     parts.sort(key=lambda p: len(p[0]), reverse=True)  # the longest name wins at one place
-    return re.compile("|".join(f"(?P<n{i}>{body})" for i, (_, body) in enumerate(parts)))
+    return re.compile("|".join(f"(?P<n{offset + i}>{body})" for i, (_, body) in enumerate(parts)))
 
 
 def found(pattern: re.Pattern[str] | None, text: str) -> set[str]:
@@ -139,7 +180,7 @@ def load_passages(searcher: Searcher) -> list[Passage]:
                 page=row.page,
                 text=row.text,
                 tags=tuple(str(t).lower() for t in meta.get("tags") or []),
-                note_names=normalise(" | ".join(names)),
+                note_names=Text.of(" | ".join(names)),
             )
         )
     return out
@@ -154,29 +195,44 @@ def signals(
     topic_vectors: np.ndarray,
     passage_vectors: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """(topics, passages) arrays of each signal, in [0, 1] except dense (a cosine)."""
+    """(topics, passages) arrays of each signal, in [0, 1] except dense (a cosine). ``other``:
+    the passage's section heading names another topic and not this one (the NMS section of a
+    note on anchors and NMS)."""
     shape = (len(topics), len(passages))
     note, heading, text, tag = (np.zeros(shape, np.float32) for _ in range(4))
-    sections = [normalise(HEADING_SEP.join(p.heading.split(HEADING_SEP)[1:])) for p in passages]
-    bodies = [normalise(p.heading + "\n" + p.text) for p in passages]
+    sections = [Text.of(HEADING_SEP.join(p.heading.split(HEADING_SEP)[1:])) for p in passages]
+    bodies = [Text.of(p.heading + "\n" + p.text) for p in passages]
     for i, topic in enumerate(topics):
-        pattern = name_pattern(topic.names)
+        names = Names.of(topic.names)
         marks = set(topic.tags) | {topic.id}
-        note_hits: dict[str, bool] = {}
+        note_hits: dict[Text, bool] = {}
         for j, passage in enumerate(passages):
             if passage.note_names not in note_hits:
-                note_hits[passage.note_names] = bool(found(pattern, passage.note_names))
+                note_hits[passage.note_names] = bool(names.find(passage.note_names))
             note[i, j] = note_hits[passage.note_names]
-            heading[i, j] = bool(found(pattern, sections[j]))
-            text[i, j] = min(len(found(pattern, bodies[j])), 3) / 3
+            heading[i, j] = bool(names.find(sections[j]))
+            text[i, j] = min(len(names.find(bodies[j])), 3) / 3
             tag[i, j] = bool(marks & set(passage.tags))
+    other = (heading.any(axis=0, keepdims=True) & (heading == 0)).astype(np.float32)
+    sizes = np.array([[len(terms(p.text)) for p in passages]], np.float32).repeat(len(topics), 0)
     dense = topic_vectors @ passage_vectors.T
-    return {"note": note, "heading": heading, "text": text, "tag": tag, "dense": dense}
+    return {
+        "note": note,
+        "heading": heading,
+        "text": text,
+        "tag": tag,
+        "other": other,
+        "terms": sizes,
+        "dense": dense,
+    }
 
 
 def combine(parts: dict[str, np.ndarray], weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+    too_short = (parts["terms"] < weights.min_terms).astype(np.float32)
     return (
-        weights.note * parts["note"]
+        -10.0 * too_short
+        + weights.note * parts["note"]
+        - weights.other * parts["other"]
         + weights.heading * parts["heading"]
         + weights.text * parts["text"]
         + weights.tag * parts["tag"]
@@ -196,7 +252,8 @@ def compute_signals(
     passages = load_passages(searcher)
     if not passages or not syllabus.topics:
         empty = np.zeros((len(syllabus.topics), len(passages)), np.float32)
-        return passages, {k: empty for k in ("note", "heading", "text", "tag", "dense")}
+        keys = ("note", "heading", "text", "tag", "other", "terms", "dense")
+        return passages, {k: empty for k in keys}
     store = searcher._store("chunks")  # noqa: SLF001 - the vectors the index already holds
     held = store.embeddings([p.chunk_id for p in passages])
     dim = next(iter(held.values())).shape[0] if held else 1

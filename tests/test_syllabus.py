@@ -11,7 +11,7 @@ import pytest
 
 from sharpnotes.app.digest import Source, classify, merge, to_markdown
 from sharpnotes.app.syllabus import Pins, SyllabusError, load_syllabus, parse_syllabus
-from sharpnotes.app.topics import found, name_pattern, normalise
+from sharpnotes.app.topics import Names, Text
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import units
 
@@ -63,11 +63,12 @@ def test_pins_live_in_home_and_override_both_ways(tmp_path: Path) -> None:
 
 
 def test_names_match_whole_words_plurals_and_chinese() -> None:
-    pattern = name_pattern(["Focal loss", "anchor", "CE", "焦點損失"])
-    assert len(found(pattern, normalise("Focal-loss tuning"))) == 1
-    assert len(found(pattern, normalise("Anchors and an anchor; focal loss"))) == 2
-    assert not found(pattern, normalise("anchorage; the CE of it"))  # no part words, no 2 letters
-    assert len(found(pattern, normalise("用焦點損失來調"))) == 1
+    names = Names.of(["Focal loss", "anchor", "CE", "焦點損失", "mAP"])
+    assert len(names.find(Text.of("Focal-loss tuning"))) == 1
+    assert len(names.find(Text.of("Anchors and an anchor; focal loss"))) == 2
+    assert not names.find(Text.of("anchorage; the CE of it"))  # no part words, no 2 letters
+    assert len(names.find(Text.of("用焦點損失來調"))) == 1
+    assert not names.find(Text.of("HD map prior")) and names.find(Text.of("COCO mAP@0.5"))
 
 
 def _candidates(text: str, source: str) -> list:
