@@ -7,7 +7,7 @@ A passage is scored against a topic from these signals, each cheap over the whol
 - the passage's text names it (distinct names, capped);
 - the passage's vector is close to the topic's (title, aliases and description, embedded once);
 - against: its section heading names another topic and not this one (the NMS section of a note
-  on anchors and NMS), or it has too few content terms to cover anything (a line of links).
+  on anchors and NMS).
 Names are matched as whole words in lower case, acronyms ("mAP", "IoU") with their case, Chinese
 names anywhere. The weights and the threshold were chosen on the tuning half of
 ``eval/topics_eval.jsonl`` (``eval/benchmarks/topic_links.py``). Pins in HOME override the
@@ -32,7 +32,7 @@ import numpy as np
 from sharpnotes.app.syllabus import Pins, Syllabus, Topic
 from sharpnotes.ingest.atomic import write_json_atomic
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import CJK_CHARS, has_cjk, terms
+from sharpnotes.ingest.text import CJK_CHARS, has_cjk
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
@@ -53,7 +53,6 @@ class Weights:
     tag: float = 0.0
     other: float = 0.3
     dense: float = 1.0
-    min_terms: int = 15  # a passage with fewer content terms says too little to cover a topic
     threshold: float = 0.75
 
 
@@ -214,7 +213,6 @@ def signals(
             text[i, j] = min(len(names.find(bodies[j])), 3) / 3
             tag[i, j] = bool(marks & set(passage.tags))
     other = (heading.any(axis=0, keepdims=True) & (heading == 0)).astype(np.float32)
-    sizes = np.array([[len(terms(p.text)) for p in passages]], np.float32).repeat(len(topics), 0)
     dense = topic_vectors @ passage_vectors.T
     return {
         "note": note,
@@ -222,16 +220,13 @@ def signals(
         "text": text,
         "tag": tag,
         "other": other,
-        "terms": sizes,
         "dense": dense,
     }
 
 
 def combine(parts: dict[str, np.ndarray], weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    too_short = (parts["terms"] < weights.min_terms).astype(np.float32)
     return (
-        -10.0 * too_short
-        + weights.note * parts["note"]
+        weights.note * parts["note"]
         - weights.other * parts["other"]
         + weights.heading * parts["heading"]
         + weights.text * parts["text"]
@@ -252,7 +247,7 @@ def compute_signals(
     passages = load_passages(searcher)
     if not passages or not syllabus.topics:
         empty = np.zeros((len(syllabus.topics), len(passages)), np.float32)
-        keys = ("note", "heading", "text", "tag", "other", "terms", "dense")
+        keys = ("note", "heading", "text", "tag", "other", "dense")
         return passages, {k: empty for k in keys}
     store = searcher._store("chunks")  # noqa: SLF001 - the vectors the index already holds
     held = store.embeddings([p.chunk_id for p in passages])

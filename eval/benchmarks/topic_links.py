@@ -73,7 +73,6 @@ GRID = {
     "tag": (0.0, 0.1),
     "other": (0.0, 0.3, 0.6),
     "dense": (1.0,),
-    "min_terms": (0, 10, 15, 20),
     "threshold": tuple(round(0.6 + 0.05 * k, 2) for k in range(13)),
 }
 
