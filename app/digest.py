@@ -121,7 +121,8 @@ def classify(unit: Unit, heading: str, first: bool) -> Section:
     if _QUESTION.match(text):
         return "questions"
     section_title = heading.split(HEADING_SEP)[-1]
-    if _PITFALL.search(section_title) or (unit.kind == "sentence" and _PITFALL.search(text)):
+    prose = unit.kind in ("sentence", "list")
+    if _PITFALL.search(section_title) or (prose and _PITFALL.search(text)):
         return "pitfalls"
     if unit.kind == "sentence" and (first or _DEFINITION.search(text)):
         return "definition"
@@ -203,7 +204,7 @@ def to_markdown(digest: Digest) -> str:
     if topic.description:
         out += [f"_{topic.description}_", ""]
     out += [
-        f"From {digest.passages} passages; {digest.merged} repeated statements merged.",
+        f"From {digest.passages} passages; repeats merged: {digest.merged}.",
         "",
     ]
     for name in SECTIONS:
@@ -214,7 +215,7 @@ def to_markdown(digest: Digest) -> str:
         for line in lines:
             cite = "; ".join(f"[{s.label()}]" for s in line.sources)
             if line.kind in ("code", "table", "formula"):
-                out += [line.text, "", f"  — {cite}", ""]
+                out += ["", line.text, "", f"— {cite}", ""]
             else:
                 text = line.text[2:] if line.text.startswith(("- ", "* ")) else line.text
                 out.append(f"- {text} — {cite}")

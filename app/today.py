@@ -23,7 +23,12 @@ from sharpnotes.app.topics import Link
 
 REVIEW_LIMIT = 30  # a daily session of about twenty minutes
 NEW_LIMIT = 5  # new items a day: FSRS's reviews grow with every new card
-_QA = re.compile(r"^\s*Q\s*[:：]\s*(?P<q>.+?)\s+A\s*[:：]\s*(?P<a>.+)$", re.MULTILINE)
+# "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
+_QA = re.compile(
+    r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
+    r"(?:[ \t]+|[ \t]*\n[ \t]*)(?:\*\*)?A[ \t]*[:：](?:\*\*)?[ \t]*(?P<a>[^\n]+)$",
+    re.MULTILINE,
+)
 
 
 @dataclass
@@ -127,7 +132,8 @@ def interview_question(
     topic = status.topic
     ask = f"Explain {topic.title.lower()} as you would in an interview"
     what = f": {topic.description}" if topic.description else "."
-    return InterviewQuestion(topic.id, ask + what, "", linked[:3])
+    sections = list({(link.source, link.heading): link for link in linked}.values())
+    return InterviewQuestion(topic.id, ask + what, "", sections[:3])
 
 
 @dataclass

@@ -148,7 +148,7 @@ def test_topics_and_today_pages_open(env: Settings) -> None:
     at.selectbox(key="topic_choice").set_value("detr").run()
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
-    assert "repeated statements merged" in captions and "×2" in captions
+    assert "repeats merged: 1" in captions and "×2" in captions
     at.switch_page("views/today.py").run()
     assert not at.exception, at.exception
     assert any(h.value == "Interview question of the day" for h in at.subheader)

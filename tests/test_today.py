@@ -77,3 +77,21 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         assert sum(done.reviews) == 4 and done.reviews[-1] == 1 and done.recalled[-1] == 0.0
         month_ago = done.days.index(earlier.date().isoformat())
         assert done.reviews[month_ago] == 3 and done.recalled[month_ago] == 1.0
+
+
+def test_interview_question_reads_bold_qa_and_falls_back_to_the_topic() -> None:
+    from datetime import date
+
+    from sharpnotes.app.today import interview_question
+    from sharpnotes.app.topic_status import TopicStatus
+
+    bold = {"c-focal": "**Q: Why gamma 2?**\nA: It was best on COCO.\n"}
+    status = TopicStatus(TOPICS.topics[1], 1, ["fundamentals/loss.md"], 0, 0, 0, None, None)
+    asked = interview_question([status], LINKS, bold, date(2026, 12, 5))
+    assert asked is not None and (asked.question, asked.answer) == (
+        "Why gamma 2?",
+        "It was best on COCO.",
+    )
+    plain = interview_question([status], LINKS, {}, date(2026, 12, 5))
+    assert plain is not None and plain.question.startswith("Explain focal loss")
+    assert "Down-weight easy examples." in plain.question and plain.passages == LINKS["focal-loss"]

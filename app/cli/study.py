@@ -214,7 +214,7 @@ def today(reviews: int, new: int, as_json: bool) -> None:
         click.echo(f"  new: {plain(stored.item.question)}  [{plain(stored.item.citation.source)}]")
     for status in plan.start:
         click.echo(
-            f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.id!r}"
+            f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.title!r}"
         )
     if plan.due or plan.new:
         click.echo("Answer them: sharpnotes review")

@@ -60,7 +60,7 @@ if not plan.item_ids:
 for status in plan.start:
     st.markdown(
         f"- Start **{literal(status.topic.title)}**: no questions yet "
-        f"(`sharpnotes quiz --topic {status.topic.id}`)"
+        f"(`sharpnotes quiz --topic '{status.topic.title}'`)"
     )
 
 if plan.question:

@@ -119,8 +119,7 @@ def _digest(topic_id: str, chunk_ids: tuple[str, ...], _key: str) -> dict:
 made = _digest(topic.id, tuple(link.chunk_id for link in linked), services.last_sync(cfg) or "")
 data = made["data"]
 st.caption(
-    f"{data['passages']} passages, {len(data['lines'])} lines, "
-    f"{data['merged']} repeated statements merged"
+    f"{data['passages']} passages, {len(data['lines'])} lines, repeats merged: {data['merged']}"
 )
 st.download_button(
     "Export as Markdown",
