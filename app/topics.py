@@ -13,8 +13,8 @@ names anywhere. The weights and the threshold were chosen on the tuning half of
 ``eval/topics_eval.jsonl`` (``eval/benchmarks/topic_links.py``). Pins in HOME override the
 linker both ways.
 
-Links are cached in ``HOME/topic_links.json`` per index build, syllabus and linker version, so
-opening a page that lists topics reads a file instead of embedding sixty topics again.
+Links are cached in ``HOME/topic_links.json`` per index build, syllabus, weights and linker
+version, so opening a page that lists topics reads a file instead of embedding sixty topics again.
 """
 
 from __future__ import annotations
@@ -285,7 +285,8 @@ def _cache_key(searcher: Searcher, syllabus: Syllabus) -> str:
 
     pointer = bm25.read_pointer(searcher.settings.index_dir)
     names = json.dumps([t.to_dict() for t in syllabus.topics], ensure_ascii=False)
-    raw = f"{LINKER_VERSION}|{json.dumps(pointer, sort_keys=True)}|{names}"
+    weights = json.dumps(asdict(DEFAULT_WEIGHTS), sort_keys=True)
+    raw = f"{LINKER_VERSION}|{weights}|{json.dumps(pointer, sort_keys=True)}|{names}"
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()
 
 
