@@ -44,7 +44,8 @@ MAX_LINES = 60  # a digest is a page, not the notes again
 # what marks a pitfall or a definition, in English and Chinese notes alike
 _PITFALL = re.compile(
     r"pitfall|gotcha|caveat|mistake|careful|beware|watch out|trap|don'?t|do not|never|avoid|"
-    r"wrong|fails?\b|failure mode|bug|common error|坑|注意|小心|別|不要|不能|誤|錯",
+    r"wrong|fails?\b|failure mode|bug|common error|"
+    r"坑|陷阱|注意|小心|別忘|別被|別用|不要|不能|誤判|錯誤|會壞",  # not 別 alone: 類別 is "class"
     re.IGNORECASE,
 )
 _DEFINITION = re.compile(
