@@ -116,7 +116,9 @@ def _digest(topic_id: str, chunk_ids: tuple[str, ...], _key: str) -> dict:
     return {"markdown": to_markdown(made), "data": made.to_dict()}
 
 
-made = _digest(topic.id, tuple(link.chunk_id for link in linked), services.last_sync(cfg) or "")
+made = _digest(
+    topic.id, tuple(link.chunk_id for link in linked), str(services.last_sync(cfg) or "")
+)
 data = made["data"]
 st.caption(
     f"{data['passages']} passages, {len(data['lines'])} lines, repeats merged: {data['merged']}"
