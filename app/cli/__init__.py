@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from sharpnotes.app.cli import eval as eval_commands
-from sharpnotes.app.cli import index, quiz, search, serve, watch
+from sharpnotes.app.cli import index, quiz, search, serve, study, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +30,9 @@ for _command in (
     quiz.export,
     watch.watch,
     eval_commands.eval_group,
+    study.today,
+    study.topics,
+    study.digest,
 ):
     cli.add_command(_command)
 

@@ -19,10 +19,12 @@ watcher = services.live_sync(cfg)  # re-syncs the notes folder as its files chan
 page = st.navigation(
     [
         st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/today.py", title="Today", icon=":material/today:"),
         st.Page("views/chat.py", title="Chat", icon=":material/chat:"),
         st.Page("views/quiz.py", title="Quiz", icon=":material/quiz:"),
         st.Page("views/review.py", title="Review", icon=":material/event_repeat:"),
         st.Page("views/coverage.py", title="Coverage", icon=":material/donut_small:"),
+        st.Page("views/topics.py", title="Topics", icon=":material/school:"),
         st.Page("views/note.py", title="Notes", icon=":material/description:", url_path="note"),
         st.Page("views/library.py", title="Library", icon=":material/library_books:"),
         st.Page("views/eval.py", title="Eval", icon=":material/query_stats:"),

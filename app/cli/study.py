@@ -1,0 +1,235 @@
+"""``sharpnotes topics`` and ``digest``: the syllabus over your notes (what each topic's passages,
+items and recall are, the gaps to write, the weakest topics) and one topic's essentials on a
+page."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher, plain
+
+if TYPE_CHECKING:
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.app.syllabus import Syllabus
+    from sharpnotes.app.topics import Link
+
+
+def _syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:
+    from sharpnotes.app.syllabus import SyllabusError
+    from sharpnotes.app.topics import syllabus_links
+
+    try:
+        return syllabus_links(searcher)
+    except SyllabusError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _ago(when: float | None) -> str:
+    if not when:
+        return "never"
+    days = (time.time() - when) / 86400
+    return "today" if days < 1 else f"{days:.0f}d ago"
+
+
+@click.group(invoke_without_command=True)
+@click.option("--gaps", is_flag=True, help="Only topics no note covers yet.")
+@click.option("--weak", "weak", type=click.IntRange(1, 500), help="Only the N weakest topics.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def topics(ctx: click.Context, gaps: bool, weak: int | None, as_json: bool) -> None:
+    """Your syllabus: each topic's passages, notes, items, recall and due reviews.
+
+    The topics come from syllabus.yaml in your notes folder (the default one when there is
+    none); pins you set with `sharpnotes topics pin` are kept in SHARPNOTES_HOME."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+    from sharpnotes.app.topic_status import gaps as gap_topics
+    from sharpnotes.app.topic_status import topic_statuses, weakest
+
+    settings = load_settings()
+    searcher = open_searcher(settings)
+    syllabus, links = _syllabus_links(searcher)
+    try:
+        with open_store(settings) as store:
+            statuses = topic_statuses(syllabus, links, store)
+    except ReviewStoreError as exc:
+        raise UserError(str(exc)) from exc
+    shown = gap_topics(statuses) if gaps else statuses
+    if weak:
+        shown = weakest(statuses, weak)
+    if as_json:
+        echo_json({"syllabus": syllabus.where, "topics": [s.to_dict() for s in shown]})
+        return
+    click.echo(f"{len(statuses)} topics from {plain(syllabus.where)}")
+    for s in shown:
+        recall = "  -  " if s.recall is None else f"{s.recall:>4.0%} "
+        mark = "gap: write a note" if s.gap else f"{s.passages:>3} passages in {len(s.notes)} notes"
+        click.echo(
+            f"{plain(s.topic.id):<34} {mark:<26} items {s.items:>3}  recall {recall}"
+            f" due {s.due:>2}  last {_ago(s.last_reviewed)}"
+        )
+
+
+@topics.command("show")
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def topics_show(topic: str, as_json: bool) -> None:
+    """The passages linked to TOPIC (an id, title or alias), best first, with their chunk ids."""
+    from sharpnotes.app.syllabus import SyllabusError
+
+    searcher = open_searcher(load_settings())
+    syllabus, links = _syllabus_links(searcher)
+    try:
+        found = syllabus.find(topic)
+    except SyllabusError as exc:
+        raise UserError(str(exc)) from exc
+    linked = links.get(found.id, [])
+    if as_json:
+        echo_json({"topic": found.to_dict(), "passages": [link.to_dict() for link in linked]})
+        return
+    click.echo(f"{found.title} ({found.title_zh}): {len(linked)} passages")
+    for link in linked:
+        pin = " pinned" if link.pinned else ""
+        click.echo(f"  {link.score:5.2f}{pin}  {plain(link.source)} > {plain(link.heading)}")
+        click.echo(f"         {link.chunk_id}")
+
+
+def _pin(topic: str, chunk_id: str, keep: bool) -> None:
+    from sharpnotes.app.syllabus import Pins, SyllabusError, pins_path
+
+    settings = load_settings()
+    searcher = open_searcher(settings)
+    syllabus, _ = _syllabus_links(searcher)
+    try:
+        found = syllabus.find(topic)
+        pins = Pins.load(settings)
+    except SyllabusError as exc:
+        raise UserError(str(exc)) from exc
+    if not searcher.catalog.get_chunks([chunk_id]):
+        raise UserError(
+            f"no passage {chunk_id!r} in the index; run: sharpnotes topics show {found.id}"
+        )
+    (pins.pin if keep else pins.unpin)(found.id, chunk_id)
+    pins.save(settings)
+    verb = "pinned to" if keep else "unpinned from"
+    click.echo(f"{chunk_id} {verb} {found.id} (kept in {pins_path(settings)})")
+
+
+@topics.command("pin")
+@click.argument("topic")
+@click.argument("chunk_id")
+def topics_pin(topic: str, chunk_id: str) -> None:
+    """Link the passage CHUNK_ID to TOPIC whatever the linker says."""
+    _pin(topic, chunk_id, keep=True)
+
+
+@topics.command("unpin")
+@click.argument("topic")
+@click.argument("chunk_id")
+def topics_unpin(topic: str, chunk_id: str) -> None:
+    """Never link the passage CHUNK_ID to TOPIC."""
+    _pin(topic, chunk_id, keep=False)
+
+
+@click.command()
+@click.argument("topic")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def digest(topic: str, out: Path | None, as_json: bool) -> None:
+    """The essentials of TOPIC from all your notes on one page: repeated facts merged, ordered
+    definition, details, pitfalls, questions, every line cited."""
+    from sharpnotes.app.digest import make_digest, to_markdown
+    from sharpnotes.app.syllabus import SyllabusError
+
+    searcher = open_searcher(load_settings())
+    syllabus, links = _syllabus_links(searcher)
+    try:
+        found = syllabus.find(topic)
+    except SyllabusError as exc:
+        raise UserError(str(exc)) from exc
+    made = make_digest(searcher, found, links.get(found.id, []))
+    if not made.lines:
+        raise UserError(
+            f"no note covers {found.id} yet: it is a gap to write (or pin a passage: "
+            f"sharpnotes topics pin {found.id} CHUNK_ID)"
+        )
+    text = to_markdown(made)
+    if out is not None:
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {out} ({exc}); choose another --out") from exc
+    if as_json:
+        echo_json(made.to_dict() | ({"written": str(out)} if out else {}))
+    elif out is None:
+        click.echo(text)
+    else:
+        click.echo(f"{found.id}: {len(made.lines)} lines written to {out}")
+
+
+@click.command()
+@click.option(
+    "--reviews",
+    type=click.IntRange(0, 1000),
+    default=30,
+    show_default=True,
+    help="Most due reviews today.",
+)
+@click.option(
+    "--new",
+    "new",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Most new items today, from the weakest topics.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and progress as JSON.")
+def today(reviews: int, new: int, as_json: bool) -> None:
+    """Today's session: due reviews, a few new items from your weakest topics, one interview
+    question, and your progress. Run `sharpnotes review` to answer the items."""
+    from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+    from sharpnotes.app.today import plan_today, progress
+
+    settings = load_settings()
+    searcher = open_searcher(settings)
+    syllabus, links = _syllabus_links(searcher)
+    ids = sorted({link.chunk_id for linked in links.values() for link in linked})
+    texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
+    try:
+        with open_store(settings) as store:
+            plan = plan_today(syllabus, links, store, texts, reviews, new)
+            done = progress(store)
+    except ReviewStoreError as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        echo_json(plan.to_dict() | {"progress": done.to_dict()})
+        return
+    click.echo(f"Today ({plan.day}): {len(plan.due)} due reviews, {len(plan.new)} new items")
+    for stored in plan.new:
+        click.echo(f"  new: {plain(stored.item.question)}  [{plain(stored.item.citation.source)}]")
+    for status in plan.start:
+        click.echo(
+            f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.title!r}"
+        )
+    if plan.due or plan.new:
+        click.echo("Answer them: sharpnotes review")
+    if plan.question:
+        click.echo(
+            f"\nInterview question ({plan.question.topic_id}):\n  {plain(plan.question.question)}"
+        )
+        for link in plan.question.passages:
+            click.echo(f"  your notes: {plain(link.source)} > {plain(link.heading)}")
+    if plan.weakest:
+        names = ", ".join(plain(s.topic.id) for s in plan.weakest)
+        click.echo(f"\nWeakest topics: {names}")
+    if plan.gaps:
+        click.echo(f"Gaps to write ({len(plan.gaps)}): {', '.join(plan.gaps[:8])}")
+    week = sum(done.reviews[-7:])
+    shares = [r for r in done.recalled[-7:] if r is not None]
+    recalled = f", {sum(shares) / len(shares):.0%} recalled" if shares else ""
+    click.echo(f"Last 7 days: {week} reviews{recalled}")

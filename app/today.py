@@ -1,0 +1,166 @@
+"""Today: one daily session from the syllabus and the review store.
+
+- the due reviews (most overdue first, up to the daily review limit);
+- a few new items from the weakest or never-reviewed topics (up to the daily new limit), and the
+  topics to start when they have no items yet;
+- one interview question, from the weakest topic's notes when they hold a "Q:" line, else asked
+  from the topic itself, with the passages that answer it;
+- progress: reviews per day and the share recalled, over the last weeks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sharpnotes.app.quiz.store import ReviewStore, StoredItem
+from sharpnotes.app.syllabus import Syllabus
+from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
+from sharpnotes.app.topics import Link
+
+REVIEW_LIMIT = 30  # a daily session of about twenty minutes
+NEW_LIMIT = 5  # new items a day: FSRS's reviews grow with every new card
+# "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
+_QA = re.compile(
+    r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
+    r"(?:[ \t]+|[ \t]*\n[ \t]*)(?:\*\*)?A[ \t]*[:：](?:\*\*)?[ \t]*(?P<a>[^\n]+)$",
+    re.MULTILINE,
+)
+
+
+@dataclass
+class InterviewQuestion:
+    topic_id: str
+    question: str
+    answer: str  # the note's own answer when it has one
+    passages: list[Link]
+
+    def to_dict(self) -> dict:
+        return {
+            "topic": self.topic_id,
+            "question": self.question,
+            "answer": self.answer,
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+@dataclass
+class Plan:
+    day: str
+    due: list[StoredItem]
+    new: list[StoredItem]
+    start: list[TopicStatus]  # weak topics without items yet: quiz on them to begin
+    question: InterviewQuestion | None
+    weakest: list[TopicStatus]
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [s.id for s in self.due + self.new]
+
+    def to_dict(self) -> dict:
+        def item(s: StoredItem) -> dict:
+            return {"id": s.id, "question": s.item.question, "source": s.item.citation.source}
+
+        return {
+            "day": self.day,
+            "due": [item(s) for s in self.due],
+            "new": [item(s) for s in self.new],
+            "start_topics": [s.topic.id for s in self.start],
+            "question": self.question.to_dict() if self.question else None,
+            "weakest": [s.to_dict() for s in self.weakest],
+            "gaps": self.gaps,
+        }
+
+
+def plan_today(
+    syllabus: Syllabus,
+    links: dict[str, list[Link]],
+    store: ReviewStore,
+    texts: dict[str, str],
+    review_limit: int = REVIEW_LIMIT,
+    new_limit: int = NEW_LIMIT,
+    now: float | None = None,
+) -> Plan:
+    """Today's session. ``texts`` maps chunk id -> passage text (for the interview question)."""
+    now = time.time() if now is None else now
+    statuses = topic_statuses(syllabus, links, store, now)
+    ranked = weakest(statuses)
+    due = store.due_items(now=now, limit=review_limit)
+    fresh = {s.id: s for s in store.new_items()}
+    new: list[StoredItem] = []
+    start: list[TopicStatus] = []
+    for status in ranked:  # weakest topics first, a couple of items from each
+        if len(new) >= new_limit:
+            break
+        mine = [fresh.pop(i) for i in status.item_ids if i in fresh][:2]
+        new += mine[: new_limit - len(new)]
+        if not status.items and len(start) < 3:
+            start.append(status)
+    day = datetime.fromtimestamp(now, UTC).date()
+    return Plan(
+        day=day.isoformat(),
+        due=due,
+        new=new,
+        start=start,
+        question=interview_question(ranked[:5], links, texts, day),
+        weakest=ranked[:5],
+        gaps=[s.topic.id for s in statuses if s.gap],
+    )
+
+
+def interview_question(
+    ranked: list[TopicStatus], links: dict[str, list[Link]], texts: dict[str, str], day: date
+) -> InterviewQuestion | None:
+    """One question for today from one of the weakest topics (a different one each day): a Q/A
+    line of its notes when there is one, else the topic asked as an interviewer would."""
+    if not ranked:
+        return None
+    status = ranked[day.toordinal() % len(ranked)]
+    linked = links.get(status.topic.id, [])
+    pairs = [
+        (m.group("q"), m.group("a"), link)
+        for link in linked
+        for m in _QA.finditer(texts.get(link.chunk_id, ""))
+    ]
+    if pairs:
+        q, a, link = pairs[day.toordinal() % len(pairs)]
+        return InterviewQuestion(status.topic.id, q.strip(), a.strip(), [link])
+    topic = status.topic
+    ask = f"Explain {topic.title.lower()} as you would in an interview"
+    what = f": {topic.description}" if topic.description else "."
+    sections = list({(link.source, link.heading): link for link in linked}.values())
+    return InterviewQuestion(topic.id, ask + what, "", sections[:3])
+
+
+@dataclass
+class Progress:
+    days: list[str]
+    reviews: list[int]
+    recalled: list[float | None]  # share of the day's reviews rated Hard or better
+
+    def to_dict(self) -> dict:
+        return {"days": self.days, "reviews": self.reviews, "recalled": self.recalled}
+
+
+def progress(store: ReviewStore, days: int = 28, now: float | None = None) -> Progress:
+    """Reviews per day and the share recalled, for the last ``days`` days (UTC)."""
+    now = time.time() if now is None else now
+    today = datetime.fromtimestamp(now, UTC).date()
+    first = today - timedelta(days=days - 1)
+    count: Counter[date] = Counter()
+    good: Counter[date] = Counter()
+    for row in store.reviews():
+        day = datetime.fromtimestamp(row.reviewed_at, UTC).date()
+        if day >= first:
+            count[day] += 1
+            good[day] += row.rating > 1
+    span = [first + timedelta(days=n) for n in range(days)]
+    return Progress(
+        days=[d.isoformat() for d in span],
+        reviews=[count[d] for d in span],
+        recalled=[round(good[d] / count[d], 3) if count[d] else None for d in span],
+    )

@@ -1,0 +1,97 @@
+"""Today: the daily session (due reviews, a few new items from the weakest topics, one interview
+question) and progress (reviews per day, share recalled). The same plan as `sharpnotes today`."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+from sharpnotes.app.syllabus import SyllabusError
+from sharpnotes.app.today import NEW_LIMIT, REVIEW_LIMIT, plan_today, progress
+from sharpnotes.app.topics import syllabus_links
+from sharpnotes.app.ui import quiz_widgets, services
+from sharpnotes.app.ui.note_dialog import passage_card
+from sharpnotes.app.ui.render import literal
+
+cfg = services.settings()
+KEY = "today_session"
+st.title("Today")
+if not services.has_index(cfg):
+    st.info("No notes indexed yet: add a notes folder on the Library page.")
+    st.stop()
+
+if st.session_state.get(KEY):
+    if st.button("End today's session", key="today_end"):
+        del st.session_state[KEY]
+        st.rerun()
+    quiz_widgets.run(cfg, KEY)
+    st.stop()
+
+searcher = services.searcher(cfg)
+c1, c2 = st.columns(2)
+review_limit = c1.number_input("Most reviews today", 0, 1000, REVIEW_LIMIT, key="today_reviews")
+new_limit = c2.number_input("Most new items today", 0, 100, NEW_LIMIT, key="today_new")
+try:
+    syllabus, links = syllabus_links(searcher)
+    ids = sorted({link.chunk_id for linked in links.values() for link in linked})
+    texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
+    with open_store(cfg) as store:
+        plan = plan_today(syllabus, links, store, texts, int(review_limit), int(new_limit))
+        done = progress(store)
+except (SyllabusError, ReviewStoreError) as exc:
+    st.error(literal(str(exc)))
+    st.stop()
+
+m1, m2, m3 = st.columns(3)
+m1.metric("Due reviews", len(plan.due))
+m2.metric("New items", len(plan.new))
+m3.metric("Reviews, last 7 days", sum(done.reviews[-7:]))
+if st.button(
+    "Start today's session",
+    icon=":material/play_arrow:",
+    type="primary",
+    disabled=not plan.item_ids,
+    key="today_start",
+):
+    quiz_widgets.start(KEY, plan.item_ids)
+    st.rerun()
+if not plan.item_ids:
+    st.caption("Nothing due and no new items: make questions on a weak topic below.")
+for status in plan.start:
+    st.markdown(
+        f"- Start **{literal(status.topic.title)}**: no questions yet "
+        f"(`sharpnotes quiz --topic '{status.topic.title}'`)"
+    )
+
+if plan.question:
+    st.subheader("Interview question of the day")
+    st.markdown(f"**{literal(plan.question.question)}**")
+    st.caption(f"Topic: {literal(syllabus.get(plan.question.topic_id).title)}")
+    with st.expander("Where your notes answer it"):
+        if plan.question.answer:
+            st.markdown(f"Your note's answer: {literal(plan.question.answer)}")
+        for n, link in enumerate(plan.question.passages):
+            item = {
+                "source": link.source,
+                "heading": link.heading,
+                "page": link.page,
+                "text": texts.get(link.chunk_id, ""),
+            }
+            passage_card(cfg, f"today-q-{n}", item)
+
+st.subheader("Progress")
+left, right = st.columns(2)
+left.caption("Reviews per day")
+left.bar_chart({"day": done.days, "reviews": done.reviews}, x="day", y="reviews")
+right.caption("Share recalled (Hard or better) per day")
+right.line_chart(
+    {"day": done.days, "recalled": [r if r is not None else None for r in done.recalled]},
+    x="day",
+    y="recalled",
+)
+if plan.weakest:
+    st.caption(
+        "Weakest topics: "
+        + ", ".join(literal(s.topic.title) for s in plan.weakest)
+        + " · the recall heat map is on the Topics page"
+    )

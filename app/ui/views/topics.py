@@ -1,0 +1,156 @@
+"""Topics: the syllabus over the notes (passages, items, recall, due; gaps to write; weakest first),
+a heat map of recall by area, and one topic's digest: its essentials from all notes, repeated facts
+merged, every line cited, downloadable as Markdown. Passages can be pinned to or unpinned from a
+topic (kept in SHARPNOTES_HOME; the syllabus file is the user's)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sharpnotes.app.digest import SECTIONS, TITLES, make_digest, to_markdown
+from sharpnotes.app.quiz.store import ReviewStoreError, open_store
+from sharpnotes.app.syllabus import Pins, SyllabusError
+from sharpnotes.app.topic_status import gaps, topic_statuses, weakest
+from sharpnotes.app.topics import syllabus_links
+from sharpnotes.app.ui import services
+from sharpnotes.app.ui.render import kind_of, literal, markdown
+
+cfg = services.settings()
+st.title("Topics")
+if not services.has_index(cfg):
+    st.info("No notes indexed yet: add a notes folder on the Library page.")
+    st.stop()
+searcher = services.searcher(cfg)
+try:
+    syllabus, links = syllabus_links(searcher)
+    with open_store(cfg) as store:
+        statuses = topic_statuses(syllabus, links, store)
+except (SyllabusError, ReviewStoreError) as exc:
+    st.error(literal(str(exc)))
+    st.stop()
+
+missing = gaps(statuses)
+weak = weakest(statuses, 5)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Topics", len(statuses))
+c2.metric("Covered by notes", len(statuses) - len(missing))
+c3.metric("Gaps to write", len(missing))
+c4.metric("Items due", sum(s.due for s in statuses))
+st.caption(f"From {literal(syllabus.where)}")
+
+rows = [
+    {
+        "topic": s.topic.title,
+        "id": s.topic.id,
+        "area": s.topic.area,
+        "passages": s.passages,
+        "notes": len(s.notes),
+        "items": s.items,
+        "recall": None if s.recall is None else round(100 * s.recall),
+        "due": s.due,
+    }
+    for s in statuses
+]
+overview, heat = st.tabs(["All topics", "Recall by area"])
+with overview:
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "recall": st.column_config.ProgressColumn("recall %", min_value=0, max_value=100)
+        },
+    )
+with heat:
+    import altair as alt
+
+    chart = (
+        alt.Chart(alt.Data(values=[r | {"recall": r["recall"] or 0} for r in rows]))
+        .mark_rect()
+        .encode(
+            x=alt.X("area:N", title=None),
+            y=alt.Y("topic:N", title=None, sort=None),
+            color=alt.Color("recall:Q", scale=alt.Scale(domain=[0, 100], scheme="redyellowgreen")),
+            tooltip=["topic:N", "recall:Q", "items:Q", "passages:Q"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(
+        "Recall is FSRS's chance you remember a topic's reviewed items today; 0 = not reviewed."
+    )
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Weakest topics")
+    for s in weak:
+        recall = "never reviewed" if s.recall is None else f"recall {s.recall:.0%}"
+        st.markdown(f"- **{literal(s.topic.title)}**: {recall}, {s.items} items")
+with right:
+    st.subheader("Gaps to write")
+    if not missing:
+        st.caption("Every topic has notes.")
+    for s in missing:
+        st.markdown(f"- **{literal(s.topic.title)}** ({literal(s.topic.title_zh)})")
+
+st.divider()
+ids = [t.id for t in syllabus.topics]
+chosen_id = st.selectbox(
+    "Digest of a topic",
+    ids,
+    index=ids.index(weak[0].topic.id) if weak else 0,
+    format_func=lambda i: f"{syllabus.get(i).title} · {syllabus.get(i).title_zh}",
+    key="topic_choice",
+)
+topic = syllabus.get(chosen_id)
+linked = links.get(topic.id, [])
+if topic.description:
+    st.caption(literal(topic.description))
+if not linked:
+    st.info("No note covers this topic yet: it is a gap to write.")
+    st.stop()
+
+
+@st.cache_data(show_spinner="Reading every note on this topic…", max_entries=16)
+def _digest(topic_id: str, chunk_ids: tuple[str, ...], _key: str) -> dict:
+    made = make_digest(searcher, topic, [link for link in linked if link.chunk_id in chunk_ids])
+    return {"markdown": to_markdown(made), "data": made.to_dict()}
+
+
+made = _digest(
+    topic.id, tuple(link.chunk_id for link in linked), str(services.last_sync(cfg) or "")
+)
+data = made["data"]
+st.caption(
+    f"{data['passages']} passages, {len(data['lines'])} lines, repeats merged: {data['merged']}"
+)
+st.download_button(
+    "Export as Markdown",
+    made["markdown"],
+    file_name=f"{topic.id}-digest.md",
+    mime="text/markdown",
+    icon=":material/download:",
+)
+for section in SECTIONS:
+    lines = [line for line in data["lines"] if line["section"] == section]
+    if not lines:
+        continue
+    st.markdown(f"#### {TITLES[section]}")
+    for n, line in enumerate(lines):
+        with st.container(border=True, key=f"sn-digest-{section}-{n}"):
+            first = line["sources"][0]
+            st.markdown(markdown(line["text"], kind=kind_of(first["source"])))
+            cites = " · ".join(
+                literal(f"{s['source']} > {s['heading'].split(' > ')[-1]}") for s in line["sources"]
+            )
+            st.caption((f"×{len(line['sources'])} · " if len(line["sources"]) > 1 else "") + cites)
+
+with st.expander(f"Passages linked to this topic ({len(linked)})"):
+    pins = Pins.load(cfg)
+    for n, link in enumerate(linked):
+        a, b = st.columns([5, 1])
+        pinned = " · pinned" if link.pinned else ""
+        a.markdown(f"**{literal(link.source)}**  \n:gray[{literal(link.heading)}{pinned}]")
+        if b.button("Unpin", key=f"unpin-{n}", help="Never link this passage to this topic"):
+            pins.unpin(topic.id, link.chunk_id)
+            pins.save(cfg)
+            st.rerun()

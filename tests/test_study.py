@@ -1,0 +1,154 @@
+"""Topics, digest and today on a real index (MiniLM, Chroma, SQLite) through the CLI and the
+Streamlit pages: a topic links the notes that cover it and not the others, a gap has none, pins
+override the linker without touching the user's syllabus, a fact repeated in two notes is shown
+once with both sources, and today's plan draws new items from the weakest topic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, write_notes
+from sharpnotes.app.cli import cli
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+
+pytestmark = pytest.mark.slow
+MAIN = str(REPO / "app" / "ui" / "main.py")
+
+NOTES = {
+    "detection/detr.md": """---
+title: DETR
+tags: [detection, transformers]
+---
+# DETR
+
+DETR is a detector that treats detection as direct set prediction with a transformer.
+
+## Hungarian matching
+Each prediction is matched one-to-one with a ground-truth box by the Hungarian algorithm, so no
+non-maximum suppression is needed at inference.
+
+## Pitfalls
+DETR converges slowly: it needs about 500 epochs on COCO.
+""",
+    "inbox/detr-summary.md": """# Reading notes: DETR paper
+
+Because predictions are matched one-to-one to ground-truth boxes with the Hungarian algorithm,
+DETR needs no non-maximum suppression at inference.
+
+Small objects are hard for DETR since it uses a single low-resolution feature map.
+""",
+    "fundamentals/bias-variance.md": """# Bias and variance
+
+High bias means the model underfits; high variance means it overfits the training set.
+Regularisation trades a little bias for a large drop in variance.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def study_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("study")
+    notes = write_notes(base / "notes", NOTES)
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def env(study_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home, notes = study_index
+    for name in ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm", "topic_pins.json"):
+        (home / name).unlink(missing_ok=True)
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
+def run(*args: str) -> dict:
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_topics_link_covering_notes_and_list_gaps(env: Settings) -> None:
+    data = run("topics")
+    by_id = {t["id"]: t for t in data["topics"]}
+    assert data["syllabus"] == "the default syllabus"
+    assert set(by_id["detr"]["notes"]) == {"detection/detr.md", "inbox/detr-summary.md"}
+    assert by_id["bias-variance"]["notes"] == ["fundamentals/bias-variance.md"]
+    assert by_id["diffusion-models"]["gap"] and by_id["diffusion-models"]["passages"] == 0
+    assert by_id["detr"]["recall"] is None and by_id["detr"]["items"] == 0
+    gaps = run("topics", "--gaps")["topics"]
+    assert "diffusion-models" in {t["id"] for t in gaps} and "detr" not in {t["id"] for t in gaps}
+
+
+def test_pins_override_the_linker_and_leave_the_syllabus_alone(env: Settings) -> None:
+    shown = run("topics", "show", "DETR")["passages"]
+    bias = [p for p in run("topics", "show", "bias-variance")["passages"]]
+    victim = shown[0]["chunk_id"]
+    runner = CliRunner()
+    assert runner.invoke(cli, ["topics", "unpin", "detr", victim]).exit_code == 0
+    assert runner.invoke(cli, ["topics", "pin", "detr", bias[0]["chunk_id"]]).exit_code == 0
+    after = run("topics", "show", "detr")["passages"]
+    assert victim not in {p["chunk_id"] for p in after}
+    assert after[0]["chunk_id"] == bias[0]["chunk_id"] and after[0]["pinned"]
+    assert (env.paths.home / "topic_pins.json").exists()
+    assert not (env.paths.notes_dir / "syllabus.yaml").exists()  # type: ignore[operator]
+    bad = runner.invoke(cli, ["topics", "pin", "detr", "no-such-chunk"])
+    assert bad.exit_code == 1 and "no passage 'no-such-chunk'" in bad.output
+    unknown = runner.invoke(cli, ["digest", "no-such-topic"])
+    assert unknown.exit_code == 1 and "sharpnotes topics" in unknown.output
+
+
+def test_digest_merges_the_repeated_fact_and_cites_every_line(
+    env: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "detr.md"
+    data = run("digest", "detr", "--out", str(out))
+    lines = data["lines"]
+    assert all(line["sources"] for line in lines)
+    hungarian = [line for line in lines if "Hungarian" in line["text"]]
+    assert len(hungarian) == 1, hungarian  # said in two notes, shown once
+    assert {s["source"] for s in hungarian[0]["sources"]} == {
+        "detection/detr.md",
+        "inbox/detr-summary.md",
+    }
+    sections = [line["section"] for line in lines]
+    assert sections == sorted(
+        sections, key=["definition", "details", "pitfalls", "questions"].index
+    )
+    assert any("500 epochs" in line["text"] for line in lines if line["section"] == "pitfalls")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# DETR") and "[inbox/detr-summary.md" in text
+
+
+def test_today_draws_new_items_from_the_weakest_topics(env: Settings) -> None:
+    runner = CliRunner()
+    made = runner.invoke(cli, ["quiz", "--topic", "DETR Hungarian matching", "--n", "3", "--json"])
+    assert made.exit_code == 0, made.output
+    plan = run("today", "--new", "2")
+    assert len(plan["new"]) == 2 and not plan["due"]
+    assert {i["source"] for i in plan["new"]} <= {"detection/detr.md", "inbox/detr-summary.md"}
+    assert plan["question"]["topic"] in {t["id"] for t in plan["weakest"]}
+    assert "diffusion-models" in plan["gaps"]
+    assert len(plan["progress"]["days"]) == 28 and sum(plan["progress"]["reviews"]) == 0
+
+
+def test_topics_and_today_pages_open(env: Settings) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=90).run()
+    at.switch_page("views/topics.py").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Gaps to write" for m in at.metric)
+    at.selectbox(key="topic_choice").set_value("detr").run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "repeats merged: 1" in captions and "×2" in captions
+    at.switch_page("views/today.py").run()
+    assert not at.exception, at.exception
+    assert any(h.value == "Interview question of the day" for h in at.subheader)

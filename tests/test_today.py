@@ -1,0 +1,97 @@
+"""Topic status and today's plan over a real review store (SQLite, FSRS): recall is FSRS
+retrievability of a topic's reviewed items, weak and never-reviewed topics come first, new items
+come from them within the daily limit, due items first, and progress counts reviews per day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.store import open_store
+from sharpnotes.app.syllabus import Syllabus, Topic
+from sharpnotes.app.today import plan_today, progress
+from sharpnotes.app.topic_status import topic_statuses, weakest
+from sharpnotes.app.topics import Link
+from sharpnotes.ingest.settings import Settings
+
+TOPICS = Syllabus(
+    (
+        Topic("detr", "DETR", "DETR"),
+        Topic("focal-loss", "Focal loss", "焦點損失", description="Down-weight easy examples."),
+        Topic("optical-flow", "Optical flow", "光流"),
+    ),
+    None,
+)
+LINKS = {
+    "detr": [Link("c-detr", "detection/detr.md", "DETR > Matching", None, 1.2)],
+    "focal-loss": [Link("c-focal", "fundamentals/loss.md", "Losses > Focal", None, 1.1)],
+    "optical-flow": [],
+}
+TEXTS = {"c-focal": "Focal loss scales CE.\n\nQ: why gamma 2? A: best on COCO in the paper.\n"}
+
+
+def item(chunk: str, source: str, n: int) -> QuizItem:
+    return QuizItem(
+        type="recall",
+        question=f"Question {n} on {chunk}?",
+        answer="an answer",
+        evidence="an answer",
+        passage="an answer here",
+        citation=Citation(chunk, source, "H"),
+    )
+
+
+def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
+    now = datetime(2026, 12, 5, 9, tzinfo=UTC)
+    with open_store(settings) as store:
+        detr = store.add_items([item("c-detr", "detection/detr.md", n) for n in range(3)])
+        focal = store.add_items([item("c-focal", "fundamentals/loss.md", n) for n in range(3)])
+        fsrs = schedule.scheduler()
+        earlier = now - timedelta(days=30)
+        for item_id in detr:  # all DETR items recalled a month ago: due now, recall has decayed
+            schedule.record(store, item_id, 3, now=earlier, fsrs=fsrs)
+        schedule.record(store, focal[0], 1, now=now - timedelta(hours=1), fsrs=fsrs)
+
+        statuses = {s.topic.id: s for s in topic_statuses(TOPICS, LINKS, store, now.timestamp())}
+        assert statuses["detr"].reviewed == 3 and statuses["detr"].due == 3
+        assert 0.0 < statuses["detr"].recall < 0.9  # type: ignore[operator]
+        assert statuses["focal-loss"].reviewed == 1 and statuses["focal-loss"].items == 3
+        assert statuses["optical-flow"].gap and statuses["optical-flow"].recall is None
+        # focal: 1 of 3 items reviewed, so weaker than DETR whose items were all reviewed
+        ranked = [s.topic.id for s in weakest(list(statuses.values()))]
+        assert ranked == ["focal-loss", "detr"]
+
+        plan = plan_today(
+            TOPICS, LINKS, store, TEXTS, review_limit=2, new_limit=1, now=now.timestamp()
+        )
+        assert len(plan.due) == 2 and {s.id for s in plan.due} <= set(detr)  # the limit holds
+        assert [s.id for s in plan.new] == [focal[1]]  # the weakest topic's first unreviewed item
+        assert plan.gaps == ["optical-flow"]
+        assert plan.question is not None and plan.question.topic_id in {"focal-loss", "detr"}
+        if plan.question.topic_id == "focal-loss":
+            assert plan.question.question == "why gamma 2?"
+            assert plan.question.answer.startswith("best on COCO")
+
+        done = progress(store, days=40, now=now.timestamp())
+        assert sum(done.reviews) == 4 and done.reviews[-1] == 1 and done.recalled[-1] == 0.0
+        month_ago = done.days.index(earlier.date().isoformat())
+        assert done.reviews[month_ago] == 3 and done.recalled[month_ago] == 1.0
+
+
+def test_interview_question_reads_bold_qa_and_falls_back_to_the_topic() -> None:
+    from datetime import date
+
+    from sharpnotes.app.today import interview_question
+    from sharpnotes.app.topic_status import TopicStatus
+
+    bold = {"c-focal": "**Q: Why gamma 2?**\nA: It was best on COCO.\n"}
+    status = TopicStatus(TOPICS.topics[1], 1, ["fundamentals/loss.md"], 0, 0, 0, None, None)
+    asked = interview_question([status], LINKS, bold, date(2026, 12, 5))
+    assert asked is not None and (asked.question, asked.answer) == (
+        "Why gamma 2?",
+        "It was best on COCO.",
+    )
+    plain = interview_question([status], LINKS, {}, date(2026, 12, 5))
+    assert plain is not None and plain.question.startswith("Explain focal loss")
+    assert "Down-weight easy examples." in plain.question and plain.passages == LINKS["focal-loss"]
