@@ -250,8 +250,10 @@ def answer_question(
     k: int | None = None,
     history: list[str] | None = None,
     on_token: Callable[[str], None] | None = None,
+    record: bool = True,
 ) -> Answer:
-    """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run."""
+    """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run.
+    A refused question is recorded as a gap to write unless ``record`` is False (evaluation)."""
     from sharpnotes.app.gaps import record_gap
 
     k = k or settings.answers.answer_k
@@ -270,7 +272,8 @@ def answer_question(
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
         if on_token and generation_ms == 0.0:
             on_token(REFUSAL)
-        record_gap(settings, question)
+        if record:
+            record_gap(settings, question)
         return Answer(
             question, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
             closest=results[:CLOSEST], sentences=sentences or [], evidence=evidence.score,
