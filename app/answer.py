@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from sharpnotes.app.coverage import uncovered
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
@@ -42,6 +43,8 @@ DEFAULT_REFUSAL_THRESHOLD = 0.90
 SUPPORT_COSINE = 0.6
 SUPPORT_OVERLAP = 0.6
 CLOSEST = 3
+# the question's specific terms must be named in one of the passages the answer draws on most
+COVERAGE_PASSAGES = 3
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 _NUMBER = re.compile(r"\[(\d+)\]")
@@ -281,6 +284,10 @@ def answer_question(
 
     if not results or evidence.score < refusal_threshold(settings):
         log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
+        return refuse()
+    missing = uncovered(question, [r.text for r in results[:COVERAGE_PASSAGES]])
+    if missing:
+        log.debug("refused: no passage names %s", missing)
         return refuse()
     start = time.perf_counter()
     text = gen.generate(question, results, on_token).strip()

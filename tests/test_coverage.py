@@ -1,0 +1,40 @@
+"""The specific terms of a question and whether passages name them (``app.coverage``), with the
+packaged glossary: names as written, glossary phrases, acronyms and their expansions, Chinese."""
+
+from __future__ import annotations
+
+from sharpnotes.app.coverage import specific_terms, uncovered
+
+
+def names(question: str) -> list[str]:
+    return sorted(t.text for t in specific_terms(question))
+
+
+def test_names_acronyms_and_glossary_phrases_are_specific_generic_words_are_not() -> None:
+    assert names("How does PointPillars encode a point cloud?") == ["point cloud", "pointpillars"]
+    assert names("When should I use gradient clipping?") == ["gradient clipping"]
+    assert names("How does NMS work?") == ["nms"]
+    assert names("What is the non-maximum suppression procedure?") == ["non-maximum suppression"]
+    assert names("How can I shrink my embedding index?") == []
+
+
+def test_a_near_miss_is_uncovered_by_topical_overlap() -> None:
+    passage = "IoU measures box overlap; gradients flow through the box loss."
+    assert uncovered("How does non-maximum suppression use IoU?", [passage]) == [
+        "non-maximum suppression"
+    ]
+    assert uncovered("What does gradient clipping do?", [passage]) == ["gradient clipping"]
+
+
+def test_an_acronym_is_covered_by_its_expansion_and_back() -> None:
+    assert uncovered("Why does DETR skip NMS?", ["DETR drops non-maximum suppression."]) == []
+    assert uncovered("What replaces non-maximum suppression?", ["NMS is not needed."]) == []
+
+
+def test_a_chinese_question_is_covered_in_english_or_in_chinese() -> None:
+    question = "DETR 為什麼不需要 NMS"
+    assert uncovered(question, ["DETR needs no non-maximum suppression: matching is 1:1."]) == []
+    assert uncovered("批次正規化在推論時怎麼運作", ["批次正規化在推論時用移動平均。"]) == []
+    assert uncovered("批次正規化在推論時怎麼運作", ["Layer norm works per token."]) == [
+        "batch normalization"
+    ]
