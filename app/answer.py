@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from sharpnotes.app.coverage import uncovered
+from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
@@ -285,9 +285,10 @@ def answer_question(
     if not results or evidence.score < refusal_threshold(settings):
         log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
         return refuse()
-    missing = uncovered(question, [r.text for r in results[:COVERAGE_PASSAGES]])
-    if missing:
-        log.debug("refused: no passage names %s", missing)
+    top = [r.text for r in results[:COVERAGE_PASSAGES]]
+    missing = uncovered(question, top)
+    if missing or not zh_anchored(question, top):
+        log.debug("refused: no passage names %s (or the Chinese question's topic)", missing)
         return refuse()
     start = time.perf_counter()
     text = gen.generate(question, results, on_token).strip()

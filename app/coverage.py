@@ -119,3 +119,43 @@ def covered(term: Term, passage: str) -> bool:
 def uncovered(question: str, passages: Sequence[str]) -> list[str]:
     """The question's specific terms that none of the passages names."""
     return [t.text for t in specific_terms(question) if not any(covered(t, p) for p in passages)]
+
+
+# a Chinese question shares at least this many topic pairs with the passages (or all it has)
+ZH_PAIRS = 2
+# characters of Chinese grammar and question words: a pair holding one says nothing of the topic
+FUNCTION_ZH = frozenset(
+    "的了是在有和與与跟及或要會会能可以把被讓让為为什麼么怎樣样如何哪裡里個个些多少幾几大概才就都也還还"
+    "嗎吗呢吧呀啊這这那其它他她我你們们一不沒没很最更再又上下中來来去到從从對对於于說说用做得著着之"
+)
+
+
+def zh_pairs(text: str) -> set[str]:
+    """Adjacent pairs of Chinese characters, neither a function character (topic words:
+    拉麵, 深度, 影像)."""
+    runs = re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", text)
+    return {
+        run[i : i + 2]
+        for run in runs
+        for i in range(len(run) - 1)
+        if run[i] not in FUNCTION_ZH and run[i + 1] not in FUNCTION_ZH
+    }
+
+
+def zh_anchored(question: str, passages: Sequence[str]) -> bool:
+    """A Chinese question is about the passages when one of them holds one of its glossary
+    terms, one of its Latin-script content words, or ZH_PAIRS of its Chinese topic pairs.
+    MiniLM reads Chinese as little more than noise, so any two Chinese texts look alike to it:
+    this is what tells a question on cooking from a note on lane detection."""
+    if not has_cjk(question):
+        return True
+    text = " ".join(passages)
+    lowered = text.lower()
+    for zh, en in find_terms(question):
+        if zh.lower() in lowered or terms(_english(en)[0]) <= terms(text):
+            return True
+    latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))
+    if latin & terms(text):
+        return True
+    pairs = zh_pairs(question)
+    return len(pairs & zh_pairs(text)) >= min(ZH_PAIRS, len(pairs)) > 0

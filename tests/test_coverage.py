@@ -38,3 +38,16 @@ def test_a_chinese_question_is_covered_in_english_or_in_chinese() -> None:
     assert uncovered("批次正規化在推論時怎麼運作", ["Layer norm works per token."]) == [
         "batch normalization"
     ]
+
+
+def test_a_chinese_question_needs_its_topic_in_the_passages() -> None:
+    from sharpnotes.app.coverage import zh_anchored
+
+    lane_note = ["車道線偵測常用影像分割，最好的方法是逐列分類，速度很快。"]
+    assert not zh_anchored("滷肉飯的滷汁要怎麼調才會香？", lane_note)
+    assert zh_anchored("車道線偵測為什麼用逐列分類？", lane_note)
+    # through the glossary or a Latin word, a Chinese question is about an English note
+    english = ["Monocular depth: a single image cannot give absolute depth scale."]
+    assert zh_anchored("為什麼單張影像沒辦法直接知道絕對深度？", english)
+    assert zh_anchored("Monocular 的尺度問題", english)
+    assert zh_anchored("What is depth?", [])  # English questions are not judged here
