@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
-            "note": "2 cores shared with other jobs",
+            "load_average": os.getloadavg(),
+            "note": "2 cores shared with other jobs: latency is inflated by the load",
         },
         "sets": figures,
     }
