@@ -43,8 +43,6 @@ DEFAULT_REFUSAL_THRESHOLD = 0.90
 SUPPORT_COSINE = 0.6
 SUPPORT_OVERLAP = 0.6
 CLOSEST = 3
-# the question's specific terms must be named in one of the passages the answer draws on most
-COVERAGE_PASSAGES = 3
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 _NUMBER = re.compile(r"\[(\d+)\]")
@@ -285,7 +283,7 @@ def answer_question(
     if not results or evidence.score < refusal_threshold(settings):
         log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
         return refuse()
-    top = [r.text for r in results[:COVERAGE_PASSAGES]]
+    top = [r.text for r in results]  # every passage the generator may quote
     missing = uncovered(question, top)
     if missing or not zh_anchored(question, top):
         log.debug("refused: no passage names %s (or the Chinese question's topic)", missing)

@@ -1,9 +1,10 @@
 """Whether the passages an answer would quote name what the question asks about.
 
 A question's specific terms are the names it uses: an acronym or a name with an inner capital,
-digit or hyphen as written ("NMS", "PointPillars", "YOLOv3", "k-means"), and the multi-word ML
+digit as written ("NMS", "PointPillars", "YOLOv3"), and the multi-word ML
 terms of the bilingual glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient
-clipping"); a Chinese question's glossary terms count through their English names. A term is
+clipping") in an English question; a Chinese question is judged on its names and on its topic
+(``zh_anchored``), since its glossary entries map to plain words as often as to terms. A term is
 covered when one passage holds all its words, its acronym or its expansion (the glossary pairs
 "non-maximum suppression" with "NMS"), or, for a Chinese term, the Chinese itself. Topical
 overlap ("gradient", "IoU" for a question about NMS) is not coverage: a near-miss question on a
@@ -20,9 +21,10 @@ from functools import lru_cache
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.text import has_cjk, terms
 
-# an acronym or a name with an inner capital, a digit or a hyphen, as written
+# an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
+# words: "wall-clock", "trade-off", "brand-new")
 _NAME = re.compile(
-    r"(?<![\w-])(?=[\w-]*(?:[A-Z][\w-]*[A-Z]|[a-z][A-Z]|\d|[A-Za-z]-[A-Za-z]))[A-Za-z][\w-]*[A-Za-z0-9]"
+    r"(?<![\w-])(?=[\w-]*(?:[A-Z][\w-]*[A-Z]|[a-z][A-Z]|\d))[A-Za-z][\w-]*[A-Za-z0-9]"
 )
 # capitals that are not names of methods
 COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
@@ -71,20 +73,17 @@ def specific_terms(question: str) -> list[Term]:
     """The specific terms of a question (see the module docstring), without repeats."""
     found: dict[str, Term] = {}
     known = phrases()
-    if has_cjk(question):
-        for zh, en in find_terms(question):
-            phrase, aliases = _english(en)
-            if len(phrase.split()) >= 2 or phrase.isupper():
-                own = {zh.lower(), *(a.lower() for a in aliases)}
-                names = own | known.get(phrase.lower(), frozenset())
-                found[phrase.lower()] = Term(phrase.lower(), frozenset(names))
     q_terms = _ordered_terms(question)
     joined = " " + " ".join(q_terms) + " "
     for phrase, others in known.items():
-        if " " in phrase and f" {' '.join(_ordered_terms(phrase))} " in joined:
+        if (
+            not has_cjk(question)
+            and " " in phrase
+            and f" {' '.join(_ordered_terms(phrase))} " in joined
+        ):
             found.setdefault(phrase, Term(phrase, others))
     for match in _NAME.finditer(question):
-        name = match.group(0)
+        name = re.sub(r"(?<=[A-Z])s$", "", match.group(0))  # "GPUs" is "GPU"
         if name in COMMON or name.lower() in found:
             continue
         if any(name.lower() in t.names or terms(name) <= terms(t.text) for t in found.values()):
