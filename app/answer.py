@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
@@ -250,8 +251,10 @@ def answer_question(
     k: int | None = None,
     history: list[str] | None = None,
     on_token: Callable[[str], None] | None = None,
+    record: bool = True,
 ) -> Answer:
-    """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run."""
+    """Retrieve, gate, generate, check. Raises ``GeneratorError`` when the backend cannot run.
+    A refused question is recorded as a gap to write unless ``record`` is False (evaluation)."""
     from sharpnotes.app.gaps import record_gap
 
     k = k or settings.answers.answer_k
@@ -270,7 +273,8 @@ def answer_question(
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
         if on_token and generation_ms == 0.0:
             on_token(REFUSAL)
-        record_gap(settings, question)
+        if record:
+            record_gap(settings, question)
         return Answer(
             question, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
             closest=results[:CLOSEST], sentences=sentences or [], evidence=evidence.score,
@@ -278,6 +282,11 @@ def answer_question(
 
     if not results or evidence.score < refusal_threshold(settings):
         log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
+        return refuse()
+    top = [r.text for r in results]  # every passage the generator may quote
+    missing = uncovered(question, top)
+    if missing or not zh_anchored(question, top):
+        log.debug("refused: no passage names %s (or the Chinese question's topic)", missing)
         return refuse()
     start = time.perf_counter()
     text = gen.generate(question, results, on_token).strip()

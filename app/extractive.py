@@ -1,14 +1,21 @@
 """The default, fully offline generator: no LLM, it quotes the notes.
 
 It cuts the retrieved passages into units (``ingest.text.units``: prose sentences; a fenced
-code block, a display formula, a list item or a table stays whole), scores every unit against
-the question by embedding cosine and lexical overlap, and answers with the best 1 to 4 units,
-each followed by the marker of the passage it comes from. Units keep their passage's order, so a
-definition comes before the formula that follows it in the note.
+code block, a display formula, a list item or a table stays whole) and scores every unit against
+the question by embedding cosine, lexical overlap and its passage's retrieval score. Then it
+composes (``compose``): a unit chosen for what it says, not for looking like the question. A unit
+that is itself a question (a bold question of Q&A notes) is context: it hands its score to the
+body that follows it; a unit that adds almost nothing to the question's own terms is pushed down.
+The best unit is quoted with the units that follow it in its section of the note while they bear
+on the question (a coherent window, in the note's order), then the best unit of another window if
+it scores nearly as well, within a length budget; the same text is never quoted twice (two
+overlapping passages of one note hold the same units). Each unit is followed by the marker of
+the passage it comes from.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +24,7 @@ from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import Unit, overlap, terms, units
+from sharpnotes.ingest.text import Unit, is_question, overlap, section_starts, terms, units
 
 MAX_UNITS = 4
 # a unit is kept when it scores at least this share of the best unit's score
@@ -57,13 +64,99 @@ def score_units(embedder, question: str, passages: Sequence[SearchResult]) -> li
     ]
 
 
-def pick(scored: list[ScoredUnit], limit: int = MAX_UNITS) -> list[ScoredUnit]:
-    """The best units (at most ``limit``, within KEEP_RATIO of the best), in passage order."""
-    if not scored:
+# --- the composer -----------------------------------------------------------------------------
+
+# an answer quotes at most this many characters (a window grows while under it)
+MAX_CHARS = 700
+# a unit that adds fewer content terms than this to the question's own restates the question
+MIN_NEW_TERMS = 2
+RESTATE_PENALTY = 0.3
+# a unit following the anchor joins its window when it scores this share of the anchor's score
+FOLLOW_RATIO = 0.5
+
+
+def _key(unit: Unit) -> str:
+    return " ".join(unit.clean.lower().split())
+
+
+@dataclass
+class Candidate:
+    """A unit that may be quoted, with its score as an answer; ``asked`` is the score of the
+    question its section is under (Q&A notes), or None."""
+
+    score: float
+    scored: ScoredUnit
+    section: int
+    asked: float | None = None
+
+
+def candidates(
+    scored: list[ScoredUnit], passages: Sequence[SearchResult], question: str
+) -> list[Candidate]:
+    """Every unit that is not itself a question, in passage order, with its score as an answer.
+    A unit that adds fewer than MIN_NEW_TERMS content terms to the question's own is pushed down
+    (it restates the question). A unit that is a question is never an answer: in Q&A notes the
+    answer is the body under the matching question, so the first unit of that body takes the
+    question's score when it is higher than its own."""
+    q_terms = terms(question)
+    starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
+    asked: dict[tuple[int, int], float] = {}
+    out: list[Candidate] = []
+    for s in scored:
+        section = bisect.bisect_right(starts[s.passage], s.unit.start)
+        key = (s.passage, section)
+        if is_question(s.unit.text):
+            asked[key] = max(asked.get(key, 0.0), s.score)
+            continue
+        score = s.score
+        if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
+            score -= RESTATE_PENALTY
+        first = bool(out) is False or (out[-1].scored.passage, out[-1].section) != key
+        if key in asked and first:
+            score = max(score, asked[key])
+        out.append(Candidate(score, s, section, asked.get(key)))
+    return out
+
+
+def compose(
+    scored: list[ScoredUnit], passages: Sequence[SearchResult], question: str
+) -> list[ScoredUnit]:
+    """The units to quote: the best answering unit (the anchor) with the units that follow it in
+    its section of the note, in the note's order, while they still bear on the question
+    (FOLLOW_RATIO of the anchor's score); then, room left (MAX_UNITS, MAX_CHARS), the anchor of
+    another window that scores nearly as well (KEEP_RATIO), unless it is the body of another
+    question that matches worse (in a Q&A note it answers that one). No text is quoted twice: a
+    unit that two overlapping passages of one note both hold is taken once."""
+    found = candidates(scored, passages, question)
+    if not found:
         return []
-    ranked = sorted(scored, key=lambda s: -s.score)
-    best = ranked[0].score
-    chosen = [ranked[0]] + [s for s in ranked[1:limit] if s.score >= KEEP_RATIO * best]
+    by_score = sorted(found, key=lambda c: -c.score)
+    best = by_score[0]
+    chosen: list[ScoredUnit] = []
+    seen: set[str] = set()
+    chars = 0
+    for anchor in by_score:
+        if chosen and (anchor.score < KEEP_RATIO * best.score or len(chosen) >= MAX_UNITS):
+            break
+        if _key(anchor.scored.unit) in seen:
+            continue
+        if chosen and anchor.asked is not None and anchor.asked < KEEP_RATIO * best.score:
+            continue
+        window = [anchor]
+        for nxt in found[found.index(anchor) + 1 :]:
+            same = (nxt.scored.passage, nxt.section) == (anchor.scored.passage, anchor.section)
+            if not same or nxt.score < FOLLOW_RATIO * anchor.score:
+                break
+            window.append(nxt)
+        for c in window:
+            key, size = _key(c.scored.unit), len(c.scored.unit.clean)
+            if key in seen or (chosen and chars + size > MAX_CHARS) or len(chosen) >= MAX_UNITS:
+                continue
+            seen.add(key)
+            chosen.append(c.scored)
+            chars += size
+        if chars >= MAX_CHARS:
+            break
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
 
 
@@ -90,7 +183,8 @@ class ExtractiveGenerator(Generator):
     ) -> str:
         from sharpnotes.ingest.embedding import load_embedder
 
-        chosen = pick(score_units(load_embedder(self.settings, "query"), question, passages))
+        scored = score_units(load_embedder(self.settings, "query"), question, passages)
+        chosen = compose(scored, passages, question)
         answer = render(chosen) if chosen else REFUSAL
         if on_token:
             for token in re.findall(r"\S+\s*|\s+", answer):

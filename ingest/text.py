@@ -388,6 +388,22 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     span = _trimmed(text, pos, end)
     if span:
         out.append(span)
+    return _glued(text, out)
+
+
+_WORDY = re.compile(f"[^\\W_]|[{CJK_CHARS}]")
+
+
+def _glued(text: str, spans: list[Span]) -> list[Span]:
+    """Spans holding no letter, digit or CJK character (the emoji and closing ``**`` after
+    "**What is X? 👶**") joined to the sentence before them: they are not sentences."""
+    out: list[Span] = []
+    for span in spans:
+        if out and not _WORDY.search(span.text):
+            prev = out[-1]
+            out[-1] = Span(prev.start, span.end, text[prev.start : span.end])
+        else:
+            out.append(span)
     return out
 
 
@@ -433,12 +449,14 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     """Quotable units of a passage, in order: the sentences of paragraphs and quotes; a code
     block, formula, table or list item whole; a sentence ending with ":" together with the block
     it introduces. Headings, front matter and rules are left out (they are not claims), and so
-    is an ASCII sentence of fewer than ``min_terms`` content terms unless it ends with ":"."""
+    is an ASCII sentence of fewer than ``min_terms`` content terms unless it ends with ":" or is
+    a question (the context of the answer after it, see ``is_question``)."""
     out: list[Unit] = []
     for block in blocks(text):
         if block.kind in ("paragraph", "quote"):
             for s in split_sentences(text, block.start, block.end):
-                if len(terms(s.text)) >= min_terms or s.text.endswith(":") or not s.text.isascii():
+                keep = len(terms(s.text)) >= min_terms or s.text.endswith(":")
+                if keep or not s.text.isascii() or is_question(s.text):
                     out.append(Unit(s.start, s.end, s.text, "sentence"))
         elif block.kind in _UNIT_KIND:
             span = _trimmed(text, block.start, block.end)
@@ -484,3 +502,27 @@ def clean_heading(title: str) -> str:
     """A heading's text as plain text: emphasis and link markup out, code spans without their
     backticks, math (``$\\sqrt{d_k}$``) kept as written."""
     return _INLINE.sub(_inline, title).strip()
+
+
+# --- questions and sections -----------------------------------------------------------------
+
+# a question mark, then only closing marks, emphasis, emoji or spaces ("**What is X? 👶**")
+_QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
+
+
+def is_question(text: str) -> bool:
+    """True when a unit or heading is itself a question: in Q&A notes it is the context of the
+    answer that follows it, never the answer."""
+    return _QUESTION_END.search(clean_heading(text.strip())) is not None
+
+
+def section_starts(text: str) -> list[int]:
+    """Offsets where a new section of ``text`` begins: every heading and every block that is a
+    question (a bold question line of Q&A notes). The body of a question is what lies between it
+    and the next section start. A prose block over 300 characters that ends with a question
+    is a paragraph asking something on the way, not a question heading."""
+    return [
+        b.start
+        for b in blocks(text)
+        if b.kind == "heading" or (b.kind in PROSE and len(b.text) <= 300 and is_question(b.text))
+    ]

@@ -112,6 +112,23 @@ def test_eval_page_runs_two_configurations_and_shows_the_table(eval_home: Path) 
     assert "relevant" in top.columns and "heading" in top.columns
 
 
+def test_eval_page_measures_the_answers_of_the_set(eval_home: Path) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    at = at.switch_page("views/eval.py").run()
+    at.selectbox(key="eval_set").set_value("mini.jsonl (yours)").run()
+    next(b for b in at.button if b.label == "Measure answers").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any(s.value == "Answers" for s in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table["group"]) == ["all"]
+    row = table.iloc[0]
+    # q5's label is held by no passage and u1 is unanswerable: the figures are rates in [0, 1]
+    assert 0 <= row["ev.recall"] <= 1 and 0 <= row["ev.cited"] <= 1
+    assert row["unans.refused"] == 1.0  # "Sourdough?" is refused
+    assert row["dup"] == 0
+
+
 def test_eval_page_names_a_bad_configuration(eval_home: Path) -> None:
     at = AppTest.from_file(MAIN, default_timeout=120).run()
     at = at.switch_page("views/eval.py").run()

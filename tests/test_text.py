@@ -334,3 +334,23 @@ def test_heading_cleaning_keeps_math_and_code_text(line: str, title: str) -> Non
     [block] = blocks(line)
     assert isinstance(block, Block) and block.kind == "heading"
     assert clean_heading(heading_title(block.text)) == title
+
+
+def test_a_question_line_or_heading_is_a_question_with_emphasis_and_emoji() -> None:
+    from sharpnotes.ingest.text import is_question
+
+    assert is_question("**What is regression? Which models can you use? 👶**")
+    assert is_question("為什麼 Transformer 需要位置編碼？")
+    assert not is_question("Regression predicts a number.")
+    assert not is_question("Use `x?` as the optional marker here.")
+
+
+def test_sections_start_at_headings_and_at_question_blocks() -> None:
+    from sharpnotes.ingest.text import section_starts
+
+    text = (
+        "## Trees\n\n**What is a random forest? 👶**\n\nAn ensemble of trees.\n\n"
+        "- Bagging reduces variance.\n\n**What is boosting?**\n\nSequential trees.\n"
+    )
+    assert [text[s : s + 8] for s in section_starts(text)] == ["## Trees", "**What i", "**What i"]
+    assert len(section_starts("A long paragraph that asks " * 20 + "why?")) == 0

@@ -211,3 +211,81 @@ def add_from_chat_command(conv_id: str | None, all_: bool, out: Path | None) -> 
         f"added {len(added)} questions to {path}; skipped {skipped['refused']} refused, "
         f"{skipped['duplicate']} already in the set, {skipped['uncited']} without a citation"
     )
+
+
+@eval_group.command("answers")
+@click.option(
+    "--set",
+    "set_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A labelled .jsonl set (default: as for sharpnotes eval).",
+)
+@click.option(
+    "--generators",
+    default="extractive",
+    show_default=True,
+    help="Comma-separated generators to compare: extractive, openai, llamacpp.",
+)
+@click.option("--split", "half", help="Only this half of the set: tune or holdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write results.jsonl (per question) and summary.json here.",
+)
+@click.option(
+    "--compare",
+    "baseline",
+    type=click.Path(exists=True, path_type=Path),
+    help="A folder written by an earlier eval answers --out: list what changed since.",
+)
+def answers_command(
+    set_path: Path | None,
+    generators: str,
+    half: str | None,
+    as_json: bool,
+    out: Path | None,
+    baseline: Path | None,
+) -> None:
+    """Measure the answers `ask` gives: evidence recall and cited, refusals (answerable,
+    unanswerable, near misses), duplicate quotes, restated questions, length, latency."""
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.eval.answers import compare_answer_runs, format_summary, run_answers
+    from sharpnotes.eval.compare import load_run
+    from sharpnotes.eval.harness import prepare_index
+    from sharpnotes.eval.sets import EvalSetError, load_set
+
+    settings = load_settings()
+    names = [g.strip() for g in generators.split(",") if g.strip()]
+    progress = Bars(unit="q")
+    try:
+        eval_set = load_set(resolve_set_path(settings, set_path))
+        if eval_set.format != "jsonl":
+            raise EvalSetError(f"{eval_set.path}: answers need a .jsonl set with evidence labels")
+        prepare_index(eval_set, settings)
+        report = run_answers(eval_set, settings, names, split=half, progress=progress)
+        previous = load_run(baseline) if baseline is not None else None
+    except EvalSetError as exc:
+        raise UserError(str(exc)) from exc
+    except GeneratorError as exc:
+        raise UserError(f"{exc} (or run with --generators extractive)") from exc
+    finally:
+        progress.close()
+    summary = report.summary()
+    if out is not None:
+        results, summary_file = report.write(out)
+        click.echo(f"wrote {results} and {summary_file}", err=True)
+    changes = None
+    if previous is not None:
+        rows = [r.to_dict() for r in report.rows]
+        changes = compare_answer_runs(previous[0], previous[1], summary, rows)
+    if as_json:
+        echo_json(summary | ({"compare": changes} if changes else {}))
+        return
+    click.echo(f"{eval_set.name} ({eval_set.path}), split {half or 'all'}")
+    click.echo(format_summary(summary))
+    for name, cmp in (changes or {}).get("configs", {}).items():
+        deltas = "  ".join(f"{m} {v:+.3f}" for m, v in cmp["deltas"].items())
+        click.echo(f"\n{name} vs {baseline}: {deltas}")
+        for row in cmp["changed"][:20]:
+            click.echo(f"  {row['query_id']}: {row['a']} -> {row['b']}")

@@ -54,7 +54,61 @@ with st.container(border=True):
         key="eval_extra",
     )
     k = int(st.number_input("k (Recall@k)", min_value=1, max_value=100, value=10, key="eval_k"))
-    run = st.button("Run", icon=":material/play_arrow:", disabled=set_path is None)
+    left_button, right_button = st.columns(2)
+    run = left_button.button("Run", icon=":material/play_arrow:", disabled=set_path is None)
+    run_answers_now = right_button.button(
+        "Measure answers",
+        icon=":material/fact_check:",
+        disabled=set_path is None,
+        help="Ask every question with the configured generator and judge the answers "
+        "(the same as `sharpnotes eval answers`).",
+    )
+
+if run_answers_now and set_path is not None:
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.eval.answers import run_answers
+
+    answer_bar = st.progress(0.0, text="answering…")
+
+    def answer_progress(name: str, done: int, total: int) -> None:
+        answer_bar.progress(min(done / max(total, 1), 1.0), text=f"{name}: {done}/{total}")
+
+    try:
+        answer_set = load_set(set_path)
+        if answer_set.format != "jsonl":
+            raise EvalSetError(f"{set_path}: answers need a .jsonl set with evidence labels")
+        st.session_state.answer_report = run_answers(
+            answer_set,
+            prepare_index(answer_set, cfg),
+            [cfg.answers.generator],
+            progress=answer_progress,
+        )
+    except (EvalSetError, GeneratorError) as exc:
+        answer_bar.empty()
+        st.error(str(exc))
+        st.stop()
+    answer_bar.progress(1.0, text="done")
+
+answer_report = st.session_state.get("answer_report")
+if answer_report is not None:
+    from sharpnotes.eval.answers import COLUMNS
+
+    st.subheader("Answers")
+    st.caption(
+        "Evidence recall: share of the labelled evidence's words the answer holds; cited: a "
+        "cited passage holds the evidence; refusal rates for answerable, unanswerable and "
+        "near-miss questions; duplicate quotes and answers that restate the question."
+    )
+    for generator, figures in answer_report.summary()["configs"].items():
+        st.caption(generator)
+        st.dataframe(
+            [
+                {"group": group} | {label: fig[key] for key, label in COLUMNS}
+                for group, fig in figures["groups"].items()
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 
 if run and set_path is not None:
     bar = st.progress(0.0, text="loading the set and the index…")

@@ -1,0 +1,160 @@
+"""Whether the passages an answer would quote name what the question asks about.
+
+A question's specific terms are the names it uses: an acronym or a name with an inner capital,
+digit as written ("NMS", "PointPillars", "YOLOv3"), and the multi-word ML
+terms of the bilingual glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient
+clipping") in an English question; a Chinese question is judged on its names and on its topic
+(``zh_anchored``), since its glossary entries map to plain words as often as to terms. A term is
+covered when one passage holds all its words, its acronym or its expansion (the glossary pairs
+"non-maximum suppression" with "NMS"), or, for a Chinese term, the Chinese itself. Topical
+overlap ("gradient", "IoU" for a question about NMS) is not coverage: a near-miss question on a
+method the notes never name is refused whatever the embeddings say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sharpnotes.app.crosslingual import find_terms, glossary
+from sharpnotes.ingest.text import has_cjk, terms
+
+# an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
+# words: "wall-clock", "trade-off", "brand-new")
+_NAME = re.compile(
+    r"(?<![\w-])(?=[\w-]*(?:[A-Z][\w-]*[A-Z]|[a-z][A-Z]|\d))[A-Za-z][\w-]*[A-Za-z0-9]"
+)
+# capitals that are not names of methods
+COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
+
+
+@dataclass(frozen=True)
+class Term:
+    """One specific term: its English words (folded by ``terms``) and other names for it."""
+
+    text: str
+    names: frozenset[str]  # lower-cased spellings that cover it (acronym, expansion, Chinese)
+
+
+def _english(entry: str) -> tuple[str, list[str]]:
+    """(phrase, aliases) of a glossary English side: "non-maximum suppression NMS" gives the
+    phrase and the acronym, "batch normalization batchnorm" the phrase and the run-together
+    alias."""
+    words = entry.split()
+    aliases: list[str] = []
+    while len(words) > 2 and (
+        words[-1].isupper() or words[-1].lower().startswith(words[0].lower())
+    ):
+        aliases.insert(0, words.pop())
+    return " ".join(words), aliases
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict[str, frozenset[str]]:
+    """Multi-word English glossary terms (lower case) -> the other names that cover each: its
+    aliases and acronym and its Chinese spellings."""
+    out: dict[str, set[str]] = {}
+    for zh, en in glossary().items():
+        phrase, aliases = _english(en)
+        if len(phrase.split()) < 2:
+            continue
+        names = out.setdefault(phrase.lower(), set())
+        names.update(a.lower() for a in aliases)
+        names.add(zh)
+    acronyms = {a: p for p, names in out.items() for a in names if a.isascii() and " " not in a}
+    for acronym, phrase in acronyms.items():  # an acronym's own entry names its phrase
+        out.setdefault(acronym, set()).add(phrase)
+    return {p: frozenset(n) for p, n in out.items()}
+
+
+def specific_terms(question: str) -> list[Term]:
+    """The specific terms of a question (see the module docstring), without repeats."""
+    found: dict[str, Term] = {}
+    known = phrases()
+    q_terms = _ordered_terms(question)
+    joined = " " + " ".join(q_terms) + " "
+    for phrase, others in known.items():
+        if (
+            not has_cjk(question)
+            and " " in phrase
+            and f" {' '.join(_ordered_terms(phrase))} " in joined
+        ):
+            found.setdefault(phrase, Term(phrase, others))
+    for match in _NAME.finditer(question):
+        name = re.sub(r"(?<=[A-Z])s$", "", match.group(0))  # "GPUs" is "GPU"
+        if name in COMMON or name.lower() in found:
+            continue
+        if any(name.lower() in t.names or terms(name) <= terms(t.text) for t in found.values()):
+            continue
+        found[name.lower()] = Term(name.lower(), known.get(name.lower(), frozenset()))
+    return list(found.values())
+
+
+def _ordered_terms(text: str) -> list[str]:
+    """Content terms in order (``terms`` of each word), for phrase matching."""
+    out = []
+    for word in re.findall(r"[\w-]+", text):
+        out += sorted(terms(word))
+    return out
+
+
+def covered(term: Term, passage: str) -> bool:
+    """The passage names the term: all its words, or one of its other names."""
+    lowered = passage.lower()
+    have = terms(passage)
+    words = terms(term.text)
+    if words and words <= have:
+        return True
+    for name in term.names:
+        if has_cjk(name) and name in lowered:
+            return True
+        if not has_cjk(name) and terms(name) and terms(name) <= have:
+            return True
+    return False
+
+
+def uncovered(question: str, passages: Sequence[str]) -> list[str]:
+    """The question's specific terms that none of the passages names."""
+    return [t.text for t in specific_terms(question) if not any(covered(t, p) for p in passages)]
+
+
+# a Chinese question shares at least this many topic pairs with the passages (or all it has)
+ZH_PAIRS = 2
+# characters of Chinese grammar and question words: a pair holding one says nothing of the topic
+FUNCTION_ZH = frozenset(
+    "的了是在有和與与跟及或要會会能可以把被讓让為为什麼么怎樣样如何哪裡里個个些多少幾几大概才就都也還还"
+    "嗎吗呢吧呀啊這这那其它他她我你們们一不沒没很最更再又上下中來来去到從从對对於于說说用做得著着之"
+)
+
+
+def zh_pairs(text: str) -> set[str]:
+    """Adjacent pairs of Chinese characters, neither a function character (topic words:
+    拉麵, 深度, 影像)."""
+    runs = re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", text)
+    return {
+        run[i : i + 2]
+        for run in runs
+        for i in range(len(run) - 1)
+        if run[i] not in FUNCTION_ZH and run[i + 1] not in FUNCTION_ZH
+    }
+
+
+def zh_anchored(question: str, passages: Sequence[str]) -> bool:
+    """A Chinese question is about the passages when one of them holds one of its glossary
+    terms, one of its Latin-script content words, or ZH_PAIRS of its Chinese topic pairs.
+    MiniLM reads Chinese as little more than noise, so any two Chinese texts look alike to it:
+    this is what tells a question on cooking from a note on lane detection."""
+    if not has_cjk(question):
+        return True
+    text = " ".join(passages)
+    lowered = text.lower()
+    for zh, en in find_terms(question):
+        if zh.lower() in lowered or terms(_english(en)[0]) <= terms(text):
+            return True
+    latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))
+    if latin & terms(text):
+        return True
+    pairs = zh_pairs(question)
+    return len(pairs & zh_pairs(text)) >= min(ZH_PAIRS, len(pairs)) > 0

@@ -1,0 +1,82 @@
+"""The extractive composer's rules, each on a passage that shows it, with the real query
+embedder (MiniLM): a Q&A note answers with the body under the matching question, a question line
+from another topic is never quoted, a bullet that two overlapping passages hold is quoted once,
+the answer is a window in the note's order, and a unit that restates the question is not the
+answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharpnotes.app.extractive import compose, render, score_units
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def passages(*texts: str, source: str = "notes.md") -> list[SearchResult]:
+    return [
+        SearchResult(n, 1.0 - 0.1 * n, f"c{n}", source, "", None, text)
+        for n, text in enumerate(texts, start=1)
+    ]
+
+
+def answer(settings: Settings, question: str, found: list[SearchResult]) -> str:
+    from sharpnotes.ingest.embedding import load_embedder
+
+    scored = score_units(load_embedder(settings, "query"), question, found)
+    return render(compose(scored, found, question))
+
+
+QA_NOTE = (
+    "## Ensembles\n\n"
+    "**What is bagging? 👶**\n\n"
+    "Each model is trained on a bootstrap sample of the rows and their predictions are "
+    "averaged, which lowers variance.\n\n"
+    "**What is boosting? ⭐️**\n\n"
+    "Models are trained one after another, each fitting the errors of the ones before.\n"
+)
+
+
+def test_a_qa_note_answers_with_the_body_under_the_matching_question(settings: Settings) -> None:
+    text = answer(settings, "What is bagging?", passages(QA_NOTE))
+    assert "bootstrap sample" in text
+    assert "What is bagging" not in text
+    assert "one after another" not in text  # the next question's body is another section
+
+
+def test_a_question_line_from_another_topic_is_never_the_answer(settings: Settings) -> None:
+    found = passages(
+        "**How does speculative decoding speed up generation?**\n\n"
+        "A small draft model proposes several tokens and the large model checks them at once.\n",
+        "Batch normalization uses the running mean and variance at inference instead of the "
+        "statistics of the current batch.\n",
+    )
+    text = answer(settings, "How does batch normalization behave at inference?", found)
+    assert "speculative decoding" not in text
+    assert "running mean and variance" in text
+
+
+def test_a_bullet_two_overlapping_passages_hold_is_quoted_once(settings: Settings) -> None:
+    shared = "- Compress the index with product quantization to shrink its memory.\n"
+    found = passages(
+        "Options for a large embedding index:\n\n" + shared,
+        shared + "- Reduce the vector dimension with PCA before indexing.\n",
+    )
+    text = answer(settings, "How can I shrink my embedding index?", found)
+    assert text.count("product quantization") == 1
+
+
+def test_the_sentence_that_restates_a_puzzle_is_not_its_answer(settings: Settings) -> None:
+    found = passages(
+        "A jar holds 1000 coins, one of them with heads on both sides. "
+        "You take a random coin from the jar and flip it 10 times, getting 10 heads. "
+        "By Bayes, P(unfair | 10 heads) = 1 / (1 + 999 / 1024), which is about 0.506.\n"
+    )
+    question = (
+        "You take a random coin from a jar of 1000 coins where one is two-headed and flip it 10 "
+        "times: all heads. What is the probability the coin is the unfair one?"
+    )
+    text = answer(settings, question, found)
+    assert "0.506" in text
