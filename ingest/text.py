@@ -320,13 +320,16 @@ _BEFORE_CAPITAL = frozenset(
     avg std est""".split()  # noqa: SIM905
 )
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, a.k.a, e.g
-# spans no sentence ends inside: inline code, inline math, link text and target
+# spans no sentence ends inside: inline code, inline math, link text and target. Each is at
+# most _SPAN characters long, so that a long line of openers that never close ("[[a|b" x 50,000)
+# is scanned in linear time, not once per opener.
+_SPAN = 1000
 _PROTECTED = re.compile(
-    r"`[^`\n]+`"
-    r"|\$\$[^$]+\$\$"
-    r"|\$(?=[^\s$])[^$\n]*?[^\s$\\]\$(?!\d)|\$[^\s$]\$"
-    r"|\\\(.+?\\\)"
-    r"|\[[^\]\n]*\]\([^)\s]*\)"
+    rf"`[^`\n]{{1,{_SPAN}}}`"
+    rf"|\$\$[^$]{{1,{_SPAN}}}\$\$"
+    rf"|\$(?=[^\s$])[^$\n]{{0,{_SPAN}}}?[^\s$\\]\$(?!\d)|\$[^\s$]\$"
+    rf"|\\\(.{{1,{_SPAN}}}?\\\)"
+    rf"|\[[^\]\n]{{0,{_SPAN}}}\]\([^)\s]{{0,{_SPAN}}}\)"
 )
 _NON_SPACE = re.compile(r"\S")
 _OPENING = "([{\"'\u2018\u201c*_`"
