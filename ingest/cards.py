@@ -206,13 +206,8 @@ def _clozes(block: Block) -> list[Card]:
         groups.setdefault(m["n"], []).append(m)
 
     def shown(keep: list[re.Match[str]]) -> str:
-        hidden = {id(m) for m in keep}
-        result = text
-        for m in sorted(_ANKI.finditer(text), key=lambda x: -x.start()):
-            mark = CLOZE_MARK if any(m.span() == h.span() for h in keep) else m["text"]
-            result = result[: m.start()] + mark + result[m.end() :]
-        del hidden
-        return result
+        hidden = {m.span() for m in keep}
+        return _ANKI.sub(lambda m: CLOZE_MARK if m.span() in hidden else m["text"], text)
 
     for _, found in sorted(groups.items(), key=lambda kv: int(kv[0])):
         answer = "; ".join(m["text"] for m in found)
@@ -283,8 +278,8 @@ def find_cards(text: str) -> list[Card]:
             out.append(card)
             i += 1
             continue
-        question = _lone_question(block)
-        if question is not None:
+        asked = _lone_question(block)
+        if asked is not None:
             n = _answer_blocks(items, i)
             if n:
                 first, last = items[i + 1], items[i + n]
@@ -293,7 +288,7 @@ def find_cards(text: str) -> list[Card]:
                     syntax = (
                         "Q: A:" if _Q_OPEN.match(_strip_emphasis(block.text)) else "bold question"
                     )
-                    out.append(Card("qa", question, answer, block.start, last.end, syntax))
+                    out.append(Card("qa", asked, answer, block.start, last.end, syntax))
                     i += n + 1
                     continue
             i += 1
