@@ -1,0 +1,86 @@
+"""A seeded sample of quiz items to rate with ``../shared/quiz_rubric.md``.
+
+    python -m sharpnotes.eval.benchmarks.quiz_sample --split tune --per-corpus 40 --seed 1 \\
+        --out /tmp/sample.jsonl [--ungated] [--blind] [--cache DIR]
+
+Items come from cached indexes of the sample notes and ``mlnotes`` (``quiz_quality``'s), drawn
+with ``generate_quiz`` (seeded), and kept when their note is in ``--split`` (``eval.quiz.
+split_of``: fixed per source file). Each line holds what a rater needs (question, options,
+answer, the passage) and the corpus and split; ``--blind`` leaves out anything that tells which
+rule or generator made the item (generator, gate reason, item type is kept only as the shape of
+the question) and shuffles the lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from sharpnotes.eval.benchmarks.quiz_quality import CORPORA, corpus_index
+from sharpnotes.eval.quiz import split_of
+
+
+def sample(
+    corpus: str, split: str, per_corpus: int, seed: int, gated: bool, cache: Path | None = None
+) -> list[dict]:
+    from sharpnotes.app.quiz.generate import generate_quiz
+    from sharpnotes.ingest.settings import Settings
+    from sharpnotes.ingest.sync import ingest
+
+    if cache is None:
+        settings = corpus_index(corpus)
+    else:  # an index of this corpus kept under CACHE/<corpus>/home, brought up to date
+        settings = Settings(home=cache / corpus / "home")
+        ingest([CORPORA[corpus]], settings)
+    batch = generate_quiz(settings, n=per_corpus * 4, kind="mixed", seed=seed, gated=gated)
+    out = []
+    for item in batch.items:
+        if split_of(item.citation.source) != split:
+            continue
+        out.append(
+            item.to_dict()
+            | {
+                "corpus": corpus,
+                "split": split,
+                "source": item.citation.source,
+                "generator": item.generator,
+                "gate": batch.flagged.get(item.id),
+            }
+        )
+        if len(out) >= per_corpus:
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("tune", "holdout"), required=True)
+    parser.add_argument("--per-corpus", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--corpus", choices=(*CORPORA, "both"), default="both")
+    parser.add_argument("--ungated", action="store_true", help="Keep what the gate drops.")
+    parser.add_argument("--blind", action="store_true", help="No provenance; shuffled.")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, help="Keep the indexes under this folder.")
+    args = parser.parse_args(argv)
+    corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
+    rows = []
+    for corpus in corpora:
+        rows += sample(corpus, args.split, args.per_corpus, args.seed, not args.ungated, args.cache)
+    if args.blind:
+        random.Random(args.seed).shuffle(rows)
+        keep = ("question", "options", "answer", "passage", "corpus", "split", "source")
+        rows = [{"n": k + 1} | {key: r[key] for key in keep if key in r} for k, r in
+                enumerate(rows)]  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} items -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
