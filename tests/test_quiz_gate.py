@@ -117,3 +117,41 @@ def test_a_passage_under_a_question_heading_answers_it() -> None:
 def test_key_points_of_a_chinese_answer() -> None:
     points = key_points("IPM 假設地面是平的；車子會被拉長變形。")
     assert points == ["IPM 假設地面是平的", "車子會被拉長變形。"]
+
+
+def test_bold_terms_with_a_definition_are_not_labels() -> None:
+    defined = _item(
+        "____: adapt weights so gradient norms of shared layers balance across tasks.",
+        "GradNorm",
+        "- **GradNorm**: adapt weights so gradient norms of shared layers balance across tasks.",
+    )
+    assert gate.reason(defined) is None
+    instruction = _item(
+        "____: tentative → confirmed → lost → deleted.",
+        "Manage lifecycle",
+        "4. **Manage lifecycle**: tentative → confirmed → lost → deleted.",
+    )
+    assert gate.reason(instruction) == gate.LABEL_BLANK
+
+
+def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> None:
+    inside = _item("Multilingual DistilmBERT, a version of ____.", "BERT", "... BERT.")
+    camel = _item("Exporters fold it, so ____ is free (BatchNorm).", "BN", "... BN ...")
+    words = _item("For classes: ____ = -sum y log p (Cross Entropy)", "CE", "... CE ...")
+    for item in (inside, camel, words):
+        assert gate.reason(item) == gate.GIVEAWAY, item.question
+    lower = _item("each task is a binary classific so e.g. ____ for each task", "CE", "x CE")
+    math = _item("$M____-\\infty$ on disallowed positions.", "= mask:", "x = mask:")
+    for item in (lower, math):
+        assert gate.reason(item) == gate.FRAGMENT, item.question
+    ok_math = _item(
+        "When multiplying batch size by $k$, multiply the ____ by $k$ too.",
+        "learning rate",
+        "When multiplying batch size by $k$, multiply the learning rate by $k$ too.",
+    )
+    assert gate.reason(ok_math) is None
+    dataset = _item("ByteTrack reaches 80.3 MOTA on ____ test.", "MOT17", "... MOT17 test.")
+    assert gate.reason(dataset, defined={"nms"}) == gate.UNDEFINED_ACRONYM
+    assert gate.reason(dataset) is None  # no lexicon given: the rule is not applied
+    nms = _item("Detectors remove duplicates with ____.", "NMS", "... with NMS.")
+    assert gate.reason(nms, defined={"nms"}) is None  # the notes spell NMS out

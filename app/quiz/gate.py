@@ -4,8 +4,11 @@
 worth asking. An item is dropped, with the reason counted, when
 
 - its passage is not study content (a licence, a contributors list, a link list);
-- its blank is a label ("____ for deployment: ..."), a year, a venue, a number or a lone
-  symbol, or one entry of a long enumeration (copy-the-sentence trivia);
+- its blank is a label ("____ for deployment: ..."; a bold term with its definition is not
+  one), a year, a venue, a number or a lone symbol, one entry of an enumeration
+  (copy-the-sentence trivia), or sits in a note fragment or inside a formula;
+- the question still shows the answer (inside a longer word, or an acronym's words);
+- its blank is an acronym the notes never spell out (given the index's lexicon);
 - its question or answer shows markup a reader cannot read past (HTML tags, unbalanced ``**``
   or ``$``, an Obsidian ``==`` or ``{{c1::`` marker);
 - a generated recall prompt is not a sentence about the notes ("Explain why let's skip the
@@ -19,10 +22,11 @@ its fixed ``split``); the holdout half is reported, never tuned on.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import PurePosixPath
 
 from sharpnotes.app.quiz.items import QuizItem
-from sharpnotes.app.quiz.terms import fold
+from sharpnotes.app.quiz.terms import fold, term_kind
 
 NOT_STUDY = "not study content"
 LABEL_BLANK = "blank on a label"
@@ -31,6 +35,9 @@ LIST_ENTRY = "blank on one entry of a list"
 RAW_MARKUP = "raw markup"
 NOT_A_SENTENCE = "prompt is not a sentence"
 AMBIGUOUS_OPTIONS = "ambiguous options"
+GIVEAWAY = "answer shown in the question"
+FRAGMENT = "blank in a fragment or formula"
+UNDEFINED_ACRONYM = "blank on an acronym the notes never expand"
 
 _NOT_STUDY_NAMES = re.compile(
     r"^(?:licen[cs]e|copying|notice|authors|contributors|contributing|code[-_]of[-_]conduct"
@@ -39,7 +46,7 @@ _NOT_STUDY_NAMES = re.compile(
 )
 _LICENSE_TEXT = re.compile(
     r"permission is hereby granted|copyright \(c\)|licensed under the|all rights reserved"
-    r"|without warranty|THE SOFTWARE IS PROVIDED",
+    r"|without warranty|THE SOFTWARE IS PROVIDED|pull request|create a PR\b|contributions? welcome",
     re.IGNORECASE,
 )
 _LINK_LINE = re.compile(r"https?://|\]\(|\[\[|^\s*(?:related|see also|see)\s*:", re.I | re.M)
@@ -54,14 +61,14 @@ _HTML = re.compile(r"</?(?:img|br|table|tr|td|div|span|strong|em|sub|sup|a|p)\b[
 _OBSIDIAN = re.compile(r"==\S|\{\{c\d+::")
 _DISCOURSE = re.compile(
     r"^(?:let'?s|let us|here|our|my|we|I|you|your|us|one|this|that|these|those|it|they|there"
-    r"|now|next|so|ok|okay|note|see|also|e\.g\.|i\.e\.|etc)\b",
+    r"|now|next|so|ok|okay|note|see|also|e\.g\.|i\.e\.|etc|at|in|on|for|with|by|from|to|of)\b",
     re.IGNORECASE,
 )
 _VERB = re.compile(
     r"\b(?:is|are|was|were|be|been|has|have|had|do|does|did|can|cannot|can't|could|will|would"
     r"|should|may|might|must|need|needs|works?|helps?|makes?|gives?|uses?|keeps?|reduces?"
     r"|increases?|improves?|fails?|needs?|matters?|depends?|requires?|avoids?|leads?|causes?"
-    r"|becomes?|stays?|learns?|converges?|overfits?|\w{3,}(?:es|ed|s))\b",
+    r"|becomes?|stays?|learns?|converges?|overfits?|\w{3,}(?:es|ed|s)|\w+n't)\b",
     re.IGNORECASE,
 )
 _EXPLAIN = re.compile(r"^Explain (?:why|the purpose:)\s+(?P<clause>.+?)\.?(?:\s+\([^)]*\))?$")
@@ -78,12 +85,68 @@ def not_study(source: str, passage: str) -> bool:
     return len(lines) >= 3 and linked * 2 > len(lines)
 
 
+_IMPERATIVE = re.compile(
+    r"^(?:use|add|manage|keep|run|check|pick|make|get|set|train|avoid|start|compute|write|try"
+    r"|do|don't|remember|note|tip|step|why|how|what|when)\b",
+    re.IGNORECASE,
+)
+_BOLD_LABEL = re.compile(
+    r"^\s*(?:[-*+]|\d+[.)])?\s*\*\*(?P<label>[^*]+)\*\*\s*[:：]\s*(?P<gloss>.+)"
+)
+
+
 def label_blank(item: QuizItem) -> bool:
-    """The blank opens a "Label: text" line, or sits in a "Related:"/"See also" line."""
+    """The blank opens a "Label: text" line, or sits in a "Related:"/"See also" line. A bold
+    term defined by what follows it ("**GradNorm**: adapt weights so ...") is a definition, not
+    a label, when the gloss says something (five words or more) and the term is not an
+    instruction ("**Manage lifecycle**")."""
     question = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", item.question)
-    if re.match(r"^_{4}[^:.;]{0,40}[:：]\s", question):
+    if re.match(r"^\s*(?:[-*+]\s+)?(?:related|see also|see)\b", item.evidence, re.I):
         return True
-    return bool(re.match(r"^\s*(?:[-*+]\s+)?(?:related|see also|see)\b", item.evidence, re.I))
+    if not re.match(r"^_{4}[^:.;]{0,40}[:：]\s", question):
+        return False
+    m = _BOLD_LABEL.match(item.evidence)
+    defined = (
+        m is not None
+        and fold(m["label"]) == fold(item.answer)
+        and len(m["gloss"].split()) >= 5
+        and not _IMPERATIVE.match(m["label"])
+    )
+    return not defined
+
+
+def hidden_in_question(item: QuizItem) -> bool:
+    """The question still shows the answer: inside a longer word ("DistilmBERT" for BERT), or
+    an acronym answer spelled out by the initials of a CamelCase word or of consecutive words
+    ("BatchNorm" for BN, "Cross Entropy" for CE)."""
+    answer = item.answer.strip()
+    words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", item.question.replace("____", " "))
+    if len(answer) >= 3 and any(
+        answer.lower() in w.lower() and w.lower() != answer.lower() for w in words
+    ):
+        return True
+    if not re.fullmatch(r"[A-Z]{2,5}s?", answer):
+        return False
+    target = answer.rstrip("s")
+    for w in words:  # CamelCase: BatchNorm -> BN
+        caps = re.findall(r"[A-Z][a-z]+", w)
+        if len(caps) == len(target) and "".join(c[0] for c in caps) == target:
+            return True
+    for i in range(len(words) - len(target) + 1):  # Cross Entropy -> CE
+        span = words[i : i + len(target)]
+        if "".join(x[0].upper() for x in span) == target and all(len(x) > 2 for x in span):
+            return True
+    return False
+
+
+def fragment(item: QuizItem) -> bool:
+    """A generated blank in a note fragment, not a sentence: it opens lower case ("each task
+    is a binary classific so e.g. ____"), or the blank sits inside a formula."""
+    body = item.question.replace("____", "\x00")
+    for math in re.finditer(r"\$[^$\n]+?\$", body):  # "$...$" spans, paired in order
+        if "\x00" in math.group(0) or re.search(r"[/^_+\-*=]\$$", math.group(0)):
+            return True
+    return bool(re.match(r"^[a-z]", body))
 
 
 def trivia_blank(answer: str) -> bool:
@@ -94,12 +157,12 @@ def trivia_blank(answer: str) -> bool:
 
 
 def list_entry(item: QuizItem) -> bool:
-    """The blank is one entry of an enumeration of four or more ("..., ____, ..."): any entry
+    """The blank is one entry of an enumeration of three or more ("(MSE, ____, IoU)"): any entry
     would do as well, so the item tests the sentence, not the concept."""
     if "____" not in item.question:
         return False
     parts = re.split(r",|;|\band\b|\bor\b|/", item.question)
-    if len(parts) < 4:
+    if len(parts) < 3:
         return False
     at = next(i for i, p in enumerate(parts) if "____" in p)
     blank = parts[at].strip(" .()")
@@ -125,6 +188,8 @@ def not_a_sentence(item: QuizItem) -> bool:
     if not m:
         return False
     clause = m["clause"]
+    if ":" in clause or re.search(r"\d", clause):
+        return True  # "position: DCG takes ...", "at 70k peak QPS that's 21 M ...": not a claim
     return bool(_DISCOURSE.match(clause)) or not _VERB.search(clause)
 
 
@@ -142,9 +207,12 @@ def ambiguous_options(item: QuizItem) -> bool:
     return False
 
 
-def reason(item: QuizItem) -> str | None:
-    """Why ``item`` is not worth asking, or None. The learner's own cards pass every rule but
-    the markup and study-content ones: their wording is theirs."""
+def reason(item: QuizItem, defined: Collection[str] | None = None) -> str | None:
+    """Why ``item`` is not worth asking, or None. ``defined``: the folded acronyms the notes
+    spell out somewhere ("non-maximum suppression (NMS)"); when given, a blank on any other
+    acronym is dropped (a dataset, venue or shorthand the notes never explain is trivia). The
+    learner's own cards pass every rule but the markup and study-content ones: their wording is
+    theirs."""
     if not_study(item.citation.source, item.passage):
         return NOT_STUDY
     if item.generator != "notes":
@@ -155,6 +223,13 @@ def reason(item: QuizItem) -> str | None:
                 return TRIVIA_BLANK
             if list_entry(item):
                 return LIST_ENTRY
+            if hidden_in_question(item):
+                return GIVEAWAY
+            if fragment(item):
+                return FRAGMENT
+            acronym = term_kind(item.answer) == "acronym"
+            if defined is not None and acronym and fold(item.answer) not in defined:
+                return UNDEFINED_ACRONYM
         if not_a_sentence(item):
             return NOT_A_SENTENCE
         if item.type == "mcq" and ambiguous_options(item):

@@ -160,7 +160,9 @@ def generate_quiz(
             break
         row = rows[passage.chunk_id]
         candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
-        candidates = _gate(candidates, dropped, flagged if not gated else None)
+        candidates = _gate(
+            candidates, dropped, flagged if not gated else None, pool.lexicon.expansions.keys()
+        )
         # mixed: the type made least so far among those this passage offers
         made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
         rank = {t: (made[j], (j - len(chosen)) % 3) for j, t in enumerate(ITEM_TYPES)}
@@ -218,13 +220,16 @@ def _candidates(
 
 
 def _gate(
-    items: list[QuizItem], dropped: dict[str, int], flagged: dict[str, str] | None
+    items: list[QuizItem],
+    dropped: dict[str, int],
+    flagged: dict[str, str] | None,
+    defined: Collection[str],
 ) -> list[QuizItem]:
     """The items the quality gate passes (each drop counted as "gate: reason"); with
     ``flagged`` given, every item, and the gate's reasons recorded there instead."""
     kept: list[QuizItem] = []
     for item in items:
-        why = gate.reason(item)
+        why = gate.reason(item, defined)
         if why and flagged is None:
             verify.count(dropped, f"gate: {why}")
             continue
