@@ -8,7 +8,7 @@ worth asking. An item is dropped, with the reason counted, when
   one), a year, a venue, a number or a lone symbol, one entry of an enumeration
   (copy-the-sentence trivia), or sits in a note fragment or inside a formula;
 - the question still shows the answer (inside a longer word, or an acronym's words);
-- its blank is an acronym the notes never spell out (given the index's lexicon);
+- its blank is an acronym the notes neither spell out nor emphasise (bold, heading);
 - its question or answer shows markup a reader cannot read past (HTML tags, unbalanced ``**``
   or ``$``, an Obsidian ``==`` or ``{{c1::`` marker);
 - a generated recall prompt is not a sentence about the notes ("Explain why let's skip the
@@ -37,7 +37,7 @@ NOT_A_SENTENCE = "prompt is not a sentence"
 AMBIGUOUS_OPTIONS = "ambiguous options"
 GIVEAWAY = "answer shown in the question"
 FRAGMENT = "blank in a fragment or formula"
-UNDEFINED_ACRONYM = "blank on an acronym the notes never expand"
+UNDEFINED_ACRONYM = "blank on an acronym the notes neither expand nor emphasise"
 
 _NOT_STUDY_NAMES = re.compile(
     r"^(?:licen[cs]e|copying|notice|authors|contributors|contributing|code[-_]of[-_]conduct"
@@ -208,9 +208,10 @@ def ambiguous_options(item: QuizItem) -> bool:
 
 
 def reason(item: QuizItem, defined: Collection[str] | None = None) -> str | None:
-    """Why ``item`` is not worth asking, or None. ``defined``: the folded acronyms the notes
-    spell out somewhere ("non-maximum suppression (NMS)"); when given, a blank on any other
-    acronym is dropped (a dataset, venue or shorthand the notes never explain is trivia). The
+    """Why ``item`` is not worth asking, or None. ``defined``: the folded terms the notes define
+    or emphasise (``Lexicon.emphasised``: acronyms spelled out, bold terms, heading terms); when
+    given, a blank on any other acronym is dropped (a dataset, venue or shorthand the notes
+    never explain is trivia). The
     learner's own cards pass every rule but the markup and study-content ones: their wording is
     theirs."""
     if not_study(item.citation.source, item.passage):

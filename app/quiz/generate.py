@@ -153,6 +153,7 @@ def generate_quiz(
     dropped: dict[str, int] = {}
     flagged: dict[str, str] = {}
     dedupe = verify.Deduper()
+    emphasised = pool.lexicon.emphasised()
     chosen: list[QuizItem] = []
     leftovers: list[list[QuizItem]] = []
     for passage in passages:
@@ -160,9 +161,7 @@ def generate_quiz(
             break
         row = rows[passage.chunk_id]
         candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
-        candidates = _gate(
-            candidates, dropped, flagged if not gated else None, pool.lexicon.expansions.keys()
-        )
+        candidates = _gate(candidates, dropped, flagged if not gated else None, emphasised)
         # mixed: the type made least so far among those this passage offers
         made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
         rank = {t: (made[j], (j - len(chosen)) % 3) for j, t in enumerate(ITEM_TYPES)}

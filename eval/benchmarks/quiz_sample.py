@@ -95,6 +95,7 @@ def sample_without_index(
     rng = random.Random(seed)
     rng.shuffle(chunks)
     dedupe = verify.Deduper()
+    emphasised = pool.lexicon.emphasised()
     out: list[dict] = []
     for n, chunk in enumerate(chunks):
         if len(out) >= per_corpus:
@@ -106,7 +107,7 @@ def sample_without_index(
         want = ITEM_TYPES[len(out) % 3]
         made.sort(key=lambda i: i.type != want)
         for item in [*cards, *made]:
-            why = gate.reason(item, pool.lexicon.expansions.keys())
+            why = gate.reason(item, emphasised)
             if (why and gated) or dedupe.seen(item):
                 continue
             out.append(
