@@ -23,14 +23,15 @@ from sharpnotes.ingest.settings import Settings
 RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 # Keyboard shortcuts (Streamlit has no key bindings): a script in a zero-height component
 # iframe (same origin as the app) listens on the page once and clicks the button whose label
-# starts with the key's name: space "Show answer", 1-4 the ratings, u "Undo last rating". Keys
+# holds the key's name: space "Show answer", 1-4 the ratings ("Good (10 minutes)"), u "Undo last
+# rating" (an icon's ligature may come first in a label's text). Keys
 # typed into a text box are left alone. No note text reaches this script.
 SHORTCUTS = """<script>
 const doc = window.parent.document;
 if (!doc.snReviewKeys) {
   doc.snReviewKeys = true;
-  const names = {" ": "Show answer", "1": "Again", "2": "Hard", "3": "Good", "4": "Easy",
-                 "u": "Undo last rating"};
+  const names = {" ": "Show answer", "1": "Again (", "2": "Hard (", "3": "Good (",
+                 "4": "Easy (", "u": "Undo last rating"};
   doc.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -38,7 +39,7 @@ if (!doc.snReviewKeys) {
     const name = names[event.key];
     if (!name) return;
     const button = Array.from(doc.querySelectorAll("button"))
-      .find((b) => b.innerText.trim().startsWith(name));
+      .find((b) => b.innerText.includes(name));
     if (button) { event.preventDefault(); button.click(); }
   });
 }
