@@ -474,7 +474,9 @@ def export_anki_command(out: Path, folder: str | None, tag: str | None, ids: str
     click.echo(f"wrote {count} cards to {out}")
 
 
-def _filter_items(settings: Settings, items: list[Any], folder: str | None, tag: str | None):  # type: ignore[no-untyped-def]
+def _filter_items(
+    settings: Settings, items: list[Any], folder: str | None, tag: str | None
+) -> list[Any]:
     if not folder and not tag:
         return items
     from sharpnotes.app.retrieval import Filters

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in args.sample.read_text(encoding="utf-8").splitlines()]
     rated = {r["id"]: r for r in load_ratings(args.ratings) if "id" in r}
     lexicons: dict[tuple[str, str], set[str]] = {}
-    kept, dropped, rated_dropped = [], Counter(), []
+    kept: list[dict] = []
+    rated_dropped: list[dict] = []
+    dropped: Counter[str] = Counter()
     for row in rows:
         key = (row["corpus"], row["split"])
         if key not in lexicons:
