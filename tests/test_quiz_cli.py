@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from conftest import write_notes
 from sharpnotes.app.cli import cli
 from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.store import open_store
 from sharpnotes.ingest.settings import Settings
 
@@ -149,3 +150,40 @@ def test_ingest_command_flags_items_of_an_edited_note(
     assert "quiz items: 1 stale" in result.output
     queue = json.loads(run("review", "--json"))
     assert queue["items"][0]["status"] == "stale"
+
+
+def test_review_flips_recall_cards_shows_intervals_undoes_and_sums_up(
+    review_env: Settings,
+) -> None:
+    cards = [
+        QuizItem(
+            "recall",
+            f"Why does DETR skip NMS (case {n})?",
+            f"Matching is one-to-one ({n}).",
+            f"Matching is one-to-one ({n}).",
+            f"Intro. Matching is one-to-one ({n}). More.",
+            Citation(f"c{n}", "detection/detr.md", "DETR"),
+            key_points=[f"one-to-one {n}"],
+            generator="notes",
+        )  # fmt: skip
+        for n in (1, 2)
+    ]
+    with open_store(review_env) as store:
+        store.add_items(cards)
+    items = [c.to_dict() for c in cards]
+    # reveal, Again; reveal the second, take the first rating back; the first again: Good;
+    # the second: Again
+    out = run("review", input="\n1\n\nu\n\n3\n\n1\n")
+    assert out.count("answer:") >= 4 and "Your answer" not in out
+    assert "1 Again (" in out and "4 Easy (" in out and "days)" in out  # intervals on the choices
+    assert "undone: the rating of [1] is taken back" in out
+    assert "2 reviewed. 1 recalled (50%)" in out
+    assert "Missed (1):" in out and f"sharpnotes review --ids {items[1]['id']}" in out
+    with open_store(review_env) as store:
+        assert [(r.item_id, r.rating) for r in store.reviews()] == [
+            (items[0]["id"], 3),
+            (items[1]["id"], 1),
+        ]
+    # "quiz me again on these": only the missed item
+    again = run("review", "--ids", items[1]["id"], input="\n3\n")
+    assert again.count("[1/1]") == 1 and "1 reviewed." in again

@@ -289,3 +289,59 @@ def answers_command(
         click.echo(f"\n{name} vs {baseline}: {deltas}")
         for row in cmp["changed"][:20]:
             click.echo(f"  {row['query_id']}: {row['a']} -> {row['b']}")
+
+
+@eval_group.command("quiz")
+@click.option("--n", "n", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--kind",
+    type=click.Choice(["mixed", "mcq", "cloze", "recall"]),
+    default="mixed",
+    show_default=True,
+)
+@click.option("--seed", default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--ratings",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .jsonl of items rated with the quiz rubric (0-5): adds the mean score and shares.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def quiz_command(n: int, kind: str, seed: int, ratings: Path | None, as_json: bool) -> None:
+    """Generate quiz items from your notes and report the automatic checks (verification and
+    the quality gate, with what it drops and why); with --ratings, the rubric scores."""
+    from sharpnotes.app.generators import GeneratorError
+    from sharpnotes.app.retrieval import EmptyIndexError
+    from sharpnotes.eval.quiz import RatingsError, check_items, load_ratings, rating_report
+
+    settings = load_settings()
+    try:
+        rated = rating_report(load_ratings(ratings)) if ratings else None
+        checks = check_items(settings, n=n, kind=kind, seed=seed)
+    except (EmptyIndexError, GeneratorError, RatingsError) as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        echo_json({"checks": checks, "ratings": rated})
+        return
+    click.echo(
+        f"{checks['generated']} items generated; {checks['passed']} pass the quality gate "
+        f"({checks['own_cards']} are your own cards); by type: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(checks["by_type"].items())) or "none")
+    )
+    failures = checks["verification_failures"]
+    click.echo(
+        "verification: "
+        + (", ".join(f"{k} {v}" for k, v in failures.items()) if failures else "all pass")
+    )
+    drops = checks["gate_drops"]
+    click.echo(
+        "quality gate drops: "
+        + (", ".join(f"{k} {v}" for k, v in drops.items()) if drops else "none")
+    )
+    if rated:
+        for name, row in [("all", rated["all"]), *rated["by_split"].items()]:
+            if row.get("items"):
+                click.echo(
+                    f"ratings {name}: {row['items']} items, mean {row['mean']:.2f} of 5, "
+                    f"{row['share_at_least_3']:.0%} at 3+, {row['share_at_least_4']:.0%} at 4+, "
+                    f"{row['share_at_most_1']:.0%} at 1 or less"
+                )

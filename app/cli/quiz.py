@@ -115,9 +115,18 @@ def quiz(
 @click.option(
     "--regenerate", is_flag=True, help="First remake the stale questions from their edited notes."
 )
+@click.option("--ids", help="Review only these items (comma-separated ids), due or not.")
+@click.option(
+    "--type-answers",
+    "typed",
+    is_flag=True,
+    help="Type recall answers and have them graded instead of flipping the card.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the review queue as JSON.")
-def review(limit: int, regenerate: bool, as_json: bool) -> None:
-    """Review due questions first, then new ones (spaced repetition with FSRS)."""
+def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: bool) -> None:
+    """Review due questions first, then new ones (spaced repetition with FSRS). Recall items
+    and your own cards flip: Enter shows the answer, then rate 1-4 (u takes the last rating
+    back)."""
     from sharpnotes.app.quiz.session import review_queue
 
     settings = load_settings()
@@ -126,7 +135,16 @@ def review(limit: int, regenerate: bool, as_json: bool) -> None:
         _sync(settings, store)
         if regenerate:
             _regenerate_stale(settings, store)
-        due, fresh = review_queue(store, limit)
+        if ids:
+            wanted = [i.strip() for i in ids.split(",") if i.strip()]
+            chosen = store.items(("active", "stale"), ids=wanted)
+            if len(chosen) < len(wanted):
+                found = {s.id for s in chosen}
+                missing = ", ".join(i for i in wanted if i not in found)
+                raise UserError(f"no active quiz item {missing} in {store.path}")
+            due, fresh = [s for s in chosen if not s.is_new], [s for s in chosen if s.is_new]
+        else:
+            due, fresh = review_queue(store, limit)
         counts = store.counts()
         if as_json:
             echo_json(
@@ -147,7 +165,7 @@ def review(limit: int, regenerate: bool, as_json: bool) -> None:
         if not due and not fresh:
             click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
-        run_session(settings, store, due + fresh)
+        run_session(settings, store, due + fresh, typed=typed)
     finally:
         store.close()
 
@@ -163,18 +181,33 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
 
 
 # the interactive loop -------------------------------------------------------------------------
-def run_session(settings: Settings, store: ReviewStore, queue: list[StoredItem]) -> int:
-    """Ask each item, grade the answer, show the passage, take the rating and record it at once.
-    Returns how many reviews were recorded. ``:q``, Ctrl-D or Ctrl-C stops."""
+UNDO = "u"
+
+
+def run_session(
+    settings: Settings, store: ReviewStore, queue: list[StoredItem], typed: bool = False
+) -> int:
+    """Ask each item and record its rating at once (before the next item shows). Recall items,
+    the learner's own cards among them, are flipped: the question, Enter to reveal the answer
+    and its passage, then a rating whose buttons show the next interval; with ``typed`` (and
+    always for cloze and MCQ) the answer is typed and graded first. At the rating prompt ``u``
+    takes back the last rating and asks that item again. ``:q``, Ctrl-D or Ctrl-C stops; a
+    summary lists the items missed. Returns how many ratings stand."""
     from sharpnotes.app.quiz import schedule
     from sharpnotes.app.quiz.grade import grade
 
     roots = _note_roots(settings)
-    done = 0
-    for i, stored in enumerate(queue, 1):
+    started_session = time.monotonic()
+    rated: list[tuple[StoredItem, int]] = []  # this session's ratings, in order
+    i = 0
+    while i < len(queue):
+        stored = store.get(queue[i].id) or queue[i]
         item = stored.item
         cit = item.citation
-        click.secho(f"\n[{i}/{len(queue)}] {item.type} · {cit.source} › {cit.heading}", bold=True)
+        mine = " · your card" if item.generator == "notes" else ""
+        click.secho(
+            f"\n[{i + 1}/{len(queue)}] {item.type}{mine} · {cit.source} › {cit.heading}", bold=True
+        )
         if stored.status == "stale":
             click.secho(f"note: {stored.status_note} (sharpnotes review --regenerate)", fg="yellow")
         click.echo(item.question)
@@ -182,32 +215,76 @@ def run_session(settings: Settings, store: ReviewStore, queue: list[StoredItem])
             for letter, option in zip(LETTERS, item.options or [], strict=False):
                 click.echo(f"  {letter}) {option}")
         started = time.monotonic()
+        flip = item.type == "recall" and not typed
         try:
-            response = click.prompt(f"Your answer ({QUIT} to stop)", default="", show_default=False)
+            prompt = (
+                f"Enter to show the answer ({QUIT} to stop)"
+                if flip
+                else (f"Your answer ({QUIT} to stop)")
+            )
+            response = click.prompt(prompt, default="", show_default=False)
         except click.Abort:
             break
         if response.strip() == QUIT:
             break
-        response = _choice(item, response)
-        result = grade(item, response, settings, seconds=time.monotonic() - started)
-        _show_grade(result, item)
+        suggested = 3
+        if flip:
+            click.secho("answer:", bold=True)
+            click.echo(item.answer)
+            response = ""
+        else:
+            response = _choice(item, response)
+            result = grade(item, response, settings, seconds=time.monotonic() - started)
+            _show_grade(result, item)
+            suggested = result.rating
         _show_passage(item, roots.get(cit.source))
         try:
-            rating = _ask_rating(result.rating)
+            rating = _ask_rating(suggested, schedule.preview_labels(stored), can_undo=bool(rated))
         except click.Abort:
             break
+        if rating == UNDO:
+            undone = schedule.undo_last(store)
+            if undone:
+                previous, _ = rated.pop()
+                click.echo(f"undone: the rating of [{i}] is taken back; asking it again")
+                i = max(0, i - 1)
+                queue[i] = store.get(previous.id) or previous
+            continue
+        correct = None if flip else result.correct
+        score = None if flip else result.score
         saved = schedule.record(
-            store,
-            stored.id,
-            rating,
-            response=response,
-            correct=result.correct,
-            score=result.score,
+            store, stored.id, int(rating), response=response, correct=correct, score=score
         )
-        done += 1
+        rated.append((stored, int(rating)))
         click.echo(f"saved: {saved.describe()}")
-    click.echo(f"\n{done} reviewed. " + _counts_line(store))
-    return done
+        i += 1
+    _summary(rated, time.monotonic() - started_session)
+    click.echo(_counts_line(store))
+    return len(rated)
+
+
+def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
+    """Score, time, and the items missed (rated Again) with their evidence."""
+    if not rated:
+        click.echo("\n0 reviewed.")
+        return
+    recalled = sum(r > 1 for _, r in rated)
+    minutes, secs = divmod(round(seconds), 60)
+    click.secho(
+        f"\n{len(rated)} reviewed. {recalled} recalled ({recalled / len(rated):.0%}) in "
+        f"{minutes} min {secs} s.",
+        bold=True,
+    )
+    missed = [s for s, r in rated if r == 1]
+    if not missed:
+        return
+    click.secho(f"Missed ({len(missed)}):", bold=True)
+    for stored in missed:
+        cit = stored.item.citation
+        click.echo(f"- {stored.item.question}\n    answer: {stored.item.answer}")
+        click.echo(f"    from: {cit.source} › {cit.heading}")
+    ids = ",".join(dict.fromkeys(s.id for s in missed))
+    click.echo(f"Quiz me again on these: sharpnotes review --ids {ids}")
 
 
 def _choice(item: Any, response: str) -> str:
@@ -251,12 +328,18 @@ def _show_passage(item: Any, root: str | None) -> None:
     click.echo(f"note: {where} › {cit.heading}{page}")
 
 
-def _ask_rating(suggested: int) -> int:
-    from sharpnotes.app.quiz.schedule import RATING_NAMES, parse_rating
+def _ask_rating(suggested: int, labels: dict[int, str], can_undo: bool = False) -> int | str:
+    """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo. The
+    choices show the next interval each rating gives."""
+    from sharpnotes.app.quiz.schedule import parse_rating
 
-    choices = ", ".join(f"{n} {name}" for n, name in RATING_NAMES.items())
+    choices = " · ".join(f"{n} {label}" for n, label in labels.items())
+    if can_undo:
+        choices += f" · {UNDO} undo last"
     while True:
         text = click.prompt(f"Rating [{choices}]", default=str(suggested))
+        if can_undo and text.strip().lower() == UNDO:
+            return UNDO
         try:
             return parse_rating(text)
         except ValueError as exc:
@@ -391,7 +474,9 @@ def export_anki_command(out: Path, folder: str | None, tag: str | None, ids: str
     click.echo(f"wrote {count} cards to {out}")
 
 
-def _filter_items(settings: Settings, items: list[Any], folder: str | None, tag: str | None):  # type: ignore[no-untyped-def]
+def _filter_items(
+    settings: Settings, items: list[Any], folder: str | None, tag: str | None
+) -> list[Any]:
     if not folder and not tag:
         return items
     from sharpnotes.app.retrieval import Filters

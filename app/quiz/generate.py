@@ -7,7 +7,8 @@ at a time, round-robin, so a quiz spreads over its passages; "mixed" rotates mcq
 
 The offline writer is ``app.quiz.offline``; with ``SHARPNOTES_GENERATOR`` set to an LLM backend
 ``app.quiz.llm_quiz`` writes the items, and a passage the LLM gives no valid item for falls back
-to the offline writer. Every item passes ``app.quiz.verify`` whoever wrote it.
+to the offline writer. Every item passes ``app.quiz.verify`` whoever wrote it. The cards the
+learner wrote in a passage (``app.quiz.handwritten``) come before any generated item from it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz import gate, verify
+from sharpnotes.app.quiz.handwritten import GENERATOR, card_items
 from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
@@ -37,6 +39,7 @@ KINDS = ("mcq", "cloze", "recall", "mixed")
 class QuizBatch:
     items: list[QuizItem]
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    flagged: dict[str, str] = field(default_factory=dict)  # item id -> gate reason (ungated)
 
     def to_dict(self) -> dict:
         return {"items": [i.to_dict() for i in self.items], "dropped": dict(self.dropped)}
@@ -118,8 +121,11 @@ def generate_quiz(
     prefer_chunks: Sequence[str] | None = None,
     searcher: Searcher | None = None,
     seed: int | None = None,
+    gated: bool = True,
 ) -> QuizBatch:
     """Up to ``n`` verified, deduplicated items of ``kind`` ("mcq", "cloze", "recall", "mixed").
+    With ``gated=False`` the items the quality gate would drop are kept and listed in
+    ``flagged`` with the reason (for evaluating the gate).
     Raises ``EmptyIndexError`` when nothing is indexed, ``GeneratorError`` when a configured LLM
     cannot be reached, ``ValueError`` for an unknown kind."""
     from sharpnotes.ingest.index import open_catalog
@@ -145,7 +151,9 @@ def generate_quiz(
 
     use_llm = get_generator(settings).is_llm
     dropped: dict[str, int] = {}
+    flagged: dict[str, str] = {}
     dedupe = verify.Deduper()
+    emphasised = pool.lexicon.emphasised()
     chosen: list[QuizItem] = []
     leftovers: list[list[QuizItem]] = []
     for passage in passages:
@@ -153,10 +161,12 @@ def generate_quiz(
             break
         row = rows[passage.chunk_id]
         candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
+        candidates = _gate(candidates, dropped, flagged if not gated else None, emphasised)
         # mixed: the type made least so far among those this passage offers
         made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
         rank = {t: (made[j], (j - len(chosen)) % 3) for j, t in enumerate(ITEM_TYPES)}
-        candidates.sort(key=lambda item: rank[item.type])  # stable: best item of that type
+        # the learner's own cards first, then the type made least so far
+        candidates.sort(key=lambda item: (item.generator != GENERATOR, rank[item.type]))
         while candidates:
             item = candidates.pop(0)
             if not dedupe.seen(item):
@@ -174,7 +184,9 @@ def generate_quiz(
                 continue
             chosen.append(item)
             break
-    return QuizBatch(chosen[:n], dropped)
+    kept = chosen[:n]
+    ids = {i.id for i in kept}
+    return QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
 
 
 def _candidates(
@@ -187,6 +199,11 @@ def _candidates(
     use_llm: bool,
     dropped: dict[str, int],
 ) -> list[QuizItem]:
+    cards, why = card_items(passage, row.content_hash)
+    for reason, count in why.items():
+        verify.count(dropped, reason, count)
+    wanted = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("cloze",)}
+    cards = [c for c in cards if c.type in wanted.get(kind, ())]
     found: list[QuizItem] = []
     if use_llm:
         from sharpnotes.app.quiz.llm_quiz import llm_items
@@ -198,4 +215,24 @@ def _candidates(
         found, why = items_from_passage(passage, row.content_hash, kind, pool, rng=rng)
         for reason, count in why.items():
             verify.count(dropped, reason, count)
-    return found
+    return cards + found  # the learner's own cards first
+
+
+def _gate(
+    items: list[QuizItem],
+    dropped: dict[str, int],
+    flagged: dict[str, str] | None,
+    defined: Collection[str],
+) -> list[QuizItem]:
+    """The items the quality gate passes (each drop counted as "gate: reason"); with
+    ``flagged`` given, every item, and the gate's reasons recorded there instead."""
+    kept: list[QuizItem] = []
+    for item in items:
+        why = gate.reason(item, defined)
+        if why and flagged is None:
+            verify.count(dropped, f"gate: {why}")
+            continue
+        if why and flagged is not None:
+            flagged[item.id] = why
+        kept.append(item)
+    return kept

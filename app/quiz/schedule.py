@@ -3,6 +3,7 @@ item's card on, and the card and its review log are stored as the package's own 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -98,3 +99,52 @@ def record(
         score=score,
     )
     return ReviewResult(review_id, rating, card.due)
+
+
+def preview(stored: StoredItem, now: datetime | None = None) -> dict[int, datetime]:
+    """The next due date for each rating (1-4), computed by the scheduler without recording
+    anything: what the rating buttons show."""
+    from fsrs import Rating
+
+    now = now or datetime.now(UTC)
+    fsrs = scheduler()
+    return {
+        rating: fsrs.review_card(card_of(stored), Rating(rating), now)[0].due
+        for rating in RATING_NAMES
+    }
+
+
+def preview_labels(stored: StoredItem, now: datetime | None = None) -> dict[int, str]:
+    """'Again (1 minute)', 'Good (10 minutes)', ... per rating."""
+    now = now or datetime.now(UTC)
+    return {
+        rating: f"{RATING_NAMES[rating]} ({humanize(due - now)})"
+        for rating, due in preview(stored, now).items()
+    }
+
+
+def undo_last(store: ReviewStore) -> tuple[str, int] | None:
+    """Take back the most recent review of any item: its card goes back to the state before it
+    (the item's remaining reviews replayed from a fresh card, in order, with their own times and
+    ratings). Returns (item id, rating undone), or None when nothing was reviewed."""
+    from fsrs import Rating
+
+    last = store.last_review()
+    if last is None:
+        return None
+    stored = store.get(last.item_id)
+    if stored is None:
+        raise ReviewStoreError(f"no quiz item {last.item_id} in {store.path}")
+    fresh = dataclasses.replace(stored, card=None)
+    card, fsrs = card_of(fresh), scheduler()
+    earlier = [r for r in store.reviews(last.item_id) if r.id != last.id]
+    for row in earlier:
+        when = datetime.fromtimestamp(row.reviewed_at, UTC)
+        card, _ = fsrs.review_card(card, Rating(row.rating), when)
+    store.undo_review(
+        last.id,
+        card=card.to_json() if earlier else None,
+        due=card.due.timestamp() if earlier else None,
+        last_review=earlier[-1].reviewed_at if earlier else None,
+    )
+    return last.item_id, last.rating

@@ -300,6 +300,45 @@ class ReviewStore:
             )
             return int(cur.lastrowid or 0)
 
+    def undo_review(
+        self,
+        review_id: int,
+        *,
+        card: str | None,
+        due: float | None,
+        last_review: float | None,
+    ) -> None:
+        """Take back a review: delete its row and put the item's card back to the state before
+        it (computed by the caller), atomically."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT item_id FROM reviews WHERE id=?", (review_id,)).fetchone()
+            if row is None:
+                raise ReviewStoreError(f"no review {review_id} in {self.path}")
+            conn.execute("DELETE FROM reviews WHERE id=?", (review_id,))
+            conn.execute(
+                "UPDATE items SET card=?, due=?, reps=MAX(reps-1, 0), last_review=?, "
+                "updated_at=? WHERE id=?",
+                (card, due, last_review, time.time(), row[0]),
+            )
+
+    def last_review(self) -> ReviewRow | None:
+        rows = self.db.execute("SELECT MAX(id) FROM reviews").fetchone()
+        if not rows or rows[0] is None:
+            return None
+        return next((r for r in self.reviews_by_id([rows[0]])), None)
+
+    def reviews_by_id(self, ids: Sequence[int]) -> list[ReviewRow]:
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT id, item_id, reviewed_at, rating, correct, score, response, log FROM reviews "
+            f"WHERE id IN ({marks}) ORDER BY id",
+            tuple(ids),
+        ).fetchall()
+        return [
+            ReviewRow(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]), *r[5:])
+            for r in rows
+        ]
+
     def reviews(self, item_id: str | None = None) -> list[ReviewRow]:
         sql = "SELECT id, item_id, reviewed_at, rating, correct, score, response, log FROM reviews"
         args: tuple = ()

@@ -127,6 +127,7 @@ class Lexicon:
         self.expansions: dict[str, set[str]] = defaultdict(set)  # folded acronym -> expansions
         self.formulas: dict[str, tuple[str, str]] = {}  # inline math -> (chunk id, source)
         self.links: set[str] = set()  # folded note names linked to: slugs, not terms
+        self.headed: set[str] = set()  # folded terms that are (part of) a heading
         self.chunk_count = 0
 
     # building ------------------------------------------------------------------------------
@@ -156,8 +157,13 @@ class Lexicon:
         self.links.update(fold(link) for link in meta.get("links", []) if "-" in link)
         for alias in [meta.get("title") or "", *meta.get("aliases", [])]:
             self._add(clean_term(str(alias)), chunk_id, source)
+        for part in heading.split(" > "):
+            self.headed.update(fold(t) for t in _ACRONYM.findall(part))
         for part in heading.split(" > ")[1:]:
-            self._add(clean_term(part), chunk_id, source, heading=True)
+            term = clean_term(part)
+            self._add(term, chunk_id, source, heading=True)
+            if term:
+                self.headed.add(fold(term))
         for match in _BOLD.finditer(text):
             self._add(clean_term(match.group(1)), chunk_id, source, bold=True)
         for match in _ACRONYM.finditer(text):
@@ -187,6 +193,12 @@ class Lexicon:
         return lex
 
     # use -----------------------------------------------------------------------------------
+    def emphasised(self) -> set[str]:
+        """Folded terms the notes define or emphasise: acronyms they spell out, bold terms and
+        terms in headings (what a blank may be on, per the quality gate)."""
+        bold = {key for key, info in self.terms.items() if info.bold}
+        return set(self.expansions) | bold | self.headed
+
     def df(self, key: str) -> int:
         info = self.terms.get(key)
         return len(info.chunks) if info else 0

@@ -1,26 +1,55 @@
 """The question card shared by the Quiz and Review pages: ask, grade, show the passage with the
 evidence highlighted and a button to open the note, take the rating and record it at once.
 
-A session is a list of item ids in ``st.session_state[key]``; the card shown is the first one
-not yet rated. Note text (questions, passages, feedback) is escaped or shown with ``st.text``."""
+Recall items (the learner's own cards among them) flip like Anki: the question, "Show answer",
+then the answer, its passage and the four ratings, each labelled with the next interval FSRS
+gives it; "Type answers" on the page keeps the typed, graded answer. Cloze and MCQ are typed.
+The last rating can be undone. A session is a list of item ids in ``st.session_state[key]``;
+the card shown is the first one not yet rated. Questions, answers and passages go through the
+one note renderer (``app.ui.render``: Markdown and math render, note HTML stays text); feedback
+is shown with ``st.text``."""
 
 from __future__ import annotations
 
-from html import escape
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
 from sharpnotes.app.quiz.store import StoredItem, open_store
 from sharpnotes.app.ui.note_dialog import passage_card
-from sharpnotes.app.ui.render import literal
+from sharpnotes.app.ui.render import literal, markdown
 from sharpnotes.ingest.settings import Settings
 
 RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
+# Keyboard shortcuts (Streamlit has no key bindings): a script in a zero-height component
+# iframe (same origin as the app) listens on the page once and clicks the button whose label
+# holds the key's name: space "Show answer", 1-4 the ratings ("Good (10 minutes)"), u "Undo last
+# rating" (an icon's ligature may come first in a label's text). Keys
+# typed into a text box are left alone. No note text reaches this script.
+SHORTCUTS = """<script>
+const doc = window.parent.document;
+if (!doc.snReviewKeys) {
+  doc.snReviewKeys = true;
+  const names = {" ": "Show answer", "1": "Again (", "2": "Hard (", "3": "Good (",
+                 "4": "Easy (", "u": "Undo last rating"};
+  doc.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target && (target.closest("input, textarea, [contenteditable='true']"))) return;
+    const name = names[event.key];
+    if (!name) return;
+    const button = Array.from(doc.querySelectorAll("button"))
+      .find((b) => b.innerText.includes(name));
+    if (button) { event.preventDefault(); button.click(); }
+  });
+}
+</script>"""
 
 
-def start(key: str, ids: list[str]) -> None:
-    st.session_state[key] = {"ids": list(ids), "pos": 0, "done": 0, "graded": None}
+def start(key: str, ids: list[str], typed: bool = False) -> None:
+    st.session_state[key] = {
+        "ids": list(ids), "pos": 0, "done": 0, "graded": None, "typed": typed, "rated": [],
+    }  # fmt: skip
 
 
 def run(cfg: Settings, key: str) -> None:
@@ -29,11 +58,7 @@ def run(cfg: Settings, key: str) -> None:
     if not state or not state["ids"]:
         return
     if state["pos"] >= len(state["ids"]):
-        with open_store(cfg) as store:
-            counts = store.counts()
-        st.success(
-            f"Session done: {state['done']} reviewed. Now {counts['due']} due, {counts['new']} new."
-        )
+        _summary(cfg, key, state)
         return
     with open_store(cfg) as store:
         stored = store.get(state["ids"][state["pos"]])
@@ -43,7 +68,14 @@ def run(cfg: Settings, key: str) -> None:
     _card(cfg, key, state, stored)
 
 
+def _shortcuts() -> None:
+    import streamlit.components.v1 as components
+
+    components.html(SHORTCUTS, height=0)
+
+
 def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) -> None:
+    _shortcuts()
     item = stored.item
     cit = item.citation
     pos, total = state["pos"] + 1, len(state["ids"])
@@ -53,7 +85,26 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
             st.warning(f"The source changed: {stored.status_note}.")
             if st.button("Regenerate from the edited note", key=f"{key}-regen-{stored.id}"):
                 _regenerate(cfg, state, stored)
-        st.html(f'<div class="sn-question" style="font-size:1.15em">{escape(item.question)}</div>')
+        st.markdown(markdown(item.question))
+        undo_key = f"{key}-undo-{stored.id}"
+        if state.get("rated") and st.button(
+            "Undo last rating", key=undo_key, icon=":material/undo:"
+        ):
+            _undo(cfg, state)
+        flip = item.type == "recall" and not state.get("typed")
+        graded = state["graded"]
+        if flip:
+            if graded is None or graded["id"] != stored.id:
+                if st.button("Show answer", key=f"{key}-show-{stored.id}", type="primary"):
+                    state["graded"] = {
+                        "id": stored.id, "response": "", "correct": None, "score": None,
+                        "rating": 3, "flip": True,
+                    }  # fmt: skip
+                    st.rerun()
+                return
+            st.markdown(markdown(item.answer))
+            _passage_and_ratings(cfg, key, state, stored, graded)
+            return
         answer_key = f"{key}-answer-{stored.id}"
         if item.type == "mcq":
             response = st.radio(
@@ -63,7 +114,6 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
             response = st.text_area("Your answer", key=answer_key)
         else:
             response = st.text_input("Your answer", key=answer_key)
-        graded = state["graded"]
         if graded is None or graded["id"] != stored.id:
             if st.button("Check", key=f"{key}-check-{stored.id}", type="primary"):
                 from sharpnotes.app.quiz.grade import grade
@@ -73,17 +123,29 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
                 st.rerun()
             return
         _result(graded, item)
-        passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
-        passage_card(
-            cfg, f"{key}-open-{stored.id}", {**passage, "text": item.passage}, quote=item.evidence
-        )
-        suggested = graded["rating"]
-        st.caption(f"How well did you know it? Suggested: {RATINGS[suggested]}")
-        cols = st.columns(4)
-        for (n, name), col in zip(RATINGS.items(), cols, strict=True):
-            kind = "primary" if n == suggested else "secondary"
-            if col.button(name, key=f"{key}-rate-{stored.id}-{n}", type=kind, width="stretch"):
-                _record(cfg, state, stored, n, graded)
+        _passage_and_ratings(cfg, key, state, stored, graded)
+
+
+def _passage_and_ratings(
+    cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem, graded: dict[str, Any]
+) -> None:
+    """The passage (evidence highlighted) and the four rating buttons, each with its interval."""
+    from sharpnotes.app.quiz.schedule import preview_labels
+
+    item, cit = stored.item, stored.item.citation
+    passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
+    passage_card(
+        cfg, f"{key}-open-{stored.id}", {**passage, "text": item.passage}, quote=item.evidence
+    )
+    suggested = graded["rating"]
+    hint = "" if graded.get("flip") else f" Suggested: {RATINGS[suggested]}"
+    st.caption(f"How well did you know it?{hint}")
+    labels = preview_labels(stored)
+    cols = st.columns(4)
+    for (n, label), col in zip(labels.items(), cols, strict=True):
+        kind: Literal["primary", "secondary"] = "primary" if n == suggested else "secondary"
+        if col.button(label, key=f"{key}-rate-{stored.id}-{n}", type=kind, width="stretch"):
+            _record(cfg, state, stored, n, graded)
 
 
 def _result(graded: dict[str, Any], item: Any) -> None:
@@ -121,8 +183,57 @@ def _record(
     state["pos"] += 1
     state["done"] += 1
     state["graded"] = None
+    state.setdefault("rated", []).append((stored.id, rating))
     st.toast(f"Saved: {saved.describe()}")
     st.rerun()
+
+
+def _undo(cfg: Settings, state: dict[str, Any]) -> None:
+    """Take the last rating back (the card returns to its state before it) and ask it again."""
+    from sharpnotes.app.quiz import schedule
+
+    with open_store(cfg) as store:
+        undone = schedule.undo_last(store)
+    if undone is None:
+        state["rated"] = []
+        st.rerun()
+    item_id, _ = state["rated"].pop()
+    state["pos"] = max(0, state["pos"] - 1)
+    state["ids"][state["pos"]] = item_id
+    state["done"] = max(0, state["done"] - 1)
+    state["graded"] = None
+    st.toast("Last rating undone")
+    st.rerun()
+
+
+def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
+    """Score, the items missed (rated Again) with their passages, and "quiz me again"."""
+    rated = state.get("rated", [])
+    with open_store(cfg) as store:
+        counts = store.counts()
+        missed = [s for i, r in rated if r == 1 and (s := store.get(i)) is not None]
+    recalled = sum(r > 1 for _, r in rated)
+    share = f" ({recalled / len(rated):.0%})" if rated else ""
+    st.success(
+        f"Session done: {state['done']} reviewed, {recalled} recalled{share}. "
+        f"Now {counts['due']} due, {counts['new']} new."
+    )
+    if not missed:
+        return
+    st.subheader(f"Missed ({len(missed)})")
+    for stored in missed:
+        cit = stored.item.citation
+        with st.container(border=True):
+            st.markdown(markdown(stored.item.question))
+            st.markdown(markdown(stored.item.answer))
+            passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
+            passage_card(
+                cfg, f"{key}-missed-{stored.id}", {**passage, "text": stored.item.passage},
+                quote=stored.item.evidence,
+            )  # fmt: skip
+    if st.button("Quiz me again on these", key=f"{key}-again", type="primary"):
+        start(key, list(dict.fromkeys(s.id for s in missed)), bool(state.get("typed")))
+        st.rerun()
 
 
 def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> None:

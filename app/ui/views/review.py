@@ -36,10 +36,15 @@ if not st.session_state.get(KEY):
     limit = st.number_input(
         "Questions this session", min_value=1, max_value=200, value=20, key="review_limit"
     )
+    typed = st.toggle(
+        "Type recall answers (instead of flipping cards)",
+        key="review_typed",
+        help="Flip: Show answer (space), then rate 1-4 (u undoes the last rating).",
+    )
     if st.button("Start review", icon=":material/play_arrow:", type="primary"):
         with open_store(cfg) as store:
             due, new = review_queue(store, int(limit))
-        quiz_widgets.start(KEY, [s.id for s in due + new])
+        quiz_widgets.start(KEY, [s.id for s in due + new], typed=typed)
         st.rerun()
 else:
     if st.button("End session", key="review_end"):

@@ -1,0 +1,85 @@
+"""Quiz items from the cards the learner wrote (``ingest.cards``), kept verbatim.
+
+A question/answer card becomes a recall item (question and answer as written; the key points
+that offline grading looks for are the answer's clauses); a cloze card (``==x==``,
+``{{c1::x}}``) becomes a cloze item. A passage under a heading phrased as a question (the
+chunker keeps headings out of chunk text) is that question's answer. Each item cites its passage
+and carries its hash, so it follows note edits like any other item, and passes the same checks
+(``app.quiz.verify``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
+from sharpnotes.ingest.chunking import HEADING_SEP
+from sharpnotes.ingest.text import has_cjk, split_sentences, terms
+
+GENERATOR = "notes"  # provenance of an item the learner wrote
+MAX_KEY_POINTS = 4
+_CLAUSE = re.compile(r"\s*(?:[;；]|\n+|(?<=[.!?。！？])\s+)\s*")
+_Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
+
+
+def key_points(answer: str) -> list[str]:
+    """The answer's sentences and ";" clauses with some content, at most ``MAX_KEY_POINTS``."""
+    pieces: list[str] = []
+    for sentence in split_sentences(answer):
+        pieces.extend(p for p in _CLAUSE.split(sentence.text) if p)
+    points: list[str] = []
+    for piece in pieces:
+        piece = piece.strip(" .-*")
+        if (len(terms(piece)) >= 2 or has_cjk(piece)) and piece not in points:
+            points.append(piece)
+    return points[:MAX_KEY_POINTS] or [answer.strip()]
+
+
+def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citation) -> QuizItem:
+    evidence = passage.text[card.start : card.end]
+    if card.kind == "cloze":
+        return QuizItem(
+            "cloze", card.question.replace(CLOZE_MARK, "____"), card.answer, evidence,
+            passage.text, citation, key_points=[card.answer], content_hash=content_hash,
+            generator=GENERATOR,
+        )  # fmt: skip
+    return QuizItem(
+        "recall", card.question, card.answer, evidence, passage.text, citation,
+        key_points=key_points(card.answer), content_hash=content_hash, generator=GENERATOR,
+    )  # fmt: skip
+
+
+def _heading_card(passage: SearchResult) -> Card | None:
+    """The passage as the answer to its own heading, when that heading is a question."""
+    title = _Q_LABEL.sub("", passage.heading.split(HEADING_SEP)[-1]).strip()
+    body = passage.text.strip()
+    if not title.endswith(("?", "？")) or not body or find_cards(passage.text):
+        return None
+    start = passage.text.index(body)
+    answer = re.sub(r"^\s*(?:A|Answer|答)\s*[:：]\s*", "", body)
+    return Card("qa", title, answer, start, start + len(body), "question heading")
+
+
+def card_items(passage: SearchResult, content_hash: str) -> tuple[list[QuizItem], dict[str, int]]:
+    """The verified items of the cards written in ``passage``, in note order, and the count of
+    cards dropped by reason."""
+    from sharpnotes.app.quiz.offline import citation_of
+
+    citation = citation_of(passage)
+    cards = find_cards(passage.text)
+    heading = _heading_card(passage)
+    if heading:
+        cards.insert(0, heading)
+    made: list[QuizItem] = []
+    dropped: dict[str, int] = {}
+    for card in cards:
+        item = _item(card, passage, content_hash, citation)
+        reason = verify.check(item)
+        if reason:
+            verify.count(dropped, f"card: {reason}")
+            continue
+        made.append(item)
+    return made, dropped

@@ -1,0 +1,161 @@
+"""A seeded sample of quiz items to rate with ``../shared/quiz_rubric.md``.
+
+    python -m sharpnotes.eval.benchmarks.quiz_sample --split tune --per-corpus 40 --seed 1 \\
+        --out /tmp/sample.jsonl [--ungated] [--blind] [--cache DIR]
+
+Items come from cached indexes of the sample notes and ``mlnotes`` (``quiz_quality``'s), drawn
+with ``generate_quiz`` (seeded), and kept when their note is in ``--split`` (``eval.quiz.
+split_of``: fixed per source file). Each line holds what a rater needs (question, options,
+answer, the passage) and the corpus and split; ``--blind`` leaves out anything that tells which
+rule or generator made the item (generator, gate reason, item type is kept only as the shape of
+the question) and shuffles the lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from sharpnotes.eval.benchmarks.quiz_quality import CORPORA, corpus_index
+from sharpnotes.eval.quiz import split_of
+
+
+def sample(
+    corpus: str, split: str, per_corpus: int, seed: int, gated: bool, cache: Path | None = None
+) -> list[dict]:
+    from sharpnotes.app.quiz.generate import generate_quiz
+    from sharpnotes.ingest.settings import Settings
+    from sharpnotes.ingest.sync import ingest
+
+    if cache is None:
+        settings = corpus_index(corpus)
+    else:  # an index of this corpus kept under CACHE/<corpus>/home, brought up to date
+        settings = Settings(home=cache / corpus / "home")
+        ingest([CORPORA[corpus]], settings)
+    batch = generate_quiz(settings, n=per_corpus * 4, kind="mixed", seed=seed, gated=gated)
+    out = []
+    for item in batch.items:
+        if split_of(item.citation.source) != split:
+            continue
+        out.append(
+            item.to_dict()
+            | {
+                "corpus": corpus,
+                "split": split,
+                "source": item.citation.source,
+                "generator": item.generator,
+                "gate": batch.flagged.get(item.id),
+            }
+        )
+        if len(out) >= per_corpus:
+            break
+    return out
+
+
+def _chunks(root: Path) -> list:
+    """The chunks ingest would make of ``root`` (the word-piece count approximated by 1.3 tokens
+    a word: no model is loaded)."""
+    from sharpnotes.ingest.chunking import chunk_documents
+    from sharpnotes.ingest.readers import SkipFile, file_kind, read_file
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [int(len(t.split()) * 1.3) + 1 for t in texts]
+
+    out = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or file_kind(path) is None:
+            continue
+        try:
+            docs = read_file(path, path.relative_to(root).as_posix(), 20_000_000)
+        except (SkipFile, OSError):
+            continue
+        out += chunk_documents(docs, count, 256)
+    return out
+
+
+def sample_without_index(
+    corpus: str, split: str, per_corpus: int, seed: int, gated: bool
+) -> list[dict]:
+    """Like ``sample`` with no index and no model: the corpus chunked as ingest does, passages
+    in a seeded order, each giving its best item (the learner's cards first, then the offline
+    writer's, types rotating as in a mixed quiz), through verification and the gate. MCQ
+    distractors come from the lexicon without the embedding re-rank."""
+    from sharpnotes.app.quiz import gate, verify
+    from sharpnotes.app.quiz.handwritten import card_items
+    from sharpnotes.app.quiz.items import ITEM_TYPES
+    from sharpnotes.app.quiz.offline import items_from_passage
+    from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
+    from sharpnotes.app.retrieval import SearchResult
+
+    chunks = [c for c in _chunks(CORPORA[corpus]) if split_of(c.source) == split]
+    pool = DistractorPool(Lexicon.from_rows(chunks))
+    rng = random.Random(seed)
+    rng.shuffle(chunks)
+    dedupe = verify.Deduper()
+    emphasised = pool.lexicon.emphasised()
+    out: list[dict] = []
+    for n, chunk in enumerate(chunks):
+        if len(out) >= per_corpus:
+            break
+        passage = SearchResult(n, 0.0, chunk.chunk_id, chunk.source, chunk.heading, chunk.page,
+                               chunk.text)  # fmt: skip
+        cards, _ = card_items(passage, chunk.content_hash)
+        made, _ = items_from_passage(passage, chunk.content_hash, "mixed", pool, rng=rng)
+        want = ITEM_TYPES[len(out) % 3]
+        made.sort(key=lambda i: i.type != want)
+        for item in [*cards, *made]:
+            why = gate.reason(item, emphasised)
+            if (why and gated) or dedupe.seen(item):
+                continue
+            out.append(
+                item.to_dict()
+                | {"corpus": corpus, "split": split, "source": item.citation.source,
+                   "generator": item.generator, "gate": why}
+            )  # fmt: skip
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("tune", "holdout"), required=True)
+    parser.add_argument("--per-corpus", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--corpus", choices=(*CORPORA, "both"), default="both")
+    parser.add_argument("--ungated", action="store_true", help="Keep what the gate drops.")
+    parser.add_argument("--blind", action="store_true", help="No provenance; shuffled.")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, help="Keep the indexes under this folder.")
+    parser.add_argument(
+        "--no-index", action="store_true", help="Chunk the notes here; load no model."
+    )
+    args = parser.parse_args(argv)
+    corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
+    rows = []
+    for corpus in corpora:
+        if args.no_index:
+            rows += sample_without_index(
+                corpus, args.split, args.per_corpus, args.seed, not args.ungated
+            )
+        else:
+            rows += sample(
+                corpus, args.split, args.per_corpus, args.seed, not args.ungated, args.cache
+            )
+    if args.blind:
+        random.Random(args.seed).shuffle(rows)
+        keep = ("question", "options", "answer", "passage", "corpus", "split", "source")
+        rows = [{"n": k + 1} | {key: r[key] for key in keep if key in r} for k, r in
+                enumerate(rows)]  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} items -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

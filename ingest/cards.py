@@ -1,0 +1,299 @@
+"""Flashcards the learner already wrote in a note: question/answer pairs and clozes, verbatim.
+
+One parse of a note's text (``ingest.text.blocks``) finds:
+
+- ``Q: ... A: ...`` on one line, in a list item or a paragraph, or ``Q:`` and ``A:`` on
+  consecutive lines or blocks (also ``Question:``/``Answer:``, ``問：``/``答：``, and the
+  question in bold or italics: ``**Q: ...?** answer`` or ``- *Q: ...?* A: ...``);
+- a paragraph that is only a bold question (``**What is X?**``), answered by the blocks after
+  it up to the next question, heading or rule;
+- a heading phrased as a question (``## Why does X hold?``), answered by its section's body;
+- the Obsidian spaced-repetition conventions: ``question::answer`` and ``question:::answer``
+  (both ways) on one line, a multi-line card whose question and answer are split by a line
+  holding only ``?`` (``??``: both ways), ``==highlight==`` clozes and Anki ``{{c1::...}}``
+  clozes.
+
+Code blocks, formulas and tables are never read for cards. A question with no answer after it
+(an open list of interview questions, "Answer here") is not a card. Offsets are into the text
+given, so a card follows its note when the note is edited.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from sharpnotes.ingest.text import Block, blocks, clean_heading, heading_title
+
+CardKind = Literal["qa", "cloze"]
+
+_Q = r"(?:Q|Question|問|问|题|題)"
+_A = r"(?:A|Answer|答)"
+_COLON = r"\s*[:：]\s*"
+_EMPH = r"(?:\*\*|\*|__|_)?"
+_LIST = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
+_Q_OPEN = re.compile(rf"^{_EMPH}{_Q}{_COLON}", re.IGNORECASE)
+_A_OPEN = re.compile(rf"^{_EMPH}{_A}(?:\s*\([^)]{{0,20}}\))?{_COLON}{_EMPH}", re.IGNORECASE)
+_QUOTE_MARK = re.compile(r"^ {0,3}>[ \t]?")
+# "Q: question A: answer" on one line: the "A:" after the question's end (?, ？ or emphasis)
+_INLINE_A = re.compile(rf"(?:(?<=[?？])|(?<=\*\*)|(?<=\*)|(?<=\s))\s*{_EMPH}{_A}{_COLON}")
+_BOLD_Q = re.compile(r"^(\*\*|__)(?P<q>(?:(?!\1).)+?[?？])[^\w*]*\1", re.S)  # "?" then emoji
+_EMPH_Q = re.compile(r"^(\*\*|__|\*|_)(?P<body>(?:(?!\1).)+?)\1\s*(?P<rest>.*)$", re.S)
+_TRAILER = re.compile(r"^[\s\W]*$")  # what may follow a bold question: emoji, stars, spaces
+_INLINE_SEP = re.compile(r"(?<!:):{2,3}(?!:)")
+_IDENT = re.compile(r"^[A-Za-z_][\w.]*$")
+_HIGHLIGHT = re.compile(r"==(?=\S)(?P<text>[^=\n]+?)(?<=\S)==")
+_ANKI = re.compile(r"\{\{c(?P<n>\d+)::(?P<text>.+?)(?:::(?P<hint>[^}]*))?\}\}")
+_HTML_BREAK = re.compile(r"^\s*<br\s*/?>\s*$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"^\s*(?:answer here|tbd|todo|\.\.\.|…|(?:for specifics, )?(?:refer to|see) the above\b.*)"
+    r"\s*\.?\s*$",
+    re.IGNORECASE,
+)
+_STOP_KINDS = frozenset({"heading", "rule", "front_matter"})
+MAX_ANSWER_BLOCKS = 8
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card. ``question`` and ``answer`` are verbatim note text (markup kept), except that
+    a cloze's question has its deletion replaced by ``[...]``; ``start``/``end`` span the whole
+    card in the text it was found in; ``syntax`` says which convention made it."""
+
+    kind: CardKind
+    question: str
+    answer: str
+    start: int
+    end: int
+    syntax: str
+    reverse: bool = False  # made from a both-ways card: the answer asked, the question shown
+
+
+CLOZE_MARK = "[...]"
+
+
+def _strip_emphasis(text: str) -> str:
+    text = text.strip()
+    for mark in ("**", "__", "*", "_"):
+        if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
+            return text[len(mark) : -len(mark)].strip()
+    return text
+
+
+def _question_text(text: str) -> str:
+    """A question as written, without its "Q:" label and surrounding emphasis."""
+    text = _strip_emphasis(_LIST.sub("", text, count=1))
+    text = _Q_OPEN.sub("", text, count=1)
+    return _strip_emphasis(text).strip()
+
+
+def _answer_text(text: str) -> str:
+    """An answer as written, without its "A:" label (and the list marker before one)."""
+    text = text.strip()
+    unlisted = _LIST.sub("", text, count=1)
+    if _A_OPEN.match(unlisted):
+        return _A_OPEN.sub("", unlisted, count=1).strip()
+    return text
+
+
+def _is_question(text: str) -> bool:
+    return bool(text) and text.rstrip(" *_").endswith(("?", "？"))
+
+
+def _real_answer(text: str) -> bool:
+    return bool(text.strip()) and not _PLACEHOLDER.match(text)
+
+
+def _qa_line(block: Block) -> Card | None:
+    """``Q: ... A: ...`` in one block, or a bold/italic question with its answer after it."""
+    body = _LIST.sub("", block.text, count=1).strip()
+    m = _EMPH_Q.match(body)
+    if m and _is_question(m["body"]) and _real_answer(m["rest"]) and not _TRAILER.match(m["rest"]):
+        labelled = bool(_Q_OPEN.match(m["body"].strip()))
+        if labelled or block.kind == "paragraph":  # "- **term?** text" in a list is prose
+            question = _Q_OPEN.sub("", m["body"].strip()).strip()
+            syntax = "Q: A:" if labelled else "bold question"
+            return Card("qa", question, _answer_text(m["rest"]), block.start, block.end, syntax)
+    if _Q_OPEN.match(body):
+        for a in _INLINE_A.finditer(body):
+            question, answer = _question_text(body[: a.start()]), body[a.end() :].strip()
+            if question and _real_answer(answer):
+                return Card("qa", question, answer, block.start, block.end, "Q: A:")
+    return None
+
+
+def _lone_question(block: Block) -> str | None:
+    """The question of a block that holds only a question: "Q: ...?" (no answer on the line)
+    or a whole-paragraph bold question ("**What is X? 👶**")."""
+    if block.kind not in ("paragraph", "list"):
+        return None
+    body = _LIST.sub("", block.text, count=1).strip()
+    if "\n" in body:
+        return None
+    if _Q_OPEN.match(body) and not _INLINE_A.search(body):
+        question = _question_text(body)
+        return question if _is_question(question) else None
+    if block.kind != "paragraph":
+        return None  # a list of open questions is not a list of cards
+    m = _BOLD_Q.match(body)
+    if m and _TRAILER.match(body[m.end() :]):
+        return _Q_OPEN.sub("", m["q"].strip()).strip()
+    return None
+
+
+def _answer_blocks(items: list[Block], i: int, stop_level: int = 0) -> int:
+    """How many blocks after ``items[i]`` answer it: up to the next question, heading (at
+    ``stop_level`` or above, when given), rule or ``<br>`` line."""
+    j = i + 1
+    while j < len(items) and j - i <= MAX_ANSWER_BLOCKS:
+        block = items[j]
+        if block.kind == "heading":
+            if not stop_level or block.level <= stop_level:
+                break
+        elif block.kind in _STOP_KINDS or _HTML_BREAK.match(block.text):
+            break
+        if block.kind != "heading" and (_lone_question(block) or _qa_line(block)):
+            break
+        j += 1
+    return j - i - 1
+
+
+def _inline_cards(block: Block) -> list[Card]:
+    """``question::answer`` and ``question:::answer`` lines of one block."""
+    out: list[Card] = []
+    offset = block.start
+    for line in block.text.split("\n"):
+        seps = list(_INLINE_SEP.finditer(line))
+        if len(seps) == 1 and "`" not in line and "{{" not in line:
+            sep = seps[0]
+            left, right = line[: sep.start()], line[sep.end() :]
+            question, answer = _LIST.sub("", left).strip(), right.strip()
+            spaced = left.endswith(" ") or right.startswith(" ")
+            code_like = _IDENT.match(question) and _IDENT.match(answer) and not spaced
+            if question and answer and not code_like and "http" not in left[-8:]:
+                start, end = offset, offset + len(line)
+                both = len(sep.group(0)) == 3
+                syntax = "question:::answer" if both else "question::answer"
+                out.append(Card("qa", question, answer, start, end, syntax))
+                if both:
+                    out.append(Card("qa", answer, question, start, end, syntax, reverse=True))
+        offset += len(line) + 1
+    return out
+
+
+def _multiline(block: Block) -> list[Card]:
+    """A paragraph split by a line holding only ``?`` (or ``??``: both ways)."""
+    lines = block.text.split("\n")
+    marks = [k for k, line in enumerate(lines) if line.strip() in ("?", "??")]
+    if len(marks) != 1 or marks[0] in (0, len(lines) - 1):
+        return []
+    k = marks[0]
+    question, answer = "\n".join(lines[:k]).strip(), "\n".join(lines[k + 1 :]).strip()
+    out = [Card("qa", question, answer, block.start, block.end, "multi-line ?")]
+    if lines[k].strip() == "??":
+        out.append(Card("qa", answer, question, block.start, block.end, "multi-line ?", True))
+    return out
+
+
+def _clozes(block: Block) -> list[Card]:
+    """One card per deletion: ``==text==`` highlights and Anki ``{{cN::text}}`` (deletions
+    sharing a number are one card). The other deletions stay visible."""
+    text = block.text
+    out: list[Card] = []
+    groups: dict[str, list[re.Match[str]]] = {}
+    for m in _ANKI.finditer(text):
+        groups.setdefault(m["n"], []).append(m)
+
+    def shown(keep: list[re.Match[str]]) -> str:
+        hidden = {m.span() for m in keep}
+        return _ANKI.sub(lambda m: CLOZE_MARK if m.span() in hidden else m["text"], text)
+
+    for _, found in sorted(groups.items(), key=lambda kv: int(kv[0])):
+        answer = "; ".join(m["text"] for m in found)
+        out.append(Card("cloze", shown(found), answer, block.start, block.end, "{{c1::...}}"))
+    if groups:
+        return out
+    marks = list(_HIGHLIGHT.finditer(text))
+    for m in marks:
+        question = text[: m.start()] + CLOZE_MARK + text[m.end() :]
+        question = _HIGHLIGHT.sub(lambda x: x["text"], question)
+        out.append(Card("cloze", question, m["text"], block.start, block.end, "==highlight=="))
+    return out
+
+
+def _opens_card(line: str) -> bool:
+    body = _LIST.sub("", line, count=1).strip()
+    return bool(_Q_OPEN.match(body) or _A_OPEN.match(body) or _BOLD_Q.match(body))
+
+
+def _lines(block: Block) -> list[Block]:
+    """A paragraph whose later lines open a question or an answer ("**Q: ...?**" then "A: ..."
+    on the next line, or several one-line cards in a row) is read line by line."""
+    lines = block.text.split("\n")
+    if block.kind == "quote":  # "> Q: ..." / "> A: ...": read without the quote markers
+        marks = [len(m.group(0)) if (m := _QUOTE_MARK.match(line)) else 0 for line in lines]
+        if not any(_opens_card(line[k:]) for line, k in zip(lines, marks, strict=True)):
+            return [block]
+    elif block.kind != "paragraph" or not any(_opens_card(line) for line in lines[1:]):
+        return [block]
+    else:
+        marks = [0] * len(lines)
+    out: list[Block] = []
+    start = block.start
+    for line, k in zip(lines, marks, strict=True):
+        start, line = start + k, line[k:]
+        if _opens_card(line) or not out:
+            out.append(Block(start, start + len(line), line, "paragraph"))
+        else:  # a continuation line joins the line before it
+            prev = out[-1]
+            out[-1] = Block(prev.start, start + len(line), prev.text + "\n" + line, "paragraph")
+        start += len(line) + 1
+    return out
+
+
+def find_cards(text: str) -> list[Card]:
+    """Every card in ``text`` (a note or a passage of one), in order of position."""
+    items = [
+        line for b in blocks(text) if b.kind not in ("code", "math", "table") for line in _lines(b)
+    ]
+    out: list[Card] = []
+    i = 0
+    while i < len(items):
+        block = items[i]
+        if block.kind == "heading":
+            title = clean_heading(heading_title(block.text))
+            question = _Q_OPEN.sub("", title).strip()
+            n = _answer_blocks(items, i, stop_level=block.level)
+            if _is_question(question) and n:
+                first, last = items[i + 1], items[i + n]
+                answer = _answer_text(text[first.start : last.end])
+                if _real_answer(answer):
+                    out.append(
+                        Card("qa", question, answer, block.start, last.end, "question heading")
+                    )
+            i += 1
+            continue
+        if card := _qa_line(block):
+            out.append(card)
+            i += 1
+            continue
+        asked = _lone_question(block)
+        if asked is not None:
+            n = _answer_blocks(items, i)
+            if n:
+                first, last = items[i + 1], items[i + n]
+                answer = _answer_text(text[first.start : last.end])
+                if _real_answer(answer):
+                    syntax = (
+                        "Q: A:" if _Q_OPEN.match(_strip_emphasis(block.text)) else "bold question"
+                    )
+                    out.append(Card("qa", asked, answer, block.start, last.end, syntax))
+                    i += n + 1
+                    continue
+            i += 1
+            continue
+        found = _multiline(block) or _inline_cards(block) or _clozes(block)
+        out.extend(found)
+        i += 1
+    return out

@@ -1,0 +1,144 @@
+"""Hand-written cards (ingest.cards): every syntax the README lists, every Q/A pair of the
+sample notes, and no card out of other people's prose."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_DATA
+from sharpnotes.ingest.cards import CLOZE_MARK, find_cards
+
+NOTES = Path(__file__).resolve().parents[1] / "notes"
+MLNOTES = SHARED_DATA / "mlnotes"
+
+
+def _pairs(text: str) -> list[tuple[str, str, str]]:
+    return [(c.syntax, c.question, c.answer) for c in find_cards(text)]
+
+
+def test_q_a_on_one_line_in_a_list_and_in_emphasis() -> None:
+    text = (
+        "## Q/A\n"
+        "- *Q: Why F1 not accuracy for fraud?* A: Accuracy rewards the majority class.\n"
+        "- Q: Why can DETR skip NMS? A: Matching is one-to-one.\n"
+        "Q: 為什麼不用 IPM？ A: IPM 假設地面是平的。\n"
+    )
+    assert _pairs(text) == [
+        ("Q: A:", "Why F1 not accuracy for fraud?", "Accuracy rewards the majority class."),
+        ("Q: A:", "Why can DETR skip NMS?", "Matching is one-to-one."),
+        ("Q: A:", "為什麼不用 IPM？", "IPM 假設地面是平的。"),
+    ]
+
+
+def test_bold_question_then_answer_line_paragraph_or_quote() -> None:
+    text = (
+        "**Q: Intrinsics vs extrinsics?**\nA: Intrinsics are per-camera.\n\n"
+        "**Q: Why does QAT beat PTQ?** Because the weights adapt.\n"
+        "**Q: Why per-channel weights?** Scales fold into the rescale.\n\n"
+        "**Q: One or two stage?**\n\n**A (30 s):** Two-stage proposes first.\n\n"
+        "> Q: What is ViT?\n> A: A transformer on patches.\n"
+    )
+    assert [(q, a) for _, q, a in _pairs(text)] == [
+        ("Intrinsics vs extrinsics?", "Intrinsics are per-camera."),
+        ("Why does QAT beat PTQ?", "Because the weights adapt."),
+        ("Why per-channel weights?", "Scales fold into the rescale."),
+        ("One or two stage?", "Two-stage proposes first."),
+        ("What is ViT?", "A transformer on patches."),
+    ]
+
+
+def test_bold_question_takes_the_blocks_up_to_the_next_question() -> None:
+    text = (
+        "**What is regression? 👶**\n\nRegression models a numeric target.\n\n"
+        "- linear\n- trees\n\n<br/>\n\n"
+        "**What is an open question? ⭐️**\n\nAnswer here\n\n<br/>\n\n"
+        "**Is this one answered?**\n\n**And this?**\n\nYes.\n"
+    )
+    cards = find_cards(text)
+    assert [c.question for c in cards] == ["What is regression?", "And this?"]
+    assert cards[0].answer == "Regression models a numeric target.\n\n- linear\n- trees"
+    assert text[cards[0].start : cards[0].end].endswith("- trees")
+
+
+def test_question_heading_takes_its_section_body() -> None:
+    text = (
+        "# Notes\n\n## Why not MSE for classification?\n\nThe gradient vanishes.\n\n"
+        "### Detail\n\nSigmoid saturates.\n\n## Next topic\n\nProse.\n\n## Empty?\n\n## After\n"
+    )
+    (card,) = find_cards(text)
+    assert card.syntax == "question heading"
+    assert card.question == "Why not MSE for classification?"
+    assert card.answer == "The gradient vanishes.\n\n### Detail\n\nSigmoid saturates."
+
+
+def test_obsidian_inline_multiline_and_clozes() -> None:
+    text = (
+        "Capital of France::Paris\n\n"
+        "Focal loss:::down-weights easy examples\n\n"
+        "Use `std::vector` and randomForest::combine in code.\n\n"
+        "What does BN do at eval time?\n?\nIt uses running statistics.\n\n"
+        "Two ways\n??\nBoth ways\n\n"
+        "The ==focal loss== fixes ==class imbalance==.\n\n"
+        "{{c1::RetinaNet}} introduced {{c2::focal loss::a loss}}.\n\n"
+        "```\nQ: in code? A: never a card\n```\n"
+    )
+    cards = find_cards(text)
+    got = [(c.syntax, c.question, c.answer, c.reverse) for c in cards]
+    assert got == [
+        ("question::answer", "Capital of France", "Paris", False),
+        ("question:::answer", "Focal loss", "down-weights easy examples", False),
+        ("question:::answer", "down-weights easy examples", "Focal loss", True),
+        ("multi-line ?", "What does BN do at eval time?", "It uses running statistics.", False),
+        ("multi-line ?", "Two ways", "Both ways", False),
+        ("multi-line ?", "Both ways", "Two ways", True),
+        ("==highlight==", f"The {CLOZE_MARK} fixes class imbalance.", "focal loss", False),
+        ("==highlight==", f"The focal loss fixes {CLOZE_MARK}.", "class imbalance", False),
+        ("{{c1::...}}", f"{CLOZE_MARK} introduced focal loss.", "RetinaNet", False),
+        ("{{c1::...}}", f"RetinaNet introduced {CLOZE_MARK}.", "focal loss", False),
+    ]
+
+
+def test_open_questions_and_prose_make_no_cards() -> None:
+    text = (
+        "- What is machine learning?\n- How do you choose k? (imbalanced data)\n\n"
+        "Why does this matter? Because prose asks questions too.\n\n"
+        "- **Speed?** Not a card: a bold word in a list item.\n"
+    )
+    assert find_cards(text) == []
+
+
+def test_every_q_a_pair_of_the_sample_notes_is_found() -> None:
+    """Each "Q:" the sample notes hold is one card (100% found), and the offsets are exact."""
+    expected = found = 0
+    for path in sorted(NOTES.rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        expected += len(re.findall(r"(?m)^(?:[-*>#\s]*)\**\*?Q\s*:", text))
+        cards = find_cards(text)
+        for card in cards:
+            assert card.question and card.answer, path
+            assert text[card.start : card.end].strip(), path
+        found += sum(1 for c in cards if re.search(r"Q\s*:", text[c.start : c.end]))
+    assert expected >= 70
+    assert found == expected
+
+
+@pytest.mark.skipif(not MLNOTES.is_dir(), reason=f"{MLNOTES} not found (shared test data)")
+def test_mlnotes_prose_gives_no_card() -> None:
+    """Cards come only from the two Q/A files; link lists, LICENSEs and prose give none."""
+    by_file = {}
+    for path in sorted(MLNOTES.rglob("*")):
+        if path.is_file() and (path.suffix == ".md" or path.name == "LICENSE"):
+            cards = find_cards(path.read_text(encoding="utf-8", errors="replace"))
+            if cards:
+                by_file[path.relative_to(MLNOTES).as_posix()] = cards
+    assert set(by_file) == {
+        "data-science-interviews/theory.md",
+        "data-science-interviews/contrib/probability.md",
+    }
+    theory = by_file["data-science-interviews/theory.md"]
+    assert len(theory) >= 140
+    assert all(c.question.endswith("?") for c in theory)
+    assert not any(re.match(r"(?i)answer here|for specifics", c.answer) for c in theory)

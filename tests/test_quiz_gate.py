@@ -1,0 +1,157 @@
+"""The quality gate (app.quiz.gate) and items from the learner's own cards
+(app.quiz.handwritten): the faults the rating found are dropped, good items pass."""
+
+from __future__ import annotations
+
+from sharpnotes.app.quiz import gate, verify
+from sharpnotes.app.quiz.handwritten import card_items, key_points
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.retrieval import SearchResult
+
+
+def _item(question: str, answer: str, evidence: str, *, kind="cloze", source="a.md", **kw):
+    passage = kw.pop("passage", evidence)
+    return QuizItem(kind, question, answer, evidence, passage, Citation("c1", source, "H"), **kw)
+
+
+def test_good_generated_items_pass() -> None:
+    good = _item(
+        "____ (FPN) adds a top-down path so every level has strong semantics.",
+        "Feature Pyramid Network",
+        "Feature Pyramid Network (FPN) adds a top-down path so every level has strong semantics.",
+    )
+    assert gate.reason(good) is None
+    recall = _item(
+        "Explain why focal loss down-weights easy negatives.",
+        "Focal loss down-weights easy negatives because they dominate the gradient.",
+        "Focal loss down-weights easy negatives because they dominate the gradient.",
+        kind="recall",
+    )
+    assert gate.reason(recall) is None
+
+
+def test_labels_links_and_trivia_blanks_are_dropped() -> None:
+    label = _item(
+        "____ for deployment: dropping NMS is attractive on embedded hardware.",
+        "Practical note",
+        "Practical note for deployment: dropping NMS is attractive on embedded hardware.",
+    )
+    assert gate.reason(label) == gate.LABEL_BLANK
+    related = _item(
+        "Related: case-pedestrian-detection (same sensor setup, different ____)",
+        "failure modes",
+        "Related: case-pedestrian-detection (same sensor setup, different failure modes)",
+    )
+    assert gate.reason(related) == gate.LABEL_BLANK
+    year = _item("DETR was published at ECCV ____.", "2020", "DETR was published at ECCV 2020.")
+    assert gate.reason(year) == gate.TRIVIA_BLANK
+    venue = _item("DETR appeared at ____ 2020.", "ECCV", "DETR appeared at ECCV 2020.")
+    assert gate.reason(venue) == gate.TRIVIA_BLANK
+    entry = _item(
+        "Trained 32 epochs, batch 32,768, Adam, a cosine schedule, ____.",
+        "mixed precision",
+        "Trained 32 epochs, batch 32,768, Adam, a cosine schedule, mixed precision.",
+    )
+    assert gate.reason(entry) == gate.LIST_ENTRY
+
+
+def test_licence_and_link_list_passages_are_not_study_content() -> None:
+    text = "Copyright (c) 2015, 2016 SEBASTIAN RASCHKA\n\nPermission is hereby granted, free"
+    lic = _item("Copyright (c) 2015, 2016 ____ RASCHKA", "SEBASTIAN", text, source="LICENSE")
+    assert gate.reason(lic) == gate.NOT_STUDY
+    links = "- [A](https://a.io)\n- [B](https://b.io)\n- [C](https://c.io)\n- plain"
+    assert gate.not_study("notes/links.md", links)
+    assert not gate.not_study("notes/fpn.md", "FPN adds a top-down path.\n\nIt merges levels.")
+
+
+def test_recall_prompts_that_are_not_sentences_are_dropped() -> None:
+    for clause in ("let's skip the details here", "bad small-object AP", "our predictions"):
+        item = _item(f"Explain why {clause}.", "x y z because a b c", "x", kind="recall")
+        assert gate.reason(item) == gate.NOT_A_SENTENCE, clause
+
+
+def test_ambiguous_options_and_raw_markup_are_dropped() -> None:
+    mcq = _item(
+        "Detectors train the class head with ____ on sigmoid outputs.",
+        "BCE",
+        "Detectors train the class head with BCE on sigmoid outputs.",
+        kind="mcq",
+        options=["BCE", "CE", "MSE", "L1"],
+    )
+    assert gate.reason(mcq) == gate.AMBIGUOUS_OPTIONS
+    assert gate.raw_markup("What does <img src='x'> show?")
+    assert gate.raw_markup("The **cross-entropy loss is ____")
+    assert gate.raw_markup("The ==focal loss== is ____")
+    assert not gate.raw_markup("The modulating factor $(1-p_t)^\\gamma$ does ____.")
+
+
+def _passage(text: str, heading: str = "Note > Q/A") -> SearchResult:
+    return SearchResult(1, 0.0, "chunk-1", "notes/x.md", heading, None, text)
+
+
+def test_cards_become_verified_items_that_pass_the_gate() -> None:
+    text = (
+        "**Q: Why does QAT beat PTQ?** Because the weights adapt to rounding; PTQ only picks "
+        "ranges.\n\nThe ==straight-through estimator== passes gradients through round().\n"
+    )
+    items, dropped = card_items(_passage(text), "hash")
+    assert dropped == {}
+    recall, cloze = items
+    assert (recall.type, recall.generator) == ("recall", "notes")
+    assert recall.question == "Why does QAT beat PTQ?"
+    assert recall.answer.startswith("Because the weights adapt")
+    assert recall.key_points == ["Because the weights adapt to rounding", "PTQ only picks ranges"]
+    assert cloze.type == "cloze" and cloze.answer == "straight-through estimator"
+    assert cloze.question.startswith("The ____ passes")
+    for item in items:
+        assert verify.check(item) is None and gate.reason(item) is None
+        assert item.evidence in item.passage
+
+
+def test_a_passage_under_a_question_heading_answers_it() -> None:
+    items, _ = card_items(_passage("A: Weights adapt to rounding.", "Q > Why QAT?"), "h")
+    assert [(i.question, i.answer) for i in items] == [("Why QAT?", "Weights adapt to rounding.")]
+    assert card_items(_passage("Prose only.", "Notes > Setup"), "h")[0] == []
+
+
+def test_key_points_of_a_chinese_answer() -> None:
+    points = key_points("IPM 假設地面是平的；車子會被拉長變形。")
+    assert points == ["IPM 假設地面是平的", "車子會被拉長變形。"]
+
+
+def test_bold_terms_with_a_definition_are_not_labels() -> None:
+    defined = _item(
+        "____: adapt weights so gradient norms of shared layers balance across tasks.",
+        "GradNorm",
+        "- **GradNorm**: adapt weights so gradient norms of shared layers balance across tasks.",
+    )
+    assert gate.reason(defined) is None
+    instruction = _item(
+        "____: tentative → confirmed → lost → deleted.",
+        "Manage lifecycle",
+        "4. **Manage lifecycle**: tentative → confirmed → lost → deleted.",
+    )
+    assert gate.reason(instruction) == gate.LABEL_BLANK
+
+
+def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> None:
+    inside = _item("Multilingual DistilmBERT, a version of ____.", "BERT", "... BERT.")
+    camel = _item("Exporters fold it, so ____ is free (BatchNorm).", "BN", "... BN ...")
+    words = _item("For classes: ____ = -sum y log p (Cross Entropy)", "CE", "... CE ...")
+    for item in (inside, camel, words):
+        assert gate.reason(item) == gate.GIVEAWAY, item.question
+    lower = _item("each task is a binary classific so e.g. ____ for each task", "CE", "x CE")
+    math = _item("$M____-\\infty$ on disallowed positions.", "= mask:", "x = mask:")
+    for item in (lower, math):
+        assert gate.reason(item) == gate.FRAGMENT, item.question
+    ok_math = _item(
+        "When multiplying batch size by $k$, multiply the ____ by $k$ too.",
+        "learning rate",
+        "When multiplying batch size by $k$, multiply the learning rate by $k$ too.",
+    )
+    assert gate.reason(ok_math) is None
+    dataset = _item("ByteTrack reaches 80.3 MOTA on ____ test.", "MOT17", "... MOT17 test.")
+    assert gate.reason(dataset, defined={"nms"}) == gate.UNDEFINED_ACRONYM
+    assert gate.reason(dataset) is None  # no lexicon given: the rule is not applied
+    nms = _item("Detectors remove duplicates with ____.", "NMS", "... with NMS.")
+    assert gate.reason(nms, defined={"nms"}) is None  # the notes spell NMS out
