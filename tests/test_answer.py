@@ -43,12 +43,16 @@ def searcher(corpus: Settings) -> Searcher:
 
 def test_units_keep_code_formulas_and_list_items_whole() -> None:
     text = (
-        "# Title\nFirst sentence here. Second one follows\nover two lines.\n\n"
+        "# Title\nAnchors cover every scale. Sure. Second one follows\nover two lines.\n\n"
         "The loss is:\n$$\na = b. c\n$$\n\n```python\nx = 1. y = 2\n```\n"
         "- item one. still item\n  continued\n- item two\n"
     )
-    found = units(text)
+    found = units(text)  # "Sure." says nothing: not a unit
     assert [u.kind for u in found] == ["sentence", "sentence", "formula", "code", "list", "list"]
+    assert [u.text for u in found[:2]] == [
+        "Anchors cover every scale.",
+        "Second one follows\nover two lines.",
+    ]
     assert all(text[u.start : u.end] == u.text for u in found)
     assert found[2].text.startswith("The loss is:\n$$") and found[2].text.endswith("$$")
     assert found[4].text == "- item one. still item\n  continued"
