@@ -7,8 +7,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _shared_data() -> Path:
-    """``shared/data`` beside the checkout or beside one of its parent folders (a CI clone may
-    sit deeper than the working copy); read in place, never copied into the repo."""
+    """``SHARPNOTES_SHARED_DATA``, else ``shared/data`` beside the checkout or beside one of its
+    parent folders (a CI clone may sit deeper than the working copy); read in place, never
+    copied into the repo."""
+    import os
+
+    if named := os.environ.get("SHARPNOTES_SHARED_DATA"):
+        return Path(named)
     for folder in REPO.parents:
         if (folder / "shared" / "data").is_dir():
             return folder / "shared" / "data"
