@@ -284,7 +284,7 @@ def test_search_says_when_only_bm25_answered(broken_store: Settings) -> None:
     assert line.startswith("warning: dense search failed, these results come from BM25 alone: ")
     assert "sharpnotes ingest --rebuild" in line
 
-    at = AppTest.from_file(MAIN, default_timeout=120).run()
+    at = AppTest.from_file(MAIN, default_timeout=120).run().switch_page("views/chat.py").run()
     at.chat_input[0].set_value("Why does DETR not need non-maximum suppression?").run()
     assert not at.exception, at.exception
     assert any("these results come from BM25 alone" in w.value for w in at.warning)

@@ -263,7 +263,7 @@ def test_literal_keeps_note_text_out_of_markdown() -> None:
     [
         ("![map](http://tracker.example/p.png)", "http://tracker.example/p.png"),
         ('![map](https://t.example/p.png "a title")', "https://t.example/p.png"),
-        ("![map](<//t.example/p.png>)", "//t.example/p.png"),
+        ("![map](<//t.example/p.png>)", ""),  # no scheme: the text only, no link
         ("![map](http:t.example)", "http:t.example"),  # a browser reads it as http://t.example/
         ("![map][r]\n\n[r]: http://t.example/r.png", "http://t.example/r.png"),
         ("![map][]\n\n[map]: http://t.example/c.png", "http://t.example/c.png"),
@@ -271,23 +271,19 @@ def test_literal_keeps_note_text_out_of_markdown() -> None:
     ],
 )
 def test_remote_images_become_links_the_user_opens(markdown: str, url: str) -> None:
-    from sharpnotes.app.ui.render import hold_remote_images
+    from sharpnotes.app.ui.render import markdown as render
 
-    shown, held = hold_remote_images(markdown)
-    assert held == 1
+    shown = render(markdown)
     assert "![" not in shown  # no image syntax left for the browser to load
-    host = url.split("//")[-1].removeprefix("http:").split("/")[0]
-    assert f"map (remote image from {host}, not loaded: click to open)" in shown
-    assert url in shown or url.lower() in shown.lower()  # the link (or its definition) remains
+    assert "🖼 map" in shown
+    if url:  # a link the user clicks to load it
+        assert "[🖼 map]" in shown and (url in shown or url.lower() in shown.lower())
 
 
-def test_local_images_and_code_are_left_as_written() -> None:
-    from sharpnotes.app.ui.render import hold_remote_images
+def test_images_in_code_are_left_as_written() -> None:
+    from sharpnotes.app.ui.render import markdown as render
 
-    text = (
-        "![diagram](figures/bev.png) and ![inline](data:image/png;base64,AAAA)\n"
-        "`![code](http://t.example/x.png)` stays code\n"
-        "```\n![fenced](http://t.example/y.png)\n```\n"
-        "![ref][local]\n\n[local]: figures/a.png\n"
-    )
-    assert hold_remote_images(text) == (text, 0)
+    text = "`![code](http://t.example/x.png)` stays code\n\n```\n![fenced](http://t.example/y.png)\n```\n"
+    shown = render(text)
+    assert "`![code](http://t.example/x.png)`" in shown
+    assert "![fenced](http://t.example/y.png)" in shown

@@ -11,7 +11,7 @@ import streamlit as st
 from sharpnotes.app.notefiles import NoteAccessError
 from sharpnotes.app.notelinks import note_url
 from sharpnotes.app.ui import render, services
-from sharpnotes.app.ui.render import hold_remote_images, literal
+from sharpnotes.app.ui.render import literal
 from sharpnotes.ingest.settings import Settings
 
 
@@ -90,20 +90,12 @@ def note_view(
 
 def _show_parts(parts: list[render.Part], key: str) -> None:
     target_key = f"sn-target-{key}"
-    held = 0
-    for part in parts:
-        text, count = hold_remote_images(part.markdown)  # a remote image tells its host we read
-        held += count
+    for part in parts:  # images are links here: a shown note fetches nothing (render._rewrite)
         if part.target:
             with st.container(key=target_key):
-                st.markdown(text, unsafe_allow_html=False)
+                st.markdown(part.markdown, unsafe_allow_html=False)
         else:
-            st.markdown(text, unsafe_allow_html=False)
-    if held:
-        st.caption(
-            f"{held} remote image(s) not loaded, so the note's hosts do not see it read; "
-            "click one to open it."
-        )
+            st.markdown(part.markdown, unsafe_allow_html=False)
     if any(p.target for p in parts):
         st.html(render.scroll_script(target_key), unsafe_allow_javascript=True)
 

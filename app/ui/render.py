@@ -38,61 +38,6 @@ _SAFE_SCHEMES = ("http", "https", "mailto")
 _LINE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|#{1,6}[ \t]+)?")
 
 
-# a remote address: http(s) (browsers read "http:host" as "http://host/") or protocol-relative
-_REMOTE = r"(?:https?:|//)[^\s()<>]+"
-_INLINE_IMAGE = re.compile(
-    r"!\[(?P<alt>[^\]\n]*)\]\(\s*<?(?P<url>" + _REMOTE + r")>?"
-    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?\s*\)",
-    re.IGNORECASE,
-)
-_REF_IMAGE = re.compile(r"!\[(?P<alt>[^\]\n]*)\](?:\[(?P<ref>[^\]\n]*)\])?")
-_REF_DEFINITION = re.compile(r"^ {0,3}\[([^\]\n]+)\]:\s*<?(" + _REMOTE + r")", re.I | re.M)
-_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
-
-
-def hold_remote_images(markdown: str) -> tuple[str, int]:
-    """Markdown with every image from another host turned into a link to it, so that showing a
-    note fetches nothing (a fetched image tells its host that, and when, the note was read); the
-    user loads an image by clicking its link. Code is left as written. Returns the text and how
-    many images were held back."""
-    from sharpnotes.ingest.text import code_fence_lines
-
-    remote_refs = {label.strip().lower(): url for label, url in _REF_DEFINITION.findall(markdown)}
-    held = 0
-
-    def placeholder(alt: str, url: str) -> str:
-        host = re.sub(r"^(?:https?:)?/*", "", url, flags=re.I).split("/")[0]
-        alt = alt.strip() or "image"
-        return f":material/image: {alt} (remote image from {host}, not loaded: click to open)"
-
-    def inline(match: re.Match[str]) -> str:
-        nonlocal held
-        held += 1
-        return f"[{placeholder(match['alt'], match['url'])}]({match['url']})"
-
-    def reference(match: re.Match[str]) -> str:
-        nonlocal held
-        ref = (match["ref"] or match["alt"]).strip().lower()
-        if ref not in remote_refs:
-            return match.group(0)  # a local image or not an image at all
-        held += 1
-        return f"[{placeholder(match['alt'], remote_refs[ref])}][{ref}]"
-
-    def outside_code(line: str) -> str:
-        out, pos = [], 0
-        for span in _CODE_SPAN.finditer(line):
-            out.append(
-                _REF_IMAGE.sub(reference, _INLINE_IMAGE.sub(inline, line[pos : span.start()]))
-            )
-            out.append(span.group(0))
-            pos = span.end()
-        out.append(_REF_IMAGE.sub(reference, _INLINE_IMAGE.sub(inline, line[pos:])))
-        return "".join(out)
-
-    lines = [line if code else outside_code(line) for line, code in code_fence_lines(markdown)]
-    return "\n".join(lines), held
-
-
 def literal(text: str) -> str:
     """``text`` for a Streamlit Markdown slot (captions, labels, radio options) shown as written:
     every Markdown character is backslash-escaped, so a note's links and emphasis stay text."""

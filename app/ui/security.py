@@ -7,7 +7,7 @@
   Starlette's ``TrustedHostMiddleware`` (added in ``asgi.py``) checks every request.
 - **Content-Security-Policy.** Images and media only from the app itself (and ``data:``/``blob:``),
   so nothing a note holds makes the browser fetch from another host when it is shown; the pages
-  show a remote image as a link that the user opens on purpose (``render.hold_remote_images``).
+  show an image as a link that the user opens on purpose (``render.note_parts``).
 """
 
 from __future__ import annotations
