@@ -222,7 +222,11 @@ def test_staleness_after_an_edit_and_a_deletion_through_a_real_reingest(
     # edit one passage of detr.md, delete a note, leave the rest alone
     detr = notes / "detection" / "detr.md"
     detr.write_text(
-        detr.read_text().replace("generalized IoU.", "generalized IoU and a focal term."),
+        detr.read_text().replace(
+            "generalized IoU.",
+            "generalized IoU. The **Hungarian loss** adds a focal term for the class of each "
+            "matched query.",  # a sentence the quality gate lets a question be made from
+        ),
         encoding="utf-8",
     )
     (notes / "fundamentals" / "bias-variance.md").unlink()

@@ -141,7 +141,7 @@ def test_today_draws_new_items_from_the_weakest_topics(env: Settings) -> None:
 
 
 def test_topics_and_today_pages_open(env: Settings) -> None:
-    at = AppTest.from_file(MAIN, default_timeout=90).run()
+    at = AppTest.from_file(MAIN, default_timeout=240).run()  # a loaded machine runs pages slowly
     at.switch_page("views/topics.py").run()
     assert not at.exception, at.exception
     assert any(m.label == "Gaps to write" for m in at.metric)
