@@ -19,14 +19,13 @@ Rates are given for the whole set and per split (``tune``/``holdout``) and langu
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sharpnotes.eval.harness import p95
+from sharpnotes.eval.harness import p95, write_run
 from sharpnotes.eval.sets import EvalSet, Question
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import terms, units
@@ -179,15 +178,7 @@ class AnswerReport:
 
     def write(self, folder: Path) -> tuple[Path, Path]:
         """``results.jsonl`` (one line per question and generator) and ``summary.json``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        results = folder / "results.jsonl"
-        with results.open("w", encoding="utf-8") as fh:
-            for r in self.rows:
-                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-        summary = folder / "summary.json"
-        data = self.summary() | {"results": results.name}
-        summary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        return results, summary
+        return write_run(folder, [r.to_dict() for r in self.rows], self.summary())
 
 
 def run_answers(

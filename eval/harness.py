@@ -220,15 +220,7 @@ class Report:
 
     def write(self, folder: Path) -> tuple[Path, Path]:
         """``results.jsonl`` (one line per query and configuration) and ``summary.json``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        results = folder / "results.jsonl"
-        with results.open("w", encoding="utf-8") as fh:
-            for r in self.results:
-                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-        summary = folder / "summary.json"
-        data = self.summary() | {"results": results.name}
-        summary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        return results, summary
+        return write_run(folder, [r.to_dict() for r in self.results], self.summary())
 
 
 def p95(values: list[float]) -> float:
@@ -410,3 +402,17 @@ def format_table(summary: dict) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def write_run(folder: Path, rows: list[dict], summary: dict) -> tuple[Path, Path]:
+    """An eval run as ``compare.load_run`` reads it: ``results.jsonl`` (one row a line) and
+    ``summary.json`` naming it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "results.jsonl"
+    with results.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary_file = folder / "summary.json"
+    data = summary | {"results": results.name}
+    summary_file.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    return results, summary_file
