@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from sharpnotes.app.quiz.items import Citation
 from sharpnotes.app.topics import HEADING_SEP, Link
 from sharpnotes.ingest.text import Unit, terms, units
 
@@ -56,23 +57,12 @@ _QUESTION = re.compile(r"^\s*(Q\s*[:：]|Q\d|問[:：]|A\s*[:：]|答[:：])")
 
 
 @dataclass(frozen=True)
-class Source:
-    chunk_id: str
-    source: str
-    heading: str
-    page: int | None
+class Source(Citation):
+    """A passage a digest line comes from: a quiz item's citation, with a label to show."""
 
     def label(self) -> str:
         where = f"p. {self.page}" if self.page else self.heading.split(HEADING_SEP)[-1]
         return f"{self.source} > {where}" if where else self.source
-
-    def to_dict(self) -> dict:
-        return {
-            "chunk_id": self.chunk_id,
-            "source": self.source,
-            "heading": self.heading,
-            "page": self.page,
-        }
 
 
 @dataclass

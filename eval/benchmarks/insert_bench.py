@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sharpnotes.eval.benchmarks import synthetic
-from sharpnotes.eval.benchmarks.paths import machine
+from sharpnotes.eval.benchmarks.paths import write_results
 from sharpnotes.eval.benchmarks.scale_bench import peak_rss_mib
 
 # name -> (write batch, HNSW configuration beyond the cosine space, documents stored)
@@ -125,16 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         row = {"config": name, "write_batch": batch, "hnsw": hnsw, "documents": texts}
         rows.append(row | insert(folder, vectors, metas, batch, hnsw, texts))
         shutil.rmtree(folder, ignore_errors=True)
-    result = {
-        "machine": machine(),
-        "command": " ".join(["python -m sharpnotes.eval.benchmarks.insert_bench", *sys.argv[1:]]),
-        "n": args.n,
-        "rows": rows,
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-    }
+    result = {"n": args.n, "rows": rows, "peak_rss_mib": round(peak_rss_mib(), 1)}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_results(args.out, result, {"configs": args.configs, "n": args.n})
     print(json.dumps(result, indent=1))
     return 0
 

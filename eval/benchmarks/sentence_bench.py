@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.scifact) == bool(args.notes_set):
         parser.error("give one of --scifact DIR or --notes-set FILE")
-    from sharpnotes.eval.benchmarks.paths import machine
+    from sharpnotes.eval.benchmarks.paths import write_results
     from sharpnotes.ingest.embedding import load_embedder
 
     base = Settings(home=args.home)
@@ -233,9 +233,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         shutil.rmtree(args.workdir / name)
     result = {
-        "machine": machine(),
-        "command": " ".join(["python -m sharpnotes.eval.benchmarks.sentence_bench", *sys.argv[1:]]),
-        "settings": run_settings(base),
         "home": str(args.home),
         "chunks": len(ids),
         "backend": embedder.backend,
@@ -243,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_results(args.out, result, run_settings(base))
     print(json.dumps(result, indent=1))
     return 0
 
