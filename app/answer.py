@@ -241,6 +241,15 @@ def refusal_threshold(settings: Settings) -> float:
     return DEFAULT_REFUSAL_THRESHOLD
 
 
+def warm_up(searcher: Searcher, settings: Settings) -> None:
+    """The offline parts of an answer once (its modules, the model's first batches of sentences),
+    so that a first question does not pay for them. No generator runs and nothing is recorded."""
+    from sharpnotes.app import gaps  # noqa: F401 - imported by answer_question on a refusal
+
+    question = "What is this note about?"
+    evidence_for(question, searcher.search(question, k=settings.answers.answer_k), searcher)
+
+
 def answer_question(
     question: str,
     searcher: Searcher,

@@ -55,6 +55,7 @@ def _hermetic_home(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
     monkeypatch.setenv("SHARPNOTES_CONFIG", "none")  # not the user's
     monkeypatch.setenv("SHARPNOTES_LIVE_SYNC", "0")  # no watcher ingests behind a test's back
+    monkeypatch.setenv("SHARPNOTES_WARM_MINUTES", "0")  # no query process outlives a test
     return home
 
 

@@ -78,6 +78,25 @@ def test_query_is_closest_to_its_matching_sentence(embedders, backend):
     assert scores[0] > scores[1] + 0.2
 
 
+def test_onnx_batches_pad_little_and_give_the_vectors_of_single_texts(embedders):
+    """A short sentence is not padded to a long one's length (an answer scores both kinds);
+    batching does not change a vector."""
+    from sharpnotes.ingest.embedders import PAD_RATIO
+
+    embedder = embedders["onnx-fp32"]
+    texts = [SENTENCES[-1], *SENTENCES[:5], " ".join(SENTENCES[:3])]
+    batches = [[len(e.ids) for e in encodings] for _, encodings in embedder._batches(texts, 32)]
+
+    assert sorted(n for batch in batches for n in batch) == sorted(
+        len(e.ids) for e in embedder._tokenizer.encode_batch(texts)
+    )
+    assert len(batches) > 1
+    assert all(min(batch) >= PAD_RATIO * max(batch) for batch in batches)
+    together = embedder.embed(texts)
+    alone = np.stack([embedder.embed([text])[0] for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_count_tokens_matches_the_tokenizer_without_truncation(embedders, backend):
     from transformers import AutoTokenizer

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sharpnotes.app import warm
 from sharpnotes.app.cli._common import (
     UserError,
     echo_json,
@@ -80,39 +81,52 @@ def search(
     as_json: bool,
 ) -> None:
     """Search the notes: hybrid BM25 + dense retrieval."""
-    from sharpnotes.app.retrieval import Filters
-
     if not query and not batch:
         raise UserError("give a QUERY or --batch FILE")
-    searcher = open_searcher(load_settings())
+    settings = load_settings()
+    if batch is None:
+        asked = {"query": query, "k": k, "folder": folder, "tag": tag, "ext": ext, "mode": mode}
+        reply = warm.request(settings, "search", asked)
+        if reply is not None and "results" in reply:
+            _print_results(reply["results"], reply["notices"], as_json)
+            return
+    from sharpnotes.app.retrieval import Filters
+
+    searcher = open_searcher(settings)
     filters = Filters(folder=folder, tag=tag, ext=ext)
     if batch:
         for qid, text in _read_batch(batch):
             results = searcher.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
-            _warn(searcher)
+            _warn(searcher.notices())
             row = {"id": qid, "query": text, "results": [r.to_dict() for r in results]}
             click.echo(json.dumps(row, ensure_ascii=False) if as_json else _format_batch_row(row))
         return
     results = searcher.search(query or "", k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
-    _warn(searcher)
+    _print_results([r.to_dict() for r in results], searcher.notices(), as_json)
+    warm.start(settings)
+
+
+def _print_results(results: list[dict], notices: list[str], as_json: bool) -> None:
+    _warn(notices)
     if as_json:
-        echo_json([r.to_dict() for r in results])
+        echo_json(results)
         return
     if not results:
         click.echo("no matching passages")
     for r in results:
-        page = f" p.{r.page}" if r.page else ""
+        page = f" p.{r['page']}" if r["page"] else ""
         click.secho(
-            f"{r.rank:>2}. {plain(r.source)}{page}  [{plain(r.heading)}]  score {r.score:.3f}",
+            f"{r['rank']:>2}. {plain(r['source'])}{page}  [{plain(r['heading'])}]  "
+            f"score {r['score']:.3f}",
             bold=True,
         )
-        snippet = " ".join(r.text.split())
+        snippet = " ".join(r["text"].split())
         click.echo(f"    {plain(snippet[:300])}{'...' if len(snippet) > 300 else ''}")
 
 
-def _warn(searcher: Any) -> None:
+def _warn(notices: list[str]) -> None:
     """Say on stderr what the last search could not do (a retriever that failed)."""
-    for notice in searcher.notices():
+    for notice in notices:
         click.secho(f"warning: {plain(notice)}", fg="yellow", err=True)
 
 
@@ -146,14 +160,26 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the notes, citing the passages; refuses when they do not cover it."""
+    if not question.strip():
+        raise UserError("the question is empty")
+    settings = load_settings(generator=generator)
+    asked = {"question": question, "k": k, "folder": folder, "tag": tag}
+    reply = warm.request(settings, "ask", asked)
+    if reply is not None and "error" in reply:
+        raise UserError(reply["error"])
+    if reply is not None and "answer" in reply:
+        _warn(reply["notices"])
+        if as_json:
+            echo_json(reply["answer"])
+        else:
+            click.echo(plain_text(reply["answer"]["answer"]), nl=False)
+            _print_answer(reply["answer"], reply["flagged"])
+        return
     from sharpnotes.app.answer import answer_question
     from sharpnotes.app.generators import GeneratorError
     from sharpnotes.app.retrieval import Filters
     from sharpnotes.ingest.formats import StoredFormatError
 
-    if not question.strip():
-        raise UserError("the question is empty")
-    settings = load_settings(generator=generator)
     searcher = open_searcher(settings)
     stream = None if as_json else _stream_tokens
     try:
@@ -167,11 +193,17 @@ def ask(
         )
     except (GeneratorError, StoredFormatError) as exc:
         raise UserError(str(exc)) from exc
-    _warn(searcher)
+    _warn(searcher.notices())
     if as_json:
         echo_json(result.to_dict())
     else:
-        _print_answer(result)
+        _print_answer(result.to_dict(), flagged(result))
+    warm.start(settings)
+
+
+def flagged(result: Any) -> list[str]:
+    """The answer's sentences that the check found no support for."""
+    return [check.text for check in result.sentences if not check.supported]
 
 
 def _stream_tokens(token: str) -> None:
@@ -179,25 +211,27 @@ def _stream_tokens(token: str) -> None:
     sys.stdout.flush()
 
 
-def _print_answer(result: Any) -> None:
-    """After the streamed answer: flagged sentences, the sources, or the closest notes."""
+def _print_answer(result: dict, unsupported: list[str]) -> None:
+    """After the streamed answer (``ask --json``'s fields): flagged sentences, the sources, or
+    the closest notes."""
     click.echo()
-    if result.refused:
-        if result.closest:
+    if result["refused"]:
+        if result["closest"]:
             click.secho("\nclosest notes:", bold=True)
-            for r in result.closest:
-                snippet = " ".join(r.text.split())
-                page = f" p.{r.page}" if r.page else ""
+            for r in result["closest"]:
+                snippet = " ".join(r["text"].split())
+                page = f" p.{r['page']}" if r["page"] else ""
                 click.echo(
-                    f"  - {plain(r.source)}{page}  [{plain(r.heading)}]\n    {plain(snippet[:200])}"
+                    f"  - {plain(r['source'])}{page}  [{plain(r['heading'])}]\n"
+                    f"    {plain(snippet[:200])}"
                 )
         return
-    for check in result.sentences:
-        if not check.supported:
-            click.secho(f"unsupported: {plain(check.text)}", fg="yellow", err=True)
+    for text in unsupported:
+        click.secho(f"unsupported: {plain(text)}", fg="yellow", err=True)
     click.secho("\nsources:", bold=True)
-    for c in result.citations:
-        page = f" p.{c.page}" if c.page else ""
-        click.echo(f"  [{c.n}] {plain(c.source)}{page}  [{plain(c.heading)}]")
-    timing = f"retrieval {result.retrieval_ms:.0f} ms, generation {result.generation_ms:.0f} ms"
-    click.secho(f"({result.generator}; {timing})", dim=True, err=True)
+    for c in result["citations"]:
+        page = f" p.{c['page']}" if c["page"] else ""
+        click.echo(f"  [{c['n']}] {plain(c['source'])}{page}  [{plain(c['heading'])}]")
+    took = result["retrieval_ms"], result["generation_ms"]
+    timing = f"retrieval {took[0]:.0f} ms, generation {took[1]:.0f} ms"
+    click.secho(f"({result['generator']}; {timing})", dim=True, err=True)

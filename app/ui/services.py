@@ -40,10 +40,11 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the index and the embedding model…")
 def _searcher(key: str, _settings: Settings) -> Searcher:
+    from sharpnotes.app.answer import warm_up
     from sharpnotes.app.retrieval import Searcher
 
     searcher = Searcher(_settings)
-    searcher.search("warm up", k=1)  # load the model, BM25 and the store now, not on a question
+    warm_up(searcher, _settings)  # model, BM25, stores and scorer now, not on a question
     return searcher
 
 
