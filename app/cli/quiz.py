@@ -36,7 +36,7 @@ def _sync(settings: Settings, store: ReviewStore) -> None:
         click.echo(report.summary(), err=True)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--topic", help="Quiz on passages retrieved for this topic.")
 @click.option("--folder", help="Only notes under this folder.")
 @click.option("--tag", help="Only notes with this tag.")
@@ -53,7 +53,9 @@ def _sync(settings: Settings, store: ReviewStore) -> None:
 @click.option("--weakest", is_flag=True, help="Quiz on the note with the lowest recall rate.")
 @click.option("--new", "new", is_flag=True, help="Quiz on passages never reviewed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON (and save them).")
+@click.pass_context
 def quiz(
+    ctx: click.Context,
     topic: str | None,
     folder: str | None,
     tag: str | None,
@@ -65,7 +67,11 @@ def quiz(
 ) -> None:
     """Make questions from your notes and ask them (or print them with --json).
 
-    Without --topic, draws passages you have not been quizzed on yet."""
+    Without --topic, draws passages you have not been quizzed on yet. The commands below
+    manage the cards themselves (ids as `sharpnotes review --json` prints them, or their first
+    characters)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sharpnotes.app.generators import GeneratorError
     from sharpnotes.app.quiz.session import NothingToQuiz, make_quiz
     from sharpnotes.app.retrieval import EmptyIndexError, Filters
@@ -142,6 +148,10 @@ def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: 
                 found = {s.id for s in chosen}
                 missing = ", ".join(i for i in wanted if i not in found)
                 raise UserError(f"no active quiz item {missing} in {store.path}")
+            held = [s.id for s in chosen if s.suspended]
+            if held:
+                click.echo(f"left out {len(held)} suspended: {', '.join(held)}", err=True)
+            chosen = [s for s in chosen if not s.suspended]
             due, fresh = [s for s in chosen if not s.is_new], [s for s in chosen if s.is_new]
         else:
             due, fresh = review_queue(store, limit)
@@ -182,6 +192,8 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
 
 # the interactive loop -------------------------------------------------------------------------
 UNDO = "u"
+SUSPEND = "s"  # Anki's "@"
+BURY = "b"  # Anki's "-"
 
 
 def run_session(
@@ -191,7 +203,8 @@ def run_session(
     the learner's own cards among them, are flipped: the question, Enter to reveal the answer
     and its passage, then a rating whose buttons show the next interval; with ``typed`` (and
     always for cloze and MCQ) the answer is typed and graded first. At the rating prompt ``u``
-    takes back the last rating and asks that item again. ``:q``, Ctrl-D or Ctrl-C stops; a
+    takes back the last rating and asks that item again; ``s`` suspends the item and ``b``
+    buries it until tomorrow (no rating is recorded). ``:q``, Ctrl-D or Ctrl-C stops; a
     summary lists the items missed. Returns how many ratings stand."""
     from sharpnotes.app.quiz import schedule
     from sharpnotes.app.quiz.grade import grade
@@ -206,7 +219,9 @@ def run_session(
         cit = item.citation
         mine = " · your card" if item.generator == "notes" else ""
         click.secho(
-            f"\n[{i + 1}/{len(queue)}] {item.type}{mine} · {cit.source} › {cit.heading}", bold=True
+            f"\n[{i + 1}/{len(queue)}] {item.type}{mine} · {cit.source} › {cit.heading}"
+            f" · {stored.id[:8]}",
+            bold=True,
         )
         if stored.status == "stale":
             click.secho(f"note: {stored.status_note} (sharpnotes review --regenerate)", fg="yellow")
@@ -242,6 +257,10 @@ def run_session(
             rating = _ask_rating(suggested, schedule.preview_labels(stored), can_undo=bool(rated))
         except click.Abort:
             break
+        if rating in (SUSPEND, BURY):
+            _hold(store, stored.id, suspend=rating == SUSPEND)
+            i += 1
+            continue
         if rating == UNDO:
             undone = schedule.undo_last(store)
             if undone:
@@ -287,6 +306,17 @@ def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
     click.echo(f"Quiz me again on these: sharpnotes review --ids {ids}")
 
 
+def _hold(store: ReviewStore, item_id: str, suspend: bool) -> None:
+    from sharpnotes.app.quiz.session import bury_until_tomorrow
+
+    if suspend:
+        store.set_suspended([item_id])
+        click.echo(f"suspended {item_id}: never asked until `sharpnotes quiz unsuspend {item_id}`")
+    else:
+        bury_until_tomorrow(store, [item_id])
+        click.echo(f"buried {item_id} until tomorrow")
+
+
 def _choice(item: Any, response: str) -> str:
     """An MCQ answer typed as a letter (A-D) is recorded as that option's text."""
     text = response.strip().upper()
@@ -329,17 +359,24 @@ def _show_passage(item: Any, root: str | None) -> None:
 
 
 def _ask_rating(suggested: int, labels: dict[int, str], can_undo: bool = False) -> int | str:
-    """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo. The
-    choices show the next interval each rating gives."""
+    """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo, ``s``
+    (or ``@``) to suspend, ``b`` (or ``-``) to bury. The choices show the next interval each
+    rating gives."""
     from sharpnotes.app.quiz.schedule import parse_rating
 
     choices = " · ".join(f"{n} {label}" for n, label in labels.items())
     if can_undo:
         choices += f" · {UNDO} undo last"
+    choices += f" · {SUSPEND} suspend · {BURY} bury"
     while True:
         text = click.prompt(f"Rating [{choices}]", default=str(suggested))
-        if can_undo and text.strip().lower() == UNDO:
+        word = text.strip().lower()
+        if can_undo and word == UNDO:
             return UNDO
+        if word in (SUSPEND, "@", "suspend"):
+            return SUSPEND
+        if word in (BURY, "-", "bury"):
+            return BURY
         try:
             return parse_rating(text)
         except ValueError as exc:

@@ -3,7 +3,9 @@ draws from, and the review queue (due items first, then new ones)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
@@ -70,6 +72,45 @@ def make_quiz(
     store.add_items(batch.items)
     stored = [s for item in batch.items if (s := store.get(item.id)) is not None]
     return Quiz(batch, stored, focus)
+
+
+def day_start(now: float | None = None) -> float:
+    """The start (local midnight) of the local day holding ``now``."""
+    now = time.time() if now is None else now
+    day = datetime.fromtimestamp(now).date()
+    return datetime.combine(day, datetime.min.time()).timestamp()
+
+
+def next_day(now: float | None = None) -> float:
+    """The next local midnight after ``now``: when a card buried today comes back."""
+    now = time.time() if now is None else now
+    day: date = datetime.fromtimestamp(now).date() + timedelta(days=1)
+    return datetime.combine(day, datetime.min.time()).timestamp()
+
+
+def bury_until_tomorrow(store: ReviewStore, ids: list[str], now: float | None = None) -> float:
+    """Hide ``ids`` from the review queue for the rest of the local day; returns when they come
+    back."""
+    until = next_day(now)
+    store.bury(ids, until)
+    return until
+
+
+def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[str]]:
+    """(full ids, problems): each given id or unique id prefix (at least 4 characters) resolved
+    to a stored item's id; a problem names one that matches none or several."""
+    found: list[str] = []
+    problems: list[str] = []
+    for text in given:
+        text = text.strip().lower()
+        matches = store.ids_starting(text) if len(text) >= 4 else []
+        if len(matches) == 1:
+            found.append(matches[0])
+        elif matches:
+            problems.append(f"{text} matches {len(matches)} items; give more of its id")
+        else:
+            problems.append(f"no quiz item {text}")
+    return list(dict.fromkeys(found)), problems
 
 
 def review_queue(store: ReviewStore, limit: int) -> tuple[list[StoredItem], list[StoredItem]]:

@@ -20,7 +20,7 @@ from typing import Literal
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.ingest.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "review.sqlite"
 
 Status = Literal["active", "stale", "retired"]
@@ -61,10 +61,20 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_item ON reviews(item_id);
 """
 
+# suspended: never asked until unsuspended; buried_until: hidden from the queue until then (the
+# next local midnight). Both are the learner's choice, apart from the status staleness sets.
+_V2 = """
+ALTER TABLE items ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN buried_until REAL
+"""
+
 # user_version N -> the statements that bring a file from N-1 to N
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _V1),
+    2: lambda conn: _run_script(conn, _V2),
 }
+# what the review queue may ask at time ? (not suspended, not buried until later)
+_ASKABLE = "status IN ('active','stale') AND suspended = 0 AND COALESCE(buried_until, 0) <= ?"
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -90,6 +100,12 @@ class StoredItem:
     due: float | None
     reps: int
     last_review: float | None
+    suspended: bool = False
+    buried_until: float | None = None
+
+    def buried(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self.buried_until is not None and self.buried_until > now
 
     @property
     def is_new(self) -> bool:
@@ -109,13 +125,14 @@ class ReviewRow:
 
 
 _ITEM_COLS = (
-    "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review"
+    "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review, "
+    "suspended, buried_until"
 )
 
 
 def _stored(row: tuple) -> StoredItem:
     item = QuizItem.from_record(json.loads(row[1]))
-    return StoredItem(item, row[0], *row[2:])
+    return StoredItem(item, row[0], *row[2:10], bool(row[10]), row[11])
 
 
 def store_path(settings: Settings) -> Path:
@@ -203,6 +220,13 @@ class ReviewStore:
         row = self.db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE id=?", (item_id,)).fetchone()
         return _stored(row) if row else None
 
+    def ids_starting(self, prefix: str) -> list[str]:
+        """The ids of the items whose id starts with ``prefix``."""
+        rows = self.db.execute(
+            "SELECT id FROM items WHERE substr(id, 1, ?) = ? ORDER BY id", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
+
     def items(
         self, statuses: Sequence[Status] = ("active", "stale", "retired"), ids: Sequence[str] = ()
     ) -> list[StoredItem]:
@@ -221,34 +245,83 @@ class ReviewStore:
         """Reviewed items whose next review is due, most overdue first."""
         now = time.time() if now is None else now
         rows = self.db.execute(
-            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps > 0 "
+            f"SELECT {_ITEM_COLS} FROM items WHERE {_ASKABLE} AND reps > 0 "
             "AND due <= ? ORDER BY due, id LIMIT ?",
+            (now, now, -1 if limit is None else limit),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def new_items(self, limit: int | None = None, now: float | None = None) -> list[StoredItem]:
+        """Items never reviewed (and neither suspended nor buried), oldest first."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE {_ASKABLE} AND reps = 0 "
+            "ORDER BY created_at, rowid LIMIT ?",
             (now, -1 if limit is None else limit),
         ).fetchall()
         return [_stored(r) for r in rows]
 
-    def new_items(self, limit: int | None = None) -> list[StoredItem]:
-        """Items never reviewed, oldest first."""
-        rows = self.db.execute(
-            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps = 0 "
-            "ORDER BY created_at, rowid LIMIT ?",
-            (-1 if limit is None else limit,),
-        ).fetchall()
-        return [_stored(r) for r in rows]
-
     def counts(self, now: float | None = None) -> dict[str, int]:
-        """due, new, stale, retired and total item counts."""
+        """due, new (both without suspended and buried items), stale, retired, suspended,
+        buried and total item counts."""
         now = time.time() if now is None else now
         row = self.db.execute(
             "SELECT "
-            "SUM(status IN ('active','stale') AND reps > 0 AND due <= ?), "
-            "SUM(status IN ('active','stale') AND reps = 0), "
-            "SUM(status = 'stale'), SUM(status = 'retired'), COUNT(*) FROM items",
-            (now,),
+            f"SUM({_ASKABLE} AND reps > 0 AND due <= ?), "
+            f"SUM({_ASKABLE} AND reps = 0), "
+            "SUM(status = 'stale'), SUM(status = 'retired'), "
+            "SUM(status != 'retired' AND suspended = 1), "
+            "SUM(status != 'retired' AND suspended = 0 AND COALESCE(buried_until, 0) > ?), "
+            "COUNT(*) FROM items",
+            (now, now, now, now),
         ).fetchone()
-        return dict(
-            zip(("due", "new", "stale", "retired", "total"), (v or 0 for v in row), strict=True)
+        names = ("due", "new", "stale", "retired", "suspended", "buried", "total")
+        return dict(zip(names, (v or 0 for v in row), strict=True))
+
+    def suspended_items(self) -> list[StoredItem]:
+        """Suspended items that are not retired, in the order they were made."""
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE suspended = 1 AND status != 'retired' "
+            "ORDER BY created_at, rowid"
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def buried_items(self, now: float | None = None) -> list[StoredItem]:
+        """Items buried until later than ``now`` (not suspended, not retired)."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE suspended = 0 AND status != 'retired' "
+            "AND COALESCE(buried_until, 0) > ? ORDER BY created_at, rowid",
+            (now,),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def set_suspended(self, ids: Sequence[str], suspended: bool = True) -> list[str]:
+        """Suspend (or unsuspend) these items; returns the ids that exist. Unsuspending also
+        unburies."""
+        return self._update_each(
+            ids,
+            "suspended=?, buried_until=CASE WHEN ? THEN buried_until END",
+            (int(suspended), int(suspended)),
         )
+
+    def bury(self, ids: Sequence[str], until: float) -> list[str]:
+        """Hide these items from the review queue until ``until`` (a timestamp); ``until`` in
+        the past unburies. Returns the ids that exist."""
+        return self._update_each(ids, "buried_until=?", (until,))
+
+    def _update_each(self, ids: Sequence[str], assignments: str, values: tuple) -> list[str]:
+        now = time.time()
+        done = []
+        with self.transaction() as conn:
+            for item_id in ids:
+                cur = conn.execute(
+                    f"UPDATE items SET {assignments}, updated_at=? WHERE id=?",
+                    (*values, now, item_id),
+                )
+                if cur.rowcount:
+                    done.append(item_id)
+        return done
 
     def set_status(self, changes: Iterable[tuple[str, Status, str]]) -> None:
         """(item id, status, note) for several items, in one transaction."""

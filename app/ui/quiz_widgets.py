@@ -24,14 +24,16 @@ RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 # Keyboard shortcuts (Streamlit has no key bindings): a script in a zero-height component
 # iframe (same origin as the app) listens on the page once and clicks the button whose label
 # holds the key's name: space "Show answer", 1-4 the ratings ("Good (10 minutes)"), u "Undo last
-# rating" (an icon's ligature may come first in a label's text). Keys
+# rating", Anki's @ "Suspend card" and - "Bury until tomorrow" (an icon's ligature may come
+# first in a label's text). Keys
 # typed into a text box are left alone. No note text reaches this script.
 SHORTCUTS = """<script>
 const doc = window.parent.document;
 if (!doc.snReviewKeys) {
   doc.snReviewKeys = true;
   const names = {" ": "Show answer", "1": "Again (", "2": "Hard (", "3": "Good (",
-                 "4": "Easy (", "u": "Undo last rating"};
+                 "4": "Easy (", "u": "Undo last rating", "@": "Suspend card",
+                 "-": "Bury until tomorrow"};
   doc.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -62,8 +64,8 @@ def run(cfg: Settings, key: str) -> None:
         return
     with open_store(cfg) as store:
         stored = store.get(state["ids"][state["pos"]])
-    if stored is None:  # removed meanwhile: skip it
-        state["pos"] += 1
+    if stored is None or stored.suspended or stored.buried():  # removed or held meanwhile
+        del state["ids"][state["pos"]]
         st.rerun()
     _card(cfg, key, state, stored)
 
@@ -146,6 +148,29 @@ def _passage_and_ratings(
         kind: Literal["primary", "secondary"] = "primary" if n == suggested else "secondary"
         if col.button(label, key=f"{key}-rate-{stored.id}-{n}", type=kind, width="stretch"):
             _record(cfg, state, stored, n, graded)
+    left, right, _ = st.columns([1, 1, 2])
+    if left.button("Suspend card", key=f"{key}-suspend-{stored.id}", icon=":material/pause:"):
+        _hold(cfg, state, stored, suspend=True)
+    if right.button(
+        "Bury until tomorrow", key=f"{key}-bury-{stored.id}", icon=":material/schedule:"
+    ):
+        _hold(cfg, state, stored, suspend=False)
+
+
+def _hold(cfg: Settings, state: dict[str, Any], stored: StoredItem, suspend: bool) -> None:
+    """Suspend the card (never asked until unsuspended) or bury it until the next local day; it
+    leaves this session without a rating."""
+    from sharpnotes.app.quiz.session import bury_until_tomorrow
+
+    with open_store(cfg) as store:
+        if suspend:
+            store.set_suspended([stored.id])
+        else:
+            bury_until_tomorrow(store, [stored.id])
+    del state["ids"][state["pos"]]
+    state["graded"] = None
+    st.toast("Suspended: unsuspend it on the Review page" if suspend else "Buried until tomorrow")
+    st.rerun()
 
 
 def _result(graded: dict[str, Any], item: Any) -> None:
@@ -247,3 +272,28 @@ def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> Non
     state["ids"][state["pos"]] = fresh.id
     state["graded"] = None
     st.rerun()
+
+
+def held_cards(cfg: Settings) -> None:
+    """The suspended and buried cards, each with a button that puts it back in review."""
+    with open_store(cfg) as store:
+        suspended, buried = store.suspended_items(), store.buried_items()
+    title = f"Suspended ({len(suspended)}) and buried ({len(buried)}) cards"
+    with st.expander(title):
+        for stored, what in [
+            *((s, "suspended") for s in suspended),
+            *((b, "buried") for b in buried),
+        ]:
+            cit = stored.item.citation
+            left, right = st.columns([4, 1])
+            left.markdown(markdown(stored.item.question))
+            left.caption(literal(f"{what} · {cit.source} › {cit.heading} · {stored.id}"))
+            label = "Unsuspend" if what == "suspended" else "Unbury"
+            if right.button(label, key=f"held-{stored.id}"):
+                with open_store(cfg) as store:
+                    if what == "suspended":
+                        store.set_suspended([stored.id], False)
+                    else:
+                        store.bury([stored.id], 0.0)
+                st.toast(f"{label}ed: back in review")
+                st.rerun()

@@ -32,6 +32,8 @@ c4.metric("Retired (note deleted)", counts["retired"])
 if not st.session_state.get(KEY):
     if not counts["due"] and not counts["new"]:
         st.info("Nothing to review. Make questions on the Quiz page.")
+        if counts["suspended"] or counts["buried"]:
+            quiz_widgets.held_cards(cfg)
         st.stop()
     limit = st.number_input(
         "Questions this session", min_value=1, max_value=200, value=20, key="review_limit"
@@ -51,3 +53,6 @@ else:
         del st.session_state[KEY]
         st.rerun()
     quiz_widgets.run(cfg, KEY)
+
+if counts["suspended"] or counts["buried"]:
+    quiz_widgets.held_cards(cfg)
