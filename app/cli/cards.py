@@ -1,6 +1,6 @@
-"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended``: the learner's say over single
-cards, as in Anki. An id is the one ``sharpnotes review --json`` prints, or its first characters
-(at least 4)."""
+"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended|edit``: the learner's say over
+single cards, as in Anki. An id is the one ``sharpnotes review --json`` prints, or its first
+characters (at least 4)."""
 
 from __future__ import annotations
 
@@ -103,3 +103,57 @@ def suspended(as_json: bool) -> None:
     click.echo(f"{len(found)} suspended (unsuspend with: sharpnotes quiz unsuspend ID)")
     for stored in found:
         click.echo(_line(stored))
+
+
+EDIT_TEMPLATE = """{question}
+{sep}
+{answer}
+# The question above the {sep} line, the answer below it; lines starting with # are left out.
+"""
+SEP = "---"
+
+
+@quiz.command("edit")
+@click.argument("item_id")
+@click.option("--question", help="The new question (without it, and without --answer, $EDITOR).")
+@click.option("--answer", help="The new answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print the edited card as JSON.")
+def edit(item_id: str, question: str | None, answer: str | None, as_json: bool) -> None:
+    """Rewrite a card's question and answer in your own words. The edit stays through every
+    re-ingest; if its passage changes, the card is flagged stale with your text."""
+    from sharpnotes.app.quiz.edit import EditError, edit_item
+
+    store = _open_store(load_settings())
+    try:
+        (found,) = _resolve(store, (item_id,))
+        if question is None and answer is None:
+            question, answer = _from_editor(store, found)
+        try:
+            stored = edit_item(store, found, question, answer)
+        except EditError as exc:
+            raise UserError(f"{found}: {exc}") from exc
+    finally:
+        store.close()
+    if as_json:
+        echo_json(stored.item.to_dict() | {"edited": stored.edited_at is not None})
+        return
+    click.echo(
+        f"edited {found}\n  Q: {plain(stored.item.question)}\n  A: {plain(stored.item.answer)}"
+    )
+
+
+def _from_editor(store: ReviewStore, item_id: str) -> tuple[str, str]:
+    stored = store.get(item_id)
+    assert stored is not None
+    text = click.edit(
+        EDIT_TEMPLATE.format(question=stored.item.question, answer=stored.item.answer, sep=SEP)
+    )
+    if text is None:
+        raise UserError(f"{item_id}: nothing changed (the editor was closed without saving)")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    if SEP not in lines:
+        raise UserError(
+            f"{item_id}: keep the {SEP} line between question and answer; nothing changed"
+        )
+    cut = lines.index(SEP)
+    return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut + 1 :]).strip()

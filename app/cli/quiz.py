@@ -98,8 +98,8 @@ def quiz(
         batch = made.batch
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
-        if as_json:
-            echo_json([item.to_dict() for item in batch.items])
+        if as_json:  # as stored: a card the learner edited shows their text
+            echo_json([s.item.to_dict() for s in made.stored])
             return
         dropped = sum(batch.dropped.values())
         if dropped:
@@ -184,6 +184,10 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
     from sharpnotes.app.quiz.staleness import regenerate
 
     stale = store.items(("stale",))
+    edited = [s for s in stale if s.edited_at]  # the learner's text is never replaced in bulk
+    stale = [s for s in stale if not s.edited_at]
+    if edited:
+        click.echo(f"kept {len(edited)} stale cards you edited (your text stays)", err=True)
     if not stale:
         return
     made = sum(regenerate(settings, store, s.id) is not None for s in stale)

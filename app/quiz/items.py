@@ -46,10 +46,14 @@ class QuizItem:
     key_points: list[str] = field(default_factory=list)
     content_hash: str = ""
     generator: str = "offline"
+    # the id an item keeps once the learner has edited its text (set by the review store)
+    stored_id: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
         """Stable over re-generation of the same question from the same passage."""
+        if self.stored_id:
+            return self.stored_id
         key = "\x1f".join((self.type, self.citation.chunk_id, self.question, self.answer))
         return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 

@@ -14,6 +14,7 @@ from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.generate import QuizBatch
+    from sharpnotes.app.quiz.items import QuizItem
     from sharpnotes.app.retrieval import Searcher
 
 Mode = Literal["unquizzed", "new", "weakest"]
@@ -69,9 +70,29 @@ def make_quiz(
         exclude_chunks=exclude,
         searcher=searcher if topic else None,
     )
+    batch.items = _not_edited_elsewhere(store, batch.items)
     store.add_items(batch.items)
     stored = [s for item in batch.items if (s := store.get(item.id)) is not None]
-    return Quiz(batch, stored, focus)
+    return Quiz(batch, [s for s in stored if not s.suspended], focus)
+
+
+def _not_edited_elsewhere(store: ReviewStore, items: list[QuizItem]) -> list[QuizItem]:
+    """``items`` without the ones the learner already has in their own words: a card whose
+    text as made equals an edited item's original from the same note (its passage changed, so
+    it came back under a new id). The same item (same id) stays: the store keeps the edit."""
+    edited = {
+        (s.item.citation.source, s.item.type, s.original["question"], s.original["answer"])
+        for s in store.items(("active", "stale"))
+        if s.original
+    }
+    if not edited:
+        return items
+    return [
+        i
+        for i in items
+        if store.get(i.id) is not None
+        or (i.citation.source, i.type, i.question, i.answer) not in edited
+    ]
 
 
 def day_start(now: float | None = None) -> float:

@@ -8,6 +8,7 @@ at any moment loses at most the answer that was not yet recorded. The schema ver
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -20,7 +21,7 @@ from typing import Literal
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.ingest.settings import Settings
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "review.sqlite"
 
 Status = Literal["active", "stale", "retired"]
@@ -68,10 +69,15 @@ ALTER TABLE items ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN buried_until REAL
 """
 
+# edited_at: when the learner last rewrote the card's text (the record then also holds the
+# text it was made with, under "original"); such an item is never overwritten by a regenerated one
+_V3 = "ALTER TABLE items ADD COLUMN edited_at REAL"
+
 # user_version N -> the statements that bring a file from N-1 to N
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _V1),
     2: lambda conn: _run_script(conn, _V2),
+    3: lambda conn: _run_script(conn, _V3),
 }
 # what the review queue may ask at time ? (not suspended, not buried until later)
 _ASKABLE = "status IN ('active','stale') AND suspended = 0 AND COALESCE(buried_until, 0) <= ?"
@@ -102,6 +108,8 @@ class StoredItem:
     last_review: float | None
     suspended: bool = False
     buried_until: float | None = None
+    edited_at: float | None = None  # the learner rewrote the question or answer
+    original: dict | None = None  # {"question", "answer"} as made, when edited
 
     def buried(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
@@ -126,13 +134,18 @@ class ReviewRow:
 
 _ITEM_COLS = (
     "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review, "
-    "suspended, buried_until"
+    "suspended, buried_until, edited_at"
 )
 
 
 def _stored(row: tuple) -> StoredItem:
-    item = QuizItem.from_record(json.loads(row[1]))
-    return StoredItem(item, row[0], *row[2:10], bool(row[10]), row[11])
+    record = json.loads(row[1])
+    item = QuizItem.from_record(record)
+    if item.id != row[0]:  # edited text: the item keeps the id it was stored under
+        item = dataclasses.replace(item, stored_id=row[0])
+    return StoredItem(
+        item, row[0], *row[2:10], bool(row[10]), row[11], row[12], record.get("original")
+    )
 
 
 def store_path(settings: Settings) -> Path:
@@ -330,6 +343,25 @@ class ReviewStore:
             conn.executemany(
                 "UPDATE items SET status=?, status_note=?, updated_at=? WHERE id=?",
                 [(status, note, now, item_id) for item_id, status, note in changes],
+            )
+
+    def update_record(self, item_id: str, record: dict) -> None:
+        """Store the learner's edit of an item's text (``record`` as ``QuizItem.to_record``
+        gives it); the text it was first made with is kept under "original"."""
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT record FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise ReviewStoreError(f"no quiz item {item_id} in {self.path}")
+            before = json.loads(row[0])
+            original = before.get("original") or {
+                "question": before["question"],
+                "answer": before["answer"],
+            }
+            record = {**record, "id": item_id, "original": original}
+            conn.execute(
+                "UPDATE items SET record=?, edited_at=?, updated_at=? WHERE id=?",
+                (json.dumps(record, ensure_ascii=False), now, now, item_id),
             )
 
     def replace(self, old_id: str, new: QuizItem) -> None:

@@ -82,10 +82,14 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
     cit = item.citation
     pos, total = state["pos"] + 1, len(state["ids"])
     with st.container(border=True):
-        st.caption(literal(f"{pos}/{total} · {item.type} · {cit.source} › {cit.heading}"))
+        mine = " · edited by you" if stored.edited_at else ""
+        st.caption(literal(f"{pos}/{total} · {item.type} · {cit.source} › {cit.heading}{mine}"))
         if stored.status == "stale":
             st.warning(f"The source changed: {stored.status_note}.")
-            if st.button("Regenerate from the edited note", key=f"{key}-regen-{stored.id}"):
+            label = "Regenerate from the edited note"
+            if stored.edited_at:
+                label += " (replaces your wording)"
+            if st.button(label, key=f"{key}-regen-{stored.id}"):
                 _regenerate(cfg, state, stored)
         st.markdown(markdown(item.question))
         undo_key = f"{key}-undo-{stored.id}"
@@ -148,13 +152,41 @@ def _passage_and_ratings(
         kind: Literal["primary", "secondary"] = "primary" if n == suggested else "secondary"
         if col.button(label, key=f"{key}-rate-{stored.id}-{n}", type=kind, width="stretch"):
             _record(cfg, state, stored, n, graded)
-    left, right, _ = st.columns([1, 1, 2])
+    left, middle, right, _ = st.columns([1, 1, 1, 1])
     if left.button("Suspend card", key=f"{key}-suspend-{stored.id}", icon=":material/pause:"):
         _hold(cfg, state, stored, suspend=True)
-    if right.button(
+    if middle.button(
         "Bury until tomorrow", key=f"{key}-bury-{stored.id}", icon=":material/schedule:"
     ):
         _hold(cfg, state, stored, suspend=False)
+    if right.button("Edit card", key=f"{key}-edit-{stored.id}", icon=":material/edit:"):
+        state["editing"] = stored.id
+        st.rerun()
+    if state.get("editing") == stored.id:
+        _edit_form(cfg, key, state, stored)
+
+
+def _edit_form(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) -> None:
+    """The card's question and answer in text boxes; the learner's wording is kept for good."""
+    from sharpnotes.app.quiz.edit import EditError, edit_item
+
+    with st.container(border=True):
+        question = st.text_area("Question", stored.item.question, key=f"{key}-eq-{stored.id}")
+        answer = st.text_area("Answer", stored.item.answer, key=f"{key}-ea-{stored.id}")
+        save, cancel, _ = st.columns([1, 1, 2])
+        if save.button("Save edit", key=f"{key}-esave-{stored.id}", type="primary"):
+            try:
+                with open_store(cfg) as store:
+                    edit_item(store, stored.id, question, answer)
+            except EditError as exc:
+                st.error(str(exc))
+                return
+            state["editing"] = None
+            st.toast("Saved: this card keeps your wording")
+            st.rerun()
+        if cancel.button("Cancel", key=f"{key}-ecancel-{stored.id}"):
+            state["editing"] = None
+            st.rerun()
 
 
 def _hold(cfg: Settings, state: dict[str, Any], stored: StoredItem, suspend: bool) -> None:
