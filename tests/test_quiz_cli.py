@@ -96,7 +96,9 @@ def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) 
     assert queue["counts"]["due"] == 1 and queue["counts"]["new"] == 2
     assert [i["id"] for i in queue["items"]][0] == last
     assert [i["new"] for i in queue["items"]] == [False, True, True]
-    out = run("review", "--limit", "2", input=":q\n")
+    # the day's new-card limit, for this session: the reviewed item counts as one new today
+    allow = queue["today"]["new_done"] + 1
+    out = run("review", "--new", str(allow), input=":q\n")
     assert "1 due, 1 new in this session" in out and "0 reviewed" in out
 
 

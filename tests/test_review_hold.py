@@ -16,7 +16,7 @@ from test_quiz_store import make_item
 
 from sharpnotes.app.cli import cli
 from sharpnotes.app.quiz import schedule
-from sharpnotes.app.quiz.session import next_day, review_queue
+from sharpnotes.app.quiz.session import DailyLimits, next_day, review_queue
 from sharpnotes.app.quiz.store import _V1, SCHEMA_VERSION, ReviewStore, open_store
 from sharpnotes.ingest.settings import Settings
 
@@ -129,7 +129,7 @@ def test_interactive_review_suspends_and_buries_without_a_rating(settings: Setti
     with open_store(settings) as store:
         assert [(r.item_id, r.rating) for r in store.reviews()] == [(c, 3)]
         assert store.get(a).suspended and store.get(b).buried()  # type: ignore[union-attr]
-        assert review_queue(store, 10) == ([], [])
+        assert review_queue(store, DailyLimits(10, 10)) == ([], [])
 
 
 @pytest.mark.slow
@@ -162,4 +162,4 @@ def test_review_page_suspends_buries_and_unsuspends(review_env: Settings) -> Non
     assert not at.exception, at.exception
     with open_store(review_env) as store:
         assert not store.get(a).suspended  # type: ignore[union-attr]
-        assert [s.id for s in review_queue(store, 10)[1]] == [a, c]
+        assert [s.id for s in review_queue(store, DailyLimits(10, 10))[1]] == [a, c]

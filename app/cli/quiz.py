@@ -117,7 +117,18 @@ def quiz(
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--new",
+    "new_per_day",
+    type=click.IntRange(0),
+    help="New cards allowed today, for this session (default: SHARPNOTES_NEW_PER_DAY).",
+)
+@click.option(
+    "--reviews",
+    "reviews_per_day",
+    type=click.IntRange(0),
+    help="Reviews allowed today, for this session (default: SHARPNOTES_REVIEWS_PER_DAY).",
+)
 @click.option(
     "--regenerate", is_flag=True, help="First remake the stale questions from their edited notes."
 )
@@ -129,11 +140,18 @@ def quiz(
     help="Type recall answers and have them graded instead of flipping the card.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the review queue as JSON.")
-def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: bool) -> None:
-    """Review due questions first, then new ones (spaced repetition with FSRS). Recall items
-    and your own cards flip: Enter shows the answer, then rate 1-4 (u takes the last rating
-    back)."""
-    from sharpnotes.app.quiz.session import review_queue
+def review(
+    new_per_day: int | None,
+    reviews_per_day: int | None,
+    regenerate: bool,
+    ids: str | None,
+    typed: bool,
+    as_json: bool,
+) -> None:
+    """Review due questions first, then new ones (spaced repetition with FSRS), up to the
+    day's limits (what was done today counts). Recall items and your own cards flip: Enter
+    shows the answer, then rate 1-4 (u takes the last rating back, s suspends, b buries)."""
+    from sharpnotes.app.quiz.session import daily_limits, review_queue
 
     settings = load_settings()
     store = _open_store(settings)
@@ -153,13 +171,17 @@ def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: 
                 click.echo(f"left out {len(held)} suspended: {', '.join(held)}", err=True)
             chosen = [s for s in chosen if not s.suspended]
             due, fresh = [s for s in chosen if not s.is_new], [s for s in chosen if s.is_new]
-        else:
-            due, fresh = review_queue(store, limit)
+        limits = daily_limits(
+            settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
+        )
+        if not ids:
+            due, fresh = review_queue(store, limits)
         counts = store.counts()
         if as_json:
             echo_json(
                 {
                     "counts": counts,
+                    "today": vars(limits),
                     "items": [
                         s.item.to_dict()
                         | {"status": s.status, "note": s.status_note, "new": s.is_new, "due": s.due}
@@ -170,10 +192,17 @@ def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: 
             return
         click.echo(
             f"{len(due)} due, {len(fresh)} new in this session "
-            f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all)"
+            f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all; "
+            f"{limits.describe()})"
         )
         if not due and not fresh:
-            click.echo("Nothing to review. Make questions with: sharpnotes quiz")
+            if counts["due"] or counts["new"]:
+                click.echo(
+                    "Today's limits are reached. For more now: sharpnotes review --new N "
+                    "--reviews N (or raise SHARPNOTES_NEW_PER_DAY, SHARPNOTES_REVIEWS_PER_DAY)"
+                )
+            else:
+                click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
         run_session(settings, store, due + fresh, typed=typed)
     finally:

@@ -134,8 +134,55 @@ def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[s
     return list(dict.fromkeys(found)), problems
 
 
-def review_queue(store: ReviewStore, limit: int) -> tuple[list[StoredItem], list[StoredItem]]:
-    """(due, new): due items first, most overdue first, then never-reviewed ones, ``limit`` in
-    all. Retired items are never in it; stale ones are, with their note."""
-    due = store.due_items(limit=limit)
-    return due, store.new_items(limit=limit - len(due))
+@dataclass(frozen=True)
+class DailyLimits:
+    """How many new cards and reviews a day, and how many of each were done today (from the
+    review log, so every session, the app's and the CLI's, counts against the same day)."""
+
+    new_per_day: int
+    reviews_per_day: int
+    new_done: int = 0
+    reviews_done: int = 0
+
+    @property
+    def new_left(self) -> int:
+        return max(0, self.new_per_day - self.new_done)
+
+    @property
+    def reviews_left(self) -> int:
+        return max(0, self.reviews_per_day - self.reviews_done)
+
+    def describe(self) -> str:
+        return (
+            f"today: {self.new_done} of {self.new_per_day} new, {self.reviews_done} of "
+            f"{self.reviews_per_day} reviews done"
+        )
+
+
+def daily_limits(
+    settings: Settings,
+    store: ReviewStore,
+    *,
+    new_per_day: int | None = None,
+    reviews_per_day: int | None = None,
+    now: float | None = None,
+) -> DailyLimits:
+    """The day's limits (``SHARPNOTES_NEW_PER_DAY``, ``SHARPNOTES_REVIEWS_PER_DAY``, or an
+    override for one session) with what was done since local midnight."""
+    new_done, reviews_done = store.done_since(day_start(now))
+    return DailyLimits(
+        settings.study.new_per_day if new_per_day is None else new_per_day,
+        settings.study.reviews_per_day if reviews_per_day is None else reviews_per_day,
+        new_done,
+        reviews_done,
+    )
+
+
+def review_queue(
+    store: ReviewStore, limits: DailyLimits, now: float | None = None
+) -> tuple[list[StoredItem], list[StoredItem]]:
+    """(due, new): due items, most overdue first, then never-reviewed ones, each up to what the
+    day's limits leave. Retired, suspended and buried items are never in it; stale ones are,
+    with their note."""
+    due = store.due_items(now=now, limit=limits.reviews_left)
+    return due, store.new_items(limit=limits.new_left, now=now)

@@ -456,6 +456,16 @@ class ReviewStore:
             for r in rows
         ]
 
+    def done_since(self, start: float) -> tuple[int, int]:
+        """(new, reviews) since ``start``: first reviews of an item, and the other reviews."""
+        row = self.db.execute(
+            "SELECT SUM(first), SUM(NOT first) FROM (SELECT r.id = (SELECT MIN(x.id) FROM "
+            "reviews x WHERE x.item_id = r.item_id) AS first FROM reviews r "
+            "WHERE r.reviewed_at >= ?)",
+            (start,),
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
     def review_stats(self) -> dict[str, tuple[int, int]]:
         """item id -> (reviews, recalled), where recalled means rated Hard or better."""
         rows = self.db.execute(
