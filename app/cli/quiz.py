@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+from sharpnotes.app.quiz.items import ANKI_PREFIX
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.store import ReviewStore, StoredItem
@@ -310,16 +311,26 @@ def run_session(
         rated.append((stored, int(rating)))
         click.echo(f"saved: {saved.describe()}")
         i += 1
-    _summary(rated, time.monotonic() - started_session)
+    missed = _summary(rated, time.monotonic() - started_session, roots)
     click.echo(_counts_line(store))
+    if missed and i >= len(queue):  # the session ran to its end (not stopped with :q)
+        try:
+            again = click.confirm("Quiz me again on these now?", default=False)
+        except click.Abort:
+            again = False
+        if again:
+            queue = [store.get(s.id) or s for s in missed]
+            return len(rated) + run_session(settings, store, queue, typed=typed)
     return len(rated)
 
 
-def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
-    """Score, time, and the items missed (rated Again) with their evidence."""
+def _summary(
+    rated: list[tuple[StoredItem, int]], seconds: float, roots: dict[str, str]
+) -> list[StoredItem]:
+    """Score, time, and the items missed (rated Again) with their passages; returns those."""
     if not rated:
         click.echo("\n0 reviewed.")
-        return
+        return []
     recalled = sum(r > 1 for _, r in rated)
     minutes, secs = divmod(round(seconds), 60)
     click.secho(
@@ -327,16 +338,16 @@ def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
         f"{minutes} min {secs} s.",
         bold=True,
     )
-    missed = [s for s, r in rated if r == 1]
+    missed = list({s.id: s for s, r in rated if r == 1}.values())
     if not missed:
-        return
+        return []
     click.secho(f"Missed ({len(missed)}):", bold=True)
     for stored in missed:
-        cit = stored.item.citation
-        click.echo(f"- {stored.item.question}\n    answer: {stored.item.answer}")
-        click.echo(f"    from: {cit.source} › {cit.heading}")
-    ids = ",".join(dict.fromkeys(s.id for s in missed))
-    click.echo(f"Quiz me again on these: sharpnotes review --ids {ids}")
+        click.echo(f"- {stored.item.question}\n  answer: {stored.item.answer}")
+        _show_passage(stored.item, roots.get(stored.item.citation.source))
+    ids = ",".join(s.id for s in missed)
+    click.echo(f"Quiz me again on these later: sharpnotes review --ids {ids}")
+    return missed
 
 
 def _hold(store: ReviewStore, item_id: str, suspend: bool) -> None:
@@ -376,6 +387,9 @@ def _show_grade(result: Any, item: Any) -> None:
 
 def _show_passage(item: Any, root: str | None) -> None:
     """The passage with its evidence marked »like this«, and where the note is."""
+    if item.imported:
+        click.echo(f"from your Anki deck: {item.citation.source.removeprefix(ANKI_PREFIX)}")
+        return
     passage, evidence = item.passage, item.evidence
     start = passage.find(evidence) if evidence else -1
     click.secho("passage:", dim=True)

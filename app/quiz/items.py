@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ItemType = Literal["mcq", "cloze", "recall"]
+ANKI_PREFIX = "anki:"  # the citation source of an item imported from an Anki deck: anki:<deck>
 ITEM_TYPES: tuple[ItemType, ...] = ("mcq", "cloze", "recall")
 
 
@@ -56,6 +57,11 @@ class QuizItem:
             return self.stored_id
         key = "\x1f".join((self.type, self.citation.chunk_id, self.question, self.answer))
         return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def imported(self) -> bool:
+        """Imported from an Anki deck: no note passage behind it."""
+        return self.citation.source.startswith(ANKI_PREFIX)
 
     def to_dict(self) -> dict:
         """The ``--json`` contract: id, type, question, options (mcq only), answer, evidence,

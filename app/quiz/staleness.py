@@ -69,7 +69,8 @@ def sync_items(settings: Settings, store: ReviewStore | None = None) -> SyncRepo
 
 
 def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
-    items = [s for s in store.items() if s.replaced_by is None]
+    # an item imported from Anki has no passage to follow
+    items = [s for s in store.items() if s.replaced_by is None and not s.item.imported]
     report = SyncReport(checked=len(items))
     existing = catalog.existing_ids([s.item.citation.chunk_id for s in items])
     headings: dict[str, set[str]] = {}  # source -> heading paths it has now

@@ -11,10 +11,12 @@ is shown with ``st.text``."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import streamlit as st
 
+from sharpnotes.app.quiz.items import ANKI_PREFIX
 from sharpnotes.app.quiz.store import StoredItem, open_store
 from sharpnotes.app.ui.note_dialog import passage_card
 from sharpnotes.app.ui.render import literal, markdown
@@ -51,6 +53,7 @@ if (!doc.snReviewKeys) {
 def start(key: str, ids: list[str], typed: bool = False) -> None:
     st.session_state[key] = {
         "ids": list(ids), "pos": 0, "done": 0, "graded": None, "typed": typed, "rated": [],
+        "started": time.time(),
     }  # fmt: skip
 
 
@@ -138,11 +141,7 @@ def _passage_and_ratings(
     """The passage (evidence highlighted) and the four rating buttons, each with its interval."""
     from sharpnotes.app.quiz.schedule import preview_labels
 
-    item, cit = stored.item, stored.item.citation
-    passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
-    passage_card(
-        cfg, f"{key}-open-{stored.id}", {**passage, "text": item.passage}, quote=item.evidence
-    )
+    _passage(cfg, f"{key}-open-{stored.id}", stored.item)
     suggested = graded["rating"]
     hint = "" if graded.get("flip") else f" Suggested: {RATINGS[suggested]}"
     st.caption(f"How well did you know it?{hint}")
@@ -203,6 +202,16 @@ def _hold(cfg: Settings, state: dict[str, Any], stored: StoredItem, suspend: boo
     state["graded"] = None
     st.toast("Suspended: unsuspend it on the Review page" if suspend else "Buried until tomorrow")
     st.rerun()
+
+
+def _passage(cfg: Settings, key: str, item: Any) -> None:
+    """The item's passage with its evidence highlighted (a card imported from Anki has none)."""
+    cit = item.citation
+    if item.imported:
+        st.caption(literal(f"From your Anki deck {cit.source.removeprefix(ANKI_PREFIX)}"))
+        return
+    passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
+    passage_card(cfg, key, {**passage, "text": item.passage}, quote=item.evidence)
 
 
 def _result(graded: dict[str, Any], item: Any) -> None:
@@ -271,23 +280,21 @@ def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
         missed = [s for i, r in rated if r == 1 and (s := store.get(i)) is not None]
     recalled = sum(r > 1 for _, r in rated)
     share = f" ({recalled / len(rated):.0%})" if rated else ""
+    if "ended" not in state:
+        state["ended"] = time.time()
+    minutes, secs = divmod(round(state["ended"] - state.get("started", state["ended"])), 60)
     st.success(
-        f"Session done: {state['done']} reviewed, {recalled} recalled{share}. "
-        f"Now {counts['due']} due, {counts['new']} new."
+        f"Session done: {state['done']} reviewed, {recalled} recalled{share} in {minutes} min "
+        f"{secs} s. Now {counts['due']} due, {counts['new']} new."
     )
     if not missed:
         return
     st.subheader(f"Missed ({len(missed)})")
     for stored in missed:
-        cit = stored.item.citation
         with st.container(border=True):
             st.markdown(markdown(stored.item.question))
             st.markdown(markdown(stored.item.answer))
-            passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
-            passage_card(
-                cfg, f"{key}-missed-{stored.id}", {**passage, "text": stored.item.passage},
-                quote=stored.item.evidence,
-            )  # fmt: skip
+            _passage(cfg, f"{key}-missed-{stored.id}", stored.item)
     if st.button("Quiz me again on these", key=f"{key}-again", type="primary"):
         start(key, list(dict.fromkeys(s.id for s in missed)), bool(state.get("typed")))
         st.rerun()
