@@ -1,10 +1,11 @@
-"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended|edit``: the learner's say over
-single cards, as in Anki. An id is the one ``sharpnotes review --json`` prints, or its first
-characters (at least 4)."""
+"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended|edit|import``: the learner's say
+over single cards, as in Anki, and Anki decks brought in. An id is the one ``sharpnotes review
+--json`` prints, or its first characters (at least 4)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -157,3 +158,35 @@ def _from_editor(store: ReviewStore, item_id: str) -> tuple[str, str]:
         )
     cut = lines.index(SEP)
     return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut + 1 :]).strip()
+
+
+@quiz.command("import")
+@click.argument("deck", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported as JSON.")
+def import_deck(deck: Path, as_json: bool) -> None:
+    """Add the cards of an Anki deck (DECK.apkg) to your review queue: Basic notes become flip
+    cards, Cloze notes clozes. Imported again, a deck adds only its new cards."""
+    from sharpnotes.app.quiz.anki_import import AnkiImportError, import_apkg
+
+    store = _open_store(load_settings())
+    try:
+        report = import_apkg(deck, store)
+    except AnkiImportError as exc:
+        raise UserError(str(exc)) from exc
+    finally:
+        store.close()
+    if as_json:
+        echo_json(
+            {
+                "deck": report.deck,
+                "basic": report.basic,
+                "cloze": report.cloze,
+                "added": report.added,
+                "suspended": report.suspended,
+                "skipped": report.skipped,
+                "ids": report.item_ids,
+            }
+        )
+        return
+    click.echo(plain(report.summary()))
+    click.echo("Review them with: sharpnotes review")
