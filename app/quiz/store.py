@@ -143,9 +143,12 @@ def _stored(row: tuple) -> StoredItem:
     item = QuizItem.from_record(record)
     if item.id != row[0]:  # edited text: the item keeps the id it was stored under
         item = dataclasses.replace(item, stored_id=row[0])
+    status, note, replaced_by, created_at, card, due, reps, last_review = row[2:10]
     return StoredItem(
-        item, row[0], *row[2:10], bool(row[10]), row[11], row[12], record.get("original")
-    )
+        item, row[0], status, note, replaced_by, created_at, card, due, reps, last_review,
+        suspended=bool(row[10]), buried_until=row[11], edited_at=row[12],
+        original=record.get("original"),
+    )  # fmt: skip
 
 
 def store_path(settings: Settings) -> Path:
