@@ -162,3 +162,17 @@ def test_review_page_edits_a_card(review_env: Settings) -> None:
         stored = store.get(item_id)
         assert stored is not None and stored.item.question == "DETR uses ____ matching."
         assert [r.rating for r in store.reviews(item_id)] == [3]
+
+
+def test_edit_during_a_cli_review_then_rate(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with open_store(settings) as store:
+        (item_id,) = store.add_items([make_item()])
+    monkeypatch.setattr("click.edit", lambda text: text.replace("Hungarian", "Hungarian method"))
+    # type an answer, e (edit in $EDITOR), then rate Good
+    result = CliRunner().invoke(cli, ["review"], input="Hungarian\ne\n3\n")
+    assert result.exit_code == 0, result.output
+    assert "e edit" in result.output and "answer: Hungarian method" in result.output
+    with open_store(settings) as store:
+        stored = store.get(item_id)
+        assert stored is not None and stored.item.answer == "Hungarian method"
+        assert [r.rating for r in store.reviews(item_id)] == [3]

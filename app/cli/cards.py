@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sharpnotes.app.cli._common import UserError, echo_json, load_settings, plain
-from sharpnotes.app.cli.quiz import _open_store, quiz
+from sharpnotes.app.cli.quiz import _open_store, edit_in_editor, quiz
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.store import ReviewStore, StoredItem
@@ -106,14 +106,6 @@ def suspended(as_json: bool) -> None:
         click.echo(_line(stored))
 
 
-EDIT_TEMPLATE = """{question}
-{sep}
-{answer}
-# The question above the {sep} line, the answer below it; lines starting with # are left out.
-"""
-SEP = "---"
-
-
 @quiz.command("edit")
 @click.argument("item_id")
 @click.option("--question", help="The new question (without it, and without --answer, $EDITOR).")
@@ -128,7 +120,7 @@ def edit(item_id: str, question: str | None, answer: str | None, as_json: bool) 
     try:
         (found,) = _resolve(store, (item_id,))
         if question is None and answer is None:
-            question, answer = _from_editor(store, found)
+            question, answer = edit_in_editor(store, found)
         try:
             stored = edit_item(store, found, question, answer)
         except EditError as exc:
@@ -141,23 +133,6 @@ def edit(item_id: str, question: str | None, answer: str | None, as_json: bool) 
     click.echo(
         f"edited {found}\n  Q: {plain(stored.item.question)}\n  A: {plain(stored.item.answer)}"
     )
-
-
-def _from_editor(store: ReviewStore, item_id: str) -> tuple[str, str]:
-    stored = store.get(item_id)
-    assert stored is not None
-    text = click.edit(
-        EDIT_TEMPLATE.format(question=stored.item.question, answer=stored.item.answer, sep=SEP)
-    )
-    if text is None:
-        raise UserError(f"{item_id}: nothing changed (the editor was closed without saving)")
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
-    if SEP not in lines:
-        raise UserError(
-            f"{item_id}: keep the {SEP} line between question and answer; nothing changed"
-        )
-    cut = lines.index(SEP)
-    return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut + 1 :]).strip()
 
 
 @quiz.command("import")

@@ -228,6 +228,7 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
 UNDO = "u"
 SUSPEND = "s"  # Anki's "@"
 BURY = "b"  # Anki's "-"
+EDIT = "e"
 
 
 def run_session(
@@ -289,6 +290,9 @@ def run_session(
         _show_passage(item, roots.get(cit.source))
         try:
             rating = _ask_rating(suggested, schedule.preview_labels(stored), can_undo=bool(rated))
+            while rating == EDIT:  # reword the card, then rate it
+                _edit_now(store, stored.id)
+                rating = _ask_rating(suggested, schedule.preview_labels(stored), bool(rated))
         except click.Abort:
             break
         if rating in (SUSPEND, BURY):
@@ -361,6 +365,44 @@ def _hold(store: ReviewStore, item_id: str, suspend: bool) -> None:
         click.echo(f"buried {item_id} until tomorrow")
 
 
+EDIT_TEMPLATE = """{question}
+{sep}
+{answer}
+# The question above the {sep} line, the answer below it; lines starting with # are left out.
+"""
+EDIT_SEP = "---"
+
+
+def edit_in_editor(store: ReviewStore, item_id: str) -> tuple[str, str]:
+    """The card's question and answer as the learner rewrote them in $EDITOR."""
+    stored = store.get(item_id)
+    if stored is None:
+        raise UserError(f"no quiz item {item_id} in {store.path}")
+    text = click.edit(
+        EDIT_TEMPLATE.format(question=stored.item.question, answer=stored.item.answer, sep=EDIT_SEP)
+    )
+    if text is None:
+        raise UserError(f"{item_id}: nothing changed (the editor was closed without saving)")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    if EDIT_SEP not in lines:
+        raise UserError(f"{item_id}: keep the {EDIT_SEP} line between question and answer")
+    cut = lines.index(EDIT_SEP)
+    return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut + 1 :]).strip()
+
+
+def _edit_now(store: ReviewStore, item_id: str) -> None:
+    """Edit the card on screen during a review; a refused edit changes nothing."""
+    from sharpnotes.app.quiz.edit import EditError, edit_item
+
+    try:
+        question, answer = edit_in_editor(store, item_id)
+        stored = edit_item(store, item_id, question, answer)
+    except (UserError, EditError) as exc:
+        click.echo(f"not edited: {exc}", err=True)
+        return
+    click.echo(f"edited: {stored.item.question}\nanswer: {stored.item.answer}")
+
+
 def _choice(item: Any, response: str) -> str:
     """An MCQ answer typed as a letter (A-D) is recorded as that option's text."""
     text = response.strip().upper()
@@ -407,14 +449,14 @@ def _show_passage(item: Any, root: str | None) -> None:
 
 def _ask_rating(suggested: int, labels: dict[int, str], can_undo: bool = False) -> int | str:
     """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo, ``s``
-    (or ``@``) to suspend, ``b`` (or ``-``) to bury. The choices show the next interval each
-    rating gives."""
+    (or ``@``) to suspend, ``b`` (or ``-``) to bury, ``e`` to edit. The choices show the next
+    interval each rating gives."""
     from sharpnotes.app.quiz.schedule import parse_rating
 
     choices = " · ".join(f"{n} {label}" for n, label in labels.items())
     if can_undo:
         choices += f" · {UNDO} undo last"
-    choices += f" · {SUSPEND} suspend · {BURY} bury"
+    choices += f" · {SUSPEND} suspend · {BURY} bury · {EDIT} edit"
     while True:
         text = click.prompt(f"Rating [{choices}]", default=str(suggested))
         word = text.strip().lower()
@@ -424,6 +466,8 @@ def _ask_rating(suggested: int, labels: dict[int, str], can_undo: bool = False) 
             return SUSPEND
         if word in (BURY, "-", "bury"):
             return BURY
+        if word in (EDIT, "edit"):
+            return EDIT
         try:
             return parse_rating(text)
         except ValueError as exc:

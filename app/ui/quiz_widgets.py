@@ -26,8 +26,8 @@ RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 # Keyboard shortcuts (Streamlit has no key bindings): a script in a zero-height component
 # iframe (same origin as the app) listens on the page once and clicks the button whose label
 # holds the key's name: space "Show answer", 1-4 the ratings ("Good (10 minutes)"), u "Undo last
-# rating", Anki's @ "Suspend card" and - "Bury until tomorrow" (an icon's ligature may come
-# first in a label's text). Keys
+# rating", Anki's @ "Suspend card", - "Bury until tomorrow" and e "Edit card" (an icon's
+# ligature may come first in a label's text). Keys
 # typed into a text box are left alone. No note text reaches this script.
 SHORTCUTS = """<script>
 const doc = window.parent.document;
@@ -35,7 +35,7 @@ if (!doc.snReviewKeys) {
   doc.snReviewKeys = true;
   const names = {" ": "Show answer", "1": "Again (", "2": "Hard (", "3": "Good (",
                  "4": "Easy (", "u": "Undo last rating", "@": "Suspend card",
-                 "-": "Bury until tomorrow"};
+                 "-": "Bury until tomorrow", "e": "Edit card"};
   doc.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
