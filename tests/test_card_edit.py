@@ -134,6 +134,15 @@ def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_
         kept = store.get(card.id)
         assert kept is not None and kept.status == "stale" and kept.replaced_by is None
         assert kept.item.answer == "One-to-one matching."
+    # kept as it is: tied to the edited passage, active again, the learner's text unchanged
+    assert f"kept {card.id}" in CliRunner().invoke(cli, ["quiz", "keep", card.id[:8]]).output
+    with open_store(settings) as store:
+        moved = store.get(card.id)
+        assert moved is not None and moved.status == "active" and moved.edited_at
+        assert moved.item.citation.chunk_id != card.item.citation.chunk_id
+        assert "one parallel pass" in moved.item.passage
+        assert (moved.item.question, moved.item.id) == ("Why does DETR need no NMS?", card.id)
+    assert not sync_items(settings).changed
 
 
 @pytest.mark.slow
@@ -157,11 +166,17 @@ def test_review_page_edits_a_card(review_env: Settings) -> None:
         m.value == "DETR uses \\_\\_\\_\\_ matching." or "DETR uses" in m.value for m in at.markdown
     )
     assert any("edited by you" in c.value for c in at.caption)
+    # the card cites a passage that is not in the index (its section is): keep it as it is
+    assert any("The source changed" in w.value for w in at.warning)
+    button(at, "Keep this card").click().run()
+    assert not at.exception, at.exception
+    assert not any("The source changed" in w.value for w in at.warning)
     button(at, "Good").click().run()
     with open_store(review_env) as store:
         stored = store.get(item_id)
         assert stored is not None and stored.item.question == "DETR uses ____ matching."
         assert [r.rating for r in store.reviews(item_id)] == [3]
+        assert stored.status == "active" and stored.item.citation.chunk_id != "c1"
 
 
 def test_edit_during_a_cli_review_then_rate(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended|edit|import``: the learner's say
+"""``sharpnotes quiz suspend|unsuspend|bury|unbury|suspended|edit|keep|import``: the learner's say
 over single cards, as in Anki, and Anki decks brought in. An id is the one ``sharpnotes review
 --json`` prints, or its first characters (at least 4)."""
 
@@ -133,6 +133,24 @@ def edit(item_id: str, question: str | None, answer: str | None, as_json: bool) 
     click.echo(
         f"edited {found}\n  Q: {plain(stored.item.question)}\n  A: {plain(stored.item.answer)}"
     )
+
+
+@quiz.command("keep")
+@click.argument("ids", nargs=-1, required=True)
+def keep_command(ids: tuple[str, ...]) -> None:
+    """Keep stale cards as they are (text and history), tied to their edited passages."""
+    from sharpnotes.app.quiz.staleness import keep
+
+    settings = load_settings()
+    store = _open_store(settings)
+    try:
+        for item_id in _resolve(store, ids):
+            if keep(settings, store, item_id):
+                click.echo(f"kept {item_id}: it follows the edited passage now")
+            else:
+                click.echo(f"{item_id}: not stale, or its section is gone; left as it is")
+    finally:
+        store.close()
 
 
 @quiz.command("import")

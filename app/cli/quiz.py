@@ -259,7 +259,11 @@ def run_session(
             bold=True,
         )
         if stored.status == "stale":
-            click.secho(f"note: {stored.status_note} (sharpnotes review --regenerate)", fg="yellow")
+            click.secho(
+                f"note: {stored.status_note} (remake it: sharpnotes review --regenerate; keep "
+                f"it: sharpnotes quiz keep {stored.id[:8]})",
+                fg="yellow",
+            )
         click.echo(item.question)
         if item.type == "mcq":
             for letter, option in zip(LETTERS, item.options or [], strict=False):

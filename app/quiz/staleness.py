@@ -7,7 +7,7 @@ content hash), so any edit to the passage changes it:
   that had been flagged comes back, e.g. after an edit was undone);
 - chunk id gone but the note still has that heading: the passage was edited; the item is
   **stale**, kept with its history, still asked with a note that the source changed, and can be
-  regenerated from the new text;
+  regenerated from the new text or kept as it is (tied to the new passage);
 - the note or its heading is gone: the item is **retired**, kept with its history, no longer asked.
 """
 
@@ -118,6 +118,41 @@ def current_passage(settings: Settings, stored: StoredItem) -> str | None:
         return None
     best = max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
     return best.chunk_id
+
+
+def keep(settings: Settings, store: ReviewStore, item_id: str) -> bool:
+    """Keep a stale item as it is (its text, history and id) and tie it to its passage as the
+    note has it now, so it is no longer flagged. False when it is not stale or its section has
+    no passage left."""
+    import dataclasses
+
+    from sharpnotes.app.quiz.items import Citation
+    from sharpnotes.ingest.index import open_catalog
+
+    stored = store.get(item_id)
+    if stored is None or stored.status != "stale":
+        return False
+    chunk_id = current_passage(settings, stored)
+    if chunk_id is None:
+        return False
+    catalog = open_catalog(settings)
+    try:
+        row = catalog.get_chunks([chunk_id]).get(chunk_id)
+    finally:
+        catalog.close()
+    if row is None:
+        return False
+    item = stored.item
+    moved = dataclasses.replace(
+        item,
+        passage=row.text,
+        evidence=item.evidence if item.evidence in row.text else "",
+        content_hash=row.content_hash,
+        citation=Citation(row.chunk_id, row.source, row.heading, row.page),
+        stored_id=item_id,
+    )
+    store.move_item(item_id, moved)
+    return True
 
 
 def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem | None:

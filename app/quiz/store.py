@@ -367,6 +367,33 @@ class ReviewStore:
                 (json.dumps(record, ensure_ascii=False), now, now, item_id),
             )
 
+    def move_item(self, item_id: str, item: QuizItem) -> None:
+        """Tie ``item_id`` to the passage ``item`` cites now (its text, history and any edit
+        stay) and make it active again."""
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT record FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise ReviewStoreError(f"no quiz item {item_id} in {self.path}")
+            original = json.loads(row[0]).get("original")
+            record = item.to_record() | {"id": item_id}
+            if original:
+                record["original"] = original
+            cit = item.citation
+            conn.execute(
+                "UPDATE items SET record=?, chunk_id=?, source=?, heading=?, content_hash=?, "
+                "status='active', status_note='', updated_at=? WHERE id=?",
+                (
+                    json.dumps(record, ensure_ascii=False),
+                    cit.chunk_id,
+                    cit.source,
+                    cit.heading,
+                    item.content_hash,
+                    now,
+                    item_id,
+                ),
+            )
+
     def replace(self, old_id: str, new: QuizItem) -> None:
         """Retire ``old_id`` in favour of a regenerated item; the old one keeps its history."""
         now = time.time()

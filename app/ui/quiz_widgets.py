@@ -92,8 +92,11 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
             label = "Regenerate from the edited note"
             if stored.edited_at:
                 label += " (replaces your wording)"
-            if st.button(label, key=f"{key}-regen-{stored.id}"):
+            regen, keep = st.columns(2)
+            if regen.button(label, key=f"{key}-regen-{stored.id}"):
                 _regenerate(cfg, state, stored)
+            if keep.button("Keep this card", key=f"{key}-keep-{stored.id}"):
+                _keep(cfg, stored)
         st.markdown(markdown(item.question))
         undo_key = f"{key}-undo-{stored.id}"
         if state.get("rated") and st.button(
@@ -298,6 +301,19 @@ def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
     if st.button("Quiz me again on these", key=f"{key}-again", type="primary"):
         start(key, list(dict.fromkeys(s.id for s in missed)), bool(state.get("typed")))
         st.rerun()
+
+
+def _keep(cfg: Settings, stored: StoredItem) -> None:
+    """The stale card stays as it is, tied to its passage as the note has it now."""
+    from sharpnotes.app.quiz.staleness import keep
+
+    with open_store(cfg) as store:
+        kept = keep(cfg, store, stored.id)
+    if not kept:
+        st.error("Its section has no passage left to follow; it stays as it is.")
+        return
+    st.toast("Kept: it follows the edited passage now")
+    st.rerun()
 
 
 def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> None:
