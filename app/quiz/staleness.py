@@ -22,7 +22,7 @@ from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.items import QuizItem
-    from sharpnotes.ingest.catalog import Catalog
+    from sharpnotes.ingest.catalog import Catalog, ChunkRow
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,14 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
 
 
 def current_passage(settings: Settings, stored: StoredItem) -> str | None:
-    """The chunk id of the passage a stale item's question now belongs to: among the chunks of
-    the same note and heading, the one sharing the most words with the old passage."""
+    """The chunk id of the passage a stale item's question now belongs to."""
+    row = _current_row(settings, stored)
+    return row.chunk_id if row else None
+
+
+def _current_row(settings: Settings, stored: StoredItem) -> ChunkRow | None:
+    """Among the chunks of the stale item's note and heading, the one sharing the most words
+    with its old passage."""
     from sharpnotes.ingest.index import open_catalog
 
     cit = stored.item.citation
@@ -116,8 +122,7 @@ def current_passage(settings: Settings, stored: StoredItem) -> str | None:
     candidates = [r for r in rows.values() if r.heading == cit.heading]
     if not candidates:
         return None
-    best = max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
-    return best.chunk_id
+    return max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
 
 
 def keep(settings: Settings, store: ReviewStore, item_id: str) -> bool:
@@ -127,19 +132,11 @@ def keep(settings: Settings, store: ReviewStore, item_id: str) -> bool:
     import dataclasses
 
     from sharpnotes.app.quiz.items import Citation
-    from sharpnotes.ingest.index import open_catalog
 
     stored = store.get(item_id)
     if stored is None or stored.status != "stale":
         return False
-    chunk_id = current_passage(settings, stored)
-    if chunk_id is None:
-        return False
-    catalog = open_catalog(settings)
-    try:
-        row = catalog.get_chunks([chunk_id]).get(chunk_id)
-    finally:
-        catalog.close()
+    row = _current_row(settings, stored)
     if row is None:
         return False
     item = stored.item
