@@ -1,8 +1,8 @@
 """Today: one daily session from the syllabus and the review store.
 
-- the due reviews (most overdue first, up to the daily review limit);
-- a few new items from the weakest or never-reviewed topics (up to the daily new limit), and the
-  topics to start when they have no items yet;
+- the due reviews (most overdue first, up to what the daily review limit leaves today);
+- new items from the weakest or never-reviewed topics (up to what the daily new limit leaves
+  today), and the topics to start when they have no items yet;
 - one interview question, from the weakest topic's notes when they hold a "Q:" line, else asked
   from the topic itself, with the passages that answer it;
 - progress: reviews per day and the share recalled, over the last weeks.
@@ -16,13 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sharpnotes.app.quiz.session import DailyLimits
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus
 from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
 from sharpnotes.app.topics import Link
 
-REVIEW_LIMIT = 30  # a daily session of about twenty minutes
-NEW_LIMIT = 5  # new items a day: FSRS's reviews grow with every new card
 # "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
 _QA = re.compile(
     r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
@@ -81,16 +80,18 @@ def plan_today(
     links: dict[str, list[Link]],
     store: ReviewStore,
     texts: dict[str, str],
-    review_limit: int = REVIEW_LIMIT,
-    new_limit: int = NEW_LIMIT,
+    limits: DailyLimits,
     now: float | None = None,
 ) -> Plan:
-    """Today's session. ``texts`` maps chunk id -> passage text (for the interview question)."""
+    """Today's session within the day's ``limits`` (``session.daily_limits``: the settings
+    less what was done today). ``texts`` maps chunk id -> passage text (for the interview
+    question)."""
     now = time.time() if now is None else now
     statuses = topic_statuses(syllabus, links, store, now)
     ranked = weakest(statuses)
-    due = store.due_items(now=now, limit=review_limit)
-    fresh = {s.id: s for s in store.new_items()}
+    due = store.due_items(now=now, limit=limits.reviews_left)
+    new_limit = limits.new_left
+    fresh = {s.id: s for s in store.new_items(now=now)}
     new: list[StoredItem] = []
     start: list[TopicStatus] = []
     for status in ranked:  # weakest topics first, a couple of items from each

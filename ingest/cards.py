@@ -196,11 +196,9 @@ def _multiline(block: Block) -> list[Card]:
     return out
 
 
-def _clozes(block: Block) -> list[Card]:
-    """One card per deletion: ``==text==`` highlights and Anki ``{{cN::text}}`` (deletions
-    sharing a number are one card). The other deletions stay visible."""
-    text = block.text
-    out: list[Card] = []
+def anki_clozes(text: str) -> list[tuple[str, str]]:
+    """(question, answer) per Anki cloze number in ``text``: that number's deletions become
+    ``CLOZE_MARK`` (deletions sharing a number are one card), the others show their text."""
     groups: dict[str, list[re.Match[str]]] = {}
     for m in _ANKI.finditer(text):
         groups.setdefault(m["n"], []).append(m)
@@ -209,10 +207,21 @@ def _clozes(block: Block) -> list[Card]:
         hidden = {m.span() for m in keep}
         return _ANKI.sub(lambda m: CLOZE_MARK if m.span() in hidden else m["text"], text)
 
-    for _, found in sorted(groups.items(), key=lambda kv: int(kv[0])):
-        answer = "; ".join(m["text"] for m in found)
-        out.append(Card("cloze", shown(found), answer, block.start, block.end, "{{c1::...}}"))
-    if groups:
+    return [
+        (shown(found), "; ".join(m["text"] for m in found))
+        for _, found in sorted(groups.items(), key=lambda kv: int(kv[0]))
+    ]
+
+
+def _clozes(block: Block) -> list[Card]:
+    """One card per deletion: ``==text==`` highlights and Anki ``{{cN::text}}`` (deletions
+    sharing a number are one card). The other deletions stay visible."""
+    text = block.text
+    out = [
+        Card("cloze", question, answer, block.start, block.end, "{{c1::...}}")
+        for question, answer in anki_clozes(text)
+    ]
+    if out:
         return out
     marks = list(_HIGHLIGHT.finditer(text))
     for m in marks:

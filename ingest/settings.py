@@ -185,6 +185,17 @@ class AppSettings(_Group):
     )
 
 
+class StudySettings(_Group):
+    # Anki's defaults are 20 new cards and 200 reviews a day: FSRS's reviews grow with every
+    # new card, so the new-card limit sets the daily workload a few weeks later
+    new_per_day: int = Field(
+        20, ge=0, le=9999, description="New cards a day, counting those already seen today."
+    )
+    reviews_per_day: int = Field(
+        200, ge=0, le=99999, description="Reviews of due cards a day, counting today's."
+    )
+
+
 class ChromaSettings(_Group):
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of the store.")
     chroma_port: int = Field(8000, ge=1, le=65535, description="The Chroma server's port.")
@@ -198,6 +209,7 @@ GROUPS: dict[str, type[_Group]] = {
     "answers": AnswerSettings,
     "llm": LLMSettings,
     "app": AppSettings,
+    "study": StudySettings,
     "chroma": ChromaSettings,
 }
 # flat name (the variable without its prefix) -> its group
@@ -304,6 +316,7 @@ class Settings(BaseSettings):
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     app: AppSettings = Field(default_factory=AppSettings)
+    study: StudySettings = Field(default_factory=StudySettings)
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
     def __init__(self, **values: Any) -> None:  # flat names too, so not the fields' signature

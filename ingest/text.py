@@ -331,6 +331,12 @@ _PROTECTED = re.compile(
     rf"|\\\(.{{1,{_SPAN}}}?\\\)"
     rf"|\[[^\]\n]{{0,{_SPAN}}}\]\([^)\s]{{0,{_SPAN}}}\)"
 )
+# $$display$$ and $inline$ math as _PROTECTED sees it: an inline span opens before a non-space
+# and closes after one, not before a digit, so "costs $5 and $10" stays money
+MATH = re.compile(
+    rf"\$\$(?P<display>[^$]{{1,{_SPAN}}}?)\$\$"
+    rf"|\$(?P<inline>(?=[^\s$])[^$\n]{{0,{_SPAN}}}?[^\s$\\]|[^\s$])\$(?!\d)"
+)
 _NON_SPACE = re.compile(r"\S")
 _OPENING = "([{\"'\u2018\u201c*_`"
 

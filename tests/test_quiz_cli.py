@@ -75,7 +75,9 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
     # first answer wrong with the suggested rating; second wrong but overridden to Easy
     out = run("quiz", "--n", "2", "--type", "cloze", input="zzz\n\nzzz\n4\n")
     assert out.count("✗ not quite") == 2
-    assert out.count("passage:") == 2 and "»" in out and "«" in out
+    asked, summary = out.split("Missed (1):")
+    assert asked.count("passage:") == 2 and "»" in asked and "«" in asked
+    assert summary.count("passage:") == 1  # the missed one, with its passage
     assert f"note: {notes.resolve()}/" in out or f"note: {notes}/" in out
     assert "saved: Again" in out and "saved: Easy" in out
     assert "2 reviewed." in out
@@ -96,7 +98,9 @@ def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) 
     assert queue["counts"]["due"] == 1 and queue["counts"]["new"] == 2
     assert [i["id"] for i in queue["items"]][0] == last
     assert [i["new"] for i in queue["items"]] == [False, True, True]
-    out = run("review", "--limit", "2", input=":q\n")
+    # the day's new-card limit, for this session: the reviewed item counts as one new today
+    allow = queue["today"]["new_done"] + 1
+    out = run("review", "--new", str(allow), input=":q\n")
     assert "1 due, 1 new in this session" in out and "0 reviewed" in out
 
 

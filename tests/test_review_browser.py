@@ -1,5 +1,6 @@
 """The flip review in a real browser (headless Chromium through selenium): Show answer with the
-space bar, rate with a number key, undo with u; each step checked in the review store."""
+space bar, rate with a number key, undo with u, bury with - and suspend with @ (Anki's keys);
+each step checked in the review store."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_flip_rate_with_a_key_and_undo_in_a_real_browser(
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    cards = [_card(1), _card(2)]
+    cards = [_card(1), _card(2), _card(3)]
     with open_store(settings) as store:
         store.add_items(cards)
 
@@ -84,3 +85,21 @@ def test_flip_rate_with_a_key_and_undo_in_a_real_browser(
     press("3")
     _wait(lambda: reviews() == [(cards[0].id, 3)])
     browser.save_screenshot(str(tmp_path / "review.png"))
+
+    def held(item_id: str) -> tuple[bool, bool]:
+        with open_store(settings) as store:
+            stored = store.get(item_id)
+            assert stored is not None
+            return stored.suspended, stored.buried()
+
+    _wait(lambda: "case 2" in browser.page_source)
+    press(" ")
+    _wait(lambda: any("Bury until tomorrow" in t for t in buttons()))
+    press("-")  # bury: out of today's queue, no rating
+    _wait(lambda: held(cards[1].id) == (False, True))
+    _wait(lambda: "case 3" in browser.page_source)
+    press(" ")
+    _wait(lambda: any("Suspend card" in t for t in buttons()))
+    press("@")  # suspend
+    _wait(lambda: held(cards[2].id) == (True, False))
+    assert reviews() == [(cards[0].id, 3)]

@@ -48,7 +48,7 @@ class Session:
     def __init__(self, home: Path, limit: int) -> None:
         env = os.environ | {"SHARPNOTES_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [SHARPNOTES, "review", "--limit", str(limit)],
+            [SHARPNOTES, "review", "--new", str(limit)],
             cwd=REPO,
             env=env,
             stdin=subprocess.PIPE,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sharpnotes.app.quiz import schedule
 from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import open_store
 from sharpnotes.app.syllabus import Syllabus, Topic
 from sharpnotes.app.today import plan_today, progress
@@ -62,9 +63,12 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         ranked = [s.topic.id for s in weakest(list(statuses.values()))]
         assert ranked == ["focal-loss", "detr"]
 
-        plan = plan_today(
-            TOPICS, LINKS, store, TEXTS, review_limit=2, new_limit=1, now=now.timestamp()
+        # the day's limits count what was done today: focal[0], first reviewed an hour ago
+        limits = daily_limits(
+            settings, store, new_per_day=2, reviews_per_day=2, now=now.timestamp()
         )
+        assert (limits.new_done, limits.reviews_done, limits.new_left) == (1, 0, 1)
+        plan = plan_today(TOPICS, LINKS, store, TEXTS, limits, now=now.timestamp())
         assert len(plan.due) == 2 and {s.id for s in plan.due} <= set(detr)  # the limit holds
         assert [s.id for s in plan.new] == [focal[1]]  # the weakest topic's first unreviewed item
         assert plan.gaps == ["optical-flow"]

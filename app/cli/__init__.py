@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import click
 
+from sharpnotes.app.cli import (
+    cards,  # noqa: F401 - adds the card commands to `quiz`
+    index,
+    quiz,
+    search,
+    serve,
+    study,
+    watch,
+)
 from sharpnotes.app.cli import eval as eval_commands
-from sharpnotes.app.cli import index, quiz, search, serve, study, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+from sharpnotes.app.quiz.items import ANKI_PREFIX
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.store import ReviewStore, StoredItem
@@ -36,7 +37,7 @@ def _sync(settings: Settings, store: ReviewStore) -> None:
         click.echo(report.summary(), err=True)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--topic", help="Quiz on passages retrieved for this topic.")
 @click.option("--folder", help="Only notes under this folder.")
 @click.option("--tag", help="Only notes with this tag.")
@@ -53,7 +54,9 @@ def _sync(settings: Settings, store: ReviewStore) -> None:
 @click.option("--weakest", is_flag=True, help="Quiz on the note with the lowest recall rate.")
 @click.option("--new", "new", is_flag=True, help="Quiz on passages never reviewed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the items as JSON (and save them).")
+@click.pass_context
 def quiz(
+    ctx: click.Context,
     topic: str | None,
     folder: str | None,
     tag: str | None,
@@ -65,7 +68,11 @@ def quiz(
 ) -> None:
     """Make questions from your notes and ask them (or print them with --json).
 
-    Without --topic, draws passages you have not been quizzed on yet."""
+    Without --topic, draws passages you have not been quizzed on yet. The commands below
+    manage the cards themselves (ids as `sharpnotes review --json` prints them, or their first
+    characters)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sharpnotes.app.generators import GeneratorError
     from sharpnotes.app.quiz.session import NothingToQuiz, make_quiz
     from sharpnotes.app.retrieval import EmptyIndexError, Filters
@@ -92,8 +99,8 @@ def quiz(
         batch = made.batch
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
-        if as_json:
-            echo_json([item.to_dict() for item in batch.items])
+        if as_json:  # as stored: a card the learner edited shows their text
+            echo_json([s.item.to_dict() for s in made.stored])
             return
         dropped = sum(batch.dropped.values())
         if dropped:
@@ -111,7 +118,18 @@ def quiz(
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--new",
+    "new_per_day",
+    type=click.IntRange(0),
+    help="New cards allowed today, for this session (default: SHARPNOTES_NEW_PER_DAY).",
+)
+@click.option(
+    "--reviews",
+    "reviews_per_day",
+    type=click.IntRange(0),
+    help="Reviews allowed today, for this session (default: SHARPNOTES_REVIEWS_PER_DAY).",
+)
 @click.option(
     "--regenerate", is_flag=True, help="First remake the stale questions from their edited notes."
 )
@@ -123,11 +141,18 @@ def quiz(
     help="Type recall answers and have them graded instead of flipping the card.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the review queue as JSON.")
-def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: bool) -> None:
-    """Review due questions first, then new ones (spaced repetition with FSRS). Recall items
-    and your own cards flip: Enter shows the answer, then rate 1-4 (u takes the last rating
-    back)."""
-    from sharpnotes.app.quiz.session import review_queue
+def review(
+    new_per_day: int | None,
+    reviews_per_day: int | None,
+    regenerate: bool,
+    ids: str | None,
+    typed: bool,
+    as_json: bool,
+) -> None:
+    """Review due questions first, then new ones (spaced repetition with FSRS), up to the
+    day's limits (what was done today counts). Recall items and your own cards flip: Enter
+    shows the answer, then rate 1-4 (u takes the last rating back, s suspends, b buries)."""
+    from sharpnotes.app.quiz.session import daily_limits, review_queue
 
     settings = load_settings()
     store = _open_store(settings)
@@ -142,14 +167,22 @@ def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: 
                 found = {s.id for s in chosen}
                 missing = ", ".join(i for i in wanted if i not in found)
                 raise UserError(f"no active quiz item {missing} in {store.path}")
+            held = [s.id for s in chosen if s.suspended]
+            if held:
+                click.echo(f"left out {len(held)} suspended: {', '.join(held)}", err=True)
+            chosen = [s for s in chosen if not s.suspended]
             due, fresh = [s for s in chosen if not s.is_new], [s for s in chosen if s.is_new]
-        else:
-            due, fresh = review_queue(store, limit)
+        limits = daily_limits(
+            settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
+        )
+        if not ids:
+            due, fresh = review_queue(store, limits)
         counts = store.counts()
         if as_json:
             echo_json(
                 {
                     "counts": counts,
+                    "today": vars(limits),
                     "items": [
                         s.item.to_dict()
                         | {"status": s.status, "note": s.status_note, "new": s.is_new, "due": s.due}
@@ -160,10 +193,17 @@ def review(limit: int, regenerate: bool, ids: str | None, typed: bool, as_json: 
             return
         click.echo(
             f"{len(due)} due, {len(fresh)} new in this session "
-            f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all)"
+            f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all; "
+            f"{limits.describe()})"
         )
         if not due and not fresh:
-            click.echo("Nothing to review. Make questions with: sharpnotes quiz")
+            if counts["due"] or counts["new"]:
+                click.echo(
+                    "Today's limits are reached. For more now: sharpnotes review --new N "
+                    "--reviews N (or raise SHARPNOTES_NEW_PER_DAY, SHARPNOTES_REVIEWS_PER_DAY)"
+                )
+            else:
+                click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
         run_session(settings, store, due + fresh, typed=typed)
     finally:
@@ -174,6 +214,10 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
     from sharpnotes.app.quiz.staleness import regenerate
 
     stale = store.items(("stale",))
+    edited = [s for s in stale if s.edited_at]  # the learner's text is never replaced in bulk
+    stale = [s for s in stale if not s.edited_at]
+    if edited:
+        click.echo(f"kept {len(edited)} stale cards you edited (your text stays)", err=True)
     if not stale:
         return
     made = sum(regenerate(settings, store, s.id) is not None for s in stale)
@@ -182,6 +226,9 @@ def _regenerate_stale(settings: Settings, store: ReviewStore) -> None:
 
 # the interactive loop -------------------------------------------------------------------------
 UNDO = "u"
+SUSPEND = "s"  # Anki's "@"
+BURY = "b"  # Anki's "-"
+EDIT = "e"
 
 
 def run_session(
@@ -191,7 +238,8 @@ def run_session(
     the learner's own cards among them, are flipped: the question, Enter to reveal the answer
     and its passage, then a rating whose buttons show the next interval; with ``typed`` (and
     always for cloze and MCQ) the answer is typed and graded first. At the rating prompt ``u``
-    takes back the last rating and asks that item again. ``:q``, Ctrl-D or Ctrl-C stops; a
+    takes back the last rating and asks that item again; ``s`` suspends the item and ``b``
+    buries it until tomorrow (no rating is recorded). ``:q``, Ctrl-D or Ctrl-C stops; a
     summary lists the items missed. Returns how many ratings stand."""
     from sharpnotes.app.quiz import schedule
     from sharpnotes.app.quiz.grade import grade
@@ -206,10 +254,16 @@ def run_session(
         cit = item.citation
         mine = " · your card" if item.generator == "notes" else ""
         click.secho(
-            f"\n[{i + 1}/{len(queue)}] {item.type}{mine} · {cit.source} › {cit.heading}", bold=True
+            f"\n[{i + 1}/{len(queue)}] {item.type}{mine} · {cit.source} › {cit.heading}"
+            f" · {stored.id[:8]}",
+            bold=True,
         )
         if stored.status == "stale":
-            click.secho(f"note: {stored.status_note} (sharpnotes review --regenerate)", fg="yellow")
+            click.secho(
+                f"note: {stored.status_note} (remake it: sharpnotes review --regenerate; keep "
+                f"it: sharpnotes quiz keep {stored.id[:8]})",
+                fg="yellow",
+            )
         click.echo(item.question)
         if item.type == "mcq":
             for letter, option in zip(LETTERS, item.options or [], strict=False):
@@ -240,8 +294,15 @@ def run_session(
         _show_passage(item, roots.get(cit.source))
         try:
             rating = _ask_rating(suggested, schedule.preview_labels(stored), can_undo=bool(rated))
+            while rating == EDIT:  # reword the card, then rate it
+                _edit_now(store, stored.id)
+                rating = _ask_rating(suggested, schedule.preview_labels(stored), bool(rated))
         except click.Abort:
             break
+        if rating in (SUSPEND, BURY):
+            _hold(store, stored.id, suspend=rating == SUSPEND)
+            i += 1
+            continue
         if rating == UNDO:
             undone = schedule.undo_last(store)
             if undone:
@@ -258,16 +319,26 @@ def run_session(
         rated.append((stored, int(rating)))
         click.echo(f"saved: {saved.describe()}")
         i += 1
-    _summary(rated, time.monotonic() - started_session)
+    missed = _summary(rated, time.monotonic() - started_session, roots)
     click.echo(_counts_line(store))
+    if missed and i >= len(queue):  # the session ran to its end (not stopped with :q)
+        try:
+            again = click.confirm("Quiz me again on these now?", default=False)
+        except click.Abort:
+            again = False
+        if again:
+            queue = [store.get(s.id) or s for s in missed]
+            return len(rated) + run_session(settings, store, queue, typed=typed)
     return len(rated)
 
 
-def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
-    """Score, time, and the items missed (rated Again) with their evidence."""
+def _summary(
+    rated: list[tuple[StoredItem, int]], seconds: float, roots: dict[str, str]
+) -> list[StoredItem]:
+    """Score, time, and the items missed (rated Again) with their passages; returns those."""
     if not rated:
         click.echo("\n0 reviewed.")
-        return
+        return []
     recalled = sum(r > 1 for _, r in rated)
     minutes, secs = divmod(round(seconds), 60)
     click.secho(
@@ -275,16 +346,65 @@ def _summary(rated: list[tuple[StoredItem, int]], seconds: float) -> None:
         f"{minutes} min {secs} s.",
         bold=True,
     )
-    missed = [s for s, r in rated if r == 1]
+    missed = list({s.id: s for s, r in rated if r == 1}.values())
     if not missed:
-        return
+        return []
     click.secho(f"Missed ({len(missed)}):", bold=True)
     for stored in missed:
-        cit = stored.item.citation
-        click.echo(f"- {stored.item.question}\n    answer: {stored.item.answer}")
-        click.echo(f"    from: {cit.source} › {cit.heading}")
-    ids = ",".join(dict.fromkeys(s.id for s in missed))
-    click.echo(f"Quiz me again on these: sharpnotes review --ids {ids}")
+        click.echo(f"- {stored.item.question}\n  answer: {stored.item.answer}")
+        _show_passage(stored.item, roots.get(stored.item.citation.source))
+    ids = ",".join(s.id for s in missed)
+    click.echo(f"Quiz me again on these later: sharpnotes review --ids {ids}")
+    return missed
+
+
+def _hold(store: ReviewStore, item_id: str, suspend: bool) -> None:
+    from sharpnotes.app.quiz.session import bury_until_tomorrow
+
+    if suspend:
+        store.set_suspended([item_id])
+        click.echo(f"suspended {item_id}: never asked until `sharpnotes quiz unsuspend {item_id}`")
+    else:
+        bury_until_tomorrow(store, [item_id])
+        click.echo(f"buried {item_id} until tomorrow")
+
+
+EDIT_TEMPLATE = """{question}
+{sep}
+{answer}
+# The question above the {sep} line, the answer below it; lines starting with # are left out.
+"""
+EDIT_SEP = "---"
+
+
+def edit_in_editor(store: ReviewStore, item_id: str) -> tuple[str, str]:
+    """The card's question and answer as the learner rewrote them in $EDITOR."""
+    stored = store.get(item_id)
+    if stored is None:
+        raise UserError(f"no quiz item {item_id} in {store.path}")
+    text = click.edit(
+        EDIT_TEMPLATE.format(question=stored.item.question, answer=stored.item.answer, sep=EDIT_SEP)
+    )
+    if text is None:
+        raise UserError(f"{item_id}: nothing changed (the editor was closed without saving)")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    if EDIT_SEP not in lines:
+        raise UserError(f"{item_id}: keep the {EDIT_SEP} line between question and answer")
+    cut = lines.index(EDIT_SEP)
+    return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut + 1 :]).strip()
+
+
+def _edit_now(store: ReviewStore, item_id: str) -> None:
+    """Edit the card on screen during a review; a refused edit changes nothing."""
+    from sharpnotes.app.quiz.edit import EditError, edit_item
+
+    try:
+        question, answer = edit_in_editor(store, item_id)
+        stored = edit_item(store, item_id, question, answer)
+    except (UserError, EditError) as exc:
+        click.echo(f"not edited: {exc}", err=True)
+        return
+    click.echo(f"edited: {stored.item.question}\nanswer: {stored.item.answer}")
 
 
 def _choice(item: Any, response: str) -> str:
@@ -313,6 +433,9 @@ def _show_grade(result: Any, item: Any) -> None:
 
 def _show_passage(item: Any, root: str | None) -> None:
     """The passage with its evidence marked »like this«, and where the note is."""
+    if item.imported:
+        click.echo(f"from your Anki deck: {item.citation.source.removeprefix(ANKI_PREFIX)}")
+        return
     passage, evidence = item.passage, item.evidence
     start = passage.find(evidence) if evidence else -1
     click.secho("passage:", dim=True)
@@ -329,17 +452,26 @@ def _show_passage(item: Any, root: str | None) -> None:
 
 
 def _ask_rating(suggested: int, labels: dict[int, str], can_undo: bool = False) -> int | str:
-    """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo. The
-    choices show the next interval each rating gives."""
+    """A rating 1-4 (or its name); ``u`` (when there is a rating to take back) for undo, ``s``
+    (or ``@``) to suspend, ``b`` (or ``-``) to bury, ``e`` to edit. The choices show the next
+    interval each rating gives."""
     from sharpnotes.app.quiz.schedule import parse_rating
 
     choices = " · ".join(f"{n} {label}" for n, label in labels.items())
     if can_undo:
         choices += f" · {UNDO} undo last"
+    choices += f" · {SUSPEND} suspend · {BURY} bury · {EDIT} edit"
     while True:
         text = click.prompt(f"Rating [{choices}]", default=str(suggested))
-        if can_undo and text.strip().lower() == UNDO:
+        word = text.strip().lower()
+        if can_undo and word == UNDO:
             return UNDO
+        if word in (SUSPEND, "@", "suspend"):
+            return SUSPEND
+        if word in (BURY, "-", "bury"):
+            return BURY
+        if word in (EDIT, "edit"):
+            return EDIT
         try:
             return parse_rating(text)
         except ValueError as exc:

@@ -175,23 +175,20 @@ def digest(topic: str, out: Path | None, as_json: bool) -> None:
 @click.command()
 @click.option(
     "--reviews",
-    type=click.IntRange(0, 1000),
-    default=30,
-    show_default=True,
-    help="Most due reviews today.",
+    type=click.IntRange(0),
+    help="Reviews allowed today (default: SHARPNOTES_REVIEWS_PER_DAY; today's count).",
 )
 @click.option(
     "--new",
     "new",
-    type=click.IntRange(0, 100),
-    default=5,
-    show_default=True,
-    help="Most new items today, from the weakest topics.",
+    type=click.IntRange(0),
+    help="New items allowed today, from the weakest topics (default: SHARPNOTES_NEW_PER_DAY).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and progress as JSON.")
-def today(reviews: int, new: int, as_json: bool) -> None:
+def today(reviews: int | None, new: int | None, as_json: bool) -> None:
     """Today's session: due reviews, a few new items from your weakest topics, one interview
     question, and your progress. Run `sharpnotes review` to answer the items."""
+    from sharpnotes.app.quiz.session import daily_limits
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store
     from sharpnotes.app.today import plan_today, progress
 
@@ -202,14 +199,18 @@ def today(reviews: int, new: int, as_json: bool) -> None:
     texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
     try:
         with open_store(settings) as store:
-            plan = plan_today(syllabus, links, store, texts, reviews, new)
+            limits = daily_limits(settings, store, new_per_day=new, reviews_per_day=reviews)
+            plan = plan_today(syllabus, links, store, texts, limits)
             done = progress(store)
     except ReviewStoreError as exc:
         raise UserError(str(exc)) from exc
     if as_json:
-        echo_json(plan.to_dict() | {"progress": done.to_dict()})
+        echo_json(plan.to_dict() | {"progress": done.to_dict(), "today": vars(limits)})
         return
-    click.echo(f"Today ({plan.day}): {len(plan.due)} due reviews, {len(plan.new)} new items")
+    click.echo(
+        f"Today ({plan.day}): {len(plan.due)} due reviews, {len(plan.new)} new items "
+        f"({limits.describe()})"
+    )
     for stored in plan.new:
         click.echo(f"  new: {plain(stored.item.question)}  [{plain(stored.item.citation.source)}]")
     for status in plan.start:

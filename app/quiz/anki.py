@@ -1,6 +1,8 @@
-"""Export quiz items to an Anki deck (``.apkg``, written by genanki). The front is the question
+r"""Export quiz items to an Anki deck (``.apkg``, written by genanki). The front is the question
 (with the choices for MCQ); the back is the answer, the evidence from the passage and the source
-citation, so a card can always be traced to the note it came from."""
+citation, so a card can always be traced to the note it came from. Math is written the way Anki
+renders it: ``$...$`` as MathJax ``\(...\)`` and ``$$...$$`` as ``\[...\]``. (Importing a deck is
+``anki_import``.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from html import escape
 from pathlib import Path
 
 from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.ingest.text import MATH
 
 MODEL_ID = 1_607_392_319  # fixed, so re-exports update the same note type in Anki
 DECK_ID = 2_059_400_110
@@ -24,10 +27,18 @@ def citation_text(item: QuizItem) -> str:
     return f"{cit.source}{heading}{page}"
 
 
+def field_html(text: str) -> str:
+    """Note text for an Anki field: HTML escaped (shown as text), math as MathJax."""
+    return MATH.sub(
+        lambda m: rf"\[{m['display']}\]" if m["display"] is not None else rf"\({m['inline']}\)",
+        escape(text),
+    )
+
+
 def _front(item: QuizItem) -> str:
-    text = escape(item.question)
+    text = field_html(item.question)
     if item.type == "mcq" and item.options:
-        choices = "".join(f"<li>{escape(o)}</li>" for o in item.options)
+        choices = "".join(f"<li>{field_html(o)}</li>" for o in item.options)
         text += f'<ol type="A">{choices}</ol>'
     return text
 
@@ -64,8 +75,8 @@ def export_anki(items: list[QuizItem], out: Path, deck_name: str = "sharpnotes")
                 model=model,
                 fields=[
                     _front(item),
-                    escape(item.answer),
-                    escape(item.evidence),
+                    field_html(item.answer),
+                    field_html(item.evidence),
                     escape(citation_text(item)),
                     item.id,
                 ],

@@ -80,7 +80,8 @@ def coverage(
         own = store is None
         store = store or open_store(settings)
         try:
-            stored = store.items(("active", "stale"))
+            # coverage is of the notes: items imported from Anki have none
+            stored = [s for s in store.items(("active", "stale")) if not s.item.imported]
             stats = store.review_stats()
         finally:
             if own:

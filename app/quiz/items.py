@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ItemType = Literal["mcq", "cloze", "recall"]
+ANKI_PREFIX = "anki:"  # the citation source of an item imported from an Anki deck: anki:<deck>
 ITEM_TYPES: tuple[ItemType, ...] = ("mcq", "cloze", "recall")
 
 
@@ -46,12 +47,21 @@ class QuizItem:
     key_points: list[str] = field(default_factory=list)
     content_hash: str = ""
     generator: str = "offline"
+    # the id an item keeps once the learner has edited its text (set by the review store)
+    stored_id: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
         """Stable over re-generation of the same question from the same passage."""
+        if self.stored_id:
+            return self.stored_id
         key = "\x1f".join((self.type, self.citation.chunk_id, self.question, self.answer))
         return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+    @property
+    def imported(self) -> bool:
+        """Imported from an Anki deck: no note passage behind it."""
+        return self.citation.source.startswith(ANKI_PREFIX)
 
     def to_dict(self) -> dict:
         """The ``--json`` contract: id, type, question, options (mcq only), answer, evidence,

@@ -3,7 +3,9 @@ draws from, and the review queue (due items first, then new ones)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
@@ -12,6 +14,7 @@ from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.generate import QuizBatch
+    from sharpnotes.app.quiz.items import QuizItem
     from sharpnotes.app.retrieval import Searcher
 
 Mode = Literal["unquizzed", "new", "weakest"]
@@ -67,13 +70,119 @@ def make_quiz(
         exclude_chunks=exclude,
         searcher=searcher if topic else None,
     )
+    batch.items = _not_edited_elsewhere(store, batch.items)
     store.add_items(batch.items)
     stored = [s for item in batch.items if (s := store.get(item.id)) is not None]
-    return Quiz(batch, stored, focus)
+    return Quiz(batch, [s for s in stored if not s.suspended], focus)
 
 
-def review_queue(store: ReviewStore, limit: int) -> tuple[list[StoredItem], list[StoredItem]]:
-    """(due, new): due items first, most overdue first, then never-reviewed ones, ``limit`` in
-    all. Retired items are never in it; stale ones are, with their note."""
-    due = store.due_items(limit=limit)
-    return due, store.new_items(limit=limit - len(due))
+def _not_edited_elsewhere(store: ReviewStore, items: list[QuizItem]) -> list[QuizItem]:
+    """``items`` without the ones the learner already has in their own words: a card whose
+    text as made equals an edited item's original from the same note (its passage changed, so
+    it came back under a new id). The same item (same id) stays: the store keeps the edit."""
+    edited = {
+        (s.item.citation.source, s.item.type, s.original["question"], s.original["answer"])
+        for s in store.items(("active", "stale"))
+        if s.original
+    }
+    if not edited:
+        return items
+    return [
+        i
+        for i in items
+        if store.get(i.id) is not None
+        or (i.citation.source, i.type, i.question, i.answer) not in edited
+    ]
+
+
+def day_start(now: float | None = None) -> float:
+    """The start (local midnight) of the local day holding ``now``."""
+    now = time.time() if now is None else now
+    day = datetime.fromtimestamp(now).date()
+    return datetime.combine(day, datetime.min.time()).timestamp()
+
+
+def next_day(now: float | None = None) -> float:
+    """The next local midnight after ``now``: when a card buried today comes back."""
+    now = time.time() if now is None else now
+    day: date = datetime.fromtimestamp(now).date() + timedelta(days=1)
+    return datetime.combine(day, datetime.min.time()).timestamp()
+
+
+def bury_until_tomorrow(store: ReviewStore, ids: list[str], now: float | None = None) -> float:
+    """Hide ``ids`` from the review queue for the rest of the local day; returns when they come
+    back."""
+    until = next_day(now)
+    store.bury(ids, until)
+    return until
+
+
+def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[str]]:
+    """(full ids, problems): each given id or unique id prefix (at least 4 characters) resolved
+    to a stored item's id; a problem names one that matches none or several."""
+    found: list[str] = []
+    problems: list[str] = []
+    for text in given:
+        text = text.strip().lower()
+        matches = store.ids_starting(text) if len(text) >= 4 else []
+        if len(matches) == 1:
+            found.append(matches[0])
+        elif matches:
+            problems.append(f"{text} matches {len(matches)} items; give more of its id")
+        else:
+            problems.append(f"no quiz item {text}")
+    return list(dict.fromkeys(found)), problems
+
+
+@dataclass(frozen=True)
+class DailyLimits:
+    """How many new cards and reviews a day, and how many of each were done today (from the
+    review log, so every session, the app's and the CLI's, counts against the same day)."""
+
+    new_per_day: int
+    reviews_per_day: int
+    new_done: int = 0
+    reviews_done: int = 0
+
+    @property
+    def new_left(self) -> int:
+        return max(0, self.new_per_day - self.new_done)
+
+    @property
+    def reviews_left(self) -> int:
+        return max(0, self.reviews_per_day - self.reviews_done)
+
+    def describe(self) -> str:
+        return (
+            f"today: {self.new_done} of {self.new_per_day} new, {self.reviews_done} of "
+            f"{self.reviews_per_day} reviews done"
+        )
+
+
+def daily_limits(
+    settings: Settings,
+    store: ReviewStore,
+    *,
+    new_per_day: int | None = None,
+    reviews_per_day: int | None = None,
+    now: float | None = None,
+) -> DailyLimits:
+    """The day's limits (``SHARPNOTES_NEW_PER_DAY``, ``SHARPNOTES_REVIEWS_PER_DAY``, or an
+    override for one session) with what was done since local midnight."""
+    new_done, reviews_done = store.done_since(day_start(now))
+    return DailyLimits(
+        settings.study.new_per_day if new_per_day is None else new_per_day,
+        settings.study.reviews_per_day if reviews_per_day is None else reviews_per_day,
+        new_done,
+        reviews_done,
+    )
+
+
+def review_queue(
+    store: ReviewStore, limits: DailyLimits, now: float | None = None
+) -> tuple[list[StoredItem], list[StoredItem]]:
+    """(due, new): due items, most overdue first, then never-reviewed ones, each up to what the
+    day's limits leave. Retired, suspended and buried items are never in it; stale ones are,
+    with their note."""
+    due = store.due_items(now=now, limit=limits.reviews_left)
+    return due, store.new_items(limit=limits.new_left, now=now)

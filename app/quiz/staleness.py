@@ -7,7 +7,7 @@ content hash), so any edit to the passage changes it:
   that had been flagged comes back, e.g. after an edit was undone);
 - chunk id gone but the note still has that heading: the passage was edited; the item is
   **stale**, kept with its history, still asked with a note that the source changed, and can be
-  regenerated from the new text;
+  regenerated from the new text or kept as it is (tied to the new passage);
 - the note or its heading is gone: the item is **retired**, kept with its history, no longer asked.
 """
 
@@ -22,7 +22,7 @@ from sharpnotes.ingest.settings import Settings
 
 if TYPE_CHECKING:
     from sharpnotes.app.quiz.items import QuizItem
-    from sharpnotes.ingest.catalog import Catalog
+    from sharpnotes.ingest.catalog import Catalog, ChunkRow
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def sync_items(settings: Settings, store: ReviewStore | None = None) -> SyncRepo
 
 
 def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
-    items = [s for s in store.items() if s.replaced_by is None]
+    # an item imported from Anki has no passage to follow
+    items = [s for s in store.items() if s.replaced_by is None and not s.item.imported]
     report = SyncReport(checked=len(items))
     existing = catalog.existing_ids([s.item.citation.chunk_id for s in items])
     headings: dict[str, set[str]] = {}  # source -> heading paths it has now
@@ -101,8 +102,14 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
 
 
 def current_passage(settings: Settings, stored: StoredItem) -> str | None:
-    """The chunk id of the passage a stale item's question now belongs to: among the chunks of
-    the same note and heading, the one sharing the most words with the old passage."""
+    """The chunk id of the passage a stale item's question now belongs to."""
+    row = _current_row(settings, stored)
+    return row.chunk_id if row else None
+
+
+def _current_row(settings: Settings, stored: StoredItem) -> ChunkRow | None:
+    """Among the chunks of the stale item's note and heading, the one sharing the most words
+    with its old passage."""
     from sharpnotes.ingest.index import open_catalog
 
     cit = stored.item.citation
@@ -115,8 +122,34 @@ def current_passage(settings: Settings, stored: StoredItem) -> str | None:
     candidates = [r for r in rows.values() if r.heading == cit.heading]
     if not candidates:
         return None
-    best = max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
-    return best.chunk_id
+    return max(candidates, key=lambda r: len(old & set(r.text.lower().split())))
+
+
+def keep(settings: Settings, store: ReviewStore, item_id: str) -> bool:
+    """Keep a stale item as it is (its text, history and id) and tie it to its passage as the
+    note has it now, so it is no longer flagged. False when it is not stale or its section has
+    no passage left."""
+    import dataclasses
+
+    from sharpnotes.app.quiz.items import Citation
+
+    stored = store.get(item_id)
+    if stored is None or stored.status != "stale":
+        return False
+    row = _current_row(settings, stored)
+    if row is None:
+        return False
+    item = stored.item
+    moved = dataclasses.replace(
+        item,
+        passage=row.text,
+        evidence=item.evidence if item.evidence in row.text else "",
+        content_hash=row.content_hash,
+        citation=Citation(row.chunk_id, row.source, row.heading, row.page),
+        stored_id=item_id,
+    )
+    store.move_item(item_id, moved)
+    return True
 
 
 def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem | None:

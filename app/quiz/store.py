@@ -8,6 +8,7 @@ at any moment loses at most the answer that was not yet recorded. The schema ver
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -20,7 +21,7 @@ from typing import Literal
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.ingest.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 DB_NAME = "review.sqlite"
 
 Status = Literal["active", "stale", "retired"]
@@ -61,10 +62,25 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_item ON reviews(item_id);
 """
 
+# suspended: never asked until unsuspended; buried_until: hidden from the queue until then (the
+# next local midnight). Both are the learner's choice, apart from the status staleness sets.
+_V2 = """
+ALTER TABLE items ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN buried_until REAL
+"""
+
+# edited_at: when the learner last rewrote the card's text (the record then also holds the
+# text it was made with, under "original"); such an item is never overwritten by a regenerated one
+_V3 = "ALTER TABLE items ADD COLUMN edited_at REAL"
+
 # user_version N -> the statements that bring a file from N-1 to N
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda conn: _run_script(conn, _V1),
+    2: lambda conn: _run_script(conn, _V2),
+    3: lambda conn: _run_script(conn, _V3),
 }
+# what the review queue may ask at time ? (not suspended, not buried until later)
+_ASKABLE = "status IN ('active','stale') AND suspended = 0 AND COALESCE(buried_until, 0) <= ?"
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -90,6 +106,14 @@ class StoredItem:
     due: float | None
     reps: int
     last_review: float | None
+    suspended: bool = False
+    buried_until: float | None = None
+    edited_at: float | None = None  # the learner rewrote the question or answer
+    original: dict | None = None  # {"question", "answer"} as made, when edited
+
+    def buried(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        return self.buried_until is not None and self.buried_until > now
 
     @property
     def is_new(self) -> bool:
@@ -109,13 +133,22 @@ class ReviewRow:
 
 
 _ITEM_COLS = (
-    "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review"
+    "id, record, status, status_note, replaced_by, created_at, card, due, reps, last_review, "
+    "suspended, buried_until, edited_at"
 )
 
 
 def _stored(row: tuple) -> StoredItem:
-    item = QuizItem.from_record(json.loads(row[1]))
-    return StoredItem(item, row[0], *row[2:])
+    record = json.loads(row[1])
+    item = QuizItem.from_record(record)
+    if item.id != row[0]:  # edited text: the item keeps the id it was stored under
+        item = dataclasses.replace(item, stored_id=row[0])
+    status, note, replaced_by, created_at, card, due, reps, last_review = row[2:10]
+    return StoredItem(
+        item, row[0], status, note, replaced_by, created_at, card, due, reps, last_review,
+        suspended=bool(row[10]), buried_until=row[11], edited_at=row[12],
+        original=record.get("original"),
+    )  # fmt: skip
 
 
 def store_path(settings: Settings) -> Path:
@@ -203,6 +236,13 @@ class ReviewStore:
         row = self.db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE id=?", (item_id,)).fetchone()
         return _stored(row) if row else None
 
+    def ids_starting(self, prefix: str) -> list[str]:
+        """The ids of the items whose id starts with ``prefix``."""
+        rows = self.db.execute(
+            "SELECT id FROM items WHERE substr(id, 1, ?) = ? ORDER BY id", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
+
     def items(
         self, statuses: Sequence[Status] = ("active", "stale", "retired"), ids: Sequence[str] = ()
     ) -> list[StoredItem]:
@@ -221,34 +261,83 @@ class ReviewStore:
         """Reviewed items whose next review is due, most overdue first."""
         now = time.time() if now is None else now
         rows = self.db.execute(
-            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps > 0 "
+            f"SELECT {_ITEM_COLS} FROM items WHERE {_ASKABLE} AND reps > 0 "
             "AND due <= ? ORDER BY due, id LIMIT ?",
+            (now, now, -1 if limit is None else limit),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def new_items(self, limit: int | None = None, now: float | None = None) -> list[StoredItem]:
+        """Items never reviewed (and neither suspended nor buried), oldest first."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE {_ASKABLE} AND reps = 0 "
+            "ORDER BY created_at, rowid LIMIT ?",
             (now, -1 if limit is None else limit),
         ).fetchall()
         return [_stored(r) for r in rows]
 
-    def new_items(self, limit: int | None = None) -> list[StoredItem]:
-        """Items never reviewed, oldest first."""
-        rows = self.db.execute(
-            f"SELECT {_ITEM_COLS} FROM items WHERE status IN ('active','stale') AND reps = 0 "
-            "ORDER BY created_at, rowid LIMIT ?",
-            (-1 if limit is None else limit,),
-        ).fetchall()
-        return [_stored(r) for r in rows]
-
     def counts(self, now: float | None = None) -> dict[str, int]:
-        """due, new, stale, retired and total item counts."""
+        """due, new (both without suspended and buried items), stale, retired, suspended,
+        buried and total item counts."""
         now = time.time() if now is None else now
         row = self.db.execute(
             "SELECT "
-            "SUM(status IN ('active','stale') AND reps > 0 AND due <= ?), "
-            "SUM(status IN ('active','stale') AND reps = 0), "
-            "SUM(status = 'stale'), SUM(status = 'retired'), COUNT(*) FROM items",
-            (now,),
+            f"SUM({_ASKABLE} AND reps > 0 AND due <= ?), "
+            f"SUM({_ASKABLE} AND reps = 0), "
+            "SUM(status = 'stale'), SUM(status = 'retired'), "
+            "SUM(status != 'retired' AND suspended = 1), "
+            "SUM(status != 'retired' AND suspended = 0 AND COALESCE(buried_until, 0) > ?), "
+            "COUNT(*) FROM items",
+            (now, now, now, now),
         ).fetchone()
-        return dict(
-            zip(("due", "new", "stale", "retired", "total"), (v or 0 for v in row), strict=True)
+        names = ("due", "new", "stale", "retired", "suspended", "buried", "total")
+        return dict(zip(names, (v or 0 for v in row), strict=True))
+
+    def suspended_items(self) -> list[StoredItem]:
+        """Suspended items that are not retired, in the order they were made."""
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE suspended = 1 AND status != 'retired' "
+            "ORDER BY created_at, rowid"
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def buried_items(self, now: float | None = None) -> list[StoredItem]:
+        """Items buried until later than ``now`` (not suspended, not retired)."""
+        now = time.time() if now is None else now
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items WHERE suspended = 0 AND status != 'retired' "
+            "AND COALESCE(buried_until, 0) > ? ORDER BY created_at, rowid",
+            (now,),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def set_suspended(self, ids: Sequence[str], suspended: bool = True) -> list[str]:
+        """Suspend (or unsuspend) these items; returns the ids that exist. Unsuspending also
+        unburies."""
+        return self._update_each(
+            ids,
+            "suspended=?, buried_until=CASE WHEN ? THEN buried_until END",
+            (int(suspended), int(suspended)),
         )
+
+    def bury(self, ids: Sequence[str], until: float) -> list[str]:
+        """Hide these items from the review queue until ``until`` (a timestamp); ``until`` in
+        the past unburies. Returns the ids that exist."""
+        return self._update_each(ids, "buried_until=?", (until,))
+
+    def _update_each(self, ids: Sequence[str], assignments: str, values: tuple) -> list[str]:
+        now = time.time()
+        done = []
+        with self.transaction() as conn:
+            for item_id in ids:
+                cur = conn.execute(
+                    f"UPDATE items SET {assignments}, updated_at=? WHERE id=?",
+                    (*values, now, item_id),
+                )
+                if cur.rowcount:
+                    done.append(item_id)
+        return done
 
     def set_status(self, changes: Iterable[tuple[str, Status, str]]) -> None:
         """(item id, status, note) for several items, in one transaction."""
@@ -257,6 +346,52 @@ class ReviewStore:
             conn.executemany(
                 "UPDATE items SET status=?, status_note=?, updated_at=? WHERE id=?",
                 [(status, note, now, item_id) for item_id, status, note in changes],
+            )
+
+    def update_record(self, item_id: str, record: dict) -> None:
+        """Store the learner's edit of an item's text (``record`` as ``QuizItem.to_record``
+        gives it); the text it was first made with is kept under "original"."""
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT record FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise ReviewStoreError(f"no quiz item {item_id} in {self.path}")
+            before = json.loads(row[0])
+            original = before.get("original") or {
+                "question": before["question"],
+                "answer": before["answer"],
+            }
+            record = {**record, "id": item_id, "original": original}
+            conn.execute(
+                "UPDATE items SET record=?, edited_at=?, updated_at=? WHERE id=?",
+                (json.dumps(record, ensure_ascii=False), now, now, item_id),
+            )
+
+    def move_item(self, item_id: str, item: QuizItem) -> None:
+        """Tie ``item_id`` to the passage ``item`` cites now (its text, history and any edit
+        stay) and make it active again."""
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT record FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise ReviewStoreError(f"no quiz item {item_id} in {self.path}")
+            original = json.loads(row[0]).get("original")
+            record = item.to_record() | {"id": item_id}
+            if original:
+                record["original"] = original
+            cit = item.citation
+            conn.execute(
+                "UPDATE items SET record=?, chunk_id=?, source=?, heading=?, content_hash=?, "
+                "status='active', status_note='', updated_at=? WHERE id=?",
+                (
+                    json.dumps(record, ensure_ascii=False),
+                    cit.chunk_id,
+                    cit.source,
+                    cit.heading,
+                    item.content_hash,
+                    now,
+                    item_id,
+                ),
             )
 
     def replace(self, old_id: str, new: QuizItem) -> None:
@@ -350,6 +485,16 @@ class ReviewStore:
             ReviewRow(r[0], r[1], r[2], r[3], None if r[4] is None else bool(r[4]), *r[5:])
             for r in rows
         ]
+
+    def done_since(self, start: float) -> tuple[int, int]:
+        """(new, reviews) since ``start``: first reviews of an item, and the other reviews."""
+        row = self.db.execute(
+            "SELECT SUM(first), SUM(NOT first) FROM (SELECT r.id = (SELECT MIN(x.id) FROM "
+            "reviews x WHERE x.item_id = r.item_id) AS first FROM reviews r "
+            "WHERE r.reviewed_at >= ?)",
+            (start,),
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
 
     def review_stats(self) -> dict[str, tuple[int, int]]:
         """item id -> (reviews, recalled), where recalled means rated Hard or better."""

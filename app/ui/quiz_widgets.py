@@ -11,10 +11,12 @@ is shown with ``st.text``."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import streamlit as st
 
+from sharpnotes.app.quiz.items import ANKI_PREFIX
 from sharpnotes.app.quiz.store import StoredItem, open_store
 from sharpnotes.app.ui.note_dialog import passage_card
 from sharpnotes.app.ui.render import literal, markdown
@@ -24,14 +26,16 @@ RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 # Keyboard shortcuts (Streamlit has no key bindings): a script in a zero-height component
 # iframe (same origin as the app) listens on the page once and clicks the button whose label
 # holds the key's name: space "Show answer", 1-4 the ratings ("Good (10 minutes)"), u "Undo last
-# rating" (an icon's ligature may come first in a label's text). Keys
+# rating", Anki's @ "Suspend card", - "Bury until tomorrow" and e "Edit card" (an icon's
+# ligature may come first in a label's text). Keys
 # typed into a text box are left alone. No note text reaches this script.
 SHORTCUTS = """<script>
 const doc = window.parent.document;
 if (!doc.snReviewKeys) {
   doc.snReviewKeys = true;
   const names = {" ": "Show answer", "1": "Again (", "2": "Hard (", "3": "Good (",
-                 "4": "Easy (", "u": "Undo last rating"};
+                 "4": "Easy (", "u": "Undo last rating", "@": "Suspend card",
+                 "-": "Bury until tomorrow", "e": "Edit card"};
   doc.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -49,6 +53,7 @@ if (!doc.snReviewKeys) {
 def start(key: str, ids: list[str], typed: bool = False) -> None:
     st.session_state[key] = {
         "ids": list(ids), "pos": 0, "done": 0, "graded": None, "typed": typed, "rated": [],
+        "started": time.time(),
     }  # fmt: skip
 
 
@@ -62,8 +67,8 @@ def run(cfg: Settings, key: str) -> None:
         return
     with open_store(cfg) as store:
         stored = store.get(state["ids"][state["pos"]])
-    if stored is None:  # removed meanwhile: skip it
-        state["pos"] += 1
+    if stored is None or stored.suspended or stored.buried():  # removed or held meanwhile
+        del state["ids"][state["pos"]]
         st.rerun()
     _card(cfg, key, state, stored)
 
@@ -80,11 +85,18 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
     cit = item.citation
     pos, total = state["pos"] + 1, len(state["ids"])
     with st.container(border=True):
-        st.caption(literal(f"{pos}/{total} · {item.type} · {cit.source} › {cit.heading}"))
+        mine = " · edited by you" if stored.edited_at else ""
+        st.caption(literal(f"{pos}/{total} · {item.type} · {cit.source} › {cit.heading}{mine}"))
         if stored.status == "stale":
             st.warning(f"The source changed: {stored.status_note}.")
-            if st.button("Regenerate from the edited note", key=f"{key}-regen-{stored.id}"):
+            label = "Regenerate from the edited note"
+            if stored.edited_at:
+                label += " (replaces your wording)"
+            regen, keep = st.columns(2)
+            if regen.button(label, key=f"{key}-regen-{stored.id}"):
                 _regenerate(cfg, state, stored)
+            if keep.button("Keep this card", key=f"{key}-keep-{stored.id}"):
+                _keep(cfg, stored)
         st.markdown(markdown(item.question))
         undo_key = f"{key}-undo-{stored.id}"
         if state.get("rated") and st.button(
@@ -132,11 +144,7 @@ def _passage_and_ratings(
     """The passage (evidence highlighted) and the four rating buttons, each with its interval."""
     from sharpnotes.app.quiz.schedule import preview_labels
 
-    item, cit = stored.item, stored.item.citation
-    passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
-    passage_card(
-        cfg, f"{key}-open-{stored.id}", {**passage, "text": item.passage}, quote=item.evidence
-    )
+    _passage(cfg, f"{key}-open-{stored.id}", stored.item)
     suggested = graded["rating"]
     hint = "" if graded.get("flip") else f" Suggested: {RATINGS[suggested]}"
     st.caption(f"How well did you know it?{hint}")
@@ -146,6 +154,67 @@ def _passage_and_ratings(
         kind: Literal["primary", "secondary"] = "primary" if n == suggested else "secondary"
         if col.button(label, key=f"{key}-rate-{stored.id}-{n}", type=kind, width="stretch"):
             _record(cfg, state, stored, n, graded)
+    left, middle, right, _ = st.columns([1, 1, 1, 1])
+    if left.button("Suspend card", key=f"{key}-suspend-{stored.id}", icon=":material/pause:"):
+        _hold(cfg, state, stored, suspend=True)
+    if middle.button(
+        "Bury until tomorrow", key=f"{key}-bury-{stored.id}", icon=":material/schedule:"
+    ):
+        _hold(cfg, state, stored, suspend=False)
+    if right.button("Edit card", key=f"{key}-edit-{stored.id}", icon=":material/edit:"):
+        state["editing"] = stored.id
+        st.rerun()
+    if state.get("editing") == stored.id:
+        _edit_form(cfg, key, state, stored)
+
+
+def _edit_form(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) -> None:
+    """The card's question and answer in text boxes; the learner's wording is kept for good."""
+    from sharpnotes.app.quiz.edit import EditError, edit_item
+
+    with st.container(border=True):
+        question = st.text_area("Question", stored.item.question, key=f"{key}-eq-{stored.id}")
+        answer = st.text_area("Answer", stored.item.answer, key=f"{key}-ea-{stored.id}")
+        save, cancel, _ = st.columns([1, 1, 2])
+        if save.button("Save edit", key=f"{key}-esave-{stored.id}", type="primary"):
+            try:
+                with open_store(cfg) as store:
+                    edit_item(store, stored.id, question, answer)
+            except EditError as exc:
+                st.error(str(exc))
+                return
+            state["editing"] = None
+            st.toast("Saved: this card keeps your wording")
+            st.rerun()
+        if cancel.button("Cancel", key=f"{key}-ecancel-{stored.id}"):
+            state["editing"] = None
+            st.rerun()
+
+
+def _hold(cfg: Settings, state: dict[str, Any], stored: StoredItem, suspend: bool) -> None:
+    """Suspend the card (never asked until unsuspended) or bury it until the next local day; it
+    leaves this session without a rating."""
+    from sharpnotes.app.quiz.session import bury_until_tomorrow
+
+    with open_store(cfg) as store:
+        if suspend:
+            store.set_suspended([stored.id])
+        else:
+            bury_until_tomorrow(store, [stored.id])
+    del state["ids"][state["pos"]]
+    state["graded"] = None
+    st.toast("Suspended: unsuspend it on the Review page" if suspend else "Buried until tomorrow")
+    st.rerun()
+
+
+def _passage(cfg: Settings, key: str, item: Any) -> None:
+    """The item's passage with its evidence highlighted (a card imported from Anki has none)."""
+    cit = item.citation
+    if item.imported:
+        st.caption(literal(f"From your Anki deck {cit.source.removeprefix(ANKI_PREFIX)}"))
+        return
+    passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
+    passage_card(cfg, key, {**passage, "text": item.passage}, quote=item.evidence)
 
 
 def _result(graded: dict[str, Any], item: Any) -> None:
@@ -214,26 +283,37 @@ def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
         missed = [s for i, r in rated if r == 1 and (s := store.get(i)) is not None]
     recalled = sum(r > 1 for _, r in rated)
     share = f" ({recalled / len(rated):.0%})" if rated else ""
+    if "ended" not in state:
+        state["ended"] = time.time()
+    minutes, secs = divmod(round(state["ended"] - state.get("started", state["ended"])), 60)
     st.success(
-        f"Session done: {state['done']} reviewed, {recalled} recalled{share}. "
-        f"Now {counts['due']} due, {counts['new']} new."
+        f"Session done: {state['done']} reviewed, {recalled} recalled{share} in {minutes} min "
+        f"{secs} s. Now {counts['due']} due, {counts['new']} new."
     )
     if not missed:
         return
     st.subheader(f"Missed ({len(missed)})")
     for stored in missed:
-        cit = stored.item.citation
         with st.container(border=True):
             st.markdown(markdown(stored.item.question))
             st.markdown(markdown(stored.item.answer))
-            passage = {"source": cit.source, "heading": cit.heading, "page": cit.page}
-            passage_card(
-                cfg, f"{key}-missed-{stored.id}", {**passage, "text": stored.item.passage},
-                quote=stored.item.evidence,
-            )  # fmt: skip
+            _passage(cfg, f"{key}-missed-{stored.id}", stored.item)
     if st.button("Quiz me again on these", key=f"{key}-again", type="primary"):
         start(key, list(dict.fromkeys(s.id for s in missed)), bool(state.get("typed")))
         st.rerun()
+
+
+def _keep(cfg: Settings, stored: StoredItem) -> None:
+    """The stale card stays as it is, tied to its passage as the note has it now."""
+    from sharpnotes.app.quiz.staleness import keep
+
+    with open_store(cfg) as store:
+        kept = keep(cfg, store, stored.id)
+    if not kept:
+        st.error("Its section has no passage left to follow; it stays as it is.")
+        return
+    st.toast("Kept: it follows the edited passage now")
+    st.rerun()
 
 
 def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> None:
@@ -247,3 +327,28 @@ def _regenerate(cfg: Settings, state: dict[str, Any], stored: StoredItem) -> Non
     state["ids"][state["pos"]] = fresh.id
     state["graded"] = None
     st.rerun()
+
+
+def held_cards(cfg: Settings) -> None:
+    """The suspended and buried cards, each with a button that puts it back in review."""
+    with open_store(cfg) as store:
+        suspended, buried = store.suspended_items(), store.buried_items()
+    title = f"Suspended ({len(suspended)}) and buried ({len(buried)}) cards"
+    with st.expander(title):
+        for stored, what in [
+            *((s, "suspended") for s in suspended),
+            *((b, "buried") for b in buried),
+        ]:
+            cit = stored.item.citation
+            left, right = st.columns([4, 1])
+            left.markdown(markdown(stored.item.question))
+            left.caption(literal(f"{what} · {cit.source} › {cit.heading} · {stored.id}"))
+            label = "Unsuspend" if what == "suspended" else "Unbury"
+            if right.button(label, key=f"held-{stored.id}"):
+                with open_store(cfg) as store:
+                    if what == "suspended":
+                        store.set_suspended([stored.id], False)
+                    else:
+                        store.bury([stored.id], 0.0)
+                st.toast(f"{label}ed: back in review")
+                st.rerun()

@@ -26,6 +26,7 @@ MAIN = str(REPO / "app" / "ui" / "main.py")
 
 
 def time_plan(home: Path, runs: int) -> dict:
+    from sharpnotes.app.quiz.session import daily_limits
     from sharpnotes.app.quiz.store import open_store
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.today import plan_today
@@ -41,7 +42,7 @@ def time_plan(home: Path, runs: int) -> dict:
         ids = sorted({link.chunk_id for linked in links.values() for link in linked})
         texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
         with open_store(settings) as store:
-            plan_today(syllabus, links, store, texts)
+            plan_today(syllabus, links, store, texts, daily_limits(settings, store))
         times.append(time.perf_counter() - start)
     return summary(times)
 

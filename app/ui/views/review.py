@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sharpnotes.app.quiz.session import review_queue
+from sharpnotes.app.quiz.session import daily_limits, review_queue
 from sharpnotes.app.quiz.staleness import sync_items
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.ui import quiz_widgets, services
@@ -32,9 +32,23 @@ c4.metric("Retired (note deleted)", counts["retired"])
 if not st.session_state.get(KEY):
     if not counts["due"] and not counts["new"]:
         st.info("Nothing to review. Make questions on the Quiz page.")
+        if counts["suspended"] or counts["buried"]:
+            quiz_widgets.held_cards(cfg)
         st.stop()
-    limit = st.number_input(
-        "Questions this session", min_value=1, max_value=200, value=20, key="review_limit"
+    left, right = st.columns(2)  # the day's limits; changed here for this session only
+    new_per_day = left.number_input(
+        "New cards today", min_value=0, value=cfg.study.new_per_day, key="review_new"
+    )
+    reviews_per_day = right.number_input(
+        "Reviews today", min_value=0, value=cfg.study.reviews_per_day, key="review_reviews"
+    )
+    with open_store(cfg) as store:
+        limits = daily_limits(
+            cfg, store, new_per_day=int(new_per_day), reviews_per_day=int(reviews_per_day)
+        )
+    st.caption(
+        f"{limits.describe().capitalize()} (defaults: SHARPNOTES_NEW_PER_DAY, "
+        "SHARPNOTES_REVIEWS_PER_DAY on the Settings page)"
     )
     typed = st.toggle(
         "Type recall answers (instead of flipping cards)",
@@ -43,11 +57,16 @@ if not st.session_state.get(KEY):
     )
     if st.button("Start review", icon=":material/play_arrow:", type="primary"):
         with open_store(cfg) as store:
-            due, new = review_queue(store, int(limit))
-        quiz_widgets.start(KEY, [s.id for s in due + new], typed=typed)
-        st.rerun()
+            due, new = review_queue(store, limits)
+        if due or new:
+            quiz_widgets.start(KEY, [s.id for s in due + new], typed=typed)
+            st.rerun()
+        st.info("Today's limits are reached: raise them above to go on.")
 else:
     if st.button("End session", key="review_end"):
         del st.session_state[KEY]
         st.rerun()
     quiz_widgets.run(cfg, KEY)
+
+if counts["suspended"] or counts["buried"]:
+    quiz_widgets.held_cards(cfg)

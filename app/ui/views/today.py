@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.syllabus import SyllabusError
-from sharpnotes.app.today import NEW_LIMIT, REVIEW_LIMIT, plan_today, progress
+from sharpnotes.app.today import plan_today, progress
 from sharpnotes.app.topics import syllabus_links
 from sharpnotes.app.ui import quiz_widgets, services
 from sharpnotes.app.ui.note_dialog import passage_card
@@ -29,19 +30,27 @@ if st.session_state.get(KEY):
 
 searcher = services.searcher(cfg)
 c1, c2 = st.columns(2)
-review_limit = c1.number_input("Most reviews today", 0, 1000, REVIEW_LIMIT, key="today_reviews")
-new_limit = c2.number_input("Most new items today", 0, 100, NEW_LIMIT, key="today_new")
+study = cfg.study  # the day's limits; changed here for this visit only
+review_limit = c1.number_input("Reviews today", 0, None, study.reviews_per_day, key="today_reviews")
+new_limit = c2.number_input("New items today", 0, None, study.new_per_day, key="today_new")
 try:
     syllabus, links = syllabus_links(searcher)
     ids = sorted({link.chunk_id for linked in links.values() for link in linked})
     texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
     with open_store(cfg) as store:
-        plan = plan_today(syllabus, links, store, texts, int(review_limit), int(new_limit))
+        limits = daily_limits(
+            cfg, store, new_per_day=int(new_limit), reviews_per_day=int(review_limit)
+        )
+        plan = plan_today(syllabus, links, store, texts, limits)
         done = progress(store)
 except (SyllabusError, ReviewStoreError) as exc:
     st.error(literal(str(exc)))
     st.stop()
 
+st.caption(
+    f"{limits.describe().capitalize()} (defaults: SHARPNOTES_NEW_PER_DAY, "
+    "SHARPNOTES_REVIEWS_PER_DAY on the Settings page)"
+)
 m1, m2, m3 = st.columns(3)
 m1.metric("Due reviews", len(plan.due))
 m2.metric("New items", len(plan.new))

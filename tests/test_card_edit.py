@@ -1,0 +1,193 @@
+"""Editing a card's text: the item keeps its id and history, the learner's wording survives a
+real re-ingest of its note and the staleness pass (a changed passage flags it stale with the
+learner's text; the same card made again from the note is not added beside it), through the
+store, the CLI and the Review page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_quiz_store import NOW, make_item
+
+from conftest import write_notes
+from sharpnotes.app.cli import cli
+from sharpnotes.app.quiz import schedule
+from sharpnotes.app.quiz.edit import EditError, edit_item
+from sharpnotes.app.quiz.session import make_quiz
+from sharpnotes.app.quiz.staleness import sync_items
+from sharpnotes.app.quiz.store import ReviewStore, open_store
+from sharpnotes.app.retrieval import Filters
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+
+
+def test_an_edit_keeps_the_id_history_and_the_original_text(tmp_path: Path) -> None:
+    path = tmp_path / "review.sqlite"
+    with ReviewStore(path) as store:
+        item = make_item()
+        store.add_items([item])
+        schedule.record(store, item.id, 3, now=NOW)
+        with pytest.raises(EditError, match="blank ____"):
+            edit_item(store, item.id, "Which algorithm matches predictions?", "Hungarian")
+        with pytest.raises(EditError, match="question and an answer"):
+            edit_item(store, item.id, answer="  ")
+        assert store.get(item.id).edited_at is None  # type: ignore[union-attr]
+        edited = edit_item(store, item.id, "DETR matches with the ____ algorithm.", "Hungarian")
+        edit_item(store, item.id, answer="the Hungarian")
+    with ReviewStore(path) as store:  # a new connection reads the edit back
+        stored = store.get(item.id)
+        assert stored is not None and stored.edited_at
+        assert (
+            stored.item.question == edited.item.question == "DETR matches with the ____ algorithm."
+        )
+        assert stored.item.answer == "the Hungarian" and stored.item.key_points == ["the Hungarian"]
+        assert stored.original == {"question": item.question, "answer": "Hungarian"}
+        assert stored.item.id == item.id and stored.item.to_dict()["id"] == item.id
+        assert [r.rating for r in store.reviews(item.id)] == [3] and stored.reps == 1
+        # the same item made again (same passage, same text as made) leaves the edit alone
+        assert store.add_items([make_item()]) == []
+        assert store.get(item.id).item.answer == "the Hungarian"  # type: ignore[union-attr]
+
+
+def test_cli_edit_with_options_and_the_editor(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with open_store(settings) as store:
+        (item_id,) = store.add_items([make_item()])
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["quiz", "edit", item_id[:6], "--answer", "Hungarian matching", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["id"] == item_id and data["answer"] == "Hungarian matching" and data["edited"]
+    bad = runner.invoke(cli, ["quiz", "edit", item_id, "--question", "No blank here"])
+    assert bad.exit_code == 1 and "needs a blank ____; nothing was changed" in bad.output
+    # without options: $EDITOR gets the question, a --- line and the answer
+    monkeypatch.setattr(
+        "click.edit", lambda text: text.replace("Hungarian matching", "the Hungarian method")
+    )
+    result = runner.invoke(cli, ["quiz", "edit", item_id])
+    assert result.exit_code == 0 and "A: the Hungarian method" in result.output
+    queue = json.loads(runner.invoke(cli, ["review", "--json"]).output)
+    assert queue["items"][0]["id"] == item_id
+    assert queue["items"][0]["answer"] == "the Hungarian method"
+
+
+CARD = (
+    "Q: Why can DETR skip non-maximum suppression? A: Bipartite matching gives each object "
+    "exactly one prediction, so duplicate boxes are penalised during training."
+)
+CARD_NOTE = f"""# Set prediction
+
+{CARD}
+
+The decoder turns a fixed set of learned object queries into boxes in one pass.
+"""
+
+
+@pytest.mark.slow
+def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_path: Path) -> None:
+    notes = write_notes(tmp_path / "notes", {"detection/set.md": CARD_NOTE})
+    assert ingest([notes], settings).ok
+    note = Filters(folder="detection/set.md")
+    with open_store(settings) as store:
+        made = make_quiz(settings, store, filters=note, n=3, kind="recall")
+        card = next(s for s in made.stored if s.item.generator == "notes")
+        assert card.item.question == "Why can DETR skip non-maximum suppression?"
+        edited = edit_item(store, card.id, "Why does DETR need no NMS?", "One-to-one matching.")
+
+    # the note re-ingested unchanged but for another note: the card keeps the learner's text,
+    # and making the same card again from the note brings back the edited one, not a copy
+    write_notes(notes, {"detection/other.md": "# Other\n\nAnchors are priors on box shapes.\n"})
+    assert ingest([notes], settings).added == ["detection/other.md"]
+    assert not sync_items(settings).changed
+    with open_store(settings) as store:
+        again = make_quiz(settings, store, filters=note, n=3, kind="recall", mode="new")
+        mine = [s for s in again.stored if s.item.generator == "notes"]
+        assert [(s.id, s.item.question) for s in mine] == [(card.id, edited.item.question)]
+        before = len(store.items())
+
+    # the passage itself changes: the card is stale with the learner's text; quizzing the
+    # note again does not add the note's wording of the same card beside it
+    path = notes / "detection" / "set.md"
+    path.write_text(CARD_NOTE.replace("in one pass", "in one parallel pass"), encoding="utf-8")
+    assert ingest([notes], settings).updated == ["detection/set.md"]
+    assert sync_items(settings).stale == [card.id]
+    with open_store(settings) as store:
+        stale = store.get(card.id)
+        assert stale is not None and stale.status == "stale"
+        assert (stale.item.question, stale.item.answer) == (
+            "Why does DETR need no NMS?",
+            "One-to-one matching.",
+        )
+        make_quiz(settings, store, filters=note, n=3, kind="recall")
+        questions = [s.item.question for s in store.items()]
+        assert "Why can DETR skip non-maximum suppression?" not in questions
+        assert len(store.items()) >= before
+    # a bulk regenerate passes the edited card by
+    result = CliRunner().invoke(cli, ["review", "--regenerate", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "kept 1 stale cards you edited" in result.output
+    with open_store(settings) as store:
+        kept = store.get(card.id)
+        assert kept is not None and kept.status == "stale" and kept.replaced_by is None
+        assert kept.item.answer == "One-to-one matching."
+    # kept as it is: tied to the edited passage, active again, the learner's text unchanged
+    assert f"kept {card.id}" in CliRunner().invoke(cli, ["quiz", "keep", card.id[:8]]).output
+    with open_store(settings) as store:
+        moved = store.get(card.id)
+        assert moved is not None and moved.status == "active" and moved.edited_at
+        assert moved.item.citation.chunk_id != card.item.citation.chunk_id
+        assert "one parallel pass" in moved.item.passage
+        assert (moved.item.question, moved.item.id) == ("Why does DETR need no NMS?", card.id)
+    assert not sync_items(settings).changed
+
+
+@pytest.mark.slow
+def test_review_page_edits_a_card(review_env: Settings) -> None:
+    from test_quiz_ui import button, page
+
+    with open_store(review_env) as store:
+        (item_id,) = store.add_items([make_item()])
+    at = page("review")
+    button(at, "Start review").click().run()
+    at.text_input(key=f"review_session-answer-{item_id}").set_value("Hungarian")
+    button(at, "Check").click().run()
+    button(at, "Edit card").click().run()
+    at.text_area(key=f"review_session-eq-{item_id}").set_value("No blank")
+    button(at, "Save edit").click().run()
+    assert any("needs a blank" in e.value for e in at.error)
+    at.text_area(key=f"review_session-eq-{item_id}").set_value("DETR uses ____ matching.")
+    button(at, "Save edit").click().run()
+    assert not at.exception, at.exception
+    assert any(
+        m.value == "DETR uses \\_\\_\\_\\_ matching." or "DETR uses" in m.value for m in at.markdown
+    )
+    assert any("edited by you" in c.value for c in at.caption)
+    # the card cites a passage that is not in the index (its section is): keep it as it is
+    assert any("The source changed" in w.value for w in at.warning)
+    button(at, "Keep this card").click().run()
+    assert not at.exception, at.exception
+    assert not any("The source changed" in w.value for w in at.warning)
+    button(at, "Good").click().run()
+    with open_store(review_env) as store:
+        stored = store.get(item_id)
+        assert stored is not None and stored.item.question == "DETR uses ____ matching."
+        assert [r.rating for r in store.reviews(item_id)] == [3]
+        assert stored.status == "active" and stored.item.citation.chunk_id != "c1"
+
+
+def test_edit_during_a_cli_review_then_rate(settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with open_store(settings) as store:
+        (item_id,) = store.add_items([make_item()])
+    monkeypatch.setattr("click.edit", lambda text: text.replace("Hungarian", "Hungarian method"))
+    # type an answer, e (edit in $EDITOR), then rate Good
+    result = CliRunner().invoke(cli, ["review"], input="Hungarian\ne\n3\n")
+    assert result.exit_code == 0, result.output
+    assert "e edit" in result.output and "answer: Hungarian method" in result.output
+    with open_store(settings) as store:
+        stored = store.get(item_id)
+        assert stored is not None and stored.item.answer == "Hungarian method"
+        assert [r.rating for r in store.reviews(item_id)] == [3]
