@@ -54,6 +54,23 @@ def _escape(match: re.Match[str]) -> str:
     return match.group(0).encode("unicode_escape").decode("ascii")
 
 
+def daily_limit_options(command: Any) -> Any:
+    """``--new`` and ``--reviews``: today's limits for one command, instead of the study
+    settings (what was done today still counts)."""
+    command = click.option(
+        "--reviews",
+        "reviews_per_day",
+        type=click.IntRange(0),
+        help="Reviews allowed today, for this session (default: SHARPNOTES_REVIEWS_PER_DAY).",
+    )(command)
+    return click.option(
+        "--new",
+        "new_per_day",
+        type=click.IntRange(0),
+        help="New cards allowed today, for this session (default: SHARPNOTES_NEW_PER_DAY).",
+    )(command)
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 

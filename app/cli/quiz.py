@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher
+from sharpnotes.app.cli._common import (
+    UserError,
+    daily_limit_options,
+    echo_json,
+    load_settings,
+    open_searcher,
+)
 from sharpnotes.app.quiz.items import ANKI_PREFIX
 
 if TYPE_CHECKING:
@@ -118,18 +124,7 @@ def quiz(
 
 
 @click.command()
-@click.option(
-    "--new",
-    "new_per_day",
-    type=click.IntRange(0),
-    help="New cards allowed today, for this session (default: SHARPNOTES_NEW_PER_DAY).",
-)
-@click.option(
-    "--reviews",
-    "reviews_per_day",
-    type=click.IntRange(0),
-    help="Reviews allowed today, for this session (default: SHARPNOTES_REVIEWS_PER_DAY).",
-)
+@daily_limit_options
 @click.option(
     "--regenerate", is_flag=True, help="First remake the stale questions from their edited notes."
 )

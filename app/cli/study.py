@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sharpnotes.app.cli._common import UserError, echo_json, load_settings, open_searcher, plain
+from sharpnotes.app.cli._common import (
+    UserError,
+    daily_limit_options,
+    echo_json,
+    load_settings,
+    open_searcher,
+    plain,
+)
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
@@ -173,19 +180,9 @@ def digest(topic: str, out: Path | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.option(
-    "--reviews",
-    type=click.IntRange(0),
-    help="Reviews allowed today (default: SHARPNOTES_REVIEWS_PER_DAY; today's count).",
-)
-@click.option(
-    "--new",
-    "new",
-    type=click.IntRange(0),
-    help="New items allowed today, from the weakest topics (default: SHARPNOTES_NEW_PER_DAY).",
-)
+@daily_limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and progress as JSON.")
-def today(reviews: int | None, new: int | None, as_json: bool) -> None:
+def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -> None:
     """Today's session: due reviews, a few new items from your weakest topics, one interview
     question, and your progress. Run `sharpnotes review` to answer the items."""
     from sharpnotes.app.quiz.session import daily_limits
@@ -199,7 +196,9 @@ def today(reviews: int | None, new: int | None, as_json: bool) -> None:
     texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
     try:
         with open_store(settings) as store:
-            limits = daily_limits(settings, store, new_per_day=new, reviews_per_day=reviews)
+            limits = daily_limits(
+                settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
+            )
             plan = plan_today(syllabus, links, store, texts, limits)
             done = progress(store)
     except ReviewStoreError as exc:
