@@ -175,6 +175,9 @@ class AppSettings(_Group):
     live_sync: bool = Field(
         True, description="While the app runs, re-sync the notes folder as its files change."
     )
+    mock_minutes: int = Field(
+        45, ge=1, le=240, description="Length of a system-design mock interview, in minutes."
+    )
 
 
 class ChromaSettings(_Group):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from sharpnotes.app.cli import eval as eval_commands
-from sharpnotes.app.cli import index, quiz, search, serve, study, watch
+from sharpnotes.app.cli import index, mock, quiz, search, serve, study, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +33,7 @@ for _command in (
     study.today,
     study.topics,
     study.digest,
+    mock.mock,
 ):
     cli.add_command(_command)
 
