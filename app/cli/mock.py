@@ -121,9 +121,11 @@ def interview(
     plan: MockPlan, settings: Settings
 ) -> tuple[dict[str, str], dict[str, float], dict[str, tuple[str, str]]]:
     """Asks each step with the time left, reads the answers; stops when time is up."""
+    from sharpnotes.app.generators import get_generator
     from sharpnotes.app.mock.grade import follow_up, grade_step
 
-    stream = click.get_text_stream("stdin")
+    llm = get_generator(settings).is_llm  # only an LLM asks follow-up questions
+    stream = sys.stdin
     answers: dict[str, str] = {}
     seconds: dict[str, float] = {}
     follow_ups: dict[str, tuple[str, str]] = {}
@@ -148,7 +150,7 @@ def interview(
         seconds[step.key] = round(time.monotonic() - began, 1)
         if step.seconds and seconds[step.key] > step.seconds:
             click.echo(f"  ({seconds[step.key]:.0f} s: over the minute)")
-        asked = follow_up(plan, grade_step(step, said, settings), settings)
+        asked = follow_up(plan, grade_step(step, said, settings), settings) if llm else None
         if asked:
             click.echo(f"  Interviewer: {plain(asked)}")
             reply = _read_answer(stream) or ""

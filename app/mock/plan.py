@@ -416,8 +416,8 @@ def plan_design(
         for step, passages in zip(steps, held, strict=True)
     ]
     planned = [
-        Step(s.key, s.title, f"Step {n} of {len(steps)}: {s.title}.", _points(passages))
-        for n, (s, passages) in enumerate(zip(steps, held, strict=True), start=1)
+        Step(s.key, s.title, s.title, _points(passages))
+        for s, passages in zip(steps, held, strict=True)
     ]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
 
