@@ -105,7 +105,7 @@ def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | No
 
 def _read_answer(stream: Any) -> str | None:
     """Lines until an empty one; None at the end of the input."""
-    lines = []
+    lines: list[str] = []
     while True:
         line = stream.readline()
         if not line:

@@ -348,7 +348,7 @@ def assign(
             words = _stem4(" ".join(head.split(HEADING_SEP)[1:]))
             sims[i, j] += TITLE_BONUS * bool(named & words) + TEXT_BONUS * bool(described & words)
     owner = np.argmax(sims, axis=0)
-    out = []
+    out: list[list[Passage]] = []
     for i in range(len(steps)):
         mine = [j for j in range(len(heads)) if owner[j] == i]
         if not mine:
