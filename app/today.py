@@ -24,7 +24,7 @@ from sharpnotes.app.topics import Link
 REVIEW_LIMIT = 30  # a daily session of about twenty minutes
 NEW_LIMIT = 5  # new items a day: FSRS's reviews grow with every new card
 # "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
-_QA = re.compile(
+QA_LINE = re.compile(
     r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
     r"(?:[ \t]+|[ \t]*\n[ \t]*)(?:\*\*)?A[ \t]*[:：](?:\*\*)?[ \t]*(?P<a>[^\n]+)$",
     re.MULTILINE,
@@ -124,7 +124,7 @@ def interview_question(
     pairs = [
         (m.group("q"), m.group("a"), link)
         for link in linked
-        for m in _QA.finditer(texts.get(link.chunk_id, ""))
+        for m in QA_LINE.finditer(texts.get(link.chunk_id, ""))
     ]
     if pairs:
         q, a, link = pairs[day.toordinal() % len(pairs)]

@@ -42,7 +42,8 @@ def _plan(
     minutes: float | None,
     seed: int,
 ) -> MockPlan:
-    from sharpnotes.app.mock.plan import MockError, case_notes, plan_design, plan_rapid
+    from sharpnotes.app.mock.plan import MockError, case_notes, plan_design
+    from sharpnotes.app.mock.rapid import plan_rapid
     from sharpnotes.app.syllabus import SyllabusError
 
     try:

@@ -9,14 +9,11 @@ or typed text. Each step is graded against the passages of the case that hold th
 case's sections are matched to the steps by embedding similarity to the framework's own section
 (plus a bonus when their headings share a word), each section going to the step it fits best.
 
-A **rapid-fire** round asks N questions (a minute each) from the Q/A lines of your notes on
-syllabus topics outside system design; each is graded against the passage units that answer it
-(retrieval, then the extractive generator's unit scores).
+Rapid-fire rounds are planned in ``app.mock.rapid``.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -32,7 +29,6 @@ if TYPE_CHECKING:
 Kind = Literal["design", "rapid"]
 FRAMEWORK_TAG = "framework"
 CASE_TAGS = ("case-study", "case")
-RAPID_SECONDS = 60
 HEADING_SEP = " > "
 # a step holds the sections it fits best, the closest MAX_SECTIONS of them within MARGIN of its
 # best one (a case note gives a step one to three sections: "Metrics > Offline" and "> Online";
@@ -42,20 +38,9 @@ MARGIN = 0.25
 # the section's heading shares a word (its first 4 letters) with the step's title / its text
 TITLE_BONUS = 0.15
 TEXT_BONUS = 0.1
-MIN_POINT_TERMS = 4
-# a rapid-fire question: passages retrieved, key points kept (its best units within RAPID_KEEP of
-# the best one). These four were chosen on the tune half of eval/mock_answers.jsonl
-# (eval/benchmarks/mock_grading.py): order accuracy 0.83 -> 0.96 there.
-RAPID_PASSAGES = 2
-RAPID_POINTS = 5
-RAPID_KEEP = 0.75
+MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(?P<title>.+)$")
 _QUOTED_PROMPT = re.compile(r"\*[\"“](?P<prompt>.+?)[\"”]\*")
-_QA = re.compile(
-    r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
-    r"(?:[ \t]+|[ \t]*\n[ \t]*)(?:\*\*)?A[ \t]*[:：]",
-    re.MULTILINE,
-)
 
 
 class MockError(ValueError):
@@ -290,7 +275,7 @@ def case_prompt(text: str, title: str) -> str:
 # --- design -----------------------------------------------------------------------------------
 
 
-def _passage(row: SearchResult | ChunkRow) -> Passage:
+def passage_of(row: SearchResult | ChunkRow) -> Passage:
     return Passage(row.chunk_id, row.source, row.heading, row.page, row.text)
 
 
@@ -363,13 +348,13 @@ def assign(
 def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Passage]:
     """The best passage of another note for a step the case's own sections do not hold."""
     found = [r for r in searcher.search(query, k=30) if r.source not in skip]
-    return [_passage(r) for r in found[:1]]
+    return [passage_of(r) for r in found[:1]]
 
 
 def _case_pool(searcher: Searcher, source: str) -> list[Passage]:
     rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(source)))
     # the note's introduction (no section heading) states the prompt; it holds no step
-    return [_passage(r) for r in rows.values() if HEADING_SEP in r.heading]
+    return [passage_of(r) for r in rows.values() if HEADING_SEP in r.heading]
 
 
 def plan_design(
@@ -401,11 +386,11 @@ def plan_design(
         what = f": {topic.description}" if topic.description else ""
         prompt = f"Design an ML system around {topic.title}{what}"
         rows = searcher.catalog.get_chunks([link.chunk_id for link in linked])
-        pool = [_passage(rows[link.chunk_id]) for link in linked if link.chunk_id in rows]
+        pool = [passage_of(rows[link.chunk_id]) for link in linked if link.chunk_id in rows]
     elif text and text.strip():
         prompt = " ".join(text.split())
         title = prompt if len(prompt) <= 60 else prompt[:57].rsplit(" ", 1)[0] + "…"
-        pool = [_passage(r) for r in searcher.search(prompt, k=12) if r.source != framework]
+        pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source != framework]
     else:
         raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
     held = assign(steps, pool, searcher)
@@ -420,66 +405,3 @@ def plan_design(
         for s, passages in zip(steps, held, strict=True)
     ]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
-
-
-# --- rapid fire -------------------------------------------------------------------------------
-
-
-def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
-    """One rapid-fire question with the units of the notes that answer it as key points."""
-    from sharpnotes.app.extractive import score_units
-
-    results = searcher.search(question, k=RAPID_PASSAGES)
-    scored = score_units(searcher.embedder(), question, results)
-    scored = [s for s in scored if is_point(s.unit.clean)]
-    points: list[Point] = []
-    if scored:
-        best = max(s.score for s in scored)
-        kept = sorted((s for s in scored if s.score >= RAPID_KEEP * best), key=lambda s: -s.score)[
-            :RAPID_POINTS
-        ]
-        seen: set[str] = set()
-        for s in kept:
-            if s.unit.clean not in seen:
-                seen.add(s.unit.clean)
-                points.append(Point(s.unit.clean, _passage(results[s.passage])))
-    return Step(key, question, question, points, RAPID_SECONDS)
-
-
-def rapid_questions(searcher: Searcher, n: int, seed: int, topic: Topic | None = None) -> list[str]:
-    """N questions from the Q/A lines of the notes linked to syllabus topics outside system
-    design (or to ``topic``); topics without one are asked as "Explain ..."."""
-    from sharpnotes.app.topics import syllabus_links
-
-    syllabus, links = syllabus_links(searcher)
-    topics = [topic] if topic else [t for t in syllabus.topics if t.area != "system-design"]
-    ids = sorted({link.chunk_id for t in topics for link in links.get(t.id, [])})
-    rows = searcher.catalog.get_chunks(ids)
-    asked: list[str] = []
-    for t in topics:
-        for link in links.get(t.id, []):
-            row = rows.get(link.chunk_id)
-            for m in _QA.finditer(row.text if row else ""):
-                q = clean_heading(m.group("q")).strip()
-                if q.endswith(("?", "？")) and q not in asked:
-                    asked.append(q)
-    rng = random.Random(seed)
-    rng.shuffle(asked)
-    if len(asked) < n:
-        covered = [t for t in topics if links.get(t.id)]
-        rng.shuffle(covered)
-        asked += [f"Explain {t.title} as you would in an interview." for t in covered]
-    if not asked:
-        raise MockError("no notes on the syllabus topics yet; run: sharpnotes ingest PATH")
-    return asked[:n]
-
-
-def plan_rapid(searcher: Searcher, n: int, seed: int, topic: Topic | None = None) -> MockPlan:
-    questions = rapid_questions(searcher, n, seed, topic)
-    steps = [rapid_step(searcher, q, f"q{i}") for i, q in enumerate(questions, start=1)]
-    what = f" on {topic.title}" if topic else ""
-    return MockPlan(
-        "rapid", f"Rapid fire: {len(steps)} questions{what}",
-        f"{len(steps)} fundamentals questions, a minute each.",
-        len(steps) * RAPID_SECONDS / 60, steps,
-    )  # fmt: skip

@@ -71,7 +71,8 @@ def truly_missing(point: str, labels: list[str], embed) -> bool:  # type: ignore
 def measure(rows: list[dict], searcher, settings) -> tuple[list[dict], dict]:  # type: ignore[no-untyped-def]
     from sharpnotes.app.embed_cache import embed_cached
     from sharpnotes.app.mock.grade import grade_step
-    from sharpnotes.app.mock.plan import plan_design, rapid_step
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.mock.rapid import rapid_step
     from sharpnotes.ingest.embedding import load_embedder
 
     embedder = load_embedder(settings, "query")
@@ -169,6 +170,7 @@ def time_page(home: Path, runs: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from sharpnotes.app.mock import grade as mock_grade
     from sharpnotes.app.mock import plan as mock_plan
+    from sharpnotes.app.mock import rapid
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.ingest.settings import Settings
     from sharpnotes.ingest.sync import ingest
@@ -191,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     choices = {
         "MAX_SECTIONS": mock_plan.MAX_SECTIONS, "MARGIN": mock_plan.MARGIN,
         "TITLE_BONUS": mock_plan.TITLE_BONUS, "TEXT_BONUS": mock_plan.TEXT_BONUS,
-        "RAPID_PASSAGES": mock_plan.RAPID_PASSAGES, "RAPID_POINTS": mock_plan.RAPID_POINTS,
-        "RAPID_KEEP": mock_plan.RAPID_KEEP,
+        "RAPID_PASSAGES": rapid.RAPID_PASSAGES, "RAPID_POINTS": rapid.RAPID_POINTS,
+        "RAPID_KEEP": rapid.RAPID_KEEP, "MIN_POINT_TERMS": mock_plan.MIN_POINT_TERMS,
     }  # fmt: skip
     write_results(
         args.out,

@@ -62,7 +62,8 @@ def setup() -> None:
         )  # fmt: skip
     if not st.button("Start the mock", type="primary", icon=":material/timer:", key="mock_start"):
         return
-    from sharpnotes.app.mock.plan import plan_design, plan_rapid
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.mock.rapid import plan_rapid
 
     try:
         with st.spinner("Finding the passages of each step…"):
