@@ -190,6 +190,12 @@ def hostile_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
     from conftest import SAMPLE_NOTES
 
     notes = write_notes(tmp_path / "notes", {**SAMPLE_NOTES, HOSTILE_SOURCE: HOSTILE_NOTE})
+    yield from _app_over(notes, settings)
+
+
+def _app_over(notes: Path, settings: Settings) -> Iterator[str]:
+    """Ingest ``notes``, serve ``sharpnotes app`` over them on a free port, yield its URL, stop
+    it."""
     assert ingest([notes], settings).ok
     port = _free_port()
     proc = subprocess.Popen(
@@ -608,31 +614,7 @@ def mock_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
     """The app over the sample system-design notes (the framework note and the case notes)."""
     notes = tmp_path / "notes"
     shutil.copytree(REPO / "notes" / "system-design", notes / "system-design")
-    assert ingest([notes], settings).ok
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sharpnotes.app.cli",
-            "app",
-            "--port",
-            str(port),
-            "--notes",
-            str(notes),
-        ],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        _stop_group(proc)
+    yield from _app_over(notes, settings)
 
 
 @pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
@@ -678,12 +660,24 @@ def test_timed_mock_in_a_real_browser_counts_down_and_reports(
     )
     css(".st-key-mock_finish button").click()
     WebDriverWait(browser, 180).until(
-        lambda b: "Missed:" in b.find_element(By.TAG_NAME, "body").text
+        lambda b: any(
+            "Score" in m.text for m in b.find_elements(By.CSS_SELECTOR, "[data-testid='stMetric']")
+        )
+    )
+    WebDriverWait(browser, 60).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, ".st-key-mock_cards")
+    )
+    # the saved session in the history table; the last run's elements gone
+    WebDriverWait(browser, 60).until(
+        lambda b: (
+            b.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+            and "None yet." not in b.find_element(By.TAG_NAME, "body").text
+        )
     )
     page = browser.find_element(By.TAG_NAME, "body").text
-    assert "Score" in page and "Clarify requirements:" in page
+    assert "Missed:" in page and "Clarify requirements:" in page
     assert "case-pedestrian-detection.md" in page or "case-" in page  # missed points' passages
     assert card_elements(browser), "the passage cards of the missed points"
-    assert "Past mocks" in page
+    assert page.count("Past mocks") == 1
     time.sleep(1)
     assert browser.save_screenshot(str(tmp_path / "mock.png"))

@@ -110,27 +110,28 @@ def running(plan: MockPlan) -> None:
             state[FOLLOW + step.key] = follow_up(plan, grade_step(step, said, cfg), cfg) or ""
             st.rerun()
     left, right = st.columns(2)
-    if left.button("Finish and grade", type="primary", key="mock_finish"):
-        from sharpnotes.app.mock.grade import grade_mock
+    # in callbacks: they run before the page does, so the countdown's reruns cannot cut the
+    # grading short, and the report is in place when the page draws
+    left.button(
+        "Finish and grade", type="primary", key="mock_finish", on_click=finish, args=(plan,)
+    )
+    right.button("Abandon", key="mock_abandon", on_click=state.pop, args=(PLAN, None))
 
-        answers = {s.key: state.get(f"mock_answer_{s.key}", "") for s in plan.steps}
-        follow_ups = {
-            s.key: (state[FOLLOW + s.key], state.get(f"mock_answer_{s.key}_follow", ""))
-            for s in plan.steps
-            if state.get(FOLLOW + s.key)
-        }
-        started = state[STARTED]
-        with st.spinner("Grading against your notes…"):
-            report = grade_mock(
-                plan, answers, cfg, started, time.time() - started, follow_ups=follow_ups
-            )
-            sessions.save(cfg, report)
-        state[REPORT] = report.to_dict()
-        del state[PLAN]
-        st.rerun()
-    if right.button("Abandon", key="mock_abandon"):
-        del state[PLAN]
-        st.rerun()
+
+def finish(plan: MockPlan) -> None:
+    from sharpnotes.app.mock.grade import grade_mock
+
+    answers = {s.key: state.get(f"mock_answer_{s.key}", "") for s in plan.steps}
+    follow_ups = {
+        s.key: (state[FOLLOW + s.key], state.get(f"mock_answer_{s.key}_follow", ""))
+        for s in plan.steps
+        if state.get(FOLLOW + s.key)
+    }
+    started = state[STARTED]
+    report = grade_mock(plan, answers, cfg, started, time.time() - started, follow_ups=follow_ups)
+    sessions.save(cfg, report)
+    state[REPORT] = report.to_dict()
+    state.pop(PLAN, None)
 
 
 def show_report(data: dict) -> None:
