@@ -79,7 +79,10 @@ def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | No
         raise UserError(f"cannot read answers from {path} ({exc}); write a JSON file") from exc
     seconds = None
     if isinstance(data, dict) and "answers" in data:
-        seconds = data.get("seconds")
+        try:
+            seconds = None if data.get("seconds") is None else float(data["seconds"])
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{path}: 'seconds' must be a number") from exc
         data = data["answers"]
     names: dict[str, str] = {}
     for n, step in enumerate(plan.steps, start=1):
@@ -98,10 +101,7 @@ def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | No
             keys = ", ".join(s.key for s in plan.steps)
             raise UserError(f"{path}: no step {name!r}; the steps are: {keys}")
         out[key] = str(answer)
-    try:
-        return out, None if seconds is None else float(seconds)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{path}: 'seconds' must be a number") from exc
+    return out, seconds
 
 
 def _read_answer(stream: Any) -> str | None:
