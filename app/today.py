@@ -23,7 +23,7 @@ from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
 from sharpnotes.app.topics import Link
 
 # "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
-_QA = re.compile(
+QA_LINE = re.compile(
     r"^[ \t]*(?:[-*][ \t]+)?(?:\*\*)?Q[ \t]*[:：][ \t]*(?P<q>[^\n]+?)(?:\*\*)?"
     r"(?:[ \t]+|[ \t]*\n[ \t]*)(?:\*\*)?A[ \t]*[:：](?:\*\*)?[ \t]*(?P<a>[^\n]+)$",
     re.MULTILINE,
@@ -125,7 +125,7 @@ def interview_question(
     pairs = [
         (m.group("q"), m.group("a"), link)
         for link in linked
-        for m in _QA.finditer(texts.get(link.chunk_id, ""))
+        for m in QA_LINE.finditer(texts.get(link.chunk_id, ""))
     ]
     if pairs:
         q, a, link = pairs[day.toordinal() % len(pairs)]

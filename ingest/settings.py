@@ -194,6 +194,9 @@ class StudySettings(_Group):
     reviews_per_day: int = Field(
         200, ge=0, le=99999, description="Reviews of due cards a day, counting today's."
     )
+    mock_minutes: int = Field(
+        45, ge=1, le=240, description="Length of a system-design mock interview, in minutes."
+    )
 
 
 class ChromaSettings(_Group):

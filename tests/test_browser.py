@@ -190,6 +190,12 @@ def hostile_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
     from conftest import SAMPLE_NOTES
 
     notes = write_notes(tmp_path / "notes", {**SAMPLE_NOTES, HOSTILE_SOURCE: HOSTILE_NOTE})
+    yield from _app_over(notes, settings)
+
+
+def _app_over(notes: Path, settings: Settings) -> Iterator[str]:
+    """Ingest ``notes``, serve ``sharpnotes app`` over them on a free port, yield its URL, stop
+    it."""
     assert ingest([notes], settings).ok
     port = _free_port()
     proc = subprocess.Popen(
@@ -601,3 +607,77 @@ def test_remote_images_in_notes_are_not_fetched_until_clicked(
     link.click()  # the user asks for it: now, and only now, it is fetched
     WebDriverWait(browser, 30).until(lambda b: beacon.paths)
     assert beacon.paths == ["/beacon.png"]
+
+
+@pytest.fixture
+def mock_app(tmp_path: Path, settings: Settings) -> Iterator[str]:
+    """The app over the sample system-design notes (the framework note and the case notes)."""
+    notes = tmp_path / "notes"
+    shutil.copytree(REPO / "notes" / "system-design", notes / "system-design")
+    yield from _app_over(notes, settings)
+
+
+@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+def test_timed_mock_in_a_real_browser_counts_down_and_reports(
+    mock_app: str, browser, tmp_path: Path
+) -> None:
+    """A mock with a 12-second timer: the countdown runs in the page, time runs out, the
+    answer is graded and the report names the missed points with their passages."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def css(selector: str):  # type: ignore[no-untyped-def]
+        return WebDriverWait(browser, 120).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, selector))
+        )
+
+    browser.get(mock_app + "/mock")
+    minutes = css(".st-key-mock_minutes input")
+    minutes.send_keys(Keys.CONTROL, "a")
+    minutes.send_keys("0.2", Keys.ENTER)
+    WebDriverWait(browser, 30).until(lambda b: minutes.get_attribute("value") == "0.20")
+    css(".st-key-mock_start button").click()
+    timer = ".st-key-sn-mock-timer"
+    first = WebDriverWait(browser, 120).until(
+        lambda b: (
+            "left" in b.find_element(By.CSS_SELECTOR, timer).text
+            and b.find_element(By.CSS_SELECTOR, timer).text
+        )
+    )
+    box = css(".st-key-mock_answer_clarify-requirements textarea")
+    box.send_keys(
+        "Eight cameras and a lidar, 80 m range forward, 25 ms for the detector, "
+        "99% recall within 30 m."
+    )
+    box.send_keys(Keys.CONTROL, Keys.ENTER)  # commits the text area
+    WebDriverWait(browser, 30).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, timer).text not in ("", first)
+    )  # the countdown moves without any input
+    WebDriverWait(browser, 60).until(
+        lambda b: "Time is up" in b.find_element(By.CSS_SELECTOR, timer).text
+    )
+    css(".st-key-mock_finish button").click()
+    WebDriverWait(browser, 180).until(
+        lambda b: any(
+            "Score" in m.text for m in b.find_elements(By.CSS_SELECTOR, "[data-testid='stMetric']")
+        )
+    )
+    WebDriverWait(browser, 60).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, ".st-key-mock_cards")
+    )
+    # the saved session in the history table; the last run's elements gone
+    WebDriverWait(browser, 60).until(
+        lambda b: (
+            b.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+            and "None yet." not in b.find_element(By.TAG_NAME, "body").text
+        )
+    )
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "Missed:" in page and "Clarify requirements:" in page
+    assert "case-pedestrian-detection.md" in page or "case-" in page  # missed points' passages
+    assert card_elements(browser), "the passage cards of the missed points"
+    assert page.count("Past mocks") == 1
+    time.sleep(1)
+    assert browser.save_screenshot(str(tmp_path / "mock.png"))

@@ -9,6 +9,7 @@ import click
 from sharpnotes.app.cli import (
     cards,  # noqa: F401 - adds the card commands to `quiz`
     index,
+    mock,
     quiz,
     search,
     serve,
@@ -41,6 +42,7 @@ for _command in (
     study.today,
     study.topics,
     study.digest,
+    mock.mock,
 ):
     cli.add_command(_command)
 

@@ -25,6 +25,7 @@ page = st.navigation(
         st.Page("views/review.py", title="Review", icon=":material/event_repeat:"),
         st.Page("views/coverage.py", title="Coverage", icon=":material/donut_small:"),
         st.Page("views/topics.py", title="Topics", icon=":material/school:"),
+        st.Page("views/mock.py", title="Mock", icon=":material/timer:"),
         st.Page("views/note.py", title="Notes", icon=":material/description:", url_path="note"),
         st.Page("views/library.py", title="Library", icon=":material/library_books:"),
         st.Page("views/eval.py", title="Eval", icon=":material/query_stats:"),

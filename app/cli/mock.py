@@ -1,0 +1,313 @@
+"""``sharpnotes mock``: a timed mock interview (a system-design case along your framework note,
+or a rapid-fire fundamentals round), graded against your notes and saved; ``mock history``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sharpnotes.app.cli._common import (
+    UserError,
+    echo_json,
+    load_settings,
+    open_searcher,
+    plain,
+    plain_text,
+)
+
+if TYPE_CHECKING:
+    from sharpnotes.app.mock.grade import MockReport
+    from sharpnotes.app.mock.plan import MockPlan
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.ingest.settings import Settings
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def _plan(
+    searcher: Searcher,
+    settings: Settings,
+    case: str | None,
+    topic: str | None,
+    typed: str | None,
+    rapid: int | None,
+    minutes: float | None,
+    seed: int,
+) -> MockPlan:
+    from sharpnotes.app.mock.plan import MockError, case_notes, plan_design
+    from sharpnotes.app.mock.rapid import plan_rapid
+    from sharpnotes.app.syllabus import SyllabusError
+
+    try:
+        found = None
+        if topic:
+            from sharpnotes.app.topics import syllabus_links
+
+            syllabus, _ = syllabus_links(searcher)
+            found = syllabus.find(topic)
+        if rapid:
+            return plan_rapid(searcher, rapid, seed, found)
+        if not (case or found or typed):  # a case note, a different one each day
+            cases = case_notes(searcher)
+            if not cases:
+                raise MockError(
+                    "no case notes (tagged case-study or named case-*); pass --text 'Design ...'"
+                    " or --topic TOPIC"
+                )
+            case = cases[seed % len(cases)].source
+        return plan_design(
+            searcher, minutes or settings.study.mock_minutes, case=case, topic=found, text=typed
+        )
+    except (MockError, SyllabusError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | None]:
+    """Answers from a JSON file: a list in step order, or an object keyed by step key, title or
+    number; either alone or under "answers" beside an optional "seconds" (the time taken)."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"cannot read answers from {path} ({exc}); write a JSON file") from exc
+    seconds = None
+    if isinstance(data, dict) and "answers" in data:
+        try:
+            seconds = None if data.get("seconds") is None else float(data["seconds"])
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{path}: 'seconds' must be a number") from exc
+        data = data["answers"]
+    names: dict[str, str] = {}
+    for n, step in enumerate(plan.steps, start=1):
+        for name in (step.key, step.title.lower(), str(n)):
+            names.setdefault(name, step.key)
+    if isinstance(data, list):
+        if len(data) > len(plan.steps):
+            raise UserError(f"{path}: {len(data)} answers for {len(plan.steps)} steps")
+        return {s.key: str(a) for s, a in zip(plan.steps, data, strict=False)}, seconds
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON list or object of answers")
+    out = {}
+    for name, answer in data.items():
+        key = names.get(str(name).strip().lower())
+        if key is None:
+            keys = ", ".join(s.key for s in plan.steps)
+            raise UserError(f"{path}: no step {name!r}; the steps are: {keys}")
+        out[key] = str(answer)
+    return out, seconds
+
+
+def _read_answer(stream: Any) -> str | None:
+    """Lines until an empty one; None at the end of the input."""
+    lines: list[str] = []
+    while True:
+        line = stream.readline()
+        if not line:
+            return "\n".join(lines) if lines else None
+        if not line.strip():
+            if lines:
+                return "\n".join(lines)
+            continue
+        lines.append(line.rstrip("\n"))
+
+
+def interview(
+    plan: MockPlan, settings: Settings
+) -> tuple[dict[str, str], dict[str, float], dict[str, tuple[str, str]]]:
+    """Asks each step with the time left, reads the answers; stops when time is up."""
+    from sharpnotes.app.generators import get_generator
+    from sharpnotes.app.mock.grade import follow_up, grade_step
+
+    llm = get_generator(settings).is_llm  # only an LLM asks follow-up questions
+    stream = sys.stdin
+    answers: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    follow_ups: dict[str, tuple[str, str]] = {}
+    deadline = time.monotonic() + plan.minutes * 60
+    click.echo(f"\n{plain(plan.title)}\n  {plain_text(plan.prompt)}")
+    click.echo(
+        f"{plan.minutes:g} minutes, {len(plan.steps)} steps. End each answer with an empty line;"
+        " Ctrl-D ends the mock."
+    )
+    for n, step in enumerate(plan.steps, start=1):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            click.echo("\nTime is up.")
+            break
+        limit = f", {step.seconds} s for this one" if step.seconds else ""
+        click.echo(f"\n[{_clock(left)} left{limit}] {n}/{len(plan.steps)} {plain(step.question)}")
+        began = time.monotonic()
+        said = _read_answer(stream)
+        if said is None:
+            break
+        answers[step.key] = said
+        seconds[step.key] = round(time.monotonic() - began, 1)
+        if step.seconds and seconds[step.key] > step.seconds:
+            click.echo(f"  ({seconds[step.key]:.0f} s: over the minute)")
+        asked = follow_up(plan, grade_step(step, said, settings), settings) if llm else None
+        if asked:
+            click.echo(f"  Interviewer: {plain(asked)}")
+            reply = _read_answer(stream) or ""
+            follow_ups[step.key] = (asked, reply)
+    return answers, seconds, follow_ups
+
+
+def show_report(report: MockReport) -> None:
+    took = _clock(report.duration_s)
+    over = " (over time)" if report.over_time else ""
+    click.echo(f"\nScore {report.score:.0%} · {took} of {report.minutes:g} min{over}")
+    for step in report.steps:
+        if step.score is None:
+            click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")
+            continue
+        total = len(step.covered) + len(step.missed)
+        click.echo(
+            f"\n{plain(step.title)}: {step.score:.0%}, covered {len(step.covered)} of {total}"
+        )
+        for point in step.covered:
+            click.echo(f"  + {plain(point.text)[:160]}")
+        for point in step.missed:
+            where = f"{point.passage.source} > {point.passage.heading.split(' > ')[-1]}"
+            click.echo(f"  - {plain(point.text)[:160]}\n      [{plain(where)}]")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--case", help="A case note: its path, file name or part of its title.")
+@click.option("--topic", help="Design around a syllabus topic (id, title or alias).")
+@click.option("--text", "typed", help="A case typed in: --text 'Design ...'.")
+@click.option(
+    "--rapid", type=click.IntRange(1, 50), help="A rapid-fire round: N questions, a minute each."
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(0.05, 240),
+    help="Length of a design mock [default: SHARPNOTES_MOCK_MINUTES, 45].",
+)
+@click.option(
+    "--answers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Answers from a JSON file (a list in step order, or an object by step key) instead of "
+    "asking.",
+)
+@click.option("--seed", type=int, help="Which case or questions (default: a different one daily).")
+@click.option("--cards/--no-cards", default=None, help="Make review cards from the missed points.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def mock(
+    ctx: click.Context,
+    case: str | None,
+    topic: str | None,
+    typed: str | None,
+    rapid: int | None,
+    minutes: float | None,
+    answers: Path | None,
+    seed: int | None,
+    cards: bool | None,
+    as_json: bool,
+) -> None:
+    """A timed mock interview graded against your notes: a system-design case answered step by
+    step along your framework note (--case, --topic, --text), or a rapid-fire round (--rapid N).
+    The report names what each answer covered and missed, with the passage holding each missed
+    point; the session is saved (see `sharpnotes mock history`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sharpnotes.app.mock import sessions
+    from sharpnotes.app.mock.grade import grade_mock
+    from sharpnotes.app.quiz.store import ReviewStoreError
+    from sharpnotes.ingest.formats import StoredFormatError
+
+    settings = load_settings()
+    searcher = open_searcher(settings)
+    seed = time.gmtime().tm_yday if seed is None else seed
+    plan = _plan(searcher, settings, case, topic, typed, rapid, minutes, seed)
+    started = time.time()
+    if answers is not None:
+        said, took = read_answers(answers, plan)
+        seconds: dict[str, float] = {}
+        follow_ups: dict[str, tuple[str, str]] = {}
+    else:
+        said, seconds, follow_ups = interview(plan, settings)
+        took = None
+    duration = took if took is not None else time.time() - started
+    report = grade_mock(plan, said, settings, started, duration, seconds, follow_ups)
+    added: list[str] = []
+    try:
+        sessions.save(settings, report)
+        if cards is None and answers is None and not as_json and report.missed:
+            cards = sys.stdin.isatty() and click.confirm(
+                f"Make review cards from the {len(report.missed)} missed points?", default=True
+            )
+        if cards:
+            added = sessions.make_cards(settings, report)
+    except (StoredFormatError, ReviewStoreError) as exc:
+        raise UserError(str(exc)) from exc
+    if as_json:
+        echo_json(report.to_dict() | {"cards_added": added})
+        return
+    show_report(report)
+    if added:
+        click.echo(f"\n{len(added)} new review cards: sharpnotes review")
+    click.echo(f"Saved as {report.id}: sharpnotes mock history")
+
+
+@mock.command("history")
+@click.option("--limit", type=click.IntRange(1, 10000), help="Only the N most recent sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def mock_history(limit: int | None, as_json: bool) -> None:
+    """Past mock sessions (newest first) and the mean score per week."""
+    from sharpnotes.app.mock import sessions
+    from sharpnotes.ingest.formats import StoredFormatError
+
+    settings = load_settings()
+    try:
+        rows = sessions.history(settings, limit)
+    except StoredFormatError as exc:
+        raise UserError(str(exc)) from exc
+    weeks = sessions.weekly(rows)
+    if as_json:
+        echo_json({"sessions": [r.to_dict() for r in rows], "weeks": weeks})
+        return
+    if not rows:
+        click.echo("No mock interviews yet: sharpnotes mock")
+        return
+    for r in rows:
+        click.echo(
+            f"{r.started}  {r.kind:<6} {r.score:>4.0%}  {_clock(r.duration_s)}/{r.minutes:g} min"
+            f"  missed {r.missed:>2}  {plain(r.title)}"
+        )
+    click.echo("\nWeek       mocks  mean score")
+    for w in weeks:
+        click.echo(f"{w['week']}  {w['mocks']:>5}  {w['mean_score']:>10.0%}")
+
+
+@mock.command("cases")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def mock_cases(as_json: bool) -> None:
+    """The case notes a design mock can use, and the steps of your framework note."""
+    from sharpnotes.app.mock.plan import MockError, case_notes, framework_steps
+
+    searcher = open_searcher(load_settings())
+    try:
+        framework, steps = framework_steps(searcher)
+    except MockError as exc:
+        raise UserError(str(exc)) from exc
+    cases = case_notes(searcher)
+    if as_json:
+        echo_json(
+            {
+                "framework": framework,
+                "steps": [{"key": s.key, "title": s.title} for s in steps],
+                "cases": [{"source": c.source, "title": c.title} for c in cases],
+            }
+        )
+        return
+    click.echo(f"Steps (from {plain(framework)}): " + ", ".join(plain(s.title) for s in steps))
+    for c in cases:
+        click.echo(f"  {plain(c.source)}  {plain(c.title)}")

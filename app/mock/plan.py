@@ -1,0 +1,407 @@
+"""Planning a mock interview: what is asked, and the passages each answer is graded against.
+
+A **design** mock takes its steps from your framework note (the note tagged ``framework``, else
+one whose file name holds "framework"): every numbered ``## 1. Clarify requirements`` heading is
+a step; a numbered heading that lists several parts ("Serving, monitoring, iteration") with one
+``###`` subsection per part becomes one step per part. Nothing about the steps is hard-coded.
+The case comes from a case note (tagged ``case-study``, or named ``case-*``), a syllabus topic,
+or typed text. Each step is graded against the passages of the case that hold that step: the
+case's sections are matched to the steps by embedding similarity to the framework's own section
+(plus a bonus when their headings share a word), each section going to the step it fits best.
+
+Rapid-fire rounds are planned in ``app.mock.rapid``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
+
+from sharpnotes.ingest.text import blocks, clean_heading, heading_title, terms, units
+
+if TYPE_CHECKING:
+    from sharpnotes.app.retrieval import Searcher, SearchResult
+    from sharpnotes.app.syllabus import Topic
+    from sharpnotes.ingest.catalog import ChunkRow
+
+Kind = Literal["design", "rapid"]
+FRAMEWORK_TAG = "framework"
+CASE_TAGS = ("case-study", "case")
+HEADING_SEP = " > "
+# a step holds the sections it fits best, the closest MAX_SECTIONS of them within MARGIN of its
+# best one (a case note gives a step one to three sections: "Metrics > Offline" and "> Online";
+# a summary section that fits every step a little goes nowhere)
+MAX_SECTIONS = 3
+MARGIN = 0.25
+# the section's heading shares a word (its first 4 letters) with the step's title / its text
+TITLE_BONUS = 0.15
+TEXT_BONUS = 0.1
+MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
+_NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(?P<title>.+)$")
+_QUOTED_PROMPT = re.compile(r"\*[\"“](?P<prompt>.+?)[\"”]\*")
+
+
+class MockError(ValueError):
+    """A mock cannot be planned as asked; the message says what to write or run."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of the notes that holds key points: the citation of a covered or missed point."""
+
+    chunk_id: str
+    source: str
+    heading: str
+    page: int | None
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Point:
+    """One key point: a unit (sentence, list item, formula) of a passage, quoted verbatim."""
+
+    text: str
+    passage: Passage
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "passage": self.passage.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Point:
+        return cls(data["text"], Passage(**data["passage"]))
+
+
+@dataclass
+class Step:
+    key: str
+    title: str
+    question: str
+    points: list[Point] = field(default_factory=list)
+    seconds: int | None = None  # a rapid-fire question's own limit
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "question": self.question,
+            "seconds": self.seconds,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Step:
+        points = [Point.from_dict(p) for p in data.get("points", [])]
+        return cls(data["key"], data["title"], data["question"], points, data.get("seconds"))
+
+
+@dataclass
+class MockPlan:
+    kind: Kind
+    title: str
+    prompt: str  # the case as the interviewer states it (rapid: what the round is)
+    minutes: float
+    steps: list[Step]
+    source: str | None = None  # the case note
+    framework: str | None = None  # the framework note the steps come from
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "prompt": self.prompt,
+            "minutes": self.minutes,
+            "source": self.source,
+            "framework": self.framework,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MockPlan:
+        steps = [Step.from_dict(s) for s in data["steps"]]
+        return cls(
+            data["kind"], data["title"], data["prompt"], float(data["minutes"]), steps,
+            data.get("source"), data.get("framework"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameworkStep:
+    key: str
+    title: str
+    text: str  # the framework's own section: what the step asks for
+
+
+@dataclass(frozen=True)
+class CaseNote:
+    source: str
+    title: str
+
+
+# --- notes ------------------------------------------------------------------------------------
+
+
+def _note_meta(searcher: Searcher) -> dict[str, dict]:
+    """source -> the front matter of its first chunk (title, tags, aliases)."""
+    import json
+
+    out: dict[str, dict] = {}
+    for _, source, meta in searcher.catalog.chunk_filter_rows():
+        if source not in out:
+            out[source] = json.loads(meta)
+    return out
+
+
+def _tags(meta: dict) -> set[str]:
+    return {str(t).lower() for t in meta.get("tags") or []}
+
+
+def _read(searcher: Searcher, source: str) -> str:
+    from sharpnotes.app.notefiles import NoteAccessError, read_note
+
+    record = searcher.catalog.files().get(source)
+    if record is None:
+        raise MockError(f"{source}: not an indexed note; run: sharpnotes ingest PATH-TO-NOTES")
+    try:
+        return read_note(Path(record.root), source)
+    except (OSError, NoteAccessError) as exc:
+        raise MockError(f"cannot read {source} ({exc}); run: sharpnotes ingest PATH") from exc
+
+
+def framework_note(searcher: Searcher) -> str:
+    meta = _note_meta(searcher)
+    tagged = sorted(s for s, m in meta.items() if FRAMEWORK_TAG in _tags(m))
+    named = sorted(s for s in meta if "framework" in PurePosixPath(s).stem.lower())
+    for source in tagged + named:
+        if source.endswith((".md", ".markdown", ".txt")):
+            return source
+    raise MockError(
+        "no framework note in the index: write a note tagged 'framework' with numbered "
+        "'## 1. Clarify requirements' headings, then run: sharpnotes ingest PATH-TO-NOTES"
+    )
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "step"
+
+
+def _stem4(text: str) -> set[str]:
+    return {t[:4] for t in terms(text) if len(t) >= 3}
+
+
+def parse_framework(text: str) -> list[FrameworkStep]:
+    """The steps of a framework note, in order (see the module docstring)."""
+    heads: list[tuple[int, str, int, int]] = []  # (level, title, start, body start)
+    found = blocks(text)
+    for block in found:
+        if block.kind == "heading":
+            level = len(block.text) - len(block.text.lstrip("#"))
+            heads.append((level, clean_heading(heading_title(block.text)), block.start, block.end))
+    steps: list[FrameworkStep] = []
+    for i, (level, title, _, body) in enumerate(heads):
+        match = _NUMBERED.match(title)
+        if level != 2 or not match:
+            continue
+        name = match.group("title").strip()
+        end = next((h[2] for h in heads[i + 1 :] if h[0] <= 2), len(text))
+        subs = [
+            (j, h)
+            for j, h in enumerate(heads[i + 1 :], start=i + 1)
+            if h[2] < end and h[0] == 3 and _stem4(h[1].split()[0]) & _stem4(name)
+        ]
+        if "," in name and len(subs) >= 2:
+            for j, (_, sub, _, sub_body) in subs:
+                sub_end = next((h[2] for h in heads[j + 1 :] if h[0] <= 3), len(text))
+                steps.append(FrameworkStep(_slug(sub), sub, f"{sub}\n{text[sub_body:sub_end]}"))
+        else:
+            steps.append(FrameworkStep(_slug(name), name, f"{name}\n{text[body:end]}"))
+    return steps
+
+
+def framework_steps(searcher: Searcher) -> tuple[str, list[FrameworkStep]]:
+    source = framework_note(searcher)
+    steps = parse_framework(_read(searcher, source))
+    if not steps:
+        raise MockError(
+            f"{source} has no numbered '## 1. Step' headings; number the steps of your "
+            "framework, then run: sharpnotes ingest PATH-TO-NOTES"
+        )
+    return source, steps
+
+
+def case_notes(searcher: Searcher) -> list[CaseNote]:
+    out = []
+    for source, meta in sorted(_note_meta(searcher).items()):
+        stem = PurePosixPath(source).stem.lower()
+        if _tags(meta) & set(CASE_TAGS) or stem.startswith("case-"):
+            out.append(CaseNote(source, str(meta.get("title") or stem)))
+    return out
+
+
+def find_case(searcher: Searcher, name: str) -> CaseNote:
+    """A case note by its path, file name or title (a unique part of one is enough)."""
+    cases = case_notes(searcher)
+    want = name.strip().lower()
+    for exact in (True, False):
+        hits = [
+            c
+            for c in cases
+            if any(
+                (want == v) if exact else (want in v)
+                for v in (c.source.lower(), PurePosixPath(c.source).stem.lower(), c.title.lower())
+            )
+        ]
+        if len(hits) == 1:
+            return hits[0]
+    names = ", ".join(PurePosixPath(c.source).stem for c in cases) or "none yet"
+    raise MockError(f"no single case note matches {name!r} (case notes: {names})")
+
+
+def case_prompt(text: str, title: str) -> str:
+    """The prompt a case note states (``*"Design ..."*``), else its first paragraph."""
+    match = _QUOTED_PROMPT.search(text)
+    if match:
+        return match.group("prompt").strip()
+    for block in blocks(text):
+        if block.kind == "paragraph":
+            return " ".join(block.text.split())
+    return f"Design the system of {title}."
+
+
+# --- design -----------------------------------------------------------------------------------
+
+
+def passage_of(row: SearchResult | ChunkRow) -> Passage:
+    return Passage(row.chunk_id, row.source, row.heading, row.page, row.text)
+
+
+def is_point(text: str) -> bool:
+    """A unit that states something: not a question, not a lead-in ("Label sources:"), and at
+    least MIN_POINT_TERMS content terms ("low band: allow" is a fragment of a list)."""
+    text = text.rstrip()
+    return not text.endswith(("?", "？", ":")) and len(terms(text)) >= MIN_POINT_TERMS
+
+
+def _table_rows(table: str) -> list[str]:
+    """A table's body rows as "cell: cell; cell" points (its header and rule out)."""
+    rows = [line.strip().strip("|") for line in table.splitlines() if line.strip()]
+    body = [r for r in rows[1:] if not set(r) <= set("-:| ")]
+    return [": ".join(c.strip() for c in r.split("|") if c.strip()) for r in body] or [table]
+
+
+def _points(passages: list[Passage]) -> list[Point]:
+    out: list[Point] = []
+    seen: set[str] = set()
+    for passage in passages:
+        for unit in units(passage.text):
+            for text in _table_rows(unit.clean) if unit.kind == "table" else [unit.clean]:
+                if text not in seen and is_point(text):
+                    seen.add(text)
+                    out.append(Point(text, passage))
+    return out
+
+
+def assign(
+    steps: list[FrameworkStep], pool: list[Passage], searcher: Searcher
+) -> list[list[Passage]]:
+    """The passages of ``pool`` that hold each step (see the module docstring): the passages of
+    one section (one heading) go together to the step they fit best; a step that no section
+    fits best gets none (the caller retrieves for it)."""
+    import numpy as np
+
+    from sharpnotes.app.embed_cache import embed_cached
+
+    sections: dict[str, list[Passage]] = {}
+    for passage in pool:
+        sections.setdefault(passage.heading, []).append(passage)
+    if not sections:
+        return [[] for _ in steps]
+    heads = list(sections)
+    texts = [s.text for s in steps]
+    texts += [
+        h.split(HEADING_SEP)[-1] + "\n" + "\n".join(p.text for p in sections[h]) for h in heads
+    ]
+    vectors = embed_cached(searcher.embedder(), texts)
+    sims = vectors[: len(steps)] @ vectors[len(steps) :].T
+    for i, step in enumerate(steps):
+        named, described = _stem4(step.title), _stem4(step.text)
+        for j, head in enumerate(heads):
+            words = _stem4(" ".join(head.split(HEADING_SEP)[1:]))
+            sims[i, j] += TITLE_BONUS * bool(named & words) + TEXT_BONUS * bool(described & words)
+    owner = np.argmax(sims, axis=0)
+    out: list[list[Passage]] = []
+    for i in range(len(steps)):
+        mine = [j for j in range(len(heads)) if owner[j] == i]
+        if not mine:
+            out.append([])
+            continue
+        best = max(sims[i, j] for j in mine)
+        ranked = sorted((j for j in mine if sims[i, j] >= best - MARGIN), key=lambda j: -sims[i, j])
+        out.append([p for j in ranked[:MAX_SECTIONS] for p in sections[heads[j]]])
+    return out
+
+
+def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Passage]:
+    """The best passage of another note for a step the case's own sections do not hold."""
+    found = [r for r in searcher.search(query, k=30) if r.source not in skip]
+    return [passage_of(r) for r in found[:1]]
+
+
+def _case_pool(searcher: Searcher, source: str) -> list[Passage]:
+    rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(source)))
+    # the note's introduction (no section heading) states the prompt; it holds no step
+    return [passage_of(r) for r in rows.values() if HEADING_SEP in r.heading]
+
+
+def plan_design(
+    searcher: Searcher,
+    minutes: float,
+    case: str | None = None,
+    topic: Topic | None = None,
+    text: str | None = None,
+) -> MockPlan:
+    """A design mock on a case note, a syllabus topic or typed text (one of them)."""
+    framework, steps = framework_steps(searcher)
+    source = None
+    if case:
+        note = find_case(searcher, case)
+        title, source = note.title, note.source
+        prompt = case_prompt(_read(searcher, source), title)
+        pool = _case_pool(searcher, source)
+    elif topic is not None:
+        from sharpnotes.app.topics import syllabus_links
+
+        _, links = syllabus_links(searcher)
+        linked = [link for link in links.get(topic.id, []) if link.source != framework][:12]
+        if not linked:
+            raise MockError(
+                f"no note covers {topic.id} yet: write one, or pick a case note "
+                "(sharpnotes mock --case NAME)"
+            )
+        title = topic.title
+        what = f": {topic.description}" if topic.description else ""
+        prompt = f"Design an ML system around {topic.title}{what}"
+        rows = searcher.catalog.get_chunks([link.chunk_id for link in linked])
+        pool = [passage_of(rows[link.chunk_id]) for link in linked if link.chunk_id in rows]
+    elif text and text.strip():
+        prompt = " ".join(text.split())
+        title = prompt if len(prompt) <= 60 else prompt[:57].rsplit(" ", 1)[0] + "…"
+        pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source != framework]
+    else:
+        raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
+    held = assign(steps, pool, searcher)
+    # another case's notes are not this case's, and the framework is the same for every case
+    skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
+    held = [
+        passages or _retrieved(searcher, f"{step.title}: {title}", skip)
+        for step, passages in zip(steps, held, strict=True)
+    ]
+    planned = [
+        Step(s.key, s.title, s.title, _points(passages))
+        for s, passages in zip(steps, held, strict=True)
+    ]
+    return MockPlan("design", title, prompt, minutes, planned, source, framework)

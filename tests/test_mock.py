@@ -1,0 +1,215 @@
+"""Mock interviews on the real sample notes (the system-design folder with its framework and case
+notes, two fundamentals notes) through the real index, grader, SQLite stores, CLI and Streamlit
+page: the steps come from the framework note, a good answer scores above a poor one and the poor
+one's missed points cite the case note, sessions are kept and listed, missed points become review
+cards, bad answers files are refused without storing anything, and the page runs a mock with a
+short timer to its report."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO
+from sharpnotes.app.cli import cli
+from sharpnotes.app.mock.plan import parse_framework
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+
+MAIN = str(REPO / "app" / "ui" / "main.py")
+NOTES = REPO / "notes"
+FRAMEWORK = NOTES / "system-design" / "ml-system-design-framework.md"
+COPIED = ["fundamentals/bias-variance.md", "deployment/quantization.md", "syllabus.yaml"]
+SET = [json.loads(line) for line in (REPO / "eval" / "mock_answers.jsonl").open(encoding="utf-8")]
+
+
+def answer(row_id: str) -> str:
+    return next(r["answer"] for r in SET if r["id"] == row_id)
+
+
+def test_the_steps_are_read_from_the_framework_note() -> None:
+    steps = parse_framework(FRAMEWORK.read_text(encoding="utf-8"))
+    titles = [s.title for s in steps]
+    assert titles[:2] == ["Clarify requirements", "Frame the ML problem"]
+    # "7. Serving, monitoring, iteration" has one ### subsection per part: one step each
+    assert titles[-3:] == ["Serving", "Monitoring", "Iteration loop"]
+    assert "Evaluation: offline and online" in titles and "Time plan" not in " ".join(titles)
+    serving = next(s for s in steps if s.key == "serving")
+    assert "Multi-stage funnels" in serving.text and "Four layers" not in serving.text
+    # another framework gives other steps: nothing is hard-coded
+    mine = "# Mine\n## 1. Goals\nWhat to move.\n## 2. Baseline model\nStart simple.\n## Notes\n"
+    assert [(s.key, s.title) for s in parse_framework(mine)] == [
+        ("goals", "Goals"),
+        ("baseline-model", "Baseline model"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def mock_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("mock")
+    notes = base / "notes"
+    shutil.copytree(NOTES / "system-design", notes / "system-design")
+    for rel in COPIED:
+        (notes / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(NOTES / rel, notes / rel)
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def env(mock_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home, notes = mock_index
+    for name in ("review.sqlite", "mock.sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            (home / (name + suffix)).unlink(missing_ok=True)
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
+def run(*args: str, input: str | None = None, code: int = 0) -> dict | str:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    assert result.exit_code == code, result.output
+    return json.loads(result.output) if "--json" in args and code == 0 else result.output
+
+
+@pytest.mark.slow
+def test_a_good_answer_scores_above_a_poor_one_and_missed_points_cite_the_case(
+    env: Settings,
+) -> None:
+    from sharpnotes.app.mock.grade import grade_step
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    plan = plan_design(Searcher(env), 45, case="pedestrian")
+    assert plan.source == "system-design/case-pedestrian-detection.md"
+    assert plan.prompt.startswith("Design the pedestrian detection system")
+    step = plan.steps[0]
+    assert step.key == "clarify-requirements"
+    assert {p.passage.heading.split(" > ")[-1] for p in step.points} == {
+        "Requirements (what I'd ask and assume)"
+    }
+    good = grade_step(step, answer("mock-01-good"), env, offline=True)
+    partial = grade_step(step, answer("mock-01-partial"), env, offline=True)
+    poor = grade_step(step, answer("mock-01-poor"), env, offline=True)
+    assert good.score > partial.score > poor.score  # type: ignore[operator]
+    assert len(poor.missed) > len(good.missed)
+    vru = [p for p in poor.missed if "Vulnerable road users" in p.text]
+    assert vru and vru[0].passage.source == plan.source
+    assert vru[0].text in vru[0].passage.text  # the point is quoted from its passage
+
+
+@pytest.mark.slow
+def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) -> None:
+    from sharpnotes.app.quiz.store import open_store
+
+    answers = tmp_path / "answers.json"
+    answers.write_text(
+        json.dumps(
+            {
+                "answers": {
+                    "clarify-requirements": answer("mock-01-good"),
+                    "Evaluation: offline and online": answer("mock-02-poor"),
+                    "7": answer("mock-03-partial"),
+                },
+                "seconds": 1800,
+            }
+        ),
+        encoding="utf-8",
+    )
+    report = run("mock", "--case", "pedestrian", "--answers", str(answers), "--cards", "--json")
+    assert isinstance(report, dict)
+    assert report["kind"] == "design" and report["minutes"] == 45
+    assert report["duration_s"] == 1800 and report["over_time"] is False
+    keys = [s["key"] for s in report["steps"]]
+    assert keys[0] == "clarify-requirements" and "serving" in keys and len(keys) == 9
+    steps = {s["key"]: s for s in report["steps"]}
+    assert steps["clarify-requirements"]["score"] > steps["serving"]["score"] > 0
+    assert steps["model"]["answer"] == "" and steps["model"]["score"] == 0
+    missed = steps["evaluation-offline-and-online"]["missed"]
+    assert missed and {"text", "passage"} <= missed[0].keys()
+    assert missed[0]["passage"]["source"] == "system-design/case-pedestrian-detection.md"
+    assert 0 < report["score"] < 1
+    # the missed points became cards, cited to their passages
+    assert len(report["cards_added"]) == sum(len(s["missed"]) for s in report["steps"])
+    with open_store(env) as store:
+        cards = [store.get(i) for i in report["cards_added"]]
+    assert all(c is not None and c.item.type == "recall" for c in cards)
+    texts = {c.item.answer for c in cards if c}
+    assert missed[0]["text"] in texts
+
+    history = run("mock", "history", "--json")
+    assert isinstance(history, dict)
+    assert [s["id"] for s in history["sessions"]] == [report["id"]]
+    assert history["sessions"][0]["score"] == report["score"]
+    assert history["weeks"][0]["mocks"] == 1
+
+    # a second run with the same answers adds no duplicate cards
+    again = run("mock", "--case", "pedestrian", "--answers", str(answers), "--cards", "--json")
+    assert isinstance(again, dict) and again["cards_added"] == []
+    assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
+
+    # a bad answers file: one line naming the file and the steps, nothing stored
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"no-such-step": "x"}), encoding="utf-8")
+    out = run("mock", "--case", "pedestrian", "--answers", str(bad), "--json", code=1)
+    assert "bad.json" in out and "clarify-requirements" in out  # type: ignore[operator]
+    assert len(out.strip().splitlines()) == 1  # type: ignore[union-attr]
+    assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_cli_interactive_shows_the_time_left_at_each_prompt(env: Settings) -> None:
+    out = run(
+        "mock", "--case", "traffic-sign", "--minutes", "5",
+        input=answer("mock-04-good").replace("\n", " ") + "\n\n",
+    )  # fmt: skip
+    assert isinstance(out, str)
+    assert re.search(r"\[0[45]:\d\d left\] 1/9 Clarify requirements\n", out), out
+    assert "Design a traffic sign recognition system" in out and "Score " in out
+    sessions = run("mock", "history", "--json")["sessions"]  # type: ignore[index]
+    assert [s["kind"] for s in sessions] == ["design"]
+
+
+@pytest.mark.slow
+def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
+    answers = tmp_path / "rapid.json"
+    answers.write_text(json.dumps([answer("mock-12-good"), "no idea"]), encoding="utf-8")
+    report = run("mock", "--rapid", "2", "--seed", "1", "--answers", str(answers), "--json")
+    assert isinstance(report, dict) and report["kind"] == "rapid"
+    assert len(report["steps"]) == 2 and report["minutes"] == 2
+    assert all(s["question"].endswith(("?", ".")) for s in report["steps"])
+    assert report["steps"][1]["score"] is None or report["steps"][1]["score"] < 0.5
+
+
+@pytest.mark.slow
+def test_mock_page_runs_a_short_mock_to_its_report(env: Settings) -> None:
+    at = AppTest.from_file(MAIN, default_timeout=240).run()
+    at.switch_page("views/mock.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="mock_case").set_value("Case: Pedestrian Detection for an Autonomous Vehicle")
+    at.number_input(key="mock_minutes").set_value(0.05).run()
+    at.button(key="mock_start").click().run()
+    assert not at.exception, at.exception
+    assert any("left" in m.value for m in at.markdown), "the countdown"
+    assert at.text_area[0].label == "1. Clarify requirements"
+    at.text_area(key="mock_answer_clarify-requirements").input(answer("mock-01-good"))
+    at.button(key="mock_finish").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Score", "Time", "Missed points"} and int(metrics["Missed points"])
+    assert at.expander[0].label.startswith("Clarify requirements: ")
+    assert any(m.value.startswith("**Missed:**") for m in at.markdown)
+    at.button(key="mock_cards").click().run()
+    assert not at.exception, at.exception
+    assert "new cards" in at.success[0].value
+    assert at.dataframe, "the history table"
+    at.button(key="mock_new").click().run()
+    assert any(r.label == "Kind" for r in at.radio)
