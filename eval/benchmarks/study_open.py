@@ -1,5 +1,6 @@
 """How long the Today and Topics pages take to open warm (the index, model and topic links
-already loaded), and the plan itself without Streamlit.
+already loaded), the plan itself without Streamlit, and the Review page from opening to its
+first card (issue 20's target: under 1 s warm).
 
     python -m sharpnotes.eval.benchmarks.study_open [--home DIR] [--runs 5] [--out FILE]
 
@@ -70,6 +71,35 @@ def time_pages(home: Path, runs: int) -> dict:
     return out
 
 
+def time_review(home: Path, runs: int) -> dict:
+    """Opening the Review page and pressing "Start review" until the first card shows, then
+    "End session" (nothing is rated, so every run sees the same queue). Quiz items are made
+    first when the home has none to review."""
+    from streamlit.testing.v1 import AppTest
+
+    from sharpnotes.app.quiz.session import make_quiz
+    from sharpnotes.app.quiz.store import open_store
+    from sharpnotes.ingest.settings import Settings
+
+    settings = Settings(home=home, notes_dir=REPO / "notes")
+    with open_store(settings) as store:
+        counts = store.counts()
+        if not counts["due"] and not counts["new"]:
+            make_quiz(settings, store, n=10)
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    times = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        at.switch_page("views/review.py").run()
+        next(b for b in at.button if b.label == "Start review").click().run()
+        shown = [b for b in at.button if b.label in ("Show answer", "Check")]
+        times.append(time.perf_counter() - start)
+        if at.exception or not shown:
+            raise SystemExit(f"the review page showed no card: {at.exception}")
+        at.button(key="review_end").click().run()
+    return summary(times)
+
+
 def summary(times: list[float]) -> dict:
     warm = times[1:]
     return {
@@ -92,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m sharpnotes.eval.benchmarks.study_open", *raw]),
         "plan": time_plan(args.home, args.runs),
         "pages": time_pages(args.home, args.runs),
+        "review_first_card": time_review(args.home, args.runs),
     }
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
