@@ -29,7 +29,7 @@ from sharpnotes.app.extractive import score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import Unit, overlap, terms, units
+from sharpnotes.ingest.text import Unit, has_cjk, overlap, terms, units
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +241,32 @@ def refusal_threshold(settings: Settings) -> float:
     return DEFAULT_REFUSAL_THRESHOLD
 
 
+def refusal_reason(
+    question: str, results: Sequence[SearchResult], evidence: Evidence, settings: Settings
+) -> str | None:
+    """Why the gate refuses ``question`` before any generator runs, or None to answer.
+
+    - no passage found;
+    - a specific term of the question (``coverage.specific_terms``) that no passage names, in
+      its heading path or its text (a section headed "RMSProp" is about RMSProp);
+    - a Chinese question whose topic no passage shares (``coverage.zh_anchored``, on the text);
+    - an English question whose evidence score is below the calibrated threshold. A question
+      holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
+      score says nothing there, and the two term checks above decide (measured in
+      eval/benchmarks/README.md, "Refusal")."""
+    if not results:
+        return "no passage found"
+    named = [f"{r.heading}\n{r.text}" for r in results]  # every passage the generator may quote
+    missing = uncovered(question, named)
+    if missing:
+        return f"no passage names {', '.join(missing)}"
+    if not zh_anchored(question, [r.text for r in results]):
+        return "no passage shares the Chinese question's topic"
+    if not has_cjk(question) and evidence.score < refusal_threshold(settings):
+        return f"evidence {evidence.score:.3f} below {refusal_threshold(settings):.3f}"
+    return None
+
+
 def warm_up(searcher: Searcher, settings: Settings) -> None:
     """The offline parts of an answer once (its modules, the model's first batches of sentences),
     so that a first question does not pay for them. No generator runs and nothing is recorded."""
@@ -289,13 +315,9 @@ def answer_question(
             closest=results[:CLOSEST], sentences=sentences or [], evidence=evidence.score,
         )  # fmt: skip
 
-    if not results or evidence.score < refusal_threshold(settings):
-        log.debug("refused: evidence %.3f below %.3f", evidence.score, refusal_threshold(settings))
-        return refuse()
-    top = [r.text for r in results]  # every passage the generator may quote
-    missing = uncovered(question, top)
-    if missing or not zh_anchored(question, top):
-        log.debug("refused: no passage names %s (or the Chinese question's topic)", missing)
+    why = refusal_reason(question, results, evidence, settings)
+    if why:
+        log.debug("refused: %s", why)
         return refuse()
     start = time.perf_counter()
     text = gen.generate(question, results, on_token).strip()

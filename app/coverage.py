@@ -3,8 +3,10 @@
 A question's specific terms are the names it uses: an acronym or a name with an inner capital,
 digit as written ("NMS", "PointPillars", "YOLOv3"), and the multi-word ML
 terms of the bilingual glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient
-clipping") in an English question; a Chinese question is judged on its names and on its topic
-(``zh_anchored``), since its glossary entries map to plain words as often as to terms. A term is
+clipping") in an English question; a Chinese question is judged on its names, on what it
+writes in English (each run of Latin-script words, "Swin Transformer", is a term) and on its
+topic (``zh_anchored``), not on its Chinese glossary entries, which map to plain words as often
+as to terms. A term is
 covered when one passage holds all its words, its acronym or its expansion (the glossary pairs
 "non-maximum suppression" with "NMS"), or, for a Chinese term, the Chinese itself. Topical
 overlap ("gradient", "IoU" for a question about NMS) is not coverage: a near-miss question on a
@@ -26,6 +28,8 @@ from sharpnotes.ingest.text import has_cjk, terms
 _NAME = re.compile(
     r"(?<![\w-])(?=[\w-]*(?:[A-Z][\w-]*[A-Z]|[a-z][A-Z]|\d))[A-Za-z][\w-]*[A-Za-z0-9]"
 )
+# a run of Latin-script words inside a Chinese question ("Swin Transformer", "noise schedule")
+_LATIN_RUN = re.compile(r"[A-Za-z][\w'/.-]*(?:[ \t]+[A-Za-z][\w'/.-]*)*")
 # capitals that are not names of methods
 COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
 
@@ -82,6 +86,13 @@ def specific_terms(question: str) -> list[Term]:
             and f" {' '.join(_ordered_terms(phrase))} " in joined
         ):
             found.setdefault(phrase, Term(phrase, others))
+    if has_cjk(question):  # what a Chinese question writes in English is a term it names
+        for run in _LATIN_RUN.findall(question):
+            words = terms(run)
+            if words and not any(words <= terms(t.text) for t in found.values()):
+                found.setdefault(
+                    run.lower(), Term(run.lower(), known.get(run.lower(), frozenset()))
+                )
     for match in _NAME.finditer(question):
         name = re.sub(r"(?<=[A-Z])s$", "", match.group(0))  # "GPUs" is "GPU"
         if name in COMMON or name.lower() in found:

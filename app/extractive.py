@@ -5,12 +5,12 @@ code block, a display formula, a list item or a table stays whole) and scores ev
 the question by embedding cosine, lexical overlap and its passage's retrieval score. Then it
 composes (``compose``): a unit chosen for what it says, not for looking like the question. A unit
 that is itself a question (a bold question of Q&A notes) is context: it hands its score to the
-body that follows it; a unit that adds almost nothing to the question's own terms is pushed down.
-The best unit is quoted with the units that follow it in its section of the note while they bear
-on the question (a coherent window, in the note's order), then the best unit of another window if
-it scores nearly as well, within a length budget; the same text is never quoted twice (two
-overlapping passages of one note hold the same units). Each unit is followed by the marker of
-the passage it comes from.
+body that follows it; a unit that is only a link is navigation; a unit that adds almost nothing
+to the question's own terms is pushed down. An answering sentence shares few words with the
+question, so the passage's rank weighs heavily. The best units that score nearly as well as the
+first are quoted in the note's order, within a length budget; the same text is never quoted
+twice (two overlapping passages of one note hold the same units). Each unit is followed by the
+marker of the passage it comes from.
 """
 
 from __future__ import annotations
@@ -28,12 +28,17 @@ from sharpnotes.ingest.text import Unit, is_question, overlap, section_starts, t
 
 MAX_UNITS = 4
 # a unit is kept when it scores at least this share of the best unit's score
-KEEP_RATIO = 0.8
+KEEP_RATIO = 0.7
 LEXICAL_WEIGHT = 0.3
 # weight of the passage's retrieval score: the hybrid ranking knows which passage is about
-# the question better than one sentence's cosine does. With these weights the picked units
-# hold the labelled evidence for 71% of the answerable sample questions (65% without it).
+# the question better than one sentence's cosine does (the mock's rapid-fire key points use
+# this one, tuned with it).
 PRIOR_WEIGHT = 0.2
+# an answer leans on the ranking harder: an answering sentence shares few words with the
+# question, so its cosine is low wherever it is. This, KEEP_RATIO and single units rather than
+# windows of following units were chosen on the tuning halves of both answer sets
+# (eval/benchmarks/composer.py and its results file).
+ANSWER_PRIOR_WEIGHT = 1.0
 
 
 @dataclass
@@ -46,8 +51,11 @@ class ScoredUnit:
 
     @property
     def score(self) -> float:
+        return self.weighted(PRIOR_WEIGHT)
+
+    def weighted(self, prior_weight: float) -> float:
         mix = (1 - LEXICAL_WEIGHT) * self.cosine + LEXICAL_WEIGHT * self.lexical
-        return mix + PRIOR_WEIGHT * self.prior
+        return mix + prior_weight * self.prior
 
 
 def score_units(embedder, question: str, passages: Sequence[SearchResult]) -> list[ScoredUnit]:
@@ -71,8 +79,14 @@ MAX_CHARS = 700
 # a unit that adds fewer content terms than this to the question's own restates the question
 MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
-# a unit following the anchor joins its window when it scores this share of the anchor's score
-FOLLOW_RATIO = 0.5
+# a list item or line that is only a Markdown link
+_LINK_ONLY = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*!?\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$")
+
+
+def says_something(unit: Unit) -> bool:
+    """False for a unit that is only a link (the link lists of READMEs and indexes in cloned
+    repositories): navigation, never an answer."""
+    return not _LINK_ONLY.match(unit.text.strip())
 
 
 def _key(unit: Unit) -> str:
@@ -97,7 +111,8 @@ def candidates(
     A unit that adds fewer than MIN_NEW_TERMS content terms to the question's own is pushed down
     (it restates the question). A unit that is a question is never an answer: in Q&A notes the
     answer is the body under the matching question, so the first unit of that body takes the
-    question's score when it is higher than its own."""
+    question's score when it is higher than its own. A unit that is only a link is never an
+    answer."""
     q_terms = terms(question)
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
     asked: dict[tuple[int, int], float] = {}
@@ -105,10 +120,12 @@ def candidates(
     for s in scored:
         section = bisect.bisect_right(starts[s.passage], s.unit.start)
         key = (s.passage, section)
+        score = s.weighted(ANSWER_PRIOR_WEIGHT)
         if is_question(s.unit.text):
-            asked[key] = max(asked.get(key, 0.0), s.score)
+            asked[key] = max(asked.get(key, 0.0), score)
             continue
-        score = s.score
+        if not says_something(s.unit):
+            continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
         first = bool(out) is False or (out[-1].scored.passage, out[-1].section) != key
@@ -121,12 +138,14 @@ def candidates(
 def compose(
     scored: list[ScoredUnit], passages: Sequence[SearchResult], question: str
 ) -> list[ScoredUnit]:
-    """The units to quote: the best answering unit (the anchor) with the units that follow it in
-    its section of the note, in the note's order, while they still bear on the question
-    (FOLLOW_RATIO of the anchor's score); then, room left (MAX_UNITS, MAX_CHARS), the anchor of
-    another window that scores nearly as well (KEEP_RATIO), unless it is the body of another
-    question that matches worse (in a Q&A note it answers that one). No text is quoted twice: a
-    unit that two overlapping passages of one note both hold is taken once."""
+    """The units to quote, in the note's order: the best answering unit, then, room left
+    (MAX_UNITS, MAX_CHARS), every unit that scores nearly as well (KEEP_RATIO), unless it is the
+    body of another question that matches worse (in a Q&A note it answers that one). No text is
+    quoted twice: a unit that two overlapping passages of one note both hold, or that holds or is
+    held by a unit already taken (a list item with and without the line announcing it), is
+    taken once.
+    Measured against windows (the best unit with the units that follow it): single units cite
+    the evidence more often on both tuning halves."""
     found = candidates(scored, passages, question)
     if not found:
         return []
@@ -135,26 +154,17 @@ def compose(
     chosen: list[ScoredUnit] = []
     seen: set[str] = set()
     chars = 0
-    for anchor in by_score:
-        if chosen and (anchor.score < KEEP_RATIO * best.score or len(chosen) >= MAX_UNITS):
+    for c in by_score:
+        if chosen and (c.score < KEEP_RATIO * best.score or len(chosen) >= MAX_UNITS):
             break
-        if _key(anchor.scored.unit) in seen:
+        key, size = _key(c.scored.unit), len(c.scored.unit.clean)
+        if any(key in k or k in key for k in seen) or (chosen and chars + size > MAX_CHARS):
             continue
-        if chosen and anchor.asked is not None and anchor.asked < KEEP_RATIO * best.score:
+        if chosen and c.asked is not None and c.asked < KEEP_RATIO * best.score:
             continue
-        window = [anchor]
-        for nxt in found[found.index(anchor) + 1 :]:
-            same = (nxt.scored.passage, nxt.section) == (anchor.scored.passage, anchor.section)
-            if not same or nxt.score < FOLLOW_RATIO * anchor.score:
-                break
-            window.append(nxt)
-        for c in window:
-            key, size = _key(c.scored.unit), len(c.scored.unit.clean)
-            if key in seen or (chosen and chars + size > MAX_CHARS) or len(chosen) >= MAX_UNITS:
-                continue
-            seen.add(key)
-            chosen.append(c.scored)
-            chars += size
+        seen.add(key)
+        chosen.append(c.scored)
+        chars += size
         if chars >= MAX_CHARS:
             break
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))

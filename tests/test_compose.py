@@ -1,8 +1,8 @@
 """The extractive composer's rules, each on a passage that shows it, with the real query
 embedder (MiniLM): a Q&A note answers with the body under the matching question, a question line
 from another topic is never quoted, a bullet that two overlapping passages hold is quoted once,
-the answer is a window in the note's order, and a unit that restates the question is not the
-answer."""
+a line that is only a link is not an answer, the passage the ranking put first outweighs a
+look-alike sentence further down, and a unit that restates the question is not the answer."""
 
 from __future__ import annotations
 
@@ -80,3 +80,27 @@ def test_the_sentence_that_restates_a_puzzle_is_not_its_answer(settings: Setting
     )
     text = answer(settings, question, found)
     assert "0.506" in text
+
+
+def test_a_link_list_is_navigation_not_an_answer(settings: Settings) -> None:
+    found = passages(
+        "## Case studies\n\n- [Multimodal harmful content detection](./harmful-content.md)\n"
+        "- [Video recommendation](./video-recs.md)\n",
+        "Late fusion trains one model per modality and combines their scores; it misses harm "
+        "that only the combination of a safe image and a safe caption carries.\n",
+    )
+    text = answer(settings, "Early vs late fusion for multimodal harmful content detection", found)
+    assert "](./" not in text
+    assert "combination of a safe image" in text
+
+
+def test_the_top_passage_outweighs_a_look_alike_further_down(settings: Settings) -> None:
+    # the answering sentence shares few words with the question; the ranking knows its passage
+    found = passages(
+        "Divide by sqrt(d_k): for d_k = 64 the logits would have std 8, the softmax saturates "
+        "to nearly one-hot, and its gradient becomes tiny.\n",
+        "Dot products of the query and key are divided in many attention variants.\n",
+        "Attention heads each see a slice of the dimension; their dot products are summed.\n",
+    )
+    question = "Why are the query-key dot products divided by the square root of the dimension?"
+    assert "softmax saturates" in answer(settings, question, found)

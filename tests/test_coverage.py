@@ -3,7 +3,10 @@ packaged glossary: names as written, glossary phrases, acronyms and their expans
 
 from __future__ import annotations
 
+from sharpnotes.app.answer import Evidence, refusal_reason
 from sharpnotes.app.coverage import specific_terms, uncovered
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.settings import Settings
 
 
 def names(question: str) -> list[str]:
@@ -56,3 +59,37 @@ def test_a_chinese_question_needs_its_topic_in_the_passages() -> None:
     assert zh_anchored("為什麼單張影像沒辦法直接知道絕對深度？", english)
     assert zh_anchored("Monocular 的尺度問題", english)
     assert zh_anchored("What is depth?", [])  # English questions are not judged here
+
+
+def test_what_a_chinese_question_writes_in_english_must_be_named() -> None:
+    # a near miss: the notes speak of transformers and windows, never of Swin or shifted windows
+    question = "Swin Transformer 的 shifted window 是怎麼讓不同視窗之間交換資訊的？"
+    vit = ["ViT: a transformer over image patches; each window of attention sees all tokens."]
+    assert names(question) == ["shifted window", "swin transformer"]
+    assert uncovered(question, vit) == ["swin transformer", "shifted window"]
+    swin = ["Swin Transformer: attention inside local windows; a shifted window links them."]
+    assert uncovered(question, swin) == []
+    # a Chinese question with no English in it keeps being judged on its topic alone
+    assert names("為什麼 深度 估計 需要 尺度") == []
+
+
+def _passage(heading: str, text: str) -> SearchResult:
+    return SearchResult(1, 1.0, "c1", "fundamentals/optimizers.md", heading, None, text)
+
+
+def test_the_gate_reads_headings_and_does_not_hold_chinese_to_minilm(tmp_path) -> None:
+    settings = Settings(home=tmp_path)
+    strong, weak = Evidence(0.6, 0.6, 1.0), Evidence(0.2, 0.2, 0.0)
+    rmsprop = _passage("Optimizers > RMSProp", "Replace the sum with a moving average of g^2.")
+    # the section's heading names the method its text never repeats
+    assert refusal_reason("How does RMSProp scale the step?", [rmsprop], strong, settings) is None
+    assert "rmsprop" in refusal_reason(
+        "How does RMSProp scale the step?", [_passage("Optimizers", rmsprop.text)], strong, settings
+    )
+    assert "evidence" in refusal_reason("What is a moving average?", [rmsprop], weak, settings)
+    # MiniLM's weak score says nothing of a Chinese question: its names and topic decide
+    lane = _passage("車道線偵測", "車道線偵測常用逐列分類 (row-wise classification)，速度很快。")
+    assert refusal_reason("車道線偵測為什麼用逐列分類？", [lane], weak, settings) is None
+    assert refusal_reason("滷肉飯的滷汁要怎麼調？", [lane], weak, settings) is not None
+    assert refusal_reason("LaneATT 的 anchor 怎麼設計？", [lane], weak, settings) is not None
+    assert refusal_reason("車道線偵測為什麼用逐列分類？", [], strong, settings) is not None

@@ -105,13 +105,20 @@ def split_halves(items: list[dict]) -> dict[str, list[str]]:
 
 
 def notes_index(notes: Path) -> Settings:
-    """Settings of the cached evaluation index of ``notes``, brought up to date first."""
+    """Settings of the cached evaluation index of ``notes`` (one home per notes folder),
+    brought up to date first. Files that cannot be indexed (real notes hold empty ones) are
+    reported and left out, as ``sharpnotes ingest`` does."""
+    import hashlib
+    import sys
+
     from sharpnotes.ingest.sync import ingest
 
-    settings = Settings(home=CACHE / "home")
+    folder = notes.resolve()
+    key = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
+    settings = Settings(home=CACHE / f"{folder.name}-{key}")
     report = ingest([notes], settings)
-    if report.failed:
-        raise SystemExit(f"ingest of {notes} failed for: {report.failed}")
+    for source, why in report.failed:
+        print(f"{notes}: {source} not indexed ({why})", file=sys.stderr)
     return settings
 
 

@@ -1,0 +1,170 @@
+"""Choosing the extractive composer's weights on the tuning halves of both answer sets.
+
+    python -m sharpnotes.eval.benchmarks.composer --out eval/benchmarks/results/composer.json
+        [--cache ~/.cache/sharpnotes/answers]
+
+Every answerable question of the *tune* half of ``eval/notes_eval.jsonl`` (sample notes) and
+``eval/mlnotes_eval.jsonl`` (other people's notes) goes once through retrieval, the refusal gate
+(``app.answer.refusal_reason``) and unit scoring (``app.extractive.score_units``), on the indexes
+of ``sharpnotes.eval.benchmarks.answers``. Then each variant of the composer's weights composes
+an answer from the same scored units, judged as ``sharpnotes eval answers`` judges it: evidence
+recall (share of the evidence's content terms in the answer) and evidence cited (a quoted
+passage holds the evidence), over all answerable questions (a refused one scores 0), with the
+mean answer length. The holdout halves are not read here: they are measured once, with the
+chosen weights, by ``sharpnotes.eval.benchmarks.answers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sharpnotes.eval.benchmarks.answers import CACHE, SETS, index_for
+from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
+
+# (name, composer, weights): each variant sets these module constants of app.extractive
+VARIANTS: list[tuple[str, str, dict[str, float]]] = [
+    ("before: windows, prior 0.2, keep 0.8", "windows",
+     {"ANSWER_PRIOR_WEIGHT": 0.2, "KEEP_RATIO": 0.8}),
+    ("windows, prior 1.0, keep 0.8", "windows", {"ANSWER_PRIOR_WEIGHT": 1.0, "KEEP_RATIO": 0.8}),
+    ("windows, prior 1.0, keep 0.7", "windows", {"ANSWER_PRIOR_WEIGHT": 1.0}),
+    ("units, prior 0.2", "units", {"ANSWER_PRIOR_WEIGHT": 0.2}),
+    *[(f"units, prior {w}", "units", {"ANSWER_PRIOR_WEIGHT": w}) for w in (0.6, 1.0, 1.5, 2.0)],
+    ("units, prior 1.0, keep 0.6", "units", {"KEEP_RATIO": 0.6}),
+    ("units, prior 1.0, keep 0.8", "units", {"KEEP_RATIO": 0.8}),
+    ("units, prior 1.0, lexical 0.5", "units", {"LEXICAL_WEIGHT": 0.5}),
+    ("units, prior 1.0, 6 units", "units", {"MAX_UNITS": 6}),
+]  # fmt: skip
+# the composer before this benchmark: the best unit with the units that follow it in its section
+# while they score this share of it (a window), then the next window
+FOLLOW_RATIO = 0.5
+
+
+def compose_windows(scored, passages, question):
+    """The composer of windows that ``app.extractive.compose`` replaced, for comparison."""
+    from sharpnotes.app import extractive as ex
+
+    found = ex.candidates(scored, passages, question)
+    if not found:
+        return []
+    by_score = sorted(found, key=lambda c: -c.score)
+    best, chosen, seen, chars = by_score[0], [], set(), 0
+    for anchor in by_score:
+        if chosen and (anchor.score < ex.KEEP_RATIO * best.score or len(chosen) >= ex.MAX_UNITS):
+            break
+        if ex._key(anchor.scored.unit) in seen:
+            continue
+        if chosen and anchor.asked is not None and anchor.asked < ex.KEEP_RATIO * best.score:
+            continue
+        window = [anchor]
+        for nxt in found[found.index(anchor) + 1 :]:
+            same = (nxt.scored.passage, nxt.section) == (anchor.scored.passage, anchor.section)
+            if not same or nxt.score < FOLLOW_RATIO * anchor.score:
+                break
+            window.append(nxt)
+        for c in window:
+            key, size = ex._key(c.scored.unit), len(c.scored.unit.clean)
+            full = chosen and chars + size > ex.MAX_CHARS
+            if key in seen or full or len(chosen) >= ex.MAX_UNITS:
+                continue
+            seen.add(key)
+            chosen.append(c.scored)
+            chars += size
+        if chars >= ex.MAX_CHARS:
+            break
+    return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
+
+
+@contextmanager
+def weights(values: dict[str, float]) -> Iterator[None]:
+    from sharpnotes.app import extractive
+
+    saved = {name: getattr(extractive, name) for name in values}
+    for name, value in values.items():
+        setattr(extractive, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(extractive, name, value)
+
+
+def collect(name: str, cache: Path) -> list[dict]:
+    """The tune half's answerable questions with their passages, gate decision and units."""
+    from sharpnotes.app.answer import evidence_for, refusal_reason
+    from sharpnotes.app.extractive import score_units
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.eval.sets import load_set
+
+    set_path, notes = SETS[name]
+    settings = index_for(name, notes, cache)
+    searcher = Searcher(settings)
+    out = []
+    for q in load_set(set_path).questions:
+        if q.split != "tune" or not q.answerable:
+            continue
+        results = searcher.search(q.text, k=settings.answers.answer_k)
+        why = refusal_reason(q.text, results, evidence_for(q.text, results, searcher), settings)
+        scored = score_units(searcher.embedder(), q.text, results) if results else []
+        out.append(
+            {"question": q, "results": results, "refused": why is not None, "scored": scored}
+        )
+    return out
+
+
+def judge(items: list[dict], composer: str) -> dict:
+    from sharpnotes.app.extractive import compose, render
+    from sharpnotes.eval.answers import evidence_recall
+
+    recall, cited, lengths = [], [], []
+    for item in items:
+        q, results = item["question"], item["results"]
+        pick = compose_windows if composer == "windows" else compose
+        chosen = [] if item["refused"] else pick(item["scored"], results, q.text)
+        if not chosen:
+            recall.append(0.0)
+            cited.append(0.0)
+            continue
+        text = render(chosen)
+        lengths.append(len(text))
+        recall.append(evidence_recall(text, q))
+        quoted = [results[p] for p in {s.passage for s in chosen}]
+        cited.append(
+            float(any(lab.matches(r.source, r.page, r.text) for r in quoted for lab in q.labels))
+        )
+    return {
+        "answerable": len(items),
+        "refused": sum(item["refused"] for item in items),
+        "evidence_recall": round(statistics.mean(recall), 4),
+        "evidence_cited": round(statistics.mean(cited), 4),
+        "mean_length": round(statistics.mean(lengths), 1) if lengths else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS / "composer.json")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    args = parser.parse_args(argv)
+    data = {name: collect(name, args.cache) for name in SETS}
+    table = []
+    for label, composer, values in VARIANTS:
+        with weights(values):
+            row = {"variant": label, "composer": composer, "weights": values}
+            row |= {name: judge(items, composer) for name, items in data.items()}
+        table.append(row)
+        figures = "  ".join(
+            f"{n}: recall {row[n]['evidence_recall']:.3f} cited {row[n]['evidence_cited']:.3f} "
+            f"len {row[n]['mean_length']:.0f}"
+            for n in SETS
+        )
+        print(f"{label:<34}{figures}")
+    write_results(args.out, {"benchmark": "composer", "split": "tune", "variants": table}, {})
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
