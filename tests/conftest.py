@@ -8,6 +8,8 @@ live outside the repository, so a clone that cannot see them skips the tests tha
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,6 +119,21 @@ Regularisation trades a little bias for a large drop in variance.
     "inbox/bev-mixed.md": MIXED_NOTE,
     "inbox/todo.txt": "Read the BEVFormer paper and write up temporal self-attention.\n",
 }
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 600, check: bool = False
+) -> subprocess.CompletedProcess:
+    """The ``sharpnotes`` command in a new process, from the checkout, with ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "sharpnotes.app.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
 
 
 def write_notes(root: Path, notes: dict[str, str] = SAMPLE_NOTES) -> Path:

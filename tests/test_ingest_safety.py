@@ -18,12 +18,11 @@ import json
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SAMPLE_NOTES, write_notes
+from conftest import SAMPLE_NOTES, run_cli, write_notes
 from sharpnotes.app.retrieval import Searcher
 from sharpnotes.ingest import bm25
 from sharpnotes.ingest.index import open_catalog, open_sentences, open_space
@@ -50,14 +49,7 @@ def cli(*args: str, settings: Settings, timeout: float = 300) -> subprocess.Comp
         "SHARPNOTES_EMBED_BACKEND": BACKEND,
         "SHARPNOTES_THREADS": "1",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "sharpnotes.app.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, env=env, timeout=timeout)
 
 
 def held_ids(settings: Settings) -> dict[str, set[str]]:

@@ -14,22 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, write_notes
+from conftest import REPO, run_cli, write_notes
 from sharpnotes.app.cli.serve import exposure_warning, streamlit_command
 from sharpnotes.ingest.settings import ConfigFileError, Settings, get_settings
 
 KEY = "sk-sharpnotes-test-key-7f3a9c2e51"
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sharpnotes.app.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 # ------------------------------------------------------------------ binding

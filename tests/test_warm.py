@@ -8,31 +8,22 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from sharpnotes.app import warm
 from sharpnotes.ingest.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 QUESTION = "Why does DETR not need non-maximum suppression?"
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sharpnotes.app.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    return run_cli(*args, env=env, timeout=300, check=True)
 
 
 def wait_for(predicate, seconds: float) -> bool:
