@@ -5,8 +5,11 @@ runs), asks the generator for an answer with ``[n]`` markers, and then checks th
 whatever generator wrote it: every marker must name a passage that was given, and every
 sentence must be supported by the passage it cites (embedding cosine, or lexical overlap, of the
 sentence against the passage's best unit). A sentence without a marker, or with a marker
-that names no given passage, is unsupported too. Sentences that fail are flagged and counted
-in ``unsupported`` and kept in the text; only supported ones make a citation. Answers and
+that names no given passage, is unsupported too. An LLM's answer is then mended
+(``repair_answer``, on by default): a failing sentence is replaced by the passage's own words it
+paraphrases, or dropped; when nothing holds up, the offline composer's quotes stand instead, and
+the model's text is kept as ``draft``. Sentences that still fail (the repair turned off) are
+flagged and counted in ``unsupported``; only supported ones make a citation. Answers and
 passages are cut by the same ``ingest.text.units``, so a quoted unit is checked whole against
 itself.
 
@@ -25,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
-from sharpnotes.app.extractive import score_units
+from sharpnotes.app.extractive import join_parts, score_units
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
@@ -43,6 +46,12 @@ DEFAULT_REFUSAL_THRESHOLD = 0.90
 SUPPORT_COSINE = 0.6
 SUPPORT_OVERLAP = 0.6
 CLOSEST = 3
+# An LLM's sentence that fails the check is replaced by the passage unit closest to it when that
+# unit scores at least this on the check's scale (1.0 passes): the sentence paraphrases it. Below,
+# the sentence says what no passage says, and it is dropped. Chosen on the tuning halves of both
+# answer sets (eval/benchmarks/answers_llm.py, its results file).
+REPAIR_FLOOR = 0.8
+_BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d{1,9}[.)] |\||```|~~~|\$\$)")
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 _NUMBER = re.compile(r"\[(\d+)\]")
@@ -107,6 +116,8 @@ class Answer:
     closest: list[SearchResult] = field(default_factory=list)
     sentences: list[SentenceCheck] = field(default_factory=list)
     evidence: float = 0.0
+    draft: str = ""  # the generator's own text, when the check mended it (``repair_answer``)
+    repair: dict[str, int] = field(default_factory=dict)  # replaced, dropped, fell_back
 
     def to_dict(self) -> dict:
         """The ``sharpnotes ask --json`` contract."""
@@ -120,6 +131,8 @@ class Answer:
             "retrieval_ms": round(self.retrieval_ms, 1),
             "generation_ms": round(self.generation_ms, 1),
             "closest": [r.to_dict() for r in self.closest],
+            "draft": self.draft,
+            "repair": self.repair,
         }
 
 
@@ -230,6 +243,83 @@ def check_answer(
     return checks, citations
 
 
+@dataclass
+class Repair:
+    """An answer mended by ``repair_answer``: its text and what was done to the draft."""
+
+    text: str
+    replaced: int
+    dropped: int
+
+
+def _key(text: str) -> str:
+    return " ".join(_MARKERS.sub("", text).lower().split())
+
+
+def repair_answer(
+    checks: Sequence[SentenceCheck],
+    passages: Sequence[SearchResult],
+    embedder,
+    floor: float = REPAIR_FLOOR,
+) -> Repair:
+    """The answer with every sentence the check rejected mended: replaced by the unit of any
+    passage it comes closest to (cosine or word overlap, on the check's scale), quoted verbatim
+    with that passage's marker, when it reaches ``floor``; dropped otherwise, and dropped too when
+    that unit is already quoted. Supported sentences stay as written, with their markers."""
+    flat = [(p, u) for p, passage in enumerate(passages) for u in units(passage.text)]
+    failing = [c.text for c in checks if not c.supported]
+    vectors = embed_cached(embedder, failing + [u.clean for _, u in flat]) if failing else None
+    used = {_key(c.quote) for c in checks if c.supported and c.quote}
+    parts: list[tuple[str, str, bool]] = []
+    replaced = dropped = 0
+    for check in checks:
+        if check.supported:
+            markers = "".join(f"[{n}]" for n in check.markers)
+            parts.append((check.text, markers, bool(_BLOCK_START.match(check.text))))
+            continue
+        row = failing.index(check.text)
+        q_terms = terms(check.text)
+        best, best_j = 0.0, -1
+        for j, (_, unit) in enumerate(flat):
+            cosine = float(vectors[len(failing) + j] @ vectors[row])  # type: ignore[index]
+            score = max(cosine / SUPPORT_COSINE, overlap(q_terms, unit.text) / SUPPORT_OVERLAP)
+            if score > best:
+                best, best_j = score, j
+        if best >= floor and _key(flat[best_j][1].clean) not in used:
+            p, unit = flat[best_j]
+            used.add(_key(unit.clean))
+            parts.append((unit.clean, f"[{p + 1}]", unit.kind != "sentence"))
+            replaced += 1
+        else:
+            dropped += 1
+    return Repair(join_parts(parts), replaced, dropped)
+
+
+def mend(
+    question: str,
+    checks: Sequence[SentenceCheck],
+    passages: Sequence[SearchResult],
+    settings: Settings,
+    embedder,
+    floor: float = REPAIR_FLOOR,
+) -> tuple[str, dict[str, int]]:
+    """An LLM draft's checked sentences mended (``repair_answer``), and what was done; when
+    nothing of it holds up, the notes' own words as the offline composer picks them."""
+    fix = repair_answer(checks, passages, embedder, floor)
+    text = fix.text or get_generator(settings, "extractive").generate(question, passages)
+    return text, {"replaced": fix.replaced, "dropped": fix.dropped, "fell_back": int(not fix.text)}
+
+
+def repair_summary(repair: dict[str, int]) -> str:
+    """One line on what the check did to an LLM's draft (``Answer.repair``)."""
+    if repair.get("fell_back"):
+        return "Checked against your notes: no sentence of the model's answer held up; quoted."
+    return (
+        f"Checked against your notes: {repair.get('replaced', 0)} sentence(s) replaced by the "
+        f"notes' own words, {repair.get('dropped', 0)} dropped."
+    )
+
+
 def _span(text: str, units: list[Unit]) -> str:
     """The cited units as one verbatim quote: from the first to the last of them."""
     return text[min(u.start for u in units) : max(u.end for u in units)]
@@ -325,6 +415,14 @@ def answer_question(
     if not text or text == REFUSAL or (REFUSAL in text and not _NUMBER.search(text)):
         return refuse(generation_ms)
     checks, citations = check_answer(text, results, searcher.embedder())
+    draft, mended = "", dict[str, int]()
+    failed = not all(c.supported for c in checks)
+    if failed and gen.name != "extractive" and settings.answers.repair:
+        draft = text
+        text, mended = mend(question, checks, results, settings, searcher.embedder())
+        if text == REFUSAL:
+            return refuse(generation_ms)
+        checks, citations = check_answer(text, results, searcher.embedder())
     return Answer(
         question=question,
         answer=text,
@@ -337,4 +435,6 @@ def answer_question(
         closest=[] if citations else results[:CLOSEST],
         sentences=checks,
         evidence=evidence.score,
+        draft=draft,
+        repair=mended,
     )

@@ -172,15 +172,17 @@ def compose(
 
 def render(chosen: list[ScoredUnit]) -> str:
     """Units joined into an answer, each followed by ``[n]``; blocks on their own lines."""
-    parts: list[str] = []
-    for s in chosen:
-        marker = f"[{s.passage + 1}]"
-        if s.unit.kind == "sentence":
-            parts.append(f"{s.unit.clean} {marker}")
-        else:
-            parts.append(f"\n\n{s.unit.clean}\n{marker}\n\n")
+    return join_parts(
+        [(s.unit.clean, f"[{s.passage + 1}]", s.unit.kind != "sentence") for s in chosen]
+    )
+
+
+def join_parts(parts: Sequence[tuple[str, str, bool]]) -> str:
+    """(text, its markers, whether it is a block) pieces as answer text: sentences run on, a
+    block (code, formula, list item, table) sits on its own lines with its marker under it."""
     text = ""
-    for part in parts:
+    for body, marker, block in parts:
+        part = f"\n\n{body}\n{marker}\n\n" if block else f"{body} {marker}".rstrip()
         text += part if not text or part.startswith("\n") or text.endswith("\n") else " " + part
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

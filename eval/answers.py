@@ -56,6 +56,7 @@ class AnswerRow:
     unsupported: int
     answer: str
     cited: list[str]
+    draft: str = ""  # an LLM's own text when the answer check mended it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,6 +120,7 @@ def judge(question: Question, generator: str, answer, latency_ms: float) -> Answ
         unsupported=answer.unsupported,
         answer=answer.answer,
         cited=[c.source for c in cited],
+        draft=getattr(answer, "draft", ""),
     )
 
 

@@ -31,8 +31,15 @@ def split_of(source: str) -> str:
 
 
 def load_ratings(path: Path) -> list[dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RatingsError(
+            f"{path}: cannot read the ratings file ({exc.__class__.__name__}); give the path of "
+            "a .jsonl of rated items"
+        ) from None
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -148,6 +148,12 @@ class AnswerSettings(_Group):
         ge=0.0,
         le=2.2,
     )
+    repair: bool = advanced(
+        True,
+        "Check an LLM's answer against the passages and mend it: a sentence they do not support "
+        "is replaced by the passage's own words it paraphrases, or dropped (off: the model's text "
+        "as written, unsupported sentences flagged).",
+    )
 
 
 class LLMSettings(_Group):

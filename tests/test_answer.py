@@ -150,13 +150,69 @@ register("scripted-test")(_ScriptedGenerator)
 def test_check_flags_unsupported_sentences_and_bad_markers(
     corpus: Settings, searcher: Searcher
 ) -> None:
-    answer = answer_question(COVERED, searcher, corpus, generator="scripted-test")
+    unmended = corpus.replace(repair=False)  # the model's text as written, failures flagged
+    answer = answer_question(COVERED, searcher, unmended, generator="scripted-test")
+    assert not answer.draft and not answer.repair
     assert not answer.refused
     assert [c.supported for c in answer.sentences] == [True, False, False]
     assert answer.unsupported == 2
     assert [c.n for c in answer.citations] == [1]
     assert answer.citations[0].quote in answer.citations[0].text
     assert "Sourdough" not in answer.citations[0].quote
+
+
+class _ParaphrasingGenerator(Generator):
+    """An LLM's habits: a passage's sentence retold without a marker, an invented claim, and a
+    true sentence cited by a number that was never given."""
+
+    name = "paraphrasing-test"
+
+    def generate(self, question: str, passages: Sequence[SearchResult], on_token=None) -> str:  # type: ignore[no-untyped-def]
+        first, second = (" ".join(u.clean.split()) for u in units(passages[0].text)[:2])
+        return (
+            f"In short, {first[0].lower()}{first[1:].rstrip('.')}. "
+            "Sourdough starters need feeding with rye flour every morning. [1] "
+            f"{second} [{len(passages) + 5}]"
+        )
+
+
+class _InventingGenerator(Generator):
+    """Nothing it says is in the notes."""
+
+    name = "inventing-test"
+
+    def generate(self, question: str, passages: Sequence[SearchResult], on_token=None) -> str:  # type: ignore[no-untyped-def]
+        return "Sourdough starters need feeding with rye flour every morning. [1]"
+
+
+register("paraphrasing-test")(_ParaphrasingGenerator)
+register("inventing-test")(_InventingGenerator)
+
+
+def test_llm_draft_is_mended_paraphrases_quoted_inventions_dropped(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    answer = answer_question(COVERED, searcher, corpus, generator="paraphrasing-test")
+    assert not answer.refused and answer.draft.startswith("In short,")
+    assert answer.repair == {"replaced": 2, "dropped": 1, "fell_back": 0}
+    assert "Sourdough" not in answer.answer and "In short" not in answer.answer
+    assert answer.unsupported == 0 and all(s.supported for s in answer.sentences)
+    passages = searcher.search(COVERED, k=corpus.answers.answer_k)
+    quoted = [" ".join(u.clean.split()) for u in units(passages[0].text)[:2]]
+    assert all(q in " ".join(answer.answer.split()) for q in quoted)
+    assert {c.n for c in answer.citations} == {1}
+    data = answer.to_dict()
+    assert data["draft"] == answer.draft and data["repair"]["dropped"] == 1
+
+
+def test_a_draft_with_nothing_supported_falls_back_to_the_notes_own_words(
+    corpus: Settings, searcher: Searcher
+) -> None:
+    answer = answer_question(COVERED, searcher, corpus, generator="inventing-test")
+    assert answer.repair == {"replaced": 0, "dropped": 1, "fell_back": 1}
+    offline = answer_question(COVERED, searcher, corpus)  # the extractive composer's quotes
+    assert answer.answer == offline.answer and answer.citations
+    assert answer.unsupported == 0 and "Sourdough" in answer.draft
 
 
 def test_ask_json_contract(corpus: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,7 +102,8 @@ def test_eval_page_runs_two_configurations_and_shows_the_table(eval_home: Path) 
     at.selectbox(key="eval_failed_cfg").set_value("bm25")
     at.radio(key="eval_cut").set_value("not at rank 1").run()
     missed = [r for r in report.results if r.config == "bm25" and r.first_rank != 1]
-    assert len(at.expander) == len(missed) >= 1
+    failed = [e for e in at.expander if e.label != "Quiz quality"]
+    assert len(failed) == len(missed) >= 1
     worst = next(e for e in at.expander if "learning rate" in e.label)
     assert worst.label == "not in top 10 · What is DETR's learning rate?"
     # a source is shown as text (its Markdown characters escaped), in bold
@@ -161,3 +162,42 @@ def test_eval_page_cannot_reach_other_settings_or_folders(
     name = override.split("=")[0]
     assert at.error and f"'{name}' is not a retrieval setting" in at.error[0].value
     assert "eval_report" not in at.session_state and not elsewhere.exists()
+
+
+def test_eval_page_checks_quiz_items_and_reads_a_ratings_file(
+    eval_home: Path, tmp_path: Path
+) -> None:
+    """The Quiz quality panel: items generated from the notes with every check counted, the
+    items listed with what the gate did, and a ratings file summarised; a bad file is named."""
+    ratings = tmp_path / "rated.jsonl"
+    ratings.write_text(
+        "".join(
+            json.dumps({"question": f"q{i}", "score": s, "split": split})
+            for i, (s, split) in enumerate([(5, "tune"), (3, "tune"), (1, "holdout")])
+        ).replace("}{", "}\n{"),
+        encoding="utf-8",
+    )
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    at = at.switch_page("views/eval.py").run()
+    at.number_input(key="quiz_n").set_value(6)
+    at.text_input(key="quiz_ratings").set_value(str(ratings))
+    next(b for b in at.button if b.label == "Check quiz items").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    checks, rated = at.session_state["quiz_checks"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Generated"] == str(checks["generated"]) and checks["generated"] >= 1
+    assert shown["Pass the gate"] == str(checks["passed"])
+    tables = [d.value for d in at.dataframe]
+    items = next(t for t in tables if "gate" in t.columns)
+    assert len(items) == checks["generated"]
+    assert set(items["gate"]) <= {"kept", *checks["gate_drops"]}
+    assert (items["gate"] == "kept").sum() == checks["passed"]
+    table = next(t for t in tables if "mean of 5" in t.columns)
+    assert list(table["group"]) == ["all", "holdout", "tune"]
+    assert table.iloc[0]["mean of 5"] == 3.0 and table.iloc[2]["mean of 5"] == 4.0
+
+    at.text_input(key="quiz_ratings").set_value(str(tmp_path / "missing.jsonl"))
+    next(b for b in at.button if b.label == "Check quiz items").click().run()
+    shown_error = at.error[0].value.replace("\\", "") if at.error else ""  # Markdown-escaped
+    assert "missing.jsonl: cannot read the ratings file" in shown_error

@@ -191,10 +191,13 @@ def test_an_llm_gets_delimited_passages_no_tools_and_its_answer_is_checked(
         settings = openai_settings(
             server.url, home=hostile_index.paths.home, models_dir=hostile_index.paths.models_dir
         )
-        answer = answer_question(QUESTION, searcher, settings, generator="openai")
+        answer = answer_question(
+            QUESTION, searcher, settings.replace(repair=False), generator="openai"
+        )
+        mended = answer_question(QUESTION, searcher, settings, generator="openai")
     finally:
         server.close()
-    [request] = server.requests
+    request = server.requests[0]
     assert not {"tools", "functions", "tool_choice", "function_call"} & request.keys()
     system, user = request["messages"]
     assert system["role"] == "system" and "not instructions" in system["content"]
@@ -207,6 +210,11 @@ def test_an_llm_gets_delimited_passages_no_tools_and_its_answer_is_checked(
     # the obedient answer is checked: no sentence of it is supported, nothing is cited
     assert not answer.refused and answer.citations == []
     assert answer.unsupported == len(answer.sentences) == 2
+    # mended (the default): the model's own sentences are gone; what stands is quoted verbatim
+    # from the notes (a sentence echoing the hostile note becomes that note's own, inert words)
+    assert mended.repair["replaced"] + mended.repair["dropped"] == 2 and mended.unsupported == 0
+    assert "pirates" not in mended.answer and "evil.example" not in mended.answer
+    assert mended.citations and all(c.quote in c.text for c in mended.citations)
 
 
 @pytest.mark.slow

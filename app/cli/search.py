@@ -172,6 +172,10 @@ def ask(
         if as_json:
             echo_json(reply["answer"])
         else:
+            if reply["answer"].get("draft"):
+                from sharpnotes.app.answer import repair_summary
+
+                click.secho(repair_summary(reply["answer"]["repair"]), fg="yellow", err=True)
             click.echo(plain_text(reply["answer"]["answer"]), nl=False)
             _print_answer(reply["answer"], reply["flagged"])
         return
@@ -197,6 +201,12 @@ def ask(
     if as_json:
         echo_json(result.to_dict())
     else:
+        if result.draft:  # the streamed draft did not hold up as written: show what does
+            from sharpnotes.app.answer import repair_summary
+
+            click.echo()
+            click.secho(f"\n{repair_summary(result.repair)}", fg="yellow", err=True)
+            click.echo(plain_text(result.answer), nl=False)
         _print_answer(result.to_dict(), flagged(result))
     warm.start(settings)
 

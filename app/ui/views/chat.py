@@ -32,6 +32,11 @@ def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
         return
     with st.container(key=f"sn-answer-{turn_no}"):
         st.markdown(render.answer_markdown(answer, turn_no), unsafe_allow_html=False)
+    if answer.get("draft"):
+        from sharpnotes.app.answer import repair_summary
+
+        with st.expander(repair_summary(answer.get("repair") or {}), icon=":material/fact_check:"):
+            st.text(answer["draft"])  # the model's own words, inert
     if flagged := render.flagged_sentences(answer):
         st.warning(f"{len(flagged)} sentence(s) are not supported by the passage they cite.")
     numbers = render.citation_numbers(answer)

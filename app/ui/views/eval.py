@@ -110,6 +110,87 @@ if answer_report is not None:
             width="stretch",
         )
 
+with st.expander(
+    "Quiz quality", icon=":material/quiz:", expanded="quiz_checks" in st.session_state
+):
+    st.caption(
+        "Generate items from your notes and run every automatic check: the verification "
+        "(evidence in its passage, answer in the evidence, no giveaway, valid options) and the "
+        "quality gate, with what it drops and why. A ratings file (a .jsonl of items scored 0-5 "
+        "with the quiz rubric) adds the mean score. The same as `sharpnotes eval quiz`."
+    )
+    n_col, kind_col, seed_col = st.columns(3)
+    quiz_n = n_col.number_input("Items", min_value=1, max_value=200, value=20, key="quiz_n")
+    quiz_kind = kind_col.selectbox("Kind", ["mixed", "mcq", "cloze", "recall"], key="quiz_kind")
+    quiz_seed = seed_col.number_input("Seed", min_value=0, value=0, key="quiz_seed")
+    ratings_path = st.text_input("Ratings file (optional)", key="quiz_ratings")
+    if st.button("Check quiz items", icon=":material/rule:"):
+        from sharpnotes.app.generators import GeneratorError
+        from sharpnotes.app.retrieval import EmptyIndexError
+        from sharpnotes.eval.quiz import RatingsError, check_items, load_ratings, rating_report
+
+        try:
+            typed_ratings = ratings_path.strip()
+            rated = (
+                rating_report(load_ratings(Path(typed_ratings).expanduser()))
+                if typed_ratings
+                else None
+            )
+            with st.spinner("generating and checking items…"):
+                checks = check_items(cfg, n=int(quiz_n), kind=quiz_kind, seed=int(quiz_seed))
+        except (EmptyIndexError, GeneratorError, RatingsError) as exc:
+            st.error(literal(str(exc)))
+        else:
+            st.session_state.quiz_checks = (checks, rated)
+    if "quiz_checks" in st.session_state:
+        checks, rated = st.session_state.quiz_checks
+        generated, passed, own = st.columns(3)
+        generated.metric("Generated", checks["generated"])
+        passed.metric("Pass the gate", checks["passed"])
+        own.metric("Your own cards", checks["own_cards"])
+        findings = [
+            {"check": "verification", "reason": reason, "items": count}
+            for reason, count in checks["verification_failures"].items()
+        ] + [
+            {"check": "quality gate", "reason": reason, "items": count}
+            for reason, count in checks["gate_drops"].items()
+        ]
+        if findings:
+            st.dataframe(findings, hide_index=True, width="stretch", key="quiz_findings")
+        else:
+            st.success("Every item passes the verification and the quality gate.")
+        if rated:
+            st.dataframe(
+                [
+                    {"group": name, "items": row["items"]}
+                    | {
+                        "mean of 5": row["mean"],
+                        "at 3+": row["share_at_least_3"],
+                        "at 4+": row["share_at_least_4"],
+                        "at 1 or less": row["share_at_most_1"],
+                    }
+                    for name, row in [("all", rated["all"]), *rated["by_split"].items()]
+                    if row.get("items")
+                ],
+                hide_index=True,
+                width="stretch",
+                key="quiz_ratings_table",
+            )
+        st.dataframe(
+            [
+                {
+                    "type": item["type"],
+                    "question": item["question"],
+                    "answer": item["answer"],
+                    "gate": item["gate"] or "kept",
+                }
+                for item in checks["items"]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="quiz_items",
+        )
+
 if run and set_path is not None:
     bar = st.progress(0.0, text="loading the set and the index…")
     try:
