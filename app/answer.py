@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import join_parts, score_units
@@ -210,15 +212,8 @@ def check_answer(
         valid = [n for n in markers if 1 <= n <= len(passages)]
         # uncited sentences are checked against every passage; cited ones against theirs
         allowed = {n - 1 for n in valid} if markers else set(range(len(passages)))
-        best, best_unit, best_p = 0.0, None, None
-        q_terms = terms(plain)
-        for j, (p, unit) in enumerate(flat):
-            if p not in allowed:
-                continue
-            cosine = float(vectors[len(texts) + j] @ vectors[i])  # type: ignore[index]
-            score = max(cosine / SUPPORT_COSINE, overlap(q_terms, unit.text) / SUPPORT_OVERLAP)
-            if score > best:
-                best, best_unit, best_p = score, unit, p
+        best, j = _closest(plain, vectors[i], vectors[len(texts) :], flat, allowed)  # type: ignore[index]
+        best_p, best_unit = flat[j] if j >= 0 else (None, None)
         supported = (
             best >= 1.0 and best_unit is not None and len(valid) == len(markers) and bool(markers)
         )
@@ -280,14 +275,8 @@ def repair_answer(
             markers = "".join(f"[{n}]" for n in check.markers)
             parts.append((check.text, markers, bool(_BLOCK_START.match(check.text))))
             continue
-        row = failing.index(check.text)
-        q_terms = terms(check.text)
-        best, best_j = 0.0, -1
-        for j, (_, unit) in enumerate(flat):
-            cosine = float(vectors[len(failing) + j] @ vectors[row])  # type: ignore[index]
-            score = max(cosine / SUPPORT_COSINE, overlap(q_terms, unit.text) / SUPPORT_OVERLAP)
-            if score > best:
-                best, best_j = score, j
+        row = vectors[failing.index(check.text)]  # type: ignore[index]
+        best, best_j = _closest(check.text, row, vectors[len(failing) :], flat)  # type: ignore[index]
         if best >= floor and _key(flat[best_j][1].clean) not in used:
             p, unit = flat[best_j]
             used.add(_key(unit.clean))
@@ -325,11 +314,33 @@ def mend(
 def repair_summary(repair: dict[str, int]) -> str:
     """One line on what the check did to an LLM's draft (``Answer.repair``)."""
     if repair.get("fell_back"):
-        return "Checked against your notes: no sentence of the model's answer held up; quoted."
+        return "Checked against your notes: too little of the model's answer held up; quoted."
     return (
         f"Checked against your notes: {repair.get('replaced', 0)} sentence(s) replaced by the "
         f"notes' own words, {repair.get('dropped', 0)} dropped."
     )
+
+
+def _closest(
+    text: str,
+    vector: np.ndarray,
+    unit_vectors: np.ndarray,
+    flat: Sequence[tuple[int, Unit]],
+    allowed: set[int] | None = None,
+) -> tuple[float, int]:
+    """(score, index into ``flat``) of the (passage, unit) that supports ``text`` best, on the
+    check's scale (1.0 passes: cosine SUPPORT_COSINE or word overlap SUPPORT_OVERLAP), among
+    the passages ``allowed`` (all when None); (0.0, -1) when none is."""
+    q_terms = terms(text)
+    best, best_j = 0.0, -1
+    for j, (p, unit) in enumerate(flat):
+        if allowed is not None and p not in allowed:
+            continue
+        cosine = float(unit_vectors[j] @ vector)
+        score = max(cosine / SUPPORT_COSINE, overlap(q_terms, unit.text) / SUPPORT_OVERLAP)
+        if score > best:
+            best, best_j = score, j
+    return best, best_j
 
 
 def _span(text: str, units: list[Unit]) -> str:
