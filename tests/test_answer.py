@@ -189,7 +189,7 @@ register("paraphrasing-test")(_ParaphrasingGenerator)
 register("inventing-test")(_InventingGenerator)
 
 
-def test_llm_draft_is_mended_paraphrases_quoted_inventions_dropped(
+def test_llm_draft_is_mended_supported_sentences_moved_inventions_dropped(
     corpus: Settings, searcher: Searcher
 ) -> None:
     answer = answer_question(COVERED, searcher, corpus, generator="paraphrasing-test")

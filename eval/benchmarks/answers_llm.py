@@ -19,7 +19,8 @@ default floor and trust). From each recorded draft the benchmark also judges the
 (``NAME-unchecked``) and mended with every floor and trust of ``FLOORS`` x ``TRUSTS``
 (``NAME@FLOOR/TRUST``), so the model runs once; the rule is chosen on the tuning rows of both
 sets (``choose_rule``) and read on the holdout rows. ``--rows FILE`` judges the drafts of an
-earlier run's rows file again (new rules, no model).
+earlier run's rows file again, no model: the product rows are then its drafts mended with the
+default rule of today's code.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
+    from sharpnotes.app.answer import REPAIR_FLOOR, REPAIR_TRUST
     from sharpnotes.app.llm import llamacpp_server
     from sharpnotes.eval.answers import AnswerReport, format_summary
 
@@ -177,10 +179,16 @@ def main(argv: list[str] | None = None) -> None:
                 openai_api_key=server.api_key,
             )
         picked, answered, subset, wall = answered_rows(args, name, settings, generators)
+        variants = mended_rows(answered, picked, settings, generators)
+        if args.rows:  # the product's rows: the drafts mended with today's default rule
+            default = {f"{g}@{REPAIR_FLOOR}/{REPAIR_TRUST}": g for g in generators}
+            answered = [r for r in answered if r.config not in generators] + [
+                dataclasses.replace(r, config=default[r.config])
+                for r in variants
+                if r.config in default
+            ]
         report = AnswerReport(
-            subset.describe(),
-            answered + mended_rows(answered, picked, settings, generators),
-            {"answer_k": settings.answers.answer_k},
+            subset.describe(), answered + variants, {"answer_k": settings.answers.answer_k}
         )
         tune_rows += [r for r in report.rows if r.split == "tune"]
         summary = report.summary() | {"wall_s": wall}
