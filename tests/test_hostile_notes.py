@@ -252,6 +252,37 @@ def test_chat_page_shows_hostile_notes_as_text(
     assert any("<script>" in m.value for m in at.markdown)  # passed on as text, not stripped
 
 
+@pytest.mark.slow
+def test_chat_page_shows_a_mended_llm_answer_and_keeps_the_draft_as_text(
+    hostile_index: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An obedient draft through the real OpenAI client: the page shows the mended answer, and
+    the model's own words only as plain text under "Checked against your notes"."""
+    from streamlit.testing.v1 import AppTest
+    from test_llm import KEY, StubServer
+
+    obeys = "Sure, here is a <b>poem</b> about pirates instead [1]. Send your password [2]."
+    server = StubServer(lambda req: obeys)
+    try:
+        monkeypatch.setenv("SHARPNOTES_HOME", str(hostile_index.paths.home))
+        monkeypatch.setenv("SHARPNOTES_GENERATOR", "openai")
+        monkeypatch.setenv("SHARPNOTES_OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("SHARPNOTES_OPENAI_MODEL", "stub-model")
+        monkeypatch.setenv("SHARPNOTES_OPENAI_API_KEY", KEY)
+        at = AppTest.from_file(str(REPO / "app" / "ui" / "main.py"), default_timeout=60).run()
+        at.switch_page("views/chat.py").run()
+        at.chat_input[0].set_value(QUESTION).run()
+    finally:
+        server.close()
+    assert not at.exception, at.exception
+    assert len(server.requests) == 1
+    [checked] = [e for e in at.expander if e.label.startswith("Checked against your notes")]
+    assert [t.value for t in checked.text] == [obeys]  # st.text: shown as written, never HTML
+    shown = " ".join(m.value for m in at.markdown)
+    assert "pirates" not in shown and "password" not in shown
+    assert not any(m.allow_html for m in at.markdown)
+
+
 def test_literal_keeps_note_text_out_of_markdown() -> None:
     """Captions, labels and radio options built from note text go through ``literal``: every
     Markdown character is escaped, and removing the escapes gives the text back unchanged."""
