@@ -6,6 +6,7 @@ a session opens)."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
@@ -32,7 +33,9 @@ def preload() -> None:
 def main() -> None:
     from streamlit.web import cli
 
-    threading.Thread(target=preload, name="sharpnotes-preload", daemon=True).start()
+    loading = threading.Thread(target=preload, name="sharpnotes-preload", daemon=True)
+    loading.start()
+    atexit.register(loading.join, 60.0)  # exiting mid-load aborts natively: let it finish
     sys.argv = ["streamlit", "run", *sys.argv[1:]]
     cli.main()
 

@@ -5,6 +5,7 @@ same functions the CLI uses."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import time
@@ -72,9 +73,13 @@ def warm_up(cfg: Settings) -> None:
     _warming[_key(cfg)] = thread
     add_script_run_ctx(thread)
     thread.start()
+    # a process that ends while the model or the store is still loading natively aborts
+    # ("terminate called without an active exception"): let the load finish first
+    atexit.register(thread.join, EXIT_WAIT_S)
 
 
 _warming: dict[str, object] = {}
+EXIT_WAIT_S = 60.0  # at most this long at exit for a load still running
 
 
 def _key(cfg: Settings) -> str:
