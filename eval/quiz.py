@@ -90,6 +90,12 @@ def rating_report(ratings: list[dict]) -> dict:
     }
 
 
+def rated_groups(report: dict) -> list[tuple[str, dict]]:
+    """(name, summary) of "all" and of each split of a ``rating_report``, those with items."""
+    groups = [("all", report["all"]), *report["by_split"].items()]
+    return [(name, row) for name, row in groups if row.get("items")]
+
+
 def check_items(settings: Settings, n: int, kind: str, seed: int) -> dict:
     """Generate ``n`` items (ungated, so the gate's drops are seen) and run every check: the
     verification (evidence in passage, answer in evidence, no giveaway, valid options) and the

@@ -311,7 +311,13 @@ def quiz_command(n: int, kind: str, seed: int, ratings: Path | None, as_json: bo
     the quality gate, with what it drops and why); with --ratings, the rubric scores."""
     from sharpnotes.app.generators import GeneratorError
     from sharpnotes.app.retrieval import EmptyIndexError
-    from sharpnotes.eval.quiz import RatingsError, check_items, load_ratings, rating_report
+    from sharpnotes.eval.quiz import (
+        RatingsError,
+        check_items,
+        load_ratings,
+        rated_groups,
+        rating_report,
+    )
 
     settings = load_settings()
     try:
@@ -338,10 +344,9 @@ def quiz_command(n: int, kind: str, seed: int, ratings: Path | None, as_json: bo
         + (", ".join(f"{k} {v}" for k, v in drops.items()) if drops else "none")
     )
     if rated:
-        for name, row in [("all", rated["all"]), *rated["by_split"].items()]:
-            if row.get("items"):
-                click.echo(
-                    f"ratings {name}: {row['items']} items, mean {row['mean']:.2f} of 5, "
-                    f"{row['share_at_least_3']:.0%} at 3+, {row['share_at_least_4']:.0%} at 4+, "
-                    f"{row['share_at_most_1']:.0%} at 1 or less"
-                )
+        for name, row in rated_groups(rated):
+            click.echo(
+                f"ratings {name}: {row['items']} items, mean {row['mean']:.2f} of 5, "
+                f"{row['share_at_least_3']:.0%} at 3+, {row['share_at_least_4']:.0%} at 4+, "
+                f"{row['share_at_most_1']:.0%} at 1 or less"
+            )

@@ -33,9 +33,12 @@ def preload() -> None:
 def main() -> None:
     from streamlit.web import cli
 
+    from sharpnotes.app.ui import services
+
     loading = threading.Thread(target=preload, name="sharpnotes-preload", daemon=True)
     loading.start()
-    atexit.register(loading.join, 60.0)  # exiting mid-load aborts natively: let it finish
+    # exiting mid-load aborts natively: let it finish, as the pages' warm-up does
+    atexit.register(loading.join, services.EXIT_WAIT_S)
     sys.argv = ["streamlit", "run", *sys.argv[1:]]
     cli.main()
 

@@ -143,6 +143,8 @@ with st.expander(
         else:
             st.session_state.quiz_checks = (checks, rated)
     if "quiz_checks" in st.session_state:
+        from sharpnotes.eval.quiz import rated_groups
+
         checks, rated = st.session_state.quiz_checks
         generated, passed, own = st.columns(3)
         generated.metric("Generated", checks["generated"])
@@ -169,8 +171,7 @@ with st.expander(
                         "at 4+": row["share_at_least_4"],
                         "at 1 or less": row["share_at_most_1"],
                     }
-                    for name, row in [("all", rated["all"]), *rated["by_split"].items()]
-                    if row.get("items")
+                    for name, row in rated_groups(rated)
                 ],
                 hide_index=True,
                 width="stretch",
