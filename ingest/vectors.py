@@ -155,16 +155,36 @@ class VectorStore:
         return out
 
     def query(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        n = min(n, self.count())
+        """(chunk id, cosine similarity), best first: at most ``n``, fewer when the collection
+        holds fewer (Chroma caps ``n_results`` itself; counting first cost more than the query,
+        7 ms on 50,000 chunks and 27 ms on their 226,000 sentences)."""
+        return [(cid, score) for cid, score, _ in self._query(vector, n, where, False)]
+
+    def query_with_vectors(
+        self, vector: np.ndarray, n: int, where: dict | None
+    ) -> list[tuple[str, float, np.ndarray]]:
+        """``query`` with each hit's stored vector (no second read)."""
+        return self._query(vector, n, where, True)
+
+    def _query(
+        self, vector: np.ndarray, n: int, where: dict | None, vectors: bool
+    ) -> list[tuple[str, float, Any]]:
         if n <= 0:
             return []
+        include: Any = ["distances", "embeddings"] if vectors else ["distances"]
         with self._failing():
             res = self.collection.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+                query_embeddings=[vector], n_results=n, where=where, include=include
             )
-        distances = res["distances"] or [[]]
-        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], distances[0], strict=True)]
+        ids = res["ids"][0]
+        distances = (res["distances"] or [[]])[0]
+        got = (
+            res["embeddings"][0] if vectors and res["embeddings"] is not None else [None] * len(ids)
+        )
+        return [
+            (cid, 1.0 - d, None if v is None else np.asarray(v, dtype=np.float32))
+            for cid, d, v in zip(ids, distances, got, strict=True)
+        ]
 
 
 def _explain(exc: Exception, settings: Settings) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import write_notes
-from sharpnotes.app.retrieval import Filters, Searcher
+from sharpnotes.app.retrieval import SENTENCE_DEPTH, Filters, Searcher
 from sharpnotes.ingest.index import open_catalog, open_sentences, open_space
 from sharpnotes.ingest.sentences import (
     VERSION,
@@ -227,6 +227,44 @@ def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
     rows = catalog.get_chunks([cid for cid, _ in only])
     catalog.close()
     assert only and {row.source for row in rows.values()} == {"detection/nms.md"}
+
+
+def test_each_side_bounds_the_cosines_it_did_not_see(tmp_path: Path, settings: Settings) -> None:
+    """With fewer candidates asked than chunks held, a chunk found by its sentences alone gets the
+    lowest chunk cosine seen, and a chunk no near sentence owns the lowest sentence cosine seen;
+    a chunk whose vector is gone while its sentences remain is left out."""
+    notes = write_notes(tmp_path / "notes", NOTES)
+    settings = settings.replace(sentence_weight=0.7, dense_prf_docs=0)
+    ingest([notes], settings)
+    searcher = Searcher(settings)
+    question = "why use warmup with Adam"
+    q = searcher.embedder().embed([question])[0]
+    chunks = open_space(settings)
+    cosine = {cid: float(vec @ q) for cid, vec in chunks.embeddings(chunks.all_ids()).items()}
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    held = sentences.store.embeddings(sorted(sentences.store.all_ids()))
+    n = 2
+    ranked = sorted(cosine.items(), key=lambda kv: -kv[1])[:n]
+    near = sorted(((sid, float(v @ q)) for sid, v in held.items()), key=lambda kv: -kv[1])
+    best: dict[str, float] = {}
+    for sid, score in near[: SENTENCE_DEPTH * n]:
+        best.setdefault(sid.split(":")[0], score)
+    assert len(cosine) > n and set(best) - dict(ranked).keys()  # both bounds are needed
+    chunk_floor, sentence_floor = ranked[-1][1], min(best.values())
+    expected = {
+        cid: 0.3 * dict(ranked).get(cid, chunk_floor) + 0.7 * best.get(cid, sentence_floor)
+        for cid in dict(ranked).keys() | best.keys()
+    }
+    want = sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    got = searcher.dense_candidates(question, n, Filters())
+    assert [cid for cid, _ in got] == [cid for cid, _ in want]
+    assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-4)
+
+    gone = got[0][0]
+    chunks.delete([gone])  # as if an ingest removed it between the two reads
+    after = searcher.dense_candidates(question, 50, Filters())
+    assert after and gone not in dict(after)
 
 
 @pytest.mark.slow
