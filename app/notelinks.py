@@ -21,9 +21,6 @@ from urllib.parse import quote, unquote
 if TYPE_CHECKING:
     from sharpnotes.ingest.catalog import Catalog
 
-# The syntax ingest.readers records (``[[target#section|alias]]``); repeated here because
-# readers imports llama-index, which showing a note does not need.
-WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
 # an inline Markdown link (not an image): [text](target "optional title")
 MD_LINK = re.compile(
     r"(?<!!)\[([^\]\n]*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))+)>?(?:\s+\"[^\"\n]*\")?\s*\)"

@@ -12,12 +12,14 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from llama_index.core.schema import Document
 
 from sharpnotes.ingest.text import code_fence_lines
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import Document
 
 MARKDOWN_EXTS = {".md", ".markdown", ".mdown"}
 TEXT_EXTS = {".txt", ".text"}
@@ -25,7 +27,8 @@ PDF_EXTS = {".pdf"}
 SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | PDF_EXTS
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
-_WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
+# [[target#section|alias]], as Obsidian writes it (app.notelinks reads links with it too)
+WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
 _MAX_FRONT_MATTER = 64 * 1024
 _MAX_NESTING = 20  # levels of YAML nesting front matter may use
 
@@ -91,7 +94,15 @@ def parse_file(data: bytes, path: Path, source: str) -> list[Document]:
     text = _decode_text(data)
     if kind == "markdown":
         return [_markdown_document(text, source)]
-    return [Document(text=text, metadata=_base_meta(source, "text", title=Path(source).stem))]
+    return [_document(text, _base_meta(source, "text", title=Path(source).stem))]
+
+
+def _document(text: str, meta: dict[str, Any]) -> Document:
+    """A llama-index Document, imported when a file is read: importing llama-index costs
+    about 3 s, which an ingest that finds nothing changed does not pay."""
+    from llama_index.core.schema import Document
+
+    return Document(text=text, metadata=meta)
 
 
 def _too_large(size: int, max_bytes: int) -> str:
@@ -205,7 +216,7 @@ def resolve_wikilinks(text: str) -> tuple[str, list[str]]:
         links.append(target)
         return (m.group(3) or target).strip()
 
-    out = [line if code else _WIKILINK.sub(_sub, line) for line, code in code_fence_lines(text)]
+    out = [line if code else WIKILINK.sub(_sub, line) for line, code in code_fence_lines(text)]
     return "\n".join(out), list(dict.fromkeys(links))
 
 
@@ -223,7 +234,7 @@ def _markdown_document(text: str, source: str) -> Document:
     )
     if not body.strip():
         raise SkipFile("no text after the front matter; write the note's body")
-    return Document(text=body, metadata=meta)
+    return _document(body, meta)
 
 
 def _read_pdf(data: bytes, source: str) -> list[Document]:
@@ -247,7 +258,7 @@ def _read_pdf(data: bytes, source: str) -> list[Document]:
         text = (page_text or "").replace("\x00", "")
         if text.strip():
             meta = _base_meta(source, "pdf", title=Path(source).stem, page=number)
-            docs.append(Document(text=text, metadata=meta))
+            docs.append(_document(text, meta))
     if not docs:
         raise SkipFile("PDF has no text layer (scanned?); run OCR on it first")
     return docs

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from sharpnotes.app.notelinks import MD_LINK, WIKILINK, is_note_path, note_url
+from sharpnotes.app.notelinks import MD_LINK, is_note_path, note_url
+from sharpnotes.ingest.readers import WIKILINK
 from sharpnotes.ingest.text import blocks
 
 Kind = Literal["markdown", "text", "pdf"]
