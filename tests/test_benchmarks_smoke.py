@@ -57,6 +57,22 @@ def test_ingest_bench_reports_the_whole_ingest_against_plain_encoding(
     assert result["settings"]["sentence_weight"] > 0 and result["machine"]["cores"] >= 1
 
 
+def test_ingest_bench_without_plain_encoding_reports_the_ingests_alone(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sharpnotes.eval.benchmarks import ingest_bench
+
+    monkeypatch.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
+    out = tmp_path / "memory.json"
+    argv = ["--docs", "8", "--scifact", str(SCIFACT), "--rounds", "1", "--no-plain"]
+    assert ingest_bench.main([*argv, "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["run"]
+    assert "plain_fp32_encode" not in r and "ratio_wall" not in r
+    (full,) = r["ingest"]
+    assert full["chunks_embedded"] == r["chunks"] >= 8 and r["reingest"]["unchanged"] == 8
+    assert 0 < full["peak_rss_mib"] == r["peak_rss_mib"]
+
+
 def test_synthetic_home_scales_the_corpus_without_reencoding(
     ingested: tuple[Path, dict], tmp_path: Path
 ) -> None:

@@ -108,6 +108,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def session_peak_rss_mib(session: int) -> float:
+    """The summed resident-set high-water marks (VmHWM) of the live processes of a session: the
+    app and anything it started."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session:  # after the name: state, ppid, pgrp, session
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return round(total, 1)
+
+
 def time_app(env: dict[str, str], runs: int) -> dict:
     """Seconds from the chat box being ready (page up) to the first answer shown, for a question
     typed at once: the index and model load in the background while the page draws."""
@@ -154,7 +172,9 @@ def time_app(env: dict[str, str], runs: int) -> dict:
             box.send_keys(QUESTIONS[-1 - len(results)])
             box.send_keys(Keys.ENTER)
             WebDriverWait(driver, 120).until(
-                ec.visibility_of_element_located((By.CSS_SELECTOR, "[class*='st-key-sn-answer']"))
+                ec.visibility_of_element_located(  # an answer, or "my notes don't cover this"
+                    (By.CSS_SELECTOR, "[class*='st-key-sn-answer'], [class*='st-key-sn-refused']")
+                )
             )
             answered = time.perf_counter()
             results.append(
@@ -162,6 +182,7 @@ def time_app(env: dict[str, str], runs: int) -> dict:
                     "server_up_s": round(server_up, 3),
                     "page_up_s": round(page_up - started, 3),
                     "first_answer_after_page_s": round(answered - page_up, 3),
+                    "peak_rss_mib": session_peak_rss_mib(proc.pid),  # after its first answer
                 }
             )
         finally:
@@ -170,6 +191,7 @@ def time_app(env: dict[str, str], runs: int) -> dict:
             proc.wait(30)
     return {
         "runs": results,
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
         "median_first_answer_after_page_s": statistics.median(
             r["first_answer_after_page_s"] for r in results
         ),

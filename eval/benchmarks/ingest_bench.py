@@ -1,7 +1,7 @@
 """A whole ingest as a user waits for it, next to plain sentence-transformers fp32 encoding.
 
     python -m sharpnotes.eval.benchmarks.ingest_bench [--docs 300] [--scifact DIR]
-        [--notes DIR] [--first-run] [--out eval/benchmarks/results/ingest.json]
+        [--notes DIR] [--first-run] [--no-plain] [--out eval/benchmarks/results/ingest.json]
 
 The corpus is the first N SciFact abstracts written as Markdown notes (``--docs``; 0 for all
 5,183), or a folder of notes (``--notes``). Every step runs in a process of its own, so that its
@@ -120,7 +120,7 @@ def encode_plainly(texts_file: Path) -> dict:
     }
 
 
-def run(notes: Path, work: Path, first_run: bool, rounds: int = 2) -> dict:
+def run(notes: Path, work: Path, first_run: bool, rounds: int = 2, plain: bool = True) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "SHARPNOTES_HOME"}
     result: dict = {}
     if first_run:  # a machine that never calibrated: an empty user cache folder
@@ -131,22 +131,26 @@ def run(notes: Path, work: Path, first_run: bool, rounds: int = 2) -> dict:
         result["first_run"]["choice"] = next(iter(json.loads(choices.read_text()).values()))
     # Interleaved, so that load from other processes hits both alike: ingest into a new home,
     # encode its chunk texts plainly, and again (`rounds` times); then the unchanged re-ingest.
+    # Without ``plain`` (a memory run on a large corpus) the ingests run alone.
     texts = work / "texts.json"
-    full, plain = [], []
+    full, encoded = [], []
     for round_ in range(1, rounds + 1):
         full.append(ingest(notes, work / f"home-{round_}", env))
         if round_ == 1:
             chunks = chunk_texts(work / "home-1", texts)
-        plain.append(plain_encode(texts, env))
+        if plain:
+            encoded.append(plain_encode(texts, env))
     again = ingest(notes, work / f"home-{rounds}", env)
     mean = {key: sum(r[key] for r in full) / rounds for key in ("wall_s", "cpu_s")}
-    plain_mean = {key: sum(r[key] for r in plain) / rounds for key in ("encode_s", "encode_cpu_s")}
+    result |= {"chunks": chunks, "ingest": full}
+    if encoded:
+        plain_mean = {k: sum(r[k] for r in encoded) / rounds for k in ("encode_s", "encode_cpu_s")}
+        result |= {
+            "plain_fp32_encode": encoded,
+            "ratio_wall": round(plain_mean["encode_s"] / mean["wall_s"], 3),
+            "ratio_cpu": round(plain_mean["encode_cpu_s"] / mean["cpu_s"], 3),
+        }
     return result | {
-        "chunks": chunks,
-        "ingest": full,
-        "plain_fp32_encode": plain,
-        "ratio_wall": round(plain_mean["encode_s"] / mean["wall_s"], 3),
-        "ratio_cpu": round(plain_mean["encode_cpu_s"] / mean["cpu_s"], 3),
         "reingest": again,
         "reingest_fraction": round(again["wall_s"] / mean["wall_s"], 4),
         "peak_rss_mib": max(r["peak_rss_mib"] for r in full),
@@ -178,18 +182,25 @@ def command(argv: list[str] | None) -> str:
 
 def render(result: dict) -> str:
     r = result["run"]
-    full, plain = r["ingest"], r["plain_fp32_encode"]
+    full = r["ingest"]
     lines = [
         f"{result['corpus']}: {r['chunks']} chunks, {full[0]['sentences_embedded']} sentences",
         "whole ingest: "
         + " / ".join(f"{x['wall_s']} s wall, {x['cpu_s']} s CPU" for x in full)
         + f"; peak {r['peak_rss_mib']} MiB",
-        "plain sentence-transformers fp32 encode: "
-        + " / ".join(f"{x['encode_s']} s wall, {x['encode_cpu_s']} s CPU" for x in plain),
-        f"whole ingest vs plain encode: {r['ratio_wall']}x wall, {r['ratio_cpu']}x CPU",
-        f"re-ingest unchanged: {r['reingest']['wall_s']} s "
-        f"({100 * r['reingest_fraction']:.2f}% of the full ingest)",
     ]
+    if "plain_fp32_encode" in r:
+        lines += [
+            "plain sentence-transformers fp32 encode: "
+            + " / ".join(
+                f"{x['encode_s']} s wall, {x['encode_cpu_s']} s CPU" for x in r["plain_fp32_encode"]
+            ),
+            f"whole ingest vs plain encode: {r['ratio_wall']}x wall, {r['ratio_cpu']}x CPU",
+        ]
+    lines.append(
+        f"re-ingest unchanged: {r['reingest']['wall_s']} s "
+        f"({100 * r['reingest_fraction']:.2f}% of the full ingest)"
+    )
     if "first_run" in r:
         first = r["first_run"]
         choice = first["choice"]
@@ -208,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notes", type=Path, help="a notes folder instead of SciFact")
     parser.add_argument("--first-run", action="store_true", help="also a never-calibrated run")
     parser.add_argument("--rounds", type=int, default=2, help="ingest + encode pairs (mean)")
+    parser.add_argument(
+        "--no-plain", action="store_true", help="ingests only (memory on a large corpus)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep notes and homes here (default: temp)")
     parser.add_argument("--out", type=Path, help="write the result JSON here")
     parser.add_argument("--plain-encode", type=Path, help=argparse.SUPPRESS)  # in a child
@@ -234,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": command(argv),
             "settings": settings_used(),
             "corpus": corpus,
-            "run": run(notes, work, args.first_run, args.rounds),
+            "run": run(notes, work, args.first_run, args.rounds, not args.no_plain),
         }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ conv: convs.Conversation = st.session_state.conversation
 
 def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
     if answer["refused"]:
-        st.info(answer["answer"] + " The closest notes are below.")
+        with st.container(key=f"sn-refused-{turn_no}"):
+            st.info(answer["answer"] + " The closest notes are below.")
         closest = answer.get("closest") or []
         if closest:
             st.caption("Closest notes")
