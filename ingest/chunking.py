@@ -175,27 +175,41 @@ def sentence_pieces(text: str) -> list[str]:
 
 
 def _split_words(text: str, budget: int, count: CountTokens) -> list[str]:
-    """Last resort for one over-long sentence: cut at spaces (or characters) to the budget."""
-    if " " in text.strip():
-        units, joiner = text.split(" "), " "
-        sizes = count(units)
-    else:  # windows of `budget` characters, and characters only in a window over budget
-        windows = [text[i : i + budget] for i in range(0, len(text), budget)]
-        units, sizes, joiner = [], [], ""
-        for window, size in zip(windows, count(windows), strict=True):
-            units.extend([window] if size <= budget else list(window))
-            sizes.extend([size] if size <= budget else count(list(window)))
+    """Last resort for one over-long sentence: cut at spaces to the budget, and a word that is
+    itself over budget (a run of brackets, a base64 blob) at characters."""
+    units: list[tuple[str, int, str]] = []  # text, tokens, joiner before it
+    words = text.split(" ")
+    for i, (word, size) in enumerate(zip(words, count(words), strict=True)):
+        joiner = " " if i else ""
+        if size <= budget:
+            units.append((word, size, joiner))
+            continue
+        for j, (part, p_size) in enumerate(_split_chars(word, budget, count)):
+            units.append((part, p_size, joiner if j == 0 else ""))
     out: list[str] = []
     cur: list[str] = []
     used = 0
-    for unit, size in zip(units, sizes, strict=True):
+    for unit, size, joiner in units:
         if cur and used + size > budget:
-            out.append(joiner.join(cur))
+            out.append("".join(cur))
             cur, used = [], 0
-        cur.append(unit)
+        cur += [joiner, unit] if cur else [unit]
         used += size
     if cur:
-        out.append(joiner.join(cur))
+        out.append("".join(cur))
+    return out
+
+
+def _split_chars(word: str, budget: int, count: CountTokens) -> list[tuple[str, int]]:
+    """A word over budget as windows of ``budget`` characters with their sizes; a window still
+    over budget (a character can be several word pieces) as single characters."""
+    windows = [word[i : i + budget] for i in range(0, len(word), budget)]
+    out: list[tuple[str, int]] = []
+    for window, size in zip(windows, count(windows), strict=True):
+        if size <= budget:
+            out.append((window, size))
+        else:
+            out += list(zip(window, count(list(window)), strict=True))
     return out
 
 
