@@ -186,14 +186,20 @@ def _split_words(text: str, budget: int, count: CountTokens) -> list[str]:
             continue
         for j, (part, p_size) in enumerate(_split_chars(word, budget, count)):
             units.append((part, p_size, joiner if j == 0 else ""))
+    return _fill(units, budget)
+
+
+def _fill(pieces: Sequence[tuple[str, int, str]], budget: int) -> list[str]:
+    """(text, tokens, joiner before it) pieces packed greedily into texts of at most ``budget``
+    tokens (a piece over budget alone); a text's first piece goes without its joiner."""
     out: list[str] = []
-    cur: list[str] = []
+    cur: list[str] = []  # joined once per text: += on a growing string is quadratic
     used = 0
-    for unit, size, joiner in units:
+    for text, size, joiner in pieces:
         if cur and used + size > budget:
             out.append("".join(cur))
             cur, used = [], 0
-        cur += [joiner, unit] if cur else [unit]
+        cur += [joiner, text] if cur else [text]
         used += size
     if cur:
         out.append("".join(cur))
@@ -269,18 +275,7 @@ def pack(groups: list[Group], budget: int, count: CountTokens) -> list[str]:
                 words = _split_words(sentence, budget, count)
                 for j, (w, w_size) in enumerate(zip(words, count(words), strict=True)):
                     pieces.append((w, w_size, joiner if j == 0 else " "))
-    chunks: list[str] = []
-    cur: list[str] = []  # joined once per chunk: += on a growing string is quadratic
-    used = 0
-    for text, size, joiner in pieces:
-        if cur and used + size > budget:
-            chunks.append("".join(cur))
-            cur, used = [], 0
-        cur += [joiner, text] if cur else [text]
-        used += size
-    if cur:
-        chunks.append("".join(cur))
-    return [c.strip() for c in chunks if c.strip()]
+    return [c.strip() for c in _fill(pieces, budget) if c.strip()]
 
 
 def document_title(doc: Document) -> str:

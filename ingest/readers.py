@@ -27,7 +27,7 @@ PDF_EXTS = {".pdf"}
 SUPPORTED_EXTS = MARKDOWN_EXTS | TEXT_EXTS | PDF_EXTS
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
-# [[target#section|alias]], as Obsidian writes it (app.notelinks reads links with it too)
+# [[target#section|alias]], as Obsidian writes it (the app's renderer finds links with it too)
 WIKILINK = re.compile(r"\[\[([^\[\]|#\n]+)(#[^\[\]|\n]*)?(?:\|([^\[\]\n]+))?\]\]")
 _MAX_FRONT_MATTER = 64 * 1024
 _MAX_NESTING = 20  # levels of YAML nesting front matter may use

@@ -158,33 +158,35 @@ class VectorStore:
         """(chunk id, cosine similarity), best first: at most ``n``, fewer when the collection
         holds fewer (Chroma caps ``n_results`` itself; counting first cost more than the query,
         7 ms on 50,000 chunks and 27 ms on their 226,000 sentences)."""
-        return [(cid, score) for cid, score, _ in self._query(vector, n, where, False)]
+        res = self._query(vector, n, where, ["distances"])
+        if res is None:
+            return []
+        return [
+            (cid, 1.0 - d) for cid, d in zip(res["ids"][0], _first(res["distances"]), strict=True)
+        ]
 
     def query_with_vectors(
         self, vector: np.ndarray, n: int, where: dict | None
     ) -> list[tuple[str, float, np.ndarray]]:
         """``query`` with each hit's stored vector (no second read)."""
-        return self._query(vector, n, where, True)
-
-    def _query(
-        self, vector: np.ndarray, n: int, where: dict | None, vectors: bool
-    ) -> list[tuple[str, float, Any]]:
-        if n <= 0:
+        res = self._query(vector, n, where, ["distances", "embeddings"])
+        if res is None:
             return []
-        include: Any = ["distances", "embeddings"] if vectors else ["distances"]
+        hits = zip(res["ids"][0], _first(res["distances"]), _first(res["embeddings"]), strict=True)
+        return [(cid, 1.0 - d, np.asarray(v, dtype=np.float32)) for cid, d, v in hits]
+
+    def _query(self, vector: np.ndarray, n: int, where: dict | None, include: Any) -> Any:
+        if n <= 0:
+            return None
         with self._failing():
-            res = self.collection.query(
+            return self.collection.query(
                 query_embeddings=[vector], n_results=n, where=where, include=include
             )
-        ids = res["ids"][0]
-        distances = (res["distances"] or [[]])[0]
-        got = (
-            res["embeddings"][0] if vectors and res["embeddings"] is not None else [None] * len(ids)
-        )
-        return [
-            (cid, 1.0 - d, None if v is None else np.asarray(v, dtype=np.float32))
-            for cid, d, v in zip(ids, distances, got, strict=True)
-        ]
+
+
+def _first(field: Any) -> Any:
+    """The first query's row of a Chroma query result field (empty when it is missing)."""
+    return field[0] if field is not None and len(field) else []
 
 
 def _explain(exc: Exception, settings: Settings) -> str:

@@ -111,18 +111,16 @@ def _free_port() -> int:
 def session_peak_rss_mib(session: int) -> float:
     """The summed resident-set high-water marks (VmHWM) of the live processes of a session: the
     app and anything it started."""
+    from sharpnotes.eval.benchmarks.scale_bench import vmhwm_mib
+
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session:  # after the name: state, ppid, pgrp, session
-                continue
-            status = (stat.parent / "status").read_text()
+        try:  # after the name: state, ppid, pgrp, session
+            owner = int(stat.read_text().rsplit(")", 1)[1].split()[3])
         except (OSError, IndexError, ValueError):
             continue  # ended meanwhile
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
+        if owner == session:
+            total += vmhwm_mib(stat.parent.name) or 0.0  # 0: ended meanwhile
     return round(total, 1)
 
 

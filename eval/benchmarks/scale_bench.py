@@ -37,11 +37,23 @@ MODES = ("bm25", "dense", "hybrid")
 WARMUP = 5
 
 
-def peak_rss_mib() -> float:
-    """This process's resident-set high-water mark (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def vmhwm_mib(pid: int | str = "self") -> float | None:
+    """A process's resident-set high-water mark (VmHWM) in MiB; None off Linux or when the
+    process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
+    return None
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-set high-water mark (VmHWM), in MiB."""
+    if (own := vmhwm_mib()) is not None:
+        return own
     import resource  # not Linux: ru_maxrss is KiB on Linux and BSD, bytes on macOS
 
     scale = 1 if sys.platform == "darwin" else 1024
