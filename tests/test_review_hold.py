@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -61,8 +60,10 @@ def test_a_schema_1_store_is_migrated_and_keeps_its_items(tmp_path: Path) -> Non
 def test_suspended_and_buried_cards_leave_the_queue(tmp_path: Path) -> None:
     store = ReviewStore(tmp_path / "review.sqlite")
     a, b, c = _three(store)
-    now = time.time()
-    schedule.record(store, c, 1)  # c is due within minutes
+    # a fixed local noon: "an hour later" must not cross midnight, whenever the suite runs
+    noon = datetime.combine(datetime.now().date(), datetime.min.time()).replace(hour=12)
+    now = noon.timestamp()
+    schedule.record(store, c, 1, now=noon.astimezone(UTC))  # c is due within minutes
     later = now + 3600
     assert store.set_suspended([a, "missing"]) == [a]
     until = next_day(now)
