@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from sharpnotes.app.crosslingual import expand_query
-from sharpnotes.ingest import bm25
+from sharpnotes.ingest import bm25, snapshot
 from sharpnotes.ingest.catalog import Catalog, IndexFormatError
 from sharpnotes.ingest.index import check_compatible, open_catalog, open_space
-from sharpnotes.ingest.sentences import SentenceVectors
+from sharpnotes.ingest.sentences import best_per_chunk
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.vectors import VectorStore, VectorStoreError, where_filter
+from sharpnotes.ingest.vectors import DenseSpace, VectorStoreError, where_filter
 
 if TYPE_CHECKING:
     from sharpnotes.app.rerank import Reranker
@@ -117,7 +117,7 @@ def rocchio(query: np.ndarray, docs: np.ndarray, alpha: float) -> np.ndarray:
 
 def mix_sentences(
     ranked: list[tuple[str, float]],
-    sentences: SentenceVectors,
+    sentences: DenseSpace,
     asked: np.ndarray,
     n: int,
     where: dict | None,
@@ -133,7 +133,7 @@ def mix_sentences(
     50,000 chunks and changed neither SciFact nDCG@10 nor notes MRR@10 (eval/benchmarks/README.md).
     """
     chunk = dict(ranked)
-    best = sentences.best(asked, SENTENCE_DEPTH * n, where)
+    best = best_per_chunk(sentences, asked, SENTENCE_DEPTH * n, where)
     lacking = [cid for cid in best if cid not in chunk]
     if lacking and len(ranked) < n:
         best = {cid: score for cid, score in best.items() if cid in chunk}
@@ -177,10 +177,10 @@ class Searcher:
         self._bm25: bm25.BM25Index | None = None
         self._bm25_pointer: dict | None = None
         self._masks: dict[Filters, tuple[bm25.BM25Index, np.ndarray]] = {}
-        self._vectors: dict[str, tuple[VectorStore, dict | None]] = {}
+        self._vectors: dict[str, tuple[DenseSpace, dict | None]] = {}
         self._embedder: Embedder | None = None
         self._warned_sentences = False
-        self._sentence_count: tuple[VectorStore, int] | None = None
+        self._sentence_count: tuple[DenseSpace, int] | None = None
 
     # lazily loaded parts ------------------------------------------------------------------------
     @property
@@ -220,17 +220,22 @@ class Searcher:
                 )
             return self._bm25
 
-    def _store(self, space: str = "chunks", reopen: bool = False) -> VectorStore:
-        """The vector store of the chunks or of their sentences. An embedded Chroma client keeps its
-        own view of the collection and does not see what another process (a `sharpnotes ingest`)
-        writes, so it is opened afresh when a new build is in place (the BM25 pointer changed) and
-        when
-        ``reopen`` is asked."""
+    def _store(self, space: str = "chunks", reopen: bool = False) -> DenseSpace:
+        """The vectors of the chunks or of their sentences: the build's exact snapshot when it
+        has one (``ingest.snapshot``: no chromadb import, no HNSW load), else its Chroma
+        collection. An embedded Chroma client keeps its own view of the collection and does not
+        see what another process (a `sharpnotes ingest`) writes, so it is opened afresh when a new
+        build is in place (the BM25 pointer changed) and when ``reopen`` is asked."""
         pointer = bm25.read_pointer(self.settings.index_dir)
         with self._lock:
             held = self._vectors.get(space)
             if held is None or reopen or pointer != held[1]:
-                store = open_space(self.settings, space, fresh=held is not None)
+                flat = snapshot.load(self.settings, pointer)
+                store: DenseSpace
+                if flat is not None and space in flat:
+                    store = flat[space]
+                else:
+                    store = open_space(self.settings, space, fresh=held is not None)
                 held = self._vectors[space] = (store, pointer)
             return held[0]
 
@@ -334,7 +339,7 @@ class Searcher:
             return ranked
         return mix_sentences(ranked, held, asked, n, where, weight)
 
-    def _sentences(self, reopen: bool) -> SentenceVectors | None:
+    def _sentences(self, reopen: bool) -> DenseSpace | None:
         """The sentence vectors, or None (with a warning, once) for an index built before them:
         its passages are scored by their chunk vector alone until the next ingest adds them."""
         store = self._store("sentences", reopen)
@@ -351,7 +356,7 @@ class Searcher:
                     self.settings.index_dir,
                 )
             return None
-        return SentenceVectors(store)
+        return store
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"

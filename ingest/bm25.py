@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from sharpnotes.ingest.text import CJK, CJK_CHARS, STOP_WORDS, has_cjk
 TOKENIZER_VERSION = 2
 POINTER = "bm25.json"
 POINTER_FORMAT = 1  # the pointer's own schema; a migration would map older pointers to it
+# a build's score matrix and vocabulary as sharpnotes reads them (BM25Index.load)
+MATRIX = "matrix.npz"
+VOCAB = "vocab.json"
 
 # Latin letters/digits as words; runs of CJK characters (``ingest.text.CJK``) as separate runs.
 _TOKEN = re.compile(f"[a-z0-9]+|[{CJK_CHARS}]+")
@@ -122,30 +126,46 @@ def split_embed_text(embed_text: str) -> tuple[str, str]:
 
 
 class BM25Index:
-    """A bm25s retriever plus the chunk ids in its document order."""
+    """The BM25 score matrix of a build (bm25s's sparse token x document scores) with its
+    vocabulary and the chunk ids in its document order. bm25s builds it; a search reads the
+    arrays from ``MATRIX`` with numpy alone (importing bm25s and scipy cost a new process about
+    0.25 s); a build saved before that file existed is read through bm25s."""
 
-    def __init__(self, retriever, ids: list[str], params: dict) -> None:
-        self.retriever = retriever
+    def __init__(
+        self,
+        ids: list[str],
+        params: dict,
+        matrix: dict[str, np.ndarray] | None = None,
+        vocab: dict[str, int] | None = None,
+        retriever=None,
+    ) -> None:
         self.ids = ids
         self.params = params
+        self.matrix = matrix
+        self.vocab = vocab or {}
+        self.retriever = retriever  # the bm25s retriever of a build made in this process
+
+    @classmethod
+    def _of(cls, retriever, ids: list[str], params: dict) -> BM25Index:
+        matrix = {key: np.asarray(retriever.scores[key]) for key in ("data", "indices", "indptr")}
+        if retriever.nonoccurrence_array is not None:
+            matrix["nonoccurrence"] = np.asarray(retriever.nonoccurrence_array)
+        return cls(ids, params, matrix, dict(retriever.vocab_dict), retriever)
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], params: BM25Params) -> BM25Index:
-        bm25s = _bm25s()
-        retriever = None
-        if texts:  # bm25s cannot index an empty corpus; an empty index scores nothing
-            retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
-            corpus = [tokenize(bm25_text(t, params.heading_weight)) for t in texts]
-            retriever.index(corpus, show_progress=False)
         meta = {"tokenizer_version": TOKENIZER_VERSION, **params.__dict__}
-        return cls(retriever, list(ids), meta)
+        if not texts:  # bm25s cannot index an empty corpus; an empty index scores nothing
+            return cls(list(ids), meta)
+        retriever = _bm25s().BM25(k1=params.k1, b=params.b, method=params.method)
+        corpus = [tokenize(bm25_text(t, params.heading_weight)) for t in texts]
+        retriever.index(corpus, show_progress=False)
+        return cls._of(retriever, list(ids), meta)
 
     def query_weights(self, query: str) -> dict[int, float]:
         """Token id -> weight (its count in the query) of the query's indexed tokens."""
         weights: dict[int, float] = {}
-        if self.retriever is None:
-            return weights
-        vocab = self.retriever.vocab_dict
+        vocab = self.vocab
         for token in query_tokens(query):
             if token in vocab:
                 weights[vocab[token]] = weights.get(vocab[token], 0.0) + 1.0
@@ -153,12 +173,12 @@ class BM25Index:
 
     def weighted_scores(self, weights: dict[int, float]) -> np.ndarray:
         """Sum over tokens of weight x the token's BM25 score, for every document."""
-        if self.retriever is None:
+        if self.matrix is None:
             return np.zeros(0, dtype=np.float32)
-        s = self.retriever.scores
-        data, indices, indptr = s["data"], s["indices"], s["indptr"]
+        m = self.matrix
+        data, indices, indptr = m["data"], m["indices"], m["indptr"]
         out = np.zeros(len(self.ids), dtype=np.float32)
-        nonoccurrence = self.retriever.nonoccurrence_array
+        nonoccurrence = m.get("nonoccurrence")
         for token, weight in weights.items():
             lo, hi = indptr[token], indptr[token + 1]
             if nonoccurrence is not None:  # bm25l / bm25+ score documents without the token too
@@ -168,7 +188,7 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document, in ``self.ids`` order."""
-        if self.retriever is None:
+        if self.matrix is None:
             return np.zeros(0, dtype=np.float32)
         weights = self.query_weights(query)
         if not weights:
@@ -186,8 +206,13 @@ class BM25Index:
         if folder.exists():  # left by a save that was killed before its pointer switch
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        if self.retriever is not None:
+        if self.retriever is not None:  # bm25s's own files, which older sharpnotes read
             self.retriever.save(str(folder), show_progress=False)
+        if self.matrix is not None:
+            arrays: dict[str, Any] = dict(self.matrix)  # savez's own keywords are typed apart
+            with open(folder / MATRIX, "wb") as out:
+                np.savez(out, **arrays)
+            (folder / VOCAB).write_text(json.dumps(self.vocab))
         crash_point("bm25_files")
         (folder / "ids.json").write_text(json.dumps(self.ids))
         (folder / "sharpnotes.json").write_text(json.dumps(self.params))
@@ -216,7 +241,6 @@ class BM25Index:
     @classmethod
     def load(cls, index_dir: Path, pointer: dict | None = None) -> BM25Index | None:
         """The build ``pointer`` names (by default the current one); None if there is none."""
-        bm25s = _bm25s()
         pointer = pointer or read_pointer(index_dir)
         if pointer is None:
             return None
@@ -224,9 +248,13 @@ class BM25Index:
         ids = json.loads((folder / "ids.json").read_text())
         params = json.loads((folder / "sharpnotes.json").read_text())
         if not ids:
-            return cls(None, [], params)
-        retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-        return cls(retriever, ids, params)
+            return cls([], params)
+        if (folder / MATRIX).exists():
+            with np.load(folder / MATRIX, allow_pickle=False) as data:
+                matrix = {key: data[key] for key in data.files}
+            return cls(ids, params, matrix, json.loads((folder / VOCAB).read_text()))
+        retriever = _bm25s().BM25.load(str(folder), mmap=False, show_progress=False)
+        return cls._of(retriever, ids, params)
 
 
 def ids_digest(ids: Iterable[str]) -> str:

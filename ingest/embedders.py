@@ -192,9 +192,8 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
         self._tokenizer.no_padding()  # padding is done per batch below
         self._tokenizer.enable_truncation(self.max_tokens)
-        self._counter = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
-        self._counter.no_padding()
-        self._counter.no_truncation()
+        self._export_dir = export_dir
+        self._counter: Any = None  # an untruncated copy, loaded by the first count (ingest)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         vectors = np.empty((len(texts), self.dim), np.float32)
@@ -204,6 +203,12 @@ class OnnxEmbedder:
         return normalise(vectors)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_file(str(self._export_dir / "tokenizer.json"))
+            self._counter.no_padding()
+            self._counter.no_truncation()
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 

@@ -21,10 +21,10 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sharpnotes.ingest.atomic import write_json_atomic
 from sharpnotes.ingest.embedders import (
     POOLING_MODES,
     OnnxEmbedder,
@@ -46,7 +46,7 @@ _ACTIVATIONS = {"Gelu", "BiasGelu", "FastGelu", "QuickGelu", "Relu", "Mul"}
 
 def onnx_export_dir(folder: Path, cache: Path, int8: bool = False) -> Path:
     """The folder holding the model's ONNX export (and int8 copy), making them if missing."""
-    target = cache / "onnx" / model_fingerprint(folder)
+    target = cache / "onnx" / model_fingerprint(folder, cache / "onnx" / MEMO)
     graph = target / ("model.int8.onnx" if int8 else "model.onnx")
     if graph.exists():
         return target
@@ -109,17 +109,50 @@ def _attempt(marker: Path, make: Callable[[], None]) -> None:
         raise OnnxUnavailable(reason) from exc
 
 
-@cache
-def model_fingerprint(folder: Path) -> str:
-    """A digest of the model folder's files (names and bytes), so another model never matches."""
-    digest = hashlib.sha256(f"sharpnotes-onnx-v{_EXPORT_VERSION}".encode())
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder).as_posix()
-        if path.is_file() and not relative.startswith("."):
-            digest.update(relative.encode())
+_FINGERPRINTS: dict[Path, str] = {}
+MEMO = "fingerprints.json"
+
+
+def model_fingerprint(folder: Path, memo: Path | None = None) -> str:
+    """A digest of the model folder's files (names and bytes), so another model never matches.
+    Hashing 90 MB of weights costs a new process about 0.1 s, so with ``memo`` (a JSON file) the
+    digest is kept under the files' names, sizes and modification times and read back while
+    they are unchanged; once per process either way."""
+    folder = folder.resolve()
+    if folder in _FINGERPRINTS:
+        return _FINGERPRINTS[folder]
+    files = [
+        (path.relative_to(folder).as_posix(), path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.relative_to(folder).as_posix().startswith(".")
+    ]
+    stats = [(name, path.stat()) for name, path in files]
+    state = hashlib.sha256(
+        json.dumps([[str(folder), name, st.st_size, st.st_mtime_ns] for name, st in stats]).encode()
+    ).hexdigest()
+    known = _read_memo(memo) if memo else {}
+    digest_hex = known.get(state)
+    if digest_hex is None:
+        digest = hashlib.sha256(f"sharpnotes-onnx-v{_EXPORT_VERSION}".encode())
+        for name, path in files:
+            digest.update(name.encode())
             with path.open("rb") as file:
                 digest.update(hashlib.file_digest(file, "sha256").digest())
-    return digest.hexdigest()[:20]
+        digest_hex = digest.hexdigest()[:20]
+        if memo:
+            with contextlib.suppress(OSError):  # a read-only cache only costs the hashing
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(memo, {**known, state: digest_hex})
+    _FINGERPRINTS[folder] = digest_hex
+    return digest_hex
+
+
+def _read_memo(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _export(folder: Path, target: Path) -> None:

@@ -31,7 +31,7 @@ from sharpnotes.ingest.text import sentences
 if TYPE_CHECKING:
     from sharpnotes.ingest.embedders import Embedder
     from sharpnotes.ingest.settings import SentencePooling
-    from sharpnotes.ingest.vectors import VectorStore
+    from sharpnotes.ingest.vectors import DenseSpace, VectorStore
 
 COLLECTION = "chunk_sentences"
 # what ``sentence_texts`` makes of a chunk; a new value makes the next ingest embed every
@@ -181,14 +181,14 @@ class SentenceVectors:
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         self.store.delete_where("chunk_id", chunk_ids)
 
-    def best(self, vector: np.ndarray, n: int, where: dict | None) -> dict[str, float]:
-        """Chunk id -> cosine of its best sentence, over the ``n`` sentences nearest ``vector``."""
-        return _best_per_chunk(self.store.query(vector, n, where))
 
-
-def _best_per_chunk(scored: Iterable[tuple[str, float]]) -> dict[str, float]:
+def best_per_chunk(
+    space: DenseSpace, vector: np.ndarray, n: int, where: dict | None
+) -> dict[str, float]:
+    """Chunk id -> cosine of its best sentence, over the ``n`` sentences of ``space`` nearest
+    ``vector``."""
     out: dict[str, float] = {}
-    for sid, score in scored:
+    for sid, score in space.query(vector, n, where):
         cid = owner(sid)
         if score > out.get(cid, -2.0):
             out[cid] = score

@@ -115,6 +115,13 @@ class RetrievalSettings(_Group):
     dense_prf_alpha: float = advanced(
         1.0, "Dense feedback: the Rocchio step towards them.", ge=0.0, le=10.0
     )
+    snapshot_max_vectors: int = advanced(
+        100_000,
+        "An index of at most this many vectors (chunks and sentences) also keeps an exact copy "
+        "of them, searched without loading Chroma (a search in a new process is about 1 s "
+        "faster); 0: never.",
+        ge=0,
+    )
     rerank_model: Path | None = Field(
         None, description="A local sentence-transformers CrossEncoder folder (None: no rerank)."
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sharpnotes.ingest import bm25
+from sharpnotes.ingest import bm25, snapshot
 from sharpnotes.ingest.catalog import Catalog, FileRecord
 from sharpnotes.ingest.chunking import Chunk, chunk_documents
 from sharpnotes.ingest.faults import crash_point
@@ -228,6 +228,15 @@ class _Ingest:
             changed |= self._retire_vanished(roots)
             if changed or bm25_stale:
                 self.rebuild_bm25()
+            crash_point("snapshot")
+            snapshot.refresh(
+                self.settings,
+                bm25.read_pointer(self.settings.index_dir),
+                {
+                    "chunks": self.vectors,
+                    "sentences": self.sentences.store if self.sentences else None,
+                },
+            )
             crash_point("manifest")
             self.catalog.set_meta(
                 {
@@ -244,7 +253,8 @@ class _Ingest:
 
     # crash recovery ---------------------------------------------------------------------------
     def reconcile(self) -> bool:
-        """Make Chroma match the catalog after an interrupted run; True if BM25 must be rebuilt."""
+        """Make Chroma match the catalog after an interrupted run; True if the search side (BM25
+        and the dense snapshot) must be rebuilt: vectors were written or deleted, or BM25 lags."""
         catalog_ids = set(self.catalog.chunk_ids())
         held = self.vectors.all_ids()
         missing = catalog_ids - held
@@ -261,11 +271,12 @@ class _Ingest:
             log.info("removing %d vectors left by an interrupted run", len(extra))
             self.vectors.delete(sorted(extra))
             self.report.chunks_deleted += len(extra)
+        rewritten = bool(missing or extra)
         if self.sentences is not None:
-            self._reconcile_sentences(catalog_ids)
+            rewritten |= self._reconcile_sentences(catalog_ids)
         crash_point("reconcile")
         pointer = bm25.read_pointer(self.settings.index_dir)
-        return bool(missing) or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
+        return rewritten or (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids)
 
     # scanning ---------------------------------------------------------------------------------
     def _changed_files(
@@ -458,9 +469,9 @@ class _Ingest:
                 self.sentences.delete_chunks(sorted(ids))
             self.report.chunks_deleted += len(ids)
 
-    def _reconcile_sentences(self, catalog_ids: set[str]) -> None:
+    def _reconcile_sentences(self, catalog_ids: set[str]) -> bool:
         """Every catalog chunk with all its sentences, made by this version of the splitter and
-        the pooling in force (``sentences.made_with``)."""
+        the pooling in force (``sentences.made_with``); True when any were written or deleted."""
         from sharpnotes.ingest.sentences import made_with
 
         assert self.sentences is not None
@@ -476,6 +487,8 @@ class _Ingest:
         self._backfill_sentences(sorted(catalog_ids - complete))
         if made_by != wanted:
             self.catalog.set_meta({"sentences_version": wanted})
+        remade = made_by not in (None, wanted)
+        return remade or bool(present - catalog_ids or catalog_ids - complete)
 
     def _backfill_sentences(self, ids: list[str]) -> None:
         """Embed the sentences of catalog chunks that lack some, from the catalog's text."""

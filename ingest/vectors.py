@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -47,6 +47,21 @@ def where_filter(folder: str | None, tag: str | None, ext: str | None) -> dict |
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class DenseSpace(Protocol):
+    """What a search reads of one space of vectors: a Chroma collection (``VectorStore``) or the
+    exact snapshot of a small index (``ingest.snapshot.FlatSpace``)."""
+
+    def count(self) -> int: ...
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]: ...
+
+    def query_with_vectors(
+        self, vector: np.ndarray, n: int, where: dict | None
+    ) -> list[tuple[str, float, np.ndarray]]: ...
 
 
 class VectorStore:
@@ -111,6 +126,25 @@ class VectorStore:
                 if len(got["ids"]) < 10000:
                     return ids
                 offset += 10000
+
+    def dump(self) -> tuple[list[str], np.ndarray, list[dict]]:
+        """Every vector of the collection with its id and metadata (``ingest.snapshot``)."""
+        ids: list[str] = []
+        vectors: list[np.ndarray] = []
+        metas: list[dict] = []
+        with self._failing():
+            while True:
+                got = self.collection.get(
+                    include=["embeddings", "metadatas"], limit=10000, offset=len(ids)
+                )
+                ids += got["ids"]
+                if len(got["ids"]):
+                    vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+                    metas += [dict(m or {}) for m in got["metadatas"] or []]
+                if len(got["ids"]) < 10000:
+                    break
+        dim = vectors[0].shape[1] if vectors else 0
+        return ids, np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32), metas
 
     def upsert(
         self,

@@ -30,10 +30,11 @@ from click.testing import CliRunner
 from sharpnotes.app import conversations, gaps
 from sharpnotes.app.cli import cli
 from sharpnotes.app.retrieval import Searcher
-from sharpnotes.ingest import bm25
+from sharpnotes.ingest import bm25, snapshot
 from sharpnotes.ingest.catalog import IndexFormatError
 from sharpnotes.ingest.formats import StoredFormatError
 from sharpnotes.ingest.index import open_catalog, open_sentences, open_space
+from sharpnotes.ingest.sentences import complete_chunks
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
 from sharpnotes.ingest.vectors import VectorStore
@@ -63,6 +64,7 @@ HOOK_PLANS = [
     ("bm25_files:1", "inside the BM25 write (index files written, ids not)"),
     ("bm25_pointer:1", "after the BM25 folder, before its pointer switch"),
     ("bm25_cleanup:1", "after the BM25 pointer switch, before old builds are removed"),
+    ("snapshot:1", "after the BM25 build, before the dense snapshot"),
     ("manifest:1", "before the manifest write"),
 ]
 TIMED_KILLS = 5
@@ -238,6 +240,11 @@ def test_sigkilled_ingest_always_resumes_to_a_clean_index(tmp_path: Path, settin
                 f"chroma {len(in_chroma)}, bm25 {len(in_bm25)}, "
                 f"sentences {len(in_sentences)}, clean {len(expected)}"
             )
+            continue
+        flat = snapshot.load(settings, bm25.read_pointer(settings.index_dir))
+        held = None if flat is None else (set(flat["chunks"].ids), flat["sentences"].ids)
+        if held is None or held[0] != expected or complete_chunks(held[1])[0] != expected:
+            failures.append(f"run {run} ({crash_at or delay}, {what}): dense snapshot {held}")
             continue
         fresh_store(settings)
         hits = Searcher(settings).search("warmup schedules gradient clipping", k=3)

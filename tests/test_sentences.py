@@ -232,9 +232,10 @@ def test_dense_score_is_the_mix_of_chunk_and_best_sentence_cosine(
 def test_each_side_bounds_the_cosines_it_did_not_see(tmp_path: Path, settings: Settings) -> None:
     """With fewer candidates asked than chunks held, a chunk found by its sentences alone gets the
     lowest chunk cosine seen, and a chunk no near sentence owns the lowest sentence cosine seen;
-    a chunk whose vector is gone while its sentences remain is left out."""
+    a chunk whose vector is gone while its sentences remain is left out. Read from Chroma (no
+    dense snapshot): there two reads can see two states of the index; a snapshot is one."""
     notes = write_notes(tmp_path / "notes", NOTES)
-    settings = settings.replace(sentence_weight=0.7, dense_prf_docs=0)
+    settings = settings.replace(sentence_weight=0.7, dense_prf_docs=0, snapshot_max_vectors=0)
     ingest([notes], settings)
     searcher = Searcher(settings)
     question = "why use warmup with Adam"

@@ -1,0 +1,175 @@
+"""An exact copy of the dense side of a small index, for searches in a new process.
+
+A search started from the command line used to spend most of its time before the query:
+importing chromadb (about 0.9 s on the 2-core machine of the benchmarks) and loading its HNSW
+indexes (about 0.3 s), to search a few thousand vectors. For an index of at most
+``settings.retrieval.snapshot_max_vectors`` vectors (chunks and sentences together), the ingest
+also writes every vector with its filter metadata to one numpy file, and the Searcher answers
+from it by exact cosine: one matrix product, about a millisecond on the sample notes, and the
+same or better neighbours than the approximate HNSW search. Chroma stays the store: the ingest
+writes Chroma first, and the snapshot is made from it.
+
+The file is named after the BM25 build it belongs to (``dense-BUILD.npz``), so a reader finds it
+only when it matches the build the pointer names, and the pair switches together: a snapshot that
+an interrupted ingest did not write is simply absent (the reader then uses Chroma), and the next
+ingest writes it. A Chroma server (``SHARPNOTES_CHROMA_HOST``) is always read directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sharpnotes.ingest.atomic import fsync_path
+
+if TYPE_CHECKING:
+    from sharpnotes.ingest.settings import Settings
+    from sharpnotes.ingest.vectors import VectorStore
+
+PREFIX = "dense-"
+SPACES = ("chunks", "sentences")
+
+
+def path_for(index_dir: Path, pointer: dict | None) -> Path | None:
+    """The snapshot that belongs to the BM25 build ``pointer`` names, or None without a build."""
+    if not pointer or not pointer.get("build"):
+        return None
+    return index_dir / f"{PREFIX}{pointer['build']}.npz"
+
+
+def wanted(settings: Settings) -> bool:
+    return not settings.chroma.chroma_host and settings.retrieval.snapshot_max_vectors > 0
+
+
+def refresh(
+    settings: Settings, pointer: dict | None, stores: dict[str, VectorStore | None]
+) -> bool:
+    """Write the snapshot of the current build from ``stores`` (chunks, and sentences or None)
+    unless it exists or the index is over the size bound; remove every other snapshot. True when
+    one was written."""
+    index_dir = settings.index_dir
+    target = path_for(index_dir, pointer) if wanted(settings) else None
+    written = False
+    if target is not None and not target.exists():
+        held = {space: store for space, store in stores.items() if store is not None}
+        total = sum(store.count() for store in held.values())
+        if total <= settings.retrieval.snapshot_max_vectors:
+            arrays: dict[str, Any] = {}
+            for space, store in held.items():
+                ids, vectors, metas = store.dump()
+                arrays[f"{space}_ids"] = np.asarray(ids, dtype=str)
+                arrays[f"{space}_vectors"] = vectors
+                arrays[f"{space}_meta"] = np.asarray(json.dumps(metas))
+            tmp = index_dir / f".{target.name}.tmp"
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+            fsync_path(tmp)
+            os.replace(tmp, target)
+            fsync_path(index_dir)
+            written = True
+        else:
+            target = None
+    for old in index_dir.glob(f"{PREFIX}*.npz"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    for tmp in index_dir.glob(f".{PREFIX}*.npz.tmp"):  # a write that was killed
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | None:
+    """The snapshot of the build ``pointer`` names as one FlatSpace per stored space, or None
+    when there is none (an index over the bound, a Chroma server, an older ingest)."""
+    target = path_for(settings.index_dir, pointer) if wanted(settings) else None
+    if target is None:
+        return None
+    try:
+        with np.load(target, allow_pickle=False) as data:
+            return {
+                space: FlatSpace(
+                    data[f"{space}_ids"].tolist(),
+                    data[f"{space}_vectors"],
+                    json.loads(str(data[f"{space}_meta"])),
+                )
+                for space in SPACES
+                if f"{space}_ids" in data
+            }
+    except FileNotFoundError:  # replaced by a newer build while we read the pointer
+        return None
+
+
+class FlatSpace:
+    """The vectors of one space with their metadata, searched exactly; the read side of
+    ``VectorStore`` (``ingest.vectors.DenseSpace``)."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray, metas: list[dict]) -> None:
+        self.ids = ids
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.vectors = vectors / np.where(norms > 0, norms, 1.0)
+        self.metas = metas
+        self._masks: dict[str, np.ndarray] = {}
+        self._rows: dict[str, int] | None = None
+        self._lock = threading.Lock()
+
+    def count(self) -> int:
+        return len(self.ids)
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The unit vectors of those of ``ids`` held, by id."""
+        with self._lock:
+            if self._rows is None:
+                self._rows = {cid: i for i, cid in enumerate(self.ids)}
+        return {cid: self.vectors[self._rows[cid]] for cid in ids if cid in self._rows}
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None) -> list[tuple[str, float]]:
+        """(id, cosine similarity), best first, at most ``n``: as ``VectorStore.query``."""
+        return [(cid, score) for cid, score, _ in self.query_with_vectors(vector, n, where)]
+
+    def query_with_vectors(
+        self, vector: np.ndarray, n: int, where: dict | None
+    ) -> list[tuple[str, float, np.ndarray]]:
+        if n <= 0 or not self.ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        scores = self.vectors @ query
+        if where:
+            scores = np.where(self._mask(where), scores, -np.inf)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [
+            (self.ids[i], float(scores[i]), self.vectors[i]) for i in top if scores[i] > -np.inf
+        ]
+
+    def _mask(self, where: dict) -> np.ndarray:
+        key = json.dumps(where, sort_keys=True)
+        with self._lock:
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = np.fromiter(
+                    (matches(meta, where) for meta in self.metas), bool, len(self.metas)
+                )
+                self._masks[key] = mask
+            return mask
+
+
+def matches(meta: dict, where: dict) -> bool:
+    """Chroma's metadata filter, for the clauses ``ingest.vectors.where_filter`` makes: equality
+    on a key (``{"dir:notes": True}``, ``{"ext": "md"}``) and ``$and`` of such clauses."""
+    for key, value in where.items():
+        if key == "$and":
+            if not all(matches(meta, clause) for clause in value):
+                return False
+        elif key.startswith("$") or isinstance(value, dict):
+            raise ValueError(f"the dense snapshot cannot filter on {where}")
+        elif meta.get(key) != value:
+            return False
+    return True
