@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,16 +48,18 @@ def wanted(settings: Settings) -> bool:
 
 
 def refresh(
-    settings: Settings, pointer: dict | None, stores: dict[str, VectorStore | None]
+    settings: Settings,
+    pointer: dict | None,
+    open_stores: Callable[[], dict[str, VectorStore | None]],
 ) -> bool:
-    """Write the snapshot of the current build from ``stores`` (chunks, and sentences or None)
-    unless it exists or the index is over the size bound; remove every other snapshot. True when
-    one was written."""
+    """Write the snapshot of the current build from the stores ``open_stores`` gives (chunks,
+    and sentences or None; opened only when a snapshot is to be written) unless it exists or the
+    index is over the size bound; remove every other snapshot. True when one was written."""
     index_dir = settings.index_dir
     target = path_for(index_dir, pointer) if wanted(settings) else None
     written = False
     if target is not None and not target.exists():
-        held = {space: store for space, store in stores.items() if store is not None}
+        held = {space: store for space, store in open_stores().items() if store is not None}
         total = sum(store.count() for store in held.values())
         if total <= settings.retrieval.snapshot_max_vectors:
             arrays: dict[str, Any] = {}
@@ -81,6 +83,12 @@ def refresh(
     for tmp in index_dir.glob(f".{PREFIX}*.npz.tmp"):  # a write that was killed
         tmp.unlink(missing_ok=True)
     return written
+
+
+def spaces(path: Path) -> set[str]:
+    """The spaces a snapshot file holds (its directory only is read)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {space for space in SPACES if f"{space}_ids" in data.files}
 
 
 def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | None:

@@ -211,3 +211,44 @@ def test_the_model_fingerprint_is_remembered_while_the_files_are_unchanged(
     os.utime(model / "weights.bin", ns=(before + 10**9, before + 10**9))  # a later write
     changed = onnx_export.model_fingerprint(model, memo)
     assert changed != first and len(json.loads(memo.read_text())) == 2
+
+
+def test_an_unchanged_ingest_trusts_a_clean_last_ingest_and_check_compares_anyway(
+    indexed: tuple[Settings, Path],
+) -> None:
+    settings, notes = indexed
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from sharpnotes.ingest.settings import Settings\n"
+        "from sharpnotes.ingest.sync import ingest\n"
+        "report = ingest([Path(sys.argv[1])], Settings(), check=sys.argv[2] == 'check')\n"
+        "print(json.dumps({'chromadb': 'chromadb' in sys.modules, 'ok': report.ok,\n"
+        "                  'embedded': report.chunks_embedded}))\n"
+    )
+
+    def run(mode: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(notes), mode],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert run("plain") == {"chromadb": False, "ok": True, "embedded": 0}
+    # a vector lost behind sharpnotes' back (a partly restored backup): the clean proof still
+    # stands, so only --check finds it and embeds its note again
+    catalog_ids = sorted(Searcher(settings).catalog.chunk_ids())
+    open_space(settings).delete(catalog_ids[:1])
+    checked = run("check")
+    assert checked["chromadb"] and checked["embedded"] >= 1
+    assert open_space(settings).all_ids() == set(catalog_ids)
+    # an ingest that writes removes the proof first; a run killed after that is checked in full
+    (notes / "fundamentals" / "bias-variance.md").write_text(
+        "# Bias and variance\n\nHigh bias underfits.\n", encoding="utf-8"
+    )
+    changed = run("plain")
+    assert changed["chromadb"] and changed["embedded"] >= 1 and len(snapshots(settings)) == 1

@@ -25,6 +25,12 @@ from sharpnotes.ingest.settings import Settings
 @click.option(
     "--rebuild", is_flag=True, help="Delete the index and build it again from these paths."
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Compare the vector store with the catalog and repair it even when the last ingest "
+    "ended cleanly (after restoring a backup of the index, or copying part of it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--wait",
@@ -33,7 +39,7 @@ from sharpnotes.ingest.settings import Settings
     show_default=True,
     help="Seconds to wait for another ingest of the same index to finish before giving up.",
 )
-def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -> None:
+def ingest(paths: tuple[Path, ...], rebuild: bool, check: bool, as_json: bool, wait: float) -> None:
     """Index Markdown, text and PDF notes under PATHS (incremental)."""
     from sharpnotes.app.quiz.staleness import sync_after_ingest
     from sharpnotes.ingest.catalog import IndexFormatError
@@ -45,7 +51,9 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -
     settings = load_settings()
     bars = Bars()
     try:
-        report = run_ingest(list(paths), settings, progress=bars, rebuild=rebuild, wait=wait)
+        report = run_ingest(
+            list(paths), settings, progress=bars, rebuild=rebuild, wait=wait, check=check
+        )
     except (IngestError, IndexFormatError, VectorStoreError, EmbeddingModelError) as exc:
         raise UserError(str(exc)) from exc
     finally:
