@@ -35,6 +35,19 @@ def snapshots(settings: Settings) -> list[Path]:
     return sorted(settings.index_dir.glob(f"{snapshot.PREFIX}*.npz"))
 
 
+def python_json(script: str, *args: str, **env: str) -> dict:
+    """What ``script`` prints as JSON, run by a new Python process (with ``env`` added)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 @pytest.fixture
 def indexed(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
     notes = write_notes(tmp_path / "notes")
@@ -128,22 +141,10 @@ def test_a_search_in_a_new_process_needs_neither_chromadb_nor_bm25s(
         "heavy = sorted(m for m in ('chromadb', 'bm25s', 'scipy') if m in sys.modules)\n"
         "print(json.dumps({'sources': [h.source for h in hits], 'heavy': heavy}))\n"
     )
-
-    def run(*env: tuple[str, str]) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-c", script, "Hungarian matching DETR"],
-            env={**os.environ, **dict(env)},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    fast = run()
+    fast = python_json(script, "Hungarian matching DETR")
     assert fast["heavy"] == [] and fast["sources"][0] == "detection/detr.md"
     # over the bound the same search reads Chroma (and finds the same passage)
-    slow = run(("SHARPNOTES_SNAPSHOT_MAX_VECTORS", "0"))
+    slow = python_json(script, "Hungarian matching DETR", SHARPNOTES_SNAPSHOT_MAX_VECTORS="0")
     assert "chromadb" in slow["heavy"] and slow["sources"] == fast["sources"]
 
 
@@ -228,15 +229,7 @@ def test_an_unchanged_ingest_trusts_a_clean_last_ingest_and_check_compares_anywa
     )
 
     def run(mode: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(notes), mode],
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
+        return python_json(script, str(notes), mode)
 
     assert run("plain") == {"chromadb": False, "ok": True, "embedded": 0}
     # a vector lost behind sharpnotes' back (a partly restored backup): the clean proof still
