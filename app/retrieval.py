@@ -178,6 +178,8 @@ class Searcher:
         self._bm25_pointer: dict | None = None
         self._masks: dict[Filters, tuple[bm25.BM25Index, np.ndarray]] = {}
         self._vectors: dict[str, tuple[DenseSpace, dict | None]] = {}
+        # (BM25 pointer, its build's dense snapshot or None): read once a build
+        self._snapshot: tuple[dict | None, dict[str, snapshot.FlatSpace] | None] | None = None
         self._embedder: Embedder | None = None
         self._warned_sentences = False
         self._sentence_count: tuple[DenseSpace, int] | None = None
@@ -230,7 +232,9 @@ class Searcher:
         with self._lock:
             held = self._vectors.get(space)
             if held is None or reopen or pointer != held[1]:
-                flat = snapshot.load(self.settings, pointer)
+                if self._snapshot is None or self._snapshot[0] != pointer:  # once a build
+                    self._snapshot = (pointer, snapshot.load(self.settings, pointer))
+                flat = self._snapshot[1]
                 store: DenseSpace
                 if flat is not None and space in flat:
                     store = flat[space]

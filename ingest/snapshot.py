@@ -18,8 +18,10 @@ ingest writes it. A Chroma server (``SHARPNOTES_CHROMA_HOST``) is always read di
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,8 @@ from sharpnotes.ingest.atomic import fsync_path
 if TYPE_CHECKING:
     from sharpnotes.ingest.settings import Settings
     from sharpnotes.ingest.vectors import VectorStore
+
+log = logging.getLogger(__name__)
 
 PREFIX = "dense-"
 SPACES = ("chunks", "sentences")
@@ -85,10 +89,14 @@ def refresh(
     return written
 
 
-def spaces(path: Path) -> set[str]:
-    """The spaces a snapshot file holds (its directory only is read)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {space for space in SPACES if f"{space}_ids" in data.files}
+def spaces(path: Path) -> set[str] | None:
+    """The spaces a snapshot file holds (its directory only is read); None when it cannot be
+    read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {space for space in SPACES if f"{space}_ids" in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
 
 
 def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | None:
@@ -109,6 +117,14 @@ def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | Non
                 if f"{space}_ids" in data
             }
     except FileNotFoundError:  # replaced by a newer build while we read the pointer
+        return None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a damaged file
+        log.warning(
+            "cannot read the dense snapshot %s (damaged: %s); searching the vector store "
+            "instead; to write it again, run: sharpnotes ingest --check PATH-TO-NOTES",
+            target,
+            type(exc).__name__,
+        )
         return None
 
 

@@ -274,6 +274,8 @@ class _Ingest:
         """Make Chroma match the catalog after an interrupted run; True if the search side (BM25
         and the dense snapshot) must be rebuilt: vectors were written or deleted, or BM25 lags."""
         catalog_ids = set(self.catalog.chunk_ids())
+        if self.check:  # the snapshot is written again from the store as checked
+            self._unprove()
         stale = self.check or not self._proven_clean(catalog_ids)
         if stale:
             stale = self._compare(catalog_ids)
@@ -318,12 +320,14 @@ class _Ingest:
             return False
         if (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids):
             return False
+        held = snapshot.spaces(path)
+        if held is None:  # damaged: it proves nothing, and the end of this run writes it again
+            self._unprove()
+            return False
         if self.settings.retrieval.sentence_weight <= 0:
             return True
         made = made_with(self.settings.models.sentence_pooling)
-        return self.catalog.get_meta("sentences_version") == made and "sentences" in (
-            snapshot.spaces(path)
-        )
+        return self.catalog.get_meta("sentences_version") == made and "sentences" in held
 
     def _unprove(self) -> None:
         """Before the first write of a run: the current build's snapshot no longer proves the

@@ -259,11 +259,13 @@ def test_a_full_disk_is_named_and_the_next_ingest_finishes(
 
 @pytest.fixture
 def broken_store(tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """An index whose Chroma database was damaged after the ingest (not a mock: the file is
-    overwritten, so every read of the dense side fails)."""
+    """An index whose Chroma database and dense snapshot were damaged after the ingest (not a
+    mock: the files are overwritten, so every read of the dense side fails)."""
     notes = write_notes(tmp_path / "notes")
     assert ingest([notes], settings).ok
     (settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(b"not a database any more")
+    (held,) = settings.index_dir.glob("dense-*.npz")
+    held.write_bytes(b"not a snapshot any more")
     monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
     return settings
 
@@ -280,7 +282,9 @@ def test_search_says_when_only_bm25_answered(broken_store: Settings) -> None:
     )
     assert run.returncode == 0
     assert json.loads(run.stdout)[0]["source"] == "detection/detr.md"  # BM25 still answers
-    (line,) = [s for s in run.stderr.splitlines() if s.strip()]
+    damaged, line = [s for s in run.stderr.splitlines() if s.strip()]
+    assert damaged.startswith("cannot read the dense snapshot ") and "dense-" in damaged
+    assert "searching the vector store instead" in damaged and "ingest --check" in damaged
     assert line.startswith("warning: dense search failed, these results come from BM25 alone: ")
     assert "sharpnotes ingest --rebuild" in line
 

@@ -21,7 +21,7 @@ from sharpnotes.ingest import bm25, onnx_export, snapshot
 from sharpnotes.ingest.index import open_space
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
-from sharpnotes.ingest.vectors import where_filter
+from sharpnotes.ingest.vectors import VectorStore, where_filter
 
 QUERIES = [
     "why does DETR not need non-maximum suppression",
@@ -245,3 +245,21 @@ def test_an_unchanged_ingest_trusts_a_clean_last_ingest_and_check_compares_anywa
     )
     changed = run("plain")
     assert changed["chromadb"] and changed["embedded"] >= 1 and len(snapshots(settings)) == 1
+
+
+def test_a_damaged_snapshot_is_passed_over_then_written_again(
+    indexed: tuple[Settings, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, notes = indexed
+    want = [r.chunk_id for r in Searcher(settings).search(QUERIES[0], k=5)]
+    (held,) = snapshots(settings)
+    held.write_bytes(b"half a file")
+    searcher = Searcher(settings)
+    with caplog.at_level("WARNING", logger="sharpnotes.ingest.snapshot"):
+        assert [r.chunk_id for r in searcher.search(QUERIES[0], k=5)] == want  # from Chroma
+        searcher.search(QUERIES[1], k=5)
+    assert caplog.text.count("cannot read the dense snapshot") == 1  # once a build
+    assert isinstance(searcher._store("chunks"), VectorStore)
+    # an unchanged ingest finds it unreadable, checks the store in full and writes it again
+    assert ingest([notes], settings).ok
+    assert snapshots(settings) == [held] and snapshot.spaces(held) == {"chunks", "sentences"}
