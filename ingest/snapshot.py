@@ -71,7 +71,8 @@ def refresh(
                 ids, vectors, metas = store.dump()
                 arrays[f"{space}_ids"] = np.asarray(ids, dtype=str)
                 arrays[f"{space}_vectors"] = vectors
-                arrays[f"{space}_meta"] = np.asarray(json.dumps(metas))
+                arrays[f"{space}_meta"] = np.asarray(json.dumps([filter_keys(m) for m in metas]))
+                del ids, vectors, metas
             tmp = index_dir / f".{target.name}.tmp"
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
@@ -183,6 +184,11 @@ class FlatSpace:
                 )
                 self._masks[key] = mask
             return mask
+
+
+def filter_keys(meta: dict) -> dict:
+    """The part of a vector's Chroma metadata that ``where_filter`` clauses read."""
+    return {k: v for k, v in meta.items() if k == "ext" or k.startswith(("dir:", "tag:"))}
 
 
 def matches(meta: dict, where: dict) -> bool:

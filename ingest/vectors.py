@@ -135,13 +135,13 @@ class VectorStore:
         with self._failing():
             while True:
                 got = self.collection.get(
-                    include=["embeddings", "metadatas"], limit=10000, offset=len(ids)
+                    include=["embeddings", "metadatas"], limit=_BATCH, offset=len(ids)
                 )
                 ids += got["ids"]
                 if len(got["ids"]):
                     vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
                     metas += [dict(m or {}) for m in got["metadatas"] or []]
-                if len(got["ids"]) < 10000:
+                if len(got["ids"]) < _BATCH:
                     break
         dim = vectors[0].shape[1] if vectors else 0
         return ids, np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32), metas
