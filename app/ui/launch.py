@@ -18,10 +18,7 @@ def preload() -> None:
     """Load the Searcher the pages will use (the same cached resource), when there is an index."""
     from sharpnotes.app.ui import services
 
-    # a cached resource made outside a page run: Streamlit warns that no page is running
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
-        logging.ERROR
-    )
+    services.quiet_outside_pages()
     try:
         cfg = services.settings()
         if services.has_index(cfg):

@@ -54,6 +54,14 @@ def searcher(cfg: Settings) -> Searcher:
     return _searcher(_key(cfg), cfg)
 
 
+def quiet_outside_pages() -> None:
+    """A cached resource made outside a page run makes Streamlit warn that no page is running;
+    the loads that start in the background do that on purpose."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
+        logging.ERROR
+    )
+
+
 def warm_up(cfg: Settings) -> None:
     """Load the Searcher in a background thread, once per process, so that the first question
     finds it loaded; does nothing when there is no index yet."""
@@ -61,7 +69,9 @@ def warm_up(cfg: Settings) -> None:
         return
     import threading
 
-    from streamlit.runtime.scriptrunner import add_script_run_ctx
+    # no script context for the thread: with one, the cached resource's spinner would be sent
+    # to the page from the thread, possibly after the page's run has ended
+    quiet_outside_pages()
 
     def load() -> None:
         try:
@@ -71,7 +81,6 @@ def warm_up(cfg: Settings) -> None:
 
     thread = threading.Thread(target=load, name="sharpnotes-warm-up", daemon=True)
     _warming[_key(cfg)] = thread
-    add_script_run_ctx(thread)
     thread.start()
     # a process that ends while the model or the store is still loading natively aborts
     # ("terminate called without an active exception"): let the load finish first
