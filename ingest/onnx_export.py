@@ -121,11 +121,8 @@ def model_fingerprint(folder: Path, memo: Path | None = None) -> str:
     folder = folder.resolve()
     if folder in _FINGERPRINTS:
         return _FINGERPRINTS[folder]
-    files = [
-        (path.relative_to(folder).as_posix(), path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.relative_to(folder).as_posix().startswith(".")
-    ]
+    named = [(path.relative_to(folder).as_posix(), path) for path in sorted(folder.rglob("*"))]
+    files = [(name, path) for name, path in named if path.is_file() and not name.startswith(".")]
     stats = [(name, path.stat()) for name, path in files]
     state = hashlib.sha256(
         json.dumps([[str(folder), name, st.st_size, st.st_mtime_ns] for name, st in stats]).encode()

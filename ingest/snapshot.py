@@ -40,15 +40,13 @@ PREFIX = "dense-"
 SPACES = ("chunks", "sentences")
 
 
-def path_for(index_dir: Path, pointer: dict | None) -> Path | None:
-    """The snapshot that belongs to the BM25 build ``pointer`` names, or None without a build."""
-    if not pointer or not pointer.get("build"):
+def path_for(settings: Settings, pointer: dict | None) -> Path | None:
+    """Where the snapshot of the BM25 build ``pointer`` names lies; None without a build, with
+    a Chroma server, or with snapshots turned off (``snapshot_max_vectors`` 0)."""
+    off = settings.chroma.chroma_host or settings.retrieval.snapshot_max_vectors <= 0
+    if off or not pointer or not pointer.get("build"):
         return None
-    return index_dir / f"{PREFIX}{pointer['build']}.npz"
-
-
-def wanted(settings: Settings) -> bool:
-    return not settings.chroma.chroma_host and settings.retrieval.snapshot_max_vectors > 0
+    return settings.index_dir / f"{PREFIX}{pointer['build']}.npz"
 
 
 def refresh(
@@ -60,7 +58,7 @@ def refresh(
     and sentences or None; opened only when a snapshot is to be written) unless it exists or the
     index is over the size bound; remove every other snapshot. True when one was written."""
     index_dir = settings.index_dir
-    target = path_for(index_dir, pointer) if wanted(settings) else None
+    target = path_for(settings, pointer)
     written = False
     if target is not None and not target.exists():
         held = {space: store for space, store in open_stores().items() if store is not None}
@@ -103,7 +101,7 @@ def spaces(path: Path) -> set[str] | None:
 def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | None:
     """The snapshot of the build ``pointer`` names as one FlatSpace per stored space, or None
     when there is none (an index over the bound, a Chroma server, an older ingest)."""
-    target = path_for(settings.index_dir, pointer) if wanted(settings) else None
+    target = path_for(settings, pointer)
     if target is None:
         return None
     try:

@@ -276,9 +276,8 @@ class _Ingest:
         catalog_ids = set(self.catalog.chunk_ids())
         if self.check:  # the snapshot is written again from the store as checked
             self._unprove()
-        stale = self.check or not self._proven_clean(catalog_ids)
-        if stale:
-            stale = self._compare(catalog_ids)
+        proven = not self.check and self._proven_clean(catalog_ids)
+        stale = False if proven else self._compare(catalog_ids)
         crash_point("reconcile")
         return stale
 
@@ -315,10 +314,10 @@ class _Ingest:
         from sharpnotes.ingest.sentences import made_with
 
         pointer = bm25.read_pointer(self.settings.index_dir)
-        path = snapshot.path_for(self.settings.index_dir, pointer) if pointer else None
-        if path is None or not path.exists() or not snapshot.wanted(self.settings):
+        path = snapshot.path_for(self.settings, pointer)
+        if path is None or not path.exists():
             return False
-        if (pointer or {}).get("ids_sha1") != bm25.ids_digest(catalog_ids):
+        if pointer is None or pointer.get("ids_sha1") != bm25.ids_digest(catalog_ids):
             return False
         held = snapshot.spaces(path)
         if held is None:  # damaged: it proves nothing, and the end of this run writes it again
@@ -334,9 +333,7 @@ class _Ingest:
         index clean (a run killed after this point is reconciled in full by the next)."""
         if not self._unproven:
             self._unproven = True
-            target = snapshot.path_for(
-                self.settings.index_dir, bm25.read_pointer(self.settings.index_dir)
-            )
+            target = snapshot.path_for(self.settings, bm25.read_pointer(self.settings.index_dir))
             if target is not None:
                 target.unlink(missing_ok=True)
                 fsync_path(self.settings.index_dir)

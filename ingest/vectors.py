@@ -116,33 +116,31 @@ class VectorStore:
         with self._failing():
             return self.collection.count()
 
-    def all_ids(self) -> set[str]:
-        ids: set[str] = set()
+    def _pages(self, include: Any, size: int) -> Iterator[Any]:
+        """The whole collection read ``size`` records at a time (Chroma's ``get`` pages)."""
         offset = 0
         with self._failing():
             while True:
-                got = self.collection.get(include=[], limit=10000, offset=offset)
-                ids.update(got["ids"])
-                if len(got["ids"]) < 10000:
-                    return ids
-                offset += 10000
+                got = self.collection.get(include=include, limit=size, offset=offset)
+                yield got
+                if len(got["ids"]) < size:
+                    return
+                offset += size
+
+    def all_ids(self) -> set[str]:
+        return {cid for page in self._pages([], 10000) for cid in page["ids"]}
 
     def dump(self) -> tuple[list[str], np.ndarray, list[dict]]:
-        """Every vector of the collection with its id and metadata (``ingest.snapshot``)."""
+        """Every vector of the collection with its id and metadata (``ingest.snapshot``), read
+        ``_BATCH`` at a time: Chroma hands vectors over as Python floats."""
         ids: list[str] = []
         vectors: list[np.ndarray] = []
         metas: list[dict] = []
-        with self._failing():
-            while True:
-                got = self.collection.get(
-                    include=["embeddings", "metadatas"], limit=_BATCH, offset=len(ids)
-                )
+        for got in self._pages(["embeddings", "metadatas"], _BATCH):
+            if len(got["ids"]):
                 ids += got["ids"]
-                if len(got["ids"]):
-                    vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-                    metas += [dict(m or {}) for m in got["metadatas"] or []]
-                if len(got["ids"]) < _BATCH:
-                    break
+                vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+                metas += [dict(m or {}) for m in got["metadatas"] or []]
         dim = vectors[0].shape[1] if vectors else 0
         return ids, np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32), metas
 

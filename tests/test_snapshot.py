@@ -58,7 +58,7 @@ def indexed(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
 def test_the_snapshot_answers_as_chroma_does(indexed: tuple[Settings, Path]) -> None:
     settings, _ = indexed
     pointer = bm25.read_pointer(settings.index_dir)
-    assert snapshots(settings) == [snapshot.path_for(settings.index_dir, pointer)]
+    assert snapshots(settings) == [snapshot.path_for(settings, pointer)]
     flat = snapshot.load(settings, pointer)
     assert flat is not None and set(flat) == {"chunks", "sentences"}
     embedder = Searcher(settings).embedder()
