@@ -122,6 +122,8 @@ class Answer:
     generation_ms: float
     closest: list[SearchResult] = field(default_factory=list)
     sentences: list[SentenceCheck] = field(default_factory=list)
+    # the gate's evidence score; for an answer, at least the threshold (``evidence_for``'s
+    # ``enough``); 0.0 when the term checks decided or the question holds Chinese
     evidence: float = 0.0
     draft: str = ""  # the generator's own text, when the check mended it (``repair_answer``)
     repair: dict[str, int] = field(default_factory=dict)  # replaced, dropped, fell_back
@@ -157,19 +159,41 @@ def evidence_for(
     results: Sequence[SearchResult],
     searcher: Searcher,
     filters: Filters | None = None,
+    enough: float | None = None,
 ) -> Evidence:
     """The gate's features, from MiniLM's side only and without the feedback step (the
     passages closest to the question itself), so that the calibrated threshold does not move
-    when fusion or feedback settings are tuned."""
+    when fusion or feedback settings are tuned.
+
+    With ``enough`` (the threshold), the units of the gate's passages that are also among
+    ``results`` are scored first: the answer needs their vectors anyway. When their best unit
+    already lifts the score to ``enough`` the other passages are not encoded, since a unit more
+    can only raise a maximum: the features are then a lower bound that passes the gate, and the
+    gate decides exactly as with all of them."""
     if not results:
         return Evidence()
     dense = searcher.dense_candidates(
         question, len(results), filters or Filters(), feedback=False, sentences=False
     )
     passages = searcher._results(dense, len(results))
+    top = dense[0][1] if dense else 0.0
+    if enough is not None:
+        answered = {r.chunk_id for r in results}
+        shared = [p for p in passages if p.chunk_id in answered]
+        rest = [p for p in passages if p.chunk_id not in answered]
+        q_terms = terms(question)
+        lexical = max((overlap(q_terms, u.text) for p in rest for u in units(p.text)), default=0.0)
+        scored = score_units(searcher.embedder(), question, shared)
+        bound = Evidence(
+            dense=top,
+            unit_cosine=max((s.cosine for s in scored), default=0.0),
+            unit_overlap=max([lexical, *(s.lexical for s in scored)]),
+        )
+        if bound.score >= enough or not rest:
+            return bound
     scored = score_units(searcher.embedder(), question, passages)
     return Evidence(
-        dense=dense[0][1] if dense else 0.0,
+        dense=top,
         unit_cosine=max((s.cosine for s in scored), default=0.0),
         unit_overlap=max((s.lexical for s in scored), default=0.0),
     )
@@ -357,7 +381,10 @@ def refusal_threshold(settings: Settings) -> float:
 
 
 def refusal_reason(
-    question: str, results: Sequence[SearchResult], evidence: Evidence, settings: Settings
+    question: str,
+    results: Sequence[SearchResult],
+    evidence: Evidence | Callable[[], Evidence],
+    settings: Settings,
 ) -> str | None:
     """Why the gate refuses ``question`` before any generator runs, or None to answer.
 
@@ -368,7 +395,10 @@ def refusal_reason(
     - an English question whose evidence score is below the calibrated threshold. A question
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
-      eval/benchmarks/README.md, "Refusal")."""
+      eval/benchmarks/README.md, "Refusal").
+
+    ``evidence`` may be a function that computes it: it is then called only for an English
+    question the term checks let through (the evidence is the costly part)."""
     if not results:
         return "no passage found"
     named = [f"{r.heading}\n{r.text}" for r in results]  # every passage the generator may quote
@@ -377,8 +407,11 @@ def refusal_reason(
         return f"no passage names {', '.join(missing)}"
     if not zh_anchored(question, [r.text for r in results]):
         return "no passage shares the Chinese question's topic"
-    if not has_cjk(question) and evidence.score < refusal_threshold(settings):
-        return f"evidence {evidence.score:.3f} below {refusal_threshold(settings):.3f}"
+    if has_cjk(question):
+        return None
+    score = (evidence() if callable(evidence) else evidence).score
+    if score < refusal_threshold(settings):
+        return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"
     return None
 
 
@@ -417,8 +450,17 @@ def answer_question(
         # query finds shares none of its own words: judge it on its own
         query = question
         results = searcher.search(query, k=k, filters=filters)
-    evidence = evidence_for(query, results, searcher, filters)
+    gate: list[Evidence] = []
+
+    def evidence() -> Evidence:  # computed only when the term checks leave it to the score
+        gate.append(
+            evidence_for(query, results, searcher, filters, enough=refusal_threshold(settings))
+        )
+        return gate[0]
+
+    why = refusal_reason(question, results, evidence, settings)
     retrieval_ms = (time.perf_counter() - start) * 1000
+    score = gate[0].score if gate else 0.0
 
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
         if on_token and generation_ms == 0.0:
@@ -427,10 +469,9 @@ def answer_question(
             record_gap(settings, question)
         return Answer(
             question, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
-            closest=results[:CLOSEST], sentences=sentences or [], evidence=evidence.score,
+            closest=results[:CLOSEST], sentences=sentences or [], evidence=score,
         )  # fmt: skip
 
-    why = refusal_reason(question, results, evidence, settings)
     if why:
         log.debug("refused: %s", why)
         return refuse()
@@ -459,7 +500,7 @@ def answer_question(
         generation_ms=generation_ms,
         closest=[] if citations else results[:CLOSEST],
         sentences=checks,
-        evidence=evidence.score,
+        evidence=score,
         draft=draft,
         repair=mended,
     )

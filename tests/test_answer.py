@@ -120,6 +120,59 @@ def test_a_near_miss_on_a_method_the_notes_never_name_is_refused(
     assert not covered.refused and "Hungarian" in covered.answer
 
 
+def test_the_gate_stops_encoding_once_the_threshold_is_passed_and_decides_alike(
+    corpus: Settings, searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sharpnotes.app import embed_cache
+    from sharpnotes.app.answer import evidence_for, refusal_reason, refusal_threshold
+
+    encoded: list[str] = []
+    embed = type(searcher.embedder()).embed
+
+    def counting(self, texts, batch_size=32):
+        encoded.extend(texts)
+        return embed(self, texts, batch_size)
+
+    monkeypatch.setattr(type(searcher.embedder()), "embed", counting)
+    questions = [
+        COVERED, UNCOVERED, "How does gradient clipping keep DETR training stable?",
+        "Why does focal loss down-weight easy examples?", "What is a moving average?",
+        "What does the Hungarian matching loss compare?", "How do anchors cover object scales?",
+    ]  # fmt: skip
+    threshold = refusal_threshold(corpus)
+    saved = 0
+    for question in questions:
+        results = searcher.search(question, k=corpus.answers.answer_k)
+        embed_cache._CACHE.clear()
+        encoded.clear()
+        full = evidence_for(question, results, searcher)
+        n_full = len(encoded)
+        embed_cache._CACHE.clear()
+        encoded.clear()
+        lazy = evidence_for(question, results, searcher, enough=threshold)
+        assert len(encoded) <= n_full
+        # a maximum over fewer units: never above the full score, and on the same side of it
+        assert lazy.score <= full.score + 1e-6
+        assert (lazy.score >= threshold) == (full.score >= threshold), question
+        assert (refusal_reason(question, results, full, corpus) is None) == (
+            refusal_reason(question, results, lambda bound=lazy: bound, corpus) is None
+        )
+        saved += n_full - len(encoded)
+    assert saved > 0  # some question passed on the passages the answer quotes from
+    # passages the answer would quote from that hold none of the evidence: the gate must go on
+    # to the passages closest to the question, and pass it as the full gate does
+    elsewhere = [SearchResult(1, 0.1, "elsewhere", "other.md", "", None, "Bananas are yellow.")]
+    full = evidence_for(COVERED, elsewhere, searcher)
+    assert full.score >= threshold
+    assert evidence_for(COVERED, elsewhere, searcher, enough=threshold).score == full.score
+    # a question the term checks refuse computes no evidence at all
+    results = searcher.search(UNCOVERED, k=corpus.answers.answer_k)
+    called: list[int] = []
+    rmsprop = "How does RMSProp scale the step?"
+    why = refusal_reason(rmsprop, results, lambda: called.append(1), corpus)
+    assert why and "rmsprop" in why.lower() and not called
+
+
 def test_short_new_topic_after_a_question_is_not_folded_into_it(
     corpus: Settings, searcher: Searcher
 ) -> None:
