@@ -5,11 +5,11 @@ sentences, list items, formulas, tables, code); units that say the same thing in
 merged into one line that cites every source; the lines are grouped definition -> details ->
 pitfalls -> interview questions, and every line keeps its citations. ``to_markdown`` exports it.
 
-Two units are the same fact when their vectors are close (cosine >= ``SAME_FACT``) and they share
-enough content terms (``SAME_TERMS``): the cosine alone merges two different numbers about the same
-thing ("gamma 2" and "gamma 5"), the terms alone miss a reworded sentence. Both thresholds are set
-by hand (checked by tests/test_study.py on notes that repeat a fact reworded); they are not yet
-tuned on labelled pairs from the sample notes.
+Two units of different notes are the same fact when their vectors are close (cosine >=
+``SAME_FACT``) and they share enough content terms (``SAME_TERMS``): the cosine alone merges two
+different numbers about the same thing ("gamma 2" and "gamma 5"), the terms alone miss a reworded
+sentence. The thresholds were chosen on labelled pairs from the sample notes (tuning half);
+``eval/benchmarks/README.md`` ("Digest: repeated facts") has what they miss.
 """
 
 from __future__ import annotations
@@ -37,9 +37,13 @@ TITLES = {
     "pitfalls": "Pitfalls",
     "questions": "Interview questions",
 }
-SAME_FACT = 0.75  # cosine of two units' MiniLM vectors (set by hand, not tuned: a reworded
-# sentence scored 0.79, two different facts on one topic under 0.5)
-SAME_TERMS = 0.5  # share of the shorter unit's content terms the other has (set by hand)
+# Chosen on the tuning half of eval/digest_pairs.jsonl (726 labelled pairs of units of the sample
+# notes' digests; eval/benchmarks/digest_dupes.py), as the fewest duplicates shown plus different
+# facts merged (8 + 0 there; 8 + 8 with the earlier hand-set 0.75 / 0.5 within notes too):
+SAME_FACT = 0.75  # cosine of two units' MiniLM vectors
+SAME_TERMS = 0.6  # share of the shorter unit's content terms the other has
+ACROSS_NOTES = True  # merge only wordings from different notes (one note elaborates, it does
+# not restate: most close pairs within a note are two details of one thing)
 MAX_LINES = 60  # a digest is a page, not the notes again
 
 # what marks a pitfall or a definition, in English and Chinese notes alike
@@ -120,16 +124,18 @@ def classify(unit: Unit, heading: str, first: bool) -> Section:
     return "details"
 
 
-def same_fact(a: set[str], b: set[str]) -> bool:
+def same_fact(a: set[str], b: set[str], share: float = SAME_TERMS) -> bool:
     if not a or not b:
         return False
-    return len(a & b) / min(len(a), len(b)) >= SAME_TERMS
+    return len(a & b) / min(len(a), len(b)) >= share
 
 
 def merge(
     candidates: Sequence[tuple[Unit, Source, Section]],
     vectors: np.ndarray,
     same: float = SAME_FACT,
+    share: float = SAME_TERMS,
+    across: bool = ACROSS_NOTES,
 ) -> tuple[list[Line], int]:
     """Greedy merge in reading order: a unit joins the first line it repeats, else starts one.
     Returns the lines and how many units were merged away."""
@@ -140,8 +146,12 @@ def merge(
     for i, (unit, source, section) in enumerate(candidates):
         home = None
         for n, head in enumerate(heads):
+            if across and candidates[head][1].source == source.source and (
+                unit.clean != candidates[head][0].clean
+            ):
+                continue  # one note does not repeat itself in other words
             if float(vectors[i] @ vectors[head]) >= same and same_fact(
-                unit_terms[i], unit_terms[head]
+                unit_terms[i], unit_terms[head], share
             ):
                 home = n
                 break
@@ -180,11 +190,15 @@ def make_digest(searcher: Searcher, topic: Topic, links: Sequence[Link]) -> Dige
     else:
         vectors = np.zeros((0, 1), np.float32)
     lines, merged = merge(candidates, vectors)
+    return Digest(topic, arrange(lines), passages=len(links), merged=merged)
+
+
+def arrange(lines: Sequence[Line]) -> list[Line]:
+    """The lines a digest shows, in order: by section, the most-cited lines first within one (a
+    fact three notes repeat is an essential), at most MAX_LINES."""
     order = {name: n for n, name in enumerate(SECTIONS)}
-    # the most-cited lines first within a section: a fact three notes repeat is an essential
     ranked = sorted(enumerate(lines), key=lambda x: (order[x[1].section], -len(x[1].sources), x[0]))
-    kept = [line for _, line in ranked][:MAX_LINES]
-    return Digest(topic, kept, passages=len(links), merged=merged)
+    return [line for _, line in ranked][:MAX_LINES]
 
 
 def to_markdown(digest: Digest) -> str:

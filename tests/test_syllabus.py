@@ -89,6 +89,14 @@ def test_merge_keeps_one_line_per_fact_with_every_source() -> None:
     d = _candidates("Cosine decay lowers the learning rate smoothly.", "d.md")
     lines, merged = merge(a + d, np.array([[1.0, 0.0], [0.99, 0.14]], np.float32))
     assert merged == 0 and len(lines) == 2
+    # one note in other words is two details, not a repeat; the same words twice are one line
+    same_note = _candidates("By default RetinaNet uses alpha 0.25 and gamma 2.", "a.md")
+    lines, merged = merge(a + same_note, vectors[:2])
+    assert merged == 0 and len(lines) == 2
+    lines, merged = merge(a + same_note, vectors[:2], across=False)
+    assert merged == 1 and len(lines) == 1
+    lines, merged = merge(a + a, np.array([[1.0, 0.0], [1.0, 0.0]], np.float32))
+    assert merged == 1 and len(lines) == 1
 
 
 def test_classify_orders_definition_details_pitfalls_questions() -> None:
