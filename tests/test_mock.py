@@ -50,6 +50,15 @@ def test_the_steps_are_read_from_the_framework_note() -> None:
     ]
 
 
+def test_table_points_are_its_body_rows() -> None:
+    from sharpnotes.app.mock.plan import _stems, _table_rows
+
+    table = "Use stages:\n\n| Stage | Model |\n|---|---|\n| Retrieval | two-tower |\n| Rank | MLP |"
+    assert _table_rows(table) == ["Retrieval: two-tower", "Rank: MLP"]
+    assert not _stems("Failure modes to bring up") & _stems("Model")  # not "mode" in both
+    assert _stems("Serving notes") & _stems("Serve")
+
+
 @pytest.fixture(scope="module")
 def mock_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("mock")
@@ -78,6 +87,21 @@ def run(*args: str, input: str | None = None, code: int = 0) -> dict | str:
     result = CliRunner().invoke(cli, list(args), input=input)
     assert result.exit_code == code, result.output
     return json.loads(result.output) if "--json" in args and code == 0 else result.output
+
+
+@pytest.mark.slow
+def test_each_step_is_graded_on_the_cases_own_sections(env: Settings) -> None:
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    plan = plan_design(Searcher(env), 45, case="case-video-recommendation")
+    model = next(step for step in plan.steps if step.key == "model")
+    # the case has no section named for the model: the one that fits it best, not another note
+    assert model.points and {p.passage.source for p in model.points} == {
+        "system-design/case-video-recommendation.md"
+    }
+    assert not any("Failure modes" in p.passage.heading for p in model.points)
+    assert not any(p.text.startswith("Stage: Input size") for s in plan.steps for p in s.points)
 
 
 @pytest.mark.slow

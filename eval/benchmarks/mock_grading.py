@@ -45,10 +45,10 @@ def load_set() -> list[dict]:
 
 def step_for(plan, label: str):  # type: ignore[no-untyped-def]
     """The plan's step a labelled step name ("requirements", "framing") stands for."""
-    from sharpnotes.app.mock.plan import _stem4
+    from sharpnotes.app.mock.plan import _stems
 
     for step in plan.steps:
-        if _stem4(label) & _stem4(step.title):
+        if _stems(label) & _stems(step.title):
             return step
     raise SystemExit(f"no step of {plan.framework} matches the labelled step {label!r}")
 
@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Mock page {json.dumps(page)}")
     choices = {
         "MAX_SECTIONS": mock_plan.MAX_SECTIONS, "MARGIN": mock_plan.MARGIN,
+        "SHARE_BEST": mock_plan.SHARE_BEST,
         "TITLE_BONUS": mock_plan.TITLE_BONUS, "TEXT_BONUS": mock_plan.TEXT_BONUS,
         "RAPID_PASSAGES": rapid.RAPID_PASSAGES, "RAPID_POINTS": rapid.RAPID_POINTS,
         "RAPID_KEEP": rapid.RAPID_KEEP, "MIN_POINT_TERMS": mock_plan.MIN_POINT_TERMS,
