@@ -146,8 +146,10 @@ def merge(
     for i, (unit, source, section) in enumerate(candidates):
         home = None
         for n, head in enumerate(heads):
-            if across and candidates[head][1].source == source.source and (
-                unit.clean != candidates[head][0].clean
+            if (
+                across
+                and candidates[head][1].source == source.source
+                and unit.clean != candidates[head][0].clean
             ):
                 continue  # one note does not repeat itself in other words
             if float(vectors[i] @ vectors[head]) >= same and same_fact(

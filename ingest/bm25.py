@@ -55,6 +55,11 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def stem(words: list[str]) -> list[str]:
+    """English words as BM25 indexes them: Snowball stems ("serving" -> "serv")."""
+    return _stemmer().stemWords(words)
+
+
 def tokenize(text: str) -> list[str]:
     """English words are lower-cased, stop-word filtered (``ingest.text.STOP_WORDS``) and
     Snowball-stemmed; CJK runs become overlapping character bigrams (a lone character stays a
@@ -71,7 +76,7 @@ def tokenize(text: str) -> list[str]:
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         elif run not in STOP_WORDS:
             words.append(run)
-    return _stemmer().stemWords(words) + tokens
+    return stem(words) + tokens
 
 
 # Function words of written Chinese: interrogatives, conjunctions, demonstratives and

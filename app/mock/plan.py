@@ -200,9 +200,9 @@ def _stems(text: str) -> set[str]:
     """Snowball stems of a title's content terms, as BM25 stems words: "serving" and "serve"
     meet, "model" and "modes" do not (a four-letter prefix read "Failure modes" as a model
     section)."""
-    from sharpnotes.ingest.bm25 import _stemmer
+    from sharpnotes.ingest.bm25 import stem
 
-    return set(_stemmer().stemWords([t for t in terms(text) if len(t) >= 3]))
+    return set(stem([t for t in terms(text) if len(t) >= 3]))
 
 
 def parse_framework(text: str) -> list[FrameworkStep]:
