@@ -177,13 +177,14 @@ def evidence_for(
     )
     passages = searcher._results(dense, len(results))
     top = dense[0][1] if dense else 0.0
+    scored = []
     if enough is not None:
         answered = {r.chunk_id for r in results}
         shared = [p for p in passages if p.chunk_id in answered]
         rest = [p for p in passages if p.chunk_id not in answered]
+        scored = score_units(searcher.embedder(), question, shared)
         q_terms = terms(question)
         lexical = max((overlap(q_terms, u.text) for p in rest for u in units(p.text)), default=0.0)
-        scored = score_units(searcher.embedder(), question, shared)
         bound = Evidence(
             dense=top,
             unit_cosine=max((s.cosine for s in scored), default=0.0),
@@ -191,7 +192,8 @@ def evidence_for(
         )
         if bound.score >= enough or not rest:
             return bound
-    scored = score_units(searcher.embedder(), question, passages)
+        passages = rest  # the shared passages' units are scored already
+    scored += score_units(searcher.embedder(), question, passages)
     return Evidence(
         dense=top,
         unit_cosine=max((s.cosine for s in scored), default=0.0),

@@ -124,10 +124,13 @@ def classify(unit: Unit, heading: str, first: bool) -> Section:
     return "details"
 
 
+def term_share(a: set[str], b: set[str]) -> float:
+    """The share of the smaller set of content terms that the other one holds (0 when empty)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
 def same_fact(a: set[str], b: set[str], share: float = SAME_TERMS) -> bool:
-    if not a or not b:
-        return False
-    return len(a & b) / min(len(a), len(b)) >= share
+    return bool(a and b) and term_share(a, b) >= share
 
 
 def merge(
@@ -185,13 +188,18 @@ def topic_units(searcher: Searcher, links: Sequence[Link]) -> list[tuple[Unit, S
     return out
 
 
+def unit_vectors(
+    searcher: Searcher, candidates: Sequence[tuple[Unit, Source, Section]]
+) -> np.ndarray:
+    """The query model's vectors of the units, in order (what ``merge`` compares)."""
+    if not candidates:
+        return np.zeros((0, 1), np.float32)
+    return searcher.embedder().embed([u.clean for u, _, _ in candidates])
+
+
 def make_digest(searcher: Searcher, topic: Topic, links: Sequence[Link]) -> Digest:
     candidates = topic_units(searcher, links)
-    if candidates:
-        vectors = searcher.embedder().embed([u.clean for u, _, _ in candidates])
-    else:
-        vectors = np.zeros((0, 1), np.float32)
-    lines, merged = merge(candidates, vectors)
+    lines, merged = merge(candidates, unit_vectors(searcher, candidates))
     return Digest(topic, arrange(lines), passages=len(links), merged=merged)
 
 

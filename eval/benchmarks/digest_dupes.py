@@ -52,7 +52,7 @@ def _key(a: str, b: str) -> tuple[str, str]:
 
 def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray]]:
     """Topic id -> (split, digest candidates, their vectors), for the labelled topics."""
-    from sharpnotes.app.digest import topic_units
+    from sharpnotes.app.digest import topic_units, unit_vectors
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.topics import syllabus_links
     from sharpnotes.ingest.settings import Settings
@@ -67,14 +67,12 @@ def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray]]:
     for line in TOPICS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         candidates = topic_units(searcher, links.get(row["topic"], []))
-        texts = [u.clean for u, _, _ in candidates]
-        vectors = searcher.embedder().embed(texts) if texts else np.zeros((0, 1), np.float32)
-        out[row["topic"]] = (row["split"], candidates, vectors)
+        out[row["topic"]] = (row["split"], candidates, unit_vectors(searcher, candidates))
     return out
 
 
 def write_candidates(material: dict, out: Path) -> int:
-    from sharpnotes.app.digest import same_fact  # noqa: F401 - the rule the bounds surround
+    from sharpnotes.app.digest import term_share
     from sharpnotes.ingest.text import terms
 
     seen: set[tuple[str, str]] = set()
@@ -85,8 +83,7 @@ def write_candidates(material: dict, out: Path) -> int:
         for i, j in combinations(range(len(texts)), 2):
             if texts[i] == texts[j] or _key(texts[i], texts[j]) in seen:
                 continue
-            a, b = unit_terms[i], unit_terms[j]
-            share = len(a & b) / min(len(a), len(b)) if a and b else 0.0
+            share = term_share(unit_terms[i], unit_terms[j])
             cosine = float(vectors[i] @ vectors[j])
             if cosine >= NEAR_COSINE or (share >= NEAR_TERMS and cosine >= NEAR_TERMS_COSINE):
                 seen.add(_key(texts[i], texts[j]))
