@@ -500,6 +500,32 @@ def _inline(match: re.Match[str]) -> str:
     return match.group("label") or ""
 
 
+@dataclass(frozen=True)
+class TableRow:
+    """One body row of a Markdown table: its cells (stripped, markup kept) and its line."""
+
+    cells: list[str]
+    line: str
+
+
+def table_rows(table: str) -> tuple[list[str], list[TableRow]]:
+    """The header cells and body rows of a Markdown table block (``blocks`` kind "table").
+    Without a delimiter row there is no header: every row is body. Outer pipes are optional;
+    an escaped ``\\|`` stays inside its cell."""
+
+    def cells(line: str) -> list[str]:
+        inner = line.strip()
+        inner = inner[1:] if inner.startswith("|") else inner
+        inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+        return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
+
+    lines = [line for line in table.split("\n") if "|" in line]
+    rule = next((i for i, line in enumerate(lines) if _DELIMITER_ROW.match(line)), None)
+    header = cells(lines[rule - 1]) if rule else []
+    body = lines[rule + 1 :] if rule is not None else lines
+    return header, [TableRow(cells(line), line) for line in body if line.strip()]
+
+
 def heading_title(line: str) -> str:
     """The text of an ATX heading line: markers and an optional closing sequence out."""
     match = _ATX.match(line)

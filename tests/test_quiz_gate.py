@@ -138,7 +138,8 @@ def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> N
     inside = _item("Multilingual DistilmBERT, a version of ____.", "BERT", "... BERT.")
     camel = _item("Exporters fold it, so ____ is free (BatchNorm).", "BN", "... BN ...")
     words = _item("For classes: ____ = -sum y log p (Cross Entropy)", "CE", "... CE ...")
-    for item in (inside, camel, words):
+    part = _item("YOLOv10 removes NMS latency: ____ training.", "NMS-free", "... NMS-free ...")
+    for item in (inside, camel, words, part):
         assert gate.reason(item) == gate.GIVEAWAY, item.question
     lower = _item("each task is a binary classific so e.g. ____ for each task", "CE", "x CE")
     math = _item("$M____-\\infty$ on disallowed positions.", "= mask:", "x = mask:")
@@ -155,3 +156,36 @@ def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> N
     assert gate.reason(dataset) is None  # no lexicon given: the rule is not applied
     nms = _item("Detectors remove duplicates with ____.", "NMS", "... with NMS.")
     assert gate.reason(nms, defined={"nms"}) is None  # the notes spell NMS out
+
+
+def test_a_blank_in_a_line_that_does_not_end_as_a_sentence_is_a_fragment() -> None:
+    passage = SearchResult(1, 0.0, "c1", "a.md", "Prediction Service > Edge", None, "x")
+    citation = Citation("c1", "a.md", "Prediction Service > Edge")
+
+    def item(question: str) -> QuizItem:
+        return QuizItem("cloze", question, "AI", "on-device AI", passage.text, citation)
+
+    outline = item("ML on the Edge (on-device ____) (Prediction Service > Edge)")
+    assert gate.without_context(outline) == "ML on the Edge (on-device ____)"
+    assert gate.reason(outline) == gate.FRAGMENT
+    sentence = item("Models run on the phone as on-device ____. (Prediction Service)")
+    assert gate.without_context(sentence) == "Models run on the phone as on-device ____."
+    assert gate.reason(sentence) is None
+
+
+def test_card_answers_cut_off_are_dropped_and_html_math_reads_as_math() -> None:
+    text = (
+        "**How do you solve linear regression?**\n\nThe normal equation "
+        '<img src="https://render.githubusercontent.com/render/math?'
+        'math=\\beta = (X^{T}X)^{-1}X^{T}y">'
+        " gives <strong>exact</strong> weights.\n\n"
+        "**How can you use neural nets for text classification?**\n\nHere is an overview:\n"
+    )
+    passage = SearchResult(1, 0.0, "c1", "theory.md", "Theory", None, text)
+    items, dropped = card_items(passage, "h")
+    assert [i.question for i in items] == ["How do you solve linear regression?"]
+    assert items[0].answer == (
+        "The normal equation $\\beta = (X^{T}X)^{-1}X^{T}y$ gives **exact** weights."
+    )
+    assert items[0].evidence in text  # the evidence stays verbatim
+    assert dropped == {"card: answer cut off": 1}

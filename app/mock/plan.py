@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from sharpnotes.ingest.text import blocks, clean_heading, heading_title, terms, units
+from sharpnotes.ingest.text import blocks, clean_heading, heading_title, table_rows, terms, units
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher, SearchResult
@@ -299,12 +299,10 @@ def is_point(text: str) -> bool:
 
 
 def _table_rows(table: str) -> list[str]:
-    """A table's body rows as "cell: cell: cell" points: the rows after its rule line (the
-    header above the rule and a sentence leading into the table are not points)."""
-    lines = [line.strip() for line in table.splitlines() if line.strip().startswith("|")]
-    rule = next((i for i, line in enumerate(lines) if set(line) <= set("-:| ")), 0)
-    body = [line.strip("|") for line in lines[rule + 1 :]]
-    return [": ".join(c.strip() for c in r.split("|") if c.strip()) for r in body] or [table]
+    """A table's body rows as "cell: cell: cell" points (the header and a sentence leading
+    into the table are not points)."""
+    _, rows = table_rows(table)
+    return [": ".join(c for c in row.cells if c) for row in rows] or [table]
 
 
 def _points(passages: list[Passage]) -> list[Point]:

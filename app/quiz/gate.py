@@ -116,15 +116,22 @@ def label_blank(item: QuizItem) -> bool:
 
 
 def hidden_in_question(item: QuizItem) -> bool:
-    """The question still shows the answer: inside a longer word ("DistilmBERT" for BERT), or
-    an acronym answer spelled out by the initials of a CamelCase word or of consecutive words
-    ("BatchNorm" for BN, "Cross Entropy" for CE)."""
+    """The question still shows the answer: inside a longer word ("DistilmBERT" for BERT), the
+    acronym of a longer answer ("NMS" for "NMS-free"), or an acronym answer spelled out by the
+    initials of a CamelCase word or of consecutive words ("BatchNorm" for BN, "Cross Entropy"
+    for CE)."""
     answer = item.answer.strip()
     words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", item.question.replace("____", " "))
     if len(answer) >= 3 and any(
         answer.lower() in w.lower() and w.lower() != answer.lower() for w in words
     ):
         return True
+    parts = re.findall(r"[A-Za-z0-9]+", answer)
+    shown = {w.lower() for w in words}
+    if len(parts) > 1 and any(
+        re.fullmatch(r"[A-Z]{2,}\d*", p) and p.lower() in shown for p in parts
+    ):
+        return True  # "NMS-free" with "NMS" in the question, "Faster R-CNN" with "CNN"
     if not re.fullmatch(r"[A-Z]{2,5}s?", answer):
         return False
     target = answer.rstrip("s")
@@ -139,13 +146,30 @@ def hidden_in_question(item: QuizItem) -> bool:
     return False
 
 
+def without_context(item: QuizItem) -> str:
+    """The question without the heading path it ends with (``offline.with_context``)."""
+    question = item.question.rstrip()
+    parts = {p.strip() for p in item.citation.heading.split(" > ")}
+    at = question.rfind(" (")
+    while at > 0 and question.endswith(")"):
+        inner = question[at + 2 : -1]
+        if all(p.strip() in parts for p in inner.split(" > ")):
+            return question[:at].rstrip()
+        at = question.rfind(" (", 0, at)
+    return question
+
+
 def fragment(item: QuizItem) -> bool:
     """A generated blank in a note fragment, not a sentence: it opens lower case ("each task
-    is a binary classific so e.g. ____"), or the blank sits inside a formula."""
+    is a binary classific so e.g. ____"), does not end as a sentence ends ("ML on the Edge
+    (on-device ____)", "Ads ____"), or the blank sits inside a formula."""
     body = item.question.replace("____", "\x00")
     for math in re.finditer(r"\$[^$\n]+?\$", body):  # "$...$" spans, paired in order
         if "\x00" in math.group(0) or re.search(r"[/^_+\-*=]\$$", math.group(0)):
             return True
+    sentence = without_context(item)
+    if not re.search(r"[.!?。！？][\"'”’)*]*$", sentence):
+        return True
     return bool(re.match(r"^[a-z]", body))
 
 
@@ -228,7 +252,7 @@ def reason(item: QuizItem, defined: Collection[str] | None = None) -> str | None
                 return GIVEAWAY
             if fragment(item):
                 return FRAGMENT
-            acronym = term_kind(item.answer) == "acronym"
+            acronym = term_kind(item.answer) == "acronym" and "____" in item.question
             if defined is not None and acronym and fold(item.answer) not in defined:
                 return UNDEFINED_ACRONYM
         if not_a_sentence(item):

@@ -2,13 +2,16 @@
 
 With a topic, the passages are the ones retrieval finds for it; without one, they come from the
 index in a seeded random order, leaving out the chunks already quizzed (``exclude_chunks``) and
-putting ``prefer_chunks`` first (the weakest topic's chunks, say). Items are taken one passage
-at a time, round-robin, so a quiz spreads over its passages; "mixed" rotates mcq, cloze, recall.
+putting ``prefer_chunks`` first (the weakest topic's chunks, say). A quiz takes one item a
+passage, so it spreads over its passages; offline it looks at ``OVERSAMPLE`` times as many
+passages as items and takes the best (``choose``); "mixed" rotates mcq, cloze, recall.
 
 The offline writer is ``app.quiz.offline``; with ``SHARPNOTES_GENERATOR`` set to an LLM backend
 ``app.quiz.llm_quiz`` writes the items, and a passage the LLM gives no valid item for falls back
-to the offline writer. Every item passes ``app.quiz.verify`` whoever wrote it. The cards the
-learner wrote in a passage (``app.quiz.handwritten``) come before any generated item from it.
+to the offline writer. Every item passes ``app.quiz.verify`` and the quality gate
+(``app.quiz.gate``) whoever wrote it. The cards the learner wrote (``app.quiz.handwritten``)
+come before items of a table or named list (``app.quiz.concepts``), and those before any other
+generated item.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sharpnotes.app.quiz import gate, verify
+from sharpnotes.app.quiz.concepts import GENERATOR as STRUCTURE
+from sharpnotes.app.quiz.concepts import concept_items
 from sharpnotes.app.quiz.handwritten import GENERATOR, card_items
 from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
@@ -28,11 +33,12 @@ from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchR
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
 
-__all__ = ["QuizBatch", "generate_quiz", "items_from_passage", "corpus_pool"]
+__all__ = ["QuizBatch", "choose", "generate_quiz", "items_from_passage", "corpus_pool"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("mcq", "cloze", "recall", "mixed")
+OVERSAMPLE = 3  # offline quizzes choose among the items of this many passages per item
 
 
 @dataclass
@@ -152,41 +158,66 @@ def generate_quiz(
     use_llm = get_generator(settings).is_llm
     dropped: dict[str, int] = {}
     flagged: dict[str, str] = {}
-    dedupe = verify.Deduper()
     emphasised = pool.lexicon.emphasised()
-    chosen: list[QuizItem] = []
-    leftovers: list[list[QuizItem]] = []
+    # offline items are cheap: look at more passages than needed and keep the best of them
+    enough = n if use_llm else OVERSAMPLE * n
+    pools: list[list[QuizItem]] = []
     for passage in passages:
-        if len(chosen) >= n:
+        if sum(1 for p in pools if p) >= enough:
             break
         row = rows[passage.chunk_id]
         candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
-        candidates = _gate(candidates, dropped, flagged if not gated else None, emphasised)
-        # mixed: the type made least so far among those this passage offers
-        made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
-        rank = {t: (made[j], (j - len(chosen)) % 3) for j, t in enumerate(ITEM_TYPES)}
-        # the learner's own cards first, then the type made least so far
-        candidates.sort(key=lambda item: (item.generator != GENERATOR, rank[item.type]))
-        while candidates:
-            item = candidates.pop(0)
-            if not dedupe.seen(item):
-                chosen.append(item)
-                break
-            verify.count(dropped, verify.DUPLICATE)
-        leftovers.append(candidates)
-    # a small corpus or a narrow topic: take second items from the passages already used
-    for candidates in leftovers:
-        for item in candidates:
-            if len(chosen) >= n:
-                break
-            if dedupe.seen(item):
-                verify.count(dropped, verify.DUPLICATE)
-                continue
-            chosen.append(item)
-            break
-    kept = chosen[:n]
+        pools.append(_gate(candidates, dropped, flagged if not gated else None, emphasised))
+    wanted = set(prefer_chunks or ())
+    kept = choose(pools, n, dropped, preferred=sum(p.chunk_id in wanted for p in passages))
     ids = {i.id for i in kept}
     return QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
+
+
+def choose(
+    pools: list[list[QuizItem]], n: int, dropped: dict[str, int], preferred: int = 0
+) -> list[QuizItem]:
+    """Up to ``n`` items, one a passage while the passages last (``pools``: each passage's
+    candidates, in passage order). Each pick is the best candidate left: the learner's own
+    card, then an item of a table or named list, then any other; among equals the type made
+    least so far (mixed quizzes rotate types), then the earlier passage. A small corpus or a
+    narrow topic then gives second items from the passages already used. The first
+    ``preferred`` passages (``prefer_chunks``) go before all others. Duplicates of an item
+    chosen are counted and passed over."""
+    dedupe = verify.Deduper()
+    chosen: list[QuizItem] = []
+    pools = [list(p) for p in pools]
+    used: set[int] = set()
+
+    def key(item: QuizItem, at: int) -> tuple:
+        made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
+        j = ITEM_TYPES.index(item.type)
+        return (at >= preferred, _tier(item), made[j], (j - len(chosen)) % 3, at)
+
+    def take(item: QuizItem, pool: list[QuizItem]) -> bool:
+        pool.remove(item)
+        if dedupe.seen(item):
+            verify.count(dropped, verify.DUPLICATE)
+            return False
+        chosen.append(item)
+        return True
+
+    while len(chosen) < n:
+        options = [(key(i, at), at, i) for at, p in enumerate(pools) if at not in used for i in p]
+        if not options:
+            break
+        _, at, item = min(options, key=lambda o: o[0])
+        if take(item, pools[at]):
+            used.add(at)
+    for at in sorted(used):
+        while len(chosen) < n and pools[at]:
+            if take(pools[at][0], pools[at]):
+                break
+    return chosen[:n]
+
+
+def _tier(item: QuizItem) -> int:
+    return {GENERATOR: 0, STRUCTURE: 1}.get(item.generator, 2)
 
 
 def _candidates(
@@ -204,6 +235,10 @@ def _candidates(
         verify.count(dropped, reason, count)
     wanted = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("cloze",)}
     cards = [c for c in cards if c.type in wanted.get(kind, ())]
+    laid_out, why = concept_items(passage, row.content_hash, rng=rng)
+    for reason, count in why.items():
+        verify.count(dropped, reason, count)
+    cards += [c for c in laid_out if kind in ("mixed", c.type)]
     found: list[QuizItem] = []
     if use_llm:
         from sharpnotes.app.quiz.llm_quiz import llm_items
@@ -215,7 +250,7 @@ def _candidates(
         found, why = items_from_passage(passage, row.content_hash, kind, pool, rng=rng)
         for reason, count in why.items():
             verify.count(dropped, reason, count)
-    return cards + found  # the learner's own cards first
+    return cards + found  # the learner's own cards and the tables' and lists' items first
 
 
 def _gate(

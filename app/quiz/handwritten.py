@@ -11,6 +11,7 @@ and carries its hash, so it follows note edits like any other item, and passes t
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -20,7 +21,14 @@ from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import has_cjk, split_sentences, terms
 
 GENERATOR = "notes"  # provenance of an item the learner wrote
+CUT_OFF = "card: answer cut off"
 MAX_KEY_POINTS = 4
+# GitHub once drew README math as images: <img src=".../render/math?math=\beta">
+_MATH_IMG = re.compile(
+    r"<img\b[^>]*?src=\"https?://render\.githubusercontent\.com/render/math\?math=([^\"]+)\"[^>]*>",
+    re.IGNORECASE,
+)
+_EMPHASIS_TAG = re.compile(r"<(strong|b|em|i)>(.*?)</\1>", re.IGNORECASE | re.S)
 _CLAUSE = re.compile(r"\s*(?:[;；]|\n+|(?<=[.!?。！？])\s+)\s*")
 _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
 
@@ -38,6 +46,15 @@ def key_points(answer: str) -> list[str]:
     return points[:MAX_KEY_POINTS] or [answer.strip()]
 
 
+def readable(text: str) -> str:
+    """An answer as the app can render it: GitHub's math images as ``$...$`` math, HTML bold
+    and italics as Markdown. Other HTML stays (the renderer shows it inert)."""
+    text = _MATH_IMG.sub(lambda m: f"${unquote(m.group(1)).strip()}$", text)
+    mark = {"strong": "**", "b": "**", "em": "*", "i": "*"}
+    return _EMPHASIS_TAG.sub(lambda m: f"{mark[m.group(1).lower()]}{m.group(2)}"
+                             f"{mark[m.group(1).lower()]}", text)  # fmt: skip
+
+
 def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citation) -> QuizItem:
     evidence = passage.text[card.start : card.end]
     if card.kind == "cloze":
@@ -46,9 +63,10 @@ def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citati
             passage.text, citation, key_points=[card.answer], content_hash=content_hash,
             generator=GENERATOR,
         )  # fmt: skip
+    answer = readable(card.answer)
     return QuizItem(
-        "recall", card.question, card.answer, evidence, passage.text, citation,
-        key_points=key_points(card.answer), content_hash=content_hash, generator=GENERATOR,
+        "recall", readable(card.question), answer, evidence, passage.text, citation,
+        key_points=key_points(answer), content_hash=content_hash, generator=GENERATOR,
     )  # fmt: skip
 
 
@@ -76,6 +94,9 @@ def card_items(passage: SearchResult, content_hash: str) -> tuple[list[QuizItem]
     made: list[QuizItem] = []
     dropped: dict[str, int] = {}
     for card in cards:
+        if card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
+            verify.count(dropped, CUT_OFF)  # "Here is an overview:" and the chunk ends
+            continue
         item = _item(card, passage, content_hash, citation)
         reason = verify.check(item)
         if reason:

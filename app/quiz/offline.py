@@ -63,7 +63,7 @@ def plain(text: str) -> str:
     return " ".join(text.split())
 
 
-def _lower_first(text: str) -> str:
+def lower_first(text: str) -> str:
     first = text.split(" ", 1)[0]
     if term_kind(first) == "acronym" or first[1:2].isupper():
         return text
@@ -173,11 +173,11 @@ def _recall(unit: Unit, lexicon: Lexicon, heading: str) -> tuple[str, str, list[
         term, rest = plain(m.group("term")), plain(m.group("rest"))
         question, told = f"Explain what {term} means.", term
     elif m := _BECAUSE.match(text):
-        question, told, rest = f"Explain why {_lower_first(m['a'])}.", m["a"], m["b"]
+        question, told, rest = f"Explain why {lower_first(m['a'])}.", m["a"], m["b"]
     elif m := _SO_THAT.match(text):
-        question, told, rest = f"Explain the purpose: {_lower_first(m['a'])}.", m["a"], m["b"]
+        question, told, rest = f"Explain the purpose: {lower_first(m['a'])}.", m["a"], m["b"]
     elif m := _SO.match(text):
-        question, told, rest = f"Explain why {_lower_first(m['a'])}.", m["a"], m["b"]
+        question, told, rest = f"Explain why {lower_first(m['a'])}.", m["a"], m["b"]
     elif (m := _DEFINED.match(text)) and _subject(m["term"], lexicon, heading):
         term, art = m["term"].strip(), (m["art"] or "").lower()
         question, told, rest = f"Explain what {art}{term} {m['verb']}.", term, m["rest"]

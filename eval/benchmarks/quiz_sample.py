@@ -80,12 +80,13 @@ def sample_without_index(
     corpus: str, split: str, per_corpus: int, seed: int, gated: bool
 ) -> list[dict]:
     """Like ``sample`` with no index and no model: the corpus chunked as ingest does, passages
-    in a seeded order, each giving its best item (the learner's cards first, then the offline
-    writer's, types rotating as in a mixed quiz), through verification and the gate. MCQ
-    distractors come from the lexicon without the embedding re-rank."""
-    from sharpnotes.app.quiz import gate, verify
+    in a seeded order, their verified and gated items chosen as ``generate_quiz`` chooses
+    (``choose``: the learner's cards first, then the items of tables and named lists, types
+    rotating). MCQ distractors come from the lexicon without the embedding re-rank."""
+    from sharpnotes.app.quiz import gate
+    from sharpnotes.app.quiz.concepts import concept_items
+    from sharpnotes.app.quiz.generate import OVERSAMPLE, choose
     from sharpnotes.app.quiz.handwritten import card_items
-    from sharpnotes.app.quiz.items import ITEM_TYPES
     from sharpnotes.app.quiz.offline import items_from_passage
     from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
     from sharpnotes.app.retrieval import SearchResult
@@ -94,29 +95,31 @@ def sample_without_index(
     pool = DistractorPool(Lexicon.from_rows(chunks))
     rng = random.Random(seed)
     rng.shuffle(chunks)
-    dedupe = verify.Deduper()
     emphasised = pool.lexicon.emphasised()
-    out: list[dict] = []
+    pools: list[list] = []
+    reasons: dict[str, str] = {}
     for n, chunk in enumerate(chunks):
-        if len(out) >= per_corpus:
+        if sum(1 for p in pools if p) >= OVERSAMPLE * per_corpus:
             break
         passage = SearchResult(n, 0.0, chunk.chunk_id, chunk.source, chunk.heading, chunk.page,
                                chunk.text)  # fmt: skip
         cards, _ = card_items(passage, chunk.content_hash)
+        laid_out, _ = concept_items(passage, chunk.content_hash, rng=rng)
         made, _ = items_from_passage(passage, chunk.content_hash, "mixed", pool, rng=rng)
-        want = ITEM_TYPES[len(out) % 3]
-        made.sort(key=lambda i: i.type != want)
-        for item in [*cards, *made]:
+        kept = []
+        for item in [*cards, *laid_out, *made]:
             why = gate.reason(item, emphasised)
-            if (why and gated) or dedupe.seen(item):
+            if why and gated:
                 continue
-            out.append(
-                item.to_dict()
-                | {"corpus": corpus, "split": split, "source": item.citation.source,
-                   "generator": item.generator, "gate": why}
-            )  # fmt: skip
-            break
-    return out
+            reasons[item.id] = why
+            kept.append(item)
+        pools.append(kept)
+    return [
+        item.to_dict()
+        | {"corpus": corpus, "split": split, "source": item.citation.source,
+           "generator": item.generator, "gate": reasons[item.id]}
+        for item in choose(pools, per_corpus, {})
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,321 @@
+"""Quiz items about what a passage lays out, not about one of its sentences.
+
+- A row of a comparison table: recall ("For DPO, what are the data required and the cost?",
+  the row's cells as key points) and, with four rows or more, MCQ ("Which algorithm is this?
+  data required: preference pairs; ...", the other rows' names as options: siblings of the same
+  kind and topic, each clearly wrong per the same table).
+- A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
+  it sits under, or the line leading into it): recall ("What are the cons of CNNs?"), the items'
+  leads as key points.
+
+Rows that are all numbers or single words are trivia and make no item; a row's name must be a
+short name, distinct within its table. The evidence is the row line or the list, verbatim.
+Items carry ``GENERATOR`` as provenance and pass ``app.quiz.verify`` and the quality gate like
+every generated item.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.app.quiz.offline import citation_of, context, lower_first, plain, with_context
+from sharpnotes.app.quiz.terms import fold, term_kind
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.chunking import HEADING_SEP
+from sharpnotes.ingest.text import Block, blocks, clean_heading, has_cjk, table_rows, terms
+
+GENERATOR = "structure"  # provenance: made from a table or a named list of the notes
+MAX_CELLS = 4  # columns asked about in one row question
+MAX_POINTS = 5
+MAX_NAME_WORDS = 6
+
+_KIND = (
+    r"pros|cons|advantages|disadvantages|benefits|drawbacks|strengths|weaknesses|limitations"
+    r"|failure modes|pitfalls|caveats|downsides|upsides"
+)
+_NAMED_LIST = re.compile(
+    rf"^(?:(?:key|main|common|known|typical)\s+)?(?P<kind>{_KIND})\b(?:\s+(?:of|for)\s+"
+    rf"(?P<subject>[^:(]+?))?\s*(?:\([^)]*\))?\s*[:：]?$",
+    re.IGNORECASE,
+)
+_NAMED_LIST_ZH = re.compile(
+    r"^(?P<subject>.*?)的?(?P<kind>優點|缺點|限制|缺陷|常見錯誤|失敗模式)\s*[:：]?$"
+)
+_POSSESSIVE = re.compile(r"^(?:my|our|the)\s+", re.IGNORECASE)
+_LEAD = re.compile(r"\s*(?:[:：]\s|\s[—–-]\s|[.;。；](?:\s|$)|\()")
+
+
+_GENERIC = {
+    "notes",
+    "note",
+    "comment",
+    "comments",
+    "value",
+    "values",
+    "details",
+    "remarks",
+    "description",
+    "content",
+    "contents",
+    "misc",
+    "info",
+    "other",
+}
+_NOUN = {"how": "mechanism", "what": "description", "why": "reason", "idea": "idea"}
+_ASPECT = {"", "aspect", "aspects", "property", "feature", "criterion", "dimension", "vs", "vs."}
+
+
+def _header_word(cell: str) -> str:
+    """A header cell as a noun phrase inside a question ("Use when" -> "use when")."""
+    text = _POSSESSIVE.sub("", plain(cell)).strip(" ?")
+    if not re.search(r"[^\W\d_]", text):
+        return ""  # "+", "−", "#": no words to ask with
+    if re.match(r"(?i)(?:what|how|which|why|when)\s+\S+\s", text):
+        return ""  # "What I want on the whiteboard": no noun to ask for
+    text = _NOUN.get(text.lower(), text)
+    return lower_first(text)
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _name(cell: str) -> str | None:
+    """A row's (or column's) name: short, with letters, not a measurement ("20 m", "1 ms")."""
+    name = plain(cell).strip(" *")
+    if not name or len(name.split()) > MAX_NAME_WORDS or len(name) > 60 or "?" in name:
+        return None
+    if re.fullmatch(r"[\d.,%×x~<>≈+\-\s]*(?:\d\s*[A-Za-z]{0,3})?", name):
+        return None
+    return name
+
+
+def _content(cell: str) -> bool:
+    """A cell that says something: three words or more, or a short phrase with letters that is
+    not a yes/no mark."""
+    text = plain(cell)
+    if len(text.split()) >= 3:
+        return True
+    return bool(re.search(r"[A-Za-z\u4e00-\u9fff]{3,}", text)) and not re.fullmatch(
+        r"(?i)(?:yes|no|n/?a|none|-|—|✓|✗|x)", text.strip()
+    )
+
+
+def _question(name: str, words: list[str]) -> str:
+    if has_cjk(" ".join(words)):
+        return f"{name}：{'、'.join(words)}各是什麼？"
+    return f"For {name}, what {'is' if len(words) == 1 else 'are'} the {_joined(words)}?"
+
+
+def _table_items(
+    block: Block, passage: SearchResult, content_hash: str, rng: random.Random
+) -> list[QuizItem]:
+    header, rows = table_rows(block.text)
+    width = len(header)
+    rows = [row for row in rows if len(row.cells) == width and row.line in passage.text]
+    if width < 2 or len(rows) < 2:
+        return []
+    if plain(header[0]).strip().lower() in _ASPECT:
+        return _compare_items(header, rows, passage, content_hash)
+    named = [(row, _name(row.cells[0])) for row in rows]
+    names = [n for _, n in named if n]
+    if len(names) * 5 < len(rows) * 4 or len(set(map(fold, names))) != len(names):
+        return []  # the first column does not name one thing a row
+    what = _header_word(header[0])  # "algorithm": what a row names
+    words = {i: _header_word(header[i]) for i in range(1, width)}
+    columns = [i for i in range(1, width) if words[i]]
+    out: list[QuizItem] = []
+    citation = citation_of(passage)
+    for row, name in named:
+        if not name:
+            continue
+        asked = [i for i in columns if _content(row.cells[i])]
+        specific = [i for i in asked if words[i].lower() not in _GENERIC]
+        if not specific or not any(len(plain(row.cells[i]).split()) >= 3 for i in asked):
+            continue  # only numbers, single words or "notes": trivia
+        asked = specific[:MAX_CELLS]
+        points = [plain(row.cells[i]) for i in asked]
+        answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(asked, points, strict=True))
+        ctx = context(passage.heading, name, set())  # minus a part naming the row
+        question = _question(name, [words[i] for i in asked])
+        out.append(
+            QuizItem(
+                "recall",
+                with_context(question, ctx),
+                answer,
+                row.line,
+                passage.text,
+                citation,
+                key_points=points[:MAX_POINTS],
+                content_hash=content_hash,
+                generator=GENERATOR,
+            )  # fmt: skip
+        )
+        mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
+        if mcq:
+            out.append(mcq)
+    return out
+
+
+def _compare_items(
+    header: list[str], rows: list, passage: SearchResult, content_hash: str
+) -> list[QuizItem]:
+    """A table whose columns are the things compared and whose rows are aspects ("| | CNN |
+    ViT |"): one "How do A and B compare on X?" per aspect row."""
+    named = [_name(h) for h in header[1:]]
+    names = [n for n in named if n]
+    if len(names) < 2 or len(names) != len(named):
+        return []
+    out: list[QuizItem] = []
+    ctx = context(passage.heading, "", set())
+    for row in rows:
+        aspect = _header_word(row.cells[0])
+        cells = [plain(c) for c in row.cells[1:]]
+        if not aspect or len(aspect) > 60 or not all(_content(c) for c in cells):
+            continue
+        if len(set(cells)) < len(cells) or not any(len(c.split()) >= 3 for c in cells):
+            continue  # the same in every column, or numbers and single words
+        if has_cjk(aspect):
+            question = f"{'、'.join(names)}在「{aspect}」上有什麼不同？"
+        else:
+            question = f"How do {_joined(names)} compare on {aspect}?"
+        answer = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True))
+        out.append(
+            QuizItem(
+                "recall",
+                with_context(question, ctx),
+                answer,
+                row.line,
+                passage.text,
+                citation_of(passage),
+                key_points=cells[:MAX_POINTS],
+                content_hash=content_hash,
+                generator=GENERATOR,
+            )  # fmt: skip
+        )
+    return out
+
+
+def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -> QuizItem | None:
+    """Which row the shown cells describe; the options are names of the same table."""
+    kind = term_kind(name)
+    siblings = [n for n in names if n != name and term_kind(n) == kind]
+    if len(siblings) < 3:
+        return None
+    shown = [
+        i for i in asked if not verify.contains_term(row.cells[i], name)
+        and not any(verify.contains_term(row.cells[i], s) for s in siblings)
+    ]  # fmt: skip
+    if not shown or not any(len(plain(row.cells[i]).split()) >= 3 for i in shown):
+        return None
+    wrong = rng.sample(siblings, 3)
+    options = [name, *wrong]
+    rng.shuffle(options)
+    clues = "; ".join(f"{words[i]}: {plain(row.cells[i]).rstrip('.')}" for i in shown)
+    ctx = context(passage.heading, name, set())
+    return QuizItem(
+        "mcq", with_context(f"Which {what or 'one'} is this? {clues}.", ctx), name, row.line,
+        passage.text, citation_of(passage), options=options, key_points=[name],
+        content_hash=content_hash, generator=GENERATOR,
+    )  # fmt: skip
+
+
+def _list_kind(label: str) -> tuple[str, str] | None:
+    """(kind, subject) when ``label`` names a list of pros, cons, ...; subject may be ""."""
+    label = clean_heading(label).strip().strip("*").strip()
+    m = _NAMED_LIST.match(label)
+    if m:
+        return m["kind"].lower(), (m["subject"] or "").strip()
+    m = _NAMED_LIST_ZH.match(label)
+    if m:
+        return m["kind"], m["subject"].strip()
+    return None
+
+
+def _lead(item_text: str) -> str:
+    """A list item's lead: its bold part, or up to its first colon, dash or full stop."""
+    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", item_text.strip())
+    bold = re.match(r"\*\*([^*]+)\*\*", text)
+    if bold:
+        return plain(bold.group(1)).strip(" :")
+    return plain(_LEAD.split(text, maxsplit=1)[0]).strip(" .:")
+
+
+def _list_items(passage: SearchResult, content_hash: str, ctx: str) -> list[QuizItem]:
+    parts = [clean_heading(p) for p in passage.heading.split(HEADING_SEP) if p.strip()]
+    found = blocks(passage.text)
+    out: list[QuizItem] = []
+    i = 0
+    while i < len(found):
+        block = found[i]
+        found_kind: tuple[str, str] | None = None
+        first = i + 1
+        if block.kind in ("paragraph", "heading") and i + 1 < len(found):
+            label = block.text.lstrip("#").strip()
+            if len(label) <= 80 and (block.kind == "heading" or label.endswith((":", "："))):
+                found_kind = _list_kind(label)
+        elif i == 0 and block.kind == "list" and parts:
+            found_kind, first = _list_kind(parts[-1]), 0
+        if not found_kind:
+            i += 1
+            continue
+        kind, subject = found_kind
+        items = []
+        j = first
+        while j < len(found) and found[j].kind == "list":
+            items.append(found[j])
+            j += 1
+        i = max(j, i + 1)
+        if len(items) < 2:
+            continue
+        if not subject:  # "Limitations" under "DETR": the section names the subject
+            above = parts[:-1] if first == 0 else parts
+            subject = re.sub(r"\s*\([^)]*\)", "", above[-1]).strip() if above else ""
+        if not subject:
+            continue
+        points = [p for p in (_lead(b.text) for b in items) if p and len(terms(p)) >= 1]
+        if len(points) < 2:
+            continue
+        evidence = passage.text[items[0].start : items[-1].end]
+        zh = has_cjk(kind)
+        question = f"{subject} 的{kind}有哪些？" if zh else f"What are the {kind} of {subject}?"
+        out.append(
+            QuizItem(
+                "recall",
+                with_context(question, ctx),
+                "\n".join(plain(b.text) for b in items),
+                evidence,
+                passage.text,
+                citation_of(passage),
+                key_points=points[:MAX_POINTS],
+                content_hash=content_hash,
+                generator=GENERATOR,
+            )  # fmt: skip
+        )
+    return out
+
+
+def concept_items(
+    passage: SearchResult, content_hash: str, *, rng: random.Random | None = None
+) -> tuple[list[QuizItem], dict[str, int]]:
+    """The verified table-row and named-list items of ``passage``, in note order, and the count
+    of those dropped by reason."""
+    rng = rng or random.Random(0)
+    ctx = " > ".join(clean_heading(p) for p in passage.heading.split(HEADING_SEP) if p.strip())
+    made: list[QuizItem] = []
+    for block in blocks(passage.text):
+        if block.kind == "table":
+            made += _table_items(block, passage, content_hash, rng)
+    made += _list_items(passage, content_hash, ctx)
+    kept: list[QuizItem] = []
+    dropped: dict[str, int] = {}
+    for item in made:
+        why = verify.check(item)
+        if why:
+            verify.count(dropped, f"structure: {why}")
+            continue
+        kept.append(item)
+    return kept, dropped

@@ -1,0 +1,129 @@
+"""Quiz items from the structure of a passage (app.quiz.concepts), the table parser they read
+(ingest.text.table_rows), and how a quiz chooses among its passages' items (generate.choose)."""
+
+from __future__ import annotations
+
+import random
+
+from sharpnotes.app.quiz import gate, verify
+from sharpnotes.app.quiz.concepts import GENERATOR, concept_items
+from sharpnotes.app.quiz.generate import choose
+from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.text import table_rows
+
+ALIGNMENT = """Post-training methods side by side.
+
+| Algorithm | Data required | Extra models needed | Rel. cost |
+|---|---|---|---|
+| **SFT** | Curated instruction demos | none | low |
+| **RLHF** | Human preference labels | reward model + critic | high |
+| **DPO** | Preference pairs (chosen vs rejected) | reference model | medium |
+| **KTO** | Binary thumbs up or down | none | low |
+"""
+
+SENSORS = """| | Camera | Lidar |
+|---|---|---|
+| Depth | inferred from learned cues | measured directly per point |
+| Cost | a few dollars per unit | hundreds of dollars per unit |
+| Weather | rain blurs the lens | rain and fog scatter the beams |
+"""
+
+
+def _passage(text: str, heading: str = "Alignment > Methods") -> SearchResult:
+    return SearchResult(1, 0.0, "c1", "llm.md", heading, None, text)
+
+
+def test_table_rows_reads_header_cells_and_lines() -> None:
+    header, rows = table_rows("| a | b \\| c |\n|---|:-:|\n| x | y |\n|z|w|")
+    assert header == ["a", "b | c"]
+    assert [r.cells for r in rows] == [["x", "y"], ["z", "w"]]
+    assert rows[1].line == "|z|w|"
+    header, rows = table_rows("| 1 | 2 |\n| 3 | 4 |")  # no delimiter row: no header
+    assert header == [] and len(rows) == 2
+
+
+def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
+    passage = _passage(ALIGNMENT)
+    items, dropped = concept_items(passage, "h", rng=random.Random(0))
+    assert not dropped
+    assert all(i.generator == GENERATOR and verify.check(i) is None for i in items)
+    recall = {i.answer.split(";")[0]: i for i in items if i.type == "recall"}
+    dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
+    assert dpo.question.startswith(
+        "For DPO, what are the data required, extra models needed and rel. cost?"
+    )
+    assert "Preference pairs (chosen vs rejected)" in dpo.key_points
+    assert dpo.evidence in passage.text and dpo.evidence.startswith("| **DPO**")
+    assert len(recall) == 4
+    mcqs = [i for i in items if i.type == "mcq"]
+    assert mcqs, "four rows name four methods: each row is also a which-one question"
+    for mcq in mcqs:
+        assert sorted(mcq.options) == ["DPO", "KTO", "RLHF", "SFT"]
+        assert mcq.question.startswith("Which algorithm is this?")
+        assert not verify.contains_term(mcq.question, mcq.answer)
+        assert gate.reason(mcq, defined=set()) is None  # a row name needs no expansion
+
+
+def test_a_table_of_things_in_columns_compares_them_row_by_row() -> None:
+    items, _ = concept_items(_passage(SENSORS, "Sensor fusion > The sensors"), "h")
+    questions = [i.question for i in items]
+    assert "How do Camera and Lidar compare on depth? (Sensor fusion > The sensors)" in questions
+    assert len(items) == 3 and all(i.type == "recall" for i in items)
+    weather = next(i for i in items if "weather" in i.question)
+    assert weather.key_points == ["rain blurs the lens", "rain and fog scatter the beams"]
+
+
+def test_tables_of_numbers_or_without_names_give_nothing() -> None:
+    numbers = "| Model | AP | FPS |\n|---|---|---|\n| DETR | 42.0 | 28 |\n| YOLOv3 | 33.0 | 45 |"
+    distances = (
+        "| Distance | Height |\n|---|---|\n| 20 m | 61 px tall on screen |\n| 40 m | 30 px |"
+    )
+    for text in (numbers, distances):
+        assert concept_items(_passage(text), "h")[0] == [], text
+
+
+def test_a_named_list_asks_for_its_items() -> None:
+    text = (
+        "Cons of CNNs:\n\n- **Local receptive field**: global context comes late\n"
+        "- Static weights, the same for every input\n- Hard to scale past a point"
+    )
+    items, _ = concept_items(_passage(text, "Transformers vs CNNs"), "h")
+    assert [i.question for i in items] == ["What are the cons of CNNs? (Transformers vs CNNs)"]
+    assert items[0].key_points == [
+        "Local receptive field", "Static weights, the same for every input",
+        "Hard to scale past a point",
+    ]  # fmt: skip
+    under = "- Weak at counting\n- Poor on abstract tasks\n"  # named by its heading
+    items, _ = concept_items(_passage(under, "CLIP > Limitations (good interview material)"), "h")
+    assert [i.question.split(" (")[0] for i in items] == ["What are the limitations of CLIP?"]
+    zh = "缺點：\n\n- 深度估計錯了整個 BEV 就歪掉\n- 遠處的物體很稀疏\n"
+    items, _ = concept_items(_passage(zh, "LSS"), "h")
+    assert items and items[0].question.startswith("LSS 的缺點有哪些？")
+    plain_list = "Steps:\n\n- collect data\n- train the model\n"
+    assert concept_items(_passage(plain_list, "Pipeline"), "h")[0] == []
+
+
+def _made(generator: str, kind: str, chunk: str, question: str) -> QuizItem:
+    answer = f"answer to {question}"
+    return QuizItem(
+        kind, question, answer, answer, answer, Citation(chunk, "a.md", "H"), generator=generator
+    )
+
+
+def test_choose_takes_own_cards_then_laid_out_items_one_a_passage() -> None:
+    pools = [
+        [_made("offline", "cloze", "p0", "q0 ____")],
+        [_made("structure", "recall", "p1", "q1"), _made("offline", "mcq", "p1", "q1b ____")],
+        [_made("notes", "recall", "p2", "q2")],
+        [_made("offline", "recall", "p3", "q3")],
+    ]
+    chosen = choose(pools, 3, {})
+    # a card, a table's item, then the rest: the cloze before a third recall (types rotate)
+    assert [i.question for i in chosen] == ["q2", "q1", "q0 ____"]
+    assert [i.question for i in choose(pools, 3, {}, preferred=1)][0] == "q0 ____"
+    # more items than passages: second items come from passages already used
+    assert [i.question for i in choose(pools, 6, {})] == ["q2", "q1", "q0 ____", "q3", "q1b ____"]
+    dropped: dict[str, int] = {}
+    twice = [[_made("offline", "cloze", "p0", "same")], [_made("offline", "mcq", "p1", "same")]]
+    assert len(choose(twice, 2, dropped)) == 1 and dropped == {verify.DUPLICATE: 1}
