@@ -68,6 +68,15 @@ _NOUN = {"how": "mechanism", "what": "description", "why": "reason", "idea": "id
 _ASPECT = {"", "aspect", "aspects", "property", "feature", "criterion", "dimension", "vs", "vs."}
 
 
+def _recall(
+    question: str, answer: str, evidence: str, points: list[str], passage: SearchResult, h: str
+) -> QuizItem:
+    return QuizItem(
+        "recall", question, answer, evidence, passage.text, citation_of(passage),
+        key_points=points[:MAX_POINTS], content_hash=h, generator=GENERATOR,
+    )  # fmt: skip
+
+
 def _header_word(cell: str) -> str:
     """A header cell as a noun phrase inside a question ("Use when" -> "use when")."""
     text = _POSSESSIVE.sub("", plain(cell)).strip(" ?")
@@ -128,7 +137,6 @@ def _table_items(
     words = {i: _header_word(header[i]) for i in range(1, width)}
     columns = [i for i in range(1, width) if words[i]]
     out: list[QuizItem] = []
-    citation = citation_of(passage)
     for row, name in named:
         if not name:
             continue
@@ -141,19 +149,8 @@ def _table_items(
         answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(asked, points, strict=True))
         ctx = context(passage.heading, name, set())  # minus a part naming the row
         question = _question(name, [words[i] for i in asked])
-        out.append(
-            QuizItem(
-                "recall",
-                with_context(question, ctx),
-                answer,
-                row.line,
-                passage.text,
-                citation,
-                key_points=points[:MAX_POINTS],
-                content_hash=content_hash,
-                generator=GENERATOR,
-            )  # fmt: skip
-        )
+        q = with_context(question, ctx)
+        out.append(_recall(q, answer, row.line, points, passage, content_hash))
         mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
         if mcq:
             out.append(mcq)
@@ -183,19 +180,8 @@ def _compare_items(
         else:
             question = f"How do {_joined(names)} compare on {aspect}?"
         answer = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True))
-        out.append(
-            QuizItem(
-                "recall",
-                with_context(question, ctx),
-                answer,
-                row.line,
-                passage.text,
-                citation_of(passage),
-                key_points=cells[:MAX_POINTS],
-                content_hash=content_hash,
-                generator=GENERATOR,
-            )  # fmt: skip
-        )
+        q = with_context(question, ctx)
+        out.append(_recall(q, answer, row.line, cells, passage, content_hash))
     return out
 
 
@@ -282,19 +268,9 @@ def _list_items(passage: SearchResult, content_hash: str, ctx: str) -> list[Quiz
         evidence = passage.text[items[0].start : items[-1].end]
         zh = has_cjk(kind)
         question = f"{subject} 的{kind}有哪些？" if zh else f"What are the {kind} of {subject}?"
-        out.append(
-            QuizItem(
-                "recall",
-                with_context(question, ctx),
-                "\n".join(plain(b.text) for b in items),
-                evidence,
-                passage.text,
-                citation_of(passage),
-                key_points=points[:MAX_POINTS],
-                content_hash=content_hash,
-                generator=GENERATOR,
-            )  # fmt: skip
-        )
+        answer = "\n".join(plain(b.text) for b in items)
+        q = with_context(question, ctx)
+        out.append(_recall(q, answer, evidence, points, passage, content_hash))
     return out
 
 
@@ -310,12 +286,4 @@ def concept_items(
         if block.kind == "table":
             made += _table_items(block, passage, content_hash, rng)
     made += _list_items(passage, content_hash, ctx)
-    kept: list[QuizItem] = []
-    dropped: dict[str, int] = {}
-    for item in made:
-        why = verify.check(item)
-        if why:
-            verify.count(dropped, f"structure: {why}")
-            continue
-        kept.append(item)
-    return kept, dropped
+    return verify.passing(made, "structure")

@@ -91,16 +91,11 @@ def card_items(passage: SearchResult, content_hash: str) -> tuple[list[QuizItem]
     heading = _heading_card(passage)
     if heading:
         cards.insert(0, heading)
-    made: list[QuizItem] = []
     dropped: dict[str, int] = {}
+    whole = []
     for card in cards:
         if card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
             verify.count(dropped, CUT_OFF)  # "Here is an overview:" and the chunk ends
-            continue
-        item = _item(card, passage, content_hash, citation)
-        reason = verify.check(item)
-        if reason:
-            verify.count(dropped, f"card: {reason}")
-            continue
-        made.append(item)
-    return made, dropped
+        else:
+            whole.append(_item(card, passage, content_hash, citation))
+    return verify.passing(whole, "card", dropped)

@@ -109,3 +109,19 @@ class Deduper:
 
 def count(dropped: Counter[str] | dict[str, int], reason: str, n: int = 1) -> None:
     dropped[reason] = dropped.get(reason, 0) + n
+
+
+def passing(
+    items: list[QuizItem], label: str, dropped: dict[str, int] | None = None
+) -> tuple[list[QuizItem], dict[str, int]]:
+    """The items that pass ``check``, and the others counted as "``label``: reason" (into
+    ``dropped`` when given)."""
+    dropped = {} if dropped is None else dropped
+    kept: list[QuizItem] = []
+    for item in items:
+        why = check(item)
+        if why:
+            count(dropped, f"{label}: {why}")
+        else:
+            kept.append(item)
+    return kept, dropped
