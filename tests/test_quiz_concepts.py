@@ -9,6 +9,7 @@ from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR, concept_items
 from sharpnotes.app.quiz.generate import choose
 from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.text import table_rows
 
@@ -127,3 +128,63 @@ def test_choose_takes_own_cards_then_laid_out_items_one_a_passage() -> None:
     dropped: dict[str, int] = {}
     twice = [[_made("offline", "cloze", "p0", "same")], [_made("offline", "mcq", "p1", "same")]]
     assert len(choose(twice, 2, dropped)) == 1 and dropped == {verify.DUPLICATE: 1}
+
+
+def test_a_lead_in_naming_a_set_asks_for_its_entries() -> None:
+    text = (
+        "Two ways to get a smaller model from a big one:\n\n"
+        "- **Pruning**: remove parameters from a trained network.\n"
+        "  - unstructured or structured\n"
+        "- **Distillation**: train a small student on the teacher's outputs.\n"
+    )
+    items, _ = concept_items(_passage(text, "Compression"), "h")
+    assert [i.question for i in items] == [
+        "What are the two ways to get a smaller model from a big one? (Compression)"
+    ]
+    assert items[0].key_points == ["Pruning", "Distillation"]  # nested entries are not points
+    for lead in ("Introduced two tricks everyone still uses:", "It can be made in two ways:",
+                 "Options:", "Context:"):  # fmt: skip
+        text = f"{lead}\n\n- first thing here\n- second thing here\n"
+        assert concept_items(_passage(text, "Section"), "h")[0] == [], lead
+
+
+def test_distractors_are_siblings_named_in_the_same_note() -> None:
+    lexicon = Lexicon()
+    lexicon.add_passage("a1", "llm/alignment.md", "Alignment", "**DPO** needs preference pairs.")
+    lexicon.add_passage("a2", "llm/alignment.md", "Alignment", "**SFT** first, then **PPO** "
+                        "with a reward model, or **KTO** with thumbs up or down.")  # fmt: skip
+    lexicon.add_passage("b1", "llm/serving.md", "Serving", "**TGI** and **vLLM** use **FSDP**.")
+    lexicon.add_passage("b2", "llm/serving.md", "Serving", "**GQA** shrinks the **KVC**.")
+    picked = DistractorPool(lexicon).pick(
+        "DPO", chunk_id="a1", source="llm/alignment.md", rng=random.Random(0)
+    )
+    assert sorted(picked) == ["KTO", "PPO", "SFT"]
+
+
+def test_lists_and_rows_that_would_mislead_or_hint_give_no_item() -> None:
+    # a lead-in after a paragraph: its subject may be that paragraph's, not the section's
+    text = "Bag of words counts tokens.\n\nDisadvantages:\n\n- sparse vectors\n- no word order\n"
+    assert concept_items(_passage(text, "Text classification"), "h")[0] == []
+    vague = "3 main components:\n\n- detection service\n- demoting service\n"
+    assert concept_items(_passage(vague, "Prediction service"), "h")[0] == []
+    table = """| Layer | Statistics over | Typical home |
+|---|---|---|
+| BatchNorm | N, H, W per channel | CNNs with a decent batch size |
+| LayerNorm | C, H, W per sample | transformers and RNNs of any length |
+| GroupNorm | channel groups per sample | detection with tiny per-GPU batches |
+| InstanceNorm | H, W per sample and channel | style transfer and image generation |
+"""
+    items, _ = concept_items(_passage(table, "Normalization layers"), "h", rng=random.Random(0))
+    batch = next(i for i in items if i.type == "mcq" and i.answer == "BatchNorm")
+    assert "batch size" not in batch.question  # the clue that hints the name is left out
+    assert "N, H, W per channel" in batch.question
+    good_for = (
+        "| | ROC-AUC | PR-AUC |\n|---|---|---|\n"
+        "| good for | balanced data, ranking quality | rare positives, retrieval |\n"
+        "| random baseline | always 0.5 here | the share of positives |\n"
+    )
+    items, _ = concept_items(_passage(good_for, "Metrics"), "h")
+    assert [i.question for i in items] == [
+        "What are ROC-AUC and PR-AUC good for? (Metrics)",
+        "How do ROC-AUC and PR-AUC compare on random baseline? (Metrics)",
+    ]

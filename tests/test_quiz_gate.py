@@ -139,7 +139,12 @@ def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> N
     camel = _item("Exporters fold it, so ____ is free (BatchNorm).", "BN", "... BN ...")
     words = _item("For classes: ____ = -sum y log p (Cross Entropy)", "CE", "... CE ...")
     part = _item("YOLOv10 removes NMS latency: ____ training.", "NMS-free", "... NMS-free ...")
-    for item in (inside, camel, words, part):
+    word = _item(
+        "A linear model can only learn ____ between the features.",
+        "linear relationships",
+        "A linear model can only learn linear relationships between the features.",
+    )
+    for item in (inside, camel, words, part, word):
         assert gate.reason(item) == gate.GIVEAWAY, item.question
     lower = _item("each task is a binary classific so e.g. ____ for each task", "CE", "x CE")
     math = _item("$M____-\\infty$ on disallowed positions.", "= mask:", "x = mask:")

@@ -44,6 +44,42 @@ _NAMED_LIST = re.compile(
 _NAMED_LIST_ZH = re.compile(
     r"^(?P<subject>.*?)的?(?P<kind>優點|缺點|限制|缺陷|常見錯誤|失敗模式)\s*[:：]?$"
 )
+# a lead-in naming a set: "The main approaches to cold start:", "Two ways to shrink a model:"
+_QUANTIFIERS = (
+    r"^(?:the\s+)?(?:(?:two|three|four|five|\d+|main|key|common|several|typical|usual)\s+)*"
+)
+_CATEGORY = re.compile(
+    _QUANTIFIERS
+    + r"(?:[\w/+-]+\s+){0,3}?(?:approaches|options|ways|steps|methods|techniques|strategies"
+    r"|components|challenges|metrics|types|kinds|stages|reasons|causes|fixes|tricks|signals"
+    r"|families|variants|categories|principles|sources|losses|architectures)\b[^:]*$",
+    re.IGNORECASE,
+)
+_NOT_A_SUBJECT = re.compile(
+    r"^(?:it|this|that|these|we|you|they|there|here|depending|in|for|to|if|when|so)\b", re.I
+)
+MAX_LIST_ITEMS = 8
+_SMALL = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "per",
+        "not",
+        "all",
+        "one",
+        "two",
+        "are",
+        "use",
+        "can",
+        "with",
+        "its",
+        "any",
+        "has",
+        "had",
+        "was",
+    ]
+)
 _POSSESSIVE = re.compile(r"^(?:my|our|the)\s+", re.IGNORECASE)
 _LEAD = re.compile(r"\s*(?:[:：]\s|\s[—–-]\s|[.;。；](?:\s|$)|\()")
 
@@ -177,12 +213,22 @@ def _compare_items(
             continue  # the same in every column, or numbers and single words
         if has_cjk(aspect):
             question = f"{'、'.join(names)}在「{aspect}」上有什麼不同？"
+        elif re.search(r"\b(?:for|to|of|with|on|in|at|by|from)$", aspect):
+            question = f"What are {_joined(names)} {aspect}?"  # "good for", "robust to"
         else:
             question = f"How do {_joined(names)} compare on {aspect}?"
         answer = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True))
         q = with_context(question, ctx)
         out.append(_recall(q, answer, row.line, cells, passage, content_hash))
     return out
+
+
+def _hints(cell: str, name: str) -> bool:
+    """A cell that hints at the row's name: it holds a word of four letters or more that opens
+    a part of the name ("batch size" for BatchNorm, "sin" for Sinusoidal)."""
+    parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]{3,}|[A-Z]{2,}(?![a-z])", name)]
+    words = [w for w in re.findall(r"[a-z]{3,}", plain(cell).lower()) if w not in _SMALL]
+    return any(p.startswith(w) or w.startswith(p) for p in parts for w in words if len(p) >= 4)
 
 
 def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -> QuizItem | None:
@@ -194,6 +240,7 @@ def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -
     shown = [
         i for i in asked if not verify.contains_term(row.cells[i], name)
         and not any(verify.contains_term(row.cells[i], s) for s in siblings)
+        and not _hints(row.cells[i], name)
     ]  # fmt: skip
     if not shown or not any(len(plain(row.cells[i]).split()) >= 3 for i in shown):
         return None
@@ -211,7 +258,6 @@ def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -
 
 def _list_kind(label: str) -> tuple[str, str] | None:
     """(kind, subject) when ``label`` names a list of pros, cons, ...; subject may be ""."""
-    label = clean_heading(label).strip().strip("*").strip()
     m = _NAMED_LIST.match(label)
     if m:
         return m["kind"].lower(), (m["subject"] or "").strip()
@@ -230,45 +276,78 @@ def _lead(item_text: str) -> str:
     return plain(_LEAD.split(text, maxsplit=1)[0]).strip(" .:")
 
 
+def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | None:
+    """The question a list answers, from the line leading into it (or its heading): its pros,
+    cons, limitations... ("What are the cons of CNNs?"; the subject from the heading ``above``
+    when the label has none), or the set a ``lead_in`` line of three words or more names ("What
+    are the two ways to shrink a model?"; a heading naming a set is too often a topic)."""
+    label = clean_heading(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", label)).strip(" *")
+    found = _list_kind(label)
+    if found:
+        kind, subject = found
+        if not subject and above:  # "Limitations" under "DETR": the section names the subject
+            subject = re.sub(r"\s*\([^)]*\)", "", above[-1]).strip()
+        if not subject:
+            return None
+        return (
+            f"{subject} 的{kind}有哪些？" if has_cjk(kind) else f"What are the {kind} of {subject}?"
+        )
+    phrase = re.sub(r"\s*\([^)]*\)", "", label).rstrip(":： ")
+    if not lead_in or len(phrase.split()) < 3 or _NOT_A_SUBJECT.match(phrase):
+        return None
+    if not _CATEGORY.match(phrase) or re.match(r"^\w+(?:ed|ing)\b", phrase):
+        return None  # "Introduced two tricks ...": a sentence, not the name of a set
+    named = re.sub(_QUANTIFIERS, "", phrase, flags=re.IGNORECASE)
+    if len(named.split()) < 2:
+        return None  # "3 main components": of what, the lead-in does not say
+    phrase = re.sub(r"^the\s+", "", lower_first(phrase), flags=re.IGNORECASE)
+    return f"What are the {phrase}?"
+
+
 def _list_items(passage: SearchResult, content_hash: str, ctx: str) -> list[QuizItem]:
+    """Items of the lists a lead-in line or the heading names (``_list_question``): the
+    top-level entries' leads are the key points; 2 to ``MAX_LIST_ITEMS`` entries."""
     parts = [clean_heading(p) for p in passage.heading.split(HEADING_SEP) if p.strip()]
     found = blocks(passage.text)
     out: list[QuizItem] = []
     i = 0
     while i < len(found):
         block = found[i]
-        found_kind: tuple[str, str] | None = None
-        first = i + 1
-        if block.kind in ("paragraph", "heading") and i + 1 < len(found):
+        question, first = None, 0
+        if i == 0 and block.kind == "list" and parts:  # the list is all its section holds
+            question = _list_question(parts[-1], parts[:-1], lead_in=False)
+        if not question and i + 1 < len(found) and found[i + 1].kind == "list":
             label = block.text.lstrip("#").strip()
-            if len(label) <= 80 and (block.kind == "heading" or label.endswith((":", "："))):
-                found_kind = _list_kind(label)
-        elif i == 0 and block.kind == "list" and parts:
-            found_kind, first = _list_kind(parts[-1]), 0
-        if not found_kind:
+            if len(label) <= 100 and (block.kind == "heading" or label.endswith((":", "："))):
+                heading = block.kind == "heading"
+                # "Disadvantages:" after a paragraph may be about that paragraph's subject,
+                # not the section's: only a lead-in opening the passage takes the heading's
+                above = parts if heading or i == 0 else []
+                question = _list_question(label, above, lead_in=not heading)
+                first = i + 1
+        if not question:
             i += 1
             continue
-        kind, subject = found_kind
-        items = []
+        entries = []
+        indent = None
         j = first
         while j < len(found) and found[j].kind == "list":
-            items.append(found[j])
+            depth = len(found[j].text) - len(found[j].text.lstrip())
+            indent = depth if indent is None else indent
+            if depth < indent:
+                break
+            if depth == indent:
+                entries.append(found[j])
             j += 1
         i = max(j, i + 1)
-        if len(items) < 2:
+        if not 2 <= len(entries) <= MAX_LIST_ITEMS:
             continue
-        if not subject:  # "Limitations" under "DETR": the section names the subject
-            above = parts[:-1] if first == 0 else parts
-            subject = re.sub(r"\s*\([^)]*\)", "", above[-1]).strip() if above else ""
-        if not subject:
-            continue
-        points = [p for p in (_lead(b.text) for b in items) if p and len(terms(p)) >= 1]
+        leads = [_lead(b.text) for b in entries]
+        points = [p for p in leads if p and not p.startswith("#") and len(terms(p)) >= 1]
         if len(points) < 2:
             continue
-        evidence = passage.text[items[0].start : items[-1].end]
-        zh = has_cjk(kind)
-        question = f"{subject} 的{kind}有哪些？" if zh else f"What are the {kind} of {subject}?"
-        answer = "\n".join(plain(b.text) for b in items)
+        evidence = passage.text[entries[0].start : found[j - 1].end]
+        answer = "\n".join(plain(b.text) for b in entries)
         q = with_context(question, ctx)
         out.append(_recall(q, answer, evidence, points, passage, content_hash))
     return out

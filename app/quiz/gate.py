@@ -116,10 +116,11 @@ def label_blank(item: QuizItem) -> bool:
 
 
 def hidden_in_question(item: QuizItem) -> bool:
-    """The question still shows the answer: inside a longer word ("DistilmBERT" for BERT), the
-    acronym of a longer answer ("NMS" for "NMS-free"), or an acronym answer spelled out by the
-    initials of a CamelCase word or of consecutive words ("BatchNorm" for BN, "Cross Entropy"
-    for CE)."""
+    """The question still shows the answer: inside a longer word ("DistilmBERT" for BERT), a
+    word of a longer answer in the sentence ("linear" for "linear relationships"; the heading
+    path after it may hold one), the acronym of a longer answer ("NMS" for "NMS-free"), or an
+    acronym answer spelled out by the initials of a CamelCase word or of consecutive words
+    ("BatchNorm" for BN, "Cross Entropy" for CE)."""
     answer = item.answer.strip()
     words = re.findall(r"[A-Za-z][A-Za-z0-9-]*", item.question.replace("____", " "))
     if len(answer) >= 3 and any(
@@ -128,6 +129,9 @@ def hidden_in_question(item: QuizItem) -> bool:
         return True
     parts = re.findall(r"[A-Za-z0-9]+", answer)
     shown = {w.lower() for w in words}
+    sentence = {w.lower() for w in re.findall(r"[A-Za-z]{4,}", without_context(item))}
+    if len(parts) > 1 and any(p.lower() in sentence for p in parts if len(p) >= 4):
+        return True  # "a linear model can only learn ____" for "linear relationships"
     if len(parts) > 1 and any(
         re.fullmatch(r"[A-Z]{2,}\d*", p) and p.lower() in shown for p in parts
     ):

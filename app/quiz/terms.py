@@ -287,8 +287,9 @@ def top_folder(source: str) -> str:
 class DistractorPool:
     """Terms of the index by kind, to draw wrong options from. A distractor has the answer's
     kind, is not the answer up to case/plural/hyphens (nor a synonym of it), does not occur in
-    the question or its evidence, and comes from another passage; terms from the same folder
-    (the same subject) and of a similar length come first, so none is absurd on sight.
+    the question or its evidence, and comes from another passage; terms named elsewhere in the
+    same note (siblings: other methods of the same topic), then from the same folder, and of a
+    similar length come first, so none is absurd on sight.
 
     With ``embed`` (texts -> unit vectors), the best ``SHORTLIST`` of those are re-ranked by
     embedding cosine to the answer (an acronym with its expansion), so the options are neighbours
@@ -341,10 +342,12 @@ class DistractorPool:
             if ratio > (1.5 if kind == "acronym" else 2.5):
                 continue
             near = any(top_folder(s) == folder for s in sources) if folder else False
+            sibling = source in sources  # named elsewhere in the same note: the same topic
             cased = text[:1].isupper() == answer[:1].isupper()
             shared = bool(set(fold(text).split()) & set(fold(answer).split()))
             known = kind == "acronym" and fold(text) in self.lexicon.expansions
-            score = 2.0 * near + 1.0 * shared + 0.5 * cased + 0.5 * known - 0.3 * ratio
+            score = 2.0 * sibling + 2.0 * near + 1.0 * shared + 0.5 * cased + 0.5 * known
+            score -= 0.3 * ratio
             score += rng.random()
             scored.append((score, text))
         scored.sort(reverse=True)

@@ -77,7 +77,7 @@ def _chunks(root: Path) -> list:
 
 
 def sample_without_index(
-    corpus: str, split: str, per_corpus: int, seed: int, gated: bool
+    corpus: str, split: str, per_corpus: int, seed: int, gated: bool, cards: bool = True
 ) -> list[dict]:
     """Like ``sample`` with no index and no model: the corpus chunked as ingest does, passages
     in a seeded order, their verified and gated items chosen as ``generate_quiz`` chooses
@@ -103,11 +103,11 @@ def sample_without_index(
             break
         passage = SearchResult(n, 0.0, chunk.chunk_id, chunk.source, chunk.heading, chunk.page,
                                chunk.text)  # fmt: skip
-        cards, _ = card_items(passage, chunk.content_hash)
+        own = card_items(passage, chunk.content_hash)[0] if cards else []
         laid_out, _ = concept_items(passage, chunk.content_hash, rng=rng)
         made, _ = items_from_passage(passage, chunk.content_hash, "mixed", pool, rng=rng)
         kept = []
-        for item in [*cards, *laid_out, *made]:
+        for item in [*own, *laid_out, *made]:
             why = gate.reason(item, emphasised)
             if why and gated:
                 continue
@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--cache", type=Path, help="Keep the indexes under this folder.")
     parser.add_argument(
+        "--no-cards", action="store_true", help="Generated items only (with --no-index)."
+    )
+    parser.add_argument(
         "--no-index", action="store_true", help="Chunk the notes here; load no model."
     )
     args = parser.parse_args(argv)
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     for corpus in corpora:
         if args.no_index:
             rows += sample_without_index(
-                corpus, args.split, args.per_corpus, args.seed, not args.ungated
+                corpus, args.split, args.per_corpus, args.seed, not args.ungated, not args.no_cards
             )
         else:
             rows += sample(
