@@ -208,3 +208,19 @@ def test_unreadable_llm_grade_falls_back_to_offline(settings: Settings) -> None:
     finally:
         server.close()
     assert result.rubric is None and result.correct and result.score >= 0.75
+
+
+@pytest.mark.slow
+def test_a_point_the_answer_half_states_is_not_named_as_missed(settings: Settings) -> None:
+    settings = settings.replace(embed_backend=BACKEND)
+    point = "camera detector gets 25 ms of the 100 ms perception budget on the Orin board"
+    item = QuizItem(
+        "recall", "Requirements?", point, point, point, Citation("c1", "a.md", "H"),
+        key_points=[point, "recall above 99 percent for pedestrians within 30 m"],
+    )  # fmt: skip
+    half = grade(item, "It runs on an Orin board within a perception budget.", settings)
+    assert point not in dict(half.missed)  # close to it: unsure or covered, never named
+    assert point in half.unsure + half.covered
+    assert "recall above 99 percent for pedestrians within 30 m" in dict(half.missed)
+    none = grade(item, "Use a bigger backbone.", settings)
+    assert {p for p, _ in none.missed} == set(item.key_points) and none.unsure == []

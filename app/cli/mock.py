@@ -167,7 +167,7 @@ def show_report(report: MockReport) -> None:
         if step.score is None:
             click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")
             continue
-        total = len(step.covered) + len(step.missed)
+        total = len(step.covered) + len(step.missed) + len(step.unsure)
         click.echo(
             f"\n{plain(step.title)}: {step.score:.0%}, covered {len(step.covered)} of {total}"
         )

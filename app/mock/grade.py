@@ -50,6 +50,7 @@ class StepResult:
     over_time: bool = False
     follow_up: str | None = None  # the interviewer's follow-up (LLM only)
     follow_up_answer: str = ""
+    unsure: list[Point] = field(default_factory=list)  # neither covered nor clearly missed
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +66,7 @@ class StepResult:
             "over_time": self.over_time,
             "follow_up": self.follow_up,
             "follow_up_answer": self.follow_up_answer,
+            "unsure": [p.to_dict() for p in self.unsure],
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class StepResult:
             [Point.from_dict(p) for p in data["missed"]],
             data["feedback"], data.get("seconds"), bool(data.get("over_time")),
             data.get("follow_up"), data.get("follow_up_answer", ""),
+            [Point.from_dict(p) for p in data.get("unsure", [])],
         )  # fmt: skip
 
 
@@ -153,9 +156,10 @@ def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = F
     by_text = {p.text: p for p in step.points}
     covered = [by_text[c] for c in graded.covered if c in by_text]
     missed = [by_text[m] for m, _ in graded.missed if m in by_text]
+    unsure = [by_text[u] for u in graded.unsure if u in by_text]
     return StepResult(
         step.key, step.title, step.question, answer, graded.score, covered, missed,
-        graded.feedback,
+        graded.feedback, unsure=unsure,
     )  # fmt: skip
 
 

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from sharpnotes.app.mock import grade as mock_grade
     from sharpnotes.app.mock import plan as mock_plan
     from sharpnotes.app.mock import rapid
+    from sharpnotes.app.quiz import grade as quiz_grade
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.ingest.settings import Settings
     from sharpnotes.ingest.sync import ingest
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "TITLE_BONUS": mock_plan.TITLE_BONUS, "TEXT_BONUS": mock_plan.TEXT_BONUS,
         "RAPID_PASSAGES": rapid.RAPID_PASSAGES, "RAPID_POINTS": rapid.RAPID_POINTS,
         "RAPID_KEEP": rapid.RAPID_KEEP, "MIN_POINT_TERMS": mock_plan.MIN_POINT_TERMS,
+        "MISSED_OVERLAP": quiz_grade.MISSED_OVERLAP, "MISSED_COSINE": quiz_grade.MISSED_COSINE,
     }  # fmt: skip
     write_results(
         args.out,
