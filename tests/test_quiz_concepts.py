@@ -188,3 +188,12 @@ def test_lists_and_rows_that_would_mislead_or_hint_give_no_item() -> None:
         "What are ROC-AUC and PR-AUC good for? (Metrics)",
         "How do ROC-AUC and PR-AUC compare on random baseline? (Metrics)",
     ]
+
+
+def test_a_quoted_sentence_reads_without_its_quote_marker() -> None:
+    from sharpnotes.app.quiz.offline import plain
+
+    assert plain("> Increasingly common as a **separate round**.") == (
+        "Increasingly common as a separate round."
+    )
+    assert plain(">> - nested *quote* item") == "nested *quote* item"

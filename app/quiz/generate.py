@@ -38,7 +38,7 @@ __all__ = ["QuizBatch", "choose", "generate_quiz", "items_from_passage", "corpus
 log = logging.getLogger(__name__)
 
 KINDS = ("mcq", "cloze", "recall", "mixed")
-OVERSAMPLE = 3  # offline quizzes choose among the items of this many passages per item
+OVERSAMPLE = 5  # offline quizzes choose among the items of this many passages per item
 
 
 @dataclass
