@@ -3,16 +3,16 @@
 - A row of a comparison table: recall ("For DPO, what are the data required and the cost?",
   the row's cells as key points) and, with four rows or more, MCQ ("Which algorithm is this?
   data required: preference pairs; ...", the other rows' names as options: siblings of the same
-  kind and topic, each clearly wrong per the same table).
+  kind and topic, each clearly wrong per the same table). A table whose columns are the things
+  compared (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
 - A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
-  it sits under, or the line leading into it): recall ("What are the cons of CNNs?"), the items'
-  leads as key points.
+  it sits under, or the line leading into it), or a set a lead-in line names ("Two ways to
+  shrink a model:"): recall ("What are the cons of CNNs?"), the entries' leads as key points.
 
 Rows that are all numbers or single words are trivia and make no item; a row's name must be a
-short name, distinct within its table. The evidence is the row line or the list, verbatim.
-Items carry ``GENERATOR`` as provenance and pass ``app.quiz.verify`` and the quality gate like
-every generated item.
-"""
+short name, distinct within its table; an MCQ shows no cell that hints at the name. The
+evidence is the row line or the list, verbatim. Items carry ``GENERATOR`` as provenance and
+pass ``app.quiz.verify`` and the quality gate like every generated item."""
 
 from __future__ import annotations
 
@@ -59,47 +59,13 @@ _NOT_A_SUBJECT = re.compile(
     r"^(?:it|this|that|these|we|you|they|there|here|depending|in|for|to|if|when|so)\b", re.I
 )
 MAX_LIST_ITEMS = 8
-_SMALL = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "per",
-        "not",
-        "all",
-        "one",
-        "two",
-        "are",
-        "use",
-        "can",
-        "with",
-        "its",
-        "any",
-        "has",
-        "had",
-        "was",
-    ]
-)
+_SMALL = re.compile(r"(?:the|and|for|per|not|all|one|two|are|use|can|with|its|any|has|had|was)")
 _POSSESSIVE = re.compile(r"^(?:my|our|the)\s+", re.IGNORECASE)
 _LEAD = re.compile(r"\s*(?:[:：]\s|\s[—–-]\s|[.;。；](?:\s|$)|\()")
-
-
-_GENERIC = {
-    "notes",
-    "note",
-    "comment",
-    "comments",
-    "value",
-    "values",
-    "details",
-    "remarks",
-    "description",
-    "content",
-    "contents",
-    "misc",
-    "info",
-    "other",
-}
+# header cells that name no property: a row is not asked about them alone
+_GENERIC = re.compile(
+    r"(?:notes?|comments?|values?|details|remarks|description|contents?|misc|info|other)"
+)
 _NOUN = {"how": "mechanism", "what": "description", "why": "reason", "idea": "idea"}
 _ASPECT = {"", "aspect", "aspects", "property", "feature", "criterion", "dimension", "vs", "vs."}
 
@@ -177,7 +143,7 @@ def _table_items(
         if not name:
             continue
         asked = [i for i in columns if _content(row.cells[i])]
-        specific = [i for i in asked if words[i].lower() not in _GENERIC]
+        specific = [i for i in asked if not _GENERIC.fullmatch(words[i].lower())]
         if not specific or not any(len(plain(row.cells[i]).split()) >= 3 for i in asked):
             continue  # only numbers, single words or "notes": trivia
         asked = specific[:MAX_CELLS]
@@ -227,7 +193,7 @@ def _hints(cell: str, name: str) -> bool:
     """A cell that hints at the row's name: it holds a word of four letters or more that opens
     a part of the name ("batch size" for BatchNorm, "sin" for Sinusoidal)."""
     parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]{3,}|[A-Z]{2,}(?![a-z])", name)]
-    words = [w for w in re.findall(r"[a-z]{3,}", plain(cell).lower()) if w not in _SMALL]
+    words = [w for w in re.findall(r"[a-z]{3,}", plain(cell).lower()) if not _SMALL.fullmatch(w)]
     return any(p.startswith(w) or w.startswith(p) for p in parts for w in words if len(p) >= 4)
 
 
