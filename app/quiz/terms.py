@@ -69,6 +69,7 @@ def is_formula(text: str) -> bool:
     return text.startswith("$") or bool(re.search(r"[\\^_=]", text))
 
 
+@lru_cache(maxsize=65536)  # called for every candidate distractor of every MCQ
 def term_kind(text: str) -> TermKind:
     """The shape of a term: options of one question all share it."""
     text = text.strip()
@@ -279,6 +280,7 @@ def near_equal(a: str, b: str) -> bool:
     return f" {fa} " in f" {fb} " or f" {fb} " in f" {fa} "
 
 
+@lru_cache(maxsize=65536)
 def top_folder(source: str) -> str:
     parts = PurePosixPath(source).parts
     return parts[0] if len(parts) > 1 else ""
