@@ -270,10 +270,11 @@ def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | 
     return f"What are the {phrase}?"
 
 
-def _list_items(passage: SearchResult, content_hash: str, ctx: str) -> list[QuizItem]:
+def _list_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
     """Items of the lists a lead-in line or the heading names (``_list_question``): the
     top-level entries' leads are the key points; 2 to ``MAX_LIST_ITEMS`` entries."""
-    parts = [clean_heading(p) for p in passage.heading.split(HEADING_SEP) if p.strip()]
+    parts = [p for p in passage.heading.split(HEADING_SEP) if p.strip()]  # clean already
+    ctx = context(passage.heading, "", set())
     found = blocks(passage.text)
     out: list[QuizItem] = []
     i = 0
@@ -325,10 +326,9 @@ def concept_items(
     """The verified table-row and named-list items of ``passage``, in note order, and the count
     of those dropped by reason."""
     rng = rng or random.Random(0)
-    ctx = " > ".join(clean_heading(p) for p in passage.heading.split(HEADING_SEP) if p.strip())
     made: list[QuizItem] = []
     for block in blocks(passage.text):
         if block.kind == "table":
             made += _table_items(block, passage, content_hash, rng)
-    made += _list_items(passage, content_hash, ctx)
+    made += _list_items(passage, content_hash)
     return verify.passing(made, "structure")

@@ -33,7 +33,10 @@ from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchR
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
 
-__all__ = ["QuizBatch", "choose", "generate_quiz", "items_from_passage", "corpus_pool"]
+__all__ = [
+    "QuizBatch", "choose", "corpus_pool", "gate_items", "generate_quiz", "items_from_passage",
+    "passage_candidates",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +168,10 @@ def generate_quiz(
     for passage in passages:
         if sum(1 for p in pools if p) >= enough:
             break
-        row = rows[passage.chunk_id]
-        candidates = _candidates(settings, passage, row, kind, pool, rng, use_llm, dropped)
-        pools.append(_gate(candidates, dropped, flagged if not gated else None, emphasised))
+        content_hash = rows[passage.chunk_id].content_hash
+        llm = settings if use_llm else None
+        candidates = passage_candidates(passage, content_hash, kind, pool, rng, dropped, llm)
+        pools.append(gate_items(candidates, dropped, flagged if not gated else None, emphasised))
     wanted = set(prefer_chunks or ())
     kept = choose(pools, n, dropped, preferred=sum(p.chunk_id in wanted for p in passages))
     ids = {i.id for i in kept}
@@ -189,8 +193,7 @@ def choose(
     pools = [list(p) for p in pools]
     used: set[int] = set()
 
-    def key(item: QuizItem, at: int) -> tuple:
-        made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
+    def key(item: QuizItem, at: int, made: list[int]) -> tuple:
         j = ITEM_TYPES.index(item.type)
         return (at >= preferred, _tier(item), made[j], (j - len(chosen)) % 3, at)
 
@@ -203,7 +206,10 @@ def choose(
         return True
 
     while len(chosen) < n:
-        options = [(key(i, at), at, i) for at, p in enumerate(pools) if at not in used for i in p]
+        made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
+        options = [
+            (key(i, at, made), at, i) for at, p in enumerate(pools) if at not in used for i in p
+        ]
         if not options:
             break
         _, at, item = min(options, key=lambda o: o[0])
@@ -220,40 +226,44 @@ def _tier(item: QuizItem) -> int:
     return {GENERATOR: 0, STRUCTURE: 1}.get(item.generator, 2)
 
 
-def _candidates(
-    settings: Settings,
+def passage_candidates(
     passage: SearchResult,
-    row: ChunkRow,
+    content_hash: str,
     kind: str,
     pool: DistractorPool,
     rng: random.Random,
-    use_llm: bool,
     dropped: dict[str, int],
+    llm: Settings | None = None,
 ) -> list[QuizItem]:
-    cards, why = card_items(passage, row.content_hash)
-    for reason, count in why.items():
-        verify.count(dropped, reason, count)
+    """The verified items of one passage, in the order ``choose`` ranks them: the learner's own
+    cards, the items of its tables and named lists, then the generated ones, written by the LLM
+    when ``llm`` (the settings of a configured LLM) is given and by the offline writer when it
+    gives none. Every item dropped on the way is counted in ``dropped`` by reason."""
+
+    def add(why: dict[str, int], prefix: str = "") -> None:
+        for reason, count in why.items():
+            verify.count(dropped, prefix + reason, count)
+
+    cards, why = card_items(passage, content_hash)
+    add(why)
     wanted = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("cloze",)}
     cards = [c for c in cards if c.type in wanted.get(kind, ())]
-    laid_out, why = concept_items(passage, row.content_hash, rng=rng)
-    for reason, count in why.items():
-        verify.count(dropped, reason, count)
+    laid_out, why = concept_items(passage, content_hash, rng=rng)
+    add(why)
     cards += [c for c in laid_out if kind in ("mixed", c.type)]
     found: list[QuizItem] = []
-    if use_llm:
+    if llm is not None:
         from sharpnotes.app.quiz.llm_quiz import llm_items
 
-        found, why = llm_items(settings, passage, row.content_hash, kind, pool)
-        for reason, count in why.items():
-            verify.count(dropped, f"llm: {reason}", count)
+        found, why = llm_items(llm, passage, content_hash, kind, pool)
+        add(why, "llm: ")
     if not found:
-        found, why = items_from_passage(passage, row.content_hash, kind, pool, rng=rng)
-        for reason, count in why.items():
-            verify.count(dropped, reason, count)
-    return cards + found  # the learner's own cards and the tables' and lists' items first
+        found, why = items_from_passage(passage, content_hash, kind, pool, rng=rng)
+        add(why)
+    return cards + found
 
 
-def _gate(
+def gate_items(
     items: list[QuizItem],
     dropped: dict[str, int],
     flagged: dict[str, str] | None,

@@ -83,11 +83,8 @@ def sample_without_index(
     in a seeded order, their verified and gated items chosen as ``generate_quiz`` chooses
     (``choose``: the learner's cards first, then the items of tables and named lists, types
     rotating). MCQ distractors come from the lexicon without the embedding re-rank."""
-    from sharpnotes.app.quiz import gate
-    from sharpnotes.app.quiz.concepts import concept_items
-    from sharpnotes.app.quiz.generate import OVERSAMPLE, choose
-    from sharpnotes.app.quiz.handwritten import card_items
-    from sharpnotes.app.quiz.offline import items_from_passage
+    from sharpnotes.app.quiz.generate import OVERSAMPLE, choose, gate_items, passage_candidates
+    from sharpnotes.app.quiz.handwritten import GENERATOR as CARD
     from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
     from sharpnotes.app.retrieval import SearchResult
 
@@ -103,21 +100,14 @@ def sample_without_index(
             break
         passage = SearchResult(n, 0.0, chunk.chunk_id, chunk.source, chunk.heading, chunk.page,
                                chunk.text)  # fmt: skip
-        own = card_items(passage, chunk.content_hash)[0] if cards else []
-        laid_out, _ = concept_items(passage, chunk.content_hash, rng=rng)
-        made, _ = items_from_passage(passage, chunk.content_hash, "mixed", pool, rng=rng)
-        kept = []
-        for item in [*own, *laid_out, *made]:
-            why = gate.reason(item, emphasised)
-            if why and gated:
-                continue
-            reasons[item.id] = why
-            kept.append(item)
-        pools.append(kept)
+        items = passage_candidates(passage, chunk.content_hash, "mixed", pool, rng, {})
+        if not cards:
+            items = [i for i in items if i.generator != CARD]
+        pools.append(gate_items(items, {}, None if gated else reasons, emphasised))
     return [
         item.to_dict()
         | {"corpus": corpus, "split": split, "source": item.citation.source,
-           "generator": item.generator, "gate": reasons[item.id]}
+           "generator": item.generator, "gate": reasons.get(item.id)}
         for item in choose(pools, per_corpus, {})
     ]  # fmt: skip
 
