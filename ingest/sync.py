@@ -39,6 +39,7 @@ from sharpnotes.ingest.index import (
     wipe,
 )
 from sharpnotes.ingest.readers import SkipFile, cannot_read, file_kind, parse_file, read_bytes
+from sharpnotes.ingest.sentences import sentence_texts
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.storage import private_dir, private_tree, storage_problem
 from sharpnotes.ingest.vectors import chroma_metadata
@@ -78,7 +79,8 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_deleted: int = 0
-    sentences_embedded: int = 0
+    sentences_embedded: int = 0  # sentence vectors stored
+    sentences_shared: int = 0  # of those, one-sentence chunks' own vectors (no second pass)
     seconds: float = 0.0
 
     @property
@@ -93,7 +95,8 @@ class IngestReport:
             f"{len(self.outside)} skipped (link out of the notes folder), "
             f"{len(self.failed)} failed; "
             f"chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused, "
-            f"{self.chunks_deleted} deleted, {self.sentences_embedded} sentences embedded; "
+            f"{self.chunks_deleted} deleted, {self.sentences_embedded} sentences embedded "
+            f"({self.sentences_shared} were their chunk's vector); "
             f"{self.seconds:.1f} s"
         )
 
@@ -112,6 +115,7 @@ class IngestReport:
             "chunks_reused": self.chunks_reused,
             "chunks_deleted": self.chunks_deleted,
             "sentences_embedded": self.sentences_embedded,
+            "sentences_shared": self.sentences_shared,
             "seconds": round(self.seconds, 2),
         }
 
@@ -452,6 +456,12 @@ class _Ingest:
                 embedded = self.embedder.embed(texts, batch)
             for same, vec in zip(to_embed.values(), embedded, strict=True):
                 vectors.update({c.chunk_id: vec for c in same})
+        if self.sentences is not None:
+            # a chunk that is one sentence is its own sentence text: its vector serves as both
+            for c in todo:
+                if c.chunk_id not in made and sentence_texts(c.embed_text) == [c.embed_text]:
+                    made[c.chunk_id] = vectors[c.chunk_id][None, :]
+                    self.report.sentences_shared += 1
         if todo:
             crash_point("chroma")
             self.vectors.upsert(

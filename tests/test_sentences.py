@@ -177,6 +177,39 @@ def test_sentences_follow_the_catalog_through_edits_deletes_and_repairs(
 
 
 @pytest.mark.slow
+def test_a_one_sentence_chunk_lends_its_vector_and_every_sentence_vector_is_its_text_alone(
+    tmp_path: Path, settings: Settings
+) -> None:
+    notes = write_notes(
+        tmp_path / "notes",
+        {
+            "glossary.md": "# Glossary\n\n## IoU\n\nIoU is the overlap of two boxes over their "
+            "union.\n\n## mAP\n\nmAP averages precision over recall levels. It is then averaged "
+            "over classes.\n",
+        },
+    )
+    report = ingest([notes], settings)
+    assert (report.sentences_embedded, report.sentences_shared) == (3, 1)
+    catalog = open_catalog(settings)
+    try:
+        texts = dict(catalog.iter_embed_texts())
+    finally:
+        catalog.close()
+    chunks = open_space(settings, "main").embeddings(sorted(texts))
+    sentences = open_sentences(settings)
+    assert sentences is not None
+    stored = sentences.store.embeddings(sorted(sentences.store.all_ids()))
+    embedder = Searcher(settings).embedder()
+    one = [cid for cid, text in texts.items() if sentence_texts(text) == [text]]
+    assert len(one) == 1 and len(texts) == 2  # the IoU chunk is one sentence, mAP's two
+    assert np.array_equal(stored[f"{one[0]}:0:1"], chunks[one[0]])  # no second pass over it
+    for sid, vector in stored.items():  # and each vector is what its text gives embedded alone
+        cid, i, _ = sid.split(":")
+        alone = embedder.embed([sentence_texts(texts[cid])[int(i)]])[0]
+        assert float(vector @ alone) > 0.9999
+
+
+@pytest.mark.slow
 def test_an_index_without_sentences_still_answers_and_the_next_ingest_adds_them(
     tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -73,7 +73,14 @@ def ingest(notes: Path, home: Path, env: dict[str, str]) -> dict:
     run = timed(cmd, env | {"SHARPNOTES_HOME": str(home)})
     report = json.loads(run.pop("stdout"))
     return run | {
-        k: report[k] for k in ("chunks_embedded", "sentences_embedded", "unchanged", "seconds")
+        k: report[k]
+        for k in (
+            "chunks_embedded",
+            "sentences_embedded",
+            "sentences_shared",
+            "unchanged",
+            "seconds",
+        )
     }
 
 
