@@ -29,9 +29,10 @@ run: install
 	$(BIN)/sharpnotes ingest $(NOTES) || test $$? -eq 3
 	$(BIN)/sharpnotes app --notes $(NOTES) --port $(PORT)
 
+# One pytest worker a core, each taking whole test files (module fixtures are built once).
 test: install
 	$(BIN)/ruff check ingest app eval tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # mypy sees the folders as the installed package does (sharpnotes.ingest, sharpnotes.app) through
 # a tree of links: it cannot follow the editable install's import hook.

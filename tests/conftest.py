@@ -23,7 +23,12 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ONNX exports and the measured backend choice, shared by every index home of the session
-    (made once, like a user's, instead of once per test)."""
+    (made once, like a user's, instead of once per test). Under pytest-xdist the workers share
+    one folder, as a user's processes share theirs: its file lock lets one of them make it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "models"
+        shared.mkdir(exist_ok=True)
+        return shared
     return tmp_path_factory.mktemp("models")
 
 

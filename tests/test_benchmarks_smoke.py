@@ -1,6 +1,6 @@
 """The benchmark scripts in eval/ run end to end at a tiny size, so they cannot rot.
 
-Real pipeline, real model, real Chroma: 30 SciFact abstracts are ingested by the ingest benchmark,
+Real pipeline, real model, real Chroma: 15 SciFact abstracts are ingested by the ingest benchmark,
 scaled to 2,000 chunks by sharpnotes.eval.benchmarks.synthetic, queried by the scale benchmark and
 loaded from 4 threads by the load benchmark. Only the shape of the results and the absence of errors
 are checked, never timings.
@@ -26,7 +26,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, dict]:
-    """The ingest benchmark on 30 abstracts, keeping its index as the synthetic source."""
+    """The ingest benchmark on 15 abstracts, keeping its index as the synthetic source."""
     from sharpnotes.eval.benchmarks import ingest_bench
 
     work = tmp_path_factory.mktemp("ingest-bench")
@@ -34,7 +34,7 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tupl
     with pytest.MonkeyPatch.context() as mp:  # module fixtures start before the hermetic one
         mp.setenv("SHARPNOTES_MODELS_DIR", str(models_dir))
         mp.setenv("SHARPNOTES_CONFIG", "none")
-        argv = ["--docs", "30", "--scifact", str(SCIFACT), "--workdir", str(work / "run")]
+        argv = ["--docs", "15", "--scifact", str(SCIFACT), "--workdir", str(work / "run")]
         assert ingest_bench.main([*argv, "--rounds", "1", "--out", str(out)]) == 0
     return work / "run" / "home-1", json.loads(out.read_text())
 
@@ -46,12 +46,12 @@ def test_ingest_bench_reports_the_whole_ingest_against_plain_encoding(
     r = result["run"]
     (full,) = r["ingest"]
     (plain,) = r["plain_fp32_encode"]
-    assert result["corpus"] == "30 SciFact abstracts" and r["chunks"] >= 30
+    assert result["corpus"] == "15 SciFact abstracts" and r["chunks"] >= 15
     assert full["chunks_embedded"] == plain["texts"] == r["chunks"]
     assert full["sentences_embedded"] > r["chunks"]  # sentence vectors are part of the ingest
     assert r["ratio_wall"] == pytest.approx(plain["encode_s"] / full["wall_s"], rel=0.01)
     assert r["ratio_cpu"] == pytest.approx(plain["encode_cpu_s"] / full["cpu_s"], rel=0.01)
-    assert r["reingest"]["chunks_embedded"] == 0 and r["reingest"]["unchanged"] == 30
+    assert r["reingest"]["chunks_embedded"] == 0 and r["reingest"]["unchanged"] == 15
     assert 0 < r["reingest_fraction"] < 1
     assert 0 < full["peak_rss_mib"] == r["peak_rss_mib"]
     assert result["settings"]["sentence_weight"] > 0 and result["machine"]["cores"] >= 1
@@ -232,24 +232,24 @@ def test_scale_and_load_benchmarks_run_without_errors(
     source, _ = ingested
     common = ["--scifact", str(SCIFACT), "--source", str(source), "--root", str(tmp_path)]
     scale_out = tmp_path / "scale.json"
-    argv = ["--sizes", "2000", "--queries", "200", "--clients", "1,4", "--out", str(scale_out)]
+    argv = ["--sizes", "2000", "--queries", "60", "--clients", "1,4", "--out", str(scale_out)]
     assert scale_bench.main([*common, *argv]) == 0
     rows = json.loads(scale_out.read_text())["rows"]
     assert [(r["mode"], r["clients"]) for r in rows] == [
         (mode, clients) for mode in ("bm25", "dense", "hybrid") for clients in (1, 4)
     ]
     for row in rows:
-        assert row["chunks"] == 2000 and row["queries"] == 200 and row["sentences"] > 2000
+        assert row["chunks"] == 2000 and row["queries"] == 60 and row["sentences"] > 2000
         assert 0 < row["p50_ms"] <= row["p95_ms"]
         assert row["peak_rss_mib"] > 0
         assert min(row["chroma_bytes"], row["bm25_bytes"], row["catalog_bytes"]) > 0
 
     load_out = tmp_path / "load.json"
-    argv = ["--chunks", "2000", "--queries", "200", "--threads", "4", "--out", str(load_out)]
+    argv = ["--chunks", "2000", "--queries", "100", "--threads", "4", "--out", str(load_out)]
     assert load_bench.main([*common, *argv]) == 0
     load = json.loads(load_out.read_text())["load"]
     assert load["errors"] == 0, load["error_kinds"]
-    assert load["completed"] == 200 and load["threads"] == 4
+    assert load["completed"] == 100 and load["threads"] == 4
     assert load["queries_per_s"] > 0
     assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
 

@@ -364,7 +364,7 @@ def test_eval_and_generate_say_what_to_run_first() -> None:
     assert result.exit_code == 1 and "run: sharpnotes ingest" in result.output
 
 
-def scifact_slice(folder: Path, queries: int = 30, documents: int = 200) -> Path:
+def scifact_slice(folder: Path, queries: int = 30, documents: int = 100) -> Path:
     """A BEIR folder with the first test queries, their relevant abstracts and filler up to
     ``documents`` abstracts."""
     lines = (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]
@@ -396,7 +396,7 @@ def scifact_slice(folder: Path, queries: int = 30, documents: int = 200) -> Path
 def test_harness_end_to_end_on_a_scifact_slice(settings: Settings, tmp_path: Path) -> None:
     folder = scifact_slice(tmp_path / "scifact-slice")
     eval_set = load_set(folder)
-    assert len(eval_set.corpus or {}) == 200 and len(eval_set.answerable) == 30
+    assert len(eval_set.corpus or {}) == 100 and len(eval_set.answerable) == 30
     index = prepare_index(eval_set, settings, cache_root=tmp_path / "cache")
     assert index.paths.home.is_relative_to(tmp_path / "cache")
     report = run_eval(eval_set, parse_configs("bm25,dense,hybrid"), index, k=10)

@@ -9,10 +9,11 @@ import pytest
 
 from conftest import SHARED_DATA
 from sharpnotes.app.retrieval import Searcher
+from sharpnotes.ingest.catalog import ChunkRow
 from sharpnotes.ingest.index import open_catalog
 from sharpnotes.ingest.readers import EMPTY
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.sync import IngestReport, ingest
 
 MLNOTES = SHARED_DATA / "mlnotes"
 EMPTY_UPSTREAM = "Machine-Learning-Interviews/src/MLSD/mlsd-typeahead.md"  # 0 bytes upstream
@@ -23,8 +24,27 @@ pytestmark = [
 ]
 
 
-def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> None:
+@pytest.fixture(scope="module")
+def mlnotes(
+    tmp_path_factory: pytest.TempPathFactory, models_dir: Path
+) -> tuple[Settings, IngestReport, list[ChunkRow]]:
+    """The whole collection ingested once for the module: its settings, report and chunks
+    (without sentence vectors: the chunks are under test here, sentences in test_sentences)."""
+    home = tmp_path_factory.mktemp("mlnotes") / "home"
+    settings = Settings(home=home, models_dir=models_dir, sentence_weight=0.0)
     report = ingest([MLNOTES], settings)
+    catalog = open_catalog(settings)
+    try:
+        rows = list(catalog.get_chunks(catalog.chunk_ids()).values())
+    finally:
+        catalog.close()
+    return settings, report, rows
+
+
+def test_mlnotes_ingest_every_file_into_sensible_chunks(
+    mlnotes: tuple[Settings, IngestReport, list[ChunkRow]],
+) -> None:
+    settings, report, rows = mlnotes
     markdown = sorted(p.relative_to(MLNOTES).as_posix() for p in MLNOTES.rglob("*.md"))
     # the only file not indexed is the one that is empty in the upstream repository
     assert report.failed == [(EMPTY_UPSTREAM, EMPTY)]
@@ -34,8 +54,6 @@ def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> N
         "data-science-interviews/LICENSE",
     ]
 
-    catalog = open_catalog(settings)
-    rows = list(catalog.get_chunks(catalog.chunk_ids()).values())
     assert len(rows) > 300
     assert all(r.text.strip() and r.heading for r in rows)
     from sharpnotes.ingest.embedding import load_embedder
@@ -56,9 +74,9 @@ def test_mlnotes_ingest_every_file_into_sensible_chunks(settings: Settings) -> N
     )
 
 
-def test_html_and_image_tags_stay_as_text(settings: Settings, tmp_path: Path) -> None:
-    ingest([MLNOTES / "Machine-Learning-Interviews/src/MLSD"], settings)
-    catalog = open_catalog(settings)
-    rows = catalog.get_chunks(catalog.chunk_ids()).values()
+def test_html_and_image_tags_stay_as_text(
+    mlnotes: tuple[Settings, IngestReport, list[ChunkRow]],
+) -> None:
+    rows = mlnotes[2]
     design = [r.text for r in rows if r.source.endswith("ml-system-design.md")]
     assert any("<img src=" in t for t in design)
