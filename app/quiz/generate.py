@@ -159,6 +159,7 @@ def generate_quiz(
     from sharpnotes.app.generators import get_generator
 
     use_llm = get_generator(settings).is_llm
+    llm = settings if use_llm else None  # what passage_candidates writes with, when it may
     dropped: dict[str, int] = {}
     flagged: dict[str, str] = {}
     emphasised = pool.lexicon.emphasised()
@@ -169,7 +170,6 @@ def generate_quiz(
         if sum(1 for p in pools if p) >= enough:
             break
         content_hash = rows[passage.chunk_id].content_hash
-        llm = settings if use_llm else None
         candidates = passage_candidates(passage, content_hash, kind, pool, rng, dropped, llm)
         pools.append(gate_items(candidates, dropped, flagged if not gated else None, emphasised))
     wanted = set(prefer_chunks or ())
