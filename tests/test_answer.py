@@ -29,9 +29,11 @@ UNCOVERED = "How do I renew my passport?"
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Settings:
-    """The sample notes, ingested once for the module."""
+    """The sample notes, ingested once for the module. The backend is fixed: with ``auto`` a
+    machine's calibration may choose int8 for ingest (queries stay fp32), and the gate test's
+    scores would then depend on a timing measured under whatever load the suite puts on it."""
     root = tmp_path_factory.mktemp("answer")
-    settings = Settings(home=root / "home", models_dir=models_dir)
+    settings = Settings(home=root / "home", models_dir=models_dir, embed_backend="onnx-fp32")
     assert ingest([write_notes(root / "notes")], settings).ok
     return settings
 

@@ -199,7 +199,9 @@ def test_a_one_sentence_chunk_lends_its_vector_and_every_sentence_vector_is_its_
     sentences = open_sentences(settings)
     assert sentences is not None
     stored = sentences.store.embeddings(sorted(sentences.store.all_ids()))
-    embedder = Searcher(settings).embedder()
+    from sharpnotes.ingest.embedding import load_embedder
+
+    embedder = load_embedder(settings, "ingest")  # the one that made them (auto: calibrated)
     one = [cid for cid, text in texts.items() if sentence_texts(text) == [text]]
     assert len(one) == 1 and len(texts) == 2  # the IoU chunk is one sentence, mAP's two
     assert np.array_equal(stored[f"{one[0]}:0:1"], chunks[one[0]])  # no second pass over it
