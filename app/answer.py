@@ -31,7 +31,7 @@ import numpy as np
 
 from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
-from sharpnotes.app.extractive import join_parts, score_units
+from sharpnotes.app.extractive import join_parts, score_units, split_outline
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
@@ -232,7 +232,10 @@ def check_answer(
     claims = split_claims(answer)
     checks: list[SentenceCheck] = []
     quotes: dict[int, list[Unit]] = {}
-    texts = [c for c, _ in claims]
+    # a nested list item is quoted after the items it sits under ("- GBDT › cons: x"): the item
+    # is checked as a claim, and each item shown before it must stand in a cited passage
+    outlined = [split_outline(_MARKERS.sub("", c).strip()) for c, _ in claims]
+    texts = [item for item, _ in outlined]
     flat = [(p, u) for p, passage in enumerate(passages) for u in units(passage.text)]
     vectors = embed_cached(embedder, texts + [u.clean for _, u in flat]) if texts else None
     for i, (text, markers) in enumerate(claims):
@@ -240,10 +243,17 @@ def check_answer(
         valid = [n for n in markers if 1 <= n <= len(passages)]
         # uncited sentences are checked against every passage; cited ones against theirs
         allowed = {n - 1 for n in valid} if markers else set(range(len(passages)))
-        best, j = _closest(plain, vectors[i], vectors[len(texts) :], flat, allowed)  # type: ignore[index]
+        best, j = _closest(texts[i], vectors[i], vectors[len(texts) :], flat, allowed)  # type: ignore[index]
         best_p, best_unit = flat[j] if j >= 0 else (None, None)
+        path_found = all(
+            any(_key(part) in _key(passages[p].text) for p in allowed) for part in outlined[i][1]
+        )
         supported = (
-            best >= 1.0 and best_unit is not None and len(valid) == len(markers) and bool(markers)
+            best >= 1.0
+            and best_unit is not None
+            and len(valid) == len(markers)
+            and bool(markers)
+            and path_found
         )
         if plain.strip() == REFUSAL.strip():
             supported = True

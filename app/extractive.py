@@ -24,9 +24,17 @@ from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import Unit, is_question, overlap, section_starts, terms, units
+from sharpnotes.ingest.text import (
+    Unit,
+    is_question,
+    list_parents,
+    overlap,
+    section_starts,
+    terms,
+    units,
+)
 
-MAX_UNITS = 4
+MAX_UNITS = 6
 # a unit is kept when it scores at least this share of the best unit's score
 KEEP_RATIO = 0.7
 LEXICAL_WEIGHT = 0.3
@@ -48,6 +56,7 @@ class ScoredUnit:
     cosine: float
     lexical: float
     prior: float = 0.0  # the passage's retrieval score
+    parents: tuple[str, ...] = ()  # the list items a nested item sits under (scored with it)
 
     @property
     def score(self) -> float:
@@ -58,17 +67,43 @@ class ScoredUnit:
         return mix + prior_weight * self.prior
 
 
-def score_units(embedder, question: str, passages: Sequence[SearchResult]) -> list[ScoredUnit]:
-    """Every unit of every passage, scored against the question (in passage order)."""
-    found = [(p, unit) for p, passage in enumerate(passages) for unit in units(passage.text)]
+# a nested list item is scored with this many of the items it sits under ("GBDT" for "cons:
+# inefficient for continual training"); 0 scores every unit alone
+CONTEXT_PARENTS = 2
+
+
+def above(unit: Unit, parents: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
+    """The nearest CONTEXT_PARENTS items a nested list unit sits under, outermost first."""
+    if unit.kind != "list" or not CONTEXT_PARENTS:
+        return ()
+    return tuple(p.rstrip(":").strip() for p in parents.get(unit.end, ())[-CONTEXT_PARENTS:])
+
+
+def score_units(
+    embedder, question: str, passages: Sequence[SearchResult], context: bool = False
+) -> list[ScoredUnit]:
+    """Every unit of every passage, scored against the question (in passage order); with
+    ``context``, a nested list item is scored with the items it sits under (``above``)."""
+    found = []
+    for p, passage in enumerate(passages):
+        parents = list_parents(passage.text) if context else {}
+        found += [(p, unit, above(unit, parents)) for unit in units(passage.text)]
     if not found:
         return []
-    vectors = embed_cached(embedder, [question] + [u.clean for _, u in found])
+    texts = [": ".join([*up, unit.clean]) for _, unit, up in found]
+    vectors = embed_cached(embedder, [question] + texts)
     cosines = vectors[1:] @ vectors[0]
     q_terms = terms(question)
     return [
-        ScoredUnit(p, unit, float(cos), overlap(q_terms, unit.text), passages[p].score)
-        for (p, unit), cos in zip(found, cosines, strict=True)
+        ScoredUnit(
+            p,
+            unit,
+            float(cos),
+            overlap(q_terms, text),
+            passages[p].score,
+            up,
+        )
+        for (p, unit, up), text, cos in zip(found, texts, cosines, strict=True)
     ]
 
 
@@ -167,14 +202,64 @@ def compose(
         chars += size
         if chars >= MAX_CHARS:
             break
+    # an item that a quoted nested item sits under is shown before it (``in_outline``)
+    shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
+    chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
 
 
+def item_name(unit: Unit) -> str:
+    """A list item's first line, marker and a closing ":" out, as ``above`` names a parent."""
+    if unit.kind != "list":
+        return ""
+    text = unit.clean
+    mark = _ITEM_MARK.match(text)
+    return text[mark.end() if mark else 0 :].split("\n", 1)[0].strip().rstrip(":").strip()
+
+
+# show those items before the quoted one (off only to measure what showing them adds)
+SHOW_PARENTS = True
+# between the items a quoted nested list item sits under and the item: "- GBDT › cons: ..."
+BREADCRUMB = " › "
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
+
+
+# a parent longer than this is a sentence, not a label: it is scored with, not shown
+SHOWN_PARENT_CHARS = 80
+
+
+def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
+    """A unit as quoted: a nested list item after the items it sits under, so that it says
+    what it means where it stands alone ("- GBDT › cons: inefficient for continual training").
+    Parents in ``shown`` (those the item quoted just before it already showed) are left out."""
+    text = scored.unit.clean
+    if scored.parents == shown or not SHOW_PARENTS:
+        return text
+    mark = _ITEM_MARK.match(text)
+    lead = mark.group(0) if mark else ""
+    path = [p for p in scored.parents if len(p) <= SHOWN_PARENT_CHARS]
+    return lead + BREADCRUMB.join([*path, text[len(lead) :]])
+
+
+def split_outline(text: str) -> tuple[str, list[str]]:
+    """An answer's line as ``in_outline`` wrote it, back to (the item as the note has it, the
+    items shown before it): "- GBDT › cons: x" -> ("- cons: x", ["GBDT"])."""
+    mark = _ITEM_MARK.match(text)
+    if not mark or BREADCRUMB not in text:
+        return text, []
+    *path, item = text[mark.end() :].split(BREADCRUMB)
+    return mark.group(0) + item, path
+
+
 def render(chosen: list[ScoredUnit]) -> str:
-    """Units joined into an answer, each followed by ``[n]``; blocks on their own lines."""
-    return join_parts(
-        [(s.unit.clean, f"[{s.passage + 1}]", s.unit.kind != "sentence") for s in chosen]
-    )
+    """Units joined into an answer, each followed by ``[n]``; blocks on their own lines. A
+    nested list item shows the items it sits under unless the item before it did."""
+    parts = []
+    for i, s in enumerate(chosen):
+        before = chosen[i - 1] if i else None
+        shown = before.parents if before and before.passage == s.passage else ()
+        parts.append((in_outline(s, shown), f"[{s.passage + 1}]", s.unit.kind != "sentence"))
+    return join_parts(parts)
 
 
 def join_parts(parts: Sequence[tuple[str, str, bool]]) -> str:
@@ -195,7 +280,9 @@ class ExtractiveGenerator(Generator):
     ) -> str:
         from sharpnotes.ingest.embedding import load_embedder
 
-        scored = score_units(load_embedder(self.settings, "query"), question, passages)
+        scored = score_units(
+            load_embedder(self.settings, "query"), question, passages, context=True
+        )
         chosen = compose(scored, passages, question)
         answer = render(chosen) if chosen else REFUSAL
         if on_token:

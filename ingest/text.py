@@ -481,6 +481,40 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     return joined
 
 
+def _indent(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def list_parents(text: str) -> dict[int, tuple[str, ...]]:
+    """The items each nested list item of ``text`` sits under, outermost first, keyed by the
+    item's end offset (a list ``Unit`` ends where its item does). Outlines say half of a fact
+    in the parent: "cons: inefficient for continual training" means little until one reads
+    that it is under "GBDT". An item's parent is given by its first line, marker out; a block
+    at a smaller indent (a heading, a paragraph at the margin) ends the outline. A passage
+    that opens with a list item may have been cut out of a deeper list, its indentation lost:
+    that item's depth is unknown, so it is nobody's parent."""
+    out: dict[int, tuple[str, ...]] = {}
+    stack: list[tuple[int, str]] = []
+    for n, block in enumerate(blocks(text)):
+        first = block.text.split("\n", 1)[0]
+        if n == 0 and block.kind == "list" and not text[: block.start].strip():
+            continue
+        indent = _indent(first)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if block.kind != "list":
+            if block.kind in ("heading", "front_matter") or indent == 0:
+                stack.clear()
+            continue
+        span = _trimmed(text, block.start, block.end)
+        if span is None:
+            continue
+        if stack:
+            out[span.end] = tuple(line for _, line in stack)
+        stack.append((indent, _ITEM.sub("", first, count=1).strip()))
+    return out
+
+
 # --- headings -------------------------------------------------------------------------------
 
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")

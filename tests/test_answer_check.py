@@ -70,3 +70,20 @@ def test_a_sentence_the_passages_do_not_hold_is_still_flagged() -> None:
         ("The loss has two parts, e.g. Focal loss and a box term.", True),
         ("Rye bread rises slowly.", False),
     ]
+
+
+OUTLINE = "* Boosted trees\n  * upside: easy to explain\n  * downside: slow to retrain daily\n"
+
+
+def test_a_nested_item_is_quoted_under_its_parent_and_the_parent_is_checked() -> None:
+    found = [SearchResult(1, 1.0, "c1", "models.md", "Models", None, "Intro.\n\n" + OUTLINE)]
+    nested = [u for u in units(found[0].text) if "downside" in u.text]
+    answer = render([ScoredUnit(0, nested[0], 1.0, 1.0, parents=("Boosted trees",))])
+    assert answer == "* Boosted trees › downside: slow to retrain daily\n[1]"
+    checks, citations = check_answer(answer, found, HashEmbedder())
+    assert [c.supported for c in checks] == [True]
+    assert citations[0].quote == "* downside: slow to retrain daily"  # the note's own words
+
+    made_up = answer.replace("Boosted trees", "Random forests")
+    checks, _ = check_answer(made_up, found, HashEmbedder())
+    assert [c.supported for c in checks] == [False]

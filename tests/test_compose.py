@@ -2,7 +2,8 @@
 embedder (MiniLM): a Q&A note answers with the body under the matching question, a question line
 from another topic is never quoted, a bullet that two overlapping passages hold is quoted once,
 a line that is only a link is not an answer, the passage the ranking put first outweighs a
-look-alike sentence further down, and a unit that restates the question is not the answer."""
+look-alike sentence further down, a unit that restates the question is not the answer, and a
+nested list item is scored and quoted with the item it sits under."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def passages(*texts: str, source: str = "notes.md") -> list[SearchResult]:
 def answer(settings: Settings, question: str, found: list[SearchResult]) -> str:
     from sharpnotes.ingest.embedding import load_embedder
 
-    scored = score_units(load_embedder(settings, "query"), question, found)
+    scored = score_units(load_embedder(settings, "query"), question, found, context=True)
     return render(compose(scored, found, question))
 
 
@@ -104,3 +105,22 @@ def test_the_top_passage_outweighs_a_look_alike_further_down(settings: Settings)
     )
     question = "Why are the query-key dot products divided by the square root of the dimension?"
     assert "softmax saturates" in answer(settings, question, found)
+
+
+def test_a_nested_item_answers_with_the_item_it_sits_under(settings: Settings) -> None:
+    # "cons: ..." means little alone: scored alone, the bare label "Boosted trees" comes first
+    # and another model's cons second; under the label it is the answer, quoted after it
+    found = passages(
+        "## Ranking models\n\n"
+        "* Boosted trees\n"
+        "  * pros: easy to explain\n"
+        "  * cons: must be rebuilt from scratch when new data arrives\n"
+        "* Two-tower network\n"
+        "  * pros: handles new users through their features\n"
+        "  * cons: costly to train and to serve\n"
+    )
+    text = answer(settings, "Why are boosted trees a poor fit for continual training?", found)
+    assert text.startswith("* Boosted trees › ")  # the label once, before the items under it
+    assert text.count("Boosted trees") == 1
+    assert "cons: must be rebuilt from scratch" in text
+    assert "costly to train" not in text

@@ -16,6 +16,7 @@ from sharpnotes.ingest.text import (
     code_fence_lines,
     has_cjk,
     heading_title,
+    list_parents,
     sentences,
     split_sentences,
     terms,
@@ -261,6 +262,37 @@ def test_units_quote_blocks_whole_and_join_an_intro_with_its_block() -> None:
     ]
     assert found[1].clean == found[1].text
     assert units("One line\nwrapped here.")[0].clean == "One line wrapped here."
+
+
+def test_a_nested_item_knows_the_items_it_sits_under() -> None:
+    text = (
+        "Intro line.\n\n"
+        "* Ranking models\n"
+        "  * Boosted trees\n"
+        "    * upside: easy to explain\n"
+        "    * downside: slow to retrain every day\n"
+        "  * Neural net\n"
+        "\tplain-tab child\n"  # a lazy continuation line, not an item
+        "## Next\n\n"
+        "  * indented, but after a heading: top of its own outline\n"
+    )
+    parents = {text[:end].rsplit("*", 1)[1].strip(): up for end, up in list_parents(text).items()}
+    assert parents == {
+        "Boosted trees": ("Ranking models",),
+        "upside: easy to explain": ("Ranking models", "Boosted trees"),
+        "downside: slow to retrain every day": ("Ranking models", "Boosted trees"),
+        "Neural net\n\tplain-tab child": ("Ranking models",),
+    }
+    found = {u.end: u for u in units(text)}
+    assert found.keys() >= list_parents(text).keys()  # keyed as the units end
+
+
+def test_a_passage_cut_inside_a_list_does_not_trust_its_first_item() -> None:
+    # a chunk starting mid-list lost its first line's indentation: the items after it may be
+    # its siblings, so it is nobody's parent
+    text = "* positive: clicked\n    * negative: shown, not clicked\n    * 70/30 split\n"
+    assert list_parents(text) == {}
+    assert list_parents("Intro.\n\n" + text) != {}
 
 
 # --- offsets ------------------------------------------------------------------------------

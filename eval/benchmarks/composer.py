@@ -25,19 +25,38 @@ from pathlib import Path
 from sharpnotes.eval.benchmarks.answers import CACHE, SETS, index_for
 from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
 
-# (name, composer, weights): each variant sets these module constants of app.extractive
-VARIANTS: list[tuple[str, str, dict[str, float]]] = [
+# how units are scored (module constants of app.extractive set while scoring): alone, or a
+# nested list item with the items it sits under
+SCORINGS: dict[str, dict[str, float]] = {
+    "alone": {"CONTEXT_PARENTS": 0},
+    "parents 1": {"CONTEXT_PARENTS": 1},
+    "parents 2": {"CONTEXT_PARENTS": 2},
+    "parents 3": {"CONTEXT_PARENTS": 3},
+}
+# round 3's composer: units scored alone, at most four quoted
+ROUND3 = {"scoring": "alone", "MAX_UNITS": 4}
+# (name, composer, weights): each variant sets these module constants of app.extractive and
+# scores units as the SCORINGS entry its "scoring" names (the shipped defaults otherwise)
+VARIANTS: list[tuple[str, str, dict]] = [
     ("before: windows, prior 0.2, keep 0.8", "windows",
-     {"ANSWER_PRIOR_WEIGHT": 0.2, "KEEP_RATIO": 0.8}),
-    ("windows, prior 1.0, keep 0.8", "windows", {"ANSWER_PRIOR_WEIGHT": 1.0, "KEEP_RATIO": 0.8}),
-    ("windows, prior 1.0, keep 0.7", "windows", {"ANSWER_PRIOR_WEIGHT": 1.0}),
-    ("units, prior 0.2", "units", {"ANSWER_PRIOR_WEIGHT": 0.2}),
-    *[(f"units, prior {w}", "units", {"ANSWER_PRIOR_WEIGHT": w}) for w in (0.6, 1.0, 1.5, 2.0)],
-    ("units, prior 1.0, keep 0.6", "units", {"KEEP_RATIO": 0.6}),
-    ("units, prior 1.0, keep 0.8", "units", {"KEEP_RATIO": 0.8}),
-    ("units, prior 1.0, lexical 0.5", "units", {"LEXICAL_WEIGHT": 0.5}),
-    ("units, prior 1.0, 6 units", "units", {"MAX_UNITS": 6}),
+     ROUND3 | {"ANSWER_PRIOR_WEIGHT": 0.2, "KEEP_RATIO": 0.8}),
+    ("windows, prior 1.0, keep 0.8", "windows", ROUND3 | {"KEEP_RATIO": 0.8}),
+    ("windows, prior 1.0, keep 0.7", "windows", ROUND3),
+    *[(f"units, prior {w}", "units", ROUND3 | {"ANSWER_PRIOR_WEIGHT": w})
+      for w in (0.2, 0.6, 1.5, 2.0)],
+    ("round 3: units, prior 1.0, keep 0.7, 4 units", "units", ROUND3),
+    ("units, keep 0.6", "units", ROUND3 | {"KEEP_RATIO": 0.6}),
+    ("units, keep 0.8", "units", ROUND3 | {"KEEP_RATIO": 0.8}),
+    ("units, lexical 0.5", "units", ROUND3 | {"LEXICAL_WEIGHT": 0.5}),
+    *[(f"units, {n} units", "units", ROUND3 | {"MAX_UNITS": n}) for n in (5, 6)],
+    *[(f"4 units, {name}, parents not shown", "units",
+       {"scoring": name, "MAX_UNITS": 4, "SHOW_PARENTS": False}) for name in list(SCORINGS)[1:]],
+    *[(f"4 units, {name}, parents shown", "units", {"scoring": name, "MAX_UNITS": 4})
+      for name in list(SCORINGS)[1:]],
+    *[(f"{n} units, {name}, parents shown", "units", {"scoring": name, "MAX_UNITS": n})
+      for name in list(SCORINGS)[2:] for n in (5, 6)],
 ]  # fmt: skip
+SHIPPED = "6 units, parents 2, parents shown"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
@@ -79,7 +98,7 @@ def compose_windows(scored, passages, question):
 
 
 @contextmanager
-def weights(values: dict[str, float]) -> Iterator[None]:
+def weights(values: dict) -> Iterator[None]:
     from sharpnotes.app import extractive
 
     saved = {name: getattr(extractive, name) for name in values}
@@ -108,14 +127,20 @@ def collect(name: str, cache: Path) -> list[dict]:
             continue
         results = searcher.search(q.text, k=settings.answers.answer_k)
         why = refusal_reason(q.text, results, evidence_for(q.text, results, searcher), settings)
-        scored = score_units(searcher.embedder(), q.text, results) if results else []
+        scored = {}
+        for scoring, values in SCORINGS.items():
+            with weights(values):
+                context = values.get("CONTEXT_PARENTS", 0) > 0
+                scored[scoring] = (
+                    score_units(searcher.embedder(), q.text, results, context) if results else []
+                )
         out.append(
             {"question": q, "results": results, "refused": why is not None, "scored": scored}
         )
     return out
 
 
-def judge(items: list[dict], composer: str) -> dict:
+def judge(items: list[dict], composer: str, scoring: str) -> dict:
     from sharpnotes.app.extractive import compose, render
     from sharpnotes.eval.answers import evidence_recall
 
@@ -123,7 +148,8 @@ def judge(items: list[dict], composer: str) -> dict:
     for item in items:
         q, results = item["question"], item["results"]
         pick = compose_windows if composer == "windows" else compose
-        chosen = [] if item["refused"] else pick(item["scored"], results, q.text)
+        scored = item["scored"][scoring]
+        chosen = [] if item["refused"] else pick(scored, results, q.text)
         if not chosen:
             recall.append(0.0)
             cited.append(0.0)
@@ -152,9 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     data = {name: collect(name, args.cache) for name in SETS}
     table = []
     for label, composer, values in VARIANTS:
-        with weights(values):
+        scoring = str(values.get("scoring", "parents 2"))
+        constants = {k: v for k, v in values.items() if k != "scoring"}
+        with weights(constants):
             row = {"variant": label, "composer": composer, "weights": values}
-            row |= {name: judge(items, composer) for name, items in data.items()}
+            row["shipped"] = label == SHIPPED
+            row |= {name: judge(items, composer, scoring) for name, items in data.items()}
         table.append(row)
         figures = "  ".join(
             f"{n}: recall {row[n]['evidence_recall']:.3f} cited {row[n]['evidence_cited']:.3f} "
