@@ -188,6 +188,9 @@ def test_a_one_sentence_chunk_lends_its_vector_and_every_sentence_vector_is_its_
             "over classes.\n",
         },
     )
+    # fp32: onnx-int8 quantizes activations per batch, so under it a text's vector moves a
+    # little (cosine about 0.995) with the texts it is embedded beside; the lending is the same
+    settings = settings.replace(embed_backend="onnx-fp32")
     report = ingest([notes], settings)
     assert (report.sentences_embedded, report.sentences_shared) == (3, 1)
     catalog = open_catalog(settings)
@@ -201,7 +204,7 @@ def test_a_one_sentence_chunk_lends_its_vector_and_every_sentence_vector_is_its_
     stored = sentences.store.embeddings(sorted(sentences.store.all_ids()))
     from sharpnotes.ingest.embedding import load_embedder
 
-    embedder = load_embedder(settings, "ingest")  # the one that made them (auto: calibrated)
+    embedder = load_embedder(settings, "ingest")  # the one that made them
     one = [cid for cid, text in texts.items() if sentence_texts(text) == [text]]
     assert len(one) == 1 and len(texts) == 2  # the IoU chunk is one sentence, mAP's two
     assert np.array_equal(stored[f"{one[0]}:0:1"], chunks[one[0]])  # no second pass over it
