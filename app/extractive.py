@@ -9,8 +9,10 @@ body that follows it; a unit that is only a link is navigation; a unit that adds
 to the question's own terms is pushed down. An answering sentence shares few words with the
 question, so the passage's rank weighs heavily. The best units that score nearly as well as the
 first are quoted in the note's order, within a length budget; the same text is never quoted
-twice (two overlapping passages of one note hold the same units). Each unit is followed by the
-marker of the passage it comes from.
+twice (two overlapping passages of one note hold the same units). A nested list item is scored
+and quoted with the items it sits under ("- GBDT › cons: inefficient for continual training"):
+in outline notes the parent says half of the fact. Each unit is followed by the marker of the
+passage it comes from.
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ class ScoredUnit:
 # a nested list item is scored with this many of the items it sits under ("GBDT" for "cons:
 # inefficient for continual training"); 0 scores every unit alone
 CONTEXT_PARENTS = 2
+# and quoted after them (off only to measure what showing them adds), "- GBDT › cons: ...";
+# a parent longer than SHOWN_PARENT_CHARS is a sentence, not a label: scored with, not shown
+SHOW_PARENTS = True
+BREADCRUMB = " › "
+SHOWN_PARENT_CHARS = 80
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
 
 
 def above(unit: Unit, parents: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
@@ -215,17 +223,6 @@ def item_name(unit: Unit) -> str:
     text = unit.clean
     mark = _ITEM_MARK.match(text)
     return text[mark.end() if mark else 0 :].split("\n", 1)[0].strip().rstrip(":").strip()
-
-
-# show those items before the quoted one (off only to measure what showing them adds)
-SHOW_PARENTS = True
-# between the items a quoted nested list item sits under and the item: "- GBDT › cons: ..."
-BREADCRUMB = " › "
-_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
-
-
-# a parent longer than this is a sentence, not a label: it is scored with, not shown
-SHOWN_PARENT_CHARS = 80
 
 
 def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
