@@ -31,7 +31,13 @@ import numpy as np
 
 from sharpnotes.app.coverage import uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
-from sharpnotes.app.extractive import join_parts, score_units, split_outline
+from sharpnotes.app.extractive import (
+    candidates,
+    in_outline,
+    join_parts,
+    score_units,
+    split_outline,
+)
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
@@ -58,6 +64,8 @@ REPAIR_FLOOR = 1.0
 # A draft of which a smaller share of sentences stands after that is replaced whole by the
 # offline composer's quotes (0.5 and 0.75 were no better on the tuning halves).
 REPAIR_TRUST = 0.0
+# the composer's best units that ``ground`` adds after an LLM's answer when it does not quote them
+GROUND_UNITS = 1
 _BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d{1,9}[.)] |\||```|~~~|\$\$)")
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+")
@@ -349,14 +357,43 @@ def mend(
     return text, {"replaced": fix.replaced, "dropped": fix.dropped, "fell_back": int(fall_back)}
 
 
+def ground(
+    question: str,
+    text: str,
+    checks: Sequence[SentenceCheck],
+    passages: Sequence[SearchResult],
+    embedder,
+) -> str:
+    """An LLM's answer with the notes' own answering line after it, when the answer does not
+    quote that line already: the unit the offline composer puts first (``extractive.compose``),
+    with its marker. A small model's answer is often true and short ("High bias [1].") and
+    leaves out the line that answers; this way the reader always sees it."""
+    scored = score_units(embedder, question, passages, context=True)
+    found = sorted(candidates(scored, passages, question), key=lambda c: -c.score)
+    quoted = {_key(c.quote) for c in checks if c.supported and c.quote}
+    added = [
+        (in_outline(c.scored), f"[{c.scored.passage + 1}]", c.scored.unit.kind != "sentence")
+        for c in found[:GROUND_UNITS]
+        if _key(c.scored.unit.text) not in quoted
+    ]
+    return f"{text}\n\n{join_parts(added)}" if added else text
+
+
 def repair_summary(repair: dict[str, int]) -> str:
     """One line on what the check did to an LLM's draft (``Answer.repair``)."""
     if repair.get("fell_back"):
         return "Checked against your notes: too little of the model's answer held up; quoted."
-    return (
-        f"Checked against your notes: {repair.get('replaced', 0)} sentence(s) replaced by the "
-        f"notes' own words, {repair.get('dropped', 0)} dropped."
-    )
+    said = "Checked against your notes: "
+    if repair.get("replaced") or repair.get("dropped"):
+        said += (
+            f"{repair.get('replaced', 0)} sentence(s) replaced by the notes' own words, "
+            f"{repair.get('dropped', 0)} dropped"
+        )
+    if repair.get("grounded"):
+        said += (
+            "; " if said.endswith("dropped") else ""
+        ) + "the line of your notes that answers added"
+    return said + "."
 
 
 def _closest(
@@ -501,6 +538,13 @@ def answer_question(
         if text == REFUSAL:
             return refuse(generation_ms)
         checks, citations = check_answer(text, results, searcher.embedder())
+    on = settings.answers.repair and settings.answers.ground  # repair off: the text as written
+    if gen.name != "extractive" and on and not mended.get("fell_back"):
+        grounded = ground(question, text, checks, results, searcher.embedder())
+        if grounded != text:
+            draft, text = draft or text, grounded
+            mended["grounded"] = 1
+            checks, citations = check_answer(text, results, searcher.embedder())
     return Answer(
         question=question,
         answer=text,

@@ -161,6 +161,11 @@ class AnswerSettings(_Group):
         "is replaced by the passage's own words it paraphrases, or dropped (off: the model's text "
         "as written, unsupported sentences flagged).",
     )
+    ground: bool = advanced(
+        True,
+        "With repair on, after an LLM's answer quote the line of the notes that answers best "
+        "(the offline composer's first pick) when the answer does not quote it already.",
+    )
 
 
 class LLMSettings(_Group):

@@ -298,11 +298,39 @@ def test_openai_answer_flags_bad_markers_and_unsupported_sentences(  # type: ign
     data = answer.to_dict()
     assert data["unsupported"] == 2 and [c["n"] for c in data["citations"]] == [1]
     assert_checked(answer)
-    # mended (the default): the repeat under a wrong number and the invention are dropped
-    mended = answer_question(QUESTION, searcher, settings.replace(repair=True), k=3)
+    # mended: the repeat under a wrong number and the invention are dropped
+    mended = answer_question(QUESTION, searcher, settings.replace(repair=True, ground=False), k=3)
     assert mended.repair == {"replaced": 0, "dropped": 2, "fell_back": 0}
     assert mended.unsupported == 0 and "cheese" not in mended.answer
     assert "cheese" in mended.draft and [c.n for c in mended.citations] == [1]
+
+
+@pytest.mark.slow
+def test_an_llm_answer_that_leaves_out_the_answering_line_gets_it(  # type: ignore[no-untyped-def]
+    stub, searcher: Searcher, index_home: Path, models_dir: Path
+) -> None:
+    """A true, short, cited answer that is not the notes' best line: the line the offline
+    composer puts first follows it, with its marker, and the model's text stays the draft."""
+    from sharpnotes.app.extractive import candidates, score_units
+
+    results = searcher.search(QUESTION, k=3)
+    scored = score_units(searcher.embedder(), QUESTION, results, context=True)
+    best = max(candidates(scored, results, QUESTION), key=lambda c: c.score).scored
+    other = next(u for u in scored if u.unit.clean != best.unit.clean and u.unit.kind == "sentence")
+    said = f"{other.unit.clean} [{other.passage + 1}]"
+    server = stub(lambda req: said)
+    settings = openai_settings(server.url, home=index_home, models_dir=models_dir)
+    answer = answer_question(QUESTION, searcher, settings, k=3)
+    assert answer.answer.startswith(said)
+    assert answer.answer.endswith(f"{best.unit.clean} [{best.passage + 1}]")
+    assert answer.unsupported == 0 and answer.repair == {"grounded": 1}
+    assert answer.draft == said
+    # when the model quotes that line itself, nothing is added; with repair off, neither
+    server.reply = lambda req: f"{best.unit.clean} [{best.passage + 1}]"
+    assert answer_question(QUESTION, searcher, settings, k=3).repair == {}
+    server.reply = lambda req: said
+    as_written = answer_question(QUESTION, searcher, settings.replace(repair=False), k=3)
+    assert as_written.answer == said and as_written.draft == ""
 
 
 @pytest.mark.slow

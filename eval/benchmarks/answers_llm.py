@@ -64,6 +64,9 @@ def assemble(target: Path) -> Path:
 
 
 FLOORS = (0.6, 0.7, 0.8, 0.9, 1.0)
+# the product's rule (default floor and trust) with the notes' answering line added
+# (``app.answer.ground``), as answers are when ``answers.ground`` is on
+GROUNDED = "+ground"
 TRUSTS = (0.0, 0.5, 0.75)
 
 
@@ -74,7 +77,14 @@ def mended_rows(rows, questions, settings, generators) -> list:
     config ``NAME-unchecked`` and ``NAME@FLOOR/TRUST``."""
     import dataclasses
 
-    from sharpnotes.app.answer import Answer, check_answer, mend
+    from sharpnotes.app.answer import (
+        REPAIR_FLOOR,
+        REPAIR_TRUST,
+        Answer,
+        check_answer,
+        ground,
+        mend,
+    )
     from sharpnotes.app.generators import REFUSAL
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.eval.answers import judge
@@ -88,20 +98,30 @@ def mended_rows(rows, questions, settings, generators) -> list:
         if row.config not in generators:
             continue
         names = [f"{row.config}-unchecked"] + [f"{row.config}@{f}/{t}" for f, t in grid]
-        if row.refused or not row.draft:  # refused, or every sentence held up: nothing to mend
-            out += [dataclasses.replace(row, config=name) for name in names]
+        grounded = f"{row.config}@{REPAIR_FLOOR}/{REPAIR_TRUST}{GROUNDED}"
+        if row.refused:
+            out += [dataclasses.replace(row, config=name) for name in [*names, grounded]]
             continue
         question = by_id[row.query_id]
         results = searcher.search(question.text, k=settings.answers.answer_k)
-        checks, citations = check_answer(row.draft, results, embedder)
-        drafts = [row.draft] + [
-            mend(question.text, checks, results, settings, embedder, f, t)[0] for f, t in grid
-        ]
-        for name, text in zip(names, drafts, strict=True):
+        if not row.draft:  # every sentence held up: nothing to mend, the answer may be grounded
+            checks, _ = check_answer(row.answer, results, embedder)
+            texts = [row.answer] * len(names)
+            product, fell_back = row.answer, False
+        else:
+            checks, _ = check_answer(row.draft, results, embedder)
+            texts = [row.draft] + [
+                mend(question.text, checks, results, settings, embedder, f, t)[0] for f, t in grid
+            ]
+            product, repair = mend(question.text, checks, results, settings, embedder)
+            fell_back = bool(repair["fell_back"])
+            checks, _ = check_answer(product, results, embedder)
+        texts.append(
+            product if fell_back else ground(question.text, product, checks, results, embedder)
+        )
+        for name, text in zip([*names, grounded], texts, strict=True):
             refused = text == REFUSAL
-            checked, cites = (
-                (checks, citations) if text == row.draft else check_answer(text, results, embedder)
-            )
+            checked, cites = check_answer(text, results, embedder)
             answer = Answer(
                 question.text, text, refused, [] if refused else cites,
                 sum(not c.supported for c in checked), row.config, 0.0, 0.0,
@@ -180,8 +200,9 @@ def main(argv: list[str] | None = None) -> None:
             )
         picked, answered, subset, wall = answered_rows(args, name, settings, generators)
         variants = mended_rows(answered, picked, settings, generators)
-        if args.rows:  # the product's rows: the drafts mended with today's default rule
-            default = {f"{g}@{REPAIR_FLOOR}/{REPAIR_TRUST}": g for g in generators}
+        if args.rows:  # the product's rows: the drafts mended (and grounded) by today's rules
+            rule = f"@{REPAIR_FLOOR}/{REPAIR_TRUST}" + (GROUNDED if settings.answers.ground else "")
+            default = {f"{g}{rule}": g for g in generators}
             answered = [r for r in answered if r.config not in generators] + [
                 dataclasses.replace(r, config=default[r.config])
                 for r in variants
