@@ -21,15 +21,18 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from sharpnotes.app.extractive import above, outlined
 from sharpnotes.app.quiz.items import Citation
 from sharpnotes.app.topics import HEADING_SEP, Link
-from sharpnotes.ingest.text import Unit, terms, units
+from sharpnotes.ingest.text import Unit, list_parents, terms, units
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.syllabus import Topic
 
 Section = Literal["definition", "details", "pitfalls", "questions"]
+# (chunk id, a unit's end offset) -> the list items that unit sits under
+Outline = dict[tuple[str, int], tuple[str, ...]]
 SECTIONS: tuple[Section, ...] = ("definition", "details", "pitfalls", "questions")
 TITLES = {
     "definition": "What it is",
@@ -78,10 +81,17 @@ class Line:
     section: Section
     sources: list[Source]
     also: list[str] = field(default_factory=list)  # the merged wordings, for the curious
+    parents: tuple[str, ...] = ()  # the list items a nested item sits under in its note
+
+    @property
+    def shown(self) -> str:
+        """The line as the digest shows it: a nested list item after its parents."""
+        return outlined(self.text, self.parents)
 
     def to_dict(self) -> dict:
         return {
-            "text": self.text,
+            "text": self.shown,
+            "parents": list(self.parents),
             "kind": self.kind,
             "section": self.section,
             "sources": [s.to_dict() for s in self.sources],
@@ -139,9 +149,11 @@ def merge(
     same: float = SAME_FACT,
     share: float = SAME_TERMS,
     across: bool = ACROSS_NOTES,
+    outline: Outline | None = None,
 ) -> tuple[list[Line], int]:
     """Greedy merge in reading order: a unit joins the first line it repeats, else starts one.
-    Returns the lines and how many units were merged away."""
+    Returns the lines and how many units were merged away. A line of a nested list item keeps
+    the items it sits under (``outline``, filled by ``topic_units``) to be shown with them."""
     lines: list[Line] = []
     heads: list[int] = []  # index of each line's first unit
     unit_terms = [terms(u.clean) for u, _, _ in candidates]
@@ -162,7 +174,8 @@ def merge(
                 break
         if home is None:
             heads.append(i)
-            lines.append(Line(unit.clean, unit.kind, section, [source]))
+            up = (outline or {}).get((source.chunk_id, unit.end), ())
+            lines.append(Line(unit.clean, unit.kind, section, [source], parents=up))
             continue
         merged += 1
         line = lines[home]
@@ -173,8 +186,11 @@ def merge(
     return lines, merged
 
 
-def topic_units(searcher: Searcher, links: Sequence[Link]) -> list[tuple[Unit, Source, Section]]:
-    """The units of the linked passages, in link order, each with its citation and section."""
+def topic_units(
+    searcher: Searcher, links: Sequence[Link], outline: Outline | None = None
+) -> list[tuple[Unit, Source, Section]]:
+    """The units of the linked passages, in link order, each with its citation and section;
+    ``outline``, when given, gets the parents of each nested list item (``extractive.above``)."""
     rows = searcher.catalog.get_chunks([link.chunk_id for link in links])
     out = []
     for link in links:
@@ -183,8 +199,11 @@ def topic_units(searcher: Searcher, links: Sequence[Link]) -> list[tuple[Unit, S
             continue
         source = Source(row.chunk_id, row.source, row.heading, row.page)
         first = HEADING_SEP not in row.heading  # the note's opening section
+        nested = list_parents(row.text) if outline is not None else {}
         for n, unit in enumerate(units(row.text)):
             out.append((unit, source, classify(unit, row.heading, first and n < 2)))
+            if outline is not None and above(unit, nested):
+                outline[(row.chunk_id, unit.end)] = above(unit, nested)
     return out
 
 
@@ -198,8 +217,9 @@ def unit_vectors(
 
 
 def make_digest(searcher: Searcher, topic: Topic, links: Sequence[Link]) -> Digest:
-    candidates = topic_units(searcher, links)
-    lines, merged = merge(candidates, unit_vectors(searcher, candidates))
+    outline: Outline = {}
+    candidates = topic_units(searcher, links, outline)
+    lines, merged = merge(candidates, unit_vectors(searcher, candidates), outline=outline)
     return Digest(topic, arrange(lines), passages=len(links), merged=merged)
 
 
@@ -232,7 +252,7 @@ def to_markdown(digest: Digest) -> str:
             if line.kind in ("code", "table", "formula"):
                 out += ["", line.text, "", f"— {cite}", ""]
             else:
-                text = line.text[2:] if line.text.startswith(("- ", "* ")) else line.text
+                text = line.shown[2:] if line.shown.startswith(("- ", "* ")) else line.shown
                 out.append(f"- {text} — {cite}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -71,7 +71,7 @@ class ScoredUnit:
 
 # a nested list item is scored with this many of the items it sits under ("GBDT" for "cons:
 # inefficient for continual training"); 0 scores every unit alone
-CONTEXT_PARENTS = 2
+CONTEXT_PARENTS = 3
 # and quoted after them (off only to measure what showing them adds), "- GBDT › cons: ...";
 # a parent longer than SHOWN_PARENT_CHARS is a sentence, not a label: scored with, not shown
 SHOW_PARENTS = True
@@ -229,12 +229,19 @@ def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
     """A unit as quoted: a nested list item after the items it sits under, so that it says
     what it means where it stands alone ("- GBDT › cons: inefficient for continual training").
     Parents in ``shown`` (those the item quoted just before it already showed) are left out."""
-    text = scored.unit.clean
     if scored.parents == shown or not SHOW_PARENTS:
+        return scored.unit.clean
+    return outlined(scored.unit.clean, scored.parents)
+
+
+def outlined(text: str, parents: Sequence[str]) -> str:
+    """A list item's text after the items it sits under: "- GBDT › cons: ..." (a parent longer
+    than SHOWN_PARENT_CHARS is left out)."""
+    path = [p for p in parents if len(p) <= SHOWN_PARENT_CHARS]
+    if not path:
         return text
     mark = _ITEM_MARK.match(text)
     lead = mark.group(0) if mark else ""
-    path = [p for p in scored.parents if len(p) <= SHOWN_PARENT_CHARS]
     return lead + BREADCRUMB.join([*path, text[len(lead) :]])
 
 

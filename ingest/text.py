@@ -485,20 +485,33 @@ def _indent(line: str) -> int:
     return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
 
+def _cut_from_deeper(found: list[Block]) -> bool:
+    """True when the list item opening these blocks was at a deeper indent than its (stripped)
+    line shows: an item after it sits between the margin and the item right after it."""
+    items = []
+    for block in found[1:]:
+        if block.kind != "list":
+            break
+        items.append(_indent(block.text.split("\n", 1)[0]))
+    return bool(items) and any(0 < indent < items[0] for indent in items[1:])
+
+
 def list_parents(text: str) -> dict[int, tuple[str, ...]]:
     """The items each nested list item of ``text`` sits under, outermost first, keyed by the
     item's end offset (a list ``Unit`` ends where its item does). Outlines say half of a fact
     in the parent: "cons: inefficient for continual training" means little until one reads
     that it is under "GBDT". An item's parent is given by its first line, marker out; a block
     at a smaller indent (a heading, a paragraph at the margin) ends the outline. A passage
-    that opens with a list item may have been cut out of a deeper list, its indentation lost:
-    that item's depth is unknown, so it is nobody's parent."""
+    (a chunk) that opens with a list item has lost that line's indentation: when a later item
+    sits between the margin and the next item's indent, the passage was cut out of a deeper
+    list, the first item's depth is unknown, and it is nobody's parent."""
     out: dict[int, tuple[str, ...]] = {}
     stack: list[tuple[int, str]] = []
-    for n, block in enumerate(blocks(text)):
+    found = blocks(text)
+    if found and found[0].kind == "list" and _cut_from_deeper(found):
+        found = found[1:]
+    for block in found:
         first = block.text.split("\n", 1)[0]
-        if n == 0 and block.kind == "list" and not text[: block.start].strip():
-            continue
         indent = _indent(first)
         while stack and stack[-1][0] >= indent:
             stack.pop()

@@ -1,7 +1,8 @@
 """Topics, digest and today on a real index (MiniLM, Chroma, SQLite) through the CLI and the
 Streamlit pages: a topic links the notes that cover it and not the others, a gap has none, pins
 override the linker without touching the user's syllabus, a fact repeated in two notes is shown
-once with both sources, and today's plan draws new items from the weakest topic."""
+once with both sources (a nested bullet under the bullet it sits under), and today's plan draws
+new items from the weakest topic."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ non-maximum suppression is needed at inference.
 
 ## Pitfalls
 DETR converges slowly: it needs about 500 epochs on COCO.
+
+## Against two-stage detectors
+* Faster R-CNN
+  * cons: hand-made anchors, and duplicates to suppress after its head
 """,
     "inbox/detr-summary.md": """# Reading notes: DETR paper
 
@@ -124,8 +129,15 @@ def test_digest_merges_the_repeated_fact_and_cites_every_line(
         sections, key=["definition", "details", "pitfalls", "questions"].index
     )
     assert any("500 epochs" in line["text"] for line in lines if line["section"] == "pitfalls")
+    # a nested bullet is shown under the bullet it sits under, in the page and the export
+    [cons] = [line for line in lines if "hand-made anchors" in line["text"]]
+    assert cons["text"].endswith(
+        "Faster R-CNN › cons: hand-made anchors, and duplicates to suppress after its head"
+    )
+    assert cons["parents"] == ["Faster R-CNN"]
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# DETR") and "[inbox/detr-summary.md" in text
+    assert "- Faster R-CNN › cons: hand-made anchors" in text
 
 
 def test_today_draws_new_items_from_the_weakest_topics(env: Settings) -> None:

@@ -130,3 +130,23 @@ def test_markdown_cites_every_line() -> None:
     assert text.startswith("# Focal loss (焦點損失)")
     assert "- Gamma 2 works best. — [fundamentals/loss-functions.md > Focal]; " in text
     assert "[papers/retina.pdf > p. 3]" in text
+
+
+def test_a_nested_bullet_keeps_the_bullets_it_sits_under_in_the_digest() -> None:
+    from sharpnotes.app.digest import Digest
+    from sharpnotes.app.extractive import above
+    from sharpnotes.app.syllabus import Topic
+    from sharpnotes.ingest.text import list_parents
+
+    note = "* Ranking models\n  * GBDT\n    * cons: slow to retrain\n"
+    found = _candidates(note, "a.md")
+    outline = {("a.md#0", u.end): above(u, list_parents(note)) for u, _, _ in found}
+    lines, _ = merge(found, np.eye(3, dtype=np.float32), outline=outline)
+    assert [line.shown for line in lines] == [
+        "* Ranking models",
+        "* Ranking models › GBDT",
+        "* Ranking models › GBDT › cons: slow to retrain",
+    ]
+    assert lines[2].text == "* cons: slow to retrain"  # what is compared and merged
+    page = to_markdown(Digest(Topic("gbdt", "GBDT"), lines, passages=1, merged=0))
+    assert "- Ranking models › GBDT › cons: slow to retrain — [a.md > Part]" in page

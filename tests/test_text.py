@@ -288,11 +288,17 @@ def test_a_nested_item_knows_the_items_it_sits_under() -> None:
 
 
 def test_a_passage_cut_inside_a_list_does_not_trust_its_first_item() -> None:
-    # a chunk starting mid-list lost its first line's indentation: the items after it may be
-    # its siblings, so it is nobody's parent
-    text = "* positive: clicked\n    * negative: shown, not clicked\n    * 70/30 split\n"
-    assert list_parents(text) == {}
-    assert list_parents("Intro.\n\n" + text) != {}
+    # a chunk starting mid-list lost its first line's indentation; "Pairwise" at 2 shows that
+    # the items at 4 were the first one's siblings, not its children
+    cut = "* positive: clicked\n    * negative: shown, not clicked\n  * Pairwise approach\n"
+    assert list(list_parents(cut).values()) == []
+    # a chunk that starts a section's list (its heading is not in the text) keeps its top item
+    whole = "* Model selection\n  * GBDT\n    * cons: slow to retrain\n  * Two-tower network\n"
+    assert list(list_parents(whole).values()) == [
+        ("Model selection",),
+        ("Model selection", "GBDT"),
+        ("Model selection",),
+    ]
 
 
 # --- offsets ------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ VARIANTS: list[tuple[str, str, dict]] = [
     *[(f"{n} units, {name}, parents shown", "units", {"scoring": name, "MAX_UNITS": n})
       for name in list(SCORINGS)[2:] for n in (5, 6)],
 ]  # fmt: skip
-SHIPPED = "6 units, parents 2, parents shown"
+SHIPPED = "6 units, parents 3, parents shown"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {name: collect(name, args.cache) for name in SETS}
     table = []
     for label, composer, values in VARIANTS:
-        scoring = str(values.get("scoring", "parents 2"))
+        scoring = str(values.get("scoring", "parents 3"))
         constants = {k: v for k, v in values.items() if k != "scoring"}
         with weights(constants):
             row = {"variant": label, "composer": composer, "weights": values}
