@@ -105,6 +105,31 @@ def test_a_named_list_asks_for_its_items() -> None:
     assert concept_items(_passage(plain_list, "Pipeline"), "h")[0] == []
 
 
+def test_the_pros_and_cons_an_outline_item_lists_are_asked_by_its_name() -> None:
+    text = (
+        "* Model selection\n"
+        "  * GBDT\n"
+        "    * pros: interpretable\n"
+        "    * cons: slow to retrain continually, and no embedding layers\n"
+        "  * Late fusion: one model a modality\n"
+        "    * **Cons**: needs labelled data for each modality\n"
+        "  * Two-tower network\n"
+        "    * Serving: one lookup per user\n"  # a label that names no pros or cons
+    )
+    items, _ = concept_items(_passage(text, "Ads ranking > Model"), "h")
+    assert [i.question for i in items] == [
+        "What are the pros and cons of GBDT? (Ads ranking > Model)",
+        "What are the cons of Late fusion? (Ads ranking > Model)",
+    ]
+    assert items[0].key_points == [
+        "interpretable", "slow to retrain continually", "no embedding layers",
+    ]  # fmt: skip
+    assert items[0].evidence in text and "slow to retrain" in items[0].answer
+    zh = "* BEVFormer\n  * 優點：不需要深度估計\n  * 缺點：訓練很慢\n"
+    items, _ = concept_items(_passage(zh, "BEV"), "h")
+    assert items and items[0].question.startswith("BEVFormer 的優點和缺點有哪些？")
+
+
 def _made(generator: str, kind: str, chunk: str, question: str) -> QuizItem:
     answer = f"answer to {question}"
     return QuizItem(

@@ -8,6 +8,9 @@
 - A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
   it sits under, or the line leading into it), or a set a lead-in line names ("Two ways to
   shrink a model:"): recall ("What are the cons of CNNs?"), the entries' leads as key points.
+- In an outline, the pros, cons... an item lists as its nested items ("* GBDT" over "* pros:
+  interpretable" and "* cons: slow to retrain"): "What are the pros and cons of GBDT?", the
+  parts of their text as key points.
 
 Rows that are all numbers or single words are trivia and make no item; a row's name must be a
 short name, distinct within its table; an MCQ shows no cell that hints at the name. The
@@ -25,7 +28,16 @@ from sharpnotes.app.quiz.offline import citation_of, context, lower_first, plain
 from sharpnotes.app.quiz.terms import fold, term_kind
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import Block, blocks, clean_heading, has_cjk, table_rows, terms
+from sharpnotes.ingest.text import (
+    Block,
+    blocks,
+    clean_heading,
+    has_cjk,
+    list_parents,
+    table_rows,
+    terms,
+    units,
+)
 
 GENERATOR = "structure"  # provenance: made from a table or a named list of the notes
 MAX_CELLS = 4  # columns asked about in one row question
@@ -320,6 +332,54 @@ def _list_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
     return out
 
 
+# "pros: interpretable", "**Cons**: slow to retrain": a named part of an outline item
+_NAMED_PART = re.compile(r"^\**(?P<label>[^:：*\n]{2,40}?)\**\s*[:：]\s*(?P<body>\S.*)$", re.S)
+
+
+def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
+    """Items of outline notes: the pros, cons, limitations... written as nested items of a
+    named item ("* GBDT" over "* pros: interpretable" and "* cons: slow to retrain") ask for
+    them by that name ("What are the pros and cons of GBDT?"), every part of the item's text
+    after its label a key point."""
+    text = passage.text
+    parents = list_parents(text)
+    groups: dict[tuple[str, ...], list[tuple[str, str, int, int]]] = {}
+    for unit in units(text):
+        up = parents.get(unit.end)
+        if unit.kind != "list" or not up:
+            continue
+        body = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", unit.text.strip())
+        named = _NAMED_PART.match(body)
+        found = _list_kind(named["label"].strip()) if named else None
+        if named and found and not found[1]:
+            groups.setdefault(up, []).append((found[0], named["body"], unit.start, unit.end))
+    ctx = context(passage.heading, "", set())
+    out = []
+    for up, parts in groups.items():
+        name = _name(_lead(up[-1]))  # "Late Fusion: process modalities ..." -> "Late Fusion"
+        if not name:
+            continue
+        kinds = list(dict.fromkeys(kind for kind, _, _, _ in parts))
+        if has_cjk("".join(kinds)):
+            question = f"{name} 的{'和'.join(kinds)}有哪些？"
+        else:
+            question = f"What are the {_joined(kinds)} of {name}?"
+        points = [
+            re.sub(r"^(?:and|or)\s+", "", p.strip(" ."))
+            for _, body, _, _ in parts
+            for p in re.split(r"[,;，；、]\s*", plain(body))
+            if len(terms(p)) >= 1
+        ]
+        if not points:
+            continue
+        evidence = text[parts[0][2] : parts[-1][3]]
+        answer = "\n".join(f"{kind}: {plain(body)}" for kind, body, _, _ in parts)
+        out.append(
+            _recall(with_context(question, ctx), answer, evidence, points, passage, content_hash)
+        )
+    return out
+
+
 def concept_items(
     passage: SearchResult, content_hash: str, *, rng: random.Random | None = None
 ) -> tuple[list[QuizItem], dict[str, int]]:
@@ -331,4 +391,5 @@ def concept_items(
         if block.kind == "table":
             made += _table_items(block, passage, content_hash, rng)
     made += _list_items(passage, content_hash)
+    made += _outline_items(passage, content_hash)
     return verify.passing(made, "structure")
