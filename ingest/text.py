@@ -496,17 +496,27 @@ def _cut_from_deeper(found: list[Block]) -> bool:
     return bool(items) and any(0 < indent < items[0] for indent in items[1:])
 
 
-def list_parents(text: str) -> dict[int, tuple[str, ...]]:
-    """The items each nested list item of ``text`` sits under, outermost first, keyed by the
-    item's end offset (a list ``Unit`` ends where its item does). Outlines say half of a fact
-    in the parent: "cons: inefficient for continual training" means little until one reads
-    that it is under "GBDT". An item's parent is given by its first line, marker out; a block
-    at a smaller indent (a heading, a paragraph at the margin) ends the outline. A passage
-    (a chunk) that opens with a list item has lost that line's indentation: when a later item
-    sits between the margin and the next item's indent, the passage was cut out of a deeper
-    list, the first item's depth is unknown, and it is nobody's parent."""
-    out: dict[int, tuple[str, ...]] = {}
-    stack: list[tuple[int, str]] = []
+@dataclass(frozen=True)
+class OutlineItem:
+    """A list item of an outline: its span (``end`` is where its list ``Unit`` ends), its first
+    line with the marker out, and the index of the item it sits under (-1: none)."""
+
+    start: int
+    end: int
+    name: str
+    parent: int
+
+
+def outline(text: str) -> list[OutlineItem]:
+    """The list items of ``text`` in order, each with the item it sits under. Outlines say half
+    of a fact in the parent: "cons: inefficient for continual training" means little until one
+    reads that it is under "GBDT". A block at a smaller indent (a heading, a paragraph at the
+    margin) ends the outline. A passage (a chunk) that opens with a list item has lost that
+    line's indentation: when a later item sits between the margin and the next item's indent,
+    the passage was cut out of a deeper list, the first item's depth is unknown, and it is
+    left out."""
+    items: list[OutlineItem] = []
+    stack: list[tuple[int, int]] = []  # (indent, index into items)
     found = blocks(text)
     if found and found[0].kind == "list" and _cut_from_deeper(found):
         found = found[1:]
@@ -522,9 +532,25 @@ def list_parents(text: str) -> dict[int, tuple[str, ...]]:
         span = _trimmed(text, block.start, block.end)
         if span is None:
             continue
-        if stack:
-            out[span.end] = tuple(line for _, line in stack)
-        stack.append((indent, _ITEM.sub("", first, count=1).strip()))
+        name = _ITEM.sub("", first, count=1).strip()
+        items.append(OutlineItem(span.start, span.end, name, stack[-1][1] if stack else -1))
+        stack.append((indent, len(items) - 1))
+    return items
+
+
+def list_parents(text: str) -> dict[int, tuple[str, ...]]:
+    """The items each nested list item of ``text`` sits under (``outline``), outermost first,
+    keyed by the item's end offset (a list ``Unit`` ends where its item does)."""
+    items = outline(text)
+    out: dict[int, tuple[str, ...]] = {}
+    for item in items:
+        chain = []
+        up = item.parent
+        while up >= 0:
+            chain.append(items[up].name)
+            up = items[up].parent
+        if chain:
+            out[item.end] = tuple(reversed(chain))
     return out
 
 
