@@ -59,6 +59,19 @@ def test_table_points_are_its_body_rows() -> None:
     assert _stems("Serving notes") & _stems("Serve")
 
 
+def test_a_nested_point_is_reported_under_the_bullet_it_sits_under() -> None:
+    from sharpnotes.app.mock.plan import Passage, Point, _points
+
+    text = "* Model choice\n  * GBDT\n    * cons: inefficient for continual training\n"
+    points = _points([Passage("c1", "ads.md", "Ads > Model", None, text)])
+    [cons] = [p for p in points if "continual" in p.text]
+    assert cons.text == "* cons: inefficient for continual training"  # graded as written
+    assert cons.shown == "* Model choice › GBDT › cons: inefficient for continual training"
+    assert Point.from_dict(cons.to_dict()) == cons
+    saved = {k: v for k, v in cons.to_dict().items() if k != "parents"}  # an older session
+    assert Point.from_dict(saved).shown == cons.text
+
+
 @pytest.fixture(scope="module")
 def mock_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("mock")

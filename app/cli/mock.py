@@ -172,10 +172,10 @@ def show_report(report: MockReport) -> None:
             f"\n{plain(step.title)}: {step.score:.0%}, covered {len(step.covered)} of {total}"
         )
         for point in step.covered:
-            click.echo(f"  + {plain(point.text)[:160]}")
+            click.echo(f"  + {plain(point.shown)[:160]}")
         for point in step.missed:
             where = f"{point.passage.source} > {point.passage.heading.split(' > ')[-1]}"
-            click.echo(f"  - {plain(point.text)[:160]}\n      [{plain(where)}]")
+            click.echo(f"  - {plain(point.shown)[:160]}\n      [{plain(where)}]")
 
 
 @click.group(invoke_without_command=True)

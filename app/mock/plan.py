@@ -21,7 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from sharpnotes.ingest.text import blocks, clean_heading, heading_title, table_rows, terms, units
+from sharpnotes.ingest.text import (
+    blocks,
+    clean_heading,
+    heading_title,
+    list_parents,
+    table_rows,
+    terms,
+    units,
+)
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher, SearchResult
@@ -70,17 +78,26 @@ class Passage:
 
 @dataclass
 class Point:
-    """One key point: a unit (sentence, list item, formula) of a passage, quoted verbatim."""
+    """One key point: a unit (sentence, list item, formula) of a passage, quoted verbatim, and
+    the list items a nested one sits under (shown with it, not graded)."""
 
     text: str
     passage: Passage
+    parents: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """The point as a report shows it: "GBDT › cons: inefficient ..."."""
+        from sharpnotes.app.extractive import outlined
+
+        return outlined(self.text, self.parents)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "passage": self.passage.to_dict()}
+        return {"text": self.text, "passage": self.passage.to_dict(), "parents": list(self.parents)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Point:
-        return cls(data["text"], Passage(**data["passage"]))
+        return cls(data["text"], Passage(**data["passage"]), tuple(data.get("parents", ())))
 
 
 @dataclass
@@ -306,14 +323,17 @@ def _table_rows(table: str) -> list[str]:
 
 
 def _points(passages: list[Passage]) -> list[Point]:
+    from sharpnotes.app.extractive import above
+
     out: list[Point] = []
     seen: set[str] = set()
     for passage in passages:
+        nested = list_parents(passage.text)
         for unit in units(passage.text):
             for text in _table_rows(unit.clean) if unit.kind == "table" else [unit.clean]:
                 if text not in seen and is_point(text):
                     seen.add(text)
-                    out.append(Point(text, passage))
+                    out.append(Point(text, passage, above(unit, nested)))
     return out
 
 

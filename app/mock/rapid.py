@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sharpnotes.app.mock.plan import MockError, MockPlan, Point, Step, is_point, passage_of
 from sharpnotes.app.today import QA_LINE
-from sharpnotes.ingest.text import clean_heading
+from sharpnotes.ingest.text import clean_heading, list_parents
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
@@ -26,7 +26,7 @@ RAPID_KEEP = 0.75
 
 def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
     """One rapid-fire question with the units of the notes that answer it as key points."""
-    from sharpnotes.app.extractive import score_units
+    from sharpnotes.app.extractive import above, score_units
 
     results = searcher.search(question, k=RAPID_PASSAGES)
     scored = score_units(searcher.embedder(), question, results)
@@ -41,7 +41,10 @@ def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
         for s in kept:
             if s.unit.clean not in seen:
                 seen.add(s.unit.clean)
-                points.append(Point(s.unit.clean, passage_of(results[s.passage])))
+                nested = list_parents(results[s.passage].text)
+                points.append(
+                    Point(s.unit.clean, passage_of(results[s.passage]), above(s.unit, nested))
+                )
     return Step(key, question, question, points, RAPID_SECONDS)
 
 

@@ -156,9 +156,9 @@ def show_report(data: dict) -> None:
             if step.covered:
                 st.markdown("**Covered**")
                 for point in step.covered:
-                    st.markdown(f"- :green[{literal(point.text)}]")
+                    st.markdown(f"- :green[{literal(point.shown)}]")
             for m, point in enumerate(step.missed):
-                st.markdown(f"**Missed:** {literal(point.text)}")
+                st.markdown(f"**Missed:** {literal(point.shown)}")
                 passage_card(cfg, f"mock-{n}-{m}", point.passage.to_dict(), quote=point.text)
             if step.score is None:
                 st.caption("Your notes hold no key points for this step.")
