@@ -246,6 +246,7 @@ def check_answer(
     texts = [item for item, _ in outlined]
     flat = [(p, u) for p, passage in enumerate(passages) for u in units(passage.text)]
     vectors = embed_cached(embedder, texts + [u.clean for _, u in flat]) if texts else None
+    keyed = [_key(p.text) for p in passages] if any(path for _, path in outlined) else []
     for i, (text, markers) in enumerate(claims):
         plain = _MARKERS.sub("", text).strip()
         valid = [n for n in markers if 1 <= n <= len(passages)]
@@ -253,9 +254,7 @@ def check_answer(
         allowed = {n - 1 for n in valid} if markers else set(range(len(passages)))
         best, j = _closest(texts[i], vectors[i], vectors[len(texts) :], flat, allowed)  # type: ignore[index]
         best_p, best_unit = flat[j] if j >= 0 else (None, None)
-        path_found = all(
-            any(_key(part) in _key(passages[p].text) for p in allowed) for part in outlined[i][1]
-        )
+        path_found = all(any(_key(part) in keyed[p] for p in allowed) for part in outlined[i][1])
         supported = (
             best >= 1.0
             and best_unit is not None

@@ -29,6 +29,7 @@ from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
     is_question,
+    list_marker,
     list_parents,
     overlap,
     section_starts,
@@ -77,14 +78,18 @@ CONTEXT_PARENTS = 3
 SHOW_PARENTS = True
 BREADCRUMB = " › "
 SHOWN_PARENT_CHARS = 80
-_ITEM_MARK = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
+
+
+def _label(name: str) -> str:
+    """An item's first line as it names the items under it: "Cons for ads:" -> "Cons for ads"."""
+    return name.rstrip(":").strip()
 
 
 def above(unit: Unit, parents: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
     """The nearest CONTEXT_PARENTS items a nested list unit sits under, outermost first."""
     if unit.kind != "list" or not CONTEXT_PARENTS:
         return ()
-    return tuple(p.rstrip(":").strip() for p in parents.get(unit.end, ())[-CONTEXT_PARENTS:])
+    return tuple(_label(p) for p in parents.get(unit.end, ())[-CONTEXT_PARENTS:])
 
 
 def score_units(
@@ -220,9 +225,8 @@ def item_name(unit: Unit) -> str:
     """A list item's first line, marker and a closing ":" out, as ``above`` names a parent."""
     if unit.kind != "list":
         return ""
-    text = unit.clean
-    mark = _ITEM_MARK.match(text)
-    return text[mark.end() if mark else 0 :].split("\n", 1)[0].strip().rstrip(":").strip()
+    first = unit.clean.split("\n", 1)[0]
+    return _label(first[len(list_marker(first)) :])
 
 
 def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
@@ -240,19 +244,18 @@ def outlined(text: str, parents: Sequence[str]) -> str:
     path = [p for p in parents if len(p) <= SHOWN_PARENT_CHARS]
     if not path:
         return text
-    mark = _ITEM_MARK.match(text)
-    lead = mark.group(0) if mark else ""
+    lead = list_marker(text)
     return lead + BREADCRUMB.join([*path, text[len(lead) :]])
 
 
 def split_outline(text: str) -> tuple[str, list[str]]:
     """An answer's line as ``in_outline`` wrote it, back to (the item as the note has it, the
     items shown before it): "- GBDT › cons: x" -> ("- cons: x", ["GBDT"])."""
-    mark = _ITEM_MARK.match(text)
-    if not mark or BREADCRUMB not in text:
+    lead = list_marker(text)
+    if not lead or BREADCRUMB not in text:
         return text, []
-    *path, item = text[mark.end() :].split(BREADCRUMB)
-    return mark.group(0) + item, path
+    *path, item = text[len(lead) :].split(BREADCRUMB)
+    return lead + item, path
 
 
 def render(chosen: list[ScoredUnit]) -> str:

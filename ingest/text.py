@@ -481,6 +481,13 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     return joined
 
 
+def list_marker(line: str) -> str:
+    """The list marker a line opens with, with its indent and the spaces after it ("  - "),
+    or "" when the line is not a list item."""
+    match = _ITEM.match(line)
+    return match.group(0) if match else ""
+
+
 def _indent(line: str) -> int:
     return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
@@ -532,7 +539,7 @@ def outline(text: str) -> list[OutlineItem]:
         span = _trimmed(text, block.start, block.end)
         if span is None:
             continue
-        name = _ITEM.sub("", first, count=1).strip()
+        name = first[len(list_marker(first)) :].strip()
         items.append(OutlineItem(span.start, span.end, name, stack[-1][1] if stack else -1))
         stack.append((indent, len(items) - 1))
     return items

@@ -31,6 +31,7 @@ def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
     results = searcher.search(question, k=RAPID_PASSAGES)
     scored = score_units(searcher.embedder(), question, results)
     scored = [s for s in scored if is_point(s.unit.clean)]
+    nested = [list_parents(r.text) for r in results]
     points: list[Point] = []
     if scored:
         best = max(s.score for s in scored)
@@ -41,10 +42,8 @@ def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
         for s in kept:
             if s.unit.clean not in seen:
                 seen.add(s.unit.clean)
-                nested = list_parents(results[s.passage].text)
-                points.append(
-                    Point(s.unit.clean, passage_of(results[s.passage]), above(s.unit, nested))
-                )
+                up = above(s.unit, nested[s.passage])
+                points.append(Point(s.unit.clean, passage_of(results[s.passage]), up))
     return Step(key, question, question, points, RAPID_SECONDS)
 
 

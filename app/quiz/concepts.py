@@ -33,6 +33,7 @@ from sharpnotes.ingest.text import (
     blocks,
     clean_heading,
     has_cjk,
+    list_marker,
     list_parents,
     table_rows,
     terms,
@@ -348,8 +349,8 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         up = parents.get(unit.end)
         if unit.kind != "list" or not up:
             continue
-        body = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", unit.text.strip())
-        named = _NAMED_PART.match(body)
+        item = unit.text.strip()
+        named = _NAMED_PART.match(item[len(list_marker(item)) :])
         found = _list_kind(named["label"].strip()) if named else None
         if named and found and not found[1]:
             groups.setdefault(up, []).append((found[0], named["body"], unit.start, unit.end))

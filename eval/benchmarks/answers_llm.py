@@ -110,10 +110,13 @@ def mended_rows(rows, questions, settings, generators) -> list:
             product, fell_back = row.answer, False
         else:
             checks, _ = check_answer(row.draft, results, embedder)
-            texts = [row.draft] + [
-                mend(question.text, checks, results, settings, embedder, f, t)[0] for f, t in grid
-            ]
-            product, repair = mend(question.text, checks, results, settings, embedder)
+            default = (REPAIR_FLOOR, REPAIR_TRUST)  # the product's rule, one of the grid's
+            mended = {
+                rule: mend(question.text, checks, results, settings, embedder, *rule)
+                for rule in {*grid, default}
+            }
+            texts = [row.draft] + [mended[rule][0] for rule in grid]
+            product, repair = mended[default]
             fell_back = bool(repair["fell_back"])
             checks, _ = check_answer(product, results, embedder)
         texts.append(
