@@ -215,6 +215,15 @@ class StudySettings(_Group):
     mock_minutes: int = Field(
         45, ge=1, le=240, description="Length of a system-design mock interview, in minutes."
     )
+    sentence_share: float = advanced(
+        0.2,
+        "Largest share of a mixed quiz made of blanks and prompts cut from single sentences "
+        "(the weakest kind of question); the learner's cards and questions from tables and "
+        "lists come first, and the quiz is shorter when the notes offer nothing better. 1 "
+        "fills every quiz; --type cloze or mcq is never limited.",
+        ge=0.0,
+        le=1.0,
+    )
 
 
 class ChromaSettings(_Group):

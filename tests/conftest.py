@@ -169,4 +169,7 @@ def review_env(sample_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch)
         (home / name).unlink(missing_ok=True)
     monkeypatch.setenv("SHARPNOTES_HOME", str(home))
     monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    # the fixture notes are a few paragraphs of prose, so their quizzes are cut from sentences:
+    # the share that limits those (tested in test_quiz_generate) is lifted to test the plumbing
+    monkeypatch.setenv("SHARPNOTES_SENTENCE_SHARE", "1")
     return Settings()

@@ -39,6 +39,20 @@ def quiz_json(*args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
+def test_a_short_quiz_says_why(review_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These notes are prose: past the share of blanks cut from sentences the quiz is shorter,
+    and stderr says so and what to ask for instead (stdout stays the JSON list)."""
+    monkeypatch.setenv("SHARPNOTES_SENTENCE_SHARE", "0.2")
+    result = CliRunner().invoke(cli, ["quiz", "--json", "--n", "10"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert 1 <= len(items) < 10
+    assert f"{len(items)} of 10 questions" in result.stderr and "--type cloze" in result.stderr
+    monkeypatch.setenv("SHARPNOTES_SENTENCE_SHARE", "1.5")
+    result = CliRunner().invoke(cli, ["quiz", "--json"])
+    assert result.exit_code != 0 and "sentence_share" in result.output.lower()
+
+
 def test_quiz_json_contract_and_items_saved(review_env: Settings) -> None:
     items = quiz_json("--n", "2")
     assert len(items) == 2

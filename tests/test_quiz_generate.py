@@ -16,7 +16,17 @@ from test_llm import StubServer
 
 from conftest import REPO, SAMPLE_NOTES, write_notes
 from sharpnotes.app.quiz import verify
-from sharpnotes.app.quiz.generate import QuizBatch, corpus_pool, generate_quiz, items_from_passage
+from sharpnotes.app.quiz.generate import (
+    SENTENCE_CAPPED,
+    QuizBatch,
+    _as_result,
+    choose,
+    corpus_pool,
+    generate_quiz,
+    items_from_passage,
+    sentence_cap,
+)
+from sharpnotes.app.quiz.handwritten import card_items
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, fold, near_equal, term_kind
 from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
@@ -41,11 +51,20 @@ def quiz_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Se
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "notes" / rel, root / rel)
     settings = Settings(
-        home=tmp_path_factory.mktemp("quiz-home"), models_dir=models_dir, embed_backend="onnx-int8"
+        home=tmp_path_factory.mktemp("quiz-home"),
+        models_dir=models_dir,
+        embed_backend="onnx-int8",
+        sentence_share=1.0,  # these tests check the items cut from sentences: all of them
     )
     report = ingest([root], settings)
     assert report.ok, report.failed
     return settings
+
+
+def _with_share(settings: Settings, share: float) -> Settings:
+    return settings.model_copy(
+        update={"study": settings.study.model_copy(update={"sentence_share": share})}
+    )
 
 
 def _rows(settings: Settings) -> dict:
@@ -113,6 +132,48 @@ def test_one_kind(quiz_index: Settings, kind: str) -> None:
 
 
 @pytest.mark.slow
+def test_a_mixed_quiz_keeps_sentence_items_to_their_share(quiz_index: Settings) -> None:
+    """Blanks cut from single sentences are the weakest questions: a mixed quiz takes the
+    learner's cards and the items of tables and lists first and at most a fifth of sentence
+    items; past that it is shorter, not padded, and says why. One type asked for is not
+    limited."""
+    capped = _with_share(quiz_index, 0.2)
+    full = generate_quiz(quiz_index, n=40, kind="mixed", seed=0)
+    cut_full = sum(i.generator == "offline" for i in full.items)
+    assert cut_full > 8 and full.shortfall(40) is None  # the share binds on this corpus
+    batch = generate_quiz(capped, n=40, kind="mixed", seed=0)
+    cut = [i for i in batch.items if i.generator == "offline"]
+    assert 1 <= len(cut) <= 8 and len(batch.items) < 40
+    assert {i.generator for i in batch.items} > {"offline"}  # cards and list items kept
+    assert batch.dropped[SENTENCE_CAPPED] > 0 and SENTENCE_CAPPED not in batch.failed()
+    assert (note := batch.shortfall(40)) and note.startswith(f"{len(batch.items)} of 40")
+    rows = _rows(quiz_index)
+    for item in batch.items:
+        assert_sound(item, rows)
+    cloze = generate_quiz(capped, n=6, kind="cloze", seed=3)
+    assert sum(i.generator == "offline" for i in cloze.items) >= 3
+
+
+def test_sentence_cap_and_choose() -> None:
+    assert [sentence_cap(n, 0.2) for n in (1, 4, 5, 10, 12)] == [1, 1, 1, 2, 2]
+    assert sentence_cap(10, 0.0) == 0 and sentence_cap(10, 1.0) == 10
+
+    def item(k: int, generator: str) -> QuizItem:
+        citation = Citation(f"c{k}", "a.md", "A", None)
+        return QuizItem("cloze", f"Question {k} about ____.", f"term{k}", f"e{k}", f"p{k}",
+                        citation, generator=generator)  # fmt: skip
+
+    # one passage offers a card, one a list item, four only sentence items
+    pools = [[item(0, "offline")], [item(1, "notes")], [item(2, "offline")],
+             [item(3, "structure")], [item(4, "offline")], [item(5, "offline")]]  # fmt: skip
+    dropped: dict[str, int] = {}
+    kept = choose(pools, 5, dropped, cap=1)
+    assert [i.generator for i in kept] == ["notes", "structure", "offline"]
+    assert dropped == {SENTENCE_CAPPED: 2}  # a quiz of 5 is 2 short
+    assert len(choose(pools, 5, {})) == 5  # no cap: filled with sentence items
+
+
+@pytest.mark.slow
 def test_chinese_passages_give_no_garbage(quiz_index: Settings) -> None:
     batch = generate_quiz(quiz_index, n=20, filters=Filters(folder="inbox"), kind="mixed", seed=0)
     rows = _rows(quiz_index)
@@ -144,6 +205,19 @@ def test_topic_exclusion_preference_and_filters(quiz_index: Settings) -> None:
     assert second.items and not quizzed & {i.citation.chunk_id for i in second.items}
     # excluding every chunk leaves nothing to ask
     assert generate_quiz(quiz_index, n=3, exclude_chunks=set(_rows(quiz_index))).items == []
+    # ... but a quizzed passage still offers the learner's cards that are not asked yet: a list of
+    # Q&A pairs sits in one chunk, and each pair is a card
+    rows = _rows(quiz_index)
+    cards = {cid: card_items(_as_result(row), row.content_hash)[0] for cid, row in rows.items()}
+    chunk, written = next((cid, c) for cid, c in cards.items() if len(c) >= 3)
+    asked = {written[0].id}
+    again = generate_quiz(quiz_index, n=50, seed=2, exclude_chunks={chunk}, known=asked)
+    from_chunk = [i for i in again.items if i.citation.chunk_id == chunk]
+    assert from_chunk and {i.id for i in from_chunk} <= {c.id for c in written[1:]}
+    assert all(i.generator == "notes" for i in from_chunk)
+    every = {c.id for c in written}
+    done = generate_quiz(quiz_index, n=50, seed=2, exclude_chunks={chunk}, known=every)
+    assert chunk not in {i.citation.chunk_id for i in done.items}
 
     weak = [cid for cid, row in _rows(quiz_index).items() if row.source.endswith("detr.md")]
     preferred = generate_quiz(quiz_index, n=3, seed=5, prefer_chunks=weak)

@@ -105,12 +105,14 @@ def quiz(
         batch = made.batch
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
+        if short := batch.shortfall(n):
+            click.echo(f"{short}; for more, quiz with --type cloze or --type mcq", err=True)
         if as_json:  # as stored: a card the learner edited shows their text
             echo_json([s.item.to_dict() for s in made.stored])
             return
-        dropped = sum(batch.dropped.values())
-        if dropped:
-            reasons = ", ".join(f"{k} {v}" for k, v in sorted(batch.dropped.items()))
+        failed = batch.failed()
+        if dropped := sum(failed.values()):
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
             click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
         if not batch.items:
             click.echo(

@@ -11,7 +11,10 @@ The offline writer is ``app.quiz.offline``; with ``SHARPNOTES_GENERATOR`` set to
 to the offline writer. Every item passes ``app.quiz.verify`` and the quality gate
 (``app.quiz.gate``) whoever wrote it. The cards the learner wrote (``app.quiz.handwritten``)
 come before items of a table or named list (``app.quiz.concepts``), and those before any other
-generated item.
+generated item. Blanks and prompts the offline writer cuts from single sentences are the weakest
+kind (blind ratings of the tuning half: 2.2 of 5, against 3.3 for tables and lists and 3.6-4.4
+for the learner's cards), so a mixed quiz holds at most ``study.sentence_share`` of them and is
+shorter when the notes offer nothing better.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sharpnotes.app.quiz import gate, verify
@@ -34,14 +37,19 @@ from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
 
 __all__ = [
-    "QuizBatch", "choose", "corpus_pool", "gate_items", "generate_quiz", "items_from_passage",
-    "passage_candidates",
+    "QuizBatch", "choose", "corpus_pool", "gate_items", "gather", "generate_quiz",
+    "items_from_passage", "passage_candidates",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 KINDS = ("mcq", "cloze", "recall", "mixed")
 OVERSAMPLE = 5  # offline quizzes choose among the items of this many passages per item
+# the types of the learner's cards a quiz of each kind asks (cards are recall or cloze)
+_CARD_TYPES = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("cloze",), "mcq": ()}
+SENTENCE = "offline"  # provenance of an item the offline writer cut from a sentence
+SENTENCE_CAPPED = "left out: cut from a single sentence, over the quiz's share"
+SCAN = 40  # passages per item a quiz may read for cards and list items when the share binds
 
 
 @dataclass
@@ -52,6 +60,19 @@ class QuizBatch:
 
     def to_dict(self) -> dict:
         return {"items": [i.to_dict() for i in self.items], "dropped": dict(self.dropped)}
+
+    def failed(self) -> dict[str, int]:
+        """The candidates dropped by a check (not those left out by the sentence share)."""
+        return {k: v for k, v in self.dropped.items() if k != SENTENCE_CAPPED}
+
+    def shortfall(self, n: int) -> str | None:
+        """Why a mixed quiz holds fewer than ``n`` items when the sentence share made it so."""
+        if len(self.items) >= n or not self.dropped.get(SENTENCE_CAPPED):
+            return None
+        return (
+            f"{len(self.items)} of {n} questions: the rest would be blanks cut from single "
+            "sentences, which a mixed quiz keeps to a small share (SHARPNOTES_SENTENCE_SHARE)"
+        )
 
 
 _POOLS: dict[tuple[str, int], tuple[DistractorPool, dict[str, ChunkRow]]] = {}
@@ -131,8 +152,12 @@ def generate_quiz(
     searcher: Searcher | None = None,
     seed: int | None = None,
     gated: bool = True,
+    known: Collection[str] | None = None,
 ) -> QuizBatch:
     """Up to ``n`` verified, deduplicated items of ``kind`` ("mcq", "cloze", "recall", "mixed").
+    With ``known`` (the ids of the items the learner has), a passage of ``exclude_chunks`` still
+    offers the learner's own cards that are not among them: a note's list of Q&A pairs sits in
+    one chunk, and every pair is a card, not only the first one asked.
     With ``gated=False`` the items the quality gate would drop are kept and listed in
     ``flagged`` with the reason (for evaluating the gate).
     Raises ``EmptyIndexError`` when nothing is indexed, ``GeneratorError`` when a configured LLM
@@ -153,9 +178,13 @@ def generate_quiz(
         )
     pool.embed = _embedding(settings)
     rng = random.Random(seed)
-    passages = _passages(
-        settings, rows, topic, filters, n, exclude_chunks, prefer_chunks, searcher, rng
+    reopened = (
+        {}
+        if known is None
+        else open_cards([rows[c] for c in exclude_chunks if c in rows], kind, set(known))
     )
+    exclude = set(exclude_chunks) - set(reopened)
+    passages = _passages(settings, rows, topic, filters, n, exclude, prefer_chunks, searcher, rng)
     from sharpnotes.app.generators import get_generator
 
     use_llm = get_generator(settings).is_llm
@@ -165,21 +194,69 @@ def generate_quiz(
     emphasised = pool.lexicon.emphasised()
     # offline items are cheap: look at more passages than needed and keep the best of them
     enough = n if use_llm else OVERSAMPLE * n
-    pools: list[list[QuizItem]] = []
-    for passage in passages:
-        if sum(1 for p in pools if p) >= enough:
-            break
-        content_hash = rows[passage.chunk_id].content_hash
-        candidates = passage_candidates(passage, content_hash, kind, pool, rng, dropped, llm)
-        pools.append(gate_items(candidates, dropped, flagged if not gated else None, emphasised))
+    cap = sentence_cap(n, settings.study.sentence_share) if kind == "mixed" else None
+
+    def candidates(passage: SearchResult, written: bool) -> list[QuizItem]:
+        if passage.chunk_id in reopened:  # quizzed before: only its cards not yet asked
+            made = reopened[passage.chunk_id]
+        else:
+            content_hash = rows[passage.chunk_id].content_hash
+            made = passage_candidates(passage, content_hash, kind, pool, rng, dropped, llm, written)
+        return gate_items(made, dropped, flagged if not gated else None, emphasised)
+
+    pools = gather(passages, n, enough, cap, candidates)
     wanted = set(prefer_chunks or ())
-    kept = choose(pools, n, dropped, preferred=sum(p.chunk_id in wanted for p in passages))
+    kept = choose(pools, n, dropped, preferred=sum(p.chunk_id in wanted for p in passages), cap=cap)
     ids = {i.id for i in kept}
     return QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
 
 
+def gather(
+    passages: Iterable[SearchResult],
+    n: int,
+    enough: int,
+    cap: int | None,
+    candidates: Callable[[SearchResult, bool], list[QuizItem]],
+) -> list[list[QuizItem]]:
+    """Each passage's candidates (``candidates(passage, written)``), in order, until ``enough``
+    passages gave some. Then, when the quiz's sentence share (``cap``) binds, it reads on for
+    the learner's cards and the items of tables and lists only (``written`` False: cheap, no
+    writer runs), until they can fill the rest of a quiz of ``n`` or ``SCAN`` passages an item
+    are read."""
+    pools: list[list[QuizItem]] = []
+    for at, passage in enumerate(passages):
+        written = sum(1 for p in pools if p) < enough
+        if not written and (cap is None or _good(pools) >= n - cap or at >= SCAN * n):
+            break
+        pools.append(candidates(passage, written))
+    return pools
+
+
+def open_cards(
+    rows: Sequence[ChunkRow], kind: str, known: Collection[str]
+) -> dict[str, list[QuizItem]]:
+    """Chunk id -> the learner's cards of that passage whose ids are not in ``known``, for
+    the passages that have any."""
+    out: dict[str, list[QuizItem]] = {}
+    for row in rows:
+        cards, _ = card_items(_as_result(row), row.content_hash)
+        if left := [c for c in cards if c.type in _CARD_TYPES[kind] and c.id not in known]:
+            out[row.chunk_id] = left
+    return out
+
+
+def sentence_cap(n: int, share: float) -> int:
+    """How many of a mixed quiz of ``n`` items may be cut from single sentences: ``share`` of
+    it, rounded down, and at least one unless the share is 0 (a one-item quiz still gets one)."""
+    return 0 if share <= 0 else max(1, int(n * share + 1e-9))
+
+
 def choose(
-    pools: list[list[QuizItem]], n: int, dropped: dict[str, int], preferred: int = 0
+    pools: list[list[QuizItem]],
+    n: int,
+    dropped: dict[str, int],
+    preferred: int = 0,
+    cap: int | None = None,
 ) -> list[QuizItem]:
     """Up to ``n`` items, one a passage while the passages last (``pools``: each passage's
     candidates, in passage order). Each pick is the best candidate left: the learner's own
@@ -187,7 +264,8 @@ def choose(
     least so far (mixed quizzes rotate types), then the earlier passage. A small corpus or a
     narrow topic then gives second items from the passages already used. The first
     ``preferred`` passages (``prefer_chunks``) go before all others. Duplicates of an item
-    chosen are counted and passed over."""
+    chosen are counted and passed over. With ``cap``, at most that many items cut from single
+    sentences (``SENTENCE``) are taken; the rest are counted as dropped."""
     dedupe = verify.Deduper()
     chosen: list[QuizItem] = []
     pools = [list(p) for p in pools]
@@ -205,10 +283,17 @@ def choose(
         chosen.append(item)
         return True
 
+    def allowed(item: QuizItem) -> bool:
+        return cap is None or item.generator != SENTENCE or sum(_cut(i) for i in chosen) < cap
+
     while len(chosen) < n:
         made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
         options = [
-            (key(i, at, made), at, i) for at, p in enumerate(pools) if at not in used for i in p
+            (key(i, at, made), at, i)
+            for at, p in enumerate(pools)
+            if at not in used
+            for i in p
+            if allowed(i)
         ]
         if not options:
             break
@@ -216,10 +301,24 @@ def choose(
         if take(item, pools[at]):
             used.add(at)
     for at in sorted(used):
-        while len(chosen) < n and pools[at]:
-            if take(pools[at][0], pools[at]):
+        while len(chosen) < n and (left := [i for i in pools[at] if allowed(i)]):
+            if take(left[0], pools[at]):
                 break
+    if cap is not None:
+        # passages left unused that offered only such items: the quiz is shorter by these
+        over = sum(at not in used and any(map(_cut, p)) for at, p in enumerate(pools))
+        if over and len(chosen) < n:
+            verify.count(dropped, SENTENCE_CAPPED, min(over, n - len(chosen)))
     return chosen[:n]
+
+
+def _cut(item: QuizItem) -> bool:
+    return item.generator == SENTENCE
+
+
+def _good(pools: list[list[QuizItem]]) -> int:
+    """Passages that offer an item not cut from a single sentence."""
+    return sum(any(not _cut(i) for i in p) for p in pools)
 
 
 def _tier(item: QuizItem) -> int:
@@ -234,11 +333,13 @@ def passage_candidates(
     rng: random.Random,
     dropped: dict[str, int],
     llm: Settings | None = None,
+    written: bool = True,
 ) -> list[QuizItem]:
     """The verified items of one passage, in the order ``choose`` ranks them: the learner's own
-    cards, the items of its tables and named lists, then the generated ones, written by the LLM
-    when ``llm`` (the settings of a configured LLM) is given and by the offline writer when it
-    gives none. Every item dropped on the way is counted in ``dropped`` by reason."""
+    cards, the items of its tables and named lists, then (unless ``written`` is False) the
+    generated ones, written by the LLM when ``llm`` (the settings of a configured LLM) is given
+    and by the offline writer when it gives none. Every item dropped on the way is counted in
+    ``dropped`` by reason."""
 
     def add(why: dict[str, int], prefix: str = "") -> None:
         for reason, count in why.items():
@@ -246,12 +347,13 @@ def passage_candidates(
 
     cards, why = card_items(passage, content_hash)
     add(why)
-    wanted = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("cloze",)}
-    cards = [c for c in cards if c.type in wanted.get(kind, ())]
+    cards = [c for c in cards if c.type in _CARD_TYPES[kind]]
     laid_out, why = concept_items(passage, content_hash, rng=rng)
     add(why)
     cards += [c for c in laid_out if kind in ("mixed", c.type)]
     found: list[QuizItem] = []
+    if not written:
+        return cards
     if llm is not None:
         from sharpnotes.app.quiz.llm_quiz import llm_items
 

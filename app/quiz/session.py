@@ -49,6 +49,7 @@ def make_quiz(
     from sharpnotes.app.quiz.generate import generate_quiz
 
     exclude: set[str] = set()
+    have: list[StoredItem] = []  # the learner's items, when the passages quizzed are left out
     focus = None
     if mode == "weakest":
         weakest = coverage(settings, store).weakest
@@ -58,9 +59,11 @@ def make_quiz(
         filters = Filters(folder=focus)  # a folder filter equal to a source matches that note
         topic = None
     elif mode == "new":
-        exclude = {s.item.citation.chunk_id for s in store.items() if s.reps}
+        have = store.items()
+        exclude = {s.item.citation.chunk_id for s in have if s.reps}
     elif not topic:
-        exclude = {s.item.citation.chunk_id for s in store.items()}
+        have = store.items()
+        exclude = {s.item.citation.chunk_id for s in have}
     batch = generate_quiz(
         settings,
         topic=topic,
@@ -69,6 +72,7 @@ def make_quiz(
         kind=kind,
         exclude_chunks=exclude,
         searcher=searcher if topic else None,
+        known={s.id for s in have} if exclude else None,
     )
     batch.items = _not_edited_elsewhere(store, batch.items)
     store.add_items(batch.items)

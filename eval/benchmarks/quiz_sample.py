@@ -77,38 +77,61 @@ def _chunks(root: Path) -> list:
 
 
 def sample_without_index(
-    corpus: str, split: str, per_corpus: int, seed: int, gated: bool, cards: bool = True
+    corpus: str,
+    split: str,
+    per_corpus: int,
+    seed: int,
+    gated: bool,
+    cards: bool = True,
+    sentence_share: float | None = None,
 ) -> list[dict]:
     """Like ``sample`` with no index and no model: the corpus chunked as ingest does, passages
     in a seeded order, their verified and gated items chosen as ``generate_quiz`` chooses
     (``choose``: the learner's cards first, then the items of tables and named lists, types
-    rotating). MCQ distractors come from the lexicon without the embedding re-rank."""
-    from sharpnotes.app.quiz.generate import OVERSAMPLE, choose, gate_items, passage_candidates
+    rotating, at most ``sentence_share`` of them cut from single sentences: the setting's
+    default unless given). MCQ distractors come from the lexicon without the embedding
+    re-rank."""
+    from sharpnotes.app.quiz.generate import (
+        OVERSAMPLE,
+        choose,
+        gate_items,
+        gather,
+        passage_candidates,
+        sentence_cap,
+    )
     from sharpnotes.app.quiz.handwritten import GENERATOR as CARD
     from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
     from sharpnotes.app.retrieval import SearchResult
+    from sharpnotes.ingest.settings import StudySettings
 
     chunks = [c for c in _chunks(CORPORA[corpus]) if split_of(c.source) == split]
     pool = DistractorPool(Lexicon.from_rows(chunks))
     rng = random.Random(seed)
     rng.shuffle(chunks)
+    hashes = {c.chunk_id: c.content_hash for c in chunks}
     emphasised = pool.lexicon.emphasised()
-    pools: list[list] = []
+    share = StudySettings().sentence_share if sentence_share is None else sentence_share
+    cap = sentence_cap(per_corpus, share)
     reasons: dict[str, str] = {}
-    for n, chunk in enumerate(chunks):
-        if sum(1 for p in pools if p) >= OVERSAMPLE * per_corpus:
-            break
-        passage = SearchResult(n, 0.0, chunk.chunk_id, chunk.source, chunk.heading, chunk.page,
-                               chunk.text)  # fmt: skip
-        items = passage_candidates(passage, chunk.content_hash, "mixed", pool, rng, {})
+
+    def candidates(passage: SearchResult, written: bool) -> list:
+        items = passage_candidates(
+            passage, hashes[passage.chunk_id], "mixed", pool, rng, {}, written=written
+        )
         if not cards:
             items = [i for i in items if i.generator != CARD]
-        pools.append(gate_items(items, {}, None if gated else reasons, emphasised))
+        return gate_items(items, {}, None if gated else reasons, emphasised)
+
+    passages = (
+        SearchResult(n, 0.0, c.chunk_id, c.source, c.heading, c.page, c.text)
+        for n, c in enumerate(chunks)
+    )
+    pools = gather(passages, per_corpus, OVERSAMPLE * per_corpus, cap, candidates)
     return [
         item.to_dict()
         | {"corpus": corpus, "split": split, "source": item.citation.source,
            "generator": item.generator, "gate": reasons.get(item.id)}
-        for item in choose(pools, per_corpus, {})
+        for item in choose(pools, per_corpus, {}, cap=cap)
     ]  # fmt: skip
 
 
@@ -128,13 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-index", action="store_true", help="Chunk the notes here; load no model."
     )
+    parser.add_argument(
+        "--sentence-share",
+        type=float,
+        help="Share of items cut from single sentences (with --no-index; default: the setting's).",
+    )
     args = parser.parse_args(argv)
     corpora = list(CORPORA) if args.corpus == "both" else [args.corpus]
     rows = []
     for corpus in corpora:
         if args.no_index:
             rows += sample_without_index(
-                corpus, args.split, args.per_corpus, args.seed, not args.ungated, not args.no_cards
+                corpus,
+                args.split,
+                args.per_corpus,
+                args.seed,
+                not args.ungated,
+                not args.no_cards,
+                args.sentence_share,
             )
         else:
             rows += sample(

@@ -44,15 +44,21 @@ def make(topic: str, filters: Filters, n: int, kind: str, mode: str) -> None:
     except Exception as exc:  # index and generator errors carry the next step in the message
         st.error(str(exc))
         return
-    dropped = sum(made.batch.dropped.values())
+    dropped = sum(made.batch.failed().values())
     where = f" on {made.focus}" if made.focus else ""
     if not made.stored:
         st.info(
             f"No questions could be made{where}: passages already quizzed are left out without "
             "a topic. Try a topic, another folder, or the Review page."
         )
-    st.session_state.quiz_made = f"{len(made.stored)} questions{where}" + (
-        f"; {dropped} candidates failed verification and were dropped" if dropped else ""
+    st.session_state.quiz_made = (
+        f"{len(made.stored)} questions{where}"
+        + (f"; {dropped} candidates failed verification and were dropped" if dropped else "")
+        + (
+            f". {short}; for more, choose the type cloze or mcq"
+            if (short := made.batch.shortfall(n))
+            else ""
+        )
     )
     quiz_widgets.start(KEY, [s.id for s in made.stored])
 
