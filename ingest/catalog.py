@@ -83,6 +83,7 @@ class ChunkRow:
     text: str
     content_hash: str
     meta: dict[str, Any]
+    ordinal: int = -1  # its place among its file's chunks (-1: not read)
 
 
 class Catalog:
@@ -211,11 +212,11 @@ class Catalog:
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, ChunkRow]:
         sql = (
-            "SELECT chunk_id, source, heading, page, text, content_hash, meta FROM chunks "
+            "SELECT chunk_id, source, heading, page, text, content_hash, meta, ordinal FROM chunks "
             "WHERE chunk_id IN ({marks})"
         )
         return {
-            r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+            r[0]: ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7])
             for r in self._rows_in(sql, ids)
         }
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from sharpnotes.app.quiz import gate, verify
-from sharpnotes.app.quiz.handwritten import card_items, key_points
+from sharpnotes.app.quiz.handwritten import card_items, continued_sections, key_points
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 
@@ -112,6 +112,27 @@ def test_a_passage_under_a_question_heading_answers_it() -> None:
     items, _ = card_items(_passage("A: Weights adapt to rounding.", "Q > Why QAT?"), "h")
     assert [(i.question, i.answer) for i in items] == [("Why QAT?", "Weights adapt to rounding.")]
     assert card_items(_passage("Prose only.", "Notes > Setup"), "h")[0] == []
+    # a long section is cut into chunks: only its first one answers the heading's question
+    later = _passage("Fixes in follow-ups: deformable attention.", "DETR > Why so slow?")
+    assert card_items(later, "h", continues=True)[0] == []
+    assert len(card_items(later, "h")[0]) == 1
+
+
+def test_chunks_that_continue_their_section() -> None:
+    from sharpnotes.ingest.catalog import ChunkRow
+
+    def row(cid: str, source: str, heading: str, ordinal: int) -> ChunkRow:
+        return ChunkRow(cid, source, heading, None, "text", "h", {}, ordinal)
+
+    rows = [
+        row("a0", "a.md", "A", 0),
+        row("a1", "a.md", "A > Why?", 1),
+        row("a2", "a.md", "A > Why?", 2),  # the rest of "Why?"
+        row("a3", "a.md", "A > How?", 3),
+        row("b0", "b.md", "A > How?", 0),  # another file's first chunk
+        row("c1", "c.md", "A > Why?", -1),  # an ordinal not read: never a continuation
+    ]
+    assert continued_sections(rows) == {"a2"}
 
 
 def test_key_points_of_a_chinese_answer() -> None:

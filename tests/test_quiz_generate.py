@@ -26,7 +26,7 @@ from sharpnotes.app.quiz.generate import (
     items_from_passage,
     sentence_cap,
 )
-from sharpnotes.app.quiz.handwritten import card_items
+from sharpnotes.app.quiz.handwritten import card_items, continued_sections
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, fold, near_equal, term_kind
 from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
@@ -215,6 +215,17 @@ def test_topic_exclusion_preference_and_filters(quiz_index: Settings) -> None:
     from_chunk = [i for i in again.items if i.citation.chunk_id == chunk]
     assert from_chunk and {i.id for i in from_chunk} <= {c.id for c in written[1:]}
     assert all(i.generator == "notes" for i in from_chunk)
+    # a section cut into two chunks: its heading's question is answered by the first one only
+    continued = continued_sections(rows.values())
+    slow = sorted(
+        (r for r in rows.values() if r.heading.endswith("Why does DETR converge so slowly?")),
+        key=lambda r: r.ordinal,
+    )
+    assert len(slow) >= 2 and {r.chunk_id for r in slow} & continued == {
+        r.chunk_id for r in slow[1:]
+    }
+    asked_slow = [i for i in again.items if i.question == "Why does DETR converge so slowly?"]
+    assert all(i.answer.startswith("1.") for i in asked_slow)
     every = {c.id for c in written}
     done = generate_quiz(quiz_index, n=50, seed=2, exclude_chunks={chunk}, known=every)
     assert chunk not in {i.citation.chunk_id for i in done.items}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR as STRUCTURE
 from sharpnotes.app.quiz.concepts import concept_items
-from sharpnotes.app.quiz.handwritten import GENERATOR, card_items
+from sharpnotes.app.quiz.handwritten import GENERATOR, card_items, continued_sections
 from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
@@ -178,11 +178,9 @@ def generate_quiz(
         )
     pool.embed = _embedding(settings)
     rng = random.Random(seed)
-    reopened = (
-        {}
-        if known is None
-        else open_cards([rows[c] for c in exclude_chunks if c in rows], kind, set(known))
-    )
+    continued = continued_sections(rows.values())
+    excluded = [rows[c] for c in exclude_chunks if c in rows]
+    reopened = {} if known is None else open_cards(excluded, kind, set(known), continued)
     exclude = set(exclude_chunks) - set(reopened)
     passages = _passages(settings, rows, topic, filters, n, exclude, prefer_chunks, searcher, rng)
     from sharpnotes.app.generators import get_generator
@@ -201,7 +199,17 @@ def generate_quiz(
             made = reopened[passage.chunk_id]
         else:
             content_hash = rows[passage.chunk_id].content_hash
-            made = passage_candidates(passage, content_hash, kind, pool, rng, dropped, llm, written)
+            made = passage_candidates(
+                passage,
+                content_hash,
+                kind,
+                pool,
+                rng,
+                dropped,
+                llm,
+                written,
+                passage.chunk_id in continued,
+            )
         return gate_items(made, dropped, flagged if not gated else None, emphasised)
 
     pools = gather(passages, n, enough, cap, candidates)
@@ -233,13 +241,13 @@ def gather(
 
 
 def open_cards(
-    rows: Sequence[ChunkRow], kind: str, known: Collection[str]
+    rows: Sequence[ChunkRow], kind: str, known: Collection[str], continued: Collection[str]
 ) -> dict[str, list[QuizItem]]:
     """Chunk id -> the learner's cards of that passage whose ids are not in ``known``, for
-    the passages that have any."""
+    the passages that have any (``continued``: ``continued_sections``)."""
     out: dict[str, list[QuizItem]] = {}
     for row in rows:
-        cards, _ = card_items(_as_result(row), row.content_hash)
+        cards, _ = card_items(_as_result(row), row.content_hash, row.chunk_id in continued)
         if left := [c for c in cards if c.type in _CARD_TYPES[kind] and c.id not in known]:
             out[row.chunk_id] = left
     return out
@@ -334,18 +342,19 @@ def passage_candidates(
     dropped: dict[str, int],
     llm: Settings | None = None,
     written: bool = True,
+    continues: bool = False,
 ) -> list[QuizItem]:
     """The verified items of one passage, in the order ``choose`` ranks them: the learner's own
     cards, the items of its tables and named lists, then (unless ``written`` is False) the
     generated ones, written by the LLM when ``llm`` (the settings of a configured LLM) is given
     and by the offline writer when it gives none. Every item dropped on the way is counted in
-    ``dropped`` by reason."""
+    ``dropped`` by reason. ``continues``: the passage continues its section (``card_items``)."""
 
     def add(why: dict[str, int], prefix: str = "") -> None:
         for reason, count in why.items():
             verify.count(dropped, prefix + reason, count)
 
-    cards, why = card_items(passage, content_hash)
+    cards, why = card_items(passage, content_hash, continues)
     add(why)
     cards = [c for c in cards if c.type in _CARD_TYPES[kind]]
     laid_out, why = concept_items(passage, content_hash, rng=rng)

@@ -11,6 +11,7 @@ and carries its hash, so it follows note edits like any other item, and passes t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 from sharpnotes.app.quiz import verify
@@ -70,6 +71,15 @@ def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citati
     )  # fmt: skip
 
 
+def continued_sections(rows: Iterable) -> set[str]:
+    """The ids of the chunks (ChunkRow-like: chunk_id, source, heading, ordinal) that continue
+    the section of the chunk before them in their file: a long section is cut into several."""
+    at = {(r.source, r.ordinal): r.heading for r in rows if r.ordinal >= 0}
+    return {
+        r.chunk_id for r in rows if r.ordinal > 0 and at.get((r.source, r.ordinal - 1)) == r.heading
+    }
+
+
 def _heading_card(passage: SearchResult) -> Card | None:
     """The passage as the answer to its own heading, when that heading is a question."""
     title = _Q_LABEL.sub("", passage.heading.split(HEADING_SEP)[-1]).strip()
@@ -81,14 +91,17 @@ def _heading_card(passage: SearchResult) -> Card | None:
     return Card("qa", title, answer, start, start + len(body), "question heading")
 
 
-def card_items(passage: SearchResult, content_hash: str) -> tuple[list[QuizItem], dict[str, int]]:
+def card_items(
+    passage: SearchResult, content_hash: str, continues: bool = False
+) -> tuple[list[QuizItem], dict[str, int]]:
     """The verified items of the cards written in ``passage``, in note order, and the count of
-    cards dropped by reason."""
+    cards dropped by reason. A passage that ``continues`` its section (``continued_sections``)
+    is not the answer to a heading phrased as a question: the section's start is."""
     from sharpnotes.app.quiz.offline import citation_of
 
     citation = citation_of(passage)
     cards = find_cards(passage.text)
-    heading = _heading_card(passage)
+    heading = None if continues else _heading_card(passage)
     if heading:
         cards.insert(0, heading)
     dropped: dict[str, int] = {}

@@ -100,6 +100,7 @@ def sample_without_index(
         sentence_cap,
     )
     from sharpnotes.app.quiz.handwritten import GENERATOR as CARD
+    from sharpnotes.app.quiz.handwritten import continued_sections
     from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
     from sharpnotes.app.retrieval import SearchResult
     from sharpnotes.ingest.settings import StudySettings
@@ -109,6 +110,7 @@ def sample_without_index(
     rng = random.Random(seed)
     rng.shuffle(chunks)
     hashes = {c.chunk_id: c.content_hash for c in chunks}
+    continued = continued_sections(chunks)
     emphasised = pool.lexicon.emphasised()
     share = StudySettings().sentence_share if sentence_share is None else sentence_share
     cap = sentence_cap(per_corpus, share)
@@ -116,7 +118,14 @@ def sample_without_index(
 
     def candidates(passage: SearchResult, written: bool) -> list:
         items = passage_candidates(
-            passage, hashes[passage.chunk_id], "mixed", pool, rng, {}, written=written
+            passage,
+            hashes[passage.chunk_id],
+            "mixed",
+            pool,
+            rng,
+            {},
+            written=written,
+            continues=passage.chunk_id in continued,
         )
         if not cards:
             items = [i for i in items if i.generator != CARD]
