@@ -455,3 +455,20 @@ def test_llm_items_are_verified_and_bad_ones_dropped(quiz_index: Settings, stub_
 def test_an_empty_index_says_what_to_run(settings: Settings) -> None:
     with pytest.raises(EmptyIndexError, match="sharpnotes ingest"):
         generate_quiz(settings, n=3)
+
+
+@pytest.mark.slow
+def test_quiz_yield_walks_the_sample_notes_until_dry() -> None:
+    """The yield benchmark (eval/benchmarks/quiz_yield) on the sample notes: successive quizzes
+    of 5 ask every card once, a quiz never holds more than its share of sentence items, and a
+    share of 1 fills every quiz but the last."""
+    from sharpnotes.eval.benchmarks.quiz_yield import candidates, run_dry
+
+    passages = candidates("notes", seed=1)
+    cards = {i.id for _, items in passages for i in items if i.generator == "notes"}
+    capped = run_dry(passages, 5, 0.2, seed=1)
+    full = run_dry(passages, 5, 1.0, seed=1)
+    assert capped["by_kind"]["cards"] == full["by_kind"]["cards"] == len(cards) >= 75
+    assert capped["by_kind"]["sentences"] <= capped["quizzes"]  # at most one a quiz of 5
+    assert full["full_quizzes"] == full["quizzes"] - 1
+    assert capped["items_before_first_short_quiz"] >= 100
