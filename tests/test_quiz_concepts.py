@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from sharpnotes.app.quiz import gate, verify
-from sharpnotes.app.quiz.concepts import GENERATOR, concept_items
+from sharpnotes.app.quiz.concepts import GENERATOR, _question, concept_items
 from sharpnotes.app.quiz.generate import choose
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
@@ -51,8 +53,8 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
     assert all(i.generator == GENERATOR and verify.check(i) is None for i in items)
     recall = {i.answer.split(";")[0]: i for i in items if i.type == "recall"}
     dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
-    assert dpo.question.startswith(
-        "For DPO, what are the data required, extra models needed and rel. cost?"
+    assert dpo.question.startswith(  # the first column says what a row names
+        "For the DPO algorithm, what are the data required, extra models needed and rel. cost?"
     )
     assert "Preference pairs (chosen vs rejected)" in dpo.key_points
     assert dpo.evidence in passage.text and dpo.evidence.startswith("| **DPO**")
@@ -64,6 +66,39 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
         assert mcq.question.startswith("Which algorithm is this?")
         assert not verify.contains_term(mcq.question, mcq.answer)
         assert gate.reason(mcq, defined=set()) is None  # a row name needs no expansion
+
+
+@pytest.mark.parametrize(
+    ("name", "words", "what", "question"),
+    [
+        ("1×1 conv", ["reason"], "layer", "Why use the 1×1 conv layer?"),
+        (
+            "Stratified k-fold",
+            ["use when"],
+            "variant",
+            "When would you use the Stratified k-fold variant?",
+        ),
+        (
+            "NaN after N steps",
+            ["likely cause"],
+            "symptom",
+            "What is the likely cause of NaN after N steps?",
+        ),
+        ("PANet", ["change vs FPN"], "neck", "What does the PANet neck change from FPN?"),
+        ("RandAugment", ["knobs"], "", "For RandAugment, what are the knobs?"),  # plural
+        ("BatchNorm", ["focus"], "layer", "For the BatchNorm layer, what is the focus?"),
+        (
+            "Instance",
+            ["output", "metric"],
+            "task",
+            "For the Instance task, what are the output and metric?",
+        ),
+        ("Layer norm", ["output"], "norm layer", "For Layer norm, what is the output?"),  # named
+        ("Focal loss", ["對付哪種不平衡"], "方法", "Focal loss：對付哪種不平衡各是什麼？"),
+    ],
+)
+def test_row_questions_read_as_questions(name, words, what, question) -> None:  # type: ignore[no-untyped-def]
+    assert _question(name, words, what) == question
 
 
 def test_a_table_of_things_in_columns_compares_them_row_by_row() -> None:

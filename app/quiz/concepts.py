@@ -128,10 +128,42 @@ def _content(cell: str) -> bool:
     )
 
 
-def _question(name: str, words: list[str]) -> str:
+# a row asked about one column whose header is a question in disguise: ask that question
+# ({subject}: the row's name with what the first column names, "the Stratified k-fold variant")
+_ONE_COLUMN = [
+    (
+        r"use (?:it )?when|when to use|when|best for|good for|use cases?",
+        "When would you use {subject}?",
+    ),
+    (r"reason|why|purpose", "Why use {subject}?"),
+    (r"pros|advantages?|strengths?|benefits?|upsides?", "What are the strengths of {subject}?"),
+    (
+        r"cons|disadvantages?|weakness(?:es)?|drawbacks?|limitations?|downsides?",
+        "What are the weaknesses of {subject}?",
+    ),
+    (r"mechanism|how it works|(?:key |main |core )?idea", "What is the key idea of {subject}?"),
+    (r"(?:likely |common |root )?causes?", "What is the likely cause of {name}?"),
+    (
+        r"(?:change|difference) (?:vs\.?|from|over) (?P<other>.+)",
+        "What does {subject} change from {other}?",
+    ),
+]
+_PLURAL = re.compile(r"(?i)\w+[^su\W]s$")  # "knobs", not "loss", "bus" or "focus"
+
+
+def _question(name: str, words: list[str], what: str = "") -> str:
+    """The recall question of a table row named ``name`` about the columns ``words``; ``what``:
+    what the first column names ("variant", "level"), added when the name alone is bare."""
     if has_cjk(" ".join(words)):
         return f"{name}：{'、'.join(words)}各是什麼？"
-    return f"For {name}, what {'is' if len(words) == 1 else 'are'} the {_joined(words)}?"
+    bare = what and len(name.split()) <= 3 and not set(fold(what).split()) & set(fold(name).split())
+    subject = f"the {name} {what}" if bare else name
+    if len(words) == 1:
+        for pattern, template in _ONE_COLUMN:
+            if m := re.fullmatch(pattern, words[0], re.IGNORECASE):
+                return template.format(subject=subject, name=name, **m.groupdict())
+    verb = "are" if len(words) > 1 or _PLURAL.fullmatch(words[0]) else "is"
+    return f"For {subject}, what {verb} the {_joined(words)}?"
 
 
 def _table_items(
@@ -163,7 +195,7 @@ def _table_items(
         points = [plain(row.cells[i]) for i in asked]
         answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(asked, points, strict=True))
         ctx = context(passage.heading, name, set())  # minus a part naming the row
-        question = _question(name, [words[i] for i in asked])
+        question = _question(name, [words[i] for i in asked], what)
         q = with_context(question, ctx)
         out.append(_recall(q, answer, row.line, points, passage, content_hash))
         mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
