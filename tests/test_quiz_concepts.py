@@ -257,3 +257,13 @@ def test_a_quoted_sentence_reads_without_its_quote_marker() -> None:
         "Increasingly common as a separate round."
     )
     assert plain(">> - nested *quote* item") == "nested *quote* item"
+
+
+def test_a_continued_section_lends_no_subject_to_its_lists() -> None:
+    """A long section cut into chunks: "Disadvantages:" opening the second chunk is about what
+    the first chunk described (bag of words), not about the section's heading."""
+    text = "Disadvantages:\n1. The vocabulary needs careful design.\n2. Word order is lost.\n"
+    passage = _passage(text, "Interview questions > Text classification")
+    first = [i.question for i in concept_items(passage, "h")[0]]
+    assert first and first[0].startswith("What are the disadvantages of Text classification?")
+    assert concept_items(passage, "h", continues=True)[0] == []

@@ -315,9 +315,11 @@ def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | 
     return f"What are the {phrase}?"
 
 
-def _list_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
+def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> list[QuizItem]:
     """Items of the lists a lead-in line or the heading names (``_list_question``): the
-    top-level entries' leads are the key points; 2 to ``MAX_LIST_ITEMS`` entries."""
+    top-level entries' leads are the key points; 2 to ``MAX_LIST_ITEMS`` entries. A passage
+    that ``continues`` its section takes no subject from the heading: the section's earlier
+    part may have named another one."""
     parts = [p for p in passage.heading.split(HEADING_SEP) if p.strip()]  # clean already
     ctx = context(passage.heading, "", set())
     found = blocks(passage.text)
@@ -326,7 +328,7 @@ def _list_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
     while i < len(found):
         block = found[i]
         question, first = None, 0
-        if i == 0 and block.kind == "list" and parts:  # the list is all its section holds
+        if i == 0 and block.kind == "list" and parts and not continues:  # all its section holds
             question = _list_question(parts[-1], parts[:-1], lead_in=False)
         if not question and i + 1 < len(found) and found[i + 1].kind == "list":
             label = block.text.lstrip("#").strip()
@@ -334,7 +336,7 @@ def _list_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
                 heading = block.kind == "heading"
                 # "Disadvantages:" after a paragraph may be about that paragraph's subject,
                 # not the section's: only a lead-in opening the passage takes the heading's
-                above = parts if heading or i == 0 else []
+                above = parts if heading or (i == 0 and not continues) else []
                 question = _list_question(label, above, lead_in=not heading)
                 first = i + 1
         if not question:
@@ -414,15 +416,19 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
 
 
 def concept_items(
-    passage: SearchResult, content_hash: str, *, rng: random.Random | None = None
+    passage: SearchResult,
+    content_hash: str,
+    *,
+    rng: random.Random | None = None,
+    continues: bool = False,
 ) -> tuple[list[QuizItem], dict[str, int]]:
     """The verified table-row and named-list items of ``passage``, in note order, and the count
-    of those dropped by reason."""
+    of those dropped by reason (``continues``: the passage continues its section)."""
     rng = rng or random.Random(0)
     made: list[QuizItem] = []
     for block in blocks(passage.text):
         if block.kind == "table":
             made += _table_items(block, passage, content_hash, rng)
-    made += _list_items(passage, content_hash)
+    made += _list_items(passage, content_hash, continues)
     made += _outline_items(passage, content_hash)
     return verify.passing(made, "structure")

@@ -357,7 +357,7 @@ def passage_candidates(
     cards, why = card_items(passage, content_hash, continues)
     add(why)
     cards = [c for c in cards if c.type in _CARD_TYPES[kind]]
-    laid_out, why = concept_items(passage, content_hash, rng=rng)
+    laid_out, why = concept_items(passage, content_hash, rng=rng, continues=continues)
     add(why)
     cards += [c for c in laid_out if kind in ("mixed", c.type)]
     found: list[QuizItem] = []
