@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from test_llm import StubServer
 
 from conftest import REPO, SAMPLE_NOTES, write_notes
-from sharpnotes.app.quiz import verify
+from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.generate import (
     SENTENCE_CAPPED,
     QuizBatch,
@@ -472,3 +472,31 @@ def test_quiz_yield_walks_the_sample_notes_until_dry() -> None:
     assert capped["by_kind"]["sentences"] <= capped["quizzes"]  # at most one a quiz of 5
     assert full["full_quizzes"] == full["quizzes"] - 1
     assert capped["items_before_first_short_quiz"] >= 100
+
+
+@pytest.mark.slow
+def test_successive_quizzes_ask_every_card_of_a_qa_list(quiz_index: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Quizzes without a topic leave out the passages already quizzed, but not the learner's
+    cards there that were not asked yet: quizzing the note with the most cards one item at a
+    time until nothing is left asks every card it holds."""
+    from sharpnotes.app.quiz.session import make_quiz
+    from sharpnotes.app.quiz.store import open_store
+
+    settings = Settings(**{**quiz_index.flat(), "home": tmp_path / "home"})
+    shutil.copytree(quiz_index.index_dir, settings.index_dir)  # the index, with no review store
+    cards: dict[str, set[str]] = {}  # note -> the ids of its cards
+    rows = _rows(settings)
+    continued = continued_sections(rows.values())
+    for row in rows.values():
+        found = card_items(_as_result(row), row.content_hash, row.chunk_id in continued)[0]
+        cards.setdefault(row.source, set()).update(c.id for c in found if not gate.reason(c))
+    note = max(cards, key=lambda source: len(cards[source]))
+    assert len(cards[note]) >= 3
+    asked: set[str] = set()
+    with open_store(settings) as store:
+        for _ in range(80):
+            made = make_quiz(settings, store, filters=Filters(folder=note), n=1)
+            if not made.stored:
+                break
+            asked.update(s.id for s in made.stored)
+    assert cards[note] <= asked
