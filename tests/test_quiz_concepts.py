@@ -267,3 +267,17 @@ def test_a_continued_section_lends_no_subject_to_its_lists() -> None:
     first = [i.question for i in concept_items(passage, "h")[0]]
     assert first and first[0].startswith("What are the disadvantages of Text classification?")
     assert concept_items(passage, "h", continues=True)[0] == []
+
+
+def test_an_outline_item_written_as_an_instruction_is_asked_as_an_activity() -> None:
+    text = (
+        "* Use a multi-task classifier: one head per harm\n"
+        "  * pros: shared layers, less data per task\n"
+        "  * cons: tasks can interfere\n"
+        "* Build vs buy\n"
+        "  * pros: control\n"
+    )
+    questions = [i.question for i in concept_items(_passage(text, "Design > Model"), "h")[0]]
+    using = "What are the pros and cons of using a multi-task classifier? (Design > Model)"
+    assert using in questions
+    assert "What are the pros of Build vs buy? (Design > Model)" in questions

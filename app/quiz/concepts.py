@@ -371,6 +371,23 @@ def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> li
 _NAMED_PART = re.compile(r"^\**(?P<label>[^:：*\n]{2,40}?)\**\s*[:：]\s*(?P<body>\S.*)$", re.S)
 
 
+# an outline item written as an instruction ("Use a multi-task classifier") is asked about as an
+# activity ("the pros of using a multi-task classifier")
+_INSTRUCTION = re.compile(
+    r"^(use|add|train|apply|build|try|keep|run|pick|choose)\s+(?!(?:vs\.?|versus|or|and)\b)(?=\S)",
+    re.I,
+)
+_GERUND = {"run": "running", "use": "using", "pick": "picking", "choose": "choosing"}
+
+
+def _gerund(name: str) -> str:
+    m = _INSTRUCTION.match(name)
+    if not m:
+        return name
+    verb = m.group(1).lower()
+    return _GERUND.get(verb, verb + "ing") + " " + name[m.end() :]
+
+
 def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
     """Items of outline notes: the pros, cons, limitations... written as nested items of a
     named item ("* GBDT" over "* pros: interpretable" and "* cons: slow to retrain") ask for
@@ -398,7 +415,7 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         if has_cjk("".join(kinds)):
             question = f"{name} 的{'和'.join(kinds)}有哪些？"
         else:
-            question = f"What are the {_joined(kinds)} of {name}?"
+            question = f"What are the {_joined(kinds)} of {_gerund(name)}?"
         points = [
             re.sub(r"^(?:and|or)\s+", "", p.strip(" ."))
             for _, body, _, _ in parts
