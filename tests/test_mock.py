@@ -250,3 +250,23 @@ def test_mock_page_runs_a_short_mock_to_its_report(env: Settings) -> None:
     assert at.dataframe, "the history table"
     at.button(key="mock_new").click().run()
     assert any(r.label == "Kind" for r in at.radio)
+
+
+def test_a_card_for_a_missed_nested_bullet_names_what_it_sits_under() -> None:
+    from sharpnotes.app.mock.grade import MockReport, StepResult
+    from sharpnotes.app.mock.plan import Passage, Point
+    from sharpnotes.app.mock.sessions import card_for
+
+    text = "* Model choice\n  * GBDT\n    * cons: inefficient for continual training\n"
+    passage = Passage("c1", "design/ads.md", "Ads > Model", None, text)
+    nested = Point("* cons: inefficient for continual training", passage, ("Model choice", "GBDT"))
+    plain = Point("* Model choice", passage)
+    step = StepResult("model", "Model", "Which model?", "", 0.0, [], [nested, plain], "")
+    report = MockReport(
+        "r1", "design", "Ads ranking", "Design ads ranking", None, 0.0, 1.0, 45, 0.0
+    )
+    card = card_for(report, step, nested)
+    cue = "Model choice › GBDT › cons: inefficient for continual…?"
+    assert card.question == f"Ads ranking, Model (Model): {cue}"
+    assert card.answer == nested.text and card.evidence in passage.text  # the note's own words
+    assert card_for(report, step, plain).question == "Ads ranking, Model (Model): Model choice…?"
