@@ -203,7 +203,7 @@ def test_a_lead_in_naming_a_set_asks_for_its_entries() -> None:
     ]
     assert items[0].key_points == ["Pruning", "Distillation"]  # nested entries are not points
     for lead in ("Introduced two tricks everyone still uses:", "It can be made in two ways:",
-                 "Options:", "Context:"):  # fmt: skip
+                 "Options:", "Context:", "Fixes the two big problems of [[detr]]:"):  # fmt: skip
         text = f"{lead}\n\n- first thing here\n- second thing here\n"
         assert concept_items(_passage(text, "Section"), "h")[0] == [], lead
 

@@ -61,12 +61,17 @@ _NAMED_LIST_ZH = re.compile(
 _QUANTIFIERS = (
     r"^(?:the\s+)?(?:(?:two|three|four|five|\d+|main|key|common|several|typical|usual)\s+)*"
 )
-_CATEGORY = re.compile(
-    _QUANTIFIERS
-    + r"(?:[\w/+-]+\s+){0,3}?(?:approaches|options|ways|steps|methods|techniques|strategies"
+_SET_NOUNS = (
+    r"(?:approaches|options|ways|steps|methods|techniques|strategies"
     r"|components|challenges|metrics|types|kinds|stages|reasons|causes|fixes|tricks|signals"
-    r"|families|variants|categories|principles|sources|losses|architectures)\b[^:]*$",
-    re.IGNORECASE,
+    r"|families|variants|categories|principles|sources|losses|architectures)"
+)
+_CATEGORY = re.compile(
+    _QUANTIFIERS + r"(?:[\w/+-]+\s+){0,3}?" + _SET_NOUNS + r"\b[^:]*$", re.IGNORECASE
+)
+# "Fixes the two big problems of DETR": opening the line, the word is a verb, the line a sentence
+_SET_NOUN_AS_VERB = re.compile(
+    r"^" + _SET_NOUNS + r"\s+(?:the|a|an|this|these|those|its|our|their|both)\b", re.IGNORECASE
 )
 _NOT_A_SUBJECT = re.compile(
     r"^(?:it|this|that|these|we|you|they|there|here|depending|in|for|to|if|when|so)\b", re.I
@@ -308,6 +313,8 @@ def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | 
         return None
     if not _CATEGORY.match(phrase) or re.match(r"^\w+(?:ed|ing)\b", phrase):
         return None  # "Introduced two tricks ...": a sentence, not the name of a set
+    if _SET_NOUN_AS_VERB.match(phrase):
+        return None
     named = re.sub(_QUANTIFIERS, "", phrase, flags=re.IGNORECASE)
     if len(named.split()) < 2:
         return None  # "3 main components": of what, the lead-in does not say
