@@ -8,7 +8,7 @@ import random
 import pytest
 
 from sharpnotes.app.quiz import gate, verify
-from sharpnotes.app.quiz.concepts import GENERATOR, _question, concept_items
+from sharpnotes.app.quiz.concepts import GENERATOR, _header_word, _question, concept_items
 from sharpnotes.app.quiz.generate import choose
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
@@ -86,6 +86,12 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
         ),
         ("PANet", ["change vs FPN"], "neck", "What does the PANet neck change from FPN?"),
         ("RandAugment", ["knobs"], "", "For RandAugment, what are the knobs?"),  # plural
+        (
+            "Covariate shift",
+            ["changes", "example"],
+            "",
+            "For Covariate shift, what are the changes and example?",
+        ),  # noqa: E501
         ("BatchNorm", ["focus"], "layer", "For the BatchNorm layer, what is the focus?"),
         (
             "Instance",
@@ -99,6 +105,11 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
 )
 def test_row_questions_read_as_questions(name, words, what, question) -> None:  # type: ignore[no-untyped-def]
     assert _question(name, words, what) == question
+
+
+def test_a_header_asking_what_becomes_a_noun() -> None:
+    assert _header_word("What changes") == "changes"  # "what are the what changes" before
+    assert _header_word("What I want on the whiteboard") == ""
 
 
 def test_a_table_of_things_in_columns_compares_them_row_by_row() -> None:

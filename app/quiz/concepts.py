@@ -104,6 +104,7 @@ def _header_word(cell: str) -> str:
         return ""  # "+", "−", "#": no words to ask with
     if re.match(r"(?i)(?:what|how|which|why|when)\s+\S+\s", text):
         return ""  # "What I want on the whiteboard": no noun to ask for
+    text = re.sub(r"(?i)^what\s+(?=\w+$)", "", text)  # "What changes" -> "changes"
     text = _NOUN.get(text.lower(), text)
     return lower_first(text)
 
