@@ -268,6 +268,7 @@ def test_a_quoted_sentence_reads_without_its_quote_marker() -> None:
         "Increasingly common as a separate round."
     )
     assert plain(">> - nested *quote* item") == "nested *quote* item"
+    assert plain("- [ ] Check the **loss** at init") == "Check the loss at init"  # a task box
 
 
 def test_a_continued_section_lends_no_subject_to_its_lists() -> None:

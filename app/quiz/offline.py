@@ -37,6 +37,7 @@ _OPENER = re.compile(r"^(?:(?:yes|no|but|and|so|also|then|however|thus|hence)\b,
 _PRONOUN = re.compile(r"^(?:we|it|they|this|these|that|those|you|he|she)\b", re.IGNORECASE)
 _SLUGS = re.compile(r"\s*\((?:[a-z0-9]+-[a-z0-9-]+(?:,\s*)?)+\)")
 _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_TASK = re.compile(r"^\[[ xX]\]\s+")  # a task list's box: "- [ ] Check the loss at init"
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)  # blockquote markers
 _DEFINED = re.compile(
     r"^(?P<art>(?:the|an?)\s+)?(?P<term>[^,;:()]{2,60}?)\s+(?P<verb>is|are)\s+"
@@ -57,7 +58,7 @@ _POINT_SPLIT = re.compile(
 def plain(text: str) -> str:
     """A sentence as a question shows it: markup out, one line."""
     text = _QUOTE.sub("", text)
-    text = _LIST.sub("", text)
+    text = _TASK.sub("", _LIST.sub("", text))
     text = _WIKILINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = _MDLINK.sub(r"\1", text)
     text = re.sub(r"\*\*|__|`", "", text)
