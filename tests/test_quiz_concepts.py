@@ -293,3 +293,24 @@ def test_an_outline_item_written_as_an_instruction_is_asked_as_an_activity() -> 
     using = "What are the pros and cons of using a multi-task classifier? (Design > Model)"
     assert using in questions
     assert "What are the pros of Build vs buy? (Design > Model)" in questions
+
+
+def test_a_row_with_a_question_column_is_asked_that_question() -> None:
+    """A row whose columns include "use when" (or pros and cons) is asked that, not a list of
+    all its columns; the other cells stay the clues of its which-one MCQ."""
+    text = (
+        "| Method | Data required | Use when |\n|---|---|---|\n"
+        "| **SFT** | curated instruction demos | you have good demonstrations |\n"
+        "| **DPO** | preference pairs | you have chosen and rejected answers |\n"
+        "| **KTO** | thumbs up or down | you only have binary feedback |\n"
+        "| **RLHF** | human preference labels | you can afford a reward model |\n"
+    )
+    items, _ = concept_items(_passage(text, "Alignment"), "h", rng=random.Random(0))
+    dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
+    assert dpo.question == "When would you use the DPO method? (Alignment)"
+    assert dpo.key_points == ["you have chosen and rejected answers"]
+    mcq = next(i for i in items if i.type == "mcq" and i.answer == "DPO")
+    assert "data required: preference pairs" in mcq.question  # every cell a clue
+    pros_cons = "| Rep | Pros | Cons |\n|---|---|---|\n| Voxels | regular grid, fast convs | quantisation loss |\n| Points | no quantisation loss | slow neighbour search |\n"  # noqa: E501
+    asked = [i.question for i in concept_items(_passage(pros_cons, "Lidar"), "h")[0]]
+    assert "What are the strengths and weaknesses of the Voxels rep? (Lidar)" in asked

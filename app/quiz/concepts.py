@@ -154,6 +154,21 @@ _ONE_COLUMN = [
         "What does {subject} change from {other}?",
     ),
 ]
+_PROS, _CONS = _ONE_COLUMN[2][0], _ONE_COLUMN[3][0]
+
+
+def _pointed(columns: list[int], words: dict[int, str]) -> list[int]:
+    """Of a row's columns, the one to ask as a question of its own (the first whose header is
+    a question in disguise), or its pros and cons columns together; none when no header is."""
+    pros = [i for i in columns if re.fullmatch(_PROS, words[i], re.IGNORECASE)]
+    cons = [i for i in columns if re.fullmatch(_CONS, words[i], re.IGNORECASE)]
+    if pros and cons:
+        return [pros[0], cons[0]]
+    return next(
+        ([i] for i in columns for p, _ in _ONE_COLUMN if re.fullmatch(p, words[i], re.I)), []
+    )
+
+
 _PLURAL = re.compile(r"(?i)\w+[^su\W]s$")  # "knobs", not "loss", "bus" or "focus"
 
 
@@ -164,6 +179,12 @@ def _question(name: str, words: list[str], what: str = "") -> str:
         return f"{name}：{'、'.join(words)}各是什麼？"
     bare = what and len(name.split()) <= 3 and not set(fold(what).split()) & set(fold(name).split())
     subject = f"the {name} {what}" if bare else name
+    if (
+        len(words) == 2
+        and re.fullmatch(_PROS, words[0], re.I)
+        and re.fullmatch(_CONS, words[1], re.I)
+    ):
+        return f"What are the strengths and weaknesses of {subject}?"
     if len(words) == 1:
         for pattern, template in _ONE_COLUMN:
             if m := re.fullmatch(pattern, words[0], re.IGNORECASE):
@@ -198,10 +219,13 @@ def _table_items(
         if not specific or not any(len(plain(row.cells[i]).split()) >= 3 for i in asked):
             continue  # only numbers, single words or "notes": trivia
         asked = specific[:MAX_CELLS]
-        points = [plain(row.cells[i]) for i in asked]
-        answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(asked, points, strict=True))
+        # a row with a column that is a question in disguise ("use when", "pros") is asked that
+        # question, not a list of every column (those stay the MCQ's clues)
+        recalled = _pointed([i for i in asked if _content(row.cells[i])], words) or asked
+        points = [plain(row.cells[i]) for i in recalled]
+        answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(recalled, points, strict=True))
         ctx = context(passage.heading, name, set())  # minus a part naming the row
-        question = _question(name, [words[i] for i in asked], what)
+        question = _question(name, [words[i] for i in recalled], what)
         q = with_context(question, ctx)
         out.append(_recall(q, answer, row.line, points, passage, content_hash))
         mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
