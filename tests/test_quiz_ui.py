@@ -77,6 +77,20 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env:
     assert any(c.value.startswith("2/2") for c in at.caption), "the second question is shown"
 
 
+def test_a_short_quiz_says_why_on_the_page(
+    review_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """These notes are prose: with the default share of sentence blanks, a mixed quiz of 10 is
+    shorter, and the page says why and what to choose instead."""
+    monkeypatch.setenv("SHARPNOTES_SENTENCE_SHARE", "0.2")
+    at = page("quiz")
+    at.number_input(key="quiz_n").set_value(10)
+    button(at, "Make a quiz").click().run()
+    assert not at.exception, at.exception
+    note = next(c.value for c in at.caption if "of 10 questions" in c.value)
+    assert "blanks cut from single sentences" in note and "choose the type cloze or mcq" in note
+
+
 def _hostile_item(chunk_id: str) -> QuizItem:
     sentence = "The <script>alert('x')</script> tag in a note is shown as text, like softmax."
     return QuizItem(
