@@ -136,17 +136,16 @@ def _content(cell: str) -> bool:
 
 # a row asked about one column whose header is a question in disguise: ask that question
 # ({subject}: the row's name with what the first column names, "the Stratified k-fold variant")
+_PROS = r"pros|advantages?|strengths?|benefits?|upsides?"
+_CONS = r"cons|disadvantages?|weakness(?:es)?|drawbacks?|limitations?|downsides?"
 _ONE_COLUMN = [
     (
         r"use (?:it )?when|when to use|when|best for|good for|use cases?",
         "When would you use {subject}?",
     ),
     (r"reason|why|purpose", "Why use {subject}?"),
-    (r"pros|advantages?|strengths?|benefits?|upsides?", "What are the strengths of {subject}?"),
-    (
-        r"cons|disadvantages?|weakness(?:es)?|drawbacks?|limitations?|downsides?",
-        "What are the weaknesses of {subject}?",
-    ),
+    (_PROS, "What are the strengths of {subject}?"),
+    (_CONS, "What are the weaknesses of {subject}?"),
     (r"mechanism|how it works|(?:key |main |core )?idea", "What is the key idea of {subject}?"),
     (r"(?:likely |common |root )?causes?", "What is the likely cause of {name}?"),
     (
@@ -154,7 +153,6 @@ _ONE_COLUMN = [
         "What does {subject} change from {other}?",
     ),
 ]
-_PROS, _CONS = _ONE_COLUMN[2][0], _ONE_COLUMN[3][0]
 
 
 def _pointed(columns: list[int], words: dict[int, str]) -> list[int]:

@@ -313,7 +313,7 @@ def choose(
             if take(left[0], pools[at]):
                 break
     if cap is not None:
-        # passages left unused that offered only such items: the quiz is shorter by these
+        # passages left unused that offered such items: the quiz is shorter by these
         over = sum(at not in used and any(map(_cut, p)) for at, p in enumerate(pools))
         if over and len(chosen) < n:
             verify.count(dropped, SENTENCE_CAPPED, min(over, n - len(chosen)))
