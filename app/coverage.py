@@ -111,17 +111,41 @@ def _ordered_terms(text: str) -> list[str]:
     return out
 
 
+# British spellings as American ones, for matching only: "neighbour" names "neighbor",
+# "quantisation" names "quantization", "centre" names "center"
+_SPELLING = [
+    (re.compile(r"(?<=\w{2})our(s?)$"), r"or\1"),
+    (re.compile(r"(?<=\w{3})is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{2})tre(s?)$"), r"ter\1"),
+]
+# English names of one thing that the bilingual glossary does not pair
+ALIASES = {
+    "validation set": ("val set", "val split", "validation split", "dev set"),
+    "ram": ("memory",),
+}
+
+
+def _spelled(words: set[str]) -> set[str]:
+    out = set()
+    for word in words:
+        for pattern, american in _SPELLING:
+            word = pattern.sub(american, word)
+        out.add(word)
+    return out
+
+
 def covered(term: Term, passage: str) -> bool:
-    """The passage names the term: all its words, or one of its other names."""
+    """The passage names the term: all its words (British or American spelling), or one of its
+    other names."""
     lowered = passage.lower()
-    have = terms(passage)
-    words = terms(term.text)
+    have = _spelled(terms(passage))
+    words = _spelled(terms(term.text))
     if words and words <= have:
         return True
-    for name in term.names:
+    for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
             return True
-        if not has_cjk(name) and terms(name) and terms(name) <= have:
+        if not has_cjk(name) and terms(name) and _spelled(terms(name)) <= have:
             return True
     return False
 

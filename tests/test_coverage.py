@@ -35,6 +35,15 @@ def test_an_acronym_is_covered_by_its_expansion_and_back() -> None:
     assert uncovered("What replaces non-maximum suppression?", ["NMS is not needed."]) == []
 
 
+def test_british_spellings_and_plain_english_names_cover_a_term() -> None:
+    passage = "Approximate nearest neighbour indexes: IVF-PQ fits a billion vectors in memory."
+    assert uncovered("Which ANN index fits in RAM?", [passage]) == []
+    assert uncovered("Is the mIoU computed on the validation set?", ["mIoU over the val set"]) == []
+    # an unrelated name is still not covered: spellings fold, topics do not
+    assert uncovered("How does PointPillars use RAM?", [passage]) == ["pointpillars"]
+    assert "test set" in uncovered("What is the test set for?", ["the val set"])
+
+
 def test_a_chinese_question_is_judged_on_its_names_and_its_topic() -> None:
     from sharpnotes.app.coverage import zh_anchored
 
