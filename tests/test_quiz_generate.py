@@ -426,7 +426,7 @@ def test_llm_items_are_verified_and_bad_ones_dropped(quiz_index: Settings, stub_
     )
     from sharpnotes.app.quiz.llm_quiz import llm_items
 
-    pool, _ = corpus_pool(open_catalog(settings))
+    pool = corpus_pool(open_catalog(settings)).pool
     items, dropped = llm_items(settings, passage, target.content_hash, "mixed", pool)
     assert [i.type for i in items] == ["cloze", "recall", "mcq"]
     for item in items:

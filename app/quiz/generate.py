@@ -24,6 +24,7 @@ import random
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR as STRUCTURE
@@ -75,13 +76,19 @@ class QuizBatch:
         )
 
 
-_POOLS: dict[tuple[str, int], tuple[DistractorPool, dict[str, ChunkRow]]] = {}
+class Corpus(NamedTuple):
+    pool: DistractorPool
+    rows: dict[str, ChunkRow]
+    continued: set[str]  # the chunks that continue their section (``continued_sections``)
+
+
+_POOLS: dict[tuple[str, int], Corpus] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def corpus_pool(catalog: Catalog) -> tuple[DistractorPool, dict[str, ChunkRow]]:
-    """The index's terms and chunk rows, built once per catalog state (chunk ids change with
-    every content change, so they key the cache)."""
+def corpus_pool(catalog: Catalog) -> Corpus:
+    """The index's terms, chunk rows and the chunks that continue a section, built once per
+    catalog state (chunk ids change with every content change, so they key the cache)."""
     ids = catalog.chunk_ids()
     key = (str(catalog.path), hash(tuple(ids)))
     with _POOLS_LOCK:
@@ -90,10 +97,11 @@ def corpus_pool(catalog: Catalog) -> tuple[DistractorPool, dict[str, ChunkRow]]:
     rows = catalog.get_chunks(ids)
     ordered = {cid: rows[cid] for cid in ids if cid in rows}
     pool = DistractorPool(Lexicon.from_rows(ordered.values()))
+    corpus = Corpus(pool, ordered, continued_sections(ordered.values()))
     with _POOLS_LOCK:
         _POOLS.clear()  # one index per process in practice; keep memory flat
-        _POOLS[key] = (pool, ordered)
-    return pool, ordered
+        _POOLS[key] = corpus
+    return corpus
 
 
 def _embedding(settings: Settings):
@@ -168,7 +176,7 @@ def generate_quiz(
         raise ValueError(f"unknown quiz type {kind!r}; choose one of {', '.join(KINDS)}")
     catalog = searcher.catalog if searcher else open_catalog(settings)
     try:
-        pool, rows = corpus_pool(catalog)
+        pool, rows, continued = corpus_pool(catalog)
     finally:
         if searcher is None:
             catalog.close()
@@ -178,7 +186,6 @@ def generate_quiz(
         )
     pool.embed = _embedding(settings)
     rng = random.Random(seed)
-    continued = continued_sections(rows.values())
     excluded = [rows[c] for c in exclude_chunks if c in rows]
     reopened = {} if known is None else open_cards(excluded, kind, set(known), continued)
     exclude = set(exclude_chunks) - set(reopened)
