@@ -134,11 +134,9 @@ def _spelled(words: set[str]) -> set[str]:
     return out
 
 
-def covered(term: Term, passage: str) -> bool:
-    """The passage names the term: all its words (British or American spelling), or one of its
-    other names."""
-    lowered = passage.lower()
-    have = _spelled(terms(passage))
+def covered(term: Term, lowered: str, have: set[str]) -> bool:
+    """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms) names
+    the term: all its words (British or American spelling), or one of its other names."""
     words = _spelled(terms(term.text))
     if words and words <= have:
         return True
@@ -152,7 +150,11 @@ def covered(term: Term, passage: str) -> bool:
 
 def uncovered(question: str, passages: Sequence[str]) -> list[str]:
     """The question's specific terms that none of the passages names."""
-    return [t.text for t in specific_terms(question) if not any(covered(t, p) for p in passages)]
+    asked = specific_terms(question)
+    if not asked:
+        return []
+    read = [(p.lower(), _spelled(terms(p))) for p in passages]  # each passage once
+    return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
 
 
 # a Chinese question shares at least this many topic pairs with the passages (or all it has)
