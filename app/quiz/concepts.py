@@ -155,16 +155,27 @@ _ONE_COLUMN = [
 ]
 
 
+def _is(pattern: str, word: str) -> bool:
+    return re.fullmatch(pattern, word, re.IGNORECASE) is not None
+
+
+def _asked_as(word: str) -> tuple[str, dict[str, str]] | None:
+    """The question a column header stands for: its ``_ONE_COLUMN`` template and the parts it
+    names ("change vs FPN": other="FPN"), or None."""
+    for pattern, template in _ONE_COLUMN:
+        if m := re.fullmatch(pattern, word, re.IGNORECASE):
+            return template, m.groupdict()
+    return None
+
+
 def _pointed(columns: list[int], words: dict[int, str]) -> list[int]:
     """Of a row's columns, the one to ask as a question of its own (the first whose header is
     a question in disguise), or its pros and cons columns together; none when no header is."""
-    pros = [i for i in columns if re.fullmatch(_PROS, words[i], re.IGNORECASE)]
-    cons = [i for i in columns if re.fullmatch(_CONS, words[i], re.IGNORECASE)]
+    pros = [i for i in columns if _is(_PROS, words[i])]
+    cons = [i for i in columns if _is(_CONS, words[i])]
     if pros and cons:
         return [pros[0], cons[0]]
-    return next(
-        ([i] for i in columns for p, _ in _ONE_COLUMN if re.fullmatch(p, words[i], re.I)), []
-    )
+    return next(([i] for i in columns if _asked_as(words[i])), [])
 
 
 _PLURAL = re.compile(r"(?i)\w+[^su\W]s$")  # "knobs", not "loss", "bus" or "focus"
@@ -177,16 +188,11 @@ def _question(name: str, words: list[str], what: str = "") -> str:
         return f"{name}：{'、'.join(words)}各是什麼？"
     bare = what and len(name.split()) <= 3 and not set(fold(what).split()) & set(fold(name).split())
     subject = f"the {name} {what}" if bare else name
-    if (
-        len(words) == 2
-        and re.fullmatch(_PROS, words[0], re.I)
-        and re.fullmatch(_CONS, words[1], re.I)
-    ):
+    if len(words) == 2 and _is(_PROS, words[0]) and _is(_CONS, words[1]):
         return f"What are the strengths and weaknesses of {subject}?"
-    if len(words) == 1:
-        for pattern, template in _ONE_COLUMN:
-            if m := re.fullmatch(pattern, words[0], re.IGNORECASE):
-                return template.format(subject=subject, name=name, **m.groupdict())
+    if len(words) == 1 and (asked := _asked_as(words[0])):
+        template, parts = asked
+        return template.format(subject=subject, name=name, **parts)
     verb = "are" if len(words) > 1 or _PLURAL.fullmatch(words[0]) else "is"
     return f"For {subject}, what {verb} the {_joined(words)}?"
 
