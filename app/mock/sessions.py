@@ -137,13 +137,15 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
     """A recall card for a missed point: asked from the case and step, answered by the point,
     cited to its passage. A nested bullet is cued with the items it sits under ("GBDT › cons…"):
     its first words alone do not say what it is about."""
-    from sharpnotes.app.extractive import BREADCRUMB, SHOWN_PARENT_CHARS
+    from sharpnotes.app.extractive import SHOWN_PARENT_CHARS, outlined
 
     passage = point.passage
     bold = _LEAD.match(point.text)
     cue = bold.group(1) if bold else " ".join(point.text.lstrip("-*0123456789. ").split()[:4])
-    path = [p for p in point.parents if len(p) <= SHOWN_PARENT_CHARS]
-    cue = BREADCRUMB.join([*(" ".join(p.split(":")[0].split()[:6]) for p in path), cue])
+    # each parent the report would show, by its label's first words
+    shown = [" ".join(p.split(":")[0].split()[:6]) for p in point.parents
+             if len(p) <= SHOWN_PARENT_CHARS]  # fmt: skip
+    cue = outlined(cue, shown)
     where = passage.heading.split(" > ")[-1]
     if report.kind == "design":
         question = f"{report.title}, {step.title} ({where}): {cue}…?"
