@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sharpnotes.eval.benchmarks.quiz_quality import CORPORA, corpus_index
@@ -76,6 +76,39 @@ def _chunks(root: Path) -> list:
     return out
 
 
+def offline_writer(
+    chunks: list, rng: random.Random, reasons: dict[str, str] | None = None
+) -> Callable:
+    """Without an index: the function that gives a passage of ``chunks`` its verified and
+    gated items as ``generate_quiz`` does (``candidates(passage, written)``: the learner's
+    cards and the items of tables and lists, then the offline writer's unless ``written`` is
+    False; distractors from the terms of ``chunks``). The gate's drops are recorded in
+    ``reasons`` instead when it is given."""
+    from sharpnotes.app.quiz.generate import gate_items, passage_candidates
+    from sharpnotes.app.quiz.handwritten import continued_sections
+    from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
+
+    pool = DistractorPool(Lexicon.from_rows(chunks))
+    emphasised = pool.lexicon.emphasised()
+    continued = continued_sections(chunks)
+    hashes = {c.chunk_id: c.content_hash for c in chunks}
+
+    def candidates(passage, written: bool = True) -> list:
+        items = passage_candidates(
+            passage,
+            hashes[passage.chunk_id],
+            "mixed",
+            pool,
+            rng,
+            {},
+            written=written,
+            continues=passage.chunk_id in continued,
+        )
+        return gate_items(items, {}, reasons, emphasised)
+
+    return candidates
+
+
 def sample_without_index(
     corpus: str,
     split: str,
@@ -91,50 +124,23 @@ def sample_without_index(
     rotating, at most ``sentence_share`` of them cut from single sentences: the setting's
     default unless given). MCQ distractors come from the lexicon without the embedding
     re-rank."""
-    from sharpnotes.app.quiz.generate import (
-        OVERSAMPLE,
-        choose,
-        gate_items,
-        gather,
-        passage_candidates,
-        sentence_cap,
-    )
+    from sharpnotes.app.quiz.generate import OVERSAMPLE, _as_result, choose, gather, sentence_cap
     from sharpnotes.app.quiz.handwritten import GENERATOR as CARD
-    from sharpnotes.app.quiz.handwritten import continued_sections
-    from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
-    from sharpnotes.app.retrieval import SearchResult
     from sharpnotes.ingest.settings import StudySettings
 
     chunks = [c for c in _chunks(CORPORA[corpus]) if split_of(c.source) == split]
-    pool = DistractorPool(Lexicon.from_rows(chunks))
     rng = random.Random(seed)
+    reasons: dict[str, str] = {}
+    written = offline_writer(chunks, rng, None if gated else reasons)
     rng.shuffle(chunks)
-    hashes = {c.chunk_id: c.content_hash for c in chunks}
-    continued = continued_sections(chunks)
-    emphasised = pool.lexicon.emphasised()
+    passages = [_as_result(c, n) for n, c in enumerate(chunks)]
     share = StudySettings().sentence_share if sentence_share is None else sentence_share
     cap = sentence_cap(per_corpus, share)
-    reasons: dict[str, str] = {}
 
-    def candidates(passage: SearchResult, written: bool) -> list:
-        items = passage_candidates(
-            passage,
-            hashes[passage.chunk_id],
-            "mixed",
-            pool,
-            rng,
-            {},
-            written=written,
-            continues=passage.chunk_id in continued,
-        )
-        if not cards:
-            items = [i for i in items if i.generator != CARD]
-        return gate_items(items, {}, None if gated else reasons, emphasised)
+    def candidates(passage, write: bool) -> list:
+        items = written(passage, write)
+        return items if cards else [i for i in items if i.generator != CARD]
 
-    passages = (
-        SearchResult(n, 0.0, c.chunk_id, c.source, c.heading, c.page, c.text)
-        for n, c in enumerate(chunks)
-    )
     pools = gather(passages, per_corpus, OVERSAMPLE * per_corpus, cap, candidates)
     return [
         item.to_dict()

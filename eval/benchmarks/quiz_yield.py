@@ -24,28 +24,16 @@ from pathlib import Path
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
 from sharpnotes.eval.benchmarks.quiz_quality import CORPORA
-from sharpnotes.eval.benchmarks.quiz_sample import _chunks
+from sharpnotes.eval.benchmarks.quiz_sample import _chunks, offline_writer
 
 
 def candidates(corpus: str, seed: int) -> list[tuple[SearchResult, list]]:
     """Every passage of ``corpus`` with its gated items."""
-    from sharpnotes.app.quiz.generate import gate_items, passage_candidates
-    from sharpnotes.app.quiz.handwritten import continued_sections
-    from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
+    from sharpnotes.app.quiz.generate import _as_result
 
     chunks = _chunks(CORPORA[corpus])
-    pool = DistractorPool(Lexicon.from_rows(chunks))
-    emphasised = pool.lexicon.emphasised()
-    continued = continued_sections(chunks)
-    rng = random.Random(seed)
-    out = []
-    for n, c in enumerate(chunks):
-        passage = SearchResult(n, 0.0, c.chunk_id, c.source, c.heading, c.page, c.text)
-        items = passage_candidates(
-            passage, c.content_hash, "mixed", pool, rng, {}, continues=c.chunk_id in continued
-        )
-        out.append((passage, gate_items(items, {}, None, emphasised)))
-    return out
+    items = offline_writer(chunks, random.Random(seed))
+    return [(passage, items(passage)) for passage in map(_as_result, chunks, range(len(chunks)))]
 
 
 def run_dry(passages: list[tuple[SearchResult, list]], n: int, share: float, seed: int) -> dict:
