@@ -382,17 +382,15 @@ def repair_summary(repair: dict[str, int]) -> str:
     """One line on what the check did to an LLM's draft (``Answer.repair``)."""
     if repair.get("fell_back"):
         return "Checked against your notes: too little of the model's answer held up; quoted."
-    said = "Checked against your notes: "
+    done = []
     if repair.get("replaced") or repair.get("dropped"):
-        said += (
+        done.append(
             f"{repair.get('replaced', 0)} sentence(s) replaced by the notes' own words, "
             f"{repair.get('dropped', 0)} dropped"
         )
     if repair.get("grounded"):
-        said += (
-            "; " if said.endswith("dropped") else ""
-        ) + "the line of your notes that answers added"
-    return said + "."
+        done.append("the line of your notes that answers added")
+    return f"Checked against your notes: {'; '.join(done)}."
 
 
 def _closest(

@@ -202,8 +202,8 @@ def topic_units(
         nested = list_parents(row.text) if outline is not None else {}
         for n, unit in enumerate(units(row.text)):
             out.append((unit, source, classify(unit, row.heading, first and n < 2)))
-            if outline is not None and above(unit, nested):
-                outline[(row.chunk_id, unit.end)] = above(unit, nested)
+            if outline is not None and (up := above(unit, nested)):
+                outline[(row.chunk_id, unit.end)] = up
     return out
 
 
