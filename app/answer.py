@@ -383,7 +383,7 @@ def repair_summary(repair: dict[str, int]) -> str:
     if repair.get("fell_back"):
         return "Checked against your notes: too little of the model's answer held up; quoted."
     done = []
-    if repair.get("replaced") or repair.get("dropped"):
+    if repair.get("replaced") or repair.get("dropped") or not repair.get("grounded"):
         done.append(
             f"{repair.get('replaced', 0)} sentence(s) replaced by the notes' own words, "
             f"{repair.get('dropped', 0)} dropped"

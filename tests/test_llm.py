@@ -468,3 +468,17 @@ def test_a_key_echoed_by_the_server_is_not_shown(stub, caplog, echo: str) -> Non
     assert KEY not in message and "[redacted]" in message and "(400)" in message
     assert KEY[:12] not in message  # no prefix of it either
     assert KEY not in caplog.text
+
+
+def test_the_repair_summary_says_what_was_done() -> None:
+    from sharpnotes.app.answer import repair_summary
+
+    counts = "Checked against your notes: 1 sentence(s) replaced by the notes' own words, 0 dropped"
+    assert repair_summary({"replaced": 1, "dropped": 0}) == counts + "."
+    nothing = (
+        "Checked against your notes: 0 sentence(s) replaced by the notes' own words, 0 dropped."
+    )
+    assert repair_summary({"replaced": 0, "dropped": 0}) == nothing  # as before grounding came
+    added = "the line of your notes that answers added."
+    assert repair_summary({"grounded": 1}) == f"Checked against your notes: {added}"
+    assert repair_summary({"replaced": 1, "grounded": 1}) == f"{counts}; {added}"
