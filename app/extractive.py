@@ -2,17 +2,18 @@
 
 It cuts the retrieved passages into units (``ingest.text.units``: prose sentences; a fenced
 code block, a display formula, a list item or a table stays whole) and scores every unit against
-the question by embedding cosine, lexical overlap and its passage's retrieval score. Then it
-composes (``compose``): a unit chosen for what it says, not for looking like the question. A unit
-that is itself a question (a bold question of Q&A notes) is context: it hands its score to the
-body that follows it; a unit that is only a link is navigation; a unit that adds almost nothing
-to the question's own terms is pushed down. An answering sentence shares few words with the
-question, so the passage's rank weighs heavily. The best units that score nearly as well as the
-first are quoted in the note's order, within a length budget; the same text is never quoted
-twice (two overlapping passages of one note hold the same units). A nested list item is scored
-and quoted with the items it sits under ("- GBDT › cons: inefficient for continual training"):
-in outline notes the parent says half of the fact. Each unit is followed by the marker of the
-passage it comes from.
+the question (a Chinese one with the English of its glossary terms, as retrieval reads it) by
+embedding cosine, lexical overlap and its passage's retrieval score. Then it composes
+(``compose``): a unit chosen for what it says, not for looking like the question. A unit that is
+itself a question (a bold question of Q&A notes) is context: it hands its score to the body that
+follows it; a unit that is only a link is navigation; a unit that adds almost nothing to the
+question's own terms is pushed down. An answering sentence shares few words with the question,
+so the passage's rank weighs heavily. The best units that score nearly as well as the first are
+quoted in the note's order, within a length budget, and after them the best line of up to two
+other passages that score nearly as well; the same text is never quoted twice (two overlapping
+passages of one note hold the same units). A nested list item is scored and quoted with the
+items it sits under ("- GBDT › cons: inefficient for continual training"): in outline notes the
+parent says half of the fact. Each unit is followed by the marker of the passage it comes from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
@@ -124,6 +126,12 @@ def score_units(
 
 # an answer quotes at most this many characters (a window grows while under it)
 MAX_CHARS = 700
+# after the answer, the best unit of at most this many passages it does not quote yet, each when it
+# scores EXTRA_RATIO of the best unit: the length budget often goes to the first passage's units
+# while another passage holds the line that answers (chosen on the tuning halves of both answer
+# sets, eval/benchmarks/composer.py)
+EXTRA_PASSAGES = 2
+EXTRA_RATIO = 0.8
 # a unit that adds fewer content terms than this to the question's own restates the question
 MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
@@ -191,7 +199,8 @@ def compose(
     body of another question that matches worse (in a Q&A note it answers that one). No text is
     quoted twice: a unit that two overlapping passages of one note both hold, or that holds or is
     held by a unit already taken (a list item with and without the line announcing it), is
-    taken once.
+    taken once. Then the best unit of up to EXTRA_PASSAGES passages not quoted yet
+    (``other_passages``), so that a passage that answers is not left out for want of room.
     Measured against windows (the best unit with the units that follow it): single units cite
     the evidence more often on both tuning halves."""
     found = candidates(scored, passages, question)
@@ -215,10 +224,33 @@ def compose(
         chars += size
         if chars >= MAX_CHARS:
             break
+    chosen += other_passages(by_score, chosen, seen, best.score)
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
     chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
+
+
+def other_passages(
+    by_score: list[Candidate], chosen: list[ScoredUnit], seen: set[str], best: float
+) -> list[ScoredUnit]:
+    """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
+    them, that scores EXTRA_RATIO of the ``best`` unit and is not quoted already (``seen``);
+    past the length budget: it is the one line of its passage."""
+    quoted = {s.passage for s in chosen}
+    extra: list[ScoredUnit] = []
+    for c in by_score:
+        if len(extra) >= EXTRA_PASSAGES or c.score < EXTRA_RATIO * best:
+            break
+        key = _key(c.scored.unit)
+        if c.scored.passage in quoted or any(key in k or k in key for k in seen):
+            continue
+        if c.asked is not None and c.asked < EXTRA_RATIO * best:
+            continue  # the body of another question of a Q&A note
+        quoted.add(c.scored.passage)
+        seen.add(key)
+        extra.append(c.scored)
+    return extra
 
 
 def item_name(unit: Unit) -> str:
@@ -282,13 +314,18 @@ def join_parts(parts: Sequence[tuple[str, str, bool]]) -> str:
 class ExtractiveGenerator(Generator):
     name = "extractive"
 
+    def scoring_text(self, question: str) -> str:
+        """The question as units are scored against it: a Chinese question with the English
+        terms of its glossary entries, as retrieval reads it (MiniLM reads English only)."""
+        return expand_query(question) if self.settings.retrieval.crosslingual else question
+
     def generate(
         self, question: str, passages: Sequence[SearchResult], on_token: OnToken | None = None
     ) -> str:
         from sharpnotes.ingest.embedding import load_embedder
 
         scored = score_units(
-            load_embedder(self.settings, "query"), question, passages, context=True
+            load_embedder(self.settings, "query"), self.scoring_text(question), passages, True
         )
         chosen = compose(scored, passages, question)
         answer = render(chosen) if chosen else REFUSAL

@@ -2,8 +2,9 @@
 embedder (MiniLM): a Q&A note answers with the body under the matching question, a question line
 from another topic is never quoted, a bullet that two overlapping passages hold is quoted once,
 a line that is only a link is not an answer, the passage the ranking put first outweighs a
-look-alike sentence further down, a unit that restates the question is not the answer, and a
-nested list item is scored and quoted with the item it sits under."""
+look-alike sentence further down, a unit that restates the question is not the answer, a
+nested list item is scored and quoted with the item it sits under, a passage left out for room
+still gives its best line, and a Chinese question is scored with the English of its terms."""
 
 from __future__ import annotations
 
@@ -124,3 +125,47 @@ def test_a_nested_item_answers_with_the_item_it_sits_under(settings: Settings) -
     assert text.count("Boosted trees") == 1
     assert "cons: must be rebuilt from scratch" in text
     assert "costly to train" not in text
+
+
+def test_a_passage_left_out_for_room_still_gives_its_best_line(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first passage's units take the whole budget (one unit here); the second passage holds
+    # the half of the comparison the question asks about and scores nearly as well
+    from sharpnotes.app import extractive
+
+    monkeypatch.setattr(extractive, "MAX_UNITS", 1)
+    found = passages(
+        "## AdaGrad\n\n"
+        "- AdaGrad accumulates the sum of all past squared gradients for every parameter.\n"
+        "- Because that sum only grows, the effective learning rate shrinks towards zero.\n",
+        "## RMSProp\n\n"
+        "RMSProp keeps an exponential moving average of squared gradients instead of their sum, "
+        "so old gradients fade out.\n",
+    )
+    question = "How do AdaGrad and RMSProp accumulate squared gradients?"
+    text = answer(settings, question, found)
+    assert "AdaGrad accumulates the sum" in text
+    assert "exponential moving average" in text and text.rstrip().endswith("[2]")
+    monkeypatch.setattr(extractive, "EXTRA_PASSAGES", 0)
+    assert "exponential moving average" not in answer(settings, question, found)
+
+
+def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Settings) -> None:
+    # MiniLM reads Chinese as noise: as written, the question is closest to the wrong sentence
+    from sharpnotes.app.extractive import ExtractiveGenerator
+    from sharpnotes.ingest.embedding import load_embedder
+
+    found = passages(
+        "Dropout is turned off at inference.\n\n"
+        "At inference, batch normalization uses the running mean and variance collected during "
+        "training instead of the statistics of the current batch.\n\n"
+        "Data augmentation is only applied during training.\n"
+    )
+    question = "批次正規化在推論時用什麼統計量？"
+    text = ExtractiveGenerator(settings).scoring_text(question)
+    assert text.startswith(question) and "batch normalization" in text
+    scored = score_units(load_embedder(settings, "query"), text, found)
+    best = max(scored, key=lambda s: s.cosine)
+    assert "running mean and variance" in best.unit.clean
+    assert best.cosine > 0.2 + max(s.cosine for s in scored if s is not best)

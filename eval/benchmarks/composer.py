@@ -26,12 +26,14 @@ from sharpnotes.eval.benchmarks.answers import CACHE, SETS, index_for
 from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
 
 # how units are scored (module constants of app.extractive set while scoring): alone, or a
-# nested list item with the items it sits under
+# nested list item with the items it sits under; the question as written, or ("expand") a Chinese
+# question with the English terms of its glossary entries (the generator's ``scoring_text``)
 SCORINGS: dict[str, dict[str, float]] = {
     "alone": {"CONTEXT_PARENTS": 0},
     "parents 1": {"CONTEXT_PARENTS": 1},
     "parents 2": {"CONTEXT_PARENTS": 2},
     "parents 3": {"CONTEXT_PARENTS": 3},
+    "parents 3, zh expanded": {"CONTEXT_PARENTS": 3, "expand": 1},
 }
 # round 3's composer: units scored alone, at most four quoted
 ROUND3 = {"scoring": "alone", "MAX_UNITS": 4}
@@ -50,13 +52,21 @@ VARIANTS: list[tuple[str, str, dict]] = [
     ("units, lexical 0.5", "units", ROUND3 | {"LEXICAL_WEIGHT": 0.5}),
     *[(f"units, {n} units", "units", ROUND3 | {"MAX_UNITS": n}) for n in (5, 6)],
     *[(f"4 units, {name}, parents not shown", "units",
-       {"scoring": name, "MAX_UNITS": 4, "SHOW_PARENTS": False}) for name in list(SCORINGS)[1:]],
+       {"scoring": name, "MAX_UNITS": 4, "SHOW_PARENTS": False}) for name in list(SCORINGS)[1:4]],
     *[(f"4 units, {name}, parents shown", "units", {"scoring": name, "MAX_UNITS": 4})
-      for name in list(SCORINGS)[1:]],
+      for name in list(SCORINGS)[1:4]],
     *[(f"{n} units, {name}, parents shown", "units", {"scoring": name, "MAX_UNITS": n})
-      for name in list(SCORINGS)[2:] for n in (5, 6)],
+      for name in list(SCORINGS)[2:4] for n in (5, 6)],
+    # round 8: the best line of other passages after the answer; Chinese questions scored with
+    # their glossary's English terms
+    *[(f"6 units, {scoring}, {n} other passages at {r}", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": n, "EXTRA_RATIO": r, "scoring": scoring})
+      for scoring in ("parents 3", "parents 3, zh expanded")
+      for n in (0, 1, 2, 3) for r in (0.7, 0.8, 0.9) if n or r == 0.8],
 ]  # fmt: skip
-SHIPPED = "6 units, parents 3, parents shown"
+# every variant above that does not set it quotes no other passages (the composer they chose)
+BEFORE = {"EXTRA_PASSAGES": 0}
+SHIPPED = "6 units, parents 3, zh expanded, 2 other passages at 0.8"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
@@ -114,7 +124,7 @@ def weights(values: dict) -> Iterator[None]:
 def collect(name: str, cache: Path) -> list[dict]:
     """The tune half's answerable questions with their passages, gate decision and units."""
     from sharpnotes.app.answer import evidence_for, refusal_reason
-    from sharpnotes.app.extractive import score_units
+    from sharpnotes.app.extractive import ExtractiveGenerator, score_units
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.eval.sets import load_set
 
@@ -128,11 +138,14 @@ def collect(name: str, cache: Path) -> list[dict]:
         results = searcher.search(q.text, k=settings.answers.answer_k)
         why = refusal_reason(q.text, results, evidence_for(q.text, results, searcher), settings)
         scored = {}
+        asked = ExtractiveGenerator(settings).scoring_text(q.text)
         for scoring, values in SCORINGS.items():
-            with weights(values):
+            constants = {k: v for k, v in values.items() if k != "expand"}
+            text = asked if values.get("expand") else q.text
+            with weights(constants):
                 context = values.get("CONTEXT_PARENTS", 0) > 0
                 scored[scoring] = (
-                    score_units(searcher.embedder(), q.text, results, context) if results else []
+                    score_units(searcher.embedder(), text, results, context) if results else []
                 )
         out.append(
             {"question": q, "results": results, "refused": why is not None, "scored": scored}
@@ -179,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     table = []
     for label, composer, values in VARIANTS:
         scoring = str(values.get("scoring", "parents 3"))
-        constants = {k: v for k, v in values.items() if k != "scoring"}
+        constants = BEFORE | {k: v for k, v in values.items() if k != "scoring"}
         with weights(constants):
             row = {"variant": label, "composer": composer, "weights": values}
             row["shipped"] = label == SHIPPED
@@ -190,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             f"len {row[n]['mean_length']:.0f}"
             for n in SETS
         )
-        print(f"{label:<34}{figures}")
+        print(f"{label:<34}  {figures}")
     write_results(args.out, {"benchmark": "composer", "split": "tune", "variants": table}, {})
     print(f"wrote {args.out}")
 
