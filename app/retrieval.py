@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from sharpnotes.app.crosslingual import expand_query
-from sharpnotes.ingest import bm25, snapshot
+from sharpnotes.ingest import bm25, multilingual, snapshot
 from sharpnotes.ingest.catalog import Catalog, IndexFormatError
 from sharpnotes.ingest.index import check_compatible, open_catalog, open_space
 from sharpnotes.ingest.sentences import best_per_chunk
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.text import has_cjk
 from sharpnotes.ingest.vectors import DenseSpace, VectorStoreError, where_filter
 
 if TYPE_CHECKING:
@@ -181,6 +182,8 @@ class Searcher:
         # (BM25 pointer, its build's dense snapshot or None): read once a build
         self._snapshot: tuple[dict | None, dict[str, snapshot.FlatSpace] | None] | None = None
         self._embedder: Embedder | None = None
+        # (BM25 pointer, its build's multilingual space or None): read once a build
+        self._zh: tuple[dict | None, multilingual.ZhSpace | None] | None = None
         self._warned_sentences = False
         self._sentence_count: tuple[DenseSpace, int] | None = None
 
@@ -368,6 +371,7 @@ class Searcher:
         filters = filters or Filters()
         self._local.notices = []
         cfg = self.settings.retrieval
+        asked = query
         if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
             query = expand_query(query)
         n = max(k, cfg.candidates)
@@ -382,12 +386,43 @@ class Searcher:
             ]
             weights = [cfg.bm25_weight, 1.0 - cfg.bm25_weight]
             ranked = fuse(lists, weights, cfg.fusion, cfg.rrf_k)
+            if cfg.multilingual_weight > 0 and has_cjk(asked):
+                ranked = self._multilingual(asked, ranked)
         reranker = self._reranker()
         if reranker is None:
             return self._results(ranked[: k * 2], k)
         depth = max(k, self.settings.retrieval.rerank_depth)
         results = self._results(ranked[: depth * 2], depth)
         return rerank(reranker, query, results, self.settings.retrieval.rerank_depth)[:k]
+
+    def _zh_space(self) -> multilingual.ZhSpace | None:
+        """The multilingual space of the current build (``ingest.multilingual``), read once a
+        build; None when the index has none."""
+        pointer = bm25.read_pointer(self.settings.index_dir)
+        with self._lock:
+            if self._zh is None or self._zh[0] != pointer:
+                self._zh = (pointer, multilingual.load(self.settings, pointer))
+            return self._zh[1]
+
+    def _multilingual(
+        self, question: str, ranked: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        """A question holding Chinese: the fused candidates re-scored with their cosine in the
+        multilingual space at ``multilingual_weight``; unchanged without a space."""
+        space = self._zh_space()
+        if space is None or not ranked:
+            return ranked
+        threads = self.settings.models.threads or 1
+        cosines = space.scores(multilingual.embed([question], threads)[0], [c for c, _ in ranked])
+        cfg = self.settings.retrieval
+        weight = cfg.multilingual_weight
+        return fuse([ranked, cosines], [1.0 - weight, weight], cfg.fusion, cfg.rrf_k)
+
+    def warm_multilingual(self) -> None:
+        """Load the multilingual space and its model now (about 1 s) when the index has one, so
+        that the first question in Chinese does not wait for them."""
+        if self.settings.retrieval.multilingual_weight > 0 and self._zh_space() is not None:
+            multilingual.embed(["預熱"], self.settings.models.threads or 1)
 
     def _reranker(self) -> Reranker | None:
         if self.settings.retrieval.rerank_model is None:

@@ -255,6 +255,7 @@ def main() -> None:
             return  # another warm process is starting or running
         searcher = Searcher(settings)
         searcher.search("warm up", k=1)  # the model, BM25 and both stores, before the socket
+        searcher.warm_multilingual()
         from sharpnotes.app.answer import warm_up
 
         warm_up(searcher, settings)

@@ -129,6 +129,14 @@ class RetrievalSettings(_Group):
     crosslingual: bool = Field(
         True, description="Append the English terms of a Chinese query (app/glossary_zh.tsv)."
     )
+    # chosen on the tuning halves of both answer sets' Chinese questions (eval/benchmarks/zh_use)
+    multilingual_weight: float = advanced(
+        0.3,
+        "Weight of the multilingual space (USE v3, ingest/multilingual.py) when a question holds "
+        "Chinese; 0: off, and ingest makes no multilingual vectors.",
+        ge=0.0,
+        le=1.0,
+    )
 
     @field_validator("rerank_model")
     @classmethod

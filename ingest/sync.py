@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sharpnotes.ingest import bm25, snapshot
+from sharpnotes.ingest import bm25, multilingual, snapshot
 from sharpnotes.ingest.atomic import fsync_path
 from sharpnotes.ingest.catalog import Catalog, FileRecord
 from sharpnotes.ingest.chunking import Chunk, chunk_documents
@@ -258,6 +258,12 @@ class _Ingest:
                     "chunks": self.vectors,
                     "sentences": self.sentences.store if self.sentences else None,
                 },
+            )
+            multilingual.refresh(
+                self.settings,
+                bm25.read_pointer(self.settings.index_dir),
+                self.catalog,
+                self.progress,
             )
             crash_point("manifest")
             self.catalog.set_meta(

@@ -75,7 +75,7 @@ def warm_up(cfg: Settings) -> None:
 
     def load() -> None:
         try:
-            searcher(cfg)
+            searcher(cfg).warm_multilingual()
         except Exception as exc:  # the page shows the same error when a question is asked
             log.info("warm-up failed: %s", exc)
 

