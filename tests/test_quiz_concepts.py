@@ -54,7 +54,8 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
     recall = {i.answer.split(";")[0]: i for i in items if i.type == "recall"}
     dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
     assert dpo.question.startswith(  # the first column says what a row names
-        "For the DPO algorithm, what are the data required, extra models needed and rel. cost?"
+        'For the DPO algorithm, what are the "data required", "extra models needed" and '
+        '"rel. cost"?'
     )
     assert "Preference pairs (chosen vs rejected)" in dpo.key_points
     assert dpo.evidence in passage.text and dpo.evidence.startswith("| **DPO**")
@@ -90,14 +91,20 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
             "Covariate shift",
             ["changes", "example"],
             "",
-            "For Covariate shift, what are the changes and example?",
+            'For Covariate shift, what are the "changes" and "example"?',  # headers as labels
         ),  # noqa: E501
         ("BatchNorm", ["focus"], "layer", "For the BatchNorm layer, what is the focus?"),
         (
             "Instance",
             ["output", "metric"],
             "task",
-            "For the Instance task, what are the output and metric?",
+            'For the Instance task, what are the "output" and "metric"?',
+        ),
+        (
+            "Semantic",
+            ["output", '"Things" (car, person)'],
+            "task",
+            'For the Semantic task, what are the "output" and "Things" (car, person)?',  # quoted
         ),
         ("Layer norm", ["output"], "norm layer", "For Layer norm, what is the output?"),  # named
         ("Focal loss", ["對付哪種不平衡"], "方法", "Focal loss：對付哪種不平衡各是什麼？"),
@@ -171,6 +178,8 @@ def test_the_pros_and_cons_an_outline_item_lists_are_asked_by_its_name() -> None
         "interpretable", "slow to retrain continually", "no embedding layers",
     ]  # fmt: skip
     assert items[0].evidence in text and "slow to retrain" in items[0].answer
+    assert items[0].answer.startswith("pros: interpretable\ncons: ")  # two kinds: labelled
+    assert items[1].answer == "needs labelled data for each modality"  # the question names it
     zh = "* BEVFormer\n  * 優點：不需要深度估計\n  * 缺點：訓練很慢\n"
     items, _ = concept_items(_passage(zh, "BEV"), "h")
     assert items and items[0].question.startswith("BEVFormer 的優點和缺點有哪些？")
@@ -309,6 +318,7 @@ def test_a_row_with_a_question_column_is_asked_that_question() -> None:
     dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
     assert dpo.question == "When would you use the DPO method? (Alignment)"
     assert dpo.key_points == ["you have chosen and rejected answers"]
+    assert dpo.answer == "you have chosen and rejected answers"  # no "use when:" in front
     mcq = next(i for i in items if i.type == "mcq" and i.answer == "DPO")
     assert "data required: preference pairs" in mcq.question  # every cell a clue
     pros_cons = "| Rep | Pros | Cons |\n|---|---|---|\n| Voxels | regular grid, fast convs | quantisation loss |\n| Points | no quantisation loss | slow neighbour search |\n"  # noqa: E501

@@ -1,6 +1,6 @@
 """Quiz items about what a passage lays out, not about one of its sentences.
 
-- A row of a comparison table: recall ("For DPO, what are the data required and the cost?",
+- A row of a comparison table: recall ('For DPO, what are the "data required" and "cost"?',
   the row's cells as key points) and, with four rows or more, MCQ ("Which algorithm is this?
   data required: preference pairs; ...", the other rows' names as options: siblings of the same
   kind and topic, each clearly wrong per the same table). A table whose columns are the things
@@ -193,8 +193,17 @@ def _question(name: str, words: list[str], what: str = "") -> str:
     if len(words) == 1 and (asked := _asked_as(words[0])):
         template, parts = asked
         return template.format(subject=subject, name=name, **parts)
-    verb = "are" if len(words) > 1 or _PLURAL.fullmatch(words[0]) else "is"
-    return f"For {subject}, what {verb} the {_joined(words)}?"
+    if len(words) > 1:  # column headers read as labels, not as words of the sentence
+        return f"For {subject}, what are the {_joined([_quoted(w) for w in words])}?"
+    verb = "are" if _PLURAL.fullmatch(words[0]) else "is"
+    return f"For {subject}, what {verb} the {words[0]}?"
+
+
+def _quoted(header: str) -> str:
+    """A column header as a label inside a question: "acts on" with its quotes (a blind rater
+    preferred 'what are the "acts on" and "main knob"?' to the same without quotes in 11 of 14
+    tune items); one that holds quotes already stays as it is."""
+    return header if '"' in header else f'"{header}"'
 
 
 def _table_items(
@@ -227,7 +236,12 @@ def _table_items(
         # question, not a list of every column (those stay the MCQ's clues)
         recalled = _pointed([i for i in asked if _content(row.cells[i])], words) or asked
         points = [plain(row.cells[i]) for i in recalled]
-        answer = "; ".join(f"{words[i]}: {p}" for i, p in zip(recalled, points, strict=True))
+        # one column asked: its cell is the answer (the question names the column already)
+        answer = (
+            points[0]
+            if len(recalled) == 1
+            else "; ".join(f"{words[i]}: {p}" for i, p in zip(recalled, points, strict=True))
+        )
         ctx = context(passage.heading, name, set())  # minus a part naming the row
         question = _question(name, [words[i] for i in recalled], what)
         q = with_context(question, ctx)
@@ -461,7 +475,11 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         if not points:
             continue
         evidence = text[parts[0][2] : parts[-1][3]]
-        answer = "\n".join(f"{kind}: {plain(body)}" for kind, body, _, _ in parts)
+        # one kind asked ("What are the cons of X?"): the items without their label
+        labelled = len(kinds) > 1
+        answer = "\n".join(
+            f"{kind}: {plain(body)}" if labelled else plain(body) for kind, body, _, _ in parts
+        )
         out.append(
             _recall(with_context(question, ctx), answer, evidence, points, passage, content_hash)
         )
