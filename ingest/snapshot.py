@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sharpnotes.ingest.atomic import fsync_path
+from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.settings import Settings
@@ -71,20 +70,11 @@ def refresh(
                 arrays[f"{space}_vectors"] = vectors
                 arrays[f"{space}_meta"] = np.asarray(json.dumps([filter_keys(m) for m in metas]))
                 del ids, vectors, metas
-            tmp = index_dir / f".{target.name}.tmp"
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-            fsync_path(tmp)
-            os.replace(tmp, target)
-            fsync_path(index_dir)
+            write_npz_atomic(target, arrays)
             written = True
         else:
             target = None
-    for old in index_dir.glob(f"{PREFIX}*.npz"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    for tmp in index_dir.glob(f".{PREFIX}*.npz.tmp"):  # a write that was killed
-        tmp.unlink(missing_ok=True)
+    remove_others(index_dir, PREFIX, target)
     return written
 
 
