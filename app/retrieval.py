@@ -412,8 +412,7 @@ class Searcher:
         space = self._zh_space()
         if space is None or not ranked:
             return ranked
-        threads = self.settings.models.threads or 1
-        cosines = space.scores(multilingual.embed([question], threads)[0], [c for c, _ in ranked])
+        cosines = space.scores(multilingual.embed([question])[0], [c for c, _ in ranked])
         cfg = self.settings.retrieval
         weight = cfg.multilingual_weight
         return fuse([ranked, cosines], [1.0 - weight, weight], cfg.fusion, cfg.rrf_k)
@@ -422,7 +421,7 @@ class Searcher:
         """Load the multilingual space and its model now (about 1 s) when the index has one, so
         that the first question in Chinese does not wait for them."""
         if self.settings.retrieval.multilingual_weight > 0 and self._zh_space() is not None:
-            multilingual.embed(["預熱"], self.settings.models.threads or 1)
+            multilingual.embed(["預熱"])
 
     def _reranker(self) -> Reranker | None:
         if self.settings.retrieval.rerank_model is None:

