@@ -224,10 +224,11 @@ class StudySettings(_Group):
         45, ge=1, le=240, description="Length of a system-design mock interview, in minutes."
     )
     sentence_share: float = advanced(
-        0.2,
+        0.0,
         "Largest share of a mixed quiz made of blanks and prompts cut from single sentences "
-        "(the weakest kind of question); the learner's cards and questions from tables and "
-        "lists come first, and the quiz is shorter when the notes offer nothing better. 1 "
+        "(the weakest kind of question: 1.2-2.2 of 5 in every blind rating); the learner's cards "
+        "and questions from tables and lists come first, and the quiz is shorter when the notes "
+        "offer nothing better (once nothing better is left, a quiz is made of them). 1 "
         "fills every quiz; --type cloze or mcq is never limited.",
         ge=0.0,
         le=1.0,

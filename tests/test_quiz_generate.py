@@ -171,6 +171,12 @@ def test_sentence_cap_and_choose() -> None:
     assert [i.generator for i in kept] == ["notes", "structure", "offline"]
     assert dropped == {SENTENCE_CAPPED: 2}  # a quiz of 5 is 2 short
     assert len(choose(pools, 5, {})) == 5  # no cap: filled with sentence items
+    dropped = {}
+    assert [i.generator for i in choose(pools, 5, dropped, cap=0)] == ["notes", "structure"]
+    assert dropped == {SENTENCE_CAPPED: 3}
+    # notes that offer nothing but sentences still get a quiz, not an empty one
+    prose = [[item(k, "offline")] for k in (6, 7, 8)]
+    assert [i.generator for i in choose(prose, 5, {}, cap=0)] == ["offline"] * 3
 
 
 @pytest.mark.slow

@@ -12,9 +12,10 @@ to the offline writer. Every item passes ``app.quiz.verify`` and the quality gat
 (``app.quiz.gate``) whoever wrote it. The cards the learner wrote (``app.quiz.handwritten``)
 come before items of a table or named list (``app.quiz.concepts``), and those before any other
 generated item. Blanks and prompts the offline writer cuts from single sentences are the weakest
-kind (blind ratings of the tuning half: 2.2 of 5, against 3.3 for tables and lists and 3.6-4.4
-for the learner's cards), so a mixed quiz holds at most ``study.sentence_share`` of them and is
-shorter when the notes offer nothing better.
+kind (blind ratings of the tuning half: 2.2 of 5, against 3.3-3.8 for tables and lists and 3.6-4.4
+for the learner's cards), so a mixed quiz holds at most ``study.sentence_share`` of them (none
+by default) and is shorter when the notes offer nothing better; once nothing better is left
+to ask, a quiz is made of them rather than none.
 """
 
 from __future__ import annotations
@@ -280,7 +281,10 @@ def choose(
     narrow topic then gives second items from the passages already used. The first
     ``preferred`` passages (``prefer_chunks``) go before all others. Duplicates of an item
     chosen are counted and passed over. With ``cap``, at most that many items cut from single
-    sentences (``SENTENCE``) are taken; the rest are counted as dropped."""
+    sentences (``SENTENCE``) are taken; the rest are counted as dropped. A cap of 0 gives way
+    when no passage offers anything else: a quiz of such items rather than none."""
+    if cap == 0 and not _good(pools):  # nothing better here: blanks rather than no quiz at all
+        cap = None
     dedupe = verify.Deduper()
     chosen: list[QuizItem] = []
     pools = [list(p) for p in pools]
