@@ -36,6 +36,7 @@ from sharpnotes.app.extractive import (
     in_outline,
     join_parts,
     score_units,
+    scoring_text,
     split_outline,
 )
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
@@ -362,12 +363,14 @@ def ground(
     checks: Sequence[SentenceCheck],
     passages: Sequence[SearchResult],
     embedder,
+    settings: Settings,
 ) -> str:
     """An LLM's answer with the notes' own answering line after it, when the answer does not
-    quote that line already: the unit the offline composer puts first (``extractive.compose``),
-    with its marker. A small model's answer is often true and short ("High bias [1].") and
-    leaves out the line that answers; this way the reader always sees it."""
-    scored = score_units(embedder, question, passages, context=True)
+    quote that line already: the unit the offline composer puts first (``extractive.compose``,
+    scored as it scores them), with its marker. A small model's answer is often true and short
+    ("High bias [1].") and leaves out the line that answers; this way the reader always sees
+    it."""
+    scored = score_units(embedder, scoring_text(question, settings), passages, context=True)
     found = sorted(candidates(scored, passages, question), key=lambda c: -c.score)
     quoted = {_key(c.quote) for c in checks if c.supported and c.quote}
     added = [
@@ -537,7 +540,7 @@ def answer_question(
         checks, citations = check_answer(text, results, searcher.embedder())
     on = settings.answers.repair and settings.answers.ground  # repair off: the text as written
     if gen.name != "extractive" and on and not mended.get("fell_back"):
-        grounded = ground(question, text, checks, results, searcher.embedder())
+        grounded = ground(question, text, checks, results, searcher.embedder(), settings)
         if grounded != text:
             draft, text = draft or text, grounded
             mended["grounded"] = 1

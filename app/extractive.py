@@ -311,13 +311,14 @@ def join_parts(parts: Sequence[tuple[str, str, bool]]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def scoring_text(question: str, settings: Settings) -> str:
+    """The question as units are scored against it: a Chinese question with the English terms
+    of its glossary entries, as retrieval reads it (MiniLM reads English only)."""
+    return expand_query(question) if settings.retrieval.crosslingual else question
+
+
 class ExtractiveGenerator(Generator):
     name = "extractive"
-
-    def scoring_text(self, question: str) -> str:
-        """The question as units are scored against it: a Chinese question with the English
-        terms of its glossary entries, as retrieval reads it (MiniLM reads English only)."""
-        return expand_query(question) if self.settings.retrieval.crosslingual else question
 
     def generate(
         self, question: str, passages: Sequence[SearchResult], on_token: OnToken | None = None
@@ -325,7 +326,10 @@ class ExtractiveGenerator(Generator):
         from sharpnotes.ingest.embedding import load_embedder
 
         scored = score_units(
-            load_embedder(self.settings, "query"), self.scoring_text(question), passages, True
+            load_embedder(self.settings, "query"),
+            scoring_text(question, self.settings),
+            passages,
+            True,
         )
         chosen = compose(scored, passages, question)
         answer = render(chosen) if chosen else REFUSAL

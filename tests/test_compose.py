@@ -153,7 +153,7 @@ def test_a_passage_left_out_for_room_still_gives_its_best_line(
 
 def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Settings) -> None:
     # MiniLM reads Chinese as noise: as written, the question is closest to the wrong sentence
-    from sharpnotes.app.extractive import ExtractiveGenerator
+    from sharpnotes.app.extractive import scoring_text
     from sharpnotes.ingest.embedding import load_embedder
 
     found = passages(
@@ -163,7 +163,7 @@ def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Se
         "Data augmentation is only applied during training.\n"
     )
     question = "批次正規化在推論時用什麼統計量？"
-    text = ExtractiveGenerator(settings).scoring_text(question)
+    text = scoring_text(question, settings)
     assert text.startswith(question) and "batch normalization" in text
     scored = score_units(load_embedder(settings, "query"), text, found)
     best = max(scored, key=lambda s: s.cosine)

@@ -27,7 +27,7 @@ from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
 
 # how units are scored (module constants of app.extractive set while scoring): alone, or a
 # nested list item with the items it sits under; the question as written, or ("expand") a Chinese
-# question with the English terms of its glossary entries (the generator's ``scoring_text``)
+# question with the English terms of its glossary entries (``app.extractive.scoring_text``)
 SCORINGS: dict[str, dict[str, float]] = {
     "alone": {"CONTEXT_PARENTS": 0},
     "parents 1": {"CONTEXT_PARENTS": 1},
@@ -124,7 +124,7 @@ def weights(values: dict) -> Iterator[None]:
 def collect(name: str, cache: Path) -> list[dict]:
     """The tune half's answerable questions with their passages, gate decision and units."""
     from sharpnotes.app.answer import evidence_for, refusal_reason
-    from sharpnotes.app.extractive import ExtractiveGenerator, score_units
+    from sharpnotes.app.extractive import score_units, scoring_text
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.eval.sets import load_set
 
@@ -138,7 +138,7 @@ def collect(name: str, cache: Path) -> list[dict]:
         results = searcher.search(q.text, k=settings.answers.answer_k)
         why = refusal_reason(q.text, results, evidence_for(q.text, results, searcher), settings)
         scored = {}
-        asked = ExtractiveGenerator(settings).scoring_text(q.text)
+        asked = scoring_text(q.text, settings)
         for scoring, values in SCORINGS.items():
             constants = {k: v for k, v in values.items() if k != "expand"}
             text = asked if values.get("expand") else q.text
