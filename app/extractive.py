@@ -235,8 +235,8 @@ def other_passages(
     by_score: list[Candidate], chosen: list[ScoredUnit], seen: set[str], best: float
 ) -> list[ScoredUnit]:
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
-    them, that scores EXTRA_RATIO of the ``best`` unit and is not quoted already (``seen``);
-    past the length budget: it is the one line of its passage."""
+    them, that scores EXTRA_RATIO of the ``best`` unit and is not quoted already (``seen``). It
+    may go past the length budget: it is one line."""
     quoted = {s.passage for s in chosen}
     extra: list[ScoredUnit] = []
     for c in by_score:
