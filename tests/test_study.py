@@ -72,6 +72,9 @@ def env(study_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Sett
         (home / name).unlink(missing_ok=True)
     monkeypatch.setenv("SHARPNOTES_HOME", str(home))
     monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    # the fixture notes are mostly prose, so their new items are cut from sentences: the share
+    # that limits those (tested in test_quiz_generate) is lifted to test where items come from
+    monkeypatch.setenv("SHARPNOTES_SENTENCE_SHARE", "1")
     return Settings()
 
 
