@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
+from sharpnotes.ingest.embedders import normalise
 from sharpnotes.ingest.text import has_cjk
 
 if TYPE_CHECKING:
@@ -69,9 +70,8 @@ def embed(texts: Sequence[str], progress: Callable[[int], None] | None = None) -
     model = encoder()
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     for start in range(0, len(texts), BATCH):
-        part = np.asarray(model.encode(list(texts[start : start + BATCH])), dtype=np.float32)
-        norms = np.linalg.norm(part, axis=1, keepdims=True)
-        out[start : start + len(part)] = part / np.where(norms > 0, norms, 1.0)
+        part = normalise(np.asarray(model.encode(list(texts[start : start + BATCH]))))
+        out[start : start + len(part)] = part
         if progress:
             progress(start + len(part))
     return out

@@ -251,20 +251,16 @@ class _Ingest:
             if changed or bm25_stale:
                 self.rebuild_bm25()
             crash_point("snapshot")
+            pointer = bm25.read_pointer(self.settings.index_dir)  # the build both files belong to
             snapshot.refresh(
                 self.settings,
-                bm25.read_pointer(self.settings.index_dir),
+                pointer,
                 lambda: {
                     "chunks": self.vectors,
                     "sentences": self.sentences.store if self.sentences else None,
                 },
             )
-            multilingual.refresh(
-                self.settings,
-                bm25.read_pointer(self.settings.index_dir),
-                self.catalog,
-                self.progress,
-            )
+            multilingual.refresh(self.settings, pointer, self.catalog, self.progress)
             crash_point("manifest")
             self.catalog.set_meta(
                 {

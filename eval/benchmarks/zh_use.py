@@ -33,11 +33,13 @@ DEPTH = 100  # results a search returns here (USE alone: its best DEPTH chunks)
 
 
 def _auc(positive: list[float], negative: list[float]) -> float | None:
-    """Share of (answerable, unanswerable) pairs where the answerable one scores higher."""
+    """ROC AUC of answerable (positive) against unanswerable scores; None without both."""
     if not positive or not negative:
         return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positive for n in negative)
-    return round(wins / (len(positive) * len(negative)), 4)
+    from sklearn.metrics import roc_auc_score
+
+    labels = [1] * len(positive) + [0] * len(negative)
+    return round(float(roc_auc_score(labels, positive + negative)), 4)
 
 
 def collect(name: str, cache: Path) -> dict:
