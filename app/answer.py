@@ -136,6 +136,7 @@ class Answer:
     evidence: float = 0.0
     draft: str = ""  # the generator's own text, when the check mended it (``repair_answer``)
     repair: dict[str, int] = field(default_factory=dict)  # replaced, dropped, fell_back
+    spelled: str = ""  # the question as searched, when misspelt words were corrected
 
     def to_dict(self) -> dict:
         """The ``sharpnotes ask --json`` contract."""
@@ -151,6 +152,7 @@ class Answer:
             "closest": [r.to_dict() for r in self.closest],
             "draft": self.draft,
             "repair": self.repair,
+            "spelled": self.spelled,
         }
 
 
@@ -491,8 +493,9 @@ def answer_question(
 
     k = k or settings.answers.answer_k
     gen = get_generator(settings, generator)
-    query = gen.condense(question, history) if history else question
     start = time.perf_counter()
+    asked, question = question, searcher.spelled(question)  # typos read as the notes spell them
+    query = gen.condense(question, history) if history else question
     results = searcher.search(query, k=k, filters=filters)
     if query != question and not _anchored(question, results):
         # a short new question ("capital of France?") is not a follow-up when what the folded
@@ -515,10 +518,11 @@ def answer_question(
         if on_token and generation_ms == 0.0:
             on_token(REFUSAL)
         if record:
-            record_gap(settings, question)
+            record_gap(settings, asked)
         return Answer(
-            question, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
+            asked, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
             closest=results[:CLOSEST], sentences=sentences or [], evidence=score,
+            spelled=question if question != asked else "",
         )  # fmt: skip
 
     if why:
@@ -546,7 +550,7 @@ def answer_question(
             mended["grounded"] = 1
             checks, citations = check_answer(text, results, searcher.embedder())
     return Answer(
-        question=question,
+        question=asked,
         answer=text,
         refused=False,
         citations=citations,
@@ -559,4 +563,5 @@ def answer_question(
         evidence=score,
         draft=draft,
         repair=mended,
+        spelled=question if question != asked else "",
     )

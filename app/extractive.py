@@ -10,10 +10,12 @@ follows it; a unit that is only a link is navigation; a unit that adds almost no
 question's own terms is pushed down. An answering sentence shares few words with the question,
 so the passage's rank weighs heavily. The best units that score nearly as well as the first are
 quoted in the note's order, within a length budget, and after them the best line of up to two
-other passages that score nearly as well; the same text is never quoted twice (two overlapping
-passages of one note hold the same units). A nested list item is scored and quoted with the
-items it sits under ("- GBDT › cons: inefficient for continual training"): in outline notes the
-parent says half of the fact. Each unit is followed by the marker of the passage it comes from.
+other passages that score nearly as well or whose heading names a term of the question (a
+comparison of AdaGrad and RMSProp quotes the section on each); the same text is never quoted
+twice (two overlapping passages of one note hold the same units). A nested list item is scored
+and quoted with the items it sits under ("- GBDT › cons: inefficient for continual training"):
+in outline notes the parent says half of the fact. Each unit is followed by the marker of the
+passage it comes from.
 """
 
 from __future__ import annotations
@@ -224,28 +226,51 @@ def compose(
         chars += size
         if chars >= MAX_CHARS:
             break
-    chosen += other_passages(by_score, chosen, seen, best.score)
+    chosen += other_passages(by_score, chosen, seen, best.score, named(question, passages))
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
     chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
 
 
+def named(question: str, passages: Sequence[SearchResult]) -> set[int]:
+    """The passages whose own heading names a specific term of the question (``coverage``):
+    "difference between AdaGrad and RMSProp" names the sections "AdaGrad" and "RMSProp"."""
+    from sharpnotes.app.coverage import specific_terms
+
+    asked = {t.text for t in specific_terms(question)}
+    if not asked:
+        return set()
+    return {
+        p
+        for p, passage in enumerate(passages)
+        if asked & {t.text for t in specific_terms(passage.heading.rsplit(" > ", 1)[-1])}
+    }
+
+
 def other_passages(
-    by_score: list[Candidate], chosen: list[ScoredUnit], seen: set[str], best: float
+    by_score: list[Candidate],
+    chosen: list[ScoredUnit],
+    seen: set[str],
+    best: float,
+    sections: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[ScoredUnit]:
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
-    them, that scores EXTRA_RATIO of the ``best`` unit and is not quoted already (``seen``). It
-    may go past the length budget: it is one line."""
+    them, that scores EXTRA_RATIO of the ``best`` unit or is a section the question names
+    (``named``), and is not quoted already (``seen``). It may go past the length budget: it is
+    one line."""
     quoted = {s.passage for s in chosen}
     extra: list[ScoredUnit] = []
     for c in by_score:
-        if len(extra) >= EXTRA_PASSAGES or c.score < EXTRA_RATIO * best:
+        if len(extra) >= EXTRA_PASSAGES:
             break
+        low = c.score < EXTRA_RATIO * best
+        if low and c.scored.passage not in sections:
+            continue
         key = _key(c.scored.unit)
         if c.scored.passage in quoted or any(key in k or k in key for k in seen):
             continue
-        if c.asked is not None and c.asked < EXTRA_RATIO * best:
+        if c.asked is not None and c.asked < EXTRA_RATIO * best and not low:
             continue  # the body of another question of a Q&A note
         quoted.add(c.scored.passage)
         seen.add(key)

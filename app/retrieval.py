@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -160,6 +161,24 @@ def rerank(
     return [replace(r, rank=rank) for rank, r in enumerate(head + tail, start=1)]
 
 
+class _Written:
+    """The notes' vocabulary as ``app.spelling`` reads it: BM25 stems and the passages' text."""
+
+    PASSAGES = 20  # passages holding a stem that are read for a word's written form
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.index = searcher._bm25_index()
+        self.catalog = searcher.catalog
+
+    def frequency(self, token: str) -> int:
+        return self.index.frequency(token)
+
+    def written(self, word: str, token: str) -> bool:
+        form = re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])", re.IGNORECASE)
+        ids = self.index.holders(token, self.PASSAGES)
+        return any(form.search(text) for _, text in self.catalog.embed_texts(ids))
+
+
 class Searcher:
     """Loads the index once; ``search`` is thread-safe and picks up a newer BM25 build."""
 
@@ -168,7 +187,7 @@ class Searcher:
 
         self.settings = settings
         self._local = threading.local()  # one catalog connection per thread
-        self.model_id, _ = resolve_model(settings.models.embed_model)
+        self.model_id, self._model_folder = resolve_model(settings.models.embed_model)
         check_compatible(self.catalog, settings, self.model_id, "searched")
         if not self.catalog.get_meta("embed_model"):
             raise EmptyIndexError(
@@ -365,12 +384,22 @@ class Searcher:
             return None
         return store
 
+    def spelled(self, query: str) -> str:
+        """``query`` with the words the notes do not hold and one edit makes into one they do
+        corrected (``app.spelling``); unchanged when ``retrieval.spelling`` is off."""
+        if not self.settings.retrieval.spelling:
+            return query
+        from sharpnotes.app.spelling import correct, known_words
+
+        return correct(query, _Written(self), known_words(self._model_folder))
+
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
     ) -> list[SearchResult]:
         filters = filters or Filters()
         self._local.notices = []
         cfg = self.settings.retrieval
+        query = self.spelled(query)
         asked = query
         if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
             query = expand_query(query)

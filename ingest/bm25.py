@@ -176,6 +176,23 @@ class BM25Index:
                 weights[vocab[token]] = weights.get(vocab[token], 0.0) + 1.0
         return weights
 
+    def frequency(self, token: str) -> int:
+        """How many documents hold ``token`` (a stem as ``tokenize`` makes it); 0 when none."""
+        row = self.vocab.get(token)
+        if row is None or self.matrix is None:
+            return 0
+        indptr = self.matrix["indptr"]
+        return int(indptr[row + 1] - indptr[row])
+
+    def holders(self, token: str, limit: int) -> list[str]:
+        """Ids of at most ``limit`` documents that hold ``token``, in document order."""
+        row = self.vocab.get(token)
+        if row is None or self.matrix is None:
+            return []
+        lo = int(self.matrix["indptr"][row])
+        hi = min(int(self.matrix["indptr"][row + 1]), lo + limit)
+        return [self.ids[i] for i in self.matrix["indices"][lo:hi]]
+
     def weighted_scores(self, weights: dict[int, float]) -> np.ndarray:
         """Sum over tokens of weight x the token's BM25 score, for every document."""
         if self.matrix is None:

@@ -129,6 +129,11 @@ class RetrievalSettings(_Group):
     crosslingual: bool = Field(
         True, description="Append the English terms of a Chinese query (app/glossary_zh.tsv)."
     )
+    spelling: bool = Field(
+        True,
+        description="Correct a question's misspelt words against the words of the notes "
+        "(app/spelling.py).",
+    )
     # chosen on the tuning halves of both answer sets' Chinese questions (eval/benchmarks/zh_use)
     multilingual_weight: float = advanced(
         0.3,

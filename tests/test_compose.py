@@ -151,6 +151,24 @@ def test_a_passage_left_out_for_room_still_gives_its_best_line(
     assert "exponential moving average" not in answer(settings, question, found)
 
 
+def test_a_section_the_question_names_gives_its_best_line_however_low_it_ranks(
+    settings: Settings,
+) -> None:
+    # a comparison: the second method's section ranks far below the first's
+    def found(leaf: str) -> list[SearchResult]:
+        return [
+            SearchResult(1, 1.0, "c1", "opt.md", "Optimizers > AdaGrad", None,
+                         "AdaGrad accumulates the sum of all past squared gradients."),
+            SearchResult(2, 0.1, "c2", "opt.md", f"Optimizers > {leaf}", None,
+                         "Replace the sum with an exponential moving average, so old "
+                         "gradients fade out."),
+        ]  # fmt: skip
+
+    question = "What is the difference between AdaGrad and RMSProp?"
+    assert "exponential moving average" in answer(settings, question, found("RMSProp"))
+    assert "exponential moving average" not in answer(settings, question, found("Momentum"))
+
+
 def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Settings) -> None:
     # MiniLM reads Chinese as noise: as written, the question is closest to the wrong sentence
     from sharpnotes.app.extractive import scoring_text

@@ -225,6 +225,8 @@ def _print_answer(result: dict, unsupported: list[str]) -> None:
     """After the streamed answer (``ask --json``'s fields): flagged sentences, the sources, or
     the closest notes."""
     click.echo()
+    if result.get("spelled"):
+        click.secho(f"(searched for: {plain(result['spelled'])})", dim=True, err=True)
     if result["refused"]:
         if result["closest"]:
             click.secho("\nclosest notes:", bold=True)

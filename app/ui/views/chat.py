@@ -22,6 +22,8 @@ conv: convs.Conversation = st.session_state.conversation
 
 
 def show_answer(turn_no: int, answer: dict[str, Any]) -> None:
+    if answer.get("spelled"):
+        st.caption(f"Searched for: {answer['spelled']}")
     if answer["refused"]:
         with st.container(key=f"sn-refused-{turn_no}"):
             st.info(answer["answer"] + " The closest notes are below.")
