@@ -1,14 +1,17 @@
 """Whether the passages an answer would quote name what the question asks about.
 
 A question's specific terms are the names it uses: an acronym or a name with an inner capital,
-digit as written ("NMS", "PointPillars", "YOLOv3"), and the multi-word ML
-terms of the bilingual glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient
-clipping") in an English question; a Chinese question is judged on its names, on what it
+digit as written ("NMS", "PointPillars", "YOLOv3"; "R-CNN-style" names R-CNN), a capitalised
+word inside a sentence ("Thompson sampling"), and the multi-word ML terms of the bilingual
+glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient clipping") in an English
+question; a Chinese question is judged on its names, on what it
 writes in English (each run of Latin-script words, "Swin Transformer", is a term) and on its
 topic (``zh_anchored``), not on its Chinese glossary entries, which map to plain words as often
 as to terms. A term is
-covered when one passage holds all its words, its acronym or its expansion (the glossary pairs
-"non-maximum suppression" with "NMS"), or, for a Chinese term, the Chinese itself. Topical
+covered when one passage holds all its words (or another form of each: "popular" for
+"popularity"), its acronym or its expansion (the glossary pairs "non-maximum suppression" with
+"NMS"), or, for a Chinese term, the Chinese itself; English written in a Chinese question is
+also covered by its Chinese glossary spelling ("variance" by 變異數). Topical
 overlap ("gradient", "IoU" for a question about NMS) is not coverage: a near-miss question on a
 method the notes never name is refused whatever the embeddings say.
 """
@@ -34,6 +37,18 @@ _LATIN_RUN = re.compile(r"[A-Za-z][\w'/.-]*(?:[ \t]+[A-Za-z][\w'/.-]*)*")
 COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
 
 
+# a suffix that makes a name into a description of something like it: "R-CNN-style" heads
+_KIND_OF = re.compile(r"-(?:style|like|based|type|esque|inspired)$", re.IGNORECASE)
+# a capitalised word inside a sentence of an English question: a proper noun, the name of a
+# method or of the person it is named after ("Thompson sampling", "Xavier initialization")
+_CAPITALISED = re.compile(r"(?<=[a-z,;/(] )(?:[A-Z][a-z]{2,})(?:[ /-][A-Z][a-z]{2,})*(?![\w-])")
+
+
+def proper_nouns(question: str) -> list[str]:
+    """The capitalised words of an English question that are not at the start of a sentence."""
+    return [m.group(0) for m in _CAPITALISED.finditer(question) if m.group(0) not in COMMON]
+
+
 @dataclass(frozen=True)
 class Term:
     """One specific term: its English words (folded by ``terms``) and other names for it."""
@@ -44,12 +59,14 @@ class Term:
 
 def _english(entry: str) -> tuple[str, list[str]]:
     """(phrase, aliases) of a glossary English side: "non-maximum suppression NMS" gives the
-    phrase and the acronym, "batch normalization batchnorm" the phrase and the run-together
-    alias."""
+    phrase and the acronym (also "IoU", "seq2seq"), "batch normalization batchnorm" the phrase
+    and the run-together alias."""
     words = entry.split()
     aliases: list[str] = []
     while len(words) > 2 and (
-        words[-1].isupper() or words[-1].lower().startswith(words[0].lower())
+        sum(c.isupper() for c in words[-1]) >= 2  # NMS, IoU, MoE
+        or any(c.isdigit() for c in words[-1])  # seq2seq
+        or (words[-1].lower().startswith(words[0].lower()) and words[-1] != words[0])
     ):
         aliases.insert(0, words.pop())
     return " ".join(words), aliases
@@ -73,6 +90,16 @@ def phrases() -> dict[str, frozenset[str]]:
     return {p: frozenset(n) for p, n in out.items()}
 
 
+@lru_cache(maxsize=1)
+def chinese_names() -> dict[str, frozenset[str]]:
+    """English glossary terms (lower case, one word or more) -> their Chinese spellings: a
+    Chinese question that writes "variance" is answered by a note that writes 變異數."""
+    out: dict[str, set[str]] = {}
+    for zh, en in glossary().items():
+        out.setdefault(_english(en)[0].lower(), set()).add(zh)
+    return {en: frozenset(names) for en, names in out.items()}
+
+
 def specific_terms(question: str) -> list[Term]:
     """The specific terms of a question (see the module docstring), without repeats."""
     found: dict[str, Term] = {}
@@ -84,23 +111,42 @@ def specific_terms(question: str) -> list[Term]:
             not has_cjk(question)
             and " " in phrase
             and f" {' '.join(_ordered_terms(phrase))} " in joined
+            and (not _has_plain_words(phrase) or _written(phrase).search(question.lower()))
         ):
             found.setdefault(phrase, Term(phrase, others))
     if has_cjk(question):  # what a Chinese question writes in English is a term it names
         for run in _LATIN_RUN.findall(question):
             words = terms(run)
             if words and not any(words <= terms(t.text) for t in found.values()):
-                found.setdefault(
-                    run.lower(), Term(run.lower(), known.get(run.lower(), frozenset()))
+                others = known.get(run.lower(), frozenset()) | chinese_names().get(
+                    run.lower(), frozenset()
                 )
-    for match in _NAME.finditer(question):
-        name = re.sub(r"(?<=[A-Z])s$", "", match.group(0))  # "GPUs" is "GPU"
+                found.setdefault(run.lower(), Term(run.lower(), others))
+    names = [m.group(0) for m in _NAME.finditer(question)]
+    if not has_cjk(question):
+        names += proper_nouns(question)
+    for written in names:
+        name = re.sub(r"(?<=[A-Z])s$", "", written)  # "GPUs" is "GPU"
+        name = _KIND_OF.sub("", name)  # "R-CNN-style" names R-CNN
         if name in COMMON or name.lower() in found:
             continue
         if any(name.lower() in t.names or terms(name) <= terms(t.text) for t in found.values()):
             continue
         found[name.lower()] = Term(name.lower(), known.get(name.lower(), frozenset()))
     return list(found.values())
+
+
+def _has_plain_words(phrase: str) -> bool:
+    """True when a phrase holds a word that ``terms`` drops ("he" of "he initialization"): its
+    content terms alone would match far more than the phrase."""
+    return len(_ordered_terms(phrase)) < len(phrase.split())
+
+
+@lru_cache(maxsize=4096)
+def _written(phrase: str) -> re.Pattern[str]:
+    """The phrase as written, words apart by spaces or hyphens (lower case)."""
+    words = [re.escape(w) for w in phrase.lower().split()]
+    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(words) + r"(?![\w-])")
 
 
 def _ordered_terms(text: str) -> list[str]:
@@ -134,16 +180,54 @@ def _spelled(words: set[str]) -> set[str]:
     return out
 
 
-def covered(term: Term, lowered: str, have: set[str]) -> bool:
-    """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms) names
-    the term: all its words (British or American spelling), or one of its other names."""
-    words = _spelled(terms(term.text))
-    if words and words <= have:
+# a word also names another form of itself: the same BM25 stem, at most this many letters
+# longer or shorter ("popularity" and "popular", "triggered" and "trigger"; not "normalization"
+# and "normal", nor "optimization" and "optimal")
+FORM_LETTERS = 3
+
+
+def _forms(have: set[str]) -> dict[str, list[str]]:
+    """A passage's words by BM25 stem."""
+    from sharpnotes.ingest.bm25 import stem
+
+    words = sorted(have)
+    out: dict[str, list[str]] = {}
+    for word, root in zip(words, stem(words), strict=True):
+        out.setdefault(root, []).append(word)
+    return out
+
+
+def _holds(words: set[str], have: set[str], forms: dict[str, list[str]]) -> bool:
+    missing = words - have
+    if not missing:
         return True
+    from sharpnotes.ingest.bm25 import stem
+
+    return all(
+        any(abs(len(other) - len(word)) <= FORM_LETTERS for other in forms.get(root, ()))
+        for word, root in zip(missing, stem(list(missing)), strict=True)
+    )
+
+
+def covered(
+    term: Term, lowered: str, have: set[str], forms: dict[str, list[str]] | None = None
+) -> bool:
+    """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms;
+    ``forms``: those by stem) names the term: all its words (British or American spelling, or
+    another form of each, ``FORM_LETTERS``), or one of its other names."""
+    forms = _forms(have) if forms is None else forms
+    words = _spelled(terms(term.text))
+    if " " in term.text and _has_plain_words(term.text):
+        if _written(term.text).search(lowered):  # "he initialization" as written, not "init..."
+            return True
+    elif words and _holds(words, have, forms):
+        return True
+    if not words and re.search(rf"(?<![\w-]){re.escape(term.text)}(?![\w-])", lowered):
+        return True  # a name that is also a plain word ("SECOND", "ALL")
     for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
             return True
-        if not has_cjk(name) and terms(name) and _spelled(terms(name)) <= have:
+        if not has_cjk(name) and terms(name) and _holds(_spelled(terms(name)), have, forms):
             return True
     return False
 
@@ -153,7 +237,7 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
     asked = specific_terms(question)
     if not asked:
         return []
-    read = [(p.lower(), _spelled(terms(p))) for p in passages]  # each passage once
+    read = [(p.lower(), have, _forms(have)) for p in passages for have in [_spelled(terms(p))]]
     return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
 
 

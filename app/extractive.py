@@ -37,6 +37,7 @@ from sharpnotes.ingest.text import (
     list_parents,
     overlap,
     section_starts,
+    table_rows,
     terms,
     units,
 )
@@ -96,11 +97,28 @@ def above(unit: Unit, parents: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(_label(p) for p in parents.get(unit.end, ())[-CONTEXT_PARENTS:])
 
 
+# a table is also read a row at a time ("Algorithm: KTO; Data required: binary ..."), its first
+# TABLE_ROWS body rows: a question about one row is far from the whole table in MiniLM's space
+# and close to its row. The table keeps the cosine of its best row and is quoted whole.
+TABLE_ROWS = 40
+
+
+def row_texts(table: str) -> list[str]:
+    """A table's body rows, each with its header cells as labels."""
+    header, rows = table_rows(table)
+    out = []
+    for row in rows[:TABLE_ROWS]:
+        pairs = zip([*header, *[""] * len(row.cells)], row.cells, strict=False)
+        out.append("; ".join(f"{h}: {c}" if h else c for h, c in pairs if c))
+    return [t for t in out if t]
+
+
 def score_units(
     embedder, question: str, passages: Sequence[SearchResult], context: bool = False
 ) -> list[ScoredUnit]:
     """Every unit of every passage, scored against the question (in passage order); with
-    ``context``, a nested list item is scored with the items it sits under (``above``)."""
+    ``context``, a nested list item is scored with the items it sits under (``above``); a
+    table has the cosine of its best row when that is higher than its own (``row_texts``)."""
     found = []
     for p, passage in enumerate(passages):
         parents = list_parents(passage.text) if context else {}
@@ -108,8 +126,13 @@ def score_units(
     if not found:
         return []
     texts = [": ".join([*up, unit.clean]) for _, unit, up in found]
-    vectors = embed_cached(embedder, [question] + texts)
-    cosines = vectors[1:] @ vectors[0]
+    rows = [row_texts(unit.text) if unit.kind == "table" else [] for _, unit, _ in found]
+    vectors = embed_cached(embedder, [question, *texts, *(r for rs in rows for r in rs)])
+    cosines = vectors[1 : len(texts) + 1] @ vectors[0]
+    row_cosines = iter(vectors[len(texts) + 1 :] @ vectors[0])
+    best = [
+        max([cos, *(next(row_cosines) for _ in rs)]) for cos, rs in zip(cosines, rows, strict=True)
+    ]
     q_terms = terms(question)
     return [
         ScoredUnit(
@@ -120,7 +143,7 @@ def score_units(
             passages[p].score,
             up,
         )
-        for (p, unit, up), text, cos in zip(found, texts, cosines, strict=True)
+        for (p, unit, up), text, cos in zip(found, texts, best, strict=True)
     ]
 
 
@@ -134,6 +157,10 @@ MAX_CHARS = 700
 # sets, eval/benchmarks/composer.py)
 EXTRA_PASSAGES = 2
 EXTRA_RATIO = 0.8
+# ... or when the unit itself (its score without its passage's rank, ``own``) is within this share
+# of the best such unit: the first passage's rank lifts all its lines above a line further down
+# that says more (chosen on the tuning halves and the later questions, round 9)
+EXTRA_OWN_RATIO = 0.85
 # a unit that adds fewer content terms than this to the question's own restates the question
 MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
@@ -162,6 +189,17 @@ class Candidate:
     asked: float | None = None
 
 
+def asking_paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the paragraphs of ``text`` that end with a question: every sentence of
+    one poses the question (a puzzle stated in a Q&A note), none answers it."""
+    spans = []
+    for match in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):  # blank lines part them
+        paragraph = match.group(0)
+        if not list_marker(paragraph.lstrip()) and is_question(paragraph):
+            spans.append((match.start(), match.end()))
+    return spans
+
+
 def candidates(
     scored: list[ScoredUnit], passages: Sequence[SearchResult], question: str
 ) -> list[Candidate]:
@@ -173,6 +211,7 @@ def candidates(
     answer."""
     q_terms = terms(question)
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
+    posed = {p: asking_paragraphs(passage.text) for p, passage in enumerate(passages)}
     asked: dict[tuple[int, int], float] = {}
     out: list[Candidate] = []
     for s in scored:
@@ -182,6 +221,8 @@ def candidates(
         if is_question(s.unit.text):
             asked[key] = max(asked.get(key, 0.0), score)
             continue
+        if any(a <= s.unit.start < b for a, b in posed[s.passage]):
+            continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
         if not says_something(s.unit):
             continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
@@ -248,6 +289,11 @@ def named(question: str, passages: Sequence[SearchResult]) -> set[int]:
     }
 
 
+def own(c: Candidate) -> float:
+    """A candidate's score without its passage's rank: what the unit itself says."""
+    return c.score - ANSWER_PRIOR_WEIGHT * c.scored.prior
+
+
 def other_passages(
     by_score: list[Candidate],
     chosen: list[ScoredUnit],
@@ -256,16 +302,18 @@ def other_passages(
     sections: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[ScoredUnit]:
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
-    them, that scores EXTRA_RATIO of the ``best`` unit or is a section the question names
+    them, that scores EXTRA_RATIO of the ``best`` unit, says nearly as much on its own as the
+    unit that says most (EXTRA_OWN_RATIO, ``own``) or is a section the question names
     (``named``), and is not quoted already (``seen``). It may go past the length budget: it is
     one line."""
     quoted = {s.passage for s in chosen}
     extra: list[ScoredUnit] = []
+    best_own = max((own(c) for c in by_score), default=0.0)
     for c in by_score:
         if len(extra) >= EXTRA_PASSAGES:
             break
         low = c.score < EXTRA_RATIO * best
-        if low and c.scored.passage not in sections:
+        if low and c.scored.passage not in sections and own(c) < EXTRA_OWN_RATIO * best_own:
             continue
         key = _key(c.scored.unit)
         if c.scored.passage in quoted or any(key in k or k in key for k in seen):

@@ -169,6 +169,62 @@ def test_a_section_the_question_names_gives_its_best_line_however_low_it_ranks(
     assert "exponential moving average" not in answer(settings, question, found("Momentum"))
 
 
+def test_the_set_up_of_a_puzzle_is_context_not_its_answer(settings: Settings) -> None:
+    note = (
+        "**A jar holds 500 coins and one has two heads. You flip a random coin 8 times and see "
+        "8 heads. Is it more likely that you took the two-headed coin?**\n\n"
+        "Compare the odds: the likelihood ratio is 256 and the prior odds are 1/499, so the "
+        "posterior odds 256/499 stay below one and the fair coin is more likely.\n"
+    )
+    text = answer(settings, "Flip a coin 8 times and see 8 heads: is it the two-headed coin?",
+                  passages(note))  # fmt: skip
+    assert "posterior odds 256/499" in text
+    assert "You flip a random coin" not in text and "500 coins" not in text
+
+
+def test_a_line_that_says_more_than_the_first_passages_lines_follows_them(
+    settings: Settings,
+) -> None:
+    # the first passage ranks far higher, so all its lines outrank the one that answers
+    found = [
+        SearchResult(1, 1.0, "c1", "img.md", "Image search > Model", None,
+                     "- we choose a neural network for unstructured data\n"
+                     "- architecture: convolutional layers then fully connected layers\n"),
+        SearchResult(2, 0.0, "c2", "img.md", "Image search > Training", None,
+                     "- loss: distances between pairs, then softmax, then cross entropy\n"),
+    ]  # fmt: skip
+    question = "image search contrastive loss softmax cross entropy"
+    assert "softmax, then cross entropy" in answer(settings, question, found)
+
+
+def test_a_table_is_scored_by_its_best_row(settings: Settings) -> None:
+    from sharpnotes.app.extractive import row_texts
+
+    table = (
+        "| Algorithm | Data required | Use when |\n|---|---|---|\n"
+        "| **SFT** | instruction demos | teach the format first |\n"
+        "| **KTO** | binary thumbs up/down, no pairs | only unpaired feedback exists |\n"
+    )
+    assert row_texts(table)[1] == (
+        "Algorithm: **KTO**; Data required: binary thumbs up/down, no pairs; "
+        "Use when: only unpaired feedback exists"
+    )
+    from sharpnotes.app.extractive import score_units
+    from sharpnotes.ingest.embedding import load_embedder
+
+    question = "KTO binary feedback without preference pairs"
+    found = passages(table)
+    with_rows = score_units(load_embedder(settings, "query"), question, found)
+    from sharpnotes.app import extractive
+
+    saved, extractive.TABLE_ROWS = extractive.TABLE_ROWS, 0
+    try:
+        whole = score_units(load_embedder(settings, "query"), question, found)
+    finally:
+        extractive.TABLE_ROWS = saved
+    assert with_rows[0].cosine > whole[0].cosine + 0.1
+
+
 def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Settings) -> None:
     # MiniLM reads Chinese as noise: as written, the question is closest to the wrong sentence
     from sharpnotes.app.extractive import scoring_text

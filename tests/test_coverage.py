@@ -102,3 +102,46 @@ def test_the_gate_reads_headings_and_does_not_hold_chinese_to_minilm(tmp_path) -
     assert refusal_reason("滷肉飯的滷汁要怎麼調？", [lane], weak, settings) is not None
     assert refusal_reason("LaneATT 的 anchor 怎麼設計？", [lane], weak, settings) is not None
     assert refusal_reason("車道線偵測為什麼用逐列分類？", [], strong, settings) is not None
+
+
+def test_proper_nouns_and_names_written_as_kinds_or_plain_words() -> None:
+    # a capitalised word inside an English sentence names a method or its author
+    assert names("How does Bergstrom sampling pick an arm?") == ["bergstrom"]
+    assert uncovered("How does Bergstrom sampling pick an arm?", ["UCB picks the arm"]) == [
+        "bergstrom"
+    ]
+    assert names("Why is it slow?") == []  # a sentence's first word is not a name
+    # "R-CNN-style" names R-CNN; "SECOND" is found though "second" is a plain word
+    assert "r-cnn" in names("Why do Fast R-CNN-style heads use smooth L1?")
+    assert uncovered("Why do R-CNN-style heads regress?", ["Fast R-CNN regresses boxes"]) == []
+    assert uncovered("Why did SECOND regress the sine?", ["SECOND (sparse conv) regresses"]) == []
+    assert uncovered("Why did SECOND regress the sine?", ["PointPillars regresses"]) == ["second"]
+
+
+def test_english_written_in_a_chinese_question_is_covered_by_its_chinese() -> None:
+    question = "網路預測出來的 variance 在 tracker 裡可以怎麼用？"
+    assert uncovered(question, ["Tracker 的量測雜訊 R 可以直接用網路預測的變異數"]) == []
+    assert uncovered(question, ["Tracker 的量測雜訊 R 寫死成常數"]) == ["variance"]
+
+
+def test_another_form_of_a_word_covers_it_a_longer_derivation_does_not() -> None:
+    question = "Do in-batch negatives cause popularity bias?"
+    assert uncovered(question, ["in-batch negatives over-sample popular items: a bias"]) == []
+    # "normal" shares a stem with "normalization" but is a different word
+    assert uncovered("How does batch normalization work?", ["the normal batch"]) == [
+        "batch normalization"
+    ]
+
+
+def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
+    from sharpnotes.app.coverage import _english
+
+    # "he" is not a content term: "initialization" alone must not stand for He initialization
+    assert names("Why set the forget-gate bias at initialization?") == []
+    assert names("How does He initialization scale weights?") == ["he initialization"]
+    assert uncovered("How does He initialization scale weights?", ["Xavier initialization"]) == [
+        "he initialization"
+    ]
+    # mixed-case acronyms and run-together forms end an English side as aliases
+    assert _english("intersection over union IoU") == ("intersection over union", ["IoU"])
+    assert _english("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])

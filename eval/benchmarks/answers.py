@@ -2,6 +2,7 @@
 
     python -m sharpnotes.eval.benchmarks.answers --out eval/benchmarks/results/answers-NAME.json
         [--sets notes,mlnotes] [--generators extractive] [--split holdout]
+        (--sets notes-dev,mlnotes-dev: the later questions, for tuning only)
         [--cache ~/.cache/sharpnotes/answers]
 
 Each set is judged by ``sharpnotes.eval.answers`` (what ``sharpnotes eval answers`` prints) on
@@ -27,6 +28,9 @@ from sharpnotes.eval.benchmarks.paths import MLNOTES, REPO
 SETS = {
     "notes": (REPO / "eval" / "notes_eval.jsonl", REPO / "notes"),
     "mlnotes": (REPO / "eval" / "mlnotes_eval.jsonl", MLNOTES),
+    # questions written later over the same notes, used for tuning only (split "dev")
+    "notes-dev": (REPO / "eval" / "notes_dev.jsonl", REPO / "notes"),
+    "mlnotes-dev": (REPO / "eval" / "mlnotes_dev.jsonl", MLNOTES),
 }
 CACHE = Path.home() / ".cache" / "sharpnotes" / "answers"
 
@@ -35,7 +39,7 @@ def index_for(name: str, notes: Path, cache: Path):
     from sharpnotes.ingest.settings import Settings
     from sharpnotes.ingest.sync import ingest
 
-    settings = Settings(home=cache / name)
+    settings = Settings(home=cache / name.removesuffix("-dev"))  # one index a notes folder
     report = ingest([notes], settings)
     for source, why in report.failed:  # real notes hold empty files: left out, as ask does
         print(f"{notes}: {source} not indexed ({why})", file=sys.stderr)

@@ -1,17 +1,19 @@
 """Choosing the extractive composer's weights on the tuning halves of both answer sets.
 
     python -m sharpnotes.eval.benchmarks.composer --out eval/benchmarks/results/composer.json
-        [--cache ~/.cache/sharpnotes/answers]
+        [--cache ~/.cache/sharpnotes/answers] [--sets notes,mlnotes,notes-dev,mlnotes-dev]
+        [--only NAME-PART]
 
 Every answerable question of the *tune* half of ``eval/notes_eval.jsonl`` (sample notes) and
-``eval/mlnotes_eval.jsonl`` (other people's notes) goes once through retrieval, the refusal gate
-(``app.answer.refusal_reason``) and unit scoring (``app.extractive.score_units``), on the indexes
-of ``sharpnotes.eval.benchmarks.answers``. Then each variant of the composer's weights composes
-an answer from the same scored units, judged as ``sharpnotes eval answers`` judges it: evidence
-recall (share of the evidence's content terms in the answer) and evidence cited (a quoted
-passage holds the evidence), over all answerable questions (a refused one scores 0), with the
-mean answer length. The holdout halves are not read here: they are measured once, with the
-chosen weights, by ``sharpnotes.eval.benchmarks.answers``.
+``eval/mlnotes_eval.jsonl`` (other people's notes), and with ``--sets`` of the later questions
+written for tuning only (``eval/notes_dev.jsonl``, ``eval/mlnotes_dev.jsonl``), goes once through
+retrieval, the refusal gate (``app.answer.refusal_reason``) and unit scoring
+(``app.extractive.score_units``), on the indexes of ``sharpnotes.eval.benchmarks.answers``. Then
+each variant of the composer's weights composes an answer from the same scored units, judged as
+``sharpnotes eval answers`` judges it: evidence recall (share of the evidence's content terms in
+the answer) and evidence cited (a quoted passage holds the evidence), over all answerable questions
+(a refused one scores 0), with the mean answer length. The holdout halves are not read here: they
+are measured once, with the chosen weights, by ``sharpnotes.eval.benchmarks.answers``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": n, "EXTRA_RATIO": r, "scoring": scoring})
       for scoring in ("parents 3", "parents 3, zh expanded")
       for n in (0, 1, 2, 3) for r in (0.7, 0.8, 0.9) if n or r == 0.8],
+    # round 9: a passage's best unit also comes after the answer when the unit itself (its
+    # score without the passage's rank) is within EXTRA_OWN_RATIO of the best such unit
+    *[(f"round 9, own ratio {r}, {n} other passages", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": n, "EXTRA_OWN_RATIO": r,
+        "scoring": "parents 3, zh expanded"})
+      for n in (2, 3) for r in (9.0, 1.0, 0.95, 0.9, 0.85, 0.8)],
 ]  # fmt: skip
 # every variant above that does not set it quotes no other passages (the composer they chose)
 BEFORE = {"EXTRA_PASSAGES": 0}
@@ -133,7 +141,7 @@ def collect(name: str, cache: Path) -> list[dict]:
     searcher = Searcher(settings)
     out = []
     for q in load_set(set_path).questions:
-        if q.split != "tune" or not q.answerable:
+        if q.split not in ("tune", "dev") or not q.answerable:
             continue
         results = searcher.search(q.text, k=settings.answers.answer_k)
         why = refusal_reason(q.text, results, evidence_for(q.text, results, searcher), settings)
@@ -187,10 +195,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS / "composer.json")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument(
+        "--sets", default="notes,mlnotes", help="also notes-dev,mlnotes-dev (later questions)"
+    )
+    parser.add_argument("--only", default="", help="only the variants whose name holds this")
     args = parser.parse_args(argv)
-    data = {name: collect(name, args.cache) for name in SETS}
+    names = [n for n in args.sets.split(",") if n]
+    data = {name: collect(name, args.cache) for name in names}
     table = []
     for label, composer, values in VARIANTS:
+        if args.only not in label:
+            continue
         scoring = str(values.get("scoring", "parents 3"))
         constants = BEFORE | {k: v for k, v in values.items() if k != "scoring"}
         with weights(constants):
@@ -201,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         figures = "  ".join(
             f"{n}: recall {row[n]['evidence_recall']:.3f} cited {row[n]['evidence_cited']:.3f} "
             f"len {row[n]['mean_length']:.0f}"
-            for n in SETS
+            for n in names
         )
         print(f"{label:<34}  {figures}")
     write_results(args.out, {"benchmark": "composer", "split": "tune", "variants": table}, {})
