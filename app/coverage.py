@@ -136,6 +136,20 @@ def specific_terms(question: str) -> list[Term]:
     return list(found.values())
 
 
+def named_sections(question: str, headings: Sequence[str], min_letters: int = 1) -> set[int]:
+    """The indexes of the heading paths whose own heading (the last part) names a specific
+    term of the question of at least ``min_letters`` letters: "AdaGrad vs RMSProp" names the
+    sections "AdaGrad" and "RMSProp"."""
+    asked = {t.text for t in specific_terms(question) if len(t.text) >= min_letters}
+    if not asked:
+        return set()
+    return {
+        i
+        for i, heading in enumerate(headings)
+        if asked & {t.text for t in specific_terms(heading.rsplit(" > ", 1)[-1])}
+    }
+
+
 def _has_plain_words(phrase: str) -> bool:
     """True when a phrase holds a word that ``terms`` drops ("he" of "he initialization"): its
     content terms alone would match far more than the phrase."""

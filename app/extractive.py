@@ -275,18 +275,11 @@ def compose(
 
 
 def named(question: str, passages: Sequence[SearchResult]) -> set[int]:
-    """The passages whose own heading names a specific term of the question (``coverage``):
-    "difference between AdaGrad and RMSProp" names the sections "AdaGrad" and "RMSProp"."""
-    from sharpnotes.app.coverage import specific_terms
+    """The passages whose own heading names a specific term of the question
+    (``coverage.named_sections``)."""
+    from sharpnotes.app.coverage import named_sections
 
-    asked = {t.text for t in specific_terms(question)}
-    if not asked:
-        return set()
-    return {
-        p
-        for p, passage in enumerate(passages)
-        if asked & {t.text for t in specific_terms(passage.heading.rsplit(" > ", 1)[-1])}
-    }
+    return named_sections(question, [p.heading for p in passages])
 
 
 def own(c: Candidate) -> float:

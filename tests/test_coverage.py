@@ -145,3 +145,18 @@ def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
     # mixed-case acronyms and run-together forms end an English side as aliases
     assert _english("intersection over union IoU") == ("intersection over union", ["IoU"])
     assert _english("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])
+
+
+def test_a_section_headed_with_the_questions_name_answers_however_weak_the_score(
+    settings: Settings,
+) -> None:
+    weak = Evidence(0.2, 0.2, 0.0)
+    second = _passage("LiDAR 3D detection > SECOND (Yan et al., 2018)", "Sparse convolutions.")
+    question = "Why did SECOND regress the sine of the yaw difference?"
+    assert refusal_reason(question, [second], weak, settings) is None
+    # named in the text but not heading a section: the score decides
+    plain = _passage("LiDAR 3D detection", "SECOND uses sparse convolutions.")
+    assert "evidence" in refusal_reason(question, [plain], weak, settings)
+    # a two-letter name is too short to vouch for a section
+    onsite = _passage("Inbox > AV company onsite", "Write the numbers on the board.")
+    assert "evidence" in refusal_reason("What did the AV company pay?", [onsite], weak, settings)
