@@ -120,7 +120,9 @@ def mended_rows(rows, questions, settings, generators) -> list:
             fell_back = bool(repair["fell_back"])
             checks, _ = check_answer(product, results, embedder)
         texts.append(
-            product if fell_back else ground(question.text, product, checks, results, embedder)
+            product
+            if fell_back
+            else ground(question.text, product, checks, results, embedder, settings)
         )
         for name, text in zip([*names, grounded], texts, strict=True):
             refused = text == REFUSAL
