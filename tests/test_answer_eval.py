@@ -11,6 +11,7 @@ from sharpnotes.eval.answers import (
     summarize,
 )
 from sharpnotes.eval.sets import Label, Question
+from sharpnotes.ingest.settings import Settings
 
 QUESTION = Question(
     "q1",
@@ -77,3 +78,26 @@ def test_refused_answerable_questions_count_as_zero_recall_and_not_cited() -> No
     assert figures["answerable_refused"] == 0.5
     assert figures["unanswerable_refused"] == 0.0
     assert figures["p95_ms"] == 9.0
+
+
+def test_the_llm_benchmark_judges_recorded_drafts_again_without_a_model(
+    review_env: Settings,
+) -> None:
+    # ``answers_llm --rows``: a recorded draft is checked, mended and grounded by today's rules
+    from sharpnotes.eval.answers import AnswerRow
+    from sharpnotes.eval.benchmarks.answers_llm import mended_rows
+
+    question = Question(
+        "q1", "Why does DETR not need non-maximum suppression?",
+        labels=[Label("detection/detr.md", "Hungarian algorithm")],
+    )  # fmt: skip
+    draft = "DETR matches each prediction to one box [1]. The moon is made of cheese [1]."
+    row = AnswerRow(
+        "q1", question.text, "llamacpp", "tune", "en", True, False, False, 0.0, False, 0, False,
+        len(draft), 0.0, 1, draft, [], draft=draft,
+    )  # fmt: skip
+    out = {r.config: r for r in mended_rows([row], [question], review_env, ["llamacpp"])}
+    assert "moon" in out["llamacpp-unchecked"].answer
+    product = out["llamacpp@1.0/0.0+ground"]
+    assert not product.refused and "moon" not in product.answer
+    assert product.evidence_cited
