@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sharpnotes.app.coverage import named_sections, uncovered, zh_anchored
+from sharpnotes.app.coverage import all_named, uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import (
     candidates,
@@ -443,8 +443,8 @@ def refusal_reason(
     - a specific term of the question (``coverage.specific_terms``) that no passage names, in
       its heading path or its text (a section headed "RMSProp" is about RMSProp);
     - a Chinese question whose topic no passage shares (``coverage.zh_anchored``, on the text);
-    - an English question whose evidence score is below the calibrated threshold, unless a
-      passage's own heading names one of its specific terms (``coverage.named_sections``: a
+    - an English question whose evidence score is below the calibrated threshold, unless each
+      of its specific terms heads one of the passages' sections (``coverage.all_named``: a
       section on SECOND answers a question on SECOND, however MiniLM reads the two). A question
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
@@ -462,9 +462,8 @@ def refusal_reason(
         return "no passage shares the Chinese question's topic"
     if has_cjk(question):
         return None
-    if named_sections(question, [r.heading for r in results], min_letters=3):
-        return None  # a section of the notes is headed with what the question names ("AV" of
-        # "AV company" is too short a name to vouch for it)
+    if all_named(question, [r.heading for r in results]):
+        return None  # sections of the notes are headed with what the question names
     score = (evidence() if callable(evidence) else evidence).score
     if score < refusal_threshold(settings):
         return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"

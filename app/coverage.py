@@ -136,18 +136,31 @@ def specific_terms(question: str) -> list[Term]:
     return list(found.values())
 
 
-def named_sections(question: str, headings: Sequence[str], min_letters: int = 1) -> set[int]:
-    """The indexes of the heading paths whose own heading (the last part) names a specific
-    term of the question of at least ``min_letters`` letters: "AdaGrad vs RMSProp" names the
-    sections "AdaGrad" and "RMSProp"."""
-    asked = {t.text for t in specific_terms(question) if len(t.text) >= min_letters}
-    if not asked:
-        return set()
-    return {
-        i
-        for i, heading in enumerate(headings)
-        if asked & {t.text for t in specific_terms(heading.rsplit(" > ", 1)[-1])}
-    }
+def heading_names(question: str, headings: Sequence[str]) -> dict[str, set[int]]:
+    """Each specific term of the question -> the indexes of the heading paths whose own heading
+    (the last part) names it: "AdaGrad vs RMSProp" names the sections "AdaGrad" and "RMSProp"."""
+    asked = specific_terms(question)
+    found: dict[str, set[int]] = {term.text: set() for term in asked}
+    for i, heading in enumerate(headings):
+        for own in specific_terms(heading.rsplit(" > ", 1)[-1]):
+            for term in asked:  # the same term, or one is the other's acronym or expansion
+                if own.text == term.text or own.text in term.names or term.text in own.names:
+                    found[term.text].add(i)
+    return found
+
+
+def named_sections(question: str, headings: Sequence[str]) -> set[int]:
+    """The indexes of the heading paths whose own heading names a specific term of the
+    question (``heading_names``)."""
+    return {i for where in heading_names(question, headings).values() for i in where}
+
+
+def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> bool:
+    """True when the question uses names and each of them (of at least ``min_letters``) heads
+    a section: a question on SECOND, with a section "SECOND (Yan et al., 2018)". A question
+    on FlashAttention for LLMs is not vouched for by a section on LLMs."""
+    found = heading_names(question, headings)
+    return bool(found) and all(where and len(term) >= min_letters for term, where in found.items())
 
 
 def _has_plain_words(phrase: str) -> bool:

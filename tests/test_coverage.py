@@ -160,3 +160,14 @@ def test_a_section_headed_with_the_questions_name_answers_however_weak_the_score
     # a two-letter name is too short to vouch for a section
     onsite = _passage("Inbox > AV company onsite", "Write the numbers on the board.")
     assert "evidence" in refusal_reason("What did the AV company pay?", [onsite], weak, settings)
+
+
+def test_every_name_of_the_question_must_head_a_section_to_vouch_for_it(
+    settings: Settings,
+) -> None:
+    weak = Evidence(0.2, 0.2, 0.0)
+    llms = _passage("Topics > Large language models (LLMs)", "- FlashAttention, KV cache")
+    question = "Why is FlashAttention such a big deal for LLMs?"
+    assert "evidence" in refusal_reason(question, [llms], weak, settings)
+    flash = _passage("Topics > FlashAttention", "IO-aware tiled attention in SRAM.")
+    assert refusal_reason(question, [llms, flash], weak, settings) is None
