@@ -147,9 +147,7 @@ def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
     assert _english("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])
 
 
-def test_a_section_headed_with_the_questions_name_answers_however_weak_the_score(
-    settings: Settings,
-) -> None:
+def test_sections_headed_with_each_name_of_the_question_vouch_for_it(settings: Settings) -> None:
     weak = Evidence(0.2, 0.2, 0.0)
     second = _passage("LiDAR 3D detection > SECOND (Yan et al., 2018)", "Sparse convolutions.")
     question = "Why did SECOND regress the sine of the yaw difference?"
@@ -160,12 +158,7 @@ def test_a_section_headed_with_the_questions_name_answers_however_weak_the_score
     # a two-letter name is too short to vouch for a section
     onsite = _passage("Inbox > AV company onsite", "Write the numbers on the board.")
     assert "evidence" in refusal_reason("What did the AV company pay?", [onsite], weak, settings)
-
-
-def test_every_name_of_the_question_must_head_a_section_to_vouch_for_it(
-    settings: Settings,
-) -> None:
-    weak = Evidence(0.2, 0.2, 0.0)
+    # every name must head a section: one on LLMs does not vouch for FlashAttention
     llms = _passage("Topics > Large language models (LLMs)", "- FlashAttention, KV cache")
     question = "Why is FlashAttention such a big deal for LLMs?"
     assert "evidence" in refusal_reason(question, [llms], weak, settings)
