@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sharpnotes.app.crosslingual import find_terms, glossary
+from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.text import has_cjk, terms
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
@@ -215,8 +216,6 @@ FORM_LETTERS = 3
 
 def _forms(have: set[str]) -> dict[str, list[str]]:
     """A passage's words by BM25 stem."""
-    from sharpnotes.ingest.bm25 import stem
-
     words = sorted(have)
     out: dict[str, list[str]] = {}
     for word, root in zip(words, stem(words), strict=True):
@@ -228,21 +227,16 @@ def _holds(words: set[str], have: set[str], forms: dict[str, list[str]]) -> bool
     missing = words - have
     if not missing:
         return True
-    from sharpnotes.ingest.bm25 import stem
-
     return all(
         any(abs(len(other) - len(word)) <= FORM_LETTERS for other in forms.get(root, ()))
         for word, root in zip(missing, stem(list(missing)), strict=True)
     )
 
 
-def covered(
-    term: Term, lowered: str, have: set[str], forms: dict[str, list[str]] | None = None
-) -> bool:
+def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]]) -> bool:
     """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms;
-    ``forms``: those by stem) names the term: all its words (British or American spelling, or
-    another form of each, ``FORM_LETTERS``), or one of its other names."""
-    forms = _forms(have) if forms is None else forms
+    ``forms``: those by stem, ``_forms``) names the term: all its words (British or American
+    spelling, or another form of each, ``FORM_LETTERS``), or one of its other names."""
     words = _spelled(terms(term.text))
     if " " in term.text and _has_plain_words(term.text):
         if _written(term.text).search(lowered):  # "he initialization" as written, not "init..."

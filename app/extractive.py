@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sharpnotes.app.coverage import named_sections
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
@@ -267,19 +268,12 @@ def compose(
         chars += size
         if chars >= MAX_CHARS:
             break
-    chosen += other_passages(by_score, chosen, seen, best.score, named(question, passages))
+    sections = named_sections(question, [p.heading for p in passages])
+    chosen += other_passages(by_score, chosen, seen, best.score, sections)
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
     chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
-
-
-def named(question: str, passages: Sequence[SearchResult]) -> set[int]:
-    """The passages whose own heading names a specific term of the question
-    (``coverage.named_sections``)."""
-    from sharpnotes.app.coverage import named_sections
-
-    return named_sections(question, [p.heading for p in passages])
 
 
 def own(c: Candidate) -> float:
@@ -297,8 +291,8 @@ def other_passages(
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
     them, that scores EXTRA_RATIO of the ``best`` unit, says nearly as much on its own as the
     unit that says most (EXTRA_OWN_RATIO, ``own``) or is a section the question names
-    (``named``), and is not quoted already (``seen``). It may go past the length budget: it is
-    one line."""
+    (``sections``, ``coverage.named_sections``), and is not quoted already (``seen``). It may
+    go past the length budget: it is one line."""
     quoted = {s.passage for s in chosen}
     extra: list[ScoredUnit] = []
     best_own = max((own(c) for c in by_score), default=0.0)

@@ -104,10 +104,11 @@ def correct(query: str, notes: Vocabulary, common: frozenset[str]) -> str:
         if notes.frequency(stem([lower])[0]) > 0:
             return word
         options = sorted(edits(lower))
-        counts = {o: notes.frequency(s) for o, s in zip(options, stem(options), strict=True)}
+        roots = dict(zip(options, stem(options), strict=True))
+        counts = {o: notes.frequency(root) for o, root in roots.items()}
         held = sorted((o for o in options if counts[o]), key=lambda o: -counts[o])
         for option in held[:MAX_CHECKED]:
-            if notes.written(option, stem([option])[0]):
+            if notes.written(option, roots[option]):
                 return option.capitalize() if word.istitle() else option
         return word
 
