@@ -19,6 +19,7 @@ are measured once, with the chosen weights, by ``sharpnotes.eval.benchmarks.answ
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,11 +71,12 @@ VARIANTS: list[tuple[str, str, dict]] = [
     *[(f"round 9, own ratio {r}, {n} other passages", "units",
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": n, "EXTRA_OWN_RATIO": r,
         "scoring": "parents 3, zh expanded"})
-      for n in (2, 3) for r in (9.0, 1.0, 0.95, 0.9, 0.85, 0.8)],
+      for n in (2, 3) for r in (math.inf, 1.0, 0.95, 0.9, 0.85, 0.8)],
 ]  # fmt: skip
-# every variant above that does not set it quotes no other passages (the composer they chose)
-BEFORE = {"EXTRA_PASSAGES": 0}
-SHIPPED = "6 units, parents 3, zh expanded, 2 other passages at 0.8"
+# every variant above that does not set them quotes no other passages, and none for what its
+# unit says on its own (an infinite ratio: the composers they chose)
+BEFORE = {"EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf}
+SHIPPED = "round 9, own ratio 0.85, 2 other passages"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
