@@ -4,7 +4,8 @@ from another topic is never quoted, a bullet that two overlapping passages hold 
 a line that is only a link is not an answer, the passage the ranking put first outweighs a
 look-alike sentence further down, a unit that restates the question is not the answer, a
 nested list item is scored and quoted with the item it sits under, a passage left out for room
-still gives its best line, and a Chinese question is scored with the English of its terms."""
+still gives its best line, so does the next chunk of the answer's section, and a Chinese
+question is scored with the English of its terms."""
 
 from __future__ import annotations
 
@@ -195,6 +196,26 @@ def test_a_line_that_says_more_than_the_first_passages_lines_follows_them(
     ]  # fmt: skip
     question = "image search contrastive loss softmax cross entropy"
     assert "softmax, then cross entropy" in answer(settings, question, found)
+
+
+def test_the_next_chunk_of_the_answers_section_gives_its_best_line(settings: Settings) -> None:
+    # one long section cut into two chunks: the second ranks far lower, and its line on SimPO
+    # says less on its own than the first chunk's look-alike, yet it is the rest of the section
+    def found(heading: str) -> list[SearchResult]:
+        return [
+            SearchResult(1, 1.0, "c1", "llm.md", "LLMs > Post-training", None,
+                         "- DPO folds the reward model and the RL loop into one supervised loss "
+                         "on preference pairs.\n- Rankings depend on scale: online RL can beat "
+                         "DPO at 1.5B while SimPO can beat DPO at 7B.\n"),
+            SearchResult(2, 0.0, "c2", "llm.md", heading, None,
+                         "- SimPO: DPO without a reference model; the average log-probability of "
+                         "a response is its implicit reward.\n"
+                         "- ORPO adds an odds-ratio term to the SFT loss.\n"),
+        ]  # fmt: skip
+
+    question = "What does SimPO change compared to DPO?"
+    assert "without a reference model" in answer(settings, question, found("LLMs > Post-training"))
+    assert "without a reference model" not in answer(settings, question, found("LLMs > Serving"))
 
 
 def test_a_table_is_scored_by_its_best_row(settings: Settings) -> None:

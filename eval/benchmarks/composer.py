@@ -72,11 +72,18 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": n, "EXTRA_OWN_RATIO": r,
         "scoring": "parents 3, zh expanded"})
       for n in (2, 3) for r in (math.inf, 1.0, 0.95, 0.9, 0.85, 0.8)],
+    # round 10: the passages that go on with the answer's section may give their best line when
+    # it says CONTINUED_OWN_RATIO of the unit that says most
+    *[(f"round 10, own ratio {o}, continued section at {r}", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": o, "CONTINUED_OWN_RATIO": r,
+        "scoring": "parents 3, zh expanded"})
+      for o in (0.85, 1.0) for r in (math.inf, 0.8, 0.7, 0.6, 0.5, 0.0)],
 ]  # fmt: skip
-# every variant above that does not set them quotes no other passages, and none for what its
-# unit says on its own (an infinite ratio: the composers they chose)
-BEFORE = {"EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf}
-SHIPPED = "round 9, own ratio 0.85, 2 other passages"
+# every variant above that does not set them quotes no other passages, none for what its unit
+# says on its own and none for going on with the answer's section (an infinite ratio: the
+# composers they chose)
+BEFORE = {"EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf}
+SHIPPED = "round 10, own ratio 1.0, continued section at 0.6"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
