@@ -289,9 +289,7 @@ def own(c: Candidate) -> float:
     return c.score - ANSWER_PRIOR_WEIGHT * c.scored.prior
 
 
-def continued(
-    passages: Sequence[SearchResult], first: int, by_score: list[Candidate]
-) -> set[int]:
+def continued(passages: Sequence[SearchResult], first: int, by_score: list[Candidate]) -> set[int]:
     """The passages that go on with the section of passage ``first`` (same note, same heading
     path) and whose best unit says CONTINUED_OWN_RATIO of what the unit that says most does."""
     section = (passages[first].source, passages[first].heading)

@@ -46,20 +46,20 @@ def test_table_rows_reads_header_cells_and_lines() -> None:
     assert header == [] and len(rows) == 2
 
 
-def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
+def test_a_comparison_table_gives_sibling_options_and_column_questions() -> None:
     passage = _passage(ALIGNMENT)
     items, dropped = concept_items(passage, "h", rng=random.Random(0))
     assert not dropped
     assert all(i.generator == GENERATOR and verify.check(i) is None for i in items)
-    recall = {i.answer.split(";")[0]: i for i in items if i.type == "recall"}
-    dpo = next(i for i in items if i.type == "recall" and "DPO" in i.question)
-    assert dpo.question.startswith(  # the first column says what a row names
-        'For the DPO algorithm, what are the "data required", "extra models needed" and '
-        '"rel. cost"?'
+    # four rows: no row is recited cell by cell, a column is compared across them (a blind
+    # rater scored such items 2.9 against 3.75, on the tune half)
+    [data] = [i for i in items if i.type == "recall"]  # "rel. cost" is a word a row, and
+    # "extra models needed" says "none" twice: neither is compared
+    assert data.question == (
+        'How do SFT, RLHF, DPO and KTO compare on "data required"? (Alignment > Methods)'
     )
-    assert "Preference pairs (chosen vs rejected)" in dpo.key_points
-    assert dpo.evidence in passage.text and dpo.evidence.startswith("| **DPO**")
-    assert len(recall) == 4
+    assert "Preference pairs (chosen vs rejected)" in data.key_points
+    assert data.evidence in passage.text and data.evidence.startswith("| Algorithm")
     mcqs = [i for i in items if i.type == "mcq"]
     assert mcqs, "four rows name four methods: each row is also a which-one question"
     for mcq in mcqs:
@@ -67,6 +67,28 @@ def test_a_comparison_table_gives_row_questions_and_sibling_options() -> None:
         assert mcq.question.startswith("Which algorithm is this?")
         assert not verify.contains_term(mcq.question, mcq.answer)
         assert gate.reason(mcq, defined=set()) is None  # a row name needs no expansion
+
+
+def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None:
+    text = (
+        "| Method | Data required | Extra models needed | Example |\n|---|---|---|---|\n"
+        "| **RLHF** | human preference labels | a reward model and a critic | InstructGPT |\n"
+        "| **DPO** | preference pairs, chosen vs rejected | a frozen reference model | Zephyr |\n"
+        "| **SFT** | curated instruction demos | none | Alpaca |\n"
+        "| **KTO** | binary thumbs up or down | a reference model | Mistral |\n"
+        "| **ORPO** | preference pairs | none | Mistral |\n"
+    )
+    items, _ = concept_items(_passage(text), "h", rng=random.Random(0))
+    recall = [i.question for i in items if i.type == "recall"]
+    assert recall == [
+        'For the RLHF method, what are the "data required" and "extra models needed"? '
+        "(Alignment > Methods)",
+        'For the DPO method, what are the "data required" and "extra models needed"? '
+        "(Alignment > Methods)",
+        "For the SFT method, what is the data required? (Alignment > Methods)",  # "none" is no cell
+        'For the KTO method, what are the "data required" and "extra models needed"? '
+        "(Alignment > Methods)",
+    ]  # ORPO's row says "preference pairs" and "none"; the note's example is never asked for
 
 
 @pytest.mark.parametrize(
@@ -258,6 +280,10 @@ def test_lists_and_rows_that_would_mislead_or_hint_give_no_item() -> None:
     batch = next(i for i in items if i.type == "mcq" and i.answer == "BatchNorm")
     assert "batch size" not in batch.question  # the clue that hints the name is left out
     assert "N, H, W per channel" in batch.question
+    from sharpnotes.app.quiz.concepts import _hints
+
+    assert _hints("PointNet++, PointRCNN", "Raw points")  # "point..." opens both
+    assert not _hints("regular grid, strong accuracy", "Raw points")
     good_for = (
         "| | ROC-AUC | PR-AUC |\n|---|---|---|\n"
         "| good for | balanced data, ranking quality | rare positives, retrieval |\n"

@@ -1,10 +1,13 @@
 """Quiz items about what a passage lays out, not about one of its sentences.
 
 - A row of a comparison table: recall ('For DPO, what are the "data required" and "cost"?',
-  the row's cells as key points) and, with four rows or more, MCQ ("Which algorithm is this?
-  data required: preference pairs; ...", the other rows' names as options: siblings of the same
-  kind and topic, each clearly wrong per the same table). A table whose columns are the things
-  compared (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
+  the row's cells as key points) when at least two of its cells say something (a row of
+  "medium", "low" is trivia; the note's example is never asked for, many others would do) and,
+  with four rows or more, MCQ ("Which algorithm is this? data required: preference pairs;
+  ...", the other rows' names as options: siblings of the same kind and topic, each clearly
+  wrong per the same table). A table of two to four rows is also asked column by column ("How
+  do SORT, DeepSORT and ByteTrack compare on "main fix"?"), and a table whose columns are the
+  things compared (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
 - A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
   it sits under, or the line leading into it), or a set a lead-in line names ("Two ways to
   shrink a model:"): recall ("What are the cons of CNNs?"), the entries' leads as key points.
@@ -42,6 +45,13 @@ from sharpnotes.ingest.text import (
 
 GENERATOR = "structure"  # provenance: made from a table or a named list of the notes
 MAX_CELLS = 4  # columns asked about in one row question
+# a row question about several columns asks for at least this many cells of three words or more
+MIN_SAYING = 2
+# a table of this many named rows is also asked column by column ("How do A, B and C compare
+# on X?"); a longer one would make the answer a table to recite
+MIN_COMPARED, MAX_COMPARED = 2, 4
+MAX_COMPARED_CHARS = 300  # the cells of one column, together
+HINT_PREFIX = 5  # letters two words share at their start when one hints at the other
 MAX_POINTS = 5
 MAX_NAME_WORDS = 6
 
@@ -84,6 +94,7 @@ _LEAD = re.compile(r"\s*(?:[:：]\s|\s[—–-]\s|[.;。；](?:\s|$)|\()")
 _GENERIC = re.compile(
     r"(?:notes?|comments?|values?|details|remarks|description|contents?|misc|info|other)"
 )
+_EXAMPLE = re.compile(r"(?i)(?:typical |real-world )?(?:examples?|e\.g\.?)")
 _NOUN = {"how": "mechanism", "what": "description", "why": "reason", "idea": "idea"}
 _ASPECT = {"", "aspect", "aspects", "property", "feature", "criterion", "dimension", "vs", "vs."}
 
@@ -223,6 +234,8 @@ def _table_items(
     what = _header_word(header[0])  # "algorithm": what a row names
     words = {i: _header_word(header[i]) for i in range(1, width)}
     columns = [i for i in range(1, width) if words[i]]
+    # a small table is compared column by column (``_column_items``), not recited row by row
+    small = MIN_COMPARED <= len(named) <= MAX_COMPARED and all(n for _, n in named)
     out: list[QuizItem] = []
     for row, name in named:
         if not name:
@@ -232,10 +245,20 @@ def _table_items(
         if not specific or not any(len(plain(row.cells[i]).split()) >= 3 for i in asked):
             continue  # only numbers, single words or "notes": trivia
         asked = specific[:MAX_CELLS]
+        mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
+        # the note's example is a clue, not an answer to recall: many others would do
+        recallable = [i for i in asked if not _EXAMPLE.fullmatch(words[i])]
         # a row with a column that is a question in disguise ("use when", "pros") is asked that
         # question, not a list of every column (those stay the MCQ's clues)
-        recalled = _pointed([i for i in asked if _content(row.cells[i])], words) or asked
+        pointed = _pointed(recallable, words)
+        recalled = pointed or recallable
         points = [plain(row.cells[i]) for i in recalled]
+        # a row recited column by column: not in a small table; elsewhere its cells must say
+        # something, not "medium", "low" or one word
+        saying = sum(map(_says, points)) >= min(MIN_SAYING, len(points))
+        if not recalled or not pointed and (small and len(recalled) > 1 or not saying):
+            out += [mcq] if mcq else []
+            continue
         # one column asked: its cell is the answer (the question names the column already)
         answer = (
             points[0]
@@ -246,10 +269,8 @@ def _table_items(
         question = _question(name, [words[i] for i in recalled], what)
         q = with_context(question, ctx)
         out.append(_recall(q, answer, row.line, points, passage, content_hash))
-        mcq = _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng)
-        if mcq:
-            out.append(mcq)
-    return out
+        out += [mcq] if mcq else []
+    return out + _column_items(block, rows, columns, words, passage, content_hash)
 
 
 def _compare_items(
@@ -270,24 +291,72 @@ def _compare_items(
             continue
         if len(set(cells)) < len(cells) or not any(len(c.split()) >= 3 for c in cells):
             continue  # the same in every column, or numbers and single words
-        if has_cjk(aspect):
-            question = f"{'、'.join(names)}在「{aspect}」上有什麼不同？"
-        elif re.search(r"\b(?:for|to|of|with|on|in|at|by|from)$", aspect):
-            question = f"What are {_joined(names)} {aspect}?"  # "good for", "robust to"
-        else:
-            question = f"How do {_joined(names)} compare on {aspect}?"
-        answer = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True))
-        q = with_context(question, ctx)
-        out.append(_recall(q, answer, row.line, cells, passage, content_hash))
+        out.append(_comparison(names, aspect, cells, row.line, passage, content_hash, ctx))
     return out
+
+
+def _comparison(
+    names: list[str], aspect: str, cells: list[str], evidence: str, passage: SearchResult,
+    content_hash: str, ctx: str,
+) -> QuizItem:  # fmt: skip
+    """A comparison ("How do A and B compare on X?"), answered by what the table says of each."""
+    if has_cjk(aspect):
+        question = f"{'、'.join(names)}在「{aspect}」上有什麼不同？"
+    elif re.search(r"\b(?:for|to|of|with|on|in|at|by|from)$", aspect):
+        question = f"What are {_joined(names)} {aspect}?"  # "good for", "robust to"
+    else:
+        question = f"How do {_joined(names)} compare on {aspect}?"
+    answer = "; ".join(f"{n}: {c}" for n, c in zip(names, cells, strict=True))
+    return _recall(with_context(question, ctx), answer, evidence, cells, passage, content_hash)
+
+
+def _column_items(
+    block: Block, rows: list, columns: list[int], words: dict[int, str], passage: SearchResult,
+    content_hash: str,
+) -> list[QuizItem]:  # fmt: skip
+    """A small table of named rows compared column by column: "How do SORT, DeepSORT and
+    ByteTrack compare on "low-score dets"?" per column whose cells all say something different."""
+    names = [n for n in (_name(row.cells[0]) for row in rows) if n]
+    if not MIN_COMPARED <= len(rows) <= MAX_COMPARED or len(names) < len(rows):
+        return []
+    if block.text not in passage.text:
+        return []
+    ctx = context(passage.heading, "", set())
+    out: list[QuizItem] = []
+    for i in columns:
+        word = words[i]
+        if _GENERIC.fullmatch(word.lower()) or _EXAMPLE.fullmatch(word) or len(word) > 60:
+            continue
+        if _asked_as(word):
+            continue  # a column asked row by row already ("use when", "pros")
+        cells = [plain(row.cells[i]) for row in rows]
+        if not all(_content(c) for c in cells) or len(set(cells)) < len(cells):
+            continue
+        if not any(map(_says, cells)) or sum(map(len, cells)) > MAX_COMPARED_CHARS:
+            continue  # numbers and single words; or a table to recite
+        aspect = word if " " not in word or has_cjk(word) else _quoted(word)
+        out.append(_comparison(names, aspect, cells, block.text, passage, content_hash, ctx))
+    return out
+
+
+def _says(cell: str) -> bool:
+    """A cell of three words or more (a Chinese one: of four characters or more)."""
+    text = plain(cell)
+    return len(text.split()) >= 3 or len(re.findall(r"[\u4e00-\u9fff]", text)) >= 4
 
 
 def _hints(cell: str, name: str) -> bool:
     """A cell that hints at the row's name: it holds a word of four letters or more that opens
-    a part of the name ("batch size" for BatchNorm, "sin" for Sinusoidal)."""
+    a part of the name ("batch size" for BatchNorm, "sin" for Sinusoidal), or that opens with
+    the same HINT_PREFIX letters as one ("PointNet++" for Raw points)."""
     parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]{3,}|[A-Z]{2,}(?![a-z])", name)]
     words = [w for w in re.findall(r"[a-z]{3,}", plain(cell).lower()) if not _SMALL.fullmatch(w)]
-    return any(p.startswith(w) or w.startswith(p) for p in parts for w in words if len(p) >= 4)
+    return any(
+        p.startswith(w) or w.startswith(p) or p[:HINT_PREFIX] == w[:HINT_PREFIX]
+        for p in parts
+        for w in words
+        if len(p) >= 4
+    )
 
 
 def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -> QuizItem | None:
