@@ -5,7 +5,9 @@
 ``eval/mock_answers.jsonl`` holds 48 answers (16 prompts: 10 design steps of the four sample
 cases, 6 rapid-fire questions; a good, a partial and a poor answer each), written before the
 grader with the points each one misses. Its ``split`` field (by prompt: 8 tune / 8 holdout) was
-fixed with the set; the grader's choices were made on the tune half only.
+fixed with the set; the grader's choices were made on the tune half only. ``--set
+eval/mock_answers_dev.jsonl`` reads 30 later answers to 10 other prompts, written for tuning
+(split ``dev``) by a helper who never saw the grader.
 
 - **order accuracy**: over the three pairs of each prompt (good/partial, good/poor,
   partial/poor), the share where the better answer scores strictly higher;
@@ -39,8 +41,8 @@ JUDGE_SHARED = 2
 JUDGE_COSINE = 0.55
 
 
-def load_set() -> list[dict]:
-    return [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line]
+def load_set(path: Path = SET) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def step_for(plan, label: str):  # type: ignore[no-untyped-def]
@@ -107,8 +109,10 @@ def measure(rows: list[dict], searcher, settings) -> tuple[list[dict], dict]:  #
 
 def summary(graded: list[dict]) -> dict:
     out = {}
-    for half in ("tune", "holdout", "all"):
+    for half in ("tune", "holdout", "dev", "all"):
         mine = [g for g in graded if half in ("all", g["split"])]
+        if not mine:
+            continue
         by_prompt: dict[str, list[dict]] = {}
         for g in mine:
             by_prompt.setdefault(g["prompt_id"], []).append(g)
@@ -180,12 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=Path.home() / ".cache/sharpnotes/mock-bench")
     parser.add_argument("--page-runs", type=int, default=0, help="time the Mock page N times")
     parser.add_argument("--out", type=Path, default=RESULTS / "mock-grading.json")
+    parser.add_argument(
+        "--set", type=Path, default=SET, help="eval/mock_answers_dev.jsonl: later answers (dev)"
+    )
     args = parser.parse_args(argv)
     settings = Settings(home=args.home, generator="extractive")
     if not (settings.index_dir / "catalog.sqlite").exists():
         print(f"ingesting {NOTES} into {args.home} ...", file=sys.stderr)
         ingest([NOTES], settings)
-    graded, report = measure(load_set(), Searcher(settings), settings)
+    graded, report = measure(load_set(args.set), Searcher(settings), settings)
     for half, figures in report.items():
         print(f"{half:8} {json.dumps(figures)}")
     page = time_page(args.home, args.page_runs) if args.page_runs else None
