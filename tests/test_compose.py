@@ -25,6 +25,16 @@ def passages(*texts: str, source: str = "notes.md") -> list[SearchResult]:
     ]
 
 
+def ranked_pair(
+    source: str, first: tuple[str, str], second: tuple[str, str], second_score: float
+) -> list[SearchResult]:
+    """Two passages of one note, (heading, text) each: the first ranked at 1.0."""
+    return [
+        SearchResult(n, score, f"c{n}", source, heading, None, text)
+        for n, score, (heading, text) in ((1, 1.0, first), (2, second_score, second))
+    ]
+
+
 def answer(settings: Settings, question: str, found: list[SearchResult]) -> str:
     from sharpnotes.ingest.embedding import load_embedder
 
@@ -157,13 +167,11 @@ def test_a_section_the_question_names_gives_its_best_line_however_low_it_ranks(
 ) -> None:
     # a comparison: the second method's section ranks far below the first's
     def found(leaf: str) -> list[SearchResult]:
-        return [
-            SearchResult(1, 1.0, "c1", "opt.md", "Optimizers > AdaGrad", None,
-                         "AdaGrad accumulates the sum of all past squared gradients."),
-            SearchResult(2, 0.1, "c2", "opt.md", f"Optimizers > {leaf}", None,
-                         "Replace the sum with an exponential moving average, so old "
-                         "gradients fade out."),
-        ]  # fmt: skip
+        first = ("Optimizers > AdaGrad",
+                 "AdaGrad accumulates the sum of all past squared gradients.")  # fmt: skip
+        second = (f"Optimizers > {leaf}", "Replace the sum with an exponential moving average, "
+                  "so old gradients fade out.")  # fmt: skip
+        return ranked_pair("opt.md", first, second, 0.1)
 
     question = "What is the difference between AdaGrad and RMSProp?"
     assert "exponential moving average" in answer(settings, question, found("RMSProp"))
@@ -187,13 +195,11 @@ def test_a_line_that_says_more_than_the_first_passages_lines_follows_them(
     settings: Settings,
 ) -> None:
     # the first passage ranks far higher, so all its lines outrank the one that answers
-    found = [
-        SearchResult(1, 1.0, "c1", "img.md", "Image search > Model", None,
-                     "- we choose a neural network for unstructured data\n"
-                     "- architecture: convolutional layers then fully connected layers\n"),
-        SearchResult(2, 0.0, "c2", "img.md", "Image search > Training", None,
-                     "- loss: distances between pairs, then softmax, then cross entropy\n"),
-    ]  # fmt: skip
+    first = ("Image search > Model", "- we choose a neural network for unstructured data\n"
+             "- architecture: convolutional layers then fully connected layers\n")  # fmt: skip
+    second = ("Image search > Training",
+              "- loss: distances between pairs, then softmax, then cross entropy\n")  # fmt: skip
+    found = ranked_pair("img.md", first, second, 0.0)
     question = "image search contrastive loss softmax cross entropy"
     assert "softmax, then cross entropy" in answer(settings, question, found)
 
@@ -202,16 +208,14 @@ def test_the_next_chunk_of_the_answers_section_gives_its_best_line(settings: Set
     # one long section cut into two chunks: the second ranks far lower, and its line on SimPO
     # says less on its own than the first chunk's look-alike, yet it is the rest of the section
     def found(heading: str) -> list[SearchResult]:
-        return [
-            SearchResult(1, 1.0, "c1", "llm.md", "LLMs > Post-training", None,
-                         "- DPO folds the reward model and the RL loop into one supervised loss "
-                         "on preference pairs.\n- Rankings depend on scale: online RL can beat "
-                         "DPO at 1.5B while SimPO can beat DPO at 7B.\n"),
-            SearchResult(2, 0.0, "c2", "llm.md", heading, None,
-                         "- SimPO: DPO without a reference model; the average log-probability of "
-                         "a response is its implicit reward.\n"
-                         "- ORPO adds an odds-ratio term to the SFT loss.\n"),
-        ]  # fmt: skip
+        first = ("LLMs > Post-training",
+                 "- DPO folds the reward model and the RL loop into one supervised loss on "
+                 "preference pairs.\n- Rankings depend on scale: online RL can beat DPO at 1.5B "
+                 "while SimPO can beat DPO at 7B.\n")  # fmt: skip
+        second = (heading, "- SimPO: DPO without a reference model; the average log-probability "
+                  "of a response is its implicit reward.\n- ORPO adds an odds-ratio term to the "
+                  "SFT loss.\n")  # fmt: skip
+        return ranked_pair("llm.md", first, second, 0.0)
 
     question = "What does SimPO change compared to DPO?"
     assert "without a reference model" in answer(settings, question, found("LLMs > Post-training"))

@@ -1,13 +1,16 @@
 """Quiz items about what a passage lays out, not about one of its sentences.
 
-- A row of a comparison table: recall ('For DPO, what are the "data required" and "cost"?',
-  the row's cells as key points) when at least two of its cells say something (a row of
-  "medium", "low" is trivia; the note's example is never asked for, many others would do) and,
-  with four rows or more, MCQ ("Which algorithm is this? data required: preference pairs;
-  ...", the other rows' names as options: siblings of the same kind and topic, each clearly
-  wrong per the same table). A table of two to four rows is also asked column by column ("How
-  do SORT, DeepSORT and ByteTrack compare on "main fix"?"), and a table whose columns are the
-  things compared (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
+- A table of two to four named rows: a question a column ('How do SORT, DeepSORT and
+  ByteTrack compare on "main fix"?'), what each row says as key points.
+- A row of a longer table: recall ('For DPO, what are the "data required" and "cost"?', the
+  row's cells as key points) when at least two of its cells say something (a row of "medium",
+  "low" is trivia; the note's example is never asked for, many others would do).
+- A row with a column that is a question in disguise ("use when", "reason", "pros" and "cons"):
+  that question ("When would you use DPO?"), in a table of any length.
+- With four rows or more, each row is also an MCQ ("Which algorithm is this? data required:
+  preference pairs; ...", the other rows' names as options: siblings of the same kind and
+  topic, each clearly wrong per the same table). A table whose columns are the things compared
+  (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
 - A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
   it sits under, or the line leading into it), or a set a lead-in line names ("Two ways to
   shrink a model:"): recall ("What are the cons of CNNs?"), the entries' leads as key points.
@@ -318,8 +321,6 @@ def _column_items(
     ByteTrack compare on "low-score dets"?" per column whose cells all say something different."""
     names = [n for n in (_name(row.cells[0]) for row in rows) if n]
     if not MIN_COMPARED <= len(rows) <= MAX_COMPARED or len(names) < len(rows):
-        return []
-    if block.text not in passage.text:
         return []
     ctx = context(passage.heading, "", set())
     out: list[QuizItem] = []
