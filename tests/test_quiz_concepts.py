@@ -248,6 +248,14 @@ def test_a_lead_in_naming_a_set_asks_for_its_entries() -> None:
                  "Options:", "Context:", "Fixes the two big problems of [[detr]]:"):  # fmt: skip
         text = f"{lead}\n\n- first thing here\n- second thing here\n"
         assert concept_items(_passage(text, "Section"), "h")[0] == [], lead
+    # a lead-in that goes on past its set is asked for the set alone
+    text = (
+        "The two error sources, and the trade-off between them is the game:\n\n"
+        "- **Rounding**: values snapped to the nearest grid step.\n"
+        "- **Clipping**: values outside the range are cut off.\n"
+    )
+    [item] = concept_items(_passage(text, "Quantization"), "h")[0]
+    assert item.question == "What are the two error sources? (Quantization)"
 
 
 def test_distractors_are_siblings_named_in_the_same_note() -> None:

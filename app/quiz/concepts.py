@@ -90,6 +90,8 @@ _NOT_A_SUBJECT = re.compile(
     r"^(?:it|this|that|these|we|you|they|there|here|depending|in|for|to|if|when|so)\b", re.I
 )
 MAX_LIST_ITEMS = 8
+# where a lead-in line goes on past the set it names: a comma, a semicolon, "because", "which"
+_CLAUSE = re.compile(r"\s*[,;]|\s+(?:because|since|which|so that|where)\b", re.IGNORECASE)
 _SMALL = re.compile(r"(?:the|and|for|per|not|all|one|two|are|use|can|with|its|any|has|had|was)")
 _POSSESSIVE = re.compile(r"^(?:my|our|the)\s+", re.IGNORECASE)
 _LEAD = re.compile(r"\s*(?:[:：]\s|\s[—–-]\s|[.;。；](?:\s|$)|\()")
@@ -428,6 +430,11 @@ def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | 
         return None  # "Introduced two tricks ...": a sentence, not the name of a set
     if _SET_NOUN_AS_VERB.match(phrase):
         return None
+    # "The two stages, because detection and recognition want different inputs": the set is
+    # named before the clause that comments on it
+    noun = re.search(rf"\b{_SET_NOUNS}\b", phrase, flags=re.IGNORECASE)
+    if noun and (clause := _CLAUSE.search(phrase, noun.end())):
+        phrase = phrase[: clause.start()]
     named = re.sub(_QUANTIFIERS, "", phrase, flags=re.IGNORECASE)
     if len(named.split()) < 2:
         return None  # "3 main components": of what, the lead-in does not say
