@@ -51,15 +51,10 @@ def test_a_comparison_table_gives_sibling_options_and_column_questions() -> None
     items, dropped = concept_items(passage, "h", rng=random.Random(0))
     assert not dropped
     assert all(i.generator == GENERATOR and verify.check(i) is None for i in items)
-    # four rows: no row is recited cell by cell, a column is compared across them (a blind
-    # rater scored such items 2.9 against 3.75, on the tune half)
-    [data] = [i for i in items if i.type == "recall"]  # "rel. cost" is a word a row, and
-    # "extra models needed" says "none" twice: neither is compared
-    assert data.question == (
-        'How do SFT, RLHF, DPO and KTO compare on "data required"? (Alignment > Methods)'
-    )
-    assert "Preference pairs (chosen vs rejected)" in data.key_points
-    assert data.evidence in passage.text and data.evidence.startswith("| Algorithm")
+    # four rows: no row is recited cell by cell (rated 2.9 against 3.75 for a column compared
+    # across the rows) and no column compares four things (3.1 against 3.9-4.0 for two or
+    # three; blind raters, tune half)
+    assert not [i for i in items if i.type == "recall"]
     mcqs = [i for i in items if i.type == "mcq"]
     assert mcqs, "four rows name four methods: each row is also a which-one question"
     for mcq in mcqs:
@@ -67,6 +62,20 @@ def test_a_comparison_table_gives_sibling_options_and_column_questions() -> None
         assert mcq.question.startswith("Which algorithm is this?")
         assert not verify.contains_term(mcq.question, mcq.answer)
         assert gate.reason(mcq, defined=set()) is None  # a row name needs no expansion
+
+
+def test_a_table_of_three_rows_is_compared_column_by_column() -> None:
+    kto = "| **KTO** | Binary thumbs up or down | none | low |\n"
+    passage = _passage(ALIGNMENT.replace(kto, ""))
+    items, _ = concept_items(passage, "h", rng=random.Random(0))
+    # "rel. cost" is a word a row; "extra models needed" says something in one row only
+    [data] = [i for i in items if i.type == "recall"]
+    assert data.question == (
+        'How do SFT, RLHF and DPO compare on "data required"? (Alignment > Methods)'
+    )
+    assert "Preference pairs (chosen vs rejected)" in data.key_points
+    assert data.evidence in passage.text and data.evidence.startswith("| Algorithm")
+    assert not [i for i in items if i.type == "mcq"]  # three rows: two siblings are too few
 
 
 def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None:
@@ -291,6 +300,7 @@ def test_lists_and_rows_that_would_mislead_or_hint_give_no_item() -> None:
     from sharpnotes.app.quiz.concepts import _hints
 
     assert _hints("PointNet++, PointRCNN", "Raw points")  # "point..." opens both
+    assert _hints("PointPillars", "Pillars (vertical columns)")  # holds the name
     assert not _hints("regular grid, strong accuracy", "Raw points")
     good_for = (
         "| | ROC-AUC | PR-AUC |\n|---|---|---|\n"

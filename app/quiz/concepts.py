@@ -1,7 +1,8 @@
 """Quiz items about what a passage lays out, not about one of its sentences.
 
-- A table of two to four named rows: a question a column ('How do SORT, DeepSORT and
-  ByteTrack compare on "main fix"?'), what each row says as key points.
+- A table of two or three named rows: a question a column ('How do SORT, DeepSORT and
+  ByteTrack compare on "main fix"?'), what each row says as key points. A table of four rows
+  gives neither comparisons (four answers to recite) nor row recitals.
 - A row of a longer table: recall ('For DPO, what are the "data required" and "cost"?', the
   row's cells as key points) when at least two of its cells say something (a row of "medium",
   "low" is trivia; the note's example is never asked for, many others would do).
@@ -19,9 +20,10 @@
   parts of their text as key points.
 
 Rows that are all numbers or single words are trivia and make no item; a row's name must be a
-short name, distinct within its table; an MCQ shows no cell that hints at the name. The
-evidence is the row line or the list, verbatim. Items carry ``GENERATOR`` as provenance and
-pass ``app.quiz.verify`` and the quality gate like every generated item."""
+short name, distinct within its table, and not a version tag alone ("v3"); an MCQ shows no
+cell that hints at the name. The evidence is the row line or the list, verbatim. Items carry
+``GENERATOR`` as provenance and pass ``app.quiz.verify`` and the quality gate like every
+generated item."""
 
 from __future__ import annotations
 
@@ -50,9 +52,10 @@ GENERATOR = "structure"  # provenance: made from a table or a named list of the 
 MAX_CELLS = 4  # columns asked about in one row question
 # a row question about several columns asks for at least this many cells of three words or more
 MIN_SAYING = 2
-# a table of this many named rows is also asked column by column ("How do A, B and C compare
-# on X?"); a longer one would make the answer a table to recite
-MIN_COMPARED, MAX_COMPARED = 2, 4
+# a table of this many named rows is asked column by column ("How do A, B and C compare on
+# X?"); one of four rows gives neither comparisons (the answer is a table to recite: rated 3.1
+# against 3.9-4.0 for two or three rows, tune half, round 9c) nor row recitals
+MIN_COMPARED, MAX_COMPARED, MAX_UNRECITED = 2, 3, 4
 MAX_COMPARED_CHARS = 300  # the cells of one column, together
 HINT_PREFIX = 5  # letters two words share at their start when one hints at the other
 MAX_POINTS = 5
@@ -130,11 +133,14 @@ def _joined(words: list[str]) -> str:
 
 
 def _name(cell: str) -> str | None:
-    """A row's (or column's) name: short, with letters, not a measurement ("20 m", "1 ms")."""
+    """A row's (or column's) name: short, with letters, not a measurement ("20 m", "1 ms") and
+    not a version tag alone ("v3", "v8 / 11": which version did what is trivia)."""
     name = plain(cell).strip(" *")
     if not name or len(name.split()) > MAX_NAME_WORDS or len(name) > 60 or "?" in name:
         return None
     if re.fullmatch(r"[\d.,%×x~<>≈+\-\s]*(?:\d\s*[A-Za-z]{0,3})?", name):
+        return None
+    if re.fullmatch(r"(?i)v\d+(?:\.\d+)*(?:\s*/\s*v?\d+)*", name):
         return None
     return name
 
@@ -240,7 +246,7 @@ def _table_items(
     words = {i: _header_word(header[i]) for i in range(1, width)}
     columns = [i for i in range(1, width) if words[i]]
     # a small table is compared column by column (``_column_items``), not recited row by row
-    small = MIN_COMPARED <= len(named) <= MAX_COMPARED and all(n for _, n in named)
+    small = MIN_COMPARED <= len(named) <= MAX_UNRECITED and all(n for _, n in named)
     out: list[QuizItem] = []
     for row, name in named:
         if not name:
@@ -351,11 +357,12 @@ def _says(cell: str) -> bool:
 def _hints(cell: str, name: str) -> bool:
     """A cell that hints at the row's name: it holds a word of four letters or more that opens
     a part of the name ("batch size" for BatchNorm, "sin" for Sinusoidal), or that opens with
-    the same HINT_PREFIX letters as one ("PointNet++" for Raw points)."""
+    the same HINT_PREFIX letters as one ("PointNet++" for Raw points) or holds one
+    ("PointPillars" for Pillars)."""
     parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]{3,}|[A-Z]{2,}(?![a-z])", name)]
     words = [w for w in re.findall(r"[a-z]{3,}", plain(cell).lower()) if not _SMALL.fullmatch(w)]
     return any(
-        p.startswith(w) or w.startswith(p) or p[:HINT_PREFIX] == w[:HINT_PREFIX]
+        p.startswith(w) or w.startswith(p) or p[:HINT_PREFIX] == w[:HINT_PREFIX] or p in w
         for p in parts
         for w in words
         if len(p) >= 4
