@@ -79,6 +79,7 @@ CARD = (
     "Q: Why can DETR skip non-maximum suppression? A: Bipartite matching gives each object "
     "exactly one prediction, so duplicate boxes are penalised during training."
 )
+AS_SHOWN = "Why can DETR skip non-maximum suppression? (Set prediction)"
 CARD_NOTE = f"""# Set prediction
 
 {CARD}
@@ -95,7 +96,8 @@ def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_
     with open_store(settings) as store:
         made = make_quiz(settings, store, filters=note, n=3, kind="recall")
         card = next(s for s in made.stored if s.item.generator == "notes")
-        assert card.item.question == "Why can DETR skip non-maximum suppression?"
+        # shown with its note's topic, which its words do not name
+        assert card.item.question == AS_SHOWN
         edited = edit_item(store, card.id, "Why does DETR need no NMS?", "One-to-one matching.")
 
     # the note re-ingested unchanged but for another note: the card keeps the learner's text,
@@ -124,7 +126,7 @@ def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_
         )
         make_quiz(settings, store, filters=note, n=3, kind="recall")
         questions = [s.item.question for s in store.items()]
-        assert "Why can DETR skip non-maximum suppression?" not in questions
+        assert AS_SHOWN not in questions
         assert len(store.items()) >= before
     # a bulk regenerate passes the edited card by
     result = CliRunner().invoke(cli, ["review", "--regenerate", "--json"])

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.handwritten import card_items, continued_sections, key_points
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -118,6 +120,20 @@ def test_a_passage_under_a_question_heading_answers_it() -> None:
     assert len(card_items(later, "h")[0]) == 1
 
 
+def test_a_card_that_does_not_name_its_topic_is_shown_with_it() -> None:
+    from sharpnotes.app.quiz.handwritten import topic_of
+
+    text = "**Why not just boxes?**\n\nBoxes cannot describe debris, trailers or unknown shapes.\n"
+    [card] = card_items(_passage(text, "Occupancy networks > Q/A"), "h")[0]
+    assert card.question == "Why not just boxes? (Occupancy networks)"
+    # the id is the one of the words as written: a review history saved before stays with it
+    assert card.id == dataclasses.replace(card, question="Why not just boxes?", stored_id=None).id
+    assert card.to_dict()["id"] == card.id
+    fpn = "Feature Pyramid Networks (FPN)"
+    assert topic_of("Why does FPN add instead of concatenate?", fpn) == ""  # it names it
+    assert topic_of("Why QAT?", "Quantization > Interview Q/A > Why QAT?") == "Quantization"
+
+
 def test_chunks_that_continue_their_section() -> None:
     from sharpnotes.ingest.catalog import ChunkRow
 
@@ -207,7 +223,7 @@ def test_card_answers_cut_off_are_dropped_and_html_math_reads_as_math() -> None:
         " gives <strong>exact</strong> weights.\n\n"
         "**How can you use neural nets for text classification?**\n\nHere is an overview:\n"
     )
-    passage = SearchResult(1, 0.0, "c1", "theory.md", "Theory", None, text)
+    passage = SearchResult(1, 0.0, "c1", "theory.md", "Linear regression", None, text)
     items, dropped = card_items(passage, "h")
     assert [i.question for i in items] == ["How do you solve linear regression?"]
     assert items[0].answer == (

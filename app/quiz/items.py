@@ -47,7 +47,8 @@ class QuizItem:
     key_points: list[str] = field(default_factory=list)
     content_hash: str = ""
     generator: str = "offline"
-    # the id an item keeps once the learner has edited its text (set by the review store)
+    # the id an item keeps when its text is not the text it was made with: once the learner
+    # has edited it (set by the review store), or a card shown with its topic (``handwritten``)
     stored_id: str | None = field(default=None, compare=False, repr=False)
 
     @property
