@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import unquote
 
 # --- CJK -------------------------------------------------------------------------------------
 
@@ -622,6 +623,19 @@ def clean_heading(title: str) -> str:
 # --- questions and sections -----------------------------------------------------------------
 
 # a question mark, then only closing marks, emphasis, emoji or spaces ("**What is X? 👶**")
+# GitHub once drew README math as images: <img src=".../render/math?math=\beta">
+_MATH_IMG = re.compile(
+    r"<img\b[^>]*?src=\"https?://render\.githubusercontent\.com/render/math\?math=([^\"]+)\"[^>]*>",
+    re.IGNORECASE,
+)
+
+
+def math_images_as_tex(text: str) -> str:
+    """GitHub's math images (``<img src=".../render/math?math=\\beta">``) as ``$...$`` math:
+    the image is a request to GitHub that shows nothing offline, the formula is in its URL."""
+    return _MATH_IMG.sub(lambda m: f"${unquote(m.group(1)).strip()}$", text)
+
+
 _QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
 
 

@@ -71,6 +71,18 @@ def test_markdown_rewrites_what_streamlit_lacks_and_leaves_code_alone() -> None:
     assert "$$\n\\mathcal{L}" in out
 
 
+def test_githubs_math_images_read_as_math_in_the_app_and_the_terminal() -> None:
+    from sharpnotes.app.cli._common import plain_text
+
+    image = '<img src="https://render.githubusercontent.com/render/math?math=\\beta%20=%20(X^{T}X)^{-1}">'
+    text = f"To solve linear regression, find {image} which minimize the error."
+    shown = "find $\\beta = (X^{T}X)^{-1}$ which"
+    assert shown in render.markdown(text) and "<img" not in render.markdown(text)
+    answer = {"answer": f"{text} [1]", "citations": [{"n": 1, "quote": text}]}
+    assert shown in render.answer_markdown(answer)
+    assert shown in plain_text(text)
+
+
 def test_plain_text_and_pdf_are_shown_as_written() -> None:
     out = render.markdown("a *b* [c](d)\nnext line", kind="text")
     assert re.sub(r"\\(.)", r"\1", out) == "a *b* [c](d)  \nnext line"

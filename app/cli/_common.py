@@ -46,8 +46,11 @@ def plain(value: object) -> str:
 
 
 def plain_text(value: object) -> str:
-    """Like ``plain`` for multi-line text (a passage, an answer): line breaks and tabs stay."""
-    return _CONTROL_IN_TEXT.sub(_escape, str(value))
+    """Like ``plain`` for multi-line text (a passage, an answer): line breaks and tabs stay, and
+    GitHub's math images read as the ``$...$`` formula they draw."""
+    from sharpnotes.ingest.text import math_images_as_tex
+
+    return _CONTROL_IN_TEXT.sub(_escape, math_images_as_tex(str(value)))
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -14,23 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from urllib.parse import unquote
 
 from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import has_cjk, split_sentences, terms
+from sharpnotes.ingest.text import has_cjk, math_images_as_tex, split_sentences, terms
 
 GENERATOR = "notes"  # provenance of an item the learner wrote
 CUT_OFF = "card: answer cut off"
 MAX_KEY_POINTS = 4
-# GitHub once drew README math as images: <img src=".../render/math?math=\beta">
-_MATH_IMG = re.compile(
-    r"<img\b[^>]*?src=\"https?://render\.githubusercontent\.com/render/math\?math=([^\"]+)\"[^>]*>",
-    re.IGNORECASE,
-)
 _EMPHASIS_TAG = re.compile(r"<(strong|b|em|i)>(.*?)</\1>", re.IGNORECASE | re.S)
 _CLAUSE = re.compile(r"\s*(?:[;；]|\n+|(?<=[.!?。！？])\s+)\s*")
 _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
@@ -57,7 +51,7 @@ def key_points(answer: str) -> list[str]:
 def readable(text: str) -> str:
     """An answer as the app can render it: GitHub's math images as ``$...$`` math, HTML bold
     and italics as Markdown. Other HTML stays (the renderer shows it inert)."""
-    text = _MATH_IMG.sub(lambda m: f"${unquote(m.group(1)).strip()}$", text)
+    text = math_images_as_tex(text)
     mark = {"strong": "**", "b": "**", "em": "*", "i": "*"}
     return _EMPHASIS_TAG.sub(lambda m: f"{mark[m.group(1).lower()]}{m.group(2)}"
                              f"{mark[m.group(1).lower()]}", text)  # fmt: skip
