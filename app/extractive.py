@@ -312,10 +312,9 @@ def other_passages(
 ) -> list[ScoredUnit]:
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
     them, that scores EXTRA_RATIO of the ``best`` unit, says nearly as much on its own as the
-    unit that says most (EXTRA_OWN_RATIO, ``own``) or is a section the question names
-    or goes on with the answer's section (``sections``: ``coverage.named_sections``,
-    ``continued``), and is not quoted already (``seen``). It may
-    go past the length budget: it is one line."""
+    unit that says most (EXTRA_OWN_RATIO, ``own``), is a section the question names or goes on
+    with the answer's section (``sections``: ``coverage.named_sections``, ``continued``), and
+    is not quoted already (``seen``). It may go past the length budget: it is one line."""
     quoted = {s.passage for s in chosen}
     extra: list[ScoredUnit] = []
     best_own = max((own(c) for c in by_score), default=0.0)
