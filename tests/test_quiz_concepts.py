@@ -365,6 +365,13 @@ def test_a_row_with_a_question_column_is_asked_that_question() -> None:
     assert dpo.answer == "you have chosen and rejected answers"  # no "use when:" in front
     mcq = next(i for i in items if i.type == "mcq" and i.answer == "DPO")
     assert "data required: preference pairs" in mcq.question  # every cell a clue
+    # the clues as a list under the question (rated 4.34 against 3.45 run into one line)
+    question, *clues = mcq.question.split("\n")
+    assert question == "Which method is this? (Alignment)"
+    assert clues and all(c.startswith("- ") for c in clues)
+    from sharpnotes.app.cli._common import one_line
+
+    assert one_line(mcq.question).startswith("Which method is this? (Alignment) - ")
     pros_cons = "| Rep | Pros | Cons |\n|---|---|---|\n| Voxels | regular grid, fast convs | quantisation loss |\n| Points | no quantisation loss | slow neighbour search |\n"  # noqa: E501
     asked = [i.question for i in concept_items(_passage(pros_cons, "Lidar"), "h")[0]]
     assert "What are the strengths and weaknesses of the Voxels rep? (Lidar)" in asked

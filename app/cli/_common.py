@@ -45,6 +45,12 @@ def plain(value: object) -> str:
     return _CONTROL.sub(_escape, str(value))
 
 
+def one_line(text: str) -> str:
+    """Note text of several lines (an MCQ's question over its clues) on one line of terminal
+    output: its lines joined, then ``plain``."""
+    return plain(" ".join(part.strip() for part in text.splitlines() if part.strip()))
+
+
 def plain_text(value: object) -> str:
     """Like ``plain`` for multi-line text (a passage, an answer): line breaks and tabs stay, and
     GitHub's math images read as the ``$...$`` formula they draw."""

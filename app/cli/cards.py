@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sharpnotes.app.cli._common import UserError, echo_json, load_settings, plain
+from sharpnotes.app.cli._common import UserError, echo_json, load_settings, one_line, plain
 from sharpnotes.app.cli.quiz import _open_store, edit_in_editor, quiz
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def _resolve(store: ReviewStore, ids: tuple[str, ...]) -> list[str]:
 
 def _line(stored: StoredItem) -> str:
     cit = stored.item.citation
-    return f"{stored.id}  {plain(stored.item.question)}  [{plain(cit.source)}]"
+    return f"{stored.id}  {one_line(stored.item.question)}  [{plain(cit.source)}]"
 
 
 def _change(ids: tuple[str, ...], what: str) -> None:
@@ -131,7 +131,7 @@ def edit(item_id: str, question: str | None, answer: str | None, as_json: bool) 
         echo_json(stored.item.to_dict() | {"edited": stored.edited_at is not None})
         return
     click.echo(
-        f"edited {found}\n  Q: {plain(stored.item.question)}\n  A: {plain(stored.item.answer)}"
+        f"edited {found}\n  Q: {one_line(stored.item.question)}\n  A: {plain(stored.item.answer)}"
     )
 
 

@@ -15,6 +15,7 @@ from sharpnotes.app.cli._common import (
     daily_limit_options,
     echo_json,
     load_settings,
+    one_line,
     open_searcher,
     plain,
 )
@@ -211,7 +212,9 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
         f"({limits.describe()})"
     )
     for stored in plan.new:
-        click.echo(f"  new: {plain(stored.item.question)}  [{plain(stored.item.citation.source)}]")
+        click.echo(
+            f"  new: {one_line(stored.item.question)}  [{plain(stored.item.citation.source)}]"
+        )
     for status in plan.start:
         click.echo(
             f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.title!r}"

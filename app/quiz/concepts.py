@@ -8,10 +8,11 @@
   "low" is trivia; the note's example is never asked for, many others would do).
 - A row with a column that is a question in disguise ("use when", "reason", "pros" and "cons"):
   that question ("When would you use DPO?"), in a table of any length.
-- With four rows or more, each row is also an MCQ ("Which algorithm is this? data required:
-  preference pairs; ...", the other rows' names as options: siblings of the same kind and
-  topic, each clearly wrong per the same table). A table whose columns are the things compared
-  (``| | CNN | ViT |``) gives "How do CNN and ViT compare on X?" per row.
+- With four rows or more, each row is also an MCQ ("Which algorithm is this?" over a list of
+  its cells, "- data required: preference pairs", ...; the other rows' names as options:
+  siblings of the same kind and topic, each clearly wrong per the same table). A table whose
+  columns are the things compared (``| | CNN | ViT |``) gives "How do CNN and ViT compare on
+  X?" per row.
 - A list the note names as pros, cons, limitations, failure modes or pitfalls (by the heading
   it sits under, or the line leading into it), or a set a lead-in line names ("Two ways to
   shrink a model:"): recall ("What are the cons of CNNs?"), the entries' leads as key points.
@@ -385,12 +386,14 @@ def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -
     wrong = rng.sample(siblings, 3)
     options = [name, *wrong]
     rng.shuffle(options)
-    clues = "; ".join(f"{words[i]}: {plain(row.cells[i]).rstrip('.')}" for i in shown)
+    # the clues as a list under the question, one a column (a blind rater scored this 4.34
+    # against 3.45 for the clues run into one line; better for 26 of 29 items, tune half)
+    clues = "\n".join(f"- {words[i]}: {plain(row.cells[i]).rstrip('.')}" for i in shown)
     ctx = context(passage.heading, name, set())
+    asked = with_context(f"Which {what or 'one'} is this?", ctx)
     return QuizItem(
-        "mcq", with_context(f"Which {what or 'one'} is this? {clues}.", ctx), name, row.line,
-        passage.text, citation_of(passage), options=options, key_points=[name],
-        content_hash=content_hash, generator=GENERATOR,
+        "mcq", f"{asked}\n{clues}", name, row.line, passage.text, citation_of(passage),
+        options=options, key_points=[name], content_hash=content_hash, generator=GENERATOR,
     )  # fmt: skip
 
 

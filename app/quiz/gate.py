@@ -151,16 +151,17 @@ def hidden_in_question(item: QuizItem) -> bool:
 
 
 def without_context(item: QuizItem) -> str:
-    """The question without the heading path it ends with (``offline.with_context``)."""
-    question = item.question.rstrip()
+    """The question without the heading path its first line ends with (``offline.with_context``;
+    the lines after it are an MCQ's clues)."""
+    question, newline, clues = item.question.rstrip().partition("\n")
     parts = {p.strip() for p in item.citation.heading.split(" > ")}
     at = question.rfind(" (")
     while at > 0 and question.endswith(")"):
         inner = question[at + 2 : -1]
         if all(p.strip() in parts for p in inner.split(" > ")):
-            return question[:at].rstrip()
+            return question[:at].rstrip() + newline + clues
         at = question.rfind(" (", 0, at)
-    return question
+    return question + newline + clues
 
 
 def fragment(item: QuizItem) -> bool:
@@ -171,7 +172,7 @@ def fragment(item: QuizItem) -> bool:
     for math in re.finditer(r"\$[^$\n]+?\$", body):  # "$...$" spans, paired in order
         if "\x00" in math.group(0) or re.search(r"[/^_+\-*=]\$$", math.group(0)):
             return True
-    sentence = without_context(item)
+    sentence = without_context(item).split("\n", 1)[0]  # an MCQ's clues follow the question
     if not re.search(r"[.!?。！？][\"'”’)*]*$", sentence):
         return True
     return bool(re.match(r"^[a-z]", body))
