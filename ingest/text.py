@@ -636,6 +636,22 @@ def math_images_as_tex(text: str) -> str:
     return _MATH_IMG.sub(lambda m: f"${unquote(m.group(1)).strip()}$", text)
 
 
+_BREAK = re.compile(r"[ \t]*<br\s*/?>[ \t]*", re.IGNORECASE)
+
+
+def html_as_text(text: str) -> str:
+    """The HTML that notes from GitHub use for layout, as text to show: math images as their
+    ``$...$`` formula (``math_images_as_tex``) and ``<br>`` as a line break, or as a space inside
+    a table row (a break would end the row). Other HTML stays, shown inert."""
+    text = math_images_as_tex(text)
+    if "<" not in text:
+        return text
+    lines = text.split("\n")
+    return "\n".join(
+        _BREAK.sub(" " if line.lstrip().startswith("|") else "\n", line) for line in lines
+    )
+
+
 _QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
 
 

@@ -71,7 +71,7 @@ def test_markdown_rewrites_what_streamlit_lacks_and_leaves_code_alone() -> None:
     assert "$$\n\\mathcal{L}" in out
 
 
-def test_githubs_math_images_read_as_math_in_the_app_and_the_terminal() -> None:
+def test_githubs_html_reads_as_text_in_the_app_and_the_terminal() -> None:
     from sharpnotes.app.cli._common import plain_text
 
     image = '<img src="https://render.githubusercontent.com/render/math?math=\\beta%20=%20(X^{T}X)^{-1}">'
@@ -81,6 +81,10 @@ def test_githubs_math_images_read_as_math_in_the_app_and_the_terminal() -> None:
     answer = {"answer": f"{text} [1]", "citations": [{"n": 1, "quote": text}]}
     assert shown in render.answer_markdown(answer)
     assert shown in plain_text(text)
+    # a <br/> between two Q&A pairs is a line break; inside a table row, a space
+    qa = "It lowers variance. <br/>\n\n| a | b<br>c |\n|---|---|"
+    assert render.markdown(qa).startswith("It lowers variance.\n") and "<br" not in plain_text(qa)
+    assert "| a | b c |" in render.markdown(qa) and "| a | b c |" in plain_text(qa)
 
 
 def test_plain_text_and_pdf_are_shown_as_written() -> None:

@@ -53,10 +53,11 @@ def one_line(text: str) -> str:
 
 def plain_text(value: object) -> str:
     """Like ``plain`` for multi-line text (a passage, an answer): line breaks and tabs stay, and
-    GitHub's math images read as the ``$...$`` formula they draw."""
-    from sharpnotes.ingest.text import math_images_as_tex
+    the HTML of GitHub notes reads as text (``ingest.text.html_as_text``: math images as their
+    formula, ``<br>`` as a line break)."""
+    from sharpnotes.ingest.text import html_as_text
 
-    return _CONTROL_IN_TEXT.sub(_escape, math_images_as_tex(str(value)))
+    return _CONTROL_IN_TEXT.sub(_escape, html_as_text(str(value)))
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -6,10 +6,10 @@ coloured spans (``:yellow-background[...]``), link titles as hover text; and wit
 ``unsafe_allow_html`` off it shows raw HTML as text and drops ``javascript:`` links. So note text
 is never turned into HTML here: it is prepared as Markdown and handed to ``st.markdown``.
 What Streamlit lacks is written here: ``\\(...\\)`` and ``\\[...\\]`` math (it knows dollars
-only) and GitHub's math images, images that are not fetched until the reader asks (a remote
-image is a request the note's author can watch), ``[[wikilinks]]`` and links to other notes
-opening the Note page, the quoted span highlighted, PDF text reflowed without its page footers,
-and plain text shown as written.
+only), GitHub's math images and line-break tags, images that are not fetched until the reader
+asks (a remote image is a request the note's author can watch), ``[[wikilinks]]`` and links to
+other notes opening the Note page, the quoted span highlighted, PDF text reflowed without its
+page footers, and plain text shown as written.
 
 The only HTML of our own (``st.html``) is the stylesheet, the card anchors and the scroll
 script: no note text ever reaches it.
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from sharpnotes.app.notelinks import MD_LINK, is_note_path, note_url
 from sharpnotes.ingest.readers import WIKILINK
-from sharpnotes.ingest.text import blocks, math_images_as_tex
+from sharpnotes.ingest.text import blocks, html_as_text
 
 Kind = Literal["markdown", "text", "pdf"]
 Resolve = Callable[[str], str | None]  # link target -> indexed note source, or None
@@ -308,7 +308,7 @@ def _split_spans(text: str) -> Iterator[tuple[str, bool]]:
 
 def _rewrite(text: str, resolve: Resolve | None) -> str:
     """The Markdown rewrites of prose (outside code)."""
-    text = math_images_as_tex(text)
+    text = html_as_text(text)
     text = _BRACKET_MATH.sub(lambda m: f"$${m.group(1)}$$", text)
     text = _PAREN_MATH.sub(lambda m: f"${m.group(1).strip()}$", text)
     text = text.replace("![", "[🖼 ")  # images become links: nothing is fetched until clicked
