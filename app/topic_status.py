@@ -120,6 +120,12 @@ def gaps(statuses: Sequence[TopicStatus]) -> list[TopicStatus]:
     return [s for s in statuses if s.gap]
 
 
+def weak_label(ranked: Sequence[TopicStatus]) -> str:
+    """How to introduce topics ranked by ``weakest``: never reviewed ranks as weakest, but
+    until one of them has been reviewed they are topics to start, not weak ones."""
+    return "Weakest topics" if any(s.reviewed for s in ranked) else "Not reviewed yet"
+
+
 def weakest(statuses: Sequence[TopicStatus], n: int | None = None) -> list[TopicStatus]:
     """Topics with notes, weakest first (ties: fewer items reviewed, then syllabus order)."""
     ranked = sorted((s for s in statuses if not s.gap), key=lambda s: (-s.weakness, s.reviewed))

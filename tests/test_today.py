@@ -4,6 +4,7 @@ come from them within the daily limit, due items first, and progress counts revi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from sharpnotes.app.quiz import schedule
@@ -12,7 +13,7 @@ from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import open_store
 from sharpnotes.app.syllabus import Syllabus, Topic
 from sharpnotes.app.today import plan_today, progress
-from sharpnotes.app.topic_status import topic_statuses, weakest
+from sharpnotes.app.topic_status import topic_statuses, weak_label, weakest
 from sharpnotes.app.topics import Link
 from sharpnotes.ingest.settings import Settings
 
@@ -62,6 +63,10 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         # focal: 1 of 3 items reviewed, so weaker than DETR whose items were all reviewed
         ranked = [s.topic.id for s in weakest(list(statuses.values()))]
         assert ranked == ["focal-loss", "detr"]
+        # never reviewed ranks as weakest, but is not called weak until something was reviewed
+        assert weak_label(weakest(list(statuses.values()))) == "Weakest topics"
+        fresh = [dataclasses.replace(s, reviewed=0) for s in statuses.values()]
+        assert weak_label(weakest(fresh)) == "Not reviewed yet"
 
         # the day's limits count what was done today: focal[0], first reviewed an hour ago
         limits = daily_limits(

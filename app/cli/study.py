@@ -228,8 +228,10 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
         for link in plan.question.passages:
             click.echo(f"  your notes: {plain(link.source)} > {plain(link.heading)}")
     if plan.weakest:
+        from sharpnotes.app.topic_status import weak_label
+
         names = ", ".join(plain(s.topic.id) for s in plan.weakest)
-        click.echo(f"\nWeakest topics: {names}")
+        click.echo(f"\n{weak_label(plan.weakest)}: {names}")
     if plan.gaps:
         click.echo(f"Gaps to write ({len(plan.gaps)}): {', '.join(plan.gaps[:8])}")
     week = sum(done.reviews[-7:])

@@ -9,6 +9,7 @@ from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.syllabus import SyllabusError
 from sharpnotes.app.today import plan_today, progress
+from sharpnotes.app.topic_status import weak_label
 from sharpnotes.app.topics import syllabus_links
 from sharpnotes.app.ui import quiz_widgets, services
 from sharpnotes.app.ui.note_dialog import passage_card
@@ -100,7 +101,7 @@ right.line_chart(
 )
 if plan.weakest:
     st.caption(
-        "Weakest topics: "
+        f"{weak_label(plan.weakest)}: "
         + ", ".join(literal(s.topic.title) for s in plan.weakest)
         + " · the recall heat map is on the Topics page"
     )
