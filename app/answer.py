@@ -500,12 +500,13 @@ def answer_question(
     start = time.perf_counter()
     asked, question = question, searcher.spelled(question)  # typos read as the notes spell them
     query = gen.condense(question, history) if history else question
-    results = searcher.search(query, k=k, filters=filters)
+    # spelled once: only a query folded with the history holds words not read yet
+    results = searcher.search(query, k=k, filters=filters, spell=query != question)
     if query != question and not _anchored(question, results):
         # a short new question ("capital of France?") is not a follow-up when what the folded
         # query finds shares none of its own words: judge it on its own
         query = question
-        results = searcher.search(query, k=k, filters=filters)
+        results = searcher.search(query, k=k, filters=filters, spell=False)
     gate: list[Evidence] = []
 
     def evidence() -> Evidence:  # computed only when the term checks leave it to the score

@@ -394,12 +394,20 @@ class Searcher:
         return correct(query, _Written(self), known_words(self._model_folder))
 
     def search(
-        self, query: str, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+        spell: bool = True,
     ) -> list[SearchResult]:
+        """The ``k`` best passages for ``query``; ``spell`` False when the caller has read its
+        typos already (``spelled``)."""
         filters = filters or Filters()
         self._local.notices = []
         cfg = self.settings.retrieval
-        query = self.spelled(query)
+        if spell:
+            query = self.spelled(query)
         asked = query
         if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
             query = expand_query(query)
