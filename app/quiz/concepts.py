@@ -282,7 +282,7 @@ def _table_items(
         q = with_context(question, ctx)
         out.append(_recall(q, answer, row.line, points, passage, content_hash))
         out += [mcq] if mcq else []
-    return out + _column_items(block, rows, columns, words, passage, content_hash)
+    return out + _column_items(block, named, columns, words, passage, content_hash)
 
 
 def _compare_items(
@@ -323,12 +323,14 @@ def _comparison(
 
 
 def _column_items(
-    block: Block, rows: list, columns: list[int], words: dict[int, str], passage: SearchResult,
+    block: Block, named: list, columns: list[int], words: dict[int, str], passage: SearchResult,
     content_hash: str,
 ) -> list[QuizItem]:  # fmt: skip
-    """A small table of named rows compared column by column: "How do SORT, DeepSORT and
-    ByteTrack compare on "low-score dets"?" per column whose cells all say something different."""
-    names = [n for n in (_name(row.cells[0]) for row in rows) if n]
+    """A small table of named rows ((row, name) pairs) compared column by column: "How do SORT,
+    DeepSORT and ByteTrack compare on "low-score dets"?" per column whose cells all say
+    something different."""
+    rows = [row for row, _ in named]
+    names = [name for _, name in named if name]
     if not MIN_COMPARED <= len(rows) <= MAX_COMPARED or len(names) < len(rows):
         return []
     ctx = context(passage.heading, "", set())
