@@ -162,22 +162,6 @@ def test_a_passage_left_out_for_room_still_gives_its_best_line(
     assert "exponential moving average" not in answer(settings, question, found)
 
 
-def test_a_section_the_question_names_gives_its_best_line_however_low_it_ranks(
-    settings: Settings,
-) -> None:
-    # a comparison: the second method's section ranks far below the first's
-    def found(leaf: str) -> list[SearchResult]:
-        first = ("Optimizers > AdaGrad",
-                 "AdaGrad accumulates the sum of all past squared gradients.")  # fmt: skip
-        second = (f"Optimizers > {leaf}", "Replace the sum with an exponential moving average, "
-                  "so old gradients fade out.")  # fmt: skip
-        return ranked_pair("opt.md", first, second, 0.1)
-
-    question = "What is the difference between AdaGrad and RMSProp?"
-    assert "exponential moving average" in answer(settings, question, found("RMSProp"))
-    assert "exponential moving average" not in answer(settings, question, found("Momentum"))
-
-
 def test_the_set_up_of_a_puzzle_is_context_not_its_answer(settings: Settings) -> None:
     note = (
         "**A jar holds 500 coins and one has two heads. You flip a random coin 8 times and see "
@@ -204,22 +188,40 @@ def test_a_line_that_says_more_than_the_first_passages_lines_follows_them(
     assert "softmax, then cross entropy" in answer(settings, question, found)
 
 
-def test_the_next_chunk_of_the_answers_section_gives_its_best_line(settings: Settings) -> None:
-    # one long section cut into two chunks: the second ranks far lower, and its line on SimPO
-    # says less on its own than the first chunk's look-alike, yet it is the rest of the section
-    def found(heading: str) -> list[SearchResult]:
-        first = ("LLMs > Post-training",
-                 "- DPO folds the reward model and the RL loop into one supervised loss on "
-                 "preference pairs.\n- Rankings depend on scale: online RL can beat DPO at 1.5B "
-                 "while SimPO can beat DPO at 7B.\n")  # fmt: skip
-        second = (heading, "- SimPO: DPO without a reference model; the average log-probability "
-                  "of a response is its implicit reward.\n- ORPO adds an odds-ratio term to the "
-                  "SFT loss.\n")  # fmt: skip
-        return ranked_pair("llm.md", first, second, 0.0)
-
-    question = "What does SimPO change compared to DPO?"
-    assert "without a reference model" in answer(settings, question, found("LLMs > Post-training"))
-    assert "without a reference model" not in answer(settings, question, found("LLMs > Serving"))
+@pytest.mark.parametrize(
+    ("question", "first", "second", "heading", "elsewhere", "shown"),
+    [
+        pytest.param(
+            # a comparison: the second method's section ranks far below the first's
+            "What is the difference between AdaGrad and RMSProp?",
+            ("Optimizers > AdaGrad", "AdaGrad accumulates the sum of all past squared gradients."),
+            ("Replace the sum with an exponential moving average, so old gradients fade out.", 0.1),
+            "Optimizers > RMSProp", "Optimizers > Momentum", "exponential moving average",
+            id="a section the question names, however low it ranks",
+        ),
+        pytest.param(
+            # one long section cut into two chunks: the second ranks far lower, and its line on
+            # SimPO says less on its own than the first chunk's look-alike, yet it is the rest
+            # of the section
+            "What does SimPO change compared to DPO?",
+            ("LLMs > Post-training",
+             "- DPO folds the reward model and the RL loop into one supervised loss on "
+             "preference pairs.\n- Rankings depend on scale: online RL can beat DPO at 1.5B "
+             "while SimPO can beat DPO at 7B.\n"),
+            ("- SimPO: DPO without a reference model; the average log-probability of a response "
+             "is its implicit reward.\n- ORPO adds an odds-ratio term to the SFT loss.\n", 0.0),
+            "LLMs > Post-training", "LLMs > Serving", "without a reference model",
+            id="the next chunk of the answer's section",
+        ),
+    ],
+)  # fmt: skip
+def test_a_passage_under_such_a_heading_gives_its_best_line(  # type: ignore[no-untyped-def]
+    settings: Settings, question, first, second, heading, elsewhere, shown
+) -> None:
+    text, score = second
+    for under, quoted in ((heading, True), (elsewhere, False)):
+        found = ranked_pair("notes.md", first, (under, text), score)
+        assert (shown in answer(settings, question, found)) is quoted, under
 
 
 def test_a_table_is_scored_by_its_best_row(settings: Settings) -> None:
