@@ -164,7 +164,7 @@ class AnswerSettings(_Group):
     refusal_threshold: float | None = advanced(
         None,
         "Evidence score (0 to 2.2) below which an answer is refused (None: the calibrated "
-        "default, 0.90).",
+        "default, 0.885).",
         ge=0.0,
         le=2.2,
     )
