@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sharpnotes.app.coverage import all_named, uncovered, zh_anchored
+from sharpnotes.app.coverage import all_marked, all_named, uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import (
     candidates,
@@ -447,7 +447,8 @@ def refusal_reason(
     - a Chinese question whose topic no passage shares (``coverage.zh_anchored``, on the text);
     - an English question whose evidence score is below the calibrated threshold, unless each
       of its specific terms heads one of the passages' sections (``coverage.all_named``: a
-      section on SECOND answers a question on SECOND, however MiniLM reads the two). A question
+      section on SECOND answers a question on SECOND, however MiniLM reads the two), or is
+      marked in a passage's text (``coverage.all_marked``: bold, or a table row's name). A question
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
       eval/benchmarks/README.md, "Refusal").
@@ -464,8 +465,9 @@ def refusal_reason(
         return "no passage shares the Chinese question's topic"
     if has_cjk(question):
         return None
-    if all_named(question, [r.heading for r in results]):
-        return None  # sections of the notes are headed with what the question names
+    headings = [r.heading for r in results]
+    if all_named(question, headings) or all_marked(question, headings, [r.text for r in results]):
+        return None  # the notes head sections with, or mark, what the question names
     score = (evidence() if callable(evidence) else evidence).score
     if score < refusal_threshold(settings):
         return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.bm25 import stem
+from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import has_cjk, terms
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
@@ -143,7 +144,7 @@ def heading_names(question: str, headings: Sequence[str]) -> dict[str, set[int]]
     asked = specific_terms(question)
     found: dict[str, set[int]] = {term.text: set() for term in asked}
     for i, heading in enumerate(headings):
-        for own in specific_terms(heading.rsplit(" > ", 1)[-1]):
+        for own in specific_terms(heading.rsplit(HEADING_SEP, 1)[-1]):
             for term in asked:  # the same term, or one is the other's acronym or expansion
                 if own.text == term.text or own.text in term.names or term.text in own.names:
                     found[term.text].add(i)
@@ -162,6 +163,42 @@ def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> b
     on FlashAttention for LLMs is not vouched for by a section on LLMs."""
     found = heading_names(question, headings)
     return bool(found) and all(where and len(term) >= min_letters for term, where in found.items())
+
+
+# what a note marks as a name besides a heading: a bold span, the first cell of a table row
+_BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
+_ROW_NAME = re.compile(r"^[ \t]*\|[ \t]*([^|\n]{1,80}?)[ \t]*\|", re.MULTILINE)
+_ACRONYM = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]{1,7}(?![\w-])")
+_LOWER_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]{1,7}(?![\w-])")
+
+
+def marked(text: str) -> list[str]:
+    """What a passage marks as names: its bold spans and the first cells of its table rows."""
+    return [m.group(1) for m in _BOLD.finditer(text)] + [
+        m.group(1) for m in _ROW_NAME.finditer(text)
+    ]
+
+
+def with_acronyms(question: str, passages: Sequence[str]) -> str:
+    """The question with each word it types in lower case that the passages write as an
+    acronym ("kto" where a passage says KTO) added in capitals, so that it is a name the
+    question uses."""
+    caps = {m.group(0) for text in passages for m in _ACRONYM.finditer(text)}
+    extra = [
+        word.upper()
+        for word in _LOWER_WORD.findall(question)
+        if word.upper() in caps and word.upper() not in COMMON
+    ]
+    return " ".join([question, *dict.fromkeys(extra)])
+
+
+def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> bool:
+    """``all_named`` where a name may also be marked in a passage's text (bold, or naming a
+    table row: "| **KTO** | binary thumbs up/down |") and a lower-case word the passages write
+    as an acronym counts as a name ("kto"). Notes mark what they define."""
+    spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
+    spans += [span for text in texts for span in marked(text)]
+    return all_named(with_acronyms(question, texts), spans)
 
 
 def _has_plain_words(phrase: str) -> bool:

@@ -164,3 +164,23 @@ def test_sections_headed_with_each_name_of_the_question_vouch_for_it(settings: S
     assert "evidence" in refusal_reason(question, [llms], weak, settings)
     flash = _passage("Topics > FlashAttention", "IO-aware tiled attention in SRAM.")
     assert refusal_reason(question, [llms, flash], weak, settings) is None
+
+
+def test_a_name_the_notes_mark_in_bold_or_as_a_table_row_vouches_for_it(settings: Settings) -> None:
+    weak = Evidence(0.2, 0.2, 0.0)
+    llms = _passage("Topics > Large language models (LLMs)", "- FlashAttention, KV cache")
+    question = "Why is FlashAttention such a big deal for LLMs?"
+    assert "evidence" in refusal_reason(question, [llms], weak, settings)  # named, not marked
+    bold = _passage(llms.heading, "- **FlashAttention**: IO-aware tiled attention in SRAM.")
+    assert refusal_reason(question, [bold], weak, settings) is None
+    # a table row's name; a question typed in lower case names the acronym the notes write
+    table = _passage(
+        "Post-training",
+        "| Algorithm | Data |\n|---|---|\n| KTO | binary thumbs up/down, no pairs as DPO needs |",
+    )
+    assert refusal_reason("kto binary feedback without pairs", [table], weak, settings) is None
+    # every name must be marked: "DPO" is not, so the score decides
+    both = "how does kto differ from DPO?"
+    assert "evidence" in refusal_reason(both, [table], weak, settings)
+    # a plain question with no name at all is still left to the score
+    assert "evidence" in refusal_reason("what data does it need?", [table], weak, settings)
