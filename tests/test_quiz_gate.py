@@ -6,7 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from sharpnotes.app.quiz import gate, verify
-from sharpnotes.app.quiz.handwritten import card_items, continued_sections, key_points
+from sharpnotes.app.quiz.handwritten import (
+    card_items,
+    continued_sections,
+    following_texts,
+    key_points,
+)
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 
@@ -149,6 +154,39 @@ def test_chunks_that_continue_their_section() -> None:
         row("c1", "c.md", "A > Why?", -1),  # an ordinal not read: never a continuation
     ]
     assert continued_sections(rows) == {"a2"}
+
+
+def test_a_card_cut_at_its_chunk_end_takes_the_rest_from_the_next_chunk() -> None:
+    """The chunker cuts a long Q&A section by size: a card whose answer runs to its chunk's
+    end goes on in the next chunk of the section, up to the next question there."""
+    from sharpnotes.ingest.catalog import ChunkRow
+
+    first = "**What are the pros and cons of bag of words?**\n\nAdvantages: simple to build."
+    rest = (
+        "Disadvantages: the vocabulary needs care; word order is lost.\n\n"
+        "**What is tf-idf?**\n\nA weighting of words by how rare they are."
+    )
+    rows = [
+        ChunkRow("t0", "t.md", "Text", None, first, "h0", {}, 0),
+        ChunkRow("t1", "t.md", "Text", None, rest, "h1", {}, 1),
+        ChunkRow("u0", "u.md", "Text", None, rest, "h2", {}, 0),  # another file
+    ]
+    following = following_texts(rows)
+    assert following == {"t0": rest}
+    passage = SearchResult(1, 0.0, "t0", "t.md", "Text", None, first)
+    cut = card_items(passage, "h0")[0]
+    whole = card_items(passage, "h0", following=following["t0"])[0]
+    assert [c.answer for c in cut] == ["Advantages: simple to build."]
+    assert [c.answer for c in whole] == [
+        "Advantages: simple to build.\n\n"
+        "Disadvantages: the vocabulary needs care; word order is lost."
+    ]
+    assert whole[0].evidence in whole[0].passage and whole[0].citation.chunk_id == "t0"
+    # the next chunk opens with a question, or the card ends before its chunk does: no change
+    opens = card_items(passage, "h0", following=rest[rest.index("**What is") :])[0]
+    assert [c.answer for c in opens] == ["Advantages: simple to build."]
+    longer = dataclasses.replace(passage, text=first + "\n\n**Why?**\n\nBecause.")
+    assert card_items(longer, "h0", following=rest)[0][0].answer == "Advantages: simple to build."
 
 
 def test_key_points_of_a_chinese_answer() -> None:

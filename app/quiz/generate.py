@@ -23,14 +23,19 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR as STRUCTURE
 from sharpnotes.app.quiz.concepts import concept_items
-from sharpnotes.app.quiz.handwritten import GENERATOR, card_items, continued_sections
+from sharpnotes.app.quiz.handwritten import (
+    GENERATOR,
+    card_items,
+    continued_sections,
+    following_texts,
+)
 from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
@@ -82,6 +87,7 @@ class Corpus(NamedTuple):
     pool: DistractorPool
     rows: dict[str, ChunkRow]
     continued: set[str]  # the chunks that continue their section (``continued_sections``)
+    following: dict[str, str]  # chunk id -> the next chunk's text, when it continues the section
 
 
 _POOLS: dict[tuple[str, int], Corpus] = {}
@@ -99,7 +105,9 @@ def corpus_pool(catalog: Catalog) -> Corpus:
     rows = catalog.get_chunks(ids)
     ordered = {cid: rows[cid] for cid in ids if cid in rows}
     pool = DistractorPool(Lexicon.from_rows(ordered.values()))
-    corpus = Corpus(pool, ordered, continued_sections(ordered.values()))
+    corpus = Corpus(
+        pool, ordered, continued_sections(ordered.values()), following_texts(ordered.values())
+    )
     with _POOLS_LOCK:
         _POOLS.clear()  # one index per process in practice; keep memory flat
         _POOLS[key] = corpus
@@ -178,7 +186,7 @@ def generate_quiz(
         raise ValueError(f"unknown quiz type {kind!r}; choose one of {', '.join(KINDS)}")
     catalog = searcher.catalog if searcher else open_catalog(settings)
     try:
-        pool, rows, continued = corpus_pool(catalog)
+        pool, rows, continued, following = corpus_pool(catalog)
     finally:
         if searcher is None:
             catalog.close()
@@ -189,7 +197,7 @@ def generate_quiz(
     pool.embed = _embedding(settings)
     rng = random.Random(seed)
     excluded = [rows[c] for c in exclude_chunks if c in rows]
-    reopened = {} if known is None else open_cards(excluded, kind, set(known), continued)
+    reopened = {} if known is None else open_cards(excluded, kind, set(known), continued, following)
     exclude = set(exclude_chunks) - set(reopened)
     passages = _passages(settings, rows, topic, filters, n, exclude, prefer_chunks, searcher, rng)
     from sharpnotes.app.generators import get_generator
@@ -218,6 +226,7 @@ def generate_quiz(
                 llm,
                 written,
                 passage.chunk_id in continued,
+                following.get(passage.chunk_id, ""),
             )
         return gate_items(made, dropped, flagged if not gated else None, emphasised)
 
@@ -250,13 +259,23 @@ def gather(
 
 
 def open_cards(
-    rows: Sequence[ChunkRow], kind: str, known: Collection[str], continued: Collection[str]
+    rows: Sequence[ChunkRow],
+    kind: str,
+    known: Collection[str],
+    continued: Collection[str],
+    following: Mapping[str, str],
 ) -> dict[str, list[QuizItem]]:
     """Chunk id -> the learner's cards of that passage whose ids are not in ``known``, for
-    the passages that have any (``continued``: ``continued_sections``)."""
+    the passages that have any (``continued``: ``continued_sections``; ``following``:
+    ``following_texts``)."""
     out: dict[str, list[QuizItem]] = {}
     for row in rows:
-        cards, _ = card_items(_as_result(row), row.content_hash, row.chunk_id in continued)
+        cards, _ = card_items(
+            _as_result(row),
+            row.content_hash,
+            row.chunk_id in continued,
+            following.get(row.chunk_id, ""),
+        )
         if left := [c for c in cards if c.type in _CARD_TYPES[kind] and c.id not in known]:
             out[row.chunk_id] = left
     return out
@@ -355,18 +374,20 @@ def passage_candidates(
     llm: Settings | None = None,
     written: bool = True,
     continues: bool = False,
+    following: str = "",
 ) -> list[QuizItem]:
     """The verified items of one passage, in the order ``choose`` ranks them: the learner's own
     cards, the items of its tables and named lists, then (unless ``written`` is False) the
     generated ones, written by the LLM when ``llm`` (the settings of a configured LLM) is given
     and by the offline writer when it gives none. Every item dropped on the way is counted in
-    ``dropped`` by reason. ``continues``: the passage continues its section (``card_items``)."""
+    ``dropped`` by reason. ``continues``: the passage continues its section; ``following``:
+    the text of the next chunk when that one continues it (both as ``card_items`` takes them)."""
 
     def add(why: dict[str, int], prefix: str = "") -> None:
         for reason, count in why.items():
             verify.count(dropped, prefix + reason, count)
 
-    cards, why = card_items(passage, content_hash, continues)
+    cards, why = card_items(passage, content_hash, continues, following)
     add(why)
     cards = [c for c in cards if c.type in _CARD_TYPES[kind]]
     laid_out, why = concept_items(passage, content_hash, rng=rng, continues=continues)

@@ -20,7 +20,13 @@ from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import has_cjk, math_images_as_tex, split_sentences, terms
+from sharpnotes.ingest.text import (
+    has_cjk,
+    math_images_as_tex,
+    section_starts,
+    split_sentences,
+    terms,
+)
 
 GENERATOR = "notes"  # provenance of an item the learner wrote
 CUT_OFF = "card: answer cut off"
@@ -104,6 +110,38 @@ def continued_sections(rows: Iterable) -> set[str]:
     }
 
 
+def following_texts(rows: Iterable) -> dict[str, str]:
+    """Chunk id -> the text of the next chunk of its file, for the chunks whose section that
+    next chunk continues (``continued_sections`` seen from the chunk before)."""
+    rows = list(rows)
+    at = {(r.source, r.ordinal): r for r in rows if r.ordinal >= 0}
+    out = {}
+    for r in rows:
+        nxt = at.get((r.source, r.ordinal + 1)) if r.ordinal >= 0 else None
+        if nxt is not None and nxt.heading == r.heading:
+            out[r.chunk_id] = nxt.text
+    return out
+
+
+def _run_on(passage: SearchResult, cards: list[Card], following: str) -> SearchResult:
+    """A card whose answer runs to the end of its chunk, and goes on in the next chunk of its
+    section (``following``), gets the rest of it: up to the next card, question or heading
+    there. Returns the passage with that rest appended; the card is mended in ``cards``. The
+    chunker cuts a long section by size, so it can cut a card's answer in two."""
+    text = passage.text
+    for i, card in enumerate(cards):
+        if card.kind != "qa" or text[card.end :].strip():
+            continue
+        starts = section_starts(following) + [c.start for c in find_cards(following)]
+        rest = following[: min(starts, default=len(following))].strip()
+        if not terms(rest):  # nothing there, or a stray "<br/>" before the next question
+            return passage
+        joined = f"{text.rstrip()}\n\n{rest}"
+        cards[i] = replace(card, answer=f"{card.answer.rstrip()}\n\n{rest}", end=len(joined))
+        return replace(passage, text=joined)
+    return passage
+
+
 def _heading_card(passage: SearchResult) -> Card | None:
     """The passage as the answer to its own heading, when that heading is a question."""
     title = _Q_LABEL.sub("", passage.heading.split(HEADING_SEP)[-1]).strip()
@@ -116,11 +154,13 @@ def _heading_card(passage: SearchResult) -> Card | None:
 
 
 def card_items(
-    passage: SearchResult, content_hash: str, continues: bool = False
+    passage: SearchResult, content_hash: str, continues: bool = False, following: str = ""
 ) -> tuple[list[QuizItem], dict[str, int]]:
     """The verified items of the cards written in ``passage``, in note order, and the count of
     cards dropped by reason. A passage that ``continues`` its section (``continued_sections``)
-    is not the answer to a heading phrased as a question: the section's start is."""
+    is not the answer to a heading phrased as a question: the section's start is. ``following``:
+    the next chunk's text when it continues the section (``following_texts``), for a card
+    whose answer the chunk's end cut (``_run_on``)."""
     from sharpnotes.app.quiz.offline import citation_of
 
     citation = citation_of(passage)
@@ -128,6 +168,8 @@ def card_items(
     heading = None if continues else _heading_card(passage)
     if heading:
         cards.insert(0, heading)
+    if following and cards:
+        passage = _run_on(passage, cards, following)
     dropped: dict[str, int] = {}
     whole = []
     for card in cards:

@@ -85,12 +85,13 @@ def offline_writer(
     False; distractors from the terms of ``chunks``). The gate's drops are recorded in
     ``reasons`` instead when it is given."""
     from sharpnotes.app.quiz.generate import gate_items, passage_candidates
-    from sharpnotes.app.quiz.handwritten import continued_sections
+    from sharpnotes.app.quiz.handwritten import continued_sections, following_texts
     from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
 
     pool = DistractorPool(Lexicon.from_rows(chunks))
     emphasised = pool.lexicon.emphasised()
     continued = continued_sections(chunks)
+    following = following_texts(chunks)
     hashes = {c.chunk_id: c.content_hash for c in chunks}
 
     def candidates(passage, written: bool = True) -> list:
@@ -103,6 +104,7 @@ def offline_writer(
             {},
             written=written,
             continues=passage.chunk_id in continued,
+            following=following.get(passage.chunk_id, ""),
         )
         return gate_items(items, {}, reasons, emphasised)
 
