@@ -202,15 +202,17 @@ def test_the_pros_and_cons_an_outline_item_lists_are_asked_by_its_name() -> None
     )
     items, _ = concept_items(_passage(text, "Ads ranking > Model"), "h")
     assert [i.question for i in items] == [
-        "What are the pros and cons of GBDT? (Ads ranking > Model)",
-        "What are the cons of Late fusion? (Ads ranking > Model)",
-    ]
+        "What are the pros and cons of GBDT? (Ads ranking > Model > Model selection)",
+        "What are the cons of Late fusion? (Ads ranking > Model > Model selection)",
+    ]  # the item they sit under says what they are one of
     assert items[0].key_points == [
         "interpretable", "slow to retrain continually", "no embedding layers",
     ]  # fmt: skip
     assert items[0].evidence in text and "slow to retrain" in items[0].answer
     assert items[0].answer.startswith("pros: interpretable\ncons: ")  # two kinds: labelled
     assert items[1].answer == "needs labelled data for each modality"  # the question names it
+    top = "* GBDT\n  * pros: interpretable\n  * cons: slow to retrain\n"  # nothing above it
+    assert concept_items(_passage(top, "Ads"), "h")[0][0].question.endswith("of GBDT? (Ads)")
     zh = "* BEVFormer\n  * 優點：不需要深度估計\n  * 缺點：訓練很慢\n"
     items, _ = concept_items(_passage(zh, "BEV"), "h")
     assert items and items[0].question.startswith("BEVFormer 的優點和缺點有哪些？")

@@ -182,6 +182,7 @@ def test_a_card_cut_at_its_chunk_end_takes_the_rest_from_the_next_chunk() -> Non
         "Disadvantages: the vocabulary needs care; word order is lost."
     ]
     assert whole[0].evidence in whole[0].passage and whole[0].citation.chunk_id == "t0"
+    assert whole[0].id == cut[0].id  # a review history saved with the cut card stays with it
     # the next chunk opens with a question, or the card ends before its chunk does: no change
     opens = card_items(passage, "h0", following=rest[rest.index("**What is") :])[0]
     assert [c.answer for c in opens] == ["Advantages: simple to build."]

@@ -544,12 +544,16 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         found = _list_kind(named["label"].strip()) if named else None
         if named and found and not found[1]:
             groups.setdefault(up, []).append((found[0], named["body"], unit.start, unit.end))
-    ctx = context(passage.heading, "", set())
+    base = context(passage.heading, "", set())
     out = []
     for up, parts in groups.items():
         name = _name(_lead(up[-1]))  # "Late Fusion: process modalities ..." -> "Late Fusion"
         if not name:
             continue
+        # the item it sits under says what the name is one of ("ML Category: two options" over
+        # "Ranking problem"): part of the context
+        over = _lead(up[-2]) if len(up) > 1 else ""
+        ctx = f"{base} > {over}" if base and _name(over) else base or over
         kinds = list(dict.fromkeys(kind for kind, _, _, _ in parts))
         if has_cjk("".join(kinds)):
             question = f"{name} 的{'和'.join(kinds)}有哪些？"

@@ -123,23 +123,19 @@ def following_texts(rows: Iterable) -> dict[str, str]:
     return out
 
 
-def _run_on(passage: SearchResult, cards: list[Card], following: str) -> SearchResult:
-    """A card whose answer runs to the end of its chunk, and goes on in the next chunk of its
-    section (``following``), gets the rest of it: up to the next card, question or heading
-    there. Returns the passage with that rest appended; the card is mended in ``cards``. The
-    chunker cuts a long section by size, so it can cut a card's answer in two."""
-    text = passage.text
+def _run_on(passage: SearchResult, cards: list[Card], following: str) -> tuple[int, str]:
+    """The card whose answer runs to the end of its chunk and goes on in the next chunk of its
+    section (``following``), and the rest of that answer there: up to the next card, question
+    or heading. (-1, "") when there is none. The chunker cuts a long section by size, so it can
+    cut a card's answer in two."""
     for i, card in enumerate(cards):
-        if card.kind != "qa" or text[card.end :].strip():
+        if card.kind != "qa" or passage.text[card.end :].strip():
             continue
         starts = section_starts(following) + [c.start for c in find_cards(following)]
         rest = following[: min(starts, default=len(following))].strip()
-        if not terms(rest):  # nothing there, or a stray "<br/>" before the next question
-            return passage
-        joined = f"{text.rstrip()}\n\n{rest}"
-        cards[i] = replace(card, answer=f"{card.answer.rstrip()}\n\n{rest}", end=len(joined))
-        return replace(passage, text=joined)
-    return passage
+        # nothing there, or a stray "<br/>" before the next question
+        return (i, rest) if terms(rest) else (-1, "")
+    return -1, ""
 
 
 def _heading_card(passage: SearchResult) -> Card | None:
@@ -168,12 +164,17 @@ def card_items(
     heading = None if continues else _heading_card(passage)
     if heading:
         cards.insert(0, heading)
-    if following and cards:
-        passage = _run_on(passage, cards, following)
+    cut, rest = _run_on(passage, cards, following) if following else (-1, "")
     dropped: dict[str, int] = {}
     whole = []
-    for card in cards:
-        if card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
+    for i, card in enumerate(cards):
+        if i == cut:  # the answer with its rest, passage and all; the id stays the cut card's
+            joined = replace(passage, text=f"{passage.text.rstrip()}\n\n{rest}")
+            mended = replace(card, answer=f"{card.answer.rstrip()}\n\n{rest}", end=len(joined.text))
+            item = _item(mended, joined, content_hash, citation)
+            was = _item(card, passage, content_hash, citation).id
+            whole.append(replace(item, stored_id=was))
+        elif card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
             verify.count(dropped, CUT_OFF)  # "Here is an overview:" and the chunk ends
         else:
             whole.append(_item(card, passage, content_hash, citation))

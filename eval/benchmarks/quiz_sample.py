@@ -1,7 +1,7 @@
 """A seeded sample of quiz items to rate with ``../shared/quiz_rubric.md``.
 
     python -m sharpnotes.eval.benchmarks.quiz_sample --split tune --per-corpus 40 --seed 1 \\
-        --out /tmp/sample.jsonl [--ungated] [--blind] [--cache DIR]
+        --out /tmp/sample.jsonl [--ungated] [--blind] [--as-shown] [--cache DIR]
 
 Items come from cached indexes of the sample notes and ``mlnotes`` (``quiz_quality``'s), drawn
 with ``generate_quiz`` (seeded), and kept when their note is in ``--split`` (``eval.quiz.
@@ -152,6 +152,19 @@ def sample_without_index(
     ]  # fmt: skip
 
 
+def as_shown(row: dict) -> dict:
+    """An item's texts as a learner reads them in the app or the terminal."""
+    from sharpnotes.ingest.text import html_as_text
+
+    def shown(text: str) -> str:
+        return html_as_text(text).strip()
+
+    out = row | {k: shown(row[k]) for k in ("question", "answer", "passage") if row.get(k)}
+    if row.get("options"):
+        out["options"] = [shown(o) for o in row["options"]]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("tune", "holdout"), required=True)
@@ -167,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-index", action="store_true", help="Chunk the notes here; load no model."
+    )
+    parser.add_argument(
+        "--as-shown",
+        action="store_true",
+        help="Question, options, answer and passage as the app and the terminal show them "
+        "(GitHub's math images and <br> tags read as text: ingest.text.html_as_text).",
     )
     parser.add_argument(
         "--sentence-share",
@@ -191,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += sample(
                 corpus, args.split, args.per_corpus, args.seed, not args.ungated, args.cache
             )
+    if args.as_shown:
+        rows = [as_shown(r) for r in rows]
     if args.blind:
         random.Random(args.seed).shuffle(rows)
         keep = ("question", "options", "answer", "passage", "corpus", "split", "source")
