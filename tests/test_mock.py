@@ -224,6 +224,16 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     assert len(report["steps"]) == 2 and report["minutes"] == 2
     assert all(s["question"].endswith(("?", ".")) for s in report["steps"])
     assert report["steps"][1]["score"] is None or report["steps"][1]["score"] < 0.5
+    # the questions first, with a template to fill: the same seed asks the same ones
+    shown = run("mock", "--rapid", "2", "--seed", "1", "--questions", "--json")
+    assert isinstance(shown, dict) and shown["seed"] == 1
+    assert [s["question"] for s in shown["steps"]] == [s["question"] for s in report["steps"]]
+    assert "points" not in shown["steps"][0]  # what it is graded on stays hidden
+    assert list(shown["answers"]) == [s["key"] for s in report["steps"]]
+    text = run("mock", "--rapid", "2", "--seed", "1", "--questions")
+    assert isinstance(text, str) and shown["steps"][0]["question"] in text
+    assert "--seed 1 --answers FILE" in text
+    assert len(run("mock", "history", "--json")["sessions"]) == 1  # type: ignore[index]
 
 
 @pytest.mark.slow

@@ -159,6 +159,29 @@ def interview(
     return answers, seconds, follow_ups
 
 
+def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
+    """What the mock will ask, step by step, without the points it is graded on; and how to
+    answer it from a file (``--answers``) with the same choice of case or questions."""
+    steps = [
+        {"key": s.key, "title": s.title, "question": s.question, "seconds": s.seconds}
+        for s in plan.steps
+    ]
+    if as_json:
+        echo_json(
+            {"kind": plan.kind, "title": plan.title, "prompt": plan.prompt,
+             "minutes": plan.minutes, "seed": seed, "steps": steps,
+             "answers": {s.key: "" for s in plan.steps}}
+        )  # fmt: skip
+        return
+    click.echo(f"{plain(plan.title)} ({plan.minutes:g} min)\n{plain(plan.prompt)}\n")
+    for n, step in enumerate(plan.steps, start=1):
+        click.echo(f"{n}. [{step.key}] {plain(step.title)}: {plain(step.question)}")
+    click.echo(
+        "\nWrite your answers as a JSON object by step key (or a list in this order), then run "
+        f"the same command with --seed {seed} --answers FILE instead of --questions."
+    )
+
+
 def show_report(report: MockReport) -> None:
     took = _clock(report.duration_s)
     over = " (over time)" if report.over_time else ""
@@ -196,6 +219,12 @@ def show_report(report: MockReport) -> None:
     help="Answers from a JSON file (a list in step order, or an object by step key) instead of "
     "asking.",
 )
+@click.option(
+    "--questions",
+    "list_questions",
+    is_flag=True,
+    help="Print the mock's questions and a template for --answers; nothing is asked or graded.",
+)
 @click.option("--seed", type=int, help="Which case or questions (default: a different one daily).")
 @click.option("--cards/--no-cards", default=None, help="Make review cards from the missed points.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -208,6 +237,7 @@ def mock(
     rapid: int | None,
     minutes: float | None,
     answers: Path | None,
+    list_questions: bool,
     seed: int | None,
     cards: bool | None,
     as_json: bool,
@@ -227,6 +257,9 @@ def mock(
     searcher = open_searcher(settings)
     seed = time.gmtime().tm_yday if seed is None else seed
     plan = _plan(searcher, settings, case, topic, typed, rapid, minutes, seed)
+    if list_questions:
+        show_questions(plan, seed, as_json)
+        return
     started = time.time()
     if answers is not None:
         said, took = read_answers(answers, plan)
