@@ -222,7 +222,8 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     report = run("mock", "--rapid", "2", "--seed", "1", "--answers", str(answers), "--json")
     assert isinstance(report, dict) and report["kind"] == "rapid"
     assert len(report["steps"]) == 2 and report["minutes"] == 2
-    assert all(s["question"].endswith(("?", ".")) for s in report["steps"])
+    asked = [s["question"].split(" (", 1)[0] for s in report["steps"]]  # without "(its topic)"
+    assert all(q.endswith(("?", ".")) for q in asked), asked
     assert report["steps"][1]["score"] is None or report["steps"][1]["score"] < 0.5
     # the questions first, with a template to fill: the same seed asks the same ones
     shown = run("mock", "--rapid", "2", "--seed", "1", "--questions", "--json")
@@ -234,6 +235,27 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     assert isinstance(text, str) and shown["steps"][0]["question"] in text
     assert "--seed 1 --answers FILE" in text
     assert len(run("mock", "history", "--json")["sessions"]) == 1  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_a_rapid_fire_card_is_graded_against_the_answer_written_beside_it(env: Settings) -> None:
+    from sharpnotes.app.mock.grade import grade_step
+    from sharpnotes.app.mock.rapid import plan_rapid
+    from sharpnotes.app.retrieval import Searcher
+
+    plan = plan_rapid(Searcher(env), 20, seed=1)
+    more = next(s for s in plan.steps if s.question.startswith("Does adding more data always"))
+    assert {p.passage.source for p in more.points} == {"fundamentals/bias-variance.md"}
+    assert [p.text for p in more.points] == [  # the answer beside the question, clause by clause
+        "If the model is bias-limited, more data of the same kind barely moves val error",
+        "you need capacity or better features",
+    ]  # ("It helps variance." states too little to be a point)
+    assert all(p.text in p.passage.text for p in more.points)
+    good = grade_step(more, "No: if the model is bias-limited, more data of the same kind "
+                      "barely moves val error; you need more capacity or better features.", env,
+                      offline=True)  # fmt: skip
+    poor = grade_step(more, "Yes, more data always helps a model.", env, offline=True)
+    assert good.score > poor.score  # type: ignore[operator]
 
 
 @pytest.mark.slow

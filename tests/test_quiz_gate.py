@@ -193,6 +193,11 @@ def test_a_card_cut_at_its_chunk_end_takes_the_rest_from_the_next_chunk() -> Non
 def test_key_points_of_a_chinese_answer() -> None:
     points = key_points("IPM 假設地面是平的；車子會被拉長變形。")
     assert points == ["IPM 假設地面是平的", "車子會被拉長變形。"]
+    # an abbreviation's full stop ends no clause: "e.g.", "i.e.", "et al."
+    points = key_points("可以，Cui et al. 的論文把權重乘在 focal loss 上；調參時一次只動一個。")
+    assert points == ["可以，Cui et al. 的論文把權重乘在 focal loss 上", "調參時一次只動一個。"]
+    points = key_points("It is discrete, i.e. a finite set of values. Trees (e.g. GBDT) need none.")
+    assert points == ["It is discrete, i.e. a finite set of values", "Trees (e.g. GBDT) need none"]
 
 
 def test_bold_terms_with_a_definition_are_not_labels() -> None:

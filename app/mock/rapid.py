@@ -1,6 +1,8 @@
 """Planning a rapid-fire round: N questions (a minute each) from the Q/A lines of your notes on
-syllabus topics outside system design (or on one topic); each is graded against the passage units
-that answer it (retrieval, then the extractive generator's unit scores)."""
+syllabus topics outside system design (or on one topic); each is graded against the answer you
+wrote beside it (``card_step``). A question typed in, or a topic asked as "Explain ...", is
+graded against the passage units that answer it (retrieval, then the extractive generator's unit
+scores: ``rapid_step``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sharpnotes.ingest.text import clean_heading, list_parents
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.syllabus import Topic
+    from sharpnotes.ingest.catalog import ChunkRow
 
 RAPID_SECONDS = 60
 # a rapid-fire question: passages retrieved, key points kept (its best units within RAPID_KEEP of
@@ -47,37 +50,58 @@ def rapid_step(searcher: Searcher, question: str, key: str = "q1") -> Step:
     return Step(key, question, question, points, RAPID_SECONDS)
 
 
-def rapid_questions(searcher: Searcher, n: int, seed: int, topic: Topic | None = None) -> list[str]:
+def card_step(question: str, answer: str, row: ChunkRow, key: str = "q1") -> Step:
+    """A rapid-fire question that is one of the learner's Q/A lines, graded against the answer
+    written beside it: its clauses are the key points (the whole answer when none states
+    enough to be a point on its own)."""
+    from sharpnotes.app.quiz.handwritten import key_points, topic_of
+
+    answer = answer.strip()
+    said = [p for p in key_points(answer) if is_point(p) and p in row.text] or [answer]
+    points = [Point(p, passage_of(row)) for p in said]
+    topic = topic_of(question, row.heading)  # a card asks "Why not MSE?" under its topic
+    asked = f"{question} ({topic})" if topic else question
+    return Step(key, asked, asked, points, RAPID_SECONDS)
+
+
+def rapid_questions(
+    searcher: Searcher, n: int, seed: int, topic: Topic | None = None
+) -> list[tuple[str, str, ChunkRow | None]]:
     """N questions from the Q/A lines of the notes linked to syllabus topics outside system
-    design (or to ``topic``); topics without one are asked as "Explain ..."."""
+    design (or to ``topic``), each with the answer written beside it and its chunk; topics
+    without one are asked as "Explain ..." (no answer, no chunk)."""
     from sharpnotes.app.topics import syllabus_links
 
     syllabus, links = syllabus_links(searcher)
     topics = [topic] if topic else [t for t in syllabus.topics if t.area != "system-design"]
     ids = sorted({link.chunk_id for t in topics for link in links.get(t.id, [])})
     rows = searcher.catalog.get_chunks(ids)
-    asked: list[str] = []
+    asked: dict[str, tuple[str, str, ChunkRow | None]] = {}
     for t in topics:
         for link in links.get(t.id, []):
             row = rows.get(link.chunk_id)
             for m in QA_LINE.finditer(row.text if row else ""):
                 q = clean_heading(m.group("q")).strip()
                 if q.endswith(("?", "？")) and q not in asked:
-                    asked.append(q)
+                    asked[q] = (q, m.group("a"), row)
+    found = list(asked.values())
     rng = random.Random(seed)
-    rng.shuffle(asked)
-    if len(asked) < n:
+    rng.shuffle(found)
+    if len(found) < n:
         covered = [t for t in topics if links.get(t.id)]
         rng.shuffle(covered)
-        asked += [f"Explain {t.title} as you would in an interview." for t in covered]
-    if not asked:
+        found += [(f"Explain {t.title} as you would in an interview.", "", None) for t in covered]
+    if not found:
         raise MockError("no notes on the syllabus topics yet; run: sharpnotes ingest PATH")
-    return asked[:n]
+    return found[:n]
 
 
 def plan_rapid(searcher: Searcher, n: int, seed: int, topic: Topic | None = None) -> MockPlan:
-    questions = rapid_questions(searcher, n, seed, topic)
-    steps = [rapid_step(searcher, q, f"q{i}") for i, q in enumerate(questions, start=1)]
+    asked = rapid_questions(searcher, n, seed, topic)
+    steps = [
+        card_step(q, a, row, f"q{i}") if row is not None else rapid_step(searcher, q, f"q{i}")
+        for i, (q, a, row) in enumerate(asked, start=1)
+    ]
     what = f" on {topic.title}" if topic else ""
     return MockPlan(
         "rapid", f"Rapid fire: {len(steps)} questions{what}",

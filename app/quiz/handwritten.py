@@ -32,7 +32,9 @@ GENERATOR = "notes"  # provenance of an item the learner wrote
 CUT_OFF = "card: answer cut off"
 MAX_KEY_POINTS = 4
 _EMPHASIS_TAG = re.compile(r"<(strong|b|em|i)>(.*?)</\1>", re.IGNORECASE | re.S)
-_CLAUSE = re.compile(r"\s*(?:[;；]|\n+|(?<=[.!?。！？])\s+)\s*")
+# within a sentence (``split_sentences`` already cut at its ends, and knows "e.g.", "i.e.",
+# "w.r.t." and "et al."): its ";" clauses and lines
+_CLAUSE = re.compile(r"\s*(?:[;；]|\n+)\s*")
 _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
 # a section heading that only says "questions here" ("Interview Q/A", "Quick fire"): no topic
 _QA_HEADING = re.compile(
