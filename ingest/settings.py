@@ -321,10 +321,11 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_variables(variables: dict[str, str]) -> dict[str, Any]:
-    """``SHARPNOTES_X=value`` pairs of the known settings, as flat names."""
+    """``SHARPNOTES_X=value`` pairs of the known settings, as flat names. An empty value is no
+    value (``SHARPNOTES_HOME=`` keeps the default home, not the current folder)."""
     out = {}
     for key, value in variables.items():
-        if key.upper().startswith(ENV_PREFIX):
+        if key.upper().startswith(ENV_PREFIX) and value.strip():
             name = key[len(ENV_PREFIX) :].lower()
             if name in FIELD_GROUP:
                 out[name] = value

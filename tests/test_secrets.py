@@ -16,7 +16,7 @@ import pytest
 
 from conftest import REPO, run_cli, write_notes
 from sharpnotes.app.cli.serve import exposure_warning, streamlit_command
-from sharpnotes.ingest.settings import ConfigFileError, Settings, get_settings
+from sharpnotes.ingest.settings import ConfigFileError, PathSettings, Settings, get_settings
 
 KEY = "sk-sharpnotes-test-key-7f3a9c2e51"
 
@@ -135,6 +135,12 @@ def test_config_file_supplies_settings_and_the_environment_wins(
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
     monkeypatch.setenv("SHARPNOTES_ANSWER_K", "9")
     assert Settings().answers.answer_k == 9
+    # an empty variable is no value: the config file's, or the default (never the current folder
+    # as the home)
+    monkeypatch.setenv("SHARPNOTES_ANSWER_K", "")
+    monkeypatch.setenv("SHARPNOTES_HOME", " ")
+    assert Settings().answers.answer_k == 3
+    assert Settings().paths.home == PathSettings().home and PathSettings().home.is_absolute()
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
