@@ -98,6 +98,13 @@ def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None
         'For the KTO method, what are the "data required" and "extra models needed"? '
         "(Alignment > Methods)",
     ]  # ORPO's row says "preference pairs" and "none"; the note's example is never asked for
+    # a first column headed "Name" says nothing of what a row names: no "the RLHF name"
+    named = text.replace("| Method |", "| Name |", 1)
+    items, _ = concept_items(_passage(named), "h", rng=random.Random(0))
+    assert [i.question for i in items if i.type == "recall"][0] == (
+        'For RLHF, what are the "data required" and "extra models needed"? (Alignment > Methods)'
+    )
+    assert {i.question.split("?")[0] for i in items if i.type == "mcq"} == {"Which one is this"}
 
 
 @pytest.mark.parametrize(

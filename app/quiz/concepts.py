@@ -104,6 +104,8 @@ _GENERIC = re.compile(
     r"(?:notes?|comments?|values?|details|remarks|description|contents?|misc|info|other)"
 )
 _EXAMPLE = re.compile(r"(?i)(?:typical |real-world )?(?:examples?|e\.g\.?)")
+# a first-column header that says a row has a name, not what kind of thing it names
+_NAMES_NOTHING = re.compile(r"(?i)names?|items?|terms?|entry|entries|things?|concepts?|#")
 _NOUN = {"how": "mechanism", "what": "description", "why": "reason", "idea": "idea"}
 _ASPECT = {"", "aspect", "aspects", "property", "feature", "criterion", "dimension", "vs", "vs."}
 
@@ -244,6 +246,8 @@ def _table_items(
     if len(names) * 5 < len(rows) * 4 or len(set(map(fold, names))) != len(names):
         return []  # the first column does not name one thing a row
     what = _header_word(header[0])  # "algorithm": what a row names
+    if _NAMES_NOTHING.fullmatch(what):
+        what = ""  # "Name", "Term": "the Concept drift name" says no more than "Concept drift"
     words = {i: _header_word(header[i]) for i in range(1, width)}
     columns = [i for i in range(1, width) if words[i]]
     # a small table is compared column by column (``_column_items``), not recited row by row
