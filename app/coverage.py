@@ -168,8 +168,6 @@ def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> b
 # what a note marks as a name besides a heading: a bold span, the first cell of a table row
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
 _ROW_NAME = re.compile(r"^[ \t]*\|[ \t]*([^|\n]{1,80}?)[ \t]*\|", re.MULTILINE)
-_ACRONYM = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]{1,7}(?![\w-])")
-_LOWER_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]{1,7}(?![\w-])")
 
 
 def marked(text: str) -> list[str]:
@@ -179,26 +177,12 @@ def marked(text: str) -> list[str]:
     ]
 
 
-def with_acronyms(question: str, passages: Sequence[str]) -> str:
-    """The question with each word it types in lower case that the passages write as an
-    acronym ("kto" where a passage says KTO) added in capitals, so that it is a name the
-    question uses."""
-    caps = {m.group(0) for text in passages for m in _ACRONYM.finditer(text)}
-    extra = [
-        word.upper()
-        for word in _LOWER_WORD.findall(question)
-        if word.upper() in caps and word.upper() not in COMMON
-    ]
-    return " ".join([question, *dict.fromkeys(extra)])
-
-
 def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> bool:
     """``all_named`` where a name may also be marked in a passage's text (bold, or naming a
-    table row: "| **KTO** | binary thumbs up/down |") and a lower-case word the passages write
-    as an acronym counts as a name ("kto"). Notes mark what they define."""
+    table row: "| **KTO** | binary thumbs up/down |"): notes mark what they define."""
     spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
     spans += [span for text in texts for span in marked(text)]
-    return all_named(with_acronyms(question, texts), spans)
+    return all_named(question, spans)
 
 
 def _has_plain_words(phrase: str) -> bool:

@@ -24,6 +24,7 @@ from sharpnotes.ingest.atomic import fsync_path, write_json_atomic
 from sharpnotes.ingest.catalog import IndexFormatError
 from sharpnotes.ingest.faults import crash_point
 from sharpnotes.ingest.formats import newer_message
+from sharpnotes.ingest.npz import read_npz
 from sharpnotes.ingest.text import CJK, CJK_CHARS, STOP_WORDS, has_cjk
 
 # 2: the stop list of ingest.text (168 words, question words among them) instead of bm25s's 33,
@@ -272,8 +273,7 @@ class BM25Index:
         if not ids:
             return cls([], params)
         if (folder / MATRIX).exists():
-            with np.load(folder / MATRIX, allow_pickle=False) as data:
-                matrix = {key: data[key] for key in data.files}
+            matrix = read_npz(folder / MATRIX)
             return cls(ids, params, matrix, json.loads((folder / VOCAB).read_text()))
         retriever = _bm25s().BM25.load(str(folder), mmap=False, show_progress=False)
         return cls._of(retriever, ids, params)

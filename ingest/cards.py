@@ -47,7 +47,7 @@ _HIGHLIGHT = re.compile(r"==(?=\S)(?P<text>[^=\n]+?)(?<=\S)==")
 _ANKI = re.compile(r"\{\{c(?P<n>\d+)::(?P<text>.+?)(?:::(?P<hint>[^}]*))?\}\}")
 _HTML_BREAK = re.compile(r"^\s*<br\s*/?>\s*$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
-    r"^\s*(?:answer here|tbd|todo|\.\.\.|…|(?:for specifics, )?(?:refer to|see) the above\b.*)"
+    r"^\s*(?:answer here|tbd|todo|\.\.\.|…|(?:for specifics, )?(?:refer to|see) (?:the )?above\b.*)"
     r"\s*\.?\s*$",
     re.IGNORECASE,
 )
@@ -101,7 +101,8 @@ def _is_question(text: str) -> bool:
     return bool(text) and text.rstrip(" *_").endswith(("?", "？"))
 
 
-def _real_answer(text: str) -> bool:
+def real_answer(text: str) -> bool:
+    """Not empty and not a placeholder ("TODO", "see the above", "...")."""
     return bool(text.strip()) and not _PLACEHOLDER.match(text)
 
 
@@ -109,7 +110,7 @@ def _qa_line(block: Block) -> Card | None:
     """``Q: ... A: ...`` in one block, or a bold/italic question with its answer after it."""
     body = _LIST.sub("", block.text, count=1).strip()
     m = _EMPH_Q.match(body)
-    if m and _is_question(m["body"]) and _real_answer(m["rest"]) and not _TRAILER.match(m["rest"]):
+    if m and _is_question(m["body"]) and real_answer(m["rest"]) and not _TRAILER.match(m["rest"]):
         labelled = bool(_Q_OPEN.match(m["body"].strip()))
         if labelled or block.kind == "paragraph":  # "- **term?** text" in a list is prose
             question = _Q_OPEN.sub("", m["body"].strip()).strip()
@@ -118,7 +119,7 @@ def _qa_line(block: Block) -> Card | None:
     if _Q_OPEN.match(body):
         for a in _INLINE_A.finditer(body):
             question, answer = _question_text(body[: a.start()]), body[a.end() :].strip()
-            if question and _real_answer(answer):
+            if question and real_answer(answer):
                 return Card("qa", question, answer, block.start, block.end, "Q: A:")
     return None
 
@@ -277,7 +278,7 @@ def find_cards(text: str) -> list[Card]:
             if _is_question(question) and n:
                 first, last = items[i + 1], items[i + n]
                 answer = _answer_text(text[first.start : last.end])
-                if _real_answer(answer):
+                if real_answer(answer):
                     out.append(
                         Card("qa", question, answer, block.start, last.end, "question heading")
                     )
@@ -293,7 +294,7 @@ def find_cards(text: str) -> list[Card]:
             if n:
                 first, last = items[i + 1], items[i + n]
                 answer = _answer_text(text[first.start : last.end])
-                if _real_answer(answer):
+                if real_answer(answer):
                     syntax = (
                         "Q: A:" if _Q_OPEN.match(_strip_emphasis(block.text)) else "bold question"
                     )

@@ -29,6 +29,7 @@ import numpy as np
 
 from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
 from sharpnotes.ingest.embedders import normalise
+from sharpnotes.ingest.npz import read_npz
 from sharpnotes.ingest.text import has_cjk
 
 if TYPE_CHECKING:
@@ -176,8 +177,8 @@ class ZhSpace:
 
 def _read(path: Path) -> ZhSpace | None:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return ZhSpace(data["ids"].tolist(), data["vectors"])
+        data = read_npz(path)
+        return ZhSpace(data["ids"].tolist(), data["vectors"])
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:

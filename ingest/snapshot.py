@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
+from sharpnotes.ingest.npz import read_npz
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.settings import Settings
@@ -95,16 +96,16 @@ def load(settings: Settings, pointer: dict | None) -> dict[str, FlatSpace] | Non
     if target is None:
         return None
     try:
-        with np.load(target, allow_pickle=False) as data:
-            return {
-                space: FlatSpace(
-                    data[f"{space}_ids"].tolist(),
-                    data[f"{space}_vectors"],
-                    json.loads(str(data[f"{space}_meta"])),
-                )
-                for space in SPACES
-                if f"{space}_ids" in data
-            }
+        data = read_npz(target)
+        return {
+            space: FlatSpace(
+                data[f"{space}_ids"].tolist(),
+                data[f"{space}_vectors"],
+                json.loads(str(data[f"{space}_meta"])),
+            )
+            for space in SPACES
+            if f"{space}_ids" in data
+        }
     except FileNotFoundError:  # replaced by a newer build while we read the pointer
         return None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a damaged file

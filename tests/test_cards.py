@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from sharpnotes.ingest.cards import CLOZE_MARK, find_cards
+from sharpnotes.ingest.cards import CLOZE_MARK, find_cards, real_answer
 
 NOTES = Path(__file__).resolve().parents[1] / "notes"
 MLNOTES = SHARED_DATA / "mlnotes"
@@ -108,6 +108,10 @@ def test_open_questions_and_prose_make_no_cards() -> None:
         "- **Speed?** Not a card: a bold word in a list item.\n"
     )
     assert find_cards(text) == []
+    # an answer still to write is no answer
+    todo = "Q: What is ORPO? A: TODO\n\nQ: What is KTO? A: see above\n\nQ: What is DPO? A: ..."
+    assert find_cards(todo) == []
+    assert real_answer("Because the reward model is folded in.") and not real_answer("  ")
 
 
 def test_every_q_a_pair_of_the_sample_notes_is_found() -> None:

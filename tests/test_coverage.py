@@ -173,14 +173,18 @@ def test_a_name_the_notes_mark_in_bold_or_as_a_table_row_vouches_for_it(settings
     assert "evidence" in refusal_reason(question, [llms], weak, settings)  # named, not marked
     bold = _passage(llms.heading, "- **FlashAttention**: IO-aware tiled attention in SRAM.")
     assert refusal_reason(question, [bold], weak, settings) is None
-    # a table row's name; a question typed in lower case names the acronym the notes write
+    # a table row's name
     table = _passage(
         "Post-training",
         "| Algorithm | Data |\n|---|---|\n| KTO | binary thumbs up/down, no pairs as DPO needs |",
     )
-    assert refusal_reason("kto binary feedback without pairs", [table], weak, settings) is None
+    assert refusal_reason("KTO binary feedback without pairs", [table], weak, settings) is None
     # every name must be marked: "DPO" is not, so the score decides
-    both = "how does kto differ from DPO?"
+    both = "how does KTO differ from DPO?"
     assert "evidence" in refusal_reason(both, [table], weak, settings)
+    # a word typed in lower case is no name, whatever the notes write in capitals
+    shout = _passage("Dropout", "Dropout is **NOT** applied at inference; **MAP** is a metric.")
+    question = "why is the sky blue and not a map?"
+    assert "evidence" in refusal_reason(question, [shout], weak, settings)
     # a plain question with no name at all is still left to the score
     assert "evidence" in refusal_reason("what data does it need?", [table], weak, settings)

@@ -220,6 +220,15 @@ def test_the_pros_and_cons_an_outline_item_lists_are_asked_by_its_name() -> None
     assert items[1].answer == "needs labelled data for each modality"  # the question names it
     top = "* GBDT\n  * pros: interpretable\n  * cons: slow to retrain\n"  # nothing above it
     assert concept_items(_passage(top, "Ads"), "h")[0][0].question.endswith("of GBDT? (Ads)")
+    # an item above that states a key point, or is a sentence rather than a name, is left out
+    hint = "* Interpretable, cheap models\n  * GBDT\n    * pros: interpretable\n"
+    assert concept_items(_passage(hint, "Ads"), "h")[0][0].question.endswith("of GBDT? (Ads)")
+    said = (
+        "* We tried a lot of different model families before we settled on one\n"
+        "  * GBDT\n    * pros: interpretable\n    * cons: slow to retrain\n"
+    )
+    (item,), _ = concept_items(_passage(said, ""), "h")
+    assert item.question == "What are the pros and cons of GBDT?"
     zh = "* BEVFormer\n  * 優點：不需要深度估計\n  * 缺點：訓練很慢\n"
     items, _ = concept_items(_passage(zh, "BEV"), "h")
     assert items and items[0].question.startswith("BEVFormer 的優點和缺點有哪些？")

@@ -188,6 +188,15 @@ def test_a_card_cut_at_its_chunk_end_takes_the_rest_from_the_next_chunk() -> Non
     assert [c.answer for c in opens] == ["Advantages: simple to build."]
     longer = dataclasses.replace(passage, text=first + "\n\n**Why?**\n\nBecause.")
     assert card_items(longer, "h0", following=rest)[0][0].answer == "Advantages: simple to build."
+    # a card of one block is never cut: the next chunk's prose is not its answer
+    line = dataclasses.replace(passage, text="Q: What is BM25? A: A bag-of-words ranking.")
+    prose = "Dense retrievers embed queries and passages.\n\nQ: What is ANN? A: Search."
+    assert card_items(line, "h0", following=prose)[0][0].answer == "A bag-of-words ranking."
+    # the answer stops where the parser stops it: a rule, a <br> line
+    ruled = "Vocabulary grows with data.\n\n---\n\nUnrelated musings about the week."
+    assert card_items(passage, "h0", following=ruled)[0][0].answer == (
+        "Advantages: simple to build.\n\nVocabulary grows with data."
+    )
 
 
 def test_key_points_of_a_chinese_answer() -> None:

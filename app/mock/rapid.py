@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sharpnotes.app.mock.plan import MockError, MockPlan, Point, Step, is_point, passage_of
 from sharpnotes.app.today import QA_LINE
+from sharpnotes.ingest.cards import real_answer
 from sharpnotes.ingest.text import clean_heading, list_parents
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ def rapid_questions(
     searcher: Searcher, n: int, seed: int, topic: Topic | None = None
 ) -> list[tuple[str, str, ChunkRow | None]]:
     """N questions from the Q/A lines of the notes linked to syllabus topics outside system
-    design (or to ``topic``), each with the answer written beside it and its chunk; topics
-    without one are asked as "Explain ..." (no answer, no chunk)."""
+    design (or to ``topic``), each with the answer written beside it and its chunk (no chunk
+    when that answer is a placeholder); topics without one are asked as "Explain ..." (no
+    answer, no chunk)."""
     from sharpnotes.app.topics import syllabus_links
 
     syllabus, links = syllabus_links(searcher)
@@ -83,7 +85,9 @@ def rapid_questions(
             for m in QA_LINE.finditer(row.text if row else ""):
                 q = clean_heading(m.group("q")).strip()
                 if q.endswith(("?", "？")) and q not in asked:
-                    asked[q] = (q, m.group("a"), row)
+                    # an answer still to write ("TODO") is graded against the notes instead
+                    written = row if row is not None and real_answer(m.group("a")) else None
+                    asked[q] = (q, m.group("a"), written)
     found = list(asked.values())
     rng = random.Random(seed)
     rng.shuffle(found)

@@ -554,10 +554,6 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         name = _name(_lead(up[-1]))  # "Late Fusion: process modalities ..." -> "Late Fusion"
         if not name:
             continue
-        # the item it sits under says what the name is one of ("ML Category: two options" over
-        # "Ranking problem"): part of the context
-        over = _lead(up[-2]) if len(up) > 1 else ""
-        ctx = f"{base} > {over}" if base and _name(over) else base or over
         kinds = list(dict.fromkeys(kind for kind, _, _, _ in parts))
         if has_cjk("".join(kinds)):
             question = f"{name} 的{'和'.join(kinds)}有哪些？"
@@ -571,6 +567,12 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         ]
         if not points:
             continue
+        # the item it sits under says what the name is one of ("ML Category: two options" over
+        # "Ranking problem"): part of the context, when it is a name that holds no key point
+        over = _name(_lead(up[-2])) if len(up) > 1 else None
+        if over and any(verify.gives_away(over, p) for p in points):
+            over = None
+        ctx = " > ".join(c for c in (base, over) if c)
         evidence = text[parts[0][2] : parts[-1][3]]
         # one kind asked ("What are the cons of X?"): the items without their label
         labelled = len(kinds) > 1

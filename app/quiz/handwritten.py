@@ -20,13 +20,7 @@ from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import (
-    has_cjk,
-    math_images_as_tex,
-    section_starts,
-    split_sentences,
-    terms,
-)
+from sharpnotes.ingest.text import has_cjk, math_images_as_tex, split_sentences, terms
 
 GENERATOR = "notes"  # provenance of an item the learner wrote
 CUT_OFF = "card: answer cut off"
@@ -125,19 +119,30 @@ def following_texts(rows: Iterable) -> dict[str, str]:
     return out
 
 
-def _run_on(passage: SearchResult, cards: list[Card], following: str) -> tuple[int, str]:
-    """The card whose answer runs to the end of its chunk and goes on in the next chunk of its
-    section (``following``), and the rest of that answer there: up to the next card, question
-    or heading. (-1, "") when there is none. The chunker cuts a long section by size, so it can
-    cut a card's answer in two."""
+def _run_on(
+    passage: SearchResult, cards: list[Card], following: str, heading: Card | None
+) -> tuple[int, Card | None, str]:
+    """The card whose answer the chunk's end cut, as the card parser reads it when the next
+    chunk of its section (``following``) goes on where the chunk stops: its index, the card with
+    the whole answer, and the part of ``following`` that answer takes; (-1, None, "") when there
+    is none. The chunker cuts a long section by size, so it can cut a card's answer in two; the
+    parser's own stops (the next question or heading, a rule, a ``<br>`` line, its block limit)
+    end the answer, and a card of one block (``Q: ... A: ...``, ``q::a``) never runs on.
+    ``heading``: the passage's own heading card (``_heading_card``), whose question is not in
+    the text."""
     for i, card in enumerate(cards):
-        if card.kind != "qa" or passage.text[card.end :].strip():
+        if card.kind != "qa" or card.reverse or passage.text[card.end :].strip():
             continue
-        starts = section_starts(following) + [c.start for c in find_cards(following)]
-        rest = following[: min(starts, default=len(following))].strip()
-        # nothing there, or a stray "<br/>" before the next question
-        return (i, rest) if terms(rest) else (-1, "")
-    return -1, ""
+        lead = f"###### {card.question}\n\n" if card is heading else ""
+        head = lead + passage.text[card.start :].rstrip()
+        found = find_cards(f"{head}\n\n{following}")
+        if not found or found[0].start != 0 or found[0].question != card.question:
+            return -1, None, ""
+        rest = following[: found[0].end - len(head) - 2].strip()
+        if not terms(rest):  # nothing taken, or a stray "<br/>" before the next question
+            return -1, None, ""
+        return i, replace(card, answer=found[0].answer), rest
+    return -1, None, ""
 
 
 def _heading_card(passage: SearchResult) -> Card | None:
@@ -166,18 +171,19 @@ def card_items(
     heading = None if continues else _heading_card(passage)
     if heading:
         cards.insert(0, heading)
-    cut, rest = _run_on(passage, cards, following) if following else (-1, "")
+    cut, mended, rest = _run_on(passage, cards, following, heading) if following else (-1, None, "")
     dropped: dict[str, int] = {}
     whole = []
     for i, card in enumerate(cards):
-        if i == cut:  # the answer with its rest, passage and all; the id stays the cut card's
-            joined = replace(passage, text=f"{passage.text.rstrip()}\n\n{rest}")
-            mended = replace(card, answer=f"{card.answer.rstrip()}\n\n{rest}", end=len(joined.text))
-            item = _item(mended, joined, content_hash, citation)
-            was = _item(card, passage, content_hash, citation).id
-            whole.append(replace(item, stored_id=was))
-        elif card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
+        if i == cut and mended is not None:
+            card = mended
+        if card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
             verify.count(dropped, CUT_OFF)  # "Here is an overview:" and the chunk ends
+        elif card is mended:  # whole, with the rest; the id stays the cut card's
+            joined = replace(passage, text=f"{passage.text.rstrip()}\n\n{rest}")
+            item = _item(replace(card, end=len(joined.text)), joined, content_hash, citation)
+            was = _item(cards[i], passage, content_hash, citation).id
+            whole.append(replace(item, stored_id=was))
         else:
             whole.append(_item(card, passage, content_hash, citation))
     return verify.passing(whole, "card", dropped)

@@ -75,7 +75,10 @@ def warm_up(cfg: Settings) -> None:
 
     def load() -> None:
         try:
-            searcher(cfg).warm_multilingual()
+            # not the multilingual model: its weights load through numpy's header parser
+            # (``ast``), which CPython 3.11 before 3.11.8 can fail on one thread while Streamlit
+            # parses a page on another (gh-106905); the first question in Chinese loads it
+            searcher(cfg)
         except Exception as exc:  # the page shows the same error when a question is asked
             log.info("warm-up failed: %s", exc)
 
