@@ -198,6 +198,14 @@ def test_export_writes_mathjax_and_reads_back_the_same(settings: Settings, tmp_p
         (back,) = store.items()
     assert (back.item.question, back.item.answer) == (item.question, item.answer)
     assert back.item.citation.source == "anki:sharpnotes"
+    # a deck exported from this queue and imported back into it adds nothing: the items are
+    # there with their history
+    with open_store(settings) as store:
+        store.add_items([item])
+    out = _cli("quiz", "import", str(out))
+    assert "0 new" in out and "in your queue already" in out, out
+    with open_store(settings) as store:
+        assert {s.id for s in store.items()} == {back.id, item.id}
 
 
 @pytest.mark.slow

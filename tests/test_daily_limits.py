@@ -62,6 +62,9 @@ def test_settings_and_the_cli_override(settings: Settings, monkeypatch) -> None:
     out = runner.invoke(cli, ["review"], input="Hungarian\n3\nHungarian\n3\n").output
     assert "0 due, 2 new in this session" in out and "2 reviewed." in out
     out = runner.invoke(cli, ["review"]).output
-    assert "Today's limits are reached" in out and "--new N" in out
+    # two new done today and four left: the command to run asks for more than the day's count
+    assert "Today's limits are reached" in out and "sharpnotes review --new 6 " in out
+    more = runner.invoke(cli, ["review", "--new", "6", "--json"]).output
+    assert len(json.loads(more)["items"]) == 4
     bad = runner.invoke(cli, ["review", "--json"], env={"SHARPNOTES_NEW_PER_DAY": "-1"})
     assert bad.exit_code == 1 and "SHARPNOTES_NEW_PER_DAY" in bad.output

@@ -211,6 +211,10 @@ def test_cli_interactive_shows_the_time_left_at_each_prompt(env: Settings) -> No
     assert isinstance(out, str)
     assert re.search(r"\[0[45]:\d\d left\] 1/9 Clarify requirements\n", out), out
     assert "Design a traffic sign recognition system" in out and "Score " in out
+    # each step says what was covered, credited in part and missed, and quotes without markup
+    counts = r"\nClarify requirements: \d+%, covered \d+(, partly \d+)?, missed \d+ of \d+\n"
+    assert re.search(counts, out)
+    assert "**" not in out.split("Score ", 1)[1]
     sessions = run("mock", "history", "--json")["sessions"]  # type: ignore[index]
     assert [s["kind"] for s in sessions] == ["design"]
 
@@ -232,7 +236,8 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     assert "points" not in shown["steps"][0]  # what it is graded on stays hidden
     assert list(shown["answers"]) == [s["key"] for s in report["steps"]]
     text = run("mock", "--rapid", "2", "--seed", "1", "--questions")
-    assert isinstance(text, str) and shown["steps"][0]["question"] in text
+    first = shown["steps"][0]["question"]
+    assert isinstance(text, str) and first in text and f"{first}: {first}" not in text
     assert "--seed 1 --answers FILE" in text
     assert len(run("mock", "history", "--json")["sessions"]) == 1  # type: ignore[index]
 

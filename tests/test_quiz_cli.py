@@ -89,6 +89,7 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
     # first answer wrong with the suggested rating; second wrong but overridden to Easy
     out = run("quiz", "--n", "2", "--type", "cloze", input="zzz\n\nzzz\n4\n")
     assert out.count("✗ not quite") == 2
+    assert "failed verification" not in out  # a full quiz does not list what it passed over
     asked, summary = out.split("Missed (1):")
     assert asked.count("passage:") == 2 and "»" in asked and "«" in asked
     assert summary.count("passage:") == 1  # the missed one, with its passage
@@ -205,3 +206,8 @@ def test_review_flips_recall_cards_shows_intervals_undoes_and_sums_up(
     # "quiz me again on these": only the missed item
     again = run("review", "--ids", items[1]["id"], input="\n3\n")
     assert again.count("[1/1]") == 1 and "1 reviewed." in again
+    # its first characters do, as quiz suspend takes them; too few say what to give
+    again = run("review", "--ids", items[1]["id"][:6], input="\n3\n")
+    assert again.count("[1/1]") == 1 and "1 reviewed." in again
+    short = CliRunner().invoke(cli, ["review", "--ids", items[1]["id"][:2]])
+    assert short.exit_code == 1 and "give at least 4 characters of its id" in short.output

@@ -45,6 +45,17 @@ def plain(value: object) -> str:
     return _CONTROL.sub(_escape, str(value))
 
 
+def shortened(text: str, width: int = 160) -> str:
+    """Note text for one line of terminal output: its Markdown markers out, its lines joined,
+    cut at a word boundary with "…" past ``width`` characters, then ``plain``."""
+    from sharpnotes.app.quiz.offline import plain as unmarked
+
+    text = unmarked(text)
+    if len(text) > width:
+        text = text[:width].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return plain(text)
+
+
 def one_line(text: str) -> str:
     """Note text of several lines (an MCQ's question over its clues) on one line of terminal
     output: its lines joined, then ``plain``."""

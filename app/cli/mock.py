@@ -18,6 +18,7 @@ from sharpnotes.app.cli._common import (
     open_searcher,
     plain,
     plain_text,
+    shortened,
 )
 
 if TYPE_CHECKING:
@@ -175,7 +176,8 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
         return
     click.echo(f"{plain(plan.title)} ({plan.minutes:g} min)\n{plain(plan.prompt)}\n")
     for n, step in enumerate(plan.steps, start=1):
-        click.echo(f"{n}. [{step.key}] {plain(step.title)}: {plain(step.question)}")
+        asked = "" if step.question == step.title else f": {plain(step.question)}"
+        click.echo(f"{n}. [{step.key}] {plain(step.title)}{asked}")
     click.echo(
         "\nWrite your answers as a JSON object by step key (or a list in this order), then run "
         f"the same command with --seed {seed} --answers FILE instead of --questions."
@@ -191,14 +193,16 @@ def show_report(report: MockReport) -> None:
             click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")
             continue
         total = len(step.covered) + len(step.missed) + len(step.unsure)
+        partly = f", partly {len(step.unsure)}" if step.unsure else ""  # credited in part
         click.echo(
-            f"\n{plain(step.title)}: {step.score:.0%}, covered {len(step.covered)} of {total}"
+            f"\n{plain(step.title)}: {step.score:.0%}, covered {len(step.covered)}{partly}, "
+            f"missed {len(step.missed)} of {total}"
         )
         for point in step.covered:
-            click.echo(f"  + {plain(point.shown)[:160]}")
+            click.echo(f"  + {shortened(point.shown)}")
         for point in step.missed:
             where = f"{point.passage.source} > {point.passage.heading.split(' > ')[-1]}"
-            click.echo(f"  - {plain(point.shown)[:160]}\n      [{plain(where)}]")
+            click.echo(f"  - {shortened(point.shown)}\n      [{plain(where)}]")
 
 
 @click.group(invoke_without_command=True)

@@ -111,7 +111,8 @@ def quiz(
             echo_json([s.item.to_dict() for s in made.stored])
             return
         failed = batch.failed()
-        if dropped := sum(failed.values()):
+        if len(batch.items) < n and (dropped := sum(failed.values())):
+            # why the quiz is short; a full quiz does not list what it passed over
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
             click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
         if not batch.items:
@@ -149,7 +150,7 @@ def review(
     """Review due questions first, then new ones (spaced repetition with FSRS), up to the
     day's limits (what was done today counts). Recall items and your own cards flip: Enter
     shows the answer, then rate 1-4 (u takes the last rating back, s suspends, b buries)."""
-    from sharpnotes.app.quiz.session import daily_limits, review_queue
+    from sharpnotes.app.quiz.session import daily_limits, resolve_ids, review_queue
 
     settings = load_settings()
     store = _open_store(settings)
@@ -158,12 +159,15 @@ def review(
         if regenerate:
             _regenerate_stale(settings, store)
         if ids:
-            wanted = [i.strip() for i in ids.split(",") if i.strip()]
+            # full ids or their first characters (4 or more), as quiz suspend takes them
+            wanted, problems = resolve_ids(store, [i for i in ids.split(",") if i.strip()])
+            if problems:
+                raise UserError(f"{'; '.join(problems)} in {store.path}")
             chosen = store.items(("active", "stale"), ids=wanted)
             if len(chosen) < len(wanted):
                 found = {s.id for s in chosen}
                 missing = ", ".join(i for i in wanted if i not in found)
-                raise UserError(f"no active quiz item {missing} in {store.path}")
+                raise UserError(f"no active quiz item {missing} in {store.path} (retired?)")
             held = [s.id for s in chosen if s.suspended]
             if held:
                 click.echo(f"left out {len(held)} suspended: {', '.join(held)}", err=True)
@@ -195,9 +199,13 @@ def review(
         )
         if not due and not fresh:
             if counts["due"] or counts["new"]:
+                # the limits count the whole day, what was done included: ask for more than that
+                more_new = limits.new_done + min(counts["new"], 10)
+                more_reviews = limits.reviews_done + min(counts["due"], 50)
                 click.echo(
-                    "Today's limits are reached. For more now: sharpnotes review --new N "
-                    "--reviews N (or raise SHARPNOTES_NEW_PER_DAY, SHARPNOTES_REVIEWS_PER_DAY)"
+                    "Today's limits are reached (they count the whole day). For more now: "
+                    f"sharpnotes review --new {more_new} --reviews {more_reviews} "
+                    "(or raise SHARPNOTES_NEW_PER_DAY, SHARPNOTES_REVIEWS_PER_DAY)"
                 )
             else:
                 click.echo("Nothing to review. Make questions with: sharpnotes quiz")

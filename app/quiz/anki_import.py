@@ -131,6 +131,7 @@ def field_text(html: str) -> str:
 @dataclass
 class _Note:
     guid: str
+    model_id: int
     model: dict
     fields: list[str]
     deck: str
@@ -256,6 +257,7 @@ def _read_notes(db_path: Path, source: Path) -> list[_Note]:
         notes.append(
             _Note(
                 guid=str(guid),
+                model_id=int(mid),
                 model=models.get(str(mid), {}),
                 fields=str(flds).split("\x1f"),
                 deck=deck or "Default",
@@ -292,6 +294,16 @@ def _items(note: _Note) -> tuple[list[tuple[QuizItem, bool]], str | None]:
     return out, None
 
 
+def _exported_item(note: _Note) -> str | None:
+    """The id of the item a note of sharpnotes' own export holds (the note type's last
+    field, "ItemId"), or None for any other note."""
+    from sharpnotes.app.quiz.anki import MODEL_ID
+
+    if note.model_id != MODEL_ID or not note.fields:
+        return None
+    return field_text(note.fields[-1]).strip() or None
+
+
 def _recall(question: str, answer: str, citation: Citation) -> QuizItem:
     from sharpnotes.app.quiz.handwritten import key_points
 
@@ -311,6 +323,11 @@ def import_apkg(path: Path, store: ReviewStore) -> ImportReport:
     made: list[QuizItem] = []
     held: list[str] = []
     for note in notes:
+        if (mine := _exported_item(note)) and store.get(mine) is not None:
+            # a deck sharpnotes exported: the item is in the queue already, with its history
+            why = "cards exported from sharpnotes that are in your queue already"
+            report.skipped[why] = report.skipped.get(why, 0) + 1
+            continue
         pairs, skipped = _items(note)
         if skipped:
             report.skipped[skipped] = report.skipped.get(skipped, 0) + 1

@@ -131,6 +131,8 @@ def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[s
         matches = store.ids_starting(text) if len(text) >= 4 else []
         if len(matches) == 1:
             found.append(matches[0])
+        elif len(text) < 4:
+            problems.append(f"{text}: give at least 4 characters of its id")
         elif matches:
             problems.append(f"{text} matches {len(matches)} items; give more of its id")
         else:
