@@ -224,3 +224,29 @@ def test_a_point_the_answer_half_states_is_not_named_as_missed(settings: Setting
     assert "recall above 99 percent for pedestrians within 30 m" in dict(half.missed)
     none = grade(item, "Use a bigger backbone.", settings)
     assert {p for p, _ in none.missed} == set(item.key_points) and none.unsure == []
+
+
+def test_a_reply_in_english_to_a_card_in_chinese_is_graded_across_languages(
+    settings: Settings,
+) -> None:
+    """MiniLM reads Chinese as noise: a point and a reply in different languages are compared
+    by the multilingual model (USE v3, installed with the package)."""
+    settings = settings.replace(embed_backend=BACKEND)
+    points = ["IPM 假設地面是平的，只對貼地的 lane marking 有效", "有高度的物體會被拉長變形"]
+    answer = "；".join(points)
+    item = QuizItem(
+        "recall", "為什麼 IPM 沒辦法處理車跟行人？", answer, answer, answer,
+        Citation("c1", "bev.md", "BEV"), key_points=points,
+    )  # fmt: skip
+    good = grade(
+        item,
+        "IPM assumes the ground is flat, so it only works for things on the road like lane "
+        "markings; cars and pedestrians have height and get stretched.",
+        settings,
+    )
+    # the first point is said; the second is left unsure, never named as missed (the model is
+    # weak on "拉長變形" for "stretched": 0.33)
+    assert good.covered == points[:1] and good.missed == [] and good.unsure == points[1:]
+    poor = grade(item, "Use a bigger backbone and train it for longer.", settings)
+    assert poor.covered == [] and {p for p, _ in poor.missed} == set(points)
+    assert poor.score < 0.1 < good.score
