@@ -75,6 +75,12 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env:
     with open_store(review_env) as store:
         assert [(r.item_id, r.rating) for r in store.reviews()] == [(made[0].id, 4)]
     assert any(c.value.startswith("2/2") for c in at.caption), "the second question is shown"
+    answer(at, "not this either")
+    button(at, "Again").click().run()
+    assert not at.exception, at.exception
+    # rated Easy once though wrong: the summary counts the ratings and the typed answers apart
+    assert any("1 recalled (50%)" in s.value for s in at.success)
+    assert any("Typed answers: 0 of 2 right." in s.value for s in at.success)
 
 
 def test_a_short_quiz_says_why_on_the_page(
@@ -215,6 +221,7 @@ def test_review_flips_cards_shows_intervals_undoes_and_lists_the_missed(
     button(at, "Again").click().run()
     assert not at.exception, at.exception
     assert any("2 reviewed, 1 recalled (50%) in " in s.value for s in at.success)  # and time
+    assert not any("Typed answers" in s.value for s in at.success)  # flipped: none typed
     assert any(h.value.startswith("Missed (1)") for h in at.subheader)
     button(at, "Quiz me again on these").click().run()
     assert any(c.value.startswith("1/1") for c in at.caption)

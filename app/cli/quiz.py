@@ -251,7 +251,8 @@ def run_session(
 
     roots = _note_roots(settings)
     started_session = time.monotonic()
-    rated: list[tuple[StoredItem, int]] = []  # this session's ratings, in order
+    # this session's ratings, in order, with whether a typed answer was right (None: flipped)
+    rated: list[tuple[StoredItem, int, bool | None]] = []
     i = 0
     while i < len(queue):
         stored = store.get(queue[i].id) or queue[i]
@@ -311,7 +312,7 @@ def run_session(
         if rating == UNDO:
             undone = schedule.undo_last(store)
             if undone:
-                previous, _ = rated.pop()
+                previous, _, _ = rated.pop()
                 click.echo(f"undone: the rating of [{i}] is taken back; asking it again")
                 i = max(0, i - 1)
                 queue[i] = store.get(previous.id) or previous
@@ -321,7 +322,7 @@ def run_session(
         saved = schedule.record(
             store, stored.id, int(rating), response=response, correct=correct, score=score
         )
-        rated.append((stored, int(rating)))
+        rated.append((stored, int(rating), correct))
         click.echo(f"saved: {saved.describe()}")
         i += 1
     missed = _summary(rated, time.monotonic() - started_session, roots)
@@ -338,20 +339,23 @@ def run_session(
 
 
 def _summary(
-    rated: list[tuple[StoredItem, int]], seconds: float, roots: dict[str, str]
+    rated: list[tuple[StoredItem, int, bool | None]], seconds: float, roots: dict[str, str]
 ) -> list[StoredItem]:
-    """Score, time, and the items missed (rated Again) with their passages; returns those."""
+    """Score (the ratings, and how many typed answers were right), time, and the items missed
+    (rated Again) with their passages; returns those."""
     if not rated:
         click.echo("\n0 reviewed.")
         return []
-    recalled = sum(r > 1 for _, r in rated)
+    recalled = sum(r > 1 for _, r, _ in rated)
+    typed = [c for _, _, c in rated if c is not None]
+    right = f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
     minutes, secs = divmod(round(seconds), 60)
     click.secho(
         f"\n{len(rated)} reviewed. {recalled} recalled ({recalled / len(rated):.0%}) in "
-        f"{minutes} min {secs} s.",
+        f"{minutes} min {secs} s.{right}",
         bold=True,
     )
-    missed = list({s.id: s for s, r in rated if r == 1}.values())
+    missed = list({s.id: s for s, r, _ in rated if r == 1}.values())
     if not missed:
         return []
     click.secho(f"Missed ({len(missed)}):", bold=True)

@@ -252,7 +252,8 @@ def _record(
     state["pos"] += 1
     state["done"] += 1
     state["graded"] = None
-    state.setdefault("rated", []).append((stored.id, rating))
+    # with whether a typed answer was right (None for a flipped card)
+    state.setdefault("rated", []).append((stored.id, rating, graded["correct"]))
     st.toast(f"Saved: {saved.describe()}")
     st.rerun()
 
@@ -266,7 +267,7 @@ def _undo(cfg: Settings, state: dict[str, Any]) -> None:
     if undone is None:
         state["rated"] = []
         st.rerun()
-    item_id, _ = state["rated"].pop()
+    item_id, _, _ = state["rated"].pop()
     state["pos"] = max(0, state["pos"] - 1)
     state["ids"][state["pos"]] = item_id
     state["done"] = max(0, state["done"] - 1)
@@ -280,15 +281,17 @@ def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
     rated = state.get("rated", [])
     with open_store(cfg) as store:
         counts = store.counts()
-        missed = [s for i, r in rated if r == 1 and (s := store.get(i)) is not None]
-    recalled = sum(r > 1 for _, r in rated)
+        missed = [s for i, r, _ in rated if r == 1 and (s := store.get(i)) is not None]
+    recalled = sum(r > 1 for _, r, _ in rated)
     share = f" ({recalled / len(rated):.0%})" if rated else ""
+    typed = [c for _, _, c in rated if c is not None]
+    right = f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
     if "ended" not in state:
         state["ended"] = time.time()
     minutes, secs = divmod(round(state["ended"] - state.get("started", state["ended"])), 60)
     st.success(
         f"Session done: {state['done']} reviewed, {recalled} recalled{share} in {minutes} min "
-        f"{secs} s. Now {counts['due']} due, {counts['new']} new."
+        f"{secs} s.{right} Now {counts['due']} due, {counts['new']} new."
     )
     if not missed:
         return
