@@ -2,7 +2,8 @@
 
 - the due reviews (most overdue first, up to what the daily review limit leaves today);
 - new items from the weakest or never-reviewed topics (up to what the daily new limit leaves
-  today), and the topics to start when they have no items yet;
+  today), then, room left, new items no topic holds (an imported Anki deck), and the topics to
+  start when they have no items yet;
 - one interview question, from the weakest topic's notes when they hold a "Q:" line, else asked
   from the topic itself, with the passages that answer it;
 - progress: reviews per day and the share recalled, over the last weeks.
@@ -101,6 +102,9 @@ def plan_today(
         new += mine[: new_limit - len(new)]
         if not status.items and len(start) < 3:
             start.append(status)
+    # room left: new items no syllabus topic holds (a note outside it, an imported Anki deck)
+    topical = {i for status in ranked for i in status.item_ids}
+    new += [s for i, s in fresh.items() if i not in topical][: max(0, new_limit - len(new))]
     day = datetime.fromtimestamp(now, UTC).date()
     return Plan(
         day=day.isoformat(),

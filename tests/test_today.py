@@ -76,6 +76,11 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         plan = plan_today(TOPICS, LINKS, store, TEXTS, limits, now=now.timestamp())
         assert len(plan.due) == 2 and {s.id for s in plan.due} <= set(detr)  # the limit holds
         assert [s.id for s in plan.new] == [focal[1]]  # the weakest topic's first unreviewed item
+        # room left: new items of no topic (an imported deck) come after the topics' own
+        (outside,) = store.add_items([item("anki:1234:0", "anki:Deck", 9)])
+        roomy = daily_limits(settings, store, new_per_day=9, reviews_per_day=2, now=now.timestamp())
+        plan = plan_today(TOPICS, LINKS, store, TEXTS, roomy, now=now.timestamp())
+        assert [s.id for s in plan.new] == [focal[1], focal[2], outside]
         assert plan.gaps == ["optical-flow"]
         assert plan.question is not None and plan.question.topic_id in {"focal-loss", "detr"}
         if plan.question.topic_id == "focal-loss":
