@@ -514,3 +514,25 @@ def test_successive_quizzes_ask_every_card_of_a_qa_list(quiz_index: Settings, tm
                 break
             asked.update(s.id for s in made.stored)
     assert cards[note] <= asked
+
+
+def test_a_distractor_is_written_in_the_answers_case_unless_it_is_a_name() -> None:
+    """An option that alone starts with a capital gives the answer away (or marks itself
+    wrong): a phrase of plain words takes the answer's case when the notes also write it in
+    lower case; a name keeps its capital."""
+    from sharpnotes.app.quiz.offline import same_case
+    from sharpnotes.ingest.catalog import ChunkRow
+
+    text = (
+        "- **Gradient checkpointing** trades compute for memory.\n"
+        "- **Thompson sampling** picks the arm with the best sampled reward.\n\n"
+        "Big models turn on **gradient checkpointing**; **gradient clipping** caps the norm."
+    )
+    lexicon = Lexicon.from_rows([ChunkRow("c1", "a.md", "Tricks", None, text, "h", {}, 0)])
+    answer = "gradient clipping"
+    assert same_case("Gradient checkpointing", answer, lexicon) == "gradient checkpointing"
+    assert same_case("Thompson sampling", answer, lexicon) == "Thompson sampling"  # a name
+    assert same_case("Faster R-CNN", answer, lexicon) == "Faster R-CNN"
+    assert same_case("gradient checkpointing", "Gradient clipping", lexicon) == (
+        "Gradient checkpointing"
+    )

@@ -97,6 +97,24 @@ def context(heading: str, answer: str, synonyms: set[str]) -> str:
     return " > ".join(keep)
 
 
+# a phrase of plain words written with a capital only because it opened a line or a list item
+_CAPITALISED_PHRASE = re.compile(r"[A-Z][a-z]+(?: [a-z][a-z-]*)+")
+_LOWER_PHRASE = re.compile(r"[a-z][a-z-]*(?: [a-z][a-z-]*)+")
+
+
+def same_case(option: str, answer: str, lexicon: Lexicon) -> str:
+    """A distractor written as the answer is: "Gradient checkpointing" beside the answer
+    "gradient clipping" would stand out by its capital alone (and the other way round). Only a
+    phrase of plain words changes, and a capital only when the notes also write the phrase in
+    lower case: names ("Adam", "Faster R-CNN", "Thompson sampling") stay as written."""
+    info = lexicon.terms.get(fold(option))
+    if answer[:1].islower() and _CAPITALISED_PHRASE.fullmatch(option) and info and info.lower:
+        return option[0].lower() + option[1:]
+    if _CAPITALISED_PHRASE.fullmatch(answer) and _LOWER_PHRASE.fullmatch(option):
+        return option[0].upper() + option[1:]
+    return option
+
+
 def with_context(question: str, ctx: str) -> str:
     return f"{question} ({ctx})" if ctx else question
 
@@ -273,7 +291,7 @@ def items_from_passage(
                 if len(wrong) < 3:
                     verify.count(dropped, "no distractors of the same kind")
                     continue
-                options = [blank.answer, *wrong]
+                options = [blank.answer, *(same_case(w, blank.answer, pool.lexicon) for w in wrong)]
                 rng.shuffle(options)
             item = QuizItem(
                 item_type, question, blank.answer, blank.unit.text, passage.text, citation,

@@ -118,6 +118,7 @@ class TermInfo:
     sources: set[str] = field(default_factory=set)
     bold: bool = False
     heading_only: bool = True  # only ever seen as a heading part (a label, not a concept)
+    lower: bool = False  # written in lower case somewhere: its capital is a line's, not a name's
 
 
 class Lexicon:
@@ -149,6 +150,7 @@ class Lexicon:
         info.sources.add(source)
         info.bold |= bold
         info.heading_only &= heading
+        info.lower |= text[:1].islower()
 
     def add_passage(
         self, chunk_id: str, source: str, heading: str, text: str, meta: dict | None = None
