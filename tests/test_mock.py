@@ -226,6 +226,11 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     report = run("mock", "--rapid", "2", "--seed", "1", "--answers", str(answers), "--json")
     assert isinstance(report, dict) and report["kind"] == "rapid"
     assert len(report["steps"]) == 2 and report["minutes"] == 2
+    assert report["duration_s"] == 0.0  # the file gave no time: untimed, not "00:00"
+    text = run("mock", "--rapid", "2", "--seed", "1", "--answers", str(answers))
+    assert isinstance(text, str) and " · untimed\n" in text
+    history = run("mock", "history")
+    assert isinstance(history, str) and "untimed/2 min" in history
     asked = [s["question"].split(" (", 1)[0] for s in report["steps"]]  # without "(its topic)"
     assert all(q.endswith(("?", ".")) for q in asked), asked
     assert report["steps"][1]["score"] is None or report["steps"][1]["score"] < 0.5
@@ -239,7 +244,7 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     first = shown["steps"][0]["question"]
     assert isinstance(text, str) and first in text and f"{first}: {first}" not in text
     assert "--seed 1 --answers FILE" in text
-    assert len(run("mock", "history", "--json")["sessions"]) == 1  # type: ignore[index]
+    assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
 
 
 @pytest.mark.slow

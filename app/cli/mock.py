@@ -28,11 +28,6 @@ if TYPE_CHECKING:
     from sharpnotes.ingest.settings import Settings
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60:02d}:{seconds % 60:02d}"
-
-
 def _plan(
     searcher: Searcher,
     settings: Settings,
@@ -125,6 +120,7 @@ def interview(
     """Asks each step with the time left, reads the answers; stops when time is up."""
     from sharpnotes.app.generators import get_generator
     from sharpnotes.app.mock.grade import follow_up, grade_step
+    from sharpnotes.app.mock.sessions import clock
 
     llm = get_generator(settings).is_llm  # only an LLM asks follow-up questions
     stream = sys.stdin
@@ -143,7 +139,7 @@ def interview(
             click.echo("\nTime is up.")
             break
         limit = f", {step.seconds} s for this one" if step.seconds else ""
-        click.echo(f"\n[{_clock(left)} left{limit}] {n}/{len(plan.steps)} {plain(step.question)}")
+        click.echo(f"\n[{clock(left)} left{limit}] {n}/{len(plan.steps)} {plain(step.question)}")
         began = time.monotonic()
         said = _read_answer(stream)
         if said is None:
@@ -185,9 +181,11 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
 
 
 def show_report(report: MockReport) -> None:
-    took = _clock(report.duration_s)
+    from sharpnotes.app.mock.sessions import UNTIMED, took
+
     over = " (over time)" if report.over_time else ""
-    click.echo(f"\nScore {report.score:.0%} · {took} of {report.minutes:g} min{over}")
+    limit = f" of {report.minutes:g} min" if report.duration_s != UNTIMED else ""
+    click.echo(f"\nScore {report.score:.0%} · {took(report.duration_s)}{limit}{over}")
     for step in report.steps:
         if step.score is None:
             click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")
@@ -254,6 +252,7 @@ def mock(
         return
     from sharpnotes.app.mock import sessions
     from sharpnotes.app.mock.grade import grade_mock
+    from sharpnotes.app.mock.sessions import UNTIMED
     from sharpnotes.app.quiz.store import ReviewStoreError
     from sharpnotes.ingest.formats import StoredFormatError
 
@@ -266,13 +265,14 @@ def mock(
         return
     started = time.time()
     if answers is not None:
-        said, took = read_answers(answers, plan)
+        said, timed = read_answers(answers, plan)
         seconds: dict[str, float] = {}
         follow_ups: dict[str, tuple[str, str]] = {}
     else:
         said, seconds, follow_ups = interview(plan, settings)
-        took = None
-    duration = took if took is not None else time.time() - started
+        timed = None
+    # answers from a file that gives no "seconds": not timed
+    duration = timed if timed is not None else UNTIMED if answers else time.time() - started
     report = grade_mock(plan, said, settings, started, duration, seconds, follow_ups)
     added: list[str] = []
     try:
@@ -316,7 +316,8 @@ def mock_history(limit: int | None, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(
-            f"{r.started}  {r.kind:<6} {r.score:>4.0%}  {_clock(r.duration_s)}/{r.minutes:g} min"
+            f"{r.started}  {r.kind:<6} {r.score:>4.0%}  "
+            f"{sessions.took(r.duration_s)}/{r.minutes:g} min"
             f"  missed {r.missed:>2}  {plain(r.title)}"
         )
     click.echo("\nWeek       mocks  mean score")

@@ -25,6 +25,20 @@ from sharpnotes.ingest.formats import migrate_sqlite, run_script
 from sharpnotes.ingest.settings import Settings
 
 DB_NAME = "mock.sqlite"
+UNTIMED = 0.0  # the duration kept for a mock answered from a file that gave no time
+
+
+def clock(seconds: float) -> str:
+    """A time as mm:ss."""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def took(seconds: float) -> str:
+    """A mock's duration as mm:ss; "untimed" for one answered from a file without its time."""
+    return "untimed" if seconds == UNTIMED else clock(seconds)
+
+
 _V1 = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
