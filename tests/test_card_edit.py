@@ -145,6 +145,9 @@ def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_
         assert "one parallel pass" in moved.item.passage
         assert (moved.item.question, moved.item.id) == ("Why does DETR need no NMS?", card.id)
     assert not sync_items(settings).changed
+    # kept again: it is not stale now, and the message says so
+    again = CliRunner().invoke(cli, ["quiz", "keep", card.id[:8]]).output
+    assert f"{card.id}: not stale (its passage is unchanged)" in again
 
 
 @pytest.mark.slow

@@ -145,10 +145,16 @@ def keep_command(ids: tuple[str, ...]) -> None:
     store = _open_store(settings)
     try:
         for item_id in _resolve(store, ids):
+            stored = store.get(item_id)
             if keep(settings, store, item_id):
                 click.echo(f"kept {item_id}: it follows the edited passage now")
+            elif stored is not None and stored.status != "stale":
+                click.echo(f"{item_id}: not stale (its passage is unchanged); nothing to keep")
             else:
-                click.echo(f"{item_id}: not stale, or its section is gone; left as it is")
+                click.echo(
+                    f"{item_id}: its section is gone from the note; left as it is (remove it "
+                    "from review with: sharpnotes quiz suspend ID)"
+                )
     finally:
         store.close()
 
