@@ -254,14 +254,50 @@ def _read_pdf(data: bytes, source: str) -> list[Document]:
     except Exception as exc:  # pypdf raises many types for damaged files
         raise SkipFile(_unreadable_pdf(exc)) from exc
     docs = []
-    for number, page_text in enumerate(texts, start=1):
-        text = (page_text or "").replace("\x00", "")
+    texts = without_running_lines([(t or "").replace("\x00", "") for t in texts])
+    for number, text in enumerate(texts, start=1):
         if text.strip():
             meta = _base_meta(source, "pdf", title=Path(source).stem, page=number)
             docs.append(_document(text, meta))
     if not docs:
         raise SkipFile("PDF has no text layer (scanned?); run OCR on it first")
     return docs
+
+
+# the version of what the readers make of a file; an index made by an older one reads such
+# files again on its next ingest (``ingest.sync``), reusing the vectors of unchanged chunks.
+# pdf 2: running headers and footers left out
+READER_VERSIONS = {"pdf": "2"}
+RUNNING_LAYERS = 2  # a running header or footer may be two lines (a title over a page number)
+_DIGITS = re.compile(r"\d+")
+
+
+def without_running_lines(pages: list[str]) -> list[str]:
+    """The pages without the lines a PDF repeats first or last on most of them (a running
+    title, "Paper - page 3 of 9", a lone page number), compared with their numbers masked; up
+    to two such lines at each end. Three pages at least: on fewer, a repeat says nothing."""
+    if len(pages) < 3:
+        return pages
+    split = [[line for line in page.splitlines() if line.strip()] for page in pages]
+
+    def key(line: str) -> str:
+        return _DIGITS.sub("#", line.strip())
+
+    def running(ends: list[str]) -> set[str]:
+        counts: dict[str, int] = {}
+        for end in ends:
+            counts[key(end)] = counts.get(key(end), 0) + 1
+        return {k for k, n in counts.items() if n * 2 > len(pages)}
+
+    for _ in range(RUNNING_LAYERS):
+        top = running([lines[0] for lines in split if len(lines) > 1])
+        bottom = running([lines[-1] for lines in split if len(lines) > 1])
+        for lines in split:  # a page keeps one line at least
+            if len(lines) > 1 and key(lines[-1]) in bottom:
+                lines.pop()
+            if len(lines) > 1 and key(lines[0]) in top:
+                lines.pop(0)
+    return ["\n".join(lines) for lines in split]
 
 
 def _unreadable_pdf(exc: BaseException | None) -> str:

@@ -15,6 +15,7 @@ vectors are missing.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -38,7 +39,14 @@ from sharpnotes.ingest.index import (
     open_space,
     wipe,
 )
-from sharpnotes.ingest.readers import SkipFile, cannot_read, file_kind, parse_file, read_bytes
+from sharpnotes.ingest.readers import (
+    READER_VERSIONS,
+    SkipFile,
+    cannot_read,
+    file_kind,
+    parse_file,
+    read_bytes,
+)
 from sharpnotes.ingest.sentences import sentence_texts
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.storage import private_dir, private_tree, storage_problem
@@ -210,6 +218,12 @@ class _Ingest:
         self.moved_to: dict[str, str] = {}  # a notes folder -> where some of its notes turned up
         self._unproven = False
         self.check = check
+        # kinds of file whose reader changed since this index read them: read again, once
+        made_by = json.loads(self.catalog.get_meta("readers") or "{}")
+        new_index = self.catalog.get_meta("embed_model") is None
+        self.reread = set() if new_index else {
+            kind for kind, version in READER_VERSIONS.items() if made_by.get(kind) != version
+        }  # fmt: skip
 
     # the stores are opened on first use: an unchanged re-ingest proven clean by the dense
     # snapshot (``reconcile``) never imports chromadb
@@ -267,6 +281,7 @@ class _Ingest:
                     **build_settings(self.settings, self.model_id),
                     "roots": roots,
                     "last_sync": time.time(),
+                    "readers": json.dumps(READER_VERSIONS, sort_keys=True),
                     "embed_backend": self._embedder.backend
                     if self._embedder
                     else self.catalog.get_meta("embed_backend") or "",
@@ -372,8 +387,10 @@ class _Ingest:
     def _read(self, file: Path, source: str, root: Path, old: FileRecord | None) -> _Pending | None:
         try:
             stat = file.stat()
+            again = file_kind(file) in self.reread  # the file is as it was, its reader is not
             if (
                 old
+                and not again
                 and old.root == str(root)
                 and (old.size, old.mtime) == (stat.st_size, stat.st_mtime)
             ):
@@ -390,7 +407,7 @@ class _Ingest:
             # read once, through checks: size and file type come before a single byte is read
             data = read_bytes(file, int(self.settings.ingest.max_file_mb * 2**20))
             digest = hashlib.sha1(data).hexdigest()
-            if old and old.sha1 == digest:
+            if old and old.sha1 == digest and not again:
                 self.report.unchanged += 1
                 self.catalog.touch_file(source, stat.st_size, stat.st_mtime, str(root))
                 return None

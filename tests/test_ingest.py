@@ -151,6 +151,30 @@ def test_pages_are_kept_for_pdf_citations(tmp_path: Path, settings: Settings) ->
     assert (hit.source, hit.page) == ("paper.pdf", 2)
 
 
+def test_files_a_reader_now_reads_better_are_read_again_once(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """An index whose PDFs an older reader read (here: the manifest says so) reads them again on
+    its next ingest, and only them; the vectors of chunks whose text is unchanged are reused."""
+    import json
+
+    from test_readers import make_pdf
+
+    notes = write_notes(tmp_path / "notes")
+    make_pdf(notes / "paper.pdf", [f"Notes\nPage {n} on anchors and NMS.\nFooter" for n in "abc"])
+    assert ingest([notes], settings).ok
+    catalog = open_catalog(settings)
+    assert json.loads(catalog.get_meta("readers") or "{}").get("pdf")  # what read them
+    catalog.set_meta({"readers": json.dumps({"pdf": "1"})})  # as an older sharpnotes left it
+    catalog.close()
+    again = ingest([notes], settings)
+    assert again.updated == ["paper.pdf"] and again.unchanged == 5
+    assert again.chunks_embedded == 0 and again.chunks_deleted == 0  # same text: reused
+    assert_in_sync(settings)
+    third = ingest([notes], settings)
+    assert third.unchanged == 6 and not third.updated
+
+
 def test_bad_files_are_skipped_and_nothing_indexed_is_lost(
     tmp_path: Path, settings: Settings
 ) -> None:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from sharpnotes.ingest.readers import SkipFile, parse_front_matter, read_file, resolve_wikilinks
+from sharpnotes.ingest.readers import (
+    SkipFile,
+    parse_front_matter,
+    read_file,
+    resolve_wikilinks,
+    without_running_lines,
+)
 
 MB = 2**20
 
@@ -70,6 +76,26 @@ def test_pdf_gives_one_document_per_page_with_page_numbers(tmp_path: Path) -> No
     docs = read_file(pdf, "papers/p.pdf", MB)
     assert [d.metadata["page"] for d in docs] == [1, 2]
     assert "DETR" in docs[1].text and "anchors" in docs[0].text
+
+
+def test_a_pdfs_running_title_and_page_numbers_are_left_out(tmp_path: Path) -> None:
+    bodies = [
+        "The Hungarian loss matches each object once.",
+        "Object queries attend to the image features.",
+        "Auxiliary losses after every decoder layer help.",
+        "Small objects are the weak spot of the first model.",
+    ]
+    pages = [
+        f"Notes on DETR\n{b}\nDETR summary - page {n} of 4\n{n}" for n, b in enumerate(bodies, 1)
+    ]
+    pdf = make_pdf(tmp_path / "p.pdf", pages)
+    docs = read_file(pdf, "papers/p.pdf", MB)
+    assert [d.metadata["page"] for d in docs] == [1, 2, 3, 4]
+    assert [d.text.strip() for d in docs] == bodies  # title, footer and page number out
+    # a line on one page or two of four is content; two pages say nothing of a repeat
+    kept = without_running_lines(["Intro\nA", "Intro\nB", "C\nD", "E\nF"])
+    assert kept == ["Intro\nA", "Intro\nB", "C\nD", "E\nF"]
+    assert without_running_lines(["x\n1", "x\n2"]) == ["x\n1", "x\n2"]
 
 
 @pytest.mark.parametrize(
