@@ -620,9 +620,8 @@ def clean_heading(title: str) -> str:
     return _INLINE.sub(_inline, title).strip()
 
 
-# --- questions and sections -----------------------------------------------------------------
+# --- the HTML of GitHub notes ------------------------------------------------------------
 
-# a question mark, then only closing marks, emphasis, emoji or spaces ("**What is X? 👶**")
 # GitHub once drew README math as images: <img src=".../render/math?math=\beta">
 _MATH_IMG = re.compile(
     r"<img\b[^>]*?src=\"https?://render\.githubusercontent\.com/render/math\?math=([^\"]+)\"[^>]*>",
@@ -652,6 +651,9 @@ def html_as_text(text: str) -> str:
     )
 
 
+# --- questions and sections -----------------------------------------------------------------
+
+# a question mark, then only closing marks, emphasis, emoji or spaces ("**What is X? 👶**")
 _QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
 
 

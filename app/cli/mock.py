@@ -252,7 +252,6 @@ def mock(
         return
     from sharpnotes.app.mock import sessions
     from sharpnotes.app.mock.grade import grade_mock
-    from sharpnotes.app.mock.sessions import UNTIMED
     from sharpnotes.app.quiz.store import ReviewStoreError
     from sharpnotes.ingest.formats import StoredFormatError
 
@@ -272,7 +271,9 @@ def mock(
         said, seconds, follow_ups = interview(plan, settings)
         timed = None
     # answers from a file that gives no "seconds": not timed
-    duration = timed if timed is not None else UNTIMED if answers else time.time() - started
+    duration = (
+        timed if timed is not None else sessions.UNTIMED if answers else time.time() - started
+    )
     report = grade_mock(plan, said, settings, started, duration, seconds, follow_ups)
     added: list[str] = []
     try:

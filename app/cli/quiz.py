@@ -346,9 +346,10 @@ def _summary(
     if not rated:
         click.echo("\n0 reviewed.")
         return []
+    from sharpnotes.app.quiz.session import typed_right
+
     recalled = sum(r > 1 for _, r, _ in rated)
-    typed = [c for _, _, c in rated if c is not None]
-    right = f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
+    right = typed_right(c for _, _, c in rated)
     minutes, secs = divmod(round(seconds), 60)
     click.secho(
         f"\n{len(rated)} reviewed. {recalled} recalled ({recalled / len(rated):.0%}) in "

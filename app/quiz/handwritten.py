@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -97,26 +98,29 @@ def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citati
     return replace(item, question=f"{item.question} ({topic})", stored_id=item.id)
 
 
-def continued_sections(rows: Iterable) -> set[str]:
-    """The ids of the chunks (ChunkRow-like: chunk_id, source, heading, ordinal) that continue
-    the section of the chunk before them in their file: a long section is cut into several."""
-    at = {(r.source, r.ordinal): r.heading for r in rows if r.ordinal >= 0}
-    return {
-        r.chunk_id for r in rows if r.ordinal > 0 and at.get((r.source, r.ordinal - 1)) == r.heading
-    }
-
-
-def following_texts(rows: Iterable) -> dict[str, str]:
-    """Chunk id -> the text of the next chunk of its file, for the chunks whose section that
-    next chunk continues (``continued_sections`` seen from the chunk before)."""
+def _next_in_section(rows: Iterable) -> dict[str, Any]:
+    """Chunk id -> the next chunk of its file, for the chunks (ChunkRow-like: chunk_id, source,
+    heading, ordinal, text) whose section that next chunk goes on with: a long section is cut
+    into several."""
     rows = list(rows)
     at = {(r.source, r.ordinal): r for r in rows if r.ordinal >= 0}
     out = {}
     for r in rows:
         nxt = at.get((r.source, r.ordinal + 1)) if r.ordinal >= 0 else None
         if nxt is not None and nxt.heading == r.heading:
-            out[r.chunk_id] = nxt.text
+            out[r.chunk_id] = nxt
     return out
+
+
+def continued_sections(rows: Iterable) -> set[str]:
+    """The ids of the chunks that continue the section of the chunk before them in their file."""
+    return {nxt.chunk_id for nxt in _next_in_section(rows).values()}
+
+
+def following_texts(rows: Iterable) -> dict[str, str]:
+    """Chunk id -> the text of the next chunk of its file, for the chunks whose section that
+    next chunk continues (``continued_sections`` seen from the chunk before)."""
+    return {cid: nxt.text for cid, nxt in _next_in_section(rows).items()}
 
 
 def _run_on(

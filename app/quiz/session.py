@@ -4,6 +4,7 @@ draws from, and the review queue (due items first, then new ones)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -119,6 +120,14 @@ def bury_until_tomorrow(store: ReviewStore, ids: list[str], now: float | None = 
     until = next_day(now)
     store.bury(ids, until)
     return until
+
+
+def typed_right(correct: Iterable[bool | None]) -> str:
+    """ " Typed answers: 2 of 3 right." for a session's answers (``None``: a card flipped, not
+    typed), or "" when none was typed. A wrong answer may still be rated Good, so a session
+    summary says both."""
+    typed = [c for c in correct if c is not None]
+    return f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
 
 
 def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[str]]:

@@ -284,8 +284,9 @@ def _summary(cfg: Settings, key: str, state: dict[str, Any]) -> None:
         missed = [s for i, r, _ in rated if r == 1 and (s := store.get(i)) is not None]
     recalled = sum(r > 1 for _, r, _ in rated)
     share = f" ({recalled / len(rated):.0%})" if rated else ""
-    typed = [c for _, _, c in rated if c is not None]
-    right = f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
+    from sharpnotes.app.quiz.session import typed_right
+
+    right = typed_right(c for _, _, c in rated)
     if "ended" not in state:
         state["ended"] = time.time()
     minutes, secs = divmod(round(state["ended"] - state.get("started", state["ended"])), 60)
