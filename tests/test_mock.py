@@ -231,6 +231,9 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     assert isinstance(text, str) and " · untimed\n" in text
     history = run("mock", "history")
     assert isinstance(history, str) and "untimed/2 min" in history
+    from sharpnotes.app.mock.sessions import took_of  # what the report and the Mock page show
+
+    assert (took_of(0.0, 2), took_of(723.4, 45)) == ("untimed", "12:03 of 45 min")
     asked = [s["question"].split(" (", 1)[0] for s in report["steps"]]  # without "(its topic)"
     assert all(q.endswith(("?", ".")) for q in asked), asked
     assert report["steps"][1]["score"] is None or report["steps"][1]["score"] < 0.5

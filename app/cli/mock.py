@@ -181,11 +181,10 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
 
 
 def show_report(report: MockReport) -> None:
-    from sharpnotes.app.mock.sessions import UNTIMED, took
+    from sharpnotes.app.mock.sessions import took_of
 
     over = " (over time)" if report.over_time else ""
-    limit = f" of {report.minutes:g} min" if report.duration_s != UNTIMED else ""
-    click.echo(f"\nScore {report.score:.0%} · {took(report.duration_s)}{limit}{over}")
+    click.echo(f"\nScore {report.score:.0%} · {took_of(report.duration_s, report.minutes)}{over}")
     for step in report.steps:
         if step.score is None:
             click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")

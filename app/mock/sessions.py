@@ -39,6 +39,12 @@ def took(seconds: float) -> str:
     return "untimed" if seconds == UNTIMED else clock(seconds)
 
 
+def took_of(seconds: float, minutes: float) -> str:
+    """A mock's duration against its length ("12:03 of 45 min"); "untimed" alone when no time
+    was given."""
+    return took(seconds) if seconds == UNTIMED else f"{clock(seconds)} of {minutes:g} min"
+
+
 _V1 = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,

@@ -10,7 +10,7 @@ import streamlit as st
 
 from sharpnotes.app.mock import sessions
 from sharpnotes.app.mock.plan import MockError, MockPlan
-from sharpnotes.app.mock.sessions import clock, took
+from sharpnotes.app.mock.sessions import clock, took_of
 from sharpnotes.app.ui import services
 from sharpnotes.app.ui.note_dialog import passage_card
 from sharpnotes.app.ui.render import literal
@@ -138,7 +138,7 @@ def show_report(data: dict) -> None:
     a, b, c = st.columns(3)
     a.metric("Score", f"{report.score:.0%}")
     over = " (over)" if report.over_time else ""
-    b.metric("Time", f"{took(report.duration_s)} of {report.minutes:g} min{over}")
+    b.metric("Time", f"{took_of(report.duration_s, report.minutes)}{over}")
     c.metric("Missed points", len(report.missed))
     for n, step in enumerate(report.steps):
         score = "not scored" if step.score is None else f"{step.score:.0%}"
