@@ -28,12 +28,15 @@ def test_defaults_and_what_today_already_used(settings: Settings) -> None:
     with open_store(settings) as store:
         ids = store.add_items(_items(30))
         now = datetime.now(UTC)
-        yesterday = datetime.fromtimestamp(day_start(), UTC) - timedelta(hours=2)
+        midnight = datetime.fromtimestamp(day_start(), UTC)
+        yesterday = midnight - timedelta(hours=2)
+        # half an hour ago, but never before midnight: CI may run at 00:10
+        earlier_today = max(now - timedelta(minutes=30), midnight + timedelta(seconds=1))
         for item_id in ids[:3]:  # new yesterday, reviewed again today: 3 reviews today
             schedule.record(store, item_id, 3, now=yesterday)
             schedule.record(store, item_id, 3, now=now)
         for item_id in ids[3:8]:  # five new cards today
-            schedule.record(store, item_id, 1, now=now - timedelta(minutes=30))
+            schedule.record(store, item_id, 1, now=earlier_today)
         limits = daily_limits(settings, store)
         assert (limits.new_done, limits.reviews_done) == (5, 3)
         due, new = review_queue(store, limits)

@@ -196,6 +196,51 @@ def test_a_named_list_asks_for_its_items() -> None:
     assert concept_items(_passage(plain_list, "Pipeline"), "h")[0] == []
 
 
+def test_a_cell_that_adds_to_the_one_above_is_asked_whole() -> None:
+    text = (
+        "| Level | Cached | Hit rate |\n|---|---|---|\n"
+        "| L1 | the query embedding | +4% over none |\n"
+        "| L2 | + the top-k neighbour ids | +9% over none |\n"
+        "| L3 | + the reranked passages themselves | +11% over none |\n"
+    )
+    items, _ = concept_items(_passage(text, "Serving > Caching"), "h")
+    assert [(i.question.split(" (")[0], i.answer) for i in items] == [
+        (
+            "How do L1, L2 and L3 compare on cached?",
+            "L1: the query embedding; L2: the query embedding + the top-k neighbour ids; "
+            "L3: the query embedding + the top-k neighbour ids + the reranked passages themselves",
+        ),
+        (  # "+4%" is a gain, not an addition to the cell above
+            'How do L1, L2 and L3 compare on "hit rate"?',
+            "L1: +4% over none; L2: +9% over none; L3: +11% over none",
+        ),
+    ]
+
+
+def test_a_list_lead_in_nested_in_an_outline_is_about_the_item_above_it() -> None:
+    text = (
+        "Some context first.\n\n"
+        "* Candidate models\n"
+        "  * Wide and deep\n"
+        "    * Drawbacks for mobile serving:\n"
+        "      * two towers to keep in memory\n"
+        "      * the wide part needs hand-made crosses\n"
+        "  * Factorisation machine\n"
+        "    * Limitations:\n"
+        "      * pairwise interactions only\n"
+        "      * no sequence features\n"
+    )
+    items, _ = concept_items(_passage(text, "Recsys > Models"), "h")
+    assert [i.question.split(" (")[0] for i in items] == [
+        "What are the drawbacks of Wide and deep for mobile serving?",  # not "of mobile serving"
+        "What are the limitations of Factorisation machine?",  # not of the heading's "Models"
+    ]
+    # a use with nothing above to judge: asked as written
+    alone = "Context.\n\nPitfalls for beginners:\n\n- leaking the test set\n- no baseline\n"
+    items, _ = concept_items(_passage(alone, ""), "h")
+    assert [i.question for i in items] == ["What are the pitfalls for beginners?"]
+
+
 def test_the_pros_and_cons_an_outline_item_lists_are_asked_by_its_name() -> None:
     text = (
         "* Model selection\n"

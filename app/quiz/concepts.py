@@ -39,11 +39,13 @@ from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import (
     Block,
+    TableRow,
     blocks,
     clean_heading,
     has_cjk,
     list_marker,
     list_parents,
+    outline,
     table_rows,
     terms,
     units,
@@ -67,7 +69,7 @@ _KIND = (
     r"|failure modes|pitfalls|caveats|downsides|upsides"
 )
 _NAMED_LIST = re.compile(
-    rf"^(?:(?:key|main|common|known|typical)\s+)?(?P<kind>{_KIND})\b(?:\s+(?:of|for)\s+"
+    rf"^(?:(?:key|main|common|known|typical)\s+)?(?P<kind>{_KIND})\b(?:\s+(?P<prep>of|for)\s+"
     rf"(?P<subject>[^:(]+?))?\s*(?:\([^)]*\))?\s*[:：]?$",
     re.IGNORECASE,
 )
@@ -239,6 +241,7 @@ def _table_items(
     rows = [row for row in rows if len(row.cells) == width and row.line in passage.text]
     if width < 2 or len(rows) < 2:
         return []
+    rows = _cumulative(rows)
     if plain(header[0]).strip().lower() in _ASPECT:
         return _compare_items(header, rows, passage, content_hash)
     named = [(row, _name(row.cells[0])) for row in rows]
@@ -287,6 +290,25 @@ def _table_items(
         out.append(_recall(q, answer, row.line, points, passage, content_hash))
         out += [mcq] if mcq else []
     return out + _column_items(block, named, columns, words, passage, content_hash)
+
+
+# "| ZeRO-2 | + gradient |" under "| ZeRO-1 | optimizer state |": a cell that opens with "+"
+# (not a number: "+0.4 AP" is a gain) adds to the cell above it, and alone says half of its row
+_ADDS = re.compile(r"^\+\s*(?=[^\d\s.,%+-])")
+
+
+def _cumulative(rows: list[TableRow]) -> list[TableRow]:
+    """``rows`` with each cell that adds to the one above it written out whole ("optimizer
+    state + gradient"); the first column (the row's name) as it is."""
+    out: list[TableRow] = []
+    for row in rows:
+        cells = list(row.cells)
+        for i in range(1, len(cells)):
+            above = out[-1].cells[i] if out else ""
+            if above.strip() and _ADDS.match(cells[i]):
+                cells[i] = f"{above} + {_ADDS.sub('', cells[i])}"
+        out.append(TableRow(cells, row.line))
+    return out
 
 
 def _compare_items(
@@ -403,14 +425,16 @@ def _row_mcq(row, name, names, what, words, asked, passage, content_hash, rng) -
     )  # fmt: skip
 
 
-def _list_kind(label: str) -> tuple[str, str] | None:
-    """(kind, subject) when ``label`` names a list of pros, cons, ...; subject may be ""."""
+def _list_kind(label: str) -> tuple[str, str, bool] | None:
+    """(kind, subject, use) when ``label`` names a list of pros, cons, ...; subject may be "";
+    ``use`` when the subject is a use, not the thing judged ("Cons for ads prediction": the
+    cons of something else, for that use)."""
     m = _NAMED_LIST.match(label)
     if m:
-        return m["kind"].lower(), (m["subject"] or "").strip()
+        return m["kind"].lower(), (m["subject"] or "").strip(), (m["prep"] or "").lower() == "for"
     m = _NAMED_LIST_ZH.match(label)
     if m:
-        return m["kind"], m["subject"].strip()
+        return m["kind"], m["subject"].strip(), False
     return None
 
 
@@ -423,17 +447,26 @@ def _lead(item_text: str) -> str:
     return plain(_LEAD.split(text, maxsplit=1)[0]).strip(" .:")
 
 
-def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | None:
+def _list_question(
+    label: str, above: list[str], lead_in: bool = True, owner: str | None = None
+) -> str | None:
     """The question a list answers, from the line leading into it (or its heading): its pros,
-    cons, limitations... ("What are the cons of CNNs?"; the subject from the heading ``above``
-    when the label has none), or the set a ``lead_in`` line of three words or more names ("What
-    are the two ways to shrink a model?"; a heading naming a set is too often a topic)."""
+    cons, limitations... ("What are the cons of CNNs?"; the subject, when the label has none or
+    names only a use, from the list item ``owner`` it sits under, else from the heading
+    ``above``), or the set a ``lead_in`` line of three words or more names ("What are the two
+    ways to shrink a model?"; a heading naming a set is too often a topic)."""
     label = clean_heading(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", label)).strip(" *")
     found = _list_kind(label)
     if found:
-        kind, subject = found
-        if not subject and above:  # "Limitations" under "DETR": the section names the subject
-            subject = re.sub(r"\s*\([^)]*\)", "", above[-1]).strip()
+        kind, subject, use = found
+        # "Limitations" under "DETR", "Cons for ads prediction" under the outline item "NN"
+        judged = owner or (re.sub(r"\s*\([^)]*\)", "", above[-1]).strip() if above else "")
+        if use and not judged:  # "Pitfalls for beginners": no other subject to name
+            return f"What are the {kind} for {subject}?"
+        if use:
+            subject = f"{judged} for {subject}"
+        elif not subject:
+            subject = judged
         if not subject:
             return None
         return (
@@ -458,6 +491,18 @@ def _list_question(label: str, above: list[str], lead_in: bool = True) -> str | 
     return f"What are the {phrase}?"
 
 
+def _owners(text: str) -> dict[int, str]:
+    """Where each nested list item of ``text`` starts -> the name of the item it sits under,
+    when that is a name ("* NN" over "* Cons for ads prediction:")."""
+    items = outline(text)
+    out = {}
+    for item in items:
+        name = _name(_lead(items[item.parent].name)) if item.parent >= 0 else None
+        if name:
+            out[item.start] = name
+    return out
+
+
 def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> list[QuizItem]:
     """Items of the lists a lead-in line or the heading names (``_list_question``): the
     top-level entries' leads are the key points; 2 to ``MAX_LIST_ITEMS`` entries. A passage
@@ -466,6 +511,7 @@ def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> li
     parts = [p for p in passage.heading.split(HEADING_SEP) if p.strip()]  # clean already
     ctx = context(passage.heading, "", set())
     found = blocks(passage.text)
+    owners = _owners(passage.text)
     out: list[QuizItem] = []
     i = 0
     while i < len(found):
@@ -480,7 +526,10 @@ def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> li
                 # "Disadvantages:" after a paragraph may be about that paragraph's subject,
                 # not the section's: only a lead-in opening the passage takes the heading's
                 above = parts if heading or (i == 0 and not continues) else []
-                question = _list_question(label, above, lead_in=not heading)
+                owner = next(
+                    (name for at, name in owners.items() if block.start <= at < block.end), None
+                )
+                question = _list_question(label, above, lead_in=not heading, owner=owner)
                 first = i + 1
         if not question:
             i += 1
@@ -546,7 +595,7 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         item = unit.text.strip()
         named = _NAMED_PART.match(item[len(list_marker(item)) :])
         found = _list_kind(named["label"].strip()) if named else None
-        if named and found and not found[1]:
+        if named and found and not found[1] and not found[2]:
             groups.setdefault(up, []).append((found[0], named["body"], unit.start, unit.end))
     base = context(passage.heading, "", set())
     out = []
