@@ -11,7 +11,9 @@ what a reader gets:
 - duplicate quotes: answer units (``ingest.text.units``) whose text repeats an earlier one;
 - restates the question: an answer that adds fewer than ``RESTATE_NEW_TERMS`` content terms to
   the question's own;
-- answer length (characters) and latency (retrieval + generation).
+- answer length (characters) and latency (retrieval + generation);
+- evidence first: the answer's first quoted line (its text up to the first ``[n]``) holds at least
+  ``LEAD_RECALL`` of the evidence's content terms: the reader meets the answer first.
 
 Rates are given for the whole set and per split (``tune``/``holdout``) and language (``en``/
 ``zh``), so a choice made on the tuning half is read on the holdout half.
@@ -33,6 +35,8 @@ from sharpnotes.ingest.text import terms, units
 # an answer that adds fewer content terms than this to the question only restates it
 RESTATE_NEW_TERMS = 3
 _MARKERS = re.compile(r"\s*\[\d+\]")
+# the share of the evidence's content terms the answer's first line holds for "evidence first"
+LEAD_RECALL = 0.5
 
 
 @dataclass
@@ -57,6 +61,7 @@ class AnswerRow:
     answer: str
     cited: list[str]
     draft: str = ""  # an LLM's own text when the answer check mended it
+    lead_recall: float | None = None  # evidence recall of the first line (``lead``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +80,13 @@ def evidence_recall(answer: str, question: Question) -> float:
         if label.evidence and (need := terms(label.evidence))
     ]
     return max(shares, default=0.0)
+
+
+def lead(answer: str) -> str:
+    """The first line an answer quotes: its text up to its first ``[n]`` marker (all of it
+    when it has none)."""
+    found = _MARKERS.search(answer)
+    return answer[: found.start()] if found else answer
 
 
 def duplicates(answer: str) -> int:
@@ -121,6 +133,7 @@ def judge(question: Question, generator: str, answer, latency_ms: float) -> Answ
         answer=answer.answer,
         cited=[c.source for c in cited],
         draft=getattr(answer, "draft", ""),
+        lead_recall=round(evidence_recall(lead(answer.answer), question), 4) if answered else None,
     )
 
 
@@ -141,6 +154,7 @@ def summarize(rows: Sequence[AnswerRow]) -> dict:
         "unanswerable": len(unanswerable),
         "evidence_recall": _mean([r.evidence_recall or 0.0 for r in answerable]),
         "evidence_cited": _mean([float(bool(r.evidence_cited)) for r in answerable]),
+        "evidence_first": _mean([float((r.lead_recall or 0.0) >= LEAD_RECALL) for r in answerable]),
         "answerable_refused": _mean([float(r.refused) for r in answerable]),
         "unanswerable_refused": _mean([float(r.refused) for r in unanswerable]),
         "near_miss_refused": _mean([float(r.refused) for r in near]),
@@ -258,6 +272,7 @@ def compare_answer_runs(a: dict, rows_a: list[dict], b: dict, rows_b: list[dict]
 COLUMNS = [
     ("evidence_recall", "ev.recall"),
     ("evidence_cited", "ev.cited"),
+    ("evidence_first", "ev.first"),
     ("answerable_refused", "ans.refused"),
     ("unanswerable_refused", "unans.refused"),
     ("near_miss_refused", "near.refused"),

@@ -7,6 +7,7 @@ from sharpnotes.eval.answers import (
     duplicates,
     evidence_recall,
     judge,
+    lead,
     restates,
     summarize,
 )
@@ -55,6 +56,17 @@ def test_cited_needs_a_citation_that_holds_the_evidence() -> None:
     assert row.evidence_cited is True
     row = judge(QUESTION, "extractive", answer("Matching. [1]", cited="Unrelated."), 12.0)
     assert row.evidence_cited is False
+
+
+def test_evidence_first_reads_the_answers_first_line_only() -> None:
+    opening = "Bipartite matching assigns one prediction to each object. [1] DETR is slow. [1]"
+    later = "DETR trains for 500 epochs. [1] " + opening.split(" [1]")[0] + " [1]"
+    assert lead(later) == "DETR trains for 500 epochs."
+    assert lead("\n\n- a list item\n[2]\n\nmore") == "\n\n- a list item"
+    rows = [judge(QUESTION, "extractive", answer(t, cited="x"), 1.0) for t in (opening, later)]
+    assert [r.lead_recall for r in rows] == [1.0, 0.0]
+    assert [r.evidence_recall for r in rows] == [1.0, 1.0]  # both hold it; one opens with it
+    assert summarize(rows)["evidence_first"] == 0.5
 
 
 def test_refused_answerable_questions_count_as_zero_recall_and_not_cited() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,13 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": o, "CONTINUED_OWN_RATIO": r,
         "scoring": "parents 3, zh expanded"})
       for o in (0.85, 1.0) for r in (math.inf, 0.8, 0.7, 0.6, 0.5, 0.0)],
+    # round 12 (not taken): the best unit first, with the quoted units that follow it in its
+    # note ("ahead"), unless it leans on the line before it (``leans_back``); the same units
+    # are quoted, only their order moves (``ahead``)
+    *[(f"round 12, {order} order", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "parents 3, zh expanded", "order": order})
+      for order in ("note", "ahead")],
 ]  # fmt: skip
 # every variant above that does not set them quotes no other passages, none for what its unit
 # says on its own and none for going on with the answer's section (an infinite ratio: the
@@ -122,6 +130,52 @@ def compose_windows(scored, passages, question):
         if chars >= ex.MAX_CHARS:
             break
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
+
+
+# the opening of a line that leans on the line before it: a pronoun or a connective
+_LEANS_BACK = re.compile(
+    r"(?:they|them|their|it|its|this|these|that|those|here|there|but|however|so|thus|hence"
+    r"|therefore|also|and|or|then|instead|otherwise|similarly|likewise|by the way|in that case"
+    r"|as a result|in contrast|on the other hand)\b"
+    r"|(?:所以|但|因此|而且|另外|這|那|它|其|然後|也|此外|相反|同樣)",
+    re.IGNORECASE,
+)
+
+
+def leans_back(unit) -> bool:
+    """A unit whose first words point back at the text before it."""
+    from sharpnotes.ingest.text import list_marker
+
+    text = unit.clean
+    return bool(_LEANS_BACK.match(text[len(list_marker(text)) :].lstrip("*_ ")))
+
+
+def ahead(chosen, scored, passages, question):
+    """Round 12's order, tried and not taken: the composer's units (in the note's order) with the
+    best-scoring one moved first, together with the quoted units that follow it in its note with
+    nothing between; when it leans on the line before it, that line comes with it if quoted next
+    to it, else nothing moves."""
+    from sharpnotes.app import extractive as ex
+
+    if not chosen:
+        return chosen
+    score = {id(c.scored): c.score for c in ex.candidates(scored, passages, question)}
+    texts = [p.text for p in passages]
+
+    def adjacent(a, b) -> bool:
+        return a.passage == b.passage and not texts[a.passage][a.unit.end : b.unit.start].strip()
+
+    at = chosen.index(max(chosen, key=lambda s: score.get(id(s), -math.inf)))
+    first, last = at, at + 1
+    while first > 0 and adjacent(chosen[first - 1], chosen[first]):
+        if not leans_back(chosen[first].unit):
+            break
+        first -= 1
+    if leans_back(chosen[first].unit):
+        return chosen
+    while last < len(chosen) and adjacent(chosen[last - 1], chosen[last]):
+        last += 1
+    return chosen[first:last] + chosen[:first] + chosen[last:]
 
 
 @contextmanager
@@ -170,23 +224,27 @@ def collect(name: str, cache: Path) -> list[dict]:
     return out
 
 
-def judge(items: list[dict], composer: str, scoring: str) -> dict:
+def judge(items: list[dict], composer: str, scoring: str, order: str = "note") -> dict:
     from sharpnotes.app.extractive import compose, render
     from sharpnotes.eval.answers import evidence_recall
 
-    recall, cited, lengths = [], [], []
+    recall, cited, lengths, lead = [], [], [], []
     for item in items:
         q, results = item["question"], item["results"]
         pick = compose_windows if composer == "windows" else compose
         scored = item["scored"][scoring]
         chosen = [] if item["refused"] else pick(scored, results, q.text)
+        if order == "ahead":
+            chosen = ahead(chosen, scored, results, q.text)
         if not chosen:
             recall.append(0.0)
             cited.append(0.0)
+            lead.append(0.0)
             continue
         text = render(chosen)
         lengths.append(len(text))
         recall.append(evidence_recall(text, q))
+        lead.append(evidence_recall(render(chosen[:1]), q))  # what the reader meets first
         quoted = [results[p] for p in {s.passage for s in chosen}]
         cited.append(
             float(any(lab.matches(r.source, r.page, r.text) for r in quoted for lab in q.labels))
@@ -196,6 +254,10 @@ def judge(items: list[dict], composer: str, scoring: str) -> dict:
         "refused": sum(item["refused"] for item in items),
         "evidence_recall": round(statistics.mean(recall), 4),
         "evidence_cited": round(statistics.mean(cited), 4),
+        # the answer's first quoted unit: its evidence recall, and the share of questions where
+        # it holds at least half of the evidence's content terms
+        "lead_recall": round(statistics.mean(lead), 4),
+        "evidence_first": round(sum(x >= 0.5 for x in lead) / len(lead), 4),
         "mean_length": round(statistics.mean(lengths), 1) if lengths else 0.0,
     }
 
@@ -216,15 +278,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.only not in label:
             continue
         scoring = str(values.get("scoring", "parents 3"))
-        constants = BEFORE | {k: v for k, v in values.items() if k != "scoring"}
+        order = str(values.get("order", "note"))
+        constants = BEFORE | {k: v for k, v in values.items() if k not in ("scoring", "order")}
         with weights(constants):
             row = {"variant": label, "composer": composer, "weights": values}
             row["shipped"] = label == SHIPPED
-            row |= {name: judge(items, composer, scoring) for name, items in data.items()}
+            row |= {name: judge(items, composer, scoring, order) for name, items in data.items()}
         table.append(row)
         figures = "  ".join(
             f"{n}: recall {row[n]['evidence_recall']:.3f} cited {row[n]['evidence_cited']:.3f} "
-            f"len {row[n]['mean_length']:.0f}"
+            f"first {row[n]['evidence_first']:.3f} len {row[n]['mean_length']:.0f}"
             for n in names
         )
         print(f"{label:<34}  {figures}")
