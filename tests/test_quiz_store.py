@@ -306,3 +306,52 @@ def test_coverage_per_folder_and_note_with_weakest_and_gaps(
     assert len(cov.never_reviewed) == passages - 3
     assert [g.question for g in cov.gaps] == ["What is the recipe for sourdough?"]
     assert cov.to_dict()["weakest"]["name"] == "fundamentals/bias-variance.md"
+
+
+@pytest.mark.slow
+def test_a_card_whose_answer_runs_into_the_next_chunk_goes_stale_when_that_part_changes(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    from sharpnotes.app.quiz.generate import _as_result
+    from sharpnotes.app.quiz.handwritten import card_items, following_texts
+
+    settings = Settings(home=tmp_path / "home", models_dir=models_dir, ingest={"chunk_tokens": 48})
+    note = tmp_path / "notes" / "text.md"
+    note.parent.mkdir()
+    note.write_text(
+        "# Text features\n\n**What are the pros and cons of bag of words?**\n\n"
+        "Advantages: simple to build and fast to compute for any corpus at hand, and it needs "
+        "no training of any kind before use.\n\n"
+        "Disadvantages: the vocabulary needs care and grows with the data; word order is lost "
+        "entirely, so negation is hard to see.\n\n"
+        "**What is tf-idf?**\n\nA weighting of words by how rare they are across the documents.\n",
+        encoding="utf-8",
+    )
+    assert ingest([note.parent], settings).ok
+    catalog = open_catalog(settings)
+    rows = catalog.get_chunks(catalog.chunk_ids())
+    catalog.close()
+    first = next(r for r in rows.values() if r.ordinal == 0)
+    assert "Disadvantages" not in first.text  # the chunker cut the card's answer
+    following = following_texts(rows.values())[first.chunk_id]
+    (card,), _ = card_items(_as_result(first, 0), first.content_hash, following=following)
+    assert "word order is lost" in card.answer  # the card holds the rest of its answer
+    with open_store(settings) as store:
+        store.add_items([card])
+
+    # an edit in the next chunk after the card's answer ends: the card is as it was
+    note.write_text(note.read_text().replace("What is tf-idf?", "What does tf-idf weigh?"))
+    assert ingest([note.parent], settings).updated == ["text.md"]
+    assert not sync_items(settings).changed
+    # an edit to the part of its answer the next chunk holds: stale, though its chunk is the same
+    note.write_text(
+        note.read_text().replace("word order is lost", "word order and counts are lost")
+    )
+    assert ingest([note.parent], settings).updated == ["text.md"]
+    assert sync_items(settings).stale == [card.id]
+    # undone: back in use
+    note.write_text(
+        note.read_text().replace("word order and counts are lost", "word order is lost")
+    )
+    assert ingest([note.parent], settings).updated == ["text.md"]
+    assert sync_items(settings).restored == [card.id]

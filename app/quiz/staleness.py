@@ -73,11 +73,12 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
     items = [s for s in store.items() if s.replaced_by is None and not s.item.imported]
     report = SyncReport(checked=len(items))
     existing = catalog.existing_ids([s.item.citation.chunk_id for s in items])
+    moved_on = _rest_changed(catalog, [s for s in items if s.item.citation.chunk_id in existing])
     headings: dict[str, set[str]] = {}  # source -> heading paths it has now
     changes: list[tuple[str, Status, str]] = []
     for stored in items:
         cit = stored.item.citation
-        if cit.chunk_id in existing:
+        if cit.chunk_id in existing and stored.id not in moved_on:
             wanted: Status = "active"
         else:
             if cit.source not in headings:
@@ -99,6 +100,29 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
         store.set_status(changes)
         log.info(report.summary())
     return report
+
+
+def _rest_changed(catalog: Catalog, items: list[StoredItem]) -> set[str]:
+    """The ids of the items whose passage goes on past their chunk (a card whose answer the
+    chunker cut takes the rest from the next chunk of its section: ``handwritten._run_on``) and
+    whose rest that next chunk no longer holds: an edit there changed the answer."""
+    from sharpnotes.app.quiz.handwritten import following_texts
+
+    rows = catalog.get_chunks(sorted({s.item.citation.chunk_id for s in items}))
+    following: dict[str, dict[str, str]] = {}  # source -> chunk id -> next chunk's text
+    out = set()
+    for stored in items:
+        row = rows.get(stored.item.citation.chunk_id)
+        own = row.text.rstrip() if row else ""
+        passage = stored.item.passage
+        if row is None or len(passage) <= len(own) or not passage.startswith(own):
+            continue
+        if row.source not in following:
+            section = catalog.get_chunks(sorted(catalog.chunk_ids_of(row.source)))
+            following[row.source] = following_texts(section.values())
+        if passage[len(own) :].strip() not in following[row.source].get(row.chunk_id, ""):
+            out.add(stored.id)
+    return out
 
 
 def current_passage(settings: Settings, stored: StoredItem) -> str | None:
