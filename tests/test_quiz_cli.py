@@ -104,6 +104,15 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
         assert all(s.reps == 1 for s in store.items())
 
 
+def test_enter_alone_shows_the_answer_without_grading_it(review_env: Settings) -> None:
+    out = run("quiz", "--n", "1", "--type", "cloze", input="\n\n")
+    assert "answer:" in out and "not quite" not in out and "No answer" not in out
+    assert "1 reviewed." in out and "Typed answers" not in out  # nothing was typed
+    with open_store(review_env) as store:
+        (review,) = store.reviews()
+        assert review.correct is None and review.response == "" and review.rating == 3
+
+
 def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) -> None:
     items = quiz_json("--n", "3")
     assert len(items) == 3
@@ -168,6 +177,7 @@ def test_ingest_command_flags_items_of_an_edited_note(
     result = CliRunner().invoke(cli, ["ingest", str(notes)])
     assert result.exit_code == 0, result.output
     assert "quiz items: 1 stale" in result.output
+    assert "sharpnotes review --regenerate" in result.output  # what to do about it
     queue = json.loads(run("review", "--json"))
     assert queue["items"][0]["status"] == "stale"
 

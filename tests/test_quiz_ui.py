@@ -75,12 +75,14 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env:
     with open_store(review_env) as store:
         assert [(r.item_id, r.rating) for r in store.reviews()] == [(made[0].id, 4)]
     assert any(c.value.startswith("2/2") for c in at.caption), "the second question is shown"
-    answer(at, "not this either")
+    answer(at, "")  # Check with nothing typed: the answer is shown, as a flipped card
+    assert not any("Not quite" in e.value for e in at.error)
+    assert any(m.value == markdown(s.item.answer) for s in made for m in at.markdown)
     button(at, "Again").click().run()
     assert not at.exception, at.exception
     # rated Easy once though wrong: the summary counts the ratings and the typed answers apart
     assert any("1 recalled (50%)" in s.value for s in at.success)
-    assert any("Typed answers: 0 of 2 right." in s.value for s in at.success)
+    assert any("Typed answers: 0 of 1 right." in s.value for s in at.success)
 
 
 def test_a_short_quiz_says_why_on_the_page(

@@ -288,6 +288,9 @@ def run_session(
         if response.strip() == QUIT:
             break
         suggested = 3
+        # Enter alone on a typed card shows its answer as a flipped card: nothing was typed, so
+        # it is not graded "not quite" nor counted among the typed answers
+        flip = flip or not response.strip()
         if flip:
             click.secho("answer:", bold=True)
             click.echo(item.answer)

@@ -38,10 +38,13 @@ class SyncReport:
     restored: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        line = (
             f"quiz items: {len(self.stale)} stale (passage edited), {len(self.retired)} retired "
             f"(passage deleted), {len(self.restored)} back in use, of {self.checked} checked"
         )
+        if self.stale:
+            line += "; remake them from the edited notes: sharpnotes review --regenerate"
+        return line
 
     @property
     def changed(self) -> bool:

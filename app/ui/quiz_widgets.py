@@ -105,13 +105,12 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
             _undo(cfg, state)
         flip = item.type == "recall" and not state.get("typed")
         graded = state["graded"]
+        if graded and graded["id"] == stored.id and graded.get("flip"):
+            flip = True  # checked with no answer: shown as a flipped card
         if flip:
             if graded is None or graded["id"] != stored.id:
                 if st.button("Show answer", key=f"{key}-show-{stored.id}", type="primary"):
-                    state["graded"] = {
-                        "id": stored.id, "response": "", "correct": None, "score": None,
-                        "rating": 3, "flip": True,
-                    }  # fmt: skip
+                    state["graded"] = _flipped(stored.id)
                     st.rerun()
                 return
             st.markdown(markdown(item.answer))
@@ -130,12 +129,23 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
             if st.button("Check", key=f"{key}-check-{stored.id}", type="primary"):
                 from sharpnotes.app.quiz.grade import grade
 
-                result = grade(item, response or "", cfg)
-                state["graded"] = {"id": stored.id, "response": response or "", **vars(result)}
+                typed = response or ""
+                if not typed.strip():  # nothing typed: shown as a flipped card
+                    state["graded"] = _flipped(stored.id)
+                else:
+                    result = grade(item, typed, cfg)
+                    state["graded"] = {"id": stored.id, "response": typed, **vars(result)}
                 st.rerun()
             return
         _result(graded, item)
         _passage_and_ratings(cfg, key, state, stored, graded)
+
+
+def _flipped(item_id: str) -> dict[str, Any]:
+    """The state of a card whose answer was shown, not graded: no typed answer to count."""
+    return {
+        "id": item_id, "response": "", "correct": None, "score": None, "rating": 3, "flip": True,
+    }  # fmt: skip
 
 
 def _passage_and_ratings(
