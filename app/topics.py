@@ -3,7 +3,8 @@
 A passage is scored against a topic from these signals, each cheap over the whole index:
 - the note is about the topic: a name of the topic (id, titles, aliases, in English and Chinese)
   in the note's file name, title, aliases or first heading;
-- the passage's own section heading names the topic;
+- the passage's own section heading names the topic, or the question of a card it holds (a Q&A
+  note heads its answers with bold questions);
 - the passage's text names it (distinct names, capped);
 - the passage's vector is close to the topic's (title, aliases and description, embedded once);
 - against: its section heading names another topic and not this one (the NMS section of a note
@@ -37,7 +38,7 @@ from sharpnotes.ingest.text import CJK_CHARS, has_cjk
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
 
-LINKER_VERSION = 1  # bump when the scoring changes: cached links are then made again
+LINKER_VERSION = 2  # bump when the scoring changes: cached links are then made again
 CACHE_NAME = "topic_links.json"
 HEADING_SEP = " > "
 
@@ -188,18 +189,29 @@ def load_passages(searcher: Searcher) -> list[Passage]:
 # --- signals -----------------------------------------------------------------------------------
 
 
+def card_questions(passage: Passage) -> str:
+    """The questions of the cards the passage holds: in a Q&A note, "**What is the
+    bias-variance trade-off?**" heads its answer as a heading would."""
+    from sharpnotes.ingest.cards import find_cards
+
+    cards = find_cards(passage.text)
+    return " | ".join(c.question for c in cards if c.kind == "qa" and not c.reverse)
+
+
 def signals(
     topics: Sequence[Topic],
     passages: Sequence[Passage],
     topic_vectors: np.ndarray,
     passage_vectors: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """(topics, passages) arrays of each signal, in [0, 1] except dense (a cosine). ``other``:
-    the passage's section heading names another topic and not this one (the NMS section of a
+    """(topics, passages) arrays of each signal, in [0, 1] except dense (a cosine). ``heading``:
+    the passage's section heading, or the question of a card it holds, names the topic.
+    ``other``: its section heading names another topic and not this one (the NMS section of a
     note on anchors and NMS)."""
     shape = (len(topics), len(passages))
-    note, heading, text, tag = (np.zeros(shape, np.float32) for _ in range(4))
+    note, heading, text, tag, cards = (np.zeros(shape, np.float32) for _ in range(5))
     sections = [Text.of(HEADING_SEP.join(p.heading.split(HEADING_SEP)[1:])) for p in passages]
+    asked = [Text.of(card_questions(p)) for p in passages]
     bodies = [Text.of(p.heading + "\n" + p.text) for p in passages]
     for i, topic in enumerate(topics):
         names = Names.of(topic.names)
@@ -210,10 +222,12 @@ def signals(
                 note_hits[passage.note_names] = bool(names.find(passage.note_names))
             note[i, j] = note_hits[passage.note_names]
             heading[i, j] = bool(names.find(sections[j]))
+            cards[i, j] = bool(names.find(asked[j]))
             text[i, j] = min(len(names.find(bodies[j])), 3) / 3
             tag[i, j] = bool(marks & set(passage.tags))
     other = (heading.any(axis=0, keepdims=True) & (heading == 0)).astype(np.float32)
     dense = topic_vectors @ passage_vectors.T
+    heading = np.maximum(heading, cards)  # a card's question heads its answer as a heading does
     return {
         "note": note,
         "heading": heading,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sharpnotes.app.digest import Source, classify, merge, to_markdown
-from sharpnotes.app.syllabus import Pins, SyllabusError, load_syllabus, parse_syllabus
-from sharpnotes.app.topics import Names, Text
+from sharpnotes.app.syllabus import Pins, SyllabusError, Topic, load_syllabus, parse_syllabus
+from sharpnotes.app.topics import Names, Passage, Text, signals
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import units
 
@@ -69,6 +69,23 @@ def test_names_match_whole_words_plurals_and_chinese() -> None:
     assert not names.find(Text.of("anchorage; the CE of it"))  # no part words, no 2 letters
     assert len(names.find(Text.of("用焦點損失來調"))) == 1
     assert not names.find(Text.of("HD map prior")) and names.find(Text.of("COCO mAP@0.5"))
+
+
+def test_a_card_question_heads_its_answer_for_the_linker() -> None:
+    # a Q&A note puts its topics in bold questions, not headings: the question counts as the
+    # section's heading, and only for the topic it names (no "another topic" penalty from it)
+    topics = [Topic("bias-variance", "Bias and variance"), Topic("dropout", "Dropout")]
+    qa = "**What is the bias and variance trade-off?**\n\nA simple model underfits..."
+    plain = "A simple model underfits; a complex one overfits."
+    passages = [
+        Passage(f"c{n}", "theory.md", "Interview questions > Linear regression", None, text, (),
+                Text.of("theory"))
+        for n, text in enumerate((qa, plain))
+    ]  # fmt: skip
+    vectors = np.zeros((2, 4), np.float32)
+    found = signals(topics, passages, vectors, vectors)
+    assert found["heading"].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert found["other"].tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def _candidates(text: str, source: str) -> list:
