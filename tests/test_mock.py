@@ -50,6 +50,26 @@ def test_the_steps_are_read_from_the_framework_note() -> None:
     ]
 
 
+def test_a_framework_numbered_as_a_list_gives_its_items_as_steps() -> None:
+    listed = (
+        "# The 9 step template\n\nMy usual order.\n\n"
+        "1. Problem formulation\n    * Clarifying questions\n    * Requirements\n\n"
+        "2. Metrics\n    * Offline metrics\n    * Online metrics\n\n"
+        "3. Serving:\n    * Latency budget\n\n## Notes\nNot a step.\n"
+    )
+    steps = parse_framework(listed)
+    assert [(s.key, s.title) for s in steps] == [
+        ("problem-formulation", "Problem formulation"),
+        ("metrics", "Metrics"),
+        ("serving", "Serving"),
+    ]
+    assert "Requirements" in steps[0].text and "Offline metrics" not in steps[0].text
+    assert "Not a step" not in steps[-1].text  # the heading ends the last step
+    # numbered headings win over a list; one numbered item is no framework
+    assert parse_framework("## 1. Goals\nx\n\n1. a\n2. b\n")[0].title == "Goals"
+    assert parse_framework("Steps:\n\n1. Only one\n") == []
+
+
 def test_table_points_are_its_body_rows() -> None:
     from sharpnotes.app.mock.plan import _stems, _table_rows
 
@@ -315,3 +335,34 @@ def test_a_card_for_a_missed_nested_bullet_names_what_it_sits_under() -> None:
     assert card.question == f"Ads ranking, Model (Model): {cue}"
     assert card.answer == nested.text and card.evidence in passage.text  # the note's own words
     assert card_for(report, step, plain).question == "Ads ranking, Model (Model): Model choice…?"
+
+
+@pytest.mark.slow
+def test_a_template_note_numbered_as_a_list_is_found_as_the_framework(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes, home = tmp_path / "notes", tmp_path / "home"
+    (notes / "fundamentals").mkdir(parents=True)
+    shutil.copy(NOTES / "fundamentals" / "bias-variance.md", notes / "fundamentals")
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    design = ("mock", "--text", "Design a pedestrian detector", "--questions", "--json")
+    said = run(*design, code=1)
+    assert "no framework note" in said and "tags: [framework]" in said  # what to do
+    # an interview template as people write it: a numbered list, "template" in its name
+    (notes / "mlsd-template.md").write_text(
+        "# ML system design template\n\n1. Problem formulation\n    * Requirements\n\n"
+        "2. Metrics\n    * Offline and online metrics\n\n3. Data\n    * Labels\n\n"
+        "4. Model\n    * Baseline first\n",
+        encoding="utf-8",
+    )
+    (notes / "note-template.md").write_text("# {{title}}\n\nTags:\n", encoding="utf-8")
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    plan = run(*design)
+    assert plan["framework"] == "mlsd-template.md"  # the note template of another kind passed over
+    assert [s["title"] for s in plan["steps"]] == [
+        "Problem formulation",
+        "Metrics",
+        "Data",
+        "Model",
+    ]

@@ -55,8 +55,9 @@ def _plan(
             cases = case_notes(searcher)
             if not cases:
                 raise MockError(
-                    "no case notes (tagged case-study or named case-*); pass --text 'Design ...'"
-                    " or --topic TOPIC"
+                    "no case notes: tag a note of a worked case 'case-study' (front matter: "
+                    "tags: [case-study]) or name it case-*.md, or pass --text 'Design ...' or "
+                    "--topic TOPIC"
                 )
             case = cases[seed % len(cases)].source
         return plan_design(
@@ -166,11 +167,13 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
     if as_json:
         echo_json(
             {"kind": plan.kind, "title": plan.title, "prompt": plan.prompt,
-             "minutes": plan.minutes, "seed": seed, "steps": steps,
-             "answers": {s.key: "" for s in plan.steps}}
+             "minutes": plan.minutes, "seed": seed, "framework": plan.framework,
+             "steps": steps, "answers": {s.key: "" for s in plan.steps}}
         )  # fmt: skip
         return
     click.echo(f"{plain(plan.title)} ({plan.minutes:g} min)\n{plain(plan.prompt)}\n")
+    if plan.framework:  # which note the steps come from (it may have been found by its name)
+        click.echo(f"steps from your framework note {plain(plan.framework)}\n")
     for n, step in enumerate(plan.steps, start=1):
         asked = "" if step.question == step.title else f": {plain(step.question)}"
         click.echo(f"{n}. [{step.key}] {plain(step.title)}{asked}")

@@ -1,9 +1,11 @@
 """Planning a mock interview: what is asked, and the passages each answer is graded against.
 
 A **design** mock takes its steps from your framework note (the note tagged ``framework``, else
-one whose file name holds "framework"): every numbered ``## 1. Clarify requirements`` heading is
-a step; a numbered heading that lists several parts ("Serving, monitoring, iteration") with one
-``###`` subsection per part becomes one step per part. Nothing about the steps is hard-coded.
+one whose file name holds "framework", else a "template" note that numbers its steps): every
+numbered ``## 1. Clarify requirements`` heading is a step (or, without such headings, every
+item of a numbered list at the margin); a numbered heading that lists several parts
+("Serving, monitoring, iteration") with one ``###`` subsection per part becomes one step per
+part. Nothing about the steps is hard-coded.
 The case comes from a case note (tagged ``case-study``, or named ``case-*``), a syllabus topic,
 or typed text. Each step is graded against the passages of the case that hold that step: the
 case's sections are matched to the steps by embedding similarity to the framework's own section
@@ -54,6 +56,7 @@ SHARE_BEST = True
 TITLE_BONUS = 0.15
 TEXT_BONUS = 0.1
 MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
+MIN_GUESSED_STEPS = 4  # a note named "template" is read as the framework when it numbers this many
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(?P<title>.+)$")
 _QUOTED_PROMPT = re.compile(r"\*[\"“](?P<prompt>.+?)[\"”]\*")
 
@@ -196,16 +199,34 @@ def _read(searcher: Searcher, source: str) -> str:
         raise MockError(f"cannot read {source} ({exc}); run: sharpnotes ingest PATH") from exc
 
 
-def framework_note(searcher: Searcher) -> str:
+def _named(meta: dict[str, dict], word: str) -> list[str]:
+    return sorted(s for s in meta if word in PurePosixPath(s).stem.lower())
+
+
+def framework_steps(searcher: Searcher) -> tuple[str, list[FrameworkStep]]:
+    """The framework note and its steps: the note tagged ``framework``, else one whose file
+    name holds "framework", else one whose file name holds "template" ("mlsd-template.md") and
+    that numbers at least MIN_GUESSED_STEPS steps (a note template of another kind is passed
+    over)."""
     meta = _note_meta(searcher)
     tagged = sorted(s for s, m in meta.items() if FRAMEWORK_TAG in _tags(m))
-    named = sorted(s for s in meta if "framework" in PurePosixPath(s).stem.lower())
-    for source in tagged + named:
-        if source.endswith((".md", ".markdown", ".txt")):
-            return source
+    texts = (".md", ".markdown", ".txt")
+    for source in [s for s in tagged + _named(meta, "framework") if s.endswith(texts)][:1]:
+        steps = parse_framework(_read(searcher, source))
+        if not steps:
+            raise MockError(
+                f"{source} has no numbered steps ('## 1. Step' headings or a '1. Step' list); "
+                "number the steps of your framework, then run: sharpnotes ingest PATH-TO-NOTES"
+            )
+        return source, steps
+    for source in [s for s in _named(meta, "template") if s.endswith(texts)]:
+        steps = parse_framework(_read(searcher, source))
+        if len(steps) >= MIN_GUESSED_STEPS:
+            return source, steps
     raise MockError(
-        "no framework note in the index: write a note tagged 'framework' with numbered "
-        "'## 1. Clarify requirements' headings, then run: sharpnotes ingest PATH-TO-NOTES"
+        "no framework note in the index: tag your system-design framework note 'framework' "
+        "(front matter: tags: [framework]) with its steps numbered ('## 1. Clarify "
+        "requirements' headings or a '1. ...' list), then run: sharpnotes ingest PATH-TO-NOTES"
     )
 
 
@@ -223,7 +244,8 @@ def _stems(text: str) -> set[str]:
 
 
 def parse_framework(text: str) -> list[FrameworkStep]:
-    """The steps of a framework note, in order (see the module docstring)."""
+    """The steps of a framework note, in order (see the module docstring); a note without
+    numbered ``##`` headings may number its steps as a list instead (``_listed_steps``)."""
     heads: list[tuple[int, str, int, int]] = []  # (level, title, start, body start)
     found = blocks(text)
     for block in found:
@@ -248,18 +270,28 @@ def parse_framework(text: str) -> list[FrameworkStep]:
                 steps.append(FrameworkStep(_slug(sub), sub, f"{sub}\n{text[sub_body:sub_end]}"))
         else:
             steps.append(FrameworkStep(_slug(name), name, f"{name}\n{text[body:end]}"))
-    return steps
+    return steps or _listed_steps(text, found)
 
 
-def framework_steps(searcher: Searcher) -> tuple[str, list[FrameworkStep]]:
-    source = framework_note(searcher)
-    steps = parse_framework(_read(searcher, source))
-    if not steps:
-        raise MockError(
-            f"{source} has no numbered '## 1. Step' headings; number the steps of your "
-            "framework, then run: sharpnotes ingest PATH-TO-NOTES"
-        )
-    return source, steps
+def _listed_steps(text: str, found: list) -> list[FrameworkStep]:
+    """Steps written as a numbered list at the margin ("1. Problem formulation" over its
+    nested bullets, "2. Metrics", ...): each item is a step, its text the item with what is
+    nested under it. Fewer than two such items are no framework."""
+    starts = []
+    for block in found:
+        first = block.text.split("\n", 1)[0]
+        match = _NUMBERED.match(first)
+        if block.kind == "list" and match and not first[:1].isspace():
+            starts.append((block.start, clean_heading(match.group("title")).strip(" :")))
+        elif block.kind == "heading" and starts:
+            starts.append((block.start, ""))  # a heading ends the list's last step
+    bounds = [*(start for start, _ in starts[1:]), len(text)]
+    steps = [
+        FrameworkStep(_slug(name), name, text[start:end].strip())
+        for (start, name), end in zip(starts, bounds, strict=True)
+        if name
+    ]
+    return steps if len(steps) >= 2 else []
 
 
 def case_notes(searcher: Searcher) -> list[CaseNote]:
