@@ -76,6 +76,11 @@ def test_table_points_are_its_body_rows() -> None:
     table = "Use stages:\n\n| Stage | Model |\n|---|---|\n| Retrieval | two-tower |\n| Rank | MLP |"
     assert _table_rows(table) == ["Retrieval: two-tower", "Rank: MLP"]
     assert not _stems("Failure modes to bring up") & _stems("Model")  # not "mode" in both
+    from sharpnotes.app.mock.plan import is_point
+
+    # a question is never a point to cover, with the stars and emoji of Q&A notes after it
+    assert not is_point("+ Feature importance in gradient boosting trees — what options? ⭐️")
+    assert is_point("Gain-based importance sums each feature's split gains over the trees.")
     assert _stems("Serving notes") & _stems("Serve")
 
 

@@ -27,6 +27,7 @@ from sharpnotes.ingest.text import (
     blocks,
     clean_heading,
     heading_title,
+    is_question,
     list_parents,
     table_rows,
     terms,
@@ -344,7 +345,9 @@ def is_point(text: str) -> bool:
     """A unit that states something: not a question, not a lead-in ("Label sources:"), and at
     least MIN_POINT_TERMS content terms ("low band: allow" is a fragment of a list)."""
     text = text.rstrip()
-    return not text.endswith(("?", "？", ":")) and len(terms(text)) >= MIN_POINT_TERMS
+    if text.endswith(("?", "？", ":")) or is_question(text):  # "... options? ⭐️" too
+        return False
+    return len(terms(text)) >= MIN_POINT_TERMS
 
 
 def _table_rows(table: str) -> list[str]:
