@@ -246,6 +246,15 @@ def test_answers_still_shown_fragments_and_undefined_acronyms_are_dropped() -> N
         "When multiplying batch size by $k$, multiply the learning rate by $k$ too.",
     )
     assert gate.reason(ok_math) is None
+    aside = _item(
+        "The biggest ResNet (____) took 18 days on 592 V100s.", "RN50x64", "... (RN50x64) ..."
+    )
+    cited = _item("ZeRO (Rajbhandari et al., 2020，____) shards the state.", "DeepSpeed", "x")
+    zh = _item("OpenLane（建在 ____ Dataset 之上）要求 3D 曲線。", "Waymo Open", "x")
+    for item in (aside, cited, zh):
+        assert gate.reason(item) == gate.ASIDE, item.question
+    said = _item("Its head (a small MLP) predicts the ____ of each box.", "class", "... class ...")
+    assert gate.reason(said) is None  # parentheses elsewhere in the sentence are fine
     dataset = _item("ByteTrack reaches 80.3 MOTA on ____ test.", "MOT17", "... MOT17 test.")
     assert gate.reason(dataset, defined={"nms"}) == gate.UNDEFINED_ACRONYM
     assert gate.reason(dataset) is None  # no lexicon given: the rule is not applied
