@@ -174,12 +174,20 @@ MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
 # a list item or line that is only a Markdown link
 _LINK_ONLY = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*!?\[[^\]]*\]\([^)]*\)\s*[.,;]?\s*$")
+# a sentence in parentheses that only says where else to read: "(Also summarised in
+# `papers/detr-summary.pdf`.)", "(See [[regularization]].)"
+_POINTER = re.compile(
+    r"^\(\s*(?:also\s+)?(?:see|(?:summari[sz]ed|covered|described|explained|more|details)"
+    r"\s+(?:in|on))\b[^()]{0,120}\)\.?$",
+    re.IGNORECASE,
+)
 
 
 def says_something(unit: Unit) -> bool:
     """False for a unit that is only a link (the link lists of READMEs and indexes in cloned
-    repositories): navigation, never an answer."""
-    return not _LINK_ONLY.match(unit.text.strip())
+    repositories) or a parenthetical pointer to another note: navigation, never an answer."""
+    text = unit.text.strip()
+    return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 
 
 def _key(unit: Unit) -> str:

@@ -105,6 +105,14 @@ def test_a_link_list_is_navigation_not_an_answer(settings: Settings) -> None:
     text = answer(settings, "Early vs late fusion for multimodal harmful content detection", found)
     assert "](./" not in text
     assert "combination of a safe image" in text
+    # a sentence that only says where else to read is navigation too
+    detr = passages(
+        "DETR (Carion et al., 2020) is an end-to-end detector. (Also summarised in "
+        "`papers/detr-summary.pdf`.) It matches each prediction to one object with the "
+        "Hungarian algorithm, so no NMS is needed.\n"
+    )
+    text = answer(settings, "Why does DETR not need NMS?", detr)
+    assert "Hungarian algorithm" in text and "summarised in" not in text
 
 
 def test_the_top_passage_outweighs_a_look_alike_further_down(settings: Settings) -> None:
