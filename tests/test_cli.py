@@ -85,6 +85,11 @@ def test_status_json(indexed: Path) -> None:
     assert info["roots"] == [str(indexed.resolve())]
     assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert info["last_sync"]
+    # these notes hold Chinese: every chunk has a multilingual vector, and status says so
+    assert (
+        info["multilingual"]
+        == f"{info['chunks']} chunks (questions in Chinese are matched to them)"
+    )
 
 
 @pytest.mark.slow

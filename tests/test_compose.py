@@ -278,3 +278,26 @@ def test_a_chinese_question_is_scored_with_the_english_of_its_terms(settings: Se
     best = max(scored, key=lambda s: s.cosine)
     assert "running mean and variance" in best.unit.clean
     assert best.cosine > 0.2 + max(s.cosine for s in scored if s is not best)
+
+
+def test_a_groups_name_is_not_an_answer_on_its_own(settings: Settings) -> None:
+    # "* A/B test" names the items under it: never quoted alone (it takes a place an answer
+    # could have), shown before the item under it that is quoted
+    from sharpnotes.app.extractive import candidates, item_name
+    from sharpnotes.ingest.embedding import load_embedder
+
+    found = passages(
+        "## Launch\n\n"
+        "* A/B test\n"
+        "  * run it for at least two weeks so weekly cycles even out\n"
+        "* Approximate nearest neighbours for the candidate search\n"
+    )
+    question = "How long should an A/B test run?"
+    scored = score_units(load_embedder(settings, "query"), question, found, context=True)
+    names = [item_name(c.scored.unit) for c in candidates(scored, found, question)]
+    assert (
+        "A/B test" not in names
+        and "run it for at least two weeks so weekly cycles even out" in names
+    )
+    assert "Approximate nearest neighbours for the candidate search" in names  # no items under it
+    assert "A/B test › run it for at least two weeks" in answer(settings, question, found)

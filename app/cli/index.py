@@ -89,6 +89,8 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, check: bool, as_json: bool, w
 def status(as_json: bool) -> None:
     """What the index holds (notes roots, files, chunks, model, last sync) and which embedding
     backend this machine uses for ingest, and why."""
+    from sharpnotes.ingest import multilingual
+    from sharpnotes.ingest.bm25 import read_pointer
     from sharpnotes.ingest.catalog import IndexFormatError
     from sharpnotes.ingest.index import open_catalog
 
@@ -118,6 +120,7 @@ def status(as_json: bool) -> None:
             vector_store=f"{settings.chroma.chroma_host}:{settings.chroma.chroma_port}"
             if settings.chroma.chroma_host
             else "local",
+            multilingual=multilingual.describe(settings, read_pointer(settings.index_dir)),
         )
         catalog.close()
     if as_json:
@@ -145,6 +148,7 @@ def status(as_json: bool) -> None:
         "model",
         "embed_backend",
         "vector_store",
+        "multilingual",
         "last_sync",
     ):
         value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]

@@ -86,12 +86,20 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
         "scoring": "parents 3, zh expanded", "order": order})
       for order in ("note", "ahead")],
+    # round 13: a short list item that other items sit under is a group's name, not an answer
+    *[(f"round 13, bare labels of {n} words or fewer not quoted", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": n})
+      for n in (0, 2, 4, 6)],
 ]  # fmt: skip
 # every variant above that does not set them quotes no other passages, none for what its unit
 # says on its own and none for going on with the answer's section (an infinite ratio: the
 # composers they chose)
-BEFORE = {"EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf}
-SHIPPED = "round 10, own ratio 1.0, continued section at 0.6"
+BEFORE = {
+    "EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf,
+    "BARE_LABEL_WORDS": 0,
+}  # fmt: skip
+SHIPPED = "round 13, bare labels of 4 words or fewer not quoted"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
