@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR, _header_word, _question, concept_items
-from sharpnotes.app.quiz.generate import choose
+from sharpnotes.app.quiz.generate import across_notes, choose
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
 from sharpnotes.app.retrieval import SearchResult
@@ -304,6 +305,20 @@ def test_choose_takes_own_cards_then_laid_out_items_one_a_passage() -> None:
     assert len(choose(twice, 2, dropped)) == 1 and dropped == {verify.DUPLICATE: 1}
 
 
+def test_one_note_gives_at_most_half_a_quiz_while_others_offer_items() -> None:
+    def made(source: str, generator: str, question: str) -> QuizItem:
+        item = _made(generator, "recall", f"{source}-{question}", question)
+        return dataclasses.replace(item, citation=Citation(item.citation.chunk_id, source, "H"))
+
+    cards = [[made("theory.md", "notes", f"card {k}")] for k in range(6)]  # the best tier
+    others = [[made("detr.md", "offline", "why no NMS")], [made("bev.md", "structure", "lss")]]
+    chosen = choose(cards + others, 4, {})
+    assert [i.citation.source for i in chosen].count("theory.md") == 2
+    assert {i.question for i in chosen} >= {"why no NMS", "lss"}
+    # nothing else to offer: the one note fills the quiz
+    assert len(choose(cards, 4, {})) == 4
+
+
 def test_a_lead_in_naming_a_set_asks_for_its_entries() -> None:
     text = (
         "Two ways to get a smaller model from a big one:\n\n"
@@ -438,3 +453,19 @@ def test_a_row_with_a_question_column_is_asked_that_question() -> None:
     pros_cons = "| Rep | Pros | Cons |\n|---|---|---|\n| Voxels | regular grid, fast convs | quantisation loss |\n| Points | no quantisation loss | slow neighbour search |\n"  # noqa: E501
     asked = [i.question for i in concept_items(_passage(pros_cons, "Lidar"), "h")[0]]
     assert "What are the strengths and weaknesses of the Voxels rep? (Lidar)" in asked
+
+
+def test_a_quiz_draws_its_passages_from_across_the_notes() -> None:
+    from sharpnotes.ingest.catalog import ChunkRow
+
+    def rows(source: str, n: int) -> list[ChunkRow]:
+        return [ChunkRow(f"{source}-{i}", source, "H", None, "t", "h", {}, i) for i in range(n)]
+
+    big, small = rows("theory.md", 300), rows("detr.md", 3) + rows("bev.md", 2)
+    order = across_notes(big + small, random.Random(7))
+    assert sorted(r.chunk_id for r in order) == sorted(r.chunk_id for r in big + small)
+    # each note in turn: the first three passages come from the three notes
+    assert {r.source for r in order[:3]} == {"theory.md", "detr.md", "bev.md"}
+    assert [r.chunk_id for r in across_notes(big + small, random.Random(7))] == [
+        r.chunk_id for r in order
+    ]  # seeded: the same order

@@ -21,6 +21,7 @@ to ask, a quiz is made of them rather than none.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -146,16 +147,35 @@ def _passages(
         searcher = searcher or Searcher(settings)
         found = searcher.search(topic, k=max(4 * n, 12), filters=filters)
         return [r for r in found if r.chunk_id not in excluded and r.chunk_id in rows]
-    allowed = [
-        row
-        for cid, row in rows.items()
-        if cid not in excluded and filters.matches(row.source, row.meta.get("tags", []))
-    ]
-    rng.shuffle(allowed)
+    allowed = across_notes(
+        [
+            row
+            for cid, row in rows.items()
+            if cid not in excluded and filters.matches(row.source, row.meta.get("tags", []))
+        ],
+        rng,
+    )
     if prefer:
         rank = {cid: i for i, cid in enumerate(prefer)}
         allowed.sort(key=lambda row: rank.get(row.chunk_id, len(rank)))
     return [_as_result(row, i + 1) for i, row in enumerate(allowed)]
+
+
+def across_notes(rows: list[ChunkRow], rng: random.Random) -> list[ChunkRow]:
+    """``rows`` in a random order that takes one passage of each note in turn (the notes in a
+    random order, each note's passages shuffled), so that a quiz draws from across the notes
+    and not mostly from the longest one (a 300-passage Q&A file beside ten short notes)."""
+    notes: dict[str, list[ChunkRow]] = {}
+    for row in sorted(rows, key=lambda r: (r.source, r.chunk_id)):  # seeded: one order
+        notes.setdefault(row.source, []).append(row)
+    queues = list(notes.values())
+    rng.shuffle(queues)
+    for queue in queues:
+        rng.shuffle(queue)
+    out: list[ChunkRow] = []
+    for turn in range(max(map(len, queues), default=0)):
+        out += [queue[turn] for queue in queues if turn < len(queue)]
+    return out
 
 
 def generate_quiz(
@@ -310,9 +330,13 @@ def choose(
     pools = [list(p) for p in pools]
     used: set[int] = set()
 
+    share = math.ceil(n * NOTE_SHARE)
+
     def key(item: QuizItem, at: int, made: list[int]) -> tuple:
         j = ITEM_TYPES.index(item.type)
-        return (at >= preferred, _tier(item), made[j], (j - len(chosen)) % 3, at)
+        # a note that gave NOTE_SHARE of the quiz gives more only when no other note can
+        full = sum(i.citation.source == item.citation.source for i in chosen) >= share
+        return (at >= preferred, full, _tier(item), made[j], (j - len(chosen)) % 3, at)
 
     def take(item: QuizItem, pool: list[QuizItem]) -> bool:
         pool.remove(item)
@@ -349,6 +373,11 @@ def choose(
         if over and len(chosen) < n:
             verify.count(dropped, SENTENCE_CAPPED, min(over, n - len(chosen)))
     return chosen[:n]
+
+
+# a quiz takes at most this share of its items from one note while other notes offer some (a
+# 300-passage Q&A file would otherwise give every item of every quiz, its cards ranking first)
+NOTE_SHARE = 0.5
 
 
 def _cut(item: QuizItem) -> bool:
