@@ -241,9 +241,9 @@ def _table_items(
     rows = [row for row in rows if len(row.cells) == width and row.line in passage.text]
     if width < 2 or len(rows) < 2:
         return []
-    rows = _cumulative(rows)
     if plain(header[0]).strip().lower() in _ASPECT:
         return _compare_items(header, rows, passage, content_hash)
+    rows = _cumulative(rows)  # down a column of named rows: each row builds on the one above
     named = [(row, _name(row.cells[0])) for row in rows]
     names = [n for _, n in named if n]
     if len(names) * 5 < len(rows) * 4 or len(set(map(fold, names))) != len(names):

@@ -58,6 +58,9 @@ _CARD_TYPES = {"mixed": ("recall", "cloze"), "recall": ("recall",), "cloze": ("c
 SENTENCE = "offline"  # provenance of an item the offline writer cut from a sentence
 SENTENCE_CAPPED = "left out: cut from a single sentence, over the quiz's share"
 SCAN = 40  # passages per item a quiz may read for cards and list items when the share binds
+# a quiz takes at most this share of its items from one note while other notes offer some (a
+# 300-passage Q&A file would otherwise give every item of every quiz, its cards ranking first)
+NOTE_SHARE = 0.5
 
 
 @dataclass
@@ -373,11 +376,6 @@ def choose(
         if over and len(chosen) < n:
             verify.count(dropped, SENTENCE_CAPPED, min(over, n - len(chosen)))
     return chosen[:n]
-
-
-# a quiz takes at most this share of its items from one note while other notes offer some (a
-# 300-passage Q&A file would otherwise give every item of every quiz, its cards ranking first)
-NOTE_SHARE = 0.5
 
 
 def _cut(item: QuizItem) -> bool:
