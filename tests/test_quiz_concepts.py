@@ -146,7 +146,9 @@ def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None
             'For the Semantic task, what are the "output" and "Things" (car, person)?',  # quoted
         ),
         ("Layer norm", ["output"], "norm layer", "For Layer norm, what is the output?"),  # named
-        ("Focal loss", ["對付哪種不平衡"], "方法", "Focal loss：對付哪種不平衡各是什麼？"),
+        ("Focal loss", ["對付哪種不平衡"], "方法", "Focal loss 對付哪種不平衡？"),  # it asks
+        ("ZeRO-2", ["切分的狀態"], "Stage", "ZeRO-2 的「切分的狀態」是什麼？"),
+        ("LSS", ["深度", "時序"], "方法", "LSS：深度、時序各是什麼？"),
     ],
 )
 def test_row_questions_read_as_questions(name, words, what, question) -> None:  # type: ignore[no-untyped-def]

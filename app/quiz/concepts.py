@@ -206,13 +206,18 @@ def _pointed(columns: list[int], words: dict[int, str]) -> list[int]:
 
 
 _PLURAL = re.compile(r"(?i)\w+[^su\W]s$")  # "knobs", not "loss", "bus" or "focus"
+_ASKS_ZH = re.compile(r"什麼|哪|多少|怎麼|如何|為什麼|幾")  # a Chinese header phrased as a question
 
 
 def _question(name: str, words: list[str], what: str = "") -> str:
     """The recall question of a table row named ``name`` about the columns ``words``; ``what``:
     what the first column names ("variant", "level"), added when the name alone is bare."""
     if has_cjk(" ".join(words)):
-        return f"{name}：{'、'.join(words)}各是什麼？"
+        if len(words) > 1:
+            return f"{name}：{'、'.join(words)}各是什麼？"
+        if _ASKS_ZH.search(words[0]):  # the header asks already: "切分什麼", "對付哪種不平衡"
+            return f"{name} {words[0]}？"
+        return f"{name} 的「{words[0]}」是什麼？"
     bare = what and len(name.split()) <= 3 and not set(fold(what).split()) & set(fold(name).split())
     subject = f"the {name} {what}" if bare else name
     if len(words) == 2 and _is(_PROS, words[0]) and _is(_CONS, words[1]):
