@@ -529,10 +529,10 @@ def answer_question(
         results = searcher.search(query, k=k, filters=filters, spell=False)
     gate: list[Evidence] = []
 
-    def evidence() -> Evidence:  # computed only when the term checks leave it to the score
-        gate.append(
-            evidence_for(query, results, searcher, filters, enough=refusal_threshold(settings))
-        )
+    def evidence() -> Evidence:  # computed once, and only when something needs the score
+        if not gate:
+            enough = refusal_threshold(settings)
+            gate.append(evidence_for(query, results, searcher, filters, enough=enough))
         return gate[0]
 
     why = refusal_reason(question, results, evidence, settings)
@@ -542,7 +542,7 @@ def answer_question(
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
         if on_token and generation_ms == 0.0:
             on_token(REFUSAL)
-        if record and near_the_notes(question, why, lambda: (gate or [evidence()])[0].score):
+        if record and near_the_notes(question, why, lambda: evidence().score):
             record_gap(settings, asked)
         return Answer(
             asked, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,

@@ -212,14 +212,15 @@ def framework_steps(searcher: Searcher) -> tuple[str, list[FrameworkStep]]:
     meta = _note_meta(searcher)
     tagged = sorted(s for s, m in meta.items() if FRAMEWORK_TAG in _tags(m))
     texts = (".md", ".markdown", ".txt")
-    for source in [s for s in tagged + _named(meta, "framework") if s.endswith(texts)][:1]:
-        steps = parse_framework(_read(searcher, source))
+    chosen = next((s for s in tagged + _named(meta, "framework") if s.endswith(texts)), None)
+    if chosen:
+        steps = parse_framework(_read(searcher, chosen))
         if not steps:
             raise MockError(
-                f"{source} has no numbered steps ('## 1. Step' headings or a '1. Step' list); "
+                f"{chosen} has no numbered steps ('## 1. Step' headings or a '1. Step' list); "
                 "number the steps of your framework, then run: sharpnotes ingest PATH-TO-NOTES"
             )
-        return source, steps
+        return chosen, steps
     for source in [s for s in _named(meta, "template") if s.endswith(texts)]:
         steps = parse_framework(_read(searcher, source))
         if len(steps) >= MIN_GUESSED_STEPS:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Collection
 from pathlib import PurePosixPath
 
-from sharpnotes.app.quiz.items import QuizItem
+from sharpnotes.app.quiz.items import CARD_GENERATOR, QuizItem
 from sharpnotes.app.quiz.terms import fold, term_kind
 
 NOT_STUDY = "not study content"
@@ -221,7 +221,7 @@ def raw_markup(text: str) -> bool:
 
 def not_a_sentence(item: QuizItem) -> bool:
     """A generated "Explain why ..." prompt whose clause is talk, not a claim, or has no verb."""
-    if item.type != "recall" or item.generator == "notes":
+    if item.type != "recall" or item.generator == CARD_GENERATOR:
         return False
     m = _EXPLAIN.match(item.question)
     if not m:
@@ -255,7 +255,7 @@ def reason(item: QuizItem, defined: Collection[str] | None = None) -> str | None
     theirs."""
     if not_study(item.citation.source, item.passage):
         return NOT_STUDY
-    if item.generator != "notes":
+    if item.generator != CARD_GENERATOR:
         if item.type in ("cloze", "mcq"):
             if label_blank(item):
                 return LABEL_BLANK

@@ -24,6 +24,7 @@ import logging
 import math
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -335,11 +336,11 @@ def choose(
 
     share = math.ceil(n * NOTE_SHARE)
 
-    def key(item: QuizItem, at: int, made: list[int]) -> tuple:
+    def key(item: QuizItem, at: int, made: list[int], full: set[str]) -> tuple:
         j = ITEM_TYPES.index(item.type)
-        # a note that gave NOTE_SHARE of the quiz gives more only when no other note can
-        full = sum(i.citation.source == item.citation.source for i in chosen) >= share
-        return (at >= preferred, full, _tier(item), made[j], (j - len(chosen)) % 3, at)
+        # a note that gave NOTE_SHARE of the quiz (``full``) gives more only when no other can
+        is_full = item.citation.source in full
+        return (at >= preferred, is_full, _tier(item), made[j], (j - len(chosen)) % 3, at)
 
     def take(item: QuizItem, pool: list[QuizItem]) -> bool:
         pool.remove(item)
@@ -354,8 +355,10 @@ def choose(
 
     while len(chosen) < n:
         made = [sum(i.type == t for i in chosen) for t in ITEM_TYPES]
+        per_note = Counter(i.citation.source for i in chosen)
+        full = {source for source, count in per_note.items() if count >= share}
         options = [
-            (key(i, at, made), at, i)
+            (key(i, at, made, full), at, i)
             for at, p in enumerate(pools)
             if at not in used
             for i in p

@@ -17,13 +17,13 @@ from dataclasses import replace
 from typing import Any
 
 from sharpnotes.app.quiz import verify
-from sharpnotes.app.quiz.items import Citation, QuizItem
+from sharpnotes.app.quiz.items import CARD_GENERATOR, Citation, QuizItem
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import has_cjk, math_images_as_tex, split_sentences, terms
 
-GENERATOR = "notes"  # provenance of an item the learner wrote
+GENERATOR = CARD_GENERATOR
 CUT_OFF = "card: answer cut off"
 MAX_KEY_POINTS = 4
 _EMPHASIS_TAG = re.compile(r"<(strong|b|em|i)>(.*?)</\1>", re.IGNORECASE | re.S)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ItemType = Literal["mcq", "cloze", "recall"]
+CARD_GENERATOR = "notes"  # provenance of an item the learner wrote (a card of their notes)
 ANKI_PREFIX = "anki:"  # the citation source of an item imported from an Anki deck: anki:<deck>
 ITEM_TYPES: tuple[ItemType, ...] = ("mcq", "cloze", "recall")
 

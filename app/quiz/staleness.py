@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sharpnotes.app.quiz.items import CARD_GENERATOR
 from sharpnotes.app.quiz.store import ReviewStore, Status, StoredItem, open_store, store_path
 from sharpnotes.ingest.settings import Settings
 
@@ -109,6 +110,10 @@ def _rest_changed(catalog: Catalog, items: list[StoredItem]) -> set[str]:
     """The ids of the items whose passage goes on past their chunk (a card whose answer the
     chunker cut takes the rest from the next chunk of its section: ``handwritten._run_on``) and
     whose rest that next chunk no longer holds: an edit there changed the answer."""
+    # only a card's answer runs on into the next chunk: no other item's text is read here
+    items = [s for s in items if s.item.generator == CARD_GENERATOR]
+    if not items:
+        return set()
     from sharpnotes.app.quiz.handwritten import following_texts
 
     rows = catalog.get_chunks(sorted({s.item.citation.chunk_id for s in items}))
