@@ -1,5 +1,5 @@
-"""The README's retrieval and load figures re-measured in one run, beside the figures of the
-round's start (before the clean-up of issue 18).
+"""The headline retrieval and load figures (eval/benchmarks/README.md) re-measured in one run,
+beside the figures of the round's start (before the clean-up of issue 18).
 
     python -m sharpnotes.eval.benchmarks.headline [--scifact DIR] [--out results/headline.json]
 
