@@ -79,7 +79,7 @@ def test_a_table_of_three_rows_is_compared_column_by_column() -> None:
     assert not [i for i in items if i.type == "mcq"]  # three rows: two siblings are too few
 
 
-def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None:
+def test_a_row_of_a_longer_table_is_not_recited_but_is_an_mcq() -> None:
     text = (
         "| Method | Data required | Extra models needed | Example |\n|---|---|---|---|\n"
         "| **RLHF** | human preference labels | a reward model and a critic | InstructGPT |\n"
@@ -89,21 +89,31 @@ def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None
         "| **ORPO** | preference pairs | none | Mistral |\n"
     )
     items, _ = concept_items(_passage(text), "h", rng=random.Random(0))
+    # copying a row's cells back ('For DPO, what are the "data required" and ...?') is trivia;
+    # the cells are the clues of "which method is this?"
+    assert [i.type for i in items] == ["mcq"] * 4  # ORPO's row says "preference pairs", "none"
+    assert {i.answer for i in items} == {"RLHF", "DPO", "SFT", "KTO"}
+    assert all(i.question.startswith("Which method is this?") for i in items)
+    # a column that asks ("use when") is asked, in a table of any length; "key idea" is not
+    asking = (
+        text.replace("| Example |", "| Use when |", 1)
+        .replace("| InstructGPT |", "| a reward can be learned from rankings |")
+        .replace("| Zephyr |", "| pairs exist and RL is too costly |")
+        .replace("| Alpaca |", "| good demonstrations are at hand |")
+        .replace("| Mistral |\n| **ORPO**", "| feedback is a thumbs up or down |\n| **ORPO**")
+    )
+    items, _ = concept_items(_passage(asking), "h", rng=random.Random(0))
     recall = [i.question for i in items if i.type == "recall"]
-    assert recall == [
-        'For the RLHF method, what are the "data required" and "extra models needed"? '
-        "(Alignment > Methods)",
-        'For the DPO method, what are the "data required" and "extra models needed"? '
-        "(Alignment > Methods)",
-        "For the SFT method, what is the data required? (Alignment > Methods)",  # "none" is no cell
-        'For the KTO method, what are the "data required" and "extra models needed"? '
-        "(Alignment > Methods)",
-    ]  # ORPO's row says "preference pairs" and "none"; the note's example is never asked for
+    methods = ("RLHF", "DPO", "SFT", "KTO")  # ORPO's row says too little (above)
+    assert recall == [f"When would you use the {m} method? (Alignment > Methods)" for m in methods]
+    idea = text.replace("| Example |", "| Key idea |", 1)
+    items, _ = concept_items(_passage(idea), "h", rng=random.Random(0))
+    assert {i.type for i in items} == {"mcq"}
     # a first column headed "Name" says nothing of what a row names: no "the RLHF name"
-    named = text.replace("| Method |", "| Name |", 1)
+    named = asking.replace("| Method |", "| Name |", 1)
     items, _ = concept_items(_passage(named), "h", rng=random.Random(0))
     assert [i.question for i in items if i.type == "recall"][0] == (
-        'For RLHF, what are the "data required" and "extra models needed"? (Alignment > Methods)'
+        "When would you use RLHF? (Alignment > Methods)"
     )
     assert {i.question.split("?")[0] for i in items if i.type == "mcq"} == {"Which one is this"}
 
@@ -125,27 +135,13 @@ def test_a_row_of_a_longer_table_is_asked_when_its_cells_say_something() -> None
             "What is the likely cause of NaN after N steps?",
         ),
         ("PANet", ["change vs FPN"], "neck", "What does the PANet neck change from FPN?"),
-        ("RandAugment", ["knobs"], "", "For RandAugment, what are the knobs?"),  # plural
+        ("Layer norm", ["use when"], "norm layer", "When would you use Layer norm?"),  # named
         (
-            "Covariate shift",
-            ["changes", "example"],
-            "",
-            'For Covariate shift, what are the "changes" and "example"?',  # headers as labels
-        ),  # noqa: E501
-        ("BatchNorm", ["focus"], "layer", "For the BatchNorm layer, what is the focus?"),
-        (
-            "Instance",
-            ["output", "metric"],
-            "task",
-            'For the Instance task, what are the "output" and "metric"?',
+            "GBDT",
+            ["pros", "cons"],
+            "model",
+            "What are the strengths and weaknesses of the GBDT model?",
         ),
-        (
-            "Semantic",
-            ["output", '"Things" (car, person)'],
-            "task",
-            'For the Semantic task, what are the "output" and "Things" (car, person)?',  # quoted
-        ),
-        ("Layer norm", ["output"], "norm layer", "For Layer norm, what is the output?"),  # named
         ("Focal loss", ["對付哪種不平衡"], "方法", "Focal loss 對付哪種不平衡？"),  # it asks
         ("ZeRO-2", ["切分的狀態"], "Stage", "ZeRO-2 的「切分的狀態」是什麼？"),
         ("LSS", ["深度", "時序"], "方法", "LSS：深度、時序各是什麼？"),
@@ -471,3 +467,23 @@ def test_a_quiz_draws_its_passages_from_across_the_notes() -> None:
     assert [r.chunk_id for r in across_notes(big + small, random.Random(7))] == [
         r.chunk_id for r in order
     ]  # seeded: the same order
+
+
+def test_a_question_shows_its_headings_without_numbers_and_long_asides() -> None:
+    under = "- Weak at counting\n- Poor on abstract tasks\n"
+    heading = "2. Contrastive learning > CLIP (Radford et al., OpenAI, 2021) > Limitations (good interview material)"  # noqa: E501
+    items, _ = concept_items(_passage(under, heading), "h")
+    assert [i.question for i in items] == [
+        "What are the limitations of CLIP? (Contrastive learning > CLIP > Limitations)"
+    ]
+    table = ALIGNMENT.replace("Post-training methods side by side.\n\n", "")
+    numbered = _passage(table, "LLMs > 6. Post-training (know the names) > Table")
+    items, _ = concept_items(numbered, "h")
+    firsts = [i.question.split("\n")[0] for i in items]
+    assert firsts and all(q.endswith("(LLMs > Post-training > Table)") for q in firsts), firsts
+    kept = _passage(table, "Feature Pyramid Networks (FPN) > 2020 results")
+    items, _ = concept_items(kept, "h")
+    assert any("(Feature Pyramid Networks (FPN) > 2020 results)" in i.question for i in items)
+    # the quality gate still reads the shortened path as the question's context
+    for item in items:
+        assert "Feature Pyramid" not in gate.without_context(item)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Collection
 from pathlib import PurePosixPath
 
+from sharpnotes.app.quiz import offline
 from sharpnotes.app.quiz.items import CARD_GENERATOR, QuizItem
 from sharpnotes.app.quiz.terms import fold, term_kind
 
@@ -157,6 +158,7 @@ def without_context(item: QuizItem) -> str:
     the lines after it are an MCQ's clues)."""
     question, newline, clues = item.question.rstrip().partition("\n")
     parts = {p.strip() for p in item.citation.heading.split(" > ")}
+    parts |= {offline.short_part(p) for p in parts}
     at = question.rfind(" (")
     while at > 0 and question.endswith(")"):
         inner = question[at + 2 : -1]

@@ -18,6 +18,7 @@ from typing import Any
 
 from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import CARD_GENERATOR, Citation, QuizItem
+from sharpnotes.app.quiz.offline import short_part
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
@@ -72,9 +73,10 @@ def topic_of(question: str, heading: str) -> str:
         p for p in parts
         if not _QA_HEADING.search(p) and terms(p) != asked and p.rstrip("?？") != bare
     ]  # fmt: skip
-    if not parts or not terms(parts[-1]) or terms(parts[-1]) & asked:
+    topic = short_part(parts[-1]) if parts else ""
+    if not terms(topic) or terms(topic) & asked:
         return ""
-    return parts[-1]
+    return topic
 
 
 def _item(card: Card, passage: SearchResult, content_hash: str, citation: Citation) -> QuizItem:

