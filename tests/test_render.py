@@ -211,3 +211,24 @@ def test_links_resolve_like_obsidian() -> None:
     assert graph.resolve("../papers/attn.pdf", "b/note one.md") == "papers/attn.pdf"
     assert graph.resolve("../../../etc/passwd.md", "b/note one.md") is None
     assert graph.resolve("nowhere") is None
+
+
+def test_a_quoted_code_block_keeps_its_fence_and_its_lines_unhighlighted() -> None:
+    code = "```python\nm = beta1 * m + (1 - beta1) * g  # 1st moment\n```"
+    answer = {
+        "answer": f"Adam keeps two moments. [1]\n\n{code}\n[2]\n\nThe end. [1]",
+        "citations": [
+            {
+                "n": 1,
+                "text": "Adam keeps two moments. The end.",
+                "quote": "Adam keeps two moments.",
+            },
+            {"n": 2, "text": f"Momentum and RMSProp:\n\n{code}", "quote": code},
+        ],
+    }
+    out = render.answer_markdown(answer)
+    assert "```\n[2](#sn-card-0-2" in out  # the chip after the closing fence, not on its line
+    assert "``` [" not in out
+    card = render.markdown(answer["citations"][1]["text"], quote=code)
+    assert "yellow-background" not in card.split("```python", 1)[1]
+    assert code in card

@@ -18,7 +18,7 @@ script: no note text ever reaches it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -234,8 +234,12 @@ def markdown(
 
 
 def _prepare(text: str, kind: Kind, marks: list[tuple[int, int]], resolve: Resolve | None) -> str:
-    for start, end in reversed(marks):
-        text = _insert_marks(text, start, end)
+    # a code block's lines are not highlighted: the coloured span would show as text in it
+    code = (
+        [(b.start, b.end) for b in blocks(text) if b.kind == "code"] if kind == "markdown" else []
+    )
+    for start, end in reversed(marks):  # from the end: the spans before keep their offsets
+        text = _insert_marks(text, start, end, code)
     if kind == "markdown":
         text = "".join(
             piece if code else _rewrite(piece, resolve) for piece, code in _split_code(text)
@@ -245,16 +249,20 @@ def _prepare(text: str, kind: Kind, marks: list[tuple[int, int]], resolve: Resol
     return _close_marks(text)
 
 
-def _insert_marks(text: str, start: int, end: int) -> str:
+def _insert_marks(text: str, start: int, end: int, code: Sequence[tuple[int, int]] = ()) -> str:
     """Highlight bounds around ``text[start:end]``, per line and after each line's list, quote or
-    heading marker, so that no Markdown structure is cut by them."""
+    heading marker, so that no Markdown structure is cut by them; none on the lines of the
+    ``code`` blocks ((start, end) offsets)."""
     out = [text[:start]]
+    at = start
     for i, line in enumerate(text[start:end].split("\n")):
         if i:
             out.append("\n")
         prefix = _LINE_PREFIX.match(line).group(0) if i or _at_line_start(text, start) else ""  # type: ignore[union-attr]
         body = line[len(prefix) :]
-        out.append(prefix + (f"{_OPEN}{body}{_CLOSE}" if body.strip() else body))
+        in_code = any(a <= at < b for a, b in code)
+        out.append(prefix + (f"{_OPEN}{body}{_CLOSE}" if body.strip() and not in_code else body))
+        at += len(line) + 1
     out.append(text[end:])
     return "".join(out)
 
@@ -434,7 +442,9 @@ def answer_markdown(answer: dict[str, Any], turn: int | str = 0) -> str:
     quotes = card_quotes(answer)
 
     def chips(run: str) -> str:
-        out = []
+        # the space before the chips; a line break stays one (after a code fence it must)
+        lead = run[: len(run) - len(run.lstrip())]
+        out = [lead if "\n" in lead else " "]
         for n in map(int, _NUMBER.findall(run)):
             shown = numbers.get(n)
             if shown is None:
@@ -442,7 +452,7 @@ def answer_markdown(answer: dict[str, Any], turn: int | str = 0) -> str:
             else:
                 hover = " … ".join(quotes.get(n) or []) or "cited passage"
                 out.append(f"[{shown}](#{card_anchor(turn, shown)} {_title(hover)})")
-        return " " + "".join(out)
+        return "".join(out)
 
     pieces, pos = [], 0
     for _, end in flagged_sentences(answer):
