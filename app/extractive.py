@@ -172,6 +172,9 @@ CONTINUED_OWN_RATIO = 0.6
 # a list item of at most this many words that other items sit under is a group's name, not an
 # answer (``bare_label``; 0: quoted like any unit)
 BARE_LABEL_WORDS = 4
+# a sentence ending with ":" that no block follows in its passage (its list or sections are in
+# the next chunk) leads into nothing here: never quoted (True: quoted like any sentence)
+LEAD_IN_ALONE = False
 # a unit that adds fewer content terms than this to the question's own restates the question
 MIN_NEW_TERMS = 2
 RESTATE_PENALTY = 0.3
@@ -188,8 +191,12 @@ _POINTER = re.compile(
 
 def says_something(unit: Unit) -> bool:
     """False for a unit that is only a link (the link lists of READMEs and indexes in cloned
-    repositories) or a parenthetical pointer to another note: navigation, never an answer."""
+    repositories) or a parenthetical pointer to another note: navigation, never an answer; and
+    for a lead-in left alone ("These metrics are used to evaluate recommendations:" with the
+    metrics in the next chunk: ``units`` joins a lead-in to the block that follows it)."""
     text = unit.text.strip()
+    if not LEAD_IN_ALONE and unit.kind == "sentence" and text.endswith((":", "：")):
+        return False
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 
 

@@ -301,3 +301,21 @@ def test_a_groups_name_is_not_an_answer_on_its_own(settings: Settings) -> None:
     )
     assert "Approximate nearest neighbours for the candidate search" in names  # no items under it
     assert "A/B test › run it for at least two weeks" in answer(settings, question, found)
+
+
+def test_a_lead_in_whose_list_is_not_in_the_passage_is_not_quoted(settings: Settings) -> None:
+    found = passages(
+        "Offline metrics for the recommender: precision@k, mAP and diversity of the top k. "
+        "These offline metrics are commonly used in search and recommendation systems to "
+        "evaluate the quality of the recommendations:",  # its list is in the next chunk
+        "Recall@k evaluates the share of the relevant items found in the top k.",
+    )
+    text = answer(settings, "Which offline metrics evaluate a recommender system?", found)
+    assert "precision@k" in text and "quality of the recommendations:" not in text
+    # a lead-in followed by its list here is quoted with the first item, as before
+    listed = passages(
+        "Offline metrics used to evaluate a recommender system:\n\n"
+        "- precision@k of the top k\n- mAP over users\n"
+    )
+    text = answer(settings, "Which offline metrics evaluate a recommender system?", listed)
+    assert "Offline metrics used to evaluate a recommender system:" in text

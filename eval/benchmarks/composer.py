@@ -91,15 +91,20 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
         "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": n})
       for n in (0, 2, 4, 6)],
+    # round 14: a lead-in sentence that no block follows in its passage is not quoted
+    *[(f"round 14, lead-ins left alone {'quoted' if alone else 'not quoted'}", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": alone})
+      for alone in (True, False)],
 ]  # fmt: skip
 # every variant above that does not set them quotes no other passages, none for what its unit
 # says on its own and none for going on with the answer's section (an infinite ratio: the
 # composers they chose)
 BEFORE = {
     "EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf,
-    "BARE_LABEL_WORDS": 0,
+    "BARE_LABEL_WORDS": 0, "LEAD_IN_ALONE": True,
 }  # fmt: skip
-SHIPPED = "round 13, bare labels of 4 words or fewer not quoted"
+SHIPPED = "round 14, lead-ins left alone not quoted"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
