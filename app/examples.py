@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sharpnotes.ingest.text import has_cjk, sentences, terms
+from sharpnotes.ingest.text import has_cjk, terms
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.catalog import Catalog
@@ -30,11 +30,16 @@ def _clean(text: str) -> str:
 
 
 def _asked(text: str) -> list[str]:
-    """Questions written in a passage: sentences that end with a question mark."""
+    """Questions a passage asks and answers: the questions of its cards (``Q: ... A: ...``, a
+    bold question over its answer, a heading phrased as a question). A question left open ("Free
+    or paid?" in a list of questions to ask an interviewer) is not a question to try."""
+    from sharpnotes.ingest.cards import find_cards
+
     out = []
-    for span in sentences(text):
-        line = _clean(span.text)
-        if line.endswith(_QUESTION_END) and 12 <= len(line) <= 140 and len(terms(line)) >= 2:
+    for card in find_cards(text):
+        line = _clean(card.question)
+        asks = card.kind != "cloze" and line.endswith(_QUESTION_END)
+        if asks and 12 <= len(line) <= 140 and len(terms(line)) >= 2:
             out.append(line)
     return out
 

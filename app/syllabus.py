@@ -71,12 +71,31 @@ class Syllabus:
         )
 
     def find(self, text: str) -> Topic:
-        """A topic by id, or by a title or alias written as the user types it."""
+        """A topic by id, or by a title or alias written as the user types it; else the one
+        whose id, title or aliases hold what was typed ("two-tower" finds the topic aliased
+        "two-tower model") when only one does."""
         wanted = text.strip().lower()
         for topic in self.topics:
             if topic.id == wanted or wanted in (n.lower() for n in topic.names):
                 return topic
+        near = self.near(wanted)
+        if len(near) == 1:
+            return near[0]
+        if near:
+            listed = "; ".join(f"{t.id} ({t.title})" for t in near[:5])
+            raise SyllabusError(f"{text!r} names several topics: {listed}; give one of those ids")
         return self.get(wanted)
+
+    def near(self, text: str) -> list[Topic]:
+        """The topics whose id, title or an alias holds ``text`` (hyphens read as spaces)."""
+        wanted = " ".join(text.lower().replace("-", " ").split())
+        if len(wanted) < 3:
+            return []
+        return [
+            t
+            for t in self.topics
+            if any(wanted in n.lower().replace("-", " ") for n in (t.id, *t.names))
+        ]
 
     @property
     def where(self) -> str:

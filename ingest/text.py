@@ -636,15 +636,19 @@ def math_images_as_tex(text: str) -> str:
 
 
 _BREAK = re.compile(r"[ \t]*<br\s*/?>[ \t]*", re.IGNORECASE)
+# emphasis written in HTML, opened and closed on one line: "<strong>M</strong>ean"
+_EMPHASIS_TAG = re.compile(r"<(b|strong|i|em|u)>([^<>\n]*)</\1>", re.IGNORECASE)
 
 
 def html_as_text(text: str) -> str:
     """The HTML that notes from GitHub use for layout, as text to show: math images as their
-    ``$...$`` formula (``math_images_as_tex``) and ``<br>`` as a line break, or as a space inside
-    a table row (a break would end the row). Other HTML stays, shown inert."""
+    ``$...$`` formula (``math_images_as_tex``), ``<br>`` as a line break, or as a space inside
+    a table row (a break would end the row), and a pair of emphasis tags (``<b>``, ``<i>``...)
+    as the text it holds. Other HTML stays, shown inert."""
     text = math_images_as_tex(text)
     if "<" not in text:
         return text
+    text = _EMPHASIS_TAG.sub(lambda m: m.group(2), text)
     lines = text.split("\n")
     return "\n".join(
         _BREAK.sub(" " if line.lstrip().startswith("|") else "\n", line) for line in lines

@@ -89,7 +89,7 @@ def test_home_shows_the_index_examples_and_gaps(desk_env: Settings) -> None:
     at = page("home")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Notes"] == "7" and metrics["Folders"] == "4"
-    assert metrics["Reviews due today"] == "0"
+    assert metrics["Reviews due"] == "0"
     examples = [b for b in at.button if b.key and b.key.startswith("example-")]
     assert examples, "example questions made from the notes"
     assert any("What is a sourdough starter?" in m.value for m in at.markdown)  # a gap
@@ -197,3 +197,17 @@ def test_live_sync_picks_up_a_new_note_while_the_app_runs(
     finally:
         if watcher is not None:
             watcher.stop()
+
+
+def test_questions_to_try_are_questions_the_notes_answer() -> None:
+    from sharpnotes.app.examples import _asked
+
+    outline = (
+        "## Clarifying questions\n\n* Free or Paid?\n* How many daily users are there?\n\n"
+        "**What is a recommender system?**\n\nA system that suggests items to a user.\n\n"
+        "## Why does the ranker need calibration?\n\nBids multiply the predicted CTR.\n"
+    )
+    assert _asked(outline) == [
+        "What is a recommender system?",
+        "Why does the ranker need calibration?",
+    ]  # the interviewer's open questions are not suggested

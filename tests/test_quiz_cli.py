@@ -96,7 +96,7 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
     assert f"note: {notes.resolve()}/" in out or f"note: {notes}/" in out
     assert "saved: Again" in out and "saved: Easy" in out
     # the second was rated Easy though wrong: the summary says both
-    assert "2 reviewed. 1 recalled (50%)" in out and "Typed answers: 0 of 2 right." in out
+    assert "2 reviewed. 1 recalled (50%)" in out and "Answers checked: 0 of 2 right." in out
     with open_store(review_env) as store:
         reviews = store.reviews()
         assert [r.rating for r in reviews] == [1, 4]
@@ -107,7 +107,7 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
 def test_enter_alone_shows_the_answer_without_grading_it(review_env: Settings) -> None:
     out = run("quiz", "--n", "1", "--type", "cloze", input="\n\n")
     assert "answer:" in out and "not quite" not in out and "No answer" not in out
-    assert "1 reviewed." in out and "Typed answers" not in out  # nothing was typed
+    assert "1 reviewed." in out and "Answers checked" not in out  # nothing was typed
     with open_store(review_env) as store:
         (review,) = store.reviews()
         assert review.correct is None and review.response == "" and review.rating == 3

@@ -315,6 +315,9 @@ def test_one_note_gives_at_most_half_a_quiz_while_others_offer_items() -> None:
     assert {i.question for i in chosen} >= {"why no NMS", "lss"}
     # nothing else to offer: the one note fills the quiz
     assert len(choose(cards, 4, {})) == 4
+    # half of an odd quiz rounds down: two of five while others offer items
+    chosen = choose(cards + others + [[made("clip.md", "offline", "why contrastive")]], 5, {})
+    assert [i.citation.source for i in chosen].count("theory.md") == 2
 
 
 def test_a_lead_in_naming_a_set_asks_for_its_entries() -> None:

@@ -82,7 +82,7 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env:
     assert not at.exception, at.exception
     # rated Easy once though wrong: the summary counts the ratings and the typed answers apart
     assert any("1 recalled (50%)" in s.value for s in at.success)
-    assert any("Typed answers: 0 of 1 right." in s.value for s in at.success)
+    assert any("Answers checked: 0 of 1 right." in s.value for s in at.success)
 
 
 def test_a_short_quiz_says_why_on_the_page(
@@ -123,9 +123,8 @@ def test_review_page_due_first_stale_flagged_and_note_text_escaped(review_env: S
     at = page("review")
     metrics = {m.label: m.value for m in at.metric}
     # "other" points at a chunk that does not exist but its note and heading do: stale
-    assert (
-        metrics["Due"] == "1" and metrics["New"] == "1" and metrics["Stale (note changed)"] == "1"
-    )
+    assert metrics["Due now"] == "1" and metrics["New, never seen"] == "1"
+    assert metrics["Stale (note changed)"] == "1"
     button(at, "Start review").click().run()
     assert not at.exception, at.exception
     question = next(m for m in at.markdown if "script" in m.value and "____" in m.value)
@@ -223,7 +222,7 @@ def test_review_flips_cards_shows_intervals_undoes_and_lists_the_missed(
     button(at, "Again").click().run()
     assert not at.exception, at.exception
     assert any("2 reviewed, 1 recalled (50%) in " in s.value for s in at.success)  # and time
-    assert not any("Typed answers" in s.value for s in at.success)  # flipped: none typed
+    assert not any("Answers checked" in s.value for s in at.success)  # flipped: none typed
     assert any(h.value.startswith("Missed (1)") for h in at.subheader)
     button(at, "Quiz me again on these").click().run()
     assert any(c.value.startswith("1/1") for c in at.caption)

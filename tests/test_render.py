@@ -85,6 +85,10 @@ def test_githubs_html_reads_as_text_in_the_app_and_the_terminal() -> None:
     qa = "It lowers variance. <br/>\n\n| a | b<br>c |\n|---|---|"
     assert render.markdown(qa).startswith("It lowers variance.\n") and "<br" not in plain_text(qa)
     assert "| a | b c |" in render.markdown(qa) and "| a | b c |" in plain_text(qa)
+    # emphasis written in HTML reads as its text; other HTML stays, inert
+    mse = "MSE stands for <strong>M</strong>ean <b>S</b>quare <i>E</i>rror; <sup>2</sup>"
+    assert "MSE stands for Mean Square Error; <sup>2</sup>" in plain_text(mse)
+    assert "Mean Square Error" in render.markdown(mse)
 
 
 def test_plain_text_and_pdf_are_shown_as_written() -> None:

@@ -157,7 +157,7 @@ def test_review_page_suspends_buries_and_unsuspends(review_env: Settings) -> Non
     # a fresh visit: both are out of the counts and listed, each with a button back
     at = page("review")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["New"] == "1"
+    assert metrics["New, never seen"] == "1"
     assert any(e.label.startswith("Suspended (1) and buried (1)") for e in at.expander)
     next(b for b in at.button if b.key == f"held-{a}").click().run()
     assert not at.exception, at.exception

@@ -29,7 +29,7 @@ def test_missed_cards_with_passages_and_again_in_the_same_run(settings: Settings
     out = result.output
     summary = out[out.index("2 reviewed.") :]
     assert "2 reviewed. 1 recalled (50%) in 0 min" in summary
-    assert "Typed answers" not in summary  # flipped cards: no typed answer to count
+    assert "Answers checked" not in summary  # flipped cards: no typed answer to count
     assert "Missed (1):" in summary and first.question in summary
     assert "Set loss. »Matching is one-to-one (1).« Decoder." in summary  # its passage, marked
     assert "note: detection/detr.md › DETR > Loss" in summary

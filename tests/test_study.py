@@ -160,6 +160,7 @@ def test_topics_and_today_pages_open(env: Settings) -> None:
     at.switch_page("views/topics.py").run()
     assert not at.exception, at.exception
     assert any(m.label == "Gaps to write" for m in at.metric)
+    assert any("topics no note covers" in e.label for e in at.expander)  # the gaps, folded
     at.selectbox(key="topic_choice").set_value("detr").run()
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)

@@ -26,6 +26,10 @@ def test_default_syllabus_ships_and_matches_the_sample_one(tmp_path: Path) -> No
     focal = default.find("RetinaNet loss")  # by alias
     assert focal.id == "focal-loss" and focal.title_zh
     assert "焦點損失" in focal.names
+    # part of a name, hyphens as spaces, when one topic holds it; several: named, not guessed
+    assert default.find("two-tower").id == "case-video-recommendation"
+    with pytest.raises(SyllabusError, match="names several topics: .*give one of those ids"):
+        default.find("detection")
 
 
 def test_user_syllabus_wins_and_bad_files_say_where(tmp_path: Path) -> None:

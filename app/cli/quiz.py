@@ -15,6 +15,7 @@ from sharpnotes.app.cli._common import (
     echo_json,
     load_settings,
     open_searcher,
+    plain_text,
 )
 from sharpnotes.app.quiz.items import ANKI_PREFIX
 
@@ -270,10 +271,10 @@ def run_session(
                 f"it: sharpnotes quiz keep {stored.id[:8]})",
                 fg="yellow",
             )
-        click.echo(item.question)
+        click.echo(plain_text(item.question))
         if item.type == "mcq":
             for letter, option in zip(LETTERS, item.options or [], strict=False):
-                click.echo(f"  {letter}) {option}")
+                click.echo(f"  {letter}) {plain_text(option)}")
         started = time.monotonic()
         flip = item.type == "recall" and not typed
         try:
@@ -293,7 +294,7 @@ def run_session(
         flip = flip or not response.strip()
         if flip:
             click.secho("answer:", bold=True)
-            click.echo(item.answer)
+            click.echo(plain_text(item.answer))
             response = ""
         else:
             response = _choice(item, response)
@@ -364,7 +365,8 @@ def _summary(
         return []
     click.secho(f"Missed ({len(missed)}):", bold=True)
     for stored in missed:
-        click.echo(f"- {stored.item.question}\n  answer: {stored.item.answer}")
+        item = stored.item
+        click.echo(f"- {plain_text(item.question)}\n  answer: {plain_text(item.answer)}")
         _show_passage(stored.item, roots.get(stored.item.citation.source))
     ids = ",".join(s.id for s in missed)
     click.echo(f"Quiz me again on these later: sharpnotes review --ids {ids}")
@@ -441,7 +443,7 @@ def _show_grade(result: Any, item: Any) -> None:
         click.echo(f"  missed: {point}\n      from: {evidence}")
     if result.rubric:
         click.secho(f"rubric: {result.rubric}", dim=True)
-    click.echo(f"answer: {item.answer}")
+    click.echo(f"answer: {plain_text(item.answer)}")
 
 
 def _show_passage(item: Any, root: str | None) -> None:
@@ -449,7 +451,8 @@ def _show_passage(item: Any, root: str | None) -> None:
     if item.imported:
         click.echo(f"from your Anki deck: {item.citation.source.removeprefix(ANKI_PREFIX)}")
         return
-    passage, evidence = item.passage, item.evidence
+    # GitHub's HTML as text (math images as formulas, <br> as breaks), as the app shows it
+    passage, evidence = plain_text(item.passage), plain_text(item.evidence)
     start = passage.find(evidence) if evidence else -1
     click.secho("passage:", dim=True)
     if start == -1:

@@ -64,7 +64,8 @@ def exposure_warning(host: str, port: int) -> str | None:
     help="The notes folder the app ingests and uploads into (SHARPNOTES_NOTES_DIR).",
 )
 def app_command(port: int | None, notes: Path | None) -> None:
-    """Start the Streamlit app (Chat, Library, Settings) and print its URL."""
+    """Start the app (chat, quizzes and review, topics, today, mock interviews...) and print
+    its URL."""
     import os
     import signal
     import subprocess

@@ -334,7 +334,7 @@ def choose(
     pools = [list(p) for p in pools]
     used: set[int] = set()
 
-    share = math.ceil(n * NOTE_SHARE)
+    share = max(1, math.floor(n * NOTE_SHARE))  # of 5: 2, not 3
 
     def key(item: QuizItem, at: int, made: list[int], full: set[str]) -> tuple:
         j = ITEM_TYPES.index(item.type)

@@ -123,11 +123,11 @@ def bury_until_tomorrow(store: ReviewStore, ids: list[str], now: float | None = 
 
 
 def typed_right(correct: Iterable[bool | None]) -> str:
-    """ " Typed answers: 2 of 3 right." for a session's answers (``None``: a card flipped, not
-    typed), or "" when none was typed. A wrong answer may still be rated Good, so a session
-    summary says both."""
+    """ " Answers checked: 2 of 3 right." for a session's answers, typed or chosen (``None``: a
+    card flipped, nothing to check), or "" when none was checked. A wrong answer may still be
+    rated Good, so a session summary says both."""
     typed = [c for c in correct if c is not None]
-    return f" Typed answers: {sum(typed)} of {len(typed)} right." if typed else ""
+    return f" Answers checked: {sum(typed)} of {len(typed)} right." if typed else ""
 
 
 def resolve_ids(store: ReviewStore, given: list[str]) -> tuple[list[str], list[str]]:

@@ -1,1 +1,2 @@
-"""The Streamlit app (``sharpnotes app``): Chat, Library and Settings pages."""
+"""The Streamlit app (``sharpnotes app``): one page a task (``views/``), one renderer of note
+text (``render``), read models (``services``)."""

@@ -362,7 +362,8 @@ class HomeSummary:
     passages: int
     last_sync: float | None
     notes_dir: Path | None
-    due: int
+    due: int  # now, as the Review and Today pages count them
+    due_later_today: int  # learning steps and the like that fall due before midnight
     examples: list[str]
     gaps: list[Any]
 
@@ -385,12 +386,13 @@ def home_summary(cfg: Settings) -> HomeSummary:
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store, store_path
 
     rows = library(cfg)
-    due = 0
+    due = later = 0
     if store_path(cfg).exists():
         try:
             with open_store(cfg) as store:
                 end_of_day = time.mktime(time.localtime()[:3] + (23, 59, 59, 0, 0, -1))
-                due = store.counts(now=end_of_day)["due"]
+                due = store.counts()["due"]
+                later = store.counts(now=end_of_day)["due"] - due
         except ReviewStoreError as exc:
             log.info("review store: %s", exc)
     synced = last_sync(cfg)
@@ -401,6 +403,7 @@ def home_summary(cfg: Settings) -> HomeSummary:
         last_sync=synced,
         notes_dir=notes_folder(cfg),
         due=due,
+        due_later_today=later,
         examples=_examples(str(cfg.index_dir), synced, int(time.time() // 86400)),
         gaps=list_gaps(cfg)[:8],
     )

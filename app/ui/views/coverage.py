@@ -38,7 +38,7 @@ total = cov.total
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Passages", total.passages)
 c2.metric("Quizzed", total.quizzed)
-c3.metric("Due", total.due)
+c3.metric("Due now", total.due)
 c4.metric("Recall", "-" if total.recall is None else f"{total.recall:.0%}")
 
 b1, b2 = st.columns(2)

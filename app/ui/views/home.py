@@ -26,7 +26,8 @@ cols = st.columns(4)
 cols[0].metric("Notes", home.notes)
 cols[1].metric("Folders", home.folders)
 cols[2].metric("Passages", home.passages)
-cols[3].metric("Reviews due today", home.due)
+later = f"{home.due_later_today} more fall due later today." if home.due_later_today else None
+cols[3].metric("Reviews due", home.due, help=later)
 synced = time.strftime("%Y-%m-%d %H:%M", time.localtime(home.last_sync)) if home.last_sync else "-"
 folder = f" from {literal(str(home.notes_dir))}" if home.notes_dir else ""
 st.caption(f"Last sync {synced}{folder}.")
@@ -41,9 +42,8 @@ with left:
             st.session_state.ask = question
             st.switch_page("views/chat.py")
     if home.due:
-        st.page_link(
-            "views/review.py", label=f"Review {home.due} due items", icon=":material/event_repeat:"
-        )
+        label = f"Review the {home.due} due now"
+        st.page_link("views/review.py", label=label, icon=":material/event_repeat:")
 with right:
     st.subheader("Gaps to write")
     if not home.gaps:

@@ -53,7 +53,13 @@ def make(topic: str, filters: Filters, n: int, kind: str, mode: str) -> None:
         )
     st.session_state.quiz_made = (
         f"{len(made.stored)} questions{where}"
-        + (f"; {dropped} candidates failed verification and were dropped" if dropped else "")
+        # why a quiz is short; a full one does not list the candidates the checks passed over
+        + (
+            f"; the checks passed over {dropped} candidate questions (answer not in the "
+            "passage, a giveaway, a label or a fragment)"
+            if dropped and len(made.stored) < n
+            else ""
+        )
         + (
             f". {short}; for more, choose the type cloze or mcq"
             if (short := made.batch.shortfall(n))

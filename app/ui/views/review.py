@@ -24,8 +24,8 @@ if report.changed:
     st.info(report.summary())
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Due", counts["due"])
-c2.metric("New", counts["new"])
+c1.metric("Due now", counts["due"])
+c2.metric("New, never seen", counts["new"])
 c3.metric("Stale (note changed)", counts["stale"])
 c4.metric("Retired (note deleted)", counts["retired"])
 

@@ -53,8 +53,8 @@ st.caption(
     "SHARPNOTES_REVIEWS_PER_DAY on the Settings page)"
 )
 m1, m2, m3 = st.columns(3)
-m1.metric("Due reviews", len(plan.due))
-m2.metric("New items", len(plan.new))
+m1.metric("Due now", len(plan.due))
+m2.metric("New today", len(plan.new))
 m3.metric("Reviews, last 7 days", sum(done.reviews[-7:]))
 if st.button(
     "Start today's session",

@@ -58,25 +58,33 @@ with overview:
         hide_index=True,
         width="stretch",
         column_config={
-            "recall": st.column_config.ProgressColumn("recall %", min_value=0, max_value=100)
+            "recall": st.column_config.ProgressColumn(
+                "recall %", min_value=0, max_value=100, format="%d%%"
+            )
         },
     )
 with heat:
     import altair as alt
 
     chart = (
-        alt.Chart(alt.Data(values=[r | {"recall": r["recall"] or 0} for r in rows]))
+        alt.Chart(alt.Data(values=rows))
         .mark_rect()
         .encode(
             x=alt.X("area:N", title=None),
             y=alt.Y("topic:N", title=None, sort=None),
-            color=alt.Color("recall:Q", scale=alt.Scale(domain=[0, 100], scheme="redyellowgreen")),
+            # a topic never reviewed is grey, not the red of a topic forgotten
+            color=alt.condition(
+                "isValid(datum.recall)",
+                alt.Color("recall:Q", scale=alt.Scale(domain=[0, 100], scheme="redyellowgreen")),
+                alt.value("#d9d9d9"),
+            ),
             tooltip=["topic:N", "recall:Q", "items:Q", "passages:Q"],
         )
     )
     st.altair_chart(chart, width="stretch")
     st.caption(
-        "Recall is FSRS's chance you remember a topic's reviewed items today; 0 = not reviewed."
+        "Recall is FSRS's chance you remember a topic's reviewed items today; grey: not "
+        "reviewed yet."
     )
 
 left, right = st.columns(2)
@@ -89,8 +97,10 @@ with right:
     st.subheader("Gaps to write")
     if not missing:
         st.caption("Every topic has notes.")
-    for s in missing:
-        st.markdown(f"- **{literal(s.topic.title)}** ({literal(s.topic.title_zh)})")
+    else:  # a long list folds, so the digest below stays in reach
+        with st.expander(f"{len(missing)} topics no note covers", expanded=len(missing) <= 8):
+            for s in missing:
+                st.markdown(f"- **{literal(s.topic.title)}** ({literal(s.topic.title_zh)})")
 
 st.divider()
 ids = [t.id for t in syllabus.topics]
