@@ -168,3 +168,10 @@ def test_topics_and_today_pages_open(env: Settings) -> None:
     at.switch_page("views/today.py").run()
     assert not at.exception, at.exception
     assert any(h.value == "Interview question of the day" for h in at.subheader)
+    # a topic with no questions yet is one click from a quiz on it
+    start = [b for b in at.button if b.key and b.key.startswith("today-topic-")]
+    assert start, "topics without questions are offered"
+    topic = start[0].label.removeprefix("Make questions on ").removesuffix(" (none yet)")
+    start[0].click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="quiz_topic").value == topic

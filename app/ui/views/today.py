@@ -67,11 +67,12 @@ if st.button(
     st.rerun()
 if not plan.item_ids:
     st.caption("Nothing due and no new items: make questions on a weak topic below.")
-for status in plan.start:
-    st.markdown(
-        f"- Start **{literal(status.topic.title)}**: no questions yet "
-        f"(`sharpnotes quiz --topic '{status.topic.title}'`)"
-    )
+for n, status in enumerate(plan.start):
+    # a topic without questions yet: one click to the Quiz page, asked about that topic
+    label = f"Make questions on {status.topic.title} (none yet)"
+    if st.button(label, icon=":material/quiz:", key=f"today-topic-{n}"):
+        st.session_state.quiz_topic = status.topic.title
+        st.switch_page("views/quiz.py")
 
 if plan.question:
     st.subheader("Interview question of the day")
@@ -93,9 +94,10 @@ st.subheader("Progress")
 left, right = st.columns(2)
 left.caption("Reviews per day")
 left.bar_chart({"day": done.days, "reviews": done.reviews}, x="day", y="reviews")
-right.caption("Share recalled (Hard or better) per day")
-right.line_chart(
-    {"day": done.days, "recalled": [r if r is not None else None for r in done.recalled]},
+right.caption("Share recalled (Hard or better) per day, %")
+# bars, not a line: a first day of reviews is one point, which a line does not draw
+right.bar_chart(
+    {"day": done.days, "recalled": [None if r is None else round(100 * r) for r in done.recalled]},
     x="day",
     y="recalled",
 )
