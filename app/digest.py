@@ -5,6 +5,12 @@ sentences, list items, formulas, tables, code); units that say the same thing in
 merged into one line that cites every source; the lines are grouped definition -> details ->
 pitfalls -> interview questions, and every line keeps its citations. ``to_markdown`` exports it.
 
+A line must make sense on its own, in other people's notes too (``passage_units``): a card
+(``ingest.cards``: a Q/A pair, a bold question over its answer) is never cut, its question is
+never a fact, and its answer is one interview-question line when it is one paragraph, else a line
+per block with the question before it; a line is read without HTML tags; and a fragment that says
+nothing alone (a group's name, a lead-in with nothing after it, one or two words) is left out.
+
 Two units of different notes are the same fact when their vectors are close (cosine >=
 ``SAME_FACT``) and they share enough content terms (``SAME_TERMS``): the cosine alone merges two
 different numbers about the same thing ("gamma 2" and "gamma 5"), the terms alone miss a reworded
@@ -15,24 +21,42 @@ sentence. The thresholds were chosen on labelled pairs from the sample notes (tu
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
-from sharpnotes.app.extractive import above, outlined
+from sharpnotes.app.extractive import BARE_LABEL_WORDS, BREADCRUMB, above, item_name, outlined
 from sharpnotes.app.quiz.items import Citation
-from sharpnotes.app.topics import HEADING_SEP, Link
-from sharpnotes.ingest.text import Unit, list_parents, terms, units
+from sharpnotes.app.topics import HEADING_SEP, Link, Names, Text
+from sharpnotes.ingest.cards import find_cards
+from sharpnotes.ingest.text import (
+    ATOMIC,
+    Block,
+    Unit,
+    UnitKind,
+    blocks,
+    html_as_text,
+    is_question,
+    list_marker,
+    list_parents,
+    terms,
+    tokens,
+    units,
+)
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.syllabus import Topic
+    from sharpnotes.ingest.catalog import Catalog, ChunkRow
 
 Section = Literal["definition", "details", "pitfalls", "questions"]
 # (chunk id, a unit's end offset) -> the list items that unit sits under
 Outline = dict[tuple[str, int], tuple[str, ...]]
+# (chunk id, a unit's end offset) -> the question of the card that unit answers
+Asked = dict[tuple[str, int], str]
 SECTIONS: tuple[Section, ...] = ("definition", "details", "pitfalls", "questions")
 TITLES = {
     "definition": "What it is",
@@ -48,6 +72,7 @@ SAME_TERMS = 0.6  # share of the shorter unit's content terms the other has
 ACROSS_NOTES = True  # merge only wordings from different notes (one note elaborates, it does
 # not restate: most close pairs within a note are two details of one thing)
 MAX_LINES = 60  # a digest is a page, not the notes again
+QUESTION_LINES = 8  # of them, kept for interview questions when a topic has more to say
 
 # what marks a pitfall or a definition, in English and Chinese notes alike
 _PITFALL = re.compile(
@@ -61,6 +86,22 @@ _DEFINITION = re.compile(
     re.IGNORECASE,
 )
 _QUESTION = re.compile(r"^\s*(Q\s*[:：]|Q\d|問[:：]|A\s*[:：]|答[:：])")
+BLOCK_KINDS = ("code", "table", "formula")  # shown as blocks, not as one bullet
+# html_as_text leaves other tags for a renderer to show inert; a digest line is read as text, so
+# they go, and comments with what they hide; code spans and math stay as written ("`<div>`")
+_TAG = re.compile(
+    r"(?P<keep>(?P<ticks>`+).+?(?P=ticks)|\$\$.+?\$\$|\$[^$\n]+\$)"
+    r"|<!--.*?(?:-->|$)|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>",
+    re.DOTALL,
+)
+_BLOCK_UNIT: dict[str, UnitKind] = {
+    "paragraph": "sentence",
+    "quote": "sentence",
+    "list": "list",
+    "code": "code",
+    "math": "formula",
+    "table": "table",
+}
 
 
 @dataclass(frozen=True)
@@ -82,16 +123,28 @@ class Line:
     sources: list[Source]
     also: list[str] = field(default_factory=list)  # the merged wordings, for the curious
     parents: tuple[str, ...] = ()  # the list items a nested item sits under in its note
+    asked: str = ""  # the question of the card this line answers
 
     @property
     def shown(self) -> str:
-        """The line as the digest shows it: a nested list item after its parents."""
-        return outlined(self.text, self.parents)
+        """The line as the digest shows it: a nested list item after its parents; a card's
+        answer after its question ("Q: ... A: ..." in the questions, "question › fact" or the
+        question over a block elsewhere)."""
+        text = outlined(self.text, self.parents)
+        if not self.asked:
+            return text
+        lead = list_marker(text)
+        if self.section == "questions":
+            return f"Q: {self.asked} A: {text[len(lead) :]}"
+        if self.kind in BLOCK_KINDS:
+            return f"{self.asked}\n\n{text}"
+        return f"{lead}{self.asked}{BREADCRUMB}{text[len(lead) :]}"
 
     def to_dict(self) -> dict:
         return {
             "text": self.shown,
             "parents": list(self.parents),
+            "question": self.asked,
             "kind": self.kind,
             "section": self.section,
             "sources": [s.to_dict() for s in self.sources],
@@ -119,19 +172,48 @@ class Digest:
 
 
 def classify(unit: Unit, heading: str, first: bool) -> Section:
-    """Where a unit goes: a Q/A line is a question; a pitfall by its words or its section's
-    heading; the opening sentences of a note's first section, or a sentence that defines, are
-    the definition; the rest are details."""
+    """Where a unit goes: a Q/A line or a question is a question, never a fact; a pitfall by
+    its section's heading; the opening sentences of a note's first section are the definition
+    (an introduction that names what can go wrong announces pitfalls, it states none); then a
+    pitfall by its words, a sentence that defines is the definition, the rest are details."""
     text = unit.clean
-    if _QUESTION.match(text):
-        return "questions"
-    section_title = heading.split(HEADING_SEP)[-1]
     prose = unit.kind in ("sentence", "list")
-    if _PITFALL.search(section_title) or (prose and _PITFALL.search(text)):
+    if _QUESTION.match(text) or (prose and asks(text)):
+        return "questions"
+    if _PITFALL.search(heading.split(HEADING_SEP)[-1]):
         return "pitfalls"
-    if unit.kind == "sentence" and (first or _DEFINITION.search(text)):
+    if unit.kind == "sentence" and first:
+        return "definition"
+    if prose and _PITFALL.search(text):
+        return "pitfalls"
+    if unit.kind == "sentence" and _DEFINITION.search(text):
         return "definition"
     return "details"
+
+
+def asks(text: str) -> bool:
+    """A question (``is_question``), not a sentence that ends by quoting one ('Prep for "ViT or
+    CNN?"', '... if asked "does it hold?".') or with one in brackets ("videos (what is it?)")."""
+    bare = text.strip(" *_")
+    closing = {'"': '"', "\u201d": "\u201c", "\u300d": "\u300c", ")": "(", "\uff09": "\uff08"}
+    aside = bare[-1:] in closing and not bare.startswith(closing[bare[-1]])
+    return is_question(text) and not aside and not bare.endswith((".", "\u3002"))
+
+
+def as_text(text: str) -> str:
+    """The HTML of GitHub notes as text: ``html_as_text``, then the other tags out (code spans
+    and math as written)."""
+    text = html_as_text(text)
+    return _TAG.sub(lambda m: m["keep"] or "", text) if "<" in text else text
+
+
+def line_text(unit: Unit) -> str:
+    """A unit as a line reads: without HTML (``as_text``; code as written), a sentence on one
+    line."""
+    if unit.kind == "code":
+        return unit.clean
+    text = as_text(unit.clean)
+    return " ".join(text.split()) if unit.kind == "sentence" else text.strip()
 
 
 def term_share(a: set[str], b: set[str]) -> float:
@@ -150,22 +232,21 @@ def merge(
     share: float = SAME_TERMS,
     across: bool = ACROSS_NOTES,
     outline: Outline | None = None,
+    asked: Asked | None = None,
 ) -> tuple[list[Line], int]:
     """Greedy merge in reading order: a unit joins the first line it repeats, else starts one.
     Returns the lines and how many units were merged away. A line of a nested list item keeps
-    the items it sits under (``outline``, filled by ``topic_units``) to be shown with them."""
+    the items it sits under (``outline``, filled by ``topic_units``) to be shown with them, and
+    a card's answer its question (``asked``)."""
     lines: list[Line] = []
     heads: list[int] = []  # index of each line's first unit
-    unit_terms = [terms(u.clean) for u, _, _ in candidates]
+    texts = [line_text(u) for u, _, _ in candidates]
+    unit_terms = [terms(t) for t in texts]
     merged = 0
     for i, (unit, source, section) in enumerate(candidates):
         home = None
         for n, head in enumerate(heads):
-            if (
-                across
-                and candidates[head][1].source == source.source
-                and unit.clean != candidates[head][0].clean
-            ):
+            if across and candidates[head][1].source == source.source and texts[i] != texts[head]:
                 continue  # one note does not repeat itself in other words
             if float(vectors[i] @ vectors[head]) >= same and same_fact(
                 unit_terms[i], unit_terms[head], share
@@ -174,61 +255,238 @@ def merge(
                 break
         if home is None:
             heads.append(i)
-            up = (outline or {}).get((source.chunk_id, unit.end), ())
-            lines.append(Line(unit.clean, unit.kind, section, [source], parents=up))
+            key = (source.chunk_id, unit.end)
+            up, question = (outline or {}).get(key, ()), (asked or {}).get(key, "")
+            lines.append(Line(texts[i], unit.kind, section, [source], parents=up, asked=question))
             continue
         merged += 1
         line = lines[home]
         if source not in line.sources:
             line.sources.append(source)
-        if unit.clean != line.text and unit.clean not in line.also:
-            line.also.append(unit.clean)
+        if texts[i] != line.text and texts[i] not in line.also:
+            line.also.append(texts[i])
     return lines, merged
 
 
+# --- what one passage gives: cards whole, fragments out -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PassageCard:
+    """A Q/A card as one passage holds it, in the passage's offsets: ``start`` is 0 when its
+    question ends the chunk before, ``end`` the passage's end when its answer runs on."""
+
+    question: str
+    start: int
+    answer: int  # where the answer starts
+    end: int
+    text: str  # question and whole answer, where the topic's names are looked for
+    parts: int  # the lines its whole answer makes (``answer_units``): 1 is an interview line
+
+
+class Piece(NamedTuple):
+    """A unit one passage gives a digest, with its section and what is shown before it."""
+
+    unit: Unit
+    section: Section
+    parents: tuple[str, ...] = ()
+    asked: str = ""
+
+
+def passage_cards(text: str, before: str = "", after: str = "") -> list[PassageCard]:
+    """The Q/A cards of a passage (``ingest.cards.find_cards``). ``before`` and ``after``: the
+    chunks around it when they go on with its section; the chunker cuts a long section by size,
+    so a bold question can end one chunk and its answer open the next."""
+    lead = f"{before}\n\n" if before else ""
+    joined = lead + text + (f"\n\n{after}" if after else "")
+    shift, size = len(lead), len(text)
+    found = blocks(joined)
+    out = []
+    for card in find_cards(joined):
+        if card.kind != "qa" or card.reverse or card.end <= shift or card.start >= shift + size:
+            continue
+        at = joined.rfind(card.answer, card.start, card.end)  # the answer ends the card
+        answer = min(max((at if at >= 0 else card.start) - shift, 0), size)
+        last = card.end  # find_cards reads no code, formula or table: those right after end it
+        for block in (b for b in found if b.start >= card.end):
+            if block.kind not in ATOMIC:
+                break
+            last = block.end
+        start, end = max(card.start - shift, 0), min(last - shift, size)
+        question = " ".join(as_text(card.question).split())
+        parts = len(answer_units(joined, found, at if at >= 0 else card.start, last))
+        said = f"{card.question}\n{card.answer}"
+        out.append(PassageCard(question, start, answer, end, said, parts))
+    return out
+
+
+def answer_units(text: str, found: Sequence[Block], start: int, end: int) -> list[Unit]:
+    """A card's answer (``text[start:end]``, ``found`` the blocks of ``text``) as lines: a
+    paragraph whole (its second sentence never without its first: "A: Yes. But only if..."), a
+    list item, code, formula or table whole, a paragraph ending with ":" (or "：") with the block
+    it introduces."""
+    out: list[Unit] = []
+    for block in found:
+        if block.end <= start or block.start >= end or block.kind not in _BLOCK_UNIT:
+            continue
+        a, b = max(block.start, start), min(block.end, end)
+        part = text[a:b]
+        a, b = a + len(part) - len(part.lstrip()), a + len(part.rstrip())
+        kind, prev = _BLOCK_UNIT[block.kind], out[-1] if out else None
+        if prev and prev.kind == "sentence" and kind != "sentence" and _lead_in(prev.text):
+            out[-1] = Unit(prev.start, b, text[prev.start : b], kind)
+        elif a < b:
+            out.append(Unit(a, b, text[a:b], kind))
+    return [u for u in out if tokens(line_text(u))]  # a "<br/>" line says nothing
+
+
+def _lead_in(text: str) -> bool:
+    return text.rstrip(" *_").endswith((":", "："))
+
+
+def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
+    """True for a line that says nothing on its own: a list item of a few words that other
+    items sit under (a group's name, which they show before them; ``extractive.bare_label``), a
+    lead-in ending with ":" that no block follows, or one or two words with no list item or
+    question before them."""
+    unit = piece.unit
+    if unit.kind not in ("sentence", "list"):
+        return False
+    text = line_text(unit)
+    body = text[len(list_marker(text)) :]
+    name = item_name(unit)
+    if name and len(name.split()) <= BARE_LABEL_WORDS and name in over:
+        return True
+    if _lead_in(body) and (following is None or following.kind in ("sentence", "list")):
+        return True
+    return not (piece.parents or piece.asked) and len(tokens(body)) <= 2
+
+
+def passage_units(
+    text: str, heading: str, before: str = "", after: str = "", names: Names | None = None
+) -> list[Piece]:
+    """The lines one passage gives, in order. A card's question is never a line of its own: an
+    answer of one block is one interview-question line with it, a longer one gives a line per
+    block with the question shown before it. The other units are cut as ``ingest.text.units``
+    does. ``names``: keep only the cards that name the topic, when one does (a passage of a Q&A
+    note holds questions on several topics). Fragments (``fragment``) are left out."""
+    cards = passage_cards(text, before, after)
+    found, nested = blocks(text), list_parents(text)
+    first = HEADING_SEP not in heading  # the note's opening section
+    pieces = [
+        Piece(unit, classify(unit, heading, first and n < 2), above(unit, nested))
+        for n, unit in enumerate(units(text))
+        if not any(c.start <= unit.start < c.end for c in cards)
+    ]
+    named = [c for c in cards if names is not None and names.find(Text.of(c.text))]
+    for card in named or cards:
+        answer = answer_units(text, found, card.answer, card.end)
+        if card.parts == 1:
+            pieces += [Piece(unit, "questions", (), card.question) for unit in answer]
+            continue
+        for unit in answer:
+            section = classify(unit, heading, False)
+            pieces.append(Piece(unit, section, above(unit, nested), card.question))
+    pieces.sort(key=lambda p: p.unit.start)
+    over = {parent for p in pieces for parent in p.parents}
+    return [
+        p
+        for n, p in enumerate(pieces)
+        if not fragment(p, pieces[n + 1].unit if n + 1 < len(pieces) else None, over)
+    ]
+
+
+def section_neighbours(catalog: Catalog, rows: Iterable[ChunkRow]) -> dict[str, tuple[str, str]]:
+    """Chunk id -> the texts of the chunks before and after it in its file, each "" unless it
+    goes on with the same section."""
+    rows = list(rows)
+    out: dict[str, tuple[str, str]] = {}
+    for source in {r.source for r in rows if r.ordinal >= 0}:
+        every = catalog.get_chunks(sorted(catalog.chunk_ids_of(source)))
+        at = {r.ordinal: r for r in every.values()}
+        for row in (r for r in rows if r.source == source):
+            near = [at.get(row.ordinal + step) for step in (-1, 1)]
+            texts = [n.text if n is not None and n.heading == row.heading else "" for n in near]
+            out[row.chunk_id] = (texts[0], texts[1])
+    return out
+
+
+def about(names: Names, row: ChunkRow) -> bool:
+    """The passage's note is about the topic: its file name, title, first heading or aliases
+    name it (the linker's "note" signal, ``topics.load_passages``)."""
+    meta = row.meta
+    said = [PurePosixPath(row.source).stem, str(meta.get("title") or "")]
+    said += [row.heading.split(HEADING_SEP)[0], *(str(a) for a in meta.get("aliases") or [])]
+    return bool(names.find(Text.of(" | ".join(said))))
+
+
 def topic_units(
-    searcher: Searcher, links: Sequence[Link], outline: Outline | None = None
+    searcher: Searcher,
+    links: Sequence[Link],
+    outline: Outline | None = None,
+    asked: Asked | None = None,
+    topic: Topic | None = None,
 ) -> list[tuple[Unit, Source, Section]]:
-    """The units of the linked passages, in link order, each with its citation and section;
-    ``outline``, when given, gets the parents of each nested list item (``extractive.above``)."""
+    """The units of the linked passages (``passage_units``), in link order, each with its
+    citation and section; ``outline``, when given, gets the parents of each nested list item
+    (``extractive.above``), ``asked`` the question of each card's answer. With ``topic``, a
+    passage of a note that is not about it keeps only the cards that name it, when one does."""
     rows = searcher.catalog.get_chunks([link.chunk_id for link in links])
+    around = section_neighbours(searcher.catalog, rows.values())
+    names = Names.of(topic.names) if topic is not None else None
     out = []
     for link in links:
         row = rows.get(link.chunk_id)
         if row is None:  # removed by an ingest since the links were made
             continue
         source = Source(row.chunk_id, row.source, row.heading, row.page)
-        first = HEADING_SEP not in row.heading  # the note's opening section
-        nested = list_parents(row.text) if outline is not None else {}
-        for n, unit in enumerate(units(row.text)):
-            out.append((unit, source, classify(unit, row.heading, first and n < 2)))
-            if outline is not None and (up := above(unit, nested)):
-                outline[(row.chunk_id, unit.end)] = up
+        before, after = around.get(row.chunk_id, ("", ""))
+        focus = names if names is not None and not about(names, row) else None
+        for piece in passage_units(row.text, row.heading, before, after, focus):
+            out.append((piece.unit, source, piece.section))
+            key = (row.chunk_id, piece.unit.end)
+            if outline is not None and piece.parents:
+                outline[key] = piece.parents
+            if asked is not None and piece.asked:
+                asked[key] = piece.asked
     return out
 
 
 def unit_vectors(
     searcher: Searcher, candidates: Sequence[tuple[Unit, Source, Section]]
 ) -> np.ndarray:
-    """The query model's vectors of the units, in order (what ``merge`` compares)."""
+    """The query model's vectors of the units as lines read them, in order (what ``merge``
+    compares)."""
     if not candidates:
         return np.zeros((0, 1), np.float32)
-    return searcher.embedder().embed([u.clean for u, _, _ in candidates])
+    return searcher.embedder().embed([line_text(u) for u, _, _ in candidates])
 
 
 def make_digest(searcher: Searcher, topic: Topic, links: Sequence[Link]) -> Digest:
     outline: Outline = {}
-    candidates = topic_units(searcher, links, outline)
-    lines, merged = merge(candidates, unit_vectors(searcher, candidates), outline=outline)
+    asked: Asked = {}
+    candidates = topic_units(searcher, links, outline, asked, topic)
+    vectors = unit_vectors(searcher, candidates)
+    lines, merged = merge(candidates, vectors, outline=outline, asked=asked)
     return Digest(topic, arrange(lines), passages=len(links), merged=merged)
 
 
 def arrange(lines: Sequence[Line]) -> list[Line]:
     """The lines a digest shows, in order: by section, the most-cited lines first within one (a
-    fact three notes repeat is an essential), at most MAX_LINES."""
+    fact three notes repeat is an essential), at most MAX_LINES, of which up to QUESTION_LINES
+    interview questions when the facts alone would fill the page (they come last, and a long
+    topic left none)."""
     order = {name: n for n, name in enumerate(SECTIONS)}
-    ranked = sorted(enumerate(lines), key=lambda x: (order[x[1].section], -len(x[1].sources), x[0]))
-    return [line for _, line in ranked][:MAX_LINES]
+    ranked = [
+        line
+        for _, line in sorted(
+            enumerate(lines), key=lambda x: (order[x[1].section], -len(x[1].sources), x[0])
+        )
+    ]
+    questions = [line for line in ranked if line.section == "questions"]
+    facts = [line for line in ranked if line.section != "questions"]
+    kept = facts[: MAX_LINES - min(QUESTION_LINES, len(questions))]
+    return kept + questions[: MAX_LINES - len(kept)]
 
 
 def to_markdown(digest: Digest) -> str:
@@ -249,8 +507,8 @@ def to_markdown(digest: Digest) -> str:
         out += [f"## {TITLES[name]}", ""]
         for line in lines:
             cite = "; ".join(f"[{s.label()}]" for s in line.sources)
-            if line.kind in ("code", "table", "formula"):
-                out += ["", line.text, "", f"— {cite}", ""]
+            if line.kind in BLOCK_KINDS:
+                out += ["", line.shown, "", f"— {cite}", ""]
             else:
                 text = line.shown[2:] if line.shown.startswith(("- ", "* ")) else line.shown
                 out.append(f"- {text} — {cite}")

@@ -1,0 +1,337 @@
+"""A digest line makes sense on its own, in other people's notes too: a card's question is never
+a fact and its answer is never cut (by a sentence split or by the chunker), a line reads without
+HTML tags, a fragment (a group's name, a lead-in with nothing after it, one or two words) is left
+out, and a passage of a Q&A note keeps the cards on the topic. The pure rules first, then the
+same notes through a real index (MiniLM, Chroma, SQLite) and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_notes
+from sharpnotes.app.cli import cli
+from sharpnotes.app.digest import (
+    MAX_LINES,
+    QUESTION_LINES,
+    Line,
+    Source,
+    arrange,
+    classify,
+    line_text,
+    passage_units,
+)
+from sharpnotes.app.topics import Names
+from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.text import Unit, units
+
+THEORY = """# Theoretical interview questions
+
+## Linear regression
+
+**What is regression? 👶**
+
+Regression is a part of supervised machine learning. Regression models investigate the \
+relationship between a dependent target variable and one or more independent predictor \
+variables. Linear regression assumes that this relationship is linear and fits the coefficients \
+by least squares, which minimises the sum of squared residuals over the training set. Polynomial \
+regression raises the predictors to higher powers so that a curve can be fitted, at the price of \
+more parameters. Ridge regression adds an L2 penalty on the coefficients, which helps when the \
+predictors are highly correlated, and lasso adds an L1 penalty, which can drive some \
+coefficients to exactly zero and so selects features. Regression models are evaluated on \
+held-out data with error metrics.
+
+**What are MSE and RMSE? 👶**
+
+MSE stands for <strong>M</strong>ean <strong>S</strong>quare <strong>E</strong>rror while RMSE \
+stands for <strong>R</strong>oot <strong>M</strong>ean <strong>S</strong>quare \
+<strong>E</strong>rror. They are metrics with which we can evaluate models.
+
+<br/>
+
+**What is the bias-variance trade-off? 👶**
+
+<strong>Bias</strong> is the error introduced by approximating the true underlying function by a \
+simpler model. <em>Variance</em> is the sensitivity of a model to changes in the training set.
+
+**Bias-variance trade-off** is a relationship between the expected test error, the variance and \
+the bias:
+
+```
+ExpectedTestError = Variance + Bias² + IrreducibleError
+```
+"""
+CARD = (
+    "Q: focal loss 跟 class-balanced weighting 可以一起用嗎？ A: 可以，Cui et al. 的論文就把 "
+    "class-balanced 權重乘在 focal loss 上；但兩者都會改變每個樣本的權重，調參時一次只動一個。"
+)
+FOCAL = f"""---
+title: 類別不平衡與 focal loss 調參筆記
+---
+# 類別不平衡與 focal loss 調參
+
+Focal loss 的公式已經寫在別的筆記，這篇是調參筆記：每一招又會壞在哪裡。
+
+## Focal loss 的參數
+
+- γ 控制忽略簡單樣本的程度；γ 越大，已經分對的樣本貢獻越小。
+- 先固定 γ = 2 只掃 α，recall 上不去再試 γ 在 1 到 3 之間。
+
+## 評估時別被騙
+
+- 總體 mAP 會被大類別主導，一定要看每個類別的 AP。
+
+{CARD}
+"""
+VIDEO = """# Design a video recommendation system
+
+## Ranking features
+
+Model Options:
+
+Features of the ranking model for video recommendation:
+
+* Video ID embeddings (watched video embedding average, impression video embedding)
+* Video historic
+  * No. of previous impressions, reviews, likes
+  * Time features (time since last play)
+* User profile
+* Deduplication
+
+## Candidate generation
+
+* CF: item-item similarities learned from the co-watch matrix of all users
+    * Pros
+        * No domain knowledge needed for the videos
+    * Cons:
+        * Cold start problem for new users and new videos
+"""
+SYLLABUS = """version: 1
+topics:
+  - id: bias-variance
+    title: Bias and variance
+    area: fundamentals
+    description: Decompose expected error into bias, variance and noise; under- versus overfitting.
+    aliases: [bias-variance trade-off, underfitting, overfitting]
+  - id: focal-loss
+    title: Focal loss
+    area: fundamentals
+    description: Down-weight easy examples in dense detection; tune gamma and alpha.
+    aliases: [focal loss, class imbalance, 類別不平衡]
+  - id: video-recommendation
+    title: Video recommendation
+    area: case-study
+    description: A video recommender as a funnel of candidate generation, ranking and re-ranking.
+    aliases: [video recommendation, recommender system, two-tower]
+"""
+NOTES = {
+    "syllabus.yaml": SYLLABUS,
+    "interviews/theory.md": THEORY,
+    "deep-learning/focal-loss-tuning.md": FOCAL,
+    "system-design/video-recommendation.md": VIDEO,
+}
+
+
+def shown(
+    text: str,
+    heading: str = "Notes > Part",
+    before: str = "",
+    after: str = "",
+    names: Names | None = None,
+) -> list[tuple[str, str]]:
+    """(section, line as shown) of what one passage gives a digest."""
+    out = []
+    for p in passage_units(text, heading, before, after, names):
+        line = Line(line_text(p.unit), p.unit.kind, p.section, [], parents=p.parents, asked=p.asked)
+        out.append((p.section, line.shown))
+    return out
+
+
+def section_of(text: str, title: str) -> str:
+    """The body of the section ``## title`` of a note, as a chunk holds it (heading out)."""
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+# --- the rules, one passage at a time ------------------------------------------------------------
+
+
+def test_a_card_question_is_never_a_fact_and_its_answer_keeps_it() -> None:
+    lines = shown(section_of(THEORY, "Linear regression"))
+    texts = [t for _, t in lines]
+    assert not any(t.strip("* ").startswith("What is") and t.endswith("**") for t in texts)
+    # a one-paragraph answer is one interview-question line with its question
+    assert lines[0][0] == "questions"
+    assert lines[0][1].startswith("Q: What is regression? A: Regression is a part of supervised")
+    # a longer answer: a line per block, each after the question; a paragraph whole
+    assert (
+        "definition",
+        "What is the bias-variance trade-off? › Bias is the error introduced by approximating the "
+        "true underlying function by a simpler model. Variance is the sensitivity of a model to "
+        "changes in the training set.",
+    ) in lines
+    [block] = [t for s, t in lines if "ExpectedTestError" in t]
+    assert block.startswith("What is the bias-variance trade-off?\n\n**Bias-variance trade-off**")
+    assert block.endswith("```")  # the code block the lead-in introduces, though no card reads it
+    # a question no answer follows is an interview question, never a definition
+    assert classify(units("**What is a recommender system? 👶**")[0], "Notes", True) == "questions"
+    # a sentence that quotes a question, or holds one in brackets, is not one
+    for aside in (
+        'Prep for the inevitable "would you use a ViT or a CNN for X?"',
+        "* Videos (what is it?)",
+    ):
+        assert classify(units(aside)[0], "Notes > Part", False) == "details"
+
+
+def test_a_card_answer_is_never_cut_inside() -> None:
+    # the sentence splitter cuts at "；": the card stays one line, in the interview questions
+    assert shown(CARD, "Notes > 評估時別被騙") == [("questions", CARD)]
+    two = "**Q: Does adding more data always help?**\nA: It helps variance. Not bias.\n"
+    assert shown(two) == [
+        ("questions", "Q: Does adding more data always help? A: It helps variance. Not bias.")
+    ]
+
+
+def test_a_card_the_chunker_cut_keeps_its_question() -> None:
+    chunks = section_of(THEORY, "Linear regression").split("**What are MSE and RMSE? 👶**\n")
+    before = chunks[0] + "**What are MSE and RMSE? 👶**"
+    lines = shown(chunks[1], "Theory > Linear regression", before=before)
+    assert lines[0] == (
+        "questions",
+        "Q: What are MSE and RMSE? A: MSE stands for Mean Square Error while RMSE stands for Root "
+        "Mean Square Error. They are metrics with which we can evaluate models.",
+    )
+    # its last passage: a question whose answer opens the next chunk is not a line there
+    assert shown(before, "Theory > Linear regression", after=chunks[1])[-1][1].startswith(
+        "Q: What is regression?"
+    )
+
+
+def test_a_passage_of_a_qa_note_keeps_the_cards_on_the_topic() -> None:
+    body = section_of(THEORY, "Linear regression")
+    names = Names.of(["Bias and variance", "bias-variance", "overfitting"])
+    lines = [t for _, t in shown(body, names=names)]
+    assert lines and all(t.startswith("What is the bias-variance trade-off?") for t in lines)
+    # no card names the topic: all stay (the linker found the passage by its meaning)
+    assert len(shown(body, names=Names.of(["gradient boosting"]))) == len(shown(body))
+
+
+def test_a_line_reads_without_html_tags() -> None:
+    html = units("MSE is <strong>M</strong>ean <em>S</em>quare <b>E</b>rror.<br>Use it.")[0]
+    assert line_text(html) == "MSE is Mean Square Error. Use it."
+    kept = "Write `<div>` for a block, <span class='x'>as written</span>, and $a<b$ or $c>d$."
+    assert line_text(units(kept)[0]) == "Write `<div>` for a block, as written, and $a<b$ or $c>d$."
+    hidden = "Features: <!-- url, types, name --> user and video ids, with their embeddings."
+    assert line_text(units(hidden)[0]) == "Features: user and video ids, with their embeddings."
+    code = Unit(0, 22, "```\n<div>x</div>\n```\n", "code")
+    assert line_text(code) == code.clean  # code as written
+
+
+def test_a_fragment_says_nothing_alone_and_is_left_out() -> None:
+    lines = [t for _, t in shown(section_of(VIDEO, "Ranking features"))]
+    assert lines == [
+        "Features of the ranking model for video recommendation:\n\n"
+        "* Video ID embeddings (watched video embedding average, impression video embedding)",
+        "* Video historic › No. of previous impressions, reviews, likes",  # its name shown here
+        "* Video historic › Time features (time since last play)",
+    ]  # not "Model Options:", "* Video historic", "* User profile", "* Deduplication"
+    lines = [t for _, t in shown(section_of(VIDEO, "Candidate generation"))]
+    assert not any(t.endswith(("Pros", "Cons:", "Cons")) for t in lines)
+    assert lines[1].endswith("› Pros › No domain knowledge needed for the videos")
+    # a lead-in that a formula follows is kept (the "：" that units does not join)
+    formula = "Cui et al. 提出 effective number of samples：\n\n$$E_n = (1-β^n)/(1-β)$$\n"
+    assert [t for _, t in shown(formula)][0] == "Cui et al. 提出 effective number of samples："
+
+
+def test_a_notes_introduction_is_its_definition_not_a_pitfall() -> None:
+    intro = units(FOCAL.split("\n\n", 2)[1])[0]  # "...每一招又會壞在哪裡。"
+    assert intro.text.endswith("每一招又會壞在哪裡。")
+    assert classify(intro, "類別不平衡與 focal loss 調參", True) == "definition"
+    assert classify(intro, "類別不平衡與 focal loss 調參 > 評估時別被騙", False) == "pitfalls"
+
+
+def test_a_long_topic_keeps_room_for_its_interview_questions() -> None:
+    source = Source("c1", "notes.md", "H", None)
+    facts = [Line(f"fact {n}", "sentence", "details", [source]) for n in range(80)]
+    asked = [Line(f"Q: why {n}? A: because.", "sentence", "questions", [source]) for n in range(12)]
+    shown = arrange(facts + asked)
+    assert len(shown) == MAX_LINES
+    assert [line.section for line in shown].count("questions") == QUESTION_LINES
+    assert shown[-1].section == "questions"  # still after the facts
+    few = arrange(facts[:10] + asked)  # room for all: nothing is held back
+    assert len(few) == 22
+
+
+# --- through a real index and the CLI ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digest_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("digest")
+    notes = write_notes(base / "notes", NOTES)
+    home = base / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+@pytest.fixture
+def env(digest_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home, notes = digest_index
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
+def digest(topic: str, out: Path) -> list[dict]:
+    result = CliRunner().invoke(cli, ["digest", topic, "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = json.loads(result.output)["lines"]
+    assert lines and all(line["sources"] for line in lines)  # every line cited
+    order = ["definition", "details", "pitfalls", "questions"]
+    sections = [line["section"] for line in lines]
+    assert sections == sorted(sections, key=order.index)
+    return lines
+
+
+@pytest.mark.slow
+def test_digests_of_messy_notes_read_line_by_line(env: Settings, tmp_path: Path) -> None:
+    from sharpnotes.app.retrieval import Searcher
+
+    # the chunker cut the MSE card: its question ends one passage, its answer opens the next
+    catalog = Searcher(env).catalog
+    rows = sorted(catalog.get_chunks(catalog.chunk_ids()).values(), key=lambda r: r.ordinal)
+    theory = [r.text for r in rows if r.source == "interviews/theory.md"]
+    assert theory[0].endswith("**What are MSE and RMSE? 👶**")
+    assert theory[1].startswith("MSE stands for <strong>")
+
+    bias = digest("bias-variance", tmp_path / "bias.md")
+    texts = [line["text"] for line in bias]
+    assert texts[0] == (
+        "What is the bias-variance trade-off? › Bias is the error introduced by approximating the "
+        "true underlying function by a simpler model. Variance is the sensitivity of a model to "
+        "changes in the training set."
+    )
+    assert bias[0]["section"] == "definition"
+    assert bias[0]["question"] == "What is the bias-variance trade-off?"
+    assert not any("<strong>" in t or "<em>" in t or "<br" in t for t in texts)  # no HTML
+    assert not any("MSE" in t or "evaluate models" in t for t in texts)  # another topic's card
+    page = (tmp_path / "bias.md").read_text(encoding="utf-8")
+    assert "<strong>" not in page and "<em>" not in page and "👶" not in page
+
+    focal = digest("focal-loss", tmp_path / "focal.md")
+    [card] = [line for line in focal if "Cui et al." in line["text"]]
+    assert card["section"] == "questions" and card["text"] == CARD
+    assert not any(line["text"].startswith("但兩者") for line in focal)
+    assert [line["section"] for line in focal if "這篇是調參筆記" in line["text"]] == ["definition"]
+    assert f"- {CARD} — [deep-learning/focal-loss-tuning.md > 評估時別被騙]" in (
+        tmp_path / "focal.md"
+    ).read_text(encoding="utf-8")
+
+    video = [line["text"] for line in digest("video-recommendation", tmp_path / "video.md")]
+    for fragment in ("Model Options:", "* Video historic", "* User profile", "* Deduplication"):
+        assert fragment not in video
+    assert not any(t.endswith(("› Pros", "› Cons:", "Pros", "Cons:")) for t in video)
+    assert "* Video historic › No. of previous impressions, reviews, likes" in video
