@@ -184,13 +184,15 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
 
 
 def show_report(report: MockReport) -> None:
+    from sharpnotes.app.mock.grade import by_passage
     from sharpnotes.app.mock.sessions import took_of
 
     over = " (over time)" if report.over_time else ""
     click.echo(f"\nScore {report.score:.0%} · {took_of(report.duration_s, report.minutes)}{over}")
     for step in report.steps:
         if step.score is None:
-            click.echo(f"\n{plain(step.title)}: not scored (your notes hold nothing for it)")
+            why = step.feedback or "not scored: your notes hold nothing for it"
+            click.echo(f"\n{plain(step.title)}: {plain(why)}")
             continue
         total = len(step.covered) + len(step.missed) + len(step.unsure)
         partly = f", partly {len(step.unsure)}" if step.unsure else ""  # credited in part
@@ -200,9 +202,14 @@ def show_report(report: MockReport) -> None:
         )
         for point in step.covered:
             click.echo(f"  + {shortened(point.shown)}")
-        for point in step.missed:
-            where = f"{point.passage.source} > {point.passage.heading.split(' > ')[-1]}"
-            click.echo(f"  - {shortened(point.shown)}\n      [{plain(where)}]")
+        # each section once, its missed points under it (a long section is several passages)
+        sections: dict[str, list[str]] = {}
+        for passage, points in by_passage(step.missed):
+            where = f"{passage.source} > {passage.heading.split(' > ')[-1]}"
+            sections.setdefault(where, []).extend(shortened(p.shown) for p in points)
+        for where, shown in sections.items():
+            click.echo(f"  missed, from [{plain(where)}]:")
+            click.echo("".join(f"  - {line}\n" for line in shown), nl=False)
 
 
 @click.group(invoke_without_command=True)

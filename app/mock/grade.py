@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sharpnotes.app.mock.plan import MockPlan, Point, Step
+from sharpnotes.app.mock.plan import MockPlan, Passage, Point, Step
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.ingest.settings import Settings
 
@@ -79,6 +79,15 @@ class StepResult:
             data.get("follow_up"), data.get("follow_up_answer", ""),
             [Point.from_dict(p) for p in data.get("unsure", [])],
         )  # fmt: skip
+
+
+def by_passage(points: list[Point]) -> list[tuple[Passage, list[Point]]]:
+    """``points`` grouped under the passage that holds them, passages in the order their first
+    point comes: a report shows each passage once with its points, not once a point."""
+    groups: dict[str, tuple[Passage, list[Point]]] = {}
+    for point in points:
+        groups.setdefault(point.passage.chunk_id, (point.passage, []))[1].append(point)
+    return list(groups.values())
 
 
 @dataclass
@@ -202,6 +211,9 @@ def grade_mock(
         asked, extra = follow_ups.get(step.key, (None, ""))
         said = "\n".join(t for t in (answers.get(step.key, ""), extra) if t and t.strip())
         result = grade_step(step, said, settings)
+        if result.score is None and plan.kind == "design":  # say why, rather than borrow points
+            where = plan.source or "the notes found for this case"
+            result.feedback = f"No section of {where} matches this step; not scored."
         result.answer = answers.get(step.key, "").strip()
         result.follow_up, result.follow_up_answer = asked, extra.strip()
         took = seconds.get(step.key)

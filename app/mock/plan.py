@@ -7,11 +7,19 @@ item of a numbered list at the margin); a numbered heading that lists several pa
 ("Serving, monitoring, iteration") with one ``###`` subsection per part becomes one step per
 part. Nothing about the steps is hard-coded.
 The case comes from a case note (tagged ``case-study``, or named ``case-*``), a syllabus topic,
-or typed text. Each step is graded against the passages of the case that hold that step: the
-case's sections are matched to the steps by embedding similarity to the framework's own section
-(plus a bonus when their headings share a word), each section going to the step it fits best. A
-step that no section fits best shares the case section it fits best; only a plan without
-sections (an empty case) looks in other notes.
+or typed text. Each step is graded against the sections of the case that hold that step. A
+section fits a step by what it says (the embedding similarity of the section to the
+framework's own text of the step) and by what it is called: its heading path against the
+step's names (its title and its own outline: the items listed under a listed step, the
+subheadings under a step heading), in meaning (embeddings) and in words (shared stems). So
+"Requirements" finds "1. Problem formulation" through its item "* Requirements", and "Metrics >
+Online" finds "Metrics" through "* Online metrics". Each section goes to the one step it fits
+best, never to two, so no key point is graded under two steps; a section that fits no step
+clearly leans towards the step of the section before it ("Framing" after "Requirements"). A
+step keeps the sections whose headings name it and the best of the others if it fits that one
+nearly as well as its own; the rest go nowhere (a note's "30-second answer"). A step that no
+section goes to gets no key points, and the report says so; only a plan without sections (an
+empty case) looks in other notes.
 
 Rapid-fire rounds are planned in ``app.mock.rapid``.
 """
@@ -28,13 +36,17 @@ from sharpnotes.ingest.text import (
     clean_heading,
     heading_title,
     is_question,
+    list_marker,
     list_parents,
+    outline,
     table_rows,
     terms,
     units,
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sharpnotes.app.retrieval import Searcher, SearchResult
     from sharpnotes.app.syllabus import Topic
     from sharpnotes.ingest.catalog import ChunkRow
@@ -43,19 +55,26 @@ Kind = Literal["design", "rapid"]
 FRAMEWORK_TAG = "framework"
 CASE_TAGS = ("case-study", "case")
 HEADING_SEP = " > "
-# a step holds the sections it fits best, the closest MAX_SECTIONS of them within MARGIN of its
-# best one (a case note gives a step one to three sections: "Metrics > Offline" and "> Online";
-# a summary section that fits every step a little goes nowhere)
-MAX_SECTIONS = 3
-MARGIN = 0.25
-# a step that no section fits best shares the section it fits best (a case note rarely has a
-# "Model" heading; its "Funnel architecture" is the model). Chosen on the tune half of
-# eval/mock_answers.jsonl over retrieving one passage of another note: order accuracy 0.917 ->
-# 1.0, missed-point precision 0.778 -> 0.757 there (the mean of the two decided).
-SHARE_BEST = True
-# the section's heading shares a word (its Snowball stem) with the step's title / its text
+# A section goes to the step it fits best (see the module docstring). Its score: the cosine of
+# its text with the step's framework text, plus NAME_WEIGHT x the cosine of its heading path
+# with the closest of the step's names, plus TITLE_BONUS / TEXT_BONUS when the heading shares a
+# word (its Snowball stem) with the step's title / text; the step of the section before it in
+# the note gets NEIGHBOUR_BONUS when choosing. A heading that shares a stem with one of the
+# step's names, or has a cosine of NAME_COSINE with one, names the step. Chosen on the tune
+# half of eval/mock_answers.jsonl and eval/mock_answers_dev.jsonl, and checked by hand on the
+# four sample cases with the 9-step template of mlnotes (eval/benchmarks/README.md, "Mock"):
+# the figures are flat for NAME_WEIGHT 1.0-1.3, NAME_COSINE 0.5-0.7, NEIGHBOUR_BONUS 0.1-0.15.
+NAME_WEIGHT = 1.0
 TITLE_BONUS = 0.15
 TEXT_BONUS = 0.1
+NEIGHBOUR_BONUS = 0.1  # "Framing" after "Requirements" stays with the problem step
+NAME_COSINE = 0.6
+# A step keeps every section it owns whose heading names it, and of the others (fitted by what
+# they say only) the one it fits best, if within MARGIN of its best section: a summary ("30-
+# second answer") that fits every step a little goes nowhere. 0.5 loses "Framing" with the
+# template; 0.7 lets summaries in (dev precision 0.76 -> 0.72). At most MAX_SECTIONS sections.
+MARGIN = 0.6
+MAX_SECTIONS = 3
 MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
 MIN_GUESSED_STEPS = 4  # a note named "template" is read as the framework when it numbers this many
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(?P<title>.+)$")
@@ -91,10 +110,11 @@ class Point:
 
     @property
     def shown(self) -> str:
-        """The point as a report shows it: "GBDT › cons: inefficient ..."."""
+        """The point as a report shows it, in plain text under the items it sits under: "GBDT ›
+        cons: inefficient ..." (no list marker, emphasis, code or link markup; one line)."""
         from sharpnotes.app.extractive import outlined
 
-        return outlined(self.text, self.parents)
+        return plain_point(outlined(self.text, self.parents))
 
     def to_dict(self) -> dict:
         return {"text": self.text, "passage": self.passage.to_dict(), "parents": list(self.parents)}
@@ -102,6 +122,14 @@ class Point:
     @classmethod
     def from_dict(cls, data: dict) -> Point:
         return cls(data["text"], Passage(**data["passage"]), tuple(data.get("parents", ())))
+
+
+def plain_point(text: str) -> str:
+    """A key point as plain text on one line: "- **Fleet logs**: 200 vehicles" -> "Fleet logs:
+    200 vehicles" (the list marker of each of its lines out, then the inline markup
+    ``clean_heading`` takes out; math stays as written)."""
+    lines = (line[len(list_marker(line)) :] for line in text.splitlines())
+    return clean_heading(" ".join(" ".join(lines).split()))
 
 
 @dataclass
@@ -162,6 +190,7 @@ class FrameworkStep:
     key: str
     title: str
     text: str  # the framework's own section: what the step asks for
+    names: tuple[str, ...] = ()  # its title, then its own outline ("Requirements", "Offline")
 
 
 @dataclass(frozen=True)
@@ -269,10 +298,19 @@ def parse_framework(text: str) -> list[FrameworkStep]:
         if "," in name and len(subs) >= 2:
             for j, (_, sub, _, sub_body) in subs:
                 sub_end = next((h[2] for h in heads[j + 1 :] if h[0] <= 3), len(text))
-                steps.append(FrameworkStep(_slug(sub), sub, f"{sub}\n{text[sub_body:sub_end]}"))
+                under = [h[1] for h in heads[j + 1 :] if h[2] < sub_end]
+                body_text = f"{sub}\n{text[sub_body:sub_end]}"
+                steps.append(FrameworkStep(_slug(sub), sub, body_text, _names(sub, under)))
         else:
-            steps.append(FrameworkStep(_slug(name), name, f"{name}\n{text[body:end]}"))
+            under = [h[1] for h in heads[i + 1 :] if h[2] < end]
+            steps.append(
+                FrameworkStep(_slug(name), name, f"{name}\n{text[body:end]}", _names(name, under))
+            )
     return steps or _listed_steps(text, found)
+
+
+def _names(title: str, outline_names: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for n in (title, *outline_names) if n))
 
 
 def _listed_steps(text: str, found: list) -> list[FrameworkStep]:
@@ -288,11 +326,15 @@ def _listed_steps(text: str, found: list) -> list[FrameworkStep]:
         elif block.kind == "heading" and starts:
             starts.append((block.start, ""))  # a heading ends the list's last step
     bounds = [*(start for start, _ in starts[1:]), len(text)]
-    steps = [
-        FrameworkStep(_slug(name), name, text[start:end].strip())
-        for (start, name), end in zip(starts, bounds, strict=True)
-        if name
-    ]
+    steps = []
+    for (start, name), end in zip(starts, bounds, strict=True):
+        if name:
+            body = text[start:end].strip()
+            # the items right under the step's own item name what it covers ("* Requirements")
+            items = [
+                clean_heading(item.name).strip(" :") for item in outline(body) if item.parent == 0
+            ]
+            steps.append(FrameworkStep(_slug(name), name, body, _names(name, items)))
     return steps if len(steps) >= 2 else []
 
 
@@ -358,11 +400,13 @@ def _table_rows(table: str) -> list[str]:
     return [": ".join(c for c in row.cells if c) for row in rows] or [table]
 
 
-def _points(passages: list[Passage]) -> list[Point]:
+def _points(passages: list[Passage], seen: set[str] | None = None) -> list[Point]:
+    """The key points of ``passages``, each once: none already in ``seen`` (the points of the
+    plan's earlier steps), which gets the new ones."""
     from sharpnotes.app.extractive import above
 
     out: list[Point] = []
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for passage in passages:
         nested = list_parents(passage.text)
         for unit in units(passage.text):
@@ -373,16 +417,59 @@ def _points(passages: list[Passage]) -> list[Point]:
     return out
 
 
+def _path(heading: str) -> str:
+    """A section's heading path below the note's title: "Metrics > Online / on-road"."""
+    return HEADING_SEP.join(heading.split(HEADING_SEP)[1:]) or heading
+
+
+def _fit(
+    steps: list[FrameworkStep], sections: dict[str, list[Passage]], searcher: Searcher
+) -> tuple[np.ndarray, np.ndarray]:
+    """How well each section (by heading) fits each step, and whether its heading names the
+    step: two steps x sections arrays (see the module docstring and the constants)."""
+    import numpy as np
+
+    from sharpnotes.app.embed_cache import embed_cached
+
+    heads = list(sections)
+    paths = [_path(h) for h in heads]
+    said = [h.split(HEADING_SEP)[-1] + "\n" + "\n".join(p.text for p in sections[h]) for h in heads]
+    names = [s.names or (s.title,) for s in steps]
+    vectors = embed_cached(
+        searcher.embedder(),
+        [s.text for s in steps] + said + paths + [n for ns in names for n in ns],
+    )
+    n, m = len(steps), len(heads)
+    scores = vectors[:n] @ vectors[n : n + m].T
+    by_name = vectors[n + 2 * m :] @ vectors[n + m : n + 2 * m].T  # each name x each path
+    named = np.zeros(scores.shape, dtype=bool)
+    words = [_stems(path) for path in paths]
+    at = 0
+    for i, step in enumerate(steps):
+        closest = by_name[at : at + len(names[i])].max(axis=0)
+        at += len(names[i])
+        titled, described = _stems(step.title), _stems(step.text)
+        called = set().union(*(_stems(name) for name in names[i]))
+        for j in range(m):
+            scores[i, j] += (
+                NAME_WEIGHT * closest[j]
+                + TITLE_BONUS * bool(titled & words[j])
+                + TEXT_BONUS * bool(described & words[j])
+            )
+            named[i, j] = bool(called & words[j]) or closest[j] >= NAME_COSINE
+    return scores, named
+
+
 def assign(
     steps: list[FrameworkStep], pool: list[Passage], searcher: Searcher
 ) -> list[list[Passage]]:
     """The passages of ``pool`` that hold each step (see the module docstring): the passages of
-    one section (one heading) go together to the step they fit best; a step that no section
-    fits best shares the one it fits best (``SHARE_BEST``); with no section at all, every step
-    gets none (the caller retrieves for it)."""
+    one section (one heading) go together to the one step they fit best, leaning towards the
+    step of the section before it in the same note; a step keeps the sections whose headings
+    name it and the closest of the others within MARGIN of its best, at most MAX_SECTIONS, in
+    the note's order. A step that no section goes to gets none, as does every step when the
+    pool has no section (the caller retrieves for it)."""
     import numpy as np
-
-    from sharpnotes.app.embed_cache import embed_cached
 
     sections: dict[str, list[Passage]] = {}
     for passage in pool:
@@ -390,29 +477,24 @@ def assign(
     if not sections:
         return [[] for _ in steps]
     heads = list(sections)
-    texts = [s.text for s in steps]
-    texts += [
-        h.split(HEADING_SEP)[-1] + "\n" + "\n".join(p.text for p in sections[h]) for h in heads
-    ]
-    vectors = embed_cached(searcher.embedder(), texts)
-    sims = vectors[: len(steps)] @ vectors[len(steps) :].T
-    for i, step in enumerate(steps):
-        named, described = _stems(step.title), _stems(step.text)
-        for j, head in enumerate(heads):
-            words = _stems(" ".join(head.split(HEADING_SEP)[1:]))
-            sims[i, j] += TITLE_BONUS * bool(named & words) + TEXT_BONUS * bool(described & words)
-    owner = np.argmax(sims, axis=0)
+    sims, named = _fit(steps, sections, searcher)
+    owner: list[int] = []
+    for j, head in enumerate(heads):
+        leaning = sims[:, j].copy()
+        if j and sections[heads[j - 1]][0].source == sections[head][0].source:
+            leaning[owner[-1]] += NEIGHBOUR_BONUS
+        owner.append(int(np.argmax(leaning)))
     out: list[list[Passage]] = []
     for i in range(len(steps)):
-        mine = [j for j in range(len(heads)) if owner[j] == i]
-        if not mine and SHARE_BEST:
-            mine = [int(np.argmax(sims[i]))]
-        if not mine:
-            out.append([])
-            continue
-        best = max(sims[i, j] for j in mine)
-        ranked = sorted((j for j in mine if sims[i, j] >= best - MARGIN), key=lambda j: -sims[i, j])
-        out.append([p for j in ranked[:MAX_SECTIONS] for p in sections[heads[j]]])
+        mine = [j for j, o in enumerate(owner) if o == i]
+        kept = [j for j in mine if named[i, j]]
+        loose = [j for j in mine if not named[i, j]]
+        if loose:  # said to fit, not named: only the closest, and only near the step's best
+            closest = max(loose, key=lambda j: sims[i, j])
+            if sims[i, closest] >= max(sims[i, j] for j in mine) - MARGIN:
+                kept.append(closest)
+        kept = sorted(sorted(kept, key=lambda j: -sims[i, j])[:MAX_SECTIONS])
+        out.append([p for j in kept for p in sections[heads[j]]])
     return out
 
 
@@ -425,7 +507,8 @@ def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Pa
 def _case_pool(searcher: Searcher, source: str) -> list[Passage]:
     rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(source)))
     # the note's introduction (no section heading) states the prompt; it holds no step
-    return [passage_of(r) for r in rows.values() if HEADING_SEP in r.heading]
+    ordered = sorted(rows.values(), key=lambda r: r.ordinal)  # points are listed in note order
+    return [passage_of(r) for r in ordered if HEADING_SEP in r.heading]
 
 
 def plan_design(
@@ -465,14 +548,13 @@ def plan_design(
     else:
         raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
     held = assign(steps, pool, searcher)
-    # another case's notes are not this case's, and the framework is the same for every case
-    skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
-    held = [
-        passages or _retrieved(searcher, f"{step.title}: {title}", skip)
-        for step, passages in zip(steps, held, strict=True)
-    ]
+    if not pool:  # nothing of the case's own: each step gets the best passage of another note
+        # another case's notes are not this case's, and the framework is the same for every case
+        skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
+        held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
+    listed: set[str] = set()  # a key point is graded under one step only
     planned = [
-        Step(s.key, s.title, s.title, _points(passages))
+        Step(s.key, s.title, s.title, _points(passages, listed))
         for s, passages in zip(steps, held, strict=True)
     ]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)

@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Mock page {json.dumps(page)}")
     choices = {
         "MAX_SECTIONS": mock_plan.MAX_SECTIONS, "MARGIN": mock_plan.MARGIN,
-        "SHARE_BEST": mock_plan.SHARE_BEST,
+        "NAME_WEIGHT": mock_plan.NAME_WEIGHT, "NEIGHBOUR_BONUS": mock_plan.NEIGHBOUR_BONUS,
+        "NAME_COSINE": mock_plan.NAME_COSINE,
         "TITLE_BONUS": mock_plan.TITLE_BONUS, "TEXT_BONUS": mock_plan.TEXT_BONUS,
         "RAPID_PASSAGES": rapid.RAPID_PASSAGES, "RAPID_POINTS": rapid.RAPID_POINTS,
         "RAPID_KEEP": rapid.RAPID_KEEP, "MIN_POINT_TERMS": mock_plan.MIN_POINT_TERMS,

@@ -54,7 +54,7 @@ def setup() -> None:
             typed = st.text_area("The case", key="mock_text", placeholder="Design a system that…")
         minutes = st.number_input(
             "Minutes", min_value=0.05, max_value=240.0, value=float(cfg.study.mock_minutes),
-            step=5.0, key="mock_minutes",
+            step=5.0, format="%g", key="mock_minutes",
         )  # fmt: skip
     if not st.button("Start the mock", type="primary", icon=":material/timer:", key="mock_start"):
         return
@@ -131,7 +131,7 @@ def finish(plan: MockPlan) -> None:
 
 
 def show_report(data: dict) -> None:
-    from sharpnotes.app.mock.grade import MockReport
+    from sharpnotes.app.mock.grade import MockReport, by_passage
 
     report = MockReport.from_dict(data)
     st.subheader(literal(report.title))
@@ -151,13 +151,17 @@ def show_report(data: dict) -> None:
                 st.text(step.follow_up_answer or "(no answer)")
             if step.covered:
                 st.markdown("**Covered**")
-                for point in step.covered:
-                    st.markdown(f"- :green[{literal(point.shown)}]")
-            for m, point in enumerate(step.missed):
-                st.markdown(f"**Missed:** {literal(point.shown)}")
-                passage_card(cfg, f"mock-{n}-{m}", point.passage.to_dict(), quote=point.text)
+                st.markdown("\n".join(f"- :green[{literal(p.shown)}]" for p in step.covered))
+            if step.missed:
+                total = len(step.covered) + len(step.unsure) + len(step.missed)
+                st.markdown(f"**Missed:** {len(step.missed)} of {total}")
+            # each passage once, under the points it holds that the answer missed
+            for m, (passage, points) in enumerate(by_passage(step.missed)):
+                st.markdown("\n".join(f"- :red[{literal(p.shown)}]" for p in points))
+                quotes = [p.text for p in points]
+                passage_card(cfg, f"mock-{n}-{m}", passage.to_dict(), quote=quotes)
             if step.score is None:
-                st.caption("Your notes hold no key points for this step.")
+                st.caption(literal(step.feedback))
     left, right = st.columns(2)
     if report.missed and left.button(
         "Make cards from missed points", icon=":material/style:", key="mock_cards"
