@@ -149,16 +149,26 @@ def write_notes(root: Path, notes: dict[str, str] = SAMPLE_NOTES) -> Path:
     return root
 
 
+def ingested(notes: Path, models_dir: Path) -> tuple[Path, Path]:
+    """(home, notes): the folder ``notes`` ingested into a home beside it."""
+    from sharpnotes.ingest.sync import ingest
+
+    home = notes.parent / "home"
+    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
+    return home, notes
+
+
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path, notes: Path) -> Settings:
+    """Point the CLI and the app at ``home`` and ``notes`` (their environment variables)."""
+    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
+    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
+    return Settings()
+
+
 @pytest.fixture(scope="module")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
     """(home, notes): SAMPLE_NOTES ingested once per test module that asks for it."""
-    from sharpnotes.ingest.sync import ingest
-
-    base = tmp_path_factory.mktemp("samples")
-    notes = write_notes(base / "notes")
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
+    return ingested(write_notes(tmp_path_factory.mktemp("samples") / "notes"), models_dir)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, SAMPLE_NOTES, write_notes
+from conftest import REPO, SAMPLE_NOTES, ingested, use_home, write_notes
 from sharpnotes.app.pdfpages import render_page
 from sharpnotes.app.ui.render import literal
 from sharpnotes.ingest.settings import Settings
@@ -55,20 +55,14 @@ NOTES = {
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("desk")
-    notes = write_notes(base / "notes", NOTES)
+    notes = write_notes(tmp_path_factory.mktemp("desk") / "notes", NOTES)
     make_pdf(notes / "papers" / "attention-paper.pdf")
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
+    return ingested(notes, models_dir)
 
 
 @pytest.fixture
 def desk_env(desk: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    home, notes = desk
-    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
-    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
-    return Settings()
+    return use_home(monkeypatch, *desk)
 
 
 def page(name: str, **query: str) -> AppTest:

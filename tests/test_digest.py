@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_notes
+from conftest import ingested, use_home, write_notes
 from sharpnotes.app.cli import cli
 from sharpnotes.app.digest import (
     MAX_LINES,
@@ -26,7 +26,6 @@ from sharpnotes.app.digest import (
 )
 from sharpnotes.app.topics import Names
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.sync import ingest
 from sharpnotes.ingest.text import Unit, units
 
 THEORY = """# Theoretical interview questions
@@ -270,19 +269,12 @@ def test_a_long_topic_keeps_room_for_its_interview_questions() -> None:
 
 @pytest.fixture(scope="module")
 def digest_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("digest")
-    notes = write_notes(base / "notes", NOTES)
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
+    return ingested(write_notes(tmp_path_factory.mktemp("digest") / "notes", NOTES), models_dir)
 
 
 @pytest.fixture
 def env(digest_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    home, notes = digest_index
-    monkeypatch.setenv("SHARPNOTES_HOME", str(home))
-    monkeypatch.setenv("SHARPNOTES_NOTES_DIR", str(notes))
-    return Settings()
+    return use_home(monkeypatch, *digest_index)
 
 
 def digest(topic: str, out: Path) -> list[dict]:

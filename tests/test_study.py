@@ -13,10 +13,9 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, write_notes
+from conftest import REPO, ingested, write_notes
 from sharpnotes.app.cli import cli
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.sync import ingest
 
 pytestmark = pytest.mark.slow
 MAIN = str(REPO / "app" / "ui" / "main.py")
@@ -58,11 +57,7 @@ Regularisation trades a little bias for a large drop in variance.
 
 @pytest.fixture(scope="module")
 def study_index(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("study")
-    notes = write_notes(base / "notes", NOTES)
-    home = base / "home"
-    assert ingest([notes], Settings(home=home, models_dir=models_dir)).ok
-    return home, notes
+    return ingested(write_notes(tmp_path_factory.mktemp("study") / "notes", NOTES), models_dir)
 
 
 @pytest.fixture
