@@ -14,16 +14,8 @@ from click.testing import CliRunner
 
 from conftest import ingested, use_home, write_notes
 from sharpnotes.app.cli import cli
-from sharpnotes.app.digest import (
-    MAX_LINES,
-    QUESTION_LINES,
-    Line,
-    Source,
-    arrange,
-    classify,
-    line_text,
-    passage_units,
-)
+from sharpnotes.app.digest import MAX_LINES, QUESTION_LINES, Line, Source, arrange
+from sharpnotes.app.digest_lines import classify, line_text, passage_units
 from sharpnotes.app.topics import Names
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import Unit, units

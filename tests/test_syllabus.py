@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sharpnotes.app.digest import Source, classify, merge, to_markdown
+from sharpnotes.app.digest import Source, merge, to_markdown
+from sharpnotes.app.digest_lines import classify
 from sharpnotes.app.syllabus import Pins, SyllabusError, Topic, load_syllabus, parse_syllabus
 from sharpnotes.app.topics import Names, Passage, Text, signals
 from sharpnotes.ingest.settings import Settings
