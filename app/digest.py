@@ -272,7 +272,7 @@ def to_markdown(digest: Digest) -> str:
             if line.kind in BLOCK_KINDS:
                 out += ["", line.shown, "", f"— {cite}", ""]
             else:
-                text = line.shown[2:] if line.shown.startswith(("- ", "* ")) else line.shown
+                text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
                 out.append(f"- {text} — {cite}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

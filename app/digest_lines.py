@@ -27,6 +27,7 @@ from sharpnotes.ingest.text import (
     blocks,
     html_as_text,
     is_question,
+    is_todo,
     list_marker,
     list_parents,
     tokens,
@@ -197,6 +198,8 @@ def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
     if unit.kind not in ("sentence", "list"):
         return False
     text = line_text(unit)
+    if is_todo(text):  # a note to self
+        return True
     body = text[len(list_marker(text)) :]
     name = item_name(unit)
     if name and len(name.split()) <= BARE_LABEL_WORDS and name in over:

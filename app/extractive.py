@@ -35,6 +35,7 @@ from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
     is_question,
+    is_todo,
     list_marker,
     list_parents,
     overlap,
@@ -196,6 +197,8 @@ def says_something(unit: Unit) -> bool:
     metrics in the next chunk: ``units`` joins a lead-in to the block that follows it)."""
     text = unit.text.strip()
     if not LEAD_IN_ALONE and unit.kind == "sentence" and text.endswith((":", "：")):
+        return False
+    if is_todo(text):  # a note to self
         return False
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 

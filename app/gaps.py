@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sharpnotes.ingest.formats import migrate_sqlite
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_db
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS gaps (
@@ -36,8 +37,8 @@ class Gap:
 
 
 def _connect(settings: Settings) -> sqlite3.Connection:
-    settings.paths.home.mkdir(parents=True, exist_ok=True)
     path = settings.paths.home / "state.sqlite"
+    private_db(path)
     conn = sqlite3.connect(path, timeout=10)
     try:
         conn.execute("PRAGMA journal_mode=WAL")

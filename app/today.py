@@ -135,10 +135,14 @@ def interview_question(
         q, a, link = pairs[day.toordinal() % len(pairs)]
         return InterviewQuestion(status.topic.id, q.strip(), a.strip(), [link])
     topic = status.topic
-    ask = f"Explain {topic.title.lower()} as you would in an interview"
-    what = f": {topic.description}" if topic.description else "."
+    # a description says what to do already ("Explain boosting as..."): asked as it is
+    ask = (
+        f"{topic.title}, as you would in an interview: {topic.description}"
+        if topic.description
+        else f"Explain {topic.title.lower()} as you would in an interview."
+    )
     sections = list({(link.source, link.heading): link for link in linked}.values())
-    return InterviewQuestion(topic.id, ask + what, "", sections[:3])
+    return InterviewQuestion(topic.id, ask, "", sections[:3])
 
 
 @dataclass

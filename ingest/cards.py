@@ -160,6 +160,19 @@ def _answer_blocks(items: list[Block], i: int, stop_level: int = 0) -> int:
     return j - i - 1
 
 
+def _labelled(items: list[Block], i: int, n: int) -> int:
+    """Of the ``n`` blocks after the question ``items[i]``, how many answer it when the first
+    opens with "A:": that paragraph, and the list it leads into when it ends with ":". What
+    follows is the note going on ("Some notes to self:", a TODO), not the answer."""
+    if not n or not _A_OPEN.match(_LIST.sub("", items[i + 1].text, count=1).strip()):
+        return n
+    m = 1
+    if items[i + 1].text.rstrip(" *_").endswith((":", "：")):
+        while m < n and items[i + 1 + m].kind == "list":
+            m += 1
+    return m
+
+
 def _inline_cards(block: Block) -> list[Card]:
     """``question::answer`` and ``question:::answer`` lines of one block."""
     out: list[Card] = []
@@ -290,7 +303,7 @@ def find_cards(text: str) -> list[Card]:
             continue
         asked = _lone_question(block)
         if asked is not None:
-            n = _answer_blocks(items, i)
+            n = _labelled(items, i, _answer_blocks(items, i))
             if n:
                 first, last = items[i + 1], items[i + n]
                 answer = _answer_text(text[first.start : last.end])

@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 _LOW_SPACE = 2 * 2**20  # free bytes under which an unexplained write failure is a full disk
 
 # how SQLite (also inside Chroma) and the OS word the two failures a user can fix
@@ -44,6 +45,16 @@ def private_dir(path: Path) -> None:
 def private_file(path: Path) -> None:
     """An existing file for the user alone (nothing if it is not there)."""
     with contextlib.suppress(FileNotFoundError):
+        _owner_only(path)
+
+
+def private_db(path: Path) -> None:
+    """A SQLite file for the user alone, made before SQLite opens it (its WAL and shared-memory
+    files take its mode): the review history, mock sessions and app state hold your answers."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    except FileExistsError:
         _owner_only(path)
 
 

@@ -661,6 +661,15 @@ def html_as_text(text: str) -> str:
 _QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
 
 
+# a note to self: "TODO: write up BEVFusion", "- [ ] read the paper", "FIXME ..."
+_TODO = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b)", re.IGNORECASE)
+
+
+def is_todo(text: str) -> bool:
+    """True for a to-do line: a note to self, never an answer or a fact to learn."""
+    return _TODO.match(text) is not None
+
+
 def is_question(text: str) -> bool:
     """True when a unit or heading is itself a question: in Q&A notes it is the context of the
     answer that follows it, never the answer."""

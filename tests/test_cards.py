@@ -50,6 +50,20 @@ def test_bold_question_then_answer_line_paragraph_or_quote() -> None:
     ]
 
 
+def test_an_answer_labelled_a_is_its_paragraph_and_the_list_it_leads_into() -> None:
+    text = (
+        "Q: Calibration 錯了會怎樣？\nA: 遠處的 feature 會落到錯的 BEV cell。\n\n"
+        "Some English notes to self:\n- grid size grows quadratically\n"
+        "- TODO: write up BEVFusion\n\n"
+        "Q: Why two stages?\nA: Two reasons:\n\n- recall first\n- precision second\n\n"
+        "Later prose.\n"
+    )
+    assert [(q, a) for _, q, a in _pairs(text)] == [
+        ("Calibration 錯了會怎樣？", "遠處的 feature 會落到錯的 BEV cell。"),
+        ("Why two stages?", "Two reasons:\n\n- recall first\n- precision second"),
+    ]
+
+
 def test_bold_question_takes_the_blocks_up_to_the_next_question() -> None:
     text = (
         "**What is regression? 👶**\n\nRegression models a numeric target.\n\n"

@@ -308,10 +308,12 @@ def test_a_lead_in_whose_list_is_not_in_the_passage_is_not_quoted(settings: Sett
         "Offline metrics for the recommender: precision@k, mAP and diversity of the top k. "
         "These offline metrics are commonly used in search and recommendation systems to "
         "evaluate the quality of the recommendations:",  # its list is in the next chunk
-        "Recall@k evaluates the share of the relevant items found in the top k.",
+        "Recall@k evaluates the share of the relevant items found in the top k.\n\n"
+        "- TODO: add the offline metrics of the recommender, NDCG and MRR",  # a note to self
     )
     text = answer(settings, "Which offline metrics evaluate a recommender system?", found)
     assert "precision@k" in text and "quality of the recommendations:" not in text
+    assert "TODO" not in text
     # a lead-in followed by its list here is quoted with the first item, as before
     listed = passages(
         "Offline metrics used to evaluate a recommender system:\n\n"

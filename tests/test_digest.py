@@ -235,6 +235,9 @@ def test_a_fragment_says_nothing_alone_and_is_left_out() -> None:
     # a lead-in that a formula follows is kept (the "：" that units does not join)
     formula = "Cui et al. 提出 effective number of samples：\n\n$$E_n = (1-β^n)/(1-β)$$\n"
     assert [t for _, t in shown(formula)][0] == "Cui et al. 提出 effective number of samples："
+    # a note to self is not a fact to learn
+    todo = "- LSS-style pooling ports to TensorRT easily\n- TODO: write up BEVFusion\n"
+    assert [t for _, t in shown(todo)] == ["- LSS-style pooling ports to TensorRT easily"]
 
 
 def test_a_notes_introduction_is_its_definition_not_a_pitfall() -> None:

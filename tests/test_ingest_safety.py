@@ -324,3 +324,32 @@ def test_the_index_is_readable_by_its_owner_only(tmp_path: Path, fast: Settings)
         assert not loose, loose
     finally:
         os.umask(old_umask)
+
+
+def test_your_answers_are_readable_by_you_only(tmp_path: Path) -> None:
+    """The review history, the mock sessions and the app state hold what you answered: their
+    SQLite files (and WAL files) are 0600 in a 0700 home, made so under a 022 umask."""
+    from sharpnotes.app import gaps
+    from sharpnotes.app.mock import sessions
+    from sharpnotes.app.quiz.store import open_store
+
+    settings = Settings(home=tmp_path / "home")
+    old_umask = os.umask(0o022)
+    try:
+        with open_store(settings) as store:
+            assert store.counts()["total"] == 0
+        gaps.record_gap(settings, "What is a wide and deep network?")
+        with sessions._connect(settings):  # what saving a mock opens
+            pass
+        assert stat.S_IMODE(settings.paths.home.stat().st_mode) == 0o700
+        found = modes(settings.paths.home)
+        assert {"review.sqlite", "mock.sqlite", "state.sqlite"} <= found.keys()
+        loose = {p: oct(m) for p, m in found.items() if m & 0o077}
+        assert not loose, loose
+        # a store an older sharpnotes made readable by others is tightened when opened
+        (settings.paths.home / "review.sqlite").chmod(0o644)
+        with open_store(settings):
+            pass
+        assert stat.S_IMODE((settings.paths.home / "review.sqlite").stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

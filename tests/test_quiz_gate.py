@@ -137,6 +137,10 @@ def test_a_card_that_does_not_name_its_topic_is_shown_with_it() -> None:
     fpn = "Feature Pyramid Networks (FPN)"
     assert topic_of("Why does FPN add instead of concatenate?", fpn) == ""  # it names it
     assert topic_of("Why QAT?", "Quantization > Interview Q/A > Why QAT?") == "Quantization"
+    # a Chinese heading that says "interview" labels the Q/A as the English one does; a
+    # heading's long aside is not shown
+    bev = "BEV perception 筆記 (notes while reading LSS) > 面試可能會問的"
+    assert topic_of("Calibration 錯了會怎樣？", bev) == "BEV perception 筆記"
 
 
 def test_chunks_that_continue_their_section() -> None:

@@ -29,9 +29,17 @@ def test_preview_gives_each_rating_its_interval_and_records_nothing(tmp_path: Pa
     labels = schedule.preview_labels(stored, NOW)
     assert labels[1].startswith("Again (") and labels[4].endswith("days)")
     assert store.reviews() == [] and store.get(item_id).reps == 0  # type: ignore[union-attr]
-    # what the preview promised is what recording the rating does
+    # what the preview promised is what recording the rating does, in learning and in review
     saved = schedule.record(store, item_id, 3, now=NOW)
     assert saved.due == dues[3]
+    when = NOW
+    for _ in range(3):  # Good until the card has left its learning steps: days apart
+        when = max(when, saved.due) + timedelta(minutes=1)
+        saved = schedule.record(store, item_id, 3, now=when)
+    assert saved.due - when >= timedelta(days=3)  # in review, where intervals were fuzzed
+    when = saved.due + timedelta(hours=1)
+    promised = schedule.preview(store.get(item_id), when)  # type: ignore[arg-type]
+    assert schedule.record(store, item_id, 4, now=when).due == promised[4]
     store.close()
 
 

@@ -107,5 +107,5 @@ def test_interview_question_reads_bold_qa_and_falls_back_to_the_topic() -> None:
         "It was best on COCO.",
     )
     plain = interview_question([status], LINKS, {}, date(2026, 12, 5))
-    assert plain is not None and plain.question.startswith("Explain focal loss")
+    assert plain is not None and plain.question.startswith("Focal loss, as you would in an")
     assert "Down-weight easy examples." in plain.question and plain.passages == LINKS["focal-loss"]

@@ -202,6 +202,8 @@ def show_report(report: MockReport) -> None:
         )
         for point in step.covered:
             click.echo(f"  + {shortened(point.shown)}")
+        for point in step.unsure:  # said in part: the point as the notes put it
+            click.echo(f"  ~ {shortened(point.shown)}")
         # each section once, its missed points under it (a long section is several passages)
         sections: dict[str, list[str]] = {}
         for passage, points in by_passage(step.missed):
@@ -287,10 +289,13 @@ def mock(
     added: list[str] = []
     try:
         sessions.save(settings, report)
-        if cards is None and answers is None and not as_json and report.missed:
-            cards = sys.stdin.isatty() and click.confirm(
-                f"Make review cards from the {len(report.missed)} missed points?", default=True
-            )
+        if not as_json:
+            show_report(report)  # the missed points first, then the question about them
+            if cards is None and answers is None and report.missed:
+                cards = sys.stdin.isatty() and click.confirm(
+                    f"\nMake review cards from the {len(report.missed)} missed points above?",
+                    default=True,
+                )
         if cards:
             added = sessions.make_cards(settings, report)
     except (StoredFormatError, ReviewStoreError) as exc:
@@ -298,7 +303,6 @@ def mock(
     if as_json:
         echo_json(report.to_dict() | {"cards_added": added})
         return
-    show_report(report)
     if added:
         click.echo(f"\n{len(added)} new review cards: sharpnotes review")
     click.echo(f"Saved as {report.id}: sharpnotes mock history")

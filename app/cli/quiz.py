@@ -435,6 +435,9 @@ def _show_grade(result: Any, item: Any) -> None:
     mark, color = ("✓ correct", "green") if result.correct else ("✗ not quite", "red")
     score = f" (score {result.score:.2f})" if item.type == "recall" else ""
     click.secho(mark + score, fg=color, bold=True)
+    if item.type != "recall":  # the mark says it; the notes' answer and passage follow
+        click.echo(f"answer: {plain_text(item.answer)}")
+        return
     if result.feedback:
         click.echo(result.feedback)
     for point in result.covered:

@@ -23,6 +23,7 @@ from sharpnotes.app.mock.plan import Point
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.ingest.formats import migrate_sqlite, run_script
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_db
 
 DB_NAME = "mock.sqlite"
 UNTIMED = 0.0  # the duration kept for a mock answered from a file that gave no time
@@ -91,7 +92,7 @@ def db_path(settings: Settings) -> Path:
 @contextmanager
 def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
     path = db_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_db(path)
     conn = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -35,7 +35,7 @@ _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
 # a section heading that only says "questions here" ("Interview Q/A", "Quick fire"): no topic
 _QA_HEADING = re.compile(
     r"(?i)\bQ\s*/\s*A\b|\bQ&A\b|quick[- ]fire|\bdrill\b"
-    r"|interview (?:answer|questions?|card|quick hits)|30-second answer|^notes?$"
+    r"|interview (?:answer|questions?|card|quick hits)|30-second answer|^notes?$|面試|問答|考題"
 )
 
 

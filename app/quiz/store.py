@@ -20,6 +20,7 @@ from typing import Literal
 
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.storage import private_db
 
 SCHEMA_VERSION = 3
 DB_NAME = "review.sqlite"
@@ -162,7 +163,7 @@ def open_store(settings: Settings) -> ReviewStore:
 class ReviewStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_db(path)  # your answers and history: yours alone
         # autocommit mode: every transaction is an explicit BEGIN IMMEDIATE ... COMMIT
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
