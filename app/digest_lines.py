@@ -61,6 +61,7 @@ _TAG = re.compile(
     r"|<!--.*?(?:-->|$)|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>",
     re.DOTALL,
 )
+_ANSWER_LABEL = re.compile(r"\s*[*_]*(?:A|答)[*_]*\s*[:：]")
 _BLOCK_UNIT: dict[str, UnitKind] = {
     "paragraph": "sentence",
     "quote": "sentence",
@@ -216,7 +217,12 @@ def passage_units(
     answer of one block is one interview-question line with it, a longer one gives a line per
     block with the question shown before it. The other units are cut as ``ingest.text.units``
     does. ``names``: keep only the cards that name the topic, when one does (a passage of a Q&A
-    note holds questions on several topics). Fragments (``fragment``) are left out."""
+    note holds questions on several topics). Fragments (``fragment``) are left out. A section
+    headed by a question whose text opens with "A:" is that question's card ("## Q: Why does
+    momentum help?" over "A: With a high condition number...")."""
+    title = heading.split(HEADING_SEP)[-1].strip()
+    if not before and asks(title) and _ANSWER_LABEL.match(text):
+        before = f"## {title}"  # the chunk holds the section's body, its heading is the path
     cards = passage_cards(text, before, after)
     found, nested = blocks(text), list_parents(text)
     first = HEADING_SEP not in heading  # the note's opening section

@@ -201,6 +201,18 @@ def test_a_card_the_chunker_cut_keeps_its_question() -> None:
     )
 
 
+def test_a_question_heading_over_an_a_line_is_a_card() -> None:
+    body = "A: With a high condition number, GD zig-zags. Momentum averages gradients.\n"
+    lines = shown(body, "Optimizers > Q: Why does momentum help on ill-conditioned problems?")
+    assert lines == [
+        (
+            "questions",
+            "Q: Why does momentum help on ill-conditioned problems? A: With a high condition "
+            "number, GD zig-zags. Momentum averages gradients.",
+        )
+    ]  # not "A: With a high..." alone, its question only in the heading
+
+
 def test_a_passage_of_a_qa_note_keeps_the_cards_on_the_topic() -> None:
     body = section_of(THEORY, "Linear regression")
     names = Names.of(["Bias and variance", "bias-variance", "overfitting"])
