@@ -26,6 +26,7 @@ from sharpnotes.ingest.text import (
     UnitKind,
     blocks,
     html_as_text,
+    is_lead_in,
     is_question,
     is_todo,
     list_marker,
@@ -179,15 +180,11 @@ def answer_units(text: str, found: Sequence[Block], start: int, end: int) -> lis
         part = text[a:b]
         a, b = a + len(part) - len(part.lstrip()), a + len(part.rstrip())
         kind, prev = _BLOCK_UNIT[block.kind], out[-1] if out else None
-        if prev and prev.kind == "sentence" and kind != "sentence" and _lead_in(prev.text):
+        if prev and prev.kind == "sentence" and kind != "sentence" and is_lead_in(prev.text):
             out[-1] = Unit(prev.start, b, text[prev.start : b], kind)
         elif a < b:
             out.append(Unit(a, b, text[a:b], kind))
     return [u for u in out if tokens(line_text(u))]  # a "<br/>" line says nothing
-
-
-def _lead_in(text: str) -> bool:
-    return text.rstrip(" *_").endswith((":", "："))
 
 
 def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
@@ -205,7 +202,7 @@ def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
     name = item_name(unit)
     if name and len(name.split()) <= BARE_LABEL_WORDS and name in over:
         return True
-    if _lead_in(body) and (following is None or following.kind in ("sentence", "list")):
+    if is_lead_in(body) and (following is None or following.kind in ("sentence", "list")):
         return True
     return not (piece.parents or piece.asked) and len(tokens(body)) <= 2
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from sharpnotes.ingest.text import Block, blocks, clean_heading, heading_title
+from sharpnotes.ingest.text import Block, blocks, clean_heading, heading_title, is_lead_in
 
 CardKind = Literal["qa", "cloze"]
 
@@ -167,7 +167,7 @@ def _labelled(items: list[Block], i: int, n: int) -> int:
     if not n or not _A_OPEN.match(_LIST.sub("", items[i + 1].text, count=1).strip()):
         return n
     m = 1
-    if items[i + 1].text.rstrip(" *_").endswith((":", "：")):
+    if is_lead_in(items[i + 1].text):
         while m < n and items[i + 1 + m].kind == "list":
             m += 1
     return m

@@ -661,6 +661,12 @@ def html_as_text(text: str) -> str:
 _QUESTION_END = re.compile(r"[?\uff1f][^\w\u3400-\u9fff]*$")
 
 
+def is_lead_in(text: str) -> bool:
+    """True for a line that leads into what follows it: it ends with ":" or "：" (emphasis
+    around it aside: "**Two reasons:**")."""
+    return text.rstrip(" *_").endswith((":", "："))
+
+
 # a note to self: "TODO: write up BEVFusion", "- [ ] read the paper", "FIXME ..."
 _TODO = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b)", re.IGNORECASE)
 

@@ -184,7 +184,6 @@ def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
 
 
 def show_report(report: MockReport) -> None:
-    from sharpnotes.app.mock.grade import by_passage
     from sharpnotes.app.mock.sessions import took_of
 
     over = " (over time)" if report.over_time else ""
@@ -206,9 +205,9 @@ def show_report(report: MockReport) -> None:
             click.echo(f"  ~ {shortened(point.shown)}")
         # each section once, its missed points under it (a long section is several passages)
         sections: dict[str, list[str]] = {}
-        for passage, points in by_passage(step.missed):
-            where = f"{passage.source} > {passage.heading.split(' > ')[-1]}"
-            sections.setdefault(where, []).extend(shortened(p.shown) for p in points)
+        for point in step.missed:
+            where = f"{point.passage.source} > {point.passage.heading.split(' > ')[-1]}"
+            sections.setdefault(where, []).append(shortened(point.shown))
         for where, shown in sections.items():
             click.echo(f"  missed, from [{plain(where)}]:")
             click.echo("".join(f"  - {line}\n" for line in shown), nl=False)

@@ -22,7 +22,13 @@ from sharpnotes.app.quiz.offline import short_part
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import has_cjk, math_images_as_tex, split_sentences, terms
+from sharpnotes.ingest.text import (
+    has_cjk,
+    is_lead_in,
+    math_images_as_tex,
+    split_sentences,
+    terms,
+)
 
 GENERATOR = CARD_GENERATOR
 CUT_OFF = "card: answer cut off"
@@ -183,7 +189,7 @@ def card_items(
     for i, card in enumerate(cards):
         if i == cut and mended is not None:
             card = mended
-        if card.kind == "qa" and card.answer.rstrip(" *_").endswith((":", "：")):
+        if card.kind == "qa" and is_lead_in(card.answer):
             verify.count(dropped, CUT_OFF)  # "Here is an overview:" and the chunk ends
         elif card is mended:  # whole, with the rest; the id stays the cut card's
             joined = replace(passage, text=f"{passage.text.rstrip()}\n\n{rest}")
