@@ -19,8 +19,6 @@ from typing import Any, Literal
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 EmbedBackend = Literal["auto", "st-fp32", "st-bf16", "onnx-fp32", "onnx-int8"]
 Fusion = Literal["minmax", "rrf"]
@@ -332,27 +330,33 @@ def _from_variables(variables: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-class _FlatSource(PydanticBaseSettingsSource):
-    """Settings from flat ``SHARPNOTES_*`` variables (the environment or the config file)."""
+def _layered(values: dict[str, Any]) -> dict[str, Any]:
+    """The values a ``Settings`` is made of: the config file's, then the environment's over them
+    (the file is checked before it is read), then the arguments over both; group by group, so an
+    argument of one group keeps the environment's other settings of that group."""
+    layers = []
+    path = config_file()
+    if path is not None:
+        layers.append(_nest(_from_variables(read_config_file(path))))
+    layers.append(_nest(_from_variables(dict(os.environ))))
+    layers.append(_nest(values))
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
 
-    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self.values = values
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ returns the whole mapping
-
-    def __call__(self) -> dict[str, Any]:
-        return _nest(self.values)
-
-
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything a user can configure, in groups. Defaults work offline on a fresh machine.
 
     ``Settings(home=..., bm25_weight=...)`` takes flat names too; ``settings.replace(...)`` is a
     validated copy with some values changed."""
 
-    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     paths: PathSettings = Field(default_factory=PathSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
@@ -365,31 +369,12 @@ class Settings(BaseSettings):
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
 
     def __init__(self, **values: Any) -> None:  # flat names too, so not the fields' signature
-        super().__init__(**values)
+        super().__init__(**_layered(values))
 
     @model_validator(mode="before")
     @classmethod
     def _flat_names(cls, data: Any) -> Any:
         return _nest(data) if isinstance(data, dict) else data
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the config file (checked before it is read)."""
-        sources: list[PydanticBaseSettingsSource] = [
-            init_settings,
-            _FlatSource(settings_cls, _from_variables(dict(os.environ))),
-        ]
-        path = config_file()
-        if path is not None:
-            sources.append(_FlatSource(settings_cls, _from_variables(read_config_file(path))))
-        return tuple(sources)
 
     def replace(self, **flat: Any) -> Settings:
         """A validated copy with these settings (flat names) changed."""
