@@ -34,6 +34,7 @@ from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
+    is_lead_in,
     is_question,
     is_todo,
     list_marker,
@@ -196,7 +197,7 @@ def says_something(unit: Unit) -> bool:
     for a lead-in left alone ("These metrics are used to evaluate recommendations:" with the
     metrics in the next chunk: ``units`` joins a lead-in to the block that follows it)."""
     text = unit.text.strip()
-    if not LEAD_IN_ALONE and unit.kind == "sentence" and text.endswith((":", "：")):
+    if not LEAD_IN_ALONE and unit.kind == "sentence" and is_lead_in(text):
         return False
     if is_todo(text):  # a note to self
         return False

@@ -457,15 +457,16 @@ class Unit(Span):
 
 def units(text: str, min_terms: int = 2) -> list[Unit]:
     """Quotable units of a passage, in order: the sentences of paragraphs and quotes; a code
-    block, formula, table or list item whole; a sentence ending with ":" together with the block
-    it introduces. Headings, front matter and rules are left out (they are not claims), and so
-    is an ASCII sentence of fewer than ``min_terms`` content terms unless it ends with ":" or is
-    a question (the context of the answer after it, see ``is_question``)."""
+    block, formula, table or list item whole; a sentence that leads into a block (``is_lead_in``:
+    "Two reasons:", "**Pros:**", "原因有兩個：") together with the block it introduces. Headings,
+    front matter and rules are left out (they are not claims), and so is an ASCII sentence of
+    fewer than ``min_terms`` content terms unless it leads in or is a question (the context of
+    the answer after it, see ``is_question``)."""
     out: list[Unit] = []
     for block in blocks(text):
         if block.kind in ("paragraph", "quote"):
             for s in split_sentences(text, block.start, block.end):
-                keep = len(terms(s.text)) >= min_terms or s.text.endswith(":")
+                keep = len(terms(s.text)) >= min_terms or is_lead_in(s.text)
                 if keep or not s.text.isascii() or is_question(s.text):
                     out.append(Unit(s.start, s.end, s.text, "sentence"))
         elif block.kind in _UNIT_KIND:
@@ -475,7 +476,7 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     joined: list[Unit] = []
     for unit in out:
         prev = joined[-1] if joined else None
-        if prev and prev.kind == "sentence" and prev.text.endswith(":") and unit.kind != "sentence":
+        if prev and prev.kind == "sentence" and is_lead_in(prev.text) and unit.kind != "sentence":
             joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], unit.kind)
         else:
             joined.append(unit)

@@ -475,7 +475,7 @@ def test_an_empty_index_says_what_to_run(settings: Settings) -> None:
 def test_quiz_yield_walks_the_sample_notes_until_dry() -> None:
     """The yield benchmark (eval/benchmarks/quiz_yield) on the sample notes: successive quizzes
     of 5 ask every card once, a quiz never holds more than its share of sentence items, and a
-    share of 1 fills every quiz but the last."""
+    share of 1 fills every quiz but perhaps the last."""
     from sharpnotes.eval.benchmarks.quiz_yield import candidates, run_dry
 
     passages = candidates("notes", seed=1)
@@ -484,7 +484,7 @@ def test_quiz_yield_walks_the_sample_notes_until_dry() -> None:
     full = run_dry(passages, 5, 1.0, seed=1)
     assert capped["by_kind"]["cards"] == full["by_kind"]["cards"] == len(cards) >= 75
     assert capped["by_kind"]["sentences"] <= capped["quizzes"]  # at most one a quiz of 5
-    assert full["full_quizzes"] == full["quizzes"] - 1
+    assert full["full_quizzes"] >= full["quizzes"] - 1  # the last is full when the items divide
     assert capped["items_before_first_short_quiz"] >= 100
 
 

@@ -264,6 +264,19 @@ def test_units_quote_blocks_whole_and_join_an_intro_with_its_block() -> None:
     assert units("One line\nwrapped here.")[0].clean == "One line wrapped here."
 
 
+def test_a_chinese_or_emphasised_lead_in_joins_its_block_too() -> None:
+    text = (
+        "BEV 的好處有兩個：\n\n- planning 本來就在俯視座標裡\n- 多相機融合比較自然\n\n"
+        "**Two reasons:**\n\n- one path\n- two paths\n"
+    )
+    assert [(u.kind, u.text) for u in units(text)] == [
+        ("list", "BEV 的好處有兩個：\n\n- planning 本來就在俯視座標裡"),
+        ("list", "- 多相機融合比較自然"),
+        ("list", "**Two reasons:**\n\n- one path"),  # dropped before: one term, no ":" at its end
+        ("list", "- two paths"),
+    ]
+
+
 def test_a_nested_item_knows_the_items_it_sits_under() -> None:
     text = (
         "Intro line.\n\n"

@@ -45,6 +45,7 @@ from sharpnotes.ingest.text import (
     blocks,
     clean_heading,
     has_cjk,
+    is_lead_in,
     list_marker,
     list_parents,
     outline,
@@ -525,7 +526,7 @@ def _list_items(passage: SearchResult, content_hash: str, continues: bool) -> li
             question = _list_question(parts[-1], parts[:-1], lead_in=False)
         if not question and i + 1 < len(found) and found[i + 1].kind == "list":
             label = block.text.lstrip("#").strip()
-            if len(label) <= 100 and (block.kind == "heading" or label.endswith((":", "："))):
+            if len(label) <= 100 and (block.kind == "heading" or is_lead_in(label)):
                 heading = block.kind == "heading"
                 # "Disadvantages:" after a paragraph may be about that paragraph's subject,
                 # not the section's: only a lead-in opening the passage takes the heading's

@@ -23,7 +23,7 @@ from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, ItemType, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, clean_term, fold, term_kind
 from sharpnotes.app.retrieval import SearchResult
-from sharpnotes.ingest.text import CJK, Unit, has_cjk, terms, units
+from sharpnotes.ingest.text import CJK, Unit, has_cjk, is_lead_in, terms, units
 
 BLANK = "____"
 MIN_WORDS, MAX_WORDS = 6, 45
@@ -78,7 +78,7 @@ def usable(unit: Unit) -> bool:
         return False
     text = plain(unit.text)
     words = text.split()
-    if "?" in text or re.match(r"^(?:Q|A)\s*:", text) or text.endswith(":"):
+    if "?" in text or re.match(r"^(?:Q|A)\s*:", text) or is_lead_in(text):
         return False
     if unit.text.count("|") > 1 or "\n\n" in unit.text or _FOOTER.search(unit.text):
         return False
