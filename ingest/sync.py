@@ -40,6 +40,7 @@ from sharpnotes.ingest.index import (
     wipe,
 )
 from sharpnotes.ingest.readers import (
+    EMPTY,
     READER_VERSIONS,
     SkipFile,
     cannot_read,
@@ -92,8 +93,14 @@ class IngestReport:
     seconds: float = 0.0
 
     @property
+    def problems(self) -> list[tuple[str, str]]:
+        """The skipped files that something is wrong with: all but the empty ones (a placeholder
+        in a cloned repository is nothing to fix, so it does not fail the ingest)."""
+        return [(source, reason) for source, reason in self.failed if reason != EMPTY]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.problems
 
     def summary(self) -> str:
         return (
@@ -101,7 +108,7 @@ class IngestReport:
             f"{len(self.removed)} removed, {self.unchanged} unchanged, "
             f"{len(self.unsupported)} skipped (unsupported type), "
             f"{len(self.outside)} skipped (link out of the notes folder), "
-            f"{len(self.failed)} failed; "
+            f"{len(self.problems)} failed, {len(self.failed) - len(self.problems)} empty; "
             f"chunks: {self.chunks_embedded} embedded, {self.chunks_reused} reused, "
             f"{self.chunks_deleted} deleted, {self.sentences_embedded} sentences embedded "
             f"({self.sentences_shared} were their chunk's vector); "

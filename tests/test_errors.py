@@ -367,7 +367,7 @@ def test_control_characters_in_names_and_notes_reach_the_terminal_escaped(
         [sys.executable, "-m", "sharpnotes.app.cli", "ingest", str(notes)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert run.returncode == 3
+    assert run.returncode == 0  # an empty note is said, not a failure (placeholders in clones)
     assert "\x1b" not in run.stdout + run.stderr
     assert "skipped two\\nlines.md: empty file" in run.stderr
     found = subprocess.run(
