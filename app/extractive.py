@@ -227,6 +227,9 @@ class Candidate:
     asked: float | None = None
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
 def asking_paragraphs(text: str) -> list[tuple[int, int]]:
     """(start, end) of the paragraphs of ``text`` that end with a question: every sentence of
     one poses the question (a puzzle stated in a Q&A note), none answers it."""
@@ -244,22 +247,29 @@ def candidates(
     """Every unit that is not itself a question, in passage order, with its score as an answer.
     A unit that adds fewer than MIN_NEW_TERMS content terms to the question's own is pushed down
     (it restates the question). A unit that is a question is never an answer: in Q&A notes the
-    answer is the body under the matching question, so the first unit of that body takes the
-    question's score when it is higher than its own. A unit that is only a link is never an
-    answer."""
+    answer is the body under the matching question, so the first unit of that body, and the
+    rest of its paragraph, take the question's score when it is higher than their own; a body
+    belongs to the question right above it (a Q&A list puts many under one heading). A unit
+    that is only a link is never an answer."""
     q_terms = terms(question)
     # the items other quoted items sit under, per passage: their breadcrumb shows them
     over = {(s.passage, parent) for s in scored for parent in s.parents}
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
     posed = {p: asking_paragraphs(passage.text) for p, passage in enumerate(passages)}
+    # per (passage, section): the score of the question its units answer, the latest one (a
+    # Q&A list puts many under one heading: "Q: ... A: ..." pairs); questions in a row pose one
     asked: dict[tuple[int, int], float] = {}
+    waiting: set[tuple[int, int]] = set()  # sections whose question has no answer unit yet
+    answer_at: dict[tuple[int, int], int] = {}  # where the answer to that question starts
     out: list[Candidate] = []
     for s in scored:
         section = bisect.bisect_right(starts[s.passage], s.unit.start)
         key = (s.passage, section)
         score = s.weighted(ANSWER_PRIOR_WEIGHT)
         if is_question(s.unit.text):
-            asked[key] = max(asked.get(key, 0.0), score)
+            asked[key] = max(asked[key], score) if key in waiting else score
+            waiting.add(key)
+            answer_at.pop(key, None)
             continue
         if any(a <= s.unit.start < b for a, b in posed[s.passage]):
             continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
@@ -267,8 +277,13 @@ def candidates(
             continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
-        first = bool(out) is False or (out[-1].scored.passage, out[-1].section) != key
-        if key in asked and first:
+        if key in waiting:  # the first unit of the answer takes its question's score
+            score = max(score, asked[key])
+            waiting.discard(key)
+            answer_at[key] = s.unit.start
+        elif key in answer_at and not _BLANK_LINE.search(
+            passages[s.passage].text, answer_at[key], s.unit.start
+        ):  # and so do the sentences of its paragraph ("A: Yes, ...; but ...")
             score = max(score, asked[key])
         out.append(Candidate(score, s, section, asked.get(key)))
     return out

@@ -321,3 +321,24 @@ def test_a_lead_in_whose_list_is_not_in_the_passage_is_not_quoted(settings: Sett
     )
     text = answer(settings, "Which offline metrics evaluate a recommender system?", listed)
     assert "Offline metrics used to evaluate a recommender system:" in text
+
+
+def test_a_qa_list_under_one_heading_answers_with_the_matching_card_only(
+    settings: Settings,
+) -> None:
+    """Many "Q: ... A: ..." pairs under one heading: each answer belongs to the question right
+    above it (not to the best question of the section so far), with the rest of its paragraph."""
+    found = passages(
+        "# Interview Q&A\n\n"
+        "Q: Why does DETR not need NMS?\n"
+        "A: Hungarian matching is one-to-one, so duplicate predictions are penalised.\n\n"
+        "Q: What is the difference between IoU and GIoU?\n"
+        "A: GIoU adds a penalty from the smallest enclosing box. It still gives a gradient "
+        "when the boxes do not overlap.\n\n"
+        "Q: Why does label smoothing help calibration?\n"
+        "A: It stops the model from pushing logits to infinity, so probabilities are less "
+        "over-confident.\n"
+    )
+    text = answer(settings, "What is the difference between IoU and GIoU?", found)
+    assert "smallest enclosing box" in text and "when the boxes do not overlap" in text
+    assert "Hungarian" not in text and "logits" not in text
