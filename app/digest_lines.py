@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from sharpnotes.app.extractive import BARE_LABEL_WORDS, above, item_name
-from sharpnotes.app.topics import HEADING_SEP, Names, Text
+from sharpnotes.app.topics import HEADING_SEP, Names, Text, note_names
 from sharpnotes.ingest.cards import find_cards
 from sharpnotes.ingest.text import (
     ATOMIC,
@@ -263,8 +262,5 @@ def section_neighbours(catalog: Catalog, rows: Iterable[ChunkRow]) -> dict[str, 
 
 def about(names: Names, row: ChunkRow) -> bool:
     """The passage's note is about the topic: its file name, title, first heading or aliases
-    name it (the linker's "note" signal, ``topics.load_passages``)."""
-    meta = row.meta
-    said = [PurePosixPath(row.source).stem, str(meta.get("title") or "")]
-    said += [row.heading.split(HEADING_SEP)[0], *(str(a) for a in meta.get("aliases") or [])]
-    return bool(names.find(Text.of(" | ".join(said))))
+    name it (``topics.note_names``, the linker's "note" signal)."""
+    return bool(names.find(note_names(row, row.heading.split(HEADING_SEP)[0])))

@@ -37,6 +37,7 @@ from sharpnotes.ingest.text import CJK_CHARS, has_cjk
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.ingest.catalog import ChunkRow
 
 LINKER_VERSION = 2  # bump when the scoring changes: cached links are then made again
 CACHE_NAME = "topic_links.json"
@@ -169,9 +170,6 @@ def load_passages(searcher: Searcher) -> list[Passage]:
     for cid in catalog.chunk_ids():
         row = rows[cid]
         meta = row.meta
-        stem = PurePosixPath(row.source).stem
-        names = [stem, str(meta.get("title") or ""), firsts[row.source]]
-        names += [str(a) for a in meta.get("aliases") or []]
         out.append(
             Passage(
                 chunk_id=cid,
@@ -180,10 +178,19 @@ def load_passages(searcher: Searcher) -> list[Passage]:
                 page=row.page,
                 text=row.text,
                 tags=tuple(str(t).lower() for t in meta.get("tags") or []),
-                note_names=Text.of(" | ".join(names)),
+                note_names=note_names(row, firsts[row.source]),
             )
         )
     return out
+
+
+def note_names(row: ChunkRow, first_heading: str) -> Text:
+    """What names a passage's note: its file name, title, first heading and aliases (the
+    linker's "note" signal)."""
+    meta = row.meta
+    names = [PurePosixPath(row.source).stem, str(meta.get("title") or ""), first_heading]
+    names += [str(a) for a in meta.get("aliases") or []]
+    return Text.of(" | ".join(names))
 
 
 # --- signals -----------------------------------------------------------------------------------
