@@ -24,6 +24,7 @@ from sharpnotes.app.quiz.generate import (
     corpus_pool,
     generate_quiz,
     items_from_passage,
+    naming,
     sentence_cap,
 )
 from sharpnotes.app.quiz.handwritten import card_items, continued_sections
@@ -535,4 +536,24 @@ def test_a_distractor_is_written_in_the_answers_case_unless_it_is_a_name() -> No
     assert same_case("Faster R-CNN", answer, lexicon) == "Faster R-CNN"
     assert same_case("gradient checkpointing", "Gradient clipping", lexicon) == (
         "Gradient checkpointing"
+    )
+
+
+@pytest.mark.slow
+def test_a_quiz_on_a_name_asks_from_the_passages_that_write_it(quiz_index: Settings) -> None:
+    """Retrieval ranks 24 passages for a quiz of 6; when the topic is a name, only those that
+    write every word of it give items (a long Q&A note's cards ranked lower filled a quiz on
+    'focal loss' with 'What is dropout?')."""
+    searcher = Searcher(quiz_index)
+    topic = "Hungarian matching"
+    found = searcher.search(topic, k=24)
+    writes = {r.chunk_id for r in found if re.search("hungarian", r.text + r.heading, re.I)}
+    assert writes and len(writes) < len(found)  # the rule has passages to leave out
+    batch = generate_quiz(quiz_index, topic=topic, n=6, searcher=searcher, seed=3)
+    assert batch.items and {i.citation.chunk_id for i in batch.items} <= writes
+    # a topic no passage writes, or a long description, keeps every retrieved passage
+    assert naming("Zorblax matching", found) == found
+    assert (
+        naming("assigning each predicted box to one ground truth object in training", found)
+        == found
     )

@@ -1,7 +1,8 @@
 """Quiz generation: choose passages, make items from each, verify, deduplicate.
 
-With a topic, the passages are the ones retrieval finds for it; without one, they come from the
-index in a seeded random order, leaving out the chunks already quizzed (``exclude_chunks``) and
+With a topic, the passages are the ones retrieval finds for it, and when the topic is a name
+("focal loss", "RNN, LSTM and GRU") those that write it (``naming``); without one, they come from
+the index in a seeded random order, leaving out the chunks already quizzed (``exclude_chunks``) and
 putting ``prefer_chunks`` first (the weakest topic's chunks, say). A quiz takes one item a
 passage, so it spreads over its passages; offline it looks at ``OVERSAMPLE`` times as many
 passages as items and takes the best (``choose``); "mixed" rotates mcq, cloze, recall.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -42,8 +44,10 @@ from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
 from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
+from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
+from sharpnotes.ingest.text import terms
 
 __all__ = [
     "QuizBatch", "choose", "corpus_pool", "gate_items", "gather", "generate_quiz",
@@ -165,6 +169,38 @@ def _passages(
     return [_as_result(row, i + 1) for i, row in enumerate(allowed)]
 
 
+# a name of at most this many content terms ("focal loss", "gradient clipping") is one a quiz on
+# it asks about: it asks from the passages that write every word of one of the topic's names
+NAME_TERMS = 4
+# the names of a topic: "RNN, LSTM and GRU", "Non-maximum suppression (NMS)", "X versus Y"
+_NAME_SEPARATORS = re.compile(r",|;|\(|\)|\s(?:and|or|vs\.?|versus)\s|、|和|與|及", re.IGNORECASE)
+
+
+def topic_names(topic: str) -> list[set[str]]:
+    """The stemmed content terms of each name a topic is made of; [] when one of them is too
+    long to be a name (a topic written as a sentence or a description)."""
+    names = [set(stem(sorted(terms(part)))) for part in _NAME_SEPARATORS.split(topic)]
+    names = [name for name in names if name]
+    return [] if any(len(name) > NAME_TERMS for name in names) else names
+
+
+def naming(topic: str, found: list[SearchResult]) -> list[SearchResult]:
+    """The retrieved passages a quiz on ``topic`` asks from: when the topic is made of names
+    and some passages write every word of one of them (heading or text, any inflection), only
+    those. Retrieval ranks 24 passages for a quiz of 6, and the learner's cards of a long Q&A
+    note ranked 9th-24th ("What is dropout?" for "focal loss") filled a quiz whose topic four
+    passages name."""
+    names = topic_names(topic)
+    if not names:
+        return found
+
+    def writes(result: SearchResult) -> bool:
+        have = set(stem(sorted(terms(f"{result.heading}\n{result.text}"))))
+        return any(name <= have for name in names)
+
+    return [r for r in found if writes(r)] or found
+
+
 def across_notes(rows: list[ChunkRow], rng: random.Random) -> list[ChunkRow]:
     """``rows`` in a random order that takes one passage of each note in turn (the notes in a
     random order, each note's passages shuffled), so that a quiz draws from across the notes
@@ -254,9 +290,18 @@ def generate_quiz(
             )
         return gate_items(made, dropped, flagged if not gated else None, emphasised)
 
-    pools = gather(passages, n, enough, cap, candidates)
     wanted = set(prefer_chunks or ())
-    kept = choose(pools, n, dropped, preferred=sum(p.chunk_id in wanted for p in passages), cap=cap)
+
+    def ask(passages: list[SearchResult]) -> list[QuizItem]:
+        pools = gather(passages, n, enough, cap, candidates)
+        preferred = sum(p.chunk_id in wanted for p in passages)
+        return choose(pools, n, dropped, preferred=preferred, cap=cap)
+
+    named = naming(topic, passages) if topic else passages
+    kept = ask(named)
+    if not kept and len(named) < len(passages):  # what names the topic offers no question
+        asked = {p.chunk_id for p in named}
+        kept = ask([p for p in passages if p.chunk_id not in asked])
     ids = {i.id for i in kept}
     return QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
 
