@@ -3,7 +3,8 @@
 - the due reviews (most overdue first, up to what the daily review limit leaves today);
 - new items from the weakest or never-reviewed topics (up to what the daily new limit leaves
   today), then, room left, new items no topic holds (an imported Anki deck), and the topics to
-  start when they have no items yet;
+  start when they have no items yet; of sibling items (the cloze and the MCQ of one blank), one
+  a day (``session.Siblings``);
 - one interview question, from the weakest topic's notes when they hold a "Q:" line, else asked
   from the topic itself, with the passages that answer it;
 - progress: reviews per day and the share recalled, over the last weeks.
@@ -17,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sharpnotes.app.quiz.session import DailyLimits
+from sharpnotes.app.quiz.session import DailyLimits, Siblings
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus
 from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
@@ -56,6 +57,7 @@ class Plan:
     question: InterviewQuestion | None
     weakest: list[TopicStatus]
     gaps: list[str] = field(default_factory=list)
+    held: list[StoredItem] = field(default_factory=list)  # siblings of an item asked today
 
     @property
     def item_ids(self) -> list[str]:
@@ -90,7 +92,8 @@ def plan_today(
     now = time.time() if now is None else now
     statuses = topic_statuses(syllabus, links, store, now)
     ranked = weakest(statuses)
-    due = store.due_items(now=now, limit=limits.reviews_left)
+    siblings = Siblings(store, now)  # one of the cloze and the MCQ of a blank a day
+    due = siblings.take(store.due_items(now=now), limits.reviews_left)
     new_limit = limits.new_left
     fresh = {s.id: s for s in store.new_items(now=now)}
     new: list[StoredItem] = []
@@ -98,13 +101,15 @@ def plan_today(
     for status in ranked:  # weakest topics first, a couple of items from each
         if len(new) >= new_limit:
             break
-        mine = [fresh.pop(i) for i in status.item_ids if i in fresh][:2]
-        new += mine[: new_limit - len(new)]
+        mine = [fresh.pop(i) for i in status.item_ids if i in fresh]
+        new += siblings.take(mine, min(2, new_limit - len(new)))
         if not status.items and len(start) < 3:
             start.append(status)
     # room left: new items no syllabus topic holds (a note outside it, an imported Anki deck)
     topical = {i for status in ranked for i in status.item_ids}
-    new += [s for i, s in fresh.items() if i not in topical][: max(0, new_limit - len(new))]
+    new += siblings.take(
+        [s for i, s in fresh.items() if i not in topical], max(0, new_limit - len(new))
+    )
     day = datetime.fromtimestamp(now, UTC).date()
     return Plan(
         day=day.isoformat(),
@@ -114,6 +119,7 @@ def plan_today(
         question=interview_question(ranked[:5], links, texts, day),
         weakest=ranked[:5],
         gaps=[s.topic.id for s in statuses if s.gap],
+        held=siblings.held,
     )
 
 

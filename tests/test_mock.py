@@ -380,6 +380,43 @@ def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_without_case_notes_the_error_says_how_to_write_one(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    notes = tmp_path / "notes"
+    (notes / "system-design").mkdir(parents=True)
+    shutil.copy(FRAMEWORK, notes / "system-design" / FRAMEWORK.name)  # a framework, no case
+    assert ingest([notes], Settings(models_dir=models_dir)).ok  # SHARPNOTES_HOME: tmp_path
+    for chosen in ([], ["--case", "pedestrian"]):  # a case of the day, or one by name
+        out = run("mock", *chosen, "--questions", code=1)
+        (line,) = str(out).strip().splitlines()
+        assert "no case notes in the index (looked for notes named case-*, or tagged" in line
+        assert f"write one as {notes}/case-NAME.md, then run: sharpnotes ingest {notes};" in line
+        assert "sharpnotes mock --text 'Design ...'" in line
+    # `mock cases` says so under the steps; its JSON is as before
+    assert f"sharpnotes ingest {notes}" in str(run("mock", "cases"))
+    assert run("mock", "cases", "--json")["cases"] == []  # type: ignore[index]
+
+    # done as told: case notes written there, then the ingest it names
+    cases = ["pedestrian-detection", "traffic-sign-detection", "video-recommendation"]
+    for name in cases:
+        shutil.copy(NOTES / "system-design" / f"case-{name}.md", notes / f"case-{name}.md")
+    run("ingest", str(notes))
+    assert len(run("mock", "cases", "--json")["cases"]) == 3  # type: ignore[index]
+    # a case that is none of them, or two of them: the cases on one line, and what to run
+    out = run("mock", "--case", "no-such-case", "--questions", code=1)
+    (line,) = str(out).strip().splitlines()
+    assert "no case note matches 'no-such-case'" in line
+    assert all(f"case-{name}" in line for name in cases)
+    assert "sharpnotes mock --case NAME" in line and "sharpnotes mock cases" in line
+    out = run("mock", "--case", "detection", "--questions", code=1)
+    (line,) = str(out).strip().splitlines()
+    assert "'detection' matches 2 case notes" in line and "video-recommendation" not in line
+    assert "sharpnotes mock --case case-pedestrian-detection" in line
+    assert "Pedestrian Detection" in str(run("mock", "--case", "pedestrian", "--questions"))
+
+
+@pytest.mark.slow
 def test_cli_interactive_shows_the_time_left_at_each_prompt(env: Settings) -> None:
     out = run(
         "mock", "--case", "traffic-sign", "--minutes", "5",

@@ -1,9 +1,11 @@
 """Suspend and bury, as in Anki: a suspended card is never in the review queue until it is
-unsuspended; a buried one is back the next local day. Through the real SQLite store (a schema 1
-file migrated on open), the CLI (CliRunner) and the Review page (AppTest)."""
+unsuspended; a buried one is back the next local day; of sibling cards (the cloze and the MCQ of
+one blank) one a day is asked. Through the real SQLite store (a schema 1 file migrated on open),
+the CLI (CliRunner) and the Review page (AppTest)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,8 @@ from sharpnotes.app.cli import cli
 from sharpnotes.app.quiz import schedule
 from sharpnotes.app.quiz.session import DailyLimits, next_day, review_queue
 from sharpnotes.app.quiz.store import _V1, SCHEMA_VERSION, ReviewStore, open_store
+from sharpnotes.app.syllabus import Syllabus
+from sharpnotes.app.today import plan_today
 from sharpnotes.ingest.settings import Settings
 
 
@@ -131,6 +135,36 @@ def test_interactive_review_suspends_and_buries_without_a_rating(settings: Setti
         assert [(r.item_id, r.rating) for r in store.reviews()] == [(c, 3)]
         assert store.get(a).suspended and store.get(b).buried()  # type: ignore[union-attr]
         assert review_queue(store, DailyLimits(10, 10)) == ([], [])
+
+
+def test_siblings_of_one_blank_are_asked_one_a_day(settings: Settings) -> None:
+    # the cloze and the MCQ of one blank (same passage, same answer) are siblings; another
+    # blank of that passage and the same term in another passage are not
+    cloze = make_item("Hungarian")
+    mcq = dataclasses.replace(
+        cloze, type="mcq", options=["greedy matching", "Hungarian", "Sinkhorn", "NMS"]
+    )
+    with open_store(settings) as store:
+        first, sibling, other, elsewhere = store.add_items(
+            [cloze, mcq, make_item("NMS"), make_item("Hungarian", chunk_id="c2")]
+        )
+        limits = DailyLimits(10, 10)
+        assert [s.id for s in review_queue(store, limits)[1]] == [first, other, elsewhere]
+        plan = plan_today(Syllabus((), None), {}, store, {}, limits)  # `sharpnotes today`
+        assert [s.id for s in plan.new] == [first, other, elsewhere]
+    queue = json.loads(_cli("review", "--json"))["items"]
+    assert [i["id"] for i in queue] == [first, other, elsewhere]
+    # all three answered today (Easy: due again in days): the MCQ still waits for tomorrow, a
+    # sibling of a card asked today, and the command says so rather than "limits reached"
+    assert "3 reviewed" in _cli("review", input="Hungarian\n4\nNMS\n4\nHungarian\n4\n")
+    out = _cli("review")
+    assert "1 sibling card waits until tomorrow" in out and "limits" not in out
+    assert f"sharpnotes review --ids {sibling[:8]}" in out
+    with open_store(settings) as store:
+        held = store.get(sibling)
+        assert held is not None and (held.reps, held.due, held.buried_until) == (0, None, None)
+        tomorrow = next_day() + 3600
+        assert review_queue(store, limits, now=tomorrow) == ([], [held])
 
 
 @pytest.mark.slow

@@ -34,11 +34,12 @@ TEXTS = {"c-focal": "Focal loss scales CE.\n\nQ: why gamma 2? A: best on COCO in
 
 
 def item(chunk: str, source: str, n: int) -> QuizItem:
+    # each its own answer: items of one passage with one answer are siblings, asked one a day
     return QuizItem(
         type="recall",
         question=f"Question {n} on {chunk}?",
-        answer="an answer",
-        evidence="an answer",
+        answer=f"answer {n}",
+        evidence=f"answer {n}",
         passage="an answer here",
         citation=Citation(chunk, source, "H"),
     )

@@ -38,7 +38,7 @@ def _plan(
     minutes: float | None,
     seed: int,
 ) -> MockPlan:
-    from sharpnotes.app.mock.plan import MockError, case_notes, plan_design
+    from sharpnotes.app.mock.plan import MockError, case_notes, no_case_notes, plan_design
     from sharpnotes.app.mock.rapid import plan_rapid
     from sharpnotes.app.syllabus import SyllabusError
 
@@ -54,11 +54,7 @@ def _plan(
         if not (case or found or typed):  # a case note, a different one each day
             cases = case_notes(searcher)
             if not cases:
-                raise MockError(
-                    "no case notes: tag a note of a worked case 'case-study' (front matter: "
-                    "tags: [case-study]) or name it case-*.md, or pass --text 'Design ...' or "
-                    "--topic TOPIC"
-                )
+                raise no_case_notes(searcher)
             case = cases[seed % len(cases)].source
         return plan_design(
             searcher, minutes or settings.study.mock_minutes, case=case, topic=found, text=typed
@@ -342,7 +338,7 @@ def mock_history(limit: int | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def mock_cases(as_json: bool) -> None:
     """The case notes a design mock can use, and the steps of your framework note."""
-    from sharpnotes.app.mock.plan import MockError, case_notes, framework_steps
+    from sharpnotes.app.mock.plan import MockError, case_notes, framework_steps, no_case_notes
 
     searcher = open_searcher(load_settings())
     try:
@@ -362,3 +358,5 @@ def mock_cases(as_json: bool) -> None:
     click.echo(f"Steps (from {plain(framework)}): " + ", ".join(plain(s.title) for s in steps))
     for c in cases:
         click.echo(f"  {plain(c.source)}  {plain(c.title)}")
+    if not cases:
+        click.echo(plain(no_case_notes(searcher)))

@@ -151,7 +151,13 @@ def review(
     """Review due questions first, then new ones (spaced repetition with FSRS), up to the
     day's limits (what was done today counts). Recall items and your own cards flip: Enter
     shows the answer, then rate 1-4 (u takes the last rating back, s suspends, b buries)."""
-    from sharpnotes.app.quiz.session import daily_limits, resolve_ids, review_queue
+    from sharpnotes.app.quiz.session import (
+        Siblings,
+        daily_limits,
+        held_line,
+        resolve_ids,
+        review_queue,
+    )
 
     settings = load_settings()
     store = _open_store(settings)
@@ -177,8 +183,9 @@ def review(
         limits = daily_limits(
             settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
         )
-        if not ids:
-            due, fresh = review_queue(store, limits)
+        siblings = Siblings(store)
+        if not ids:  # chosen by id: asked even if a sibling was asked today
+            due, fresh = review_queue(store, limits, siblings=siblings)
         counts = store.counts()
         if as_json:
             echo_json(
@@ -198,8 +205,13 @@ def review(
             f"({counts['due']} due, {counts['new']} new, {counts['stale']} stale in all; "
             f"{limits.describe()})"
         )
+        if siblings.held:
+            click.echo(held_line(siblings.held))
         if not due and not fresh:
-            if counts["due"] or counts["new"]:
+            # what is left over the limits (siblings held back are in the counts too)
+            if (counts["due"] and not limits.reviews_left) or (
+                counts["new"] and not limits.new_left
+            ):
                 # the limits count the whole day, what was done included: ask for more than that
                 more_new = limits.new_done + min(counts["new"], 10)
                 more_reviews = limits.reviews_done + min(counts["due"], 50)
@@ -208,7 +220,7 @@ def review(
                     f"sharpnotes review --new {more_new} --reviews {more_reviews} "
                     "(or raise SHARPNOTES_NEW_PER_DAY, SHARPNOTES_REVIEWS_PER_DAY)"
                 )
-            else:
+            elif not siblings.held:
                 click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
         run_session(settings, store, due + fresh, typed=typed)

@@ -186,7 +186,7 @@ def digest(topic: str, out: Path | None, as_json: bool) -> None:
 def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -> None:
     """Today's session: due reviews, a few new items from your weakest topics, one interview
     question, and your progress. Run `sharpnotes review` to answer the items."""
-    from sharpnotes.app.quiz.session import daily_limits
+    from sharpnotes.app.quiz.session import daily_limits, held_line
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store
     from sharpnotes.app.today import plan_today, progress
 
@@ -215,6 +215,8 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
         click.echo(
             f"  new: {one_line(stored.item.question)}  [{plain(stored.item.citation.source)}]"
         )
+    if plan.held:
+        click.echo(f"  {held_line(plan.held)}")
     for status in plan.start:
         click.echo(
             f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.title!r}"

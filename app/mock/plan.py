@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 Kind = Literal["design", "rapid"]
 FRAMEWORK_TAG = "framework"
 CASE_TAGS = ("case-study", "case")
+CASE_PREFIX = "case-"  # a note named case-*.md is a case note, tagged or not
 HEADING_SEP = " > "
 # A section goes to the step it fits best (see the module docstring). Its score: the cosine of
 # its text with the step's framework text, plus NAME_WEIGHT x the cosine of its heading path
@@ -339,18 +340,40 @@ def _listed_steps(text: str, found: list) -> list[FrameworkStep]:
 
 
 def case_notes(searcher: Searcher) -> list[CaseNote]:
+    """The indexed notes whose file name starts with CASE_PREFIX or that are tagged with one of
+    CASE_TAGS, by path."""
     out = []
     for source, meta in sorted(_note_meta(searcher).items()):
         stem = PurePosixPath(source).stem.lower()
-        if _tags(meta) & set(CASE_TAGS) or stem.startswith("case-"):
+        if _tags(meta) & set(CASE_TAGS) or stem.startswith(CASE_PREFIX):
             out.append(CaseNote(source, str(meta.get("title") or stem)))
     return out
+
+
+def no_case_notes(searcher: Searcher) -> MockError:
+    """The error of a design mock that needs a case note when the index holds none: what was
+    looked for, where to write one and what to run then, and the mocks that need none."""
+    import shlex
+
+    from sharpnotes.app.topics import notes_folder
+
+    folder = notes_folder(searcher)
+    tags = " or ".join(CASE_TAGS)
+    return MockError(
+        f"no case notes in the index (looked for notes named {CASE_PREFIX}*, or tagged {tags}): "
+        f"write one as {folder or 'NOTES'}/{CASE_PREFIX}NAME.md, then run: sharpnotes ingest "
+        f"{shlex.quote(str(folder)) if folder else 'PATH-TO-NOTES'}; or mock a case typed in: "
+        "sharpnotes mock --text 'Design ...' (or --topic TOPIC)"
+    )
 
 
 def find_case(searcher: Searcher, name: str) -> CaseNote:
     """A case note by its path, file name or title (a unique part of one is enough)."""
     cases = case_notes(searcher)
+    if not cases:
+        raise no_case_notes(searcher)
     want = name.strip().lower()
+    hits: list[CaseNote] = []
     for exact in (True, False):
         hits = [
             c
@@ -362,8 +385,18 @@ def find_case(searcher: Searcher, name: str) -> CaseNote:
         ]
         if len(hits) == 1:
             return hits[0]
-    names = ", ".join(PurePosixPath(c.source).stem for c in cases) or "none yet"
-    raise MockError(f"no single case note matches {name!r} (case notes: {names})")
+        if hits:
+            break
+    names = ", ".join(PurePosixPath(c.source).stem for c in hits or cases)
+    if hits:
+        raise MockError(
+            f"{name!r} matches {len(hits)} case notes: {names}; name one, e.g. "
+            f"sharpnotes mock --case {PurePosixPath(hits[0].source).stem}"
+        )
+    raise MockError(
+        f"no case note matches {name!r}; the case notes are: {names} (run: sharpnotes mock "
+        "--case NAME; their titles: sharpnotes mock cases)"
+    )
 
 
 def case_prompt(text: str, title: str) -> str:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
+from sharpnotes.app.quiz.verify import fact_of
 from sharpnotes.app.retrieval import Filters
 from sharpnotes.ingest.settings import Settings
 
@@ -193,11 +194,60 @@ def daily_limits(
     )
 
 
+class Siblings:
+    """One item of a fact a day, as Anki buries siblings: items that ask for the same fact
+    (``verify.fact_of``: the same passage and answer, such as the cloze and the MCQ of one
+    blank) are siblings, and once one is asked on a day (reviewed since local midnight, or taken
+    first into the day's queue) the others wait until the next day. Nothing is stored: a held
+    item keeps its schedule and is asked on the first day no sibling comes before it. An item
+    reviewed today is never held (it was the day's one)."""
+
+    def __init__(self, store: ReviewStore, now: float | None = None) -> None:
+        today = store.reviewed_since(day_start(now))
+        self.reviewed = {s.id for s in today}
+        self.asked: dict[tuple[str, str], str] = {}  # fact -> the item asked for it today
+        for stored in today:
+            self.asked.setdefault(fact_of(stored.item), stored.id)
+        self.held: list[StoredItem] = []
+
+    def take(self, candidates: Iterable[StoredItem], limit: int | None = None) -> list[StoredItem]:
+        """Up to ``limit`` of ``candidates``, in their order, without siblings of an item
+        asked today; the ones passed over are added to ``held``."""
+        out: list[StoredItem] = []
+        for stored in candidates:
+            if limit is not None and len(out) >= limit:
+                break
+            first = self.asked.setdefault(fact_of(stored.item), stored.id)
+            if first == stored.id or stored.id in self.reviewed:
+                out.append(stored)
+            else:
+                self.held.append(stored)
+        return out
+
+
+def held_line(held: list[StoredItem]) -> str:
+    """What ``Siblings`` held back, on one line with the command that asks it anyway; "" when
+    nothing was."""
+    if not held:
+        return ""
+    one = len(held) == 1
+    what = "1 sibling card waits" if one else f"{len(held)} sibling cards wait"
+    ids = ",".join(s.id[:8] for s in held) if len(held) <= 5 else "ID"
+    return (
+        f"{what} until tomorrow (one card a day for each answer of a passage); ask "
+        f"{'it' if one else 'them'} now: sharpnotes review --ids {ids}"
+    )
+
+
 def review_queue(
-    store: ReviewStore, limits: DailyLimits, now: float | None = None
+    store: ReviewStore,
+    limits: DailyLimits,
+    now: float | None = None,
+    siblings: Siblings | None = None,
 ) -> tuple[list[StoredItem], list[StoredItem]]:
     """(due, new): due items, most overdue first, then never-reviewed ones, each up to what the
-    day's limits leave. Retired, suspended and buried items are never in it; stale ones are,
-    with their note."""
-    due = store.due_items(now=now, limit=limits.reviews_left)
-    return due, store.new_items(limit=limits.new_left, now=now)
+    day's limits leave, one of siblings a day (``Siblings``; pass one to see what it held).
+    Retired, suspended and buried items are never in it; stale ones are, with their note."""
+    siblings = Siblings(store, now) if siblings is None else siblings
+    due = siblings.take(store.due_items(now=now), limits.reviews_left)
+    return due, siblings.take(store.new_items(now=now), limits.new_left)

@@ -278,6 +278,15 @@ class ReviewStore:
         ).fetchall()
         return [_stored(r) for r in rows]
 
+    def reviewed_since(self, start: float) -> list[StoredItem]:
+        """The items reviewed at or after ``start``, in the order of their first review since."""
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM items JOIN (SELECT item_id, MIN(id) AS first FROM reviews "
+            "WHERE reviewed_at >= ? GROUP BY item_id) ON item_id = id ORDER BY first",
+            (start,),
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
     def counts(self, now: float | None = None) -> dict[str, int]:
         """due, new (both without suspended and buried items), stale, retired, suspended,
         buried and total item counts."""

@@ -89,9 +89,16 @@ def check(item: QuizItem, synonyms: set[str] = frozenset()) -> str | None:  # ty
     return None
 
 
+def fact_of(item: QuizItem) -> tuple[str, str]:
+    """The fact an item asks for: its passage (chunk id) and its answer, folded. The cloze and
+    the MCQ of one blank share it: one quiz holds one of them (``Deduper``), and the review
+    queue asks one of them a day (``app.quiz.session.Siblings``)."""
+    return item.citation.chunk_id, fold(item.answer) or squash(item.answer)
+
+
 class Deduper:
-    """Remembers the items kept so far: the same question text, or the same passage and answer,
-    is a duplicate."""
+    """Remembers the items kept so far: the same question text, or the same passage and answer
+    (``fact_of``), is a duplicate."""
 
     def __init__(self) -> None:
         self.questions: set[str] = set()
@@ -99,7 +106,7 @@ class Deduper:
 
     def seen(self, item: QuizItem) -> bool:
         question = re.sub(r"\W+", " ", item.question.lower()).strip()
-        answer = (item.citation.chunk_id, fold(item.answer) or squash(item.answer))
+        answer = fact_of(item)
         if question in self.questions or answer in self.answers:
             return True
         self.questions.add(question)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from sharpnotes.app.quiz.session import daily_limits, review_queue
+from sharpnotes.app.quiz.session import Siblings, daily_limits, held_line, review_queue
 from sharpnotes.app.quiz.staleness import sync_items
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.ui import quiz_widgets, services
@@ -57,11 +57,15 @@ if not st.session_state.get(KEY):
     )
     if st.button("Start review", icon=":material/play_arrow:", type="primary"):
         with open_store(cfg) as store:
-            due, new = review_queue(store, limits)
+            siblings = Siblings(store)
+            due, new = review_queue(store, limits, siblings=siblings)
         if due or new:
             quiz_widgets.start(KEY, [s.id for s in due + new], typed=typed)
             st.rerun()
-        st.info("Today's limits are reached: raise them above to go on.")
+        if siblings.held:  # the rest are siblings of cards asked today
+            st.info(held_line(siblings.held))
+        else:
+            st.info("Today's limits are reached: raise them above to go on.")
 else:
     if st.button("End session", key="review_end"):
         del st.session_state[KEY]
