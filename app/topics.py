@@ -184,6 +184,19 @@ def load_passages(searcher: Searcher) -> list[Passage]:
     return out
 
 
+def mentions(searcher: Searcher, topic: Topic, linked: Iterable[str] = ()) -> list[Passage]:
+    """The passages that write one of the topic's names (heading or text) and are not among
+    ``linked``: a list of training tips names gradient clipping in one line, which does not
+    cover the topic, but the learner should see where it is written (and may pin it)."""
+    names = Names.of(topic.names)
+    skip = set(linked)
+    return [
+        p
+        for p in load_passages(searcher)
+        if p.chunk_id not in skip and names.find(Text.of(f"{p.heading}\n{p.text}"))
+    ]
+
+
 def note_names(row: ChunkRow, first_heading: str) -> Text:
     """What names a passage's note: its file name, title, first heading and aliases (the
     linker's "note" signal)."""

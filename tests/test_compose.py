@@ -342,3 +342,41 @@ def test_a_qa_list_under_one_heading_answers_with_the_matching_card_only(
     text = answer(settings, "What is the difference between IoU and GIoU?", found)
     assert "smallest enclosing box" in text and "when the boxes do not overlap" in text
     assert "Hungarian" not in text and "logits" not in text
+
+
+def test_lines_of_the_top_passage_that_do_not_answer_are_left_out(settings: Settings) -> None:
+    """The first passage's rank lifts all its lines; a line after the best one is quoted only
+    when it says, on its own, enough of what the question asks (``OWN_KEEP_RATIO``)."""
+    found = passages(
+        "## Fixes\n\n"
+        "- Fixes for high bias: bigger model, better backbone, train longer, less "
+        "regularization.\n"
+        "- Fixes for high variance: more data, augmentation, early stopping, ensembling.\n",
+        "## Double descent\n\n"
+        "Test error peaks at the interpolation threshold: the capacity at which the model can "
+        "just fit the training set exactly.\n",
+    )
+    question = "What is the capacity called where a model just barely fits the training set?"
+    text = answer(settings, question, found)
+    assert "interpolation threshold" in text
+    assert "augmentation" not in text, text
+
+
+def test_an_answer_never_only_restates_the_question() -> None:
+    """Leaving out the lines that say little (``OWN_KEEP_RATIO``) stops while the answer adds
+    fewer than ANSWER_NEW_TERMS terms to the question: a list of interview questions whose best
+    line repeats the question shows the list's next line too, not the echo alone. Scores are
+    set by hand: the second line clears KEEP_RATIO on its passage's rank, not on what it says."""
+    from sharpnotes.app.extractive import ScoredUnit
+    from sharpnotes.ingest.text import units
+
+    text = (
+        "- Tell me about a time you had a conflict with a team member.\n"
+        "- Walk me through your resume and the project you are proudest of.\n"
+    )
+    echo, other = units(text)
+    found = passages(text)
+    scored = [ScoredUnit(0, echo, 0.8, 0.8, 1.0), ScoredUnit(0, other, 0.45, 0.0, 1.0)]
+    quoted = render(compose(scored, found, "behavioral interview conflict with a team member"))
+    assert "conflict with a team member" in quoted
+    assert "proudest" in quoted, quoted

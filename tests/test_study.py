@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, ingested, write_notes
 from sharpnotes.app.cli import cli
+from sharpnotes.app.syllabus import Pins
 from sharpnotes.ingest.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -109,6 +110,28 @@ def test_pins_override_the_linker_and_leave_the_syllabus_alone(env: Settings) ->
     assert unknown.exit_code == 1 and "sharpnotes topics" in unknown.output
 
 
+def test_topics_show_lists_the_passages_that_name_a_topic_without_covering_it(
+    env: Settings,
+) -> None:
+    """A passage that writes a topic's name is never invisible in ``topics show``: it is linked
+    or listed as named (a newcomer's tips list named gradient clipping; the topic said 0)."""
+    from sharpnotes.ingest.index import open_catalog
+
+    catalog = open_catalog(env)
+    try:
+        rows = catalog.get_chunks(catalog.chunk_ids())
+    finally:
+        catalog.close()
+    naming = {cid for cid, row in rows.items() if "non-maximum suppression" in row.text.lower()}
+    data = run("topics", "show", "nms")
+    linked = {p["chunk_id"] for p in data["passages"]}
+    named = {p["chunk_id"] for p in data["mentions"]}
+    assert naming and named and not linked & named
+    assert naming <= linked | named
+    text = CliRunner().invoke(cli, ["topics", "show", "nms"]).output
+    assert "not linked to it" in text and "sharpnotes topics pin non-maximum-suppression" in text
+
+
 def test_digest_merges_the_repeated_fact_and_cites_every_line(
     env: Settings, tmp_path: Path
 ) -> None:
@@ -160,6 +183,12 @@ def test_topics_and_today_pages_open(env: Settings) -> None:
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "repeats merged: 1" in captions and "×2" in captions
+    # the DETR notes name non-maximum suppression in passing: listed, and one click pins one
+    at.selectbox(key="topic_choice").set_value("non-maximum-suppression").run()
+    assert any("not linked to this topic" in e.label for e in at.expander)
+    at.button(key="pin-0").click().run()
+    assert not at.exception, at.exception
+    assert Pins.load(env).pinned.get("non-maximum-suppression")
     at.switch_page("views/today.py").run()
     assert not at.exception, at.exception
     assert any(h.value == "Interview question of the day" for h in at.subheader)

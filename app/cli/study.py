@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from sharpnotes.app.topics import Link
 
 
+MENTIONS_SHOWN = 5  # passages that name a topic without being linked, listed by topics show
+
+
 def _syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:
     from sharpnotes.app.syllabus import SyllabusError
     from sharpnotes.app.topics import syllabus_links
@@ -87,8 +90,10 @@ def topics(ctx: click.Context, gaps: bool, weak: int | None, as_json: bool) -> N
 @click.argument("topic")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def topics_show(topic: str, as_json: bool) -> None:
-    """The passages linked to TOPIC (an id, title or alias), best first, with their chunk ids."""
+    """The passages linked to TOPIC (an id, title or alias), best first, with their chunk ids;
+    then the passages that name it without being linked (a pin links one)."""
     from sharpnotes.app.syllabus import SyllabusError
+    from sharpnotes.app.topics import mentions
 
     searcher = open_searcher(load_settings())
     syllabus, links = _syllabus_links(searcher)
@@ -97,14 +102,34 @@ def topics_show(topic: str, as_json: bool) -> None:
     except SyllabusError as exc:
         raise UserError(str(exc)) from exc
     linked = links.get(found.id, [])
+    named = mentions(searcher, found, [link.chunk_id for link in linked])
     if as_json:
-        echo_json({"topic": found.to_dict(), "passages": [link.to_dict() for link in linked]})
+        echo_json(
+            {
+                "topic": found.to_dict(),
+                "passages": [link.to_dict() for link in linked],
+                "mentions": [
+                    {"chunk_id": p.chunk_id, "source": p.source, "heading": p.heading}
+                    for p in named
+                ],
+            }
+        )
         return
     click.echo(f"{found.title} ({found.title_zh}): {len(linked)} passages")
     for link in linked:
         pin = " pinned" if link.pinned else ""
         click.echo(f"  {link.score:5.2f}{pin}  {plain(link.source)} > {plain(link.heading)}")
         click.echo(f"         {link.chunk_id}")
+    if named:
+        click.echo(
+            f"Also named in {len(named)} passage{'s' if len(named) > 1 else ''} not linked to "
+            f"it (to link one: sharpnotes topics pin {found.id} CHUNK_ID):"
+        )
+        for p in named[:MENTIONS_SHOWN]:
+            click.echo(f"         {plain(p.source)} > {plain(p.heading)}")
+            click.echo(f"         {p.chunk_id}")
+        if len(named) > MENTIONS_SHOWN:
+            click.echo(f"         ... and {len(named) - MENTIONS_SHOWN} more (--json lists all)")
 
 
 def _pin(topic: str, chunk_id: str, keep: bool) -> None:

@@ -96,15 +96,27 @@ VARIANTS: list[tuple[str, str, dict]] = [
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
         "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": alone})
       for alone in (True, False)],
+    # round 18: a unit after the best one is quoted only when it says, on its own, this share of
+    # what the best-saying unit says (``OWN_KEEP_RATIO``)
+    *[(f"round 18, own keep {r}", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
+        "OWN_KEEP_RATIO": r, "KEEP_TOP_BEST": False})
+      for r in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
+    *[(f"round 18b, own keep {r}, the top passage's best unit kept", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
+        "OWN_KEEP_RATIO": r, "KEEP_TOP_BEST": True})
+      for r in (0.4, 0.5, 0.6)],
 ]  # fmt: skip
 # every variant above that does not set them quotes no other passages, none for what its unit
 # says on its own and none for going on with the answer's section (an infinite ratio: the
 # composers they chose)
 BEFORE = {
     "EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf,
-    "BARE_LABEL_WORDS": 0, "LEAD_IN_ALONE": True,
+    "BARE_LABEL_WORDS": 0, "LEAD_IN_ALONE": True, "OWN_KEEP_RATIO": 0.0, "KEEP_TOP_BEST": False,
 }  # fmt: skip
-SHIPPED = "round 14, lead-ins left alone not quoted"
+SHIPPED = "round 18b, own keep 0.5, the top passage's best unit kept"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5

@@ -11,7 +11,7 @@ from sharpnotes.app.digest import SECTIONS, TITLES, make_digest, to_markdown
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.syllabus import Pins, SyllabusError
 from sharpnotes.app.topic_status import gaps, topic_statuses, weakest
-from sharpnotes.app.topics import syllabus_links
+from sharpnotes.app.topics import mentions, syllabus_links
 from sharpnotes.app.ui import services
 from sharpnotes.app.ui.render import kind_of, literal, markdown
 
@@ -115,8 +115,35 @@ topic = syllabus.get(chosen_id)
 linked = links.get(topic.id, [])
 if topic.description:
     st.caption(literal(topic.description))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _mentions(topic_id: str, chunk_ids: tuple[str, ...], _key: str) -> list[tuple[str, str, str]]:
+    return [(p.chunk_id, p.source, p.heading) for p in mentions(searcher, topic, chunk_ids)]
+
+
+def named_in_passing() -> None:
+    """The passages that write the topic's name without being linked (one line of a tips list),
+    each with a button that pins it to the topic."""
+    found = _mentions(
+        topic.id, tuple(link.chunk_id for link in linked), str(services.last_sync(cfg) or "")
+    )
+    if not found:
+        return
+    with st.expander(f"Also named in {len(found)} passages not linked to this topic"):
+        pins = Pins.load(cfg)
+        for n, (chunk_id, source, heading) in enumerate(found):
+            a, b = st.columns([5, 1])
+            a.markdown(f"**{literal(source)}**  \n:gray[{literal(heading)}]")
+            if b.button("Pin", key=f"pin-{n}", help="Link this passage to this topic"):
+                pins.pin(topic.id, chunk_id)
+                pins.save(cfg)
+                st.rerun()
+
+
 if not linked:
     st.info("No note covers this topic yet: it is a gap to write.")
+    named_in_passing()
     st.stop()
 
 
@@ -164,3 +191,5 @@ with st.expander(f"Passages linked to this topic ({len(linked)})"):
             pins.unpin(topic.id, link.chunk_id)
             pins.save(cfg)
             st.rerun()
+
+named_in_passing()
