@@ -29,20 +29,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sharpnotes.app.coverage import all_marked, all_named, uncovered, zh_anchored
+from sharpnotes.app.coverage import all_marked, all_named, recased, uncovered, zh_anchored
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import (
+    answer_units,
     candidates,
     in_outline,
     join_parts,
     score_units,
-    scoring_text,
     split_outline,
 )
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import Unit, has_cjk, overlap, terms, units
+from sharpnotes.ingest.text import Unit, has_cjk, overlap, terms, units, without_todos
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def ground(
     scored as it scores them), with its marker. A small model's answer is often true and short
     ("High bias [1].") and leaves out the line that answers; this way the reader always sees
     it."""
-    scored = score_units(embedder, scoring_text(question, settings), passages, context=True)
+    scored = answer_units(embedder, question, passages, settings)
     found = sorted(candidates(scored, passages, question), key=lambda c: -c.score)
     quoted = {_key(c.quote) for c in checks if c.supported and c.quote}
     added = [
@@ -440,6 +440,15 @@ def refusal_threshold(settings: Settings) -> float:
     return DEFAULT_REFUSAL_THRESHOLD
 
 
+def english_words(settings: Settings) -> frozenset[str]:
+    """The stems of the English words the embedding model's vocabulary holds whole (empty for
+    a model without a word-piece vocabulary): words a user types in lower case as words."""
+    from sharpnotes.app.spelling import known_words
+    from sharpnotes.ingest.embedding import resolve_model
+
+    return known_words(resolve_model(settings.models.embed_model)[1])
+
+
 def refusal_reason(
     question: str,
     results: Sequence[SearchResult],
@@ -464,7 +473,9 @@ def refusal_reason(
     question the term checks let through (the evidence is the costly part)."""
     if not results:
         return "no passage found"
-    named = [f"{r.heading}\n{r.text}" for r in results]  # every passage the generator may quote
+    # every passage the generator may quote; what a to-do only means to write is not named
+    named = [f"{r.heading}\n{without_todos(r.text)}" for r in results]
+    question = recased(question, named, english_words(settings))  # "kto" where notes write KTO
     missing = uncovered(question, named)
     if missing:
         return f"no passage names {', '.join(missing)}"

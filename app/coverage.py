@@ -102,6 +102,38 @@ def chinese_names() -> dict[str, frozenset[str]]:
     return {en: frozenset(names) for en, names in out.items()}
 
 
+# a word the notes write as an acronym ("KTO", "NMS", "IoU"): capitals after its first letter
+_ACRONYM = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?![\w-])")
+_LOWER_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]{1,7}(?![\w-])")
+
+
+def recased(question: str, texts: Sequence[str], english: frozenset[str] = frozenset()) -> str:
+    """The question with each lower-case word that the passages write only as an acronym
+    spelled as they write it: a quick "kto binary feedback" asks about KTO as "KTO ..." does,
+    and its name is then held to the same checks. An English word (its stem in ``english``:
+    "not" where the notes shout **NOT**, "map" beside "MAP") and a word the notes also write in
+    lower case are left as typed."""
+    if has_cjk(question):
+        return question
+    asked = {w for w in _LOWER_WORD.findall(question) if stem([w])[0] not in english}
+    if not asked:
+        return question
+    spellings: dict[str, set[str]] = {}
+    lower: set[str] = set()
+    for text in texts:
+        for m in _ACRONYM.finditer(text):
+            spellings.setdefault(m.group(0).lower(), set()).add(m.group(0))
+        lower |= asked & set(re.findall(r"(?<![\w-])[a-z][a-z0-9]*(?![\w-])", text))
+    swap = {
+        word: next(iter(spellings[word]))
+        for word in asked - lower
+        if word in spellings and len(spellings[word]) == 1 and word.upper() not in COMMON
+    }
+    if not swap:
+        return question
+    return _LOWER_WORD.sub(lambda m: swap.get(m.group(0), m.group(0)), question)
+
+
 def specific_terms(question: str) -> list[Term]:
     """The specific terms of a question (see the module docstring), without repeats."""
     found: dict[str, Term] = {}
@@ -170,11 +202,23 @@ _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
 _ROW_NAME = re.compile(r"^[ \t]*\|[ \t]*([^|\n]{1,80}?)[ \t]*\|", re.MULTILINE)
 
 
+# ... and an acronym written with its expansion, either way round: "IPM (inverse perspective
+# mapping)", "inverse perspective mapping (IPM)": the note defines it
+_DEFINED = re.compile(
+    r"(?<![\w-])([A-Za-z][\w-]*[A-Z][\w-]*)\s*\(\s*[A-Za-z][a-z]+(?:[ -][A-Za-z][a-z]+)+\s*\)"
+    r"|(?:[A-Za-z][a-z]+[ -]){1,6}[A-Za-z][a-z]+\s*\(\s*([A-Za-z][\w-]*[A-Z][\w-]*)\s*\)"
+)
+
+
 def marked(text: str) -> list[str]:
-    """What a passage marks as names: its bold spans and the first cells of its table rows."""
-    return [m.group(1) for m in _BOLD.finditer(text)] + [
-        m.group(1) for m in _ROW_NAME.finditer(text)
-    ]
+    """What a passage marks as names: its bold spans, the first cells of its table rows and the
+    acronyms it spells out."""
+    defined = [m.group(1) or m.group(2) for m in _DEFINED.finditer(text)]
+    return (
+        [m.group(1) for m in _BOLD.finditer(text)]
+        + [m.group(1) for m in _ROW_NAME.finditer(text)]
+        + defined
+    )
 
 
 def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> bool:

@@ -34,6 +34,7 @@ from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
+    has_cjk,
     is_lead_in,
     is_question,
     is_todo,
@@ -470,6 +471,34 @@ def scoring_text(question: str, settings: Settings) -> str:
     return expand_query(question) if settings.retrieval.crosslingual else question
 
 
+# how a question holding Chinese scores its units: MiniLM reads Chinese as little more than
+# noise, so every Chinese line looks like every Chinese question ("什麼是 BEV？" quoted a note's
+# quantisation answers). "use": the multilingual model's cosine (USE v3, as the Chinese
+# retrieval space); "mean": the mean of both; "minilm": MiniLM's alone (as before)
+ZH_COSINE = "mean"
+
+
+def answer_units(
+    embedder, question: str, passages: Sequence[SearchResult], settings: Settings
+) -> list[ScoredUnit]:
+    """Every unit of the passages scored against the question as the composer reads them: with
+    the units they sit under, a Chinese question with the English of its glossary terms for
+    MiniLM and, when the multilingual model is installed, by its cosine (``ZH_COSINE``)."""
+    scored = score_units(embedder, scoring_text(question, settings), passages, context=True)
+    if not has_cjk(question) or ZH_COSINE == "minilm" or not scored:
+        return scored
+    from sharpnotes.ingest import multilingual
+
+    if not multilingual.available():
+        return scored
+    texts = [": ".join([*s.parents, s.unit.clean]) for s in scored]
+    vectors = multilingual.embed([question, *texts])
+    cosines = vectors[1:] @ vectors[0]
+    for s, cos in zip(scored, cosines, strict=True):
+        s.cosine = float(cos) if ZH_COSINE == "use" else (s.cosine + float(cos)) / 2
+    return scored
+
+
 class ExtractiveGenerator(Generator):
     name = "extractive"
 
@@ -478,11 +507,8 @@ class ExtractiveGenerator(Generator):
     ) -> str:
         from sharpnotes.ingest.embedding import load_embedder
 
-        scored = score_units(
-            load_embedder(self.settings, "query"),
-            scoring_text(question, self.settings),
-            passages,
-            True,
+        scored = answer_units(
+            load_embedder(self.settings, "query"), question, passages, self.settings
         )
         chosen = compose(scored, passages, question)
         answer = render(chosen) if chosen else REFUSAL

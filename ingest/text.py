@@ -677,6 +677,16 @@ def is_todo(text: str) -> bool:
     return _TODO.match(text) is not None
 
 
+_TODO_TAIL = re.compile(r"(?:^|(?<=\s))(?:TODO|FIXME|TBD)\b.*$", re.MULTILINE)
+
+
+def without_todos(text: str) -> str:
+    """``text`` without its to-do lines, and without the to-do that ends a line ("... drift is
+    common. TODO: write up time sync (PTP)"): what a note only means to write, it does not say."""
+    kept = [line for line in text.splitlines() if not is_todo(line)]
+    return _TODO_TAIL.sub("", "\n".join(kept))
+
+
 def is_question(text: str) -> bool:
     """True when a unit or heading is itself a question: in Q&A notes it is the context of the
     answer that follows it, never the answer."""

@@ -188,3 +188,44 @@ def test_a_name_the_notes_mark_in_bold_or_as_a_table_row_vouches_for_it(settings
     assert "evidence" in refusal_reason(question, [shout], weak, settings)
     # a plain question with no name at all is still left to the score
     assert "evidence" in refusal_reason("what data does it need?", [table], weak, settings)
+
+
+def test_a_name_typed_in_lower_case_is_the_acronym_the_notes_write(settings: Settings) -> None:
+    """Quick questions are typed in lower case: "kto" where the notes write KTO is held to the
+    checks of "KTO"; an English word the notes shout in capitals is not."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    table = _passage(
+        "Post-training",
+        "| Algorithm | Data |\n|---|---|\n| **KTO** | binary thumbs up/down, no pairs |",
+    )
+    assert refusal_reason("kto binary feedback without pairs", [table], weak, settings) is None
+    shout = _passage("Dropout", "Dropout is **NOT** applied at inference; **MAP** is a metric.")
+    question = "why is the sky blue and not a map?"
+    assert "evidence" in refusal_reason(question, [shout], weak, settings)
+
+
+def test_a_name_only_a_to_do_mentions_is_not_covered(settings: Settings) -> None:
+    """A to-do means to write about something; it does not cover it."""
+    weak = Evidence(0.9, 0.9, 0.0)
+    todo = _passage(
+        "Detection Q&A",
+        "- Q: Why soft-NMS? A: it decays overlapping scores instead of removing boxes.\n"
+        "- TODO: read RT-DETR paper, compare latency vs YOLOv8 on Orin\n"
+        "Calibration drift is common. TODO: write up time sync (PTP)\n",
+    )
+    why = refusal_reason("How does RT-DETR compare to YOLOv8 in latency?", [todo], weak, settings)
+    assert why is not None and "rt-detr" in why
+    why = refusal_reason("How does PTP time sync work?", [todo], weak, settings)
+    assert why is not None and "ptp" in why
+
+
+def test_an_acronym_the_notes_spell_out_vouches_for_it(settings: Settings) -> None:
+    """ "IPM (inverse perspective mapping)" defines IPM, as a bold name marks it."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    fragment = _passage(
+        "BEV fragments",
+        "- IPM (inverse perspective mapping) assumes flat ground -> breaks on slopes",
+    )
+    assert refusal_reason("why does IPM break", [fragment], weak, settings) is None
+    plain = _passage("BEV fragments", "- IPM assumes flat ground -> breaks on slopes")
+    assert "evidence" in refusal_reason("why does IPM break", [plain], weak, settings)
