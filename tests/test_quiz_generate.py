@@ -26,6 +26,7 @@ from sharpnotes.app.quiz.generate import (
     items_from_passage,
     naming,
     sentence_cap,
+    topic_names,
 )
 from sharpnotes.app.quiz.handwritten import card_items, continued_sections
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -551,9 +552,30 @@ def test_a_quiz_on_a_name_asks_from_the_passages_that_write_it(quiz_index: Setti
     assert writes and len(writes) < len(found)  # the rule has passages to leave out
     batch = generate_quiz(quiz_index, topic=topic, n=6, searcher=searcher, seed=3)
     assert batch.items and {i.citation.chunk_id for i in batch.items} <= writes
-    # a topic no passage writes, or a long description, keeps every retrieved passage
-    assert naming("Zorblax matching", found) == found
-    assert (
-        naming("assigning each predicted box to one ground truth object in training", found)
-        == found
+    # a topic no passage writes names nothing; a long description is no name
+    assert naming(topic_names("Zorblax matching"), found) == []
+    assert topic_names("assigning each predicted box to one ground truth object in training") == []
+
+
+@pytest.mark.slow
+def test_a_quiz_on_a_name_asks_the_cards_that_name_it(tmp_path: Path, models_dir: Path) -> None:
+    """A Q&A list that names the topic in one card holds cards on other things: a quiz on the
+    topic asks the card that names it, and says why it is short."""
+    notes = tmp_path / "notes"
+    write_notes(
+        notes,
+        {
+            "detection-qa.md": "# Detection Q&A\n\n"
+            "- Q: What does NMS do? A: It keeps the highest-scoring box and removes the boxes "
+            "that overlap it above an IoU threshold.\n"
+            "- Q: Why does focal loss help one-stage detectors? A: It down-weights the easy "
+            "negatives that dominate the dense anchor grid.\n"
+            "- Q: How do you detect far traffic lights? A: Crop the region the HD map predicts "
+            "and run the detector on it at full resolution.\n",
+        },
     )
+    settings = Settings(home=tmp_path / "home", models_dir=models_dir, embed_backend="onnx-int8")
+    assert ingest([notes], settings).ok
+    batch = generate_quiz(settings, topic="traffic lights", n=3, seed=1)
+    assert [i.question for i in batch.items] == ["How do you detect far traffic lights?"]
+    assert "traffic lights" in (batch.shortfall(3) or "")

@@ -107,7 +107,8 @@ def quiz(
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
         if short := batch.shortfall(n):
-            click.echo(f"{short}; for more, quiz with --type cloze or --type mcq", err=True)
+            more = "" if batch.named else "; for more, quiz with --type cloze or --type mcq"
+            click.echo(short + more, err=True)
         if as_json:  # as stored: a card the learner edited shows their text
             echo_json([s.item.to_dict() for s in made.stored])
             return

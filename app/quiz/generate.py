@@ -1,11 +1,12 @@
 """Quiz generation: choose passages, make items from each, verify, deduplicate.
 
 With a topic, the passages are the ones retrieval finds for it, and when the topic is a name
-("focal loss", "RNN, LSTM and GRU") those that write it (``naming``); without one, they come from
-the index in a seeded random order, leaving out the chunks already quizzed (``exclude_chunks``) and
-putting ``prefer_chunks`` first (the weakest topic's chunks, say). A quiz takes one item a
-passage, so it spreads over its passages; offline it looks at ``OVERSAMPLE`` times as many
-passages as items and takes the best (``choose``); "mixed" rotates mcq, cloze, recall.
+("focal loss", "RNN, LSTM and GRU") those that write it and the cards that name it (``naming``,
+``on_topic``); without one, they come from the index in a seeded random order, leaving out the
+chunks already quizzed (``exclude_chunks``) and putting ``prefer_chunks`` first (the weakest
+topic's chunks, say). A quiz takes one item a passage, so it spreads over its passages; offline it
+looks at ``OVERSAMPLE`` times as many passages as items and takes the best (``choose``); "mixed"
+rotates mcq, cloze, recall.
 
 The offline writer is ``app.quiz.offline``; with ``SHARPNOTES_GENERATOR`` set to an LLM backend
 ``app.quiz.llm_quiz`` writes the items, and a passage the LLM gives no valid item for falls back
@@ -73,6 +74,8 @@ class QuizBatch:
     items: list[QuizItem]
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
     flagged: dict[str, str] = field(default_factory=dict)  # item id -> gate reason (ungated)
+    # a quiz on a named topic: (the topic, how many retrieved passages write its name)
+    named: tuple[str, int] | None = None
 
     def to_dict(self) -> dict:
         return {"items": [i.to_dict() for i in self.items], "dropped": dict(self.dropped)}
@@ -82,8 +85,18 @@ class QuizBatch:
         return {k: v for k, v in self.dropped.items() if k != SENTENCE_CAPPED}
 
     def shortfall(self, n: int) -> str | None:
-        """Why a mixed quiz holds fewer than ``n`` items when the sentence share made it so."""
-        if len(self.items) >= n or not self.dropped.get(SENTENCE_CAPPED):
+        """Why a quiz holds fewer than ``n`` items: a named topic few passages write, or a
+        mixed quiz's sentence share."""
+        if len(self.items) >= n:
+            return None
+        if self.named:
+            topic, passages = self.named
+            some = f"{passages} passage{'s' if passages != 1 else ''}"
+            return (
+                f"{len(self.items)} of {n} questions: a quiz on {topic!r} asks from the {some} "
+                "that write it, not from the ones retrieval ranks near them"
+            )
+        if not self.dropped.get(SENTENCE_CAPPED):
             return None
         return (
             f"{len(self.items)} of {n} questions: the rest would be blanks cut from single "
@@ -184,21 +197,29 @@ def topic_names(topic: str) -> list[set[str]]:
     return [] if any(len(name) > NAME_TERMS for name in names) else names
 
 
-def naming(topic: str, found: list[SearchResult]) -> list[SearchResult]:
-    """The retrieved passages a quiz on ``topic`` asks from: when the topic is made of names
-    and some passages write every word of one of them (heading or text, any inflection), only
-    those. Retrieval ranks 24 passages for a quiz of 6, and the learner's cards of a long Q&A
-    note ranked 9th-24th ("What is dropout?" for "focal loss") filled a quiz whose topic four
+def writes_name(names: list[set[str]], text: str) -> bool:
+    """``text`` writes every word of one of the names (``topic_names``), in any inflection."""
+    have = set(stem(sorted(terms(text))))
+    return any(name <= have for name in names)
+
+
+def naming(names: list[set[str]], found: list[SearchResult]) -> list[SearchResult]:
+    """The retrieved passages that write one of a topic's names (``topic_names``) in their
+    heading or text. A quiz on a named topic asks from those only, even when they give fewer
+    questions than asked (``QuizBatch.shortfall`` says so; when they give none, from the others):
+    retrieval ranks 24 passages for a quiz of 6, and the learner's cards of a long Q&A note
+    ranked 9th-24th ("What is dropout?" for "focal loss") filled a quiz whose topic four
     passages name."""
-    names = topic_names(topic)
-    if not names:
-        return found
+    return [r for r in found if writes_name(names, f"{r.heading}\n{r.text}")] if names else []
 
-    def writes(result: SearchResult) -> bool:
-        have = set(stem(sorted(terms(f"{result.heading}\n{result.text}"))))
-        return any(name <= have for name in names)
 
-    return [r for r in found if writes(r)] or found
+def on_topic(names: list[set[str]], item: QuizItem) -> bool:
+    """A card of the learner's in a quiz on a named topic asks about it: its heading, question
+    or answer writes the name (a Q&A list that names traffic lights once holds cards on focal
+    loss and NMS too). An item cut from the passage's prose is about what its passage is."""
+    if item.generator != GENERATOR:
+        return True
+    return writes_name(names, "\n".join([item.citation.heading, item.question, item.answer]))
 
 
 def across_notes(rows: list[ChunkRow], rng: random.Random) -> list[ChunkRow]:
@@ -271,6 +292,10 @@ def generate_quiz(
     enough = n if use_llm else OVERSAMPLE * n
     cap = sentence_cap(n, settings.study.sentence_share) if kind == "mixed" else None
 
+    names = topic_names(topic) if topic else []
+    named = naming(names, passages)
+    narrowed = bool(named)  # a named topic some passages write: its cards must name it too
+
     def candidates(passage: SearchResult, written: bool) -> list[QuizItem]:
         if passage.chunk_id in reopened:  # quizzed before: only its cards not yet asked
             made = reopened[passage.chunk_id]
@@ -288,7 +313,8 @@ def generate_quiz(
                 passage.chunk_id in continued,
                 following.get(passage.chunk_id, ""),
             )
-        return gate_items(made, dropped, flagged if not gated else None, emphasised)
+        kept = gate_items(made, dropped, flagged if not gated else None, emphasised)
+        return [i for i in kept if on_topic(names, i)] if narrowed else kept
 
     wanted = set(prefer_chunks or ())
 
@@ -297,13 +323,16 @@ def generate_quiz(
         preferred = sum(p.chunk_id in wanted for p in passages)
         return choose(pools, n, dropped, preferred=preferred, cap=cap)
 
-    named = naming(topic, passages) if topic else passages
-    kept = ask(named)
-    if not kept and len(named) < len(passages):  # what names the topic offers no question
+    kept = ask(named if narrowed else passages)
+    if narrowed and not kept:  # what names the topic gives no question: retrieval decides
+        narrowed = False
         asked = {p.chunk_id for p in named}
         kept = ask([p for p in passages if p.chunk_id not in asked])
     ids = {i.id for i in kept}
-    return QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
+    batch = QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
+    if narrowed:
+        batch.named = (str(topic), len(named))
+    return batch
 
 
 def gather(

@@ -2,7 +2,8 @@
 
 For every topic of the default syllabus whose title is made of names (``quiz.generate.
 topic_names``), a quiz of N items on the title, with and without the rule that asks only from
-the retrieved passages that write one of those names (``quiz.generate.naming``), same seed and
+the retrieved passages that write one of those names and the cards that name them
+(``quiz.generate.naming``, ``on_topic``; off: ``topic_names`` patched to find none), same seed and
 index. An item counts as on the topic when its passage (heading and text) writes every word of
 one of the names: a proxy that a reader would call on the topic, not a judgement of quality.
 
@@ -30,7 +31,7 @@ def run(home: Path, n: int, seed: int) -> list[dict]:
     settings = Settings(home=home)
     searcher = Searcher(settings)
     syllabus = yaml.safe_load((REPO / "notes" / "syllabus.yaml").read_text())
-    rule = generate.naming
+    rule = generate.topic_names
     rows = []
     try:
         for topic in syllabus["topics"]:
@@ -39,8 +40,8 @@ def run(home: Path, n: int, seed: int) -> list[dict]:
             if not names:
                 continue
             row: dict = {"topic": title}
-            for mode, naming in (("without", lambda _topic, found: found), ("with", rule)):
-                generate.naming = naming
+            for mode, named in (("without", lambda _topic: []), ("with", rule)):
+                generate.topic_names = named
                 batch = generate.generate_quiz(
                     settings, topic=title, n=n, searcher=searcher, seed=seed
                 )
@@ -52,7 +53,7 @@ def run(home: Path, n: int, seed: int) -> list[dict]:
             rows.append(row)
             print(row, flush=True)
     finally:
-        generate.naming = rule
+        generate.topic_names = rule
     return rows
 
 

@@ -61,7 +61,7 @@ def make(topic: str, filters: Filters, n: int, kind: str, mode: str) -> None:
             else ""
         )
         + (
-            f". {short}; for more, choose the type cloze or mcq"
+            f". {short}" + ("" if made.batch.named else "; for more, choose the type cloze or mcq")
             if (short := made.batch.shortfall(n))
             else ""
         )
