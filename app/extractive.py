@@ -31,6 +31,7 @@ from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
+from sharpnotes.ingest.cards import unlabelled
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
@@ -419,9 +420,10 @@ def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
     """A unit as quoted: a nested list item after the items it sits under, so that it says
     what it means where it stands alone ("- GBDT › cons: inefficient for continual training").
     Parents in ``shown`` (those the item quoted just before it already showed) are left out."""
+    text = unlabelled(scored.unit.clean)  # "A: ..." quoted without its question
     if scored.parents == shown or not SHOW_PARENTS:
-        return scored.unit.clean
-    return outlined(scored.unit.clean, scored.parents)
+        return text
+    return outlined(text, scored.parents)
 
 
 def outlined(text: str, parents: Sequence[str]) -> str:

@@ -88,6 +88,15 @@ def _question_text(text: str) -> str:
     return _strip_emphasis(text).strip()
 
 
+def unlabelled(text: str) -> str:
+    """``text`` without an "A:" / "Answer:" / "答：" label at its start (after its list marker,
+    which stays): an answer quoted on its own, whose question is not shown, reads without it."""
+    marker = _LIST.match(text)
+    lead = marker.group(0) if marker else ""
+    rest = text[len(lead) :]
+    return lead + _A_OPEN.sub("", rest, count=1).lstrip() if _A_OPEN.match(rest) else text
+
+
 def _answer_text(text: str) -> str:
     """An answer as written, without its "A:" label (and the list marker before one)."""
     text = text.strip()

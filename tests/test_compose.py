@@ -380,3 +380,17 @@ def test_an_answer_never_only_restates_the_question() -> None:
     quoted = render(compose(scored, found, "behavioral interview conflict with a team member"))
     assert "conflict with a team member" in quoted
     assert "proudest" in quoted, quoted
+
+
+def test_an_answer_line_is_quoted_without_its_label(settings: Settings) -> None:
+    """Its question is context, not quoted; so the answer reads without "A:" (or "答：")."""
+    found = passages(
+        "## Fusion\n\n"
+        "Q: What is the main failure mode of late fusion?\n"
+        "A: If one sensor's detector misses an object, the fusion never sees it.\n\n"
+        "問：為什麼 radar 對速度特別有用？\n"
+        "答：Doppler 可以直接量測徑向速度。\n"
+    )
+    text = answer(settings, "What is the main failure mode of late fusion?", found)
+    assert text.startswith("If one sensor's detector misses an object"), text
+    assert "A:" not in text and "答" not in text
