@@ -17,6 +17,9 @@ from pathlib import Path
 from sharpnotes.ingest.atomic import write_json_atomic
 from sharpnotes.ingest.settings import Settings
 
+# a topic name spelled this much like what was typed (difflib's ratio) is worth suggesting
+SPELLED_ALIKE = 0.75
+
 SYLLABUS_NAMES = ("syllabus.yaml", "syllabus.yml")
 PINS_NAME = "topic_pins.json"
 PINS_FORMAT = 1
@@ -64,11 +67,30 @@ class Syllabus:
         for topic in self.topics:
             if topic.id == topic_id:
                 return topic
-        known = ", ".join(t.id for t in self.topics[:8])
+        near = self.closest(topic_id)
+        known = ", ".join(t.id for t in near or self.topics[:8])
+        what = "the closest" if near else "known topics include"
         raise SyllabusError(
-            f"no topic {topic_id!r} in {self.where}; known topics include {known}; "
-            "run: sharpnotes topics"
+            f"no topic {topic_id!r} in {self.where}; {what}: {known}; all of them: sharpnotes "
+            "topics (a topic of your own goes in syllabus.yaml in your notes folder)"
         )
+
+    def closest(self, text: str, n: int = 3) -> list[Topic]:
+        """Up to ``n`` topics whose names look like ``text``: most words shared (of four
+        letters or more), then the most alike spelling."""
+        import difflib
+
+        wanted = " ".join(text.lower().replace("-", " ").split())
+        words = {w for w in wanted.split() if len(w) >= 4}
+
+        def likeness(topic: Topic) -> tuple[int, float]:
+            names = [n.lower().replace("-", " ") for n in (topic.id, *topic.names)]
+            shared = max(len(words & set(name.split())) for name in names)
+            spelled = max(difflib.SequenceMatcher(None, wanted, name).ratio() for name in names)
+            return shared, spelled
+
+        ranked = sorted(((likeness(t), t) for t in self.topics), key=lambda p: p[0], reverse=True)
+        return [t for (shared, spelled), t in ranked[:n] if shared or spelled >= SPELLED_ALIKE]
 
     def find(self, text: str) -> Topic:
         """A topic by id, or by a title or alias written as the user types it; else the one

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
 from sharpnotes.app.cli import cli
-from sharpnotes.app.mock.plan import parse_framework
+from sharpnotes.app.mock.plan import case_prompt, parse_framework
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
 
@@ -576,3 +576,21 @@ def test_a_template_note_numbered_as_a_list_is_found_as_the_framework(
         "Data",
         "Model",
     ]
+
+
+def test_a_case_note_whose_title_states_the_task_is_asked_that() -> None:
+    """A case note with no prompt paragraph before its sections is asked what its title says,
+    not "Design the system of case-traffic-light." nor a line from a later section."""
+    note = (
+        "---\ntags: [case-study]\n---\n"
+        "# Case: design a traffic-light detection system for a self-driving car\n\n"
+        "## 1. Clarify requirements\n\nDetect the light and its state at 150 m.\n"
+    )
+    assert case_prompt(note, "case-traffic-light") == (
+        "Design a traffic-light detection system for a self-driving car."
+    )
+    stated = '# Pedestrians\n\n*"Design pedestrian detection for a robotaxi."*\n\n## 1. Scope\n'
+    assert case_prompt(stated, "x") == "Design pedestrian detection for a robotaxi."
+    assert case_prompt("# Notes\n\n## 1. Scope\n\nSome scope.\n", "Notes") == (
+        "Design the system of Notes."
+    )

@@ -31,6 +31,11 @@ def test_default_syllabus_ships_and_matches_the_sample_one(tmp_path: Path) -> No
     assert default.find("two-tower").id == "case-video-recommendation"
     with pytest.raises(SyllabusError, match="names several topics: .*give one of those ids"):
         default.find("detection")
+    # no topic: the closest are named (a shared word, or a name spelled alike)
+    with pytest.raises(SyllabusError, match="the closest: case-traffic-sign-detection;"):
+        default.find("traffic light")
+    with pytest.raises(SyllabusError, match="the closest: vision-transformer"):
+        default.find("transfomer")
 
 
 def test_user_syllabus_wins_and_bad_files_say_where(tmp_path: Path) -> None:

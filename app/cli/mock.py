@@ -355,7 +355,10 @@ def mock_cases(as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"Steps (from {plain(framework)}): " + ", ".join(plain(s.title) for s in steps))
+    click.echo(f"Steps (from {plain(framework)}):")
+    for n, step in enumerate(steps, start=1):  # a step's title often holds commas: one a line
+        click.echo(f"  {n}. {plain(step.title)}")
+    click.echo("Cases (sharpnotes mock --case NAME):" if cases else "Cases:")
     for c in cases:
         click.echo(f"  {plain(c.source)}  {plain(c.title)}")
     if not cases:

@@ -399,14 +399,31 @@ def find_case(searcher: Searcher, name: str) -> CaseNote:
     )
 
 
+# a case note's title that states its task: "Case: design a traffic-light detection system ..."
+_TASK_TITLE = re.compile(
+    r"^(?:case(?:\s+study)?\s*[:：-]\s*)?(?P<task>(?:design|build)\s.+)$", re.IGNORECASE
+)
+
+
 def case_prompt(text: str, title: str) -> str:
-    """The prompt a case note states (``*"Design ..."*``), else its first paragraph."""
+    """The prompt a case note states (``*"Design ..."*``), else its first paragraph before its
+    first section, else its first heading when that states the task ("# Case: design a
+    traffic-light detection system for a self-driving car"), else one made of its title."""
     match = _QUOTED_PROMPT.search(text)
     if match:
         return match.group("prompt").strip()
+    first_heading = ""
     for block in blocks(text):
-        if block.kind == "paragraph":
+        if block.kind == "heading":
+            if first_heading:
+                break  # the first section has begun: its paragraphs are not the prompt
+            first_heading = clean_heading(heading_title(block.text)).strip()
+        elif block.kind == "paragraph":
             return " ".join(block.text.split())
+    task = _TASK_TITLE.match(first_heading)
+    if task:
+        prompt = task.group("task").rstrip(" .")
+        return f"{prompt[0].upper()}{prompt[1:]}."
     return f"Design the system of {title}."
 
 
