@@ -38,6 +38,9 @@ SCORINGS: dict[str, dict[str, float]] = {
     "parents 2": {"CONTEXT_PARENTS": 2},
     "parents 3": {"CONTEXT_PARENTS": 3},
     "parents 3, zh expanded": {"CONTEXT_PARENTS": 3, "expand": 1},
+    # round 19: as the product scores (``extractive.answer_units``): a Chinese question also by
+    # the multilingual model's cosine
+    "as shipped": {"CONTEXT_PARENTS": 3, "expand": 1, "answer_units": 1},
 }
 # round 3's composer: units scored alone, at most four quoted
 ROUND3 = {"scoring": "alone", "MAX_UNITS": 4}
@@ -103,6 +106,11 @@ VARIANTS: list[tuple[str, str, dict]] = [
         "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
         "OWN_KEEP_RATIO": r, "KEEP_TOP_BEST": False})
       for r in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)],
+    # round 19: Chinese questions scored as the product does (``ZH_COSINE``), the shipped composer
+    ("round 19, as shipped", "units",
+     {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+      "scoring": "as shipped", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
+      "OWN_KEEP_RATIO": 0.5, "KEEP_TOP_BEST": True}),
     *[(f"round 18b, own keep {r}, the top passage's best unit kept", "units",
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
         "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
@@ -116,7 +124,7 @@ BEFORE = {
     "EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf,
     "BARE_LABEL_WORDS": 0, "LEAD_IN_ALONE": True, "OWN_KEEP_RATIO": 0.0, "KEEP_TOP_BEST": False,
 }  # fmt: skip
-SHIPPED = "round 18b, own keep 0.5, the top passage's best unit kept"
+SHIPPED = "round 19, as shipped"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
@@ -220,7 +228,7 @@ def weights(values: dict) -> Iterator[None]:
 def collect(name: str, cache: Path) -> list[dict]:
     """The tune half's answerable questions with their passages, gate decision and units."""
     from sharpnotes.app.answer import evidence_for, refusal_reason
-    from sharpnotes.app.extractive import score_units, scoring_text
+    from sharpnotes.app.extractive import answer_units, score_units, scoring_text
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.eval.sets import load_set
 
@@ -236,13 +244,16 @@ def collect(name: str, cache: Path) -> list[dict]:
         scored = {}
         asked = scoring_text(q.text, settings)
         for scoring, values in SCORINGS.items():
-            constants = {k: v for k, v in values.items() if k != "expand"}
+            constants = {k: v for k, v in values.items() if k not in ("expand", "answer_units")}
             text = asked if values.get("expand") else q.text
             with weights(constants):
                 context = values.get("CONTEXT_PARENTS", 0) > 0
-                scored[scoring] = (
-                    score_units(searcher.embedder(), text, results, context) if results else []
-                )
+                if not results:
+                    scored[scoring] = []
+                elif values.get("answer_units"):
+                    scored[scoring] = answer_units(searcher.embedder(), q.text, results, settings)
+                else:
+                    scored[scoring] = score_units(searcher.embedder(), text, results, context)
         out.append(
             {"question": q, "results": results, "refused": why is not None, "scored": scored}
         )
