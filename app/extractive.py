@@ -247,11 +247,19 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 def asking_paragraphs(text: str) -> list[tuple[int, int]]:
     """(start, end) of the paragraphs of ``text`` that end with a question: every sentence of
-    one poses the question (a puzzle stated in a Q&A note), none answers it."""
+    one poses the question (a puzzle stated in a Q&A note), none answers it. A paragraph that
+    holds a question with its answer ("Q: ... A: ..." lines, whose chunk may end on a question
+    whose answer is in the next) is a list of cards, not a set-up."""
+    from sharpnotes.ingest.cards import find_cards
+
     spans = []
     for match in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):  # blank lines part them
         paragraph = match.group(0)
-        if not list_marker(paragraph.lstrip()) and is_question(paragraph):
+        if (
+            not list_marker(paragraph.lstrip())
+            and is_question(paragraph)
+            and not any(card.kind == "qa" for card in find_cards(paragraph))
+        ):
             spans.append((match.start(), match.end()))
     return spans
 

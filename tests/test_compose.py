@@ -394,3 +394,18 @@ def test_an_answer_line_is_quoted_without_its_label(settings: Settings) -> None:
     text = answer(settings, "What is the main failure mode of late fusion?", found)
     assert text.startswith("If one sensor's detector misses an object"), text
     assert "A:" not in text and "答" not in text
+
+
+def test_a_qa_list_cut_after_a_question_still_answers(settings: Settings) -> None:
+    """A chunk of "Q: ... A: ..." lines may end on a question whose answer is in the next chunk:
+    the paragraph ends with a question, yet it is a list of cards, not a puzzle's set-up."""
+    found = passages(
+        "Q: Why does RetinaNet use focal loss? A: One-stage detectors see about 100k anchors, "
+        "almost all easy background; focal loss down-weights them so the rare positives count.\n"
+        "Q: What are typical focal loss hyperparameters? A: gamma 2 and alpha 0.25.\n"
+        "Q: What is quality focal loss (QFL)?\n",
+        "A: from GFL: the classification target is the IoU of the box instead of 1.\n",
+    )
+    text = answer(settings, "Why does RetinaNet use focal loss?", found)
+    assert text.startswith("One-stage detectors see about 100k anchors"), text
+    assert "from GFL" not in text
