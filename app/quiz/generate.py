@@ -48,7 +48,7 @@ from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchR
 from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import terms
+from sharpnotes.ingest.text import has_cjk, terms
 
 __all__ = [
     "QuizBatch", "choose", "corpus_pool", "gate_items", "gather", "generate_quiz",
@@ -185,22 +185,42 @@ def _passages(
 # a name of at most this many content terms ("focal loss", "gradient clipping") is one a quiz on
 # it asks about: it asks from the passages that write every word of one of the topic's names
 NAME_TERMS = 4
+NAME_CHARACTERS = 8  # ... or of this many Chinese characters
 # the names of a topic: "RNN, LSTM and GRU", "Non-maximum suppression (NMS)", "X versus Y"
 _NAME_SEPARATORS = re.compile(r",|;|\(|\)|\s(?:and|or|vs\.?|versus)\s|、|和|與|及", re.IGNORECASE)
 
 
+# a word of a name is written in another form when a word of the text has its stem and is at
+# most this many letters longer or shorter ("losses" for "loss"; not "transformations" for
+# "transformers")
+FORM_LETTERS = 2
+
+
 def topic_names(topic: str) -> list[set[str]]:
-    """The stemmed content terms of each name a topic is made of; [] when one of them is too
-    long to be a name (a topic written as a sentence or a description)."""
-    names = [set(stem(sorted(terms(part)))) for part in _NAME_SEPARATORS.split(topic)]
+    """The content terms of each name a topic is made of; [] when one of them is too long to be
+    a name (a topic written as a sentence or a description)."""
+    names = [terms(part) for part in _NAME_SEPARATORS.split(topic)]
     names = [name for name in names if name]
-    return [] if any(len(name) > NAME_TERMS for name in names) else names
+    # a Chinese name is read character by character: "自駕車感測器" is one name of six
+    limits = [NAME_CHARACTERS if any(has_cjk(w) for w in name) else NAME_TERMS for name in names]
+    too_long = any(len(name) > limit for name, limit in zip(names, limits, strict=True))
+    return [] if too_long else names
 
 
 def writes_name(names: list[set[str]], text: str) -> bool:
-    """``text`` writes every word of one of the names (``topic_names``), in any inflection."""
-    have = set(stem(sorted(terms(text))))
-    return any(name <= have for name in names)
+    """``text`` writes every word of one of the names (``topic_names``), as written or in a
+    form of about its length (``FORM_LETTERS``)."""
+    have = terms(text)
+    forms: dict[str, list[str]] = {}
+    for word, root in zip(sorted(have), stem(sorted(have)), strict=True):
+        forms.setdefault(root, []).append(word)
+
+    def held(word: str) -> bool:
+        return word in have or any(
+            abs(len(other) - len(word)) <= FORM_LETTERS for other in forms.get(stem([word])[0], ())
+        )
+
+    return any(all(held(word) for word in name) for name in names)
 
 
 def naming(names: list[set[str]], found: list[SearchResult]) -> list[SearchResult]:
@@ -324,10 +344,9 @@ def generate_quiz(
         return choose(pools, n, dropped, preferred=preferred, cap=cap)
 
     kept = ask(named if narrowed else passages)
-    if narrowed and not kept:  # what names the topic gives no question: retrieval decides
-        narrowed = False
-        asked = {p.chunk_id for p in named}
-        kept = ask([p for p in passages if p.chunk_id not in asked])
+    if narrowed and not kept:  # what names the topic gives no question: the rest of its notes
+        asked, notes = {p.chunk_id for p in named}, {p.source for p in named}
+        kept = ask([p for p in passages if p.chunk_id not in asked and p.source in notes])
     ids = {i.id for i in kept}
     batch = QuizBatch(kept, dropped, {k: v for k, v in flagged.items() if k in ids})
     if narrowed:

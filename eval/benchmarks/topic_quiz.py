@@ -24,14 +24,12 @@ def run(home: Path, n: int, seed: int) -> list[dict]:
 
     from sharpnotes.app.quiz import generate
     from sharpnotes.app.retrieval import Searcher
-    from sharpnotes.ingest.bm25 import stem
     from sharpnotes.ingest.settings import Settings
-    from sharpnotes.ingest.text import terms
 
     settings = Settings(home=home)
     searcher = Searcher(settings)
     syllabus = yaml.safe_load((REPO / "notes" / "syllabus.yaml").read_text())
-    rule = generate.topic_names
+    rule, writes = generate.topic_names, generate.writes_name
     rows = []
     try:
         for topic in syllabus["topics"]:
@@ -45,10 +43,10 @@ def run(home: Path, n: int, seed: int) -> list[dict]:
                 batch = generate.generate_quiz(
                     settings, topic=title, n=n, searcher=searcher, seed=seed
                 )
-                on = 0
-                for item in batch.items:
-                    have = set(stem(sorted(terms(f"{item.citation.heading}\n{item.passage}"))))
-                    on += any(name <= have for name in names)
+                on = sum(
+                    writes(names, f"{item.citation.heading}\n{item.passage}")
+                    for item in batch.items
+                )
                 row[mode] = {"items": len(batch.items), "on_topic": on}
             rows.append(row)
             print(row, flush=True)
