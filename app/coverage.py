@@ -358,7 +358,11 @@ def zh_anchored(question: str, passages: Sequence[str]) -> bool:
     text = " ".join(passages)
     lowered = text.lower()
     for zh, en in find_terms(question):
-        if zh.lower() in lowered or terms(_english(en)[0]) <= terms(text):
+        phrase, aliases = _english(en)
+        if zh.lower() in lowered or terms(phrase) <= terms(text):
+            return True
+        # or its acronym: "非極大值抑制" is about a note that only writes "NMS"
+        if any(re.search(rf"(?<![\w-]){re.escape(a)}(?![\w-])", text) for a in aliases):
             return True
     latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))
     if latin & terms(text):

@@ -4,7 +4,7 @@ packaged glossary: names as written, glossary phrases, acronyms and their expans
 from __future__ import annotations
 
 from sharpnotes.app.answer import Evidence, refusal_reason
-from sharpnotes.app.coverage import specific_terms, uncovered
+from sharpnotes.app.coverage import specific_terms, uncovered, zh_anchored
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 
@@ -229,3 +229,11 @@ def test_an_acronym_the_notes_spell_out_vouches_for_it(settings: Settings) -> No
     assert refusal_reason("why does IPM break", [fragment], weak, settings) is None
     plain = _passage("BEV fragments", "- IPM assumes flat ground -> breaks on slopes")
     assert "evidence" in refusal_reason("why does IPM break", [plain], weak, settings)
+
+
+def test_a_chinese_question_is_about_a_note_that_writes_only_the_acronym() -> None:
+    """ "非極大值抑制" is the glossary's non-maximum suppression, whose acronym is NMS: a note
+    that only writes "NMS" shares the question's topic."""
+    card = "Q: What does NMS do? A: keeps the top box and drops the ones that overlap it."
+    assert zh_anchored("什麼是非極大值抑制？", [card])
+    assert not zh_anchored("什麼是非極大值抑制？", ["Q: What is dropout? A: it zeroes units."])
