@@ -222,3 +222,9 @@ def test_review_flips_recall_cards_shows_intervals_undoes_and_sums_up(
     assert again.count("[1/1]") == 1 and "1 reviewed." in again
     short = CliRunner().invoke(cli, ["review", "--ids", items[1]["id"][:2]])
     assert short.exit_code == 1 and "give at least 4 characters of its id" in short.output
+    # asked in the order given, whatever is due or new
+    given = [items[1]["id"], items[0]["id"]]
+    asked = json.loads(run("review", "--ids", ",".join(given), "--json"))["items"]
+    assert [i["id"] for i in asked] == given
+    asked = json.loads(run("review", "--ids", ",".join(given[::-1]), "--json"))["items"]
+    assert [i["id"] for i in asked] == given[::-1]

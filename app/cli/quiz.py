@@ -180,6 +180,7 @@ def review(
             if held:
                 click.echo(f"left out {len(held)} suspended: {', '.join(held)}", err=True)
             chosen = [s for s in chosen if not s.suspended]
+            chosen.sort(key=lambda s: wanted.index(s.id))  # asked in the order given
             due, fresh = [s for s in chosen if not s.is_new], [s for s in chosen if s.is_new]
         limits = daily_limits(
             settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
@@ -196,7 +197,7 @@ def review(
                     "items": [
                         s.item.to_dict()
                         | {"status": s.status, "note": s.status_note, "new": s.is_new, "due": s.due}
-                        for s in due + fresh
+                        for s in (chosen if ids else due + fresh)
                     ],
                 }
             )
@@ -224,7 +225,7 @@ def review(
             elif not siblings.held:
                 click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
-        run_session(settings, store, due + fresh, typed=typed)
+        run_session(settings, store, chosen if ids else due + fresh, typed=typed)
     finally:
         store.close()
 
