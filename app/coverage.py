@@ -279,7 +279,7 @@ def _spelled(words: set[str]) -> set[str]:
 FORM_LETTERS = 3
 
 
-def _forms(have: set[str]) -> dict[str, list[str]]:
+def word_forms(have: set[str]) -> dict[str, list[str]]:
     """A passage's words by BM25 stem."""
     words = sorted(have)
     out: dict[str, list[str]] = {}
@@ -288,32 +288,39 @@ def _forms(have: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def _holds(words: set[str], have: set[str], forms: dict[str, list[str]]) -> bool:
+def holds(
+    words: set[str],
+    have: set[str],
+    forms: dict[str, list[str]],
+    letters: int = FORM_LETTERS,
+) -> bool:
+    """Every one of ``words`` is in ``have``, or a word of ``have`` (``forms``: ``word_forms``)
+    has its stem and is at most ``letters`` letters longer or shorter."""
     missing = words - have
     if not missing:
         return True
     return all(
-        any(abs(len(other) - len(word)) <= FORM_LETTERS for other in forms.get(root, ()))
+        any(abs(len(other) - len(word)) <= letters for other in forms.get(root, ()))
         for word, root in zip(missing, stem(list(missing)), strict=True)
     )
 
 
 def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]]) -> bool:
     """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms;
-    ``forms``: those by stem, ``_forms``) names the term: all its words (British or American
+    ``forms``: those by stem, ``word_forms``) names the term: all its words (British or American
     spelling, or another form of each, ``FORM_LETTERS``), or one of its other names."""
     words = _spelled(terms(term.text))
     if " " in term.text and _has_plain_words(term.text):
         if _written(term.text).search(lowered):  # "he initialization" as written, not "init..."
             return True
-    elif words and _holds(words, have, forms):
+    elif words and holds(words, have, forms):
         return True
     if not words and re.search(rf"(?<![\w-]){re.escape(term.text)}(?![\w-])", lowered):
         return True  # a name that is also a plain word ("SECOND", "ALL")
     for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
             return True
-        if not has_cjk(name) and terms(name) and _holds(_spelled(terms(name)), have, forms):
+        if not has_cjk(name) and terms(name) and holds(_spelled(terms(name)), have, forms):
             return True
     return False
 
@@ -323,7 +330,7 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
     asked = specific_terms(question)
     if not asked:
         return []
-    read = [(p.lower(), have, _forms(have)) for p in passages for have in [_spelled(terms(p))]]
+    read = [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
     return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
 
 

@@ -96,6 +96,11 @@ def _label(name: str) -> str:
     return name.rstrip(":").strip()
 
 
+def in_context(unit: Unit, parents: Sequence[str]) -> str:
+    """A unit as it is scored: after the items it sits under ("GBDT: cons: ...")."""
+    return ": ".join([*parents, unit.clean])
+
+
 def above(unit: Unit, parents: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
     """The nearest CONTEXT_PARENTS items a nested list unit sits under, outermost first."""
     if unit.kind != "list" or not CONTEXT_PARENTS:
@@ -131,7 +136,7 @@ def score_units(
         found += [(p, unit, above(unit, parents)) for unit in units(passage.text)]
     if not found:
         return []
-    texts = [": ".join([*up, unit.clean]) for _, unit, up in found]
+    texts = [in_context(unit, up) for _, unit, up in found]
     rows = [row_texts(unit.text) if unit.kind == "table" else [] for _, unit, _ in found]
     vectors = embed_cached(embedder, [question, *texts, *(r for rs in rows for r in rs)])
     cosines = vectors[1 : len(texts) + 1] @ vectors[0]
@@ -501,7 +506,7 @@ def answer_units(
 
     if not multilingual.available():
         return scored
-    texts = [": ".join([*s.parents, s.unit.clean]) for s in scored]
+    texts = [in_context(s.unit, s.parents) for s in scored]
     vectors = multilingual.embed([question, *texts])
     cosines = vectors[1:] @ vectors[0]
     for s, cos in zip(scored, cosines, strict=True):

@@ -188,6 +188,7 @@ def review(
         siblings = Siblings(store)
         if not ids:  # chosen by id: asked even if a sibling was asked today
             due, fresh = review_queue(store, limits, siblings=siblings)
+        asked = chosen if ids else due + fresh  # by id: in the order given
         counts = store.counts()
         if as_json:
             echo_json(
@@ -197,7 +198,7 @@ def review(
                     "items": [
                         s.item.to_dict()
                         | {"status": s.status, "note": s.status_note, "new": s.is_new, "due": s.due}
-                        for s in (chosen if ids else due + fresh)
+                        for s in asked
                     ],
                 }
             )
@@ -225,7 +226,7 @@ def review(
             elif not siblings.held:
                 click.echo("Nothing to review. Make questions with: sharpnotes quiz")
             return
-        run_session(settings, store, chosen if ids else due + fresh, typed=typed)
+        run_session(settings, store, asked, typed=typed)
     finally:
         store.close()
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from sharpnotes.app.coverage import holds, word_forms
 from sharpnotes.app.quiz import gate, verify
 from sharpnotes.app.quiz.concepts import GENERATOR as STRUCTURE
 from sharpnotes.app.quiz.concepts import concept_items
@@ -45,7 +46,6 @@ from sharpnotes.app.quiz.items import ITEM_TYPES, QuizItem
 from sharpnotes.app.quiz.offline import items_from_passage
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon
 from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchResult
-from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import has_cjk, terms
@@ -211,16 +211,8 @@ def writes_name(names: list[set[str]], text: str) -> bool:
     """``text`` writes every word of one of the names (``topic_names``), as written or in a
     form of about its length (``FORM_LETTERS``)."""
     have = terms(text)
-    forms: dict[str, list[str]] = {}
-    for word, root in zip(sorted(have), stem(sorted(have)), strict=True):
-        forms.setdefault(root, []).append(word)
-
-    def held(word: str) -> bool:
-        return word in have or any(
-            abs(len(other) - len(word)) <= FORM_LETTERS for other in forms.get(stem([word])[0], ())
-        )
-
-    return any(all(held(word) for word in name) for name in names)
+    forms = word_forms(have)
+    return any(holds(name, have, forms, letters=FORM_LETTERS) for name in names)
 
 
 def naming(names: list[set[str]], found: list[SearchResult]) -> list[SearchResult]:
