@@ -1,6 +1,7 @@
 """Where the learner stands on each syllabus topic: its passages and notes, its quiz items and
-cards (from the review store), recall (mean FSRS retrievability of its reviewed items), when it was
-last reviewed and how many items are due. Topics with no passages are gaps to write; the others
+cards (from the review store), recall (mean FSRS retrievability of its reviewed items; an item
+whose last answer was Again counts as forgotten until it is answered right), when it was last
+reviewed and how many items are due. Topics with no passages are gaps to write; the others
 are ranked weakest first."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sharpnotes.app.quiz.grade import AGAIN
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus, Topic
 from sharpnotes.app.topics import Link
@@ -92,7 +94,12 @@ def topic_statuses(
     from sharpnotes.app.quiz.schedule import scheduler
 
     fsrs = scheduler()
-    recall_of = {s.id: retrievability(s, moment, fsrs) for s in items if s.reps}
+    # FSRS puts an item just failed at full retrievability (it was shown again); to the learner
+    # it is an item they did not know, so it counts as forgotten until answered right again
+    failed = {i for i, rating in (store.last_ratings() if store else {}).items() if rating == AGAIN}
+    recall_of = {
+        s.id: 0.0 if s.id in failed else retrievability(s, moment, fsrs) for s in items if s.reps
+    }
     out = []
     for topic in syllabus.topics:
         linked = links.get(topic.id, [])

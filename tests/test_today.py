@@ -61,6 +61,9 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         assert 0.0 < statuses["detr"].recall < 0.9  # type: ignore[operator]
         assert statuses["focal-loss"].reviewed == 1 and statuses["focal-loss"].items == 3
         assert statuses["optical-flow"].gap and statuses["optical-flow"].recall is None
+        # focal[0] was just failed: FSRS says retrievability ~1 (it was shown again), the learner
+        # did not know it, so it counts as forgotten until answered right
+        assert statuses["focal-loss"].recall == 0.0
         # focal: 1 of 3 items reviewed, so weaker than DETR whose items were all reviewed
         ranked = [s.topic.id for s in weakest(list(statuses.values()))]
         assert ranked == ["focal-loss", "detr"]
@@ -110,3 +113,21 @@ def test_interview_question_reads_bold_qa_and_falls_back_to_the_topic() -> None:
     plain = interview_question([status], LINKS, {}, date(2026, 12, 5))
     assert plain is not None and plain.question.startswith("Focal loss, as you would in an")
     assert "Down-weight easy examples." in plain.question and plain.passages == LINKS["focal-loss"]
+
+
+def test_a_failed_item_counts_as_forgotten_until_answered_right(settings: Settings) -> None:
+    now = datetime(2026, 12, 5, 9, tzinfo=UTC)
+    with open_store(settings) as store:
+        (focal,) = store.add_items([item("c-focal", "fundamentals/loss.md", 0)])
+        fsrs = schedule.scheduler()
+        schedule.record(store, focal, 3, now=now - timedelta(days=3), fsrs=fsrs)
+        schedule.record(store, focal, 1, now=now - timedelta(minutes=5), fsrs=fsrs)
+
+        def recall(at: datetime) -> float | None:
+            statuses = topic_statuses(TOPICS, LINKS, store, at.timestamp())
+            return next(s.recall for s in statuses if s.topic.id == "focal-loss")
+
+        assert recall(now) == 0.0
+        schedule.record(store, focal, 3, now=now, fsrs=fsrs)
+        after = recall(now + timedelta(minutes=1))
+        assert after is not None and after > 0.9

@@ -506,6 +506,14 @@ class ReviewStore:
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
+    def last_ratings(self) -> dict[str, int]:
+        """item id -> the rating of its latest review."""
+        rows = self.db.execute(
+            "SELECT r.item_id, r.rating FROM reviews r WHERE r.id = "
+            "(SELECT MAX(x.id) FROM reviews x WHERE x.item_id = r.item_id)"
+        )
+        return {r[0]: r[1] for r in rows}
+
     def review_stats(self) -> dict[str, tuple[int, int]]:
         """item id -> (reviews, recalled), where recalled means rated Hard or better."""
         rows = self.db.execute(
