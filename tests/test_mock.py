@@ -594,3 +594,46 @@ def test_a_case_note_whose_title_states_the_task_is_asked_that() -> None:
     assert case_prompt("# Notes\n\n## 1. Scope\n\nSome scope.\n", "Notes") == (
         "Design the system of Notes."
     )
+
+
+@pytest.mark.slow
+def test_a_section_joining_two_steps_gives_each_step_its_points(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "framework.md").write_text(
+        "---\ntags: [framework]\n---\n# How I run a design round\n\n"
+        "1. Clarify requirements: users, scope, latency budget\n"
+        "2. Model: a baseline first, then the loss and training\n"
+        "3. Serving and deployment: hardware, latency, shadow mode\n"
+        "4. Monitoring: drift, feedback loop, retraining\n",
+        encoding="utf-8",
+    )
+    (notes / "case-lane-keeping.md").write_text(
+        "---\ntags: [case-study]\n---\n# Case: design lane detection for lane keeping\n\n"
+        "## Requirements\n- lanes out to 60 m on highways, in rain and at night\n"
+        "- under 20 ms per frame on the car's accelerator\n\n"
+        "## Model\n- a row-anchor lane head on a small backbone, trained with focal loss\n\n"
+        "## Deployment & monitoring\n"
+        "- export to TensorRT in INT8 and run in shadow mode before release\n"
+        "- track the rate of frames where lanes vanish and alert on drift per camera\n",
+        encoding="utf-8",
+    )
+    assert ingest([notes], settings).ok
+    plan = plan_design(Searcher(settings), 45, case="lane")
+    # a listed step's title stops at its colon
+    assert [s.key for s in plan.steps] == [
+        "clarify-requirements",
+        "model",
+        "serving-and-deployment",
+        "monitoring",
+    ]
+    points = {s.key: [p.text for p in s.points] for s in plan.steps}
+    assert any("TensorRT" in t for t in points["serving-and-deployment"])
+    assert any("drift" in t for t in points["monitoring"])
+    every = [t for ts in points.values() for t in ts]
+    assert len(every) == len(set(every))  # still no point graded under two steps

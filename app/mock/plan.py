@@ -14,12 +14,14 @@ step's names (its title and its own outline: the items listed under a listed ste
 subheadings under a step heading), in meaning (embeddings) and in words (shared stems). So
 "Requirements" finds "1. Problem formulation" through its item "* Requirements", and "Metrics >
 Online" finds "Metrics" through "* Online metrics". Each section goes to the one step it fits
-best, never to two, so no key point is graded under two steps; a section that fits no step
-clearly leans towards the step of the section before it ("Framing" after "Requirements"). A
-step keeps the sections whose headings name it and the best of the others if it fits that one
-nearly as well as its own; the rest go nowhere (a note's "30-second answer"). A step that no
-section goes to gets no key points, and the report says so; only a plan without sections (an
-empty case) looks in other notes.
+best, never to two, so no key point is graded under two steps; only a heading whose parts name
+two steps ("Deployment & monitoring") is shared by them, each of its points going to the step
+whose framework text it fits best. A section that fits no step clearly leans towards the step
+of the section before it ("Framing" after "Requirements"). A step keeps the sections whose
+headings name it and the best of the others if it fits that one nearly as well as its own; the
+rest go nowhere (a note's "30-second answer"). A step that no section goes to gets no key
+points, and the report says so; only a plan without sections (an empty case) looks in other
+notes.
 
 Rapid-fire rounds are planned in ``app.mock.rapid``.
 """
@@ -77,6 +79,7 @@ NAME_COSINE = 0.6
 MARGIN = 0.6
 MAX_SECTIONS = 3
 MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
+MAX_TITLE_WORDS = 5  # a listed step's title before a colon ("Metrics: offline and online")
 MIN_GUESSED_STEPS = 4  # a note named "template" is read as the framework when it numbers this many
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(?P<title>.+)$")
 _QUOTED_PROMPT = re.compile(r"\*[\"“](?P<prompt>.+?)[\"”]\*")
@@ -330,6 +333,11 @@ def _listed_steps(text: str, found: list) -> list[FrameworkStep]:
     steps = []
     for (start, name), end in zip(starts, bounds, strict=True):
         if name:
+            # "Clarify requirements: users, scope, latency" is the step "Clarify requirements";
+            # what follows the colon stays in its text
+            head, colon, rest = name.partition(": ")
+            if colon and rest.strip() and len(head.split()) <= MAX_TITLE_WORDS:
+                name = head.strip()
             body = text[start:end].strip()
             # the items right under the step's own item name what it covers ("* Requirements")
             items = [
@@ -450,13 +458,12 @@ def _table_rows(table: str) -> list[str]:
     return [": ".join(c for c in row.cells if c) for row in rows] or [table]
 
 
-def _points(passages: list[Passage], seen: set[str] | None = None) -> list[Point]:
-    """The key points of ``passages``, each once: none already in ``seen`` (the points of the
-    plan's earlier steps), which gets the new ones."""
+def _points(passages: list[Passage]) -> list[Point]:
+    """The key points of ``passages``, each once."""
     from sharpnotes.app.extractive import above
 
     out: list[Point] = []
-    seen = set() if seen is None else seen
+    seen: set[str] = set()
     for passage in passages:
         nested = list_parents(passage.text)
         for unit in units(passage.text):
@@ -467,33 +474,50 @@ def _points(passages: list[Passage], seen: set[str] | None = None) -> list[Point
     return out
 
 
+def _one_step_each(
+    steps: list[FrameworkStep], points: list[list[Point]], searcher: Searcher
+) -> list[list[Point]]:
+    """Each step's points with every key point graded under one step only: a point two steps
+    hold (a section they share, the same bullet in two sections) stays with the step whose
+    framework text it fits best."""
+    import numpy as np
+
+    from sharpnotes.app.embed_cache import embed_cached
+
+    where: dict[str, list[int]] = {}
+    for i, mine in enumerate(points):
+        for point in mine:
+            where.setdefault(point.text, []).append(i)
+    contested = [text for text, at in where.items() if len(at) > 1]
+    if not contested:
+        return points
+    vectors = embed_cached(searcher.embedder(), [s.text for s in steps] + contested)
+    fit = vectors[len(steps) :] @ vectors[: len(steps)].T  # contested points x steps
+    home = {t: where[t][int(np.argmax(fit[k, where[t]]))] for k, t in enumerate(contested)}
+    return [[p for p in mine if home.get(p.text, i) == i] for i, mine in enumerate(points)]
+
+
 def _path(heading: str) -> str:
     """A section's heading path below the note's title: "Metrics > Online / on-road"."""
     return HEADING_SEP.join(heading.split(HEADING_SEP)[1:]) or heading
 
 
-def _fit(
-    steps: list[FrameworkStep], sections: dict[str, list[Passage]], searcher: Searcher
+def _name_fit(
+    steps: list[FrameworkStep], labels: list[str], searcher: Searcher
 ) -> tuple[np.ndarray, np.ndarray]:
-    """How well each section (by heading) fits each step, and whether its heading names the
-    step: two steps x sections arrays (see the module docstring and the constants)."""
+    """How well each heading label ("Metrics > Online", "Deployment") names each step, and
+    whether it names it: two steps x labels arrays (see the module docstring and constants)."""
     import numpy as np
 
     from sharpnotes.app.embed_cache import embed_cached
 
-    heads = list(sections)
-    paths = [_path(h) for h in heads]
-    said = [h.split(HEADING_SEP)[-1] + "\n" + "\n".join(p.text for p in sections[h]) for h in heads]
     names = [s.names or (s.title,) for s in steps]
-    vectors = embed_cached(
-        searcher.embedder(),
-        [s.text for s in steps] + said + paths + [n for ns in names for n in ns],
-    )
-    n, m = len(steps), len(heads)
-    scores = vectors[:n] @ vectors[n : n + m].T
-    by_name = vectors[n + 2 * m :] @ vectors[n + m : n + 2 * m].T  # each name x each path
+    vectors = embed_cached(searcher.embedder(), labels + [n for ns in names for n in ns])
+    m = len(labels)
+    by_name = vectors[m:] @ vectors[:m].T  # each name x each label
+    scores = np.zeros((len(steps), m), dtype=np.float32)
     named = np.zeros(scores.shape, dtype=bool)
-    words = [_stems(path) for path in paths]
+    words = [_stems(label) for label in labels]
     at = 0
     for i, step in enumerate(steps):
         closest = by_name[at : at + len(names[i])].max(axis=0)
@@ -501,13 +525,61 @@ def _fit(
         titled, described = _stems(step.title), _stems(step.text)
         called = set().union(*(_stems(name) for name in names[i]))
         for j in range(m):
-            scores[i, j] += (
+            scores[i, j] = (
                 NAME_WEIGHT * closest[j]
                 + TITLE_BONUS * bool(titled & words[j])
                 + TEXT_BONUS * bool(described & words[j])
             )
             named[i, j] = bool(called & words[j]) or closest[j] >= NAME_COSINE
     return scores, named
+
+
+def _fit(
+    steps: list[FrameworkStep], sections: dict[str, list[Passage]], searcher: Searcher
+) -> tuple[np.ndarray, np.ndarray]:
+    """How well each section (by heading) fits each step, and whether its heading names the
+    step: two steps x sections arrays (see the module docstring and the constants)."""
+    from sharpnotes.app.embed_cache import embed_cached
+
+    heads = list(sections)
+    said = [h.split(HEADING_SEP)[-1] + "\n" + "\n".join(p.text for p in sections[h]) for h in heads]
+    vectors = embed_cached(searcher.embedder(), [s.text for s in steps] + said)
+    n = len(steps)
+    by_name, named = _name_fit(steps, [_path(h) for h in heads], searcher)
+    return vectors[:n] @ vectors[n:].T + by_name, named
+
+
+# the parts of a heading that joins two steps: "Deployment & monitoring", "Data and labels"
+_JOINED = re.compile(r"\s*(?:&|\+|/|,|;|\band\b|與|和|及|、)\s*", re.IGNORECASE)
+
+
+def _shared(
+    heads: list[str], steps: list[FrameworkStep], searcher: Searcher
+) -> dict[int, list[int]]:
+    """Section -> the steps it is shared by: a heading whose parts each name a different step
+    ("5. Deployment & monitoring" beside the steps "Serving and deployment" and "Monitoring")
+    holds both, and its key points are split between them (``_one_step_each``)."""
+    import numpy as np
+
+    parts = {
+        j: [p for p in _JOINED.split(h.split(HEADING_SEP)[-1]) if p] for j, h in enumerate(heads)
+    }
+    joined = {j: p for j, p in parts.items() if len(p) >= 2}
+    if not joined:
+        return {}
+    fit, named = _name_fit(steps, [p for ps in joined.values() for p in ps], searcher)
+    out: dict[int, list[int]] = {}
+    at = 0
+    for j, ps in joined.items():
+        held = set()
+        for k in range(at, at + len(ps)):
+            best = int(np.argmax(fit[:, k]))
+            if named[best, k]:
+                held.add(best)
+        at += len(ps)
+        if len(held) >= 2:
+            out[j] = sorted(held)
+    return out
 
 
 def assign(
@@ -528,6 +600,7 @@ def assign(
         return [[] for _ in steps]
     heads = list(sections)
     sims, named = _fit(steps, sections, searcher)
+    shared = _shared(heads, steps, searcher)
     owner: list[int] = []
     for j, head in enumerate(heads):
         leaning = sims[:, j].copy()
@@ -536,8 +609,8 @@ def assign(
         owner.append(int(np.argmax(leaning)))
     out: list[list[Passage]] = []
     for i in range(len(steps)):
-        mine = [j for j, o in enumerate(owner) if o == i]
-        kept = [j for j in mine if named[i, j]]
+        mine = [j for j, o in enumerate(owner) if o == i or i in shared.get(j, ())]
+        kept = [j for j in mine if named[i, j] or i in shared.get(j, ())]
         loose = [j for j in mine if not named[i, j]]
         if loose:  # said to fit, not named: only the closest, and only near the step's best
             closest = max(loose, key=lambda j: sims[i, j])
@@ -602,9 +675,6 @@ def plan_design(
         # another case's notes are not this case's, and the framework is the same for every case
         skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
-    listed: set[str] = set()  # a key point is graded under one step only
-    planned = [
-        Step(s.key, s.title, s.title, _points(passages, listed))
-        for s, passages in zip(steps, held, strict=True)
-    ]
+    points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
+    planned = [Step(s.key, s.title, s.title, p) for s, p in zip(steps, points, strict=True)]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
