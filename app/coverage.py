@@ -200,6 +200,9 @@ def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> b
 # what a note marks as a name besides a heading: a bold span, the first cell of a table row
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
 _ROW_NAME = re.compile(r"^[ \t]*\|[ \t]*([^|\n]{1,80}?)[ \t]*\|", re.MULTILINE)
+# ... the label of a list item ("- ByteTrack: associate low-score dets too"), as terse notes
+# define things
+_ITEM_NAME = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+([^:\n]{1,40}?)[ \t]*:(?!//)", re.MULTILINE)
 
 
 # ... and an acronym written with its expansion, either way round: "IPM (inverse perspective
@@ -211,12 +214,13 @@ _DEFINED = re.compile(
 
 
 def marked(text: str) -> list[str]:
-    """What a passage marks as names: its bold spans, the first cells of its table rows and the
-    acronyms it spells out."""
+    """What a passage marks as names: its bold spans, the first cells of its table rows, the
+    labels of its list items and the acronyms it spells out."""
     defined = [m.group(1) or m.group(2) for m in _DEFINED.finditer(text)]
     return (
         [m.group(1) for m in _BOLD.finditer(text)]
         + [m.group(1) for m in _ROW_NAME.finditer(text)]
+        + [m.group(1) for m in _ITEM_NAME.finditer(text)]
         + defined
     )
 

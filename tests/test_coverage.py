@@ -4,7 +4,7 @@ packaged glossary: names as written, glossary phrases, acronyms and their expans
 from __future__ import annotations
 
 from sharpnotes.app.answer import Evidence, refusal_reason
-from sharpnotes.app.coverage import specific_terms, uncovered, zh_anchored
+from sharpnotes.app.coverage import marked, specific_terms, uncovered, zh_anchored
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 
@@ -229,6 +229,24 @@ def test_an_acronym_the_notes_spell_out_vouches_for_it(settings: Settings) -> No
     assert refusal_reason("why does IPM break", [fragment], weak, settings) is None
     plain = _passage("BEV fragments", "- IPM assumes flat ground -> breaks on slopes")
     assert "evidence" in refusal_reason("why does IPM break", [plain], weak, settings)
+
+
+def test_a_list_item_labelled_with_a_name_vouches_for_it(settings: Settings) -> None:
+    """Terse notes define things as labelled items ("- ByteTrack: associate low-score dets
+    too"): the label marks the name, as a bold span does; a name the item only mentions in its
+    text does not, nor does a link's "https:"."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    frags = _passage(
+        "MOT quick notes",
+        "- SORT: Kalman filter + Hungarian on IoU. fast\n"
+        "- DeepSORT: + appearance embedding (ReID CNN) -> fewer ID switches\n"
+        "- ByteTrack: associate low-score dets too (2nd pass)\n"
+        "- see https://example.org/OC-SORT for later work\n",
+    )
+    question = "What is the difference between SORT, DeepSORT and ByteTrack?"
+    assert refusal_reason(question, [frags], weak, settings) is None
+    assert "evidence" in refusal_reason("How does ReID work?", [frags], weak, settings)
+    assert "ReID" not in marked(frags.text) and "https" not in marked(frags.text)
 
 
 def test_a_chinese_question_is_about_a_note_that_writes_only_the_acronym() -> None:
