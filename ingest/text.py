@@ -302,12 +302,12 @@ def blocks(text: str) -> list[Block]:
 # --- sentences ------------------------------------------------------------------------------
 
 # A candidate end: Western punctuation (then closing quotes, brackets or emphasis) before
-# whitespace, or before a CJK character when a CJK character precedes it; or a CJK end, which
-# needs no space after it.
+# whitespace, or before a CJK character when a CJK character precedes it; or a CJK end (then
+# closing quotes, brackets or emphasis: "**為什麼？**"), which needs no space after it.
 _END = re.compile(
     r"[.!?\u2026]+['\"\u2019\u201d)\]*_`]*(?=\s)"
     f"|(?<=[{CJK_CHARS}])[!?]+(?=[{CJK_CHARS}])"
-    r"|[\u3002\uff01\uff1f\uff1b]+[\u300d\u300f\u201d\u2019\uff09)\]]*"
+    r"|[\u3002\uff01\uff1f\uff1b]+[\u300d\u300f\u201d\u2019\uff09)\]*_`]*"
 )
 _CJK_END = frozenset("\u3002\uff01\uff1f\uff1b")
 # after these a period never ends a sentence
@@ -687,10 +687,26 @@ def without_todos(text: str) -> str:
     return _TODO_TAIL.sub("", "\n".join(kept))
 
 
+# a question written without its "?", as lists of interview questions often are: "How Do You
+# Handle Missing Data", "What is a decision tree" (one clause, nothing that ends a sentence)
+_ASKED = re.compile(
+    r"^(?:(?:how|what|why|when|where|which|who)\s+(?:do|does|did|is|are|was|were|can|could|"
+    r"would|should|will|much|many)|(?:can|could|would|should|do|does|is|are)\s+(?:you|we|i|"
+    r"one|there))\s+[^.!;:。！；：]{3,150}$",
+    re.IGNORECASE,
+)
+
+
 def is_question(text: str) -> bool:
     """True when a unit or heading is itself a question: in Q&A notes it is the context of the
-    answer that follows it, never the answer."""
-    return _QUESTION_END.search(clean_heading(text.strip())) is not None
+    answer that follows it, never the answer. A line that asks without "?" counts ("How do you
+    handle missing data")."""
+    plain = clean_heading(text.strip())
+    if _QUESTION_END.search(plain) is not None:
+        return True
+    if "\n" in plain:
+        return False
+    return _ASKED.match(plain[len(list_marker(plain)) :]) is not None
 
 
 def section_starts(text: str) -> list[int]:

@@ -113,6 +113,17 @@ def test_cjk_sentence_ends_need_no_space() -> None:
     ]
 
 
+def test_a_cjk_end_takes_the_emphasis_that_closes_it() -> None:
+    """A bold Chinese question keeps its closing "**": the answer after it does not open with
+    a stray "** " when quoted."""
+    text = "**為什麼 Deformable DETR 收斂比較快？** 因為只看少數取樣點。也能處理小物體。"
+    assert said(text) == [
+        "**為什麼 Deformable DETR 收斂比較快？**",
+        "因為只看少數取樣點。",
+        "也能處理小物體。",
+    ]
+
+
 def test_mixed_english_and_chinese() -> None:
     text = "Transformer 用 self-attention。The scale is 1/sqrt(d). 你知道嗎?知道「這個」。Done."
     assert said(text) == [
@@ -394,6 +405,14 @@ def test_a_question_line_or_heading_is_a_question_with_emphasis_and_emoji() -> N
     assert is_question("為什麼 Transformer 需要位置編碼？")
     assert not is_question("Regression predicts a number.")
     assert not is_question("Use `x?` as the optional marker here.")
+    # lists of interview questions often leave out the "?"
+    assert is_question("- How Do You Handle Missing or Corrupted Data in a Dataset")
+    assert is_question("**What is a decision tree and how does it work**")
+    assert is_question("Can you explain logistic regression")
+    # a statement that opens like a question is not one
+    assert not is_question("How does it work: the encoder reads the whole image.")
+    assert not is_question("What is more, the loss drops.")
+    assert not is_question("How the model works")
 
 
 def test_sections_start_at_headings_and_at_question_blocks() -> None:
