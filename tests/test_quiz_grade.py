@@ -84,7 +84,11 @@ def test_fast_correct_answers_are_easy_slow_ones_good() -> None:
         ("highest-scoring box", "highest scoring boxes.", True),
         ("highest-scoring box", "lowest scoring box", False),
         ("IoU", "IoUs", True),
-        ("IoU", "intersection over union", False),  # the passage never spells it out
+        # the passage never spells it out, but the words spell it and the glossary agrees
+        ("IoU", "intersection over union", True),
+        ("mAP", "mean average precision", True),
+        ("mAP", "mean absolute precision", False),  # spells it, not the glossary's expansion
+        ("NMS", "non maximum sampling", False),
         ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cap B|}{|A\\cup B|}", True),
         ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cup B|}{|A\\cap B|}", False),
     ],

@@ -4,8 +4,9 @@
   (A-D) or its number (1-4).
 - Cloze: exact up to case, spacing, punctuation, hyphen vs space, and plural; a formula up to
   spacing, ``$`` and braces. Synonyms are accepted only where the passage itself justifies them:
-  an acronym and the expansion written next to it ("non-maximum suppression (NMS)"), or words of
-  the passage whose initials spell the acronym ("non maximum suppression" for NMS).
+  an acronym and the expansion written next to it ("non-maximum suppression (NMS)"), words of
+  the passage whose initials spell the acronym ("non maximum suppression" for NMS), or words
+  whose initials spell it exactly ("mean average precision" for mAP).
 - Recall, offline: each key point counts as covered when the response holds at least half of
   its content words, or one response sentence has embedding cosine >= ``POINT_COSINE`` to it.
   score = 0.6 x share of points covered + 0.4 x the response's cosine to the reference answer,
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sharpnotes.app.quiz.items import QuizItem
-from sharpnotes.app.quiz.terms import Lexicon, fold, initials_match, term_kind
+from sharpnotes.app.quiz.terms import Lexicon, fold, initials_match, spells, term_kind
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import has_cjk, sentences, terms, units
 
@@ -154,13 +155,28 @@ def cloze_matches(item: QuizItem, response: str) -> bool:
     lexicon.add_passage(item.citation.chunk_id, item.citation.source, "", item.passage)
     if got in lexicon.synonyms(answer):
         return True
-    # initials: "non maximum suppression" for NMS, when the passage holds those words
+    # initials: "non maximum suppression" for NMS, when the passage holds those words, or when
+    # they spell the acronym exactly ("mean average precision" for mAP)
     passage_words = set(fold(item.passage).split())
+    if term_kind(answer) == "acronym" and spells(answer, response) and _expands(answer, got):
+        return True
     if term_kind(answer) == "acronym" and set(got.split()) <= passage_words:
         return initials_match(answer, response)
     if term_kind(response.strip()) == "acronym" and set(want.split()) <= passage_words:
         return initials_match(response.strip(), answer)
     return False
+
+
+def _expands(acronym: str, folded: str) -> bool:
+    """Whether a phrase that spells ``acronym`` is its expansion: one the glossary gives for
+    it when it gives any ("mean average precision" for mAP, not "mean absolute percentage"),
+    else any phrase that spells it."""
+    from sharpnotes.app.coverage import phrases
+
+    known = [phrase for phrase, names in phrases().items() if acronym.lower() in names]
+    return not known or any(
+        fold(phrase).replace(" ", "") == folded.replace(" ", "") for phrase in known
+    )
 
 
 def source_sentence(item: QuizItem, point: str) -> str:

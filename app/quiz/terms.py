@@ -267,6 +267,17 @@ def initials_match(acronym: str, expansion: str) -> bool:
     )
 
 
+def spells(acronym: str, expansion: str) -> bool:
+    """True when the words of ``expansion`` start with exactly the letters of ``acronym``, all of
+    them or its capitals ("mean average precision" spells mAP, "non maximum suppression" NMS):
+    a learner who types the expansion of an acronym knows it."""
+    parts = [p.lower() for p in re.split(r"[\s-]+", expansion) if p]
+    firsts = "".join(p[0] for p in parts)
+    letters = "".join(c.lower() for c in acronym if c.isalpha())
+    capitals = "".join(c.lower() for c in acronym if c.isalpha() and c.isupper())
+    return len(parts) >= 2 and firsts in {letters, capitals}
+
+
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return all(c in it for c in short)
