@@ -579,3 +579,9 @@ def test_a_quiz_on_a_name_asks_the_cards_that_name_it(tmp_path: Path, models_dir
     batch = generate_quiz(settings, topic="traffic lights", n=3, seed=1)
     assert [i.question for i in batch.items] == ["How do you detect far traffic lights?"]
     assert "traffic lights" in (batch.shortfall(3) or "")
+    # the same topic by its Chinese name: the glossary's English name is what the note writes
+    batch = generate_quiz(settings, topic="非極大值抑制", n=3, seed=1)
+    assert [i.question for i in batch.items] == ["What does NMS do?"]
+    # a topic no passage writes gives no quiz of other things, and says so
+    batch = generate_quiz(settings, topic="quantum chromodynamics", n=3, seed=1)
+    assert batch.items == [] and "no passage of your notes writes" in (batch.shortfall(3) or "")

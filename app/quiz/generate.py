@@ -91,10 +91,20 @@ class QuizBatch:
             return None
         if self.named:
             topic, passages = self.named
-            some = f"{passages} passage{'s' if passages != 1 else ''}"
+            if not passages:
+                return (
+                    f"no passage of your notes writes {topic!r}, so there is nothing to quiz "
+                    "you on: write a note on it, or pick a topic your notes name "
+                    "(sharpnotes topics)"
+                )
+            some = (
+                "the passage that writes"
+                if passages == 1
+                else f"the {passages} passages that write"
+            )
             return (
-                f"{len(self.items)} of {n} questions: a quiz on {topic!r} asks from the {some} "
-                "that write it, not from the ones retrieval ranks near them"
+                f"{len(self.items)} of {n} questions: a quiz on {topic!r} asks from {some} "
+                "it, not from the ones retrieval ranks near them"
             )
         if not self.dropped.get(SENTENCE_CAPPED):
             return None
@@ -197,14 +207,29 @@ FORM_LETTERS = 2
 
 
 def topic_names(topic: str) -> list[set[str]]:
-    """The content terms of each name a topic is made of; [] when one of them is too long to be
-    a name (a topic written as a sentence or a description)."""
-    names = [terms(part) for part in _NAME_SEPARATORS.split(topic)]
-    names = [name for name in names if name]
+    """The content terms of each name a topic is made of, then of each name's other names in
+    the glossary ("卡爾曼濾波" is also "Kalman filter", "focal loss" also "焦點損失"); [] when
+    one of them is too long to be a name (a topic written as a sentence or a description)."""
+    parts = [part for part in _NAME_SEPARATORS.split(topic) if terms(part)]
+    names = [terms(part) for part in parts]
     # a Chinese name is read character by character: "自駕車感測器" is one name of six
     limits = [NAME_CHARACTERS if any(has_cjk(w) for w in name) else NAME_TERMS for name in names]
-    too_long = any(len(name) > limit for name, limit in zip(names, limits, strict=True))
-    return [] if too_long else names
+    if any(len(name) > limit for name, limit in zip(names, limits, strict=True)):
+        return []
+    others = [terms(other) for part in parts for other in other_names(part)]
+    return names + [name for name in others if name and name not in names]
+
+
+def other_names(name: str) -> list[str]:
+    """What the glossary calls ``name`` in the other language, and its acronym or expansion."""
+    from sharpnotes.app.coverage import phrases
+
+    key = " ".join(name.lower().split())
+    out: list[str] = []
+    for phrase, names in phrases().items():
+        if key == phrase or key in names:
+            out += [phrase, *sorted(names)]
+    return [other for other in dict.fromkeys(out) if other != key]
 
 
 def writes_name(names: list[set[str]], text: str) -> bool:
@@ -307,6 +332,8 @@ def generate_quiz(
     names = topic_names(topic) if topic else []
     named = naming(names, passages)
     narrowed = bool(named)  # a named topic some passages write: its cards must name it too
+    if names and not named:  # a name no passage writes: the notes do not cover it
+        return QuizBatch([], dropped, named=(str(topic), 0))
 
     def candidates(passage: SearchResult, written: bool) -> list[QuizItem]:
         if passage.chunk_id in reopened:  # quizzed before: only its cards not yet asked
