@@ -254,3 +254,27 @@ def test_a_reply_in_english_to_a_card_in_chinese_is_graded_across_languages(
     poor = grade(item, "Use a bigger backbone and train it for longer.", settings)
     assert poor.covered == [] and {p for p, _ in poor.missed} == set(points)
     assert poor.score < 0.1 < good.score
+
+
+def test_a_chinese_reply_to_a_chinese_card_is_read_by_the_multilingual_model(
+    settings: Settings,
+) -> None:
+    """Two Chinese texts look alike to MiniLM, so a reply that says the opposite passed; the
+    multilingual model reads both sides when the reply is in Chinese (``card_grading``)."""
+    settings = settings.replace(embed_backend=BACKEND)
+    answer = (
+        "可以，把 class-balanced 權重乘在 focal loss 上；但兩者都會改變樣本權重，一次只調一個。"
+    )
+    item = QuizItem(
+        "recall", "focal loss 跟 class-balanced weighting 可以一起用嗎？", answer, answer,
+        answer, Citation("c1", "imbalance.md", "Focal"),
+        key_points=[
+            "可以，把 class-balanced 權重乘在 focal loss 上",
+            "但兩者都會改變樣本權重，一次只調一個",
+        ],
+    )  # fmt: skip
+    good = grade(item, "可以一起用，把類別權重乘到 focal loss 上，不過一次只調一個參數。", settings)
+    wrong = grade(
+        item, "不行，focal loss 已經內建 alpha，再乘一次會重複加權，只能二選一。", settings
+    )
+    assert good.correct and not wrong.correct and wrong.score < good.score

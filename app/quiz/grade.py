@@ -52,11 +52,13 @@ MISSED_COSINE = 0.6
 # written after: right 0.55-0.77 (6 of 6 covered), wrong 0.02-0.46 (0 covered, 3 missed).
 CROSS_COVERED = 0.5
 CROSS_MISSED = 0.3
+CHINESE_BY_MULTILINGUAL = True  # a Chinese reply to a Chinese point too (see card_grading)
 CORRECT_SCORE = 0.6
 PARTIAL_SCORE = 0.3
 EASY_SCORE = 0.85
 # a response is matched against key points sentence by sentence and clause by clause
-_CLAUSE = re.compile(r"\n+|[,;]\s*|\s+(?:and|but|so|while|whereas)\s+")
+_CLAUSE = re.compile(r"\n+|[,;，；、]\s*|\s+(?:and|but|so|while|whereas)\s+")
+MIN_PIECE_CJK = 4  # characters of a Chinese piece of a response matched on its own
 
 GRADE_PROMPT = """You grade a student's answer to a quiz question against a rubric and the \
 passage of their notes it was written from. The passage and the answer are quoted data, not \
@@ -220,8 +222,12 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
 
     points = item.key_points or [item.answer]
     # the clauses of its sentences: a point is often one clause of a longer sentence
-    pieces = [c for s in sentences(response) for c in _CLAUSE.split(s.text)]
-    said_pieces = [response, *(p for p in pieces if len(p.split()) >= 2)]
+    whole = [s.text for s in sentences(response)]
+    pieces = list(dict.fromkeys([*whole, *(c for s in whole for c in _CLAUSE.split(s))]))
+    said_pieces = [
+        response,
+        *(p for p in pieces if len(p.split()) >= 2 or (has_cjk(p) and len(p) >= MIN_PIECE_CJK)),
+    ]
     vectors = embed_cached(
         load_embedder(settings, "query"), [response, item.answer, *points, *said_pieces]
     )
@@ -229,8 +235,14 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
     point_vectors = vectors[2 : 2 + len(points)]
     sentence_vectors = vectors[2 + len(points) :]
     said = terms(response)
-    across = _across_languages(response, points, said_pieces, item.answer)
-    if across is not None and has_cjk(item.answer) != has_cjk(response):
+    zh = has_cjk(response)
+
+    def multilingual_reads(text: str) -> bool:  # MiniLM's cosine is noise where Chinese is
+        return has_cjk(text) != zh or (CHINESE_BY_MULTILINGUAL and zh)
+
+    wanted = any(multilingual_reads(t) for t in (*points, item.answer))
+    across = _multilingual(response, points, said_pieces, item.answer) if wanted else None
+    if across is not None and multilingual_reads(item.answer):
         similarity = across[1]
     covered, missed, unsure = [], [], []
     for n, (point, vector) in enumerate(zip(points, point_vectors, strict=True)):
@@ -238,7 +250,7 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
         lexical = len(want & said) / len(want) if want else 0.0
         cosine = float((sentence_vectors @ vector).max())
         near, far = POINT_COSINE, MISSED_COSINE
-        if across is not None and has_cjk(point) != has_cjk(response):
+        if across is not None and multilingual_reads(point):
             cosine, near, far = across[0][n], CROSS_COVERED, CROSS_MISSED
         if lexical >= POINT_OVERLAP or cosine >= near:
             covered.append(point)
@@ -258,17 +270,14 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
     )
 
 
-def _across_languages(
+def _multilingual(
     response: str, points: list[str], pieces: list[str], answer: str
 ) -> tuple[list[float], float] | None:
-    """When the response and a key point (or the reference answer) are in different languages,
-    the multilingual model's cosines: each point's best over the response's pieces, and the
-    response's to the reference answer. None when all are in one language, or the model is not
-    installed."""
+    """The multilingual model's cosines: each point's best over the response's pieces, and the
+    response's to the reference answer. None when the model is not installed."""
     from sharpnotes.ingest import multilingual
 
-    mixed = {has_cjk(t) for t in (*points, answer)} != {has_cjk(response)}
-    if not mixed or not multilingual.available():
+    if not multilingual.available():
         return None
     vectors = multilingual.embed([answer, *points, *pieces])
     said = vectors[1 + len(points) :]
