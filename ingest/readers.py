@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sharpnotes.ingest.text import code_fence_lines
+from sharpnotes.ingest.text import code_fence_lines, without_comments
 
 if TYPE_CHECKING:
     from llama_index.core.schema import Document
@@ -222,7 +222,7 @@ def resolve_wikilinks(text: str) -> tuple[str, list[str]]:
 
 def _markdown_document(text: str, source: str) -> Document:
     front, body = parse_front_matter(text)
-    body, links = resolve_wikilinks(body)
+    body, links = resolve_wikilinks(without_comments(body))
     title = front.get("title")
     meta = _base_meta(
         source,

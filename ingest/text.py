@@ -144,6 +144,33 @@ def code_fence_lines(text: str) -> Iterator[tuple[str, bool]]:
             yield line, True
 
 
+def without_comments(text: str) -> str:
+    """``text`` without its HTML comments (``<!-- ... -->``, over several lines too), outside
+    fenced code: what a note comments out is hidden when it is read, so it is neither searched
+    nor quoted. A line that was all comment is left blank."""
+    out: list[str] = []
+    inside = False
+    for line, code in code_fence_lines(text):
+        if code and not inside:
+            out.append(line)
+            continue
+        kept, rest = [], line
+        while rest:
+            if inside:
+                end = rest.find("-->")
+                rest, inside = ("", True) if end < 0 else (rest[end + 3 :], False)
+            else:
+                start = rest.find("<!--")
+                if start < 0:
+                    kept.append(rest)
+                    break
+                kept.append(rest[:start])
+                rest, inside = rest[start + 4 :], True
+        joined = "".join(kept)
+        out.append(joined if joined.strip() else "")
+    return "\n".join(out)
+
+
 def _math_close(stripped: str) -> str | None:
     """The closing marker of display math opened on this line, or None when it is not opened
     here or closes on the same line."""

@@ -50,6 +50,22 @@ def test_front_matter_tags_title_aliases_and_wikilinks(tmp_path: Path) -> None:
     assert "---" not in doc.text
 
 
+def test_what_a_note_comments_out_is_not_read(tmp_path: Path) -> None:
+    """An HTML comment is hidden when the note is rendered: it is neither searched nor quoted
+    (a cloned collection commented out a half-written paragraph, which a mock graded as key
+    points). A comment in fenced code is code and stays."""
+    note = tmp_path / "n.md"
+    note.write_text(
+        "# Prediction\n\nMultimodality matters. <!-- TODO rewrite --> Use anchors.\n\n"
+        "  <!-- - Generative from noise\n  - intention-based: -->\n\n- visible item\n\n"
+        "```html\n<!-- markup example -->\n```\n"
+    )
+    (doc,) = read_file(note, "n.md", MB)
+    assert "Multimodality matters.  Use anchors." in doc.text and "visible item" in doc.text
+    assert "Generative" not in doc.text and "TODO rewrite" not in doc.text
+    assert "<!-- markup example -->" in doc.text
+
+
 def test_front_matter_that_is_not_yaml_stays_text() -> None:
     meta, body = parse_front_matter("---\n: : [unclosed\n---\nhello\n")
     assert meta == {} and "hello" in body and "unclosed" in body
