@@ -225,6 +225,8 @@ def test_a_template_named_otherwise_grades_its_problem_step_on_requirements_and_
     assert sections("problem-formulation") == {"Requirements (what I'd ask and assume)", "Framing"}
     assert sections("data-collection-and-preparation") == {"Data"}
     assert sections("metrics") == {"Offline", "Online / on-road"}
+    # "Serving" and "Service" start alike where their stems differ: the heading names the step
+    assert sections("prediction-service") == {"Serving on the car"}
     # no key point, and no section, under two steps
     texts = [p.text for s in plan.steps for p in s.points]
     assert len(texts) == len(set(texts)) and sum("Phantom braking" in t for t in texts) == 1

@@ -8,16 +8,17 @@ item of a numbered list at the margin); a numbered heading that lists several pa
 part. Nothing about the steps is hard-coded.
 The case comes from a case note (tagged ``case-study``, or named ``case-*``), a syllabus topic,
 or typed text. Each step is graded against the sections of the case that hold that step. A
-section fits a step by what it says (the embedding similarity of the section to the
-framework's own text of the step) and by what it is called: its heading path against the
-step's names (its title and its own outline: the items listed under a listed step, the
-subheadings under a step heading), in meaning (embeddings) and in words (shared stems). So
-"Requirements" finds "1. Problem formulation" through its item "* Requirements", and "Metrics >
-Online" finds "Metrics" through "* Online metrics". Each section goes to the one step it fits
-best, never to two, so no key point is graded under two steps; only a heading whose parts name
-two steps ("Deployment & monitoring") is shared by them, each of its points going to the step
-whose framework text it fits best. A section that fits no step clearly leans towards the step
-of the section before it ("Framing" after "Requirements"). A step keeps the sections whose
+section fits a step by what it says (the embedding similarity of the section to the framework's
+own text of the step) and by what it is called: its heading path against the step's names (its
+title and its own outline: the items listed under a listed step, the subheadings under a step
+heading), in meaning (embeddings) and in words (shared stems). So "Requirements" finds "1.
+Problem formulation" through its item "* Requirements", and "Metrics > Online" finds "Metrics"
+through "* Online metrics"; words that start alike name a step too ("Serving" names "Prediction
+Service"). Each section goes to the one step it fits best among those its heading names, else
+among all, never to two, so no key point is graded under two steps; only a heading whose parts
+name two steps ("Deployment & monitoring") is shared by them, each of its points going to the
+step whose framework text it fits best. A section that fits no step clearly leans towards the
+step of the section before it ("Framing" after "Requirements"). A step keeps the sections whose
 headings name it and the best of the others if it fits that one nearly as well as its own; the
 rest go nowhere (a note's "30-second answer"). A step that no section goes to gets no key
 points, and the report says so; only a plan without sections (an empty case) looks in other
@@ -72,6 +73,7 @@ TITLE_BONUS = 0.15
 TEXT_BONUS = 0.1
 NEIGHBOUR_BONUS = 0.1  # "Framing" after "Requirements" stays with the problem step
 NAME_COSINE = 0.6
+PREFIX_LETTERS = 5  # a heading word and a step's name word that start alike name it (_prefixes)
 # A step keeps every section it owns whose heading names it, and of the others (fitted by what
 # they say only) the one it fits best, if within MARGIN of its best section: a summary ("30-
 # second answer") that fits every step a little goes nowhere. 0.5 loses "Framing" with the
@@ -276,6 +278,12 @@ def _stems(text: str) -> set[str]:
     from sharpnotes.ingest.bm25 import stem
 
     return set(stem([t for t in terms(text) if len(t) >= 3]))
+
+
+def _prefixes(text: str) -> set[str]:
+    """The first PREFIX_LETTERS letters of a title's longer words: "Serving" and "Prediction
+    Service" meet where their stems ("serv", "servic") do not; "modes" and "model" do not."""
+    return {w[:PREFIX_LETTERS] for w in terms(text) if len(w) >= PREFIX_LETTERS}
 
 
 def parse_framework(text: str) -> list[FrameworkStep]:
@@ -518,19 +526,21 @@ def _name_fit(
     scores = np.zeros((len(steps), m), dtype=np.float32)
     named = np.zeros(scores.shape, dtype=bool)
     words = [_stems(label) for label in labels]
+    heads = [_prefixes(label) for label in labels]
     at = 0
     for i, step in enumerate(steps):
         closest = by_name[at : at + len(names[i])].max(axis=0)
         at += len(names[i])
         titled, described = _stems(step.title), _stems(step.text)
         called = set().union(*(_stems(name) for name in names[i]))
+        starts = set().union(*(_prefixes(name) for name in names[i]))
         for j in range(m):
             scores[i, j] = (
                 NAME_WEIGHT * closest[j]
                 + TITLE_BONUS * bool(titled & words[j])
                 + TEXT_BONUS * bool(described & words[j])
             )
-            named[i, j] = bool(called & words[j]) or closest[j] >= NAME_COSINE
+            named[i, j] = bool(called & words[j] or starts & heads[j]) or closest[j] >= NAME_COSINE
     return scores, named
 
 
@@ -606,6 +616,8 @@ def assign(
         leaning = sims[:, j].copy()
         if j and sections[heads[j - 1]][0].source == sections[head][0].source:
             leaning[owner[-1]] += NEIGHBOUR_BONUS
+        if named[:, j].any():  # a heading that names steps goes to one of them
+            leaning[~named[:, j]] = -np.inf
         owner.append(int(np.argmax(leaning)))
     out: list[list[Passage]] = []
     for i in range(len(steps)):
