@@ -7,6 +7,7 @@ new items from the weakest topic."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,14 @@ def test_topics_link_covering_notes_and_list_gaps(env: Settings) -> None:
     assert by_id["detr"]["recall"] is None and by_id["detr"]["items"] == 0
     gaps = run("topics", "--gaps")["topics"]
     assert "diffusion-models" in {t["id"] for t in gaps} and "detr" not in {t["id"] for t in gaps}
+    # a gap some passage names says so, with the commands that show and link them
+    text = CliRunner().invoke(cli, ["topics", "--gaps"]).output
+    named = [line for line in text.splitlines() if "gap: named in" in line]
+    assert re.search(r"^diffusion-models +gap: write a note", text, re.MULTILINE)
+    assert bool(named) == ("sharpnotes topics pin TOPIC CHUNK_ID" in text)
+    for line in named:
+        topic = line.split()[0]
+        assert run("topics", "show", topic)["mentions"], topic
 
 
 def test_pins_override_the_linker_and_leave_the_syllabus_alone(env: Settings) -> None:

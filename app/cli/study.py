@@ -76,13 +76,27 @@ def topics(ctx: click.Context, gaps: bool, weak: int | None, as_json: bool) -> N
     if as_json:
         echo_json({"syllabus": syllabus.where, "topics": [s.to_dict() for s in shown]})
         return
+    from sharpnotes.app.topics import mentions
+
     click.echo(f"{len(statuses)} topics from {plain(syllabus.where)}")
+    named_in = 0
     for s in shown:
         recall = "  -  " if s.recall is None else f"{s.recall:>4.0%} "
-        mark = "gap: write a note" if s.gap else f"{s.passages:>3} passages in {len(s.notes)} notes"
+        mark = f"{s.passages:>3} passages in {len(s.notes)} notes"
+        if s.gap:  # a gap some passages name may be covered where the linker did not look
+            named = len(mentions(searcher, s.topic))
+            named_in += bool(named)
+            some = f"{named} passage{'s' if named > 1 else ''}"
+            mark = f"gap: named in {some}" if named else "gap: write a note"
         click.echo(
             f"{plain(s.topic.id):<34} {mark:<26} items {s.items:>3}  recall {recall}"
             f" due {s.due:>2}  last {_ago(s.last_reviewed)}"
+        )
+    if named_in:
+        click.echo(
+            f"{named_in} of these gaps {'are' if named_in > 1 else 'is'} named in passages the "
+            "linker did not link: see them with `sharpnotes topics show TOPIC`, link one with "
+            "`sharpnotes topics pin TOPIC CHUNK_ID`"
         )
 
 
@@ -261,6 +275,7 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
         click.echo(f"\n{weak_label(plan.weakest)}: {names}")
     if plan.gaps:
         click.echo(f"Gaps to write ({len(plan.gaps)}): {', '.join(plan.gaps[:8])}")
+        click.echo("  (sharpnotes topics --gaps shows the ones your notes name without covering)")
     week = sum(done.reviews[-7:])
     shares = [r for r in done.recalled[-7:] if r is not None]
     recalled = f", {sum(shares) / len(shares):.0%} recalled" if shares else ""
