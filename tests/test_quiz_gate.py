@@ -213,6 +213,22 @@ def test_key_points_of_a_chinese_answer() -> None:
     assert points == ["It is discrete, i.e. a finite set of values", "Trees (e.g. GBDT) need none"]
 
 
+def test_key_points_of_a_listed_answer_are_its_items() -> None:
+    """An answer that lists three strategies has three points, one an item, without its lead-in
+    or its markup (four points of the first item left the other two ungraded)."""
+    answer = (
+        "The three most popular are the following:\n"
+        "* **Grid Search** tries every combination. It is expensive.\n\n"
+        "* **Random Search** samples within bounds. It explores more.\n\n"
+        "* [Bayesian optimisation](https://example.org) fits a *surrogate* to pick the next try."
+    )
+    assert key_points(answer) == [
+        "Grid Search tries every combination",
+        "Random Search samples within bounds",
+        "Bayesian optimisation fits a surrogate to pick the next try",
+    ]
+
+
 def test_bold_terms_with_a_definition_are_not_labels() -> None:
     defined = _item(
         "____: adapt weights so gradient norms of shared layers balance across tasks.",

@@ -23,8 +23,11 @@ from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
 from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import (
+    blocks,
+    clean_heading,
     has_cjk,
     is_lead_in,
+    list_marker,
     math_images_as_tex,
     split_sentences,
     terms,
@@ -46,14 +49,25 @@ _QA_HEADING = re.compile(
 
 
 def key_points(answer: str) -> list[str]:
-    """The answer's sentences and ";" clauses with some content, at most ``MAX_KEY_POINTS``."""
+    """The answer's points, at most ``MAX_KEY_POINTS``: the first sentence of each list item
+    (an answer listing three strategies has three points, not four of the first one), and the
+    sentences and ";" clauses of its other blocks with some content; a lead-in ("the three most
+    popular are the following:") is none, and emphasis and link markup are left out."""
     pieces: list[str] = []
-    for sentence in split_sentences(answer):
-        pieces.extend(p for p in _CLAUSE.split(sentence.text) if p)
+    for block in blocks(answer):
+        if block.kind == "list":
+            item = block.text.strip()
+            said = split_sentences(item[len(list_marker(item)) :])
+            pieces.extend(_CLAUSE.split(said[0].text)[:1] if said else [])
+        elif block.kind in ("paragraph", "quote"):
+            for sentence in split_sentences(block.text):
+                pieces.extend(p for p in _CLAUSE.split(sentence.text) if p)
     points: list[str] = []
     for piece in pieces:
-        piece = piece.strip(" .-*")
-        if (len(terms(piece)) >= 2 or has_cjk(piece)) and piece not in points:
+        piece = clean_heading(piece).strip(" .-*")
+        if is_lead_in(piece) or not (len(terms(piece)) >= 2 or has_cjk(piece)):
+            continue
+        if piece not in points:
             points.append(piece)
     return points[:MAX_KEY_POINTS] or [answer.strip()]
 
