@@ -485,7 +485,8 @@ class Unit(Span):
 def units(text: str, min_terms: int = 2) -> list[Unit]:
     """Quotable units of a passage, in order: the sentences of paragraphs and quotes; a code
     block, formula, table or list item whole; a sentence that leads into a block (``is_lead_in``:
-    "Two reasons:", "**Pros:**", "原因有兩個：") together with the block it introduces. Headings,
+    "Two reasons:", "**Pros:**", "原因有兩個：") together with the block it introduces, and a
+    one-line list item that leads in together with the next item. Headings,
     front matter and rules are left out (they are not claims), and so is an ASCII sentence of
     fewer than ``min_terms`` content terms unless it leads in or is a question (the context of
     the answer after it, see ``is_question``)."""
@@ -505,9 +506,24 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
         prev = joined[-1] if joined else None
         if prev and prev.kind == "sentence" and is_lead_in(prev.text) and unit.kind != "sentence":
             joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], unit.kind)
+        elif prev and _leads_into_item(text, prev, unit):
+            joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], "list")
         else:
             joined.append(unit)
     return joined
+
+
+def _leads_into_item(text: str, prev: Unit, unit: Unit) -> bool:
+    """A list item of one line that leads in ("* Precision and recall are metrics:") and the
+    item after it at the same indent ("* P = TP / (TP + FP)"): one unit, as a lead-in sentence
+    and its block are."""
+    if prev.kind != "list" or unit.kind != "list" or "\n" in prev.text.strip():
+        return False
+
+    def indent(at: int) -> int:
+        return _indent(text[text.rfind("\n", 0, at) + 1 : at] + "x")
+
+    return is_lead_in(prev.text) and indent(prev.start) == indent(unit.start)
 
 
 def list_marker(line: str) -> str:

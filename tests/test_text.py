@@ -113,6 +113,25 @@ def test_cjk_sentence_ends_need_no_space() -> None:
     ]
 
 
+def test_a_list_item_that_leads_in_is_one_unit_with_the_next_item() -> None:
+    """ "* Precision and recall are metrics:" leads into the item after it at its indent (the
+    formulas): quoted alone it says nothing. A nested item after a lead-in is its own unit."""
+    from sharpnotes.ingest.text import units
+
+    text = (
+        "* Precision and recall are metrics:\n* P = TP / (TP + FP), R = TP / (TP + FN).\n"
+        "* F1 is their harmonic mean.\n"
+        "* Factorisation machine\n  * Limitations:\n    * pairwise interactions only\n"
+    )
+    assert [u.text for u in units(text)] == [
+        "* Precision and recall are metrics:\n* P = TP / (TP + FP), R = TP / (TP + FN).",
+        "* F1 is their harmonic mean.",
+        "* Factorisation machine",
+        "* Limitations:",
+        "* pairwise interactions only",
+    ]
+
+
 def test_a_cjk_end_takes_the_emphasis_that_closes_it() -> None:
     """A bold Chinese question keeps its closing "**": the answer after it does not open with
     a stray "** " when quoted."""
