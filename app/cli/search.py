@@ -246,4 +246,5 @@ def _print_answer(result: dict, unsupported: list[str]) -> None:
         click.echo(f"  [{c['n']}] {plain(c['source'])}{page}  [{plain(c['heading'])}]")
     took = result["retrieval_ms"], result["generation_ms"]
     timing = f"retrieval {took[0]:.0f} ms, generation {took[1]:.0f} ms"
+    sys.stdout.flush()  # the sources first, also when both streams go to one file
     click.secho(f"({result['generator']}; {timing})", dim=True, err=True)
