@@ -184,6 +184,14 @@ def show_report(report: MockReport) -> None:
 
     over = " (over time)" if report.over_time else ""
     click.echo(f"\nScore {report.score:.0%} · {took_of(report.duration_s, report.minutes)}{over}")
+    from sharpnotes.app.quiz.grade import POINTS_WEIGHT
+
+    click.secho(
+        f"(a step's score: {POINTS_WEIGHT:.0%} for the key points your answer covers, "
+        f"{1 - POINTS_WEIGHT:.0%} for how close the whole answer is to them in meaning: an "
+        "answer near the topic scores a little with none covered)",
+        dim=True,
+    )
     for step in report.steps:
         if step.score is None:
             why = step.feedback or "not scored: your notes hold nothing for it"

@@ -9,10 +9,11 @@
   whose initials spell it exactly ("mean average precision" for mAP).
 - Recall, offline: each key point counts as covered when the response holds at least half of
   its content words, or one response sentence has embedding cosine >= ``POINT_COSINE`` to it.
-  score = 0.6 x share of points covered + 0.4 x the response's cosine to the reference answer,
-  rescaled from [0.3, 0.8] to [0, 1]. A point not covered is named as missed, with the passage
-  sentence it is from, only when the response is below ``MISSED_OVERLAP`` and
-  ``MISSED_COSINE`` of it; one in between is "unsure" (not credited, not named).
+  score = ``POINTS_WEIGHT`` (0.6) x share of points covered + the rest x the response's cosine
+  to the reference answer, rescaled from [0.3, 0.8] to [0, 1]. A point not covered is named as
+  missed, with the passage sentence it is from, only when the response is below
+  ``MISSED_OVERLAP`` and ``MISSED_COSINE`` of it; one in between is "unsure" (not credited,
+  not named).
   With an LLM generator configured the LLM grades instead, against a rubric returned with the
   grade (``app.quiz.llm_quiz``); if its reply cannot be read, the offline grade is used.
 
@@ -54,6 +55,7 @@ CROSS_COVERED = 0.5
 CROSS_MISSED = 0.3
 CHINESE_BY_MULTILINGUAL = True  # a Chinese reply to a Chinese point too (see card_grading)
 CORRECT_SCORE = 0.6
+POINTS_WEIGHT = 0.6  # of a recall score, the share of key points covered; the rest, closeness
 PARTIAL_SCORE = 0.3
 EASY_SCORE = 0.85
 # a response is matched against key points sentence by sentence and clause by clause
@@ -260,7 +262,7 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
             missed.append((point, source_sentence(item, point)))
     share = len(covered) / len(points)
     closeness = min(1.0, max(0.0, (similarity - 0.3) / 0.5))
-    score = round(0.6 * share + 0.4 * closeness, 3)
+    score = round(POINTS_WEIGHT * share + (1 - POINTS_WEIGHT) * closeness, 3)
     feedback = (
         f"Covered {len(covered)} of {len(points)} key points; "
         f"similarity to the reference answer {similarity:.2f}."
