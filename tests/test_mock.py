@@ -639,3 +639,44 @@ def test_a_section_joining_two_steps_gives_each_step_its_points(
     assert any("drift" in t for t in points["monitoring"])
     every = [t for ts in points.values() for t in ts]
     assert len(every) == len(set(every))  # still no point graded under two steps
+
+
+@pytest.mark.slow
+def test_a_rapid_fire_round_asks_across_notes_and_reads_bold_question_cards(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Six questions were all from the one note of "Q: ... A:" lines: a round takes one note's
+    card in turn, and a note of bold questions over their answers gives cards too."""
+    from sharpnotes.app.mock.rapid import rapid_questions
+    from sharpnotes.app.retrieval import Searcher
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    lines = [
+        (
+            "Why can DETR skip NMS?",
+            "Hungarian matching is one-to-one, so duplicates are penalised.",
+        ),
+        ("What does NMS do?", "It keeps the best box and drops the boxes that overlap it."),
+        ("Why does focal loss help?", "It down-weights the easy negatives of dense detectors."),
+        ("What is DETR's object query?", "A learned slot that decodes into one box or nothing."),
+    ]
+    (notes / "detection-qa.md").write_text(
+        "# Detection Q&A\n\n" + "".join(f"Q: {q}\nA: {a}\n\n" for q, a in lines),
+        encoding="utf-8",
+    )
+    (notes / "bias-variance.md").write_text(
+        "# Bias and variance\n\n**What is high variance?**\n\nThe model overfits: low training "
+        "error, much higher validation error.\n\n**How do you lower the bias of a model?**\n\n"
+        "Use a bigger model or better features, and train for longer.\n",
+        encoding="utf-8",
+    )
+    assert ingest([notes], settings).ok
+    asked = rapid_questions(Searcher(settings), 4, seed=3)
+    sources = [row.source for _, _, row in asked if row is not None]
+    assert len(asked) == 4 and len(sources) == 4
+    assert sources.count("bias-variance.md") == 2  # one of each note in turn, while both have some
+    assert {q for q, _, _ in asked} >= {
+        "What is high variance?",
+        "How do you lower the bias of a model?",
+    }

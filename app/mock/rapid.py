@@ -1,4 +1,4 @@
-"""Planning a rapid-fire round: N questions (a minute each) from the Q/A lines of your notes on
+"""Planning a rapid-fire round: N questions (a minute each) from the cards of your notes on
 syllabus topics outside system design (or on one topic); each is graded against the answer you
 wrote beside it (``card_step``). A question typed in, or a topic asked as "Explain ...", is
 graded against the passage units that answer it (retrieval, then the extractive generator's unit
@@ -10,8 +10,7 @@ import random
 from typing import TYPE_CHECKING
 
 from sharpnotes.app.mock.plan import MockError, MockPlan, Point, Step, is_point, passage_of
-from sharpnotes.app.today import QA_LINE
-from sharpnotes.ingest.cards import real_answer
+from sharpnotes.ingest.cards import find_cards, real_answer
 from sharpnotes.ingest.text import clean_heading, list_parents
 
 if TYPE_CHECKING:
@@ -65,13 +64,31 @@ def card_step(question: str, answer: str, row: ChunkRow, key: str = "q1") -> Ste
     return Step(key, asked, asked, points, RAPID_SECONDS)
 
 
+def _across_notes(
+    asked: list[tuple[str, str, ChunkRow | None]], rng: random.Random
+) -> list[tuple[str, str, ChunkRow | None]]:
+    """The questions in a random order that takes one of each note in turn (the notes in a
+    random order too), so that a round is not six questions of the one note with most Q/A
+    lines."""
+    notes: dict[str, list[tuple[str, str, ChunkRow | None]]] = {}
+    for one in asked:
+        notes.setdefault(one[2].source if one[2] is not None else "", []).append(one)
+    queues = [notes[source] for source in sorted(notes)]
+    rng.shuffle(queues)
+    for queue in queues:
+        rng.shuffle(queue)
+    longest = max(map(len, queues), default=0)
+    return [queue[turn] for turn in range(longest) for queue in queues if turn < len(queue)]
+
+
 def rapid_questions(
     searcher: Searcher, n: int, seed: int, topic: Topic | None = None
 ) -> list[tuple[str, str, ChunkRow | None]]:
-    """N questions from the Q/A lines of the notes linked to syllabus topics outside system
-    design (or to ``topic``), each with the answer written beside it and its chunk (no chunk
-    when that answer is a placeholder); topics without one are asked as "Explain ..." (no
-    answer, no chunk)."""
+    """N questions from the cards (``ingest.cards``: "Q: ... A: ...", a bold question over its
+    answer) of the notes linked to syllabus topics outside system
+    design (or to ``topic``), taken across the notes (``_across_notes``), each with the answer
+    written beside it and its chunk (no chunk when that answer is a placeholder); topics
+    without one are asked as "Explain ..." (no answer, no chunk)."""
     from sharpnotes.app.topics import syllabus_links
 
     syllabus, links = syllabus_links(searcher)
@@ -82,15 +99,14 @@ def rapid_questions(
     for t in topics:
         for link in links.get(t.id, []):
             row = rows.get(link.chunk_id)
-            for m in QA_LINE.finditer(row.text if row else ""):
-                q = clean_heading(m.group("q")).strip()
-                if q.endswith(("?", "？")) and q not in asked:
-                    # an answer still to write ("TODO") is graded against the notes instead
-                    written = row if row is not None and real_answer(m.group("a")) else None
-                    asked[q] = (q, m.group("a"), written)
-    found = list(asked.values())
+            for card in find_cards(row.text) if row is not None else []:
+                q = clean_heading(card.question).strip()
+                if card.kind != "qa" or card.reverse or not q.endswith(("?", "？")) or q in asked:
+                    continue
+                # an answer still to write ("TODO") is graded against the notes instead
+                asked[q] = (q, card.answer, row if real_answer(card.answer) else None)
     rng = random.Random(seed)
-    rng.shuffle(found)
+    found = _across_notes(list(asked.values()), rng)
     if len(found) < n:
         covered = [t for t in topics if links.get(t.id)]
         rng.shuffle(covered)
