@@ -44,7 +44,14 @@ SECTIONS: tuple[Section, ...] = ("definition", "details", "pitfalls", "questions
 _PITFALL = re.compile(
     r"pitfall|gotcha|caveat|mistake|careful|beware|watch out|trap|don'?t|do not|never|avoid|"
     r"wrong|fails?\b|failure mode|bug|common error|"
-    r"坑|陷阱|注意|小心|別忘|別被|別用|不要|不能|誤判|錯誤|會壞",  # not 別 alone: 類別 is "class"
+    # not 別 alone (類別 is "class"), nor 注意 in 注意力 ("attention")
+    r"坑|陷阱|注意(?!力)|小心|別忘|別被|別用|不要|不能|誤判|錯誤|會壞",
+    re.IGNORECASE,
+)
+# ... and, as a section's heading, what speaks against something: "Cons", "Limitations", "缺點"
+_AGAINST = re.compile(
+    r"^(?:cons|drawbacks?|limitations?|disadvantages?|weakness(?:es)?|downsides?|"
+    r"缺點|限制|弱點|局限)$",
     re.IGNORECASE,
 )
 _DEFINITION = re.compile(
@@ -81,7 +88,8 @@ def classify(unit: Unit, heading: str, first: bool) -> Section:
     prose = unit.kind in ("sentence", "list")
     if _QUESTION.match(text) or (prose and asks(text)):
         return "questions"
-    if _PITFALL.search(heading.split(HEADING_SEP)[-1]):
+    section = heading.split(HEADING_SEP)[-1].strip()
+    if _PITFALL.search(section) or _AGAINST.match(section):
         return "pitfalls"
     if unit.kind == "sentence" and first:
         return "definition"

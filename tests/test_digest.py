@@ -259,6 +259,17 @@ def test_a_notes_introduction_is_its_definition_not_a_pitfall() -> None:
     assert classify(intro, "類別不平衡與 focal loss 調參 > 評估時別被騙", False) == "pitfalls"
 
 
+def test_attention_is_no_pitfall_and_a_cons_section_holds_pitfalls() -> None:
+    """注意力 is "attention", not 注意 ("watch out"); what a "缺點" or "Cons" section lists
+    speaks against the thing."""
+    method = units("- BEVFormer：用 BEV queries 透過空間交叉注意力從多相機特徵取樣。")[0]
+    assert classify(method, "BEV 鳥瞰圖感知 > 視角轉換的方法", False) == "details"
+    con = units("- 計算量大，車端部署要做量化或降低 BEV 解析度")[0]
+    assert classify(con, "BEV 鳥瞰圖感知 > 缺點", False) == "pitfalls"
+    assert classify(con, "ViT > Cons", False) == "pitfalls"
+    assert classify(units("- 注意時間同步")[0], "BEV > 細節", False) == "pitfalls"
+
+
 def test_a_long_topic_keeps_room_for_its_interview_questions() -> None:
     source = Source("c1", "notes.md", "H", None)
     facts = [Line(f"fact {n}", "sentence", "details", [source]) for n in range(80)]
