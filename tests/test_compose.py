@@ -409,3 +409,26 @@ def test_a_qa_list_cut_after_a_question_still_answers(settings: Settings) -> Non
     text = answer(settings, "Why does RetinaNet use focal loss?", found)
     assert text.startswith("One-stage detectors see about 100k anchors"), text
     assert "from GFL" not in text
+
+
+def test_a_chinese_question_keeps_only_units_near_the_best() -> None:
+    """The scores of a question holding Chinese bunch together, so a unit after the best must
+    score ``KEEP_RATIO_ZH`` of it, not ``KEEP_RATIO``: the same scores keep a weaker line of
+    another passage for an English question and leave it out for a Chinese one. Scores by hand:
+    the second line is between the two bars (``weighted``: 0.7 x cosine + prior)."""
+    from sharpnotes.app.extractive import KEEP_RATIO, KEEP_RATIO_ZH, ScoredUnit
+    from sharpnotes.ingest.text import units
+
+    best_text = "BEV 把所有相機的特徵轉到同一個俯視座標系，規劃模組可以直接使用。"
+    weak_text = "量化可以讓模型在車上跑得更快，但要校準。"
+    found = [
+        SearchResult(1, 1.0, "c1", "bev.md", "BEV", None, best_text),
+        SearchResult(2, 0.8, "c2", "quant.md", "Quantisation", None, weak_text),
+    ]
+    (best,), (weak,) = units(best_text), units(weak_text)
+    scored = [ScoredUnit(0, best, 0.9, 0.0, 1.0), ScoredUnit(1, weak, 0.5, 0.0, 0.8)]
+    ratio = scored[1].weighted(1.0) / scored[0].weighted(1.0)
+    assert KEEP_RATIO < ratio < KEEP_RATIO_ZH
+    assert "量化" in render(compose(scored, found, "Why use BEV for planning?"))
+    chinese = render(compose(scored, found, "為什麼規劃要用 BEV？"))
+    assert "俯視座標系" in chinese and "量化" not in chinese

@@ -111,6 +111,13 @@ VARIANTS: list[tuple[str, str, dict]] = [
      {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
       "scoring": "as shipped", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
       "OWN_KEEP_RATIO": 0.5, "KEEP_TOP_BEST": True}),
+    # round 21: a question holding Chinese keeps units nearer the best and quotes fewer other
+    # passages (``KEEP_RATIO_ZH``, ``EXTRA_PASSAGES_ZH``); read with --zh
+    *[(f"round 21, zh keep {k}, zh other passages {n}", "units",
+       {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
+        "scoring": "as shipped", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
+        "OWN_KEEP_RATIO": 0.5, "KEEP_TOP_BEST": True, "KEEP_RATIO_ZH": k, "EXTRA_PASSAGES_ZH": n})
+      for k in (0.7, 0.75, 0.8, 0.85, 0.9) for n in (2, 1, 0)],
     *[(f"round 18b, own keep {r}, the top passage's best unit kept", "units",
        {"MAX_UNITS": 6, "EXTRA_PASSAGES": 2, "EXTRA_OWN_RATIO": 1.0, "CONTINUED_OWN_RATIO": 0.6,
         "scoring": "parents 3, zh expanded", "BARE_LABEL_WORDS": 4, "LEAD_IN_ALONE": False,
@@ -124,7 +131,7 @@ BEFORE = {
     "EXTRA_PASSAGES": 0, "EXTRA_OWN_RATIO": math.inf, "CONTINUED_OWN_RATIO": math.inf,
     "BARE_LABEL_WORDS": 0, "LEAD_IN_ALONE": True, "OWN_KEEP_RATIO": 0.0, "KEEP_TOP_BEST": False,
 }  # fmt: skip
-SHIPPED = "round 19, as shipped"
+SHIPPED = "round 21, zh keep 0.75, zh other passages 2"
 # the composer before this benchmark: the best unit with the units that follow it in its section
 # while they score this share of it (a window), then the next window
 FOLLOW_RATIO = 0.5
@@ -306,9 +313,14 @@ def main(argv: list[str] | None = None) -> None:
         "--sets", default="notes,mlnotes", help="also notes-dev,mlnotes-dev (later questions)"
     )
     parser.add_argument("--only", default="", help="only the variants whose name holds this")
+    parser.add_argument("--zh", action="store_true", help="only the questions holding Chinese")
     args = parser.parse_args(argv)
     names = [n for n in args.sets.split(",") if n]
     data = {name: collect(name, args.cache) for name in names}
+    if args.zh:
+        from sharpnotes.ingest.text import has_cjk
+
+        data = {n: [i for i in items if has_cjk(i["question"].text)] for n, items in data.items()}
     table = []
     for label, composer, values in VARIANTS:
         if args.only not in label:
