@@ -490,3 +490,30 @@ def test_a_question_shows_its_headings_without_numbers_and_long_asides() -> None
     # the quality gate still reads the shortened path as the question's context
     for item in items:
         assert "Feature Pyramid" not in gate.without_context(item)
+
+
+def test_a_list_of_three_named_things_is_compared() -> None:
+    """ "- ByteTrack: associate low-score dets too" names a thing and says what it does: three
+    such lines are compared. A longer list gives no "Which one is this?" MCQ a line (rated 2.69
+    blind: category labels read off their clue), and facets of one thing ("Augmentation",
+    "Schedule", "Compare") give nothing."""
+    trackers = (
+        "- SORT: Kalman filter + Hungarian on IoU, fast, many ID switches\n"
+        "- DeepSORT: adds an appearance embedding from a ReID CNN, fewer ID switches\n"
+        "- ByteTrack: associates low-score detections too in a second pass\n"
+    )
+    items, _ = concept_items(_passage(trackers, "MOT quick notes"), "h")
+    (compare,) = [i for i in items if i.question.startswith("How do")]
+    assert compare.question.startswith("How do SORT, DeepSORT and ByteTrack differ?")
+    assert compare.type == "recall" and len(compare.key_points) == 3
+    assert compare.evidence in trackers
+    longer = trackers + "- OC-SORT: re-updates the Kalman filter from observations after a loss\n"
+    items, _ = concept_items(_passage(longer, "MOT quick notes"), "h")
+    assert not [i for i in items if i.question.startswith(("How do", "Which one"))]
+    facets = (
+        "- Augmentation: multi-scale resize and random crop\n"
+        "- Schedule: 500 epochs, the rate dropped at 400\n"
+        "- Compare: Faster R-CNN with the same backbone and schedule\n"
+    )
+    items, _ = concept_items(_passage(facets, "DETR > Training recipe"), "h")
+    assert not [i for i in items if i.question.startswith("How do")]
