@@ -29,7 +29,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sharpnotes.app.coverage import all_marked, all_named, recased, uncovered, zh_anchored
+from sharpnotes.app.coverage import (
+    all_marked,
+    all_named,
+    only_named,
+    recased,
+    uncovered,
+    zh_anchored,
+)
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import (
     answer_units,
@@ -481,6 +488,9 @@ def refusal_reason(
         return f"no passage names {', '.join(missing)}"
     if not zh_anchored(question, [r.text for r in results]):
         return NO_SHARED_TOPIC
+    listed = only_named(question, [r.text for r in results])
+    if listed:
+        return f"the notes only name {', '.join(listed)}"
     if has_cjk(question):
         return None
     headings = [r.heading for r in results]

@@ -359,6 +359,42 @@ def zh_pairs(text: str) -> set[str]:
     }
 
 
+# a unit that names a glossary term says something of it when it holds this many other terms
+SAID_TERMS = 3
+
+
+def only_named(question: str, passages: Sequence[str]) -> list[str]:
+    """The multi-word glossary terms of a Chinese question that the passages name only in
+    lines that say nothing else ("Model compression › Knowledge distillation" in a list of
+    topics): a near miss the notes list but never explain. MiniLM's evidence score, which
+    refuses such an English question, says nothing of a Chinese one."""
+    if not has_cjk(question):
+        return []
+    from sharpnotes.ingest.text import units
+
+    lines = [u.clean for p in passages for u in units(p, min_terms=0)]
+    out = []
+    for zh, en in find_terms(question):
+        phrase, aliases = _english(en)
+        own = terms(phrase)
+        if len(phrase.split()) < 2:
+            continue  # a one-word entry is as often a plain word as a term
+
+        naming = [line for line in lines if _names_term(line, zh, own, aliases)]
+        if naming and all(len(terms(line) - own - terms(zh)) < SAID_TERMS for line in naming):
+            out.append(phrase)
+    return out
+
+
+def _names_term(line: str, zh: str, own: set[str], aliases: Sequence[str]) -> bool:
+    """A line writes a glossary term: its Chinese, every word of its English, or its acronym."""
+    return (
+        zh.lower() in line.lower()
+        or own <= terms(line)
+        or any(re.search(rf"(?<![\w-]){re.escape(a)}(?![\w-])", line) for a in aliases)
+    )
+
+
 def zh_anchored(question: str, passages: Sequence[str]) -> bool:
     """A Chinese question is about the passages when one of them holds one of its glossary
     terms, one of its Latin-script content words, or ZH_PAIRS of its Chinese topic pairs.

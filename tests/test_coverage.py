@@ -255,3 +255,21 @@ def test_a_chinese_question_is_about_a_note_that_writes_only_the_acronym() -> No
     card = "Q: What does NMS do? A: keeps the top box and drops the ones that overlap it."
     assert zh_anchored("什麼是非極大值抑制？", [card])
     assert not zh_anchored("什麼是非極大值抑制？", ["Q: What is dropout? A: it zeroes units."])
+
+
+def test_a_chinese_question_on_a_term_the_notes_only_list_is_refused(settings: Settings) -> None:
+    """A list of topics names knowledge distillation and says nothing of it: "什麼是知識蒸餾？"
+    is a near miss (the English question is refused by its evidence score, which says nothing
+    of a Chinese one). A line that explains the term answers it."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    listed = _passage(
+        "ML on the edge",
+        "- Model compression\n  - Knowledge distillation\n  - Pruning\n  - Quantization\n",
+    )
+    why = refusal_reason("什麼是知識蒸餾？", [listed], weak, settings)
+    assert why is not None and "only name knowledge distillation" in why
+    said = _passage(
+        "Compression",
+        "- Knowledge distillation: a small student learns to match the teacher's soft labels.\n",
+    )
+    assert refusal_reason("什麼是知識蒸餾？", [listed, said], weak, settings) is None
