@@ -64,31 +64,15 @@ def card_step(question: str, answer: str, row: ChunkRow, key: str = "q1") -> Ste
     return Step(key, asked, asked, points, RAPID_SECONDS)
 
 
-def _across_notes(
-    asked: list[tuple[str, str, ChunkRow | None]], rng: random.Random
-) -> list[tuple[str, str, ChunkRow | None]]:
-    """The questions in a random order that takes one of each note in turn (the notes in a
-    random order too), so that a round is not six questions of the one note with most Q/A
-    lines."""
-    notes: dict[str, list[tuple[str, str, ChunkRow | None]]] = {}
-    for one in asked:
-        notes.setdefault(one[2].source if one[2] is not None else "", []).append(one)
-    queues = [notes[source] for source in sorted(notes)]
-    rng.shuffle(queues)
-    for queue in queues:
-        rng.shuffle(queue)
-    longest = max(map(len, queues), default=0)
-    return [queue[turn] for turn in range(longest) for queue in queues if turn < len(queue)]
-
-
 def rapid_questions(
     searcher: Searcher, n: int, seed: int, topic: Topic | None = None
 ) -> list[tuple[str, str, ChunkRow | None]]:
     """N questions from the cards (``ingest.cards``: "Q: ... A: ...", a bold question over its
     answer) of the notes linked to syllabus topics outside system
-    design (or to ``topic``), taken across the notes (``_across_notes``), each with the answer
+    design (or to ``topic``), taken across the notes (``round_robin``), each with the answer
     written beside it and its chunk (no chunk when that answer is a placeholder); topics
     without one are asked as "Explain ..." (no answer, no chunk)."""
+    from sharpnotes.app.quiz.generate import round_robin
     from sharpnotes.app.topics import syllabus_links
 
     syllabus, links = syllabus_links(searcher)
@@ -106,7 +90,8 @@ def rapid_questions(
                 # an answer still to write ("TODO") is graded against the notes instead
                 asked[q] = (q, card.answer, row if real_answer(card.answer) else None)
     rng = random.Random(seed)
-    found = _across_notes(list(asked.values()), rng)
+    # one note's card in turn: six questions were all of the one note with most Q/A lines
+    found = round_robin(list(asked.values()), lambda one: one[2].source if one[2] else "", rng)
     if len(found) < n:
         covered = [t for t in topics if links.get(t.id)]
         rng.shuffle(covered)

@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from sharpnotes.app.coverage import holds, word_forms
 from sharpnotes.app.quiz import gate, verify
@@ -57,6 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 KINDS = ("mcq", "cloze", "recall", "mixed")
 OVERSAMPLE = 5  # offline quizzes choose among the items of this many passages per item
 # the types of the learner's cards a quiz of each kind asks (cards are recall or cloze)
@@ -263,14 +264,21 @@ def across_notes(rows: list[ChunkRow], rng: random.Random) -> list[ChunkRow]:
     """``rows`` in a random order that takes one passage of each note in turn (the notes in a
     random order, each note's passages shuffled), so that a quiz draws from across the notes
     and not mostly from the longest one (a 300-passage Q&A file beside ten short notes)."""
-    notes: dict[str, list[ChunkRow]] = {}
-    for row in sorted(rows, key=lambda r: (r.source, r.chunk_id)):  # seeded: one order
-        notes.setdefault(row.source, []).append(row)
+    ordered = sorted(rows, key=lambda r: (r.source, r.chunk_id))  # seeded: one order
+    return round_robin(ordered, lambda r: r.source, rng)
+
+
+def round_robin(items: list[T], note_of: Callable[[T], str], rng: random.Random) -> list[T]:
+    """``items`` grouped by ``note_of`` (in the order they come), the groups and each group's
+    items shuffled, then one of each group in turn."""
+    notes: dict[str, list[T]] = {}
+    for item in items:
+        notes.setdefault(note_of(item), []).append(item)
     queues = list(notes.values())
     rng.shuffle(queues)
     for queue in queues:
         rng.shuffle(queue)
-    out: list[ChunkRow] = []
+    out: list[T] = []
     for turn in range(max(map(len, queues), default=0)):
         out += [queue[turn] for queue in queues if turn < len(queue)]
     return out
