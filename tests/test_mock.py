@@ -353,8 +353,11 @@ def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) 
     assert missed and {"text", "passage"} <= missed[0].keys()
     assert missed[0]["passage"]["source"] == "system-design/case-pedestrian-detection.md"
     assert 0 < report["score"] < 1
-    # the missed points became cards, cited to their passages
-    assert len(report["cards_added"]) == sum(len(s["missed"]) for s in report["steps"])
+    # the missed points of the answered steps became cards, cited to their passages (a step
+    # left blank was not asked: its points are the whole case, not what was missed)
+    answered = [s for s in report["steps"] if s["answer"]]
+    assert len(report["cards_added"]) == sum(len(s["missed"]) for s in answered)
+    assert any(s["missed"] for s in report["steps"] if not s["answer"])
     with open_store(env) as store:
         cards = [store.get(i) for i in report["cards_added"]]
     assert all(c is not None and c.item.type == "recall" for c in cards)
@@ -680,3 +683,37 @@ def test_a_rapid_fire_round_asks_across_notes_and_reads_bold_question_cards(
         "What is high variance?",
         "How do you lower the bias of a model?",
     }
+
+
+@pytest.mark.slow
+def test_a_case_written_as_prose_is_graded_on_its_own_paragraphs(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A case note of paragraphs without sections was graded against another note's case, and
+    its prompt was its own first paragraph (the answer to step 1): each paragraph is now a
+    section called by its first words, and the title states the task."""
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    notes = tmp_path / "notes"
+    (notes / "system-design").mkdir(parents=True)
+    shutil.copy(FRAMEWORK, notes / "system-design")
+    (notes / "system-design" / "case-lanes.md").write_text(
+        "---\ntags: [case-study]\n---\n# Case: design lane detection for a highway autopilot\n\n"
+        "The goal is the ego lane and its neighbours as polylines up to 120 m ahead at 20 Hz; "
+        "I would clarify the domain first: highways only, day and night, a 50 ms budget.\n\n"
+        "For metrics, I would measure lane-level F1 with a 0.5 m lateral threshold offline, and "
+        "disengagements per 1000 km caused by lane errors online.\n\n"
+        "The data comes from fleet front cameras, auto-labelled offline by aggregating "
+        "predictions over time in 3D, with humans fixing low-confidence clips.\n",
+        encoding="utf-8",
+    )
+    shutil.copy(NOTES / "fundamentals" / "bias-variance.md", notes)
+    assert ingest([notes], settings).ok
+    plan = plan_design(Searcher(settings), 45, case="lanes")
+    assert plan.prompt == "Design lane detection for a highway autopilot."
+    sources = {p.passage.source for s in plan.steps for p in s.points}
+    assert sources == {"system-design/case-lanes.md"}
+    steps = {s.key: [p.text for p in s.points] for s in plan.steps}
+    assert any("lane-level F1" in t for t in steps["evaluation-offline-and-online"])
+    assert any("auto-labelled" in t for t in steps["data"])

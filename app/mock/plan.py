@@ -80,6 +80,7 @@ PREFIX_LETTERS = 5  # a heading word and a step's name word that start alike nam
 # template; 0.7 lets summaries in (dev precision 0.76 -> 0.72). At most MAX_SECTIONS sections.
 MARGIN = 0.6
 MAX_SECTIONS = 3
+PARAGRAPH_NAME_WORDS = 3  # a case written as prose: a paragraph is called by its first words
 MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
 MAX_TITLE_WORDS = 5  # a listed step's title before a colon ("Metrics: offline and online")
 MIN_GUESSED_STEPS = 4  # a note named "template" is read as the framework when it numbers this many
@@ -424,12 +425,20 @@ _TASK_TITLE = re.compile(
 def case_prompt(text: str, title: str) -> str:
     """The prompt a case note states (``*"Design ..."*``), else its first paragraph before its
     first section, else its first heading when that states the task ("# Case: design a
-    traffic-light detection system for a self-driving car"), else one made of its title."""
+    traffic-light detection system for a self-driving car"), else one made of its title. A note
+    without sections is a case written as prose: its first paragraph is the start of the
+    answer, so a title that states the task comes first."""
     match = _QUOTED_PROMPT.search(text)
     if match:
         return match.group("prompt").strip()
+    found = blocks(text)
+    headings = [clean_heading(heading_title(b.text)).strip() for b in found if b.kind == "heading"]
+    task = _TASK_TITLE.match(headings[0]) if headings else None
+    if task and len(headings) == 1:  # a case written as prose: its first paragraph answers
+        prompt = task.group("task").rstrip(" .")
+        return f"{prompt[0].upper()}{prompt[1:]}."
     first_heading = ""
-    for block in blocks(text):
+    for block in found:
         if block.kind == "heading":
             if first_heading:
                 break  # the first section has begun: its paragraphs are not the prompt
@@ -640,10 +649,23 @@ def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Pa
 
 
 def _case_pool(searcher: Searcher, source: str) -> list[Passage]:
+    """The passages of a case note's sections; for a note written as prose without sections,
+    each paragraph as a section of its own, called by its first words ("For metrics, I would
+    not use ..." names the step Metrics)."""
     rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(source)))
-    # the note's introduction (no section heading) states the prompt; it holds no step
     ordered = sorted(rows.values(), key=lambda r: r.ordinal)  # points are listed in note order
-    return [passage_of(r) for r in ordered if HEADING_SEP in r.heading]
+    # the note's introduction (no section heading) states the prompt; it holds no step
+    sections = [passage_of(r) for r in ordered if HEADING_SEP in r.heading]
+    if sections:
+        return sections
+    out = []
+    for row in ordered:
+        for block in blocks(row.text):
+            if block.kind in ("paragraph", "list") and len(terms(block.text)) >= MIN_POINT_TERMS:
+                words = " ".join(clean_heading(block.text).split()[:PARAGRAPH_NAME_WORDS])
+                heading = f"{row.heading}{HEADING_SEP}{words.rstrip(',.;:')} ..."
+                out.append(Passage(row.chunk_id, row.source, heading, row.page, block.text))
+    return out
 
 
 def plan_design(

@@ -185,9 +185,11 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
 
 
 def make_cards(settings: Settings, report: MockReport) -> list[str]:
-    """Add the report's missed points to the review store; returns the ids that were new."""
+    """Add the report's missed points to the review store, of the steps that were answered (a
+    step left blank was not asked of you: its points are the whole case, not what you missed);
+    returns the ids that were new."""
     from sharpnotes.app.quiz.store import open_store
 
-    items = [card_for(report, step, point) for step, point in report.missed]
+    items = [card_for(report, step, point) for step, point in report.missed if step.answer]
     with open_store(settings) as store:
         return store.add_items(items)
