@@ -22,11 +22,12 @@ parent says half of the fact. Each unit is followed by the marker of the passage
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sharpnotes.app.coverage import named_sections
+from sharpnotes.app.coverage import named_sections, zh_anchored
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
@@ -287,6 +288,7 @@ def candidates(
     belongs to the question right above it (a Q&A list puts many under one heading). A unit
     that is only a link is never an answer."""
     q_terms = terms(question)
+    zh = has_cjk(question)
     # the items other quoted items sit under, per passage: their breadcrumb shows them
     over = {(s.passage, parent) for s in scored for parent in s.parents}
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
@@ -302,6 +304,10 @@ def candidates(
         key = (s.passage, section)
         score = s.weighted(ANSWER_PRIOR_WEIGHT)
         if is_question(s.unit.text):
+            if zh and has_cjk(s.unit.text) and not zh_anchored(question, [s.unit.text]):
+                # two Chinese questions look alike by their form ("...差在哪裡？"): a Chinese
+                # card whose question shares no subject with this one answers another question
+                score = -math.inf
             asked[key] = max(asked[key], score) if key in waiting else score
             waiting.add(key)
             answer_at.pop(key, None)
@@ -312,13 +318,16 @@ def candidates(
             continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
-        if key in waiting:  # the first unit of the answer takes its question's score
-            score = max(score, asked[key])
+        answers = key in waiting or (
+            key in answer_at
+            and not _BLANK_LINE.search(passages[s.passage].text, answer_at[key], s.unit.start)
+        )  # the first unit of the answer, and the sentences of its paragraph ("A: Yes, ...")
+        if key in waiting:
             waiting.discard(key)
             answer_at[key] = s.unit.start
-        elif key in answer_at and not _BLANK_LINE.search(
-            passages[s.passage].text, answer_at[key], s.unit.start
-        ):  # and so do the sentences of its paragraph ("A: Yes, ...; but ...")
+        if answers and asked[key] == -math.inf:
+            continue  # the answer to a card on another subject (a Chinese question, above)
+        if answers:  # takes its question's score
             score = max(score, asked[key])
         out.append(Candidate(score, s, section, asked.get(key)))
     return out

@@ -432,3 +432,26 @@ def test_a_chinese_question_keeps_only_units_near_the_best() -> None:
     assert "量化" in render(compose(scored, found, "Why use BEV for planning?"))
     chinese = render(compose(scored, found, "為什麼規劃要用 BEV？"))
     assert "俯視座標系" in chinese and "量化" not in chinese
+
+
+def test_a_chinese_card_on_another_subject_is_not_the_answer(settings: Settings) -> None:
+    """Two Chinese questions look alike by their form: "PTQ 跟 QAT 差在哪裡？" scored as the
+    question "SORT 和 DeepSORT 差在哪裡？" asked, and its answer filled a newcomer's answer on
+    tracking. A Chinese card whose question shares no subject with the question asked (a name,
+    a glossary term, two topic characters) does not answer it."""
+    quant = (
+        "## 問答\n\n問：PTQ 跟 QAT 差在哪裡？\n"
+        "答：PTQ 是訓練完成後用少量校正資料決定 scale；QAT 是在訓練時插入 fake quantization。\n"
+    )
+    tracking = (
+        "SORT 用 Kalman filter 預測 track 的位置，再用 IoU 和 Hungarian algorithm 做匹配。\n\n"
+        "DeepSORT 加了一個 appearance embedding，被遮住再出現時比較能接回原本的 ID。\n"
+    )
+    found = [
+        SearchResult(1, 1.0, "c1", "quant.md", "量化 > 問答", None, quant),
+        SearchResult(2, 0.8, "c2", "mot.md", "MOT 筆記", None, tracking),
+    ]
+    text = answer(settings, "SORT 和 DeepSORT 差在哪裡？", found)
+    assert "appearance embedding" in text and "PTQ" not in text and "QAT" not in text, text
+    # the same card answers its own question
+    assert "fake quantization" in answer(settings, "QAT 跟 PTQ 差在哪裡？", found)
