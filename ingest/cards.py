@@ -21,6 +21,7 @@ given, so a card follows its note when the note is edited.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
@@ -150,6 +151,40 @@ def _lone_question(block: Block) -> str | None:
     if m and _TRAILER.match(body[m.end() :]):
         return _Q_OPEN.sub("", m["q"].strip()).strip()
     return None
+
+
+def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
+    """A list item that asks a question and is answered by the items nested under it ("1. What
+    is label smoothing?" over "   - Replace the one-hot target ..."), as lists of interview
+    questions are written; a list of questions alone is still no list of cards."""
+    block = items[i]
+    if block.kind != "list" or "\n" in block.text.strip():
+        return None
+    question = _question_text(block.text)
+    if not _is_question(question) or not _ASKING.match(question):
+        return None  # "Business objective?" in an outline is a prompt to oneself, not a card
+    indent = _depth(block.text)
+    j = i + 1
+    while j < len(items) and items[j].kind == "list" and _depth(items[j].text) > indent:
+        j += 1
+    answers = [b.text.strip() for b in items[i + 1 : j]]
+    if not answers or any(_is_question(a) for a in answers):
+        return None  # an outline of questions to ask ("How to A/B test?" over "what portion?")
+    answer = textwrap.dedent(text[items[i + 1].start : items[j - 1].end])
+    if not real_answer(answer):
+        return None
+    return Card("qa", question, answer.strip(), block.start, items[j - 1].end, "listed question")
+
+
+# a question a card asks: opens with a question word and says enough to stand alone
+_ASKING = re.compile(
+    r"(?i)^(?:what|why|how|when|which|who|where|is|are|do|does|did|can|could|should|would|"
+    r"will)\b(?:\W+\w+){2,}"
+)
+
+
+def _depth(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
 
 def _answer_blocks(items: list[Block], i: int, stop_level: int = 0) -> int:
@@ -309,6 +344,11 @@ def find_cards(text: str) -> list[Card]:
         if card := _qa_line(block):
             out.append(card)
             i += 1
+            continue
+        if listed := _listed_card(items, i, text):
+            out.append(listed)
+            while i < len(items) and items[i].start < listed.end:
+                i += 1
             continue
         asked = _lone_question(block)
         if asked is not None:

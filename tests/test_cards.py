@@ -152,11 +152,41 @@ def test_mlnotes_prose_gives_no_card() -> None:
             cards = find_cards(path.read_text(encoding="utf-8", errors="replace"))
             if cards:
                 by_file[path.relative_to(MLNOTES).as_posix()] = cards
-    assert set(by_file) == {
+    # and a question of an outline that the items nested under it answer (not questions
+    # themselves): "Do we need ML to solve this problem?" over "- Trade off between ..."
+    listed = {f for f, found in by_file.items() if {c.syntax for c in found} == {"listed question"}}
+    assert set(by_file) - listed == {
         "data-science-interviews/theory.md",
         "data-science-interviews/contrib/probability.md",
     }
+    assert len(listed) <= 4 and all(f.startswith("Machine-Learning-Interviews/") for f in listed)
     theory = by_file["data-science-interviews/theory.md"]
     assert len(theory) >= 140
     assert all(c.question.endswith("?") for c in theory)
     assert not any(re.match(r"(?i)answer here|for specifics", c.answer) for c in theory)
+
+
+def test_a_numbered_question_answered_by_the_items_under_it_is_a_card() -> None:
+    """Lists of interview questions are written "1. What is label smoothing?" over nested
+    bullets: that is a card. A list of questions alone, an outline item that is no question
+    ("Business objective?") and a question over questions to ask are not."""
+    text = (
+        "1. What is label smoothing?\n"
+        "   - Replace the one-hot target with 1 - eps on the true class.\n"
+        "   - It prevents over-confident logits.\n"
+        "2. Why use learning-rate warmup?\n"
+        "   - A large rate early on can diverge.\n"
+    )
+    cards = find_cards(text)
+    assert [(c.question, c.syntax) for c in cards] == [
+        ("What is label smoothing?", "listed question"),
+        ("Why use learning-rate warmup?", "listed question"),
+    ]
+    assert cards[0].answer == (
+        "- Replace the one-hot target with 1 - eps on the true class.\n"
+        "- It prevents over-confident logits."
+    )
+    assert find_cards("- What is dropout?\n- Why does batchnorm help?\n") == []
+    assert find_cards("- Business objective?\n  - Increase engagement\n") == []
+    outline = "- How do you run an A/B test?\n  - what portion of users?\n  - which metric?\n"
+    assert find_cards(outline) == []
