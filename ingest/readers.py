@@ -220,15 +220,70 @@ def resolve_wikilinks(text: str) -> tuple[str, list[str]]:
     return "\n".join(out), list(dict.fromkeys(links))
 
 
+# an Obsidian callout's first line ("> [!warning] Common interview trap"), and a line that only
+# links other notes ("Related: [[a]], [[b]]")
+_CALLOUT = re.compile(r"^[ \t]*>[ \t]*\[!(?P<kind>[\w-]+)\][+-]?[ \t]*(?P<title>.*)$")
+_QUOTED = re.compile(r"^[ \t]*>[ \t]?")
+_TAGS_ONLY = re.compile(r"^[ \t]*(?:#[^\W\d][\w/-]*[ \t]*)+$")  # "#detection #loss"
+_LINKS_ONLY = re.compile(
+    r"^[ \t]*(?:[-*][ \t]+)?(?:related|see also|links?|up|parent)[ \t]*:[ \t]*"
+    r"(?:\[\[[^\]\n]+\]\][ \t,;]*)+$",
+    re.IGNORECASE,
+)
+
+
+def as_read(body: str) -> str:
+    """A note's body as its reader sees it rendered: an Obsidian callout is a box, not a
+    quotation, so its lines lose their quote markers and its title leads them ("**Common
+    interview trap:** Focal loss does not ..."); a line that only links other notes ("Related:
+    [[a]], [[b]]") is navigation, not something the note says (its links stay in the note's
+    metadata). Fenced code is left as it is."""
+    out: list[str] = []
+    callout = False
+    for line, code in code_fence_lines(body):
+        if code:
+            out.append(line)
+            callout = False
+            continue
+        header = _CALLOUT.match(line)
+        if header:
+            title = header["title"].strip() or header["kind"].capitalize()
+            out.append(f"**{title.rstrip(':')}:**")
+            callout = True
+        elif callout and _QUOTED.match(line):
+            out.append(_QUOTED.sub("", line, count=1))
+        elif not _LINKS_ONLY.match(line) and not _TAGS_ONLY.match(line):
+            callout = False
+            out.append(line)
+    return "\n".join(out)
+
+
+def inline_tags(body: str) -> list[str]:
+    """The tags of a line that holds only tags ("#detection #loss"), outside fenced code."""
+    return [
+        tag.lower()
+        for line, code in code_fence_lines(body)
+        if not code and _TAGS_ONLY.match(line)
+        for tag in re.findall(r"#([^\W\d][\w/-]*)", line)
+    ]
+
+
 def _markdown_document(text: str, source: str) -> Document:
-    front, body = parse_front_matter(text)
-    body, links = resolve_wikilinks(without_comments(body))
+    front, raw = parse_front_matter(text)
+    raw = without_comments(raw)
+    _, links = resolve_wikilinks(raw)  # every link, those of navigation lines too
+    body, _ = resolve_wikilinks(as_read(raw))
     title = front.get("title")
     meta = _base_meta(
         source,
         "markdown",
         title=str(title).strip() if isinstance(title, str | int | float) else "",
-        tags=[t.lower() for t in _as_str_list(front.get("tags") or front.get("tag"))],
+        tags=list(
+            dict.fromkeys(
+                [t.lower() for t in _as_str_list(front.get("tags") or front.get("tag"))]
+                + inline_tags(raw)
+            )
+        ),
         aliases=_as_str_list(front.get("aliases") or front.get("alias")),
         links=links,
     )

@@ -66,6 +66,27 @@ def test_what_a_note_comments_out_is_not_read(tmp_path: Path) -> None:
     assert "<!-- markup example -->" in doc.text
 
 
+def test_an_obsidian_note_reads_as_rendered(tmp_path: Path) -> None:
+    """A callout is a box, not a quotation: its title leads its lines, without quote markers; a
+    line of tags adds them to the note's tags; a line that only links other notes is
+    navigation (its links stay in the metadata). Fenced code is left alone."""
+    note = tmp_path / "focal.md"
+    note.write_text(
+        "---\ntags: [loss]\n---\n# Focal loss\n\n#detection #loss\n\n"
+        "> [!warning] Common interview trap\n> Focal loss does not sample; it re-weights.\n\n"
+        "> A plain quote stays a quote.\n\n"
+        "Related: [[detr-paper-notes]], [[cheatsheet]]\n\n"
+        "```md\n> [!note] in code\n#tag\n```\n"
+    )
+    (doc,) = read_file(note, "focal.md", MB)
+    assert "**Common interview trap:**\nFocal loss does not sample; it re-weights." in doc.text
+    assert "[!warning]" not in doc.text.split("```")[0] and "> A plain quote" in doc.text
+    assert "Related" not in doc.text and "#detection" not in doc.text
+    assert doc.metadata["tags"] == ["loss", "detection"]
+    assert doc.metadata["links"] == ["detr-paper-notes", "cheatsheet"]
+    assert "> [!note] in code\n#tag" in doc.text
+
+
 def test_front_matter_that_is_not_yaml_stays_text() -> None:
     meta, body = parse_front_matter("---\n: : [unclosed\n---\nhello\n")
     assert meta == {} and "hello" in body and "unclosed" in body
