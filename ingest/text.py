@@ -470,6 +470,9 @@ _UNIT_KIND: dict[str, UnitKind] = {
 }
 
 
+_QUOTE_MARKS = re.compile(r"(?m)^[ \t]{0,3}>[ \t]?")
+
+
 @dataclass(frozen=True)
 class Unit(Span):
     """A span of a passage that is quoted whole."""
@@ -478,8 +481,11 @@ class Unit(Span):
 
     @property
     def clean(self) -> str:
-        """The text as it appears in an answer: prose re-flowed, blocks as written."""
-        return " ".join(self.text.split()) if self.kind == "sentence" else self.text.strip()
+        """The text as it appears in an answer: prose re-flowed (a quotation without its "> "
+        markers), blocks as written."""
+        if self.kind != "sentence":
+            return self.text.strip()
+        return " ".join(_QUOTE_MARKS.sub("", self.text).split())
 
 
 def units(text: str, min_terms: int = 2) -> list[Unit]:

@@ -132,6 +132,16 @@ def test_a_list_item_that_leads_in_is_one_unit_with_the_next_item() -> None:
     ]
 
 
+def test_a_quoted_sentence_reads_without_its_quote_markers() -> None:
+    """A quotation over two lines was quoted as "Focal loss re-weights, > so no sampling"."""
+    from sharpnotes.ingest.text import units
+
+    (quoted,) = units("> Focal loss re-weights all anchors,\n> so no sampling is needed.\n")
+    assert quoted.clean == "Focal loss re-weights all anchors, so no sampling is needed."
+    (plain,) = units("The rule x > y holds on every anchor here.")
+    assert plain.clean == "The rule x > y holds on every anchor here."
+
+
 def test_a_cjk_end_takes_the_emphasis_that_closes_it() -> None:
     """A bold Chinese question keeps its closing "**": the answer after it does not open with
     a stray "** " when quoted."""
