@@ -61,6 +61,32 @@ class Filters:
         return bool(self.folder or self.tag or self.ext)
 
 
+def unmatched_filters(catalog: Catalog, filters: Filters) -> str | None:
+    """What is wrong with a --folder, --tag or --ext that no indexed note matches (a typo, not
+    a question the notes do not cover), with the folders or tags there are; None when some
+    note matches or no filter is set."""
+    if not filters.active:
+        return None
+    folders: set[str] = set()
+    tags: set[str] = set()
+    for _, source, meta in catalog.chunk_filter_rows():
+        note_tags = [str(t).lower() for t in json.loads(meta).get("tags") or []]
+        if filters.matches(source, note_tags):
+            return None
+        folders.add(source.split("/", 1)[0] if "/" in source else ".")
+        tags.update(note_tags)
+    asked = ", ".join(
+        f"--{name} {value}"
+        for name, value in (("folder", filters.folder), ("tag", filters.tag), ("ext", filters.ext))
+        if value
+    )
+    if filters.tag and not filters.folder:
+        known = f"tags: {', '.join(sorted(tags)[:12])}"
+    else:
+        known = f"top folders: {', '.join(sorted(folders)[:12])}; folder names are case-sensitive"
+    return f"no indexed note matches {asked} ({known})"
+
+
 @dataclass
 class SearchResult:
     """One retrieved passage: what the CLI prints as JSON, the UI renders and eval scores."""

@@ -134,9 +134,12 @@ def _read_line(conn: socket.socket) -> dict | None:
 
 def answer(searcher: Searcher, settings: Settings, op: str, args: dict) -> dict:
     """One query, as the cold path runs it; the reply holds what the command prints."""
-    from sharpnotes.app.retrieval import Filters
+    from sharpnotes.app.retrieval import Filters, unmatched_filters
 
     filters = Filters(folder=args.get("folder"), tag=args.get("tag"), ext=args.get("ext"))
+    problem = unmatched_filters(searcher.catalog, filters)
+    if problem:
+        return {"error": problem}
     if op == "search":
         results = searcher.search(args["query"], k=args["k"], filters=filters, mode=args["mode"])
         return {"results": [r.to_dict() for r in results], "notices": searcher.notices()}

@@ -52,6 +52,15 @@ def test_search_filters_and_human_output(indexed: Path) -> None:
     assert {r["source"] for r in rows} == {"inbox/bev-mixed.md"}
     human = runner.invoke(cli, ["search", "bias variance underfit"])
     assert human.exit_code == 0 and "fundamentals/bias-variance.md" in human.output
+    # a folder or tag that no note has is a typo, said as one (not "my notes don't cover this")
+    for args in (
+        ["search", "attention", "--folder", "Detection"],
+        ["ask", "What is DETR?", "--tag", "no-such-tag"],
+        ["quiz", "--topic", "DETR", "--tag", "no-such-tag"],
+    ):
+        wrong = runner.invoke(cli, args)
+        assert wrong.exit_code == 1 and "no indexed note matches --" in wrong.output, args
+    assert "detection" in runner.invoke(cli, ["search", "x", "--folder", "Detection"]).output
 
 
 @pytest.mark.slow

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from sharpnotes.ingest.settings import ConfigFileError, Settings, get_settings, setting_problem
 
 if TYPE_CHECKING:
-    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.app.retrieval import Filters, Searcher
+    from sharpnotes.ingest.catalog import Catalog
 
 EXIT_SKIPPED = 3  # ingest finished, but some files could not be read
 # what a terminal acts on rather than shows: C0 and C1 controls (escape sequences start with ESC
@@ -136,3 +137,12 @@ class Bars:
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+def check_filters(catalog: Catalog, filters: Filters) -> None:
+    """A --folder, --tag or --ext that no indexed note matches stops the command, saying so."""
+    from sharpnotes.app.retrieval import unmatched_filters
+
+    problem = unmatched_filters(catalog, filters)
+    if problem:
+        raise UserError(problem)

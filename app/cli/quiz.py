@@ -11,6 +11,7 @@ import click
 
 from sharpnotes.app.cli._common import (
     UserError,
+    check_filters,
     daily_limit_options,
     echo_json,
     load_settings,
@@ -87,6 +88,14 @@ def quiz(
     if weakest and new:
         raise UserError("--weakest and --new are two different quizzes; pick one")
     settings = load_settings()
+    if folder or tag:
+        from sharpnotes.ingest.index import open_catalog
+
+        catalog = open_catalog(settings)
+        try:
+            check_filters(catalog, Filters(folder=folder, tag=tag))
+        finally:
+            catalog.close()
     store = _open_store(settings)
     try:
         _sync(settings, store)

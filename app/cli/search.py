@@ -12,6 +12,7 @@ import click
 from sharpnotes.app import warm
 from sharpnotes.app.cli._common import (
     UserError,
+    check_filters,
     echo_json,
     load_settings,
     open_searcher,
@@ -87,6 +88,8 @@ def search(
     if batch is None:
         asked = {"query": query, "k": k, "folder": folder, "tag": tag, "ext": ext, "mode": mode}
         reply = warm.request(settings, "search", asked)
+        if reply is not None and "error" in reply:
+            raise UserError(reply["error"])
         if reply is not None and "results" in reply:
             _print_results(reply["results"], reply["notices"], as_json)
             return
@@ -94,6 +97,7 @@ def search(
 
     searcher = open_searcher(settings)
     filters = Filters(folder=folder, tag=tag, ext=ext)
+    check_filters(searcher.catalog, filters)
     if batch:
         for qid, text in _read_batch(batch):
             results = searcher.search(text, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
@@ -185,6 +189,7 @@ def ask(
     from sharpnotes.ingest.formats import StoredFormatError
 
     searcher = open_searcher(settings)
+    check_filters(searcher.catalog, Filters(folder=folder, tag=tag))
     stream = None if as_json else _stream_tokens
     try:
         result = answer_question(
