@@ -127,10 +127,12 @@ def quiz(
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
             click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
         if not batch.items:
-            click.echo(
-                "No questions could be made from these passages (the ones already quizzed are "
-                "left out without --topic); try --topic TEXT or --new, or run: sharpnotes review"
-            )
+            if not batch.named:  # a quiz on a named topic said why above
+                click.echo(
+                    "No questions could be made from these passages (the ones already quizzed "
+                    "are left out without --topic); try --topic TEXT or --new, or run: "
+                    "sharpnotes review"
+                )
             return
         run_session(settings, store, made.stored)
     finally:

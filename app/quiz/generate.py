@@ -103,6 +103,12 @@ class QuizBatch:
                 if passages == 1
                 else f"the {passages} passages that write"
             )
+            if not self.items:  # they were found, and gave nothing that passes the checks
+                return (
+                    f"no question could be made from {some} {topic!r} (none of what they say "
+                    "passes the quiz's checks), and a quiz on a topic asks only from those; "
+                    "ask about it instead (sharpnotes ask) or write a card on it"
+                )
             return (
                 f"{len(self.items)} of {n} questions: a quiz on {topic!r} asks from {some} "
                 "it, not from the ones retrieval ranks near them"
