@@ -381,6 +381,9 @@ def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) 
     out = run("mock", "--case", "pedestrian", "--answers", str(bad), "--json", code=1)
     assert "bad.json" in out and "clarify-requirements" in out  # type: ignore[operator]
     assert len(out.strip().splitlines()) == 1  # type: ignore[union-attr]
+    # a file that is not there: the full path tried and where a relative one is read from
+    out = run("mock", "--case", "pedestrian", "--answers", "no-such.json", "--json", code=1)
+    assert str(Path.cwd() / "no-such.json") in out and "--questions" in out  # type: ignore[operator]
     assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
 
 

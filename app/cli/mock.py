@@ -68,8 +68,16 @@ def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | No
     number; either alone or under "answers" beside an optional "seconds" (the time taken)."""
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UserError(
+            f"no answers file {path.resolve()} (a relative path is read from {Path.cwd()}); "
+            "`sharpnotes mock --questions` prints a template to fill in"
+        ) from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"cannot read answers from {path} ({exc}); write a JSON file") from exc
+        raise UserError(
+            f"cannot read answers from {path.resolve()} ({exc}); write it as JSON "
+            "(`sharpnotes mock --questions` prints a template)"
+        ) from exc
     seconds = None
     if isinstance(data, dict) and "answers" in data:
         try:
