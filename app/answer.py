@@ -46,7 +46,7 @@ from sharpnotes.app.extractive import (
     score_units,
     split_outline,
 )
-from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, get_generator
+from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, REFUSAL_ZH, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import Unit, has_cjk, overlap, terms, units, without_todos
@@ -560,13 +560,16 @@ def answer_question(
     retrieval_ms = (time.perf_counter() - start) * 1000
     score = gate[0].score if gate else 0.0
 
+    # a question asked in Chinese is told so in Chinese too
+    said = f"{REFUSAL} {REFUSAL_ZH}" if has_cjk(asked) else REFUSAL
+
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
         if on_token and generation_ms == 0.0:
-            on_token(REFUSAL)
+            on_token(said)
         if record and near_the_notes(question, why, lambda: evidence().score):
             record_gap(settings, asked)
         return Answer(
-            asked, REFUSAL, True, [], 0, gen.name, retrieval_ms, generation_ms,
+            asked, said, True, [], 0, gen.name, retrieval_ms, generation_ms,
             closest=results[:CLOSEST], sentences=sentences or [], evidence=score,
             spelled=question if question != asked else "",
         )  # fmt: skip

@@ -19,6 +19,7 @@ from sharpnotes.ingest.settings import GeneratorName, Settings
 from sharpnotes.ingest.text import terms
 
 REFUSAL = "My notes don't cover this."
+REFUSAL_ZH = "我的筆記沒有寫到這個。"  # said after REFUSAL to a question asked in Chinese
 
 OnToken = Callable[[str], None]
 

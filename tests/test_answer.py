@@ -15,7 +15,7 @@ from conftest import write_notes
 from sharpnotes.app.answer import answer_question, split_claims
 from sharpnotes.app.cli import cli
 from sharpnotes.app.gaps import list_gaps
-from sharpnotes.app.generators import REFUSAL, Generator, get_generator, register
+from sharpnotes.app.generators import REFUSAL, REFUSAL_ZH, Generator, get_generator, register
 from sharpnotes.app.retrieval import Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
@@ -298,7 +298,11 @@ def test_ask_json_contract(corpus: Settings, monkeypatch: pytest.MonkeyPatch) ->
     refused = runner.invoke(cli, ["ask", UNCOVERED])
     assert refused.exit_code == 0
     assert REFUSAL in refused.output and "closest notes" in refused.output
+    assert REFUSAL_ZH not in refused.output
     assert UNCOVERED not in [g.question for g in list_gaps(corpus)]  # off-topic: no gap
+    # a question asked in Chinese is told so in Chinese too
+    zh = json.loads(runner.invoke(cli, ["ask", "紅燒肉要燉多久？", "--json"]).output)
+    assert zh["refused"] and zh["answer"] == f"{REFUSAL} {REFUSAL_ZH}"
 
 
 def test_eval_answers_command_judges_answers_and_compares_runs(
