@@ -213,14 +213,28 @@ _DEFINED = re.compile(
 )
 
 
+# ... and a name (an acronym, an inner capital or a digit) that opens a line written in Chinese
+# as its subject ("DeepSORT 加了一個 appearance embedding"): MiniLM, whose score decides for an
+# English line ("SECOND uses sparse convolutions"), reads the Chinese around it as noise
+_OPENING_NAME = re.compile(r"^[ \t]*([A-Za-z][\w-]*[A-Z0-9][\w-]*)(?=[ \t,:，：])")
+
+
 def marked(text: str) -> list[str]:
     """What a passage marks as names: its bold spans, the first cells of its table rows, the
-    labels of its list items and the acronyms it spells out."""
+    labels of its list items, the acronyms it spells out and the names that open its lines
+    written in Chinese."""
     defined = [m.group(1) or m.group(2) for m in _DEFINED.finditer(text)]
     return (
         [m.group(1) for m in _BOLD.finditer(text)]
         + [m.group(1) for m in _ROW_NAME.finditer(text)]
         + [m.group(1) for m in _ITEM_NAME.finditer(text)]
+        + [
+            m.group(1)
+            for line in text.splitlines()
+            if has_cjk(line)
+            for m in [_OPENING_NAME.match(line)]
+            if m
+        ]
         + defined
     )
 

@@ -249,6 +249,22 @@ def test_a_list_item_labelled_with_a_name_vouches_for_it(settings: Settings) -> 
     assert "ReID" not in marked(frags.text) and "https" not in marked(frags.text)
 
 
+def test_a_name_that_opens_a_paragraph_vouches_for_it(settings: Settings) -> None:
+    """A mixed-language note writes "SORT 用 Kalman filter ..." and "DeepSORT 加了一個 ...": each
+    paragraph is about the name it opens with, though MiniLM reads the Chinese as noise. A name
+    in the middle of a sentence does not vouch for it."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    mixed = _passage(
+        "MOT 筆記",
+        "SORT 用 Kalman filter 預測位置，再用 Hungarian algorithm 匹配。\n\n"
+        "DeepSORT 加了一個 appearance embedding，遮擋後比較能接回 ID。\n\n"
+        "評估指標：MOTA 主要看 FP、FN 和 ID switch。\n",
+    )
+    question = "What is the difference between SORT and DeepSORT?"
+    assert refusal_reason(question, [mixed], weak, settings) is None
+    assert "evidence" in refusal_reason("What does MOTA measure?", [mixed], weak, settings)
+
+
 def test_a_chinese_question_is_about_a_note_that_writes_only_the_acronym() -> None:
     """ "非極大值抑制" is the glossary's non-maximum suppression, whose acronym is NMS: a note
     that only writes "NMS" shares the question's topic."""
