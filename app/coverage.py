@@ -333,7 +333,7 @@ def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]
             return True
     elif words and holds(words, have, forms):
         return True
-    if not words and re.search(rf"(?<![\w-]){re.escape(term.text)}(?![\w-])", lowered):
+    if not words and _writes_word(lowered, term.text):
         return True  # a name that is also a plain word ("SECOND", "ALL")
     for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
@@ -400,12 +400,18 @@ def only_named(question: str, passages: Sequence[str]) -> list[str]:
     return out
 
 
-def _names_term(line: str, zh: str, own: set[str], aliases: Sequence[str]) -> bool:
-    """A line writes a glossary term: its Chinese, every word of its English, or its acronym."""
+def _writes_word(text: str, word: str) -> bool:
+    """``text`` writes ``word`` as a word of its own (not inside "R-CNN-style" or "RPN2")."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+
+
+def _names_term(text: str, zh: str, own: set[str], aliases: Sequence[str]) -> bool:
+    """``text`` writes a glossary term: its Chinese, every word of its English (``own``: their
+    content terms), or its acronym ("非極大值抑制" in a note that only writes "NMS")."""
     return (
-        zh.lower() in line.lower()
-        or own <= terms(line)
-        or any(re.search(rf"(?<![\w-]){re.escape(a)}(?![\w-])", line) for a in aliases)
+        zh.lower() in text.lower()
+        or own <= terms(text)
+        or any(_writes_word(text, a) for a in aliases)
     )
 
 
@@ -417,13 +423,9 @@ def zh_anchored(question: str, passages: Sequence[str]) -> bool:
     if not has_cjk(question):
         return True
     text = " ".join(passages)
-    lowered = text.lower()
     for zh, en in find_terms(question):
         phrase, aliases = _english(en)
-        if zh.lower() in lowered or terms(phrase) <= terms(text):
-            return True
-        # or its acronym: "非極大值抑制" is about a note that only writes "NMS"
-        if any(re.search(rf"(?<![\w-]){re.escape(a)}(?![\w-])", text) for a in aliases):
+        if _names_term(text, zh, terms(phrase), aliases):
             return True
     latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))
     if latin & terms(text):

@@ -184,15 +184,21 @@ def load_passages(searcher: Searcher) -> list[Passage]:
     return out
 
 
-def mentions(searcher: Searcher, topic: Topic, linked: Iterable[str] = ()) -> list[Passage]:
+def mentions(
+    searcher: Searcher,
+    topic: Topic,
+    linked: Iterable[str] = (),
+    passages: Sequence[Passage] | None = None,
+) -> list[Passage]:
     """The passages that write one of the topic's names (heading or text) and are not among
     ``linked``: a list of training tips names gradient clipping in one line, which does not
-    cover the topic, but the learner should see where it is written (and may pin it)."""
+    cover the topic, but the learner should see where it is written (and may pin it).
+    ``passages``: ``load_passages``, when the caller asks for several topics."""
     names = Names.of(topic.names)
     skip = set(linked)
     return [
         p
-        for p in load_passages(searcher)
+        for p in (load_passages(searcher) if passages is None else passages)
         if p.chunk_id not in skip and names.find(Text.of(f"{p.heading}\n{p.text}"))
     ]
 

@@ -25,7 +25,14 @@ import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
-from sharpnotes.ingest.text import Block, blocks, clean_heading, heading_title, is_lead_in
+from sharpnotes.ingest.text import (
+    Block,
+    blocks,
+    clean_heading,
+    heading_title,
+    indent_of,
+    is_lead_in,
+)
 
 CardKind = Literal["qa", "cloze"]
 
@@ -163,9 +170,9 @@ def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
     question = _question_text(block.text)
     if not _is_question(question) or not _ASKING.match(question):
         return None  # "Business objective?" in an outline is a prompt to oneself, not a card
-    indent = _depth(block.text)
+    indent = indent_of(block.text)
     j = i + 1
-    while j < len(items) and items[j].kind == "list" and _depth(items[j].text) > indent:
+    while j < len(items) and items[j].kind == "list" and indent_of(items[j].text) > indent:
         j += 1
     answers = [b.text.strip() for b in items[i + 1 : j]]
     if not answers or any(_is_question(a) for a in answers):
@@ -181,10 +188,6 @@ _ASKING = re.compile(
     r"(?i)^(?:what|why|how|when|which|who|where|is|are|do|does|did|can|could|should|would|"
     r"will)\b(?:\W+\w+){2,}"
 )
-
-
-def _depth(line: str) -> int:
-    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
 
 def _answer_blocks(items: list[Block], i: int, stop_level: int = 0) -> int:

@@ -527,7 +527,7 @@ def _leads_into_item(text: str, prev: Unit, unit: Unit) -> bool:
         return False
 
     def indent(at: int) -> int:
-        return _indent(text[text.rfind("\n", 0, at) + 1 : at] + "x")
+        return indent_of(text[text.rfind("\n", 0, at) + 1 : at] + "x")
 
     return is_lead_in(prev.text) and indent(prev.start) == indent(unit.start)
 
@@ -539,7 +539,8 @@ def list_marker(line: str) -> str:
     return match.group(0) if match else ""
 
 
-def _indent(line: str) -> int:
+def indent_of(line: str) -> int:
+    """The columns of a line's leading whitespace, a tab as four."""
     return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
 
@@ -550,7 +551,7 @@ def _cut_from_deeper(found: list[Block]) -> bool:
     for block in found[1:]:
         if block.kind != "list":
             break
-        items.append(_indent(block.text.split("\n", 1)[0]))
+        items.append(indent_of(block.text.split("\n", 1)[0]))
     return bool(items) and any(0 < indent < items[0] for indent in items[1:])
 
 
@@ -580,7 +581,7 @@ def outline(text: str) -> list[OutlineItem]:
         found = found[1:]
     for block in found:
         first = block.text.split("\n", 1)[0]
-        indent = _indent(first)
+        indent = indent_of(first)
         while stack and stack[-1][0] >= indent:
             stack.pop()
         if block.kind != "list":

@@ -76,15 +76,17 @@ def topics(ctx: click.Context, gaps: bool, weak: int | None, as_json: bool) -> N
     if as_json:
         echo_json({"syllabus": syllabus.where, "topics": [s.to_dict() for s in shown]})
         return
-    from sharpnotes.app.topics import mentions
+    from sharpnotes.app.topics import load_passages, mentions
 
     click.echo(f"{len(statuses)} topics from {plain(syllabus.where)}")
     named_in = 0
+    # read once for every gap shown, not once a gap
+    passages = load_passages(searcher) if any(s.gap for s in shown) else []
     for s in shown:
         recall = "  -  " if s.recall is None else f"{s.recall:>4.0%} "
         mark = f"{s.passages:>3} passages in {len(s.notes)} notes"
         if s.gap:  # a gap some passages name may be covered where the linker did not look
-            named = len(mentions(searcher, s.topic))
+            named = len(mentions(searcher, s.topic, passages=passages))
             named_in += bool(named)
             some = f"{named} passage{'s' if named > 1 else ''}"
             mark = f"gap: named in {some}" if named else "gap: write a note"

@@ -433,23 +433,28 @@ def case_prompt(text: str, title: str) -> str:
         return match.group("prompt").strip()
     found = blocks(text)
     headings = [clean_heading(heading_title(b.text)).strip() for b in found if b.kind == "heading"]
-    task = _TASK_TITLE.match(headings[0]) if headings else None
+    task = _task(headings[0]) if headings else None
     if task and len(headings) == 1:  # a case written as prose: its first paragraph answers
-        prompt = task.group("task").rstrip(" .")
-        return f"{prompt[0].upper()}{prompt[1:]}."
-    first_heading = ""
+        return task
+    seen_heading = False
     for block in found:
         if block.kind == "heading":
-            if first_heading:
+            if seen_heading:
                 break  # the first section has begun: its paragraphs are not the prompt
-            first_heading = clean_heading(heading_title(block.text)).strip()
+            seen_heading = True
         elif block.kind == "paragraph":
             return " ".join(block.text.split())
-    task = _TASK_TITLE.match(first_heading)
-    if task:
-        prompt = task.group("task").rstrip(" .")
-        return f"{prompt[0].upper()}{prompt[1:]}."
-    return f"Design the system of {title}."
+    return (_task(headings[0]) if headings else None) or f"Design the system of {title}."
+
+
+def _task(heading: str) -> str | None:
+    """The task a heading states ("Case: design lane detection ..." -> "Design lane detection
+    ..."), as a sentence; None when it states none."""
+    match = _TASK_TITLE.match(heading)
+    if not match:
+        return None
+    prompt = match.group("task").rstrip(" .")
+    return f"{prompt[0].upper()}{prompt[1:]}."
 
 
 # --- design -----------------------------------------------------------------------------------
