@@ -39,6 +39,7 @@ from sharpnotes.app.coverage import (
 )
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.extractive import (
+    BREADCRUMB,
     answer_units,
     candidates,
     in_outline,
@@ -91,8 +92,15 @@ _NUMBER = re.compile(r"\[(\d+)\]")
 
 def _pieces(text: str) -> list[str]:
     """The units of answer text (``ingest.text.units``, none dropped for being short): the
-    composer quotes passages unit by unit, so a quoted unit comes back as one piece."""
-    return [u.text for u in units(text, min_terms=0)]
+    composer quotes passages unit by unit, so a quoted unit comes back as one piece; a yes/no
+    reply quoted after its question ("Can it? › Yes, ...") is one piece with it."""
+    pieces: list[str] = []
+    for u in units(text, min_terms=0):
+        if pieces and u.text.startswith(BREADCRUMB.strip()):
+            pieces[-1] += " " + u.text
+        else:
+            pieces.append(u.text)
+    return pieces
 
 
 @dataclass

@@ -68,6 +68,13 @@ _TAG = re.compile(
     r"|<!--.*?(?:-->|$)|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>",
     re.DOTALL,
 )
+# a sentence that opens by pointing back ("It is fast, but ...", "它很快，但是 ...") says nothing
+# alone: its subject is in the sentence before it, so it stays with that one
+_POINTS_BACK = re.compile(
+    r"^(?:it|it'?s|its|this|these|they|their|such|both|either)\b|^(?:它|這|此|其|兩者|他們)",
+    re.IGNORECASE,
+)
+_BLANK = re.compile(r"\n[ \t]*\n")
 _ANSWER_LABEL = re.compile(r"\s*[*_]*(?:A|答)[*_]*\s*[:：]")
 _BLOCK_UNIT: dict[str, UnitKind] = {
     "paragraph": "sentence",
@@ -194,6 +201,25 @@ def answer_units(text: str, found: Sequence[Block], start: int, end: int) -> lis
     return [u for u in out if tokens(line_text(u))]  # a "<br/>" line says nothing
 
 
+def with_subjects(text: str, found: list[Unit]) -> list[Unit]:
+    """``found`` (units of ``text``) with a sentence that points back joined to the sentence
+    before it in its paragraph, unless that one asks: "它很快，但是 ..." after "SORT 只用 IoU。"."""
+    out: list[Unit] = []
+    for unit in found:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and unit.kind == prev.kind == "sentence"
+            and _POINTS_BACK.match(unit.text.lstrip())
+            and not is_question(prev.text)
+            and not _BLANK.search(text, prev.end, unit.start)
+        ):
+            out[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], "sentence")
+        else:
+            out.append(unit)
+    return out
+
+
 def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
     """True for a line that says nothing on its own: a list item of a few words that other
     items sit under (a group's name, which they show before them; ``extractive.bare_label``), a
@@ -232,7 +258,7 @@ def passage_units(
     first = HEADING_SEP not in heading  # the note's opening section
     pieces = [
         Piece(unit, classify(unit, heading, first and n < 2), above(unit, nested))
-        for n, unit in enumerate(units(text))
+        for n, unit in enumerate(with_subjects(text, units(text)))
         if not any(c.start <= unit.start < c.end for c in cards)
     ]
     named = [c for c in cards if names is not None and names.find(Text.of(c.text))]

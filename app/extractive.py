@@ -25,14 +25,14 @@ import bisect
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sharpnotes.app.coverage import named_sections, zh_anchored
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
-from sharpnotes.ingest.cards import unlabelled
+from sharpnotes.ingest.cards import question_text, unlabelled
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
@@ -72,6 +72,7 @@ class ScoredUnit:
     lexical: float
     prior: float = 0.0  # the passage's retrieval score
     parents: tuple[str, ...] = ()  # the list items a nested item sits under (scored with it)
+    asked: str = ""  # the card question a yes/no reply answers, quoted before it
 
     @property
     def score(self) -> float:
@@ -253,6 +254,7 @@ class Candidate:
     scored: ScoredUnit
     section: int
     asked: float | None = None
+    question: str = ""  # the question it answers, when it is the first unit of that answer
 
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -296,6 +298,7 @@ def candidates(
     # per (passage, section): the score of the question its units answer, the latest one (a
     # Q&A list puts many under one heading: "Q: ... A: ..." pairs); questions in a row pose one
     asked: dict[tuple[int, int], float] = {}
+    asking: dict[tuple[int, int], str] = {}  # the text of that question
     waiting: set[tuple[int, int]] = set()  # sections whose question has no answer unit yet
     answer_at: dict[tuple[int, int], int] = {}  # where the answer to that question starts
     out: list[Candidate] = []
@@ -309,6 +312,7 @@ def candidates(
                 # card whose question shares no subject with this one answers another question
                 score = -math.inf
             asked[key] = max(asked[key], score) if key in waiting else score
+            asking[key] = s.unit.clean
             waiting.add(key)
             answer_at.pop(key, None)
             continue
@@ -318,7 +322,8 @@ def candidates(
             continue
         if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
-        answers = key in waiting or (
+        opens = key in waiting  # the first unit of its question's answer
+        answers = opens or (
             key in answer_at
             and not _BLANK_LINE.search(passages[s.passage].text, answer_at[key], s.unit.start)
         )  # the first unit of the answer, and the sentences of its paragraph ("A: Yes, ...")
@@ -329,8 +334,26 @@ def candidates(
             continue  # the answer to a card on another subject (a Chinese question, above)
         if answers:  # takes its question's score
             score = max(score, asked[key])
-        out.append(Candidate(score, s, section, asked.get(key)))
+        out.append(Candidate(score, s, section, asked.get(key), asking[key] if opens else ""))
     return out
+
+
+# a reply that only makes sense after its question: "Yes, elastic net keeps the L1 part ...",
+# "不會，因為 ..."; quoted on its own it reads as an answer to the question asked
+_REPLY = re.compile(
+    r"^(?:yes|no|yep|nope|correct|not really|not quite|not always|it depends|sometimes|usually)"
+    r"\s*[,.;:!—–]"
+    r"|^(?:是的?|不是|對|不對|沒錯|會|不會|可以|不可以|不行|有|沒有|不一定|要|不用|不需要)\s*[，,。！!：:；;]",
+    re.IGNORECASE,
+)
+
+
+def with_question(c: Candidate) -> ScoredUnit:
+    """A candidate's unit as quoted: a yes/no reply after the card question it answers."""
+    text = unlabelled(c.scored.unit.clean)
+    if c.question and _REPLY.match(text[len(list_marker(text)) :]):
+        return replace(c.scored, asked=question_text(c.question))
+    return c.scored
 
 
 def compose(
@@ -374,7 +397,7 @@ def compose(
         ):
             continue
         seen.add(key)
-        chosen.append(c.scored)
+        chosen.append(with_question(c))
         added |= terms(c.scored.unit.text) - q_terms
         chars += size
         if chars >= MAX_CHARS:
@@ -438,7 +461,7 @@ def other_passages(
             continue  # the body of another question of a Q&A note
         quoted.add(c.scored.passage)
         seen.add(key)
-        extra.append(c.scored)
+        extra.append(with_question(c))
     return extra
 
 
@@ -455,6 +478,9 @@ def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
     what it means where it stands alone ("- GBDT › cons: inefficient for continual training").
     Parents in ``shown`` (those the item quoted just before it already showed) are left out."""
     text = unlabelled(scored.unit.clean)  # "A: ..." quoted without its question
+    if scored.asked:  # "Can elastic net select features? › Yes, ..."
+        lead = list_marker(text)
+        return lead + BREADCRUMB.join([scored.asked, text[len(lead) :]])
     if scored.parents == shown or not SHOW_PARENTS:
         return text
     return outlined(text, scored.parents)
@@ -472,9 +498,10 @@ def outlined(text: str, parents: Sequence[str]) -> str:
 
 def split_outline(text: str) -> tuple[str, list[str]]:
     """An answer's line as ``in_outline`` wrote it, back to (the item as the note has it, the
-    items shown before it): "- GBDT › cons: x" -> ("- cons: x", ["GBDT"])."""
+    items shown before it): "- GBDT › cons: x" -> ("- cons: x", ["GBDT"]); a yes/no reply after
+    its question likewise: "Can it? › Yes, ..." -> ("Yes, ...", ["Can it?"])."""
     lead = list_marker(text)
-    if not lead or BREADCRUMB not in text:
+    if BREADCRUMB not in text:
         return text, []
     *path, item = text[len(lead) :].split(BREADCRUMB)
     return lead + item, path

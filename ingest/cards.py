@@ -89,7 +89,7 @@ def _strip_emphasis(text: str) -> str:
     return text
 
 
-def _question_text(text: str) -> str:
+def question_text(text: str) -> str:
     """A question as written, without its "Q:" label and surrounding emphasis."""
     text = _strip_emphasis(_LIST.sub("", text, count=1))
     text = _Q_OPEN.sub("", text, count=1)
@@ -135,7 +135,7 @@ def _qa_line(block: Block) -> Card | None:
             return Card("qa", question, _answer_text(m["rest"]), block.start, block.end, syntax)
     if _Q_OPEN.match(body):
         for a in _INLINE_A.finditer(body):
-            question, answer = _question_text(body[: a.start()]), body[a.end() :].strip()
+            question, answer = question_text(body[: a.start()]), body[a.end() :].strip()
             if question and real_answer(answer):
                 return Card("qa", question, answer, block.start, block.end, "Q: A:")
     return None
@@ -150,7 +150,7 @@ def _lone_question(block: Block) -> str | None:
     if "\n" in body:
         return None
     if _Q_OPEN.match(body) and not _INLINE_A.search(body):
-        question = _question_text(body)
+        question = question_text(body)
         return question if _is_question(question) else None
     if block.kind != "paragraph":
         return None  # a list of open questions is not a list of cards
@@ -167,7 +167,7 @@ def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
     block = items[i]
     if block.kind != "list" or "\n" in block.text.strip():
         return None
-    question = _question_text(block.text)
+    question = question_text(block.text)
     if not _is_question(question) or not _ASKING.match(question):
         return None  # "Business objective?" in an outline is a prompt to oneself, not a card
     indent = indent_of(block.text)

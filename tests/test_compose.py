@@ -455,3 +455,28 @@ def test_a_chinese_card_on_another_subject_is_not_the_answer(settings: Settings)
     assert "appearance embedding" in text and "PTQ" not in text and "QAT" not in text, text
     # the same card answers its own question
     assert "fake quantization" in answer(settings, "QAT 跟 PTQ 差在哪裡？", found)
+
+
+def test_a_yes_no_reply_is_quoted_after_its_question(settings: Settings) -> None:
+    """ "Yes, elastic net keeps the L1 part ..." answers its card's question, not the one asked:
+    quoted alone under "What is elastic net?" the "Yes" reads as a reply to that. It is quoted
+    after its question, and the answer check still finds both in the cited passage. A reply that
+    does not open with yes or no is quoted as before."""
+    from sharpnotes.app.answer import check_answer
+    from sharpnotes.ingest.embedding import load_embedder
+
+    note = (
+        "# Regularization\n\nElastic net mixes L1 and L2 penalties.\n\n"
+        "**Q: Can elastic net select features?**\n"
+        "Yes, elastic net keeps the L1 part, so some weights go exactly to zero, while the L2 "
+        "part keeps groups of correlated features together.\n\n"
+        "**Q: What does L2 do to the weights?**\n"
+        "It shrinks all of them smoothly towards zero.\n"
+    )
+    found = passages(note)
+    text = answer(settings, "What is elastic net?", found)
+    assert "Can elastic net select features? › Yes, elastic net keeps" in text, text
+    checks, _ = check_answer(text, found, load_embedder(settings, "query"))
+    assert checks and all(c.supported for c in checks), checks
+    plain = answer(settings, "What does L2 regularization do to the weights?", found)
+    assert "It shrinks all of them" in plain and "›" not in plain, plain

@@ -345,3 +345,19 @@ def test_digests_of_messy_notes_read_line_by_line(env: Settings, tmp_path: Path)
         assert fragment not in video
     assert not any(t.endswith(("› Pros", "› Cons:", "Pros", "Cons:")) for t in video)
     assert "* Video historic › No. of previous impressions, reviews, likes" in video
+
+
+def test_a_sentence_that_points_back_stays_with_its_subject() -> None:
+    """ "它很快，但是 ..." and "It converges ..." say nothing alone: each is one line with the
+    sentence before it in its paragraph; a new paragraph starts a new line."""
+    zh = "SORT 只用 IoU 做 association。它很快，但是遮擋久了就會 ID switch。"
+    assert [line for _, line in shown(zh)] == [zh]
+    en = (
+        "Deformable DETR samples a few points around each reference. It converges ten times "
+        "faster than DETR.\n\nIt needs a custom CUDA kernel for the sampling."
+    )
+    assert [line for _, line in shown(en)] == [
+        "Deformable DETR samples a few points around each reference. It converges ten times "
+        "faster than DETR.",
+        "It needs a custom CUDA kernel for the sampling.",
+    ]
