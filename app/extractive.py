@@ -320,7 +320,10 @@ def candidates(
             continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
         if not says_something(s.unit) or bare_label(s, over):
             continue
-        if len(terms(s.unit.text) - q_terms) < MIN_NEW_TERMS:
+        new_terms = terms(s.unit.text) - q_terms
+        if not new_terms and s.unit.kind in ("sentence", "list"):
+            continue  # only the question's own words: "- late fusion" for "what is late fusion?"
+        if len(new_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
         opens = key in waiting  # the first unit of its question's answer
         answers = opens or (
@@ -352,7 +355,8 @@ def with_question(c: Candidate) -> ScoredUnit:
     """A candidate's unit as quoted: a yes/no reply after the card question it answers."""
     text = unlabelled(c.scored.unit.clean)
     if c.question and _REPLY.match(text[len(list_marker(text)) :]):
-        return replace(c.scored, asked=question_text(c.question))
+        asked = re.sub(r"(?<=[?？])\W+$", "", question_text(c.question))  # "...? ⭐️": no stars
+        return replace(c.scored, asked=asked)
     return c.scored
 
 
@@ -406,10 +410,38 @@ def compose(
     sections |= continued(passages, best.scored.passage, by_score)
     extra = EXTRA_PASSAGES_ZH if zh else EXTRA_PASSAGES
     chosen += other_passages(by_score, chosen, seen, best.score, sections, extra)
+    chosen = under_long_parents(chosen, scored) if SHOW_PARENTS else chosen
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
     chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
+
+
+def under_long_parents(chosen: list[ScoredUnit], scored: list[ScoredUnit]) -> list[ScoredUnit]:
+    """A nested item whose nearest long parent (over SHOWN_PARENT_CHARS: a sentence, too long
+    for a breadcrumb) is quoted with that parent as a line of its own above it, and shows only
+    the items below that parent: "- needs very good calibration" means nothing without "- early
+    fusion: paint lidar points with image semantics (PointPainting), ...", and after the
+    grandparent alone it would read as a fact about that one."""
+    out = list(chosen)
+    taken = {(s.passage, s.unit.start) for s in out}
+    for i, s in enumerate(chosen):
+        long = [k for k, parent in enumerate(s.parents) if len(parent) > SHOWN_PARENT_CHARS]
+        if not long:
+            continue
+        name = s.parents[long[-1]]
+        out[i] = replace(s, parents=s.parents[long[-1] + 1 :])
+        above_it = [
+            u
+            for u in scored
+            if u.passage == s.passage and u.unit.start < s.unit.start and item_name(u.unit) == name
+        ]
+        if above_it:
+            parent = max(above_it, key=lambda u: u.unit.start)
+            if (parent.passage, parent.unit.start) not in taken:
+                taken.add((parent.passage, parent.unit.start))
+                out.append(parent)
+    return out
 
 
 def own(c: Candidate) -> float:
@@ -488,8 +520,9 @@ def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
 
 def outlined(text: str, parents: Sequence[str]) -> str:
     """A list item's text after the items it sits under: "- GBDT › cons: ..." (a parent longer
-    than SHOWN_PARENT_CHARS is left out)."""
-    path = [p for p in parents if len(p) <= SHOWN_PARENT_CHARS]
+    than SHOWN_PARENT_CHARS is left out, and the items above it with it)."""
+    long = [k for k, p in enumerate(parents) if len(p) > SHOWN_PARENT_CHARS]
+    path = parents[long[-1] + 1 :] if long else parents  # never a grandparent without its child
     if not path:
         return text
     lead = list_marker(text)
