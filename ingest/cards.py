@@ -55,7 +55,11 @@ _HIGHLIGHT = re.compile(r"==(?=\S)(?P<text>[^=\n]+?)(?<=\S)==")
 _ANKI = re.compile(r"\{\{c(?P<n>\d+)::(?P<text>.+?)(?:::(?P<hint>[^}]*))?\}\}")
 _HTML_BREAK = re.compile(r"^\s*<br\s*/?>\s*$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
-    r"^\s*(?:answer here|tbd|todo|\.\.\.|…|(?:for specifics, )?(?:refer to|see) (?:the )?above\b.*)"
+    r"^\s*(?:answer here|tbd|todo|\.\.\.|…|(?:for specifics, )?(?:refer to|see) (?:the )?above\b.*"
+    # a note to self that there is no answer yet: "hmm not sure, skip", "??", "待補"
+    r"|(?:(?:hmm+|um+|uh+)[,.]?\s*)?(?:not sure|no idea|idk|i don'?t know|dunno|unsure|skip|\?+)"
+    r"(?:[,;.]?\s*(?:skip|later|look it up|check later))?"
+    r"|(?:不確定|不知道|不清楚|待補|待查|再查|之後補)[。.!！]?)"
     r"\s*\.?\s*$",
     re.IGNORECASE,
 )
@@ -161,26 +165,32 @@ def _lone_question(block: Block) -> str | None:
 
 
 def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
-    """A list item that asks a question and is answered by the items nested under it ("1. What
-    is label smoothing?" over "   - Replace the one-hot target ..."), as lists of interview
-    questions are written; a list of questions alone is still no list of cards."""
+    """A list item that asks a question and is answered by the lines under it in the item or
+    the items nested under it ("1. What is label smoothing?" over "   Replace the one-hot
+    target ..." or "   - Replace ..."), as lists of interview questions are written; a list of
+    questions alone is still no list of cards."""
     block = items[i]
-    if block.kind != "list" or "\n" in block.text.strip():
+    if block.kind != "list":
         return None
-    question = question_text(block.text)
+    first, _, rest = block.text.strip().partition("\n")
+    question = question_text(first)
     if not _is_question(question) or not _ASKING.match(question):
         return None  # "Business objective?" in an outline is a prompt to oneself, not a card
     indent = indent_of(block.text)
     j = i + 1
     while j < len(items) and items[j].kind == "list" and indent_of(items[j].text) > indent:
         j += 1
-    answers = [b.text.strip() for b in items[i + 1 : j]]
+    answers = [b.text.strip() for b in items[i + 1 : j]] + ([rest.strip()] if rest.strip() else [])
     if not answers or any(_is_question(a) for a in answers):
         return None  # an outline of questions to ask ("How to A/B test?" over "what portion?")
-    answer = textwrap.dedent(text[items[i + 1].start : items[j - 1].end])
+    start = (
+        block.start + block.text.index(first) + len(first) if rest.strip() else items[i + 1].start
+    )
+    end = items[j - 1].end if j > i + 1 else block.end
+    answer = textwrap.dedent(text[start:end].strip("\n"))
     if not real_answer(answer):
         return None
-    return Card("qa", question, answer.strip(), block.start, items[j - 1].end, "listed question")
+    return Card("qa", question, answer.strip(), block.start, end, "listed question")
 
 
 # a question a card asks: opens with a question word and says enough to stand alone

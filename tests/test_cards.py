@@ -190,3 +190,29 @@ def test_a_numbered_question_answered_by_the_items_under_it_is_a_card() -> None:
     assert find_cards("- Business objective?\n  - Increase engagement\n") == []
     outline = "- How do you run an A/B test?\n  - what portion of users?\n  - which metric?\n"
     assert find_cards(outline) == []
+    # the answer written as the item's own lines under its question, as often
+    written = (
+        "3. What is NMS and why is it needed?\n"
+        "   Non-maximum suppression removes duplicate boxes: keep the best, drop overlaps.\n\n"
+        "4. What is the receptive field?\n"
+        "   The input region one output activation sees.\n"
+    )
+    assert [(c.question, c.answer) for c in find_cards(written)] == [
+        (
+            "What is NMS and why is it needed?",
+            "Non-maximum suppression removes duplicate boxes: keep the best, drop overlaps.",
+        ),
+        ("What is the receptive field?", "The input region one output activation sees."),
+    ]
+    assert find_cards("- How do you run an A/B test?\n  which portion of users?\n") == []
+
+
+def test_an_answer_that_says_there_is_none_yet_makes_no_card() -> None:
+    """ "Q: ... A: hmm not sure, skip" is a note to self, not a card; an answer that only opens
+    with such words ("Not sure it generalizes: ...", "Skip connections ...") is one."""
+    for placeholder in ("hmm not sure, skip", "??", "待補", "idk", "No idea."):
+        assert find_cards(f"Q: What is the receptive field in BEV?\nA: {placeholder}\n") == []
+    for real in ("Not sure it generalizes: the reference points depend on calibration.",
+                 "Skip connections add the block's input to its output."):  # fmt: skip
+        cards = find_cards(f"Q: Why does it matter?\nA: {real}\n")
+        assert [c.answer for c in cards] == [real]
