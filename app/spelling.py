@@ -13,7 +13,9 @@ A word is corrected only when all of these hold:
   real word the notes lack ("cooking", "clipping" in "gradient clipping") is what the question
   asks about, and the gate must see it;
 - one edit (a letter deleted, added, replaced, or two neighbours swapped) makes a word that the
-  notes write. Of several, the one whose stem the most passages hold wins.
+  notes write. Of several, the one whose stem the most passages hold wins. Dropping a leading
+  "a" is no edit: that is the prefix a-, which says the opposite ("asymmetric" is not
+  "symmetric", "asynchronous" not "synchronous").
 
 No dictionary ships with it: the notes' own vocabulary is the dictionary, so the correction
 follows what the user writes about.
@@ -103,7 +105,7 @@ def correct(query: str, notes: Vocabulary, common: frozenset[str]) -> str:
         lower = word.lower()
         if notes.frequency(stem([lower])[0]) > 0:
             return word
-        options = sorted(edits(lower))
+        options = sorted(o for o in edits(lower) if lower != "a" + o)
         roots = dict(zip(options, stem(options), strict=True))
         counts = {o: notes.frequency(root) for o, root in roots.items()}
         held = sorted((o for o in options if counts[o]), key=lambda o: -counts[o])

@@ -60,6 +60,10 @@ def test_names_short_words_and_real_english_words_are_never_touched(
     for question in ("How does PointPilars work?", "Is KTOO better?", "cooking pasta",
                      "gradient clipping"):  # fmt: skip
         assert correct(question, NOTES, common) == question
+    # a word with the prefix a- says the opposite of the word the notes write
+    notes = Notes("Symmetric quantization keeps the zero point at 0.")
+    assert correct("asymmetric quantization", notes, common) == "asymmetric quantization"
+    assert correct("symetric quantization", notes, common) == "symmetric quantization"
 
 
 def test_a_neighbour_whose_stem_the_notes_hold_but_never_write_is_not_taken(
