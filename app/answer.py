@@ -32,6 +32,7 @@ import numpy as np
 from sharpnotes.app.coverage import (
     all_marked,
     all_named,
+    named_in_chinese,
     only_named,
     recased,
     uncovered,
@@ -482,7 +483,8 @@ def refusal_reason(
       marked in a passage's text (``coverage.all_marked``: bold, or a table row's name). A question
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
-      eval/benchmarks/README.md, "Refusal").
+      eval/benchmarks/README.md, "Refusal"); nor is an English question on a term the
+      passages name only in Chinese (``coverage.named_in_chinese``).
 
     ``evidence`` may be a function that computes it: it is then called only for an English
     question the term checks let through (the evidence is the costly part)."""
@@ -499,8 +501,8 @@ def refusal_reason(
     listed = only_named(question, [r.text for r in results])
     if listed:
         return f"the notes only name {', '.join(listed)}"
-    if has_cjk(question):
-        return None
+    if has_cjk(question) or named_in_chinese(question, named):
+        return None  # MiniLM's score says nothing of Chinese: the term checks above decide
     headings = [r.heading for r in results]
     if all_named(question, headings) or all_marked(question, headings, [r.text for r in results]):
         return None  # the notes head sections with, or mark, what the question names

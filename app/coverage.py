@@ -102,6 +102,27 @@ def chinese_names() -> dict[str, frozenset[str]]:
     return {en: frozenset(names) for en, names in out.items()}
 
 
+@lru_cache(maxsize=1)
+def _phrase_pattern() -> re.Pattern[str]:
+    """The multi-word English terms of the glossary as written in a question, longest first."""
+    keys = sorted((en for en in chinese_names() if " " in en), key=len, reverse=True)
+    return re.compile(
+        r"(?<![\w-])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])", re.IGNORECASE
+    )
+
+
+def chinese_spellings(question: str) -> list[str]:
+    """The Chinese spellings of the multi-word glossary terms an English question writes: "what
+    is the Kalman filter used for" -> 卡爾曼濾波 and its Simplified spelling, which a note
+    written in Chinese holds where an English one writes the term."""
+    if has_cjk(question):
+        return []
+    out: list[str] = []
+    for match in _phrase_pattern().finditer(question):
+        out += [zh for zh in sorted(chinese_names()[match.group(0).lower()]) if zh not in out]
+    return out
+
+
 # a word the notes write as an acronym ("KTO", "NMS", "IoU"): capitals after its first letter
 _ACRONYM = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*(?![\w-])")
 _LOWER_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]{1,7}(?![\w-])")
@@ -350,6 +371,26 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
         return []
     read = [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
     return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
+
+
+def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
+    """The specific terms of an English question that the passages name only in Chinese ("Kalman
+    filter" where the one note on it writes 卡爾曼濾波): MiniLM, which reads Chinese as noise,
+    cannot say how well those passages answer."""
+    if has_cjk(question):
+        return []
+    read = [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
+    out = []
+    for term in specific_terms(question):
+        zh = frozenset(n for n in term.names if has_cjk(n))
+        english = Term(term.text, term.names - zh)
+        if (
+            zh
+            and any(covered(Term(term.text, zh), *p) for p in read)
+            and not any(covered(english, *p) for p in read)
+        ):
+            out.append(term.text)
+    return out
 
 
 # a Chinese question shares at least this many topic pairs with the passages (or all it has)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from sharpnotes.app.coverage import chinese_spellings
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.ingest import bm25, multilingual, snapshot
 from sharpnotes.ingest.catalog import Catalog, IndexFormatError
@@ -434,17 +435,20 @@ class Searcher:
         cfg = self.settings.retrieval
         if spell:
             query = self.spelled(query)
-        asked = query
+        asked = lexical = query
         if cfg.crosslingual:  # BM25, MiniLM and the reranker see a Chinese query's English terms
-            query = expand_query(query)
+            query = lexical = expand_query(query)
+            # and BM25 an English query's Chinese terms, for the notes written in Chinese (none
+            # holds them in English-only notes, where they weigh nothing)
+            lexical = " ".join([query, *chinese_spellings(query)])
         n = max(k, cfg.candidates)
         if mode == "bm25":
-            ranked = self.bm25_candidates(query, n, filters)
+            ranked = self.bm25_candidates(lexical, n, filters)
         elif mode == "dense":
             ranked = self.dense_candidates(query, n, filters)
         else:
             lists = [
-                self.bm25_candidates(query, n, filters),
+                self.bm25_candidates(lexical, n, filters),
                 self.dense_candidates(query, n, filters),
             ]
             weights = [cfg.bm25_weight, 1.0 - cfg.bm25_weight]

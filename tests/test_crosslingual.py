@@ -127,3 +127,50 @@ def test_chinese_question_finds_the_english_note(settings: Settings, tmp_path: P
     # without the glossary BM25 shares no token with either note and MiniLM prefers the other one
     assert rank(off, "bm25") is None
     assert rank(off, "hybrid") == rank(off, "dense") == 2
+
+
+MIXED_NOTES = {
+    **ENGLISH_NOTES,
+    "tracking/卡爾曼濾波.md": """# 卡爾曼濾波 筆記
+
+用在追蹤裡面預測框的位置，也用在定位（IMU 和 GPS 融合）。
+
+- 預測：用運動模型把狀態往前推，不確定性 P 變大
+- 更新：拿量測來修正，卡爾曼增益決定比較相信預測還是量測
+""",
+}
+
+
+def test_coverage_gives_an_english_question_the_chinese_of_its_terms() -> None:
+    from sharpnotes.app.coverage import chinese_spellings, named_in_chinese
+
+    assert "卡爾曼濾波" in chinese_spellings("What is the Kalman filter used for?")
+    assert chinese_spellings("What is NMS?") == [] and chinese_spellings("卡爾曼濾波是什麼") == []
+    zh_only = ["卡爾曼濾波：用在追蹤裡面預測框的位置。"]
+    assert named_in_chinese("What is the Kalman filter used for?", zh_only) == ["kalman filter"]
+    both = [*zh_only, "A Kalman filter predicts the box, then corrects it."]
+    assert named_in_chinese("What is the Kalman filter used for?", both) == []
+
+
+@pytest.mark.slow
+def test_an_english_question_is_answered_from_a_note_written_in_chinese(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """BM25 reads the Chinese spelling of the question's glossary term, so the note written in
+    Chinese is found; MiniLM reads Chinese as noise, so the gate does not hold the question to
+    its score when the passages name its term only in Chinese. Without the glossary BM25 shares
+    no word with that note."""
+    from sharpnotes.app.answer import answer_question
+    from sharpnotes.ingest.sync import ingest
+
+    assert ingest([write_notes(tmp_path / "notes", MIXED_NOTES)], settings).ok
+    question = "What is the Kalman filter used for?"
+    found = Searcher(settings).search(question, k=3)
+    assert found[0].source == "tracking/卡爾曼濾波.md", [r.source for r in found]
+    answered = answer_question(question, Searcher(settings), settings, record=False)
+    assert not answered.refused and "預測框的位置" in answered.answer, answered.answer
+    lexical = [r.source for r in Searcher(settings).search(question, k=3, mode="bm25")]
+    assert lexical[0] == "tracking/卡爾曼濾波.md", lexical
+    off = settings.replace(crosslingual=False)
+    bm25_off = Searcher(off).search(question, k=3, mode="bm25")
+    assert "tracking/卡爾曼濾波.md" not in [r.source for r in bm25_off]
