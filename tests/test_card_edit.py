@@ -196,3 +196,17 @@ def test_edit_during_a_cli_review_then_rate(settings: Settings, monkeypatch) -> 
         stored = store.get(item_id)
         assert stored is not None and stored.item.answer == "Hungarian method"
         assert [r.rating for r in store.reviews(item_id)] == [3]
+
+
+@pytest.mark.slow
+def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_path: Path) -> None:
+    """Right after an ingest, before any quiz, review asks the cards the learner wrote (it said
+    "Nothing to review" until a quiz had made them items); once held they are not added twice."""
+    notes = write_notes(tmp_path / "notes", {"detection/set.md": CARD_NOTE})
+    assert ingest([notes], settings).ok
+    first = CliRunner().invoke(cli, ["review", "--json"])
+    assert first.exit_code == 0, first.output
+    assert "Added 1 card you wrote in your notes" in first.stderr
+    assert [i["question"] for i in json.loads(first.stdout)["items"]] == [AS_SHOWN]
+    again = CliRunner().invoke(cli, ["review", "--json"])
+    assert "Added" not in again.stderr and len(json.loads(again.stdout)["items"]) == 1

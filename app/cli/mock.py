@@ -3,6 +3,7 @@ or a rapid-fire fundamentals round), graded against your notes and saved; ``mock
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -120,7 +121,7 @@ def _read_answer(stream: Any) -> str | None:
 
 
 def interview(
-    plan: MockPlan, settings: Settings
+    plan: MockPlan, settings: Settings, to_stderr: bool = False
 ) -> tuple[dict[str, str], dict[str, float], dict[str, tuple[str, str]]]:
     """Asks each step with the time left, reads the answers; stops when time is up."""
     from sharpnotes.app.generators import get_generator
@@ -133,18 +134,19 @@ def interview(
     seconds: dict[str, float] = {}
     follow_ups: dict[str, tuple[str, str]] = {}
     deadline = time.monotonic() + plan.minutes * 60
-    click.echo(f"\n{plain(plan.title)}\n  {plain_text(plan.prompt)}")
-    click.echo(
+    say = functools.partial(click.echo, err=to_stderr)  # --json keeps stdout for the report
+    say(f"\n{plain(plan.title)}\n  {plain_text(plan.prompt)}")
+    say(
         f"{plan.minutes:g} minutes, {len(plan.steps)} steps. End each answer with an empty line;"
         " Ctrl-D ends the mock."
     )
     for n, step in enumerate(plan.steps, start=1):
         left = deadline - time.monotonic()
         if left <= 0:
-            click.echo("\nTime is up.")
+            say("\nTime is up.")
             break
         limit = f", {step.seconds} s for this one" if step.seconds else ""
-        click.echo(f"\n[{clock(left)} left{limit}] {n}/{len(plan.steps)} {plain(step.question)}")
+        say(f"\n[{clock(left)} left{limit}] {n}/{len(plan.steps)} {plain(step.question)}")
         began = time.monotonic()
         said = _read_answer(stream)
         if said is None:
@@ -152,13 +154,18 @@ def interview(
         answers[step.key] = said
         seconds[step.key] = round(time.monotonic() - began, 1)
         if step.seconds and seconds[step.key] > step.seconds:
-            click.echo(f"  ({seconds[step.key]:.0f} s: over the minute)")
+            say(f"  ({seconds[step.key]:.0f} s: over the minute)")
         asked = follow_up(plan, grade_step(step, said, settings), settings) if llm else None
         if asked:
-            click.echo(f"  Interviewer: {plain(asked)}")
+            say(f"  Interviewer: {plain(asked)}")
             reply = _read_answer(stream) or ""
             follow_ups[step.key] = (asked, reply)
     return answers, seconds, follow_ups
+
+
+def _answered_misses(report: MockReport) -> int:
+    """The missed points ``--cards`` makes cards of: those of the steps answered."""
+    return sum(1 for step, _ in report.missed if step.answer)
 
 
 def show_questions(plan: MockPlan, seed: int, as_json: bool) -> None:
@@ -290,7 +297,7 @@ def mock(
         seconds: dict[str, float] = {}
         follow_ups: dict[str, tuple[str, str]] = {}
     else:
-        said, seconds, follow_ups = interview(plan, settings)
+        said, seconds, follow_ups = interview(plan, settings, to_stderr=as_json)
         timed = None
     # answers from a file that gives no "seconds": not timed
     duration = (
@@ -302,9 +309,10 @@ def mock(
         sessions.save(settings, report)
         if not as_json:
             show_report(report)  # the missed points first, then the question about them
-            if cards is None and answers is None and report.missed:
+            if cards is None and answers is None and (missed := _answered_misses(report)):
                 cards = sys.stdin.isatty() and click.confirm(
-                    f"\nMake review cards from the {len(report.missed)} missed points above?",
+                    f"\nMake review cards from the {missed} missed points of the steps you "
+                    "answered?",
                     default=True,
                 )
         if cards:
@@ -315,7 +323,9 @@ def mock(
         echo_json(report.to_dict() | {"cards_added": added})
         return
     if added:
-        click.echo(f"\n{len(added)} new review cards: sharpnotes review")
+        had = _answered_misses(report) - len(added)
+        before = f" ({had} were review cards already)" if had > 0 else ""
+        click.echo(f"\n{len(added)} new review cards{before}: sharpnotes review")
     click.echo(f"Saved as {report.id}: sharpnotes mock history")
 
 

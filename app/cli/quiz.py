@@ -118,21 +118,22 @@ def quiz(
         if short := batch.shortfall(n):
             more = "" if batch.named else "; for more, quiz with --type cloze or --type mcq"
             click.echo(short + more, err=True)
-        if as_json:  # as stored: a card the learner edited shows their text
-            echo_json([s.item.to_dict() for s in made.stored])
-            return
         failed = batch.failed()
         if len(batch.items) < n and (dropped := sum(failed.values())):
             # why the quiz is short; a full quiz does not list what it passed over
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
             click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
+        if not batch.items and not batch.named:  # a quiz on a named topic said why above
+            click.echo(
+                "No questions could be made from these passages (the ones already quizzed "
+                "are left out without --topic); try --topic TEXT or --new, or run: "
+                "sharpnotes review",
+                err=as_json,  # --json prints the list alone on stdout, here empty
+            )
+        if as_json:  # as stored: a card the learner edited shows their text
+            echo_json([s.item.to_dict() for s in made.stored])
+            return
         if not batch.items:
-            if not batch.named:  # a quiz on a named topic said why above
-                click.echo(
-                    "No questions could be made from these passages (the ones already quizzed "
-                    "are left out without --topic); try --topic TEXT or --new, or run: "
-                    "sharpnotes review"
-                )
             return
         run_session(settings, store, made.stored)
     finally:
@@ -177,6 +178,11 @@ def review(
         _sync(settings, store)
         if regenerate:
             _regenerate_stale(settings, store)
+        if not ids and not any(store.counts()[k] for k in ("due", "new")):
+            from sharpnotes.app.quiz.generate import add_own_cards, own_cards_line
+
+            if added := add_own_cards(settings, store):
+                click.echo(own_cards_line(added), err=True)
         if ids:
             # full ids or their first characters (4 or more), as quiz suspend takes them
             wanted, problems = resolve_ids(store, [i for i in ids.split(",") if i.strip()])

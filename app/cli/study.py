@@ -159,10 +159,15 @@ def _pin(topic: str, chunk_id: str, keep: bool) -> None:
         pins = Pins.load(settings)
     except SyllabusError as exc:
         raise UserError(str(exc)) from exc
-    if not searcher.catalog.get_chunks([chunk_id]):
-        raise UserError(
-            f"no passage {chunk_id!r} in the index; run: sharpnotes topics show {found.id}"
-        )
+    if not searcher.catalog.get_chunks([chunk_id]):  # or its first characters, as quiz ids
+        starting = [c for c in searcher.catalog.chunk_ids() if c.startswith(chunk_id)]
+        if len(starting) != 1 or len(chunk_id) < 4:
+            raise UserError(
+                f"no passage {chunk_id!r} in the index"
+                + (f" ({len(starting)} ids start so; give more of it)" if len(starting) > 1 else "")
+                + f"; run: sharpnotes topics show {found.id}"
+            )
+        chunk_id = starting[0]
     (pins.pin if keep else pins.unpin)(found.id, chunk_id)
     pins.save(settings)
     verb = "pinned to" if keep else "unpinned from"

@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from sharpnotes.app.coverage import holds, word_forms
 from sharpnotes.app.quiz import gate, verify
@@ -49,6 +49,9 @@ from sharpnotes.app.retrieval import EmptyIndexError, Filters, Searcher, SearchR
 from sharpnotes.ingest.catalog import Catalog, ChunkRow
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import has_cjk, terms
+
+if TYPE_CHECKING:
+    from sharpnotes.app.quiz.store import ReviewStore
 
 __all__ = [
     "QuizBatch", "choose", "corpus_pool", "gate_items", "gather", "generate_quiz",
@@ -429,6 +432,30 @@ def open_cards(
         if left := [c for c in cards if c.type in _CARD_TYPES[kind] and c.id not in known]:
             out[row.chunk_id] = left
     return out
+
+
+def add_own_cards(settings: Settings, store: ReviewStore) -> int:
+    """Put the cards the learner wrote in their notes (Q/A pairs, clozes) that the review store
+    does not hold yet into it as new items, and say how many: they are review material as
+    written, with no quiz to run first. Nothing indexed adds nothing."""
+    from sharpnotes.ingest.index import open_catalog
+
+    if not (settings.index_dir / "catalog.sqlite").exists():
+        return 0
+    catalog = open_catalog(settings)
+    try:
+        _, rows, continued, following = corpus_pool(catalog)
+    finally:
+        catalog.close()
+    known = {s.id for s in store.items()}
+    found = open_cards(list(rows.values()), "mixed", known, continued, following)
+    fresh = list({item.id: item for items in found.values() for item in items}.values())
+    return len(store.add_items(fresh)) if fresh else 0
+
+
+def own_cards_line(added: int) -> str:
+    """What ``add_own_cards`` did, as the review says it."""
+    return f"Added {added} card{'' if added == 1 else 's'} you wrote in your notes to review."
 
 
 def sentence_cap(n: int, share: float) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sharpnotes.app.quiz.generate import add_own_cards, own_cards_line
 from sharpnotes.app.quiz.session import Siblings, daily_limits, held_line, review_queue
 from sharpnotes.app.quiz.staleness import sync_items
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
@@ -17,11 +18,15 @@ try:
     with open_store(cfg) as store:
         report = sync_items(cfg, store)  # flag questions whose note changed since the last visit
         counts = store.counts()
+        added = 0 if counts["due"] or counts["new"] else add_own_cards(cfg, store)
+        counts = store.counts() if added else counts
 except ReviewStoreError as exc:
     st.error(str(exc))
     st.stop()
 if report.changed:
     st.info(report.summary())
+if added:
+    st.info(own_cards_line(added))
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Due now", counts["due"])
