@@ -665,10 +665,15 @@ def heading_title(line: str) -> str:
     return _CLOSING_HASHES.sub("", title).strip()
 
 
+# an HTML tag outside a code span: GitHub notes anchor headings with <a name="..."></a>
+_HEADING_TAG = re.compile(r"(?P<code>`+.+?`+)|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
+
+
 def clean_heading(title: str) -> str:
-    """A heading's text as plain text: emphasis and link markup out, code spans without their
-    backticks, math (``$\\sqrt{d_k}$``) kept as written."""
-    return _INLINE.sub(_inline, title).strip()
+    """A heading's text as plain text: emphasis, link markup and HTML tags out, code spans
+    without their backticks, math (``$\\sqrt{d_k}$``) kept as written."""
+    untagged = _HEADING_TAG.sub(lambda m: m["code"] or "", title)
+    return " ".join(_INLINE.sub(_inline, untagged).split())
 
 
 # --- the HTML of GitHub notes ------------------------------------------------------------

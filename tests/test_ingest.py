@@ -160,12 +160,15 @@ def test_files_a_reader_now_reads_better_are_read_again_once(
 
     from test_readers import make_pdf
 
+    from sharpnotes.ingest.readers import READER_VERSIONS
+
     notes = write_notes(tmp_path / "notes")
     make_pdf(notes / "paper.pdf", [f"Notes\nPage {n} on anchors and NMS.\nFooter" for n in "abc"])
     assert ingest([notes], settings).ok
     catalog = open_catalog(settings)
     assert json.loads(catalog.get_meta("readers") or "{}").get("pdf")  # what read them
-    catalog.set_meta({"readers": json.dumps({"pdf": "1"})})  # as an older sharpnotes left it
+    older = READER_VERSIONS | {"pdf": "1"}  # as an older sharpnotes left it
+    catalog.set_meta({"readers": json.dumps(older)})
     catalog.close()
     again = ingest([notes], settings)
     assert again.updated == ["paper.pdf"] and again.unchanged == 5

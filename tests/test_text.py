@@ -419,6 +419,8 @@ def test_tokens_and_terms() -> None:
         ("# snake_case stays, __dunder__ goes", "snake_case stays, dunder goes"),
         ("# Learning C#", "Learning C#"),
         ("### Inline \\(x_i\\) math", "Inline \\(x_i\\) math"),
+        ('## <a name="ml-sys"></a>  4. ML System Design', "4. ML System Design"),
+        ("## The `<div>` tag", "The <div> tag"),
     ],
 )
 def test_heading_cleaning_keeps_math_and_code_text(line: str, title: str) -> None:
