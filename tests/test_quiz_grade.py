@@ -230,6 +230,37 @@ def test_a_point_the_answer_half_states_is_not_named_as_missed(settings: Setting
     assert {p for p, _ in none.missed} == set(item.key_points) and none.unsure == []
 
 
+def test_a_reply_that_says_the_opposite_of_a_point_does_not_cover_it(settings: Settings) -> None:
+    """A newcomer's poor mock answer, "We should not bother with PERCLOS or gaze angle error;
+    false warnings per hour don't matter", was credited with both points it names to dismiss.
+    Said plainly, the same words cover them; a point that itself negates is not turned over.
+    Asked for by the mock's steps (typed answers to cards are graded as before)."""
+    settings = settings.replace(embed_backend=BACKEND)
+    perclos = "eye-closure (PERCLOS) error, gaze angle error in degrees"
+    warnings = "false warnings per hour of driving (< 1/hour or drivers disable it)"
+    item = QuizItem(
+        "recall", "Metrics?", perclos, perclos, perclos, Citation("c1", "dms.md", "Metrics"),
+        key_points=[perclos, warnings],
+    )  # fmt: skip
+    wrong = (
+        "We should not bother with PERCLOS or gaze angle error; "
+        "false warnings per hour don't matter."
+    )
+    dismissed = grade(item, wrong, settings, negation=True)
+    assert dismissed.covered == [] and {p for p, _ in dismissed.missed} == {perclos, warnings}
+    right = "Track PERCLOS and gaze angle error, and keep false warnings per hour of driving low."
+    assert set(grade(item, right, settings, negation=True).covered) == {perclos, warnings}
+    assert set(grade(item, wrong, settings).covered) == {perclos, warnings}  # cards: as before
+    leak = "never split by frame, split by drive"
+    split = QuizItem(
+        "recall", "How to split?", leak, leak, leak, Citation("c1", "d.md", "Data"),
+        key_points=[leak],
+    )  # fmt: skip
+    assert grade(split, "Do not split frames at random; split by drive.", settings).covered == [
+        leak
+    ]
+
+
 def test_a_reply_in_english_to_a_card_in_chinese_is_graded_across_languages(
     settings: Settings,
 ) -> None:

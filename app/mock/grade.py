@@ -160,8 +160,9 @@ def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = F
         note = "Your notes hold no key points for this step; not scored."
         return StepResult(step.key, step.title, step.question, answer, None, [], [], note)
     item = step_item(step)
-    graded = offline_recall(item, answer, settings) if offline and answer else None
-    graded = graded or grade(item, answer, settings)
+    # a point named only to dismiss it is missed ("we should not bother with PERCLOS")
+    graded = offline_recall(item, answer, settings, negation=True) if offline and answer else None
+    graded = graded or grade(item, answer, settings, negation=True)
     by_text = {p.text: p for p in step.points}
     covered = [by_text[c] for c in graded.covered if c in by_text]
     missed = [by_text[m] for m, _ in graded.missed if m in by_text]

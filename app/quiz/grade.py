@@ -13,7 +13,9 @@
   to the reference answer, rescaled from [0.3, 0.8] to [0, 1]. A point not covered is named as
   missed, with the passage sentence it is from, only when the response is below
   ``MISSED_OVERLAP`` and ``MISSED_COSINE`` of it; one in between is "unsure" (not credited,
-  not named).
+  not named). In a mock interview's step, a point that the response sentence sharing most of
+  its words names only under a negation the point lacks ("we should not bother with PERCLOS",
+  "false warnings don't matter") is missed (``contradicted``).
   With an LLM generator configured the LLM grades instead, against a rubric returned with the
   grade (``app.quiz.llm_quiz``); if its reply cannot be read, the offline grade is used.
 
@@ -99,16 +101,22 @@ class Grade:
 
 
 def grade(
-    item: QuizItem, response: str, settings: Settings | None = None, *, seconds: float | None = None
+    item: QuizItem,
+    response: str,
+    settings: Settings | None = None,
+    *,
+    seconds: float | None = None,
+    negation: bool = False,
 ) -> Grade:
     """Grade ``response`` to ``item``. ``seconds`` (time to answer) only lifts a fast correct
-    MCQ or cloze answer to Easy."""
+    MCQ or cloze answer to Easy; ``negation``: offline, a point the response says the opposite
+    of is missed (``contradicted``; the mock's steps)."""
     response = (response or "").strip()
     if not response:
         missed = [(p, source_sentence(item, p)) for p in item.key_points or [item.answer]]
         return Grade(False, 0.0, AGAIN, [], missed, f"No answer. The answer: {item.answer}")
     if item.type == "recall":
-        return _grade_recall(item, response, settings)
+        return _grade_recall(item, response, settings, negation)
     if item.type == "mcq":
         ok = _option(item, response) == item.answer
     else:
@@ -205,7 +213,9 @@ def rating_for(score: float) -> int:
     return HARD if score >= PARTIAL_SCORE else AGAIN
 
 
-def _grade_recall(item: QuizItem, response: str, settings: Settings | None) -> Grade:
+def _grade_recall(
+    item: QuizItem, response: str, settings: Settings | None, negation: bool = False
+) -> Grade:
     from sharpnotes.ingest.settings import get_settings
 
     settings = settings or get_settings()
@@ -215,10 +225,59 @@ def _grade_recall(item: QuizItem, response: str, settings: Settings | None) -> G
         graded = llm_grade(item, response, settings)
         if graded is not None:
             return graded
-    return offline_recall(item, response, settings)
+    return offline_recall(item, response, settings, negation)
 
 
-def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
+# what a reply says the opposite of: the words a negation governs in its clause ("we should not
+# bother with PERCLOS") or the whole clause it dismisses ("false warnings per hour don't matter").
+# Asked for by the mock's steps only: on typed answers to cards (card_grading) it failed two
+# right answers of the holdout half, and changed none of the mock sets' grades
+_NEGATION = re.compile(
+    r"(?i)\b(?:not|never|no|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|shouldn'?t|can'?t|"
+    r"cannot|without|skip|ignore)\b(?! (?:matter|only|just|least)\b)"  # not "no matter"
+    r"|不要|不用|不需要|不必|沒必要|無須|無需|忽略"
+)
+_DISMISSED = re.compile(
+    r"(?i)\b(?:(?:does|do|did)n'?t matter|(?:is|are)n'?t (?:needed|necessary|important|required)|"
+    r"not (?:needed|necessary|important|required)|unnecessary|irrelevant|pointless|useless)\b|"
+    r"不重要|沒關係|不需要"
+)
+_CLAUSE_END = re.compile(
+    r"(?i)[,;:.!?，；：。！？]|\b(?:because|but|so|since|while|whereas|although|though|however)\b"
+    r"|因為|但是|所以"
+)
+
+
+def negated(text: str) -> set[str]:
+    """The content terms of ``text`` that only a negation governs: those after the cue in its
+    clause, or every term of a clause that dismisses its subject, unless ``text`` also says them
+    plainly ("it isn't real weight decay; AdamW applies the decay to the weights")."""
+    out: set[str] = set()
+    plain: set[str] = set()
+    for clause in _CLAUSE_END.split(text):
+        if _DISMISSED.search(clause):
+            out |= terms(clause)
+        elif cue := _NEGATION.search(clause):
+            out |= terms(clause[cue.end() :])
+            plain |= terms(clause[: cue.start()])
+        else:
+            plain |= terms(clause)
+    return out - plain
+
+
+def contradicted(point: str, replies: list[str]) -> bool:
+    """The reply sentence sharing most of the point's words negates most of those, where the
+    point does not: "We should not bother with PERCLOS" says the opposite of "PERCLOS error"."""
+    want = terms(point)
+    best = max(replies, key=lambda r: len(want & terms(r)), default="")
+    shared = want & terms(best) - negated(point)
+    flipped = negated(best) & shared
+    return len(flipped) >= 2 and len(flipped) * 2 >= len(shared)
+
+
+def offline_recall(
+    item: QuizItem, response: str, settings: Settings, negation: bool = False
+) -> Grade:
     from sharpnotes.app.embed_cache import embed_cached
     from sharpnotes.ingest.embedding import load_embedder
 
@@ -254,9 +313,12 @@ def offline_recall(item: QuizItem, response: str, settings: Settings) -> Grade:
         near, far = POINT_COSINE, MISSED_COSINE
         if across is not None and multilingual_reads(point):
             cosine, near, far = across[0][n], CROSS_COVERED, CROSS_MISSED
-        if lexical >= POINT_OVERLAP or cosine >= near:
+        near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(want & said) >= 2)
+        if negation and (lexical >= POINT_OVERLAP or near_it) and contradicted(point, whole):
+            missed.append((point, source_sentence(item, point)))  # named to say the opposite
+        elif lexical >= POINT_OVERLAP or cosine >= near:
             covered.append(point)
-        elif cosine >= far or (lexical >= MISSED_OVERLAP and len(want & said) >= 2):
+        elif near_it:
             unsure.append(point)
         else:
             missed.append((point, source_sentence(item, point)))
