@@ -30,7 +30,7 @@ Rapid-fire rounds are planned in ``app.mock.rapid``.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
@@ -269,7 +269,19 @@ def framework_steps(searcher: Searcher) -> tuple[str, list[FrameworkStep]]:
 
 
 def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "step"
+    """A step's key: its title's words, Chinese ones too ("1. 釐清需求" -> "釐清需求")."""
+    return re.sub(r"[^a-z0-9\u3400-\u9fff]+", "-", title.lower()).strip("-") or "step"
+
+
+def _keyed(steps: list[FrameworkStep]) -> list[FrameworkStep]:
+    """``steps`` with a key each their own: a key two titles give is numbered ("step-2")."""
+    seen: dict[str, int] = {}
+    out = []
+    for step in steps:
+        seen[step.key] = seen.get(step.key, 0) + 1
+        key = step.key if seen[step.key] == 1 else f"{step.key}-{seen[step.key]}"
+        out.append(replace(step, key=key))
+    return out
 
 
 def _stems(text: str) -> set[str]:
@@ -319,7 +331,7 @@ def parse_framework(text: str) -> list[FrameworkStep]:
             steps.append(
                 FrameworkStep(_slug(name), name, f"{name}\n{text[body:end]}", _names(name, under))
             )
-    return steps or _listed_steps(text, found)
+    return _keyed(steps or _listed_steps(text, found))
 
 
 def _names(title: str, outline_names: list[str]) -> tuple[str, ...]:
@@ -715,5 +727,29 @@ def plan_design(
         skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
     points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
+    # a step the case says nothing on is graded on what the framework note says it asks for
+    points = [
+        p or _framework_points(searcher, framework, s) for s, p in zip(steps, points, strict=True)
+    ]
     planned = [Step(s.key, s.title, s.title, p) for s, p in zip(steps, points, strict=True)]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
+
+
+def _framework_points(
+    searcher: Searcher, framework: str | None, step: FrameworkStep
+) -> list[Point]:
+    """The key points of the framework note's own section on ``step``, cited to the passage that
+    holds it: "Offline evaluation: slice metrics, a regression suite" when the case note has no
+    section on evaluation. None when the note says nothing under the step's title."""
+    body = step.text.strip()
+    if body.startswith(step.title):  # the section's text opens with its title
+        body = body[len(step.title) :].strip()
+    if not framework or not body:
+        return []
+    first = body.splitlines()[0].strip()
+    rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
+    holder = next((r for r in rows.values() if first in r.text), None)
+    if holder is None:
+        return []
+    found = passage_of(holder)
+    return _points([Passage(found.chunk_id, found.source, found.heading, found.page, body)])

@@ -240,7 +240,7 @@ _NEGATION = re.compile(
 _DISMISSED = re.compile(
     r"(?i)\b(?:(?:does|do|did)n'?t matter|(?:is|are)n'?t (?:needed|necessary|important|required)|"
     r"not (?:needed|necessary|important|required)|unnecessary|irrelevant|pointless|useless)\b|"
-    r"不重要|沒關係|不需要"
+    r"不重要|不太重要|沒關係|不需要|影響不大|無所謂|沒差"
 )
 _CLAUSE_END = re.compile(
     r"(?i)[,;:.!?，；：。！？]|\b(?:because|but|so|since|while|whereas|although|though|however)\b"
