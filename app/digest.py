@@ -89,9 +89,10 @@ class Line:
         """The line as the digest shows it: a nested list item after its parents; a card's
         answer after its question ("Q: ... A: ..." in the questions, "question › fact" or the
         question over a block elsewhere)."""
-        text = outlined(self.text, self.parents)
         if not self.asked:
-            return text
+            return outlined(self.text, self.parents)
+        # a listed card's question is also the item its answers sit under: shown once
+        text = outlined(self.text, [p for p in self.parents if p.rstrip(":") != self.asked])
         lead = list_marker(text)
         if self.section == "questions":
             return f"Q: {self.asked} A: {text[len(lead) :]}"

@@ -167,6 +167,9 @@ def passage_cards(text: str, before: str = "", after: str = "") -> list[PassageC
         if card.kind != "qa" or card.reverse or card.end <= shift or card.start >= shift + size:
             continue
         at = joined.rfind(card.answer, card.start, card.end)  # the answer ends the card
+        if at < 0:  # a listed card's answer is dedented: find its first line as written
+            first = card.answer.strip().split("\n", 1)[0].strip()
+            at = joined.find(first, card.start + 1, card.end) if first else -1
         answer = min(max((at if at >= 0 else card.start) - shift, 0), size)
         last = card.end  # find_cards reads no code, formula or table: those right after end it
         for block in (b for b in found if b.start >= card.end):

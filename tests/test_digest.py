@@ -361,3 +361,18 @@ def test_a_sentence_that_points_back_stays_with_its_subject() -> None:
         "faster than DETR.",
         "It needs a custom CUDA kernel for the sampling.",
     ]
+
+
+def test_a_listed_question_is_shown_once_before_its_answers() -> None:
+    """ "- Do we need ML to solve this problem?" over nested items is a card: each answer line
+    shows the question once (it was shown twice, as the card's question and as the item the
+    answers sit under), and the question is never its own answer ("Q: X A: X")."""
+    text = (
+        "- Do we need ML to solve this problem?\n"
+        "  - Trade off between impact and cost\n"
+        "    - Costs: data collection, annotation, compute\n"
+    )
+    lines = [line for _, line in shown(text)]
+    assert lines and all(line.count("Do we need ML") == 1 for line in lines), lines
+    assert not any("A: Do we need" in line for line in lines), lines
+    assert any("Trade off between impact and cost" in line for line in lines), lines
