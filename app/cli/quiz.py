@@ -178,7 +178,7 @@ def review(
         _sync(settings, store)
         if regenerate:
             _regenerate_stale(settings, store)
-        if not ids and not any(store.counts()[k] for k in ("due", "new")):
+        if not ids:  # the cards written since the last review too
             from sharpnotes.app.quiz.generate import add_own_cards, own_cards_line
 
             if added := add_own_cards(settings, store):

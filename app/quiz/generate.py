@@ -437,7 +437,9 @@ def open_cards(
 def add_own_cards(settings: Settings, store: ReviewStore) -> int:
     """Put the cards the learner wrote in their notes (Q/A pairs, clozes) that the review store
     does not hold yet into it as new items, and say how many: they are review material as
-    written, with no quiz to run first. Nothing indexed adds nothing."""
+    written, with no quiz to run first (right after the first ingest, and each card written
+    since). A card the learner retired or reworded keeps its id, so it is not added again.
+    Nothing indexed adds nothing."""
     from sharpnotes.ingest.index import open_catalog
 
     if not (settings.index_dir / "catalog.sqlite").exists():
@@ -447,9 +449,17 @@ def add_own_cards(settings: Settings, store: ReviewStore) -> int:
         _, rows, continued, following = corpus_pool(catalog)
     finally:
         catalog.close()
-    known = {s.id for s in store.items()}
+    held = store.items()
+    known = {s.id for s in held}
+    # a card whose passage changed is another item (its staleness is review's to handle, and
+    # the learner may have reworded it): the same question is not added beside it
+    asked = {s.item.question for s in held} | {(s.original or {}).get("question") for s in held}
     found = open_cards(list(rows.values()), "mixed", known, continued, following)
-    fresh = list({item.id: item for items in found.values() for item in items}.values())
+    fresh = [
+        item
+        for item in {item.id: item for items in found.values() for item in items}.values()
+        if item.question not in asked
+    ]
     return len(store.add_items(fresh)) if fresh else 0
 
 

@@ -18,7 +18,7 @@ try:
     with open_store(cfg) as store:
         report = sync_items(cfg, store)  # flag questions whose note changed since the last visit
         counts = store.counts()
-        added = 0 if counts["due"] or counts["new"] else add_own_cards(cfg, store)
+        added = add_own_cards(cfg, store)  # the cards written since the last visit too
         counts = store.counts() if added else counts
 except ReviewStoreError as exc:
     st.error(str(exc))
