@@ -174,7 +174,7 @@ def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
         return None
     first, _, rest = block.text.strip().partition("\n")
     question = question_text(first)
-    if not _is_question(question) or not _ASKING.match(question):
+    if not _is_question(question) or not (_ASKING.match(question) or _ASKING_ZH.search(question)):
         return None  # "Business objective?" in an outline is a prompt to oneself, not a card
     indent = indent_of(block.text)
     j = i + 1
@@ -197,6 +197,11 @@ def _listed_card(items: list[Block], i: int, text: str) -> Card | None:
 _ASKING = re.compile(
     r"(?i)^(?:what|why|how|when|which|who|where|is|are|do|does|did|can|could|should|would|"
     r"will)\b(?:\W+\w+){2,}"
+)
+# ... or in Chinese, with a question word and a few characters besides ("NMS 是做什麼的？")
+_ASKING_ZH = re.compile(
+    r"(?=.*[\u3400-\u9fff].*[\u3400-\u9fff].*[\u3400-\u9fff])"
+    r".*(?:什麼|什么|為什麼|为什么|怎麼|怎么|如何|哪|多少|幾|几|是否|嗎|吗|呢)"
 )
 
 

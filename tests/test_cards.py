@@ -205,6 +205,11 @@ def test_a_numbered_question_answered_by_the_items_under_it_is_a_card() -> None:
         ("What is the receptive field?", "The input region one output activation sees."),
     ]
     assert find_cards("- How do you run an A/B test?\n  which portion of users?\n") == []
+    # in Chinese too, with a question word; an outline prompt ("業務目標？") is no card
+    zh = "1. NMS 是做什麼的？\n   去掉重疊的框。\n\n2. 業務目標？\n   - 提升點擊\n"
+    assert [(c.question, c.answer) for c in find_cards(zh)] == [
+        ("NMS 是做什麼的？", "去掉重疊的框。")
+    ]
 
 
 def test_an_answer_that_says_there_is_none_yet_makes_no_card() -> None:
