@@ -223,14 +223,16 @@ _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
 _ROW_NAME = re.compile(r"^[ \t]*\|[ \t]*([^|\n]{1,80}?)[ \t]*\|", re.MULTILINE)
 # ... the label of a list item ("- ByteTrack: associate low-score dets too"), as terse notes
 # define things
-_ITEM_NAME = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+([^:\n]{1,40}?)[ \t]*:(?!//)", re.MULTILINE)
+_ITEM_NAME = re.compile(
+    r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+([^:：\n]{1,40}?)[ \t]*(?::(?!//)|：)", re.MULTILINE
+)
 
 
 # ... and an acronym written with its expansion, either way round: "IPM (inverse perspective
 # mapping)", "inverse perspective mapping (IPM)": the note defines it
-_DEFINED = re.compile(
-    r"(?<![\w-])([A-Za-z][\w-]*[A-Z][\w-]*)\s*\(\s*[A-Za-z][a-z]+(?:[ -][A-Za-z][a-z]+)+\s*\)"
-    r"|(?:[A-Za-z][a-z]+[ -]){1,6}[A-Za-z][a-z]+\s*\(\s*([A-Za-z][\w-]*[A-Z][\w-]*)\s*\)"
+_DEFINED = re.compile(  # in ASCII or full-width brackets, as Chinese is written: "IPM（...）"
+    r"(?<![\w-])([A-Za-z][\w-]*[A-Z][\w-]*)\s*[(（]\s*[A-Za-z][a-z]+(?:[ -][A-Za-z][a-z]+)+\s*[)）]"
+    r"|(?:[A-Za-z][a-z]+[ -]){1,6}[A-Za-z][a-z]+\s*[(（]\s*([A-Za-z][\w-]*[A-Z][\w-]*)\s*[)）]"
 )
 
 
