@@ -204,7 +204,8 @@ def topic_units(
             continue
         source = Source(row.chunk_id, row.source, row.heading, row.page)
         before, after = around.get(row.chunk_id, ("", ""))
-        focus = names if names is not None and not about(names, row) else None
+        # a passage the learner pinned to the topic is theirs to have whole
+        focus = names if names is not None and not link.pinned and not about(names, row) else None
         for piece in passage_units(row.text, row.heading, before, after, focus):
             out.append((piece.unit, source, piece.section))
             key = (row.chunk_id, piece.unit.end)

@@ -264,7 +264,11 @@ def passage_units(
         for n, unit in enumerate(with_subjects(text, units(text)))
         if not any(c.start <= unit.start < c.end for c in cards)
     ]
-    named = [c for c in cards if names is not None and names.find(Text.of(c.text))]
+    # the cards that name the topic, of those that answer here (a card's answer may open the
+    # next chunk); all of them when none does
+    named = [
+        c for c in cards if names is not None and names.find(Text.of(c.text)) and c.answer < c.end
+    ]
     for card in named or cards:
         answer = answer_units(text, found, card.answer, card.end)
         if card.parts == 1:

@@ -376,3 +376,18 @@ def test_a_listed_question_is_shown_once_before_its_answers() -> None:
     assert lines and all(line.count("Do we need ML") == 1 for line in lines), lines
     assert not any("A: Do we need" in line for line in lines), lines
     assert any("Trade off between impact and cost" in line for line in lines), lines
+
+
+def test_a_card_on_the_topic_whose_answer_opens_the_next_chunk_leaves_the_others() -> None:
+    """A Q&A chunk not about the topic keeps the cards that name it; one whose answer is in the
+    next chunk gives nothing here, so the chunk's other cards are kept rather than none (a
+    newcomer's pinned passage gave an empty digest)."""
+    text = (
+        "**Why split data into train, validation and test?**\n\n"
+        "The validation set tunes hyperparameters; the test set is touched once.\n\n"
+        "**What is K-fold cross-validation?**\n"
+    )
+    names = Names.of(("K-fold cross-validation",))
+    after = "The data is cut into K folds, and each fold is the validation set once.\n"
+    kept = passage_units(text, "Interview > Validation", after=after, names=names)
+    assert [p.asked for p in kept] == ["Why split data into train, validation and test?"], kept
