@@ -60,6 +60,14 @@ def test_mcq_is_exact(response: str, correct: bool) -> None:
         assert result.missed == [("NMS", EVIDENCE)] and "NMS" in result.feedback
 
 
+def test_a_cloze_answered_with_the_glossary_name_in_the_other_language_is_right() -> None:
+    """ "非極大值抑制" answers a blank whose answer is NMS, as "NMS" answers one in Chinese; a
+    Chinese word the glossary gives for something else does not."""
+    assert grade(item(), "非極大值抑制").correct
+    assert grade(item(answer="非極大值抑制"), "NMS").correct
+    assert not grade(item(), "批次正規化").correct
+
+
 def test_fast_correct_answers_are_easy_slow_ones_good() -> None:
     assert grade(MCQ, "NMS", seconds=3.0).rating == EASY
     assert grade(MCQ, "NMS", seconds=30.0).rating == GOOD

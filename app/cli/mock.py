@@ -88,8 +88,8 @@ def read_answers(path: Path, plan: MockPlan) -> tuple[dict[str, str], float | No
         data = data["answers"]
     names: dict[str, str] = {}
     for n, step in enumerate(plan.steps, start=1):
-        for name in (step.key, step.title.lower(), str(n)):
-            names.setdefault(name, step.key)
+        for name in (step.key, step.title, str(n)):  # read without case: "Q1" is "q1"
+            names.setdefault(name.lower(), step.key)
     if isinstance(data, list):
         if len(data) > len(plan.steps):
             raise UserError(f"{path}: {len(data)} answers for {len(plan.steps)} steps")

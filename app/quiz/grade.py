@@ -176,7 +176,23 @@ def cloze_matches(item: QuizItem, response: str) -> bool:
         return initials_match(answer, response)
     if term_kind(response.strip()) == "acronym" and set(want.split()) <= passage_words:
         return initials_match(response.strip(), answer)
-    return False
+    return _in_other_language(answer, response)
+
+
+def _in_other_language(answer: str, response: str) -> bool:
+    """A reply in Chinese that is the glossary's name of an English answer, or the other way:
+    "訓練後量化" for "post-training quantization" (or its acronym, PTQ)."""
+    from sharpnotes.app.coverage import _english
+    from sharpnotes.app.crosslingual import glossary
+
+    zh, en = (response, answer) if has_cjk(response) else (answer, response)
+    if not has_cjk(zh) or has_cjk(en):
+        return False
+    entry = glossary().get(zh.strip(string.punctuation + " 。，").lower())
+    if entry is None:
+        return False
+    phrase, aliases = _english(entry)
+    return fold(en) in {fold(phrase), *(fold(a) for a in aliases)}
 
 
 def _expands(acronym: str, folded: str) -> bool:
