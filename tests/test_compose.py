@@ -480,3 +480,21 @@ def test_a_yes_no_reply_is_quoted_after_its_question(settings: Settings) -> None
     assert checks and all(c.supported for c in checks), checks
     plain = answer(settings, "What does L2 regularization do to the weights?", found)
     assert "It shrinks all of them" in plain and "›" not in plain, plain
+
+
+def test_a_nested_item_under_a_long_item_is_quoted_under_it(settings: Settings) -> None:
+    """A parent too long for a breadcrumb was left out, and the item it had been quoted under
+    was dropped too: "what is PointPainting" got only "- needs very good calibration". The long
+    parent is now a line of its own above its item, and a grandparent is never shown without
+    it ("2D detection › used to outperform until focal loss" had lost "Two-stage detectors")."""
+    note = (
+        "## Fusion levels\n\n"
+        "- Fusion\n"
+        "  - **early fusion**: paint lidar points with image semantics (PointPainting), or "
+        "project the points into the image\n"
+        "    - needs very good calibration and time sync\n"
+        "  - **late fusion**: each sensor detects on its own, then a tracker fuses the lists\n"
+    )
+    text = answer(settings, "what is PointPainting", passages(note))
+    assert "paint lidar points with image semantics (PointPainting)" in text, text
+    assert "Fusion › needs very good calibration" not in text, text
