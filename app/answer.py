@@ -32,6 +32,7 @@ import numpy as np
 from sharpnotes.app.coverage import (
     all_marked,
     all_named,
+    answered_in_chinese,
     named_in_chinese,
     only_named,
     recased,
@@ -501,7 +502,11 @@ def refusal_reason(
     listed = only_named(question, [r.text for r in results])
     if listed:
         return f"the notes only name {', '.join(listed)}"
-    if has_cjk(question) or named_in_chinese(question, named):
+    if (
+        has_cjk(question)
+        or named_in_chinese(question, named)
+        or answered_in_chinese(question, [r.text for r in results])
+    ):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
     headings = [r.heading for r in results]
     if all_named(question, headings) or all_marked(question, headings, [r.text for r in results]):

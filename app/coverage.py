@@ -26,7 +26,7 @@ from functools import lru_cache
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import has_cjk, terms
+from sharpnotes.ingest.text import CJK, has_cjk, terms
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
 # words: "wall-clock", "trade-off", "brand-new")
@@ -393,6 +393,28 @@ def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
         ):
             out.append(term.text)
     return out
+
+
+# a passage is written in Chinese when this share of its letters are Chinese characters
+CHINESE_SHARE = 0.5
+
+
+def written_in_chinese(text: str) -> bool:
+    """Most of ``text``'s letters are Chinese characters (English terms among them or not)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(bool(CJK.match(c)) for c in letters) >= CHINESE_SHARE * len(
+        letters
+    )
+
+
+def answered_in_chinese(question: str, passages: Sequence[str]) -> bool:
+    """An English question whose first passage is written in Chinese and writes one of the
+    question's content words (the English terms a Chinese note keeps: "Pre-labeling（預標）",
+    "QA 抽 5%"): MiniLM, which reads the Chinese around them as noise, cannot score that
+    passage, so the term checks decide, as for a question asked in Chinese."""
+    if has_cjk(question) or not passages or not written_in_chinese(passages[0]):
+        return False
+    return bool(terms(question) & terms(passages[0]))
 
 
 # a Chinese question shares at least this many topic pairs with the passages (or all it has)

@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sharpnotes.app.coverage import named_sections, zh_anchored
+from sharpnotes.app.coverage import named_sections, written_in_chinese, zh_anchored
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
@@ -581,16 +581,19 @@ def answer_units(
     the units they sit under, a Chinese question with the English of its glossary terms for
     MiniLM and, when the multilingual model is installed, by its cosine (``ZH_COSINE``)."""
     scored = score_units(embedder, scoring_text(question, settings), passages, context=True)
-    if not has_cjk(question) or ZH_COSINE == "minilm" or not scored:
+    # an English question reads its units written in Chinese the same way ("Which camera sees
+    # traffic lights at 150 m?" over a case note in Chinese)
+    read = scored if has_cjk(question) else [s for s in scored if written_in_chinese(s.unit.text)]
+    if ZH_COSINE == "minilm" or not read:
         return scored
     from sharpnotes.ingest import multilingual
 
     if not multilingual.available():
         return scored
-    texts = [in_context(s.unit, s.parents) for s in scored]
+    texts = [in_context(s.unit, s.parents) for s in read]
     vectors = multilingual.embed([question, *texts])
     cosines = vectors[1:] @ vectors[0]
-    for s, cos in zip(scored, cosines, strict=True):
+    for s, cos in zip(read, cosines, strict=True):
         s.cosine = float(cos) if ZH_COSINE == "use" else (s.cosine + float(cos)) / 2
     return scored
 

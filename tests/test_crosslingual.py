@@ -152,6 +152,21 @@ def test_coverage_gives_an_english_question_the_chinese_of_its_terms() -> None:
     assert named_in_chinese("What is the Kalman filter used for?", both) == []
 
 
+def test_an_english_question_on_a_passage_written_in_chinese_is_not_held_to_minilm() -> None:
+    """A passage mostly in Chinese that writes one of an English question's words ("QA") is
+    read by the term checks alone, as a question in Chinese is; an English passage, or one that
+    shares no word with the question, is not."""
+    from sharpnotes.app.coverage import answered_in_chinese, written_in_chinese
+
+    qa = "4. **QA（品質檢查）**：抽 5% 給內部 reviewer 檢查，錯誤率超過 2% 整批退回。"
+    assert written_in_chinese(qa) and not written_in_chinese("QA: sample 5% of each batch.")
+    question = "In the annotation pipeline, what fraction is sampled for QA?"
+    assert answered_in_chinese(question, [qa])
+    assert not answered_in_chinese(question, ["QA: sample 5% of each batch."])
+    assert not answered_in_chinese("How do I make beef noodle soup?", [qa])
+    assert not answered_in_chinese("標註 QA 抽多少？", [qa])  # a Chinese question: its own rule
+
+
 @pytest.mark.slow
 def test_an_english_question_is_answered_from_a_note_written_in_chinese(
     settings: Settings, tmp_path: Path
