@@ -206,7 +206,7 @@ def topic_units(
         before, after = around.get(row.chunk_id, ("", ""))
         # a passage the learner pinned to the topic is theirs to have whole
         focus = names if names is not None and not link.pinned and not about(names, row) else None
-        for piece in passage_units(row.text, row.heading, before, after, focus):
+        for piece in passage_units(row.text, row.heading, before, after, focus, names):
             out.append((piece.unit, source, piece.section))
             key = (row.chunk_id, piece.unit.end)
             if outline is not None and piece.parents:

@@ -244,7 +244,12 @@ def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
 
 
 def passage_units(
-    text: str, heading: str, before: str = "", after: str = "", names: Names | None = None
+    text: str,
+    heading: str,
+    before: str = "",
+    after: str = "",
+    names: Names | None = None,
+    topic: Names | None = None,
 ) -> list[Piece]:
     """The lines one passage gives, in order. A card's question is never a line of its own: an
     answer of one block is one interview-question line with it, a longer one gives a line per
@@ -252,15 +257,20 @@ def passage_units(
     does. ``names``: keep only the cards that name the topic, when one does (a passage of a Q&A
     note holds questions on several topics). Fragments (``fragment``) are left out. A section
     headed by a question whose text opens with "A:" is that question's card ("## Q: Why does
-    momentum help?" over "A: With a high condition number...")."""
+    momentum help?" over "A: With a high condition number..."). ``topic``: a note's opening
+    sentence defines only when it names the topic ("My Q&A for interview prep." does not)."""
     title = heading.split(HEADING_SEP)[-1].strip()
     if not before and asks(title) and _ANSWER_LABEL.match(text):
         before = f"## {title}"  # the chunk holds the section's body, its heading is the path
     cards = passage_cards(text, before, after)
     found, nested = blocks(text), list_parents(text)
     first = HEADING_SEP not in heading  # the note's opening section
+
+    def opens(n: int, unit: Unit) -> bool:  # defines: the note's first words, on the topic
+        return first and n < 2 and (topic is None or bool(topic.find(Text.of(unit.text))))
+
     pieces = [
-        Piece(unit, classify(unit, heading, first and n < 2), above(unit, nested))
+        Piece(unit, classify(unit, heading, opens(n, unit)), above(unit, nested))
         for n, unit in enumerate(with_subjects(text, units(text)))
         if not any(c.start <= unit.start < c.end for c in cards)
     ]

@@ -391,3 +391,14 @@ def test_a_card_on_the_topic_whose_answer_opens_the_next_chunk_leaves_the_others
     after = "The data is cut into K folds, and each fold is the validation set once.\n"
     kept = passage_units(text, "Interview > Validation", after=after, names=names)
     assert [p.asked for p in kept] == ["Why split data into train, validation and test?"], kept
+
+
+def test_a_notes_opening_line_defines_only_the_topic_it_names() -> None:
+    """ "自己整理的問答，準備面試用。" ("my Q&A for interview prep") opened a note, so it was the
+    definition of every topic the note was linked to; now an opening sentence defines a topic
+    only when it names it."""
+    text = "自己整理的問答，準備面試用。\n\nFocal loss down-weights easy examples.\n"
+    topic = Names.of(("focal loss",))
+    sections = {p.unit.text.strip(): p.section for p in passage_units(text, "面試QA", topic=topic)}
+    assert sections["自己整理的問答，準備面試用。"] == "details"
+    assert sections["Focal loss down-weights easy examples."] == "definition"
