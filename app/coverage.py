@@ -402,9 +402,8 @@ CHINESE_SHARE = 0.5
 def written_in_chinese(text: str) -> bool:
     """Most of ``text``'s letters are Chinese characters (English terms among them or not)."""
     letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(bool(CJK.match(c)) for c in letters) >= CHINESE_SHARE * len(
-        letters
-    )
+    chinese = sum(1 for c in letters if CJK.match(c))
+    return bool(letters) and chinese >= CHINESE_SHARE * len(letters)
 
 
 def answered_in_chinese(question: str, passages: Sequence[str]) -> bool:

@@ -20,9 +20,11 @@ name two steps ("Deployment & monitoring") is shared by them, each of its points
 step whose framework text it fits best. A section that fits no step clearly leans towards the
 step of the section before it ("Framing" after "Requirements"). A step keeps the sections whose
 headings name it and the best of the others if it fits that one nearly as well as its own; the
-rest go nowhere (a note's "30-second answer"). A step that no section goes to gets no key
-points, and the report says so; only a plan without sections (an empty case) looks in other
-notes.
+rest go nowhere (a note's "30-second answer"). A step that no section goes to is graded on
+the framework note's own text of the step (what the step asks for, cited to that note); one
+whose framework text says nothing either gets no key points, and the report says so; only a
+plan without sections (an empty case) looks in other notes. Step keys are the titles' words,
+Chinese ones too ("釐清需求"), and never shared.
 
 Rapid-fire rounds are planned in ``app.mock.rapid``.
 """
