@@ -210,3 +210,10 @@ def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_pat
     assert [i["question"] for i in json.loads(first.stdout)["items"]] == [AS_SHOWN]
     again = CliRunner().invoke(cli, ["review", "--json"])
     assert "Added" not in again.stderr and len(json.loads(again.stdout)["items"]) == 1
+    # an unchanged index is not read for cards again; a card written since is added
+    assert (settings.paths.home / "own_cards.json").exists()
+    more = CARD_NOTE + "\nQ: What does DETR predict? A: A fixed-size set of boxes and classes.\n"
+    (notes / "detection" / "set.md").write_text(more, encoding="utf-8")
+    assert ingest([notes], settings).ok
+    third = CliRunner().invoke(cli, ["review", "--json"])
+    assert "Added 1 card you wrote" in third.stderr, third.stderr

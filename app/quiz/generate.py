@@ -434,22 +434,38 @@ def open_cards(
     return out
 
 
+OWN_CARDS_STATE = "own_cards.json"  # in SHARPNOTES_HOME: the index build last read for cards
+
+
 def add_own_cards(settings: Settings, store: ReviewStore) -> int:
     """Put the cards the learner wrote in their notes (Q/A pairs, clozes) that the review store
     does not hold yet into it as new items, and say how many: they are review material as
     written, with no quiz to run first (right after the first ingest, and each card written
     since). A card the learner retired or reworded keeps its id, so it is not added again.
     Nothing indexed adds nothing."""
+    import json
+
+    from sharpnotes.ingest.atomic import write_json_atomic
+    from sharpnotes.ingest.bm25 import read_pointer
     from sharpnotes.ingest.index import open_catalog
 
     if not (settings.index_dir / "catalog.sqlite").exists():
         return 0
+    held = store.items()
+    # reading every passage for cards takes about 0.4 s per 1,000 passages: done again only
+    # when the index or the store changed since the last time (a new build, a store reset)
+    seen = settings.paths.home / OWN_CARDS_STATE
+    state = {"build": read_pointer(settings.index_dir), "items": len(held)}
+    try:
+        if json.loads(seen.read_text(encoding="utf-8")) == state:
+            return 0
+    except (OSError, ValueError):
+        pass
     catalog = open_catalog(settings)
     try:
         _, rows, continued, following = corpus_pool(catalog)
     finally:
         catalog.close()
-    held = store.items()
     known = {s.id for s in held}
     # a card whose passage changed is another item (its staleness is review's to handle, and
     # the learner may have reworded it): the same question is not added beside it
@@ -460,7 +476,9 @@ def add_own_cards(settings: Settings, store: ReviewStore) -> int:
         for item in {item.id: item for items in found.values() for item in items}.values()
         if item.question not in asked
     ]
-    return len(store.add_items(fresh)) if fresh else 0
+    added = len(store.add_items(fresh)) if fresh else 0
+    write_json_atomic(seen, state | {"items": len(held) + added})
+    return added
 
 
 def own_cards_line(added: int) -> str:
