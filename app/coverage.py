@@ -59,7 +59,7 @@ class Term:
     names: frozenset[str]  # lower-cased spellings that cover it (acronym, expansion, Chinese)
 
 
-def _english(entry: str) -> tuple[str, list[str]]:
+def english_of(entry: str) -> tuple[str, list[str]]:
     """(phrase, aliases) of a glossary English side: "non-maximum suppression NMS" gives the
     phrase and the acronym (also "IoU", "seq2seq"), "batch normalization batchnorm" the phrase
     and the run-together alias."""
@@ -80,7 +80,7 @@ def phrases() -> dict[str, frozenset[str]]:
     aliases and acronym and its Chinese spellings."""
     out: dict[str, set[str]] = {}
     for zh, en in glossary().items():
-        phrase, aliases = _english(en)
+        phrase, aliases = english_of(en)
         if len(phrase.split()) < 2:
             continue
         names = out.setdefault(phrase.lower(), set())
@@ -98,7 +98,7 @@ def chinese_names() -> dict[str, frozenset[str]]:
     Chinese question that writes "variance" is answered by a note that writes 變異數."""
     out: dict[str, set[str]] = {}
     for zh, en in glossary().items():
-        out.setdefault(_english(en)[0].lower(), set()).add(zh)
+        out.setdefault(english_of(en)[0].lower(), set()).add(zh)
     return {en: frozenset(names) for en, names in out.items()}
 
 
@@ -453,7 +453,7 @@ def only_named(question: str, passages: Sequence[str]) -> list[str]:
     lines = [u.clean for p in passages for u in units(p, min_terms=0)]
     out = []
     for zh, en in find_terms(question):
-        phrase, aliases = _english(en)
+        phrase, aliases = english_of(en)
         own = terms(phrase)
         if len(phrase.split()) < 2:
             continue  # a one-word entry is as often a plain word as a term
@@ -488,7 +488,7 @@ def zh_anchored(question: str, passages: Sequence[str]) -> bool:
         return True
     text = " ".join(passages)
     for zh, en in find_terms(question):
-        phrase, aliases = _english(en)
+        phrase, aliases = english_of(en)
         if _names_term(text, zh, terms(phrase), aliases):
             return True
     latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))

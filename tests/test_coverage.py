@@ -134,7 +134,7 @@ def test_another_form_of_a_word_covers_it_a_longer_derivation_does_not() -> None
 
 
 def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
-    from sharpnotes.app.coverage import _english
+    from sharpnotes.app.coverage import english_of
 
     # "he" is not a content term: "initialization" alone must not stand for He initialization
     assert names("Why set the forget-gate bias at initialization?") == []
@@ -143,8 +143,8 @@ def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
         "he initialization"
     ]
     # mixed-case acronyms and run-together forms end an English side as aliases
-    assert _english("intersection over union IoU") == ("intersection over union", ["IoU"])
-    assert _english("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])
+    assert english_of("intersection over union IoU") == ("intersection over union", ["IoU"])
+    assert english_of("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])
 
 
 def test_sections_headed_with_each_name_of_the_question_vouch_for_it(settings: Settings) -> None:

@@ -182,7 +182,7 @@ def cloze_matches(item: QuizItem, response: str) -> bool:
 def _in_other_language(answer: str, response: str) -> bool:
     """A reply in Chinese that is the glossary's name of an English answer, or the other way:
     "訓練後量化" for "post-training quantization" (or its acronym, PTQ)."""
-    from sharpnotes.app.coverage import _english
+    from sharpnotes.app.coverage import english_of
     from sharpnotes.app.crosslingual import glossary
 
     zh, en = (response, answer) if has_cjk(response) else (answer, response)
@@ -191,7 +191,7 @@ def _in_other_language(answer: str, response: str) -> bool:
     entry = glossary().get(zh.strip(string.punctuation + " 。，").lower())
     if entry is None:
         return False
-    phrase, aliases = _english(entry)
+    phrase, aliases = english_of(entry)
     return fold(en) in {fold(phrase), *(fold(a) for a in aliases)}
 
 
