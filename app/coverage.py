@@ -425,6 +425,19 @@ FUNCTION_ZH = frozenset(
 )
 
 
+def aspects_missed(question: str, text: str) -> list[str]:
+    """What a Chinese question asks that ``text`` does not name: its glossary terms that the
+    text writes in neither language ("缺點" for "CLIP 的 zero-shot 是怎麼做的？"), and the topic
+    pairs of the rest of it."""
+    missed, rest = [], question
+    for zh, en in find_terms(question):
+        rest = rest.replace(zh, " ")
+        phrase, aliases = english_of(en)
+        if not _names_term(text, zh, terms(phrase), aliases):
+            missed.append(zh)
+    return missed + sorted(zh_pairs(rest) - zh_pairs(text))
+
+
 def zh_pairs(text: str) -> set[str]:
     """Adjacent pairs of Chinese characters, neither a function character (topic words:
     拉麵, 深度, 影像)."""

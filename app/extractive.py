@@ -27,7 +27,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sharpnotes.app.coverage import named_sections, written_in_chinese, zh_anchored
+from sharpnotes.app.coverage import (
+    aspects_missed,
+    named_sections,
+    written_in_chinese,
+    zh_anchored,
+)
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
@@ -307,7 +312,7 @@ def candidates(
         key = (s.passage, section)
         score = s.weighted(ANSWER_PRIOR_WEIGHT)
         if is_question(s.unit.text):
-            if zh and has_cjk(s.unit.text) and not zh_anchored(question, [s.unit.text]):
+            if zh and has_cjk(s.unit.text) and not on_what_is_asked(question, s.unit.text):
                 # two Chinese questions look alike by their form ("...差在哪裡？"): a Chinese
                 # card whose question shares no subject with this one answers another question
                 score = -math.inf
@@ -358,6 +363,20 @@ def with_question(c: Candidate) -> ScoredUnit:
         asked = re.sub(r"(?<=[?？])\W+$", "", question_text(c.question))  # "...? ⭐️": no stars
         return replace(c.scored, asked=asked)
     return c.scored
+
+
+def on_what_is_asked(question: str, card: str) -> bool:
+    """A Chinese card's question asks what the Chinese ``question`` asks: it shares its subject
+    (``zh_anchored``), and it does not ask of another aspect of it, that is, hold an English
+    word the question lacks (in English, or through the glossary) while the question asks
+    something the card does not name (``coverage.aspects_missed``). "CLIP 的缺點是什麼？" is
+    not answered by the card "CLIP 的 zero-shot 是怎麼做的？"; "為什麼逆透視變換沒辦法處理
+    車跟行人？" is, by "為什麼不用 IPM 就好？"."""
+    if not zh_anchored(question, [card]):
+        return False
+    latin = " ".join(re.findall(r"[A-Za-z][\w-]*", card))
+    other = terms(latin) - terms(expand_query(question))  # what the card asks of the subject
+    return not (other and aspects_missed(question, card))
 
 
 def compose(

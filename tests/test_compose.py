@@ -498,3 +498,24 @@ def test_a_nested_item_under_a_long_item_is_quoted_under_it(settings: Settings) 
     text = answer(settings, "what is PointPainting", passages(note))
     assert "paint lidar points with image semantics (PointPainting)" in text, text
     assert "Fusion › needs very good calibration" not in text, text
+
+
+def test_a_chinese_card_on_another_aspect_of_the_subject_is_not_the_answer(
+    settings: Settings,
+) -> None:
+    """The question "CLIP 的缺點是什麼？" was answered with the card "CLIP 的 zero-shot
+    是怎麼做的？" (same subject, same form), not with the line that names the cons. A card whose
+    question shares none of the asked question's topic pairs answers another question; the card
+    still answers its own."""
+    note = (
+        "## 在自駕的用途\n\n"
+        "- 資料挖掘：用文字搜尋 fleet data，找 corner case\n"
+        "- 缺點：細粒度、計數、空間關係很弱；對 traffic sign 這種小物件不可靠\n\n"
+        "問：CLIP 的 zero-shot 是怎麼做的？\n"
+        "答：把每個類別寫成文字 prompt，用 text encoder 編碼，"
+        "跟圖片 embedding 算 cosine similarity。\n"
+    )
+    found = passages(note, source="clip.md")
+    text = answer(settings, "CLIP 的缺點是什麼？", found)
+    assert "細粒度" in text and "文字 prompt" not in text, text
+    assert "文字 prompt" in answer(settings, "CLIP 的 zero-shot 怎麼做？", found)
