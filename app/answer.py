@@ -497,19 +497,20 @@ def refusal_reason(
     missing = uncovered(question, named)
     if missing:
         return f"no passage names {', '.join(missing)}"
-    if not zh_anchored(question, [r.text for r in results]):
+    texts = [r.text for r in results]
+    if not zh_anchored(question, texts):
         return NO_SHARED_TOPIC
-    listed = only_named(question, [r.text for r in results])
+    listed = only_named(question, texts)
     if listed:
         return f"the notes only name {', '.join(listed)}"
     if (
         has_cjk(question)
         or named_in_chinese(question, named)
-        or answered_in_chinese(question, [r.text for r in results])
+        or answered_in_chinese(question, texts)
     ):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
     headings = [r.heading for r in results]
-    if all_named(question, headings) or all_marked(question, headings, [r.text for r in results]):
+    if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
     score = (evidence() if callable(evidence) else evidence).score
     if score < refusal_threshold(settings):

@@ -26,7 +26,7 @@ from functools import lru_cache
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.bm25 import stem
 from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import CJK, has_cjk, terms
+from sharpnotes.ingest.text import CJK, has_cjk, terms, units
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
 # words: "wall-clock", "trade-off", "brand-new")
@@ -371,8 +371,13 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
     asked = specific_terms(question)
     if not asked:
         return []
-    read = [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
+    read = _as_read(passages)
     return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
+
+
+def _as_read(passages: Sequence[str]) -> list[tuple[str, set[str], dict[str, list[str]]]]:
+    """Each passage as ``covered`` reads it: its lower-cased text, spelled terms and forms."""
+    return [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
 
 
 def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
@@ -381,7 +386,7 @@ def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
     cannot say how well those passages answer."""
     if has_cjk(question):
         return []
-    read = [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
+    read = _as_read(passages)
     out = []
     for term in specific_terms(question):
         zh = frozenset(n for n in term.names if has_cjk(n))
@@ -461,8 +466,6 @@ def only_named(question: str, passages: Sequence[str]) -> list[str]:
     refuses such an English question, says nothing of a Chinese one."""
     if not has_cjk(question):
         return []
-    from sharpnotes.ingest.text import units
-
     lines = [u.clean for p in passages for u in units(p, min_terms=0)]
     out = []
     for zh, en in find_terms(question):

@@ -20,6 +20,7 @@ from sharpnotes.app.topics import HEADING_SEP, Names, Text, note_names
 from sharpnotes.ingest.cards import find_cards
 from sharpnotes.ingest.text import (
     ATOMIC,
+    BLANK_LINE,
     Block,
     Unit,
     UnitKind,
@@ -74,7 +75,6 @@ _POINTS_BACK = re.compile(
     r"^(?:it|it'?s|its|this|these|they|their|such|both|either)\b|^(?:它|這|此|其|兩者|他們)",
     re.IGNORECASE,
 )
-_BLANK = re.compile(r"\n[ \t]*\n")
 _ANSWER_LABEL = re.compile(r"\s*[*_]*(?:A|答)[*_]*\s*[:：]")
 _BLOCK_UNIT: dict[str, UnitKind] = {
     "paragraph": "sentence",
@@ -215,7 +215,7 @@ def with_subjects(text: str, found: list[Unit]) -> list[Unit]:
             and unit.kind == prev.kind == "sentence"
             and _POINTS_BACK.match(unit.text.lstrip())
             and not is_question(prev.text)
-            and not _BLANK.search(text, prev.end, unit.start)
+            and not BLANK_LINE.search(text, prev.end, unit.start)
         ):
             out[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], "sentence")
         else:

@@ -40,6 +40,7 @@ from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import question_text, unlabelled
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
+    BLANK_LINE,
     Unit,
     has_cjk,
     is_lead_in,
@@ -262,9 +263,6 @@ class Candidate:
     question: str = ""  # the question it answers, when it is the first unit of that answer
 
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-
-
 def asking_paragraphs(text: str) -> list[tuple[int, int]]:
     """(start, end) of the paragraphs of ``text`` that end with a question: every sentence of
     one poses the question (a puzzle stated in a Q&A note), none answers it. A paragraph that
@@ -333,9 +331,9 @@ def candidates(
         opens = key in waiting  # the first unit of its question's answer
         answers = opens or (
             key in answer_at
-            and not _BLANK_LINE.search(passages[s.passage].text, answer_at[key], s.unit.start)
+            and not BLANK_LINE.search(passages[s.passage].text, answer_at[key], s.unit.start)
         )  # the first unit of the answer, and the sentences of its paragraph ("A: Yes, ...")
-        if key in waiting:
+        if opens:
             waiting.discard(key)
             answer_at[key] = s.unit.start
         if answers and asked[key] == -math.inf:
@@ -445,11 +443,11 @@ def under_long_parents(chosen: list[ScoredUnit], scored: list[ScoredUnit]) -> li
     out = list(chosen)
     taken = {(s.passage, s.unit.start) for s in out}
     for i, s in enumerate(chosen):
-        long = [k for k, parent in enumerate(s.parents) if len(parent) > SHOWN_PARENT_CHARS]
-        if not long:
+        k = nearest_long(s.parents)
+        if k < 0:
             continue
-        name = s.parents[long[-1]]
-        out[i] = replace(s, parents=s.parents[long[-1] + 1 :])
+        name = s.parents[k]
+        out[i] = replace(s, parents=s.parents[k + 1 :])
         above_it = [
             u
             for u in scored
@@ -537,11 +535,17 @@ def in_outline(scored: ScoredUnit, shown: tuple[str, ...] = ()) -> str:
     return outlined(text, scored.parents)
 
 
+def nearest_long(parents: Sequence[str]) -> int:
+    """The index of the innermost parent too long for a breadcrumb (over SHOWN_PARENT_CHARS: a
+    sentence, not a label); -1 when none is."""
+    long = [k for k, parent in enumerate(parents) if len(parent) > SHOWN_PARENT_CHARS]
+    return long[-1] if long else -1
+
+
 def outlined(text: str, parents: Sequence[str]) -> str:
     """A list item's text after the items it sits under: "- GBDT › cons: ..." (a parent longer
     than SHOWN_PARENT_CHARS is left out, and the items above it with it)."""
-    long = [k for k, p in enumerate(parents) if len(p) > SHOWN_PARENT_CHARS]
-    path = parents[long[-1] + 1 :] if long else parents  # never a grandparent without its child
+    path = parents[nearest_long(parents) + 1 :]  # never a grandparent without its child
     if not path:
         return text
     lead = list_marker(text)

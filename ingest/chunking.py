@@ -9,13 +9,20 @@ display math, so the packing is written here. Blocks and sentences come from ``i
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sharpnotes.ingest.text import ATOMIC, Block, blocks, clean_heading, heading_title, sentences
+from sharpnotes.ingest.text import (
+    ATOMIC,
+    BLANK_LINE,
+    Block,
+    blocks,
+    clean_heading,
+    heading_title,
+    sentences,
+)
 
 if TYPE_CHECKING:  # llama-index costs a second to import; the query path never needs it
     from llama_index.core.schema import Document
@@ -36,7 +43,6 @@ COUNT_CHARS = 100_000
 # WordPiece makes at most one token of 100 characters (a longer word is one [UNK]), so prose
 # longer than budget x this is over budget without being counted
 MAX_CHARS_PER_TOKEN = 100
-_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 @dataclass
@@ -158,7 +164,7 @@ def group_blocks(text: str, section: list[Block]) -> list[Group]:
             first = last = None
             groups.append(Group(block.text, block.kind))
             continue
-        if last is not None and _BLANK_LINE.search(text, last.end, block.start):
+        if last is not None and BLANK_LINE.search(text, last.end, block.start):
             flush()
             first = None
         first = first or block

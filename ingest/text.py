@@ -29,6 +29,10 @@ CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 CJK = re.compile(f"[{CJK_CHARS}]")
 
 
+# a blank line: what parts paragraphs (a "\r" the readers have not turned into "\n" included)
+BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
 def has_cjk(text: str) -> bool:
     return CJK.search(text) is not None
 
