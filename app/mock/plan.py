@@ -32,6 +32,7 @@ Rapid-fire rounds are planned in ``app.mock.rapid``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
@@ -730,27 +731,27 @@ def plan_design(
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
     points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
     # a step the case says nothing on is graded on what the framework note says it asks for
-    points = [
-        p or _framework_points(searcher, framework, s) for s, p in zip(steps, points, strict=True)
-    ]
+    if framework and not all(points):
+        rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
+        points = [
+            p or _framework_points(rows.values(), s) for s, p in zip(steps, points, strict=True)
+        ]
     planned = [Step(s.key, s.title, s.title, p) for s, p in zip(steps, points, strict=True)]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
 
 
-def _framework_points(
-    searcher: Searcher, framework: str | None, step: FrameworkStep
-) -> list[Point]:
-    """The key points of the framework note's own section on ``step``, cited to the passage that
-    holds it: "Offline evaluation: slice metrics, a regression suite" when the case note has no
-    section on evaluation. None when the note says nothing under the step's title."""
+def _framework_points(rows: Iterable[ChunkRow], step: FrameworkStep) -> list[Point]:
+    """The key points of the framework note's own section on ``step`` (``rows``: the note's
+    passages), cited to the passage that holds it: "Offline evaluation: slice metrics, a
+    regression suite" when the case note has no section on evaluation. None when the note says
+    nothing under the step's title."""
     body = step.text.strip()
     if body.startswith(step.title):  # the section's text opens with its title
         body = body[len(step.title) :].strip()
-    if not framework or not body:
+    if not body:
         return []
     first = body.splitlines()[0].strip()
-    rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
-    holder = next((r for r in rows.values() if first in r.text), None)
+    holder = next((r for r in rows if first in r.text), None)
     if holder is None:
         return []
     found = passage_of(holder)

@@ -451,16 +451,18 @@ def add_own_cards(settings: Settings, store: ReviewStore) -> int:
 
     if not (settings.index_dir / "catalog.sqlite").exists():
         return 0
-    held = store.items()
     # reading every passage for cards takes about 0.4 s per 1,000 passages: done again only
-    # when the index or the store changed since the last time (a new build, a store reset)
+    # when the index or the store changed since the last time (a new build, a store reset);
+    # the page calls this on every rerun, so the check counts items rather than reading them
     seen = settings.paths.home / OWN_CARDS_STATE
-    state = {"build": read_pointer(settings.index_dir), "items": len(held)}
+    total = store.counts()["total"]
+    state = {"build": read_pointer(settings.index_dir), "items": total}
     try:
         if json.loads(seen.read_text(encoding="utf-8")) == state:
             return 0
     except (OSError, ValueError):
         pass
+    held = store.items()
     catalog = open_catalog(settings)
     try:
         _, rows, continued, following = corpus_pool(catalog)
@@ -477,7 +479,7 @@ def add_own_cards(settings: Settings, store: ReviewStore) -> int:
         if item.question not in asked
     ]
     added = len(store.add_items(fresh)) if fresh else 0
-    write_json_atomic(seen, state | {"items": len(held) + added})
+    write_json_atomic(seen, state | {"items": total + added})
     return added
 
 
