@@ -553,10 +553,16 @@ def test_a_card_for_a_missed_nested_bullet_names_what_it_sits_under() -> None:
         "r1", "design", "Ads ranking", "Design ads ranking", None, 0.0, 1.0, 45, 0.0
     )
     card = card_for(report, step, nested)
-    cue = "Model choice › GBDT › cons: inefficient for continual…?"
-    assert card.question == f"Ads ranking, Model (Model): {cue}"
+    # the label asks, its value is the answer: the question does not give it away
+    assert card.question == "Ads ranking, Model (Model): Model choice › GBDT › cons…?"
     assert card.answer == nested.text and card.evidence in passage.text  # the note's own words
     assert card_for(report, step, plain).question == "Ads ranking, Model (Model): Model choice…?"
+    latency = Point("- latency: < 50 ms for perception on the onboard GPU", passage)
+    assert card_for(report, step, latency).question == "Ads ranking, Model (Model): latency…?"
+    url = Point("- see https://example.com/ads for the paper", passage)
+    assert card_for(report, step, url).question.endswith(
+        "(Model): see https://example.com/ads for the…?"
+    )
 
 
 @pytest.mark.slow
@@ -729,3 +735,56 @@ def test_a_case_written_as_prose_is_graded_on_its_own_paragraphs(
     steps = {s.key: [p.text for p in s.points] for s in plan.steps}
     assert any("lane-level F1" in t for t in steps["evaluation-offline-and-online"])
     assert any("auto-labelled" in t for t in steps["data"])
+
+
+@pytest.mark.slow
+def test_a_case_of_flat_bullets_grades_every_bullet_and_credits_it_under_any_step(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A case note written as one flat list: each top-level bullet was its own section, its
+    nested pro/con bullets were sections too ("con: 2 models" graded as a requirement), and a
+    step kept only one of the bullets it fitted, so most of the case was never graded. Now a
+    bullet goes to the step it fits best with the items under it, every bullet is graded, and
+    a point said under another step than the planner's counts as covered."""
+    from sharpnotes.app.mock.grade import grade_mock
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.quiz.grade import POINTS_WEIGHT
+    from sharpnotes.app.retrieval import Searcher
+
+    notes = tmp_path / "notes"
+    (notes / "system-design").mkdir(parents=True)
+    shutil.copy(FRAMEWORK, notes / "system-design")
+    bullets = [
+        "- goal: detect and classify traffic signs (stop, yield, speed limits) for a robotaxi",
+        "- signs are small objects at distance -> need high-res input or tiling, and an FPN",
+        "- two-stage pipeline: a sign detector, then a fine-grained classifier on each crop",
+        "  - pro: the classifier can be retrained alone when new sign types appear",
+        "  - con: two models, so more latency on the car",
+        "- long tail: rare country-specific signs -> synthetic data, copy-paste augmentation",
+        "- metrics: per-class recall, stop signs first; confusing speed limits 30 vs 80 is bad",
+        "- temporal consistency: vote over several frames before the planner acts on a sign",
+    ]
+    (notes / "system-design" / "case-signs.md").write_text(
+        "---\ntags: [case-study]\n---\n# Case: design traffic sign detection\n\n"
+        + "\n".join(bullets)
+        + "\n",
+        encoding="utf-8",
+    )
+    assert ingest([notes], settings).ok
+    plan = plan_design(Searcher(settings), 45, case="signs")
+    graded = [p.text for s in plan.steps for p in s.points if p.passage.source.endswith("signs.md")]
+    # every bullet is a key point of exactly one step
+    assert sorted(graded) == sorted(b.strip() for b in bullets), graded
+    home = {p.text: s.key for s in plan.steps for p in s.points}
+    # a nested pro or con goes with the bullet it sits under
+    assert home[bullets[3].strip()] == home[bullets[4].strip()] == home[bullets[2].strip()]
+    # the whole case said as one answer under another step than where "temporal" went
+    where = home[bullets[7].strip()]
+    other = next(s.key for s in plan.steps if s.key != where)
+    said = "We vote over several frames before the planner acts on a sign: temporal consistency."
+    report = grade_mock(plan, {other: said}, settings, 0.0, 60.0)
+    step = next(r for r in report.steps if r.key == where)
+    assert bullets[7].strip() in [p.text for p in step.covered]
+    assert bullets[7].strip() not in [p.text for p in step.missed]
+    points = next(len(s.points) for s in plan.steps if s.key == where)
+    assert step.score is not None and step.score >= POINTS_WEIGHT / points

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sharpnotes.app.mock.plan import MockPlan, Passage, Point, Step
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -173,6 +173,31 @@ def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = F
     )  # fmt: skip
 
 
+def said_elsewhere(plan: MockPlan, results: list[StepResult], settings: Settings) -> None:
+    """A key point missed under its step but covered by the answer to another step counts as
+    covered: which step a point belongs to is the planner's guess (a case note of flat bullets
+    says "- metrics: ..." beside "- con: 2 models"), and an interviewer hears it either way.
+    Each moved point adds its share of the step's points to the step's score."""
+    from sharpnotes.app.quiz.grade import POINTS_WEIGHT, offline_recall
+
+    for step, result in zip(plan.steps, results, strict=True):
+        open_points = [*result.missed, *result.unsure]
+        others = "\n".join(r.answer for r in results if r is not result and r.answer)
+        if result.score is None or not open_points or not others.strip():
+            continue
+        item = step_item(replace(step, points=open_points))
+        graded = offline_recall(item, others, settings, negation=True)
+        moved = set(graded.covered)
+        if not moved:
+            continue
+        result.covered += [p for p in open_points if p.text in moved]
+        result.missed = [p for p in result.missed if p.text not in moved]
+        result.unsure = [p for p in result.unsure if p.text not in moved]
+        share = len(moved) / len(step.points)
+        result.score = round(min(1.0, result.score + POINTS_WEIGHT * share), 3)
+        result.feedback += f" {len(moved)} point(s) you made under another step count here."
+
+
 def follow_up(plan: MockPlan, result: StepResult, settings: Settings) -> str | None:
     """One interviewer's follow-up question on a step's answer, from the configured LLM; None
     offline, for an empty answer, or when the LLM fails."""
@@ -221,6 +246,8 @@ def grade_mock(
         result.seconds = took
         result.over_time = bool(step.seconds and took is not None and took > step.seconds)
         results.append(result)
+    if plan.kind == "design":
+        said_elsewhere(plan, results, settings)
     scored = [r.score for r in results if r.score is not None]
     score = round(sum(scored) / len(scored), 3) if scored else 0.0
     return MockReport(

@@ -290,10 +290,13 @@ def _keyed(steps: list[FrameworkStep]) -> list[FrameworkStep]:
 def _stems(text: str) -> set[str]:
     """Snowball stems of a title's content terms, as BM25 stems words: "serving" and "serve"
     meet, "model" and "modes" do not (a four-letter prefix read "Failure modes" as a model
-    section)."""
+    section); and its Chinese topic pairs (``coverage.zh_pairs``): a case's "## 資料" names the
+    step "3. 資料 (Data)", "## 需求" the step "1. 釐清需求", which MiniLM, reading Chinese as
+    noise, cannot tell apart."""
+    from sharpnotes.app.coverage import zh_pairs
     from sharpnotes.ingest.bm25 import stem
 
-    return set(stem([t for t in terms(text) if len(t) >= 3]))
+    return set(stem([t for t in terms(text) if len(t) >= 3])) | zh_pairs(text)
 
 
 def _prefixes(text: str) -> set[str]:
@@ -622,14 +625,16 @@ def _shared(
 
 
 def assign(
-    steps: list[FrameworkStep], pool: list[Passage], searcher: Searcher
+    steps: list[FrameworkStep], pool: list[Passage], searcher: Searcher, every: bool = False
 ) -> list[list[Passage]]:
     """The passages of ``pool`` that hold each step (see the module docstring): the passages of
     one section (one heading) go together to the one step they fit best, leaning towards the
     step of the section before it in the same note; a step keeps the sections whose headings
     name it and the closest of the others within MARGIN of its best, at most MAX_SECTIONS, in
     the note's order. A step that no section goes to gets none, as does every step when the
-    pool has no section (the caller retrieves for it)."""
+    pool has no section (the caller retrieves for it). With ``every`` (the paragraphs or
+    bullets of a case note without sections, each a part of the case and none a neighbour's
+    sequel), each goes to the step it fits best and is kept there."""
     import numpy as np
 
     sections: dict[str, list[Passage]] = {}
@@ -643,7 +648,7 @@ def assign(
     owner: list[int] = []
     for j, head in enumerate(heads):
         leaning = sims[:, j].copy()
-        if j and sections[heads[j - 1]][0].source == sections[head][0].source:
+        if j and not every and sections[heads[j - 1]][0].source == sections[head][0].source:
             leaning[owner[-1]] += NEIGHBOUR_BONUS
         if named[:, j].any():  # a heading that names steps goes to one of them
             leaning[~named[:, j]] = -np.inf
@@ -651,6 +656,9 @@ def assign(
     out: list[list[Passage]] = []
     for i in range(len(steps)):
         mine = [j for j, o in enumerate(owner) if o == i or i in shared.get(j, ())]
+        if every:
+            out.append([p for j in mine for p in sections[heads[j]]])
+            continue
         kept = [j for j in mine if named[i, j] or i in shared.get(j, ())]
         loose = [j for j in mine if not named[i, j]]
         if loose:  # said to fit, not named: only the closest, and only near the step's best
@@ -668,24 +676,50 @@ def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Pa
     return [passage_of(r) for r in found[:1]]
 
 
-def _case_pool(searcher: Searcher, source: str) -> list[Passage]:
-    """The passages of a case note's sections; for a note written as prose without sections,
-    each paragraph as a section of its own, called by its first words ("For metrics, I would
-    not use ..." names the step Metrics)."""
+# the label of a list item or line: "- latency: < 50 ms on Orin" -> "latency"
+_ITEM_LABEL = re.compile(r"([^:：\n]{2,40}?)\s*(?::(?!//)|：)\s*\S")
+
+
+_MARKER = re.compile(r"^[\s*+>-]*(?:\d+[.)]\s+)?")  # a list item's or quote's marker
+
+
+def item_label(text: str) -> str:
+    """What a line or list item is called by its label ("- metrics: per-class recall" ->
+    "metrics"), or "" when it has none."""
+    found = _ITEM_LABEL.match(_MARKER.sub("", text, count=1))
+    return found.group(1).strip("*_ ") if found else ""
+
+
+def _case_pool(searcher: Searcher, source: str) -> tuple[list[Passage], bool]:
+    """The passages of a case note's sections; for a note written without sections (prose, or a
+    flat list of bullets), each paragraph or top-level item as a section of its own, with the
+    items nested under it, called by its label or its first words ("- metrics: per-class
+    recall" and "For metrics, I would not use ..." both name the step Metrics). Also whether the
+    note had sections."""
     rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(source)))
     ordered = sorted(rows.values(), key=lambda r: r.ordinal)  # points are listed in note order
     # the note's introduction (no section heading) states the prompt; it holds no step
     sections = [passage_of(r) for r in ordered if HEADING_SEP in r.heading]
     if sections:
-        return sections
-    out = []
+        return sections, True
+    out: list[Passage] = []
     for row in ordered:
+        parent = False  # whether the last top-level block of this chunk is a section
         for block in blocks(row.text):
-            if block.kind in ("paragraph", "list") and len(terms(block.text)) >= MIN_POINT_TERMS:
-                words = " ".join(clean_heading(block.text).split()[:PARAGRAPH_NAME_WORDS])
-                heading = f"{row.heading}{HEADING_SEP}{words.rstrip(',.;:')} ..."
-                out.append(Passage(row.chunk_id, row.source, heading, row.page, block.text))
-    return out
+            if block.kind not in ("paragraph", "list"):
+                continue
+            if block.kind == "list" and block.text[:1].isspace():  # "  - con: 2 models"
+                if parent:
+                    out[-1] = replace(out[-1], text=f"{out[-1].text}\n{block.text}")
+                continue
+            parent = len(terms(block.text)) >= MIN_POINT_TERMS
+            if not parent:
+                continue
+            words = _MARKER.sub("", clean_heading(block.text)).split()[:PARAGRAPH_NAME_WORDS]
+            name = item_label(block.text) or " ".join(words).rstrip(",.;:")
+            heading = f"{row.heading}{HEADING_SEP}{name} ..."
+            out.append(Passage(row.chunk_id, row.source, heading, row.page, block.text))
+    return out, False
 
 
 def plan_design(
@@ -697,12 +731,12 @@ def plan_design(
 ) -> MockPlan:
     """A design mock on a case note, a syllabus topic or typed text (one of them)."""
     framework, steps = framework_steps(searcher)
-    source = None
+    source, sectioned = None, True
     if case:
         note = find_case(searcher, case)
         title, source = note.title, note.source
         prompt = case_prompt(_read(searcher, source), title)
-        pool = _case_pool(searcher, source)
+        pool, sectioned = _case_pool(searcher, source)
     elif topic is not None:
         from sharpnotes.app.topics import syllabus_links
 
@@ -724,7 +758,7 @@ def plan_design(
         pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source != framework]
     else:
         raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
-    held = assign(steps, pool, searcher)
+    held = assign(steps, pool, searcher, every=not sectioned)
     if not pool:  # nothing of the case's own: each step gets the best passage of another note
         # another case's notes are not this case's, and the framework is the same for every case
         skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}

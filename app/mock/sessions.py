@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sharpnotes.app.mock.grade import MockReport, StepResult
-from sharpnotes.app.mock.plan import Point
+from sharpnotes.app.mock.plan import Point, item_label
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.ingest.formats import migrate_sqlite, run_script
 from sharpnotes.ingest.settings import Settings
@@ -161,8 +161,10 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
     from sharpnotes.app.extractive import SHOWN_PARENT_CHARS, outlined
 
     passage = point.passage
+    # a bold lead or a plain label ("- latency: < 50 ms on Orin") asks; its value is the answer
     bold = _LEAD.match(point.text)
-    cue = bold.group(1) if bold else " ".join(point.text.lstrip("-*0123456789. ").split()[:4])
+    cue = bold.group(1) if bold else item_label(point.text)
+    cue = cue or " ".join(point.text.lstrip("-*0123456789. ").split()[:4])
     # each parent the report would show, by its label's first words
     shown = [" ".join(p.split(":")[0].split()[:6]) for p in point.parents
              if len(p) <= SHOWN_PARENT_CHARS]  # fmt: skip
