@@ -198,10 +198,12 @@ _ASKING = re.compile(
     r"(?i)^(?:what|why|how|when|which|who|where|is|are|do|does|did|can|could|should|would|"
     r"will)\b(?:\W+\w+){2,}"
 )
-# ... or in Chinese, with a question word and a few characters besides ("NMS 是做什麼的？")
+# ... or in Chinese, with a question word and a few characters besides ("NMS 是做什麼的？"),
+# or asking to choose ("該看 precision 還是 recall？", "要不要加 FPN？")
 _ASKING_ZH = re.compile(
     r"(?=.*[\u3400-\u9fff].*[\u3400-\u9fff].*[\u3400-\u9fff])"
-    r".*(?:什麼|什么|為什麼|为什么|怎麼|怎么|如何|哪|多少|幾|几|是否|嗎|吗|呢)"
+    r".*(?:什麼|什么|為什麼|为什么|怎麼|怎么|如何|哪|多少|幾|几|是否|嗎|吗|呢|還是|还是|是不是|"
+    r"有沒有|有没有|能不能|會不會|会不会|要不要|應該|应该)"
 )
 
 

@@ -217,3 +217,11 @@ def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_pat
     assert ingest([notes], settings).ok
     third = CliRunner().invoke(cli, ["review", "--json"])
     assert "Added 1 card you wrote" in third.stderr, third.stderr
+    # a card copied into two notes (a cloned repo repeats its templates) is added once
+    copied = "# Loss\n\nQ: Which loss trains DETR? A: A set loss over a Hungarian matching.\n"
+    write_notes(notes, {"copy/a.md": copied, "copy/b.md": copied})
+    assert ingest([notes], settings).ok
+    fourth = CliRunner().invoke(cli, ["review", "--json"])
+    assert "Added 1 card you wrote" in fourth.stderr, fourth.stderr
+    asked = [i["question"] for i in json.loads(fourth.stdout)["items"]]
+    assert len(asked) == len(set(asked)) == 3, asked

@@ -210,6 +210,11 @@ def test_a_numbered_question_answered_by_the_items_under_it_is_a_card() -> None:
     assert [(c.question, c.answer) for c in find_cards(zh)] == [
         ("NMS 是做什麼的？", "去掉重疊的框。")
     ]
+    # ... or a question that asks to choose ("A 還是 B？"), as Chinese asks it without 什麼
+    choose = (
+        "3. 行人偵測該看 precision 還是 recall？\n   recall 比較重要，漏掉行人是 safety issue。\n"
+    )
+    assert [c.question for c in find_cards(choose)] == ["行人偵測該看 precision 還是 recall？"]
 
 
 def test_an_answer_that_says_there_is_none_yet_makes_no_card() -> None:

@@ -473,12 +473,12 @@ def add_own_cards(settings: Settings, store: ReviewStore) -> int:
     # the learner may have reworded it): the same question is not added beside it
     asked = {s.item.question for s in held} | {(s.original or {}).get("question") for s in held}
     found = open_cards(list(rows.values()), "mixed", known, continued, following)
-    fresh = [
-        item
-        for item in {item.id: item for items in found.values() for item in items}.values()
-        if item.question not in asked
-    ]
-    added = len(store.add_items(fresh)) if fresh else 0
+    # a card copied into two notes (a cloned repo's templates repeat whole sections) is one card
+    fresh: dict[tuple[str, str], QuizItem] = {}
+    for item in {i.id: i for items in found.values() for i in items}.values():
+        if item.question not in asked:
+            fresh.setdefault((item.question, " ".join(item.answer.split())), item)
+    added = len(store.add_items(list(fresh.values()))) if fresh else 0
     write_json_atomic(seen, state | {"items": total + added})
     return added
 
