@@ -33,7 +33,8 @@ from sharpnotes.app.digest_lines import (
 )
 from sharpnotes.app.extractive import BREADCRUMB, outlined
 from sharpnotes.app.quiz.items import Citation
-from sharpnotes.app.topics import HEADING_SEP, Link, Names
+from sharpnotes.app.coverage import specific_terms
+from sharpnotes.app.topics import HEADING_SEP, Link, Names, normalise
 from sharpnotes.ingest.text import Unit, list_marker, terms
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ def topic_units(
     rows = searcher.catalog.get_chunks([link.chunk_id for link in links])
     around = section_neighbours(searcher.catalog, rows.values())
     names = Names.of(topic.names) if topic is not None else None
+    own = {normalise(n) for n in topic.names} if topic is not None else set()
     out = []
     for link in links:
         row = rows.get(link.chunk_id)
@@ -206,14 +208,29 @@ def topic_units(
         before, after = around.get(row.chunk_id, ("", ""))
         # a passage the learner pinned to the topic is theirs to have whole
         focus = names if names is not None and not link.pinned and not about(names, row) else None
+        context = other_subject(row.heading, own) if topic is not None else ""
         for piece in passage_units(row.text, row.heading, before, after, focus, names):
             out.append((piece.unit, source, piece.section))
             key = (row.chunk_id, piece.unit.end)
-            if outline is not None and piece.parents:
-                outline[key] = piece.parents
+            parents = (context,) + piece.parents if context and not piece.asked else piece.parents
+            if outline is not None and parents:
+                outline[key] = parents
             if asked is not None and piece.asked:
                 asked[key] = piece.asked
     return out
+
+
+def other_subject(heading: str, own: set[str]) -> str:
+    """The section's own heading when it names a subject that is not the topic ("Deformable
+    DETR 怎麼改" in a note on DETR, "ResNet backbone"): its lines are facts of that subject, and
+    shown without it under the topic they would read as the topic's ("10x 少的 epochs 就收斂"
+    beside "收斂超慢"). "" for the note's title and for a heading that names only the topic or
+    nothing specific ("缺點", "Loss")."""
+    if HEADING_SEP not in heading:
+        return ""
+    last = heading.rsplit(HEADING_SEP, 1)[-1].strip()
+    named = [normalise(t.text) for t in specific_terms(last)]
+    return last if any(n not in own for n in named) else ""
 
 
 def unit_vectors(
@@ -261,7 +278,8 @@ def to_markdown(digest: Digest) -> str:
     if topic.description:
         out += [f"_{topic.description}_", ""]
     out += [
-        f"From {digest.passages} passages; repeats merged: {digest.merged}.",
+        f"From {digest.passages} passage{'s' if digest.passages != 1 else ''}; "
+        f"repeats merged: {digest.merged}.",
         "",
     ]
     for name in SECTIONS:
@@ -269,12 +287,33 @@ def to_markdown(digest: Digest) -> str:
         if not lines:
             continue
         out += [f"## {TITLES[name]}", ""]
+        root: tuple[str, tuple[str, ...]] | None = None  # the last item shown at the margin
         for line in lines:
             cite = "; ".join(f"[{s.label()}]" for s in line.sources)
             if line.kind in BLOCK_KINDS:
                 out += ["", line.shown, "", f"— {cite}", ""]
-            else:
-                text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
-                out.append(f"- {text} — {cite}")
+                root = None
+                continue
+            under = nested_under(line, root)
+            if under is not None:  # an item under the one above: nested, not its breadcrumb
+                text = outlined(line.text, line.parents[under:])
+                out.append(f"  - {text[len(list_marker(text)) :]} — {cite}")
+                continue
+            text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
+            out.append(f"- {text} — {cite}")
+            first = line.text.split("\n", 1)[0]
+            item = first[len(list_marker(first)) :].rstrip(":").strip()
+            root = (line.sources[0].chunk_id, (*line.parents, item)) if not line.asked else None
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def nested_under(line: Line, root: tuple[str, tuple[str, ...]] | None) -> int | None:
+    """When ``line`` is a list item under the item ``root`` (its chunk, and the items from the
+    margin down to it) shown just above it, or under one of that item's items: how many of its
+    parents that item's line already shows. A parent repeated before each of its items
+    ("Loss: ... › matching 是 one-to-one", "Loss: ... › 沒配到的 query ...") is shown once."""
+    if root is None or line.asked or line.sources[0].chunk_id != root[0]:
+        return None
+    chain = root[1]
+    return len(chain) if line.parents[: len(chain)] == chain else None

@@ -402,3 +402,53 @@ def test_a_notes_opening_line_defines_only_the_topic_it_names() -> None:
     sections = {p.unit.text.strip(): p.section for p in passage_units(text, "面試QA", topic=topic)}
     assert sections["自己整理的問答，準備面試用。"] == "details"
     assert sections["Focal loss down-weights easy examples."] == "definition"
+
+
+def test_a_section_on_another_subject_is_named_before_its_lines() -> None:
+    """A note on DETR has a section "Deformable DETR 怎麼改": its "10x 少的 epochs 就收斂" read
+    as a DETR fact beside the pitfall "收斂超慢". A section heading that names a subject other
+    than the topic is shown before its lines; one that names the topic, or nothing specific, is
+    not."""
+    from sharpnotes.app.digest import other_subject
+    from sharpnotes.app.topics import normalise
+
+    own = {normalise(n) for n in ("detr", "DETR", "detection transformer")}
+    assert other_subject("DETR 筆記 > Deformable DETR 怎麼改", own) == "Deformable DETR 怎麼改"
+    assert other_subject("DETR 筆記 > ResNet backbone", own) == "ResNet backbone"
+    for heading in ("DETR 筆記 > 缺點", "DETR 筆記 > Loss", "DETR 筆記 > Why DETR is slow",
+                    "Deformable DETR"):  # fmt: skip
+        assert other_subject(heading, own) == "", heading
+
+
+def test_the_items_under_an_item_are_nested_under_it_once() -> None:
+    """A parent was repeated before each of its items ("Loss: ... › matching 是 one-to-one",
+    "Loss: ... › 沒配到的 query ..."): in the Markdown page the items under the line above are
+    nested under it; an item of another passage keeps its breadcrumb."""
+    from sharpnotes.app.digest import Digest, to_markdown
+    from sharpnotes.app.syllabus import Topic
+
+    def line(text: str, parents: tuple[str, ...] = (), chunk: str = "c1") -> Line:
+        return Line(text, "list", "details", [Source(chunk, "detr.md", "DETR > 重點", None)],
+                    parents=parents)  # fmt: skip
+
+    loss = "Loss: Hungarian matching + L1 + GIoU"
+    page = to_markdown(
+        Digest(
+            Topic("detr", "DETR"),
+            [
+                line(f"- {loss}"),
+                line("- matching 是 one-to-one", (loss,)),
+                line("- 沒配到的 query 預測 no object", (loss,)),
+                line("- 收斂很慢", (loss,), chunk="c2"),
+            ],
+            passages=2,
+            merged=0,
+        )
+    )
+    body = [row.split(" — ")[0] for row in page.splitlines() if row.lstrip().startswith("- ")]
+    assert body == [
+        f"- {loss}",
+        "  - matching 是 one-to-one",
+        "  - 沒配到的 query 預測 no object",
+        f"- {loss} › 收斂很慢",
+    ]
