@@ -378,6 +378,9 @@ def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) 
     again = run("mock", "--case", "pedestrian", "--answers", str(answers), "--cards", "--json")
     assert isinstance(again, dict) and again["cards_added"] == []
     assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
+    # a case is not silently dropped for the rapid round: the clash is named
+    clash = run("mock", "--rapid", "2", "--case", "pedestrian", code=1)
+    assert isinstance(clash, str) and "--rapid" in clash and "--case" in clash
 
     # a bad answers file: one line naming the file and the steps, nothing stored
     bad = tmp_path / "bad.json"
@@ -389,6 +392,9 @@ def test_cli_answers_file_json_history_and_cards(env: Settings, tmp_path: Path) 
     out = run("mock", "--case", "pedestrian", "--answers", "no-such.json", "--json", code=1)
     assert str(Path.cwd() / "no-such.json") in out and "--questions" in out  # type: ignore[operator]
     assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
+    # a case is not silently dropped for the rapid round: the clash is named
+    clash = run("mock", "--rapid", "2", "--case", "pedestrian", code=1)
+    assert isinstance(clash, str) and "--rapid" in clash and "--case" in clash
 
 
 @pytest.mark.slow
@@ -480,6 +486,9 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     assert isinstance(text, str) and first in text and f"{first}: {first}" not in text
     assert "--seed 1 --answers FILE" in text
     assert len(run("mock", "history", "--json")["sessions"]) == 2  # type: ignore[index]
+    # a case is not silently dropped for the rapid round: the clash is named
+    clash = run("mock", "--rapid", "2", "--case", "pedestrian", code=1)
+    assert isinstance(clash, str) and "--rapid" in clash and "--case" in clash
 
 
 @pytest.mark.slow

@@ -43,6 +43,11 @@ def _plan(
     from sharpnotes.app.mock.rapid import plan_rapid
     from sharpnotes.app.syllabus import SyllabusError
 
+    if rapid and (case or typed):  # a rapid round asks fundamentals, not a case's steps
+        given = "--case" if case else "--text"
+        raise UserError(
+            f"--rapid is a round of fundamentals and takes no {given}: drop one of them"
+        )
     try:
         found = None
         if topic:
