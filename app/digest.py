@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sharpnotes.app.coverage import specific_terms
 from sharpnotes.app.digest_lines import (
     SECTIONS,
     Section,
@@ -33,7 +34,6 @@ from sharpnotes.app.digest_lines import (
 )
 from sharpnotes.app.extractive import BREADCRUMB, outlined
 from sharpnotes.app.quiz.items import Citation
-from sharpnotes.app.coverage import specific_terms
 from sharpnotes.app.topics import HEADING_SEP, Link, Names, normalise
 from sharpnotes.ingest.text import Unit, list_marker, terms
 
