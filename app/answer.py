@@ -498,6 +498,7 @@ def refusal_reason(
     if missing:
         return f"no passage names {', '.join(missing)}"
     texts = [r.text for r in results]
+    headings = [r.heading for r in results]
     if not zh_anchored(question, texts):
         return NO_SHARED_TOPIC
     listed = only_named(question, texts)
@@ -506,10 +507,9 @@ def refusal_reason(
     if (
         has_cjk(question)
         or named_in_chinese(question, named)
-        or answered_in_chinese(question, texts)
+        or answered_in_chinese(question, texts, headings)
     ):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
-    headings = [r.heading for r in results]
     if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
     score = (evidence() if callable(evidence) else evidence).score

@@ -237,9 +237,12 @@ _DEFINED = re.compile(  # in ASCII or full-width brackets, as Chinese is written
 
 
 # ... and a name (an acronym, an inner capital or a digit) that opens a line written in Chinese
-# as its subject ("DeepSORT 加了一個 appearance embedding"): MiniLM, whose score decides for an
-# English line ("SECOND uses sparse convolutions"), reads the Chinese around it as noise
-_OPENING_NAME = re.compile(r"^[ \t]*([A-Za-z][\w-]*[A-Z0-9][\w-]*)(?=[ \t,:，：])")
+# as its subject ("DeepSORT 加了一個 appearance embedding", "5. NDS 是什麼？"): MiniLM, whose
+# score decides for an English line ("SECOND uses sparse convolutions"), reads the Chinese
+# around it as noise
+_OPENING_NAME = re.compile(
+    r"^[ \t]*(?:(?:[-*+]|\d+[.)])[ \t]+)?([A-Za-z][\w-]*[A-Z0-9][\w-]*)(?=[ \t,:，：])"
+)
 
 
 def marked(text: str) -> list[str]:
@@ -411,14 +414,19 @@ def written_in_chinese(text: str) -> bool:
     return bool(letters) and chinese >= CHINESE_SHARE * len(letters)
 
 
-def answered_in_chinese(question: str, passages: Sequence[str]) -> bool:
+def answered_in_chinese(
+    question: str, passages: Sequence[str], headings: Sequence[str] = ()
+) -> bool:
     """An English question whose first passage is written in Chinese and writes one of the
-    question's content words (the English terms a Chinese note keeps: "Pre-labeling（預標）",
-    "QA 抽 5%"): MiniLM, which reads the Chinese around them as noise, cannot score that
-    passage, so the term checks decide, as for a question asked in Chinese."""
+    question's content words in its text or heading path (the English terms a Chinese note
+    keeps: "Pre-labeling（預標）", "QA 抽 5%", "標註（Annotation）"): MiniLM, which reads the
+    Chinese around them as noise, cannot score that passage, so the term checks decide, as for
+    a question asked in Chinese. Whether it is written in Chinese is read from its text alone:
+    a heading path of English terms does not make a Chinese note English."""
     if has_cjk(question) or not passages or not written_in_chinese(passages[0]):
         return False
-    return bool(terms(question) & terms(passages[0]))
+    heading = headings[0] if headings else ""
+    return bool(terms(question) & terms(f"{heading}\n{passages[0]}"))
 
 
 # a Chinese question shares at least this many topic pairs with the passages (or all it has)

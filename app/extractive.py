@@ -32,6 +32,7 @@ from sharpnotes.app.coverage import (
     named_sections,
     written_in_chinese,
     zh_anchored,
+    zh_pairs,
 )
 from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
@@ -345,11 +346,13 @@ def candidates(
 
 
 # a reply that only makes sense after its question: "Yes, elastic net keeps the L1 part ...",
-# "不會，因為 ..."; quoted on its own it reads as an answer to the question asked
+# "不會，因為 ...", "Because the queries ...", "因為它加入了外觀特徵"; quoted on its own it reads
+# as an answer to the question asked
 _REPLY = re.compile(
     r"^(?:yes|no|yep|nope|correct|not really|not quite|not always|it depends|sometimes|usually)"
     r"\s*[,.;:!—–]"
-    r"|^(?:是的?|不是|對|不對|沒錯|會|不會|可以|不可以|不行|有|沒有|不一定|要|不用|不需要)\s*[，,。！!：:；;]",
+    r"|^(?:是的?|不是|對|不對|沒錯|會|不會|可以|不可以|不行|有|沒有|不一定|要|不用|不需要)\s*[，,。！!：:；;]"
+    r"|^(?:because|cause)\b|^(?:因為|因为|由於|由于)",
     re.IGNORECASE,
 )
 
@@ -374,7 +377,13 @@ def on_what_is_asked(question: str, card: str) -> bool:
         return False
     latin = " ".join(re.findall(r"[A-Za-z][\w-]*", card))
     other = terms(latin) - terms(expand_query(question))  # what the card asks of the subject
-    return not (other and aspects_missed(question, card))
+    if other and aspects_missed(question, card):
+        return False
+    # ... nor the other way round: the question names in English what the card lacks while the
+    # card asks in Chinese what the question does not ("為什麼 DETR 不需要 NMS？" is not
+    # answered by "DETR 為什麼小物件表現差？")
+    asked = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question))) - terms(expand_query(card))
+    return not (asked and zh_pairs(card) - zh_pairs(question))
 
 
 def compose(

@@ -503,7 +503,7 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     out: list[Unit] = []
     for block in blocks(text):
         if block.kind in ("paragraph", "quote"):
-            for s in split_sentences(text, block.start, block.end):
+            for s in (s for a, b in _labelled_lines(block) for s in split_sentences(text, a, b)):
                 keep = len(terms(s.text)) >= min_terms or is_lead_in(s.text)
                 if keep or not s.text.isascii() or is_question(s.text):
                     out.append(Unit(s.start, s.end, s.text, "sentence"))
@@ -521,6 +521,25 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
         else:
             joined.append(unit)
     return joined
+
+
+# a line that opens with its label ("DeepSORT: adds an appearance embedding"), as a list is
+# often written without markers
+_LABELLED_LINE = re.compile(r"[ \t]*[^:：\n]{1,40}?(?::(?!//)|：)[ \t]*\S")
+
+
+def _labelled_lines(block: Block) -> list[tuple[int, int]]:
+    """The spans a paragraph is cut into sentences within: each of its lines when every line
+    opens with a label (three tools, one a line: "SORT: ...", "DeepSORT: ...", "ByteTrack: ..."
+    are three claims, not one run-on sentence), else the whole paragraph."""
+    lines = block.text.split("\n")
+    if len(lines) < 2 or not all(_LABELLED_LINE.match(line) for line in lines):
+        return [(block.start, block.end)]
+    out, at = [], block.start
+    for line in lines:
+        out.append((at, at + len(line)))
+        at += len(line) + 1
+    return out
 
 
 def _leads_into_item(text: str, prev: Unit, unit: Unit) -> bool:

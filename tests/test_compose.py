@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from sharpnotes.app.extractive import compose, render, score_units
+from sharpnotes.app.extractive import ExtractiveGenerator, compose, render, score_units
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 
@@ -480,6 +480,14 @@ def test_a_yes_no_reply_is_quoted_after_its_question(settings: Settings) -> None
     assert checks and all(c.supported for c in checks), checks
     plain = answer(settings, "What does L2 regularization do to the weights?", found)
     assert "It shrinks all of them" in plain and "›" not in plain, plain
+    # a reply that opens with "because" (因為) only answers its own "why" too
+    why = (
+        "# Tracking\n\nDeepSORT extends SORT with an appearance model.\n\n"
+        "Q: 為什麼 DeepSORT 的 ID switch 比較少？\n"
+        "A: 因為它加入了 appearance embedding，被遮擋的物體重新出現時還能用外觀接回原本的 ID。\n"
+    )
+    text = answer(settings, "What does DeepSORT add to SORT?", passages(why))
+    assert "ID switch 比較少？ › 因為它加入了" in text, text
 
 
 def test_a_nested_item_under_a_long_item_is_quoted_under_it(settings: Settings) -> None:
@@ -519,3 +527,16 @@ def test_a_chinese_card_on_another_aspect_of_the_subject_is_not_the_answer(
     text = answer(settings, "CLIP 的缺點是什麼？", found)
     assert "細粒度" in text and "文字 prompt" not in text, text
     assert "文字 prompt" in answer(settings, "CLIP 的 zero-shot 怎麼做？", found)
+    # the other way round: the question names what the card lacks (NMS), the card asks of
+    # another aspect (小物件): the next card's answer is not quoted after the right one
+    cards = (
+        "Q: 為什麼 DETR 不需要 NMS?\n"
+        "A: 因為 Hungarian matching 是一對一配對，重複的預測在訓練時就被懲罰。\n\n"
+        "Q: DETR 為什麼小物件表現差?\n"
+        "A: 只用最後一層 low-resolution feature (stride 32)，沒有 FPN。\n"
+    )
+    found = passages(cards, source="detr.md")
+    generator = ExtractiveGenerator(settings)  # Chinese questions read by both models
+    text = generator.generate("為什麼 DETR 不需要 NMS?", found)
+    assert "一對一" in text and "stride 32" not in text, text
+    assert "stride 32" in generator.generate("DETR 的小物件為什麼表現差？", found)

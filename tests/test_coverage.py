@@ -263,6 +263,11 @@ def test_a_name_that_opens_a_paragraph_vouches_for_it(settings: Settings) -> Non
     question = "What is the difference between SORT and DeepSORT?"
     assert refusal_reason(question, [mixed], weak, settings) is None
     assert "evidence" in refusal_reason("What does MOTA measure?", [mixed], weak, settings)
+    # ... also after a list marker: a numbered question of a Q&A list ("5. NDS 是什麼？")
+    listed = _passage(
+        "指標 Q&A", "5. NDS 是什麼？\n   nuScenes detection score，結合 mAP 跟 TP error。\n"
+    )
+    assert refusal_reason("What is NDS?", [listed], weak, settings) is None
 
 
 def test_a_chinese_question_is_about_a_note_that_writes_only_the_acronym() -> None:

@@ -181,6 +181,23 @@ def test_soft_wrapped_prose_is_one_sentence() -> None:
     ]
 
 
+def test_lines_that_each_open_with_a_label_are_a_unit_each() -> None:
+    """A list written without markers ("SORT: ...", "DeepSORT: ...") is one claim a line, not
+    one run-on sentence; a soft-wrapped paragraph whose first line has a colon stays whole."""
+    tools = (
+        "SORT: Kalman filter + Hungarian matching on IoU\n"
+        "DeepSORT: adds an appearance embedding → fewer ID switches\n"
+        "ByteTrack：也關聯低分的偵測框\n"
+    )
+    assert [u.text for u in units(tools)] == [
+        "SORT: Kalman filter + Hungarian matching on IoU",
+        "DeepSORT: adds an appearance embedding → fewer ID switches",
+        "ByteTrack：也關聯低分的偵測框",
+    ]
+    wrapped = "Note: the matching cost mixes class and box terms,\nso both losses are balanced.\n"
+    assert [u.text for u in units(wrapped)] == [wrapped.strip()]
+
+
 def test_split_sentences_reads_a_range_with_its_offsets() -> None:
     text = "skip. This one. And this."
     spans = split_sentences(text, 6, len(text))
