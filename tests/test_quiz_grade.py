@@ -238,6 +238,28 @@ def test_a_point_the_answer_half_states_is_not_named_as_missed(settings: Setting
     assert {p for p, _ in none.missed} == set(item.key_points) and none.unsure == []
 
 
+def test_a_listed_point_is_graded_by_the_items_the_reply_names(settings: Settings) -> None:
+    """ "hard cases: night, rain, occlusion, ..." read far from "Focus on nighttime, heavy rain,
+    children and wheelchair users" as a whole, and was named as missed. A point that lists
+    things after its label is covered when the reply names half of them, unsure with fewer,
+    missed with none."""
+    from sharpnotes.app.quiz.grade import listed_items
+
+    settings = settings.replace(embed_backend=BACKEND)
+    point = "hard cases: night, rain, occlusion, kids, people w/ strollers / wheelchairs, costumes"
+    assert listed_items(point)[:3] == ["night", "rain", "occlusion"]
+    assert listed_items("latency: < 50 ms for perception on the onboard GPU") == []
+    item = QuizItem(
+        "recall", "Data?", point, point, point, Citation("c1", "a.md", "H"), key_points=[point]
+    )
+    most = grade(item, "We mine rain, occlusion, kids and wheelchairs.", settings)
+    assert most.covered == [point]
+    some = grade(item, "Focus on rare scenarios like heavy rain and wheelchair users.", settings)
+    assert some.unsure == [point] and not some.missed
+    none = grade(item, "Label everything by hand, then train a bigger model.", settings)
+    assert [p for p, _ in none.missed] == [point]
+
+
 def test_a_reply_that_says_the_opposite_of_a_point_does_not_cover_it(settings: Settings) -> None:
     """A newcomer's poor mock answer, "We should not bother with PERCLOS or gaze angle error;
     false warnings per hour don't matter", was credited with both points it names to dismiss.

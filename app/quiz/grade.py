@@ -330,11 +330,13 @@ def offline_recall(
         if across is not None and multilingual_reads(point):
             cosine, near, far = across[0][n], CROSS_COVERED, CROSS_MISSED
         near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(want & said) >= 2)
+        listed = listed_items(point) if not (lexical >= POINT_OVERLAP or cosine >= near) else []
+        said_items = items_said(listed, said_pieces, settings) if listed else 0
         if negation and (lexical >= POINT_OVERLAP or near_it) and contradicted(point, whole):
             missed.append((point, source_sentence(item, point)))  # named to say the opposite
-        elif lexical >= POINT_OVERLAP or cosine >= near:
+        elif lexical >= POINT_OVERLAP or cosine >= near or said_items * 2 >= max(len(listed), 4):
             covered.append(point)
-        elif near_it:
+        elif near_it or said_items:
             unsure.append(point)
         else:
             missed.append((point, source_sentence(item, point)))
@@ -347,6 +349,44 @@ def offline_recall(
     )
     return Grade(
         score >= CORRECT_SCORE, score, rating_for(score), covered, missed, feedback, None, unsure
+    )
+
+
+# a point that lists things after its label: "hard cases: night, rain, occlusion, kids, ..."
+_LISTED = re.compile(r"^[^:：\n]{2,40}[:：]\s*(?P<items>.+)$", re.DOTALL)
+LISTED_MIN = 3  # items, each of at most LISTED_WORDS words
+LISTED_WORDS = 4
+
+
+def listed_items(point: str) -> list[str]:
+    """The items a key point lists after its label, when it is such a list ("hard cases: night,
+    rain, occlusion, kids, strollers / wheelchairs"); [] otherwise. An answer in one's own
+    words names some of them ("nighttime, heavy rain, children and wheelchair users") and
+    reads far from the list as a whole."""
+    found = _LISTED.match(point.strip().lstrip("-*+ "))
+    if not found:
+        return []
+    items = [i.strip(" .") for i in re.split(r"[,;，；、]|\s+/\s+", found.group("items"))]
+    items = [i for i in items if i]
+    if len(items) < LISTED_MIN or any(len(i.split()) > LISTED_WORDS for i in items):
+        return []
+    return items
+
+
+def items_said(items: list[str], pieces: list[str], settings: Settings) -> int:
+    """How many of a listed point's items the reply names: by a word of the item's own (word
+    forms: "night" in "nighttime") or by MiniLM's cosine to one of the reply's pieces."""
+    from sharpnotes.app.coverage import holds, word_forms
+    from sharpnotes.app.embed_cache import embed_cached
+    from sharpnotes.ingest.embedding import load_embedder
+
+    said = terms(" ".join(pieces))
+    forms = word_forms(said)
+    vectors = embed_cached(load_embedder(settings, "query"), [*items, *pieces])
+    best = (vectors[len(items) :] @ vectors[: len(items)].T).max(axis=0)
+    return sum(
+        bool(terms(i)) and (holds(terms(i), said, forms) or float(c) >= POINT_COSINE)
+        for i, c in zip(items, best, strict=True)
     )
 
 
