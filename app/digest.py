@@ -212,7 +212,8 @@ def topic_units(
         for piece in passage_units(row.text, row.heading, before, after, focus, names):
             out.append((piece.unit, source, piece.section))
             key = (row.chunk_id, piece.unit.end)
-            parents = (context,) + piece.parents if context and not piece.asked else piece.parents
+            # an item under others says what it sits under already
+            parents = piece.parents or ((context,) if context and not piece.asked else ())
             if outline is not None and parents:
                 outline[key] = parents
             if asked is not None and piece.asked:
@@ -287,33 +288,37 @@ def to_markdown(digest: Digest) -> str:
         if not lines:
             continue
         out += [f"## {TITLES[name]}", ""]
-        root: tuple[str, tuple[str, ...]] | None = None  # the last item shown at the margin
+        shown: list[tuple[str, tuple[str, ...]]] = []  # the items above, margin first
         for line in lines:
             cite = "; ".join(f"[{s.label()}]" for s in line.sources)
             if line.kind in BLOCK_KINDS:
                 out += ["", line.shown, "", f"— {cite}", ""]
-                root = None
+                shown = []
                 continue
-            under = nested_under(line, root)
-            if under is not None:  # an item under the one above: nested, not its breadcrumb
-                text = outlined(line.text, line.parents[under:])
-                out.append(f"  - {text[len(list_marker(text)) :]} — {cite}")
-                continue
-            text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
-            out.append(f"- {text} — {cite}")
+            depth = nested_depth(line, shown)
+            if depth:  # an item under one shown above: nested, not its breadcrumb
+                text = outlined(line.text, line.parents[len(shown[depth - 1][1]) :])
+                out.append(f"{'  ' * depth}- {text[len(list_marker(text)) :]} — {cite}")
+            else:
+                text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
+                out.append(f"- {text} — {cite}")
             first = line.text.split("\n", 1)[0]
             item = first[len(list_marker(first)) :].rstrip(":").strip()
-            root = (line.sources[0].chunk_id, (*line.parents, item)) if not line.asked else None
+            chain = (line.sources[0].chunk_id, (*line.parents, item))
+            shown = [] if line.asked else [*shown[:depth], chain]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
-def nested_under(line: Line, root: tuple[str, tuple[str, ...]] | None) -> int | None:
-    """When ``line`` is a list item under the item ``root`` (its chunk, and the items from the
-    margin down to it) shown just above it, or under one of that item's items: how many of its
-    parents that item's line already shows. A parent repeated before each of its items
-    ("Loss: ... › matching 是 one-to-one", "Loss: ... › 沒配到的 query ...") is shown once."""
-    if root is None or line.asked or line.sources[0].chunk_id != root[0]:
-        return None
-    chain = root[1]
-    return len(chain) if line.parents[: len(chain)] == chain else None
+def nested_depth(line: Line, shown: list[tuple[str, tuple[str, ...]]]) -> int:
+    """How deep ``line`` nests under the items shown just above it (each its chunk and the
+    items from the margin down to it): under the deepest one it sits under, one deeper; 0 at
+    the margin. A parent repeated before each of its items ("Loss: ... › matching 是
+    one-to-one", "Loss: ... › 沒配到的 query ...") is shown once."""
+    if line.asked:
+        return 0
+    for depth in range(len(shown), 0, -1):
+        chunk, chain = shown[depth - 1]
+        if chunk == line.sources[0].chunk_id and line.parents[: len(chain)] == chain:
+            return depth
+    return 0

@@ -176,4 +176,8 @@ def test_a_nested_bullet_keeps_the_bullets_it_sits_under_in_the_digest() -> None
     ]
     assert lines[2].text == "* cons: slow to retrain"  # what is compared and merged
     page = to_markdown(Digest(Topic("gbdt", "GBDT"), lines, passages=1, merged=0))
-    assert "- Ranking models › GBDT › cons: slow to retrain — [a.md > Part]" in page
+    # the page nests each item under the one it sits under rather than repeating it
+    assert (
+        "- Ranking models — [a.md > Part]\n  - GBDT — [a.md > Part]\n    - cons: slow to retrain"
+        in page
+    )
