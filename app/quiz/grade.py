@@ -32,6 +32,7 @@ import string
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sharpnotes.app.coverage import holds, word_forms
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.app.quiz.terms import Lexicon, fold, initials_match, spells, term_kind
 from sharpnotes.ingest.settings import Settings
@@ -322,14 +323,17 @@ def offline_recall(
     if across is not None and multilingual_reads(item.answer):
         similarity = across[1]
     covered, missed, unsure = [], [], []
+    forms = word_forms(said)
     for n, (point, vector) in enumerate(zip(points, point_vectors, strict=True)):
         want = terms(point)
-        lexical = len(want & said) / len(want) if want else 0.0
+        # a word counts in another form of it ("logs" for "logged", "detections" for "detect")
+        shared = {w for w in want if w in said or holds({w}, said, forms)}
+        lexical = len(shared) / len(want) if want else 0.0
         cosine = float((sentence_vectors @ vector).max())
         near, far = POINT_COSINE, MISSED_COSINE
         if across is not None and multilingual_reads(point):
             cosine, near, far = across[0][n], CROSS_COVERED, CROSS_MISSED
-        near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(want & said) >= 2)
+        near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(shared) >= 2)
         listed = listed_items(point) if not (lexical >= POINT_OVERLAP or cosine >= near) else []
         said_items = items_said(listed, said_pieces, settings) if listed else 0
         if negation and (lexical >= POINT_OVERLAP or near_it) and contradicted(point, whole):
@@ -376,7 +380,6 @@ def listed_items(point: str) -> list[str]:
 def items_said(items: list[str], pieces: list[str], settings: Settings) -> int:
     """How many of a listed point's items the reply names: by a word of the item's own (word
     forms: "night" in "nighttime") or by MiniLM's cosine to one of the reply's pieces."""
-    from sharpnotes.app.coverage import holds, word_forms
     from sharpnotes.app.embed_cache import embed_cached
     from sharpnotes.ingest.embedding import load_embedder
 
