@@ -140,7 +140,13 @@ def test_a_card_that_does_not_name_its_topic_is_shown_with_it() -> None:
     # a Chinese heading that says "interview" labels the Q/A as the English one does; a
     # heading's long aside is not shown
     bev = "BEV perception 筆記 (notes while reading LSS) > 面試可能會問的"
-    assert topic_of("Calibration 錯了會怎樣？", bev) == "BEV perception 筆記"
+    assert topic_of("Calibration 錯了會怎樣？", bev) == "BEV perception"  # "notes" says no topic
+    # a section of follow-up questions is no topic either: the case it follows up is
+    case = "Case: 設計行人偵測系統 (Pedestrian detection for ADAS) > 常見追問"
+    assert topic_of("為什麼不用 two-stage?", case) == "Case: 設計行人偵測系統"
+    assert topic_of("Why not ViT?", "Lane detection > Follow-ups") == "Lane detection"
+    assert topic_of("Why LN?", "ViT notes") == "ViT"
+    assert topic_of("Why LN?", "Lecture notes") == "Lecture notes"
 
 
 def test_chunks_that_continue_their_section() -> None:

@@ -45,6 +45,8 @@ _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
 _QA_HEADING = re.compile(
     r"(?i)\bQ\s*/\s*A\b|\bQ&A\b|quick[- ]fire|\bdrill\b"
     r"|interview (?:answer|questions?|card|quick hits)|30-second answer|^notes?$|面試|問答|考題"
+    # ... or the questions an interviewer follows up with: "常見追問", "Follow-ups", "FAQ"
+    r"|follow[- ]?ups?|\bFAQ\b|追問|常見問題|^(?:questions?|問題)$"
     # ... or only says what kind of lines follow: "Cons", "優點", "Pitfalls", "Summary"
     r"|^(?:pros?|cons?|pros and cons|advantages?|disadvantages?|pitfalls?|summary|misc|other|"
     r"tl;?dr|優點|缺點|優缺點|重點|其他|總結|小結|雜記)$"

@@ -108,7 +108,12 @@ def short_part(part: str) -> str:
         inner = aside.group(1)
         if len(inner.split()) >= 3 or re.search(r"\b(?:19|20)\d\d\b", inner):
             part = part[: aside.start()]
-    return part.strip()
+    # "DETR 筆記", "ViT notes": the word for notes says what the page is, not what it is about
+    # (kept after a plain word: "Lecture notes")
+    return _NOTES_WORD.sub("", part.strip()).strip() or part.strip()
+
+
+_NOTES_WORD = re.compile(r"\s*(?:筆記|笔记)$|(?<=[A-Z0-9])\s+[Nn]otes?$")
 
 
 def context(heading: str, answer: str, synonyms: set[str]) -> str:
