@@ -299,6 +299,13 @@ def mock(
     started = time.time()
     if answers is not None:
         said, timed = read_answers(answers, plan)
+        blank = [s.key for s in plan.steps if not said.get(s.key, "").strip()]
+        if blank and len(blank) < len(plan.steps):  # a file that answers only some steps
+            click.secho(
+                f"{answers}: no answer for {', '.join(blank)}; graded as not answered",
+                fg="yellow",
+                err=True,
+            )
         seconds: dict[str, float] = {}
         follow_ups: dict[str, tuple[str, str]] = {}
     else:

@@ -174,28 +174,32 @@ def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = F
 
 
 def said_elsewhere(plan: MockPlan, results: list[StepResult], settings: Settings) -> None:
-    """A key point missed under its step but covered by the answer to another step counts as
-    covered: which step a point belongs to is the planner's guess (a case note of flat bullets
-    says "- metrics: ..." beside "- con: 2 models"), and an interviewer hears it either way.
-    Each moved point adds its share of the step's points to the step's score."""
-    from sharpnotes.app.quiz.grade import POINTS_WEIGHT, offline_recall
+    """A key point missed under its step that the answer to one other step covers (graded
+    against that answer alone) is not named as missed: which step a point belongs to is the
+    planner's guess (a case note of flat bullets says "- metrics: ..." beside "- con: 2
+    models"), and it makes no card of something the learner said. It is shown as partly
+    covered and adds nothing to the step's score: the step's own answer did not say it (an
+    empty step scored 40% from what other steps said)."""
+    from sharpnotes.app.quiz.grade import offline_recall
 
     for step, result in zip(plan.steps, results, strict=True):
-        open_points = [*result.missed, *result.unsure]
-        others = "\n".join(r.answer for r in results if r is not result and r.answer)
-        if result.score is None or not open_points or not others.strip():
+        if result.score is None or not result.missed:
             continue
-        item = step_item(replace(step, points=open_points))
-        graded = offline_recall(item, others, settings, negation=True)
-        moved = set(graded.covered)
-        if not moved:
+        item = step_item(replace(step, points=result.missed))
+        where: dict[str, str] = {}
+        for other in results:
+            if other is not result and other.answer.strip():
+                graded = offline_recall(item, other.answer, settings, negation=True)
+                for text in graded.covered:
+                    where.setdefault(text, other.title)
+        if not where:
             continue
-        result.covered += [p for p in open_points if p.text in moved]
-        result.missed = [p for p in result.missed if p.text not in moved]
-        result.unsure = [p for p in result.unsure if p.text not in moved]
-        share = len(moved) / len(step.points)
-        result.score = round(min(1.0, result.score + POINTS_WEIGHT * share), 3)
-        result.feedback += f" {len(moved)} point(s) you made under another step count here."
+        result.unsure += [p for p in result.missed if p.text in where]
+        result.missed = [p for p in result.missed if p.text not in where]
+        steps = ", ".join(dict.fromkeys(where.values()))
+        result.feedback += (
+            f" {len(where)} point(s) you made under {steps} are not named as missed here."
+        )
 
 
 def follow_up(plan: MockPlan, result: StepResult, settings: Settings) -> str | None:
