@@ -308,7 +308,8 @@ ALIASES = {
 }
 
 
-def _spelled(words: set[str]) -> set[str]:
+def american(words: set[str]) -> set[str]:
+    """Words as American English spells them (``_SPELLING``), for matching only."""
     out = set()
     for word in words:
         for pattern, american in _SPELLING:
@@ -350,10 +351,10 @@ def holds(
 
 
 def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]]) -> bool:
-    """A passage (``lowered``: its text in lower case; ``have``: its ``_spelled`` terms;
+    """A passage (``lowered``: its text in lower case; ``have``: its ``american`` terms;
     ``forms``: those by stem, ``word_forms``) names the term: all its words (British or American
     spelling, or another form of each, ``FORM_LETTERS``), or one of its other names."""
-    words = _spelled(terms(term.text))
+    words = american(terms(term.text))
     if " " in term.text and _has_plain_words(term.text):
         if _written(term.text).search(lowered):  # "he initialization" as written, not "init..."
             return True
@@ -364,7 +365,7 @@ def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]
     for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
             return True
-        if not has_cjk(name) and terms(name) and holds(_spelled(terms(name)), have, forms):
+        if not has_cjk(name) and terms(name) and holds(american(terms(name)), have, forms):
             return True
     return False
 
@@ -380,7 +381,7 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
 
 def _as_read(passages: Sequence[str]) -> list[tuple[str, set[str], dict[str, list[str]]]]:
     """Each passage as ``covered`` reads it: its lower-cased text, spelled terms and forms."""
-    return [(p.lower(), have, word_forms(have)) for p in passages for have in [_spelled(terms(p))]]
+    return [(p.lower(), have, word_forms(have)) for p in passages for have in [american(terms(p))]]
 
 
 def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:

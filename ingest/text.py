@@ -514,7 +514,12 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     joined: list[Unit] = []
     for unit in out:
         prev = joined[-1] if joined else None
-        if prev and prev.kind == "sentence" and is_lead_in(prev.text) and unit.kind != "sentence":
+        if (
+            prev
+            and prev.kind == "sentence"
+            and unit.kind != "sentence"
+            and (is_lead_in(prev.text) or _runs_into(prev, unit))
+        ):
             joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], unit.kind)
         elif prev and _leads_into_item(text, prev, unit):
             joined[-1] = Unit(prev.start, unit.end, text[prev.start : unit.end], "list")
@@ -540,6 +545,15 @@ def _labelled_lines(block: Block) -> list[tuple[int, int]]:
         out.append((at, at + len(line)))
         at += len(line) + 1
     return out
+
+
+def _runs_into(prev: Unit, unit: Unit) -> bool:
+    """A sentence left open that a display formula completes ("..., the output width is" over
+    "$$O = ...$$"): quoted apart, the sentence says nothing and the formula is unexplained."""
+    return unit.kind == "formula" and not prev.text.rstrip(" *_").endswith(_SENTENCE_ENDS)
+
+
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", ";", "；", ")", "）")
 
 
 def _leads_into_item(text: str, prev: Unit, unit: Unit) -> bool:

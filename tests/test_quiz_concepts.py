@@ -401,6 +401,10 @@ def test_a_quoted_sentence_reads_without_its_quote_marker() -> None:
     )
     assert plain(">> - nested *quote* item") == "nested *quote* item"
     assert plain("- [ ] Check the **loss** at init") == "Check the loss at init"  # a task box
+    # a link to other notes by their slugs goes; a formula in brackets stays
+    assert plain("Scale by (1-p) at train time (dropout-notes, iou-ap-map).") == (
+        "Scale by (1-p) at train time."
+    )
 
 
 def test_a_continued_section_lends_no_subject_to_its_lists() -> None:

@@ -97,6 +97,9 @@ def test_fast_correct_answers_are_easy_slow_ones_good() -> None:
         ("mAP", "mean average precision", True),
         ("mAP", "mean absolute precision", False),  # spells it, not the glossary's expansion
         ("NMS", "non maximum sampling", False),
+        ("center points", "centre points", True),  # British spelling
+        ("normalization", "normalisation", True),
+        ("center points", "corner points", False),
         ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cap B|}{|A\\cup B|}", True),
         ("$\\frac{|A \\cap B|}{|A \\cup B|}$", "\\frac{|A\\cup B|}{|A\\cap B|}", False),
     ],

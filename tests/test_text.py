@@ -181,6 +181,25 @@ def test_soft_wrapped_prose_is_one_sentence() -> None:
     ]
 
 
+def test_a_sentence_left_open_runs_into_the_formula_that_completes_it() -> None:
+    """ "..., the output width is" over a display formula was quoted without the formula; a
+    sentence that ends is quoted apart from the formula after it."""
+    note = (
+        "For input width $W$, kernel $K$, padding $P$ and stride $S$, the output width is\n\n"
+        "$$O = (W - K + 2P) / S + 1$$\n\n"
+        "The loss is the mean squared error.\n\n$$L = \\frac{1}{n} \\sum (y - \\hat y)^2$$\n"
+    )
+    found = [(u.kind, u.text.split("\n")[0]) for u in units(note)]
+    assert found == [
+        (
+            "formula",
+            "For input width $W$, kernel $K$, padding $P$ and stride $S$, the output width is",
+        ),
+        ("sentence", "The loss is the mean squared error."),
+        ("formula", "$$L = \\frac{1}{n} \\sum (y - \\hat y)^2$$"),
+    ]
+
+
 def test_lines_that_each_open_with_a_label_are_a_unit_each() -> None:
     """A list written without markers ("SORT: ...", "DeepSORT: ...") is one claim a line, not
     one run-on sentence; a soft-wrapped paragraph whose first line has a colon stays whole."""

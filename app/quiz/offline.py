@@ -35,7 +35,8 @@ _MDLINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _FOOTER = re.compile(r"\bpage \d+ of \d+\b", re.IGNORECASE)  # a PDF page footer
 _OPENER = re.compile(r"^(?:(?:yes|no|but|and|so|also|then|however|thus|hence)\b,?\s*)+", re.I)
 _PRONOUN = re.compile(r"^(?:we|it|they|this|these|that|those|you|he|she)\b", re.IGNORECASE)
-_SLUGS = re.compile(r"\s*\((?:[a-z0-9]+-[a-z0-9-]+(?:,\s*)?)+\)")
+# "(iou-ap-map)", "(bev-perception, lss)": words of two letters or more, not "(1-p)" or "(t-1)"
+_SLUGS = re.compile(r"\s*\((?:[a-z0-9]{2,}(?:-[a-z0-9]{2,})+(?:,\s*)?)+\)")
 _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _TASK = re.compile(r"^\[[ xX]\]\s+")  # a task list's box: "- [ ] Check the loss at init"
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)  # blockquote markers
