@@ -295,6 +295,8 @@ def candidates(
     that is only a link is never an answer."""
     q_terms = terms(question)
     zh = has_cjk(question)
+    # a Chinese question's English: its Latin words and its glossary terms' English
+    asked_in_english = terms(expand_query(question)) if zh else set()
     # the items other quoted items sit under, per passage: their breadcrumb shows them
     over = {(s.passage, parent) for s in scored for parent in s.parents}
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
@@ -314,6 +316,11 @@ def candidates(
             if zh and has_cjk(s.unit.text) and not on_what_is_asked(question, s.unit.text):
                 # two Chinese questions look alike by their form ("...差在哪裡？"): a Chinese
                 # card whose question shares no subject with this one answers another question
+                score = -math.inf
+            elif zh and not has_cjk(s.unit.text) and not terms(s.unit.text) & asked_in_english:
+                # ... and so do a Chinese question and an English one to the multilingual model
+                # ("為什麼 attention 要除以根號 d_k？", "Do you know how K-means works?"): an
+                # English card that shares no word with the question's English asks another
                 score = -math.inf
             asked[key] = max(asked[key], score) if key in waiting else score
             asking[key] = s.unit.clean
