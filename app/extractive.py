@@ -138,7 +138,8 @@ def score_units(
 ) -> list[ScoredUnit]:
     """Every unit of every passage, scored against the question (in passage order); with
     ``context``, a nested list item is scored with the items it sits under (``above``); a
-    table has the cosine of its best row when that is higher than its own (``row_texts``)."""
+    table has the cosine of its best row when that is higher than its own (``row_texts``), a
+    formula the cosine of the words that lead into it (``alternatives``)."""
     found = []
     for p, passage in enumerate(passages):
         parents = list_parents(passage.text) if context else {}
@@ -146,7 +147,7 @@ def score_units(
     if not found:
         return []
     texts = [in_context(unit, up) for _, unit, up in found]
-    rows = [row_texts(unit.text) if unit.kind == "table" else [] for _, unit, _ in found]
+    rows = [alternatives(unit) for _, unit, _ in found]
     vectors = embed_cached(embedder, [question, *texts, *(r for rs in rows for r in rs)])
     cosines = vectors[1 : len(texts) + 1] @ vectors[0]
     row_cosines = iter(vectors[len(texts) + 1 :] @ vectors[0])
@@ -165,6 +166,22 @@ def score_units(
         )
         for (p, unit, up), text, cos in zip(found, texts, best, strict=True)
     ]
+
+
+_DISPLAY_MATH = re.compile(r"\$\$|\\\[")
+
+
+def alternatives(unit: Unit) -> list[str]:
+    """Other texts a unit may be scored by, its best one counting: a table's rows; a formula's
+    lead-in words ("**AdamW** decouples weight decay from the gradient update:"), which MiniLM
+    reads where the LaTeX after them is noise to it."""
+    if unit.kind == "table":
+        return row_texts(unit.text)
+    if unit.kind == "formula":
+        found = _DISPLAY_MATH.search(unit.text)
+        lead = unit.text[: found.start()].strip() if found else ""
+        return [lead] if len(terms(lead)) >= 3 else []
+    return []
 
 
 # --- the composer -----------------------------------------------------------------------------

@@ -551,3 +551,24 @@ def test_a_chinese_card_on_another_aspect_of_the_subject_is_not_the_answer(
     text = generator.generate("為什麼 DETR 不需要 NMS?", found)
     assert "一對一" in text and "stride 32" not in text, text
     assert "stride 32" in generator.generate("DETR 的小物件為什麼表現差？", found)
+
+
+def test_a_formula_is_scored_by_the_words_that_lead_into_it(settings: Settings) -> None:
+    """ "**AdamW** decouples weight decay from the gradient update:" over its update rule was
+    left out of "How does AdamW differ from Adam?": MiniLM read the unit's LaTeX as noise and
+    scored it under plain lines of other notes. A formula is also scored by its lead-in."""
+    note = (
+        "## AdamW\n\n"
+        "With Adam, an L2 term added to the loss is rescaled per weight. **AdamW** decouples "
+        "weight decay from the gradient update:\n\n"
+        "$$\\theta_t = \\theta_{t-1} - \\eta \\left( \\frac{\\hat m_t}{\\sqrt{\\hat v_t} + "
+        "\\epsilon} + \\lambda \\theta_{t-1} \\right)$$\n"
+    )
+    other = (
+        "- L1 regularization sums the absolute weights, L2 regularization sums their squares.\n"
+        "- L2 regularization has an analytical solution for linear models.\n"
+        "- Elastic net combines L1 and L2 regularization.\n"
+    )
+    found = passages(note, other)
+    text = answer(settings, "How does AdamW differ from Adam with L2 regularization?", found)
+    assert "decouples weight decay" in text and "\\lambda \\theta_{t-1}" in text, text
