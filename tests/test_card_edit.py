@@ -111,10 +111,20 @@ def test_an_edited_card_survives_reingest_and_staleness(settings: Settings, tmp_
         assert [(s.id, s.item.question) for s in mine] == [(card.id, edited.item.question)]
         before = len(store.items())
 
-    # the passage itself changes: the card is stale with the learner's text; quizzing the
-    # note again does not add the note's wording of the same card beside it
+    # another line of the passage changes: the card's own lines did not, so it follows the
+    # edited passage as it is
     path = notes / "detection" / "set.md"
     path.write_text(CARD_NOTE.replace("in one pass", "in one parallel pass"), encoding="utf-8")
+    assert ingest([notes], settings).updated == ["detection/set.md"]
+    assert sync_items(settings).followed == [card.id]
+    # the card itself changes in the note: it is stale with the learner's text; quizzing the
+    # note again does not add the note's wording of the same card beside it
+    path.write_text(
+        CARD_NOTE.replace("in one pass", "in one parallel pass").replace(
+            "duplicate boxes", "duplicate predictions"
+        ),
+        encoding="utf-8",
+    )
     assert ingest([notes], settings).updated == ["detection/set.md"]
     assert sync_items(settings).stale == [card.id]
     with open_store(settings) as store:
@@ -225,3 +235,55 @@ def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_pat
     assert "Added 1 card you wrote" in fourth.stderr, fourth.stderr
     asked = [i["question"] for i in json.loads(fourth.stdout)["items"]]
     assert len(asked) == len(set(asked)) == 3, asked
+
+
+@pytest.mark.slow
+def test_editing_one_card_of_a_list_keeps_the_others_and_regenerates_it_as_itself(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A learner changed the answer of one card in a Q&A list and ran the regenerate that ingest
+    suggests: every card of the passage had gone stale, and each was regenerated as the
+    passage's first question, so four cards and their ratings were merged into one. Now the
+    cards whose lines did not change follow the edited passage as they are, and the edited
+    card is regenerated as the same question with its new answer."""
+    cards = {
+        "What does NMS do?": "It keeps the highest-scoring box and drops the boxes overlapping it.",
+        "Why does focal loss help one-stage detectors?": "It down-weights the many easy "
+        "background anchors, so the rare hard examples dominate the loss.",
+        "What is the difference between L1 and L2 regularization?": "L1 pushes weights to "
+        "exactly zero, which makes them sparse; L2 shrinks all of them smoothly.",
+    }
+    note = "# Interview Q&A\n\n" + "\n\n".join(f"Q: {q}\nA: {a}" for q, a in cards.items()) + "\n"
+    notes = write_notes(tmp_path / "notes", {"interview/qa.md": note})
+    assert ingest([notes], settings).ok
+    assert CliRunner().invoke(cli, ["review", "--json"]).exit_code == 0  # adds the cards
+    with open_store(settings) as store:
+        held = {s.item.question.split(" (")[0]: s for s in store.items()}
+        assert set(held) == set(cards)
+        for stored in held.values():
+            schedule.record(store, stored.id, 3, now=NOW)
+
+    edited = note.replace("drops the boxes overlapping it", "drops every box whose IoU with it "
+                          "is above a threshold")  # fmt: skip
+    (notes / "interview" / "qa.md").write_text(edited, encoding="utf-8")
+    assert ingest([notes], settings).updated == ["interview/qa.md"]
+    nms = held["What does NMS do?"].id
+    report = sync_items(settings)
+    assert report.stale == [nms]
+    assert sorted(report.followed) == sorted(s.id for q, s in held.items() if s.id != nms)
+
+    result = CliRunner().invoke(cli, ["review", "--regenerate", "--json"])
+    assert result.exit_code == 0, result.output
+    with open_store(settings) as store:
+        for question, stored in held.items():
+            now = store.get(stored.id)
+            assert now is not None and len(store.reviews(stored.id)) == 1  # history kept
+            if stored.id != nms:
+                assert now.status == "active" and now.replaced_by is None, question
+        old = store.get(nms)
+        assert old is not None and old.status == "retired" and old.replaced_by
+        fresh = store.get(old.replaced_by)
+        assert fresh is not None and fresh.item.question.startswith("What does NMS do?")
+        assert "IoU with it is above a threshold" in fresh.item.answer
+        active = [s.item.question for s in store.items(("active",))]
+        assert len(active) == len(set(active)) == 3  # no card merged into another

@@ -224,8 +224,8 @@ def test_staleness_after_an_edit_and_a_deletion_through_a_real_reingest(
     detr.write_text(
         detr.read_text().replace(
             "generalized IoU.",
-            "generalized IoU. The **Hungarian loss** adds a focal term for the class of each "
-            "matched query.",  # a sentence the quality gate lets a question be made from
+            "generalized IoU (GIoU). The **Hungarian loss** adds a focal term for the class of "
+            "each matched query.",  # the item's own line changes; a sentence to ask from
         ),
         encoding="utf-8",
     )

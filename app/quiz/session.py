@@ -84,10 +84,11 @@ def make_quiz(
 
 def _not_edited_elsewhere(store: ReviewStore, items: list[QuizItem]) -> list[QuizItem]:
     """``items`` without the ones the learner already has in their own words: a card whose
-    text as made equals an edited item's original from the same note (its passage changed, so
-    it came back under a new id). The same item (same id) stays: the store keeps the edit."""
+    question as made equals an edited item's original from the same note (its passage or its
+    answer changed, so it came back under a new id). The same item (same id) stays: the store
+    keeps the edit."""
     edited = {
-        (s.item.citation.source, s.item.type, s.original["question"], s.original["answer"])
+        (s.item.citation.source, s.item.type, s.original["question"])
         for s in store.items(("active", "stale"))
         if s.original
     }
@@ -96,8 +97,7 @@ def _not_edited_elsewhere(store: ReviewStore, items: list[QuizItem]) -> list[Qui
     return [
         i
         for i in items
-        if store.get(i.id) is not None
-        or (i.citation.source, i.type, i.question, i.answer) not in edited
+        if store.get(i.id) is not None or (i.citation.source, i.type, i.question) not in edited
     ]
 
 

@@ -37,19 +37,22 @@ class SyncReport:
     stale: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    followed: list[str] = field(default_factory=list)  # their text is in the edited passage
 
     def summary(self) -> str:
         line = (
             f"quiz items: {len(self.stale)} stale (passage edited), {len(self.retired)} retired "
             f"(passage deleted), {len(self.restored)} back in use, of {self.checked} checked"
         )
+        if self.followed:
+            line += f"; {len(self.followed)} kept as they were (their lines did not change)"
         if self.stale:
             line += "; remake them from the edited notes: sharpnotes review --regenerate"
         return line
 
     @property
     def changed(self) -> bool:
-        return bool(self.stale or self.retired or self.restored)
+        return bool(self.stale or self.retired or self.restored or self.followed)
 
 
 def sync_items(settings: Settings, store: ReviewStore | None = None) -> SyncReport:
@@ -78,17 +81,24 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
     report = SyncReport(checked=len(items))
     existing = catalog.existing_ids([s.item.citation.chunk_id for s in items])
     moved_on = _rest_changed(catalog, [s for s in items if s.item.citation.chunk_id in existing])
-    headings: dict[str, set[str]] = {}  # source -> heading paths it has now
+    notes: dict[str, list[ChunkRow]] = {}  # source -> its passages now
     changes: list[tuple[str, Status, str]] = []
     for stored in items:
         cit = stored.item.citation
         if cit.chunk_id in existing and stored.id not in moved_on:
             wanted: Status = "active"
         else:
-            if cit.source not in headings:
-                rows = catalog.get_chunks(sorted(catalog.chunk_ids_of(cit.source)))
-                headings[cit.source] = {row.heading for row in rows.values()}
-            wanted = "stale" if cit.heading in headings[cit.source] else "retired"
+            if cit.source not in notes:
+                notes[cit.source] = list(
+                    catalog.get_chunks(sorted(catalog.chunk_ids_of(cit.source))).values()
+                )
+            section = [row for row in notes[cit.source] if row.heading == cit.heading]
+            wanted = "stale" if section else "retired"
+            holder = _still_holds(stored, section) if stored.id not in moved_on else None
+            if holder is not None:  # another line of the passage was edited, not this item's
+                store.move_item(stored.id, _tied_to(stored.item, holder))
+                report.followed.append(stored.id)
+                continue
         if wanted == stored.status:
             continue
         if wanted == "active":
@@ -104,6 +114,36 @@ def _sync(store: ReviewStore, catalog: Catalog) -> SyncReport:
         store.set_status(changes)
         log.info(report.summary())
     return report
+
+
+# an item's own text is looked for in the edited passage only when it says this much
+MIN_EVIDENCE = 20
+
+
+def _still_holds(stored: StoredItem, section: list[ChunkRow]) -> ChunkRow | None:
+    """The passage of the item's section that still holds the item's own text (a card's
+    question and answer, a question's sentence) word for word: the edit was elsewhere in the
+    passage ("Q: What does NMS do?" edited beside four other cards), so the item is as it was."""
+    evidence = stored.item.evidence.strip()
+    if len(evidence) < MIN_EVIDENCE:
+        return None
+    return next((row for row in section if evidence in row.text), None)
+
+
+def _tied_to(item: QuizItem, row: ChunkRow) -> QuizItem:
+    """``item`` tied to the passage ``row`` (its text, citation and hash), its id kept."""
+    import dataclasses
+
+    from sharpnotes.app.quiz.items import Citation
+
+    return dataclasses.replace(
+        item,
+        passage=row.text,
+        evidence=item.evidence if item.evidence in row.text else "",
+        content_hash=row.content_hash,
+        citation=Citation(row.chunk_id, row.source, row.heading, row.page),
+        stored_id=item.stored_id,
+    )
 
 
 def _rest_changed(catalog: Catalog, items: list[StoredItem]) -> set[str]:
@@ -133,12 +173,6 @@ def _rest_changed(catalog: Catalog, items: list[StoredItem]) -> set[str]:
     return out
 
 
-def current_passage(settings: Settings, stored: StoredItem) -> str | None:
-    """The chunk id of the passage a stale item's question now belongs to."""
-    row = _current_row(settings, stored)
-    return row.chunk_id if row else None
-
-
 def _current_row(settings: Settings, stored: StoredItem) -> ChunkRow | None:
     """Among the chunks of the stale item's note and heading, the one sharing the most words
     with its old passage."""
@@ -163,24 +197,13 @@ def keep(settings: Settings, store: ReviewStore, item_id: str) -> bool:
     no passage left."""
     import dataclasses
 
-    from sharpnotes.app.quiz.items import Citation
-
     stored = store.get(item_id)
     if stored is None or stored.status != "stale":
         return False
     row = _current_row(settings, stored)
     if row is None:
         return False
-    item = stored.item
-    moved = dataclasses.replace(
-        item,
-        passage=row.text,
-        evidence=item.evidence if item.evidence in row.text else "",
-        content_hash=row.content_hash,
-        citation=Citation(row.chunk_id, row.source, row.heading, row.page),
-        stored_id=item_id,
-    )
-    store.move_item(item_id, moved)
+    store.move_item(item_id, dataclasses.replace(_tied_to(stored.item, row), stored_id=item_id))
     return True
 
 
@@ -193,23 +216,41 @@ def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem
     stored = store.get(item_id)
     if stored is None or stored.status != "stale":
         return None
-    chunk_id = current_passage(settings, stored)
-    if chunk_id is None:
+    row = _current_row(settings, stored)
+    if row is None:
         return None
+    held = {s.id for s in store.items()}  # never an item the store holds: that would merge two
+    if stored.item.generator == CARD_GENERATOR:  # the learner's card: the same card, as edited
+        same = _same_card(stored, row)
+        if same is not None and same.id not in held:
+            store.replace(item_id, same)
+            return same
     for kind in (stored.item.type, "mixed"):
         batch = generate_quiz(
             settings,
             filters=Filters(folder=stored.item.citation.source),  # matches the note exactly
-            n=1,
+            n=5,
             kind=kind,
-            prefer_chunks=[chunk_id],
+            prefer_chunks=[row.chunk_id],
             seed=0,
         )
-        fresh = [i for i in batch.items if i.citation.chunk_id == chunk_id]
+        fresh = [i for i in batch.items if i.citation.chunk_id == row.chunk_id and i.id not in held]
         if fresh:
             store.replace(item_id, fresh[0])
             return fresh[0]
     return None
+
+
+def _same_card(stored: StoredItem, row: ChunkRow) -> QuizItem | None:
+    """The card of the edited passage that asks what the stale card asked (its question as the
+    note wrote it), with its answer as the note has it now."""
+    from sharpnotes.app.quiz.handwritten import card_items
+    from sharpnotes.app.retrieval import SearchResult
+
+    asked = {stored.item.question, (stored.original or {}).get("question")}
+    passage = SearchResult(1, 1.0, row.chunk_id, row.source, row.heading, row.page, row.text)
+    cards, _ = card_items(passage, row.content_hash)
+    return next((card for card in cards if card.question in asked), None)
 
 
 def sync_after_ingest(settings: Settings) -> str | None:
