@@ -171,11 +171,15 @@ def passage_cards(text: str, before: str = "", after: str = "") -> list[PassageC
             first = card.answer.strip().split("\n", 1)[0].strip()
             at = joined.find(first, card.start + 1, card.end) if first else -1
         answer = min(max((at if at >= 0 else card.start) - shift, 0), size)
-        last = card.end  # find_cards reads no code, formula or table: those right after end it
-        for block in (b for b in found if b.start >= card.end):
-            if block.kind not in ATOMIC:
-                break
-            last = block.end
+        # find_cards reads no code, formula or table: those right after an answer that leads
+        # into them end it ("... and the bias:" over a code block); a table after a card that
+        # ends, or after the next card, is not its answer
+        last = card.end
+        if joined[: card.end].rstrip(" *_").endswith((":", "：")):
+            for block in (b for b in found if b.start >= card.end):
+                if block.kind not in ATOMIC or joined[last : block.start].strip():
+                    break
+                last = block.end
         start, end = max(card.start - shift, 0), min(last - shift, size)
         question = " ".join(as_text(card.question).split())
         parts = len(answer_units(joined, found, at if at >= 0 else card.start, last))

@@ -452,3 +452,22 @@ def test_the_items_under_an_item_are_nested_under_it_once() -> None:
         "  - 沒配到的 query 預測 no object",
         f"- {loss} › 收斂很慢",
     ]
+
+
+def test_two_cards_on_two_lines_keep_their_own_answers_and_a_table_after_them_its_own() -> None:
+    """ "Q: Why does DETR not need NMS? A: ..." and "Q: Why does DETR converge slowly? A: ..." on
+    two lines over a comparison table: the first card took everything to the table's end, so its
+    answer was shown under the second question, and the table came after a question of its own.
+    A code, formula or table block ends a card only after an answer that leads into it."""
+    text = (
+        "Q: Why does DETR not need NMS? A: One-to-one matching penalizes duplicate boxes.\n"
+        "Q: Why does DETR converge slowly? A: Its attention starts uniform and learns slowly.\n\n"
+        "| model | NMS | training |\n|---|---|---|\n| YOLOv8 | yes | fast |\n| DETR | no | slow |\n"
+    )
+    lines = shown(text)
+    assert ("questions", "Q: Why does DETR not need NMS? A: One-to-one matching penalizes "
+            "duplicate boxes.") in lines  # fmt: skip
+    assert ("questions", "Q: Why does DETR converge slowly? A: Its attention starts uniform and "
+            "learns slowly.") in lines  # fmt: skip
+    [table] = [t for _, t in lines if t.startswith("| model")]  # a table of its own, no question
+    assert not any("converge" in t and "| model" in t for _, t in lines)
