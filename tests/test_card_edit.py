@@ -214,9 +214,14 @@ def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_pat
     "Nothing to review" until a quiz had made them items); once held they are not added twice."""
     notes = write_notes(tmp_path / "notes", {"detection/set.md": CARD_NOTE})
     assert ingest([notes], settings).ok
+    # today's plan, the first thing a learner opens, has them among its new items
+    day = CliRunner().invoke(cli, ["today", "--json"])
+    assert day.exit_code == 0, day.output
+    assert "Added 1 card you wrote in your notes" in day.stderr
+    assert [i["question"] for i in json.loads(day.stdout)["new"]] == [AS_SHOWN]
     first = CliRunner().invoke(cli, ["review", "--json"])
     assert first.exit_code == 0, first.output
-    assert "Added 1 card you wrote in your notes" in first.stderr
+    assert "Added" not in first.stderr
     assert [i["question"] for i in json.loads(first.stdout)["items"]] == [AS_SHOWN]
     again = CliRunner().invoke(cli, ["review", "--json"])
     assert "Added" not in again.stderr and len(json.loads(again.stdout)["items"]) == 1

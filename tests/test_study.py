@@ -78,7 +78,7 @@ def env(study_index: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Sett
 def run(*args: str) -> dict:
     result = CliRunner().invoke(cli, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_topics_link_covering_notes_and_list_gaps(env: Settings) -> None:

@@ -232,6 +232,7 @@ def digest(topic: str, out: Path | None, as_json: bool) -> None:
 def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -> None:
     """Today's session: due reviews, a few new items from your weakest topics, one interview
     question, and your progress. Run `sharpnotes review` to answer the items."""
+    from sharpnotes.app.quiz.generate import add_own_cards, own_cards_line
     from sharpnotes.app.quiz.session import daily_limits, held_line
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store
     from sharpnotes.app.today import plan_today, progress
@@ -243,6 +244,8 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
     texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
     try:
         with open_store(settings) as store:
+            if added := add_own_cards(settings, store):  # today's new items include them
+                click.echo(own_cards_line(added), err=True)
             limits = daily_limits(
                 settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
             )

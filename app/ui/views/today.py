@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sharpnotes.app.quiz.generate import add_own_cards
 from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
 from sharpnotes.app.syllabus import SyllabusError
@@ -39,6 +40,7 @@ try:
     ids = sorted({link.chunk_id for linked in links.values() for link in linked})
     texts = {cid: row.text for cid, row in searcher.catalog.get_chunks(ids).items()}
     with open_store(cfg) as store:
+        add_own_cards(cfg, store)  # the cards you wrote are new items of the day too
         limits = daily_limits(
             cfg, store, new_per_day=int(new_limit), reviews_per_day=int(review_limit)
         )
