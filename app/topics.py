@@ -380,6 +380,23 @@ def notes_folder(searcher: Searcher) -> Path | None:
     return Path(roots[0]) if roots else None
 
 
+def topic_by_id(searcher: Searcher, text: str) -> str:
+    """A quiz topic typed as a syllabus id ("multi-object-tracking", as ``topics`` lists them)
+    written as the topic's names, comma-separated ("Multi-object tracking, 多目標追蹤, MOT,
+    ..."): notes write its names, never its id. Any other text is returned as it is."""
+    from sharpnotes.app.syllabus import load_syllabus
+
+    wanted = text.strip().lower()
+    if "-" not in wanted or " " in wanted:
+        return text
+    syllabus = load_syllabus(notes_folder(searcher))
+    topic = next((t for t in syllabus.topics if t.id == wanted), None)
+    if topic is None:
+        return text
+    names = [n for n in topic.names[1:] if not re.search(r"[,;()、]", n)]
+    return ", ".join(names) or text
+
+
 def syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:
     """The user's syllabus (or the default one) and its topics' passages, pins applied."""
     from sharpnotes.app.syllabus import load_syllabus

@@ -228,3 +228,26 @@ def test_review_flips_recall_cards_shows_intervals_undoes_and_sums_up(
     assert [i["id"] for i in asked] == given
     asked = json.loads(run("review", "--ids", ",".join(given[::-1]), "--json"))["items"]
     assert [i["id"] for i in asked] == given[::-1]
+
+
+@pytest.mark.slow
+def test_a_quiz_on_a_syllabus_id_asks_from_the_notes_that_name_the_topic(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`topics` lists topics by id ("multi-object-tracking"), and a quiz on that id said no
+    passage writes it: a note writes a topic's names ("多物件追蹤 (MOT)"), never its id."""
+    from sharpnotes.ingest.sync import ingest
+
+    note = (
+        "# 多物件追蹤 (MOT)\n\n"
+        "Q: SORT 怎麼關聯偵測框？\nA: 用 Kalman filter 預測位置，再用 Hungarian algorithm 以 IoU 配對。\n\n"
+        "Q: DeepSORT 加了什麼？\nA: 加了 appearance embedding，被遮擋後比較能接回原本的 ID。\n"
+    )
+    notes = write_notes(tmp_path / "notes", {"tracking/mot.md": note})
+    assert ingest([notes], settings).ok
+    result = CliRunner().invoke(
+        cli, ["quiz", "--topic", "multi-object-tracking", "--n", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    questions = [i["question"] for i in json.loads(result.stdout)]
+    assert questions and all(i.startswith(("SORT", "DeepSORT")) for i in questions), questions

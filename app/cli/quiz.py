@@ -96,6 +96,11 @@ def quiz(
             check_filters(catalog, Filters(folder=folder, tag=tag))
         finally:
             catalog.close()
+    searcher = open_searcher(settings) if topic else None
+    if topic and searcher is not None:  # a syllabus id, as `topics` lists them, by its names
+        from sharpnotes.app.topics import topic_by_id
+
+        topic = topic_by_id(searcher, topic)
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -108,7 +113,7 @@ def quiz(
                 n=n,
                 kind=kind,
                 mode="weakest" if weakest else "new" if new else "unquizzed",
-                searcher=open_searcher(settings) if topic else None,
+                searcher=searcher,
             )
         except (EmptyIndexError, GeneratorError, NothingToQuiz) as exc:
             raise UserError(str(exc)) from exc
