@@ -240,7 +240,8 @@ def test_a_quiz_on_a_syllabus_id_asks_from_the_notes_that_name_the_topic(
 
     note = (
         "# 多物件追蹤 (MOT)\n\n"
-        "Q: SORT 怎麼關聯偵測框？\nA: 用 Kalman filter 預測位置，再用 Hungarian algorithm 以 IoU 配對。\n\n"
+        "Q: SORT 怎麼關聯偵測框？\n"
+        "A: 用 Kalman filter 預測位置，再用 Hungarian algorithm 以 IoU 配對。\n\n"
         "Q: DeepSORT 加了什麼？\nA: 加了 appearance embedding，被遮擋後比較能接回原本的 ID。\n"
     )
     notes = write_notes(tmp_path / "notes", {"tracking/mot.md": note})
