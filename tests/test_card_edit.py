@@ -219,6 +219,8 @@ def test_review_starts_with_the_cards_the_notes_hold(settings: Settings, tmp_pat
     assert day.exit_code == 0, day.output
     assert "Added 1 card you wrote in your notes" in day.stderr
     assert [i["question"] for i in json.loads(day.stdout)["new"]] == [AS_SHOWN]
+    text = CliRunner().invoke(cli, ["today"]).stdout
+    assert "0 due reviews, 1 new item (" in text and f"  new: {AS_SHOWN}  [" in text, text
     first = CliRunner().invoke(cli, ["review", "--json"])
     assert first.exit_code == 0, first.output
     assert "Added" not in first.stderr

@@ -256,14 +256,17 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
     if as_json:
         echo_json(plan.to_dict() | {"progress": done.to_dict(), "today": vars(limits)})
         return
+    due, new = len(plan.due), len(plan.new)
     click.echo(
-        f"Today ({plan.day}): {len(plan.due)} due reviews, {len(plan.new)} new items "
-        f"({limits.describe()})"
+        f"Today ({plan.day}): {due} due review{'s' if due != 1 else ''}, {new} new "
+        f"item{'s' if new != 1 else ''} ({limits.describe()})"
     )
-    for stored in plan.new:
-        click.echo(
-            f"  new: {one_line(stored.item.question)}  [{plain(stored.item.citation.source)}]"
-        )
+    for label, items in (("due", plan.due), ("new", plan.new)):
+        for stored in items:
+            click.echo(
+                f"  {label}: {one_line(stored.item.question)}  "
+                f"[{plain(stored.item.citation.source)}]"
+            )
     if plan.held:
         click.echo(f"  {held_line(plan.held)}")
     for status in plan.start:
