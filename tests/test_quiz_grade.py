@@ -263,6 +263,30 @@ def test_a_listed_point_is_graded_by_the_items_the_reply_names(settings: Setting
     assert [p for p, _ in none.missed] == [point]
 
 
+def test_a_reply_that_swaps_what_a_point_says_of_two_things_is_wrong(settings: Settings) -> None:
+    """ "L2 makes weights sparse and L1 shrinks them smoothly" uses every word of "L1 pushes
+    weights to exactly zero (sparse); L2 shrinks them smoothly" and passed at 1.0; so did
+    precision and recall with their formulas swapped. Saying of each thing what the point says
+    of the other misses the point; saying it as the point does covers it."""
+    settings = settings.replace(embed_backend=BACKEND)
+    point = "L1 pushes weights to exactly zero (sparse); L2 shrinks them smoothly."
+    item = QuizItem(
+        "recall", "L1 vs L2?", point, point, point, Citation("c1", "a.md", "H"),
+        key_points=[point],
+    )  # fmt: skip
+    wrong = grade(item, "L2 makes weights sparse and L1 shrinks them smoothly.", settings)
+    assert not wrong.correct and [p for p, _ in wrong.missed] == [point]
+    right = grade(item, "L1 makes weights sparse, and L2 shrinks them smoothly.", settings)
+    assert right.correct and right.covered == [point]
+    formulas = "precision = TP / (TP + FP); recall = TP / (TP + FN)"
+    item = QuizItem(
+        "recall", "Precision vs recall?", formulas, formulas, formulas,
+        Citation("c1", "a.md", "H"), key_points=[formulas],
+    )  # fmt: skip
+    assert not grade(item, "precision is TP/(TP+FN), recall is TP/(TP+FP)", settings).correct
+    assert grade(item, "precision is TP/(TP+FP), recall is TP/(TP+FN)", settings).correct
+
+
 def test_a_reply_that_says_the_opposite_of_a_point_does_not_cover_it(settings: Settings) -> None:
     """A newcomer's poor mock answer, "We should not bother with PERCLOS or gaze angle error;
     false warnings per hour don't matter", was credited with both points it names to dismiss.

@@ -300,6 +300,40 @@ def contradicted(point: str, replies: list[str]) -> bool:
     )
 
 
+# the parts of a point that say something of one thing each: "L1 ...; L2 ...", "precision =
+# ...，recall = ..."
+_CONTRAST = re.compile(r"[;；。\n]|,\s+|，|\s+(?:and|but|while|whereas)\s+")
+
+
+def _subjects(text: str) -> list[tuple[str, set[str]]]:
+    """(subject, the other content terms) of each part of ``text`` that opens with a term."""
+    out = []
+    for part in _CONTRAST.split(text):
+        ordered = [w for w in re.findall(r"[\w-]+", part.lower()) if w in terms(part)]
+        if ordered:
+            out.append((ordered[0], terms(part) - {ordered[0]}))
+    return out
+
+
+def swapped(point: str, replies: list[str]) -> bool:
+    """The reply says of each of two things what the point says of the other: "L2 makes weights
+    sparse and L1 shrinks them smoothly" for "L1 pushes weights to zero (sparse); L2 shrinks
+    them smoothly", "precision is TP/(TP+FN)" for "precision = TP/(TP+FP); recall = TP/(TP+FN)".
+    The same words in the same reply, so word overlap and MiniLM both pass it."""
+    said = dict(_subjects(point))
+    if len(said) < 2:
+        return False
+    crossed = 0
+    for reply in replies:
+        for subject, rest in _subjects(reply):
+            if subject not in said:
+                continue
+            own = len(rest & said[subject])
+            other = max(len(rest & words) for s, words in said.items() if s != subject)
+            crossed += other > own
+    return crossed >= 2
+
+
 def offline_recall(
     item: QuizItem, response: str, settings: Settings, negation: bool = False
 ) -> Grade:
@@ -347,8 +381,12 @@ def offline_recall(
         near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(shared) >= 2)
         listed = listed_items(point) if not (lexical >= POINT_OVERLAP or cosine >= near) else []
         said_items = items_said(listed, said_pieces, settings) if listed else 0
-        if negation and (lexical >= POINT_OVERLAP or near_it) and contradicted(point, whole):
-            missed.append((point, source_sentence(item, point)))  # named to say the opposite
+        # named only to say the opposite (a mock step's), or swapped between two things (a
+        # card's answer: a step's long bullets hold several subjects, and read as a swap there
+        # a right answer on the mock's holdout half was flagged)
+        opposite = contradicted(point, whole) if negation else swapped(point, whole)
+        if (lexical >= POINT_OVERLAP or near_it) and opposite:
+            missed.append((point, source_sentence(item, point)))
         elif lexical >= POINT_OVERLAP or cosine >= near or said_items * 2 >= max(len(listed), 4):
             covered.append(point)
         elif near_it or said_items:
