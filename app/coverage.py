@@ -504,6 +504,12 @@ def _names_term(text: str, zh: str, own: set[str], aliases: Sequence[str]) -> bo
     )
 
 
+def latin_terms(text: str) -> set[str]:
+    """The content terms of the words ``text`` writes in Latin script (the English a Chinese
+    question or card keeps: "DETR", "NMS", "zero-shot")."""
+    return terms(" ".join(re.findall(r"[A-Za-z][\w-]*", text)))
+
+
 def zh_anchored(question: str, passages: Sequence[str]) -> bool:
     """A Chinese question is about the passages when one of them holds one of its glossary
     terms, one of its Latin-script content words, or ZH_PAIRS of its Chinese topic pairs.
@@ -516,8 +522,7 @@ def zh_anchored(question: str, passages: Sequence[str]) -> bool:
         phrase, aliases = english_of(en)
         if _names_term(text, zh, terms(phrase), aliases):
             return True
-    latin = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question)))
-    if latin & terms(text):
+    if latin_terms(question) & terms(text):
         return True
     pairs = zh_pairs(question)
     return len(pairs & zh_pairs(text)) >= min(ZH_PAIRS, len(pairs)) > 0

@@ -32,7 +32,7 @@ from sharpnotes.app.digest_lines import (
     passage_units,
     section_neighbours,
 )
-from sharpnotes.app.extractive import BREADCRUMB, outlined
+from sharpnotes.app.extractive import BREADCRUMB, first_line_name, outlined
 from sharpnotes.app.quiz.items import Citation
 from sharpnotes.app.topics import HEADING_SEP, Link, Names, normalise
 from sharpnotes.ingest.text import Unit, list_marker, terms
@@ -302,9 +302,7 @@ def to_markdown(digest: Digest) -> str:
             else:
                 text = line.shown[len(list_marker(line.shown)) :]  # "- ", "* ", "1. "
                 out.append(f"- {text} — {cite}")
-            first = line.text.split("\n", 1)[0]
-            item = first[len(list_marker(first)) :].rstrip(":").strip()
-            chain = (line.sources[0].chunk_id, (*line.parents, item))
+            chain = (line.sources[0].chunk_id, (*line.parents, first_line_name(line.text)))
             shown = [] if line.asked else [*shown[:depth], chain]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -175,7 +175,7 @@ def passage_cards(text: str, before: str = "", after: str = "") -> list[PassageC
         # into them end it ("... and the bias:" over a code block); a table after a card that
         # ends, or after the next card, is not its answer
         last = card.end
-        if joined[: card.end].rstrip(" *_").endswith((":", "：")):
+        if is_lead_in(joined[: card.end]):
             for block in (b for b in found if b.start >= card.end):
                 if block.kind not in ATOMIC or joined[last : block.start].strip():
                     break

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 from sharpnotes.app.coverage import (
     aspects_missed,
+    latin_terms,
     named_sections,
     written_in_chinese,
     zh_anchored,
@@ -399,14 +400,13 @@ def on_what_is_asked(question: str, card: str) -> bool:
     車跟行人？" is, by "為什麼不用 IPM 就好？"."""
     if not zh_anchored(question, [card]):
         return False
-    latin = " ".join(re.findall(r"[A-Za-z][\w-]*", card))
-    other = terms(latin) - terms(expand_query(question))  # what the card asks of the subject
+    other = latin_terms(card) - terms(expand_query(question))  # what the card asks of the subject
     if other and aspects_missed(question, card):
         return False
     # ... nor the other way round: the question names in English what the card lacks while the
     # card asks in Chinese what the question does not ("為什麼 DETR 不需要 NMS？" is not
     # answered by "DETR 為什麼小物件表現差？")
-    asked = terms(" ".join(re.findall(r"[A-Za-z][\w-]*", question))) - terms(expand_query(card))
+    asked = latin_terms(question) - terms(expand_query(card))
     return not (asked and zh_pairs(card) - zh_pairs(question))
 
 
@@ -549,9 +549,13 @@ def other_passages(
 
 def item_name(unit: Unit) -> str:
     """A list item's first line, marker and a closing ":" out, as ``above`` names a parent."""
-    if unit.kind != "list":
-        return ""
-    first = unit.clean.split("\n", 1)[0]
+    return first_line_name(unit.clean) if unit.kind == "list" else ""
+
+
+def first_line_name(text: str) -> str:
+    """The first line of ``text``, its list marker and a closing ":" out: how the items under
+    it name it as their parent."""
+    first = text.split("\n", 1)[0]
     return _label(first[len(list_marker(first)) :])
 
 

@@ -528,9 +528,20 @@ def units(text: str, min_terms: int = 2) -> list[Unit]:
     return joined
 
 
-# a line that opens with its label ("DeepSORT: adds an appearance embedding"), as a list is
-# often written without markers
-_LABELLED_LINE = re.compile(r"[ \t]*[^:：\n]{1,40}?(?::(?!//)|：)[ \t]*\S")
+# the label a line opens with, after any list or quote marker ("- latency: < 50 ms on Orin",
+# "DeepSORT: adds an appearance embedding"), as terse notes name what they say; not a URL's
+_LABEL_LEAD = re.compile(r"[\s*+>-]*(?:\d+[.)]\s+)?")
+_LABEL = re.compile(r"([^:：\n]{1,40}?)\s*(?::(?!//)|：)\s*(?=\S)")
+
+
+def split_label(line: str, shortest: int = 1) -> tuple[str, str]:
+    """(label, what follows it) of a line that opens with a label of at least ``shortest``
+    characters ("- hard cases: night, rain" -> ("hard cases", "night, rain")); ("", line) when
+    it opens with none."""
+    lead = _LABEL_LEAD.match(line)
+    found = _LABEL.match(line, lead.end() if lead else 0)
+    label = found.group(1).strip("*_ ") if found else ""
+    return (label, line[found.end() :]) if found and len(label) >= shortest else ("", line)
 
 
 def _labelled_lines(block: Block) -> list[tuple[int, int]]:
@@ -538,7 +549,7 @@ def _labelled_lines(block: Block) -> list[tuple[int, int]]:
     opens with a label (three tools, one a line: "SORT: ...", "DeepSORT: ...", "ByteTrack: ..."
     are three claims, not one run-on sentence), else the whole paragraph."""
     lines = block.text.split("\n")
-    if len(lines) < 2 or not all(_LABELLED_LINE.match(line) for line in lines):
+    if len(lines) < 2 or not all(split_label(line)[0] for line in lines):
         return [(block.start, block.end)]
     out, at = [], block.start
     for line in lines:

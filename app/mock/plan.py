@@ -45,6 +45,7 @@ from sharpnotes.ingest.text import (
     list_marker,
     list_parents,
     outline,
+    split_label,
     table_rows,
     terms,
     units,
@@ -676,18 +677,10 @@ def _retrieved(searcher: Searcher, query: str, skip: set[str | None]) -> list[Pa
     return [passage_of(r) for r in found[:1]]
 
 
-# the label of a list item or line: "- latency: < 50 ms on Orin" -> "latency"
-_ITEM_LABEL = re.compile(r"([^:：\n]{2,40}?)\s*(?::(?!//)|：)\s*\S")
-
-
-_MARKER = re.compile(r"^[\s*+>-]*(?:\d+[.)]\s+)?")  # a list item's or quote's marker
-
-
 def item_label(text: str) -> str:
     """What a line or list item is called by its label ("- metrics: per-class recall" ->
-    "metrics"), or "" when it has none."""
-    found = _ITEM_LABEL.match(_MARKER.sub("", text, count=1))
-    return found.group(1).strip("*_ ") if found else ""
+    "metrics"; two characters or more, so not "A" of "A: ..."), or "" when it has none."""
+    return split_label(text, shortest=2)[0]
 
 
 def _case_pool(searcher: Searcher, source: str) -> tuple[list[Passage], bool]:
@@ -715,7 +708,8 @@ def _case_pool(searcher: Searcher, source: str) -> tuple[list[Passage], bool]:
             parent = len(terms(block.text)) >= MIN_POINT_TERMS
             if not parent:
                 continue
-            words = _MARKER.sub("", clean_heading(block.text)).split()[:PARAGRAPH_NAME_WORDS]
+            shown = clean_heading(block.text)
+            words = shown[len(list_marker(shown)) :].split()[:PARAGRAPH_NAME_WORDS]
             name = item_label(block.text) or " ".join(words).rstrip(",.;:")
             heading = f"{row.heading}{HEADING_SEP}{name} ..."
             out.append(Passage(row.chunk_id, row.source, heading, row.page, block.text))

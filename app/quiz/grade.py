@@ -36,7 +36,7 @@ from sharpnotes.app.coverage import american, holds, word_forms
 from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.app.quiz.terms import Lexicon, fold, initials_match, spells, term_kind
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import has_cjk, sentences, terms, units
+from sharpnotes.ingest.text import has_cjk, sentences, split_label, terms, units
 
 log = logging.getLogger(__name__)
 
@@ -379,15 +379,16 @@ def offline_recall(
             cosine, far = across[0][n], CROSS_MISSED
             near = ZH_COVERED if both else CROSS_COVERED
         near_it = cosine >= far or (lexical >= MISSED_OVERLAP and len(shared) >= 2)
-        listed = listed_items(point) if not (lexical >= POINT_OVERLAP or cosine >= near) else []
-        said_items = items_said(listed, said_pieces, settings) if listed else 0
+        direct = lexical >= POINT_OVERLAP or cosine >= near
+        listed = listed_items(point) if not direct else []
+        said_items = items_said(listed, said_pieces, said, forms, settings) if listed else 0
         # named only to say the opposite (a mock step's), or swapped between two things (a
         # card's answer: a step's long bullets hold several subjects, and read as a swap there
         # a right answer on the mock's holdout half was flagged)
         opposite = contradicted(point, whole) if negation else swapped(point, whole)
         if (lexical >= POINT_OVERLAP or near_it) and opposite:
             missed.append((point, source_sentence(item, point)))
-        elif lexical >= POINT_OVERLAP or cosine >= near or said_items * 2 >= max(len(listed), 4):
+        elif direct or said_items * 2 >= max(len(listed), 4):
             covered.append(point)
         elif near_it or said_items:
             unsure.append(point)
@@ -406,7 +407,6 @@ def offline_recall(
 
 
 # a point that lists things after its label: "hard cases: night, rain, occlusion, kids, ..."
-_LISTED = re.compile(r"^[^:：\n]{2,40}[:：]\s*(?P<items>.+)$", re.DOTALL)
 LISTED_MIN = 3  # items, each of at most LISTED_WORDS words
 LISTED_WORDS = 4
 
@@ -416,24 +416,29 @@ def listed_items(point: str) -> list[str]:
     rain, occlusion, kids, strollers / wheelchairs"); [] otherwise. An answer in one's own
     words names some of them ("nighttime, heavy rain, children and wheelchair users") and
     reads far from the list as a whole."""
-    found = _LISTED.match(point.strip().lstrip("-*+ "))
-    if not found:
+    label, listed = split_label(point.strip(), shortest=2)
+    if not label:
         return []
-    items = [i.strip(" .") for i in re.split(r"[,;，；、]|\s+/\s+", found.group("items"))]
+    items = [i.strip(" .") for i in re.split(r"[,;，；、]|\s+/\s+", listed)]
     items = [i for i in items if i]
     if len(items) < LISTED_MIN or any(len(i.split()) > LISTED_WORDS for i in items):
         return []
     return items
 
 
-def items_said(items: list[str], pieces: list[str], settings: Settings) -> int:
-    """How many of a listed point's items the reply names: by a word of the item's own (word
-    forms: "night" in "nighttime") or by MiniLM's cosine to one of the reply's pieces."""
+def items_said(
+    items: list[str],
+    pieces: list[str],
+    said: set[str],
+    forms: dict[str, list[str]],
+    settings: Settings,
+) -> int:
+    """How many of a listed point's items the reply names: by a word of the item's own (in the
+    reply's terms ``said`` or another form of one, ``forms``: "wheelchairs" for "wheelchair")
+    or by MiniLM's cosine to one of the reply's pieces."""
     from sharpnotes.app.embed_cache import embed_cached
     from sharpnotes.ingest.embedding import load_embedder
 
-    said = terms(" ".join(pieces))
-    forms = word_forms(said)
     vectors = embed_cached(load_embedder(settings, "query"), [*items, *pieces])
     best = (vectors[len(items) :] @ vectors[: len(items)].T).max(axis=0)
     return sum(

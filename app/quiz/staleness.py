@@ -219,10 +219,13 @@ def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem
     row = _current_row(settings, stored)
     if row is None:
         return None
-    held = {s.id for s in store.items()}  # never an item the store holds: that would merge two
+
+    def held(item: QuizItem) -> bool:  # never an item the store holds: that would merge two
+        return store.get(item.id) is not None
+
     if stored.item.generator == CARD_GENERATOR:  # the learner's card: the same card, as edited
         same = _same_card(stored, row)
-        if same is not None and same.id not in held:
+        if same is not None and not held(same):
             store.replace(item_id, same)
             return same
     for kind in (stored.item.type, "mixed"):
@@ -234,7 +237,7 @@ def regenerate(settings: Settings, store: ReviewStore, item_id: str) -> QuizItem
             prefer_chunks=[row.chunk_id],
             seed=0,
         )
-        fresh = [i for i in batch.items if i.citation.chunk_id == row.chunk_id and i.id not in held]
+        fresh = [i for i in batch.items if i.citation.chunk_id == row.chunk_id and not held(i)]
         if fresh:
             store.replace(item_id, fresh[0])
             return fresh[0]
