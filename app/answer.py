@@ -25,7 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from sharpnotes.app.coverage import (
     all_marked,
     all_named,
     answered_in_chinese,
+    latin_terms,
     named_in_chinese,
     only_named,
     recased,
@@ -52,7 +53,15 @@ from sharpnotes.app.extractive import (
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, REFUSAL_ZH, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import Unit, has_cjk, overlap, terms, units, without_todos
+from sharpnotes.ingest.text import (
+    Unit,
+    has_cjk,
+    overlap,
+    split_code,
+    terms,
+    units,
+    without_todos,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,12 @@ DEFAULT_REFUSAL_THRESHOLD = 0.885
 # travel), every near miss 0.69 or more (eval/benchmarks/README.md, "Gaps").
 GAP_FLOOR = 0.67
 NO_SHARED_TOPIC = "no passage shares the Chinese question's topic"
+# A question written only in Chinese (no Latin-script term, which the term checks hold to the
+# passages) is on another subject when no passage reaches this multilingual (USE v3) cosine with
+# it: "推薦台北好吃的牛肉麵店" found the notes on recommendation through the glossary's 推薦.
+# Chosen on the tuning halves' questions of that kind: off-topic ones 0.13-0.18, answerable ones
+# 0.25 and up (eval/benchmarks/README.md, "Answers round 26").
+ZH_FAR = 0.17
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
 # Checked on hard negatives (3,227 units of one note scored against another note retrieved for
 # the same sample question): 3.2% pass at 0.6 / 0.6, 5.8% at 0.55, 1.8% at 0.65 (an upper bound:
@@ -315,6 +330,36 @@ def check_answer(
     return checks, citations
 
 
+def renumber(
+    text: str, citations: list[Citation], checks: list[SentenceCheck]
+) -> tuple[str, list[Citation], list[SentenceCheck]]:
+    """The cited passages numbered 1, 2, 3... in the order the answer first cites them, in the
+    text's markers, the citations and the sentence checks alike. A marker's number is the
+    passage's rank in retrieval, so an answer that quotes passages 1, 2 and 5 would otherwise show
+    [1] [2] [5] over three sources. Markers inside code are code ("x = [1]") and stay as written;
+    a marker that names no cited passage is numbered after the cited ones."""
+    cited = {c.n for c in citations}
+    prose = [piece for piece, code in split_code(text) if not code]
+    seen = [
+        int(n) for piece in prose for run in _MARKERS.findall(piece) for n in _NUMBER.findall(run)
+    ]
+    order: dict[int, int] = {}
+    for n in [n for n in seen if n in cited] + sorted(cited) + seen:
+        order.setdefault(n, len(order) + 1)
+    if all(old == new for old, new in order.items()):
+        return text, citations, checks
+
+    def markers(run: re.Match[str]) -> str:
+        return _NUMBER.sub(lambda m: f"[{order[int(m.group(1))]}]", run.group(0))
+
+    text = "".join(
+        piece if code else _MARKERS.sub(markers, piece) for piece, code in split_code(text)
+    )
+    citations = sorted((replace(c, n=order[c.n]) for c in citations), key=lambda c: c.n)
+    checks = [replace(c, markers=[order.get(n, n) for n in c.markers]) for c in checks]
+    return text, citations, checks
+
+
 @dataclass
 class Repair:
     """An answer mended by ``repair_answer``: its text and what was done to the draft."""
@@ -477,7 +522,9 @@ def refusal_reason(
     - no passage found;
     - a specific term of the question (``coverage.specific_terms``) that no passage names, in
       its heading path or its text (a section headed "RMSProp" is about RMSProp);
-    - a Chinese question whose topic no passage shares (``coverage.zh_anchored``, on the text);
+    - a Chinese question whose topic no passage shares (``coverage.zh_anchored``, on the text),
+      or, written in Chinese alone, far from every passage in the multilingual space
+      (``ZH_FAR``: a glossary word found them, "推薦" in a question on noodle shops);
     - an English question whose evidence score is below the calibrated threshold, unless each
       of its specific terms heads one of the passages' sections (``coverage.all_named``: a
       section on SECOND answers a question on SECOND, however MiniLM reads the two), or is
@@ -504,6 +551,8 @@ def refusal_reason(
     listed = only_named(question, texts)
     if listed:
         return f"the notes only name {', '.join(listed)}"
+    if _far_in_chinese(question, results):
+        return NO_SHARED_TOPIC
     if (
         has_cjk(question)
         or named_in_chinese(question, named)
@@ -516,6 +565,17 @@ def refusal_reason(
     if score < refusal_threshold(settings):
         return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"
     return None
+
+
+def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
+    """A question in Chinese alone whose passages are all below ``ZH_FAR`` in the multilingual
+    space (read from their heading path and text); False where that model is not installed."""
+    from sharpnotes.ingest import multilingual
+
+    if not has_cjk(question) or latin_terms(question) or not multilingual.available():
+        return False
+    vectors = multilingual.embed([question, *(f"{r.heading}\n\n{r.text}" for r in results)])
+    return float((vectors[1:] @ vectors[0]).max()) < ZH_FAR
 
 
 def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -> bool:
@@ -579,8 +639,10 @@ def answer_question(
     # a question asked in Chinese is told so in Chinese too
     said = f"{REFUSAL} {REFUSAL_ZH}" if has_cjk(asked) else REFUSAL
 
+    streamed = False  # whether the generator passed its tokens to ``on_token`` itself
+
     def refuse(generation_ms: float = 0.0, sentences: list[SentenceCheck] | None = None) -> Answer:
-        if on_token and generation_ms == 0.0:
+        if on_token and not streamed:
             on_token(said)
         if record and near_the_notes(question, why, lambda: evidence().score):
             record_gap(settings, asked)
@@ -594,7 +656,9 @@ def answer_question(
         log.debug("refused: %s", why)
         return refuse()
     start = time.perf_counter()
-    text = gen.generate(question, results, on_token).strip()
+    # the extractive answer comes whole: it is shown once its citations are numbered
+    streamed = on_token is not None and gen.name != "extractive"
+    text = gen.generate(question, results, on_token if streamed else None).strip()
     generation_ms = (time.perf_counter() - start) * 1000
     if not text or text == REFUSAL or (REFUSAL in text and not _NUMBER.search(text)):
         return refuse(generation_ms)
@@ -614,6 +678,10 @@ def answer_question(
             draft, text = draft or text, grounded
             mended["grounded"] = 1
             checks, citations = check_answer(text, results, searcher.embedder())
+    if not streamed:  # a streamed answer keeps the numbers the reader has already seen
+        text, citations, checks = renumber(text, citations, checks)
+        if on_token:
+            on_token(text)
     return Answer(
         question=asked,
         answer=text,

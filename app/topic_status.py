@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from fsrs import Scheduler
 
 
+# reviewed topics recalled below this are weak: FSRS's default desired retention
+WEAK_RECALL = 0.9
+
+
 @dataclass
 class TopicStatus:
     topic: Topic
@@ -134,6 +138,17 @@ def weak_label(ranked: Sequence[TopicStatus]) -> str:
 
 
 def weakest(statuses: Sequence[TopicStatus], n: int | None = None) -> list[TopicStatus]:
-    """Topics with notes, weakest first (ties: fewer items reviewed, then syllabus order)."""
-    ranked = sorted((s for s in statuses if not s.gap), key=lambda s: (-s.weakness, s.reviewed))
+    """Topics with notes, weakest first: those the learner's reviews show weak (recall under
+    ``WEAK_RECALL``), then those never reviewed, then the rest; within each by ``weakness``
+    (ties: fewer items reviewed, then syllabus order). A topic answered wrong is evidence of a
+    gap; a topic never reviewed (often a public file cloned into the notes) is only unknown."""
+
+    def tier(status: TopicStatus) -> int:
+        if status.recall is None or not status.reviewed:
+            return 1
+        return 0 if status.recall < WEAK_RECALL else 2
+
+    ranked = sorted(
+        (s for s in statuses if not s.gap), key=lambda s: (tier(s), -s.weakness, s.reviewed)
+    )
     return ranked if n is None else ranked[:n]

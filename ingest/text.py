@@ -822,3 +822,27 @@ def section_starts(text: str) -> list[int]:
         for b in blocks(text)
         if b.kind == "heading" or (b.kind in PROSE and len(b.text) <= 300 and is_question(b.text))
     ]
+
+
+_CODE_SPAN = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
+
+
+def split_code(text: str) -> Iterator[tuple[str, bool]]:
+    """(piece, is code) over ``text``, in order: fenced code blocks and inline code spans are
+    code, the rest is prose (what a rewrite of Markdown prose may touch)."""
+    pos = 0
+    for block in blocks(text):
+        if block.kind == "code":
+            yield from _split_spans(text[pos : block.start])
+            yield text[block.start : block.end], True
+            pos = block.end
+    yield from _split_spans(text[pos:])
+
+
+def _split_spans(text: str) -> Iterator[tuple[str, bool]]:
+    pos = 0
+    for m in _CODE_SPAN.finditer(text):
+        yield text[pos : m.start()], False
+        yield m.group(0), True
+        pos = m.end()
+    yield text[pos:], False

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sharpnotes.app.answer import check_answer, split_claims
+from sharpnotes.app.answer import check_answer, renumber, split_claims
 from sharpnotes.app.extractive import ScoredUnit, render
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.text import units
@@ -87,3 +87,33 @@ def test_a_nested_item_is_quoted_under_its_parent_and_the_parent_is_checked() ->
     made_up = answer.replace("Boosted trees", "Random forests")
     checks, _ = check_answer(made_up, found, HashEmbedder())
     assert [c.supported for c in checks] == [False]
+
+
+def test_cited_passages_are_numbered_without_gaps_and_code_is_left_alone() -> None:
+    texts = [
+        "Adam keeps running averages of the gradient.",
+        "Momentum adds a velocity term.",
+        "SGD steps against the gradient.",
+        "AdamW decouples weight decay from the update.\n\n```python\nbetas = [1]\n```",
+    ]
+    found = [
+        SearchResult(n, 1.0, f"c{n}", "optim.md", "Optim", None, text)
+        for n, text in enumerate(texts, start=1)
+    ]
+    answer = (
+        "AdamW decouples weight decay from the update. [4]\n\n```python\nbetas = [1]\n```\n[4]\n\n"
+        "Adam keeps running averages of the gradient. [1] Rye bread rises slowly. [3]"
+    )
+    checks, citations = check_answer(answer, found, HashEmbedder())
+    assert [c.n for c in citations] == [1, 4]  # passage 3 supports nothing said of it
+    text, renumbered, rechecked = renumber(answer, citations, checks)
+    # the first cited passage is [1], the next [2]; the marker of no cited passage comes after
+    assert text == (
+        "AdamW decouples weight decay from the update. [1]\n\n```python\nbetas = [1]\n```\n[1]\n\n"
+        "Adam keeps running averages of the gradient. [2] Rye bread rises slowly. [3]"
+    )
+    assert [(c.n, c.chunk_id) for c in renumbered] == [(1, "c4"), (2, "c1")]
+    assert [c.markers for c in rechecked][::2] == [[1], [2]] and rechecked[-1].markers == [3]
+    # numbers already without gaps are kept as they are
+    same = renumber("Adam keeps running averages of the gradient. [1]", citations[:1], checks[2:3])
+    assert same[0] == "Adam keeps running averages of the gradient. [1]"

@@ -67,6 +67,14 @@ def test_recall_weakness_plan_and_progress(settings: Settings) -> None:
         # focal: 1 of 3 items reviewed, so weaker than DETR whose items were all reviewed
         ranked = [s.topic.id for s in weakest(list(statuses.values()))]
         assert ranked == ["focal-loss", "detr"]
+        # a topic the reviews show weak ranks before one never reviewed, which ranks before
+        # one recalled well, whatever their share of unreviewed items
+        never = dataclasses.replace(statuses["detr"], reviewed=0, recall=None)
+        strong = dataclasses.replace(statuses["focal-loss"], reviewed=1, recall=0.97)
+        never.topic = dataclasses.replace(never.topic, id="never")
+        strong.topic = dataclasses.replace(strong.topic, id="strong")
+        mixed = [strong, never, statuses["detr"]]
+        assert [s.topic.id for s in weakest(mixed)] == ["detr", "never", "strong"]
         # never reviewed ranks as weakest, but is not called weak until something was reviewed
         assert weak_label(weakest(list(statuses.values()))) == "Weakest topics"
         fresh = [dataclasses.replace(s, reviewed=0) for s in statuses.values()]

@@ -18,14 +18,14 @@ script: no note text ever reaches it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from sharpnotes.app.notelinks import MD_LINK, is_note_path, note_url
 from sharpnotes.ingest.readers import WIKILINK
-from sharpnotes.ingest.text import blocks, html_as_text
+from sharpnotes.ingest.text import blocks, html_as_text, split_code
 
 Kind = Literal["markdown", "text", "pdf"]
 Resolve = Callable[[str], str | None]  # link target -> indexed note source, or None
@@ -33,7 +33,6 @@ Resolve = Callable[[str], str | None]  # link target -> indexed note source, or 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 HIGHLIGHT = "yellow-background"
 _OPEN, _CLOSE = "\ue000", "\ue001"  # highlight bounds while the text is rewritten
-_CODE_SPAN = re.compile(r"(`+)(?:.|\n)*?(?<!`)\1(?!`)")
 _PAREN_MATH = re.compile(r"\\\((.+?)\\\)", re.S)
 _BRACKET_MATH = re.compile(r"\\\[(.+?)\\\]", re.S)
 _SAFE_SCHEMES = ("http", "https", "mailto")
@@ -242,7 +241,7 @@ def _prepare(text: str, kind: Kind, marks: list[tuple[int, int]], resolve: Resol
         text = _insert_marks(text, start, end, code)
     if kind == "markdown":
         text = "".join(
-            piece if code else _rewrite(piece, resolve) for piece, code in _split_code(text)
+            piece if code else _rewrite(piece, resolve) for piece, code in split_code(text)
         )
     else:  # plain text: every Markdown character escaped, lines kept
         text = "\n".join(literal(line) + "  " for line in text.split("\n")).rstrip()
@@ -292,26 +291,6 @@ def _close_marks(text: str) -> str:
         .replace(_OPEN, "")
         .replace(_CLOSE, "")
     )
-
-
-def _split_code(text: str) -> Iterator[tuple[str, bool]]:
-    """(piece, is code) over ``text``: fenced code blocks and inline code spans are code."""
-    pos = 0
-    for block in blocks(text):
-        if block.kind == "code":
-            yield from _split_spans(text[pos : block.start])
-            yield text[block.start : block.end], True
-            pos = block.end
-    yield from _split_spans(text[pos:])
-
-
-def _split_spans(text: str) -> Iterator[tuple[str, bool]]:
-    pos = 0
-    for m in _CODE_SPAN.finditer(text):
-        yield text[pos : m.start()], False
-        yield m.group(0), True
-        pos = m.end()
-    yield text[pos:], False
 
 
 def _rewrite(text: str, resolve: Resolve | None) -> str:
@@ -461,7 +440,7 @@ def answer_markdown(answer: dict[str, Any], turn: int | str = 0) -> str:
     pieces.append(text[pos:])
     return "".join(
         piece if code else _MARKER_RUN.sub(lambda m: chips(m.group(0)), _rewrite(piece, None))
-        for piece, code in _split_code("".join(pieces))
+        for piece, code in split_code("".join(pieces))
     )
 
 
