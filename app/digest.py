@@ -40,6 +40,7 @@ from sharpnotes.ingest.text import Unit, list_marker, terms
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.syllabus import Topic
+    from sharpnotes.ingest.catalog import ChunkRow
 
 # (chunk id, a unit's end offset) -> the list items that unit sits under
 Outline = dict[tuple[str, int], tuple[str, ...]]
@@ -200,10 +201,8 @@ def topic_units(
     names = Names.of(topic.names) if topic is not None else None
     own = {normalise(n) for n in topic.names} if topic is not None else set()
     out = []
-    for link in links:
-        row = rows.get(link.chunk_id)
-        if row is None:  # removed by an ingest since the links were made
-            continue
+    for link in reading_order(links, rows):
+        row = rows[link.chunk_id]
         source = Source(row.chunk_id, row.source, row.heading, row.page)
         before, after = around.get(row.chunk_id, ("", ""))
         # a passage the learner pinned to the topic is theirs to have whole
@@ -219,6 +218,17 @@ def topic_units(
             if asked is not None and piece.asked:
                 asked[key] = piece.asked
     return out
+
+
+def reading_order(links: Sequence[Link], rows: dict[str, ChunkRow]) -> list[Link]:
+    """The links whose passages are still indexed, note by note (the note of the best link
+    first) and in each note in the order it is written: a case note's requirements come before
+    its serving, as the learner wrote them, not in the order the linker scored them."""
+    held = [link for link in links if link.chunk_id in rows]  # an ingest may have removed some
+    first: dict[str, int] = {}
+    for n, link in enumerate(held):
+        first.setdefault(link.source, n)
+    return sorted(held, key=lambda link: (first[link.source], rows[link.chunk_id].ordinal))
 
 
 def other_subject(heading: str, own: set[str]) -> str:
