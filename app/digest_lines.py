@@ -55,6 +55,13 @@ _AGAINST = re.compile(
     r"缺點|限制|弱點|局限)$",
     re.IGNORECASE,
 )
+# what the design does when a part fails ("fallback: if the camera fails -> lidar-only mode") is
+# a plan for a failure, not a pitfall of the topic
+_FALLBACK = re.compile(
+    r"\b(?:if|when|whenever|in case)\b[^.;:!?。；]{0,40}?\b(?:fails?|failure|dies|breaks)\b"
+    r"|\bfail[- ]?(?:over|safe)\b|\bfallbacks?\b",
+    re.IGNORECASE,
+)
 _DEFINITION = re.compile(
     r"\b(is|are) (a|an|the)\b|\bmeans\b|\brefers to\b|\bdefined as\b|:=|是一種|指的是|定義|就是",
     re.IGNORECASE,
@@ -100,7 +107,7 @@ def classify(unit: Unit, heading: str, first: bool) -> Section:
         return "pitfalls"
     if unit.kind == "sentence" and first:
         return "definition"
-    if prose and _PITFALL.search(text):
+    if prose and _PITFALL.search(_FALLBACK.sub(" ", text)):
         return "pitfalls"
     if unit.kind == "sentence" and _DEFINITION.search(text):
         return "definition"

@@ -270,6 +270,16 @@ def test_attention_is_no_pitfall_and_a_cons_section_holds_pitfalls() -> None:
     assert classify(units("- 注意時間同步")[0], "BEV > 細節", False) == "pitfalls"
 
 
+def test_a_plan_for_a_failure_is_no_pitfall() -> None:
+    plan = units("- fallback: if the camera fails -> lidar-only mode, degrade gracefully")[0]
+    assert classify(plan, "Case: pedestrian detection > Serving", False) == "details"
+    # a failure the topic itself has stays a pitfall, also beside a fallback
+    fails = units("- NMS fails on crowds: it suppresses the second of two overlapping people")[0]
+    assert classify(fails, "NMS", False) == "pitfalls"
+    both = units("- If the camera fails we fall back to lidar, but don't forget to retrain it")[0]
+    assert classify(both, "Case > Serving", False) == "pitfalls"
+
+
 def test_a_long_topic_keeps_room_for_its_interview_questions() -> None:
     source = Source("c1", "notes.md", "H", None)
     facts = [Line(f"fact {n}", "sentence", "details", [source]) for n in range(80)]

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 from test_llm import StubServer
 
-from sharpnotes.app.quiz.grade import AGAIN, EASY, GOOD, HARD, Grade, grade
+from sharpnotes.app.quiz.grade import AGAIN, EASY, GOOD, HARD, Grade, grade, swapped
 from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.ingest.settings import Settings
 
@@ -285,6 +285,10 @@ def test_a_reply_that_swaps_what_a_point_says_of_two_things_is_wrong(settings: S
     )  # fmt: skip
     assert not grade(item, "precision is TP/(TP+FN), recall is TP/(TP+FP)", settings).correct
     assert grade(item, "precision is TP/(TP+FP), recall is TP/(TP+FN)", settings).correct
+    # a capital letter names a thing: Q and R of a Kalman filter swapped passed at 100%
+    qr = "Q is process noise (uncertainty of the motion model), R is measurement noise"
+    assert swapped(qr, ["R is the process noise of the motion model and Q is measurement noise."])
+    assert not swapped(qr, ["Q is the process noise of the motion model, R the measurement noise."])
 
 
 def test_a_reply_that_says_the_opposite_of_a_point_does_not_cover_it(settings: Settings) -> None:
@@ -366,3 +370,40 @@ def test_a_chinese_reply_to_a_chinese_card_is_read_by_the_multilingual_model(
         item, "不行，focal loss 已經內建 alpha，再乘一次會重複加權，只能二選一。", settings
     )
     assert good.correct and not wrong.correct and wrong.score < good.score
+
+
+def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settings) -> None:
+    """Newcomers' typed and mock answers that hold every word of the point and say the opposite
+    passed at 0.87-1.0: the inverted Soft-NMS, "more inductive bias", "identical" for what the
+    note says differs, "per frame" for "episode level not frame level". Said the right way
+    round, with the same words, they cover it."""
+    from sharpnotes.app.quiz.grade import reversed_claim
+
+    settings = settings.replace(embed_backend=BACKEND)
+    soft = "It lowers the scores of overlapping boxes based on IoU instead of removing them."
+    item = QuizItem(
+        "recall", "What does Soft-NMS do differently?", soft, soft, soft,
+        Citation("c1", "nms.md", "Soft-NMS"), key_points=[soft],
+    )  # fmt: skip
+    inverted = "Soft-NMS removes the overlapping boxes completely instead of lowering their scores."
+    assert not grade(item, inverted, settings).correct
+    assert grade(
+        item, "It lowers overlapping boxes' scores by IoU instead of removing them.", settings
+    ).correct
+    bias = "ViT has less inductive bias than CNNs, so it needs more data."
+    assert reversed_claim(bias, ["ViT has more inductive bias than a CNN."])
+    assert not reversed_claim(bias, ["ViT has less inductive bias, so it needs more data."])
+    zh = "ViT 的 inductive bias 比 CNN 少，所以需要更多資料"
+    assert reversed_claim(zh, ["ViT 比 CNN 有更多 inductive bias"])
+    adamw = "AdamW 把 weight decay 從梯度更新解耦，跟 Adam 加 L2 不同"
+    assert reversed_claim(adamw, ["AdamW 就是 Adam 加 L2，兩個一模一樣"])
+    # identical in one setting and different in another says where they differ
+    decay = "AdamW decouples weight decay from the adaptive step, unlike Adam with L2."
+    assert not reversed_claim(
+        decay, ["With SGD L2 and weight decay are identical, but in Adam not."]
+    )
+    level = "evaluate at episode level not frame level"
+    assert reversed_claim(level, ["evaluate at frame level, not episode level"])
+    assert not reversed_claim(
+        "models do not converge without warmup", ["warmup makes models converge"]
+    )

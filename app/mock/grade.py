@@ -151,8 +151,11 @@ def step_item(step: Step) -> QuizItem:
     )
 
 
-def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = False) -> StepResult:
-    """``answer`` to ``step`` against its key points; ``offline`` skips a configured LLM."""
+def grade_step(
+    step: Step, answer: str, settings: Settings, *, offline: bool = False, swaps: bool = False
+) -> StepResult:
+    """``answer`` to ``step`` against its key points; ``offline`` skips a configured LLM;
+    ``swaps``: a point whose two subjects the answer swaps is missed (a rapid round's card)."""
     from sharpnotes.app.quiz.grade import grade, offline_recall
 
     answer = (answer or "").strip()
@@ -161,8 +164,10 @@ def grade_step(step: Step, answer: str, settings: Settings, *, offline: bool = F
         return StepResult(step.key, step.title, step.question, answer, None, [], [], note)
     item = step_item(step)
     # a point named only to dismiss it is missed ("we should not bother with PERCLOS")
-    graded = offline_recall(item, answer, settings, negation=True) if offline and answer else None
-    graded = graded or grade(item, answer, settings, negation=True)
+    if offline and answer:
+        graded = offline_recall(item, answer, settings, negation=True, swaps=swaps)
+    else:
+        graded = grade(item, answer, settings, negation=True, swaps=swaps)
     by_text = {p.text: p for p in step.points}
     covered = [by_text[c] for c in graded.covered if c in by_text]
     missed = [by_text[m] for m, _ in graded.missed if m in by_text]
@@ -240,7 +245,7 @@ def grade_mock(
     for step in plan.steps:
         asked, extra = follow_ups.get(step.key, (None, ""))
         said = "\n".join(t for t in (answers.get(step.key, ""), extra) if t and t.strip())
-        result = grade_step(step, said, settings)
+        result = grade_step(step, said, settings, swaps=plan.kind == "rapid")
         if result.score is None and plan.kind == "design":  # say why, rather than borrow points
             where = plan.source or "the notes found for this case"
             result.feedback = f"No section of {where} matches this step; not scored."

@@ -288,16 +288,34 @@ def _keyed(steps: list[FrameworkStep]) -> list[FrameworkStep]:
     return out
 
 
+# the words of a design step in Chinese (Traditional and Simplified), in English: a case's
+# "## 資料" or "## 部署與監控" names the steps "Data & labels", "Deployment" and "Monitoring"
+# of a framework written in English
+_STEP_WORDS_ZH = {
+    "釐清": "clarify scope", "厘清": "clarify scope", "需求": "requirements scope",
+    "範圍": "scope", "范围": "scope", "指標": "metrics", "指标": "metrics",
+    "評估": "evaluation", "评估": "evaluation", "資料": "data", "数据": "data", "數據": "data",
+    "標註": "labels", "标注": "labels", "特徵": "features", "特征": "features",
+    "模型": "model", "基線": "baseline", "基线": "baseline", "訓練": "training",
+    "训练": "training", "部署": "deployment serving", "上線": "deployment serving",
+    "上线": "deployment serving", "監控": "monitoring", "监控": "monitoring",
+    "迭代": "iteration",
+}  # fmt: skip
+
+
 def _stems(text: str) -> set[str]:
     """Snowball stems of a title's content terms, as BM25 stems words: "serving" and "serve"
     meet, "model" and "modes" do not (a four-letter prefix read "Failure modes" as a model
-    section); and its Chinese topic pairs (``coverage.zh_pairs``): a case's "## 資料" names the
-    step "3. 資料 (Data)", "## 需求" the step "1. 釐清需求", which MiniLM, reading Chinese as
-    noise, cannot tell apart."""
+    section); the stems of the English of its Chinese step words (``_STEP_WORDS_ZH``); and its
+    Chinese topic pairs (``coverage.zh_pairs``): a case's "## 資料" names the step "3. 資料
+    (Data)", "## 需求" the step "1. 釐清需求", which MiniLM, reading Chinese as noise, cannot
+    tell apart."""
     from sharpnotes.app.coverage import zh_pairs
     from sharpnotes.ingest.bm25 import stem
 
-    return set(stem([t for t in terms(text) if len(t) >= 3])) | zh_pairs(text)
+    english = " ".join(en for zh, en in _STEP_WORDS_ZH.items() if zh in text)
+    words = [t for t in terms(f"{text} {english}") if len(t) >= 3]
+    return set(stem(words)) | zh_pairs(text)
 
 
 def _prefixes(text: str) -> set[str]:
@@ -439,6 +457,10 @@ def find_case(searcher: Searcher, name: str) -> CaseNote:
 _TASK_TITLE = re.compile(
     r"^(?:case(?:\s+study)?\s*[:：-]\s*)?(?P<task>(?:design|build)\s.+)$", re.IGNORECASE
 )
+# ... or names the system to design: "Case: 3D object detection for a robotaxi"
+_CASE_TITLE = re.compile(r"^case(?:\s+study)?\s*[:：-]\s*(?P<task>\S.*)$", re.IGNORECASE)
+# a paragraph wholly in brackets is an aside ("(practiced this one twice)"), not the prompt
+_ASIDE = re.compile(r"^\s*[(（\[].*[)）\]]\s*$", re.DOTALL)
 
 
 def case_prompt(text: str, title: str) -> str:
@@ -461,7 +483,7 @@ def case_prompt(text: str, title: str) -> str:
             if seen_heading:
                 break  # the first section has begun: its paragraphs are not the prompt
             seen_heading = True
-        elif block.kind == "paragraph":
+        elif block.kind == "paragraph" and not _ASIDE.match(block.text):
             return " ".join(block.text.split())
     return (_task(headings[0]) if headings else None) or f"Design the system of {title}."
 
@@ -470,9 +492,10 @@ def _task(heading: str) -> str | None:
     """The task a heading states ("Case: design lane detection ..." -> "Design lane detection
     ..."), as a sentence; None when it states none."""
     match = _TASK_TITLE.match(heading)
-    if not match:
+    named = _CASE_TITLE.match(heading)
+    if not match and not named:
         return None
-    prompt = match.group("task").rstrip(" .")
+    prompt = match.group("task").rstrip(" .") if match else f"design {named['task'].rstrip(' .')}"  # type: ignore[index]
     return f"{prompt[0].upper()}{prompt[1:]}."
 
 
@@ -485,11 +508,21 @@ def passage_of(row: SearchResult | ChunkRow) -> Passage:
 
 def is_point(text: str) -> bool:
     """A unit that states something: not a question, not a lead-in ("Label sources:"), and at
-    least MIN_POINT_TERMS content terms ("low band: allow" is a fragment of a list)."""
+    least MIN_POINT_TERMS content terms ("low band: allow" is a fragment of a list), or one
+    fewer when one of them is a technical name ("INT8 on the ECU DSP"; not a step's title,
+    "5. Feature Engineering")."""
     text = text.rstrip()
     if text.endswith(("?", "？", ":")) or is_question(text):  # "... options? ⭐️" too
         return False
-    return len(terms(text)) >= MIN_POINT_TERMS
+    found = len(terms(text))
+    return found >= MIN_POINT_TERMS or (
+        found == MIN_POINT_TERMS - 1 and bool(_TECHNICAL.search(text))
+    )
+
+
+# a word with a capital and a later capital or digit: an acronym or a product's name ("INT8",
+# "ECU", "TensorRT", "PointPillars"), not a capitalised word of a title
+_TECHNICAL = re.compile(r"\b(?=[a-z]*[A-Z][\w-]*[A-Z0-9])[A-Za-z][\w-]*")
 
 
 def _table_rows(table: str) -> list[str]:
@@ -535,12 +568,26 @@ def _one_step_each(
     vectors = embed_cached(searcher.embedder(), [s.text for s in steps] + contested)
     fit = vectors[len(steps) :] @ vectors[: len(steps)].T  # contested points x steps
     home = {t: where[t][int(np.argmax(fit[k, where[t]]))] for k, t in enumerate(contested)}
+    # a step left with no point of a section it shares keeps the one it fits best, when the
+    # step that had it keeps another: MiniLM reads "部署與監控" bullets as noise, and gave both
+    # to Monitoring, so Deployment was graded on the framework's generic lines
+    for i, mine in enumerate(points):
+        if not mine or any(home.get(p.text, i) == i for p in mine):
+            continue
+        held = {t: sum(h == home[t] for h in home.values()) for t in (p.text for p in mine)}
+        spare = [k for k, t in enumerate(contested) if t in held and held[t] > 1]
+        if spare:
+            k = max(spare, key=lambda k: fit[k, i] - fit[k, home[contested[k]]])
+            home[contested[k]] = i
     return [[p for p in mine if home.get(p.text, i) == i] for i, mine in enumerate(points)]
 
 
 def _path(heading: str) -> str:
     """A section's heading path below the note's title: "Metrics > Online / on-road"."""
     return HEADING_SEP.join(heading.split(HEADING_SEP)[1:]) or heading
+
+
+_BRACKETED = re.compile(r"\([^)]*\)|（[^）]*）|\[[^\]]*\]")
 
 
 def _name_fit(
@@ -574,6 +621,14 @@ def _name_fit(
                 + TEXT_BONUS * bool(described & words[j])
             )
             named[i, j] = bool(called & words[j] or starts & heads[j]) or closest[j] >= NAME_COSINE
+    # a label several steps name goes to those whose title names it outside brackets: "資料"
+    # (data) names "Data & labels", not "Monitoring & iteration (data flywheel)"
+    bare = [_stems(_BRACKETED.sub(" ", step.title)) for step in steps]
+    for j in range(m):
+        if named[:, j].sum() > 1:
+            plain = named[:, j] & np.array([bool(b & words[j]) for b in bare])
+            if plain.any():
+                named[:, j] = plain
     return scores, named
 
 

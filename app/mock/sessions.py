@@ -172,8 +172,14 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
     where = passage.heading.split(" > ")[-1]
     if report.kind == "design":
         question = f"{report.title}, {step.title} ({where}): {cue}…?"
-    else:
+    elif bold or item_label(point.text):  # the aspect a label names, not its value
         question = f"{step.question} ({cue}…)"
+    else:  # a rapid question's point is its answer: its first words would give it away
+        question = (
+            step.question
+            if where.lower() in step.question.lower()
+            else (f"{step.question} ({where})")
+        )
     return QuizItem(
         type="recall",
         question=question,

@@ -111,16 +111,18 @@ def grade(
     *,
     seconds: float | None = None,
     negation: bool = False,
+    swaps: bool | None = None,
 ) -> Grade:
     """Grade ``response`` to ``item``. ``seconds`` (time to answer) only lifts a fast correct
     MCQ or cloze answer to Easy; ``negation``: offline, a point the response says the opposite
-    of is missed (``contradicted``; the mock's steps)."""
+    of is missed (``contradicted``; the mock's steps); ``swaps``: so is a point whose two
+    subjects the response swaps (``swapped``; by default when ``negation`` is off: cards)."""
     response = (response or "").strip()
     if not response:
         missed = [(p, source_sentence(item, p)) for p in item.key_points or [item.answer]]
         return Grade(False, 0.0, AGAIN, [], missed, f"No answer. The answer: {item.answer}")
     if item.type == "recall":
-        return _grade_recall(item, response, settings, negation)
+        return _grade_recall(item, response, settings, negation, swaps)
     if item.type == "mcq":
         ok = _option(item, response) == item.answer
     else:
@@ -236,7 +238,11 @@ def rating_for(score: float) -> int:
 
 
 def _grade_recall(
-    item: QuizItem, response: str, settings: Settings | None, negation: bool = False
+    item: QuizItem,
+    response: str,
+    settings: Settings | None,
+    negation: bool = False,
+    swaps: bool | None = None,
 ) -> Grade:
     from sharpnotes.ingest.settings import get_settings
 
@@ -247,7 +253,7 @@ def _grade_recall(
         graded = llm_grade(item, response, settings)
         if graded is not None:
             return graded
-    return offline_recall(item, response, settings, negation)
+    return offline_recall(item, response, settings, negation, swaps)
 
 
 # what a reply says the opposite of: the words a negation governs in its clause ("we should not
@@ -310,6 +316,10 @@ def _subjects(text: str) -> list[tuple[str, set[str]]]:
     out = []
     for part in _CONTRAST.split(text):
         ordered = [w for w in re.findall(r"[\w-]+", part.lower()) if w in terms(part)]
+        # a capital letter names a thing too: "Q is process noise, R is measurement noise"
+        letter = re.match(r"\s*([A-Z])\s*(?:(?:is|are|means)\b|[=:])", part)
+        if letter:
+            ordered = [letter.group(1).lower(), *ordered]
         if ordered:
             out.append((ordered[0], terms(part) - {ordered[0]}))
     return out
@@ -334,8 +344,117 @@ def swapped(point: str, replies: list[str]) -> bool:
     return crossed >= 2
 
 
+# "A instead of B", "A rather than B", "A, not B": what a sentence keeps and what it rules out
+_INSTEAD = re.compile(
+    r"(?i)\s*(?:,\s*)?\b(?:instead of|rather than|in place of)\b\s*|,\s*not\s+|而不是|而非|不是"
+)
+_AUXILIARIES = {
+    "is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "should", "would",
+    "will", "must", "may", "might", "has", "have", "had", "need", "needs", "why", "if", "or",
+}  # fmt: skip
+# comparatives that say the opposite of each other, read before the term they compare ("less
+# inductive bias", "higher recall", "更少的 inductive bias", "比較慢")
+_OPPOSITES = [
+    ({"more", "higher", "larger", "bigger", "greater", "faster", "stronger", "increases",
+      "increase", "多", "高", "大", "快", "強", "增加"},
+     {"less", "fewer", "lower", "smaller", "slower", "weaker", "decreases", "decrease",
+      "少", "低", "小", "慢", "弱", "減少"}),
+]  # fmt: skip
+_COMPARED = re.compile(
+    r"(?i)\b(more|less|fewer|higher|lower|larger|smaller|bigger|greater|faster|slower|stronger|"
+    r"weaker|increases?|decreases?)\b\s+((?:[\w-]+\s+){0,1}[\w-]+)"
+    r"|(更多|更少|較多|較少|更高|更低|較高|較低|更大|更小|更快|更慢|增加|減少)(?:的)?\s*([A-Za-z][\w-]*|[\u4e00-\u9fff]{2})"
+    # "inductive bias 比 CNN 少": the term before 比, the comparative after what it is compared to
+    r"|([A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)\s*比\s*[^，。,.；;]{1,12}?(?<![更較])(多|少|高|低|大|小|快|慢|強|弱)(?!\s*[A-Za-z])"
+)
+# saying two things are the same, where the point says they differ
+_SAME = re.compile(
+    r"(?i)\b(?:same|identical|equivalent|no difference)\b|一模一樣|一樣|相同|沒差|沒有差別"
+)
+_QUALIFIED = re.compile(
+    r"(?i)\b(?:but|however|except|unless|only|whereas|while)\b|但|不過|除了|只有"
+)
+_DIFFER = re.compile(
+    r"(?i)\b(?:differs?|different|decoupl\w*|unlike|separate)\b|不同|不一樣|差別在|解耦|分開"
+)
+
+
+def _kept_and_ruled_out(text: str) -> tuple[set[str], set[str]] | None:
+    """The stems a sentence keeps and those it rules out ("A instead of B"), or None."""
+    from sharpnotes.ingest.bm25 import stem
+
+    parts = _INSTEAD.split(text, maxsplit=1)
+    if len(parts) < 2:  # "at episode level not frame level": a "not" no verb governs
+        bare = [
+            m for m in re.finditer(r"(?i)\s+not\s+", text)
+            if text[: m.start()].split()[-1].lower().rstrip(",") not in _AUXILIARIES
+        ]  # fmt: skip
+        if not bare:
+            return None
+        parts = [text[: bare[0].start()], text[bare[0].end() :]]
+    kept, ruled = (set(stem(sorted(terms(part)))) for part in parts)
+    return kept - ruled, ruled - kept
+
+
+def _comparisons(text: str) -> dict[str, int]:
+    """Term compared -> +1 (more of it) or -1 (less of it), as ``text`` says."""
+    from sharpnotes.ingest.bm25 import stem
+
+    out: dict[str, int] = {}
+    for m in _COMPARED.finditer(text):
+        if m.group(1):
+            word, what = m.group(1), m.group(2)
+        elif m.group(3):
+            word, what = m.group(3), m.group(4)
+        else:
+            word, what = m.group(6), m.group(5)
+        up, down = _OPPOSITES[0]
+        sign = 1 if any(w in up for w in (word.lower(), word[-1:])) else -1
+        for term in stem(sorted(terms(what))) or [what]:
+            out[term] = sign
+    return out
+
+
+def reversed_claim(point: str, replies: list[str]) -> bool:
+    """A reply sentence that says the point the other way round:
+    - what the point keeps it rules out, and what the point rules out it keeps ("removes the
+      overlapping boxes instead of lowering their scores" for "lowers the scores of overlapping
+      boxes instead of removing them");
+    - more of what the point says there is less of ("ViT has more inductive bias than CNNs");
+    - the same, of things the point says differ ("AdamW 就是 Adam 加 L2，兩個一模一樣").
+    Word overlap and MiniLM both pass such a reply: it has the point's words."""
+    from sharpnotes.ingest.bm25 import stem
+
+    want = set(stem(sorted(terms(point))))
+    own = _kept_and_ruled_out(point)
+    compared = _comparisons(point)
+    differ = bool(_DIFFER.search(point)) and not _SAME.search(point)
+    for reply in replies:
+        shared = want & set(stem(sorted(terms(reply))))
+        if len(shared) < 2:
+            continue
+        theirs = _kept_and_ruled_out(reply)
+        if own and theirs and own[0] & theirs[1] and own[1] & theirs[0]:
+            return True
+        said = _comparisons(reply)
+        if any(said.get(t, sign) != sign for t, sign in compared.items()):
+            return True
+        # "identical with SGD, but in Adam ..." says where they differ
+        if (
+            differ
+            and _SAME.search(reply)
+            and not (_DIFFER.search(reply) or _QUALIFIED.search(reply))
+        ):
+            return True
+    return False
+
+
 def offline_recall(
-    item: QuizItem, response: str, settings: Settings, negation: bool = False
+    item: QuizItem,
+    response: str,
+    settings: Settings,
+    negation: bool = False,
+    swaps: bool | None = None,
 ) -> Grade:
     from sharpnotes.app.embed_cache import embed_cached
     from sharpnotes.ingest.embedding import load_embedder
@@ -382,10 +501,15 @@ def offline_recall(
         direct = lexical >= POINT_OVERLAP or cosine >= near
         listed = listed_items(point) if not direct else []
         said_items = items_said(listed, said_pieces, said, forms, settings) if listed else 0
-        # named only to say the opposite (a mock step's), or swapped between two things (a
-        # card's answer: a step's long bullets hold several subjects, and read as a swap there
-        # a right answer on the mock's holdout half was flagged)
-        opposite = contradicted(point, whole) if negation else swapped(point, whole)
+        # said the other way round ("removes the boxes instead of lowering their scores"), named
+        # only to say the opposite (a mock step's), or swapped between two things (a card's
+        # answer: a design step's long bullets hold several subjects, and read as a swap there a
+        # right answer on the mock's holdout half was flagged)
+        opposite = (
+            reversed_claim(point, whole)
+            or (negation and contradicted(point, whole))
+            or ((not negation if swaps is None else swaps) and swapped(point, whole))
+        )
         if (lexical >= POINT_OVERLAP or near_it) and opposite:
             missed.append((point, source_sentence(item, point)))
         elif direct or said_items * 2 >= max(len(listed), 4):
