@@ -38,6 +38,7 @@ from sharpnotes.app.coverage import (
     only_named,
     recased,
     uncovered,
+    writes_name,
     zh_anchored,
 )
 from sharpnotes.app.embed_cache import embed_cached
@@ -561,6 +562,8 @@ def refusal_reason(
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
     if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
+    if writes_name(question, named):
+        return None  # it asks what a name is, and a passage writes that name
     score = (evidence() if callable(evidence) else evidence).score
     if score < refusal_threshold(settings):
         return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"

@@ -273,6 +273,46 @@ def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> 
     return all_named(question, spans)
 
 
+# a question that asks only what something is: "What is the KV cache?", "How does SMOTE work?"
+_WHAT_IS = re.compile(
+    r"^\s*(?:what\s+(?:is|are|was|were|does|do)|what's|define|explain|describe|how\s+(?:does|do)|"
+    r"tell\s+me\s+about)\s+(?:an?\s+|the\s+)?(?P<name>[^?]+?)"
+    r"(?:\s+(?:work|works|mean|means|stand\s+for|do))?\s*\??\s*$",
+    re.IGNORECASE,
+)
+ASKED_NAME_WORDS = 5
+
+
+def asked_name(question: str) -> str:
+    """What a question asks the meaning of, when that is all it asks ("What is the novelty
+    effect?" -> "novelty effect"; up to ASKED_NAME_WORDS words), else ""."""
+    match = _WHAT_IS.match(question)
+    name = match.group("name").strip(" .") if match else ""
+    return name if name and len(name.split()) <= ASKED_NAME_WORDS and terms(name) else ""
+
+
+# what follows a name a note defines where it writes it: "KV cache: ...", "ECE = ...", "RoPE
+# (rotary, ...)", "novelty effect / primacy effect: ...", "SMOTE is ...", "... -> ..."
+_DEFINES = (
+    r"(?:\s*/\s*[^\n:：/]{1,30}?)?\s*"
+    r"(?:[:：=(（]|\s(?:is|are|means|refers\s+to|stands\s+for)\b|-+>|→)"
+)
+
+
+def writes_name(question: str, passages: Sequence[str]) -> bool:
+    """A question that only asks what something is, whose name a passage writes as the question
+    does (words apart by spaces or hyphens) and defines there: "What is logQ correction?" over
+    "fix with logQ correction (subtract log of sampling prob from the logit)", "What is the KV
+    cache?" over "KV cache: at inference store K,V of past tokens". MiniLM scores such short
+    questions on rare names low, however plainly the notes define them. A name used in passing
+    ("a moving average of g^2") is not defined there."""
+    name = asked_name(question)
+    if not name:
+        return False
+    defined = re.compile(_written(name).pattern + _DEFINES)
+    return any(defined.search(p.lower()) for p in passages)
+
+
 def _has_plain_words(phrase: str) -> bool:
     """True when a phrase holds a word that ``terms`` drops ("he" of "he initialization"): its
     content terms alone would match far more than the phrase."""

@@ -4,7 +4,7 @@ packaged glossary: names as written, glossary phrases, acronyms and their expans
 from __future__ import annotations
 
 from sharpnotes.app.answer import NO_SHARED_TOPIC, Evidence, refusal_reason
-from sharpnotes.app.coverage import marked, specific_terms, uncovered, zh_anchored
+from sharpnotes.app.coverage import asked_name, marked, specific_terms, uncovered, zh_anchored
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
 
@@ -113,6 +113,33 @@ def test_the_gate_reads_headings_and_does_not_hold_chinese_to_minilm(tmp_path) -
     assert refusal_reason("推薦幾本好看的小說", [cold], weak, settings) == NO_SHARED_TOPIC
     assert refusal_reason("推薦系統的冷啟動怎麼處理？", [cold], weak, settings) is None
     assert refusal_reason("新使用者沒有紀錄時推薦什麼？", [cold], weak, settings) is None
+
+
+def test_a_question_on_what_a_name_is_is_answered_where_a_passage_writes_the_name(
+    tmp_path,
+) -> None:
+    """A newcomer's "What is the KV cache?", "What is ECE?" and "What is logQ correction?" were
+    refused (MiniLM scored them 0.45-0.85) over lines that define them in passing; a question
+    that asks more than what a name is, or a name no passage writes as asked, is still scored."""
+    settings = Settings(home=tmp_path)
+    weak = Evidence(0.2, 0.2, 0.0)
+    cheat = _passage(
+        "Transformers cheat sheet",
+        "KV cache: at inference store K,V of past tokens. Fix popularity bias with logQ "
+        "correction (subtract log of sampling prob from the logit).",
+    )
+    for asked in (
+        "What is the KV cache?",
+        "What is logQ correction?",
+        "How does the KV cache work?",
+    ):
+        assert refusal_reason(asked, [cheat], weak, settings) is None, asked
+    assert "evidence" in refusal_reason(
+        "How big is the KV cache of a 70B model?", [cheat], weak, settings
+    )
+    assert "evidence" in refusal_reason("What is KV cache eviction?", [cheat], weak, settings)
+    assert asked_name("What is the novelty effect?") == "novelty effect"
+    assert asked_name("Why is the sky blue?") == ""
 
 
 def test_proper_nouns_and_names_written_as_kinds_or_plain_words() -> None:
