@@ -380,21 +380,16 @@ def notes_folder(searcher: Searcher) -> Path | None:
     return Path(roots[0]) if roots else None
 
 
-def topic_by_id(searcher: Searcher, text: str) -> str:
-    """A quiz topic typed as a syllabus id ("multi-object-tracking", as ``topics`` lists them)
-    written as the topic's names, comma-separated ("Multi-object tracking, 多目標追蹤, MOT,
-    ..."): notes write its names, never its id. Any other text is returned as it is."""
-    from sharpnotes.app.syllabus import load_syllabus
-
-    wanted = text.strip().lower()
-    if "-" not in wanted or " " in wanted:
-        return text
-    syllabus = load_syllabus(notes_folder(searcher))
-    topic = next((t for t in syllabus.topics if t.id == wanted), None)
-    if topic is None:
-        return text
-    names = [n for n in topic.names[1:] if not re.search(r"[,;()、]", n)]
-    return ", ".join(names) or text
+def syllabus_topic_chunks(searcher: Searcher, text: str) -> tuple[str, list[str]] | None:
+    """(title, linked chunk ids, best first) of the syllabus topic ``text`` names by its id or
+    its title ("ml-system-design-framework", "ML system-design framework", as ``topics`` and
+    ``today`` print them); None for any other text (a name to search the notes for)."""
+    wanted = normalise(text)
+    syllabus, links = syllabus_links(searcher)
+    for topic in syllabus.topics:
+        if wanted in (normalise(topic.id), normalise(topic.title)):
+            return topic.title, [link.chunk_id for link in links.get(topic.id, [])]
+    return None
 
 
 def syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:

@@ -236,7 +236,8 @@ def test_a_quiz_on_a_syllabus_id_asks_from_the_notes_that_name_the_topic(
     settings: Settings, tmp_path: Path
 ) -> None:
     """`topics` lists topics by id ("multi-object-tracking"), and a quiz on that id said no
-    passage writes it: a note writes a topic's names ("多物件追蹤 (MOT)"), never its id."""
+    passage writes it: a note writes a topic's names ("多物件追蹤 (MOT)"), never its id. A
+    syllabus topic's quiz asks from the passages linked to it, as `topics show` lists them."""
     from sharpnotes.ingest.sync import ingest
 
     note = (
@@ -245,11 +246,15 @@ def test_a_quiz_on_a_syllabus_id_asks_from_the_notes_that_name_the_topic(
         "A: 用 Kalman filter 預測位置，再用 Hungarian algorithm 以 IoU 配對。\n\n"
         "Q: DeepSORT 加了什麼？\nA: 加了 appearance embedding，被遮擋後比較能接回原本的 ID。\n"
     )
-    notes = write_notes(tmp_path / "notes", {"tracking/mot.md": note})
+    # a card of another note is not the topic's
+    other = "# Detection\n\nQ: Why run NMS on the detector's boxes?\nA: One box per object.\n"
+    notes = write_notes(tmp_path / "notes", {"tracking/mot.md": note, "det/nms.md": other})
     assert ingest([notes], settings).ok
-    result = CliRunner().invoke(
-        cli, ["quiz", "--topic", "multi-object-tracking", "--n", "2", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    questions = [i["question"] for i in json.loads(result.stdout)]
-    assert questions and all(i.startswith(("SORT", "DeepSORT")) for i in questions), questions
+    for asked in ("multi-object-tracking", "Multi-object tracking"):  # its id, or its title
+        result = CliRunner().invoke(cli, ["quiz", "--topic", asked, "--n", "3", "--json"])
+        assert result.exit_code == 0, result.output
+        questions = [i["question"] for i in json.loads(result.stdout)]
+        assert questions and all(q.startswith(("SORT", "DeepSORT")) for q in questions), questions
+    # a topic of the syllabus no note covers is a gap, not a quiz on whatever names it
+    gap = CliRunner().invoke(cli, ["quiz", "--topic", "optical-flow", "--json"])
+    assert gap.exit_code == 1 and "no note covers" in gap.output

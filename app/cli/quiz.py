@@ -97,10 +97,6 @@ def quiz(
         finally:
             catalog.close()
     searcher = open_searcher(settings) if topic else None
-    if topic and searcher is not None:  # a syllabus id, as `topics` lists them, by its names
-        from sharpnotes.app.topics import topic_by_id
-
-        topic = topic_by_id(searcher, topic)
     store = _open_store(settings)
     try:
         _sync(settings, store)
@@ -118,6 +114,8 @@ def quiz(
         except (EmptyIndexError, GeneratorError, NothingToQuiz) as exc:
             raise UserError(str(exc)) from exc
         batch = made.batch
+        if made.linked:
+            click.echo(f"a quiz on {made.linked[0]}, from its linked passages", err=True)
         if made.focus:
             click.echo(f"weakest note: {made.focus}", err=True)
         if short := batch.shortfall(n):
@@ -128,7 +126,13 @@ def quiz(
             # why the quiz is short; a full quiz does not list what it passed over
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
             click.echo(f"dropped {dropped} items that failed verification ({reasons})", err=True)
-        if not batch.items and not batch.named:  # a quiz on a named topic said why above
+        if not batch.items and made.linked:
+            click.echo(
+                f"No questions could be made from the {made.linked[1]} passages of this topic; "
+                "review what you have on it with: sharpnotes review",
+                err=as_json,
+            )
+        elif not batch.items and not batch.named:  # a quiz on a named topic said why above
             click.echo(
                 "No questions could be made from these passages (the ones already quizzed "
                 "are left out without --topic); try --topic TEXT or --new, or run: "

@@ -271,7 +271,7 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
         click.echo(f"  {held_line(plan.held)}")
     for status in plan.start:
         click.echo(
-            f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.title!r}"
+            f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.id}"
         )
     if plan.due or plan.new:
         click.echo("Answer them: sharpnotes review")

@@ -31,6 +31,7 @@ class Quiz:
     batch: QuizBatch
     stored: list[StoredItem]
     focus: str | None = None  # the weakest note, when that was asked for
+    linked: tuple[str, int] | None = None  # (syllabus topic, its passages) quizzed on
 
 
 def make_quiz(
@@ -44,12 +45,27 @@ def make_quiz(
     mode: Mode = "unquizzed",
     searcher: Searcher | None = None,
 ) -> Quiz:
-    """Generate and save a quiz. With a topic, passages come from retrieval; otherwise by mode:
-    ``unquizzed`` passages that have no question yet, ``new`` passages never reviewed,
-    ``weakest`` the note with the lowest recall rate."""
+    """Generate and save a quiz. A topic that is a syllabus topic's id or title ("focal-loss",
+    as ``topics`` and ``today`` print them) asks from the passages linked to it (as ``topics
+    show`` lists them); any other topic, from the passages retrieval finds for it; without
+    one, by mode: ``unquizzed`` passages that have no question yet, ``new`` passages never
+    reviewed, ``weakest`` the note with the lowest recall rate."""
     from sharpnotes.app.quiz.coverage import coverage
     from sharpnotes.app.quiz.generate import generate_quiz
 
+    chunks: list[str] | None = None
+    linked: tuple[str, int] | None = None
+    if topic and searcher is not None:
+        from sharpnotes.app.topics import syllabus_topic_chunks
+
+        found = syllabus_topic_chunks(searcher, topic)
+        if found is not None:
+            title, chunks = found
+            if not chunks:
+                raise NothingToQuiz(
+                    f"no note covers {title} yet: it is a gap to write (sharpnotes topics --gaps)"
+                )
+            linked = (title, len(chunks))
     exclude: set[str] = set()
     have: list[StoredItem] = []  # the learner's items, when the passages quizzed are left out
     focus = None
@@ -66,6 +82,16 @@ def make_quiz(
     elif not topic:
         have = store.items()
         exclude = {s.item.citation.chunk_id for s in have}
+    if chunks is not None:  # a topic's passages, asked again as often as the learner likes
+        from sharpnotes.ingest.index import open_catalog
+
+        catalog = searcher.catalog if searcher else open_catalog(settings)
+        try:
+            exclude = set(catalog.chunk_ids()) - set(chunks)
+        finally:
+            if searcher is None:
+                catalog.close()
+        topic, have = None, []
     batch = generate_quiz(
         settings,
         topic=topic,
@@ -73,13 +99,14 @@ def make_quiz(
         n=n,
         kind=kind,
         exclude_chunks=exclude,
+        prefer_chunks=chunks,
         searcher=searcher if topic else None,
-        known={s.id for s in have} if exclude else None,
+        known={s.id for s in have} if exclude and chunks is None else None,
     )
     batch.items = _not_edited_elsewhere(store, batch.items)
     store.add_items(batch.items)
     stored = [s for item in batch.items if (s := store.get(item.id)) is not None]
-    return Quiz(batch, [s for s in stored if not s.suspended], focus)
+    return Quiz(batch, [s for s in stored if not s.suspended], focus, linked)
 
 
 def _not_edited_elsewhere(store: ReviewStore, items: list[QuizItem]) -> list[QuizItem]:

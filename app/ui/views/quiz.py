@@ -46,6 +46,7 @@ def make(topic: str, filters: Filters, n: int, kind: str, mode: str) -> None:
         return
     dropped = sum(made.batch.failed().values())
     where = f" on {made.focus}" if made.focus else ""
+    where = f" on {made.linked[0]}, from its linked passages" if made.linked else where
     if not made.stored:
         st.info(
             f"No questions could be made{where}: passages already quizzed are left out without "
