@@ -570,15 +570,23 @@ def refusal_reason(
     return None
 
 
-def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
-    """A question in Chinese alone whose passages are all below ``ZH_FAR`` in the multilingual
-    space (read from their heading path and text); False where that model is not installed."""
+def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
+    """The best multilingual (USE v3) cosine between ``question`` and a passage, read from its
+    heading path and text; 1.0 where that model is not installed or nothing was found."""
     from sharpnotes.ingest import multilingual
 
-    if not has_cjk(question) or latin_terms(question) or not multilingual.available():
-        return False
+    if not results or not multilingual.available():
+        return 1.0
     vectors = multilingual.embed([question, *(f"{r.heading}\n\n{r.text}" for r in results)])
-    return float((vectors[1:] @ vectors[0]).max()) < ZH_FAR
+    return float((vectors[1:] @ vectors[0]).max())
+
+
+def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
+    """A question in Chinese alone whose passages are all below ``ZH_FAR`` in the multilingual
+    space (``chinese_closeness``)."""
+    if not has_cjk(question) or latin_terms(question):
+        return False
+    return chinese_closeness(question, results) < ZH_FAR
 
 
 def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -> bool:

@@ -390,6 +390,14 @@ def holds(
     )
 
 
+# a Greek letter's name and its symbol (lower case): a question types the name, a note the symbol
+GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "pi": "π", "rho": "ρ",
+    "sigma": "σ", "tau": "τ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+}  # fmt: skip
+
+
 def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]]) -> bool:
     """A passage (``lowered``: its text in lower case; ``have``: its ``american`` terms;
     ``forms``: those by stem, ``word_forms``) names the term: all its words (British or American
@@ -402,6 +410,8 @@ def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]
         return True
     if not words and _writes_word(lowered, term.text):
         return True  # a name that is also a plain word ("SECOND", "ALL")
+    if term.text in GREEK and GREEK[term.text] in lowered:
+        return True  # "gamma" where the note writes "γ = 2"
     for name in term.names | frozenset(ALIASES.get(term.text, ())):
         if has_cjk(name) and name in lowered:
             return True

@@ -156,6 +156,15 @@ def test_proper_nouns_and_names_written_as_kinds_or_plain_words() -> None:
     assert uncovered("Why did SECOND regress the sine?", ["PointPillars regresses"]) == ["second"]
 
 
+def test_a_greek_letter_named_is_covered_by_its_symbol() -> None:
+    # a newcomer's "focal loss 的 gamma 是做什麼的？" was refused over "γ = 2 論文最好"
+    focal = ["focal loss = CE 乘上 (1 − p_t)^γ；γ = 2 論文最好"]
+    assert uncovered("focal loss 的 gamma 是做什麼的？", focal) == []
+    assert uncovered("focal loss 的 gamma 是做什麼的？", ["focal loss = CE 乘上 (1 − p_t)"]) == [
+        "gamma"
+    ]
+
+
 def test_english_written_in_a_chinese_question_is_covered_by_its_chinese() -> None:
     question = "網路預測出來的 variance 在 tracker 裡可以怎麼用？"
     assert uncovered(question, ["Tracker 的量測雜訊 R 可以直接用網路預測的變異數"]) == []

