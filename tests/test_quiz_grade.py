@@ -410,3 +410,21 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
     assert not reversed_claim(
         "models do not converge without warmup", ["warmup makes models converge"]
     )
+
+
+def test_an_answer_that_covers_no_key_point_is_rated_again(settings: Settings) -> None:
+    """A newcomer's swapped answer was graded "not quite (0.32), covered 0 of 2" and offered
+    Hard, so Enter counted it as recalled: closeness alone is not recall."""
+    settings = settings.replace(embed_backend=BACKEND)
+    points = [
+        "Bagging trains models in parallel on bootstrap samples and averages -> reduces variance",
+        "Boosting trains sequentially, each fixing the previous errors -> reduces bias",
+    ]
+    item = QuizItem(
+        "recall", "Bagging vs boosting?", ". ".join(points) + ".", points[0], points[0],
+        Citation("c1", "ml.md", "Ensembles"), key_points=points,
+    )  # fmt: skip
+    wrong = grade(item, "bagging reduces bias and boosting reduces variance", settings)
+    assert not wrong.correct and not wrong.covered and wrong.rating == AGAIN
+    half = grade(item, "Bagging trains models in parallel on bootstrap samples.", settings)
+    assert half.covered and half.rating in (HARD, GOOD)

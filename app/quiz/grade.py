@@ -538,9 +538,9 @@ def offline_recall(
         f"Covered {len(covered)} of {len(points)} key points; "
         f"similarity to the reference answer {similarity:.2f}."
     )
-    return Grade(
-        score >= CORRECT_SCORE, score, rating_for(score), covered, missed, feedback, None, unsure
-    )
+    # an answer near the topic that covers no key point was not recalled, however close it reads
+    rating = rating_for(score) if covered or score >= CORRECT_SCORE else AGAIN
+    return Grade(score >= CORRECT_SCORE, score, rating, covered, missed, feedback, None, unsure)
 
 
 # a point that lists things after its label: "hard cases: night, rain, occlusion, kids, ..."
