@@ -371,8 +371,8 @@ def candidates(
 
 
 # a reply that only makes sense after its question: "Yes, elastic net keeps the L1 part ...",
-# "不會，因為 ...", "Because the queries ...", "因為它加入了外觀特徵"; quoted on its own it reads
-# as an answer to the question asked
+# "不會，因為 ...", "Because the queries ...", "因為它加入了外觀特徵", "It becomes ..."; quoted on
+# its own it reads as an answer to the question asked
 _REPLY = re.compile(
     r"^(?:yes|no|yep|nope|correct|not really|not quite|not always|it depends|sometimes|usually)"
     r"\s*[,.;:!—–]"
@@ -380,13 +380,27 @@ _REPLY = re.compile(
     r"|^(?:because|cause)\b|^(?:因為|因为|由於|由于)",
     re.IGNORECASE,
 )
+# a card whose question's terms the asked question holds this share of asks the same
+SAME_QUESTION = 0.8
+# ... or whose subject is its question's: "It becomes standard cross entropy." (what happens when
+# gamma is 0), "這會讓 loss 被 easy negatives 主導"; shown after its question unless that is the
+# question asked
+_POINTS_BACK = re.compile(
+    r"^(?:it|it's|its|they|this|that|these|those)\b|^(?:它|這|这|此|其)", re.I
+)
 
 
-def with_question(c: Candidate) -> ScoredUnit:
-    """A candidate's unit as quoted: a yes/no reply after the card question it answers."""
+def with_question(c: Candidate, question: str = "") -> ScoredUnit:
+    """A candidate's unit as quoted: a yes/no reply after the card question it answers, and a
+    reply that points back to its subject ("It ...") after it unless ``question`` asks it."""
     text = unlabelled(c.scored.unit.clean)
-    if c.question and _REPLY.match(text[len(list_marker(text)) :]):
-        asked = re.sub(r"(?<=[?？])\W+$", "", question_text(c.question))  # "...? ⭐️": no stars
+    reply = text[len(list_marker(text)) :]
+    if not c.question:
+        return c.scored
+    asked = re.sub(r"(?<=[?？])\W+$", "", question_text(c.question))  # "...? ⭐️": no stars
+    if _REPLY.match(reply):
+        return replace(c.scored, asked=asked)
+    if _POINTS_BACK.match(reply) and overlap(terms(asked), question) < SAME_QUESTION:
         return replace(c.scored, asked=asked)
     return c.scored
 
@@ -451,7 +465,7 @@ def compose(
         ):
             continue
         seen.add(key)
-        chosen.append(with_question(c))
+        chosen.append(with_question(c, question))
         added |= terms(c.scored.unit.text) - q_terms
         chars += size
         if chars >= MAX_CHARS:
@@ -459,7 +473,7 @@ def compose(
     sections = named_sections(question, [p.heading for p in passages])
     sections |= continued(passages, best.scored.passage, by_score)
     extra = EXTRA_PASSAGES_ZH if zh else EXTRA_PASSAGES
-    chosen += other_passages(by_score, chosen, seen, best.score, sections, extra)
+    chosen += other_passages(by_score, chosen, seen, best.score, sections, extra, question)
     chosen = under_long_parents(chosen, scored) if SHOW_PARENTS else chosen
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
@@ -520,6 +534,7 @@ def other_passages(
     best: float,
     sections: set[int] = frozenset(),  # type: ignore[assignment]
     most: int | None = None,
+    question: str = "",
 ) -> list[ScoredUnit]:
     """The best unit of each passage the answer does not quote yet, at most EXTRA_PASSAGES of
     them (or ``most``), that scores EXTRA_RATIO of the ``best`` unit, says nearly as much on its
@@ -543,7 +558,7 @@ def other_passages(
             continue  # the body of another question of a Q&A note
         quoted.add(c.scored.passage)
         seen.add(key)
-        extra.append(with_question(c))
+        extra.append(with_question(c, question))
     return extra
 
 

@@ -488,6 +488,15 @@ def test_a_yes_no_reply_is_quoted_after_its_question(settings: Settings) -> None
     )
     text = answer(settings, "What does DeepSORT add to SORT?", passages(why))
     assert "ID switch 比較少？ › 因為它加入了" in text, text
+    # a reply whose subject is its question's ("It ...") too, unless that is the question asked
+    focal = (
+        "# Focal loss\n\nFocal loss multiplies cross entropy by (1 - p_t)^gamma.\n\n"
+        "Q: What happens to focal loss when gamma is 0?\nA: It becomes standard cross entropy.\n"
+    )
+    text = answer(settings, "What does gamma do in focal loss?", passages(focal))
+    assert "gamma is 0? › It becomes standard" in text, text
+    own = answer(settings, "What happens to focal loss when gamma is 0?", passages(focal))
+    assert "It becomes standard" in own and "›" not in own, own
 
 
 def test_a_nested_item_under_a_long_item_is_quoted_under_it(settings: Settings) -> None:
