@@ -27,6 +27,7 @@ from sharpnotes.app.quiz.generate import (
     naming,
     sentence_cap,
     topic_names,
+    writes_name,
 )
 from sharpnotes.app.quiz.handwritten import card_items, continued_sections
 from sharpnotes.app.quiz.items import Citation, QuizItem
@@ -555,6 +556,16 @@ def test_a_quiz_on_a_name_asks_from_the_passages_that_write_it(quiz_index: Setti
     # a topic no passage writes names nothing; a long description is no name
     assert naming(topic_names("Zorblax matching"), found) == []
     assert topic_names("assigning each predicted box to one ground truth object in training") == []
+
+
+
+def test_an_acronym_that_mixes_cases_is_matched_with_its_case() -> None:
+    """A newcomer's quiz on "mAP" asked "What's pooling in CNN?" from notes on feature maps."""
+    names = topic_names("mAP")
+    assert not writes_name(names, "Pooling shrinks the feature map of the backbone.")
+    assert writes_name(names, "COCO mAP averages AP over IoU thresholds.")
+    assert writes_name(names, "mean average precision, averaged over the classes")  # expansion
+    assert writes_name(topic_names("focal loss"), "Focal Loss down-weights easy examples")
 
 
 @pytest.mark.slow

@@ -221,7 +221,9 @@ def topic_names(topic: str) -> list[set[str]]:
     the glossary ("卡爾曼濾波" is also "Kalman filter", "focal loss" also "焦點損失"); [] when
     one of them is too long to be a name (a topic written as a sentence or a description)."""
     parts = [part for part in _NAME_SEPARATORS.split(topic) if terms(part)]
-    names = [terms(part) for part in parts]
+    # an acronym written with a lower-case letter is matched with its case: "mAP" is not the
+    # "map" of "feature map" (``writes_name``)
+    names = [{part.strip()} if _CASED.fullmatch(part.strip()) else terms(part) for part in parts]
     # a Chinese name is read character by character: "自駕車感測器" is one name of six
     limits = [NAME_CHARACTERS if any(has_cjk(w) for w in name) else NAME_TERMS for name in names]
     if any(len(name) > limit for name, limit in zip(names, limits, strict=True)):
@@ -244,10 +246,22 @@ def other_names(name: str) -> list[str]:
 
 def writes_name(names: list[set[str]], text: str) -> bool:
     """``text`` writes every word of one of the names (``topic_names``), as written or in a
-    form of about its length (``FORM_LETTERS``)."""
+    form of about its length (``FORM_LETTERS``); an acronym with a lower-case letter ("mAP",
+    "IoU") as written, case and all."""
     have = terms(text)
     forms = word_forms(have)
-    return any(holds(name, have, forms, letters=FORM_LETTERS) for name in names)
+    for name in names:
+        cased = [w for w in name if _CASED.fullmatch(w)]
+        if cased:
+            if all(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text) for w in cased):
+                return True
+        elif holds(name, have, forms, letters=FORM_LETTERS):
+            return True
+    return False
+
+
+# a short acronym that mixes cases, a capital after its first letter: "mAP", "IoU", "mIoU"
+_CASED = re.compile(r"(?=[A-Za-z]{2,5}$)(?=.*[a-z])[A-Za-z][a-z]*[A-Z][A-Za-z]*")
 
 
 def naming(names: list[set[str]], found: list[SearchResult]) -> list[SearchResult]:
