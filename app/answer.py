@@ -33,12 +33,12 @@ from sharpnotes.app.coverage import (
     all_marked,
     all_named,
     answered_in_chinese,
+    defines_asked_name,
     latin_terms,
     named_in_chinese,
     only_named,
     recased,
     uncovered,
-    writes_name,
     zh_anchored,
 )
 from sharpnotes.app.embed_cache import embed_cached
@@ -78,6 +78,7 @@ DEFAULT_REFUSAL_THRESHOLD = 0.885
 # travel), every near miss 0.69 or more (eval/benchmarks/README.md, "Gaps").
 GAP_FLOOR = 0.67
 NO_SHARED_TOPIC = "no passage shares the Chinese question's topic"
+FAR_IN_CHINESE = "every passage is far from the Chinese question in the multilingual model"
 # A question written only in Chinese (no Latin-script term, which the term checks hold to the
 # passages) is on another subject when no passage reaches this multilingual (USE v3) cosine with
 # it: "推薦台北好吃的牛肉麵店" found the notes on recommendation through the glossary's 推薦.
@@ -529,7 +530,9 @@ def refusal_reason(
     - an English question whose evidence score is below the calibrated threshold, unless each
       of its specific terms heads one of the passages' sections (``coverage.all_named``: a
       section on SECOND answers a question on SECOND, however MiniLM reads the two), or is
-      marked in a passage's text (``coverage.all_marked``: bold, or a table row's name). A question
+      marked in a passage's text (``coverage.all_marked``: bold, or a table row's name), or it
+      asks only what a name is and a passage defines that name where it writes it
+      (``coverage.defines_asked_name``: "KV cache: ..."). A question
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
       eval/benchmarks/README.md, "Refusal"); nor is an English question on a term the
@@ -553,7 +556,7 @@ def refusal_reason(
     if listed:
         return f"the notes only name {', '.join(listed)}"
     if _far_in_chinese(question, results):
-        return NO_SHARED_TOPIC
+        return FAR_IN_CHINESE
     if (
         has_cjk(question)
         or named_in_chinese(question, named)
@@ -562,7 +565,7 @@ def refusal_reason(
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
     if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
-    if writes_name(question, named):
+    if defines_asked_name(question, named):
         return None  # it asks what a name is, and a passage writes that name
     score = (evidence() if callable(evidence) else evidence).score
     if score < refusal_threshold(settings):
@@ -593,7 +596,7 @@ def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -
     """Whether a refused question is a gap worth writing a note for rather than off-topic (a
     recipe, a tax form): see GAP_FLOOR. ``score``: the evidence score, computed only for a
     question in English (MiniLM's score says nothing of Chinese)."""
-    if why == NO_SHARED_TOPIC:
+    if why in (NO_SHARED_TOPIC, FAR_IN_CHINESE):
         return False
     return has_cjk(question) or score() >= GAP_FLOOR
 

@@ -276,7 +276,8 @@ def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> 
 # a question that asks only what something is: "What is the KV cache?", "How does SMOTE work?"
 _WHAT_IS = re.compile(
     r"^\s*(?:what\s+(?:is|are|was|were|does|do)|what's|define|explain|describe|how\s+(?:does|do)|"
-    r"tell\s+me\s+about)\s+(?:an?\s+|the\s+)?(?P<name>[^?]+?)"
+    r"tell\s+me\s+about)\s+(?:an?\s+|the\s+)?(?!(?:how|why|when|where|which|what)\b)"
+    r"(?P<name>[^?]+?)"
     r"(?:\s+(?:work|works|mean|means|stand\s+for|do))?\s*\??\s*$",
     re.IGNORECASE,
 )
@@ -292,14 +293,12 @@ def asked_name(question: str) -> str:
 
 
 # what follows a name a note defines where it writes it: "KV cache: ...", "ECE = ...", "RoPE
-# (rotary, ...)", "novelty effect / primacy effect: ...", "SMOTE is ...", "... -> ..."
-_DEFINES = (
-    r"(?:\s*/\s*[^\n:：/]{1,30}?)?\s*"
-    r"(?:[:：=(（]|\s(?:is|are|means|refers\s+to|stands\s+for)\b|-+>|→)"
-)
+# (rotary, ...)", "novelty effect / primacy effect: ...", "... -> ..." ("the model is trained"
+# defines nothing, and "X is ..." is left to the evidence score)
+_DEFINES = r"(?:\s*/\s*[^\n:：/]{1,30}?)?\s*(?:[:：=(（]|-+>|→)"
 
 
-def writes_name(question: str, passages: Sequence[str]) -> bool:
+def defines_asked_name(question: str, passages: Sequence[str]) -> bool:
     """A question that only asks what something is, whose name a passage writes as the question
     does (words apart by spaces or hyphens) and defines there: "What is logQ correction?" over
     "fix with logQ correction (subtract log of sampling prob from the logit)", "What is the KV

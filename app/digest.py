@@ -192,7 +192,7 @@ def topic_units(
     asked: Asked | None = None,
     topic: Topic | None = None,
 ) -> list[tuple[Unit, Source, Section]]:
-    """The units of the linked passages (``passage_units``), in link order, each with its
+    """The units of the linked passages (``passage_units``), in ``reading_order``, each with its
     citation and section; ``outline``, when given, gets the parents of each nested list item
     (``extractive.above``), ``asked`` the question of each card's answer. With ``topic``, a
     passage of a note that is not about it keeps only the cards that name it, when one does."""

@@ -58,7 +58,7 @@ _AGAINST = re.compile(
 # what the design does when a part fails ("fallback: if the camera fails -> lidar-only mode") is
 # a plan for a failure, not a pitfall of the topic
 _FALLBACK = re.compile(
-    r"\b(?:if|when|whenever|in case)\b[^.;:!?。；]{0,40}?\b(?:fails?|failure|dies|breaks)\b"
+    r"\b(?:if|when|whenever|in case)\b[^,.;:!?，。；]{0,40}?\b(?:fails?|failure|dies|breaks)\b"
     r"|\bfail[- ]?(?:over|safe)\b|\bfallbacks?\b",
     re.IGNORECASE,
 )

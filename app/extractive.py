@@ -371,8 +371,8 @@ def candidates(
 
 
 # a reply that only makes sense after its question: "Yes, elastic net keeps the L1 part ...",
-# "不會，因為 ...", "Because the queries ...", "因為它加入了外觀特徵", "It becomes ..."; quoted on
-# its own it reads as an answer to the question asked
+# "不會，因為 ...", "Because the queries ...", "因為它加入了外觀特徵"; quoted on its own it reads
+# as an answer to the question asked
 _REPLY = re.compile(
     r"^(?:yes|no|yep|nope|correct|not really|not quite|not always|it depends|sometimes|usually)"
     r"\s*[,.;:!—–]"
@@ -385,9 +385,7 @@ SAME_QUESTION = 0.8
 # ... or whose subject is its question's: "It becomes standard cross entropy." (what happens when
 # gamma is 0), "這會讓 loss 被 easy negatives 主導"; shown after its question unless that is the
 # question asked
-_POINTS_BACK = re.compile(
-    r"^(?:it|it's|its|they|this|that|these|those)\b|^(?:它|這|这|此|其)", re.I
-)
+_POINTS_BACK = re.compile(r"^(?:it|it's|its|they|this|that|these|those)\b|^(?:它|這|这)", re.I)
 
 
 def with_question(c: Candidate, question: str = "") -> ScoredUnit:

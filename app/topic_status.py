@@ -132,8 +132,8 @@ def gaps(statuses: Sequence[TopicStatus]) -> list[TopicStatus]:
 
 
 def weak_label(ranked: Sequence[TopicStatus]) -> str:
-    """How to introduce topics ranked by ``weakest``: never reviewed ranks as weakest, but
-    until one of them has been reviewed they are topics to start, not weak ones."""
+    """How to introduce topics ranked by ``weakest``: until one of them has been reviewed, they
+    are topics to start, not weak ones."""
     return "Weakest topics" if any(s.reviewed for s in ranked) else "Not reviewed yet"
 
 

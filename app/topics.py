@@ -384,12 +384,17 @@ def syllabus_topic_chunks(searcher: Searcher, text: str) -> tuple[str, list[str]
     """(title, linked chunk ids, best first) of the syllabus topic ``text`` names by its id or
     its title ("ml-system-design-framework", "ML system-design framework", as ``topics`` and
     ``today`` print them); None for any other text (a name to search the notes for)."""
+    from sharpnotes.app.syllabus import load_syllabus
+
     wanted = normalise(text)
-    syllabus, links = syllabus_links(searcher)
-    for topic in syllabus.topics:
-        if wanted in (normalise(topic.id), normalise(topic.title)):
-            return topic.title, [link.chunk_id for link in links.get(topic.id, [])]
-    return None
+    syllabus = load_syllabus(notes_folder(searcher))
+    topic = next(
+        (t for t in syllabus.topics if wanted in (normalise(t.id), normalise(t.title))), None
+    )
+    if topic is None:  # free text: no topic links are made for it
+        return None
+    _, links = syllabus_links(searcher)
+    return topic.title, [link.chunk_id for link in links.get(topic.id, [])]
 
 
 def syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:

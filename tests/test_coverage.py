@@ -3,7 +3,7 @@ packaged glossary: names as written, glossary phrases, acronyms and their expans
 
 from __future__ import annotations
 
-from sharpnotes.app.answer import NO_SHARED_TOPIC, Evidence, refusal_reason
+from sharpnotes.app.answer import FAR_IN_CHINESE, Evidence, refusal_reason
 from sharpnotes.app.coverage import asked_name, marked, specific_terms, uncovered, zh_anchored
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.settings import Settings
@@ -106,11 +106,12 @@ def test_the_gate_reads_headings_and_does_not_hold_chinese_to_minilm(tmp_path) -
     # beef noodles: a passage that far from it in the multilingual space does not answer it
     cold = _passage(
         "Recommendation > Cold start",
-        "The cold start problem: a new user has no history, so recommend popular items in their "
-        "region first. A new item gets content features until it has clicks.",
+        "The cold start problem of recommendation: a new user has no history, so recommend "
+        "popular items in their region first. A new item gets content features until it has "
+        "clicks.",
     )
-    assert refusal_reason("推薦台北好吃的牛肉麵店", [cold], weak, settings) == NO_SHARED_TOPIC
-    assert refusal_reason("推薦幾本好看的小說", [cold], weak, settings) == NO_SHARED_TOPIC
+    assert refusal_reason("推薦台北好吃的牛肉麵店", [cold], weak, settings) == FAR_IN_CHINESE
+    assert refusal_reason("推薦幾本好看的小說", [cold], weak, settings) == FAR_IN_CHINESE
     assert refusal_reason("推薦系統的冷啟動怎麼處理？", [cold], weak, settings) is None
     assert refusal_reason("新使用者沒有紀錄時推薦什麼？", [cold], weak, settings) is None
 

@@ -558,7 +558,6 @@ def test_a_quiz_on_a_name_asks_from_the_passages_that_write_it(quiz_index: Setti
     assert topic_names("assigning each predicted box to one ground truth object in training") == []
 
 
-
 def test_an_acronym_that_mixes_cases_is_matched_with_its_case() -> None:
     """A newcomer's quiz on "mAP" asked "What's pooling in CNN?" from notes on feature maps."""
     names = topic_names("mAP")

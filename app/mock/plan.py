@@ -288,32 +288,29 @@ def _keyed(steps: list[FrameworkStep]) -> list[FrameworkStep]:
     return out
 
 
-# the words of a design step in Chinese (Traditional and Simplified), in English: a case's
-# "## 資料" or "## 部署與監控" names the steps "Data & labels", "Deployment" and "Monitoring"
-# of a framework written in English
+# what the glossary's English of a Chinese step word (``crosslingual.find_terms``: 資料 "data",
+# 部署 "deployment", 監控 "monitoring") does not say of the design step it names: a case's
+# "## 需求" or "## 上線" names the steps "Scope" or "Serving" of a framework written in English
 _STEP_WORDS_ZH = {
-    "釐清": "clarify scope", "厘清": "clarify scope", "需求": "requirements scope",
-    "範圍": "scope", "范围": "scope", "指標": "metrics", "指标": "metrics",
-    "評估": "evaluation", "评估": "evaluation", "資料": "data", "数据": "data", "數據": "data",
-    "標註": "labels", "标注": "labels", "特徵": "features", "特征": "features",
-    "模型": "model", "基線": "baseline", "基线": "baseline", "訓練": "training",
-    "训练": "training", "部署": "deployment serving", "上線": "deployment serving",
-    "上线": "deployment serving", "監控": "monitoring", "监控": "monitoring",
-    "迭代": "iteration",
+    "需求": "scope", "釐清": "scope", "厘清": "scope", "範圍": "scope", "范围": "scope",
+    "上線": "deployment serving", "上线": "deployment serving", "部署": "serving",
 }  # fmt: skip
 
 
 def _stems(text: str) -> set[str]:
     """Snowball stems of a title's content terms, as BM25 stems words: "serving" and "serve"
     meet, "model" and "modes" do not (a four-letter prefix read "Failure modes" as a model
-    section); the stems of the English of its Chinese step words (``_STEP_WORDS_ZH``); and its
-    Chinese topic pairs (``coverage.zh_pairs``): a case's "## 資料" names the step "3. 資料
-    (Data)", "## 需求" the step "1. 釐清需求", which MiniLM, reading Chinese as noise, cannot
-    tell apart."""
+    section); the stems of the English of its Chinese words (the glossary's, and
+    ``_STEP_WORDS_ZH``): "## 資料" names the step "Data & labels"; and its Chinese topic pairs
+    (``coverage.zh_pairs``): "## 需求" names the step "1. 釐清需求". MiniLM reads Chinese as
+    noise, and cannot tell them apart."""
     from sharpnotes.app.coverage import zh_pairs
+    from sharpnotes.app.crosslingual import find_terms
     from sharpnotes.ingest.bm25 import stem
 
-    english = " ".join(en for zh, en in _STEP_WORDS_ZH.items() if zh in text)
+    english = " ".join(
+        [en for _, en in find_terms(text)] + [en for zh, en in _STEP_WORDS_ZH.items() if zh in text]
+    )
     words = [t for t in terms(f"{text} {english}") if len(t) >= 3]
     return set(stem(words)) | zh_pairs(text)
 
@@ -460,7 +457,7 @@ _TASK_TITLE = re.compile(
 # ... or names the system to design: "Case: 3D object detection for a robotaxi"
 _CASE_TITLE = re.compile(r"^case(?:\s+study)?\s*[:：-]\s*(?P<task>\S.*)$", re.IGNORECASE)
 # a paragraph wholly in brackets is an aside ("(practiced this one twice)"), not the prompt
-_ASIDE = re.compile(r"^\s*[(（\[].*[)）\]]\s*$", re.DOTALL)
+_ASIDE = re.compile(r"^\s*[(（\[][^()（）\[\]]*[)）\]]\s*$")
 
 
 def case_prompt(text: str, title: str) -> str:
@@ -522,7 +519,7 @@ def is_point(text: str) -> bool:
 
 # a word with a capital and a later capital or digit: an acronym or a product's name ("INT8",
 # "ECU", "TensorRT", "PointPillars"), not a capitalised word of a title
-_TECHNICAL = re.compile(r"\b(?=[a-z]*[A-Z][\w-]*[A-Z0-9])[A-Za-z][\w-]*")
+_TECHNICAL = re.compile(r"\b(?=[a-z]*[A-Z]\w*[A-Z0-9])[A-Za-z]\w*")
 
 
 def _table_rows(table: str) -> list[str]:

@@ -253,15 +253,17 @@ def writes_name(names: list[set[str]], text: str) -> bool:
     for name in names:
         cased = [w for w in name if _CASED.fullmatch(w)]
         if cased:
-            if all(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text) for w in cased):
+            # "mAP-50" writes it; "mAPs" or "xmAP" do not
+            if all(re.search(rf"(?<![\w-]){re.escape(w)}(?!\w)", text) for w in cased):
                 return True
         elif holds(name, have, forms, letters=FORM_LETTERS):
             return True
     return False
 
 
-# a short acronym that mixes cases, a capital after its first letter: "mAP", "IoU", "mIoU"
-_CASED = re.compile(r"(?=[A-Za-z]{2,5}$)(?=.*[a-z])[A-Za-z][a-z]*[A-Z][A-Za-z]*")
+# a short acronym that mixes cases, a capital after its first letter: "mAP", "IoU", "mIoU"; not
+# a plural ("CNNs", "GPUs")
+_CASED = re.compile(r"(?=[A-Za-z]{2,5}$)(?![A-Z]+s$)(?=.*[a-z])[A-Za-z][a-z]*[A-Z][A-Za-z]*")
 
 
 def naming(names: list[set[str]], found: list[SearchResult]) -> list[SearchResult]:

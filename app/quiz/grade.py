@@ -317,7 +317,7 @@ def _subjects(text: str) -> list[tuple[str, set[str]]]:
     for part in _CONTRAST.split(text):
         ordered = [w for w in re.findall(r"[\w-]+", part.lower()) if w in terms(part)]
         # a capital letter names a thing too: "Q is process noise, R is measurement noise"
-        letter = re.match(r"\s*([A-Z])\s*(?:(?:is|are|means)\b|[=:])", part)
+        letter = re.match(r"\s*([A-Z])\s*(?:(?:is|are|means)\b|=)", part)
         if letter:
             ordered = [letter.group(1).lower(), *ordered]
         if ordered:
@@ -346,7 +346,7 @@ def swapped(point: str, replies: list[str]) -> bool:
 
 # "A instead of B", "A rather than B", "A, not B": what a sentence keeps and what it rules out
 _INSTEAD = re.compile(
-    r"(?i)\s*(?:,\s*)?\b(?:instead of|rather than|in place of)\b\s*|,\s*not\s+|而不是|而非|不是"
+    r"(?i)\s*(?:,\s*)?\b(?:instead of|rather than|in place of)\b\s*|,\s*not\s+|而不是|而非"
 )
 _AUXILIARIES = {
     "is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "should", "would",
@@ -354,12 +354,23 @@ _AUXILIARIES = {
 }  # fmt: skip
 # comparatives that say the opposite of each other, read before the term they compare ("less
 # inductive bias", "higher recall", "更少的 inductive bias", "比較慢")
-_OPPOSITES = [
-    ({"more", "higher", "larger", "bigger", "greater", "faster", "stronger", "increases",
-      "increase", "多", "高", "大", "快", "強", "增加"},
-     {"less", "fewer", "lower", "smaller", "slower", "weaker", "decreases", "decrease",
-      "少", "低", "小", "慢", "弱", "減少"}),
-]  # fmt: skip
+_MORE = {
+    "more",
+    "higher",
+    "larger",
+    "bigger",
+    "greater",
+    "faster",
+    "stronger",
+    "increases",
+    "increase",
+    "多",
+    "高",
+    "大",
+    "快",
+    "強",
+    "增加",
+}  # fmt: skip (their opposites: less, fewer, lower ... 少, 低, 小, 慢, 弱, 減少)
 _COMPARED = re.compile(
     r"(?i)\b(more|less|fewer|higher|lower|larger|smaller|bigger|greater|faster|slower|stronger|"
     r"weaker|increases?|decreases?)\b\s+((?:[\w-]+\s+){0,1}[\w-]+)"
@@ -387,7 +398,8 @@ def _kept_and_ruled_out(text: str) -> tuple[set[str], set[str]] | None:
     if len(parts) < 2:  # "at episode level not frame level": a "not" no verb governs
         bare = [
             m for m in re.finditer(r"(?i)\s+not\s+", text)
-            if text[: m.start()].split()[-1].lower().rstrip(",") not in _AUXILIARIES
+            if text[: m.start()].split()
+            and text[: m.start()].split()[-1].lower().rstrip(",") not in _AUXILIARIES
         ]  # fmt: skip
         if not bare:
             return None
@@ -408,8 +420,7 @@ def _comparisons(text: str) -> dict[str, int]:
             word, what = m.group(3), m.group(4)
         else:
             word, what = m.group(6), m.group(5)
-        up, down = _OPPOSITES[0]
-        sign = 1 if any(w in up for w in (word.lower(), word[-1:])) else -1
+        sign = 1 if any(w in _MORE for w in (word.lower(), word[-1:])) else -1
         for term in stem(sorted(terms(what))) or [what]:
             out[term] = sign
     return out
@@ -418,9 +429,26 @@ def _comparisons(text: str) -> dict[str, int]:
 _BIG_O = re.compile(r"\bO\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 
 
+_SUPERSCRIPTS = str.maketrans("²³⁴", "234")
+
+
 def _big_o(text: str) -> set[str]:
-    """The big-O bounds a text states, spaces, "·", "*" and "^" left out: "O(n^2 · d)" -> "n2d"."""
-    return {re.sub(r"[\s·*^×⋅]", "", m.group(1)).lower() for m in _BIG_O.finditer(text)}
+    """The big-O bounds a text states, each as its sorted characters without spaces, "·", "*"
+    and "^" ("O(n^2 · d)", "O(n²d)" and "O(d n^2)" all "2dn")."""
+    return {
+        "".join(sorted(re.sub(r"[\s·*^×⋅]", "", m.group(1).translate(_SUPERSCRIPTS)).lower()))
+        for m in _BIG_O.finditer(text)
+    }
+
+
+def _first_term(text: str) -> str:
+    """The stem of a sentence's first content term (its subject, as notes write)."""
+    from sharpnotes.ingest.bm25 import stem
+
+    for word in re.findall(r"[A-Za-z][\w-]*|[\u4e00-\u9fff]+", text):
+        if found := sorted(terms(word)):
+            return stem(found[:1])[0]
+    return ""
 
 
 def reversed_claim(point: str, replies: list[str]) -> bool:
@@ -439,9 +467,11 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
     compared = _comparisons(point)
     differ = bool(_DIFFER.search(point)) and not _SAME.search(point)
     bounds = _big_o(point)
+    stated = set().union(*(_big_o(reply) for reply in replies))
+    if bounds and stated and not bounds & stated:
+        return True  # "O(n log n)" where the point says "O(n^2 · d)": a bound is a claim
+    subject = _first_term(point)
     for reply in replies:
-        if bounds and (stated := _big_o(reply)) and not bounds & stated:
-            return True  # "O(n log n)" where the point says "O(n^2 · d)": a bound is a claim
         shared = want & set(stem(sorted(terms(reply))))
         if len(shared) < 2:
             continue
@@ -449,7 +479,9 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
         if own and theirs and own[0] & theirs[1] and own[1] & theirs[0]:
             return True
         said = _comparisons(reply)
-        if any(said.get(t, sign) != sign for t, sign in compared.items()):
+        # of the same subject: "CNNs have more inductive bias than ViT" agrees with "ViT has less"
+        same_subject = _first_term(reply) == subject
+        if same_subject and any(said.get(t, sign) != sign for t, sign in compared.items()):
             return True
 
         # "identical with SGD, but in Adam ..." says where they differ

@@ -55,7 +55,7 @@ def make_quiz(
 
     chunks: list[str] | None = None
     linked: tuple[str, int] | None = None
-    if topic and searcher is not None:
+    if topic and searcher is not None and mode == "unquizzed":
         from sharpnotes.app.topics import syllabus_topic_chunks
 
         found = syllabus_topic_chunks(searcher, topic)
@@ -82,15 +82,8 @@ def make_quiz(
     elif not topic:
         have = store.items()
         exclude = {s.item.citation.chunk_id for s in have}
-    if chunks is not None:  # a topic's passages, asked again as often as the learner likes
-        from sharpnotes.ingest.index import open_catalog
-
-        catalog = searcher.catalog if searcher else open_catalog(settings)
-        try:
-            exclude = set(catalog.chunk_ids()) - set(chunks)
-        finally:
-            if searcher is None:
-                catalog.close()
+    if chunks is not None and searcher is not None:  # a topic's passages, as often as asked
+        exclude = set(searcher.catalog.chunk_ids()) - set(chunks)
         topic, have = None, []
     batch = generate_quiz(
         settings,

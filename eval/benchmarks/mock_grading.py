@@ -91,7 +91,8 @@ def measure(rows: list[dict], searcher, settings) -> tuple[list[dict], dict]:  #
             step = step_for(plans[row["case"]], row["step"])
         else:
             step = rapid_step(searcher, row["question"])
-        result = grade_step(step, row["answer"], settings, offline=True)
+        rapid = row["kind"] != "design"  # a rapid round's step: swaps are checked, as shipped
+        result = grade_step(step, row["answer"], settings, offline=True, swaps=rapid)
         named = [
             {"point": p.text, "source": p.passage.source, "truly_missing": truly_missing(
                 p.text, row["missing"], embed)}

@@ -15,7 +15,8 @@ threshold, with the time USE takes to load and to score one question's units.
 With ``--far``: the shipped veto (``app.answer.ZH_FAR``) on the questions written in Chinese alone
 (no Latin-script term) of every half and both dev sets: each one's best multilingual cosine to
 its passages (``app.answer.chinese_closeness``), the lowest an answerable question reaches and
-the highest an unanswerable one does, per half, and what the veto refuses of each.
+the highest an unanswerable one does, per half, how many of each fall under it, and how many of
+each the gate refuses by any of its checks.
 """
 
 from __future__ import annotations
