@@ -113,6 +113,23 @@ def test_enter_alone_shows_the_answer_without_grading_it(review_env: Settings) -
         assert review.correct is None and review.response == "" and review.rating == 3
 
 
+def test_an_answer_typed_at_a_flipped_card_is_graded(review_env: Settings) -> None:
+    """A newcomer typed answers at "Enter to show the answer" and they were dropped unread."""
+    card = QuizItem(
+        "recall", "Why does DETR skip NMS?", "Matching is one-to-one.",
+        "Matching is one-to-one.", "Intro. Matching is one-to-one. More.",
+        Citation("c1", "detection/detr.md", "DETR"), key_points=["Matching is one-to-one."],
+        generator="notes",
+    )  # fmt: skip
+    with open_store(review_env) as store:
+        store.add_items([card])
+    out = run("review", input="Matching is one-to-one.\n\n")
+    assert "correct" in out and "Answers checked: 1 of 1 right" in out, out
+    with open_store(review_env) as store:
+        (review,) = store.reviews()
+        assert review.correct is True and review.response == "Matching is one-to-one."
+
+
 def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) -> None:
     items = quiz_json("--n", "3")
     assert len(items) == 3

@@ -172,7 +172,8 @@ def review(
 ) -> None:
     """Review due questions first, then new ones (spaced repetition with FSRS), up to the
     day's limits (what was done today counts). Recall items and your own cards flip: Enter
-    shows the answer, then rate 1-4 (u takes the last rating back, s suspends, b buries)."""
+    shows the answer (an answer typed first is graded), then rate 1-4 (u takes the last rating
+    back, s suspends, b buries)."""
     from sharpnotes.app.quiz.session import (
         Siblings,
         daily_limits,
@@ -283,11 +284,11 @@ def run_session(
 ) -> int:
     """Ask each item and record its rating at once (before the next item shows). Recall items,
     the learner's own cards among them, are flipped: the question, Enter to reveal the answer
-    and its passage, then a rating whose buttons show the next interval; with ``typed`` (and
-    always for cloze and MCQ) the answer is typed and graded first. At the rating prompt ``u``
-    takes back the last rating and asks that item again; ``s`` suspends the item and ``b``
-    buries it until tomorrow (no rating is recorded). ``:q``, Ctrl-D or Ctrl-C stops; a
-    summary lists the items missed. Returns how many ratings stand."""
+    and its passage, then a rating whose buttons show the next interval; an answer typed before
+    Enter is graded, and with ``typed`` (and always for cloze and MCQ) one is asked for. At the
+    rating prompt ``u`` takes back the last rating and asks that item again; ``s`` suspends the
+    item and ``b`` buries it until tomorrow (no rating is recorded). ``:q``, Ctrl-D or Ctrl-C
+    stops; a summary lists the items missed. Returns how many ratings stand."""
     from sharpnotes.app.quiz import schedule
     from sharpnotes.app.quiz.grade import grade
 
@@ -330,9 +331,10 @@ def run_session(
         if response.strip() == QUIT:
             break
         suggested = 3
-        # Enter alone on a typed card shows its answer as a flipped card: nothing was typed, so
-        # it is not graded "not quite" nor counted among the typed answers
-        flip = flip or not response.strip()
+        # Enter alone shows the answer as a flipped card: nothing was typed, so it is not graded
+        # "not quite" nor counted among the typed answers; what is typed is graded, on a card
+        # asked to flip too (it was dropped without a word)
+        flip = not response.strip()
         if flip:
             click.secho("answer:", bold=True)
             click.echo(plain_text(item.answer))
