@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -332,6 +332,15 @@ def check_answer(
     return checks, citations
 
 
+def citation_order(markers: Iterable[int], cited: Collection[int]) -> dict[int, int]:
+    """Passage number -> number shown: the ``cited`` passages numbered 1, 2, 3... in the order
+    the answer's ``markers`` first name them, those it never names after them."""
+    order: dict[int, int] = {}
+    for n in [n for n in markers if n in cited] + sorted(cited):
+        order.setdefault(n, len(order) + 1)
+    return order
+
+
 def renumber(
     text: str, citations: list[Citation], checks: list[SentenceCheck]
 ) -> tuple[str, list[Citation], list[SentenceCheck]]:
@@ -340,13 +349,12 @@ def renumber(
     passage's rank in retrieval, so an answer that quotes passages 1, 2 and 5 would otherwise show
     [1] [2] [5] over three sources. Markers inside code are code ("x = [1]") and stay as written;
     a marker that names no cited passage is numbered after the cited ones."""
-    cited = {c.n for c in citations}
     prose = [piece for piece, code in split_code(text) if not code]
     seen = [
         int(n) for piece in prose for run in _MARKERS.findall(piece) for n in _NUMBER.findall(run)
     ]
-    order: dict[int, int] = {}
-    for n in [n for n in seen if n in cited] + sorted(cited) + seen:
+    order = citation_order(seen, {c.n for c in citations})
+    for n in seen:  # markers of no cited passage: after the cited ones
         order.setdefault(n, len(order) + 1)
     if all(old == new for old, new in order.items()):
         return text, citations, checks

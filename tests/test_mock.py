@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO
+from conftest import REPO, write_notes
 from sharpnotes.app.cli import cli
-from sharpnotes.app.mock.plan import case_prompt, parse_framework
+from sharpnotes.app.mock.plan import MockPlan, case_prompt, parse_framework
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
 
@@ -660,35 +660,37 @@ def test_a_case_note_whose_title_states_the_task_is_asked_that() -> None:
     assert case_prompt(named, "case-robotaxi") == "Design 3D object detection for a robotaxi."
 
 
+def planned(tmp_path: Path, settings: Settings, framework: str, name: str, case: str) -> MockPlan:
+    """The design mock's plan of the case note ``name`` under ``framework``, both ingested."""
+    from sharpnotes.app.mock.plan import plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    notes = write_notes(tmp_path / "notes", {"framework.md": framework, name: case})
+    assert ingest([notes], settings).ok
+    return plan_design(Searcher(settings), 45, case=Path(name).stem)
+
+
 @pytest.mark.slow
 def test_a_section_joining_two_steps_gives_each_step_its_points(
     tmp_path: Path, settings: Settings
 ) -> None:
-    from sharpnotes.app.mock.plan import plan_design
-    from sharpnotes.app.retrieval import Searcher
-
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "framework.md").write_text(
+    framework = (
         "---\ntags: [framework]\n---\n# How I run a design round\n\n"
         "1. Clarify requirements: users, scope, latency budget\n"
         "2. Model: a baseline first, then the loss and training\n"
         "3. Serving and deployment: hardware, latency, shadow mode\n"
-        "4. Monitoring: drift, feedback loop, retraining\n",
-        encoding="utf-8",
+        "4. Monitoring: drift, feedback loop, retraining\n"
     )
-    (notes / "case-lane-keeping.md").write_text(
+    case = (
         "---\ntags: [case-study]\n---\n# Case: design lane detection for lane keeping\n\n"
         "## Requirements\n- lanes out to 60 m on highways, in rain and at night\n"
         "- under 20 ms per frame on the car's accelerator\n\n"
         "## Model\n- a row-anchor lane head on a small backbone, trained with focal loss\n\n"
         "## Deployment & monitoring\n"
         "- export to TensorRT in INT8 and run in shadow mode before release\n"
-        "- track the rate of frames where lanes vanish and alert on drift per camera\n",
-        encoding="utf-8",
+        "- track the rate of frames where lanes vanish and alert on drift per camera\n"
     )
-    assert ingest([notes], settings).ok
-    plan = plan_design(Searcher(settings), 45, case="lane")
+    plan = planned(tmp_path, settings, framework, "case-lane-keeping.md", case)
     # a listed step's title stops at its colon
     assert [s.key for s in plan.steps] == [
         "clarify-requirements",
@@ -709,12 +711,7 @@ def test_a_case_with_chinese_sections_under_an_english_framework(
 ) -> None:
     """A newcomer's case headed 釐清需求 / 資料 / 模型 / 部署與監控 under a framework in English was
     graded on the framework's generic points: MiniLM reads the Chinese headings as noise."""
-    from sharpnotes.app.mock.plan import plan_design
-    from sharpnotes.app.retrieval import Searcher
-
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "framework.md").write_text(
+    framework = (
         "---\ntags: [framework]\n---\n# My framework\n\n"
         "## 1. Scope the problem\n- users, constraints, latency budget\n\n"
         "## 2. Data & labels\n- sources, labelling, splits by geography\n\n"
@@ -723,20 +720,17 @@ def test_a_case_with_chinese_sections_under_an_english_framework(
         "- a fallback when the model is unsure\n\n"
         "## 5. Monitoring & iteration (data flywheel)\n"
         "- drift of input stats and per-region metrics\n"
-        "- triggers send frames back to labelling, then retrain\n",
-        encoding="utf-8",
+        "- triggers send frames back to labelling, then retrain\n"
     )
-    (notes / "case-hdmap.md").write_text(
+    case = (
         "---\ntags: [case-study]\n---\n# Case: HD map 變化偵測\n\n"
         "## 釐清需求\n- 要偵測哪些變化：車道線、停止線、交通號誌、施工區\n\n"
         "## 資料\n- 每台車的 online map prediction 跟既有 HD map 比對\n"
         "- map team 確認過的 change tickets 當 labels\n\n"
         "## 模型\n- onboard 用 MapTR 預測 lane polylines，跟 prior map 算 Chamfer distance\n\n"
-        "## 部署與監控\n- 上傳頻寬有限：只傳 candidate 片段\n- 每週看 false positive 的原因分類\n",
-        encoding="utf-8",
+        "## 部署與監控\n- 上傳頻寬有限：只傳 candidate 片段\n- 每週看 false positive 的原因分類\n"
     )
-    assert ingest([notes], settings).ok
-    plan = plan_design(Searcher(settings), 45, case="hdmap")
+    plan = planned(tmp_path, settings, framework, "case-hdmap.md", case)
     sources = {
         s.key: {p.passage.heading.rsplit(" > ", 1)[-1] for p in s.points} for s in plan.steps
     }

@@ -352,25 +352,14 @@ _AUXILIARIES = {
     "is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "should", "would",
     "will", "must", "may", "might", "has", "have", "had", "need", "needs", "why", "if", "or",
 }  # fmt: skip
-# comparatives that say the opposite of each other, read before the term they compare ("less
-# inductive bias", "higher recall", "更少的 inductive bias", "比較慢")
+# the comparatives that say "more" of the term they compare ("higher recall", "更多的 inductive
+# bias"); the others (``_COMPARED``: less, fewer, lower ... 少, 低, 小, 慢, 弱, 減少) say "less"
+# fmt: off
 _MORE = {
-    "more",
-    "higher",
-    "larger",
-    "bigger",
-    "greater",
-    "faster",
-    "stronger",
-    "increases",
-    "increase",
-    "多",
-    "高",
-    "大",
-    "快",
-    "強",
-    "增加",
-}  # fmt: skip (their opposites: less, fewer, lower ... 少, 低, 小, 慢, 弱, 減少)
+    "more", "higher", "larger", "bigger", "greater", "faster", "stronger", "increases",
+    "increase", "多", "高", "大", "快", "強", "增加",
+}
+# fmt: on
 _COMPARED = re.compile(
     r"(?i)\b(more|less|fewer|higher|lower|larger|smaller|bigger|greater|faster|slower|stronger|"
     r"weaker|increases?|decreases?)\b\s+((?:[\w-]+\s+){0,1}[\w-]+)"
@@ -390,9 +379,15 @@ _DIFFER = re.compile(
 )
 
 
+def _stemmed(text: str) -> set[str]:
+    """The BM25 stems of a text's content terms: "lowers" and "lowering" meet."""
+    from sharpnotes.ingest.bm25 import stem
+
+    return set(stem(sorted(terms(text))))
+
+
 def _kept_and_ruled_out(text: str) -> tuple[set[str], set[str]] | None:
     """The stems a sentence keeps and those it rules out ("A instead of B"), or None."""
-    from sharpnotes.ingest.bm25 import stem
 
     parts = _INSTEAD.split(text, maxsplit=1)
     if len(parts) < 2:  # "at episode level not frame level": a "not" no verb governs
@@ -404,7 +399,7 @@ def _kept_and_ruled_out(text: str) -> tuple[set[str], set[str]] | None:
         if not bare:
             return None
         parts = [text[: bare[0].start()], text[bare[0].end() :]]
-    kept, ruled = (set(stem(sorted(terms(part)))) for part in parts)
+    kept, ruled = (_stemmed(part) for part in parts)
     return kept - ruled, ruled - kept
 
 
@@ -460,9 +455,8 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
     - the same, of things the point says differ ("AdamW 就是 Adam 加 L2，兩個一模一樣");
     - another big-O bound than the point's ("O(n log n)" for "O(n^2 · d)").
     Word overlap and MiniLM both pass such a reply: it has the point's words."""
-    from sharpnotes.ingest.bm25 import stem
 
-    want = set(stem(sorted(terms(point))))
+    want = _stemmed(point)
     own = _kept_and_ruled_out(point)
     compared = _comparisons(point)
     differ = bool(_DIFFER.search(point)) and not _SAME.search(point)
@@ -472,7 +466,7 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
         return True  # "O(n log n)" where the point says "O(n^2 · d)": a bound is a claim
     subject = _first_term(point)
     for reply in replies:
-        shared = want & set(stem(sorted(terms(reply))))
+        shared = want & _stemmed(reply)
         if len(shared) < 2:
             continue
         theirs = _kept_and_ruled_out(reply)

@@ -344,15 +344,12 @@ _NUMBER = re.compile(r"\[(\d+)\]")
 
 def citation_numbers(answer: dict[str, Any]) -> dict[int, int]:
     """Passage number -> number shown: the cited passages (those with a card) numbered 1, 2, 3...
-    in the order the answer first cites them, so the numbers have no gaps."""
+    in the order the answer first cites them, so the numbers have no gaps. Answers are numbered
+    so as they are made (``answer.renumber``); an answer saved before then is numbered here."""
+    from sharpnotes.app.answer import citation_order
+
     cited = {c["n"] for c in answer.get("citations") or []}
-    order: dict[int, int] = {}
-    for n in map(int, _NUMBER.findall(answer.get("answer", ""))):
-        if n in cited and n not in order:
-            order[n] = len(order) + 1
-    for n in sorted(cited - set(order)):
-        order[n] = len(order) + 1
-    return order
+    return citation_order(map(int, _NUMBER.findall(answer.get("answer", ""))), cited)
 
 
 def card_anchor(turn: int | str, shown: int) -> str:
