@@ -8,11 +8,12 @@ pitfalls -> interview questions, and every line keeps its citations. ``to_markdo
 A line must make sense on its own, in other people's notes too: what a passage gives is
 ``app.digest_lines`` (cards whole, questions never facts, no HTML, no fragments).
 
-Two units of different notes are the same fact when their vectors are close (cosine >=
-``SAME_FACT``) and they share enough content terms (``SAME_TERMS``): the cosine alone merges two
-different numbers about the same thing ("gamma 2" and "gamma 5"), the terms alone miss a reworded
-sentence. The thresholds were chosen on labelled pairs from the sample notes (tuning half);
-``eval/benchmarks/README.md`` ("Digest: repeated facts") has what they miss.
+Two units of different notes are the same fact when two models both find them close (the mean of
+their MiniLM and multilingual USE cosines >= ``SAME_FACT``) and they share enough content terms
+(``SAME_TERMS``): a cosine alone merges two different numbers about the same thing ("gamma 2" and
+"gamma 5"), the terms alone miss a reworded sentence, and one model alone is fooled by wordings the
+other reads apart. The thresholds were chosen on labelled pairs from the sample notes (tuning
+half); ``eval/benchmarks/README.md`` ("Digest: repeated facts") has what they miss.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ TITLES = {
 }
 # Chosen on the tuning half of eval/digest_pairs.jsonl (726 labelled pairs of units of the sample
 # notes' digests; eval/benchmarks/digest_dupes.py), as the fewest duplicates shown plus different
-# facts merged (8 + 0 there; 8 + 8 with the earlier hand-set 0.75 / 0.5 within notes too):
-SAME_FACT = 0.75  # cosine of two units' MiniLM vectors
+# facts merged (6 + 0 there; 7 + 0 with MiniLM's cosine alone at its best, 0.75):
+SAME_FACT = 0.68  # mean cosine of two units in MiniLM and in USE (``fact_vectors``)
+SAME_FACT_MINILM = 0.75  # MiniLM's cosine alone, where USE is not installed
 SAME_TERMS = 0.6  # share of the shorter unit's content terms the other has
 ACROSS_NOTES = True  # merge only wordings from different notes (one note elaborates, it does
 # not restate: most close pairs within a note are two details of one thing)
@@ -246,20 +248,29 @@ def other_subject(heading: str, own: set[str]) -> str:
 
 def unit_vectors(
     searcher: Searcher, candidates: Sequence[tuple[Unit, Source, Section]]
-) -> np.ndarray:
-    """The query model's vectors of the units as lines read them, in order (what ``merge``
-    compares)."""
+) -> tuple[np.ndarray, float]:
+    """What ``merge`` compares, for the units as lines read them, in order: each unit's query
+    model (MiniLM) vector beside its multilingual USE vector, scaled so that the dot product of two
+    is the mean of the two models' cosines; and the ``same`` bound for it. Where USE is not
+    installed, MiniLM's vectors alone and their own bound."""
+    from sharpnotes.ingest import multilingual
+
     if not candidates:
-        return np.zeros((0, 1), np.float32)
-    return searcher.embedder().embed([line_text(u) for u, _, _ in candidates])
+        return np.zeros((0, 1), np.float32), SAME_FACT
+    texts = [line_text(u) for u, _, _ in candidates]
+    vectors = searcher.embedder().embed(texts)
+    if not multilingual.available():
+        return vectors, SAME_FACT_MINILM
+    both = np.hstack([vectors, multilingual.embed(texts)]) / np.sqrt(2.0)
+    return both.astype(np.float32), SAME_FACT
 
 
 def make_digest(searcher: Searcher, topic: Topic, links: Sequence[Link]) -> Digest:
     outline: Outline = {}
     asked: Asked = {}
     candidates = topic_units(searcher, links, outline, asked, topic)
-    vectors = unit_vectors(searcher, candidates)
-    lines, merged = merge(candidates, vectors, outline=outline, asked=asked)
+    vectors, same = unit_vectors(searcher, candidates)
+    lines, merged = merge(candidates, vectors, same=same, outline=outline, asked=asked)
     return Digest(topic, arrange(lines), passages=len(links), merged=merged)
 
 

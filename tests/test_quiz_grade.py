@@ -410,6 +410,21 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
     assert not reversed_claim(
         "models do not converge without warmup", ["warmup makes models converge"]
     )
+    # the opposite word of the same subject (a newcomer's card passed at 0.95, then went 8 days
+    # out); a sentence on another part of the answer that names the other word is not
+    gap = "High variance, the model is overfitting"
+    assert reversed_claim(gap, ["high bias, the model is underfitting"])
+    assert reversed_claim("高變異，模型過擬合", ["高偏差，模型欠擬合"])
+    assert not reversed_claim(gap, ["high variance: it overfits the training set"])
+    assert not reversed_claim(
+        "Bias: how far the average model is from the truth, from too little capacity.",
+        ["More capacity lowers bias and raises variance; the average model gets nearer."],
+    )
+    card = QuizItem(
+        "recall", "What does a big gap between train and val loss mean?", gap, gap, gap,
+        Citation("c2", "bias-variance.md", "Bias-variance"), key_points=[gap],
+    )  # fmt: skip
+    assert not grade(card, "high bias, the model is underfitting", settings).correct
 
 
 def test_an_answer_that_covers_no_key_point_is_rated_again(settings: Settings) -> None:

@@ -379,6 +379,52 @@ _DIFFER = re.compile(
 )
 
 
+# words that name the opposite of each other: a reply that writes one where the point writes the
+# other says it the other way round ("high bias, underfitting" for "high variance, overfitting").
+# Nouns and verbs that are the claim itself; not adjectives of whatever follows them: "high-res
+# crops" is not the opposite of "low-pixel errors" (high / low, local / global failed two right
+# answers of card_grading's tuning and holdout halves)
+# fmt: off
+_OPPOSITES = (
+    ("overfit", "underfit"), ("bias", "variance"), ("increase", "decrease"),
+    ("positive", "negative"), ("precision", "recall"), ("encoder", "decoder"),
+    ("vanishing", "exploding"), ("maximize", "minimize"), ("maximise", "minimise"),
+    ("overestimate", "underestimate"),
+)
+_OPPOSITES_ZH = (
+    ("過擬合", "欠擬合"), ("過度擬合", "擬合不足"), ("偏差", "變異"), ("偏差", "方差"),
+    ("增加", "減少"),
+)
+# fmt: on
+
+
+def _opposite(point: str, reply: str) -> bool:
+    """The reply writes a word where the point writes its opposite (``_OPPOSITES``), neither
+    writes both, and the reply says at least half of the point's other content terms: it says
+    the same thing of the same subject, not something of another ("variance" in a sentence on
+    another part of the answer)."""
+    from sharpnotes.ingest.bm25 import stem
+
+    mine, theirs = _stemmed(point), _stemmed(reply)
+    flipped: set[str] = set()
+    for a, b in _OPPOSITES:
+        x, y = stem([a])[0], stem([b])[0]
+        if (x in mine) != (y in mine) and (x in theirs) != (y in theirs) and (
+            (x in mine) != (x in theirs)
+        ):
+            flipped |= {x, y}
+    for a, b in _OPPOSITES_ZH:
+        if (a in point) != (b in point) and (a in reply) != (b in reply):
+            if (a in point) != (a in reply):
+                flipped |= {a, b}
+    if not flipped:
+        return False
+    rest = mine - flipped
+    if not rest:  # "過擬合" alone: Chinese text's terms are its characters
+        return True
+    return len(rest & theirs) * 2 >= len(rest)
+
+
 def _stemmed(text: str) -> set[str]:
     """The BM25 stems of a text's content terms: "lowers" and "lowering" meet."""
     from sharpnotes.ingest.bm25 import stem
@@ -467,6 +513,8 @@ def reversed_claim(point: str, replies: list[str]) -> bool:
     subject = _first_term(point)
     for reply in replies:
         shared = want & _stemmed(reply)
+        if shared and _opposite(point, reply):
+            return True  # of one thing ("the model is underfitting"), the opposite word
         if len(shared) < 2:
             continue
         theirs = _kept_and_ruled_out(reply)

@@ -9,15 +9,16 @@ purpose): how many facts a digest shows twice, and how many different facts it m
 pairs to label: for every topic of ``eval/topics_eval.jsonl`` (whose ``split`` gives the
 tuning and holdout halves), every pair of the units a digest is made from (``app.digest``:
 the units of the topic's linked passages) that either test of the merge rule would come near:
-cosine >= ``NEAR_COSINE``, or a share of shared content terms >= ``NEAR_TERMS`` with a cosine
->= ``NEAR_TERMS_COSINE``. Every pair the merge can join (cosine >= 0.65 in the grid) is labelled;
-a repeat written so differently that MiniLM scores it lower (a fact in a Chinese note and in an
-English one) is not, and counts as two facts. Each pair is
+a MiniLM cosine, or the mean of MiniLM's and USE's, >= ``NEAR_COSINE``, or a share of shared
+content terms >= ``NEAR_TERMS`` with a MiniLM cosine >= ``NEAR_TERMS_COSINE``. Every pair the
+merge can join (a cosine >= 0.62 in the grid) is labelled; a repeat written so differently that
+both models score it lower is not, and counts as two facts. Each pair is
 then labelled by hand, ``same`` true when the two say the same fact (a reworded sentence, the
 same list item in two notes) and false otherwise; identical texts need no label.
 
-The second form reads the labels and, per half, makes every digest with the shipped thresholds
-(and, with ``--tune``, a grid of them) and counts:
+The second form reads the labels and, per half, makes every digest with the shipped thresholds,
+and with MiniLM's vectors alone (as where USE is not installed), and, with ``--tune``, a grid of
+them, and counts:
 - **duplicates shown**: pairs of lines of one digest labelled the same fact;
 - **wrong merges**: pairs labelled different facts that the merge put on one line (a fact the
   reader no longer sees);
@@ -42,7 +43,7 @@ NEAR_COSINE = 0.6
 # alone pairs every short list item with every table of the topic)
 NEAR_TERMS = 0.6
 NEAR_TERMS_COSINE = 0.4
-GRID_COSINE = (0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+GRID_COSINE = (0.62, 0.65, 0.68, 0.7, 0.72, 0.75, 0.8, 0.85, 0.9)
 GRID_TERMS = (0.0, 0.3, 0.4, 0.5, 0.6)
 
 
@@ -50,8 +51,9 @@ def _key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
-def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray]]:
-    """Topic id -> (split, digest candidates, their vectors), for the labelled topics."""
+def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray, np.ndarray]]:
+    """Topic id -> (split, digest candidates, the vectors ``merge`` compares, their MiniLM
+    vectors), for the labelled topics."""
     from sharpnotes.app.digest import topic_units, unit_vectors
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.topics import syllabus_links
@@ -67,7 +69,9 @@ def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray]]:
     for line in TOPICS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         candidates = topic_units(searcher, links.get(row["topic"], []))
-        out[row["topic"]] = (row["split"], candidates, unit_vectors(searcher, candidates))
+        vectors, _ = unit_vectors(searcher, candidates)
+        minilm = vectors[:, : searcher.embedder().dim] * np.sqrt(2.0) if candidates else vectors
+        out[row["topic"]] = (row["split"], candidates, vectors, minilm)
     return out
 
 
@@ -77,7 +81,7 @@ def write_candidates(material: dict, out: Path) -> int:
 
     seen: set[tuple[str, str]] = set()
     rows = []
-    for topic, (split, candidates, vectors) in material.items():
+    for topic, (split, candidates, both, vectors) in material.items():
         texts = [u.clean for u, _, _ in candidates]
         unit_terms = [terms(t) for t in texts]
         for i, j in combinations(range(len(texts)), 2):
@@ -85,7 +89,9 @@ def write_candidates(material: dict, out: Path) -> int:
                 continue
             share = term_share(unit_terms[i], unit_terms[j])
             cosine = float(vectors[i] @ vectors[j])
-            if cosine >= NEAR_COSINE or (share >= NEAR_TERMS and cosine >= NEAR_TERMS_COSINE):
+            mean = float(both[i] @ both[j])  # the two models' mean, which the merge compares
+            near = cosine >= NEAR_COSINE or mean >= NEAR_COSINE
+            if near or (share >= NEAR_TERMS and cosine >= NEAR_TERMS_COSINE):
                 seen.add(_key(texts[i], texts[j]))
                 rows.append(
                     {
@@ -105,16 +111,24 @@ def write_candidates(material: dict, out: Path) -> int:
 
 
 def count(
-    material: dict, labels: dict, split: str, same: float, share: float, across: bool
+    material: dict,
+    labels: dict,
+    split: str,
+    same: float,
+    share: float,
+    across: bool,
+    minilm_only: bool = False,
 ) -> dict:
     """Over one half's digests made with these thresholds: the pairs of shown lines labelled the
-    same fact, and the pairs of wordings merged into one line labelled different facts."""
+    same fact, and the pairs of wordings merged into one line labelled different facts. With
+    ``minilm_only``, the merge compares MiniLM's vectors alone (as without USE)."""
     from sharpnotes.app import digest
 
     shown = wrong = lines_total = merged_total = 0
-    for _topic, (half, candidates, vectors) in material.items():
+    for _topic, (half, candidates, both, minilm) in material.items():
         if half != split or not candidates:
             continue
+        vectors = minilm if minilm_only else both
         lines, merged = digest.merge(candidates, vectors, same=same, share=share, across=across)
         kept = digest.arrange(lines)
         lines_total += len(kept)
@@ -140,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "digest-dupes.json")
     args = parser.parse_args(argv)
 
-    from sharpnotes.app.digest import ACROSS_NOTES, SAME_FACT, SAME_TERMS
+    from sharpnotes.app.digest import ACROSS_NOTES, SAME_FACT, SAME_FACT_MINILM, SAME_TERMS
 
     material = topic_material(args.home)
     if args.candidates:
@@ -157,21 +171,35 @@ def main(argv: list[str] | None = None) -> None:
         split: count(material, labels, split, SAME_FACT, SAME_TERMS, ACROSS_NOTES)
         for split in ("tune", "holdout")
     }
+    minilm_only = {
+        split: count(material, labels, split, SAME_FACT_MINILM, SAME_TERMS, ACROSS_NOTES, True)
+        for split in ("tune", "holdout")
+    }
     grid = []
     if args.tune:
-        for across in (False, True):
-            for same in GRID_COSINE:
-                for share in GRID_TERMS:
-                    tuned = count(material, labels, "tune", same, share, across)
-                    grid.append({"same_fact": same, "same_terms": share, "across": across, **tuned})
+        for alone in (False, True):
+            for across in (False, True):
+                for same in GRID_COSINE:
+                    for share in GRID_TERMS:
+                        tuned = count(material, labels, "tune", same, share, across, alone)
+                        grid.append(
+                            {
+                                "vectors": "minilm" if alone else "minilm+use",
+                                "same_fact": same,
+                                "same_terms": share,
+                                "across": across,
+                                **tuned,
+                            }
+                        )
     write_results(
         args.out,
-        {"shipped": shipped, "grid_tune": grid},
+        {"shipped": shipped, "minilm_only": minilm_only, "grid_tune": grid},
         {
             "pairs": str(args.pairs),
             "labelled_pairs": len(labels),
             "labelled_same": sum(labels.values()),
             "same_fact": SAME_FACT,
+            "same_fact_minilm": SAME_FACT_MINILM,
             "same_terms": SAME_TERMS,
             "across_notes": ACROSS_NOTES,
             "near_cosine": NEAR_COSINE,
