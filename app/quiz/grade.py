@@ -406,17 +406,19 @@ def _opposite(point: str, reply: str) -> bool:
     from sharpnotes.ingest.bm25 import stem
 
     mine, theirs = _stemmed(point), _stemmed(reply)
+    pairs = [
+        *(((x, y), mine, theirs) for x, y in (stem([a, b]) for a, b in _OPPOSITES)),
+        *(((a, b), point, reply) for a, b in _OPPOSITES_ZH),  # Chinese: written in the text
+    ]
     flipped: set[str] = set()
-    for a, b in _OPPOSITES:
-        x, y = stem([a])[0], stem([b])[0]
-        if (x in mine) != (y in mine) and (x in theirs) != (y in theirs) and (
-            (x in mine) != (x in theirs)
+    for (x, y), left, right in pairs:
+        # each writes one of the two, and not the same one
+        if (
+            (x in left) != (y in left)
+            and (x in right) != (y in right)
+            and (x in left) == (y in right)
         ):
             flipped |= {x, y}
-    for a, b in _OPPOSITES_ZH:
-        if (a in point) != (b in point) and (a in reply) != (b in reply):
-            if (a in point) != (a in reply):
-                flipped |= {a, b}
     if not flipped:
         return False
     rest = mine - flipped
