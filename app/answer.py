@@ -53,6 +53,7 @@ from sharpnotes.app.extractive import (
 )
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, REFUSAL_ZH, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
+from sharpnotes.ingest.cards import without_open_questions
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     Unit,
@@ -550,8 +551,9 @@ def refusal_reason(
     question the term checks let through (the evidence is the costly part)."""
     if not results:
         return "no passage found"
-    # every passage the generator may quote; what a to-do only means to write is not named
-    named = [f"{r.heading}\n{without_todos(r.text)}" for r in results]
+    # every passage the generator may quote; what a to-do only means to write, or a question
+    # left without an answer ("Q: What is ECE?" over "A: TODO") only asks, is not named
+    named = [f"{r.heading}\n{without_todos(without_open_questions(r.text))}" for r in results]
     question = recased(question, named, english_words(settings))  # "kto" where notes write KTO
     missing = uncovered(question, named)
     if missing:

@@ -305,11 +305,15 @@ def defines_asked_name(question: str, passages: Sequence[str]) -> bool:
     cache?" over "KV cache: at inference store K,V of past tokens". MiniLM scores such short
     questions on rare names low, however plainly the notes define them. A name used in passing
     ("a moving average of g^2") is not defined there."""
+    defined = definition_of_asked(question)
+    return defined is not None and any(defined.search(p.lower()) for p in passages)
+
+
+def definition_of_asked(question: str) -> re.Pattern[str] | None:
+    """For a question that only asks what a name is, a pattern that finds the name defined where
+    it is written (in lower-cased text), else None."""
     name = asked_name(question)
-    if not name:
-        return False
-    defined = re.compile(_written(name).pattern + _DEFINES)
-    return any(defined.search(p.lower()) for p in passages)
+    return re.compile(_written(name).pattern + _DEFINES) if name else None
 
 
 def _has_plain_words(phrase: str) -> bool:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 from sharpnotes.app.coverage import (
     aspects_missed,
+    definition_of_asked,
     latin_terms,
     named_sections,
     written_in_chinese,
@@ -60,6 +61,7 @@ from sharpnotes.ingest.text import (
 MAX_UNITS = 6
 # a unit is kept when it scores at least this share of the best unit's score
 KEEP_RATIO = 0.7
+DEFINING_FIRST = True  # quote first a unit that defines the name a "What is X?" asks
 LEXICAL_WEIGHT = 0.3
 # weight of the passage's retrieval score: the hybrid ranking knows which passage is about
 # the question better than one sentence's cosine does (the mock's rapid-fire key points use
@@ -301,6 +303,10 @@ def asking_paragraphs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# what may part two questions that pose one: spaces, list markers, quote marks, emphasis
+_UNMARKED = re.compile(r"[\s\-*+>_#]+|\d{1,3}[.)]")
+
+
 def candidates(
     scored: list[ScoredUnit], passages: Sequence[SearchResult], question: str
 ) -> list[Candidate]:
@@ -325,6 +331,7 @@ def candidates(
     asking: dict[tuple[int, int], str] = {}  # the text of that question
     waiting: set[tuple[int, int]] = set()  # sections whose question has no answer unit yet
     answer_at: dict[tuple[int, int], int] = {}  # where the answer to that question starts
+    asked_end: dict[tuple[int, int], int] = {}  # where that question ends
     out: list[Candidate] = []
     for s in scored:
         section = bisect.bisect_right(starts[s.passage], s.unit.start)
@@ -340,8 +347,14 @@ def candidates(
                 # ("為什麼 attention 要除以根號 d_k？", "Do you know how K-means works?"): an
                 # English card that shares no word with the question's English asks another
                 score = -math.inf
-            asked[key] = max(asked[key], score) if key in waiting else score
+            # questions in a row pose one; one after a placeholder ("A: TODO", which is no unit)
+            # is the next card's, and the answer under it is not the one left blank
+            in_a_row = key in waiting and not _UNMARKED.sub(
+                "", passages[s.passage].text[asked_end[key] : s.unit.start]
+            )
+            asked[key] = max(asked[key], score) if in_a_row else score
             asking[key] = s.unit.clean
+            asked_end[key] = s.unit.end
             waiting.add(key)
             answer_at.pop(key, None)
             continue
@@ -437,10 +450,19 @@ def compose(
     found = candidates(scored, passages, question)
     if not found:
         return []
-    by_score = sorted(found, key=lambda c: -c.score)
-    best = by_score[0]
+    # "What is ECE?": a unit that defines the name where it writes it ("ECE (expected calibration
+    # error): ...") answers it, however MiniLM scores a short question on a rare name
+    defined = definition_of_asked(question) if DEFINING_FIRST else None
+    by_score = sorted(
+        found,
+        key=lambda c: (not (defined and defined.search(c.scored.unit.clean.lower())), -c.score),
+    )
+    best = max(found, key=lambda c: c.score)
     best_own = max(own(c) for c in found)
-    top_best = next((c for c in by_score if c.scored.passage == 0), None)
+    defines = bool(defined and defined.search(by_score[0].scored.unit.clean.lower()))
+    # the top passage's best unit is kept for what the ranking knows, unless a unit defines
+    # what is asked: a Q&A list ranked first for its acronyms holds other cards' answers
+    top_best = None if defines else next((c for c in by_score if c.scored.passage == 0), None)
     chosen: list[ScoredUnit] = []
     seen: set[str] = set()
     chars = 0
@@ -471,7 +493,9 @@ def compose(
     sections = named_sections(question, [p.heading for p in passages])
     sections |= continued(passages, best.scored.passage, by_score)
     extra = EXTRA_PASSAGES_ZH if zh else EXTRA_PASSAGES
-    chosen += other_passages(by_score, chosen, seen, best.score, sections, extra, question)
+    # a defined name needs no other passage's line that says nothing of it on its own
+    ranked_by = best.score if not defines else math.inf
+    chosen += other_passages(by_score, chosen, seen, ranked_by, sections, extra, question)
     chosen = under_long_parents(chosen, scored) if SHOW_PARENTS else chosen
     # an item that a quoted nested item sits under is shown before it (``in_outline``)
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}

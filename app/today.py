@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,6 +24,7 @@ from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus
 from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
 from sharpnotes.app.topics import Link
+from sharpnotes.ingest.cards import real_answer
 
 # "Q: ... A: ..." on one line, or "**Q: ...**" with "A: ..." on the next (list markers allowed)
 QA_LINE = re.compile(
@@ -85,10 +87,12 @@ def plan_today(
     texts: dict[str, str],
     limits: DailyLimits,
     now: float | None = None,
+    barren: Collection[str] = (),
 ) -> Plan:
     """Today's session within the day's ``limits`` (``session.daily_limits``: the settings
     less what was done today). ``texts`` maps chunk id -> passage text (for the interview
-    question)."""
+    question). A topic in ``barren`` (``gaps.barren_topics``: its quiz made nothing from the
+    passages linked now) is not suggested to start."""
     now = time.time() if now is None else now
     statuses = topic_statuses(syllabus, links, store, now)
     ranked = weakest(statuses)
@@ -103,7 +107,7 @@ def plan_today(
             break
         mine = [fresh.pop(i) for i in status.item_ids if i in fresh]
         new += siblings.take(mine, min(2, new_limit - len(new)))
-        if not status.items and len(start) < 3:
+        if not status.items and len(start) < 3 and status.topic.id not in barren:
             start.append(status)
     # room left: new items no syllabus topic holds (a note outside it, an imported Anki deck)
     topical = {i for status in ranked for i in status.item_ids}
@@ -136,6 +140,7 @@ def interview_question(
         (m.group("q"), m.group("a"), link)
         for link in linked
         for m in QA_LINE.finditer(texts.get(link.chunk_id, ""))
+        if real_answer(m.group("a"))  # "Q: What is ECE? A: TODO" is a card not written yet
     ]
     if pairs:
         q, a, link = pairs[day.toordinal() % len(pairs)]

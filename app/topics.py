@@ -380,8 +380,8 @@ def notes_folder(searcher: Searcher) -> Path | None:
     return Path(roots[0]) if roots else None
 
 
-def syllabus_topic_chunks(searcher: Searcher, text: str) -> tuple[str, list[str]] | None:
-    """(title, linked chunk ids, best first) of the syllabus topic ``text`` names by its id or
+def syllabus_topic_chunks(searcher: Searcher, text: str) -> tuple[Topic, list[str]] | None:
+    """(topic, linked chunk ids, best first) of the syllabus topic ``text`` names by its id or
     its title ("ml-system-design-framework", "ML system-design framework", as ``topics`` and
     ``today`` print them); None for any other text (a name to search the notes for)."""
     from sharpnotes.app.syllabus import load_syllabus
@@ -394,7 +394,7 @@ def syllabus_topic_chunks(searcher: Searcher, text: str) -> tuple[str, list[str]
     if topic is None:  # free text: no topic links are made for it
         return None
     _, links = syllabus_links(searcher)
-    return topic.title, [link.chunk_id for link in links.get(topic.id, [])]
+    return topic, [link.chunk_id for link in links.get(topic.id, [])]
 
 
 def syllabus_links(searcher: Searcher) -> tuple[Syllabus, dict[str, list[Link]]]:

@@ -389,3 +389,28 @@ def find_cards(text: str) -> list[Card]:
         out.extend(found)
         i += 1
     return out
+
+
+def open_questions(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each labelled or bold question of ``text`` left without an answer: no
+    block answers it, or only a placeholder does ("Q: What is ECE?" over "A: TODO"). It names
+    its subject and says nothing of it; what follows it answers the next question."""
+    items = [
+        line for b in blocks(text) if b.kind not in ("code", "math", "table") for line in _lines(b)
+    ]
+    out = []
+    for i, block in enumerate(items):
+        if block.kind == "heading" or _lone_question(block) is None:
+            continue
+        n = _labelled(items, i, _answer_blocks(items, i))
+        end = items[i + n].end if n else block.end
+        if not n or not real_answer(_answer_text(text[items[i + 1].start : end])):
+            out.append((block.start, end))
+    return out
+
+
+def without_open_questions(text: str) -> str:
+    """``text`` with its open questions (``open_questions``) blanked out, offsets kept."""
+    for start, end in reversed(open_questions(text)):
+        text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+    return text

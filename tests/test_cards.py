@@ -226,3 +226,18 @@ def test_an_answer_that_says_there_is_none_yet_makes_no_card() -> None:
                  "Skip connections add the block's input to its output."):  # fmt: skip
         cards = find_cards(f"Q: Why does it matter?\nA: {real}\n")
         assert [c.answer for c in cards] == [real]
+
+
+def test_a_question_left_without_an_answer_is_an_open_question() -> None:
+    """What an answer or the gate must not read as saying anything: a labelled or bold question
+    over a placeholder, over nothing, or over the next question; a card is not one."""
+    from sharpnotes.ingest.cards import open_questions, without_open_questions
+
+    text = (
+        "Q: What is ECE?\nA: TODO\n\n**What is NDS?**\n\nQ: Why BF16?\nA: Same exponent as FP32.\n"
+    )
+    spans = open_questions(text)
+    assert [text[a:b].split("\n")[0] for a, b in spans] == ["Q: What is ECE?", "**What is NDS?**"]
+    blanked = without_open_questions(text)
+    assert len(blanked) == len(text) and "ECE" not in blanked and "NDS" not in blanked
+    assert "Q: Why BF16?\nA: Same exponent as FP32." in blanked

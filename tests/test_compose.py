@@ -344,6 +344,32 @@ def test_a_qa_list_under_one_heading_answers_with_the_matching_card_only(
     assert "Hungarian" not in text and "logits" not in text
 
 
+def test_a_card_left_blank_lends_nothing_and_a_defining_line_answers(settings: Settings) -> None:
+    """A newcomer's "Q: What is ECE?" over "A: TODO" gave the next card's answer ("Argmax is
+    unchanged."), cited, ranked first for its acronyms; the note that defines ECE was second.
+    A card not answered yet does not pass its question's score on to the next card's answer,
+    and a unit that defines the asked name where it writes it is quoted first."""
+    from sharpnotes.app.answer import refusal_reason
+
+    qa = (
+        "Q: Why use BF16 instead of FP16?\nA: Same exponent range as FP32, no loss scaling.\n\n"
+        "Q: What is ECE?\nA: TODO\n\n"
+        "Q: How does temperature scaling change accuracy?\nA: It does not. Argmax is unchanged.\n"
+    )
+    found = passages(
+        qa,
+        "Modern nets are overconfident.\n\nECE (expected calibration error): bin predictions by "
+        "confidence, take |accuracy - confidence| per bin, average weighted by bin size.\n",
+    )
+    text = answer(settings, "What is ECE?", found)
+    assert "bin predictions by confidence" in text
+    assert "Argmax" not in text and "exponent range" not in text
+    # where no other note defines it, the blank card names ECE without saying anything of it
+    alone = passages(qa)
+    reason = refusal_reason("What is ECE?", alone, lambda: 1.0, settings)
+    assert reason is not None and reason.lower() == "no passage names ece"
+
+
 def test_lines_of_the_top_passage_that_do_not_answer_are_left_out(settings: Settings) -> None:
     """The first passage's rank lifts all its lines; a line after the best one is quoted only
     when it says, on its own, enough of what the question asks (``OWN_KEEP_RATIO``)."""

@@ -105,12 +105,15 @@ def test_interactive_quiz_grades_shows_the_passage_and_records_the_rating(
 
 
 def test_enter_alone_shows_the_answer_without_grading_it(review_env: Settings) -> None:
+    """Asked for an answer, Enter alone shows it ungraded and offers Again: a newcomer's blanks
+    were rated Good by Enter, counted as recalled and sent a week out."""
     out = run("quiz", "--n", "1", "--type", "cloze", input="\n\n")
     assert "answer:" in out and "not quite" not in out and "No answer" not in out
-    assert "1 reviewed." in out and "Answers checked" not in out  # nothing was typed
+    assert "nothing typed: Again is offered" in out
+    assert "1 reviewed. 0 recalled" in out and "Answers checked" not in out  # nothing typed
     with open_store(review_env) as store:
         (review,) = store.reviews()
-        assert review.correct is None and review.response == "" and review.rating == 3
+        assert review.correct is None and review.response == "" and review.rating == 1
 
 
 def test_an_answer_typed_at_a_flipped_card_is_graded(review_env: Settings) -> None:
@@ -128,6 +131,11 @@ def test_an_answer_typed_at_a_flipped_card_is_graded(review_env: Settings) -> No
     with open_store(review_env) as store:
         (review,) = store.reviews()
         assert review.correct is True and review.response == "Matching is one-to-one."
+    # flipped with Enter alone, a card is rated as the learner recalled it (Good by default);
+    # asked to type answers, Enter alone offers Again
+    assert "saved: Good" in run("review", "--ids", review.item_id, input="\n\n")
+    typed = run("review", "--ids", review.item_id, "--type-answers", input="\n\n")
+    assert "nothing typed: Again is offered" in typed and "saved: Again" in typed
 
 
 def test_review_puts_due_items_first_then_new_with_counts(review_env: Settings) -> None:

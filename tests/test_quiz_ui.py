@@ -78,6 +78,7 @@ def test_quiz_page_asks_grades_highlights_opens_the_note_and_records(review_env:
     answer(at, "")  # Check with nothing typed: the answer is shown, as a flipped card
     assert not any("Not quite" in e.value for e in at.error)
     assert any(m.value == markdown(s.item.answer) for s in made for m in at.markdown)
+    assert any("Nothing typed: Again is suggested." in c.value for c in at.caption)
     button(at, "Again").click().run()
     assert not at.exception, at.exception
     # rated Easy once though wrong: the summary counts the ratings and the typed answers apart

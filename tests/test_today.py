@@ -118,6 +118,12 @@ def test_interview_question_reads_bold_qa_and_falls_back_to_the_topic() -> None:
         "Why gamma 2?",
         "It was best on COCO.",
     )
+    # a card not written yet ("A: TODO") is no question of the day: a newcomer was sent to it,
+    # and `ask` then quoted the next card's answer
+    todo = {"c-focal": "Q: What is ECE?\nA: TODO\n\nQ: Why gamma 2?\nA: Best on COCO.\n"}
+    for day in range(5, 9):
+        asked = interview_question([status], LINKS, todo, date(2026, 12, day))
+        assert asked is not None and asked.question == "Why gamma 2?"
     plain = interview_question([status], LINKS, {}, date(2026, 12, 5))
     assert plain is not None and plain.question.startswith("Focal loss, as you would in an")
     assert "Down-weight easy examples." in plain.question and plain.passages == LINKS["focal-loss"]
@@ -139,3 +145,27 @@ def test_a_failed_item_counts_as_forgotten_until_answered_right(settings: Settin
         schedule.record(store, focal, 3, now=now, fsrs=fsrs)
         after = recall(now + timedelta(minutes=1))
         assert after is not None and after > 0.9
+
+
+def test_a_topic_whose_quiz_made_nothing_is_not_suggested_until_its_passages_change(
+    settings: Settings,
+) -> None:
+    """A newcomer was sent every day to `quiz --topic` on the framework note, which made no
+    question: a topic whose quiz made nothing from the passages linked now is not suggested to
+    start; linked to other passages, it is again."""
+    from sharpnotes.app.gaps import barren_topics, forget_barren, record_barren
+
+    now = datetime(2026, 12, 5, 9, tzinfo=UTC).timestamp()
+    with open_store(settings) as store:
+        limits = daily_limits(settings, store, new_per_day=5, reviews_per_day=5, now=now)
+        started = plan_today(TOPICS, LINKS, store, TEXTS, limits, now=now).start
+        assert [s.topic.id for s in started] == ["detr", "focal-loss"]
+        record_barren(settings, "detr", ["c-detr"])
+        barren = barren_topics(settings, LINKS)
+        assert barren == {"detr"}
+        plan = plan_today(TOPICS, LINKS, store, TEXTS, limits, now=now, barren=barren)
+        assert [s.topic.id for s in plan.start] == ["focal-loss"]
+        edited = LINKS | {"detr": [*LINKS["detr"], Link("c-new", "detr.md", "DETR", None, 1.0)]}
+        assert barren_topics(settings, edited) == set()  # new passages may make questions
+        forget_barren(settings, "detr")  # a quiz on it made some
+        assert barren_topics(settings, LINKS) == set()

@@ -330,14 +330,18 @@ def run_session(
             break
         if response.strip() == QUIT:
             break
-        suggested = 3
         # Enter alone shows the answer as a flipped card: nothing was typed, so it is not graded
         # "not quite" nor counted among the typed answers; what is typed is graded, on a card
-        # asked to flip too (it was dropped without a word)
+        # asked to flip too (it was dropped without a word). Asked to type answers, Enter alone
+        # is no answer: Again is offered (Good counted blanks as recalled, and sent them days
+        # out)
+        suggested = 3 if flip else 1
         flip = not response.strip()
         if flip:
             click.secho("answer:", bold=True)
             click.echo(plain_text(item.answer))
+            if suggested == 1:
+                click.echo("nothing typed: Again is offered (rate it as you recalled it)")
             response = ""
         else:
             response = _choice(item, response)

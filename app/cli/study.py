@@ -232,6 +232,7 @@ def digest(topic: str, out: Path | None, as_json: bool) -> None:
 def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -> None:
     """Today's session: due reviews, a few new items from your weakest topics, one interview
     question, and your progress. Run `sharpnotes review` to answer the items."""
+    from sharpnotes.app.gaps import barren_topics
     from sharpnotes.app.quiz.generate import add_own_cards, own_cards_line
     from sharpnotes.app.quiz.session import daily_limits, held_line
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store
@@ -249,7 +250,8 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
             limits = daily_limits(
                 settings, store, new_per_day=new_per_day, reviews_per_day=reviews_per_day
             )
-            plan = plan_today(syllabus, links, store, texts, limits)
+            barren = barren_topics(settings, links)
+            plan = plan_today(syllabus, links, store, texts, limits, barren=barren)
             done = progress(store)
     except ReviewStoreError as exc:
         raise UserError(str(exc)) from exc

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sharpnotes.app.quiz.generate import QuizBatch
     from sharpnotes.app.quiz.items import QuizItem
     from sharpnotes.app.retrieval import Searcher
+    from sharpnotes.app.syllabus import Topic
 
 Mode = Literal["unquizzed", "new", "weakest"]
 
@@ -55,17 +56,19 @@ def make_quiz(
 
     chunks: list[str] | None = None
     linked: tuple[str, int] | None = None
+    asked: Topic | None = None  # the syllabus topic asked for
     if topic and searcher is not None and mode == "unquizzed":
         from sharpnotes.app.topics import syllabus_topic_chunks
 
         found = syllabus_topic_chunks(searcher, topic)
         if found is not None:
-            title, chunks = found
+            asked, chunks = found
             if not chunks:
                 raise NothingToQuiz(
-                    f"no note covers {title} yet: it is a gap to write (sharpnotes topics --gaps)"
+                    f"no note covers {asked.title} yet: it is a gap to write "
+                    "(sharpnotes topics --gaps)"
                 )
-            linked = (title, len(chunks))
+            linked = (asked.title, len(chunks))
     exclude: set[str] = set()
     have: list[StoredItem] = []  # the learner's items, when the passages quizzed are left out
     focus = None
@@ -96,6 +99,13 @@ def make_quiz(
         searcher=searcher if topic else None,
         known={s.id for s in have} if exclude and chunks is None else None,
     )
+    if asked is not None:  # today sends no one to an empty quiz again
+        from sharpnotes.app.gaps import forget_barren, record_barren
+
+        if batch.items:
+            forget_barren(settings, asked.id)
+        else:
+            record_barren(settings, asked.id, chunks or [])
     batch.items = _not_edited_elsewhere(store, batch.items)
     store.add_items(batch.items)
     stored = [s for item in batch.items if (s := store.get(item.id)) is not None]

@@ -130,8 +130,8 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
                 from sharpnotes.app.quiz.grade import grade
 
                 typed = response or ""
-                if not typed.strip():  # nothing typed: shown as a flipped card
-                    state["graded"] = _flipped(stored.id)
+                if not typed.strip():  # nothing typed: shown as a flipped card, Again offered
+                    state["graded"] = _flipped(stored.id, rating=1)
                 else:
                     result = grade(item, typed, cfg)
                     state["graded"] = {"id": stored.id, "response": typed, **vars(result)}
@@ -141,10 +141,12 @@ def _card(cfg: Settings, key: str, state: dict[str, Any], stored: StoredItem) ->
         _passage_and_ratings(cfg, key, state, stored, graded)
 
 
-def _flipped(item_id: str) -> dict[str, Any]:
-    """The state of a card whose answer was shown, not graded: no typed answer to count."""
+def _flipped(item_id: str, rating: int = 3) -> dict[str, Any]:
+    """The state of a card whose answer was shown, not graded: no typed answer to count. Asked
+    for an answer and given none, the rating offered is Again (``rating``)."""
     return {
-        "id": item_id, "response": "", "correct": None, "score": None, "rating": 3, "flip": True,
+        "id": item_id, "response": "", "correct": None, "score": None, "rating": rating,
+        "flip": True,
     }  # fmt: skip
 
 
@@ -156,7 +158,9 @@ def _passage_and_ratings(
 
     _passage(cfg, f"{key}-open-{stored.id}", stored.item)
     suggested = graded["rating"]
-    hint = "" if graded.get("flip") else f" Suggested: {RATINGS[suggested]}"
+    hint = f" Suggested: {RATINGS[suggested]}"
+    if graded.get("flip"):
+        hint = " Nothing typed: Again is suggested." if suggested == 1 else ""
     st.caption(f"How well did you know it?{hint}")
     labels = preview_labels(stored)
     cols = st.columns(4)

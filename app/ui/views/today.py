@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sharpnotes.app.gaps import barren_topics
 from sharpnotes.app.quiz.generate import add_own_cards
 from sharpnotes.app.quiz.session import daily_limits
 from sharpnotes.app.quiz.store import ReviewStoreError, open_store
@@ -44,7 +45,7 @@ try:
         limits = daily_limits(
             cfg, store, new_per_day=int(new_limit), reviews_per_day=int(review_limit)
         )
-        plan = plan_today(syllabus, links, store, texts, limits)
+        plan = plan_today(syllabus, links, store, texts, limits, barren=barren_topics(cfg, links))
         done = progress(store)
 except (SyllabusError, ReviewStoreError) as exc:
     st.error(literal(str(exc)))
