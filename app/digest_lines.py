@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from sharpnotes.app.extractive import BARE_LABEL_WORDS, above, item_name
 from sharpnotes.app.topics import HEADING_SEP, Names, Text, note_names
-from sharpnotes.ingest.cards import find_cards
+from sharpnotes.ingest.cards import find_cards, open_questions
 from sharpnotes.ingest.text import (
     ATOMIC,
     BLANK_LINE,
@@ -280,10 +280,18 @@ def passage_units(
     def opens(n: int, unit: Unit) -> bool:  # defines: the note's first words, on the topic
         return first and n < 2 and (topic is None or bool(topic.find(Text.of(unit.text))))
 
+    # a question not answered yet asks of its own subject: of another topic's, it is left out
+    # ("Q: What is ECE? A: TODO" in a Q&A list linked to DETR by its DETR card)
+    elsewhere = [
+        (start, end)
+        for start, end in open_questions(text)
+        if names is not None and not names.find(Text.of(text[start:end]))
+    ]
     pieces = [
         Piece(unit, classify(unit, heading, opens(n, unit)), above(unit, nested))
         for n, unit in enumerate(with_subjects(text, units(text)))
         if not any(c.start <= unit.start < c.end for c in cards)
+        and not any(a <= unit.start < b for a, b in elsewhere)
     ]
     # the cards that name the topic, of those that answer here (a card's answer may open the
     # next chunk); all of them when none does

@@ -220,6 +220,14 @@ def test_a_passage_of_a_qa_note_keeps_the_cards_on_the_topic() -> None:
     assert lines and all(t.startswith("What is the bias-variance trade-off?") for t in lines)
     # no card names the topic: all stay (the linker found the passage by its meaning)
     assert len(shown(body, names=Names.of(["gradient boosting"]))) == len(shown(body))
+    # a question not answered yet, of another topic, is no interview question of this one
+    qa = (
+        "Q: Why does DETR not need NMS?\nA: Hungarian matching is one-to-one.\n\n"
+        "Q: What is ECE?\nA: TODO\n\nQ: How are DETR queries matched?\nA:\n"
+    )
+    lines = [t for _, t in shown(qa, names=Names.of(["DETR"]))]
+    assert not any("ECE" in t for t in lines), lines
+    assert any("How are DETR queries matched?" in t for t in lines)  # asks of the topic
 
 
 def test_a_line_reads_without_html_tags() -> None:
