@@ -151,6 +151,31 @@ def test_each_step_is_graded_on_the_cases_own_sections(env: Settings) -> None:
     assert not any(p.text.startswith("Stage: Input size") for s in plan.steps for p in s.points)
 
 
+@pytest.mark.slow
+def test_a_case_typed_in_is_graded_on_the_frameworks_asks_not_on_other_cases(
+    env: Settings,
+) -> None:
+    """A newcomer's typed-in lidar case was graded on the pedestrian case's requirements and on
+    a lidar note's list of four encodings (naming one, it "missed" all four): with no case note
+    of its own, each step is graded on what the framework note asks of it, and the other notes'
+    passages on it are listed to read, not graded."""
+    from sharpnotes.app.mock.plan import case_notes, plan_design
+    from sharpnotes.app.retrieval import Searcher
+
+    searcher = Searcher(env)
+    plan = plan_design(searcher, 45, text="Design a drowsy-driver warning from a cabin camera")
+    cases = {c.source for c in case_notes(searcher)}
+    framework = "system-design/ml-system-design-framework.md"
+    graded = {p.passage.source for step in plan.steps for p in step.points}
+    assert graded and not graded & cases
+    assert sum(all(p.passage.source == framework for p in s.points) for s in plan.steps) >= 5
+    read = {r.source for step in plan.steps for r in step.related}
+    assert read and not read & cases and framework not in read
+    # a case note of its own is graded on its own sections, as before
+    case = plan_design(searcher, 45, case="pedestrian")
+    assert not any(step.related for step in case.steps)
+
+
 # the 9-step template of the mlnotes collection (Machine-Learning-Interviews/src/MLSD), as
 # people keep it: its steps are named otherwise than the headings of a case note
 TEMPLATE = """# The 9 Step ML System Design Formula Template

@@ -235,6 +235,9 @@ def show_report(report: MockReport) -> None:
         for where, shown in sections.items():
             click.echo(f"  missed, from [{plain(where)}]:")
             click.echo("".join(f"  - {line}\n" for line in shown), nl=False)
+        for passage in step.related:  # a case typed in: graded on the framework's asks
+            where = f"{passage.source} > {passage.heading.split(' > ')[-1]}"
+            click.echo(f"  to read: [{plain(where)}]")
 
 
 @click.group(invoke_without_command=True)

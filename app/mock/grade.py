@@ -51,6 +51,7 @@ class StepResult:
     follow_up: str | None = None  # the interviewer's follow-up (LLM only)
     follow_up_answer: str = ""
     unsure: list[Point] = field(default_factory=list)  # neither covered nor clearly missed
+    related: list[Passage] = field(default_factory=list)  # to read (``Step.related``)
 
     def to_dict(self) -> dict:
         return {
@@ -67,6 +68,7 @@ class StepResult:
             "follow_up": self.follow_up,
             "follow_up_answer": self.follow_up_answer,
             "unsure": [p.to_dict() for p in self.unsure],
+            "related": [p.to_dict() for p in self.related],
         }
 
     @classmethod
@@ -78,6 +80,7 @@ class StepResult:
             data["feedback"], data.get("seconds"), bool(data.get("over_time")),
             data.get("follow_up"), data.get("follow_up_answer", ""),
             [Point.from_dict(p) for p in data.get("unsure", [])],
+            [Passage(**p) for p in data.get("related", [])],
         )  # fmt: skip
 
 
@@ -161,7 +164,9 @@ def grade_step(
     answer = (answer or "").strip()
     if not step.points:
         note = "Your notes hold no key points for this step; not scored."
-        return StepResult(step.key, step.title, step.question, answer, None, [], [], note)
+        return StepResult(
+            step.key, step.title, step.question, answer, None, [], [], note, related=step.related
+        )
     item = step_item(step)
     # a point named only to dismiss it is missed ("we should not bother with PERCLOS")
     if offline and answer:
@@ -174,7 +179,7 @@ def grade_step(
     unsure = [by_text[u] for u in graded.unsure if u in by_text]
     return StepResult(
         step.key, step.title, step.question, answer, graded.score, covered, missed,
-        graded.feedback, unsure=unsure,
+        graded.feedback, unsure=unsure, related=step.related,
     )  # fmt: skip
 
 

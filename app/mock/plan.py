@@ -84,6 +84,7 @@ PREFIX_LETTERS = 5  # a heading word and a step's name word that start alike nam
 # template; 0.7 lets summaries in (dev precision 0.76 -> 0.72). At most MAX_SECTIONS sections.
 MARGIN = 0.6
 MAX_SECTIONS = 3
+MAX_RELATED = 2  # passages to read shown under a step of a case typed in
 PARAGRAPH_NAME_WORDS = 3  # a case written as prose: a paragraph is called by its first words
 MIN_POINT_TERMS = 4  # chosen on the tune half of eval/mock_answers.jsonl (see is_point)
 MAX_TITLE_WORDS = 5  # a listed step's title before a colon ("Metrics: offline and online")
@@ -150,6 +151,9 @@ class Step:
     question: str
     points: list[Point] = field(default_factory=list)
     seconds: int | None = None  # a rapid-fire question's own limit
+    # passages of other notes on the step, to read after a case typed in: not the case's own
+    # answer, so not graded
+    related: list[Passage] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -158,12 +162,16 @@ class Step:
             "question": self.question,
             "seconds": self.seconds,
             "points": [p.to_dict() for p in self.points],
+            "related": [p.to_dict() for p in self.related],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Step:
         points = [Point.from_dict(p) for p in data.get("points", [])]
-        return cls(data["key"], data["title"], data["question"], points, data.get("seconds"))
+        related = [Passage(**p) for p in data.get("related", [])]
+        return cls(
+            data["key"], data["title"], data["question"], points, data.get("seconds"), related
+        )
 
 
 @dataclass
@@ -794,14 +802,23 @@ def plan_design(
                 "(sharpnotes mock --case NAME)"
             )
         title = topic.title
-        what = f": {topic.description}" if topic.description else ""
-        prompt = f"Design an ML system around {topic.title}{what}"
-        rows = searcher.catalog.get_chunks([link.chunk_id for link in linked])
-        pool = [passage_of(rows[link.chunk_id]) for link in linked if link.chunk_id in rows]
+        cases = {c.source for c in case_notes(searcher)}
+        if written := next((link.source for link in linked if link.source in cases), None):
+            # a case topic: its case note, whole, as --case would take it
+            source, prompt = written, case_prompt(_read(searcher, written), title)
+            pool, sectioned = _case_pool(searcher, written)
+        else:
+            what = f": {topic.description}" if topic.description else ""
+            prompt = f"Design an ML system around {topic.title}{what}"
+            rows = searcher.catalog.get_chunks([link.chunk_id for link in linked])
+            pool = [passage_of(rows[link.chunk_id]) for link in linked if link.chunk_id in rows]
     elif text and text.strip():
         prompt = " ".join(text.split())
         title = prompt if len(prompt) <= 60 else prompt[:57].rsplit(" ", 1)[0] + "…"
-        pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source != framework]
+        # another case's notes are not this case's: their requirements (children at 80 m) and
+        # bullets graded a typed-in lidar case
+        skip = {framework, *(c.source for c in case_notes(searcher))}
+        pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source not in skip]
     else:
         raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
     held = assign(steps, pool, searcher, every=not sectioned)
@@ -810,14 +827,41 @@ def plan_design(
         skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
     points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
+    rows = (
+        searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
+        if framework
+        else {}
+    )
     # a step the case says nothing on is graded on what the framework note says it asks for
-    if framework and not all(points):
-        rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
-        points = [
-            p or _framework_points(rows.values(), s) for s, p in zip(steps, points, strict=True)
+    asked = [_framework_points(rows.values(), s) for s in steps]
+    related: list[list[Passage]] = [[] for _ in steps]
+    if source is None:
+        # no case note: other notes hold facts on the subject, not this case's answer (a lidar
+        # note lists four point-cloud encodings, and an answer that picks one is not missing
+        # three): each step is graded on what the framework asks of it, its passages to read
+        related = [
+            _unique(passages)[:MAX_RELATED] if a else []
+            for a, passages in zip(asked, held, strict=True)
         ]
-    planned = [Step(s.key, s.title, s.title, p) for s, p in zip(steps, points, strict=True)]
+        points = [a or p for a, p in zip(asked, points, strict=True)]
+    else:
+        points = [p or a for a, p in zip(asked, points, strict=True)]
+    planned = [
+        Step(s.key, s.title, s.title, p, related=r)
+        for s, p, r in zip(steps, points, related, strict=True)
+    ]
     return MockPlan("design", title, prompt, minutes, planned, source, framework)
+
+
+def _unique(passages: list[Passage]) -> list[Passage]:
+    """``passages`` with each section once (a long section is several passages)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for passage in passages:
+        if (passage.source, passage.heading) not in seen:
+            seen.add((passage.source, passage.heading))
+            out.append(passage)
+    return out
 
 
 def _framework_points(rows: Iterable[ChunkRow], step: FrameworkStep) -> list[Point]:

@@ -162,6 +162,10 @@ def show_report(data: dict) -> None:
                 passage_card(cfg, f"mock-{n}-{m}", passage.to_dict(), quote=quotes)
             if step.score is None:
                 st.caption(literal(step.feedback))
+            if step.related:  # a case typed in: graded on what the framework asks of the step
+                st.markdown("**To read**")
+                for r, passage in enumerate(step.related):
+                    passage_card(cfg, f"mock-{n}-read-{r}", passage.to_dict())
     left, right = st.columns(2)
     if report.missed and left.button(
         "Make cards from missed points", icon=":material/style:", key="mock_cards"
