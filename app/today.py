@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sharpnotes.app.quiz.session import DailyLimits, Siblings
+from sharpnotes.app.quiz.session import DailyLimits, Siblings, next_day
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus
 from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
@@ -60,6 +60,7 @@ class Plan:
     weakest: list[TopicStatus]
     gaps: list[str] = field(default_factory=list)
     held: list[StoredItem] = field(default_factory=list)  # siblings of an item asked today
+    later: int = 0  # items that come due later today (a relearning step: "Again" in 10 minutes)
 
     @property
     def item_ids(self) -> list[str]:
@@ -77,6 +78,7 @@ class Plan:
             "question": self.question.to_dict() if self.question else None,
             "weakest": [s.to_dict() for s in self.weakest],
             "gaps": self.gaps,
+            "due_later_today": self.later,
         }
 
 
@@ -98,6 +100,7 @@ def plan_today(
     ranked = weakest(statuses)
     siblings = Siblings(store, now)  # one of the cloze and the MCQ of a blank a day
     due = siblings.take(store.due_items(now=now), limits.reviews_left)
+    later = len(store.due_items(now=next_day(now) - 1)) - len(store.due_items(now=now))
     new_limit = limits.new_left
     fresh = {s.id: s for s in store.new_items(now=now)}
     new: list[StoredItem] = []
@@ -124,6 +127,7 @@ def plan_today(
         weakest=ranked[:5],
         gaps=[s.topic.id for s in statuses if s.gap],
         held=siblings.held,
+        later=later,
     )
 
 

@@ -524,6 +524,22 @@ def test_rapid_fire_round_json(env: Settings, tmp_path: Path) -> None:
     # a case is not silently dropped for the rapid round: the clash is named
     clash = run("mock", "--rapid", "2", "--case", "pedestrian", code=1)
     assert isinstance(clash, str) and "--rapid" in clash and "--case" in clash
+    # a missed point of one of the learner's own cards is that card, not a new copy of it
+    from sharpnotes.app.quiz.store import open_store
+
+    run("review", "--json")  # adds the notes' own cards to the store
+    with open_store(env) as store:
+        own = {(s.item.citation.chunk_id, s.item.answer) for s in store.items()}
+    again = run("mock", "--rapid", "2", "--seed", "1", "--answers", str(answers), "--cards",
+                "--json")  # fmt: skip
+    assert isinstance(again, dict)
+    missed = [p for s in again["steps"] if s["answer"] for p in s["missed"]]
+    copies = [p for p in missed if any(c == p["passage"]["chunk_id"] and p["text"] in a
+                                       for c, a in own)]  # fmt: skip
+    assert copies, "the round asks an own card and the reply 'no idea' misses it"
+    with open_store(env) as store:
+        added = [store.get(i) for i in again["cards_added"]]
+    assert not any(a is not None and a.item.answer in {p["text"] for p in copies} for a in added)
 
 
 @pytest.mark.slow

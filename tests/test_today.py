@@ -169,3 +169,10 @@ def test_a_topic_whose_quiz_made_nothing_is_not_suggested_until_its_passages_cha
         assert barren_topics(settings, edited) == set()  # new passages may make questions
         forget_barren(settings, "detr")  # a quiz on it made some
         assert barren_topics(settings, LINKS) == set()
+        # a card rated Again comes back within minutes: today says so rather than "0 due"
+        (failed,) = store.add_items([item("c-focal", "fundamentals/loss.md", 7)])
+        at = datetime.fromtimestamp(now, UTC)
+        schedule.record(store, failed, 1, now=at, fsrs=schedule.scheduler())
+        plan = plan_today(TOPICS, LINKS, store, TEXTS, limits, now=now)
+        assert failed not in {s.id for s in plan.due} and plan.later == 1
+        assert plan.to_dict()["due_later_today"] == 1

@@ -337,10 +337,12 @@ def mock(
     if as_json:
         echo_json(report.to_dict() | {"cards_added": added})
         return
+    had = _answered_misses(report) - len(added) if cards else 0
     if added:
-        had = _answered_misses(report) - len(added)
         before = f" ({had} were review cards already)" if had > 0 else ""
         click.echo(f"\n{len(added)} new review cards{before}: sharpnotes review")
+    elif had > 0:
+        click.echo(f"\nThe {had} missed points are review cards already: sharpnotes review")
     click.echo(f"Saved as {report.id}: sharpnotes mock history")
 
 

@@ -271,6 +271,8 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
             )
     if plan.held:
         click.echo(f"  {held_line(plan.held)}")
+    if plan.later:  # cards rated Again come back within minutes
+        click.echo(f"  {plan.later} more due later today: sharpnotes review then")
     for status in plan.start:
         click.echo(
             f"  start {plain(status.topic.title)}: sharpnotes quiz --topic {status.topic.id}"

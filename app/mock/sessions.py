@@ -200,4 +200,13 @@ def make_cards(settings: Settings, report: MockReport) -> list[str]:
 
     items = [card_for(report, step, point) for step, point in report.missed if step.answer]
     with open_store(settings) as store:
-        return store.add_items(items)
+        # a point that a card of the same passage answers already (a rapid round asks the
+        # learner's own cards) is that card: a copy came back as new the day after
+        held = [s.item for s in store.items(("active", "stale"))]
+        return store.add_items([i for i in items if not any(_holds(h, i) for h in held)])
+
+
+def _holds(card: QuizItem, item: QuizItem) -> bool:
+    """``card`` asks from the passage of ``item`` and its answer says the point ``item`` asks."""
+    same = card.citation.chunk_id == item.citation.chunk_id
+    return same and " ".join(item.answer.split()) in " ".join(card.answer.split())

@@ -68,6 +68,8 @@ if st.button(
 ):
     quiz_widgets.start(KEY, plan.item_ids)
     st.rerun()
+if plan.later:  # cards rated Again come back within minutes
+    st.caption(f"{plan.later} more due later today: come back to review them.")
 if not plan.item_ids:
     st.caption("Nothing due and no new items: make questions on a weak topic below.")
 for n, status in enumerate(plan.start):
