@@ -443,3 +443,24 @@ def test_an_answer_that_covers_no_key_point_is_rated_again(settings: Settings) -
     assert not wrong.correct and not wrong.covered and wrong.rating == AGAIN
     half = grade(item, "Bagging trains models in parallel on bootstrap samples.", settings)
     assert half.covered and half.rating in (HARD, GOOD)
+
+
+def test_a_point_in_chinese_and_a_reply_in_english_meet_through_the_glossary(
+    settings: Settings,
+) -> None:
+    """A newcomer's faithful English translation of a Chinese case point was only "partly"
+    covered (USE cosine 0.41), the same as an English dismissal of it (0.30): the English of
+    the point's glossary terms, said by the reply, covers it; dismissed, it is missed."""
+    from sharpnotes.app.quiz.grade import offline_recall
+
+    settings = settings.replace(embed_backend=BACKEND)
+    point = "地圖與實際燈號位置不一致時要回報，代表地圖過期。"
+    item = QuizItem(
+        "recall", "Monitoring?", point, point, point,
+        Citation("c1", "case-traffic-light.md", "7. 監控"), key_points=[point],
+    )  # fmt: skip
+    said = "Report when the map and the observed light positions disagree: the map is outdated."
+    assert offline_recall(item, said, settings, negation=True).covered == [point]
+    dismissed = "We should not bother with map mismatches; just retrain every month."
+    graded = offline_recall(item, dismissed, settings, negation=True)
+    assert [m for m, _ in graded.missed] == [point]

@@ -60,6 +60,7 @@ CROSS_COVERED = 0.45
 ZH_COVERED = 0.5  # a Chinese reply to a Chinese point (0.45 passed one that says the opposite)
 CROSS_MISSED = 0.3
 CHINESE_BY_MULTILINGUAL = True  # a Chinese reply to a Chinese point too (see card_grading)
+GLOSSARY_ACROSS = True  # a point and a reply in two languages: word overlap through the glossary
 CORRECT_SCORE = 0.6
 POINTS_WEIGHT = 0.6  # of a recall score, the share of key points covered; the rest, closeness
 PARTIAL_SCORE = 0.3
@@ -297,9 +298,11 @@ def contradicted(point: str, replies: list[str]) -> bool:
     """The reply sentence sharing most of the point's words negates most of those (or every
     one it shares), where the point does not: "We should not bother with PERCLOS" says the
     opposite of "PERCLOS error" and of "Drowsiness from PERCLOS (eyelid closure)"."""
-    want = terms(point)
+    across = GLOSSARY_ACROSS and has_cjk(point) and not any(has_cjk(r) for r in replies)
+    # a Chinese point and English replies: the point's English (``_english``)
+    want = _english(point) if across else terms(point)
     best = max(replies, key=lambda r: len(want & terms(r)), default="")
-    shared = want & terms(best) - negated(point)
+    shared = want & terms(best) - (set() if across else negated(point))
     flipped = negated(best) & shared
     return bool(flipped) and (
         flipped == shared or (len(flipped) >= 2 and len(flipped) * 2 >= len(shared))
@@ -579,6 +582,10 @@ def offline_recall(
         # a word counts in another form of it ("logs" for "logged", "detections" for "detect")
         shared = {w for w in want if w in said or holds({w}, said, forms)}
         lexical = len(shared) / len(want) if want else 0.0
+        if GLOSSARY_ACROSS and has_cjk(point) != zh:
+            # a point and a reply in two languages share no word: the English of the Chinese
+            # one's glossary terms, each side's English words, stand in for them
+            lexical, shared = _shared_across(point, response)
         cosine = float((sentence_vectors @ vector).max())
         near, far = POINT_COSINE, MISSED_COSINE
         if across is not None and multilingual_reads(point):
@@ -617,6 +624,24 @@ def offline_recall(
     # an answer near the topic that covers no key point was not recalled, however close it reads
     rating = rating_for(score) if covered or score >= CORRECT_SCORE else AGAIN
     return Grade(score >= CORRECT_SCORE, score, rating, covered, missed, feedback, None, unsure)
+
+
+def _english(text: str) -> set[str]:
+    """The English content terms of ``text``: its Latin words, and for Chinese the English of
+    its glossary terms (``crosslingual.expand_query``)."""
+    from sharpnotes.app.coverage import latin_terms
+    from sharpnotes.app.crosslingual import expand_query
+
+    return latin_terms(expand_query(text) if has_cjk(text) else text)
+
+
+def _shared_across(point: str, response: str) -> tuple[float, set[str]]:
+    """The share of the point's English terms (``_english``) that the reply's say, in one of
+    their forms, and those terms."""
+    want, said = _english(point), _english(response)
+    forms = word_forms(said)
+    shared = {w for w in want if w in said or holds({w}, said, forms)}
+    return (len(shared) / len(want) if want else 0.0), shared
 
 
 # a point that lists things after its label: "hard cases: night, rain, occlusion, kids, ..."
