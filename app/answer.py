@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from sharpnotes.app.coverage import (
+    FUNCTION_ZH,
     all_marked,
     all_named,
     answered_in_chinese,
@@ -86,6 +87,8 @@ FAR_IN_CHINESE = "every passage is far from the Chinese question in the multilin
 # Chosen on the tuning halves' questions of that kind: off-topic ones 0.13-0.18, answerable ones
 # 0.25 and up (eval/benchmarks/README.md, "Answers round 26").
 ZH_FAR = 0.17
+# ... unless glossary terms that the passages write hold this share of its content characters
+ZH_GLOSSARY = 0.5
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
 # Checked on hard negatives (3,227 units of one note scored against another note retrieved for
 # the same sample question): 3.2% pass at 0.6 / 0.6, 5.8% at 0.55, 1.8% at 0.65 (an upper bound:
@@ -596,10 +599,30 @@ def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
 
 def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
     """A question in Chinese alone whose passages are all below ``ZH_FAR`` in the multilingual
-    space (``chinese_closeness``)."""
+    space (``chinese_closeness``), unless glossary terms that the passages write (in either
+    language) make up most of what it asks (``glossary_share``): "類別不平衡有哪些處理方法？"
+    over a long English note on class imbalance scores 0.16 in USE, and "推薦台北好吃的牛肉麵
+    店" is a question on noodle shops whatever 推薦 reads as."""
     if not has_cjk(question) or latin_terms(question):
         return False
+    if glossary_share(question, [f"{r.heading}\n{r.text}" for r in results]) >= ZH_GLOSSARY:
+        return False
     return chinese_closeness(question, results) < ZH_FAR
+
+
+def glossary_share(question: str, passages: Sequence[str]) -> float:
+    """The share of a Chinese question's content characters (not ``FUNCTION_ZH``) held by its
+    glossary terms that a passage writes, in Chinese or in their English."""
+    from sharpnotes.app.crosslingual import find_terms
+
+    content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
+    lower = [p.lower() for p in passages]
+    held = sum(
+        sum(1 for c in zh if c not in FUNCTION_ZH)
+        for zh, en in find_terms(question)
+        if any(zh.lower() in p or en.lower() in p for p in lower)
+    )
+    return held / len(content) if content else 0.0
 
 
 def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -> bool:

@@ -30,11 +30,16 @@ from sharpnotes.ingest.text import CJK, has_cjk, terms, units
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
 # words: "wall-clock", "trade-off", "brand-new")
-_NAME = re.compile(
-    r"(?<![\w-])(?=[\w-]*(?:[A-Z][\w-]*[A-Z]|[a-z][A-Z]|\d))[A-Za-z][\w-]*[A-Za-z0-9]"
+_NAME = re.compile(  # ASCII word characters: "DETR為什麼不需要NMS" names DETR and NMS
+    r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*(?:[A-Z][A-Za-z0-9_-]*[A-Z]|[a-z][A-Z]|\d))"
+    r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]"
 )
-# a run of Latin-script words inside a Chinese question ("Swin Transformer", "noise schedule")
-_LATIN_RUN = re.compile(r"[A-Za-z][\w'/.-]*(?:[ \t]+[A-Za-z][\w'/.-]*)*")
+# a run of Latin-script words inside a Chinese question ("Swin Transformer", "noise schedule");
+# a word may open with digits glued to its letters ("1x1 卷積" names 1x1, not "x1")
+_LATIN_RUN = re.compile(
+    r"(?<![A-Za-z0-9_])(?=\d*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_'/.-]*"
+    r"(?:[ \t]+[A-Za-z][A-Za-z0-9_'/.-]*)*"
+)
 # capitals that are not names of methods
 COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
 
@@ -462,10 +467,12 @@ CHINESE_SHARE = 0.5
 
 
 def written_in_chinese(text: str) -> bool:
-    """Most of ``text``'s letters are Chinese characters (English terms among them or not)."""
-    letters = [c for c in text if c.isalpha()]
-    chinese = sum(1 for c in letters if CJK.match(c))
-    return bool(letters) and chinese >= CHINESE_SHARE * len(letters)
+    """Most of ``text``'s words are Chinese: each Chinese character counts as one, as does each
+    Latin word ("MOTA 看 FP、FN、ID switch 的總和" is Chinese with English names in it, though
+    it has more Latin letters than Chinese characters)."""
+    chinese = sum(1 for c in text if CJK.match(c))
+    latin = len(re.findall(r"[A-Za-z]+", text))
+    return chinese + latin > 0 and chinese >= CHINESE_SHARE * (chinese + latin)
 
 
 def answered_in_chinese(
