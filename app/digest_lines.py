@@ -21,6 +21,7 @@ from sharpnotes.ingest.cards import find_cards, open_questions
 from sharpnotes.ingest.text import (
     ATOMIC,
     BLANK_LINE,
+    CJK_CHARS,
     Block,
     Unit,
     UnitKind,
@@ -67,6 +68,13 @@ _DEFINITION = re.compile(
     re.IGNORECASE,
 )
 _QUESTION = re.compile(r"^\s*(Q\s*[:：]|Q\d|問[:：]|A\s*[:：]|答[:：])")
+# a sentence on the note itself, not on its subject: "這篇整理我實際用過的幾種做法。", "面試常問，
+# 整理一下自己的理解。", "In this note I collect ...", "My notes on X are below."
+_ON_THE_NOTE = re.compile(
+    r"\b(?:this|these|my) notes?\b|\bin this (?:note|page)\b|\bnote to self\b"
+    r"|這篇|本篇|這份筆記|這頁|整理一下|整理如下",
+    re.IGNORECASE,
+)
 
 
 # html_as_text leaves other tags for a renderer to show inert; a digest line is read as text, so
@@ -234,16 +242,31 @@ def with_subjects(text: str, found: list[Unit]) -> list[Unit]:
     return out
 
 
+def on_the_note(sentence: str) -> bool:
+    """A sentence that speaks of the note (``_ON_THE_NOTE``) from its first clause, or after a
+    few words only ("面試常問，整理一下自己的理解。"); not one that says something first
+    ("softmax 的最大值不等於信心，這篇整理幾個常用的估法。" keeps what it says)."""
+    clauses = re.split(r"[，,；;：:]", sentence)
+    for n, clause in enumerate(clauses):
+        if _ON_THE_NOTE.search(clause):
+            before = " ".join(clauses[:n])
+            chinese, words = re.findall(f"[{CJK_CHARS}]", before), re.findall(r"[A-Za-z]+", before)
+            return len(chinese) <= 6 and len(words) <= 2
+    return False
+
+
 def fragment(piece: Piece, following: Unit | None, over: set[str]) -> bool:
-    """True for a line that says nothing on its own: a list item of a few words that other
-    items sit under (a group's name, which they show before them; ``extractive.bare_label``), a
-    lead-in ending with ":" that no block follows, or one or two words with no list item or
-    question before them."""
+    """True for a line that says nothing on its own: a sentence on the note itself
+    (``on_the_note``), a list item of a few words that other items sit under (a group's name,
+    which they show before them; ``extractive.bare_label``), a lead-in ending with ":" that no
+    block follows, or one or two words with no list item or question before them."""
     unit = piece.unit
     if unit.kind not in ("sentence", "list"):
         return False
     text = line_text(unit)
     if is_todo(text):  # a note to self
+        return True
+    if unit.kind == "sentence" and on_the_note(text):  # of the note, not the topic
         return True
     body = text[len(list_marker(text)) :]
     name = item_name(unit)

@@ -489,3 +489,20 @@ def test_two_cards_on_two_lines_keep_their_own_answers_and_a_table_after_them_it
             "learns slowly.") in lines  # fmt: skip
     [table] = [t for _, t in lines if t.startswith("| model")]  # a table of its own, no question
     assert not any("converge" in t and "| model" in t for _, t in lines)
+
+
+def test_a_sentence_on_the_note_itself_is_no_line() -> None:
+    """Newcomers' digests opened with "面試常問，整理一下自己的理解。" and "Notes in English
+    ...": what a note says of itself is not a fact of its topic; a sentence that says something
+    first keeps it."""
+    from sharpnotes.app.digest_lines import on_the_note
+
+    body = (
+        "面試常問，整理一下自己的理解。\n\nsoftmax 的最大值不等於信心，這篇整理幾個常用的估法。"
+        "\n\nIn this note I collect the tricks.\n\nDropout regularizes by dropping units.\n"
+    )
+    lines = [t for _, t in shown(body)]
+    assert not any("整理一下" in t or "In this note" in t for t in lines), lines
+    assert any(t.startswith("softmax 的最大值不等於信心") for t in lines)
+    assert any(t.startswith("Dropout regularizes") for t in lines)
+    assert on_the_note("這篇整理我實際用過、面試也常被問的幾種做法。")
