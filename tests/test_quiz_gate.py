@@ -72,9 +72,15 @@ def test_licence_and_link_list_passages_are_not_study_content() -> None:
 
 
 def test_recall_prompts_that_are_not_sentences_are_dropped() -> None:
-    for clause in ("let's skip the details here", "bad small-object AP", "our predictions"):
+    for clause in ("let's skip the details here", "bad small-object AP", "our predictions",
+                   "two-stage detectors dodge this"):  # fmt: skip
         item = _item(f"Explain why {clause}.", "x y z because a b c", "x", kind="recall")
         assert gate.reason(item) == gate.NOT_A_SENTENCE, clause
+    # a diary line is no fact to learn (a newcomer's "今天複習 ViT 和 ____")
+    diary = _item("今天複習 ViT 和 ____。", "DETR", "今天複習 ViT 和 DETR。")
+    assert gate.reason(diary) == gate.NOT_A_SENTENCE
+    fact = _item("Today's detectors use ____ heads.", "anchor-free", "x")
+    assert gate.reason(fact) != gate.NOT_A_SENTENCE
 
 
 def test_ambiguous_options_and_raw_markup_are_dropped() -> None:

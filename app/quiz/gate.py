@@ -221,14 +221,32 @@ def raw_markup(text: str) -> bool:
     return unescaped.count("$") % 2 == 1 or outside_code.count("**") % 2 == 1
 
 
+# a line of a diary, not a fact: "今天複習 ViT 和 DETR", "Today I read the Swin paper"
+_DIARY = re.compile(
+    r"^\W*(?:今天|昨天|明天|今晚|這週|本週|上週|下週"
+    r"|(?:today|yesterday|tomorrow|tonight|this week|last week|next week)(?![\w'’]))",
+    re.IGNORECASE,
+)
+# ... or a clause whose object points back to a sentence not shown: "... dodge this."
+_ENDS_POINTING_BACK = re.compile(r"\b(?:this|that|these|those|it|them)\W*$", re.IGNORECASE)
+
+
 def not_a_sentence(item: QuizItem) -> bool:
-    """A generated "Explain why ..." prompt whose clause is talk, not a claim, or has no verb."""
-    if item.type != "recall" or item.generator == CARD_GENERATOR:
+    """A generated "Explain why ..." prompt whose clause is talk, not a claim, has no verb, or
+    ends on a word that points back ("Explain why two-stage detectors dodge this."); or a
+    generated item on a diary line ("今天複習 ViT 和 ____")."""
+    if item.generator == CARD_GENERATOR:
+        return False
+    if _DIARY.match(without_context(item)):
+        return True
+    if item.type != "recall":
         return False
     m = _EXPLAIN.match(item.question)
     if not m:
         return False
     clause = m["clause"]
+    if _ENDS_POINTING_BACK.search(clause):
+        return True
     if ":" in clause or re.search(r"\d", clause):
         return True  # "position: DCG takes ...", "at 70k peak QPS that's 21 M ...": not a claim
     return bool(_DISCOURSE.match(clause)) or not _VERB.search(clause)
