@@ -165,6 +165,32 @@ def test_an_english_question_on_a_passage_written_in_chinese_is_not_held_to_mini
     assert not answered_in_chinese(question, ["QA: sample 5% of each batch."])
     assert not answered_in_chinese("How do I make beef noodle soup?", [qa])
     assert not answered_in_chinese("標註 QA 抽多少？", [qa])  # a Chinese question: its own rule
+    # Chinese with English names in it, though it has more Latin letters than Chinese characters
+    mota = "MOTA 看 FP、FN、ID switch 的總和；IDF1 比較看身分保持得好不好；HOTA 是兩者的平衡。"
+    assert written_in_chinese(mota)
+    assert answered_in_chinese("What does MOTA measure compared with IDF1?", [mota])
+
+
+def test_a_chinese_question_names_the_latin_words_it_writes_whole() -> None:
+    """A newcomer's "為什麼特徵蒸餾需要 1x1 卷積？" was refused as "no passage names x1"; Latin
+    names written against Chinese characters are cut there, not carried into them."""
+    from sharpnotes.app.coverage import specific_terms, uncovered
+
+    assert [t.text for t in specific_terms("為什麼特徵蒸餾需要 1x1 卷積？")] == ["1x1"]
+    assert [t.text for t in specific_terms("DETR為什麼不需要NMS？")] == ["detr", "nms"]
+    assert uncovered("為什麼特徵蒸餾需要1x1卷積？", ["通常需要一個 1x1 卷積做通道對齊"]) == []
+
+
+def test_a_chinese_question_the_glossary_covers_is_not_held_far() -> None:
+    """USE scored "類別不平衡有哪些處理方法？" 0.16 against a long English note on class
+    imbalance, under the far-in-Chinese bound: glossary terms that the passages write, making up
+    half the question, lift it; "推薦" alone in a question on noodle shops does not."""
+    from sharpnotes.app.answer import ZH_GLOSSARY, glossary_share
+
+    english = ["Two kinds of class imbalance in detection: foreground/background and long tail."]
+    assert glossary_share("類別不平衡有哪些處理方法？", english) >= ZH_GLOSSARY
+    assert glossary_share("推薦台北好吃的牛肉麵店", ["A recommendation system ranks items."]) < 0.3
+    assert glossary_share("類別不平衡有哪些處理方法？", ["Batch norm at inference."]) == 0.0
 
 
 @pytest.mark.slow
