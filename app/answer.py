@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from sharpnotes.app.coverage import (
-    FUNCTION_ZH,
     all_marked,
     all_named,
     answered_in_chinese,
     defines_asked_name,
+    glossary_share,
     latin_terms,
     named_in_chinese,
     only_named,
@@ -598,31 +598,17 @@ def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
 
 
 def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
-    """A question in Chinese alone whose passages are all below ``ZH_FAR`` in the multilingual
-    space (``chinese_closeness``), unless glossary terms that the passages write (in either
-    language) make up most of what it asks (``glossary_share``): "類別不平衡有哪些處理方法？"
-    over a long English note on class imbalance scores 0.16 in USE, and "推薦台北好吃的牛肉麵
-    店" is a question on noodle shops whatever 推薦 reads as."""
+    """A question written in Chinese with no Latin-script term, whose passages are all below
+    ``ZH_FAR`` in the multilingual space (``chinese_closeness``), unless glossary terms that the
+    passages write (in either language) hold ZH_GLOSSARY of what it asks
+    (``coverage.glossary_share``): "類別不平衡有哪些處理方法？" over a long English note on
+    class imbalance scores 0.16 in USE, and "推薦台北好吃的牛肉麵店" is a question on noodle
+    shops whatever 推薦 reads as."""
     if not has_cjk(question) or latin_terms(question):
         return False
     if glossary_share(question, [f"{r.heading}\n{r.text}" for r in results]) >= ZH_GLOSSARY:
         return False
     return chinese_closeness(question, results) < ZH_FAR
-
-
-def glossary_share(question: str, passages: Sequence[str]) -> float:
-    """The share of a Chinese question's content characters (not ``FUNCTION_ZH``) held by its
-    glossary terms that a passage writes, in Chinese or in their English."""
-    from sharpnotes.app.crosslingual import find_terms
-
-    content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
-    lower = [p.lower() for p in passages]
-    held = sum(
-        sum(1 for c in zh if c not in FUNCTION_ZH)
-        for zh, en in find_terms(question)
-        if any(zh.lower() in p or en.lower() in p for p in lower)
-    )
-    return held / len(content) if content else 0.0
 
 
 def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -> bool:

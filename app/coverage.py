@@ -40,6 +40,8 @@ _LATIN_RUN = re.compile(
     r"(?<![A-Za-z0-9_])(?=\d*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_'/.-]*"
     r"(?:[ \t]+[A-Za-z][A-Za-z0-9_'/.-]*)*"
 )
+# ... and one word of it, in ASCII: not the 用 of "DETR用", and "1x1" whole
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])(?=\d*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]*")
 # capitals that are not names of methods
 COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
 
@@ -462,7 +464,8 @@ def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
     return out
 
 
-# a passage is written in Chinese when this share of its letters are Chinese characters
+# a passage is written in Chinese when this share of its words are Chinese characters (each
+# Chinese character a word, as each Latin word is)
 CHINESE_SHARE = 0.5
 
 
@@ -564,10 +567,29 @@ def _names_term(text: str, zh: str, own: set[str], aliases: Sequence[str]) -> bo
     )
 
 
+def writes_glossary_term(text: str, zh: str, en: str) -> bool:
+    """``text`` writes the glossary term ``zh`` (English side ``en``) in either language
+    (``_names_term``)."""
+    phrase, aliases = english_of(en)
+    return _names_term(text, zh, terms(phrase), aliases)
+
+
+def glossary_share(question: str, passages: Sequence[str]) -> float:
+    """The share of a Chinese question's content characters (not ``FUNCTION_ZH``) held by its
+    glossary terms that a passage writes, in Chinese or in English (``writes_glossary_term``)."""
+    content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
+    held = sum(
+        sum(1 for c in zh if c not in FUNCTION_ZH)
+        for zh, en in find_terms(question)
+        if any(writes_glossary_term(p, zh, en) for p in passages)
+    )
+    return held / len(content) if content else 0.0
+
+
 def latin_terms(text: str) -> set[str]:
     """The content terms of the words ``text`` writes in Latin script (the English a Chinese
     question or card keeps: "DETR", "NMS", "zero-shot")."""
-    return terms(" ".join(re.findall(r"[A-Za-z][\w-]*", text)))
+    return terms(" ".join(_LATIN_WORD.findall(text)))
 
 
 def zh_anchored(question: str, passages: Sequence[str]) -> bool:
@@ -578,10 +600,8 @@ def zh_anchored(question: str, passages: Sequence[str]) -> bool:
     if not has_cjk(question):
         return True
     text = " ".join(passages)
-    for zh, en in find_terms(question):
-        phrase, aliases = english_of(en)
-        if _names_term(text, zh, terms(phrase), aliases):
-            return True
+    if any(writes_glossary_term(text, zh, en) for zh, en in find_terms(question)):
+        return True
     if latin_terms(question) & terms(text):
         return True
     pairs = zh_pairs(question)

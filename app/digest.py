@@ -56,7 +56,7 @@ TITLES = {
 # Chosen on the tuning half of eval/digest_pairs.jsonl (726 labelled pairs of units of the sample
 # notes' digests; eval/benchmarks/digest_dupes.py), as the fewest duplicates shown plus different
 # facts merged (6 + 0 there; 7 + 0 with MiniLM's cosine alone at its best, 0.75):
-SAME_FACT = 0.68  # mean cosine of two units in MiniLM and in USE (``fact_vectors``)
+SAME_FACT = 0.68  # mean cosine of two units in MiniLM and in USE (``unit_vectors``)
 SAME_FACT_MINILM = 0.75  # MiniLM's cosine alone, where USE is not installed
 SAME_TERMS = 0.6  # share of the shorter unit's content terms the other has
 ACROSS_NOTES = True  # merge only wordings from different notes (one note elaborates, it does

@@ -72,7 +72,7 @@ _QUESTION = re.compile(r"^\s*(Q\s*[:：]|Q\d|問[:：]|A\s*[:：]|答[:：])")
 # 整理一下自己的理解。", "In this note I collect ...", "My notes on X are below."
 _ON_THE_NOTE = re.compile(
     r"\b(?:this|these|my) notes?\b|\bin this (?:note|page)\b|\bnote to self\b"
-    r"|這篇|本篇|這份筆記|這頁|整理一下|整理如下",
+    r"|(?:這篇|本篇)(?!論文|文章|paper)|這份筆記|這頁|整理一下|整理如下",
     re.IGNORECASE,
 )
 
@@ -243,14 +243,15 @@ def with_subjects(text: str, found: list[Unit]) -> list[Unit]:
 
 
 def on_the_note(sentence: str) -> bool:
-    """A sentence that speaks of the note (``_ON_THE_NOTE``) from its first clause, or after a
-    few words only ("面試常問，整理一下自己的理解。"); not one that says something first
-    ("softmax 的最大值不等於信心，這篇整理幾個常用的估法。" keeps what it says)."""
+    """A sentence that speaks of the note (``_ON_THE_NOTE``) with a few words at most in its
+    other clauses ("面試常問，整理一下自己的理解。"); not one that says something besides
+    ("softmax 的最大值不等於信心，這篇整理幾個常用的估法。", "As these notes show, focal loss
+    down-weights easy negatives."), nor one on a paper ("這篇論文提出 ...")."""
     clauses = re.split(r"[，,；;：:]", sentence)
     for n, clause in enumerate(clauses):
         if _ON_THE_NOTE.search(clause):
-            before = " ".join(clauses[:n])
-            chinese, words = re.findall(f"[{CJK_CHARS}]", before), re.findall(r"[A-Za-z]+", before)
+            rest = " ".join(clauses[:n] + clauses[n + 1 :])
+            chinese, words = re.findall(f"[{CJK_CHARS}]", rest), re.findall(r"[A-Za-z]+", rest)
             return len(chinese) <= 6 and len(words) <= 2
     return False
 

@@ -453,15 +453,15 @@ def compose(
     # "What is ECE?": a unit that defines the name where it writes it ("ECE (expected calibration
     # error): ...") answers it, however MiniLM scores a short question on a rare name
     defined = definition_of_asked(question) if DEFINING_FIRST else None
-    by_score = sorted(
-        found,
-        key=lambda c: (not (defined and defined.search(c.scored.unit.clean.lower())), -c.score),
-    )
-    best = max(found, key=lambda c: c.score)
+    defining = [c for c in found if defined and defined.search(c.scored.unit.clean.lower())]
+    defines = bool(defining)
+    # ... and then the answer is those units: the other lines of a Q&A list ranked first for
+    # its acronyms answer other cards (the best unit of a named or continued section may follow)
+    by_score = sorted(defining or found, key=lambda c: -c.score)
+    best = by_score[0]
     best_own = max(own(c) for c in found)
-    defines = bool(defined and defined.search(by_score[0].scored.unit.clean.lower()))
     # the top passage's best unit is kept for what the ranking knows, unless a unit defines
-    # what is asked: a Q&A list ranked first for its acronyms holds other cards' answers
+    # what is asked
     top_best = None if defines else next((c for c in by_score if c.scored.passage == 0), None)
     chosen: list[ScoredUnit] = []
     seen: set[str] = set()
@@ -470,7 +470,8 @@ def compose(
     zh = has_cjk(question)
     keep = KEEP_RATIO_ZH if zh else KEEP_RATIO
     for c in by_score:
-        if chosen and (c.score < keep * best.score or len(chosen) >= MAX_UNITS):
+        low = c.score < keep * best.score and not defines  # every definition of the name
+        if chosen and (low or len(chosen) >= MAX_UNITS):
             break
         key, size = _key(c.scored.unit), len(c.scored.unit.clean)
         if any(key in k or k in key for k in seen) or (chosen and chars + size > MAX_CHARS):
@@ -493,7 +494,7 @@ def compose(
     sections = named_sections(question, [p.heading for p in passages])
     sections |= continued(passages, best.scored.passage, by_score)
     extra = EXTRA_PASSAGES_ZH if zh else EXTRA_PASSAGES
-    # a defined name needs no other passage's line that says nothing of it on its own
+    # a defined name needs no other passage's line (``by_score`` holds its definitions only)
     ranked_by = best.score if not defines else math.inf
     chosen += other_passages(by_score, chosen, seen, ranked_by, sections, extra, question)
     chosen = under_long_parents(chosen, scored) if SHOW_PARENTS else chosen

@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sharpnotes.app.quiz.session import DailyLimits, Siblings, next_day
+from sharpnotes.app.quiz.session import DailyLimits, Siblings, due_later_today
 from sharpnotes.app.quiz.store import ReviewStore, StoredItem
 from sharpnotes.app.syllabus import Syllabus
 from sharpnotes.app.topic_status import TopicStatus, topic_statuses, weakest
@@ -100,7 +100,7 @@ def plan_today(
     ranked = weakest(statuses)
     siblings = Siblings(store, now)  # one of the cloze and the MCQ of a blank a day
     due = siblings.take(store.due_items(now=now), limits.reviews_left)
-    later = len(store.due_items(now=next_day(now) - 1)) - len(store.due_items(now=now))
+    later = due_later_today(store, now)
     new_limit = limits.new_left
     fresh = {s.id: s for s in store.new_items(now=now)}
     new: list[StoredItem] = []

@@ -392,20 +392,32 @@ def find_cards(text: str) -> list[Card]:
 
 
 def open_questions(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each labelled or bold question of ``text`` left without an answer: no
-    block answers it, or only a placeholder does ("Q: What is ECE?" over "A: TODO"). It names
-    its subject and says nothing of it; what follows it answers the next question."""
+    """(start, end) of each labelled or bold question of ``text`` left without an answer: only
+    a placeholder answers it ("Q: What is ECE?" over "A: TODO", or "Q: What is ECE? A: TODO" on
+    one line), or the next question or heading comes first. It names its subject and says
+    nothing of it; what follows it answers the next question. A question that ends ``text`` is
+    not one: a passage may end where its answer's passage begins."""
     items = [
         line for b in blocks(text) if b.kind not in ("code", "math", "table") for line in _lines(b)
     ]
     out = []
     for i, block in enumerate(items):
-        if block.kind == "heading" or _lone_question(block) is None:
+        if block.kind == "heading":
+            continue
+        body = _LIST.sub("", block.text, count=1).strip()
+        inline = _INLINE_A.search(body) if _Q_OPEN.match(body) else None
+        if inline is not None:
+            if not real_answer(body[inline.end() :]):
+                out.append((block.start, block.end))
+            continue
+        if _lone_question(block) is None:
             continue
         n = _labelled(items, i, _answer_blocks(items, i))
-        end = items[i + n].end if n else block.end
-        if not n or not real_answer(_answer_text(text[items[i + 1].start : end])):
-            out.append((block.start, end))
+        if n:
+            if not real_answer(_answer_text(text[items[i + 1].start : items[i + n].end])):
+                out.append((block.start, items[i + n].end))
+        elif i + 1 < len(items):
+            out.append((block.start, block.end))
     return out
 
 

@@ -241,3 +241,6 @@ def test_a_question_left_without_an_answer_is_an_open_question() -> None:
     blanked = without_open_questions(text)
     assert len(blanked) == len(text) and "ECE" not in blanked and "NDS" not in blanked
     assert "Q: Why BF16?\nA: Same exponent as FP32." in blanked
+    # on one line too; a question that ends the passage may be answered by the next one
+    assert open_questions("Q: What is ECE? A: TODO\nQ: Why BF16? A: Same range.\n") == [(0, 23)]
+    assert open_questions("Intro.\n\nQ: Why does DETR need no NMS?") == []

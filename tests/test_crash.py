@@ -327,8 +327,8 @@ def test_bm25_pointer_written_by_a_newer_sharpnotes_is_refused(settings: Setting
 def test_app_state_written_by_a_newer_sharpnotes_is_refused(settings: Settings) -> None:
     gaps.record_gap(settings, "what is a loss spike")
     with sqlite3.connect(settings.paths.home / "state.sqlite") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-        db.execute("PRAGMA user_version=3")
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2  # v2: barren topics
+        db.execute("PRAGMA user_version=9")
     with pytest.raises(StoredFormatError, match=r"state.sqlite was written by a newer sharpnotes"):
         gaps.list_gaps(settings)
 

@@ -185,12 +185,16 @@ def test_a_chinese_question_the_glossary_covers_is_not_held_far() -> None:
     """USE scored "類別不平衡有哪些處理方法？" 0.16 against a long English note on class
     imbalance, under the far-in-Chinese bound: glossary terms that the passages write, making up
     half the question, lift it; "推薦" alone in a question on noodle shops does not."""
-    from sharpnotes.app.answer import ZH_GLOSSARY, glossary_share
+    from sharpnotes.app.answer import ZH_GLOSSARY
+    from sharpnotes.app.coverage import glossary_share
 
     english = ["Two kinds of class imbalance in detection: foreground/background and long tail."]
     assert glossary_share("類別不平衡有哪些處理方法？", english) >= ZH_GLOSSARY
     assert glossary_share("推薦台北好吃的牛肉麵店", ["A recommendation system ranks items."]) < 0.3
     assert glossary_share("類別不平衡有哪些處理方法？", ["Batch norm at inference."]) == 0.0
+    # a glossary term's acronym counts, and a short word is not found inside another
+    assert glossary_share("非極大值抑制的缺點？", ["NMS drops overlapping boxes."]) >= 0.5
+    assert glossary_share("地圖怎麼畫？", ["The heatmap peaks at each center."]) == 0.0
 
 
 @pytest.mark.slow

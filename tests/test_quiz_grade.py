@@ -416,6 +416,12 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
     assert reversed_claim(gap, ["high bias, the model is underfitting"])
     assert reversed_claim("高變異，模型過擬合", ["高偏差，模型欠擬合"])
     assert not reversed_claim(gap, ["high variance: it overfits the training set"])
+    # verbs of whatever they take are no opposites; 方差 and 變異 are one word
+    assert not reversed_claim(
+        "Dropout decreases overfitting.", ["Dropout increases robustness and reduces overfitting."]
+    )
+    assert not reversed_claim("資料增強可以減少過擬合", ["增加資料量可以避免過擬合"])
+    assert not reversed_claim("高方差對應過擬合", ["高變異對應過擬合"])
     assert not reversed_claim(
         "Bias: how far the average model is from the truth, from too little capacity.",
         ["More capacity lowers bias and raises variance; the average model gets nearer."],
@@ -464,3 +470,7 @@ def test_a_point_in_chinese_and_a_reply_in_english_meet_through_the_glossary(
     dismissed = "We should not bother with map mismatches; just retrain every month."
     graded = offline_recall(item, dismissed, settings, negation=True)
     assert [m for m, _ in graded.missed] == [point]
+    # a point that itself negates is not contradicted by a reply that says the same
+    from sharpnotes.app.quiz.grade import contradicted
+
+    assert not contradicted("不用 anchor，直接預測框", ["No anchors: it predicts boxes directly."])

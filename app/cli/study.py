@@ -237,6 +237,7 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
     from sharpnotes.app.quiz.session import daily_limits, held_line
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store
     from sharpnotes.app.today import plan_today, progress
+    from sharpnotes.ingest.formats import StoredFormatError
 
     settings = load_settings()
     searcher = open_searcher(settings)
@@ -253,7 +254,7 @@ def today(new_per_day: int | None, reviews_per_day: int | None, as_json: bool) -
             barren = barren_topics(settings, links)
             plan = plan_today(syllabus, links, store, texts, limits, barren=barren)
             done = progress(store)
-    except ReviewStoreError as exc:
+    except (ReviewStoreError, StoredFormatError) as exc:
         raise UserError(str(exc)) from exc
     if as_json:
         echo_json(plan.to_dict() | {"progress": done.to_dict(), "today": vars(limits)})

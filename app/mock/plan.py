@@ -786,6 +786,9 @@ def plan_design(
     """A design mock on a case note, a syllabus topic or typed text (one of them)."""
     framework, steps = framework_steps(searcher)
     source, sectioned = None, True
+    # another case's notes are not this case's (their requirements, children at 80 m, graded a
+    # typed-in lidar case), and the framework is the same for every case
+    cases: set[str | None] = {c.source for c in case_notes(searcher)}
     if case:
         note = find_case(searcher, case)
         title, source = note.title, note.source
@@ -802,7 +805,6 @@ def plan_design(
                 "(sharpnotes mock --case NAME)"
             )
         title = topic.title
-        cases = {c.source for c in case_notes(searcher)}
         if written := next((link.source for link in linked if link.source in cases), None):
             # a case topic: its case note, whole, as --case would take it
             source, prompt = written, case_prompt(_read(searcher, written), title)
@@ -815,16 +817,13 @@ def plan_design(
     elif text and text.strip():
         prompt = " ".join(text.split())
         title = prompt if len(prompt) <= 60 else prompt[:57].rsplit(" ", 1)[0] + "…"
-        # another case's notes are not this case's: their requirements (children at 80 m) and
-        # bullets graded a typed-in lidar case
-        skip = {framework, *(c.source for c in case_notes(searcher))}
-        pool = [passage_of(r) for r in searcher.search(prompt, k=12) if r.source not in skip]
+        found = searcher.search(prompt, k=12)
+        pool = [passage_of(r) for r in found if r.source not in cases and r.source != framework]
     else:
         raise MockError("say what to design: --case NAME, --topic TOPIC or --text 'Design ...'")
     held = assign(steps, pool, searcher, every=not sectioned)
     if not pool:  # nothing of the case's own: each step gets the best passage of another note
-        # another case's notes are not this case's, and the framework is the same for every case
-        skip: set[str | None] = {framework, source, *(c.source for c in case_notes(searcher))}
+        skip = {framework, source, *cases}
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
     points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
     rows = (

@@ -299,6 +299,8 @@ def contradicted(point: str, replies: list[str]) -> bool:
     one it shares), where the point does not: "We should not bother with PERCLOS" says the
     opposite of "PERCLOS error" and of "Drowsiness from PERCLOS (eyelid closure)"."""
     across = GLOSSARY_ACROSS and has_cjk(point) and not any(has_cjk(r) for r in replies)
+    if across and _NEGATION.search(point):
+        return False  # "不用 anchor": which English words it negates is not known here
     # a Chinese point and English replies: the point's English (``_english``)
     want = _english(point) if across else terms(point)
     best = max(replies, key=lambda r: len(want & terms(r)), default="")
@@ -384,20 +386,18 @@ _DIFFER = re.compile(
 
 # words that name the opposite of each other: a reply that writes one where the point writes the
 # other says it the other way round ("high bias, underfitting" for "high variance, overfitting").
-# Nouns and verbs that are the claim itself; not adjectives of whatever follows them: "high-res
-# crops" is not the opposite of "low-pixel errors" (high / low, local / global failed two right
-# answers of card_grading's tuning and holdout halves)
+# Names of things that are the claim itself; not adjectives of whatever follows them ("high-res
+# crops" is not the opposite of "low-pixel errors": high / low, local / global failed two right
+# answers of card_grading's tuning and holdout halves), nor verbs of whatever they take
+# ("decreases overfitting" and "increases robustness, which reduces overfitting" agree)
 # fmt: off
 _OPPOSITES = (
-    ("overfit", "underfit"), ("bias", "variance"), ("increase", "decrease"),
-    ("positive", "negative"), ("precision", "recall"), ("encoder", "decoder"),
-    ("vanishing", "exploding"), ("maximize", "minimize"), ("maximise", "minimise"),
+    ("overfit", "underfit"), ("bias", "variance"), ("positive", "negative"),
+    ("precision", "recall"), ("encoder", "decoder"), ("vanishing", "exploding"),
     ("overestimate", "underestimate"),
 )
-_OPPOSITES_ZH = (
-    ("過擬合", "欠擬合"), ("過度擬合", "擬合不足"), ("偏差", "變異"), ("偏差", "方差"),
-    ("增加", "減少"),
-)
+_OPPOSITES_ZH = (("過擬合", "欠擬合"), ("過度擬合", "擬合不足"), ("偏差", "變異"))
+_SAME_ZH = {"方差": "變異"}  # variance, as Taiwan and the mainland write it
 # fmt: on
 
 
@@ -409,9 +409,12 @@ def _opposite(point: str, reply: str) -> bool:
     from sharpnotes.ingest.bm25 import stem
 
     mine, theirs = _stemmed(point), _stemmed(reply)
+    zh_point, zh_reply = point, reply
+    for other, word in _SAME_ZH.items():
+        zh_point, zh_reply = zh_point.replace(other, word), zh_reply.replace(other, word)
     pairs = [
         *(((x, y), mine, theirs) for x, y in (stem([a, b]) for a, b in _OPPOSITES)),
-        *(((a, b), point, reply) for a, b in _OPPOSITES_ZH),  # Chinese: written in the text
+        *(((a, b), zh_point, zh_reply) for a, b in _OPPOSITES_ZH),  # Chinese: as written
     ]
     flipped: set[str] = set()
     for (x, y), left, right in pairs:

@@ -99,7 +99,9 @@ def make_quiz(
         searcher=searcher if topic else None,
         known={s.id for s in have} if exclude and chunks is None else None,
     )
-    if asked is not None:  # today sends no one to an empty quiz again
+    # today sends no one again to the quiz it suggests (mixed, on the whole topic) when it made
+    # nothing; a quiz of one kind, or on part of the notes, says nothing of that one
+    if asked is not None and kind == "mixed" and filters == Filters():
         from sharpnotes.app.gaps import forget_barren, record_barren
 
         if batch.items:
@@ -143,6 +145,13 @@ def next_day(now: float | None = None) -> float:
     now = time.time() if now is None else now
     day: date = datetime.fromtimestamp(now).date() + timedelta(days=1)
     return datetime.combine(day, datetime.min.time()).timestamp()
+
+
+def due_later_today(store: ReviewStore, now: float | None = None) -> int:
+    """How many items come due after ``now`` and before the local day ends (a card rated Again
+    returns in minutes): what Today and the Home page say besides the due ones."""
+    now = time.time() if now is None else now
+    return store.counts(now=next_day(now) - 1)["due"] - store.counts(now=now)["due"]
 
 
 def bury_until_tomorrow(store: ReviewStore, ids: list[str], now: float | None = None) -> float:

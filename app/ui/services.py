@@ -383,6 +383,7 @@ def _examples(index_dir: str, synced: float | None, day: int) -> list[str]:
 def home_summary(cfg: Settings) -> HomeSummary:
     """The first screen's read model: the index, reviews due today, example questions, gaps."""
     from sharpnotes.app.gaps import list_gaps
+    from sharpnotes.app.quiz.session import due_later_today
     from sharpnotes.app.quiz.store import ReviewStoreError, open_store, store_path
 
     rows = library(cfg)
@@ -390,9 +391,7 @@ def home_summary(cfg: Settings) -> HomeSummary:
     if store_path(cfg).exists():
         try:
             with open_store(cfg) as store:
-                end_of_day = time.mktime(time.localtime()[:3] + (23, 59, 59, 0, 0, -1))
-                due = store.counts()["due"]
-                later = store.counts(now=end_of_day)["due"] - due
+                due, later = store.counts()["due"], due_later_today(store)
         except ReviewStoreError as exc:
             log.info("review store: %s", exc)
     synced = last_sync(cfg)

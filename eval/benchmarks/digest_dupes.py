@@ -51,10 +51,11 @@ def _key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
-def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray, np.ndarray]]:
+def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray, np.ndarray, float]]:
     """Topic id -> (split, digest candidates, the vectors ``merge`` compares, their MiniLM
-    vectors), for the labelled topics."""
+    vectors, the bound the digest merges those vectors at), for the labelled topics."""
     from sharpnotes.app.digest import topic_units, unit_vectors
+    from sharpnotes.app.digest_lines import line_text
     from sharpnotes.app.retrieval import Searcher
     from sharpnotes.app.topics import syllabus_links
     from sharpnotes.ingest.settings import Settings
@@ -69,9 +70,11 @@ def topic_material(home: Path) -> dict[str, tuple[str, list, np.ndarray, np.ndar
     for line in TOPICS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         candidates = topic_units(searcher, links.get(row["topic"], []))
-        vectors, _ = unit_vectors(searcher, candidates)
-        minilm = vectors[:, : searcher.embedder().dim] * np.sqrt(2.0) if candidates else vectors
-        out[row["topic"]] = (row["split"], candidates, vectors, minilm)
+        vectors, same = unit_vectors(searcher, candidates)
+        # MiniLM's own vectors (``unit_vectors`` scales them down beside USE's, when installed)
+        texts = [line_text(u) for u, _, _ in candidates]
+        minilm = searcher.embedder().embed(texts) if texts else vectors
+        out[row["topic"]] = (row["split"], candidates, vectors, minilm, same)
     return out
 
 
@@ -81,7 +84,7 @@ def write_candidates(material: dict, out: Path) -> int:
 
     seen: set[tuple[str, str]] = set()
     rows = []
-    for topic, (split, candidates, both, vectors) in material.items():
+    for topic, (split, candidates, both, vectors, _) in material.items():
         texts = [u.clean for u, _, _ in candidates]
         unit_terms = [terms(t) for t in texts]
         for i, j in combinations(range(len(texts)), 2):
@@ -125,7 +128,7 @@ def count(
     from sharpnotes.app import digest
 
     shown = wrong = lines_total = merged_total = 0
-    for _topic, (half, candidates, both, minilm) in material.items():
+    for _topic, (half, candidates, both, minilm, _) in material.items():
         if half != split or not candidates:
             continue
         vectors = minilm if minilm_only else both
@@ -167,8 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         if row["same"] is None:
             raise SystemExit(f"{args.pairs}: a pair has no label yet ({row['a'][:60]!r})")
         labels[_key(row["a"], row["b"])] = bool(row["same"])
+    # as the digest merges: at SAME_FACT, or SAME_FACT_MINILM where USE is not installed
+    bound = next((m[4] for m in material.values() if m[1]), SAME_FACT)
     shipped = {
-        split: count(material, labels, split, SAME_FACT, SAME_TERMS, ACROSS_NOTES)
+        split: count(material, labels, split, bound, SAME_TERMS, ACROSS_NOTES)
         for split in ("tune", "holdout")
     }
     minilm_only = {
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             "pairs": str(args.pairs),
             "labelled_pairs": len(labels),
             "labelled_same": sum(labels.values()),
-            "same_fact": SAME_FACT,
+            "same_fact": bound,
             "same_fact_minilm": SAME_FACT_MINILM,
             "same_terms": SAME_TERMS,
             "across_notes": ACROSS_NOTES,

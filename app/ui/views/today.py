@@ -16,6 +16,7 @@ from sharpnotes.app.topics import syllabus_links
 from sharpnotes.app.ui import quiz_widgets, services
 from sharpnotes.app.ui.note_dialog import passage_card
 from sharpnotes.app.ui.render import literal
+from sharpnotes.ingest.formats import StoredFormatError
 
 cfg = services.settings()
 KEY = "today_session"
@@ -47,7 +48,7 @@ try:
         )
         plan = plan_today(syllabus, links, store, texts, limits, barren=barren_topics(cfg, links))
         done = progress(store)
-except (SyllabusError, ReviewStoreError) as exc:
+except (SyllabusError, ReviewStoreError, StoredFormatError) as exc:
     st.error(literal(str(exc)))
     st.stop()
 
