@@ -153,6 +153,11 @@ def test_a_card_that_does_not_name_its_topic_is_shown_with_it() -> None:
     assert topic_of("Why not ViT?", "Lane detection > Follow-ups") == "Lane detection"
     assert topic_of("Why LN?", "ViT notes") == "ViT"
     assert topic_of("Why LN?", "Lecture notes") == "Lecture notes"
+    # a question that names something is shown with its note's title, not the last section
+    # its note's closing Q/A lines happen to sit under (a newcomer's "(Learning rate schedules)")
+    adam = "Why does Adam need bias correction?"
+    assert topic_of(adam, "Optimizers > Learning rate schedules") == "Optimizers"
+    assert topic_of("Why can DETR skip NMS?", "DETR > AD connection") == ""  # it names it
 
 
 def test_chunks_that_continue_their_section() -> None:

@@ -90,15 +90,22 @@ def topic_of(question: str, heading: str) -> str:
     """What a card is about when its question does not say it: the last part of its heading
     path that is neither a Q/A label nor the question itself ("Why not just boxes?" under
     "Occupancy networks > Q/A": "Occupancy networks"); "" when the question shares a content
-    word with it. A blind rater scored 24 cards of the sample notes 3.79 as written and 4.58
-    with it (better for 10 of 69 cards of both corpora, worse for none; tune half)."""
+    word with it. A question that names something (``coverage.specific_terms``) is shown with
+    its note's title only: the Q/A lines that end a note sit under its last section, and "Why
+    does Adam need bias correction? (Learning rate schedules)" misled, where "Why not ViT? (Lane
+    detection)" says what is asked. A blind rater scored 24 cards of the sample notes 3.79 as
+    written and 4.58 with it (better for 10 of 69 cards of both corpora, worse for none; tune
+    half)."""
+    from sharpnotes.app.coverage import specific_terms
+
     asked, bare = terms(question), question.rstrip("?？")
     parts = [p.strip() for p in heading.split(HEADING_SEP) if p.strip()]
     parts = [
         p for p in parts
         if not _QA_HEADING.search(p) and terms(p) != asked and p.rstrip("?？") != bare
     ]  # fmt: skip
-    topic = short_part(parts[-1]) if parts else ""
+    named = bool(specific_terms(question))
+    topic = short_part(parts[0] if named else parts[-1]) if parts else ""
     if not terms(topic) or terms(topic) & asked:
         return ""
     return topic
