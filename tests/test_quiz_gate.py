@@ -230,6 +230,24 @@ def test_key_points_of_a_chinese_answer() -> None:
     assert points == ["It is discrete, i.e. a finite set of values", "Trees (e.g. GBDT) need none"]
 
 
+def test_key_points_of_a_sentence_that_says_three_things_in_a_row() -> None:
+    """A newcomer's card said three reasons in one sentence: "it doesn't depend on the batch"
+    scored 0.19 against the whole of it, and "BN depends on the batch; LN doesn't" 1.0. Three
+    parts or more, each with content, are a point each; a list of names is not."""
+    answer = (
+        "Layer norm does not depend on the batch, works per token with variable sequence "
+        "lengths, and behaves the same in training and inference."
+    )
+    assert key_points(answer) == [
+        "Layer norm does not depend on the batch",
+        "works per token with variable sequence lengths",
+        "behaves the same in training and inference",
+    ]
+    assert key_points("Precision, recall and F1 are computed per class.") == [
+        "Precision, recall and F1 are computed per class"
+    ]
+
+
 def test_key_points_of_a_listed_answer_are_its_items() -> None:
     """An answer that lists three strategies has three points, one an item, without its lead-in
     or its markup (four points of the first item left the other two ungraded)."""

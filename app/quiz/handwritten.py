@@ -40,6 +40,7 @@ _EMPHASIS_TAG = re.compile(r"<(strong|b|em|i)>(.*?)</\1>", re.IGNORECASE | re.S)
 # within a sentence (``split_sentences`` already cut at its ends, and knows "e.g.", "i.e.",
 # "w.r.t." and "et al."): its ";" clauses and lines
 _CLAUSE = re.compile(r"\s*(?:[;；]|\n+)\s*")
+SERIES_SPLIT = True
 _Q_LABEL = re.compile(r"^\s*(?:Q|Question|問|问)\s*[:：]\s*", re.IGNORECASE)
 # a section heading that only says "questions here" ("Interview Q/A", "Quick fire"): no topic
 _QA_HEADING = re.compile(
@@ -66,7 +67,8 @@ def key_points(answer: str) -> list[str]:
             pieces.extend(_CLAUSE.split(said[0].text)[:1] if said else [])
         elif block.kind in ("paragraph", "quote"):
             for sentence in split_sentences(block.text):
-                pieces.extend(p for p in _CLAUSE.split(sentence.text) if p)
+                for clause in _CLAUSE.split(sentence.text):
+                    pieces.extend(p for p in series(clause) if p)
     points: list[str] = []
     for piece in pieces:
         piece = clean_heading(piece).strip(" .-*")
@@ -75,6 +77,24 @@ def key_points(answer: str) -> list[str]:
         if piece not in points:
             points.append(piece)
     return points[:MAX_KEY_POINTS] or [answer.strip()]
+
+
+# "A, B, and C" (with no further "and" split) / "A, B and C": a series of three parts or more
+_SERIES_OXFORD = re.compile(r",\s+(?:(?:and|or)\s+)?")
+_SERIES = re.compile(r",\s+|\s+(?:and|or)\s+(?=[^,]*$)")
+SERIES_TERMS = 2  # content terms each part of a series holds to be a point of its own
+
+
+def series(clause: str) -> list[str]:
+    """A clause that says three things or more in a row ("does not depend on the batch, works
+    per token, and behaves the same in training and inference") as its parts, each a point when
+    each holds SERIES_TERMS content terms; else the clause whole. One point for the three gave
+    "it doesn't depend on the batch" nothing, and a reply naming one of them all of it."""
+    oxford = re.search(r",\s+(?:and|or)\s", clause)
+    parts = [p.strip() for p in (_SERIES_OXFORD if oxford else _SERIES).split(clause) if p.strip()]
+    if SERIES_SPLIT and len(parts) >= 3 and all(len(terms(p)) >= SERIES_TERMS for p in parts):
+        return parts
+    return [clause]
 
 
 def readable(text: str) -> str:
