@@ -40,7 +40,7 @@ from sharpnotes.app.crosslingual import expand_query
 from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
-from sharpnotes.ingest.cards import question_text, unlabelled
+from sharpnotes.ingest.cards import question_text, real_answer, unlabelled
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     BLANK_LINE,
@@ -255,7 +255,8 @@ def says_something(unit: Unit) -> bool:
     text = unit.text.strip()
     if not LEAD_IN_ALONE and unit.kind == "sentence" and is_lead_in(text):
         return False
-    if is_todo(text):  # a note to self
+    reply = unlabelled(text)
+    if is_todo(text) or not real_answer(reply[len(list_marker(reply)) :]):  # "答：待補"
         return False
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 

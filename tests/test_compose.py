@@ -364,6 +364,11 @@ def test_a_card_left_blank_lends_nothing_and_a_defining_line_answers(settings: S
     text = answer(settings, "What is ECE?", found)
     assert "bin predictions by confidence" in text
     assert "Argmax" not in text and "exponent range" not in text
+    # a placeholder is never quoted ("答：待補" was, as the whole answer to a Chinese question)
+    zh = passages(
+        "問：什麼是 label smoothing？\n答：待補\n", "label smoothing 把 one-hot 換成 0.9 / 0.1。\n"
+    )
+    assert "待補" not in answer(settings, "什麼是 label smoothing？", zh)
     # where no other note defines it, the blank card names ECE without saying anything of it
     alone = passages(qa)
     reason = refusal_reason("What is ECE?", alone, lambda: 1.0, settings)

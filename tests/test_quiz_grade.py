@@ -431,6 +431,18 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
         Citation("c2", "bias-variance.md", "Bias-variance"), key_points=[gap],
     )  # fmt: skip
     assert not grade(card, "high bias, the model is underfitting", settings).correct
+    # ... also when only the question names it: a card "What is overfitting?" whose answer
+    # describes it without the word
+    said = "The model memorizes training noise: training loss falls but validation loss rises"
+    asked = QuizItem(
+        "recall", "What is overfitting?", said, said, said,
+        Citation("c3", "bias-variance.md", "Overfitting"), key_points=[said],
+    )  # fmt: skip
+    wrong = (
+        "It is underfitting: the model is too simple and training and validation loss stay high."
+    )
+    assert not grade(asked, wrong, settings).correct
+    assert grade(asked, "It memorizes the training noise; validation loss rises.", settings).correct
 
 
 def test_an_answer_that_covers_no_key_point_is_rated_again(settings: Settings) -> None:
