@@ -342,7 +342,10 @@ def mock(
         before = f" ({had} were review cards already)" if had > 0 else ""
         click.echo(f"\n{len(added)} new review cards{before}: sharpnotes review")
     elif had > 0:
-        click.echo(f"\nThe {had} missed points are review cards already: sharpnotes review")
+        click.echo(
+            f"\nThe {had} missed points of the steps you answered are review cards already: "
+            "sharpnotes review"
+        )
     click.echo(f"Saved as {report.id}: sharpnotes mock history")
 
 
