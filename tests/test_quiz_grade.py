@@ -27,6 +27,11 @@ EVIDENCE = (
 )
 
 
+def one_point_card(question: str, answer: str, citation: Citation) -> QuizItem:
+    """A recall card whose answer is its one key point."""
+    return QuizItem("recall", question, answer, answer, answer, citation, key_points=[answer])
+
+
 def item(**overrides: object) -> QuizItem:
     values: dict = {
         "type": "cloze",
@@ -279,10 +284,7 @@ def test_a_reply_that_swaps_what_a_point_says_of_two_things_is_wrong(settings: S
     right = grade(item, "L1 makes weights sparse, and L2 shrinks them smoothly.", settings)
     assert right.correct and right.covered == [point]
     formulas = "precision = TP / (TP + FP); recall = TP / (TP + FN)"
-    item = QuizItem(
-        "recall", "Precision vs recall?", formulas, formulas, formulas,
-        Citation("c1", "a.md", "H"), key_points=[formulas],
-    )  # fmt: skip
+    item = one_point_card("Precision vs recall?", formulas, Citation("c1", "a.md", "H"))
     assert not grade(item, "precision is TP/(TP+FN), recall is TP/(TP+FP)", settings).correct
     assert grade(item, "precision is TP/(TP+FP), recall is TP/(TP+FN)", settings).correct
     # a capital letter names a thing: Q and R of a Kalman filter swapped passed at 100%
@@ -381,10 +383,9 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
 
     settings = settings.replace(embed_backend=BACKEND)
     soft = "It lowers the scores of overlapping boxes based on IoU instead of removing them."
-    item = QuizItem(
-        "recall", "What does Soft-NMS do differently?", soft, soft, soft,
-        Citation("c1", "nms.md", "Soft-NMS"), key_points=[soft],
-    )  # fmt: skip
+    item = one_point_card(
+        "What does Soft-NMS do differently?", soft, Citation("c1", "nms.md", "Soft-NMS")
+    )
     inverted = "Soft-NMS removes the overlapping boxes completely instead of lowering their scores."
     assert not grade(item, inverted, settings).correct
     assert grade(
@@ -426,18 +427,18 @@ def test_a_reply_that_says_a_point_the_other_way_round_is_wrong(settings: Settin
         "Bias: how far the average model is from the truth, from too little capacity.",
         ["More capacity lowers bias and raises variance; the average model gets nearer."],
     )
-    card = QuizItem(
-        "recall", "What does a big gap between train and val loss mean?", gap, gap, gap,
-        Citation("c2", "bias-variance.md", "Bias-variance"), key_points=[gap],
-    )  # fmt: skip
+    card = one_point_card(
+        "What does a big gap between train and val loss mean?",
+        gap,
+        Citation("c2", "bias-variance.md", "Bias-variance"),
+    )
     assert not grade(card, "high bias, the model is underfitting", settings).correct
     # ... also when only the question names it: a card "What is overfitting?" whose answer
     # describes it without the word
     said = "The model memorizes training noise: training loss falls but validation loss rises"
-    asked = QuizItem(
-        "recall", "What is overfitting?", said, said, said,
-        Citation("c3", "bias-variance.md", "Overfitting"), key_points=[said],
-    )  # fmt: skip
+    asked = one_point_card(
+        "What is overfitting?", said, Citation("c3", "bias-variance.md", "Overfitting")
+    )
     wrong = (
         "It is underfitting: the model is too simple and training and validation loss stay high."
     )
@@ -473,10 +474,7 @@ def test_a_point_in_chinese_and_a_reply_in_english_meet_through_the_glossary(
 
     settings = settings.replace(embed_backend=BACKEND)
     point = "地圖與實際燈號位置不一致時要回報，代表地圖過期。"
-    item = QuizItem(
-        "recall", "Monitoring?", point, point, point,
-        Citation("c1", "case-traffic-light.md", "7. 監控"), key_points=[point],
-    )  # fmt: skip
+    item = one_point_card("Monitoring?", point, Citation("c1", "case-traffic-light.md", "7. 監控"))
     said = "Report when the map and the observed light positions disagree: the map is outdated."
     assert offline_recall(item, said, settings, negation=True).covered == [point]
     dismissed = "We should not bother with map mismatches; just retrain every month."
