@@ -614,15 +614,25 @@ def test_a_card_for_a_missed_nested_bullet_names_what_it_sits_under() -> None:
     )
     card = card_for(report, step, nested)
     # the label asks, its value is the answer: the question does not give it away
-    assert card.question == "Ads ranking, Model (Model): Model choice › GBDT › cons…?"
+    assert (
+        card.question
+        == "Ads ranking · Model: what do your notes say on Model choice › GBDT › cons?"
+    )
     assert card.answer == nested.text and card.evidence in passage.text  # the note's own words
-    assert card_for(report, step, plain).question == "Ads ranking, Model (Model): Model choice…?"
+    assert card_for(report, step, plain).question == (
+        "Ads ranking · Model: how does your point “Model choice…” go on?"
+    )
     latency = Point("- latency: < 50 ms for perception on the onboard GPU", passage)
-    assert card_for(report, step, latency).question == "Ads ranking, Model (Model): latency…?"
+    assert card_for(report, step, latency).question == (
+        "Ads ranking · Model: what do your notes say on latency?"
+    )
     url = Point("- see https://example.com/ads for the paper", passage)
     assert card_for(report, step, url).question.endswith(
-        "(Model): see https://example.com/ads for the…?"
+        "Model: how does your point “see https://example.com/ads for the…” go on?"
     )
+    # a section of another name than the step says where the point is
+    other = Point("- latency: < 50 ms", Passage("c3", "design/ads.md", "Ads > Serving", None, "x"))
+    assert card_for(report, step, other).question.startswith("Ads ranking · Model (Serving):")
     # a rapid round's point is the card's answer: its first words would give it away
     focal = Passage("c2", "fundamentals/focal-loss.md", "Focal loss", None, "x")
     answer = Point("Extreme foreground-background class imbalance in one-stage detectors", focal)

@@ -171,7 +171,15 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
     cue = outlined(cue, shown)
     where = passage.heading.split(" > ")[-1]
     if report.kind == "design":
-        question = f"{report.title}, {step.title} ({where}): {cue}…?"
+        # "Model (3. Model)" says the step twice; a section of another name says where it is
+        same = re.sub(r"[\W\d_]+", "", where).lower() == re.sub(r"[\W\d_]+", "", step.title).lower()
+        at = step.title if same else f"{step.title} ({where})"
+        labelled = bool(bold or item_label(point.text))
+        question = (
+            f"{report.title} · {at}: what do your notes say on {cue}?"
+            if labelled  # "Main: ..." asked as "Main…?" could not be answered cold
+            else f"{report.title} · {at}: how does your point “{cue}…” go on?"
+        )
     elif bold or item_label(point.text):  # the aspect a label names, not its value
         question = f"{step.question} ({cue}…)"
     else:  # a rapid question's point is its answer: its first words would give it away
