@@ -62,6 +62,8 @@ MAX_UNITS = 6
 # a unit is kept when it scores at least this share of the best unit's score
 KEEP_RATIO = 0.7
 DEFINING_FIRST = True  # quote first a unit that defines the name a "What is X?" asks
+HEADED_FIRST = True  # ... and the first unit under a heading that restates the question
+HEADED_SHARE = 0.8
 LEXICAL_WEIGHT = 0.3
 # weight of the passage's retrieval score: the hybrid ranking knows which passage is about
 # the question better than one sentence's cosine does (the mock's rapid-fire key points use
@@ -458,6 +460,8 @@ def compose(
     defines = bool(defining)
     # ... and then the answer is those units: the other lines of a Q&A list ranked first for
     # its acronyms answer other cards (the best unit of a named or continued section may follow)
+    if HEADED_FIRST and not defining:
+        found = _headed_first(found, passages, question)
     by_score = sorted(defining or found, key=lambda c: -c.score)
     best = by_score[0]
     best_own = max(own(c) for c in found)
@@ -503,6 +507,31 @@ def compose(
     shown = {(s.passage, parent) for s in chosen if SHOW_PARENTS for parent in s.parents}
     chosen = [s for s in chosen if (s.passage, item_name(s.unit)) not in shown]
     return sorted(chosen, key=lambda s: (s.passage, s.unit.start))
+
+
+def _headed_first(
+    found: list[Candidate], passages: Sequence[SearchResult], question: str
+) -> list[Candidate]:
+    """The first unit of a passage whose own heading restates the question (HEADED_SHARE of
+    its content terms: "## 為什麼用 1x1 conv" for "為什麼要用 1x1 conv？") scores as the best
+    unit: the section opens with its answer, whatever look-alike lines score elsewhere."""
+    asked = terms(question)
+    if len(asked) < 2 or not found:
+        return found
+    top = max(c.score for c in found)
+    headed = {
+        p
+        for p, passage in enumerate(passages)
+        if overlap(asked, passage.heading.rsplit(" > ", 1)[-1]) >= HEADED_SHARE
+    }
+    first: dict[int, Candidate] = {}
+    for c in found:
+        p = c.scored.passage
+        if p in headed and (p not in first or c.scored.unit.start < first[p].scored.unit.start):
+            first[p] = c
+    for c in first.values():
+        c.score = max(c.score, top)
+    return found
 
 
 def under_long_parents(chosen: list[ScoredUnit], scored: list[ScoredUnit]) -> list[ScoredUnit]:
