@@ -612,3 +612,26 @@ def test_a_formula_is_scored_by_the_words_that_lead_into_it(settings: Settings) 
     found = passages(note, other)
     text = answer(settings, "How does AdamW differ from Adam with L2 regularization?", found)
     assert "decouples weight decay" in text and "\\lambda \\theta_{t-1}" in text, text
+
+
+def test_the_first_line_under_a_heading_that_restates_the_question_answers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newcomer's "## 為什麼用 1x1 conv" opened with its answer, never quoted: look-alike lines
+    of another section that name 1x1 conv outscored it. The first unit under a heading that
+    restates the question is scored as the best one."""
+    from sharpnotes.app import extractive
+
+    structure = (
+        "- Inception / ResNet bottleneck 也用 1x1 conv 先降維再做 3x3。\n"
+        "- FPN 用 1x1 conv 做 lateral connection。\n- depthwise separable conv 省參數。\n"
+    )
+    found = [
+        SearchResult(1, 1.0, "c1", "cnn.md", "CNN > 結構", None, structure),
+        SearchResult(2, 0.9, "c2", "cnn.md", "CNN > 為什麼用 1x1 conv", None,
+                     "- 改 channel 數、幾乎不增加計算量、也加了一點 non-linearity。\n"),
+    ]  # fmt: skip
+    for question in ("為什麼要用 1x1 conv？", "Why use a 1x1 conv?"):
+        assert "改 channel 數" in answer(settings, question, found), question
+    monkeypatch.setattr(extractive, "HEADED_FIRST", False)
+    assert "改 channel 數" not in answer(settings, "Why use a 1x1 conv?", found)
