@@ -458,10 +458,10 @@ def compose(
     defined = definition_of_asked(question) if DEFINING_FIRST else None
     defining = [c for c in found if defined and defined.search(c.scored.unit.clean.lower())]
     defines = bool(defining)
-    # ... and then the answer is those units: the other lines of a Q&A list ranked first for
-    # its acronyms answer other cards (the best unit of a named or continued section may follow)
     if HEADED_FIRST and not defining:
         found = _headed_first(found, passages, question)
+    # ... and then the answer is those units, every one of them: the other lines of a Q&A list
+    # ranked first for its acronyms answer other cards
     by_score = sorted(defining or found, key=lambda c: -c.score)
     best = by_score[0]
     best_own = max(own(c) for c in found)

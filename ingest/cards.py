@@ -339,11 +339,17 @@ def _lines(block: Block) -> list[Block]:
     return out
 
 
-def find_cards(text: str) -> list[Card]:
-    """Every card in ``text`` (a note or a passage of one), in order of position."""
-    items = [
+def _card_lines(text: str) -> list[Block]:
+    """The blocks of ``text`` that cards are read from, a line each (code, formulas and tables
+    are never read for cards)."""
+    return [
         line for b in blocks(text) if b.kind not in ("code", "math", "table") for line in _lines(b)
     ]
+
+
+def find_cards(text: str) -> list[Card]:
+    """Every card in ``text`` (a note or a passage of one), in order of position."""
+    items = _card_lines(text)
     out: list[Card] = []
     i = 0
     while i < len(items):
@@ -397,9 +403,7 @@ def open_questions(text: str) -> list[tuple[int, int]]:
     one line), or the next question or heading comes first. It names its subject and says
     nothing of it; what follows it answers the next question. A question that ends ``text`` is
     not one: a passage may end where its answer's passage begins."""
-    items = [
-        line for b in blocks(text) if b.kind not in ("code", "math", "table") for line in _lines(b)
-    ]
+    items = _card_lines(text)
     out = []
     for i, block in enumerate(items):
         if block.kind == "heading":

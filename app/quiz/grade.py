@@ -594,15 +594,15 @@ def offline_recall(
     # unchanged and a right answer of the mock's holdout half was flagged; not taken.)
     check_swaps = not negation if swaps is None else swaps
     answers_other = _opposite(item.question, response, same_subject=False)
+    # a point and a reply in two languages share no word: the English of the Chinese one's
+    # glossary terms, each side's English words, stand in for them
+    said_english = _english(response) if GLOSSARY_ACROSS else set()
+    english_forms = word_forms(said_english)
     for n, (point, vector) in enumerate(zip(points, point_vectors, strict=True)):
-        want = terms(point)
-        # a word counts in another form of it ("logs" for "logged", "detections" for "detect")
-        shared = {w for w in want if w in said or holds({w}, said, forms)}
-        lexical = len(shared) / len(want) if want else 0.0
         if GLOSSARY_ACROSS and has_cjk(point) != zh:
-            # a point and a reply in two languages share no word: the English of the Chinese
-            # one's glossary terms, each side's English words, stand in for them
-            lexical, shared = _shared_across(point, response)
+            lexical, shared = _overlap(_english(point), said_english, english_forms)
+        else:
+            lexical, shared = _overlap(terms(point), said, forms)
         cosine = float((sentence_vectors @ vector).max())
         near, far = POINT_COSINE, MISSED_COSINE
         if across is not None and multilingual_reads(point):
@@ -653,11 +653,10 @@ def _english(text: str) -> set[str]:
     return latin_terms(expand_query(text) if has_cjk(text) else text)
 
 
-def _shared_across(point: str, response: str) -> tuple[float, set[str]]:
-    """The share of the point's English terms (``_english``) that the reply's say, in one of
-    their forms, and those terms."""
-    want, said = _english(point), _english(response)
-    forms = word_forms(said)
+def _overlap(want: set[str], said: set[str], forms: dict[str, list[str]]) -> tuple[float, set[str]]:
+    """The share of a point's terms ``want`` that the reply says (``said``), a word counting in
+    another form of it (``forms``: "logs" for "logged", "detections" for "detect"), and those
+    terms."""
     shared = {w for w in want if w in said or holds({w}, said, forms)}
     return (len(shared) / len(want) if want else 0.0), shared
 
