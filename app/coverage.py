@@ -43,7 +43,9 @@ _LATIN_RUN = re.compile(
 # ... and one word of it, in ASCII: not the 用 of "DETR用", and "1x1" whole
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])(?=\d*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]*")
 # capitals that are not names of methods
-COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV".split())  # noqa: SIM905
+# names a question may write that are no topic of their own: the hardware a method runs on is
+# named in passing ("... save GPU memory")
+COMMON = frozenset("I II III IV OK TODO FAQ QA US UK EU AI ML DL CV GPU CPU".split())  # noqa: SIM905
 
 
 # a suffix that makes a name into a description of something like it: "R-CNN-style" heads
@@ -169,16 +171,20 @@ def specific_terms(question: str) -> list[Term]:
     q_terms = _ordered_terms(question)
     joined = " " + " ".join(q_terms) + " "
     for phrase, others in known.items():
+        plain = _has_plain_words(phrase)
         if (
             not has_cjk(question)
             and " " in phrase
-            and f" {' '.join(_ordered_terms(phrase))} " in joined
-            and (not _has_plain_words(phrase) or _written(phrase).search(question.lower()))
+            # a phrase with a word ``terms`` drops is looked for as written ("A/B testing")
+            and (plain or f" {' '.join(_ordered_terms(phrase))} " in joined)
+            and (not plain or _written(phrase).search(question.lower()))
         ):
             found.setdefault(phrase, Term(phrase, others))
     if has_cjk(question):  # what a Chinese question writes in English is a term it names
         for run in _LATIN_RUN.findall(question):
             words = terms(run)
+            if run.upper() in COMMON:
+                continue
             if words and not any(words <= terms(t.text) for t in found.values()):
                 others = known.get(run.lower(), frozenset()) | chinese_names().get(
                     run.lower(), frozenset()
@@ -331,9 +337,10 @@ def _has_plain_words(phrase: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _written(phrase: str) -> re.Pattern[str]:
-    """The phrase as written, words apart by spaces or hyphens (lower case)."""
+    """The phrase as written, words apart by spaces or hyphens (lower case), its last word
+    also with an ending ("A/B testing" writes "A/B test", "he initializations")."""
     words = [re.escape(w) for w in phrase.lower().split()]
-    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(words) + r"(?![\w-])")
+    return re.compile(r"(?<![\w-])" + r"[\s-]+".join(words) + r"(?:s|es|ing|ed)?(?![\w-])")
 
 
 def _ordered_terms(text: str) -> list[str]:

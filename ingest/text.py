@@ -594,12 +594,16 @@ def indent_of(line: str) -> int:
 
 def _cut_from_deeper(found: list[Block]) -> bool:
     """True when the list item opening these blocks was at a deeper indent than its (stripped)
-    line shows: an item after it sits between the margin and the item right after it."""
+    line shows: an item after it sits between the margin and the item right after it. Only the
+    items before the next one at the margin count: that one starts another outline, whose own
+    nesting ("* Features:" over "  - User features", under an item whose items were indented
+    by three) says nothing of the first item's depth."""
     items = []
     for block in found[1:]:
-        if block.kind != "list":
+        indent = indent_of(block.text.split("\n", 1)[0])
+        if block.kind != "list" or indent == 0:
             break
-        items.append(indent_of(block.text.split("\n", 1)[0]))
+        items.append(indent)
     return bool(items) and any(0 < indent < items[0] for indent in items[1:])
 
 

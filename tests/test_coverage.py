@@ -17,7 +17,12 @@ def test_names_acronyms_and_glossary_phrases_are_specific_generic_words_are_not(
     assert names("How does PointPillars encode a point cloud?") == ["point cloud", "pointpillars"]
     assert names("When should I use gradient clipping?") == ["gradient clipping"]
     assert names("How does NMS work?") == ["nms"]
-    assert names("Why is it slower in wall-clock time on GPUs?") == ["gpu"]
+    # the hardware a question names in passing is no topic of its own ("... save GPU memory")
+    assert names("Why is it slower in wall-clock time on GPUs?") == []
+    assert names("gradient checkpointing 跟 mixed precision 都可以省 GPU 記憶體，差在哪？") == [
+        "gradient checkpointing",
+        "mixed precision",
+    ]
     assert names("What is the non-maximum suppression procedure?") == ["non-maximum suppression"]
     assert names("How can I shrink my embedding index?") == []
 
@@ -190,6 +195,8 @@ def test_a_glossary_phrase_with_a_plain_word_must_be_written_whole() -> None:
     assert uncovered("How does He initialization scale weights?", ["Xavier initialization"]) == [
         "he initialization"
     ]
+    # ... and is written with an ending in a heading as well ("A/B testing" names "A/B test")
+    assert names("Online A/B testing - metrics") == ["a/b test"]
     # mixed-case acronyms and run-together forms end an English side as aliases
     assert english_of("intersection over union IoU") == ("intersection over union", ["IoU"])
     assert english_of("sequence to sequence seq2seq") == ("sequence to sequence", ["seq2seq"])
@@ -295,6 +302,10 @@ def test_a_list_item_labelled_with_a_name_vouches_for_it(settings: Settings) -> 
     assert refusal_reason(question, [frags], weak, settings) is None
     assert "evidence" in refusal_reason("How does ReID work?", [frags], weak, settings)
     assert "ReID" not in marked(frags.text) and "https" not in marked(frags.text)
+
+    # a heading that writes a phrase with an ending ("A/B testing") heads it too
+    ab = _passage("Online A/B testing - metrics", "- CUPED: variance reduction with X before.\n")
+    assert refusal_reason("What is CUPED doing in an A/B test?", [ab], weak, settings) is None
 
 
 def test_a_name_that_opens_a_paragraph_vouches_for_it(settings: Settings) -> None:

@@ -388,6 +388,18 @@ def test_a_passage_cut_inside_a_list_does_not_trust_its_first_item() -> None:
         ("Model selection", "GBDT"),
         ("Model selection",),
     ]
+    # a later outline at the margin, whose items are indented by two where the first one's
+    # were by three, says nothing of the first item's depth (mlnotes' event recommender)
+    two = (
+        "* Note: events are harder than movies:\n"
+        "   * events are short lived -> cold start\n"
+        "* Features:\n"
+        "  - User features\n"
+    )
+    assert list(list_parents(two).values()) == [
+        ("Note: events are harder than movies:",),
+        ("Features:",),
+    ]
 
 
 # --- offsets ------------------------------------------------------------------------------
