@@ -335,6 +335,7 @@ def candidates(
     waiting: set[tuple[int, int]] = set()  # sections whose question has no answer unit yet
     answer_at: dict[tuple[int, int], int] = {}  # where the answer to that question starts
     asked_end: dict[tuple[int, int], int] = {}  # where that question ends
+    asked_item: dict[tuple[int, int], str] = {}  # that question as a list item's name, if one
     out: list[Candidate] = []
     for s in scored:
         section = bisect.bisect_right(starts[s.passage], s.unit.start)
@@ -358,6 +359,7 @@ def candidates(
             asked[key] = max(asked[key], score) if in_a_row else score
             asking[key] = s.unit.clean
             asked_end[key] = s.unit.end
+            asked_item[key] = item_name(s.unit)
             waiting.add(key)
             answer_at.pop(key, None)
             continue
@@ -370,6 +372,12 @@ def candidates(
             continue  # only the question's own words: "- late fusion" for "what is late fusion?"
         if len(new_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
+        if asked_item.get(key) and s.unit.kind == "list" and asked_item[key] not in s.parents:
+            # a list item after a question that is a list item too, and not under it, is the
+            # next item of the list, not that question's answer ("- ask Wei about the gt
+            # pipeline (ego motion?)" over "- gradient checkpointing ≠ mixed precision, ...")
+            out.append(Candidate(score, s, section))
+            continue
         opens = key in waiting  # the first unit of its question's answer
         answers = opens or (
             key in answer_at

@@ -635,3 +635,19 @@ def test_the_first_line_under_a_heading_that_restates_the_question_answers(
         assert "改 channel 數" in answer(settings, question, found), question
     monkeypatch.setattr(extractive, "HEADED_FIRST", False)
     assert "改 channel 數" not in answer(settings, "Why use a 1x1 conv?", found)
+
+
+def test_the_items_after_a_list_item_that_asks_are_not_its_answer(settings: Settings) -> None:
+    """A to-do ending in a question is an item of the list like the others: the items after it
+    answer nothing it asks, and a question on one of them is answered from it."""
+    scratch = (
+        "scratch — march\n\n"
+        "- ask Wei about the occupancy gt pipeline (ego motion compensation?)\n"
+        "- gradient checkpointing ≠ mixed precision, both save memory, different ways "
+        "(recompute activations vs smaller dtype)\n"
+        "- buy more coffee\n"
+    )
+    question = "gradient checkpointing 跟 mixed precision 都可以省記憶體，差在哪？"
+    text = answer(settings, question, passages(scratch))
+    assert "recompute activations vs smaller dtype" in text
+    assert "coffee" not in text
