@@ -263,6 +263,22 @@ def says_something(unit: Unit) -> bool:
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 
 
+# a note's first line when it is its title: a short line of words alone, set apart by a blank
+# line, at the top of a note that has no Markdown heading ("scratch — march", "DATA DRIFT
+# MONITORING - notes from the MLOps course + my own stuff")
+TITLE_WORDS = 12
+_TITLE = re.compile(r"[^\n.。!！?？:：=;；]+\n[ \t]*\n")
+
+
+def note_title(unit: Unit, passage: SearchResult) -> bool:
+    """True for a unit that is the title line of a note without a Markdown heading (its heading
+    path is the note's file name alone): it names the note and says nothing."""
+    if unit.kind != "sentence" or " > " in passage.heading or passage.text[: unit.start].strip():
+        return False
+    match = _TITLE.match(passage.text, unit.start)
+    return bool(match) and len(match.group(0).split()) <= TITLE_WORDS and "->" not in match.group(0)
+
+
 def bare_label(scored: ScoredUnit, over: set[tuple[int, str]]) -> bool:
     """A list item of at most BARE_LABEL_WORDS words that other items sit under ("* A/B Test"
     over "* run it two weeks"): the name of a group, shown before its items when they are
@@ -366,6 +382,8 @@ def candidates(
         if any(a <= s.unit.start < b for a, b in posed[s.passage]):
             continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
         if not says_something(s.unit) or bare_label(s, over):
+            continue
+        if note_title(s.unit, passages[s.passage]):
             continue
         new_terms = terms(s.unit.text) - q_terms
         if not new_terms and s.unit.kind in ("sentence", "list"):

@@ -651,3 +651,20 @@ def test_the_items_after_a_list_item_that_asks_are_not_its_answer(settings: Sett
     text = answer(settings, question, passages(scratch))
     assert "recompute activations vs smaller dtype" in text
     assert "coffee" not in text
+
+
+def test_the_title_line_of_a_note_without_headings_is_not_an_answer(settings: Settings) -> None:
+    """A text note opens with its title on a line of its own: it names the note, and a question
+    on the note's subject looks like it."""
+    note = (
+        "DATA DRIFT MONITORING - notes from the course + my own stuff\n\n"
+        "- PSI < 0.1 ok, 0.1-0.25 watch, > 0.25 big shift\n"
+        "- KS test for continuous features\n"
+    )
+    found = [SearchResult(1, 1.0, "c1", "drift-monitoring.txt", "drift-monitoring", None, note)]
+    text = answer(settings, "How do I monitor data drift?", found)
+    assert "PSI < 0.1 ok" in text
+    assert "DATA DRIFT MONITORING" not in text
+    # under a Markdown heading, the same line is the section's first sentence
+    headed = SearchResult(1, 1.0, "c1", "n.md", "Drift > Monitoring", None, note)
+    assert "DATA DRIFT MONITORING" in answer(settings, "How do I monitor data drift?", [headed])
