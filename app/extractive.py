@@ -276,7 +276,8 @@ def note_title(unit: Unit, passage: SearchResult) -> bool:
     if unit.kind != "sentence" or " > " in passage.heading or passage.text[: unit.start].strip():
         return False
     match = _TITLE.match(passage.text, unit.start)
-    return bool(match) and len(match.group(0).split()) <= TITLE_WORDS and "->" not in match.group(0)
+    line = match.group(0) if match else "->"
+    return "->" not in line and len(re.findall(r"\w+", line)) <= TITLE_WORDS
 
 
 def bare_label(scored: ScoredUnit, over: set[tuple[int, str]]) -> bool:

@@ -657,7 +657,7 @@ def test_the_title_line_of_a_note_without_headings_is_not_an_answer(settings: Se
     """A text note opens with its title on a line of its own: it names the note, and a question
     on the note's subject looks like it."""
     note = (
-        "DATA DRIFT MONITORING - notes from the course + my own stuff\n\n"
+        "DATA DRIFT MONITORING - notes from the MLOps course + my own stuff\n\n"
         "- PSI < 0.1 ok, 0.1-0.25 watch, > 0.25 big shift\n"
         "- KS test for continuous features\n"
     )
