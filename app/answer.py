@@ -34,6 +34,7 @@ from sharpnotes.app.coverage import (
     all_named,
     answered_in_chinese,
     defines_asked_name,
+    forgiven,
     glossary_share,
     latin_terms,
     named_in_chinese,
@@ -557,12 +558,15 @@ def refusal_reason(
     # every passage the generator may quote; what a to-do only means to write, or a question
     # left without an answer ("Q: What is ECE?" over "A: TODO") only asks, is not named
     named = [f"{r.heading}\n{without_todos(without_open_questions(r.text))}" for r in results]
+    headings = [r.heading for r in results]
     question = recased(question, named, english_words(settings))  # "kto" where notes write KTO
     missing = uncovered(question, named)
+    # a phrase written all but one word in a question whose names the notes head or mark
+    let_through = forgiven(question, missing, named, headings)
+    missing = [t for t in missing if t not in let_through]
     if missing:
         return f"no passage names {', '.join(missing)}"
     texts = [r.text for r in results]
-    headings = [r.heading for r in results]
     if not zh_anchored(question, texts):
         return NO_SHARED_TOPIC
     listed = only_named(question, texts)
@@ -576,7 +580,9 @@ def refusal_reason(
         or answered_in_chinese(question, texts, headings)
     ):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
-    if all_named(question, headings) or all_marked(question, headings, texts):
+    if all_named(question, headings, skip=let_through) or all_marked(
+        question, headings, texts, skip=let_through
+    ):
         return None  # the notes head sections with, or mark, what the question names
     if defines_asked_name(question, named):
         return None  # it asks what a name is, and a passage writes that name

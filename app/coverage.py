@@ -223,11 +223,13 @@ def named_sections(question: str, headings: Sequence[str]) -> set[int]:
     return {i for where in heading_names(question, headings).values() for i in where}
 
 
-def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> bool:
+def all_named(
+    question: str, headings: Sequence[str], min_letters: int = 3, skip: Sequence[str] = ()
+) -> bool:
     """True when the question uses names and each of them (of at least ``min_letters``) heads
     a section: a question on SECOND, with a section "SECOND (Yan et al., 2018)". A question
     on FlashAttention for LLMs is not vouched for by a section on LLMs."""
-    found = heading_names(question, headings)
+    found = {t: w for t, w in heading_names(question, headings).items() if t not in skip}
     return bool(found) and all(where and len(term) >= min_letters for term, where in found.items())
 
 
@@ -278,12 +280,14 @@ def marked(text: str) -> list[str]:
     )
 
 
-def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> bool:
+def all_marked(
+    question: str, headings: Sequence[str], texts: Sequence[str], skip: Sequence[str] = ()
+) -> bool:
     """``all_named`` where a name may also be marked in a passage's text (bold, or naming a
     table row: "| **KTO** | binary thumbs up/down |"): notes mark what they define."""
     spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
     spans += [span for text in texts for span in marked(text)]
-    return all_named(question, spans)
+    return all_named(question, spans, skip=skip)
 
 
 # a question that asks only what something is: "What is the KV cache?", "How does SMOTE work?"
@@ -444,6 +448,40 @@ def uncovered(question: str, passages: Sequence[str]) -> list[str]:
         return []
     read = _as_read(passages)
     return [t.text for t in asked if not any(covered(t, *passage) for passage in read)]
+
+
+def forgiven(
+    question: str, missing: Sequence[str], passages: Sequence[str], headings: Sequence[str]
+) -> list[str]:
+    """The ``missing`` terms (``uncovered``) that do not refuse the question: a glossary phrase of
+    several words that a passage writes all but the last of ("L2 regularization" where the note
+    writes "Adam + L2"; "positive sample" where it writes "positives"), in a question whose names
+    (``_NAME``: "AdamW", "ATSS") are all named by a passage's heading or marked in its text, as
+    a section or a table row on them is. A question with no such name ("How does gradient
+    clipping work?") is held to every word of its phrases."""
+    if not missing:
+        return []
+    written = sorted({n for n in _NAME.findall(question) if n.upper() not in COMMON})
+    names = {n.lower() for n in written}
+    asked = [t for t in specific_terms(question) if t.text in names]
+    if not asked or any(t.text in missing for t in asked):
+        return []
+    spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
+    spans += [span for text in passages for span in marked(text)]
+    vouched = heading_names(", ".join(written), spans)
+    if not all(vouched.get(t.text) for t in asked):
+        return []
+    read = _as_read(passages)
+    out = []
+    for term in missing:
+        words = [american(terms(w)) for w in term.split()]
+        if len(words) < 2 or term in names or not all(words):
+            continue
+        # every word but the last (the phrase's head: "regularization", "sample"): "speculative
+        # decoding" is not named by "decoder"
+        if any(all(holds(w, have, forms) for w in words[:-1]) for _, have, forms in read):
+            out.append(term)
+    return out
 
 
 def _as_read(passages: Sequence[str]) -> list[tuple[str, set[str], dict[str, list[str]]]]:
