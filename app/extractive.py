@@ -249,6 +249,25 @@ _POINTER = re.compile(
 )
 
 
+# a sentence that says where to read rather than what: a [[wikilink]] or a trailing "— see X"
+# with at most POINTER_TERMS content terms besides ("The filter maths is in [[卡爾曼濾波與關聯]]
+# (written in Chinese).", "MOTA, IDF1, HOTA — see mot-basics.")
+_WIKILINK = re.compile(r"\[\[[^\]\n]*\]\]")
+_SEE_TAIL = re.compile(
+    r"(?:[—–(;,]|\s-)\s*(?:see(?:\s+also)?|cf\.?)\s+[^.;\n]{1,60}\)?\.?\s*$", re.I
+)
+POINTER_TERMS = 3
+
+
+def only_points(text: str) -> bool:
+    """True for a line that points to another note and says little else (``_WIKILINK``,
+    ``_SEE_TAIL``); a line in Chinese is left to the other rules (``terms`` reads it apart)."""
+    if not (_WIKILINK.search(text) or _SEE_TAIL.search(text)):
+        return False
+    rest = re.sub(r"\([^)]*\)", " ", _SEE_TAIL.sub(" ", _WIKILINK.sub(" ", text)))
+    return not has_cjk(rest) and len(terms(rest)) <= POINTER_TERMS
+
+
 def says_something(unit: Unit) -> bool:
     """False for a unit that is only a link (the link lists of READMEs and indexes in cloned
     repositories) or a parenthetical pointer to another note: navigation, never an answer; and
@@ -259,6 +278,8 @@ def says_something(unit: Unit) -> bool:
         return False
     reply = unlabelled(text)
     if is_todo(text) or not real_answer(reply[len(list_marker(reply)) :]):  # "答：待補"
+        return False
+    if unit.kind in ("sentence", "list") and only_points(text):
         return False
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 

@@ -668,3 +668,22 @@ def test_the_title_line_of_a_note_without_headings_is_not_an_answer(settings: Se
     # under a Markdown heading, the same line is the section's first sentence
     headed = SearchResult(1, 1.0, "c1", "n.md", "Drift > Monitoring", None, note)
     assert "DATA DRIFT MONITORING" in answer(settings, "How do I monitor data drift?", [headed])
+
+
+def test_a_line_that_only_says_where_to_read_is_not_an_answer(settings: Settings) -> None:
+    """ "MOTA, IDF1, HOTA — see mot-basics." names the metric asked and points to another note:
+    the line of the note that defines it answers."""
+    metrics = passages(
+        "Tracking metrics: MOTA, IDF1, HOTA — see mot-basics.\n\n"
+        "- HOTA = sqrt(DetA · AssA). Balances detection and association.\n"
+    )
+    text = answer(settings, "What is HOTA?", metrics)
+    assert "sqrt(DetA · AssA)" in text
+    assert "see mot-basics" not in text
+    from sharpnotes.app.extractive import only_points
+
+    assert only_points("See also [[anchor-free-detectors]] and the drill file [[interview-qa]].")
+    assert not only_points(
+        "Smooth it with a Kalman filter (see [[kalman]]); reject a frame when "
+        "the implied lane width falls outside 2.5-4.0 m."
+    )
