@@ -40,6 +40,7 @@ from sharpnotes.app.coverage import (
     named_in_chinese,
     only_named,
     recased,
+    thinly_anchored,
     uncovered,
     zh_anchored,
 )
@@ -567,7 +568,9 @@ def refusal_reason(
     if missing:
         return f"no passage names {', '.join(missing)}"
     texts = [r.text for r in results]
-    if not zh_anchored(question, texts):
+    if not zh_anchored(question, texts) or thinly_anchored(
+        question, [f"{r.heading}\n{r.text}" for r in results], ZH_GLOSSARY
+    ):
         return NO_SHARED_TOPIC
     listed = only_named(question, texts)
     if listed:

@@ -631,6 +631,29 @@ def glossary_share(question: str, passages: Sequence[str]) -> float:
     return held / len(content) if content else 0.0
 
 
+def thinly_anchored(question: str, passages: Sequence[str], share: float) -> bool:
+    """A Chinese question with no Latin-script term that the passages meet in one glossary term
+    at most, holding less than ``share`` of its content (``glossary_share``), while not one
+    topic pair of the rest of it (``zh_pairs``) is in them: "怎麼訓練我家的狗不要亂咬東西？" over
+    notes that write 訓練 (training) and nothing of dogs or biting. Two glossary terms met
+    ("隨機森林為什麼每次分裂只從一部分特徵裡挑？" over an English note on random forests and
+    features) are a topic."""
+    if not has_cjk(question) or latin_terms(question):
+        return False
+    held = [
+        zh
+        for zh, en in find_terms(question)
+        if any(writes_glossary_term(p, zh, en) for p in passages)
+    ]
+    if len(held) > 1 or glossary_share(question, passages) >= share:
+        return False
+    rest = question
+    for zh, _ in find_terms(question):
+        rest = rest.replace(zh, " ")
+    pairs = zh_pairs(rest)
+    return bool(pairs) and not pairs & zh_pairs(" ".join(passages))
+
+
 def latin_terms(text: str) -> set[str]:
     """The content terms of the words ``text`` writes in Latin script (the English a Chinese
     question or card keeps: "DETR", "NMS", "zero-shot")."""

@@ -452,9 +452,17 @@ SAME_QUESTION = 0.8
 _POINTS_BACK = re.compile(r"^(?:it|it's|its|they|this|that|these|those)\b|^(?:它|這|这)", re.I)
 
 
+# a card's reply of at most this many words is a fragment ("2 (with alpha 0.25).", "Plain cross
+# entropy."), shown after its question whatever was asked
+FRAGMENT_WORDS = 4
+# words as counted for that: Latin words, numbers, and each Chinese character
+_WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[\u3400-\u9fff]")
+
+
 def with_question(c: Candidate, question: str = "") -> ScoredUnit:
     """A candidate's unit as quoted: a yes/no reply after the card question it answers, and a
-    reply that points back to its subject ("It ...") after it unless ``question`` asks it."""
+    reply that points back to its subject ("It ...") after it unless ``question`` asks it, and a
+    fragment (FRAGMENT_WORDS) after it always."""
     text = unlabelled(c.scored.unit.clean)
     reply = text[len(list_marker(text)) :]
     if not c.question:
@@ -463,6 +471,8 @@ def with_question(c: Candidate, question: str = "") -> ScoredUnit:
     if _REPLY.match(reply):
         return replace(c.scored, asked=asked)
     if _POINTS_BACK.match(reply) and overlap(terms(asked), question) < SAME_QUESTION:
+        return replace(c.scored, asked=asked)
+    if len(_WORD.findall(reply)) <= FRAGMENT_WORDS:
         return replace(c.scored, asked=asked)
     return c.scored
 

@@ -528,6 +528,10 @@ def test_a_yes_no_reply_is_quoted_after_its_question(settings: Settings) -> None
     assert "gamma is 0? › It becomes standard" in text, text
     own = answer(settings, "What happens to focal loss when gamma is 0?", passages(focal))
     assert "It becomes standard" in own and "›" not in own, own
+    # a fragment of a reply reads as nothing without its question, whatever was asked
+    card = "# Drill\n\nQ: What is the default gamma in focal loss?\nA: 2 (with alpha 0.25).\n"
+    text = answer(settings, "What are the default alpha and gamma of focal loss?", passages(card))
+    assert "default gamma in focal loss? › 2 (with alpha 0.25)." in text, text
 
 
 def test_a_nested_item_under_a_long_item_is_quoted_under_it(settings: Settings) -> None:

@@ -75,6 +75,20 @@ def test_a_chinese_question_needs_its_topic_in_the_passages() -> None:
     assert zh_anchored("What is depth?", [])  # English questions are not judged here
 
 
+def test_a_chinese_question_met_only_by_one_glossary_word_is_off_topic() -> None:
+    from sharpnotes.app.coverage import thinly_anchored
+
+    notes = ["PTQ：不用重新訓練，用幾百張 calibration images 統計 activation 的範圍。"]
+    # 訓練 (training) is the notes' word, dogs and biting are not
+    assert thinly_anchored("怎麼訓練我家的狗不要亂咬東西？", notes, 0.5)
+    # ... a question on the notes' subject shares a topic pair besides it
+    assert not thinly_anchored("PTQ 為什麼不用重新訓練？", notes, 0.5)  # a Latin name
+    assert not thinly_anchored("量化之前要先統計範圍嗎？要重新訓練嗎？", notes, 0.5)
+    # two glossary terms met are a topic, over an English note too
+    forest = ["Random forests sample features for each split, which decorrelates the trees."]
+    assert not thinly_anchored("隨機森林為什麼每次分裂只從一部分特徵裡挑？", forest, 0.5)
+
+
 def test_what_a_chinese_question_writes_in_english_must_be_named() -> None:
     # a near miss: the notes speak of transformers and windows, never of Swin or shifted windows
     question = "Swin Transformer 的 shifted window 是怎麼讓不同視窗之間交換資訊的？"
