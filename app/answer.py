@@ -562,30 +562,29 @@ def refusal_reason(
     headings = [r.heading for r in results]
     question = recased(question, named, english_words(settings))  # "kto" where notes write KTO
     missing = uncovered(question, named)
-    # a phrase written all but one word in a question whose names the notes head or mark
+    # a glossary phrase written all but its last word, in a question whose names the notes
+    # head or mark: the evidence score below decides
     let_through = forgiven(question, missing, named, headings)
     missing = [t for t in missing if t not in let_through]
     if missing:
         return f"no passage names {', '.join(missing)}"
     texts = [r.text for r in results]
-    if not zh_anchored(question, texts) or thinly_anchored(
-        question, [f"{r.heading}\n{r.text}" for r in results], ZH_GLOSSARY
-    ):
+    if not zh_anchored(question, texts):
         return NO_SHARED_TOPIC
     listed = only_named(question, texts)
     if listed:
         return f"the notes only name {', '.join(listed)}"
     if _far_in_chinese(question, results):
         return FAR_IN_CHINESE
+    if thinly_anchored(question, [f"{r.heading}\n{r.text}" for r in results], ZH_GLOSSARY):
+        return NO_SHARED_TOPIC
     if (
         has_cjk(question)
         or named_in_chinese(question, named)
         or answered_in_chinese(question, texts, headings)
     ):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
-    if all_named(question, headings, skip=let_through) or all_marked(
-        question, headings, texts, skip=let_through
-    ):
+    if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
     if defines_asked_name(question, named):
         return None  # it asks what a name is, and a passage writes that name

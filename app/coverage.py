@@ -170,20 +170,14 @@ def specific_terms(question: str) -> list[Term]:
     known = phrases()
     q_terms = _ordered_terms(question)
     joined = " " + " ".join(q_terms) + " "
+    english = not has_cjk(question)
     for phrase, others in known.items():
-        plain = _has_plain_words(phrase)
-        if (
-            not has_cjk(question)
-            and " " in phrase
-            # a phrase with a word ``terms`` drops is looked for as written ("A/B testing")
-            and (plain or f" {' '.join(_ordered_terms(phrase))} " in joined)
-            and (not plain or _written(phrase).search(question.lower()))
-        ):
+        if english and " " in phrase and _in_question(phrase, joined, question):
             found.setdefault(phrase, Term(phrase, others))
     if has_cjk(question):  # what a Chinese question writes in English is a term it names
         for run in _LATIN_RUN.findall(question):
             words = terms(run)
-            if run.upper() in COMMON:
+            if re.sub(r"(?<=[A-Z])s$", "", run).upper() in COMMON:  # "GPUs" as "GPU"
                 continue
             if words and not any(words <= terms(t.text) for t in found.values()):
                 others = known.get(run.lower(), frozenset()) | chinese_names().get(
@@ -202,6 +196,14 @@ def specific_terms(question: str) -> list[Term]:
             continue
         found[name.lower()] = Term(name.lower(), known.get(name.lower(), frozenset()))
     return list(found.values())
+
+
+def _in_question(phrase: str, joined: str, question: str) -> bool:
+    """A glossary phrase is in the question: its content terms in a row (``joined``), or, for a
+    phrase with a word ``terms`` drops, as written ("A/B testing" writes "A/B test")."""
+    if _has_plain_words(phrase):
+        return _written(phrase).search(question.lower()) is not None
+    return f" {' '.join(_ordered_terms(phrase))} " in joined
 
 
 def heading_names(question: str, headings: Sequence[str]) -> dict[str, set[int]]:
@@ -223,13 +225,11 @@ def named_sections(question: str, headings: Sequence[str]) -> set[int]:
     return {i for where in heading_names(question, headings).values() for i in where}
 
 
-def all_named(
-    question: str, headings: Sequence[str], min_letters: int = 3, skip: Sequence[str] = ()
-) -> bool:
+def all_named(question: str, headings: Sequence[str], min_letters: int = 3) -> bool:
     """True when the question uses names and each of them (of at least ``min_letters``) heads
     a section: a question on SECOND, with a section "SECOND (Yan et al., 2018)". A question
     on FlashAttention for LLMs is not vouched for by a section on LLMs."""
-    found = {t: w for t, w in heading_names(question, headings).items() if t not in skip}
+    found = heading_names(question, headings)
     return bool(found) and all(where and len(term) >= min_letters for term, where in found.items())
 
 
@@ -280,14 +280,17 @@ def marked(text: str) -> list[str]:
     )
 
 
-def all_marked(
-    question: str, headings: Sequence[str], texts: Sequence[str], skip: Sequence[str] = ()
-) -> bool:
+def all_marked(question: str, headings: Sequence[str], texts: Sequence[str]) -> bool:
     """``all_named`` where a name may also be marked in a passage's text (bold, or naming a
     table row: "| **KTO** | binary thumbs up/down |"): notes mark what they define."""
-    spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
-    spans += [span for text in texts for span in marked(text)]
-    return all_named(question, spans, skip=skip)
+    return all_named(question, marked_spans(headings, texts))
+
+
+def marked_spans(headings: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """Where passages name things: their own headings and what their texts mark (``marked``)."""
+    return [h.rsplit(HEADING_SEP, 1)[-1] for h in headings] + [
+        span for text in texts for span in marked(text)
+    ]
 
 
 # a question that asks only what something is: "What is the KV cache?", "How does SMOTE work?"
@@ -466,16 +469,15 @@ def forgiven(
     asked = [t for t in specific_terms(question) if t.text in names]
     if not asked or any(t.text in missing for t in asked):
         return []
-    spans = [h.rsplit(HEADING_SEP, 1)[-1] for h in headings]
-    spans += [span for text in passages for span in marked(text)]
-    vouched = heading_names(", ".join(written), spans)
+    vouched = heading_names(", ".join(written), marked_spans(headings, passages))
     if not all(vouched.get(t.text) for t in asked):
         return []
     read = _as_read(passages)
+    glossary = phrases()
     out = []
     for term in missing:
         words = [american(terms(w)) for w in term.split()]
-        if len(words) < 2 or term in names or not all(words):
+        if len(words) < 2 or term not in glossary or not all(words):
             continue
         # every word but the last (the phrase's head: "regularization", "sample"): "speculative
         # decoding" is not named by "decoder"
@@ -621,14 +623,23 @@ def writes_glossary_term(text: str, zh: str, en: str) -> bool:
 
 def glossary_share(question: str, passages: Sequence[str]) -> float:
     """The share of a Chinese question's content characters (not ``FUNCTION_ZH``) held by its
-    glossary terms that a passage writes, in Chinese or in English (``writes_glossary_term``)."""
-    content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
-    held = sum(
-        sum(1 for c in zh if c not in FUNCTION_ZH)
+    glossary terms that a passage writes, in Chinese or in English (``held_terms``)."""
+    return _share_of(question, held_terms(question, passages))
+
+
+def held_terms(question: str, passages: Sequence[str]) -> list[str]:
+    """The glossary terms of a Chinese question that a passage writes (``writes_glossary_term``)."""
+    return [
+        zh
         for zh, en in find_terms(question)
         if any(writes_glossary_term(p, zh, en) for p in passages)
-    )
-    return held / len(content) if content else 0.0
+    ]
+
+
+def _share_of(question: str, held: Sequence[str]) -> float:
+    content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
+    kept = sum(sum(1 for c in zh if c not in FUNCTION_ZH) for zh in held)
+    return kept / len(content) if content else 0.0
 
 
 def thinly_anchored(question: str, passages: Sequence[str], share: float) -> bool:
@@ -636,22 +647,20 @@ def thinly_anchored(question: str, passages: Sequence[str], share: float) -> boo
     at most, holding less than ``share`` of its content (``glossary_share``), while not one
     topic pair of the rest of it (``zh_pairs``) is in them: "怎麼訓練我家的狗不要亂咬東西？" over
     notes that write 訓練 (training) and nothing of dogs or biting. Two glossary terms met
-    ("隨機森林為什麼每次分裂只從一部分特徵裡挑？" over an English note on random forests and
-    features) are a topic."""
+    ("隨機森林為什麼每次分裂只從一部分特徵裡挑？" over a note on random forests and features)
+    are a topic, and passages with no Chinese are left to the multilingual model
+    ("推薦系統的冷啟動怎麼處理？" over an English note on cold start)."""
     if not has_cjk(question) or latin_terms(question):
         return False
-    held = [
-        zh
-        for zh, en in find_terms(question)
-        if any(writes_glossary_term(p, zh, en) for p in passages)
-    ]
-    if len(held) > 1 or glossary_share(question, passages) >= share:
+    held = held_terms(question, passages)
+    if len(held) > 1 or _share_of(question, held) >= share:
         return False
     rest = question
     for zh, _ in find_terms(question):
         rest = rest.replace(zh, " ")
-    pairs = zh_pairs(rest)
-    return bool(pairs) and not pairs & zh_pairs(" ".join(passages))
+    pairs, written = zh_pairs(rest), zh_pairs(" ".join(passages))
+    # over notes in English the glossary is the only bridge: the multilingual model decides
+    return bool(pairs) and bool(written) and not pairs & written
 
 
 def latin_terms(text: str) -> set[str]:

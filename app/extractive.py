@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from sharpnotes.app.coverage import (
     aspects_missed,
@@ -44,6 +45,7 @@ from sharpnotes.ingest.cards import question_text, real_answer, unlabelled
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     BLANK_LINE,
+    CJK_CHARS,
     Unit,
     has_cjk,
     is_lead_in,
@@ -249,23 +251,30 @@ _POINTER = re.compile(
 )
 
 
-# a sentence that says where to read rather than what: a [[wikilink]] or a trailing "— see X"
-# with at most POINTER_TERMS content terms besides ("The filter maths is in [[卡爾曼濾波與關聯]]
-# (written in Chinese).", "MOTA, IDF1, HOTA — see mot-basics.")
+# a line that says where to read rather than what: one that opens with "See" or "Related", or
+# one whose "— see X" tail follows names alone ("MOTA, IDF1, HOTA — see mot-basics.")
+_SEE_OPEN = re.compile(r"^(?:see(?:\s+also)?|cf\.?|related|more\s+in|details\s+in)\b", re.I)
+_SEE_TAIL = re.compile(r"\s*(?:[—–(;,]|\s-)\s*(?:see(?:\s+also)?|cf\.?)\s+\S.{0,60}$", re.I)
 _WIKILINK = re.compile(r"\[\[[^\]\n]*\]\]")
-_SEE_TAIL = re.compile(
-    r"(?:[—–(;,]|\s-)\s*(?:see(?:\s+also)?|cf\.?)\s+[^.;\n]{1,60}\)?\.?\s*$", re.I
-)
 POINTER_TERMS = 3
 
 
 def only_points(text: str) -> bool:
-    """True for a line that points to another note and says little else (``_WIKILINK``,
-    ``_SEE_TAIL``); a line in Chinese is left to the other rules (``terms`` reads it apart)."""
-    if not (_WIKILINK.search(text) or _SEE_TAIL.search(text)):
+    """True for a line that points to other notes and says little else (``_SEE_OPEN`` with at
+    most POINTER_TERMS content terms besides its links, or names alone before a ``_SEE_TAIL``)."""
+    line = " ".join(text.split())
+    line = line[len(list_marker(line)) :]
+    if _SEE_OPEN.match(line):
+        return len(terms(_WIKILINK.sub(" ", line))) <= POINTER_TERMS + 1  # "see" is one
+    tail = _SEE_TAIL.search(line)
+    if not tail:
         return False
-    rest = re.sub(r"\([^)]*\)", " ", _SEE_TAIL.sub(" ", _WIKILINK.sub(" ", text)))
-    return not has_cjk(rest) and len(terms(rest)) <= POINTER_TERMS
+    words = re.findall(r"[\w-]+", line[: tail.start()])
+    names = [w for w in words if _NAME_WORD.fullmatch(w)]
+    return bool(names) and len(terms(" ".join(w for w in words if w not in names))) == 0
+
+
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*")
 
 
 def says_something(unit: Unit) -> bool:
@@ -284,21 +293,24 @@ def says_something(unit: Unit) -> bool:
     return not (_LINK_ONLY.match(text) or _POINTER.match(" ".join(text.split())))
 
 
-# a note's first line when it is its title: a short line of words alone, set apart by a blank
-# line, at the top of a note that has no Markdown heading ("scratch — march", "DATA DRIFT
-# MONITORING - notes from the MLOps course + my own stuff")
+# a note's first line when it is its title: a short line of words alone (counted as ``_WORD``
+# counts them), set apart by a blank line, at the top of a note that has no Markdown heading
+# ("scratch — march", "DATA DRIFT MONITORING - notes from the MLOps course + my own stuff")
 TITLE_WORDS = 12
 _TITLE = re.compile(r"[^\n.。!！?？:：=;；]+\n[ \t]*\n")
 
 
 def note_title(unit: Unit, passage: SearchResult) -> bool:
     """True for a unit that is the title line of a note without a Markdown heading (its heading
-    path is the note's file name alone): it names the note and says nothing."""
-    if unit.kind != "sentence" or " > " in passage.heading or passage.text[: unit.start].strip():
+    path is the note's file name): it names the note and says nothing."""
+    if unit.kind != "sentence" or passage.text[: unit.start].strip():
+        return False
+    stem = re.sub(r"[-_\s]+", " ", PurePath(passage.source).stem).strip().lower()
+    if re.sub(r"[-_\s]+", " ", passage.heading).strip().lower() != stem:
         return False
     match = _TITLE.match(passage.text, unit.start)
     line = match.group(0) if match else "->"
-    return "->" not in line and len(re.findall(r"\w+", line)) <= TITLE_WORDS
+    return "->" not in line and len(_WORD.findall(line)) <= TITLE_WORDS
 
 
 def bare_label(scored: ScoredUnit, over: set[tuple[int, str]]) -> bool:
@@ -412,10 +424,19 @@ def candidates(
             continue  # only the question's own words: "- late fusion" for "what is late fusion?"
         if len(new_terms) < MIN_NEW_TERMS:
             score -= RESTATE_PENALTY
-        if asked_item.get(key) and s.unit.kind == "list" and asked_item[key] not in s.parents:
-            # a list item after a question that is a list item too, and not under it, is the
-            # next item of the list, not that question's answer ("- ask Wei about the gt
-            # pipeline (ego motion?)" over "- gradient checkpointing ≠ mixed precision, ...")
+        if (
+            asked_item.get(key)
+            and s.unit.kind == "list"
+            and asked_item[key] not in s.parents
+            and unlabelled(s.unit.clean) == s.unit.clean
+        ):
+            # a list item after a question that is a list item too, neither under it nor
+            # labelled as its answer ("- A: ..."), is the next item of the list: "- ask Wei about
+            # the gt pipeline (ego motion?)" over "- gradient checkpointing ≠ mixed precision";
+            # that question is left without an answer, and nothing after it answers it
+            waiting.discard(key)
+            answer_at.pop(key, None)
+            asked_item.pop(key)
             out.append(Candidate(score, s, section))
             continue
         opens = key in waiting  # the first unit of its question's answer
@@ -456,7 +477,7 @@ _POINTS_BACK = re.compile(r"^(?:it|it's|its|they|this|that|these|those)\b|^(?:�
 # entropy."), shown after its question whatever was asked
 FRAGMENT_WORDS = 4
 # words as counted for that: Latin words, numbers, and each Chinese character
-_WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[\u3400-\u9fff]")
+_WORD = re.compile(rf"[A-Za-z]+|\d+(?:\.\d+)?|[{CJK_CHARS}]")
 
 
 def with_question(c: Candidate, question: str = "") -> ScoredUnit:

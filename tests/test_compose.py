@@ -655,6 +655,15 @@ def test_the_items_after_a_list_item_that_asks_are_not_its_answer(settings: Sett
     text = answer(settings, question, passages(scratch))
     assert "recompute activations vs smaller dtype" in text
     assert "coffee" not in text
+    # a card written as two list items ("- Q: ..." over "- A: ...") keeps its answer
+    cards = (
+        "- Q: What does NMS do?\n"
+        "- A: It keeps the highest-scoring box and drops the boxes overlapping it.\n"
+        "- Q: What is IoU?\n"
+        "- A: Intersection over union of two boxes.\n"
+    )
+    text = answer(settings, "What does non-maximum suppression do?", passages(cards))
+    assert "keeps the highest-scoring box" in text, text
 
 
 def test_the_title_line_of_a_note_without_headings_is_not_an_answer(settings: Settings) -> None:

@@ -371,31 +371,35 @@ def test_a_chinese_question_on_a_term_the_notes_only_list_is_refused(settings: S
     assert refusal_reason("什麼是知識蒸餾？", [listed, said], weak, settings) is None
 
 
-def test_a_phrase_written_all_but_one_word_passes_when_the_names_are_headed(
+def test_a_phrase_written_all_but_its_last_word_leaves_it_to_the_evidence(
     settings: Settings,
 ) -> None:
     """A question on a method the notes head or mark ("AdamW", a table row "ATSS") may word a
-    generic glossary phrase its own way ("L2 regularization" where the note writes "Adam + L2");
-    a question with no such name is held to its phrase ("gradient clipping")."""
-    weak = Evidence(0.2, 0.2, 0.0)
+    generic glossary phrase its own way ("L2 regularization" where the note writes "Adam + L2"):
+    that phrase does not refuse it, the evidence score decides. A question with no such name is
+    held to its phrase ("gradient clipping"), as is one missing a modifier ("speculative")."""
+    strong, weak = Evidence(0.6, 0.6, 1.0), Evidence(0.2, 0.2, 0.0)
     adamw = _passage(
         "Optimizers > AdamW vs Adam + L2",
         "With Adam, an L2 term added to the loss passes through the adaptive denominator; "
         "AdamW decouples the decay from the step.",
     )
     question = "What is the difference between AdamW and Adam with L2 regularization?"
-    assert refusal_reason(question, [adamw], weak, settings) is None
+    assert refusal_reason(question, [adamw], strong, settings) is None
+    assert "evidence" in refusal_reason(question, [adamw], weak, settings)
     atss = _passage(
         "Detection > Label assignment",
         "Which predictions count as positives matters.\n\n"
         "| strategy | rule |\n|---|---|\n| ATSS | 9 closest anchors per level |\n",
     )
-    assert refusal_reason("How does ATSS choose positive samples?", [atss], weak, settings) is None
+    assert (
+        refusal_reason("How does ATSS choose positive samples?", [atss], strong, settings) is None
+    )
     clip = _passage("Training", "Exploding gradients make the loss spike; lower the learning rate.")
-    why = refusal_reason("How does gradient clipping work?", [clip], weak, settings)
+    why = refusal_reason("How does gradient clipping work?", [clip], strong, settings)
     assert why == "no passage names gradient clipping"
     # a name of the question the notes do not head or mark: the phrase must be written whole
     plain = _passage("Training", "Then AdamW keeps an L2 term in the loss.")
     assert "l2 regularization" in refusal_reason(
-        "Does AdamW use L2 regularization?", [plain], weak, settings
+        "Does AdamW use L2 regularization?", [plain], strong, settings
     )
