@@ -826,13 +826,12 @@ def plan_design(
         skip = {framework, source, *cases}
         held = [_retrieved(searcher, f"{step.title}: {title}", skip) for step in steps]
     points = _one_step_each(steps, [_points(passages) for passages in held], searcher)
-    rows = (
-        searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
-        if framework
-        else {}
-    )
-    # a step the case says nothing on is graded on what the framework note says it asks for
-    asked = [_framework_points(rows.values(), s) for s in steps]
+    # a step the case says nothing on is graded on what the framework note says it asks for;
+    # read only when some step needs it
+    asked: list[list[Point]] = [[] for _ in steps]
+    if framework and (source is None or not all(points)):
+        rows = searcher.catalog.get_chunks(sorted(searcher.catalog.chunk_ids_of(framework)))
+        asked = [_framework_points(rows.values(), s) for s in steps]
     related: list[list[Passage]] = [[] for _ in steps]
     if source is None:
         # no case note: other notes hold facts on the subject, not this case's answer (a lidar
