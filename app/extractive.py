@@ -42,6 +42,7 @@ from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import question_text, real_answer, unlabelled
+from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     BLANK_LINE,
@@ -601,7 +602,7 @@ def _headed_first(
     headed = {
         p
         for p, passage in enumerate(passages)
-        if overlap(asked, passage.heading.rsplit(" > ", 1)[-1]) >= HEADED_SHARE
+        if overlap(asked, passage.heading.rsplit(HEADING_SEP, 1)[-1]) >= HEADED_SHARE
     }
     first: dict[int, Candidate] = {}
     for c in found:
