@@ -34,6 +34,9 @@ SETS = {
     # seven vaults newcomers wrote while trying the product (eval/vaults/README.md), none of
     # them tuned on before this set was written; halves fixed in the set
     "vaults": (REPO / "eval" / "vaults_eval.jsonl", REPO / "eval" / "vaults"),
+    # two more vaults written fresh for this set by helpers that never ran the product, and
+    # labelled by two others (eval/vaults2/README.md); halves fixed in the set before judging
+    "vaults2": (REPO / "eval" / "vaults2_eval.jsonl", REPO / "eval" / "vaults2"),
 }
 CACHE = Path.home() / ".cache" / "sharpnotes" / "answers"
 
