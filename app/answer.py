@@ -558,7 +558,9 @@ def refusal_reason(
         return "no passage found"
     # every passage the generator may quote; what a to-do only means to write, or a question
     # left without an answer ("Q: What is ECE?" over "A: TODO") only asks, is not named
-    named = [f"{r.heading}\n{without_todos(without_open_questions(r.text))}" for r in results]
+    named = [
+        f"{r.heading}\n{without_todos(without_open_questions(r.text), r.heading)}" for r in results
+    ]
     headings = [r.heading for r in results]
     question = recased(question, named, english_words(settings))  # "kto" where notes write KTO
     missing = uncovered(question, named)

@@ -25,8 +25,7 @@ from functools import lru_cache
 
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.bm25 import stem
-from sharpnotes.ingest.chunking import HEADING_SEP
-from sharpnotes.ingest.text import CJK, has_cjk, terms, units
+from sharpnotes.ingest.text import CJK, HEADING_SEP, has_cjk, terms, units
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
 # words: "wall-clock", "trade-off", "brand-new")
@@ -34,6 +33,8 @@ _NAME = re.compile(  # ASCII word characters: "DETR為什麼不需要NMS" names 
     r"(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*(?:[A-Z][A-Za-z0-9_-]*[A-Z]|[a-z][A-Z]|\d))"
     r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]"
 )
+# a name in code: "torch.compile", "nn.Module.eval()", "F.grid_sample"
+_CODE_NAME = re.compile(r"(?<![\w./])[A-Za-z_]\w*(?:\.[A-Za-z_]\w+)+(?![\w/])")
 # a run of Latin-script words inside a Chinese question ("Swin Transformer", "noise schedule");
 # a word may open with digits glued to its letters ("1x1 卷積" names 1x1, not "x1")
 _LATIN_RUN = re.compile(
@@ -184,7 +185,8 @@ def specific_terms(question: str) -> list[Term]:
                     run.lower(), frozenset()
                 )
                 found.setdefault(run.lower(), Term(run.lower(), others))
-    names = [m.group(0) for m in _NAME.finditer(question)]
+    names = [m.group(0) for m in _CODE_NAME.finditer(question)]
+    names += [m.group(0) for m in _NAME.finditer(question)]
     if not has_cjk(question):
         names += proper_nouns(question)
     for written in names:

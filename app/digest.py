@@ -35,8 +35,8 @@ from sharpnotes.app.digest_lines import (
 )
 from sharpnotes.app.extractive import BREADCRUMB, first_line_name, outlined
 from sharpnotes.app.quiz.items import Citation
-from sharpnotes.app.topics import HEADING_SEP, Link, Names, normalise
-from sharpnotes.ingest.text import Unit, list_marker, terms
+from sharpnotes.app.topics import Link, Names, normalise
+from sharpnotes.ingest.text import HEADING_SEP, Unit, list_marker, terms
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher

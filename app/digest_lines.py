@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from sharpnotes.app.extractive import BARE_LABEL_WORDS, above, item_name
-from sharpnotes.app.topics import HEADING_SEP, Names, Text, note_names
+from sharpnotes.app.topics import Names, Text, note_names
 from sharpnotes.ingest.cards import find_cards, open_questions
 from sharpnotes.ingest.text import (
     ATOMIC,
     BLANK_LINE,
     CJK_CHARS,
+    HEADING_SEP,
     Block,
     Unit,
     UnitKind,

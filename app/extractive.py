@@ -42,11 +42,11 @@ from sharpnotes.app.embed_cache import embed_cached
 from sharpnotes.app.generators import REFUSAL, Generator, OnToken, register
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import question_text, real_answer, unlabelled
-from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
     BLANK_LINE,
     CJK_CHARS,
+    HEADING_SEP,
     Unit,
     has_cjk,
     is_lead_in,
@@ -58,6 +58,7 @@ from sharpnotes.ingest.text import (
     section_starts,
     table_rows,
     terms,
+    todo_sections,
     units,
 )
 
@@ -254,10 +255,13 @@ _POINTER = re.compile(
 
 # a line that says where to read rather than what: one that opens with "See" or "Related", or
 # one whose "— see X" tail follows names alone ("MOTA, IDF1, HOTA — see mot-basics.")
-_SEE_OPEN = re.compile(r"^(?:see(?:\s+also)?|cf\.?|related|more\s+in|details\s+in)\b", re.I)
+_SEE_OPEN = re.compile(
+    r"^(?:(?:see(?:\s+also)?|cf\.?|related|more\s+in|details\s+in)\b|相關|參考|另見|詳見)", re.I
+)
 _SEE_TAIL = re.compile(r"\s*(?:[—–(;,]|\s-)\s*(?:see(?:\s+also)?|cf\.?)\s+\S.{0,60}$", re.I)
 _WIKILINK = re.compile(r"\[\[[^\]\n]*\]\]")
 POINTER_TERMS = 3
+POINTER_WORDS = 3  # the most words of a note's name in a list of them
 
 
 def only_points(text: str) -> bool:
@@ -265,7 +269,12 @@ def only_points(text: str) -> bool:
     most POINTER_TERMS content terms besides its links, or names alone before a ``_SEE_TAIL``)."""
     line = " ".join(text.split())
     line = line[len(list_marker(line)) :]
-    if _SEE_OPEN.match(line):
+    opener = _SEE_OPEN.match(line)
+    if opener:
+        rest = _WIKILINK.sub(",", line[opener.end() :]).strip(" :：")
+        # "related pedestrian-detection, 00 framework, losses-and-imbalance": names of notes
+        if all(_a_name(part) for part in re.split(r"[,，、;；]", rest)):
+            return True
         return len(terms(_WIKILINK.sub(" ", line))) <= POINTER_TERMS + 1  # "see" is one
     tail = _SEE_TAIL.search(line)
     if not tail:
@@ -276,6 +285,14 @@ def only_points(text: str) -> bool:
 
 
 _NAME_WORD = re.compile(r"[A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*")
+
+
+def _a_name(part: str) -> bool:
+    """Whether ``part`` is short enough to be a note's name: POINTER_WORDS words of Latin
+    script at most, and twice as many Chinese characters ("交通號誌 traffic-sign")."""
+    chinese = len(re.findall(f"[{CJK_CHARS}]", part))
+    latin = len(re.sub(f"[{CJK_CHARS}]", " ", part).split())
+    return latin <= POINTER_WORDS and chinese <= 2 * POINTER_WORDS
 
 
 def says_something(unit: Unit) -> bool:
@@ -379,6 +396,8 @@ def candidates(
     over = {(s.passage, parent) for s in scored for parent in s.parents}
     starts = {p: section_starts(passage.text) for p, passage in enumerate(passages)}
     posed = {p: asking_paragraphs(passage.text) for p, passage in enumerate(passages)}
+    # what a section headed "待補" or "TODO" lists is still to write: never an answer
+    todo = {p: todo_sections(passage.text, passage.heading) for p, passage in enumerate(passages)}
     # per (passage, section): the score of the question its units answer, the latest one (a
     # Q&A list puts many under one heading: "Q: ... A: ..." pairs); questions in a row pose one
     asked: dict[tuple[int, int], float] = {}
@@ -416,6 +435,8 @@ def candidates(
             continue
         if any(a <= s.unit.start < b for a, b in posed[s.passage]):
             continue  # the set-up of a question ("You flip it 8 times. Is the coin fair?")
+        if any(a <= s.unit.start < b for a, b in todo[s.passage]):
+            continue
         if not says_something(s.unit) or bare_label(s, over):
             continue
         if note_title(s.unit, passages[s.passage]):

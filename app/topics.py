@@ -33,7 +33,7 @@ import numpy as np
 from sharpnotes.app.syllabus import Pins, Syllabus, Topic
 from sharpnotes.ingest.atomic import write_json_atomic
 from sharpnotes.ingest.settings import Settings
-from sharpnotes.ingest.text import CJK_CHARS, has_cjk
+from sharpnotes.ingest.text import CJK_CHARS, HEADING_SEP, has_cjk
 
 if TYPE_CHECKING:
     from sharpnotes.app.retrieval import Searcher
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 LINKER_VERSION = 2  # bump when the scoring changes: cached links are then made again
 CACHE_NAME = "topic_links.json"
-HEADING_SEP = " > "
 
 
 @dataclass(frozen=True)

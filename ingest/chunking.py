@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sharpnotes.ingest.text import (
     ATOMIC,
     BLANK_LINE,
+    HEADING_SEP,
     Block,
     blocks,
     clean_heading,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # llama-index costs a second to import; the query path never 
 # 3: blocks and sentences from ingest.text (no punkt: "e.g." no longer ends a sentence), math
 # kept in headings, chunk text a verbatim slice of the note between its blocks
 CHUNKER_VERSION = 3
-HEADING_SEP = " > "
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

@@ -31,6 +31,7 @@ CJK = re.compile(f"[{CJK_CHARS}]")
 
 # a blank line: what parts paragraphs (a "\r" the readers have not turned into "\n" included)
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+HEADING_SEP = " > "  # between the headings of a chunk's heading path
 
 
 def has_cjk(text: str) -> bool:
@@ -775,21 +776,60 @@ def is_lead_in(text: str) -> bool:
     return text.rstrip(" *_").endswith((":", "："))
 
 
-# a note to self: "TODO: write up BEVFusion", "- [ ] read the paper", "FIXME ..."
-_TODO = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b)", re.IGNORECASE)
+# a note to self: "TODO: write up BEVFusion", "- [ ] read the paper", "FIXME ...", "待補: RAdam"
+_TODO = re.compile(
+    r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b|待補|待查|待讀|待整理)",
+    re.IGNORECASE,
+)
+# what ends a line with a to-do: "... drift is common. TODO: write up time sync (PTP)",
+# "... warmup 讓 stats 先穩定. 待補: RAdam 的解釋"
+_TODO_TAIL = re.compile(
+    r"(?:^|(?<=\s))(?:TODO|FIXME|TBD)\b.*$|(?:待補|待查|待讀)(?=\s*[:：]).*$", re.MULTILINE
+)
+# a line that says its own subject is not written up, read or tried yet: "HDMapNet / MapTR
+# 另開一篇", "sparsity (2:4, Ampere 支援)，沒實際試過", "Mamba ... 待補，沒細讀", "haven't read it"
+_GAP = re.compile(
+    r"待補|待查|待讀|另開一篇|有空再|之後(?:再)?補|還沒(?:讀|試|寫|整理|想清楚|(?:完全)?搞懂)"
+    r"|沒(?:實際)?試過?|沒細?讀"
+    r"|\b(?:haven'?t|have not|didn'?t|did not|never) (?:read|tried)\b|\bnot (?:read|tried) yet\b",
+    re.IGNORECASE,
+)
 
 
 def is_todo(text: str) -> bool:
-    """True for a to-do line: a note to self, never an answer or a fact to learn."""
-    return _TODO.match(text) is not None
+    """True for a to-do line (its first line read): a note to self, or a line that says its
+    subject is still to be written, read or tried; never an answer or a fact to learn."""
+    first = text.split("\n", 1)[0]
+    return _TODO.match(first) is not None or _GAP.search(_TODO_TAIL.sub("", first)) is not None
 
 
-_TODO_TAIL = re.compile(r"(?:^|(?<=\s))(?:TODO|FIXME|TBD)\b.*$", re.MULTILINE)
+# a heading over to-dos alone: "## 待補", "TODO", "To read"
+_TODO_HEADING = re.compile(
+    r"^[\W_]*(?:todo|to[ -]?do|tbd|to read|待補|待讀|待查|待整理)[\W_]*$", re.I
+)
 
 
-def without_todos(text: str) -> str:
-    """``text`` without its to-do lines, and without the to-do that ends a line ("... drift is
-    common. TODO: write up time sync (PTP)"): what a note only means to write, it does not say."""
+def todo_heading(heading: str) -> bool:
+    """True when the last part of a heading path heads to-dos alone ("BEV 感知 > 待補")."""
+    return _TODO_HEADING.match(heading.split(HEADING_SEP)[-1].lstrip("#").strip()) is not None
+
+
+def todo_sections(text: str, heading: str = "") -> list[tuple[int, int]]:
+    """The spans of ``text`` under a to-do heading: all of it when its own ``heading`` path ends
+    in one, and each section of it that one heads, up to the next heading."""
+    if heading and todo_heading(heading):
+        return [(0, len(text))]
+    heads = [b for b in blocks(text) if b.kind == "heading"] if "#" in text else []
+    ends = [b.start for b in heads[1:]] + [len(text)]
+    return [(b.start, end) for b, end in zip(heads, ends, strict=False) if todo_heading(b.text)]
+
+
+def without_todos(text: str, heading: str = "") -> str:
+    """``text`` without its to-do lines and to-do sections (``todo_sections``; ``heading``: its
+    heading path), and without the to-do that ends a line ("... drift is common. TODO: write up
+    time sync (PTP)"): what a note only means to write, it does not say."""
+    for start, end in reversed(todo_sections(text, heading)):
+        text = text[:start] + text[end:]
     kept = [line for line in text.splitlines() if not is_todo(line)]
     return _TODO_TAIL.sub("", "\n".join(kept))
 

@@ -323,6 +323,21 @@ def test_a_lead_in_whose_list_is_not_in_the_passage_is_not_quoted(settings: Sett
     assert "Offline metrics used to evaluate a recommender system:" in text
 
 
+def test_a_line_that_says_it_is_still_to_write_is_not_quoted(settings: Settings) -> None:
+    """ "torch.compile vs TensorRT？沒試，待補" and the items of a section headed "待補" say what
+    the note has not covered yet: they are no answer, where the note's other lines are."""
+    found = [
+        SearchResult(1, 1.0, "c1", "inbox.md", "inbox", None,
+                     "- torch.compile vs TensorRT？沒試，待補\n"
+                     "- an engine is tied to the GPU arch and TRT version, rebuild per target\n"),
+        SearchResult(2, 0.9, "c2", "bev.md", "BEV > 待補", None,
+                     "- TensorRT 部署 BEVPool 另開一篇\n- TensorRT 的 plugin 怎麼寫\n"),
+    ]  # fmt: skip
+    text = answer(settings, "Can I move a TensorRT engine to another GPU?", found)
+    assert "rebuild per target" in text
+    assert "沒試" not in text and "另開一篇" not in text and "plugin" not in text
+
+
 def test_a_qa_list_under_one_heading_answers_with_the_matching_card_only(
     settings: Settings,
 ) -> None:
@@ -700,3 +715,8 @@ def test_a_line_that_only_says_where_to_read_is_not_an_answer(settings: Settings
         "Smooth it with a Kalman filter (see [[kalman]]); reject a frame when "
         "the implied lane width falls outside 2.5-4.0 m."
     )
+    # a list of notes' names after "related" or "相關" is navigation, however many
+    assert only_points("related pedestrian-detection, 00 framework, losses-and-imbalance")
+    assert only_points("相關: [[BEV感知]] [[tracking-MOT]]")
+    assert not only_points("related work shows that focal loss down-weights easy negatives")
+    assert not only_points("參考: 這個方法在小物件上很好用而且很快")

@@ -288,6 +288,46 @@ def test_a_name_only_a_to_do_mentions_is_not_covered(settings: Settings) -> None
     assert why is not None and "ptp" in why
 
 
+def test_a_name_in_code_is_a_specific_term(settings: Settings) -> None:
+    """ "torch.compile" names one thing: notes that write "torch" and TensorRT elsewhere do
+    not cover it."""
+    strong = Evidence(0.9, 0.9, 0.0)
+    orin = _passage("Deploy", "- TensorRT on Orin: FP16 first\n\n```python\nimport torch\n```")
+    question = "Is torch.compile faster than TensorRT on Orin?"
+    assert "torch.compile" in refusal_reason(question, [orin], strong, settings)
+    compiled = _passage("Deploy", "- torch.compile gave 1.3x on the desktop, TensorRT 2x on Orin")
+    assert refusal_reason(question, [compiled], strong, settings) is None
+
+
+def test_a_name_a_note_says_it_has_not_covered_yet_is_not_covered(settings: Settings) -> None:
+    """Real notes say what they have not written, read or tried yet in more ways than "TODO":
+    a section headed "待補", "另開一篇" (a note of its own, later), "沒實際試過". Such a line
+    names a method without covering it; a fact before a "待補:" that ends its line still counts."""
+    strong = Evidence(0.9, 0.9, 0.0)
+    later = _passage(
+        "BEV 感知整理 > 待補",
+        "- BEVFusion (MIT vs 北大/阿里 兩篇同名!) 的差異\n- HDMapNet / MapTR 另開一篇",
+    )
+    why = refusal_reason("How does MapTR represent map elements?", [later], strong, settings)
+    assert why is not None and "maptr" in why
+    untried = _passage(
+        "量化與部署 > TensorRT",
+        "- FP16 first, then INT8 with calibration\n"
+        "- SmoothQuant (W8A8, 把 outlier 移到 weight)，沒實際試過\n"
+        "- warmup 讓 stats 先穩定. 待補: RAdam 的解釋",
+    )
+    why = refusal_reason("How does SmoothQuant handle outliers?", [untried], strong, settings)
+    assert why is not None and "smoothquant" in why
+    assert "radam" in refusal_reason("How does RAdam fix warmup?", [untried], strong, settings)
+    assert refusal_reason("Why use warmup?", [untried], strong, settings) is None
+    # the same lines with the method explained are covered
+    written = _passage("BEV 感知整理 > Maps", "- MapTR 把每個 map element 表示成一組有序點")
+    assert (
+        refusal_reason("How does MapTR represent map elements?", [written], strong, settings)
+        is None
+    )  # noqa: E501
+
+
 def test_an_acronym_the_notes_spell_out_vouches_for_it(settings: Settings) -> None:
     """ "IPM (inverse perspective mapping)" defines IPM, as a bold name marks it."""
     weak = Evidence(0.2, 0.2, 0.0)

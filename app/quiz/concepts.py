@@ -38,8 +38,8 @@ from sharpnotes.app.quiz.items import QuizItem
 from sharpnotes.app.quiz.offline import citation_of, context, lower_first, plain, with_context
 from sharpnotes.app.quiz.terms import fold, term_kind
 from sharpnotes.app.retrieval import SearchResult
-from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import (
+    HEADING_SEP,
     Block,
     TableRow,
     blocks,

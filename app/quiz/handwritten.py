@@ -21,8 +21,8 @@ from sharpnotes.app.quiz.items import CARD_GENERATOR, Citation, QuizItem
 from sharpnotes.app.quiz.offline import short_part
 from sharpnotes.app.retrieval import SearchResult
 from sharpnotes.ingest.cards import CLOZE_MARK, Card, find_cards
-from sharpnotes.ingest.chunking import HEADING_SEP
 from sharpnotes.ingest.text import (
+    HEADING_SEP,
     blocks,
     clean_heading,
     has_cjk,
