@@ -37,6 +37,7 @@ SETS = {
     # two more vaults written fresh for this set by helpers that never ran the product, and
     # labelled by two others (eval/vaults2/README.md); halves fixed in the set before judging
     "vaults2": (REPO / "eval" / "vaults2_eval.jsonl", REPO / "eval" / "vaults2"),
+    "vaults3": (REPO / "eval" / "vaults3_eval.jsonl", REPO / "eval" / "vaults3"),  # the same, later
 }
 CACHE = Path.home() / ".cache" / "sharpnotes" / "answers"
 
