@@ -177,14 +177,15 @@ def specific_terms(question: str) -> list[Term]:
             found.setdefault(phrase, Term(phrase, others))
     if has_cjk(question):  # what a Chinese question writes in English is a term it names
         for run in _LATIN_RUN.findall(question):
-            words = terms(run)
-            if re.sub(r"(?<=[A-Z])s$", "", run).upper() in COMMON:  # "GPUs" as "GPU"
-                continue
-            if words and not any(words <= terms(t.text) for t in found.values()):
-                others = known.get(run.lower(), frozenset()) | chinese_names().get(
-                    run.lower(), frozenset()
-                )
-                found.setdefault(run.lower(), Term(run.lower(), others))
+            for part in _run_terms(run, known):
+                words = terms(part)
+                if re.sub(r"(?<=[A-Z])s$", "", part).upper() in COMMON:  # "GPUs" as "GPU"
+                    continue
+                if words and not any(words <= terms(t.text) for t in found.values()):
+                    others = known.get(part.lower(), frozenset()) | chinese_names().get(
+                        part.lower(), frozenset()
+                    )
+                    found.setdefault(part.lower(), Term(part.lower(), others))
     names = [m.group(0) for m in _CODE_NAME.finditer(question)]
     names += [m.group(0) for m in _NAME.finditer(question)]
     if not has_cjk(question):
@@ -198,6 +199,28 @@ def specific_terms(question: str) -> list[Term]:
             continue
         found[name.lower()] = Term(name.lower(), known.get(name.lower(), frozenset()))
     return list(found.values())
+
+
+# a word of a Latin run that is a name: a capital, a digit, a hyphen or a dot in it
+_NAMED_WORD = re.compile(r"(?=[^\s]*[A-Z0-9.-])[A-Za-z0-9][\w'.-]*[\w]")
+
+
+def _run_terms(run: str, known: dict[str, frozenset[str]]) -> list[str]:
+    """The terms a Latin run of a Chinese question names: the run when it is one word, a phrase
+    of the glossary or plain words alone ("noise schedule"); else the words of it that are names
+    ("two-stage detector" names two-stage, "2D detector" 2D, "D. mock PYMK" PYMK; names next to
+    each other are one: "Faster R-CNN"), as a note
+    writes "two-stage 有 RPN" without the plain word a question puts after it."""
+    words = run.split()
+    if len(words) < 2 or run.lower() in known or run.lower() in chinese_names():
+        return [run]
+    runs: list[list[str]] = [[]]  # names next to each other stay one ("Faster R-CNN")
+    for word in words:
+        if len(word.strip(".")) > 1 and _NAMED_WORD.fullmatch(word):
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    return [" ".join(r) for r in runs if r] or [run]
 
 
 def _in_question(phrase: str, joined: str, question: str) -> bool:
@@ -606,12 +629,18 @@ def _writes_word(text: str, word: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
 
 
+# the plain head nouns of a glossary term's English: "Hungarian algorithm" is named where a note
+# writes "Hungarian：O(n³)"
+GENERIC_HEADS = frozenset(terms("algorithm method model network technique approach mechanism"))
+
+
 def _names_term(text: str, zh: str, own: set[str], aliases: Sequence[str]) -> bool:
     """``text`` writes a glossary term: its Chinese, every word of its English (``own``: their
-    content terms), or its acronym ("非極大值抑制" in a note that only writes "NMS")."""
+    content terms) but a generic head noun, or its acronym ("非極大值抑制" in a note that only
+    writes "NMS")."""
     return (
         zh.lower() in text.lower()
-        or own <= terms(text)
+        or (own - GENERIC_HEADS or own) <= terms(text)
         or any(_writes_word(text, a) for a in aliases)
     )
 

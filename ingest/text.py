@@ -787,10 +787,11 @@ _TODO_TAIL = re.compile(
     r"(?:^|(?<=\s))(?:TODO|FIXME|TBD)\b.*$|(?:待補|待查|待讀)(?=\s*[:：]).*$", re.MULTILINE
 )
 # a line that says its own subject is not written up, read or tried yet: "HDMapNet / MapTR
-# 另開一篇", "sparsity (2:4, Ampere 支援)，沒實際試過", "Mamba ... 待補，沒細讀", "haven't read it"
+# 另開一篇", "sparsity (2:4, Ampere 支援)，沒實際試過", "Mamba ... 待補，沒細讀", "haven't read it",
+# or that a #todo tag marks
 _GAP = re.compile(
     r"待補|待查|待讀|另開一篇|有空再|之後(?:再)?補|還沒(?:讀|試|寫|整理|想清楚|(?:完全)?搞懂)"
-    r"|沒(?:實際)?試過?|沒細?讀"
+    r"|沒(?:實際)?試過?|沒細?讀|沒細看|(?<![\w#])#todo\b"
     r"|\b(?:haven'?t|have not|didn'?t|did not|never) (?:read|tried)\b|\bnot (?:read|tried) yet\b",
     re.IGNORECASE,
 )
@@ -844,16 +845,26 @@ _ASKED = re.compile(
 )
 
 
+# a line labelled as a question ("**Q: 推導 Kalman gain** ⚠️"), without its answer on it (no "A:",
+# no arrow, no "?" with words after it: "Q: FixMatch 為什麼要分開? → weak aug 產生的 ...")
+_Q_LABEL = re.compile(
+    r"^(?:Q|Question|問|问|題|题)\s*[:：](?!.*(?:(?:\bA|答)\s*[:：]|→|->|=>|[?？]))", re.I
+)
+
+
 def is_question(text: str) -> bool:
     """True when a unit or heading is itself a question: in Q&A notes it is the context of the
     answer that follows it, never the answer. A line that asks without "?" counts ("How do you
-    handle missing data")."""
+    handle missing data"), as does one labelled "Q:" ("Q: camera-lidar fusion early / late")."""
     plain = clean_heading(text.strip())
     if _QUESTION_END.search(plain) is not None:
         return True
     if "\n" in plain:
         return False
-    return _ASKED.match(plain[len(list_marker(plain)) :]) is not None
+    plain = plain[len(list_marker(plain)) :]
+    if _ASKED.match(plain) is not None:
+        return True
+    return "\n" not in text.strip() and _Q_LABEL.match(plain) is not None
 
 
 def section_starts(text: str) -> list[int]:

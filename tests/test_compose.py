@@ -323,6 +323,22 @@ def test_a_lead_in_whose_list_is_not_in_the_passage_is_not_quoted(settings: Sett
     assert "Offline metrics used to evaluate a recommender system:" in text
 
 
+def test_a_card_labelled_q_without_a_question_mark_is_answered_by_its_items(
+    settings: Settings,
+) -> None:
+    """ "**Q: camera–lidar fusion early / mid / late**" asks, though it has no "?": the items
+    under it answer, and the label line itself is not quoted as an answer."""
+    found = passages(
+        "**Q: 推導 Kalman gain** ⚠️\n- minimize tr(P_k)，白板還是會卡\n\n"
+        "**Q: camera–lidar fusion early / mid / late**\n"
+        "- early (PointPainting)：點帶 image semantics，很吃 calib\n"
+        "- late：各自出框再 merge，模組化好 debug、單 sensor 壞了可降級。我們公司是 late\n"
+    )
+    text = answer(settings, "Early vs late camera-lidar fusion: which one do we use?", found)
+    assert "我們公司是 late" in text and "Kalman gain**" not in text.split("\n")[0]
+    assert not text.startswith("**Q:")
+
+
 def test_a_line_that_says_it_is_still_to_write_is_not_quoted(settings: Settings) -> None:
     """ "torch.compile vs TensorRT？沒試，待補" and the items of a section headed "待補" say what
     the note has not covered yet: they are no answer, where the note's other lines are."""

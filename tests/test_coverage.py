@@ -288,6 +288,21 @@ def test_a_name_only_a_to_do_mentions_is_not_covered(settings: Settings) -> None
     assert why is not None and "ptp" in why
 
 
+def test_a_chinese_question_names_what_its_english_words_name(settings: Settings) -> None:
+    """A Chinese question's English run "2D detector" names 2D, not the phrase (the note writes
+    "公司車載 2D 還是 anchor-based"); 匈牙利演算法 is named where a note writes "Hungarian" without
+    "algorithm"; names next to each other stay one term ("Faster R-CNN")."""
+    weak = Evidence(0.2, 0.2, 0.0)
+    car = _passage("anchors vs anchor-free", "- 公司車載 2D 還是 anchor-based (YOLOv5 改的)")
+    question = "公司車上的 2D detector 為什麼還是用 anchor-based？"
+    assert refusal_reason(question, [car], weak, settings) is None
+    hungarian = _passage("tracking > association", "- Hungarian：**O(n³)**，不是 O(n²)")
+    question = "匈牙利演算法的時間複雜度是多少？"
+    assert refusal_reason(question, [hungarian], weak, settings) is None
+    question = "Faster R-CNN 這類 two-stage detector 為什麼沒那麼依賴 focal loss？"
+    assert [t.text for t in specific_terms(question)] == ["faster r-cnn", "two-stage", "focal loss"]
+
+
 def test_a_name_in_code_is_a_specific_term(settings: Settings) -> None:
     """ "torch.compile" names one thing: notes that write "torch" and TensorRT elsewhere do
     not cover it."""

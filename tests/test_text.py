@@ -492,6 +492,12 @@ def test_a_question_line_or_heading_is_a_question_with_emphasis_and_emoji() -> N
     assert not is_question("How does it work: the encoder reads the whole image.")
     assert not is_question("What is more, the loss drops.")
     assert not is_question("How the model works")
+    # a line labelled "Q:" is a question without its "?" (not one that holds its answer)
+    assert is_question("**Q: camera–lidar fusion early / mid / late**")
+    assert is_question("**Q: 推導 Kalman gain** ⚠️")
+    assert not is_question("Q: batchnorm A: normalises over the batch")
+    assert not is_question("Q: FixMatch 為什麼要 weak / strong 分開? → weak aug 的 pseudo label 準")
+    assert not is_question("QA: 5% of frames sampled")
 
 
 def test_sections_start_at_headings_and_at_question_blocks() -> None:
