@@ -4,10 +4,10 @@ A question's specific terms are the names it uses: an acronym or a name with an 
 digit as written ("NMS", "PointPillars", "YOLOv3"; "R-CNN-style" names R-CNN), a capitalised
 word inside a sentence ("Thompson sampling"), and the multi-word ML terms of the bilingual
 glossary (``app/glossary_zh.tsv``: "batch normalization", "gradient clipping") in an English
-question; a Chinese question is judged on its names, on what it
-writes in English (each run of Latin-script words, "Swin Transformer", is a term) and on its
-topic (``zh_anchored``), not on its Chinese glossary entries, which map to plain words as often
-as to terms. A term is
+question; a Chinese question is judged on its names, on what it writes in English (a run of
+Latin-script words, "Swin Transformer", is a term, or its names and glossary phrases are when it
+has any: "2D detector" names 2D) and on its topic (``zh_anchored``), not on its Chinese glossary
+entries, which map to plain words as often as to terms. A term is
 covered when one passage holds all its words (or another form of each: "popular" for
 "popularity"), its acronym or its expansion (the glossary pairs "non-maximum suppression" with
 "NMS"), or, for a Chinese term, the Chinese itself; English written in a Chinese question is
@@ -34,7 +34,10 @@ _NAME = re.compile(  # ASCII word characters: "DETR為什麼不需要NMS" names 
     r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]"
 )
 # a name in code: "torch.compile", "nn.Module.eval()", "F.grid_sample"
-_CODE_NAME = re.compile(r"(?<![\w./])[A-Za-z_]\w*(?:\.[A-Za-z_]\w+)+(?![\w/])")
+# (not two sentences run together: "What is BN.Why ...")
+_CODE_NAME = re.compile(
+    r"(?<![\w./])(?![A-Z]+\.[A-Z][a-z]+\b)[A-Za-z_]\w*(?:\.[A-Za-z_]\w+)+(?![\w/])"
+)
 # a run of Latin-script words inside a Chinese question ("Swin Transformer", "noise schedule");
 # a word may open with digits glued to its letters ("1x1 卷積" names 1x1, not "x1")
 _LATIN_RUN = re.compile(
@@ -201,26 +204,51 @@ def specific_terms(question: str) -> list[Term]:
     return list(found.values())
 
 
-# a word of a Latin run that is a name: a capital, a digit, a hyphen or a dot in it
-_NAMED_WORD = re.compile(r"(?=[^\s]*[A-Z0-9.-])[A-Za-z0-9][\w'.-]*[\w]")
+# a word of a Latin run that is a name: a capital after its first letter, a digit, a hyphen or a
+# dot in it ("R-CNN", "PYMK", "2D", "two-stage"; not "Faster" or "Mixed")
+_NAMED_WORD = re.compile(r"\w[\w'.-]*(?:[A-Z0-9.-])[\w'.-]*|[0-9][\w'.-]*")
 
 
 def _run_terms(run: str, known: dict[str, frozenset[str]]) -> list[str]:
-    """The terms a Latin run of a Chinese question names: the run when it is one word, a phrase
-    of the glossary or plain words alone ("noise schedule"); else the words of it that are names
-    ("two-stage detector" names two-stage, "2D detector" 2D, "D. mock PYMK" PYMK; names next to
-    each other are one: "Faster R-CNN"), as a note
+    """The terms a Latin run of a Chinese question names: the run when it is one word or a
+    phrase of the glossary; else the glossary phrases in it and its words that are names, names
+    next to each other as one ("two-stage detector" names two-stage, "2D detector" 2D, "D. mock
+    PYMK" PYMK, "Faster R-CNN 的 RPN" Faster R-CNN); else the run ("noise schedule"), as a note
     writes "two-stage 有 RPN" without the plain word a question puts after it."""
     words = run.split()
     if len(words) < 2 or run.lower() in known or run.lower() in chinese_names():
         return [run]
-    runs: list[list[str]] = [[]]  # names next to each other stay one ("Faster R-CNN")
-    for word in words:
+    found: list[str] = []
+    runs: list[list[str]] = [[]]
+    i = 0
+    while i < len(words):
+        phrase = next(
+            (
+                " ".join(words[i:j])
+                for j in range(len(words), i + 1, -1)
+                if " ".join(words[i:j]).lower() in known
+            ),
+            "",
+        )
+        if phrase:  # "Non-maximum suppression threshold" names the glossary phrase
+            found.append(phrase)
+            runs.append([])
+            i += len(phrase.split())
+            continue
+        word = words[i]
         if len(word.strip(".")) > 1 and _NAMED_WORD.fullmatch(word):
             runs[-1].append(word)
         elif runs[-1]:
             runs.append([])
-    return [" ".join(r) for r in runs if r] or [run]
+        i += 1
+    found += [" ".join(r) for r in runs if r]
+    if not found:
+        return [run]
+    # a plain word that opens the run goes with the name after it ("Faster R-CNN")
+    return [
+        f"{words[0]} {part}" if part.startswith(words[1]) and words[0].istitle() else part
+        for part in found
+    ]
 
 
 def _in_question(phrase: str, joined: str, question: str) -> bool:
@@ -452,6 +480,11 @@ def covered(term: Term, lowered: str, have: set[str], forms: dict[str, list[str]
     ``forms``: those by stem, ``word_forms``) names the term: all its words (British or American
     spelling, or another form of each, ``FORM_LETTERS``), or one of its other names."""
     words = american(terms(term.text))
+    if "." in term.text.strip("."):  # a name in code: as written, or its last part if a name
+        last = term.text.rsplit(".", 1)[-1]
+        return term.text in lowered or (
+            bool(_NAME.fullmatch(last)) and _writes_word(lowered, last.lower())
+        )
     if " " in term.text and _has_plain_words(term.text):
         if _written(term.text).search(lowered):  # "he initialization" as written, not "init..."
             return True
@@ -629,27 +662,30 @@ def _writes_word(text: str, word: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
 
 
-# the plain head nouns of a glossary term's English: "Hungarian algorithm" is named where a note
-# writes "Hungarian：O(n³)"
-GENERIC_HEADS = frozenset(terms("algorithm method model network technique approach mechanism"))
+# the generic head nouns of a glossary term named after someone: "Hungarian algorithm" is named
+# where a note writes "Hungarian：O(n³)"
+GENERIC_HEADS = frozenset("algorithm method".split())  # noqa: SIM905
 
 
 def _names_term(text: str, zh: str, own: set[str], aliases: Sequence[str]) -> bool:
     """``text`` writes a glossary term: its Chinese, every word of its English (``own``: their
-    content terms) but a generic head noun, or its acronym ("非極大值抑制" in a note that only
-    writes "NMS")."""
+    content terms), or its acronym ("非極大值抑制" in a note that only writes "NMS")."""
     return (
         zh.lower() in text.lower()
-        or (own - GENERIC_HEADS or own) <= terms(text)
+        or own <= terms(text)
         or any(_writes_word(text, a) for a in aliases)
     )
 
 
 def writes_glossary_term(text: str, zh: str, en: str) -> bool:
     """``text`` writes the glossary term ``zh`` (English side ``en``) in either language
-    (``_names_term``)."""
+    (``_names_term``); a term named after someone without its generic head noun too
+    ("Hungarian" for "Hungarian algorithm")."""
     phrase, aliases = english_of(en)
-    return _names_term(text, zh, terms(phrase), aliases)
+    words = phrase.split()
+    if len(words) > 1 and words[-1] in GENERIC_HEADS and all(w[:1].isupper() for w in words[:-1]):
+        words = words[:-1]
+    return _names_term(text, zh, terms(" ".join(words)), aliases)
 
 
 def glossary_share(question: str, passages: Sequence[str]) -> float:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sharpnotes.ingest.text import has_cjk, terms
+from sharpnotes.ingest.text import HEADING_SEP, has_cjk, terms
 
 if TYPE_CHECKING:
     from sharpnotes.ingest.catalog import Catalog
@@ -46,7 +46,7 @@ def _asked(text: str) -> list[str]:
 
 def _from_heading(heading: str) -> str | None:
     """A question about the last section of a heading path, when it names a topic."""
-    last = _clean(heading.split(" > ")[-1])
+    last = _clean(heading.split(HEADING_SEP)[-1])
     if not last or len(last) > 60 or last.endswith(_QUESTION_END):
         return last if last.endswith(_QUESTION_END) and len(terms(last)) >= 2 else None
     if has_cjk(last):

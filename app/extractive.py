@@ -255,8 +255,11 @@ _POINTER = re.compile(
 
 # a line that says where to read rather than what: one that opens with "See" or "Related", or
 # one whose "— see X" tail follows names alone ("MOTA, IDF1, HOTA — see mot-basics.")
+# (the Chinese openers with a colon or a link after them: not "參考幀", "相關係數")
 _SEE_OPEN = re.compile(
-    r"^(?:(?:see(?:\s+also)?|cf\.?|related|more\s+in|details\s+in)\b|相關|參考|另見|詳見)", re.I
+    r"^(?:(?:see(?:\s+also)?|cf\.?|related|more\s+in|details\s+in)\b"
+    r"|(?:相關|參考|另見|詳見)\s*(?:[:：]|(?=\[\[)))",
+    re.I,
 )
 _SEE_TAIL = re.compile(r"\s*(?:[—–(;,]|\s-)\s*(?:see(?:\s+also)?|cf\.?)\s+\S.{0,60}$", re.I)
 _WIKILINK = re.compile(r"\[\[[^\]\n]*\]\]")
@@ -265,8 +268,9 @@ POINTER_WORDS = 3  # the most words of a note's name in a list of them
 
 
 def only_points(text: str) -> bool:
-    """True for a line that points to other notes and says little else (``_SEE_OPEN`` with at
-    most POINTER_TERMS content terms besides its links, or names alone before a ``_SEE_TAIL``)."""
+    """True for a line that points to other notes and says little else (``_SEE_OPEN`` before a
+    list of short names, "related pedestrian-detection, 00 framework", or with at most
+    POINTER_TERMS content terms besides its links; or names alone before a ``_SEE_TAIL``)."""
     line = " ".join(text.split())
     line = line[len(list_marker(line)) :]
     opener = _SEE_OPEN.match(line)

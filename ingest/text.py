@@ -18,6 +18,7 @@ import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import unquote
 
@@ -778,46 +779,63 @@ def is_lead_in(text: str) -> bool:
 
 # a note to self: "TODO: write up BEVFusion", "- [ ] read the paper", "FIXME ...", "待補: RAdam"
 _TODO = re.compile(
-    r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b|待補|待查|待讀|待整理)",
-    re.IGNORECASE,
+    r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\[ \]\s+|(?:TODO|FIXME|TBD)\b|待補|待查|待讀)", re.IGNORECASE
 )
 # what ends a line with a to-do: "... drift is common. TODO: write up time sync (PTP)",
 # "... warmup 讓 stats 先穩定. 待補: RAdam 的解釋"
 _TODO_TAIL = re.compile(
     r"(?:^|(?<=\s))(?:TODO|FIXME|TBD)\b.*$|(?:待補|待查|待讀)(?=\s*[:：]).*$", re.MULTILINE
 )
-# a line that says its own subject is not written up, read or tried yet: "HDMapNet / MapTR
+_AFTER = r"(?=[\s,，.。;；:：!！?？)）」]|$)"  # the marker ends its clause: not "之後補零"
+# a sentence that says its own subject is not written up, read or tried yet: "HDMapNet / MapTR
 # 另開一篇", "sparsity (2:4, Ampere 支援)，沒實際試過", "Mamba ... 待補，沒細讀", "haven't read it",
 # or that a #todo tag marks
 _GAP = re.compile(
-    r"待補|待查|待讀|另開一篇|有空再|之後(?:再)?補|還沒(?:讀|試|寫|整理|想清楚|(?:完全)?搞懂)"
-    r"|沒(?:實際)?試過?|沒細?讀|沒細看|(?<![\w#])#todo\b"
-    r"|\b(?:haven'?t|have not|didn'?t|did not|never) (?:read|tried)\b|\bnot (?:read|tried) yet\b",
+    rf"待補|待查|待讀|另開一篇|有空再|之後再?補{_AFTER}|還沒(?:讀|試|想清楚|(?:完全)?搞懂){_AFTER}"
+    rf"|沒(?:實際)?試過?{_AFTER}|沒細讀|沒讀過|沒細看|(?<![\w#])#todo\b"
+    r"|\b(?:haven[’']?t|have not|never) (?:read|tried)\b|\bnot (?:read|tried) yet\b",
     re.IGNORECASE,
 )
+_CLAUSES = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")  # a line cut into its sentences
+_TO_DO_WORDS = 2  # what is left of a line before its "待補:" says something with this many terms
+
+
+def _gap_only(line: str) -> bool:
+    """Every sentence of ``line`` says its subject is still to write, read or try, or asks
+    ("torch.compile vs TensorRT？沒試，待補")."""
+    said = [part for part in _CLAUSES.split(line) if part.strip()]
+    gaps = [part for part in said if _GAP.search(part)]
+    return bool(gaps) and all(p in gaps or p.rstrip().endswith(("?", "？")) for p in said)
 
 
 def is_todo(text: str) -> bool:
-    """True for a to-do line (its first line read): a note to self, or a line that says its
-    subject is still to be written, read or tried; never an answer or a fact to learn."""
+    """True for a to-do line (its first line read): a note to self; a line that says its subject
+    is still to write, read or try (``_GAP``); a name alone before its "TODO:" or "待補:"
+    ("- MapTR 待補：跟 HDMapNet 比"). Never an answer or a fact to learn."""
     first = text.split("\n", 1)[0]
-    return _TODO.match(first) is not None or _GAP.search(_TODO_TAIL.sub("", first)) is not None
+    if _TODO.match(first) is not None:
+        return True
+    kept = _TODO_TAIL.sub("", first)
+    if kept != first and len(terms(kept)) < _TO_DO_WORDS:
+        return True
+    return _gap_only(kept)
 
 
 # a heading over to-dos alone: "## 待補", "TODO", "To read"
-_TODO_HEADING = re.compile(
-    r"^[\W_]*(?:todo|to[ -]?do|tbd|to read|待補|待讀|待查|待整理)[\W_]*$", re.I
-)
+_TODO_HEADING = re.compile(r"^[\W_]*(?:todo|to[ -]?do|tbd|to read|待補|待讀|待查)[\W_]*$", re.I)
 
 
 def todo_heading(heading: str) -> bool:
-    """True when the last part of a heading path heads to-dos alone ("BEV 感知 > 待補")."""
-    return _TODO_HEADING.match(heading.split(HEADING_SEP)[-1].lstrip("#").strip()) is not None
+    """True when a heading path holds a heading over to-dos alone, below the note's title ("BEV
+    感知 > 待補", "notes > TODO > BEVFusion"); a one-part path is that heading itself."""
+    parts = heading.split(HEADING_SEP)
+    return any(_TODO_HEADING.match(p.lstrip("#").strip()) for p in parts[1:] or parts)
 
 
+@lru_cache(maxsize=512)
 def todo_sections(text: str, heading: str = "") -> list[tuple[int, int]]:
-    """The spans of ``text`` under a to-do heading: all of it when its own ``heading`` path ends
-    in one, and each section of it that one heads, up to the next heading."""
+    """The spans of ``text`` under a to-do heading: all of it when its own ``heading`` path
+    holds one, and each section of it that one heads, up to the next heading."""
     if heading and todo_heading(heading):
         return [(0, len(text))]
     heads = [b for b in blocks(text) if b.kind == "heading"] if "#" in text else []
@@ -826,13 +844,18 @@ def todo_sections(text: str, heading: str = "") -> list[tuple[int, int]]:
 
 
 def without_todos(text: str, heading: str = "") -> str:
-    """``text`` without its to-do lines and to-do sections (``todo_sections``; ``heading``: its
-    heading path), and without the to-do that ends a line ("... drift is common. TODO: write up
-    time sync (PTP)"): what a note only means to write, it does not say."""
+    """``text`` without its to-do lines (``is_todo``), its sentences that say they are still to
+    write, read or try, its to-do sections (``todo_sections``; ``heading``: its heading path),
+    and the to-do that ends a line ("... drift is common. TODO: write up time sync (PTP)"):
+    what a note only means to write, it does not say."""
     for start, end in reversed(todo_sections(text, heading)):
         text = text[:start] + text[end:]
-    kept = [line for line in text.splitlines() if not is_todo(line)]
-    return _TODO_TAIL.sub("", "\n".join(kept))
+    kept = []
+    for line in text.splitlines():
+        if not is_todo(line):
+            said = _CLAUSES.split(_TODO_TAIL.sub("", line))
+            kept.append(" ".join(part for part in said if not _GAP.search(part)))
+    return "\n".join(kept)
 
 
 # a question written without its "?", as lists of interview questions often are: "How Do You
@@ -845,10 +868,12 @@ _ASKED = re.compile(
 )
 
 
-# a line labelled as a question ("**Q: 推導 Kalman gain** ⚠️"), without its answer on it (no "A:",
-# no arrow, no "?" with words after it: "Q: FixMatch 為什麼要分開? → weak aug 產生的 ...")
+# a line labelled as a question ("**Q: 推導 Kalman gain** ⚠️"), without its answer on it: no
+# "A:" or "Answer:", no second colon, "=", arrow or dash, no "?" with words after it ("Q:
+# FixMatch 為什麼要分開? → weak aug ...", "Q: why warmup — Adam 的二階矩初期估不準")
 _Q_LABEL = re.compile(
-    r"^(?:Q|Question|問|问|題|题)\s*[:：](?!.*(?:(?:\bA|答)\s*[:：]|→|->|=>|[?？]))", re.I
+    r"^(?:Q|Question|問|问|題|题)\s*[:：](?!.*(?:[?？:：=→]|->|\s[-—–]\s|\bAns(?:wer)?\b|答))",
+    re.I,
 )
 
 
@@ -864,7 +889,7 @@ def is_question(text: str) -> bool:
     plain = plain[len(list_marker(plain)) :]
     if _ASKED.match(plain) is not None:
         return True
-    return "\n" not in text.strip() and _Q_LABEL.match(plain) is not None
+    return "\n" not in text.strip() and _Q_LABEL.match(plain) is not None  # one line, as written
 
 
 def section_starts(text: str) -> list[int]:

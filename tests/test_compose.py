@@ -736,3 +736,5 @@ def test_a_line_that_only_says_where_to_read_is_not_an_answer(settings: Settings
     assert only_points("相關: [[BEV感知]] [[tracking-MOT]]")
     assert not only_points("related work shows that focal loss down-weights easy negatives")
     assert not only_points("參考: 這個方法在小物件上很好用而且很快")
+    assert not only_points("參考幀用 t-1，ego motion 補償後再 warp")
+    assert not only_points("相關係數 0.8、p < 0.01")

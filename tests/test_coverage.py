@@ -301,6 +301,14 @@ def test_a_chinese_question_names_what_its_english_words_name(settings: Settings
     assert refusal_reason(question, [hungarian], weak, settings) is None
     question = "Faster R-CNN 這類 two-stage detector 為什麼沒那麼依賴 focal loss？"
     assert [t.text for t in specific_terms(question)] == ["faster r-cnn", "two-stage", "focal loss"]
+    # a capitalised plain word is no name: the glossary phrase is the term
+    assert names("Mixed precision training 要注意什麼？") == ["mixed precision"]
+    # "Hungarian" names 匈牙利演算法 (named after someone); "model" does not name 模型並行
+    from sharpnotes.app.coverage import writes_glossary_term
+
+    assert writes_glossary_term("Hungarian: O(n^3)", "匈牙利演算法", "Hungarian algorithm")
+    data = "Data parallelism: each GPU holds a full copy of the weights."
+    assert not writes_glossary_term(data, "模型並行", "model parallelism")
 
 
 def test_a_name_in_code_is_a_specific_term(settings: Settings) -> None:
@@ -312,6 +320,10 @@ def test_a_name_in_code_is_a_specific_term(settings: Settings) -> None:
     assert "torch.compile" in refusal_reason(question, [orin], strong, settings)
     compiled = _passage("Deploy", "- torch.compile gave 1.3x on the desktop, TensorRT 2x on Orin")
     assert refusal_reason(question, [compiled], strong, settings) is None
+    # as written, not as two words the notes write apart; sentences run together are no name
+    engine = _passage("Deploy", "- import torch\n- compile the engine with trtexec (TensorRT)")
+    assert "torch.compile" in refusal_reason(question, [engine], strong, settings)
+    assert names("What is BN.Why does it help?") == ["bn"]
 
 
 def test_a_name_a_note_says_it_has_not_covered_yet_is_not_covered(settings: Settings) -> None:

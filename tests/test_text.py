@@ -498,6 +498,8 @@ def test_a_question_line_or_heading_is_a_question_with_emphasis_and_emoji() -> N
     assert not is_question("Q: batchnorm A: normalises over the batch")
     assert not is_question("Q: FixMatch 為什麼要 weak / strong 分開? → weak aug 的 pseudo label 準")
     assert not is_question("QA: 5% of frames sampled")
+    assert not is_question("Q: why warmup — Adam 的二階矩初期估不準")
+    assert not is_question("- Q: ECE = 把 confidence 分 bin 後比 accuracy")
 
 
 def test_sections_start_at_headings_and_at_question_blocks() -> None:
@@ -509,3 +511,32 @@ def test_sections_start_at_headings_and_at_question_blocks() -> None:
     )
     assert [text[s : s + 8] for s in section_starts(text)] == ["## Trees", "**What i", "**What i"]
     assert len(section_starts("A long paragraph that asks " * 20 + "why?")) == 0
+
+
+def test_a_to_do_is_what_a_line_says_is_still_to_do_not_a_word_it_shares() -> None:
+    """ "沒實際試過", "另開一篇", "#todo" make a to-do line; "之後補零", "沒讀到", "還沒寫完" are
+    facts. A fact before "待補:" or "Haven't tried it" on the same line stays; a name alone
+    before "待補:" does not."""
+    from sharpnotes.ingest.text import is_todo, todo_heading, without_todos
+
+    for todo in (
+        "- sparsity (2:4 structured sparsity, Ampere 支援)，沒實際試過",
+        "- HDMapNet / MapTR (online mapping) 另開一篇",
+        "- torch.compile vs TensorRT？沒試，待補",
+        "- data Shapley / influence fns / just ablate by slice #todo",
+        "- MapTR 待補：跟 HDMapNet 比",
+    ):
+        assert is_todo(todo) and not without_todos(todo).strip(), todo
+    for fact in (
+        "letterbox: 先等比 resize，之後補零到 640x640",
+        "dataloader 沒讀到 annotation，因為路徑寫錯",
+        "checkpoint 還沒寫完就被 OOM kill",
+        "the loader did not read EXIF orientation",
+    ):
+        assert not is_todo(fact) and without_todos(fact) == fact, fact
+    kept = without_todos("SmoothQuant moves outliers into the weights. Haven’t tried it on Orin.")
+    assert kept == "SmoothQuant moves outliers into the weights."
+    kept = without_todos("warmup 讓 stats 先穩定. 待補: RAdam 的解釋")
+    assert kept.strip() == "warmup 讓 stats 先穩定."
+    assert todo_heading("BEV 感知整理 > 待補") and todo_heading("notes > TODO > BEVFusion")
+    assert not todo_heading("TODO list app > Design") and not todo_heading("BEV > 待整理")

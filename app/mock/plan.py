@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from sharpnotes.ingest.text import (
+    HEADING_SEP,
     blocks,
     clean_heading,
     heading_title,
@@ -62,7 +63,6 @@ Kind = Literal["design", "rapid"]
 FRAMEWORK_TAG = "framework"
 CASE_TAGS = ("case-study", "case")
 CASE_PREFIX = "case-"  # a note named case-*.md is a case note, tagged or not
-HEADING_SEP = " > "
 # A section goes to the step it fits best (see the module docstring). Its score: the cosine of
 # its text with the step's framework text, plus NAME_WEIGHT x the cosine of its heading path
 # with the closest of the step's names, plus TITLE_BONUS / TEXT_BONUS when the heading shares a

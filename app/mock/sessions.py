@@ -24,6 +24,7 @@ from sharpnotes.app.quiz.items import Citation, QuizItem
 from sharpnotes.ingest.formats import migrate_sqlite, run_script
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.storage import private_db
+from sharpnotes.ingest.text import HEADING_SEP
 
 DB_NAME = "mock.sqlite"
 UNTIMED = 0.0  # the duration kept for a mock answered from a file that gave no time
@@ -169,7 +170,7 @@ def card_for(report: MockReport, step: StepResult, point: Point) -> QuizItem:
     shown = [" ".join(p.split(":")[0].split()[:6]) for p in point.parents
              if len(p) <= SHOWN_PARENT_CHARS]  # fmt: skip
     cue = outlined(cue, shown)
-    where = passage.heading.split(" > ")[-1]
+    where = passage.heading.split(HEADING_SEP)[-1]
     if report.kind == "design":
         # "Model (3. Model)" says the step twice; a section of another name says where it is
         same = re.sub(r"[\W\d_]+", "", where).lower() == re.sub(r"[\W\d_]+", "", step.title).lower()

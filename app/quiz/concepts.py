@@ -626,7 +626,7 @@ def _outline_items(passage: SearchResult, content_hash: str) -> list[QuizItem]:
         over = _name(_lead(up[-2])) if len(up) > 1 else None
         if over and any(verify.gives_away(over, p) for p in points):
             over = None
-        ctx = " > ".join(c for c in (base, over) if c)
+        ctx = HEADING_SEP.join(c for c in (base, over) if c)
         evidence = text[parts[0][2] : parts[-1][3]]
         # one kind asked ("What are the cons of X?"): the items without their label
         labelled = len(kinds) > 1

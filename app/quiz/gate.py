@@ -29,6 +29,7 @@ from pathlib import PurePosixPath
 from sharpnotes.app.quiz import offline
 from sharpnotes.app.quiz.items import CARD_GENERATOR, QuizItem
 from sharpnotes.app.quiz.terms import fold, term_kind
+from sharpnotes.ingest.text import HEADING_SEP
 
 NOT_STUDY = "not study content"
 LABEL_BLANK = "blank on a label"
@@ -157,12 +158,12 @@ def without_context(item: QuizItem) -> str:
     """The question without the heading path its first line ends with (``offline.with_context``;
     the lines after it are an MCQ's clues)."""
     question, newline, clues = item.question.rstrip().partition("\n")
-    parts = {p.strip() for p in item.citation.heading.split(" > ")}
+    parts = {p.strip() for p in item.citation.heading.split(HEADING_SEP)}
     parts |= {offline.short_part(p) for p in parts}
     at = question.rfind(" (")
     while at > 0 and question.endswith(")"):
         inner = question[at + 2 : -1]
-        if all(p.strip() in parts for p in inner.split(" > ")):
+        if all(p.strip() in parts for p in inner.split(HEADING_SEP)):
             return question[:at].rstrip() + newline + clues
         at = question.rfind(" (", 0, at)
     return question + newline + clues

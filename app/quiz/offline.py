@@ -23,7 +23,7 @@ from sharpnotes.app.quiz import verify
 from sharpnotes.app.quiz.items import Citation, ItemType, QuizItem
 from sharpnotes.app.quiz.terms import DistractorPool, Lexicon, clean_term, fold, term_kind
 from sharpnotes.app.retrieval import SearchResult
-from sharpnotes.ingest.text import CJK, Unit, has_cjk, is_lead_in, terms, units
+from sharpnotes.ingest.text import CJK, HEADING_SEP, Unit, has_cjk, is_lead_in, terms, units
 
 BLANK = "____"
 MIN_WORDS, MAX_WORDS = 6, 45
@@ -120,9 +120,9 @@ _NOTES_WORD = re.compile(r"\s*(?:筆記|笔记)$|(?<=[A-Z0-9])\s+[Nn]otes?$")
 def context(heading: str, answer: str, synonyms: set[str]) -> str:
     """The heading path as a question's context (``short_part``), minus any part that would
     give the answer away."""
-    parts = [short_part(p) for p in heading.split(" > ")]
+    parts = [short_part(p) for p in heading.split(HEADING_SEP)]
     keep = [p for p in parts if p and not verify.gives_away(p, answer, synonyms)]
-    return " > ".join(keep)
+    return HEADING_SEP.join(keep)
 
 
 # a phrase of plain words written with a capital only because it opened a line or a list item

@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from sharpnotes.ingest.text import STOP_WORDS, has_cjk
+from sharpnotes.ingest.text import HEADING_SEP, STOP_WORDS, has_cjk
 
 TermKind = str  # "acronym" | "formula" | "phrase" | "word"
 
@@ -160,9 +160,9 @@ class Lexicon:
         self.links.update(fold(link) for link in meta.get("links", []) if "-" in link)
         for alias in [meta.get("title") or "", *meta.get("aliases", [])]:
             self._add(clean_term(str(alias)), chunk_id, source)
-        for part in heading.split(" > "):
+        for part in heading.split(HEADING_SEP):
             self.headed.update(fold(t) for t in _ACRONYM.findall(part))
-        for part in heading.split(" > ")[1:]:
+        for part in heading.split(HEADING_SEP)[1:]:
             term = clean_term(part)
             self._add(term, chunk_id, source, heading=True)
             if term:
