@@ -35,7 +35,8 @@ from sharpnotes.app.coverage import (
     answered_in_chinese,
     defines_asked_name,
     forgiven,
-    glossary_share,
+    held_share,
+    held_terms,
     latin_terms,
     named_in_chinese,
     only_named,
@@ -576,9 +577,12 @@ def refusal_reason(
     listed = only_named(question, texts)
     if listed:
         return f"the notes only name {', '.join(listed)}"
-    if _far_in_chinese(question, results):
+    # the glossary terms of a Chinese question that the passages write, read once for both checks
+    read = [f"{r.heading}\n{r.text}" for r in results]
+    held = held_terms(question, read) if has_cjk(question) else []
+    if _far_in_chinese(question, results, held_share(question, held)):
         return FAR_IN_CHINESE
-    if thinly_anchored(question, [f"{r.heading}\n{r.text}" for r in results], ZH_GLOSSARY):
+    if thinly_anchored(question, read, ZH_GLOSSARY, held):
         return NO_SHARED_TOPIC
     if (
         has_cjk(question)
@@ -607,16 +611,16 @@ def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
     return float((vectors[1:] @ vectors[0]).max())
 
 
-def _far_in_chinese(question: str, results: Sequence[SearchResult]) -> bool:
+def _far_in_chinese(question: str, results: Sequence[SearchResult], share: float) -> bool:
     """A question written in Chinese with no Latin-script term, whose passages are all below
     ``ZH_FAR`` in the multilingual space (``chinese_closeness``), unless glossary terms that the
-    passages write (in either language) hold ZH_GLOSSARY of what it asks
-    (``coverage.glossary_share``): "類別不平衡有哪些處理方法？" over a long English note on
-    class imbalance scores 0.16 in USE, and "推薦台北好吃的牛肉麵店" is a question on noodle
+    passages write (in either language) hold ZH_GLOSSARY of what it asks (``share``, as
+    ``coverage.glossary_share`` gives it): "類別不平衡有哪些處理方法？" over a long English note
+    on class imbalance scores 0.16 in USE, and "推薦台北好吃的牛肉麵店" is a question on noodle
     shops whatever 推薦 reads as."""
     if not has_cjk(question) or latin_terms(question):
         return False
-    if glossary_share(question, [f"{r.heading}\n{r.text}" for r in results]) >= ZH_GLOSSARY:
+    if share >= ZH_GLOSSARY:
         return False
     return chinese_closeness(question, results) < ZH_FAR
 

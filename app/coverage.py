@@ -691,7 +691,7 @@ def writes_glossary_term(text: str, zh: str, en: str) -> bool:
 def glossary_share(question: str, passages: Sequence[str]) -> float:
     """The share of a Chinese question's content characters (not ``FUNCTION_ZH``) held by its
     glossary terms that a passage writes, in Chinese or in English (``held_terms``)."""
-    return _share_of(question, held_terms(question, passages))
+    return held_share(question, held_terms(question, passages))
 
 
 def held_terms(question: str, passages: Sequence[str]) -> list[str]:
@@ -703,24 +703,29 @@ def held_terms(question: str, passages: Sequence[str]) -> list[str]:
     ]
 
 
-def _share_of(question: str, held: Sequence[str]) -> float:
+def held_share(question: str, held: Sequence[str]) -> float:
+    """The share of a Chinese question's content characters that its glossary terms ``held``
+    (``held_terms``) hold."""
     content = [c for c in question if has_cjk(c) and c not in FUNCTION_ZH]
     kept = sum(sum(1 for c in zh if c not in FUNCTION_ZH) for zh in held)
     return kept / len(content) if content else 0.0
 
 
-def thinly_anchored(question: str, passages: Sequence[str], share: float) -> bool:
+def thinly_anchored(
+    question: str, passages: Sequence[str], share: float, held: Sequence[str] | None = None
+) -> bool:
     """A Chinese question with no Latin-script term that the passages meet in one glossary term
     at most, holding less than ``share`` of its content (``glossary_share``), while not one
     topic pair of the rest of it (``zh_pairs``) is in them: "怎麼訓練我家的狗不要亂咬東西？" over
     notes that write 訓練 (training) and nothing of dogs or biting. Two glossary terms met
     ("隨機森林為什麼每次分裂只從一部分特徵裡挑？" over a note on random forests and features)
     are a topic, and passages with no Chinese are left to the multilingual model
-    ("推薦系統的冷啟動怎麼處理？" over an English note on cold start)."""
+    ("推薦系統的冷啟動怎麼處理？" over an English note on cold start). ``held``: its
+    ``held_terms`` in the passages, when the caller has them."""
     if not has_cjk(question) or latin_terms(question):
         return False
-    held = held_terms(question, passages)
-    if len(held) > 1 or _share_of(question, held) >= share:
+    held = held_terms(question, passages) if held is None else held
+    if len(held) > 1 or held_share(question, held) >= share:
         return False
     rest = question
     for zh, _ in find_terms(question):

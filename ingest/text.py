@@ -833,14 +833,16 @@ def todo_heading(heading: str) -> bool:
 
 
 @lru_cache(maxsize=512)
-def todo_sections(text: str, heading: str = "") -> list[tuple[int, int]]:
+def todo_sections(text: str, heading: str = "") -> tuple[tuple[int, int], ...]:
     """The spans of ``text`` under a to-do heading: all of it when its own ``heading`` path
     holds one, and each section of it that one heads, up to the next heading."""
     if heading and todo_heading(heading):
-        return [(0, len(text))]
+        return ((0, len(text)),)
     heads = [b for b in blocks(text) if b.kind == "heading"] if "#" in text else []
     ends = [b.start for b in heads[1:]] + [len(text)]
-    return [(b.start, end) for b, end in zip(heads, ends, strict=False) if todo_heading(b.text)]
+    return tuple(
+        (b.start, end) for b, end in zip(heads, ends, strict=False) if todo_heading(b.text)
+    )
 
 
 def without_todos(text: str, heading: str = "") -> str:
@@ -881,11 +883,9 @@ def is_question(text: str) -> bool:
     """True when a unit or heading is itself a question: in Q&A notes it is the context of the
     answer that follows it, never the answer. A line that asks without "?" counts ("How do you
     handle missing data"), as does one labelled "Q:" ("Q: camera-lidar fusion early / late")."""
-    plain = clean_heading(text.strip())
+    plain = clean_heading(text.strip())  # lines joined by spaces
     if _QUESTION_END.search(plain) is not None:
         return True
-    if "\n" in plain:
-        return False
     plain = plain[len(list_marker(plain)) :]
     if _ASKED.match(plain) is not None:
         return True
