@@ -57,6 +57,7 @@ from sharpnotes.app.extractive import (
 )
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, REFUSAL_ZH, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
+from sharpnotes.ingest import multilingual
 from sharpnotes.ingest.cards import without_open_questions
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
@@ -88,8 +89,8 @@ FAR_IN_CHINESE = "every passage is far from the Chinese question in the multilin
 # passages) is on another subject when no passage reaches this multilingual (USE v3) cosine with
 # it: "推薦台北好吃的牛肉麵店" found the notes on recommendation through the glossary's 推薦.
 # Chosen on the tuning halves' questions of that kind: off-topic ones 0.13-0.18, answerable ones
-# 0.25 and up (eval/benchmarks/README.md, "Answers round 26").
-ZH_FAR = 0.17
+# 0.25 and up (eval/benchmarks/README.md, "Answers round 26"); retrieval reads it too.
+ZH_FAR = multilingual.FAR
 # ... unless glossary terms that the passages write hold this share of its content characters
 ZH_GLOSSARY = 0.5
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
@@ -603,8 +604,6 @@ def refusal_reason(
 def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
     """The best multilingual (USE v3) cosine between ``question`` and a passage, read from its
     heading path and text; 1.0 where that model is not installed or nothing was found."""
-    from sharpnotes.ingest import multilingual
-
     if not results or not multilingual.available():
         return 1.0
     vectors = multilingual.embed([question, *(f"{r.heading}\n\n{r.text}" for r in results)])

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from sharpnotes.app.crosslingual import find_terms, glossary
 from sharpnotes.ingest.bm25 import stem
-from sharpnotes.ingest.text import CJK, HEADING_SEP, has_cjk, terms, units
+from sharpnotes.ingest.text import HEADING_SEP, has_cjk, terms, units, written_in_chinese
 
 # an acronym or a name with an inner capital or a digit, as written (a hyphen alone makes plain
 # words: "wall-clock", "trade-off", "brand-new")
@@ -567,20 +567,6 @@ def named_in_chinese(question: str, passages: Sequence[str]) -> list[str]:
         ):
             out.append(term.text)
     return out
-
-
-# a passage is written in Chinese when this share of its words are Chinese characters (each
-# Chinese character a word, as each Latin word is)
-CHINESE_SHARE = 0.5
-
-
-def written_in_chinese(text: str) -> bool:
-    """Most of ``text``'s words are Chinese: each Chinese character counts as one, as does each
-    Latin word ("MOTA 看 FP、FN、ID switch 的總和" is Chinese with English names in it, though
-    it has more Latin letters than Chinese characters)."""
-    chinese = sum(1 for c in text if CJK.match(c))
-    latin = len(re.findall(r"[A-Za-z]+", text))
-    return chinese + latin > 0 and chinese >= CHINESE_SHARE * (chinese + latin)
 
 
 def answered_in_chinese(

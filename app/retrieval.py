@@ -451,6 +451,8 @@ class Searcher:
                 self.bm25_candidates(lexical, n, filters),
                 self.dense_candidates(query, n, filters),
             ]
+            if cfg.multilingual_weight > 0 and not has_cjk(asked):
+                lists[1] = self._read_in_chinese(asked, lists)
             weights = [cfg.bm25_weight, 1.0 - cfg.bm25_weight]
             ranked = fuse(lists, weights, cfg.fusion, cfg.rrf_k)
             if cfg.multilingual_weight > 0 and has_cjk(asked):
@@ -483,6 +485,31 @@ class Searcher:
         cfg = self.settings.retrieval
         weight = cfg.multilingual_weight
         return fuse([ranked, cosines], [1.0 - weight, weight], cfg.fusion, cfg.rrf_k)
+
+    def _read_in_chinese(
+        self, question: str, lists: list[list[tuple[str, float]]]
+    ) -> list[tuple[str, float]]:
+        """An English question's MiniLM candidates (``lists[1]``), where each candidate of either
+        list that is written in Chinese scores the better of its MiniLM and its multilingual
+        cosine, both min-max scaled over the candidates: MiniLM reads Chinese as noise, so "Why
+        did company A turn me down?" never reached "A 沒過 (feedback: system design lacked
+        depth)". A chunk far from the question in the multilingual model too (``multilingual.FAR``)
+        is not lifted: the best of a question on boiling eggs is no answer. Unchanged without a
+        space, or in notes with no chunk written in Chinese."""
+        space = self._zh_space()
+        dense = lists[1]
+        if space is None or not space.chinese:
+            return dense
+        found = {cid for ranked in lists for cid, _ in ranked}
+        if not found & space.chinese:
+            return dense
+        cosines = dict(space.scores(multilingual.embed([question])[0], list(found)))
+        read = minmax(cosines)
+        scores = minmax(dict(dense))
+        for cid in found & space.chinese:
+            if cosines.get(cid, 0.0) >= multilingual.FAR:
+                scores[cid] = max(scores.get(cid, 0.0), read[cid])
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def warm_multilingual(self) -> None:
         """Load the multilingual space and its model now (about 1 s) when the index has one, so

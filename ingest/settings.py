@@ -136,7 +136,8 @@ class RetrievalSettings(_Group):
     multilingual_weight: float = advanced(
         0.3,
         "Weight of the multilingual space (USE v3, ingest/multilingual.py) when a question holds "
-        "Chinese; 0: off, and ingest makes no multilingual vectors.",
+        "Chinese (an English question reads the passages written in Chinese with it); 0: off, "
+        "and ingest makes no multilingual vectors.",
         ge=0.0,
         le=1.0,
     )

@@ -39,6 +39,21 @@ def has_cjk(text: str) -> bool:
     return CJK.search(text) is not None
 
 
+# a text is written in Chinese when this share of its words are Chinese characters (each
+# Chinese character a word, as each Latin word is)
+CHINESE_SHARE = 0.5
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def written_in_chinese(text: str) -> bool:
+    """Most of ``text``'s words are Chinese: each Chinese character counts as one, as does each
+    Latin word ("MOTA 看 FP、FN、ID switch 的總和" is Chinese with English names in it, though
+    it has more Latin letters than Chinese characters)."""
+    chinese = sum(1 for c in text if CJK.match(c))
+    latin = len(_LATIN_WORD.findall(text))
+    return chinese + latin > 0 and chinese >= CHINESE_SHARE * (chinese + latin)
+
+
 # --- stop words, tokens and content terms ---------------------------------------------------
 
 # English function words, question words and the fillers of notes ("e.g.", "really", "use"):

@@ -1,8 +1,9 @@
 """The multilingual space for questions in Chinese (``ingest.multilingual``), with the real USE v3
 model, MiniLM, Chroma and bm25s: an ingest writes the space of its BM25 build, embeds only the
 chunks an older file lacks, writes an empty one for notes without Chinese and none when turned
-off; a damaged file is searched around and written again; and a Chinese question paraphrasing
-a Chinese note finds it above a note that shares its words but not its meaning."""
+off; a damaged file is searched around and written again; a Chinese question paraphrasing
+a Chinese note finds it above a note that shares its words but not its meaning; and an English
+question finds the note written in Chinese that answers it, which MiniLM alone reads as noise."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sharpnotes.app.retrieval import Searcher
 from sharpnotes.ingest import bm25, multilingual
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.sync import ingest
+from sharpnotes.ingest.text import written_in_chinese
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +68,10 @@ def test_an_ingest_writes_the_space_of_its_build_and_embeds_only_new_chunks(
     # each vector is the chunk's embedded text through USE (stored in half precision)
     made = multilingual.embed([texts[cid] for cid in space.ids])
     assert np.allclose(space.vectors.astype(np.float32), made, atol=2e-3)
+    # and it marks the chunks written in Chinese: every note but the English one
+    assert space.chinese == {cid for cid, text in texts.items() if written_in_chinese(text)}
+    rows = searcher.catalog.get_chunks(sorted(space.chinese)).values()
+    assert {row.source for row in rows} == set(NOTES) - {"optim.md"}
 
     assert ingest_counting(notes, settings) == 0  # unchanged: nothing embedded, same file
     assert space_files(settings) == [multilingual.path_for(settings, pointer)]
@@ -103,11 +109,41 @@ def test_a_chinese_paraphrase_finds_its_note_above_a_note_sharing_its_words(
     with_space = Searcher(settings).search(QUESTION, k=3)
     assert without[0].source == "calib.md"  # BM25's shared characters win alone
     assert with_space[0].source == "depth.md"
-    # an English question is searched as before
-    english = "why does Adam divide the step"
-    assert [r.chunk_id for r in Searcher(settings).search(english, k=3)] == [
-        r.chunk_id for r in Searcher(settings.replace(multilingual_weight=0)).search(english, k=3)
+
+
+def test_an_english_question_reads_the_notes_written_in_chinese_through_the_space(
+    settings: Settings, tmp_path: Path
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    assert ingest([notes], settings).ok
+    english = "Why can't one photo tell how far away things are?"
+    without = Searcher(settings.replace(multilingual_weight=0)).search(english, k=3)
+    assert "depth.md" not in [r.source for r in without]  # MiniLM reads the Chinese as noise
+    assert Searcher(settings).search(english, k=1)[0].source == "depth.md"
+    # the English note still answers what it answers
+    assert Searcher(settings).search("why does Adam divide the step", k=1)[0].source == "optim.md"
+    # a question far from every note in both models lifts no Chinese note to the top
+    egg = "How long should I boil an egg to get a soft, runny yolk?"
+    assert [r.chunk_id for r in Searcher(settings).search(egg, k=3)] == [
+        r.chunk_id for r in Searcher(settings.replace(multilingual_weight=0)).search(egg, k=3)
     ]
+
+
+def test_a_space_written_before_it_marked_the_chinese_chunks_is_completed_without_embedding(
+    settings: Settings, tmp_path: Path
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    assert ingest([notes], settings).ok
+    (path,) = space_files(settings)
+    with np.load(path) as data:  # as an older version wrote it: ids and vectors only
+        old = {"ids": data["ids"], "vectors": data["vectors"]}
+    np.savez(path, **old)
+    pointer = bm25.read_pointer(settings.index_dir)
+    space = multilingual.load(settings, pointer)
+    assert space is not None and not space.chinese  # read, with no chunk marked
+    assert ingest_counting(notes, settings) == 0  # the unchanged re-ingest embeds nothing ...
+    space = multilingual.load(settings, pointer)
+    assert space is not None and len(space.chinese) == len(NOTES) - 1  # ... and marks them
 
 
 def test_a_damaged_space_is_searched_around_and_written_again(
