@@ -211,13 +211,14 @@ def describe(settings: Settings, pointer: dict | None) -> str:
     target = path_for(settings, pointer)
     try:
         held = len(read_npz_array(target, "ids")) if target else -1
+        chinese = int(read_npz_array(target, "chinese").sum()) if target and held > 0 else 0
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        held = -1
+        held = -1  # an older file without the marks counts as not built: the next ingest adds them
     if held < 0:
         return "not built for this index yet; run: sharpnotes ingest PATH-TO-NOTES"
     if not held:
         return "none needed (no Chinese in the notes)"
-    return f"{held} chunks (questions in Chinese are matched to them)"
+    return f"{held} chunks, {chinese} of them in Chinese (read for questions in either language)"
 
 
 def load(settings: Settings, pointer: dict | None) -> ZhSpace | None:
