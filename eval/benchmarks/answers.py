@@ -38,6 +38,8 @@ SETS = {
     # labelled by two others (eval/vaults2/README.md); halves fixed in the set before judging
     "vaults2": (REPO / "eval" / "vaults2_eval.jsonl", REPO / "eval" / "vaults2"),
     "vaults3": (REPO / "eval" / "vaults3_eval.jsonl", REPO / "eval" / "vaults3"),  # the same, later
+    # and two more, written after round 30's cross-language retrieval (eval/vaults4/README.md)
+    "vaults4": (REPO / "eval" / "vaults4_eval.jsonl", REPO / "eval" / "vaults4"),
 }
 CACHE = Path.home() / ".cache" / "sharpnotes" / "answers"
 
