@@ -57,7 +57,6 @@ from sharpnotes.app.extractive import (
 )
 from sharpnotes.app.generators import FOLLOW_UP, REFUSAL, REFUSAL_ZH, get_generator
 from sharpnotes.app.retrieval import Filters, Searcher, SearchResult
-from sharpnotes.ingest import multilingual
 from sharpnotes.ingest.cards import without_open_questions
 from sharpnotes.ingest.settings import Settings
 from sharpnotes.ingest.text import (
@@ -85,12 +84,13 @@ DEFAULT_REFUSAL_THRESHOLD = 0.885
 GAP_FLOOR = 0.67
 NO_SHARED_TOPIC = "no passage shares the Chinese question's topic"
 FAR_IN_CHINESE = "every passage is far from the Chinese question in the multilingual model"
+FAR_IN_BOTH = "the passages written in Chinese are far from the question in both models"
 # A question written only in Chinese (no Latin-script term, which the term checks hold to the
 # passages) is on another subject when no passage reaches this multilingual (USE v3) cosine with
 # it: "推薦台北好吃的牛肉麵店" found the notes on recommendation through the glossary's 推薦.
 # Chosen on the tuning halves' questions of that kind: off-topic ones 0.13-0.18, answerable ones
-# 0.25 and up (eval/benchmarks/README.md, "Answers round 26"); retrieval reads it too.
-ZH_FAR = multilingual.FAR
+# 0.25 and up (eval/benchmarks/README.md, "Answers round 26").
+ZH_FAR = 0.17
 # ... unless glossary terms that the passages write hold this share of its content characters
 ZH_GLOSSARY = 0.5
 # A cited sentence is supported when its best unit in the cited passage reaches either bound.
@@ -552,7 +552,9 @@ def refusal_reason(
       holding Chinese is not held to it: MiniLM reads Chinese as little more than noise, so its
       score says nothing there, and the two term checks above decide (measured in
       eval/benchmarks/README.md, "Refusal"); nor is an English question on a term the
-      passages name only in Chinese (``coverage.named_in_chinese``).
+      passages name only in Chinese (``coverage.named_in_chinese``) or answered by a passage
+      written in Chinese (``coverage.answered_in_chinese``), unless it is far from them in both
+      models (below GAP_FLOOR in MiniLM's score and ZH_FAR in the multilingual one).
 
     ``evidence`` may be a function that computes it: it is then called only for an English
     question the term checks let through (the evidence is the costly part)."""
@@ -585,12 +587,15 @@ def refusal_reason(
         return FAR_IN_CHINESE
     if thinly_anchored(question, read, ZH_GLOSSARY, held):
         return NO_SHARED_TOPIC
-    if (
-        has_cjk(question)
-        or named_in_chinese(question, named)
-        or answered_in_chinese(question, texts, headings)
-    ):
+    if has_cjk(question):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
+    if named_in_chinese(question, named) or answered_in_chinese(question, texts, headings):
+        # ... nor of passages written in Chinese, but a question far from them in both models is
+        # on another subject ("How long should I boil an egg?" over a card on Soft-NMS)
+        score = (evidence() if callable(evidence) else evidence).score
+        if score < GAP_FLOOR and chinese_closeness(question, results) < ZH_FAR:
+            return FAR_IN_BOTH
+        return None
     if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
     if defines_asked_name(question, named):
@@ -604,6 +609,8 @@ def refusal_reason(
 def chinese_closeness(question: str, results: Sequence[SearchResult]) -> float:
     """The best multilingual (USE v3) cosine between ``question`` and a passage, read from its
     heading path and text; 1.0 where that model is not installed or nothing was found."""
+    from sharpnotes.ingest import multilingual
+
     if not results or not multilingual.available():
         return 1.0
     vectors = multilingual.embed([question, *(f"{r.heading}\n\n{r.text}" for r in results)])
@@ -628,7 +635,7 @@ def near_the_notes(question: str, why: str | None, score: Callable[[], float]) -
     """Whether a refused question is a gap worth writing a note for rather than off-topic (a
     recipe, a tax form): see GAP_FLOOR. ``score``: the evidence score, computed only for a
     question in English (MiniLM's score says nothing of Chinese)."""
-    if why in (NO_SHARED_TOPIC, FAR_IN_CHINESE):
+    if why in (NO_SHARED_TOPIC, FAR_IN_CHINESE, FAR_IN_BOTH):
         return False
     return has_cjk(question) or score() >= GAP_FLOOR
 

@@ -228,8 +228,8 @@ class Searcher:
         # (BM25 pointer, its build's dense snapshot or None): read once a build
         self._snapshot: tuple[dict | None, dict[str, snapshot.FlatSpace] | None] | None = None
         self._embedder: Embedder | None = None
-        # (BM25 pointer, its build's multilingual space or None): read once a build
-        self._zh: tuple[dict | None, multilingual.ZhSpace | None] | None = None
+        # ((BM25 pointer, its file's stamp), the multilingual space or None): read once a file
+        self._zh: tuple[tuple, multilingual.ZhSpace | None] | None = None
         self._warned_sentences = False
         self._sentence_count: tuple[DenseSpace, int] | None = None
 
@@ -465,12 +465,14 @@ class Searcher:
         return rerank(reranker, query, results, self.settings.retrieval.rerank_depth)[:k]
 
     def _zh_space(self) -> multilingual.ZhSpace | None:
-        """The multilingual space of the current build (``ingest.multilingual``), read once a
-        build; None when the index has none."""
+        """The multilingual space of the current build (``ingest.multilingual``), read again when
+        the build or its file changes (an ingest of unchanged notes completes an older file in
+        place); None when the index has none."""
         pointer = bm25.read_pointer(self.settings.index_dir)
+        key = (pointer, multilingual.stamp(self.settings, pointer))
         with self._lock:
-            if self._zh is None or self._zh[0] != pointer:
-                self._zh = (pointer, multilingual.load(self.settings, pointer))
+            if self._zh is None or self._zh[0] != key:
+                self._zh = (key, multilingual.load(self.settings, pointer))
             return self._zh[1]
 
     def _multilingual(
@@ -493,8 +495,9 @@ class Searcher:
         list that is written in Chinese scores the better of its MiniLM and its multilingual
         cosine, both min-max scaled over the candidates: MiniLM reads Chinese as noise, so "Why
         did company A turn me down?" never reached "A 沒過 (feedback: system design lacked
-        depth)". A chunk far from the question in the multilingual model too (``multilingual.FAR``)
-        is not lifted: the best of a question on boiling eggs is no answer. Unchanged without a
+        depth)". A chunk far from the question in the multilingual model too
+        (``multilingual.ENGLISH_FLOOR``) is not lifted: the best of a question on boiling eggs is
+        no answer. Unchanged without a
         space, or in notes with no chunk written in Chinese."""
         space = self._zh_space()
         dense = lists[1]
@@ -507,7 +510,7 @@ class Searcher:
         read = minmax(cosines)
         scores = minmax(dict(dense))
         for cid in found & space.chinese:
-            if cosines.get(cid, 0.0) >= multilingual.FAR:
+            if cosines.get(cid, 0.0) >= multilingual.ENGLISH_FLOOR:
                 scores[cid] = max(scores.get(cid, 0.0), read[cid])
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 

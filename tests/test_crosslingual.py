@@ -219,3 +219,35 @@ def test_an_english_question_is_answered_from_a_note_written_in_chinese(
     off = settings.replace(crosslingual=False)
     bm25_off = Searcher(off).search(question, k=3, mode="bm25")
     assert "tracking/卡爾曼濾波.md" not in [r.source for r in bm25_off]
+
+
+@pytest.mark.slow
+def test_an_english_question_far_from_a_note_in_chinese_in_both_models_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A question on boiling eggs meets a card written in Chinese through one word ("soft" in
+    "Soft-NMS"): the gate does not hold an English question over a passage in Chinese to
+    MiniLM's score, but one that is far from it in both models is on another subject."""
+    from sharpnotes.app.answer import FAR_IN_BOTH, answer_question, evidence_for, refusal_reason
+    from sharpnotes.app.coverage import answered_in_chinese
+    from sharpnotes.ingest.sync import ingest
+
+    notes = {
+        **MIXED_NOTES,
+        "QA drill.md": "# QA drill\n\n問：NMS 的問題跟替代？\n答：擁擠場景會刪掉正確的重疊框、"
+        "threshold 很敏感、不可微。替代：Soft-NMS、DIoU-NMS、NMS-free 的 one-to-one head。\n",
+    }
+    assert ingest([write_notes(tmp_path / "notes", notes)], settings).ok
+    searcher = Searcher(settings)
+    egg = "How long should I boil an egg to get a soft, runny yolk?"
+    found = searcher.search(egg, k=6)
+    # the card comes first and lets the question past MiniLM's score, as a real answer would
+    assert found[0].source == "QA drill.md", [r.source for r in found]
+    assert answered_in_chinese(egg, [r.text for r in found], [r.heading for r in found])
+    assert refusal_reason(egg, found, lambda: evidence_for(egg, found, searcher), settings) == (
+        FAR_IN_BOTH
+    )
+    assert answer_question(egg, searcher, settings, record=False).refused
+    # an English question the card answers is not refused
+    nms = "What can replace NMS when boxes overlap in crowds?"
+    assert not answer_question(nms, searcher, settings, record=False).refused

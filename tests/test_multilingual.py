@@ -129,21 +129,44 @@ def test_an_english_question_reads_the_notes_written_in_chinese_through_the_spac
     ]
 
 
+def as_older_version(path: Path) -> None:
+    """Rewrite a space file as versions before the marks wrote it: ids and vectors only."""
+    with np.load(path) as data:
+        old = {"ids": data["ids"], "vectors": data["vectors"]}
+    np.savez(path, **old)
+
+
 def test_a_space_written_before_it_marked_the_chinese_chunks_is_completed_without_embedding(
     settings: Settings, tmp_path: Path
 ) -> None:
     notes = write_notes(tmp_path / "notes", NOTES)
     assert ingest([notes], settings).ok
     (path,) = space_files(settings)
-    with np.load(path) as data:  # as an older version wrote it: ids and vectors only
-        old = {"ids": data["ids"], "vectors": data["vectors"]}
-    np.savez(path, **old)
+    as_older_version(path)
     pointer = bm25.read_pointer(settings.index_dir)
     space = multilingual.load(settings, pointer)
     assert space is not None and not space.chinese  # read, with no chunk marked
+    running = Searcher(settings)  # a process that searched before the ingest (the app)
+    english = "Why can't one photo tell how far away things are?"
+    assert running.search(english, k=1)[0].source != "depth.md"  # no marks: as MiniLM reads it
     assert ingest_counting(notes, settings) == 0  # the unchanged re-ingest embeds nothing ...
     space = multilingual.load(settings, pointer)
     assert space is not None and len(space.chinese) == len(NOTES) - 1  # ... and marks them
+    assert running.search(english, k=1)[0].source == "depth.md"  # read again, marks and all
+
+
+def test_an_older_space_is_completed_even_where_the_model_is_not_installed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = write_notes(tmp_path / "notes", NOTES)
+    assert ingest([notes], settings).ok
+    (path,) = space_files(settings)
+    as_older_version(path)
+    monkeypatch.setattr(multilingual, "available", lambda: False)  # marks need no model
+    assert ingest([notes], settings).ok
+    assert space_files(settings) == [path]
+    with np.load(path) as data:
+        assert int(data["chinese"].sum()) == len(NOTES) - 1
 
 
 def test_a_damaged_space_is_searched_around_and_written_again(
