@@ -589,20 +589,23 @@ def refusal_reason(
         return NO_SHARED_TOPIC
     if has_cjk(question):
         return None  # MiniLM's score says nothing of Chinese: the term checks above decide
+
+    def score() -> float:
+        return (evidence() if callable(evidence) else evidence).score
+
     if named_in_chinese(question, named) or answered_in_chinese(question, texts, headings):
         # ... nor of passages written in Chinese, but a question far from them in both models is
         # on another subject ("How long should I boil an egg?" over a card on Soft-NMS)
-        score = (evidence() if callable(evidence) else evidence).score
-        if score < GAP_FLOOR and chinese_closeness(question, results) < ZH_FAR:
+        if score() < GAP_FLOOR and chinese_closeness(question, results) < ZH_FAR:
             return FAR_IN_BOTH
         return None
     if all_named(question, headings) or all_marked(question, headings, texts):
         return None  # the notes head sections with, or mark, what the question names
     if defines_asked_name(question, named):
         return None  # it asks what a name is, and a passage writes that name
-    score = (evidence() if callable(evidence) else evidence).score
-    if score < refusal_threshold(settings):
-        return f"evidence {score:.3f} below {refusal_threshold(settings):.3f}"
+    got, enough = score(), refusal_threshold(settings)
+    if got < enough:
+        return f"evidence {got:.3f} below {enough:.3f}"
     return None
 
 

@@ -33,7 +33,6 @@ from sharpnotes.app.coverage import (
     definition_of_asked,
     latin_terms,
     named_sections,
-    written_in_chinese,
     zh_anchored,
     zh_pairs,
 )
@@ -60,6 +59,7 @@ from sharpnotes.ingest.text import (
     terms,
     todo_sections,
     units,
+    written_in_chinese,
 )
 
 MAX_UNITS = 6

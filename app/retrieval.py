@@ -497,8 +497,7 @@ class Searcher:
         did company A turn me down?" never reached "A 沒過 (feedback: system design lacked
         depth)". A chunk far from the question in the multilingual model too
         (``multilingual.ENGLISH_FLOOR``) is not lifted: the best of a question on boiling eggs is
-        no answer. Unchanged without a
-        space, or in notes with no chunk written in Chinese."""
+        no answer. Unchanged without a space, or in notes with no chunk written in Chinese."""
         space = self._zh_space()
         dense = lists[1]
         if space is None or not space.chinese:
@@ -509,8 +508,8 @@ class Searcher:
         cosines = dict(space.scores(multilingual.embed([question])[0], list(found)))
         read = minmax(cosines)
         scores = minmax(dict(dense))
-        for cid in found & space.chinese:
-            if cosines.get(cid, 0.0) >= multilingual.ENGLISH_FLOOR:
+        for cid in found & space.chinese:  # the space holds every chunk it marks
+            if cosines[cid] >= multilingual.ENGLISH_FLOOR:
                 scores[cid] = max(scores.get(cid, 0.0), read[cid])
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 

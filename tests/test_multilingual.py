@@ -129,6 +129,14 @@ def test_an_english_question_reads_the_notes_written_in_chinese_through_the_spac
     ]
 
 
+def ingested_space(settings: Settings, tmp_path: Path) -> tuple[Path, Path]:
+    """The notes folder, ingested, and the one space file of its build."""
+    notes = write_notes(tmp_path / "notes", NOTES)
+    assert ingest([notes], settings).ok
+    (path,) = space_files(settings)
+    return notes, path
+
+
 def as_older_version(path: Path) -> None:
     """Rewrite a space file as versions before the marks wrote it: ids and vectors only."""
     with np.load(path) as data:
@@ -139,9 +147,7 @@ def as_older_version(path: Path) -> None:
 def test_a_space_written_before_it_marked_the_chinese_chunks_is_completed_without_embedding(
     settings: Settings, tmp_path: Path
 ) -> None:
-    notes = write_notes(tmp_path / "notes", NOTES)
-    assert ingest([notes], settings).ok
-    (path,) = space_files(settings)
+    notes, path = ingested_space(settings, tmp_path)
     as_older_version(path)
     pointer = bm25.read_pointer(settings.index_dir)
     space = multilingual.load(settings, pointer)
@@ -158,9 +164,7 @@ def test_a_space_written_before_it_marked_the_chinese_chunks_is_completed_withou
 def test_an_older_space_is_completed_even_where_the_model_is_not_installed(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    notes = write_notes(tmp_path / "notes", NOTES)
-    assert ingest([notes], settings).ok
-    (path,) = space_files(settings)
+    notes, path = ingested_space(settings, tmp_path)
     as_older_version(path)
     monkeypatch.setattr(multilingual, "available", lambda: False)  # marks need no model
     assert ingest([notes], settings).ok
@@ -172,9 +176,7 @@ def test_an_older_space_is_completed_even_where_the_model_is_not_installed(
 def test_a_damaged_space_is_searched_around_and_written_again(
     settings: Settings, tmp_path: Path
 ) -> None:
-    notes = write_notes(tmp_path / "notes", NOTES)
-    assert ingest([notes], settings).ok
-    (path,) = space_files(settings)
+    notes, path = ingested_space(settings, tmp_path)
     path.write_bytes(b"not a numpy file")
     results = Searcher(settings).search(QUESTION, k=3)
     assert results and results[0].source == "calib.md"  # as without the space
